@@ -1,0 +1,113 @@
+// Plain request/response types and the router interface shared by http/ and api/.
+// Nothing here includes Boost.Beast or Asio: api/ handlers see only these types.
+#ifndef MERCATOR_HTTP_TYPES_H_
+#define MERCATOR_HTTP_TYPES_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace mercator::http {
+
+enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
+
+// Case-insensitive header names are stored lower-cased.
+using Headers = std::map<std::string, std::string, std::less<>>;
+
+struct Request {
+  Method method = Method::kGet;
+  std::string target;  // as received: path and query
+  std::string path;    // percent-decoded path
+  std::map<std::string, std::string, std::less<>> query;        // decoded query parameters
+  std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
+  Headers headers;
+  std::string body;
+  std::string request_id;  // X-Request-Id (given or generated)
+  std::string principal;   // set by the auth middleware: who is calling
+
+  std::string_view Header(std::string_view lower_name) const;
+  std::optional<std::string_view> Query(std::string_view name) const;
+};
+
+// Produces a streamed body piece by piece: returns false when done. Used for large exports;
+// the server sends it with chunked transfer encoding. Runs on a worker thread.
+using BodyWriter = std::function<bool(std::string& chunk)>;
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  BodyWriter stream;  // if set, `body` is ignored and the body is streamed
+
+  static Response Json(int status, std::string json_body);
+  static Response Text(int status, std::string body, std::string content_type);
+};
+
+// RFC 9457 problem details. `errors` lists field-level problems: {pointer or name, reason}.
+struct FieldError {
+  std::string field;   // "/rules/2/value", "rule", "line 12 column province"
+  std::string reason;
+};
+struct Problem {
+  int status = 400;
+  std::string type = "about:blank";
+  std::string title;
+  std::string detail;
+  std::vector<FieldError> errors;
+};
+Response ProblemResponse(const Problem& problem);
+
+// The one mapping from absl::Status to HTTP: InvalidArgument/OutOfRange/FailedPrecondition ->
+// 400/400/409, NotFound -> 404, AlreadyExists -> 409, Unauthenticated -> 401,
+// PermissionDenied -> 403, ResourceExhausted -> 429, Unavailable -> 503, anything else -> 500
+// (with a generic detail; the status message is logged, never sent).
+// `field` names the input member the status is about, if known.
+Response StatusResponse(const absl::Status& status, std::string_view field = {});
+
+using Handler = std::function<Response(Request&)>;
+
+enum class Auth { kRequired, kPublic };
+
+// Maps method + path pattern to a handler. Patterns are literal segments and `{name}`
+// placeholders: "/v1/customers/{id}". Register all routes before the server starts;
+// Dispatch is then safe for concurrent use.
+class Router {
+ public:
+  void Add(Method method, std::string pattern, Auth auth, Handler handler);
+  // Unknown path -> 404 problem; known path, other method -> 405 problem with Allow header.
+  // Routes with Auth::kRequired go through the authenticator first.
+  Response Dispatch(Request& request) const;
+  // Called for Auth::kRequired routes; returns the principal or an Unauthenticated status.
+  void SetAuthenticator(std::function<absl::Status(Request&)> authenticator);
+
+  struct RouteInfo {
+    Method method;
+    std::string pattern;
+    Auth auth;
+  };
+  std::vector<RouteInfo> Routes() const;
+
+ private:
+  struct Route {
+    Method method;
+    std::vector<std::string> segments;
+    std::string pattern;
+    Auth auth;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+  std::function<absl::Status(Request&)> authenticator_;
+};
+
+std::string_view MethodName(Method m);
+
+}  // namespace mercator::http
+
+#endif  // MERCATOR_HTTP_TYPES_H_

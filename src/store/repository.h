@@ -1,0 +1,132 @@
+// Repository interfaces: the only way domain modules reach the system of record.
+// Implementations live in store/sqlite (embedded default) and, later, store/postgres; SQL
+// appears nowhere else. All implementations are safe for concurrent use from many threads.
+#ifndef MERCATOR_STORE_REPOSITORY_H_
+#define MERCATOR_STORE_REPOSITORY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "customer/customer.h"
+#include "customer/tag.h"
+
+namespace mercator {
+
+class CustomerRepository {
+ public:
+  virtual ~CustomerRepository() = default;
+
+  struct UpsertResult {
+    uint32_t uid = 0;
+    bool created = false;
+  };
+  // Applies all upserts in one transaction (all or nothing), merging tag changes into the
+  // stored tags; returns one result per input, in order. Upserting an erased customer is
+  // FailedPrecondition ("customer X was erased"). Duplicate external ids in one batch apply in
+  // order.
+  virtual absl::StatusOr<std::vector<UpsertResult>> Upsert(std::span<const CustomerUpsert> batch,
+                                                           int64_t now_ms) = 0;
+
+  // nullopt if unknown. Erased customers are returned with erased = true.
+  virtual absl::StatusOr<std::optional<CustomerRecord>> FindByExternalId(std::string_view id) = 0;
+  virtual absl::StatusOr<std::optional<CustomerRecord>> FindByUid(uint32_t uid) = 0;
+  // External ids of the given uids, in the same order ("" for unknown uids).
+  virtual absl::StatusOr<std::vector<std::string>> ExternalIds(std::span<const uint32_t> uids) = 0;
+
+  // PIPL erasure: removes name, phone and tags, marks erased, keeps the uid retired.
+  // Returns the uid; NotFound if unknown.
+  virtual absl::StatusOr<uint32_t> Erase(std::string_view external_id, int64_t now_ms) = 0;
+
+  // Calls `fn` for every customer (erased included) whose seq > `after_seq`, in seq order.
+  // Stops at the first error `fn` returns and returns it.
+  virtual absl::Status ScanChangedSince(
+      uint64_t after_seq, const std::function<absl::Status(const CustomerRecord&)>& fn) = 0;
+  // The highest seq assigned so far (0 for an empty store).
+  virtual absl::StatusOr<uint64_t> MaxSeq() = 0;
+  // Number of customers not erased.
+  virtual absl::StatusOr<uint64_t> CountLive() = 0;
+};
+
+class TagCatalogRepository {
+ public:
+  virtual ~TagCatalogRepository() = default;
+  // Inserts or replaces by key.
+  virtual absl::Status Put(const TagDef& def) = 0;
+  virtual absl::StatusOr<std::optional<TagDef>> Get(std::string_view key) = 0;
+  // All tags ordered by category, then key.
+  virtual absl::StatusOr<std::vector<TagDef>> List() = 0;
+};
+
+// A saved audience: a named rule whose membership is snapshotted in numbered versions, so
+// what exactly was targeted is kept for audit.
+struct Audience {
+  int64_t id = 0;
+  std::string name;
+  std::string description;
+  std::string rule_dsl;  // canonical DSL of the rule
+  std::string created_by;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int32_t latest_version = 0;  // 0: no snapshot yet
+};
+struct AudienceSnapshot {
+  int64_t audience_id = 0;
+  int32_t version = 0;
+  std::string rule_dsl;  // the rule as it was at snapshot time
+  uint64_t count = 0;
+  std::string members;  // portable serialized CRoaring bitmap of uids
+  std::string created_by;
+  int64_t created_ms = 0;
+};
+
+class AudienceRepository {
+ public:
+  virtual ~AudienceRepository() = default;
+  // Assigns and returns the id. A duplicate name is AlreadyExists.
+  virtual absl::StatusOr<int64_t> Create(const Audience& audience) = 0;
+  // Updates name, description and rule; NotFound if unknown.
+  virtual absl::Status Update(const Audience& audience) = 0;
+  virtual absl::StatusOr<std::optional<Audience>> Get(int64_t id) = 0;
+  // Audiences with id > after_id, ascending, at most `limit` (cursor pagination).
+  virtual absl::StatusOr<std::vector<Audience>> List(int64_t after_id, int limit) = 0;
+  // Deletes the audience and its snapshots.
+  virtual absl::Status Delete(int64_t id) = 0;
+  // Appends the next version (latest_version + 1) and returns it. `snapshot.version` ignored.
+  virtual absl::StatusOr<int32_t> AddSnapshot(const AudienceSnapshot& snapshot) = 0;
+  virtual absl::StatusOr<std::optional<AudienceSnapshot>> GetSnapshot(int64_t audience_id,
+                                                                      int32_t version) = 0;
+  // Versions newest first, without the `members` blob.
+  virtual absl::StatusOr<std::vector<AudienceSnapshot>> ListSnapshots(int64_t audience_id) = 0;
+};
+
+// Small key/value settings of the installation (e.g. the admin token hash).
+class MetaRepository {
+ public:
+  virtual ~MetaRepository() = default;
+  virtual absl::StatusOr<std::optional<std::string>> Get(std::string_view key) = 0;
+  virtual absl::Status Put(std::string_view key, std::string_view value) = 0;
+};
+
+// One storage backend: owns the connection(s) and hands out its repositories, which live as
+// long as the Store.
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual CustomerRepository& customers() = 0;
+  virtual TagCatalogRepository& tags() = 0;
+  virtual AudienceRepository& audiences() = 0;
+  virtual MetaRepository& meta() = 0;
+  // Cheap liveness check of the backend for /readyz.
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace mercator
+
+#endif  // MERCATOR_STORE_REPOSITORY_H_
