@@ -4,19 +4,24 @@ namespace mercator {
 
 std::string_view CompareOpSymbol(CompareOp op) {
   switch (op) {
-    case CompareOp::kEq: return "=";
-    case CompareOp::kNe: return "!=";
-    case CompareOp::kLt: return "<";
-    case CompareOp::kLe: return "<=";
-    case CompareOp::kGt: return ">";
-    case CompareOp::kGe: return ">=";
+    case CompareOp::kEq:
+      return "=";
+    case CompareOp::kNe:
+      return "!=";
+    case CompareOp::kLt:
+      return "<";
+    case CompareOp::kLe:
+      return "<=";
+    case CompareOp::kGt:
+      return ">";
+    case CompareOp::kGe:
+      return ">=";
   }
   return "?";
 }
 
 Rule Normalize(Rule rule) {
-  if (rule.kind != RuleKind::kAnd && rule.kind != RuleKind::kOr &&
-      rule.kind != RuleKind::kNot) {
+  if (rule.kind != RuleKind::kAnd && rule.kind != RuleKind::kOr && rule.kind != RuleKind::kNot) {
     return rule;
   }
   std::vector<Rule> out;

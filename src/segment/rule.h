@@ -41,10 +41,10 @@ std::string_view CompareOpSymbol(CompareOp op);
 
 struct Rule {
   RuleKind kind = RuleKind::kAll;
-  std::vector<Rule> children;  // kAnd, kOr: two or more; kNot: exactly one.
-  std::string field;           // leaves: the tag key.
-  CompareOp op = CompareOp::kEq;       // kCompare.
-  HasMode has_mode = HasMode::kAny;    // kHas.
+  std::vector<Rule> children;        // kAnd, kOr: two or more; kNot: exactly one.
+  std::string field;                 // leaves: the tag key.
+  CompareOp op = CompareOp::kEq;     // kCompare.
+  HasMode has_mode = HasMode::kAny;  // kHas.
   std::vector<Literal> values;  // kCompare: 1; kBetween: 2 (low, high, inclusive); kIn, kHas: 1+.
 
   bool operator==(const Rule&) const = default;

@@ -1,0 +1,91 @@
+#include "customer/tag.h"
+
+#include <gtest/gtest.h>
+
+#include "customer/customer.h"
+
+namespace mercator {
+namespace {
+
+TagDef Def(TagType type, int32_t scale = 0, std::vector<std::string> values = {}) {
+  TagDef d;
+  d.key = "t";
+  d.name_en = "T";
+  d.type = type;
+  d.scale = scale;
+  d.values = std::move(values);
+  return d;
+}
+
+TEST(TagValue, DecimalIsExactAndScaled) {
+  const TagDef aum = Def(TagType::kDecimal, 2);
+  EXPECT_EQ(std::get<int64_t>(*ParseTagValue(aum, "50000")), 5000000);
+  EXPECT_EQ(std::get<int64_t>(*ParseTagValue(aum, "50000.5")), 5000050);
+  EXPECT_EQ(std::get<int64_t>(*ParseTagValue(aum, "-0.01")), -1);
+  EXPECT_EQ(std::get<int64_t>(*ParseTagValue(aum, "1.500")), 150);
+  EXPECT_FALSE(ParseTagValue(aum, "1.005").ok());
+  EXPECT_FALSE(ParseTagValue(aum, "abc").ok());
+  EXPECT_FALSE(ParseTagValue(aum, "").ok());
+  EXPECT_FALSE(ParseTagValue(aum, "99999999999999999999").ok());
+  EXPECT_EQ(FormatTagValue(aum, TagValue(int64_t{5000050})), "50000.50");
+  EXPECT_EQ(FormatTagValue(aum, TagValue(int64_t{-1})), "-0.01");
+}
+
+TEST(TagValue, DatesRoundTrip) {
+  const TagDef d = Def(TagType::kDate);
+  EXPECT_EQ(std::get<int64_t>(*ParseTagValue(d, "1970-01-01")), 0);
+  EXPECT_EQ(std::get<int64_t>(*ParseTagValue(d, "20240229")),
+            std::get<int64_t>(*ParseTagValue(d, "2024-02-29")));
+  EXPECT_FALSE(ParseTagValue(d, "2023-02-29").ok());
+  EXPECT_FALSE(ParseTagValue(d, "2023-13-01").ok());
+  for (int64_t day = -25000; day < 80000; day += 37) {
+    EXPECT_EQ(std::get<int64_t>(*ParseTagValue(d, FormatTagValue(d, TagValue(day)))), day);
+  }
+}
+
+TEST(TagValue, EnumChecksAllowedValues) {
+  const TagDef level = Def(TagType::kEnum, 0, {"普通", "金卡"});
+  EXPECT_EQ(std::get<std::string>(*ParseTagValue(level, "金卡")), "金卡");
+  auto bad = ParseTagValue(level, "钻石");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not one of"), std::string::npos);
+}
+
+TEST(TagValue, MultiEnumSortsAndDedupes) {
+  const TagDef products = Def(TagType::kMultiEnum);
+  auto v = ParseTagValue(products, "wealth|deposit,wealth");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(std::get<std::vector<std::string>>(*v),
+            (std::vector<std::string>{"deposit", "wealth"}));
+}
+
+TEST(TagValue, BoolAcceptsCommonSpellings) {
+  const TagDef b = Def(TagType::kBool);
+  for (const char* t : {"true", "YES", "1", "是"})
+    EXPECT_TRUE(std::get<bool>(*ParseTagValue(b, t)));
+  for (const char* f : {"false", "no", "0", "否"}) {
+    EXPECT_FALSE(std::get<bool>(*ParseTagValue(b, f)));
+  }
+  EXPECT_FALSE(ParseTagValue(b, "maybe").ok());
+}
+
+TEST(TagDefValidation, RejectsBadKeysAndScales) {
+  TagDef d = Def(TagType::kDecimal, 2);
+  EXPECT_TRUE(ValidateTagDef(d).ok());
+  d.key = "Age";
+  EXPECT_FALSE(ValidateTagDef(d).ok());
+  d.key = "age";
+  d.scale = 9;
+  EXPECT_FALSE(ValidateTagDef(d).ok());
+  EXPECT_TRUE(ParseTagType("multi_enum").ok());
+  EXPECT_FALSE(ParseTagType("float").ok());
+}
+
+TEST(ExternalId, Validation) {
+  EXPECT_TRUE(ValidateExternalId("C000000001").ok());
+  EXPECT_FALSE(ValidateExternalId("").ok());
+  EXPECT_FALSE(ValidateExternalId("a b").ok());
+}
+
+}  // namespace
+}  // namespace mercator
