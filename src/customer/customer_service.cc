@@ -1,0 +1,166 @@
+#include "customer/customer_service.h"
+
+#include <fmt/format.h>
+
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace mercator {
+
+CustomerService::CustomerService(Store* store, SegmentIndex* index, const Clock* clock)
+    : store_(store), index_(index), clock_(clock) {}
+
+absl::StatusOr<CustomerService::RecoveryReport> CustomerService::Recover(
+    const std::string& snapshot_path) {
+  absl::MutexLock lock(&write_mu_);
+  RecoveryReport report;
+  uint64_t watermark = 0;
+  absl::StatusOr<uint64_t> loaded = index_->Load(snapshot_path);
+  if (loaded.ok()) {
+    report.snapshot_loaded = true;
+    watermark = *loaded;
+  } else if (!absl::IsNotFound(loaded.status())) {
+    report.snapshot_problem = std::string(loaded.status().message());
+  }
+  // The catalog is small: always take it from the store, which is the truth.
+  ASSIGN_OR_RETURN(std::vector<TagDef> tags, store_->tags().List());
+  for (const TagDef& def : tags) RETURN_IF_ERROR(index_->DefineTag(def));
+
+  std::vector<std::pair<uint32_t, TagChanges>> batch;
+  auto flush = [&]() -> absl::Status {
+    RETURN_IF_ERROR(index_->ApplyBatch(batch));
+    batch.clear();
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(
+      store_->customers().ScanChangedSince(watermark, [&](const CustomerRecord& c) -> absl::Status {
+        ++report.replayed;
+        if (c.erased) {
+          RETURN_IF_ERROR(flush());
+          index_->Erase(c.uid);
+          return absl::OkStatus();
+        }
+        // A replayed customer's tags replace whatever the snapshot had for that uid.
+        TagChanges changes;
+        if (report.snapshot_loaded) {
+          for (const TagDef& def : tags) changes.emplace(def.key, std::nullopt);
+        }
+        for (const auto& [key, value] : c.tags) changes[key] = value;
+        batch.emplace_back(c.uid, std::move(changes));
+        if (batch.size() >= 10000) return flush();
+        return absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(flush());
+  report.live_customers = index_->LiveCount();
+  return report;
+}
+
+absl::Status CustomerService::SaveSnapshot(const std::string& snapshot_path) {
+  // Holding the write lock keeps the watermark and the index contents consistent.
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(uint64_t seq, store_->customers().MaxSeq());
+  return index_->Save(snapshot_path, seq);
+}
+
+absl::Status CustomerService::DefineTag(const TagDef& def) {
+  RETURN_IF_ERROR(ValidateTagDef(def));
+  absl::MutexLock lock(&write_mu_);
+  if (std::optional<TagDef> old = index_->FindTag(def.key); old && old->type != def.type) {
+    Rule holders = Rule::Exists(def.key);
+    ASSIGN_OR_RETURN(uint64_t n, index_->Count(holders));
+    if (n > 0) {
+      return absl::FailedPreconditionError(
+          fmt::format("type: tag '{}' is {} and {} customers hold values; define a new tag",
+                      def.key, TagTypeName(old->type), n));
+    }
+  }
+  RETURN_IF_ERROR(store_->tags().Put(def));
+  return index_->DefineTag(def);
+}
+
+absl::StatusOr<std::vector<TagDef>> CustomerService::ListTags() { return store_->tags().List(); }
+
+absl::StatusOr<TagDef> CustomerService::GetTag(std::string_view key) {
+  ASSIGN_OR_RETURN(std::optional<TagDef> def, store_->tags().Get(key));
+  if (!def) return absl::NotFoundError(fmt::format("tag '{}' is not in the catalog", key));
+  return *def;
+}
+
+absl::Status CustomerService::Validate(const CustomerUpsert& upsert, std::string_view where) const {
+  if (absl::Status s = ValidateExternalId(upsert.external_id); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}/{}", where, s.message()));
+  }
+  for (const auto& [key, value] : upsert.tags) {
+    std::optional<TagDef> def = index_->FindTag(key);
+    if (!def) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}/tags/{}: unknown tag; define it in the catalog first", where, key));
+    }
+    if (!value) continue;
+    const bool ok = std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          switch (def->type) {
+            case TagType::kBool:
+              return std::is_same_v<T, bool>;
+            case TagType::kEnum:
+              return std::is_same_v<T, std::string>;
+            case TagType::kMultiEnum:
+              return std::is_same_v<T, std::vector<std::string>>;
+            default:
+              return std::is_same_v<T, int64_t>;
+          }
+        },
+        *value);
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}/tags/{}: value is not of type {}", where, key, TagTypeName(def->type)));
+    }
+    // Enum values must be among the catalog's allowed ones; re-parse the text form to check.
+    if (def->type == TagType::kEnum || def->type == TagType::kMultiEnum) {
+      absl::StatusOr<TagValue> parsed = ParseTagValue(*def, FormatTagValue(*def, *value));
+      if (!parsed.ok()) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}/tags/{}: {}", where, key, parsed.status().message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::Upsert(
+    std::vector<CustomerUpsert> batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    RETURN_IF_ERROR(Validate(batch[i], fmt::format("customers/{}", i)));
+  }
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(std::vector<CustomerRepository::UpsertResult> results,
+                   store_->customers().Upsert(batch, clock_->NowMs()));
+  std::vector<std::pair<uint32_t, TagChanges>> changes;
+  changes.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    changes.emplace_back(results[i].uid, std::move(batch[i].tags));
+  }
+  // Validated above against the same catalog, so the index accepts every change; an error
+  // here means the index and the store disagree, which recovery at next start repairs.
+  RETURN_IF_ERROR(index_->ApplyBatch(changes));
+  return results;
+}
+
+absl::StatusOr<CustomerRecord> CustomerService::Get(std::string_view external_id) {
+  ASSIGN_OR_RETURN(std::optional<CustomerRecord> c,
+                   store_->customers().FindByExternalId(external_id));
+  if (!c || c->erased) {
+    return absl::NotFoundError(fmt::format("customer '{}' not found", external_id));
+  }
+  return *std::move(c);
+}
+
+absl::Status CustomerService::Erase(std::string_view external_id) {
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(uint32_t uid, store_->customers().Erase(external_id, clock_->NowMs()));
+  index_->Erase(uid);
+  return absl::OkStatus();
+}
+
+}  // namespace mercator

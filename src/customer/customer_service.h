@@ -1,0 +1,74 @@
+// Customers and the tag catalog: writes go to the system of record first, then to the
+// in-memory segment index, so a query issued after a write returns sees it.
+//
+// Thread safety: safe for concurrent use. Writes are serialised by one mutex so that the
+// store's change order and the index's application order agree; reads do not take it.
+#ifndef MERCATOR_CUSTOMER_CUSTOMER_SERVICE_H_
+#define MERCATOR_CUSTOMER_CUSTOMER_SERVICE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "customer/customer.h"
+#include "segment/bitmap_index.h"
+#include "store/repository.h"
+
+namespace mercator {
+
+class CustomerService {
+ public:
+  // `store`, `index` and `clock` must outlive the service.
+  CustomerService(Store* store, SegmentIndex* index, const Clock* clock);
+  CustomerService(const CustomerService&) = delete;
+  CustomerService& operator=(const CustomerService&) = delete;
+
+  // Brings the index up to date with the store: loads the snapshot at `snapshot_path` if it
+  // exists and is intact, then replays every change the store made after the snapshot's
+  // watermark. A damaged snapshot is ignored (rebuild from the store), never fatal.
+  struct RecoveryReport {
+    bool snapshot_loaded = false;
+    uint64_t replayed = 0;
+    uint64_t live_customers = 0;
+    std::string snapshot_problem;  // why the snapshot was not used, if it was not
+  };
+  absl::StatusOr<RecoveryReport> Recover(const std::string& snapshot_path);
+  // Writes the index snapshot with the store's current change sequence as watermark.
+  absl::Status SaveSnapshot(const std::string& snapshot_path);
+
+  // Adds or replaces a catalog entry (ValidateTagDef; changing the type of a tag that holds
+  // values is FailedPrecondition).
+  absl::Status DefineTag(const TagDef& def);
+  absl::StatusOr<std::vector<TagDef>> ListTags();
+  absl::StatusOr<TagDef> GetTag(std::string_view key);
+
+  // Validates every upsert (external id, tags known and of the right type), then writes the
+  // whole batch in one transaction and updates the index. On any validation error nothing is
+  // written and the error names the item: "customers/3/tags/aum: ...".
+  absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> Upsert(
+      std::vector<CustomerUpsert> batch);
+
+  // Checks that every tag key in `upsert` is in the catalog. Used by importers and the API to
+  // reject bad input before anything is written; `where` prefixes the error message.
+  absl::Status Validate(const CustomerUpsert& upsert, std::string_view where) const;
+
+  absl::StatusOr<CustomerRecord> Get(std::string_view external_id);
+  // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
+  absl::Status Erase(std::string_view external_id);
+
+  SegmentIndex& index() { return *index_; }
+  Store& store() { return *store_; }
+
+ private:
+  Store* const store_;
+  SegmentIndex* const index_;
+  const Clock* const clock_;
+  // Serialises writes (store then index). Taken before any lock inside the store or index.
+  absl::Mutex write_mu_;
+};
+
+}  // namespace mercator
+
+#endif  // MERCATOR_CUSTOMER_CUSTOMER_SERVICE_H_
