@@ -1,0 +1,47 @@
+// REST resources under /v1 plus the system endpoints. One file per resource; each parses the
+// request, calls its module and renders JSON. Handlers are registered on an http::Router.
+#ifndef MERCATOR_API_API_H_
+#define MERCATOR_API_API_H_
+
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "customer/customer_service.h"
+#include "http/types.h"
+#include "segment/audience_service.h"
+#include "store/repository.h"
+
+namespace mercator::api {
+
+// What the handlers need; owned by server/app, which outlives the router.
+struct ApiContext {
+  CustomerService* customers = nullptr;
+  AudienceService* audiences = nullptr;
+  Store* store = nullptr;
+  const Clock* clock = nullptr;
+  // Prometheus text exposition of the process's metrics.
+  std::function<std::string()> render_metrics;
+  // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).
+  std::string openapi_json;
+  // Set while draining: /readyz answers 503 so load balancers stop sending traffic.
+  std::function<bool()> draining;
+};
+
+void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
+void RegisterTagRoutes(http::Router& router, ApiContext& ctx);
+void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx);
+void RegisterSegmentRoutes(http::Router& router, ApiContext& ctx);
+void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx);
+
+inline void RegisterAll(http::Router& router, ApiContext& ctx) {
+  RegisterSystemRoutes(router, ctx);
+  RegisterTagRoutes(router, ctx);
+  RegisterCustomerRoutes(router, ctx);
+  RegisterSegmentRoutes(router, ctx);
+  RegisterAudienceRoutes(router, ctx);
+}
+
+}  // namespace mercator::api
+
+#endif  // MERCATOR_API_API_H_
