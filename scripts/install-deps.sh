@@ -9,7 +9,7 @@ packages=(
   libroaring-dev libsqlite3-dev sqlite3 libabsl-dev libspdlog-dev libfmt-dev libcli11-dev
   prometheus-cpp-dev libsodium-dev libssl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  curl
+  curl python3 python3-yaml
 )
 # PostgreSQL is the peer of bench/segment only; it is installed by that script.
 if [[ "${1:-}" == "--bench" ]]; then

@@ -1,0 +1,155 @@
+#include "server/app.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sodium.h>
+
+#include <filesystem>
+
+#include "api/api.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "server/openapi.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace mercator {
+
+namespace {
+
+constexpr std::string_view kTokenKey = "admin_token_sha256";
+
+std::string Sha256Hex(std::string_view s) {
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return hex;
+}
+
+}  // namespace
+
+std::string SnapshotPathFor(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / "segment.snapshot").string();
+}
+
+absl::StatusOr<Engine> OpenEngine(const std::string& data_dir) {
+  Engine e;
+  ASSIGN_OR_RETURN(e.store, OpenSqliteStore(data_dir, SystemClock::Get()));
+  e.index = std::make_unique<SegmentIndex>();
+  e.customers = std::make_unique<CustomerService>(e.store.get(), e.index.get(), SystemClock::Get());
+  e.audiences = std::make_unique<AudienceService>(e.index.get(), &e.store->customers(),
+                                                  &e.store->audiences(), SystemClock::Get());
+  ASSIGN_OR_RETURN(e.recovery, e.customers->Recover(SnapshotPathFor(data_dir)));
+  return e;
+}
+
+absl::StatusOr<std::string> IssueAdminToken(Store& store) {
+  const std::string token = "mct_" + SecureRandom::HexToken(32);
+  RETURN_IF_ERROR(store.meta().Put(kTokenKey, Sha256Hex(token)));
+  return token;
+}
+
+absl::StatusOr<bool> HasAdminToken(Store& store) {
+  ASSIGN_OR_RETURN(std::optional<std::string> hash, store.meta().Get(kTokenKey));
+  return hash.has_value();
+}
+
+absl::Status CheckAdminToken(Store& store, std::string_view header) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
+    return absl::UnauthenticatedError("authorization: a bearer token is required");
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, store.meta().Get(kTokenKey));
+  const std::string given = Sha256Hex(header.substr(kBearer.size()));
+  if (!stored || stored->size() != given.size() ||
+      sodium_memcmp(stored->data(), given.data(), given.size()) != 0) {
+    return absl::UnauthenticatedError("authorization: the token is not valid");
+  }
+  return absl::OkStatus();
+}
+
+struct App::ApiState {
+  api::ApiContext ctx;
+};
+
+App::App(AppOptions options) : options_(std::move(options)) {}
+
+App::~App() { Shutdown(); }
+
+std::string App::SnapshotPath() const { return SnapshotPathFor(options_.data_dir); }
+
+absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
+  std::unique_ptr<App> app(new App(options));
+  ASSIGN_OR_RETURN(Engine e, OpenEngine(options.data_dir));
+  app->store_ = std::move(e.store);
+  app->index_ = std::move(e.index);
+  app->customers_ = std::move(e.customers);
+  app->audiences_ = std::move(e.audiences);
+  app->recovery_ = e.recovery;
+  return app;
+}
+
+absl::Status App::Start() {
+  metrics_ = std::make_unique<http::Metrics>();
+  router_ = std::make_unique<http::Router>();
+  api_ = std::make_unique<ApiState>();
+  api::ApiContext& ctx = api_->ctx;
+  ctx.customers = customers_.get();
+  ctx.audiences = audiences_.get();
+  ctx.store = store_.get();
+  ctx.clock = SystemClock::Get();
+  ctx.render_metrics = [this] { return metrics_->Render(); };
+  ctx.openapi_json = std::string(OpenApiJson());
+  ctx.draining = [this] { return draining_.load(); };
+  api::RegisterAll(*router_, ctx);
+  Store* store = store_.get();
+  router_->SetAuthenticator([store](http::Request& req) -> absl::Status {
+    RETURN_IF_ERROR(CheckAdminToken(*store, req.Header("authorization")));
+    req.principal = "admin";
+    return absl::OkStatus();
+  });
+
+  http::ServerOptions so;
+  so.address = options_.address;
+  so.port = options_.port;
+  so.io_threads = options_.io_threads;
+  so.max_body_bytes = options_.max_body_bytes;
+  server_ = std::make_unique<http::Server>(so, *router_, metrics_.get());
+  RETURN_IF_ERROR(server_->Start());
+  Log(Severity::kInfo, "server started",
+      {{"server.address", options_.address}, {"server.port", std::to_string(port())}});
+  return absl::OkStatus();
+}
+
+uint16_t App::port() const { return server_ ? server_->port() : 0; }
+
+void App::RunUntilSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  // The signals were blocked in main() before any thread started, so only this wait sees them.
+  int sig = 0;
+  sigwait(&set, &sig);
+  Log(Severity::kInfo, "signal received, draining", {{"signal", std::to_string(sig)}});
+  Shutdown();
+}
+
+void App::Shutdown() {
+  if (stopped_.exchange(true)) return;
+  draining_ = true;
+  if (server_) server_->Drain();
+  if (customers_) {
+    absl::Status s = customers_->SaveSnapshot(SnapshotPath());
+    if (!s.ok()) {
+      Log(Severity::kError, "snapshot not saved", {{"error", ToStd(s.message())}});
+    } else {
+      Log(Severity::kInfo, "snapshot saved", {{"path", SnapshotPath()}});
+    }
+  }
+}
+
+}  // namespace mercator
