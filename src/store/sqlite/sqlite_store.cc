@@ -1,0 +1,873 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "store/sqlite/internal/cat.h"
+#include "store/sqlite/internal/connection.h"
+#include "store/sqlite/internal/migrations.h"
+#include "store/sqlite/internal/tag_json.h"
+
+namespace mercator {
+namespace {
+
+using sqlite_internal::Cat;
+using sqlite_internal::Connection;
+using sqlite_internal::ConnectionOptions;
+using sqlite_internal::ConnectionRole;
+using sqlite_internal::Statement;
+using sqlite_internal::Transaction;
+using sqlite_internal::TransactionKind;
+
+constexpr char kDatabaseFile[] = "mercator.db";
+
+absl::StatusOr<std::string> PrepareDataDir(const std::string& data_dir) {
+  if (data_dir.empty()) return absl::InvalidArgumentError("data directory is empty");
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(Cat("creating data directory ", data_dir, ": ", ec.message()));
+  }
+  return (std::filesystem::path(data_dir) / kDatabaseFile).string();
+}
+
+ConnectionOptions MakeConnectionOptions(const SqliteStoreOptions& options, ConnectionRole role) {
+  ConnectionOptions result;
+  result.synchronous = options.durability == SqliteDurability::kFull ? "FULL" : "NORMAL";
+  result.busy_timeout_ms = options.busy_timeout_ms;
+  // The writer's cache holds the hot parts of the customer indexes during bulk imports.
+  result.cache_kib = role == ConnectionRole::kWriter ? 64 * 1024 : 16 * 1024;
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations
+
+absl::StatusOr<SqliteMigrationReport> ApplyMigrations(Connection& conn, const Clock& clock) {
+  RETURN_IF_ERROR(
+      conn.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "  version INTEGER PRIMARY KEY,"
+                "  name TEXT NOT NULL,"
+                "  applied_ms INTEGER NOT NULL)",
+                "creating schema_migrations"));
+  const auto migrations = sqlite_internal::EmbeddedMigrations();
+  SqliteMigrationReport report;
+  report.latest_version = migrations.empty() ? 0 : migrations.back().version;
+
+  auto current_version = [&conn]() -> absl::StatusOr<int> {
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn.Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations",
+                                  "reading schema version"));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? static_cast<int>(stmt.ColumnInt64(0)) : 0;
+  };
+  ASSIGN_OR_RETURN(int before, current_version());
+  if (before > report.latest_version) {
+    return absl::FailedPreconditionError(Cat("database schema version ", before,
+                                             " is newer than this binary's (",
+                                             report.latest_version, "); upgrade mercator"));
+  }
+
+  for (const sqlite_internal::EmbeddedMigration& m : migrations) {
+    // The check is repeated inside the write transaction so that two processes migrating at
+    // once cannot both apply a version.
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    bool applied;
+    {
+      ASSIGN_OR_RETURN(
+          Statement stmt,
+          conn.Prepare("SELECT 1 FROM schema_migrations WHERE version = ?", "checking migration"));
+      stmt.BindInt64(1, m.version);
+      ASSIGN_OR_RETURN(applied, stmt.Step());
+    }
+    if (applied) continue;  // `txn` rolls back an empty transaction
+    RETURN_IF_ERROR(conn.Exec(m.sql, Cat("applying migration ", m.name)));
+    {
+      ASSIGN_OR_RETURN(
+          Statement stmt,
+          conn.Prepare("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)",
+                       "recording migration"));
+      stmt.BindInt64(1, m.version).BindText(2, m.name).BindInt64(3, clock.NowMs());
+      RETURN_IF_ERROR(stmt.Run());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    report.applied.push_back(m.version);
+  }
+  ASSIGN_OR_RETURN(report.schema_version, current_version());
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+// The connections of one database.
+//
+// Lock order: writer_mu_ before readers_mu_. readers_mu_ is held only to take or return an
+// idle connection, never across a SQLite call, so a writer never waits on a reader's query.
+class Db {
+ public:
+  Db(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers)
+      : writer_(std::move(writer)), idle_readers_(std::move(readers)) {}
+
+  // Exclusive use of the writer connection for the lease's lifetime.
+  class WriterLease {
+   public:
+    explicit WriterLease(Db& db) ABSL_EXCLUSIVE_LOCK_FUNCTION(db.writer_mu_)
+        : lock_(&db.writer_mu_), conn_(*db.writer_) {}
+    ~WriterLease() ABSL_UNLOCK_FUNCTION() = default;
+    WriterLease(const WriterLease&) = delete;
+    Connection& conn() { return conn_; }
+
+   private:
+    absl::MutexLock lock_;
+    Connection& conn_;
+  };
+
+  // Exclusive use of one reader connection for the lease's lifetime; waits for an idle one.
+  class ReaderLease {
+   public:
+    explicit ReaderLease(Db& db) : db_(db), conn_(db.TakeReader()) {}
+    ~ReaderLease() { db_.ReturnReader(std::move(conn_)); }
+    ReaderLease(const ReaderLease&) = delete;
+    Connection& conn() { return *conn_; }
+
+   private:
+    Db& db_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+ private:
+  bool HasIdleReader() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(readers_mu_) {
+    return !idle_readers_.empty();
+  }
+  std::unique_ptr<Connection> TakeReader() ABSL_LOCKS_EXCLUDED(readers_mu_) {
+    absl::MutexLock lock(&readers_mu_, absl::Condition(this, &Db::HasIdleReader));
+    std::unique_ptr<Connection> conn = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+    return conn;
+  }
+  void ReturnReader(std::unique_ptr<Connection> conn) ABSL_LOCKS_EXCLUDED(readers_mu_) {
+    absl::MutexLock lock(&readers_mu_);
+    idle_readers_.push_back(std::move(conn));
+  }
+
+  absl::Mutex writer_mu_;
+  std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(writer_mu_);
+  absl::Mutex readers_mu_ ABSL_ACQUIRED_AFTER(writer_mu_);
+  std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+
+constexpr char kCustomerColumns[] =
+    "uid, external_id, name, phone, tags, created_ms, updated_ms, seq, erased";
+
+// Reads a row selected with kCustomerColumns.
+absl::StatusOr<CustomerRecord> ReadCustomer(const Statement& stmt) {
+  CustomerRecord record;
+  record.uid = static_cast<uint32_t>(stmt.ColumnInt64(0));
+  record.external_id = std::string(stmt.ColumnText(1));
+  record.name = std::string(stmt.ColumnText(2));
+  record.phone = std::string(stmt.ColumnText(3));
+  absl::StatusOr<TagMap> tags = sqlite_internal::DecodeTags(stmt.ColumnText(4));
+  if (!tags.ok()) {
+    return absl::Status(tags.status().code(),
+                        Cat("customer uid ", record.uid, ": ", tags.status().message()));
+  }
+  record.tags = *std::move(tags);
+  record.created_ms = stmt.ColumnInt64(5);
+  record.updated_ms = stmt.ColumnInt64(6);
+  record.seq = static_cast<uint64_t>(stmt.ColumnInt64(7));
+  record.erased = stmt.ColumnInt64(8) != 0;
+  return record;
+}
+
+absl::StatusOr<int64_t> QueryInt64(Connection& conn, std::string_view sql, std::string_view op) {
+  ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(sql, op));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError(Cat(op, ": no result row"));
+  return stmt.ColumnInt64(0);
+}
+
+absl::Status AddLiveCustomers(Connection& conn, int64_t delta) {
+  if (delta == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(
+      Statement stmt,
+      conn.Prepare("UPDATE counters SET value = value + ? WHERE name = 'customers_live'",
+                   "updating live customer count"));
+  stmt.BindInt64(1, delta);
+  return stmt.Run();
+}
+
+class SqliteCustomerRepository final : public CustomerRepository {
+ public:
+  explicit SqliteCustomerRepository(Db& db) : db_(db) {}
+
+  absl::StatusOr<std::vector<UpsertResult>> Upsert(std::span<const CustomerUpsert> batch,
+                                                   int64_t now_ms) override {
+    std::vector<UpsertResult> results;
+    results.reserve(batch.size());
+    if (batch.empty()) return results;
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    // uid and seq continue from the committed maxima, read under the write lock: they stay
+    // dense across rolled-back batches and correct if another process wrote in between.
+    ASSIGN_OR_RETURN(
+        int64_t max_uid,
+        QueryInt64(conn, "SELECT coalesce(max(uid), 0) FROM customers", "reading max uid"));
+    ASSIGN_OR_RETURN(int64_t seq, QueryInt64(conn, "SELECT coalesce(max(seq), 0) FROM customers",
+                                             "reading max seq"));
+    int64_t created = 0;
+    for (const CustomerUpsert& upsert : batch) {
+      if (upsert.external_id.empty()) {
+        return absl::InvalidArgumentError("upsert: customer external id is empty");
+      }
+      // Most upserts of a bulk import are new customers: try the insert first, which costs
+      // one index probe, and fall back to read-merge-write when the external id exists.
+      if (max_uid >= std::numeric_limits<uint32_t>::max()) {
+        return absl::ResourceExhaustedError("upsert: customer uid space (uint32) is exhausted");
+      }
+      ASSIGN_OR_RETURN(std::string tags_json, sqlite_internal::EncodeTagValues(upsert.tags));
+      {
+        ASSIGN_OR_RETURN(Statement insert,
+                         conn.Prepare("INSERT INTO customers (uid, external_id, name, phone, tags,"
+                                      " created_ms, updated_ms, seq) VALUES (?1, ?2, ?3, ?4, ?5,"
+                                      " ?6, ?6, ?7) ON CONFLICT (external_id) DO NOTHING",
+                                      "upsert: inserting customer"));
+        insert.BindInt64(1, max_uid + 1)
+            .BindText(2, upsert.external_id)
+            .BindOptionalText(3, upsert.name)
+            .BindOptionalText(4, upsert.phone)
+            .BindText(5, tags_json)
+            .BindInt64(6, now_ms)
+            .BindInt64(7, seq + 1);
+        RETURN_IF_ERROR(insert.Run());
+      }
+      if (sqlite3_changes(conn.raw()) == 1) {
+        ++max_uid;
+        ++seq;
+        ++created;
+        results.push_back({static_cast<uint32_t>(max_uid), true});
+        continue;
+      }
+      ASSIGN_OR_RETURN(uint32_t uid, Merge(conn, upsert, now_ms, &seq));
+      results.push_back({uid, false});
+    }
+    RETURN_IF_ERROR(AddLiveCustomers(conn, created));
+    RETURN_IF_ERROR(txn.Commit());
+    return results;
+  }
+
+  absl::StatusOr<std::optional<CustomerRecord>> FindByExternalId(std::string_view id) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt,
+                     reader.conn().Prepare(
+                         Cat("SELECT ", kCustomerColumns, " FROM customers WHERE external_id = ?"),
+                         "finding customer by external id"));
+    stmt.BindText(1, id);
+    return ReadOptionalCustomer(stmt);
+  }
+
+  absl::StatusOr<std::optional<CustomerRecord>> FindByUid(uint32_t uid) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare(Cat("SELECT ", kCustomerColumns,
+                                                               " FROM customers WHERE uid = ?"),
+                                                           "finding customer by uid"));
+    stmt.BindInt64(1, uid);
+    return ReadOptionalCustomer(stmt);
+  }
+
+  absl::StatusOr<std::vector<std::string>> ExternalIds(std::span<const uint32_t> uids) override {
+    std::vector<std::string> ids;
+    ids.reserve(uids.size());
+    Db::ReaderLease reader(db_);
+    Connection& conn = reader.conn();
+    // One read transaction: a consistent answer and no per-row lock/unlock of the WAL.
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kRead));
+    for (uint32_t uid : uids) {
+      ASSIGN_OR_RETURN(
+          Statement stmt,
+          conn.Prepare("SELECT external_id FROM customers WHERE uid = ?", "reading external ids"));
+      stmt.BindInt64(1, uid);
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      ids.emplace_back(row ? stmt.ColumnText(0) : std::string_view());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return ids;
+  }
+
+  absl::StatusOr<uint32_t> Erase(std::string_view external_id, int64_t now_ms) override {
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    uint32_t uid;
+    {
+      ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+      bool erased;
+      {
+        ASSIGN_OR_RETURN(Statement find,
+                         conn.Prepare("SELECT uid, erased FROM customers WHERE external_id = ?",
+                                      "erase: finding customer"));
+        find.BindText(1, external_id);
+        ASSIGN_OR_RETURN(bool row, find.Step());
+        if (!row) {
+          return absl::NotFoundError(Cat("erase: customer ", external_id, " not found"));
+        }
+        uid = static_cast<uint32_t>(find.ColumnInt64(0));
+        erased = find.ColumnInt64(1) != 0;
+      }
+      if (erased) return uid;  // already erased: nothing left to remove
+      ASSIGN_OR_RETURN(int64_t seq, QueryInt64(conn, "SELECT coalesce(max(seq), 0) FROM customers",
+                                               "reading max seq"));
+      {
+        ASSIGN_OR_RETURN(Statement update,
+                         conn.Prepare("UPDATE customers SET name = NULL, phone = NULL,"
+                                      " tags = '{}', erased = 1, updated_ms = ?, seq = ?"
+                                      " WHERE uid = ?",
+                                      "erase: clearing personal data"));
+        update.BindInt64(1, now_ms).BindInt64(2, seq + 1).BindInt64(3, uid);
+        RETURN_IF_ERROR(update.Run());
+      }
+      RETURN_IF_ERROR(AddLiveCustomers(conn, -1));
+      RETURN_IF_ERROR(txn.Commit());
+    }
+    // secure_delete zeroed the old row inside the page, but earlier page images holding it are
+    // still in the WAL (and, until checkpointed, the old page in the main file). A TRUNCATE
+    // checkpoint copies the scrubbed pages into the main file and empties the WAL. It waits
+    // (busy_timeout) for readers on older snapshots; reads are short, so it normally succeeds.
+    // If it does not, the erasure itself is committed and stands; the stale frames are
+    // overwritten by later checkpoints.
+    sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    return uid;
+  }
+
+  absl::Status ScanChangedSince(
+      uint64_t after_seq, const std::function<absl::Status(const CustomerRecord&)>& fn) override {
+    // Chunked so that no connection or read transaction is held while `fn` runs: `fn` may call
+    // back into the store, and a long-lived snapshot would block the checkpoints that erasure
+    // relies on. A row changed during the scan moves to a higher seq and is seen again later.
+    constexpr int kChunk = 512;
+    std::vector<CustomerRecord> chunk;
+    for (;;) {
+      chunk.clear();
+      {
+        Db::ReaderLease reader(db_);
+        ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare(Cat("SELECT ", kCustomerColumns,
+                                                                   " FROM customers WHERE seq > ?"
+                                                                   " ORDER BY seq LIMIT ?"),
+                                                               "scanning changed customers"));
+        stmt.BindInt64(1, static_cast<int64_t>(after_seq)).BindInt64(2, kChunk);
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, stmt.Step());
+          if (!row) break;
+          ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt));
+          chunk.push_back(std::move(record));
+        }
+      }
+      for (const CustomerRecord& record : chunk) RETURN_IF_ERROR(fn(record));
+      if (chunk.size() < kChunk) return absl::OkStatus();
+      after_seq = chunk.back().seq;
+    }
+  }
+
+  absl::StatusOr<uint64_t> MaxSeq() override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(int64_t seq,
+                     QueryInt64(reader.conn(), "SELECT coalesce(max(seq), 0) FROM customers",
+                                "reading max seq"));
+    return static_cast<uint64_t>(seq);
+  }
+
+  absl::StatusOr<uint64_t> CountLive() override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(
+        int64_t count,
+        QueryInt64(reader.conn(), "SELECT value FROM counters WHERE name = 'customers_live'",
+                   "counting live customers"));
+    return static_cast<uint64_t>(count);
+  }
+
+ private:
+  static absl::StatusOr<std::optional<CustomerRecord>> ReadOptionalCustomer(Statement& stmt) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::nullopt;
+    ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt));
+    return record;
+  }
+
+  // Applies `upsert` to the existing customer with its external id; bumps *seq if anything
+  // changed (an upsert that changes nothing leaves the row, its seq and updated_ms alone).
+  static absl::StatusOr<uint32_t> Merge(Connection& conn, const CustomerUpsert& upsert,
+                                        int64_t now_ms, int64_t* seq) {
+    uint32_t uid;
+    std::optional<std::string> name;
+    std::optional<std::string> phone;
+    std::string old_tags_json;
+    {
+      ASSIGN_OR_RETURN(Statement find,
+                       conn.Prepare("SELECT uid, name, phone, tags, erased FROM customers"
+                                    " WHERE external_id = ?",
+                                    "upsert: reading customer"));
+      find.BindText(1, upsert.external_id);
+      ASSIGN_OR_RETURN(bool row, find.Step());
+      if (!row) {
+        // The insert just found the external id taken; inside one transaction it cannot vanish.
+        return absl::InternalError(Cat("upsert: customer ", upsert.external_id, " disappeared"));
+      }
+      if (find.ColumnInt64(4) != 0) {
+        return absl::FailedPreconditionError(Cat("customer ", upsert.external_id, " was erased"));
+      }
+      uid = static_cast<uint32_t>(find.ColumnInt64(0));
+      if (!find.ColumnIsNull(1)) name.emplace(find.ColumnText(1));
+      if (!find.ColumnIsNull(2)) phone.emplace(find.ColumnText(2));
+      old_tags_json = std::string(find.ColumnText(3));
+    }
+    bool changed = false;
+    if (upsert.name.has_value() && upsert.name != name) {
+      name = upsert.name;
+      changed = true;
+    }
+    if (upsert.phone.has_value() && upsert.phone != phone) {
+      phone = upsert.phone;
+      changed = true;
+    }
+    std::string tags_json = old_tags_json;
+    if (!upsert.tags.empty()) {
+      absl::StatusOr<TagMap> tags = sqlite_internal::DecodeTags(old_tags_json);
+      if (!tags.ok()) {
+        return absl::Status(tags.status().code(),
+                            Cat("upsert: customer ", uid, ": ", tags.status().message()));
+      }
+      for (const auto& [key, value] : upsert.tags) {
+        if (value.has_value()) {
+          (*tags)[key] = *value;
+        } else if (auto it = tags->find(key); it != tags->end()) {
+          tags->erase(it);
+        }
+      }
+      ASSIGN_OR_RETURN(tags_json, sqlite_internal::EncodeTags(*tags));
+      changed = changed || tags_json != old_tags_json;
+    }
+    if (!changed) return uid;
+    ASSIGN_OR_RETURN(Statement update,
+                     conn.Prepare("UPDATE customers SET name = ?, phone = ?, tags = ?,"
+                                  " updated_ms = ?, seq = ? WHERE uid = ?",
+                                  "upsert: updating customer"));
+    update.BindOptionalText(1, name)
+        .BindOptionalText(2, phone)
+        .BindText(3, tags_json)
+        .BindInt64(4, now_ms)
+        .BindInt64(5, *seq + 1)
+        .BindInt64(6, uid);
+    RETURN_IF_ERROR(update.Run());
+    ++*seq;
+    return uid;
+  }
+
+  Db& db_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Tag catalog
+
+class SqliteTagCatalogRepository final : public TagCatalogRepository {
+ public:
+  explicit SqliteTagCatalogRepository(Db& db) : db_(db) {}
+
+  absl::Status Put(const TagDef& def) override {
+    if (def.key.empty()) return absl::InvalidArgumentError("tag catalog: key is empty");
+    ASSIGN_OR_RETURN(std::string values, sqlite_internal::EncodeStringList(def.values));
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(
+        Statement stmt,
+        writer.conn().Prepare(
+            "INSERT INTO tag_catalog (key, name_zh, name_en, category, type, source, scale,"
+            " value_list, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET name_zh = excluded.name_zh,"
+            " name_en = excluded.name_en, category = excluded.category, type = excluded.type,"
+            " source = excluded.source, scale = excluded.scale,"
+            " value_list = excluded.value_list, description = excluded.description",
+            "tag catalog: storing tag"));
+    stmt.BindText(1, def.key)
+        .BindText(2, def.name_zh)
+        .BindText(3, def.name_en)
+        .BindText(4, TagCategoryName(def.category))
+        .BindText(5, TagTypeName(def.type))
+        .BindText(6, TagSourceName(def.source))
+        .BindInt64(7, def.scale)
+        .BindText(8, values)
+        .BindText(9, def.description);
+    return stmt.Run();
+  }
+
+  absl::StatusOr<std::optional<TagDef>> Get(std::string_view key) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare(Cat("SELECT ", kColumns,
+                                                               " FROM tag_catalog WHERE key = ?"),
+                                                           "tag catalog: reading tag"));
+    stmt.BindText(1, key);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::nullopt;
+    ASSIGN_OR_RETURN(TagDef def, ReadDef(stmt));
+    return def;
+  }
+
+  absl::StatusOr<std::vector<TagDef>> List() override {
+    std::vector<TagDef> defs;
+    {
+      Db::ReaderLease reader(db_);
+      ASSIGN_OR_RETURN(Statement stmt,
+                       reader.conn().Prepare(Cat("SELECT ", kColumns, " FROM tag_catalog"),
+                                             "tag catalog: listing tags"));
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        ASSIGN_OR_RETURN(TagDef def, ReadDef(stmt));
+        defs.push_back(std::move(def));
+      }
+    }
+    // Categories sort in their declared (display) order, not alphabetically by wire name.
+    std::sort(defs.begin(), defs.end(), [](const TagDef& a, const TagDef& b) {
+      return std::tie(a.category, a.key) < std::tie(b.category, b.key);
+    });
+    return defs;
+  }
+
+ private:
+  static constexpr char kColumns[] =
+      "key, name_zh, name_en, category, type, source, scale, value_list, description";
+
+  static absl::StatusOr<TagDef> ReadDef(const Statement& stmt) {
+    TagDef def;
+    def.key = std::string(stmt.ColumnText(0));
+    auto corrupt = [&def](const absl::Status& status) {
+      return absl::DataLossError(Cat("tag catalog: stored tag ", def.key, ": ", status.message()));
+    };
+    def.name_zh = std::string(stmt.ColumnText(1));
+    def.name_en = std::string(stmt.ColumnText(2));
+    absl::StatusOr<TagCategory> category = ParseTagCategory(stmt.ColumnText(3));
+    if (!category.ok()) return corrupt(category.status());
+    def.category = *category;
+    absl::StatusOr<TagType> type = ParseTagType(stmt.ColumnText(4));
+    if (!type.ok()) return corrupt(type.status());
+    def.type = *type;
+    absl::StatusOr<TagSource> source = ParseTagSource(stmt.ColumnText(5));
+    if (!source.ok()) return corrupt(source.status());
+    def.source = *source;
+    def.scale = static_cast<int32_t>(stmt.ColumnInt64(6));
+    absl::StatusOr<std::vector<std::string>> values =
+        sqlite_internal::DecodeStringList(stmt.ColumnText(7));
+    if (!values.ok()) return corrupt(values.status());
+    def.values = *std::move(values);
+    def.description = std::string(stmt.ColumnText(8));
+    return def;
+  }
+
+  Db& db_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Audiences
+
+class SqliteAudienceRepository final : public AudienceRepository {
+ public:
+  SqliteAudienceRepository(Db& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  absl::StatusOr<int64_t> Create(const Audience& audience) override {
+    const int64_t now = clock_.NowMs();
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn.Prepare("INSERT INTO audiences (name, description, rule_dsl,"
+                                  " created_by, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                                  "audience: creating"));
+    stmt.BindText(1, audience.name)
+        .BindText(2, audience.description)
+        .BindText(3, audience.rule_dsl)
+        .BindText(4, audience.created_by)
+        .BindInt64(5, now)
+        .BindInt64(6, now);
+    RETURN_IF_ERROR(NameClash(stmt.Run(), audience.name));
+    return sqlite3_last_insert_rowid(conn.raw());
+  }
+
+  absl::Status Update(const Audience& audience) override {
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn.Prepare("UPDATE audiences SET name = ?, description = ?, rule_dsl = ?,"
+                                  " updated_ms = ? WHERE id = ?",
+                                  "audience: updating"));
+    stmt.BindText(1, audience.name)
+        .BindText(2, audience.description)
+        .BindText(3, audience.rule_dsl)
+        .BindInt64(4, clock_.NowMs())
+        .BindInt64(5, audience.id);
+    RETURN_IF_ERROR(NameClash(stmt.Run(), audience.name));
+    if (sqlite3_changes(conn.raw()) == 0) return NotFound(audience.id);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<Audience>> Get(int64_t id) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt,
+                     reader.conn().Prepare(Cat("SELECT ", kColumns, " FROM audiences WHERE id = ?"),
+                                           "audience: reading"));
+    stmt.BindInt64(1, id);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::nullopt;
+    return ReadAudience(stmt);
+  }
+
+  absl::StatusOr<std::vector<Audience>> List(int64_t after_id, int limit) override {
+    if (limit < 0) return absl::InvalidArgumentError("audience list: limit is negative");
+    std::vector<Audience> audiences;
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare(Cat("SELECT ", kColumns,
+                                                               " FROM audiences WHERE id > ?"
+                                                               " ORDER BY id LIMIT ?"),
+                                                           "audience: listing"));
+    stmt.BindInt64(1, after_id).BindInt64(2, limit);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      audiences.push_back(ReadAudience(stmt));
+    }
+    return audiences;
+  }
+
+  absl::Status Delete(int64_t id) override {
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    // The snapshots go with it through ON DELETE CASCADE (foreign_keys is on).
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn.Prepare("DELETE FROM audiences WHERE id = ?", "audience: deleting"));
+    stmt.BindInt64(1, id);
+    RETURN_IF_ERROR(stmt.Run());
+    if (sqlite3_changes(conn.raw()) == 0) return NotFound(id);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int32_t> AddSnapshot(const AudienceSnapshot& snapshot) override {
+    const int64_t now = clock_.NowMs();
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    int32_t version;
+    {
+      ASSIGN_OR_RETURN(Statement find,
+                       conn.Prepare("SELECT latest_version FROM audiences WHERE id = ?",
+                                    "audience snapshot: reading latest version"));
+      find.BindInt64(1, snapshot.audience_id);
+      ASSIGN_OR_RETURN(bool row, find.Step());
+      if (!row) return NotFound(snapshot.audience_id);
+      version = static_cast<int32_t>(find.ColumnInt64(0)) + 1;
+    }
+    {
+      ASSIGN_OR_RETURN(Statement insert,
+                       conn.Prepare("INSERT INTO audience_snapshots (audience_id, version,"
+                                    " rule_dsl, member_count, members, created_by, created_ms)"
+                                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                    "audience snapshot: storing"));
+      insert.BindInt64(1, snapshot.audience_id)
+          .BindInt64(2, version)
+          .BindText(3, snapshot.rule_dsl)
+          .BindInt64(4, static_cast<int64_t>(snapshot.count))
+          .BindBlob(5, snapshot.members)
+          .BindText(6, snapshot.created_by)
+          .BindInt64(7, now);
+      RETURN_IF_ERROR(insert.Run());
+    }
+    {
+      ASSIGN_OR_RETURN(Statement update,
+                       conn.Prepare("UPDATE audiences SET latest_version = ? WHERE id = ?",
+                                    "audience snapshot: updating latest version"));
+      update.BindInt64(1, version).BindInt64(2, snapshot.audience_id);
+      RETURN_IF_ERROR(update.Run());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return version;
+  }
+
+  absl::StatusOr<std::optional<AudienceSnapshot>> GetSnapshot(int64_t audience_id,
+                                                              int32_t version) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt,
+                     reader.conn().Prepare("SELECT audience_id, version, rule_dsl, member_count,"
+                                           " created_by, created_ms, members"
+                                           " FROM audience_snapshots"
+                                           " WHERE audience_id = ? AND version = ?",
+                                           "audience snapshot: reading"));
+    stmt.BindInt64(1, audience_id).BindInt64(2, version);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::nullopt;
+    AudienceSnapshot snapshot = ReadSnapshot(stmt);
+    snapshot.members = std::string(stmt.ColumnBlob(6));
+    return snapshot;
+  }
+
+  absl::StatusOr<std::vector<AudienceSnapshot>> ListSnapshots(int64_t audience_id) override {
+    std::vector<AudienceSnapshot> snapshots;
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt,
+                     reader.conn().Prepare("SELECT audience_id, version, rule_dsl, member_count,"
+                                           " created_by, created_ms FROM audience_snapshots"
+                                           " WHERE audience_id = ? ORDER BY version DESC",
+                                           "audience snapshot: listing"));
+    stmt.BindInt64(1, audience_id);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      snapshots.push_back(ReadSnapshot(stmt));
+    }
+    return snapshots;
+  }
+
+ private:
+  static constexpr char kColumns[] =
+      "id, name, description, rule_dsl, created_by, created_ms, updated_ms, latest_version";
+
+  static Audience ReadAudience(const Statement& stmt) {
+    Audience a;
+    a.id = stmt.ColumnInt64(0);
+    a.name = std::string(stmt.ColumnText(1));
+    a.description = std::string(stmt.ColumnText(2));
+    a.rule_dsl = std::string(stmt.ColumnText(3));
+    a.created_by = std::string(stmt.ColumnText(4));
+    a.created_ms = stmt.ColumnInt64(5);
+    a.updated_ms = stmt.ColumnInt64(6);
+    a.latest_version = static_cast<int32_t>(stmt.ColumnInt64(7));
+    return a;
+  }
+
+  static AudienceSnapshot ReadSnapshot(const Statement& stmt) {
+    AudienceSnapshot s;
+    s.audience_id = stmt.ColumnInt64(0);
+    s.version = static_cast<int32_t>(stmt.ColumnInt64(1));
+    s.rule_dsl = std::string(stmt.ColumnText(2));
+    s.count = static_cast<uint64_t>(stmt.ColumnInt64(3));
+    s.created_by = std::string(stmt.ColumnText(4));
+    s.created_ms = stmt.ColumnInt64(5);
+    return s;
+  }
+
+  static absl::Status NameClash(absl::Status status, std::string_view name) {
+    if (absl::IsAlreadyExists(status)) {
+      return absl::AlreadyExistsError(Cat("audience name \"", name, "\" already exists"));
+    }
+    return status;
+  }
+
+  static absl::Status NotFound(int64_t id) {
+    return absl::NotFoundError(Cat("audience ", id, " not found"));
+  }
+
+  Db& db_;
+  const Clock& clock_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Meta
+
+class SqliteMetaRepository final : public MetaRepository {
+ public:
+  explicit SqliteMetaRepository(Db& db) : db_(db) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare("SELECT value FROM meta WHERE key = ?",
+                                                           "meta: reading"));
+    stmt.BindText(1, key);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::nullopt;
+    return std::string(stmt.ColumnBlob(0));
+  }
+
+  absl::Status Put(std::string_view key, std::string_view value) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement stmt, writer.conn().Prepare(
+                                         "INSERT INTO meta (key, value) VALUES (?, ?)"
+                                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                                         "meta: storing"));
+    stmt.BindText(1, key).BindBlob(2, value);
+    return stmt.Run();
+  }
+
+ private:
+  Db& db_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Store
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<Db> db, const Clock& clock)
+      : db_(std::move(db)), customers_(*db_), tags_(*db_), audiences_(*db_, clock), meta_(*db_) {}
+
+  CustomerRepository& customers() override { return customers_; }
+  TagCatalogRepository& tags() override { return tags_; }
+  AudienceRepository& audiences() override { return audiences_; }
+  MetaRepository& meta() override { return meta_; }
+
+  absl::Status Ping() override {
+    Db::ReaderLease reader(*db_);
+    return QueryInt64(reader.conn(), "SELECT 1", "ping").status();
+  }
+
+ private:
+  std::unique_ptr<Db> db_;
+  SqliteCustomerRepository customers_;
+  SqliteTagCatalogRepository tags_;
+  SqliteAudienceRepository audiences_;
+  SqliteMetaRepository meta_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& data_dir,
+                                                       const Clock* clock,
+                                                       const SqliteStoreOptions& options) {
+  if (clock == nullptr) return absl::InvalidArgumentError("OpenSqliteStore: clock is null");
+  if (options.reader_connections < 1) {
+    return absl::InvalidArgumentError("OpenSqliteStore: need at least one reader connection");
+  }
+  ASSIGN_OR_RETURN(std::string path, PrepareDataDir(data_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                   Connection::Open(path, ConnectionRole::kWriter,
+                                    MakeConnectionOptions(options, ConnectionRole::kWriter)));
+  RETURN_IF_ERROR(ApplyMigrations(*writer, *clock).status());
+  std::vector<std::unique_ptr<Connection>> readers;
+  for (int i = 0; i < options.reader_connections; ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                     Connection::Open(path, ConnectionRole::kReader,
+                                      MakeConnectionOptions(options, ConnectionRole::kReader)));
+    readers.push_back(std::move(reader));
+  }
+  auto db = std::make_unique<Db>(std::move(writer), std::move(readers));
+  return std::make_unique<SqliteStore>(std::move(db), *clock);
+}
+
+absl::StatusOr<SqliteMigrationReport> MigrateSqlite(const std::string& data_dir,
+                                                    const Clock* clock) {
+  if (clock == nullptr) return absl::InvalidArgumentError("MigrateSqlite: clock is null");
+  ASSIGN_OR_RETURN(std::string path, PrepareDataDir(data_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                   Connection::Open(path, ConnectionRole::kWriter,
+                                    MakeConnectionOptions({}, ConnectionRole::kWriter)));
+  return ApplyMigrations(*writer, *clock);
+}
+
+}  // namespace mercator
