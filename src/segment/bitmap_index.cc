@@ -1,0 +1,1195 @@
+#include "segment/bitmap_index.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "segment/internal/bsi.h"
+
+namespace mercator {
+namespace {
+
+using segment_internal::BitmapMemoryBytes;
+using segment_internal::Bsi;
+
+constexpr int64_t kMinValue = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxValue = std::numeric_limits<int64_t>::max();
+constexpr std::string_view kNoneLabel = "(none)";
+
+bool IsNumeric(TagType t) {
+  return t == TagType::kInt || t == TagType::kDecimal || t == TagType::kDate;
+}
+
+// The index of one tag. Bool, enum and multi-enum tags keep one bitmap per value (ids in
+// order of first appearance; bool has "true" then "false"); int, decimal and date tags keep a
+// bit-sliced index.
+class TagIndex {
+ public:
+  explicit TagIndex(TagDef def) : def_(std::move(def)) {
+    if (def_.type == TagType::kBool) {
+      IdFor("true");
+      IdFor("false");
+    }
+  }
+
+  const TagDef& def() const { return def_; }
+  void set_def(TagDef def) { def_ = std::move(def); }
+  bool numeric() const { return IsNumeric(def_.type); }
+  const Roaring& exists() const { return numeric() ? bsi_.exists() : exists_; }
+  const Bsi& bsi() const { return bsi_; }
+  const std::vector<std::string>& names() const { return names_; }
+  const std::vector<Roaring>& bitmaps() const { return bitmaps_; }
+
+  // The bitmap of a value, or nullptr if no customer ever had it.
+  const Roaring* Find(std::string_view value) const {
+    auto it = ids_.find(absl::string_view(value.data(), value.size()));
+    return it == ids_.end() ? nullptr : &bitmaps_[it->second];
+  }
+
+  // `value` was checked by CheckValue.
+  void Set(uint32_t uid, const TagValue& value) {
+    if (const int64_t* n = std::get_if<int64_t>(&value)) {
+      bsi_.Set(uid, *n);
+      return;
+    }
+    if (const auto* many = std::get_if<std::vector<std::string>>(&value)) {
+      if (many->empty()) {
+        Remove(uid);
+        return;
+      }
+      if (!exists_.addChecked(uid)) ClearValues(uid);
+      for (const std::string& v : *many) bitmaps_[IdFor(v)].add(uid);
+      return;
+    }
+    const uint32_t id = std::holds_alternative<bool>(value)
+                            ? IdFor(std::get<bool>(value) ? "true" : "false")
+                            : IdFor(std::get<std::string>(value));
+    // A fresh uid (the bulk import of new customers) holds no old value to clear.
+    if (!exists_.addChecked(uid)) ClearValues(uid);
+    bitmaps_[id].add(uid);
+  }
+
+  void Remove(uint32_t uid) {
+    if (numeric()) {
+      bsi_.Remove(uid);
+      return;
+    }
+    if (exists_.removeChecked(uid)) ClearValues(uid);
+  }
+
+  size_t MemoryBytes() const {
+    size_t total = bsi_.MemoryBytes() + BitmapMemoryBytes(exists_);
+    for (const Roaring& b : bitmaps_) total += BitmapMemoryBytes(b);
+    return total;
+  }
+
+  // Snapshot support: installs stored parts. Returns false when they are inconsistent.
+  bool Restore(Roaring exists, std::vector<std::string> names, std::vector<Roaring> bitmaps) {
+    if (numeric() || names.size() != bitmaps.size()) return false;
+    names_.clear();
+    bitmaps_.clear();
+    ids_.clear();
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!bitmaps[i].isSubset(exists)) return false;
+      if (!ids_.emplace(names[i], static_cast<uint32_t>(i)).second) return false;
+    }
+    if (def_.type == TagType::kBool &&
+        (names.size() != 2 || names[0] != "true" || names[1] != "false")) {
+      return false;
+    }
+    exists_ = std::move(exists);
+    names_ = std::move(names);
+    bitmaps_ = std::move(bitmaps);
+    return true;
+  }
+  bool RestoreNumeric(Roaring exists, std::vector<Roaring> slices) {
+    if (!numeric()) return false;
+    std::optional<Bsi> bsi = Bsi::FromParts(std::move(exists), std::move(slices));
+    if (!bsi) return false;
+    bsi_ = std::move(*bsi);
+    return true;
+  }
+
+ private:
+  uint32_t IdFor(std::string_view value) {
+    auto [it, inserted] =
+        ids_.try_emplace(std::string(value), static_cast<uint32_t>(names_.size()));
+    if (inserted) {
+      names_.emplace_back(value);
+      bitmaps_.emplace_back();
+    }
+    return it->second;
+  }
+
+  void ClearValues(uint32_t uid) {
+    const bool single = def_.type != TagType::kMultiEnum;
+    for (Roaring& b : bitmaps_) {
+      if (b.removeChecked(uid) && single) return;
+    }
+  }
+
+  TagDef def_;
+  Roaring exists_;
+  std::vector<std::string> names_;
+  std::vector<Roaring> bitmaps_;
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  Bsi bsi_;
+};
+
+// Everything the index holds; Load builds a new one and swaps it in.
+struct Contents {
+  Roaring live;
+  std::vector<std::unique_ptr<TagIndex>> tags;  // In definition order.
+  absl::flat_hash_map<std::string, TagIndex*> by_key;
+
+  TagIndex* Find(std::string_view key) const {
+    // Debian's Abseil has its own string_view type.
+    auto it = by_key.find(absl::string_view(key.data(), key.size()));
+    return it == by_key.end() ? nullptr : it->second;
+  }
+  TagIndex* Add(TagDef def) {
+    tags.push_back(std::make_unique<TagIndex>(std::move(def)));
+    TagIndex* t = tags.back().get();
+    by_key[t->def().key] = t;
+    return t;
+  }
+};
+
+// ---- Applying changes -------------------------------------------------------------------
+
+absl::Status CheckValue(const TagDef& def, const TagValue& value) {
+  auto wrong = [&] {
+    return absl::InvalidArgumentError(
+        fmt::format("tag '{}': expected a {} value", def.key, TagTypeName(def.type)));
+  };
+  auto allowed = [&](const std::string& v) -> absl::Status {
+    if (v.empty()) {
+      return absl::InvalidArgumentError(fmt::format("tag '{}': empty value", def.key));
+    }
+    if (!def.values.empty() &&
+        std::find(def.values.begin(), def.values.end(), v) == def.values.end()) {
+      return absl::InvalidArgumentError(
+          fmt::format("tag '{}': value \"{}\" is not in the catalog", def.key, v));
+    }
+    return absl::OkStatus();
+  };
+  switch (def.type) {
+    case TagType::kBool:
+      if (!std::holds_alternative<bool>(value)) return wrong();
+      return absl::OkStatus();
+    case TagType::kEnum:
+      if (!std::holds_alternative<std::string>(value)) return wrong();
+      return allowed(std::get<std::string>(value));
+    case TagType::kMultiEnum:
+      if (!std::holds_alternative<std::vector<std::string>>(value)) return wrong();
+      for (const std::string& v : std::get<std::vector<std::string>>(value)) {
+        RETURN_IF_ERROR(allowed(v));
+      }
+      return absl::OkStatus();
+    case TagType::kInt:
+    case TagType::kDecimal:
+    case TagType::kDate:
+      if (!std::holds_alternative<int64_t>(value)) return wrong();
+      return absl::OkStatus();
+  }
+  return wrong();
+}
+
+absl::Status CheckChanges(const Contents& c, const TagChanges& changes) {
+  for (const auto& [key, value] : changes) {
+    const TagIndex* tag = c.Find(key);
+    if (tag == nullptr) return absl::InvalidArgumentError(fmt::format("unknown tag '{}'", key));
+    if (value.has_value()) RETURN_IF_ERROR(CheckValue(tag->def(), *value));
+  }
+  return absl::OkStatus();
+}
+
+void ApplyChanges(Contents& c, uint32_t uid, const TagChanges& changes) {
+  c.live.add(uid);
+  for (const auto& [key, value] : changes) {
+    TagIndex* tag = c.Find(key);
+    if (value.has_value()) {
+      tag->Set(uid, *value);
+    } else {
+      tag->Remove(uid);
+    }
+  }
+}
+
+// ---- Rule compilation -------------------------------------------------------------------
+
+// A rule resolved against the catalog: fields are tag pointers, literals are values, so
+// evaluation cannot fail and every error is reported before any bitmap work.
+struct Node {
+  enum class Kind {
+    kAll,
+    kNone,
+    kAnd,
+    kOr,
+    kNot,
+    kExists,     // The tag has a value.
+    kAnyOf,      // Union of `bitmaps`.
+    kAllOf,      // Intersection of `bitmaps` (has_all on a multi-enum).
+    kExistsBut,  // exists minus `bitmaps` (0 or 1 of them): "!=" on value tags.
+    kRange,      // BSI value in [lo, hi].
+    kNumNotEqual,
+    kNumIn,
+  };
+  Kind kind = Kind::kAll;
+  std::vector<Node> children;
+  const TagIndex* tag = nullptr;
+  std::vector<const Roaring*> bitmaps;
+  int64_t lo = 0;
+  int64_t hi = 0;
+  std::vector<int64_t> numbers;
+  // An upper bound of the result size, and whether it is exact; And evaluates its children
+  // smallest first so the large ones only see the survivors.
+  uint64_t estimate = 0;
+  bool exact = false;
+  // Relative cost class to break ties: bitmap lookups before BSI walks before subtrees.
+  int cost = 0;
+};
+
+class Compiler {
+ public:
+  explicit Compiler(const Contents& c) : c_(c), live_count_(c.live.cardinality()) {}
+
+  absl::StatusOr<Node> Compile(const Rule& rule) const {
+    switch (rule.kind) {
+      case RuleKind::kAll: {
+        Node n;
+        n.kind = Node::Kind::kAll;
+        n.estimate = live_count_;
+        n.exact = true;
+        return n;
+      }
+      case RuleKind::kAnd:
+      case RuleKind::kOr:
+        return CompileGroup(rule);
+      case RuleKind::kNot: {
+        if (rule.children.size() != 1) {
+          return absl::InvalidArgumentError("not needs exactly one operand");
+        }
+        ASSIGN_OR_RETURN(Node child, Compile(rule.children[0]));
+        Node n;
+        n.kind = Node::Kind::kNot;
+        n.exact = child.exact;
+        n.estimate =
+            child.exact ? live_count_ - std::min(live_count_, child.estimate) : live_count_;
+        n.cost = 3;
+        n.children.push_back(std::move(child));
+        return n;
+      }
+      default:
+        return CompileLeaf(rule);
+    }
+  }
+
+ private:
+  absl::StatusOr<Node> CompileGroup(const Rule& rule) const {
+    const bool is_and = rule.kind == RuleKind::kAnd;
+    Node n;
+    n.kind = is_and ? Node::Kind::kAnd : Node::Kind::kOr;
+    n.cost = 3;
+    for (const Rule& r : rule.children) {
+      ASSIGN_OR_RETURN(Node child, Compile(r));
+      n.children.push_back(std::move(child));
+    }
+    if (n.children.empty()) {
+      n.kind = is_and ? Node::Kind::kAll : Node::Kind::kNone;
+      n.estimate = is_and ? live_count_ : 0;
+      n.exact = true;
+      return n;
+    }
+    if (n.children.size() == 1) return std::move(n.children[0]);
+    if (is_and) {
+      n.estimate = live_count_;
+      for (const Node& c : n.children) n.estimate = std::min(n.estimate, c.estimate);
+      // Smallest first; the order is fixed here, once per query.
+      std::stable_sort(n.children.begin(), n.children.end(), [](const Node& a, const Node& b) {
+        return std::tie(a.estimate, a.cost) < std::tie(b.estimate, b.cost);
+      });
+    } else {
+      uint64_t sum = 0;
+      for (const Node& c : n.children) sum += c.estimate;
+      n.estimate = std::min(sum, live_count_);
+    }
+    return n;
+  }
+
+  static absl::Status FieldError(const Rule& rule, std::string_view what) {
+    return absl::InvalidArgumentError(fmt::format("field '{}': {}", rule.field, what));
+  }
+  static absl::Status OperatorError(const Rule& rule, const TagDef& def, std::string_view op) {
+    return FieldError(
+        rule, fmt::format("operator {} is not defined for {} tags", op, TagTypeName(def.type)));
+  }
+  static std::string_view OperatorName(const Rule& rule) {
+    switch (rule.kind) {
+      case RuleKind::kCompare:
+        return CompareOpSymbol(rule.op);
+      case RuleKind::kBetween:
+        return "between";
+      case RuleKind::kIn:
+        return "in";
+      case RuleKind::kHas:
+        return "has";
+      default:
+        return "exists";
+    }
+  }
+
+  absl::StatusOr<TagValue> ParseLiteral(const Rule& rule, const TagDef& def,
+                                        const Literal& lit) const {
+    if (lit.kind == Literal::Kind::kBool && def.type != TagType::kBool) {
+      return FieldError(rule, fmt::format("{} is not a {} value", lit.text, TagTypeName(def.type)));
+    }
+    absl::StatusOr<TagValue> v = ParseTagValue(def, lit.text);
+    if (!v.ok()) return FieldError(rule, std::string(v.status().message()));
+    return v;
+  }
+
+  // The value names a literal stands for on a bool / enum / multi-enum tag.
+  absl::StatusOr<std::vector<std::string>> ValueNames(const Rule& rule, const TagDef& def,
+                                                      const Literal& lit) const {
+    ASSIGN_OR_RETURN(TagValue v, ParseLiteral(rule, def, lit));
+    if (const bool* b = std::get_if<bool>(&v))
+      return std::vector<std::string>{*b ? "true" : "false"};
+    if (std::string* s = std::get_if<std::string>(&v)) return std::vector<std::string>{*s};
+    auto many = std::get<std::vector<std::string>>(std::move(v));
+    if (many.empty()) return FieldError(rule, "empty value");
+    return many;
+  }
+
+  absl::StatusOr<int64_t> Number(const Rule& rule, const TagDef& def, const Literal& lit) const {
+    ASSIGN_OR_RETURN(TagValue v, ParseLiteral(rule, def, lit));
+    return std::get<int64_t>(v);
+  }
+
+  absl::Status CheckArity(const Rule& rule) const {
+    const size_t n = rule.values.size();
+    switch (rule.kind) {
+      case RuleKind::kCompare:
+        if (n != 1)
+          return FieldError(rule,
+                            fmt::format("operator {} needs exactly one value", OperatorName(rule)));
+        break;
+      case RuleKind::kBetween:
+        if (n != 2) return FieldError(rule, "operator between needs two values");
+        break;
+      case RuleKind::kIn:
+      case RuleKind::kHas:
+        if (n == 0)
+          return FieldError(
+              rule, fmt::format("operator {} needs at least one value", OperatorName(rule)));
+        break;
+      default:
+        break;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Node> CompileLeaf(const Rule& rule) const {
+    const TagIndex* tag = c_.Find(rule.field);
+    if (tag == nullptr) return FieldError(rule, "unknown tag");
+    RETURN_IF_ERROR(CheckArity(rule));
+    const TagDef& def = tag->def();
+    const uint64_t exists_count = tag->exists().cardinality();
+    Node n;
+    n.tag = tag;
+    n.estimate = exists_count;
+    if (rule.kind == RuleKind::kExists) {
+      n.kind = Node::Kind::kExists;
+      n.exact = true;
+      return n;
+    }
+    if (tag->numeric()) {
+      n.cost = 2;
+      return CompileNumeric(rule, def, std::move(n));
+    }
+    n.cost = 1;
+    const bool multi = def.type == TagType::kMultiEnum;
+    std::vector<std::string> names;
+    switch (rule.kind) {
+      case RuleKind::kCompare: {
+        if (rule.op != CompareOp::kEq && rule.op != CompareOp::kNe) {
+          return OperatorError(rule, def, OperatorName(rule));
+        }
+        ASSIGN_OR_RETURN(names, ValueNames(rule, def, rule.values[0]));
+        if (names.size() != 1) {
+          return FieldError(rule,
+                            fmt::format("operator {} needs a single value", OperatorName(rule)));
+        }
+        if (rule.op == CompareOp::kNe) {
+          n.kind = Node::Kind::kExistsBut;
+          n.exact = true;
+          if (const Roaring* b = tag->Find(names[0])) {
+            n.bitmaps.push_back(b);
+            n.estimate = exists_count - std::min(exists_count, b->cardinality());
+          }
+          return n;
+        }
+        break;
+      }
+      case RuleKind::kBetween:
+        return OperatorError(rule, def, "between");
+      case RuleKind::kIn:
+        break;
+      case RuleKind::kHas:
+        if (def.type == TagType::kBool) return OperatorError(rule, def, "has");
+        break;
+      default:
+        return absl::InvalidArgumentError("unknown rule kind");
+    }
+    if (names.empty()) {
+      for (const Literal& lit : rule.values) {
+        ASSIGN_OR_RETURN(std::vector<std::string> more, ValueNames(rule, def, lit));
+        names.insert(names.end(), more.begin(), more.end());
+      }
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    const bool all_of = multi && rule.kind == RuleKind::kHas && rule.has_mode == HasMode::kAll;
+    n.kind = all_of ? Node::Kind::kAllOf : Node::Kind::kAnyOf;
+    uint64_t sum = 0;
+    uint64_t smallest = exists_count;
+    for (const std::string& name : names) {
+      const Roaring* b = tag->Find(name);
+      if (b == nullptr) {
+        if (all_of) return None();
+        continue;
+      }
+      const uint64_t count = b->cardinality();
+      sum += count;
+      smallest = std::min(smallest, count);
+      n.bitmaps.push_back(b);
+    }
+    if (n.bitmaps.empty()) return None();
+    if (all_of) {
+      std::sort(n.bitmaps.begin(), n.bitmaps.end(), [](const Roaring* a, const Roaring* b) {
+        return a->cardinality() < b->cardinality();
+      });
+      n.estimate = smallest;
+      n.exact = n.bitmaps.size() == 1;
+    } else {
+      n.estimate = std::min(sum, exists_count);
+      n.exact = !multi || n.bitmaps.size() == 1;  // Single-value tags: values are disjoint.
+    }
+    return n;
+  }
+
+  absl::StatusOr<Node> CompileNumeric(const Rule& rule, const TagDef& def, Node n) const {
+    n.kind = Node::Kind::kRange;
+    switch (rule.kind) {
+      case RuleKind::kCompare: {
+        ASSIGN_OR_RETURN(const int64_t c, Number(rule, def, rule.values[0]));
+        switch (rule.op) {
+          case CompareOp::kEq:
+            n.lo = n.hi = c;
+            break;
+          case CompareOp::kNe:
+            n.kind = Node::Kind::kNumNotEqual;
+            n.numbers = {c};
+            break;
+          case CompareOp::kLt:
+            if (c == kMinValue) return None();
+            n.lo = kMinValue;
+            n.hi = c - 1;
+            break;
+          case CompareOp::kLe:
+            n.lo = kMinValue;
+            n.hi = c;
+            break;
+          case CompareOp::kGt:
+            if (c == kMaxValue) return None();
+            n.lo = c + 1;
+            n.hi = kMaxValue;
+            break;
+          case CompareOp::kGe:
+            n.lo = c;
+            n.hi = kMaxValue;
+            break;
+        }
+        return n;
+      }
+      case RuleKind::kBetween: {
+        ASSIGN_OR_RETURN(n.lo, Number(rule, def, rule.values[0]));
+        ASSIGN_OR_RETURN(n.hi, Number(rule, def, rule.values[1]));
+        if (n.lo > n.hi) return None();
+        return n;
+      }
+      case RuleKind::kIn: {
+        n.kind = Node::Kind::kNumIn;
+        for (const Literal& lit : rule.values) {
+          ASSIGN_OR_RETURN(const int64_t v, Number(rule, def, lit));
+          n.numbers.push_back(v);
+        }
+        std::sort(n.numbers.begin(), n.numbers.end());
+        n.numbers.erase(std::unique(n.numbers.begin(), n.numbers.end()), n.numbers.end());
+        return n;
+      }
+      case RuleKind::kHas:
+        return OperatorError(rule, def, "has");
+      default:
+        return absl::InvalidArgumentError("unknown rule kind");
+    }
+  }
+
+  static Node None() {
+    Node n;
+    n.kind = Node::Kind::kNone;
+    n.exact = true;
+    return n;
+  }
+
+  const Contents& c_;
+  const uint64_t live_count_;
+};
+
+// ---- Evaluation -------------------------------------------------------------------------
+
+// A result that is either one of the index's own bitmaps (borrowed, never copied unless the
+// caller needs ownership) or a bitmap built for this query.
+class Bits {
+ public:
+  static Bits Borrow(const Roaring& r) {
+    Bits b;
+    b.borrowed_ = &r;
+    return b;
+  }
+  static Bits Own(Roaring r) {
+    Bits b;
+    b.owned_ = std::move(r);
+    return b;
+  }
+  const Roaring& get() const { return borrowed_ != nullptr ? *borrowed_ : owned_; }
+  bool owned() const { return borrowed_ == nullptr; }
+  Roaring& mutable_owned() { return owned_; }
+  Roaring Take() && { return borrowed_ != nullptr ? Roaring(*borrowed_) : std::move(owned_); }
+
+ private:
+  const Roaring* borrowed_ = nullptr;
+  Roaring owned_;
+};
+
+void Accumulate(Roaring* out, Roaring&& part) {
+  if (out->isEmpty()) {
+    out->swap(part);
+  } else {
+    *out |= part;
+  }
+}
+
+Roaring Union(const std::vector<const Roaring*>& parts) {
+  if (parts.empty()) return Roaring();
+  if (parts.size() == 1) return *parts[0];
+  return Roaring::fastunion(parts.size(), const_cast<const Roaring**>(parts.data()));
+}
+
+class Evaluator {
+ public:
+  explicit Evaluator(const Roaring& live) : live_(live) {}
+
+  // The members of `filter` (of all live customers when null) matching `n`. With a filter
+  // the result is always owned, since it is built from the filter.
+  Bits Eval(const Node& n, const Roaring* filter) const {
+    switch (n.kind) {
+      case Node::Kind::kAll:
+        return filter ? Bits::Own(*filter) : Bits::Borrow(live_);
+      case Node::Kind::kNone:
+        return Bits::Own(Roaring());
+      case Node::Kind::kExists:
+        return Restrict(n.tag->exists(), filter);
+      case Node::Kind::kAnyOf: {
+        if (n.bitmaps.size() == 1) return Restrict(*n.bitmaps[0], filter);
+        if (filter == nullptr) return Bits::Own(Union(n.bitmaps));
+        Roaring out;
+        for (const Roaring* b : n.bitmaps) Accumulate(&out, *filter & *b);
+        return Bits::Own(std::move(out));
+      }
+      case Node::Kind::kAllOf: {
+        Bits acc = Restrict(*n.bitmaps[0], filter);
+        for (size_t i = 1; i < n.bitmaps.size() && !acc.get().isEmpty(); ++i) {
+          NarrowBy(*n.bitmaps[i], &acc);
+        }
+        return acc;
+      }
+      case Node::Kind::kExistsBut: {
+        Bits base = Restrict(n.tag->exists(), filter);
+        if (n.bitmaps.empty()) return base;
+        return Bits::Own(base.get() - *n.bitmaps[0]);
+      }
+      case Node::Kind::kRange: {
+        Bits base = Restrict(n.tag->exists(), filter);
+        return Bits::Own(n.tag->bsi().Range(n.lo, n.hi, base.get()));
+      }
+      case Node::Kind::kNumNotEqual: {
+        Bits base = Restrict(n.tag->exists(), filter);
+        return Bits::Own(base.get() - n.tag->bsi().Equal(n.numbers[0], base.get()));
+      }
+      case Node::Kind::kNumIn: {
+        Bits base = Restrict(n.tag->exists(), filter);
+        Roaring out;
+        for (int64_t v : n.numbers) Accumulate(&out, n.tag->bsi().Equal(v, base.get()));
+        return Bits::Own(std::move(out));
+      }
+      case Node::Kind::kNot: {
+        Bits child = Eval(n.children[0], filter);
+        return Bits::Own((filter ? *filter : live_) - child.get());
+      }
+      case Node::Kind::kAnd: {
+        Bits acc = Eval(n.children[0], filter);
+        for (size_t i = 1; i < n.children.size() && !acc.get().isEmpty(); ++i) {
+          Narrow(n.children[i], &acc);
+        }
+        return acc;
+      }
+      case Node::Kind::kOr: {
+        if (filter != nullptr) {
+          Roaring out;
+          for (const Node& c : n.children) Accumulate(&out, Eval(c, filter).Take());
+          return Bits::Own(std::move(out));
+        }
+        std::vector<Bits> parts;
+        std::vector<const Roaring*> ptrs;
+        parts.reserve(n.children.size());
+        for (const Node& c : n.children) parts.push_back(Eval(c, nullptr));
+        for (const Bits& p : parts) ptrs.push_back(&p.get());
+        return Bits::Own(Union(ptrs));
+      }
+    }
+    return Bits::Own(Roaring());
+  }
+
+ private:
+  static Bits Restrict(const Roaring& b, const Roaring* filter) {
+    return filter ? Bits::Own(*filter & b) : Bits::Borrow(b);
+  }
+
+  static void NarrowBy(const Roaring& b, Bits* acc) {
+    if (acc->owned()) {
+      acc->mutable_owned() &= b;
+    } else {
+      *acc = Bits::Own(acc->get() & b);
+    }
+  }
+
+  // *acc &= n, in place where the term allows it.
+  void Narrow(const Node& n, Bits* acc) const {
+    switch (n.kind) {
+      case Node::Kind::kExists:
+        NarrowBy(n.tag->exists(), acc);
+        return;
+      case Node::Kind::kAnyOf:
+        if (n.bitmaps.size() == 1) {
+          NarrowBy(*n.bitmaps[0], acc);
+          return;
+        }
+        break;
+      case Node::Kind::kAllOf:
+        for (const Roaring* b : n.bitmaps) NarrowBy(*b, acc);
+        return;
+      case Node::Kind::kNot: {
+        Bits out = Eval(n.children[0], &acc->get());
+        if (acc->owned()) {
+          acc->mutable_owned() -= out.get();
+        } else {
+          *acc = Bits::Own(acc->get() - out.get());
+        }
+        return;
+      }
+      default:
+        break;
+    }
+    Bits out = Eval(n, &acc->get());
+    *acc = std::move(out);
+  }
+
+  const Roaring& live_;
+};
+
+// ---- Snapshots --------------------------------------------------------------------------
+
+constexpr char kMagic[8] = {'M', 'R', 'C', 'S', 'E', 'G', 'I', 'X'};
+constexpr uint32_t kVersion = 1;
+
+// 64-bit FNV-1a over little-endian 8-byte words (the tail zero-padded): a change to any one
+// word always changes the sum, since every step is a bijection of the state.
+class Checksum {
+ public:
+  void Update(const char* data, size_t n) {
+    while (n > 0) {
+      const size_t take = std::min(n, size_t{8} - fill_);
+      std::memcpy(word_ + fill_, data, take);
+      fill_ += take;
+      data += take;
+      n -= take;
+      if (fill_ == 8) Flush();
+    }
+  }
+  uint64_t Finish() {
+    if (fill_ > 0) {
+      std::memset(word_ + fill_, 0, 8 - fill_);
+      Flush();
+    }
+    return h_;
+  }
+
+ private:
+  void Flush() {
+    uint64_t w = 0;
+    for (int i = 7; i >= 0; --i) w = (w << 8) | static_cast<unsigned char>(word_[i]);
+    h_ = (h_ ^ w) * 0x100000001b3ULL;
+    fill_ = 0;
+  }
+  uint64_t h_ = 0xcbf29ce484222325ULL;
+  char word_[8] = {};
+  size_t fill_ = 0;
+};
+
+class SnapshotWriter {
+ public:
+  explicit SnapshotWriter(std::FILE* f) : f_(f) {}
+  void Bytes(const void* p, size_t n) {
+    if (n == 0) return;
+    sum_.Update(static_cast<const char*>(p), n);
+    if (std::fwrite(p, 1, n, f_) != n) ok_ = false;
+  }
+  void U8(uint8_t v) { Bytes(&v, 1); }
+  void U32(uint32_t v) { Le(v, 4); }
+  void U64(uint64_t v) { Le(v, 8); }
+  void Str(std::string_view s) {
+    U32(static_cast<uint32_t>(s.size()));
+    Bytes(s.data(), s.size());
+  }
+  void Bitmap(const Roaring& r) {
+    const size_t n = r.getSizeInBytes(/*portable=*/true);
+    buf_.resize(n);
+    r.write(buf_.data(), /*portable=*/true);
+    U64(n);
+    Bytes(buf_.data(), n);
+  }
+  void FinishWithChecksum() {
+    uint64_t total = sum_.Finish();
+    char out[8];
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(total >> (8 * i));
+    if (std::fwrite(out, 1, 8, f_) != 8) ok_ = false;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  void Le(uint64_t v, int n) {
+    char b[8];
+    for (int i = 0; i < n; ++i) b[i] = static_cast<char>(v >> (8 * i));
+    Bytes(b, n);
+  }
+  std::FILE* f_;
+  Checksum sum_;
+  std::vector<char> buf_;
+  bool ok_ = true;
+};
+
+// Bounds-checked reading of a verified payload; any failure means the file is damaged.
+class SnapshotReader {
+ public:
+  SnapshotReader(const char* p, size_t n) : p_(p), end_(p + n) {}
+  bool U8(uint8_t* v) {
+    uint64_t x;
+    if (!Le(&x, 1)) return false;
+    *v = static_cast<uint8_t>(x);
+    return true;
+  }
+  bool U32(uint32_t* v) {
+    uint64_t x;
+    if (!Le(&x, 4)) return false;
+    *v = static_cast<uint32_t>(x);
+    return true;
+  }
+  bool U64(uint64_t* v) { return Le(v, 8); }
+  bool Str(std::string* s) {
+    uint32_t n;
+    if (!U32(&n) || Left() < n) return false;
+    s->assign(p_, n);
+    p_ += n;
+    return true;
+  }
+  bool Bitmap(Roaring* r) {
+    uint64_t n;
+    if (!U64(&n) || Left() < n) return false;
+    if (roaring_bitmap_portable_deserialize_size(p_, n) != n) return false;
+    try {
+      *r = Roaring::readSafe(p_, n);
+    } catch (const std::exception&) {
+      return false;
+    }
+    p_ += n;
+    return true;
+  }
+  size_t Left() const { return static_cast<size_t>(end_ - p_); }
+
+ private:
+  bool Le(uint64_t* v, int n) {
+    if (Left() < static_cast<size_t>(n)) return false;
+    uint64_t x = 0;
+    for (int i = n - 1; i >= 0; --i) x = (x << 8) | static_cast<unsigned char>(p_[i]);
+    p_ += n;
+    *v = x;
+    return true;
+  }
+  const char* p_;
+  const char* end_;
+};
+
+void WriteContents(const Contents& c, SnapshotWriter& w) {
+  w.Bitmap(c.live);
+  w.U32(static_cast<uint32_t>(c.tags.size()));
+  for (const auto& t : c.tags) {
+    const TagDef& d = t->def();
+    w.Str(d.key);
+    w.Str(d.name_zh);
+    w.Str(d.name_en);
+    w.U8(static_cast<uint8_t>(d.category));
+    w.U8(static_cast<uint8_t>(d.type));
+    w.U8(static_cast<uint8_t>(d.source));
+    w.U32(static_cast<uint32_t>(d.scale));
+    w.U32(static_cast<uint32_t>(d.values.size()));
+    for (const std::string& v : d.values) w.Str(v);
+    w.Str(d.description);
+    if (t->numeric()) {
+      w.Bitmap(t->bsi().exists());
+      w.U32(static_cast<uint32_t>(t->bsi().slices().size()));
+      for (const Roaring& s : t->bsi().slices()) w.Bitmap(s);
+    } else {
+      w.Bitmap(t->exists());
+      w.U32(static_cast<uint32_t>(t->names().size()));
+      for (size_t i = 0; i < t->names().size(); ++i) {
+        w.Str(t->names()[i]);
+        w.Bitmap(t->bitmaps()[i]);
+      }
+    }
+  }
+}
+
+bool ReadContents(SnapshotReader& r, Contents* c) {
+  if (!r.Bitmap(&c->live)) return false;
+  uint32_t n_tags;
+  if (!r.U32(&n_tags)) return false;
+  for (uint32_t i = 0; i < n_tags; ++i) {
+    TagDef d;
+    uint8_t category, type, source;
+    uint32_t scale, n_values;
+    if (!r.Str(&d.key) || !r.Str(&d.name_zh) || !r.Str(&d.name_en) || !r.U8(&category) ||
+        !r.U8(&type) || !r.U8(&source) || !r.U32(&scale) || !r.U32(&n_values)) {
+      return false;
+    }
+    if (category > static_cast<uint8_t>(TagCategory::kModel) ||
+        type > static_cast<uint8_t>(TagType::kDate) ||
+        source > static_cast<uint8_t>(TagSource::kModel) || n_values > r.Left()) {
+      return false;
+    }
+    d.category = static_cast<TagCategory>(category);
+    d.type = static_cast<TagType>(type);
+    d.source = static_cast<TagSource>(source);
+    d.scale = static_cast<int32_t>(scale);
+    d.values.resize(n_values);
+    for (std::string& v : d.values) {
+      if (!r.Str(&v)) return false;
+    }
+    if (!r.Str(&d.description)) return false;
+    if (!ValidateTagDef(d).ok() || c->Find(d.key) != nullptr) return false;
+    TagIndex* t = c->Add(std::move(d));
+    Roaring exists;
+    uint32_t n;
+    if (!r.Bitmap(&exists) || !exists.isSubset(c->live) || !r.U32(&n) || n > r.Left()) {
+      return false;
+    }
+    std::vector<Roaring> bitmaps(n);
+    std::vector<std::string> names(t->numeric() ? 0 : n);
+    for (uint32_t k = 0; k < n; ++k) {
+      if (!t->numeric() && !r.Str(&names[k])) return false;
+      if (!r.Bitmap(&bitmaps[k])) return false;
+    }
+    const bool ok = t->numeric()
+                        ? t->RestoreNumeric(std::move(exists), std::move(bitmaps))
+                        : t->Restore(std::move(exists), std::move(names), std::move(bitmaps));
+    if (!ok) return false;
+  }
+  return r.Left() == 0;
+}
+
+absl::Status ErrnoError(std::string_view what, const std::string& path) {
+  return absl::ErrnoToStatus(errno, fmt::format("{} {}", what, path));
+}
+
+}  // namespace
+
+// ---- SegmentIndex -----------------------------------------------------------------------
+
+struct SegmentIndex::State {
+  // The only lock of the index; queries hold it shared, updates and Load exclusively.
+  mutable absl::Mutex mu;
+  Contents data ABSL_GUARDED_BY(mu);
+};
+
+SegmentIndex::SegmentIndex() : state_(std::make_unique<State>()) {}
+SegmentIndex::~SegmentIndex() = default;
+
+absl::Status SegmentIndex::DefineTag(const TagDef& def) {
+  RETURN_IF_ERROR(ValidateTagDef(def));
+  absl::MutexLock lock(&state_->mu);
+  Contents& c = state_->data;
+  TagIndex* t = c.Find(def.key);
+  if (t == nullptr) {
+    c.Add(def);
+    return absl::OkStatus();
+  }
+  const TagDef& old = t->def();
+  const bool reshaped =
+      old.type != def.type || (def.type == TagType::kDecimal && old.scale != def.scale);
+  if (!reshaped) {
+    t->set_def(def);
+    return absl::OkStatus();
+  }
+  if (!t->exists().isEmpty()) {
+    return absl::FailedPreconditionError(
+        fmt::format("tag '{}' holds values; its type ({}, scale {}) cannot change", def.key,
+                    TagTypeName(old.type), old.scale));
+  }
+  *t = TagIndex(def);
+  return absl::OkStatus();
+}
+
+std::optional<TagDef> SegmentIndex::FindTag(std::string_view key) const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  const TagIndex* t = state_->data.Find(key);
+  if (t == nullptr) return std::nullopt;
+  return t->def();
+}
+
+std::vector<TagDef> SegmentIndex::Tags() const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  std::vector<TagDef> out;
+  for (const auto& t : state_->data.tags) out.push_back(t->def());
+  return out;
+}
+
+absl::Status SegmentIndex::Apply(uint32_t uid, const TagChanges& changes) {
+  absl::MutexLock lock(&state_->mu);
+  RETURN_IF_ERROR(CheckChanges(state_->data, changes));
+  ApplyChanges(state_->data, uid, changes);
+  return absl::OkStatus();
+}
+
+absl::Status SegmentIndex::ApplyBatch(const std::vector<std::pair<uint32_t, TagChanges>>& batch) {
+  absl::MutexLock lock(&state_->mu);
+  for (const auto& [uid, changes] : batch) {
+    absl::Status s = CheckChanges(state_->data, changes);
+    if (!s.ok())
+      return absl::Status(s.code(), fmt::format("uid {}: {}", uid, std::string(s.message())));
+  }
+  for (const auto& [uid, changes] : batch) ApplyChanges(state_->data, uid, changes);
+  return absl::OkStatus();
+}
+
+void SegmentIndex::Erase(uint32_t uid) {
+  absl::MutexLock lock(&state_->mu);
+  Contents& c = state_->data;
+  if (!c.live.removeChecked(uid)) return;
+  for (auto& t : c.tags) t->Remove(uid);
+}
+
+absl::StatusOr<Roaring> SegmentIndex::Evaluate(const Rule& rule) const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  const Contents& c = state_->data;
+  ASSIGN_OR_RETURN(const Node root, Compiler(c).Compile(rule));
+  return Evaluator(c.live).Eval(root, nullptr).Take();
+}
+
+absl::StatusOr<uint64_t> SegmentIndex::Count(const Rule& rule) const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  const Contents& c = state_->data;
+  ASSIGN_OR_RETURN(const Node root, Compiler(c).Compile(rule));
+  return Evaluator(c.live).Eval(root, nullptr).get().cardinality();
+}
+
+absl::StatusOr<std::vector<SegmentIndex::Bucket>> SegmentIndex::Breakdown(
+    const Roaring& members, std::string_view tag_key,
+    const std::vector<int64_t>& boundaries) const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  const TagIndex* tag = state_->data.Find(tag_key);
+  if (tag == nullptr) {
+    return absl::InvalidArgumentError(fmt::format("field '{}': unknown tag", tag_key));
+  }
+  const TagDef& def = tag->def();
+  std::vector<Bucket> out;
+  if (!tag->numeric()) {
+    if (!boundaries.empty()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "field '{}': boundaries apply to numeric tags, not {}", tag_key, TagTypeName(def.type)));
+    }
+    // Catalog order first, then values outside the catalog in order of first appearance.
+    std::vector<size_t> order;
+    std::vector<bool> placed(tag->names().size(), false);
+    auto place = [&](std::string_view name) {
+      for (size_t i = 0; i < tag->names().size(); ++i) {
+        if (!placed[i] && tag->names()[i] == name) {
+          placed[i] = true;
+          order.push_back(i);
+        }
+      }
+    };
+    for (const std::string& v : def.values) place(v);
+    for (size_t i = 0; i < placed.size(); ++i) {
+      if (!placed[i]) order.push_back(i);
+    }
+    for (size_t i : order) {
+      const uint64_t n = members.and_cardinality(tag->bitmaps()[i]);
+      if (n > 0) out.push_back({tag->names()[i], n});
+    }
+    const uint64_t none = members.andnot_cardinality(tag->exists());
+    if (none > 0) out.push_back({std::string(kNoneLabel), none});
+    return out;
+  }
+
+  const Bsi& bsi = tag->bsi();
+  const Roaring base = members & bsi.exists();
+  std::vector<int64_t> edges = boundaries;
+  if (edges.empty()) {
+    const std::optional<int64_t> lo = bsi.Min(base);
+    const std::optional<int64_t> hi = bsi.Max(base);
+    if (!lo.has_value()) return out;
+    // Ten buckets of equal width covering [lo, hi]; fewer when the range is narrower.
+    const __int128 span = static_cast<__int128>(*hi) - *lo + 1;
+    const __int128 width = (span + 9) / 10;
+    for (__int128 e = *lo; e <= static_cast<__int128>(*hi); e += width) {
+      edges.push_back(static_cast<int64_t>(e));
+    }
+    const __int128 last = static_cast<__int128>(edges.back()) + width;
+    // The top edge is exclusive; saturating at int64 max drops at most a value at the maximum,
+    // which is then counted by an inclusive last bucket below.
+    edges.push_back(last > kMaxValue ? kMaxValue : static_cast<int64_t>(last));
+  } else {
+    if (edges.size() < 2 || !std::is_sorted(edges.begin(), edges.end(), std::less_equal<>())) {
+      return absl::InvalidArgumentError(fmt::format(
+          "field '{}': boundaries must be two or more strictly increasing values", tag_key));
+    }
+  }
+  // count(v < e) for every edge, then differences: one range walk per edge.
+  std::vector<uint64_t> below(edges.size());
+  for (size_t i = 0; i < edges.size(); ++i) {
+    below[i] = edges[i] == kMinValue ? 0 : bsi.Range(kMinValue, edges[i] - 1, base).cardinality();
+  }
+  for (size_t i = 0; i + 1 < edges.size(); ++i) {
+    uint64_t n = below[i + 1] - below[i];
+    const bool open_top = boundaries.empty() && i + 2 == edges.size() && edges[i + 1] == kMaxValue;
+    if (open_top) n = base.cardinality() - below[i];
+    std::string label =
+        fmt::format("{}-{}", FormatTagValue(def, TagValue(edges[i])),
+                    FormatTagValue(def, TagValue(open_top ? edges[i + 1] : edges[i + 1] - 1)));
+    out.push_back({std::move(label), n});
+  }
+  return out;
+}
+
+Roaring SegmentIndex::Live() const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  return state_->data.live;
+}
+
+uint64_t SegmentIndex::LiveCount() const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  return state_->data.live.cardinality();
+}
+
+size_t SegmentIndex::MemoryBytes() const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  size_t total = BitmapMemoryBytes(state_->data.live);
+  for (const auto& t : state_->data.tags) total += t->MemoryBytes();
+  return total;
+}
+
+absl::Status SegmentIndex::Save(const std::string& path, uint64_t watermark) const {
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return ErrnoError("cannot create", tmp);
+  bool ok;
+  {
+    // Writers wait while the snapshot is written; queries go on.
+    absl::ReaderMutexLock lock(&state_->mu);
+    SnapshotWriter w(f);
+    w.Bytes(kMagic, sizeof(kMagic));
+    w.U32(kVersion);
+    w.U64(watermark);
+    WriteContents(state_->data, w);
+    w.FinishWithChecksum();
+    ok = w.ok();
+  }
+  ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  const int saved_errno = errno;
+  if (std::fclose(f) != 0) ok = false;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) errno = saved_errno;
+    absl::Status s = ErrnoError("cannot write snapshot", path);
+    std::remove(tmp.c_str());
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SegmentIndex::Load(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    if (errno == ENOENT) return absl::NotFoundError(fmt::format("no snapshot at {}", path));
+    return ErrnoError("cannot open", path);
+  }
+  std::string bytes;
+  char chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof(chunk), f)) > 0) bytes.append(chunk, got);
+  const bool read_error = std::ferror(f) != 0;
+  std::fclose(f);
+  if (read_error) return ErrnoError("cannot read", path);
+  const auto damaged = [&](std::string_view why) {
+    return absl::DataLossError(fmt::format("snapshot {} is damaged: {}", path, why));
+  };
+  constexpr size_t kHeader = sizeof(kMagic) + 4 + 8;
+  if (bytes.size() < kHeader + 8) return damaged("too short");
+  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return damaged("bad magic");
+  const size_t body_end = bytes.size() - 8;
+  Checksum sum;
+  sum.Update(bytes.data(), body_end);
+  SnapshotReader trailer(bytes.data() + body_end, 8);
+  uint64_t stored_sum;
+  trailer.U64(&stored_sum);
+  if (sum.Finish() != stored_sum) return damaged("checksum mismatch");
+
+  SnapshotReader r(bytes.data() + sizeof(kMagic), body_end - sizeof(kMagic));
+  uint32_t version;
+  uint64_t watermark;
+  r.U32(&version);
+  r.U64(&watermark);
+  if (version != kVersion) {
+    return absl::FailedPreconditionError(
+        fmt::format("snapshot {} has version {}; this build reads {}", path, version, kVersion));
+  }
+  Contents fresh;
+  if (!ReadContents(r, &fresh)) return damaged("inconsistent contents");
+  {
+    absl::MutexLock lock(&state_->mu);
+    std::swap(state_->data, fresh);
+  }
+  return watermark;  // The old contents are freed here, outside the lock.
+}
+
+}  // namespace mercator

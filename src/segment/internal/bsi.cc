@@ -1,0 +1,263 @@
+#include "segment/internal/bsi.h"
+
+#include <bit>
+#include <limits>
+#include <utility>
+
+namespace mercator::segment_internal {
+namespace {
+
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+// Width of the smallest two's complement field holding `v` (0 and -1 need 1 bit).
+int BitsFor(int64_t v) {
+  const uint64_t magnitude = v < 0 ? ~static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  return std::bit_width(magnitude) + 1;
+}
+
+// Adds `part` to `*out`, moving instead of merging when `*out` is still empty.
+void Accumulate(Roaring* out, Roaring&& part) {
+  if (out->isEmpty()) {
+    out->swap(part);
+  } else {
+    *out |= part;
+  }
+}
+
+// A bitmap that starts as a borrowed reference and becomes owned on the first change, so a
+// query over a whole index bitmap does not copy it up front.
+class Cursor {
+ public:
+  explicit Cursor(const Roaring& base) : ptr_(&base) {}
+  const Roaring& get() const { return *ptr_; }
+  void And(const Roaring& b) {
+    if (ptr_ == &owned_) {
+      owned_ &= b;
+    } else {
+      owned_ = *ptr_ & b;
+      ptr_ = &owned_;
+    }
+  }
+  void AndNot(const Roaring& b) {
+    if (ptr_ == &owned_) {
+      owned_ -= b;
+    } else {
+      owned_ = *ptr_ - b;
+      ptr_ = &owned_;
+    }
+  }
+  void Clear() {
+    owned_ = Roaring();
+    ptr_ = &owned_;
+  }
+  Roaring Take() && { return ptr_ == &owned_ ? std::move(owned_) : Roaring(*ptr_); }
+
+ private:
+  const Roaring* ptr_;
+  Roaring owned_;
+};
+
+}  // namespace
+
+size_t BitmapMemoryBytes(const Roaring& r) {
+  roaring_statistics_t stats;
+  roaring_bitmap_statistics(&r.roaring, &stats);
+  // Per container: a 16-bit key, a pointer and a type code in the high-low container.
+  return sizeof(Roaring) + size_t{stats.n_containers} * (sizeof(uint16_t) + sizeof(void*) + 1) +
+         stats.n_bytes_array_containers + stats.n_bytes_run_containers +
+         stats.n_bytes_bitset_containers;
+}
+
+std::optional<Bsi> Bsi::FromParts(Roaring exists, std::vector<Roaring> slices) {
+  if (slices.size() > 64) return std::nullopt;
+  if (slices.empty() && !exists.isEmpty()) return std::nullopt;
+  for (const Roaring& s : slices) {
+    if (!s.isSubset(exists)) return std::nullopt;
+  }
+  Bsi bsi;
+  bsi.exists_ = std::move(exists);
+  bsi.slices_ = std::move(slices);
+  return bsi;
+}
+
+void Bsi::Widen(int bits) {
+  while (slice_count() < bits) {
+    if (slices_.empty()) {
+      slices_.emplace_back();
+    } else {
+      Roaring sign = slices_.back();
+      slices_.push_back(std::move(sign));
+    }
+  }
+}
+
+void Bsi::Set(uint32_t uid, int64_t value) {
+  const int need = BitsFor(value);
+  if (need > slice_count()) Widen(need);
+  const int n = slice_count();
+  if (exists_.addChecked(uid)) {
+    // A fresh uid is in no slice: only the one bits need touching (the bulk-import path).
+    uint64_t bits = static_cast<uint64_t>(value);
+    if (n < 64) bits &= (uint64_t{1} << n) - 1;
+    while (bits != 0) {
+      const int i = std::countr_zero(bits);
+      slices_[i].add(uid);
+      bits &= bits - 1;
+    }
+    return;
+  }
+  for (int i = 0; i < n; ++i) {
+    // Arithmetic shift (defined in C++20): bits at and above the width repeat the sign.
+    if ((value >> i) & 1) {
+      slices_[i].add(uid);
+    } else {
+      slices_[i].remove(uid);
+    }
+  }
+}
+
+void Bsi::Remove(uint32_t uid) {
+  if (!exists_.removeChecked(uid)) return;
+  for (Roaring& s : slices_) s.remove(uid);
+}
+
+std::optional<int64_t> Bsi::Get(uint32_t uid) const {
+  if (!exists_.contains(uid)) return std::nullopt;
+  const int n = slice_count();
+  uint64_t u = slices_[n - 1].contains(uid) ? ~uint64_t{0} : 0;
+  for (int i = 0; i < n - 1; ++i) {
+    const uint64_t bit = uint64_t{1} << i;
+    if (slices_[i].contains(uid)) {
+      u |= bit;
+    } else {
+      u &= ~bit;
+    }
+  }
+  return static_cast<int64_t>(u);
+}
+
+// O'Neil's top-down comparison, reading the slices as offset binary: walking from the most
+// significant bit, `eq` keeps the members whose prefix equals c's; at each bit the members
+// whose bit differs from c's leave `eq` for *lt or *gt for good.
+void Bsi::Compare(int64_t c, const Roaring& base, Roaring* lt, Roaring* eq, Roaring* gt) const {
+  const int n = slice_count();
+  if (n == 0 || base.isEmpty()) return;
+  if (n < 64) {
+    const int64_t hi = (int64_t{1} << (n - 1)) - 1;
+    const int64_t lo = -hi - 1;
+    if (c > hi) {
+      if (lt != nullptr) *lt = base;
+      return;
+    }
+    if (c < lo) {
+      if (gt != nullptr) *gt = base;
+      return;
+    }
+  }
+  const uint64_t cu = static_cast<uint64_t>(c);
+  Cursor cur(base);
+  for (int i = n - 1; i >= 0; --i) {
+    const Roaring& b = slices_[i];
+    // In offset binary the sign slice is inverted: a set sign bit is a 0 digit.
+    const bool inverted = i == n - 1;
+    const bool cbit = inverted ? c >= 0 : ((cu >> i) & 1) != 0;
+    // Members whose digit equals c's stay; the others go to `side` (below c when c's digit
+    // is 1, above when it is 0). The staying digit is a set slice bit unless inverted.
+    const bool keep_and = cbit != inverted;
+    Roaring* side = cbit ? lt : gt;
+    if (b.isEmpty()) {
+      if (keep_and) {
+        if (side != nullptr) Accumulate(side, std::move(cur).Take());
+        cur.Clear();
+        break;
+      }
+      continue;
+    }
+    if (side != nullptr) {
+      Accumulate(side, keep_and ? cur.get() - b : cur.get() & b);
+    }
+    if (keep_and) {
+      cur.And(b);
+    } else {
+      cur.AndNot(b);
+    }
+    if (cur.get().isEmpty()) break;
+  }
+  if (eq != nullptr) *eq = std::move(cur).Take();
+}
+
+Roaring Bsi::Equal(int64_t value, const Roaring& base) const {
+  Roaring eq;
+  Compare(value, base, nullptr, &eq, nullptr);
+  return eq;
+}
+
+Roaring Bsi::Range(int64_t lo, int64_t hi, const Roaring& base) const {
+  if (lo > hi || base.isEmpty()) return Roaring();
+  if (lo == hi) return Equal(lo, base);
+  if (lo == kMin && hi == kMax) return base;
+  // Strict comparisons only: "v >= lo" is "v > lo - 1", which needs no final union with eq.
+  if (lo == kMin) {
+    Roaring lt;
+    Compare(hi + 1, base, &lt, nullptr, nullptr);
+    return lt;
+  }
+  Roaring gt;
+  Compare(lo - 1, base, nullptr, nullptr, &gt);
+  if (hi == kMax) return gt;
+  Roaring lt;
+  Compare(hi + 1, gt, &lt, nullptr, nullptr);
+  return lt;
+}
+
+std::optional<int64_t> Bsi::Min(const Roaring& set) const {
+  if (set.isEmpty() || slices_.empty()) return std::nullopt;
+  const int n = slice_count();
+  Cursor cur(set);
+  uint64_t u = 0;
+  if (cur.get().intersect(slices_[n - 1])) {
+    cur.And(slices_[n - 1]);
+    u = ~uint64_t{0};
+  }
+  for (int i = n - 2; i >= 0; --i) {
+    const uint64_t bit = uint64_t{1} << i;
+    if (!cur.get().isSubset(slices_[i])) {
+      cur.AndNot(slices_[i]);
+      u &= ~bit;
+    } else {
+      u |= bit;
+    }
+  }
+  return static_cast<int64_t>(u);
+}
+
+std::optional<int64_t> Bsi::Max(const Roaring& set) const {
+  if (set.isEmpty() || slices_.empty()) return std::nullopt;
+  const int n = slice_count();
+  Cursor cur(set);
+  uint64_t u = 0;
+  if (cur.get().isSubset(slices_[n - 1])) {
+    u = ~uint64_t{0};
+  } else {
+    cur.AndNot(slices_[n - 1]);
+  }
+  for (int i = n - 2; i >= 0; --i) {
+    const uint64_t bit = uint64_t{1} << i;
+    if (cur.get().intersect(slices_[i])) {
+      cur.And(slices_[i]);
+      u |= bit;
+    } else {
+      u &= ~bit;
+    }
+  }
+  return static_cast<int64_t>(u);
+}
+
+size_t Bsi::MemoryBytes() const {
+  size_t total = BitmapMemoryBytes(exists_);
+  for (const Roaring& s : slices_) total += BitmapMemoryBytes(s);
+  return total;
+}
+
+}  // namespace mercator::segment_internal
