@@ -1,0 +1,436 @@
+#include "http/types.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "boost/json/serialize.hpp"
+#include "boost/json/value.hpp"
+#include "common/log.h"
+
+namespace mercator::http {
+namespace {
+
+constexpr std::string_view kProblemContentType = "application/problem+json";
+
+// Splits "/a/b/c" into {"a", "b", "c"}; "/" gives {""}. Empty segments are kept so that
+// "/a//b" and "/a/b/" do not silently match "/a/b".
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  size_t start = 0;
+  while (true) {
+    const size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) {
+      out.push_back(path.substr(start));
+      break;
+    }
+    out.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+Problem MakeProblem(int status, std::string detail) {
+  Problem p;
+  p.status = status;
+  p.detail = std::move(detail);
+  return p;
+}
+
+std::string_view ToStd(absl::string_view s) { return {s.data(), s.size()}; }
+
+bool IsPlaceholder(std::string_view segment) {
+  return segment.size() >= 3 && segment.front() == '{' && segment.back() == '}';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool PercentDecode(std::string_view in, bool plus_is_space, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = HexValue(in[i + 1]);
+      const int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view Request::Header(std::string_view lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string_view() : std::string_view(it->second);
+}
+
+std::optional<std::string_view> Request::Query(std::string_view name) const {
+  auto it = query.find(name);
+  if (it == query.end()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+Response Response::Json(int status, std::string json_body) {
+  Response r;
+  r.status = status;
+  r.headers["content-type"] = "application/json";
+  r.body = std::move(json_body);
+  return r;
+}
+
+Response Response::Text(int status, std::string body, std::string content_type) {
+  Response r;
+  r.status = status;
+  r.headers["content-type"] = std::move(content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+Response ProblemResponse(const Problem& problem) {
+  boost::json::object o;
+  o["type"] = problem.type.empty() ? "about:blank" : problem.type;
+  o["title"] = problem.title.empty() ? std::string(ReasonPhrase(problem.status)) : problem.title;
+  o["status"] = problem.status;
+  if (!problem.detail.empty()) o["detail"] = problem.detail;
+  if (!problem.errors.empty()) {
+    boost::json::array errors;
+    errors.reserve(problem.errors.size());
+    for (const FieldError& e : problem.errors) {
+      errors.push_back(boost::json::object{{"field", e.field}, {"reason", e.reason}});
+    }
+    o["errors"] = std::move(errors);
+  }
+  Response r;
+  r.status = problem.status;
+  r.headers["content-type"] = std::string(kProblemContentType);
+  r.body = boost::json::serialize(o);
+  return r;
+}
+
+Response StatusResponse(const absl::Status& status, std::string_view field) {
+  Problem p;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      p.status = 400;
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+      p.status = 409;
+      break;
+    case absl::StatusCode::kNotFound:
+      p.status = 404;
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      p.status = 401;
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      p.status = 403;
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      p.status = 429;
+      break;
+    case absl::StatusCode::kUnavailable:
+      p.status = 503;
+      break;
+    default:
+      p.status = 500;
+      break;
+  }
+  if (p.status >= 500) {
+    // The message may name tables, files or internal state: log it, send a generic detail.
+    Log(Severity::kError, "internal error",
+        {{"error.type", absl::StatusCodeToString(status.code())},
+         {"error.message", ToStd(status.message())}});
+    p.detail = p.status == 503 ? "The service is temporarily unavailable; retry later."
+                               : "An internal error occurred.";
+    return ProblemResponse(p);
+  }
+  p.detail = std::string(ToStd(status.message()));
+  if (!field.empty()) p.errors.push_back({std::string(field), p.detail});
+  return ProblemResponse(p);
+}
+
+void Router::Add(Method method, std::string pattern, Auth auth, Handler handler) {
+  Route route;
+  route.method = method;
+  for (std::string_view s : SplitPath(pattern)) route.segments.emplace_back(s);
+  route.pattern = std::move(pattern);
+  route.auth = auth;
+  route.handler = std::move(handler);
+  routes_.push_back(std::move(route));
+}
+
+void Router::SetAuthenticator(std::function<absl::Status(Request&)> authenticator) {
+  authenticator_ = std::move(authenticator);
+}
+
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const Route& r : routes_) out.push_back({r.method, r.pattern, r.auth});
+  return out;
+}
+
+Response Router::Dispatch(Request& request) const {
+  const std::vector<std::string_view> parts = SplitPath(request.path);
+
+  // Literal-segment mask of a route that matches the path, or nullopt. A lexicographically
+  // greater mask is more specific.
+  auto match = [&](const Route& r) -> std::optional<std::vector<bool>> {
+    if (r.segments.size() != parts.size()) return std::nullopt;
+    std::vector<bool> mask(parts.size());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (IsPlaceholder(r.segments[i])) {
+        if (parts[i].empty()) return std::nullopt;
+      } else if (r.segments[i] != parts[i]) {
+        return std::nullopt;
+      } else {
+        mask[i] = true;
+      }
+    }
+    return mask;
+  };
+
+  const bool head = request.method == Method::kHead;
+  const Route* best = nullptr;
+  const Route* best_get = nullptr;  // for HEAD without its own route
+  std::vector<bool> best_mask, best_get_mask;
+  std::vector<Method> allowed;
+  for (const Route& r : routes_) {
+    std::optional<std::vector<bool>> mask = match(r);
+    if (!mask) continue;
+    allowed.push_back(r.method);
+    if (r.method == request.method && (best == nullptr || *mask > best_mask)) {
+      best = &r;
+      best_mask = std::move(*mask);
+    } else if (head && r.method == Method::kGet && (best_get == nullptr || *mask > best_get_mask)) {
+      best_get = &r;
+      best_get_mask = std::move(*mask);
+    }
+  }
+
+  bool head_via_get = false;
+  if (best == nullptr && best_get != nullptr) {
+    best = best_get;
+    head_via_get = true;
+  }
+
+  if (best == nullptr) {
+    if (allowed.empty()) {
+      request.route.clear();
+      return ProblemResponse(MakeProblem(404, "No resource at this path."));
+    }
+    if (std::find(allowed.begin(), allowed.end(), Method::kGet) != allowed.end()) {
+      allowed.push_back(Method::kHead);
+    }
+    std::sort(allowed.begin(), allowed.end());
+    allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+    std::string allow;
+    for (Method m : allowed) {
+      if (!allow.empty()) allow += ", ";
+      allow += MethodName(m);
+    }
+    // Any matching pattern names the resource for metrics; pick the first registered.
+    for (const Route& r : routes_) {
+      if (match(r)) {
+        request.route = r.pattern;
+        break;
+      }
+    }
+    Response res =
+        ProblemResponse(MakeProblem(405, "This method is not allowed on this resource."));
+    res.headers["allow"] = std::move(allow);
+    return res;
+  }
+
+  request.route = best->pattern;
+  request.path_params.clear();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& seg = best->segments[i];
+    if (IsPlaceholder(seg)) {
+      request.path_params[seg.substr(1, seg.size() - 2)] = std::string(parts[i]);
+    }
+  }
+
+  if (best->auth == Auth::kRequired) {
+    if (!authenticator_) {
+      return ProblemResponse(MakeProblem(401, "Authentication is required."));
+    }
+    absl::Status auth = authenticator_(request);
+    if (!auth.ok()) return StatusResponse(auth);
+  }
+
+  Response res = best->handler(request);
+  if (head_via_get) {
+    if (res.stream) {
+      res.stream = nullptr;
+    } else if (res.headers.find("content-length") == res.headers.end()) {
+      res.headers["content-length"] = std::to_string(res.body.size());
+    }
+    res.body.clear();
+  }
+  return res;
+}
+
+std::string_view MethodName(Method m) {
+  switch (m) {
+    case Method::kGet:
+      return "GET";
+    case Method::kHead:
+      return "HEAD";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kPatch:
+      return "PATCH";
+    case Method::kDelete:
+      return "DELETE";
+    case Method::kOptions:
+      return "OPTIONS";
+    case Method::kOther:
+      return "OTHER";
+  }
+  return "OTHER";
+}
+
+Method ParseMethod(std::string_view name) {
+  static constexpr std::pair<std::string_view, Method> kMethods[] = {
+      {"GET", Method::kGet},        {"HEAD", Method::kHead},   {"POST", Method::kPost},
+      {"PUT", Method::kPut},        {"PATCH", Method::kPatch}, {"DELETE", Method::kDelete},
+      {"OPTIONS", Method::kOptions}};
+  for (const auto& [n, m] : kMethods) {
+    if (n == name) return m;
+  }
+  return Method::kOther;
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
+  }
+}
+
+absl::Status ParseTarget(Request& request) {
+  std::string_view target = request.target;
+  if (target.empty() || target.front() != '/') {
+    return absl::InvalidArgumentError("request target must start with '/'");
+  }
+  std::string_view raw_path = target;
+  std::string_view raw_query;
+  if (const size_t q = target.find('?'); q != std::string_view::npos) {
+    raw_path = target.substr(0, q);
+    raw_query = target.substr(q + 1);
+  }
+  if (const size_t hash = raw_query.find('#'); hash != std::string_view::npos) {
+    raw_query = raw_query.substr(0, hash);
+  }
+  if (!PercentDecode(raw_path, /*plus_is_space=*/false, request.path)) {
+    return absl::InvalidArgumentError("bad percent-encoding in path");
+  }
+  request.query.clear();
+  std::string key, value;
+  while (!raw_query.empty()) {
+    const size_t amp = raw_query.find('&');
+    std::string_view pair = raw_query.substr(0, amp);
+    raw_query = amp == std::string_view::npos ? std::string_view() : raw_query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    const std::string_view raw_key = pair.substr(0, eq);
+    const std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (!PercentDecode(raw_key, true, key) || !PercentDecode(raw_value, true, value)) {
+      return absl::InvalidArgumentError("bad percent-encoding in query");
+    }
+    request.query.emplace(std::move(key), std::move(value));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mercator::http

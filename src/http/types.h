@@ -23,14 +23,16 @@ using Headers = std::map<std::string, std::string, std::less<>>;
 
 struct Request {
   Method method = Method::kGet;
-  std::string target;  // as received: path and query
-  std::string path;    // percent-decoded path
+  std::string target;                                           // as received: path and query
+  std::string path;                                             // percent-decoded path
   std::map<std::string, std::string, std::less<>> query;        // decoded query parameters
   std::map<std::string, std::string, std::less<>> path_params;  // filled by the router
   Headers headers;
   std::string body;
   std::string request_id;  // X-Request-Id (given or generated)
   std::string principal;   // set by the auth middleware: who is calling
+  std::string route;       // the matched pattern ("/v1/customers/{id}"), set by the router
+  std::string peer;        // remote address ("127.0.0.1"), set by the server
 
   std::string_view Header(std::string_view lower_name) const;
   std::optional<std::string_view> Query(std::string_view name) const;
@@ -52,7 +54,7 @@ struct Response {
 
 // RFC 9457 problem details. `errors` lists field-level problems: {pointer or name, reason}.
 struct FieldError {
-  std::string field;   // "/rules/2/value", "rule", "line 12 column province"
+  std::string field;  // "/rules/2/value", "rule", "line 12 column province"
   std::string reason;
 };
 struct Problem {
@@ -82,9 +84,15 @@ class Router {
  public:
   void Add(Method method, std::string pattern, Auth auth, Handler handler);
   // Unknown path -> 404 problem; known path, other method -> 405 problem with Allow header.
-  // Routes with Auth::kRequired go through the authenticator first.
+  // When several patterns match, the one with a literal segment earliest wins
+  // ("/v1/a/count" over "/v1/a/{id}"). HEAD without its own route runs the GET handler and
+  // drops the body, keeping its Content-Length. Routes with Auth::kRequired go through the
+  // authenticator first; with no authenticator set they answer 401 (fail closed).
+  // Sets request.route and request.path_params. Exceptions from handlers propagate (the
+  // server turns them into 500).
   Response Dispatch(Request& request) const;
-  // Called for Auth::kRequired routes; returns the principal or an Unauthenticated status.
+  // Called for Auth::kRequired routes; sets request.principal and returns OK, or returns the
+  // status to answer with (Unauthenticated -> 401, PermissionDenied -> 403).
   void SetAuthenticator(std::function<absl::Status(Request&)> authenticator);
 
   struct RouteInfo {
@@ -107,6 +115,15 @@ class Router {
 };
 
 std::string_view MethodName(Method m);
+// "GET" -> kGet; unknown or lower-case names -> kOther (methods are case-sensitive).
+Method ParseMethod(std::string_view name);
+// The standard reason phrase ("Not Found"), or "Unknown" for unregistered codes.
+std::string_view ReasonPhrase(int status);
+
+// Fills request.path and request.query from request.target (origin form: path and optional
+// query; "+" in the query means space). Returns InvalidArgument for a target that does not
+// start with "/" or has bad percent-encoding. Repeated query keys: the first one wins.
+absl::Status ParseTarget(Request& request);
 
 }  // namespace mercator::http
 

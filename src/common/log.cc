@@ -1,0 +1,250 @@
+#include "common/log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "spdlog/logger.h"
+#include "spdlog/sinks/basic_file_sink.h"
+#include "spdlog/sinks/stdout_sinks.h"
+
+namespace mercator {
+namespace {
+
+struct SeverityInfo {
+  const char* text;
+  int number;
+  spdlog::level::level_enum level;
+};
+
+SeverityInfo Info(Severity s) {
+  switch (s) {
+    case Severity::kTrace:
+      return {"TRACE", 1, spdlog::level::trace};
+    case Severity::kDebug:
+      return {"DEBUG", 5, spdlog::level::debug};
+    case Severity::kInfo:
+      return {"INFO", 9, spdlog::level::info};
+    case Severity::kWarn:
+      return {"WARN", 13, spdlog::level::warn};
+    case Severity::kError:
+      return {"ERROR", 17, spdlog::level::err};
+    case Severity::kFatal:
+      return {"FATAL", 21, spdlog::level::critical};
+  }
+  return {"INFO", 9, spdlog::level::info};
+}
+
+std::shared_ptr<spdlog::logger> MakeLogger(const LogOptions& options) {
+  spdlog::sink_ptr sink;
+  if (options.file.empty()) {
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  } else {
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file, /*truncate=*/false);
+  }
+  auto logger = std::make_shared<spdlog::logger>("mercator", std::move(sink));
+  // The line is fully formatted by FormatLogLine; spdlog only writes it.
+  logger->set_pattern("%v");
+  logger->set_level(spdlog::level::trace);
+  logger->flush_on(spdlog::level::trace);
+  return logger;
+}
+
+// Lock order: g_mu is a leaf lock; nothing is called while holding it.
+std::mutex g_mu;
+std::shared_ptr<spdlog::logger> g_logger;                           // guarded by g_mu
+std::shared_ptr<std::function<void(std::string_view)>> g_observer;  // guarded by g_mu
+std::atomic<int> g_min_severity{static_cast<int>(Severity::kInfo)};
+
+thread_local LogContext t_context;
+
+std::shared_ptr<spdlog::logger> CurrentLogger() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_logger) g_logger = MakeLogger(LogOptions{});
+  return g_logger;
+}
+
+void AppendTimestamp(std::string& out) {
+  const auto now = std::chrono::system_clock::now();
+  const int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  out += buf;
+}
+
+void AppendField(std::string& out, std::string_view key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":\"";
+  AppendJsonEscaped(out, value);
+  out += '"';
+}
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  size_t n;
+  uint32_t cp;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  if (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+  if (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+  return n;
+}
+
+}  // namespace
+
+void AppendJsonEscaped(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7F) {
+            out += "\\u00";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xF];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+}
+
+std::string FormatLogLine(Severity severity, std::string_view body,
+                          const std::vector<LogAttribute>& attributes) {
+  const SeverityInfo info = Info(severity);
+  std::string out;
+  out.reserve(160 + body.size());
+  out += "{\"timestamp\":\"";
+  AppendTimestamp(out);
+  out += '"';
+  AppendField(out, "severity_text", info.text);
+  out += ",\"severity_number\":";
+  out += std::to_string(info.number);
+  AppendField(out, "body", body);
+  if (!t_context.trace_id.empty()) AppendField(out, "trace_id", t_context.trace_id);
+  if (!t_context.span_id.empty()) AppendField(out, "span_id", t_context.span_id);
+  if (!t_context.request_id.empty()) AppendField(out, "request_id", t_context.request_id);
+  if (!attributes.empty()) {
+    out += ",\"attributes\":{";
+    bool first = true;
+    for (const LogAttribute& a : attributes) {
+      if (!first) out += ',';
+      first = false;
+      out += '"';
+      AppendJsonEscaped(out, a.key);
+      out += "\":\"";
+      AppendJsonEscaped(out, a.value);
+      out += '"';
+    }
+    out += '}';
+  }
+  out += '}';
+  return out;
+}
+
+void InitLogging(const LogOptions& options) {
+  auto logger = MakeLogger(options);
+  g_min_severity.store(static_cast<int>(options.min_severity));
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_logger = std::move(logger);
+}
+
+bool LogEnabled(Severity severity) {
+  return static_cast<int>(severity) >= g_min_severity.load(std::memory_order_relaxed);
+}
+
+void Log(Severity severity, std::string_view body, std::initializer_list<LogAttribute> attributes) {
+  if (!LogEnabled(severity)) return;
+  Log(severity, body, std::vector<LogAttribute>(attributes));
+}
+
+void Log(Severity severity, std::string_view body, const std::vector<LogAttribute>& attributes) {
+  if (!LogEnabled(severity)) return;
+  const std::string line = FormatLogLine(severity, body, attributes);
+  CurrentLogger()->log(Info(severity).level, "{}", line);
+  std::shared_ptr<std::function<void(std::string_view)>> observer;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    observer = g_observer;
+  }
+  if (observer) (*observer)(line);
+}
+
+void SetLogObserverForTest(std::function<void(std::string_view line)> observer) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (observer) {
+    g_observer = std::make_shared<std::function<void(std::string_view)>>(std::move(observer));
+  } else {
+    g_observer.reset();
+  }
+}
+
+ScopedLogContext::ScopedLogContext(LogContext context) : previous_(std::move(t_context)) {
+  t_context = std::move(context);
+}
+
+ScopedLogContext::~ScopedLogContext() { t_context = std::move(previous_); }
+
+}  // namespace mercator

@@ -1,0 +1,70 @@
+#include "http/metrics.h"
+
+#include <string>
+#include <vector>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace mercator::http {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& DurationBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return kBuckets;
+}
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("http_server_requests_total")
+                   .Help("HTTP requests answered, by method, route pattern and status code.")
+                   .Register(*registry_);
+  duration_ = &prometheus::BuildHistogram()
+                   .Name("http_server_request_duration_seconds")
+                   .Help(
+                       "Time from a request's last byte read to its response's last byte "
+                       "written, by method and route pattern.")
+                   .Register(*registry_);
+  in_flight_ = &prometheus::BuildGauge()
+                    .Name("http_server_requests_in_flight")
+                    .Help("HTTP requests being handled or written.")
+                    .Register(*registry_)
+                    .Add({});
+}
+
+Metrics::~Metrics() = default;
+
+prometheus::Registry& Metrics::registry() { return *registry_; }
+
+std::shared_ptr<prometheus::Registry> Metrics::shared_registry() { return registry_; }
+
+void Metrics::ObserveRequest(std::string_view method, std::string_view route, int status,
+                             double duration_seconds) {
+  const std::string m(method);
+  const std::string r(route);
+  requests_->Add({{"method", m}, {"route", r}, {"status", std::to_string(status)}}).Increment();
+  duration_->Add({{"method", m}, {"route", r}}, DurationBuckets()).Observe(duration_seconds);
+}
+
+void Metrics::RequestStarted() { in_flight_->Increment(); }
+
+void Metrics::RequestFinished() { in_flight_->Decrement(); }
+
+std::string Metrics::Render() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+Handler MetricsHandler(const Metrics& metrics) {
+  return [&metrics](Request&) {
+    return Response::Text(200, metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+  };
+}
+
+}  // namespace mercator::http

@@ -1,0 +1,711 @@
+#include "http/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/signal_set.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/strand.hpp"
+#include "boost/asio/thread_pool.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http.hpp"
+#include "common/log.h"
+#include "common/random.h"
+
+namespace mercator::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// After a server-initiated close we read and discard what the client still sends, so that
+// unread request bytes do not turn our FIN into an RST that destroys the response
+// (a 413 answered before the body arrived). Bounded in time and bytes.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr size_t kMaxLingerBytes = 16 * 1024 * 1024;
+
+constexpr std::string_view kUnmatchedRoute = "unmatched";
+
+// A caller's request id is reused if it cannot smuggle anything into logs or headers.
+bool SaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+           c == '-';
+  });
+}
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+Response SimpleProblem(int status, std::string detail) {
+  Problem p;
+  p.status = status;
+  p.detail = std::move(detail);
+  return ProblemResponse(p);
+}
+
+Response InternalErrorResponse() { return SimpleProblem(500, "An internal error occurred."); }
+
+LogContext RequestLogContext(const std::string& request_id) {
+  LogContext c;
+  c.request_id = request_id;
+  return c;
+}
+
+std::string Lower(beast::string_view s) {
+  std::string out(s.data(), s.size());
+  for (char& c : out) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  return out;
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  class Session;
+
+  Impl(ServerOptions options, const Router& router, Metrics* metrics)
+      : options_(Normalize(std::move(options))),
+        router_(router),
+        metrics_(metrics),
+        ioc_(options_.io_threads),
+        workers_(static_cast<size_t>(options_.worker_threads)) {}
+
+  ~Impl() {
+    Stop();
+    std::thread drain_thread;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      drain_thread = std::move(drain_thread_);
+    }
+    if (drain_thread.joinable()) drain_thread.join();
+  }
+
+  absl::Status Start();
+  void Drain(std::chrono::milliseconds deadline);
+  void Stop();
+  void DrainOnSignals();
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return state_ == State::kStopped; });
+  }
+
+  uint16_t port() const { return port_.load(); }
+  std::chrono::milliseconds drain_timeout() const { return options_.drain_timeout; }
+  int in_flight() const { return in_flight_.load(); }
+
+ private:
+  enum class State { kNew, kRunning, kStopping, kStopped };
+
+  static ServerOptions Normalize(ServerOptions o) {
+    const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    if (o.io_threads <= 0) o.io_threads = hw;
+    if (o.worker_threads <= 0) o.worker_threads = std::max(2, hw);
+    return o;
+  }
+
+  void Accept();
+  // Returns false if the server is draining: the connection is then dropped.
+  bool Register(Session* session, std::weak_ptr<Session> weak);
+  void Unregister(Session* session);
+  void CloseAcceptor();
+  // Moves kStopping -> kStopped: stops the I/O threads and the worker pool.
+  void StopThreads();
+  // Claims the transition kRunning -> kStopping; false if someone else did (then waits for
+  // them to finish) or the server never ran.
+  bool BeginStopping();
+
+  const ServerOptions options_;
+  const Router& router_;
+  Metrics* const metrics_;
+
+  std::atomic<uint16_t> port_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<bool> draining_{false};
+
+  // Lock order: mu_ is a leaf; no callbacks run while it is held.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  State state_ = State::kNew;                                      // guarded by mu_
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by mu_
+  std::thread drain_thread_;                                       // guarded by mu_
+  std::vector<std::thread> io_threads_;  // touched only by the thread that starts/stops
+
+  // Destruction order matters: pending handlers in workers_ and ioc_ own Sessions, whose
+  // destructors use mu_ and sessions_ above and their socket's io_context. So workers_ goes
+  // first, then the acceptor and signal set, then ioc_, then the members above.
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::steady_timer> accept_retry_;
+  std::optional<asio::signal_set> signals_;
+  asio::thread_pool workers_;
+};
+
+// One connection. Lives as long as an asynchronous operation or a worker task holds it
+// (shared_ptr: its lifetime is that of the last pending callback). All members are used
+// on the connection's strand, except request_/writer_, which a worker uses while the strand
+// has nothing pending for this connection (phase kHandling or streaming a chunk).
+class Server::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {}
+
+  ~Session() { server_.Unregister(this); }
+
+  void Start() {
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string();
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
+  }
+
+  // Drain: a connection waiting for its next request is closed; busy ones finish first.
+  void CloseIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->phase_ == Phase::kIdle) {
+        self->phase_ = Phase::kClosed;
+        self->stream_.close();
+      }
+    });
+  }
+
+ private:
+  enum class Phase { kIdle, kReading, kHandling, kWriting, kClosed };
+
+  void WaitForRequest() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kIdle;
+    if (server_.draining_.load()) return CloseGracefully();
+    if (buffer_.size() > 0) return ReadHeader();  // pipelined bytes already here
+    stream_.expires_after(server_.options_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec || self->phase_ == Phase::kClosed) return self->Abandon();
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
+  }
+
+  void ReadHeader() {
+    phase_ = Phase::kReading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(server_.options_.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(server_.options_.max_body_bytes);
+    stream_.expires_after(server_.options_.read_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    const auto& req = parser_->get();
+    if (beast::iequals(req[bhttp::field::expect], "100-continue") && !parser_->is_done()) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       req.version());
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                           if (ec) return self->Abandon();
+                           self->ReadBody();
+                         });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->OnReadError(ec);
+                        self->OnRequest();
+                      });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == bhttp::error::header_limit)
+      return RejectMalformed(431, "Request headers are too large.");
+    if (ec == bhttp::error::body_limit) return RejectMalformed(413, "Request body is too large.");
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+        !IsHttpParseError(ec)) {
+      return Abandon();  // the peer went away, timed out, or we closed it
+    }
+    RejectMalformed(400, "The request is not valid HTTP/1.1.");
+  }
+
+  // Answers a request that could not be read, then closes the connection.
+  void RejectMalformed(int status, std::string detail) {
+    request_ = Request{};
+    request_.request_id = SecureRandom::HexToken(16);
+    request_.peer = peer_;
+    if (parser_ && parser_->is_header_done()) {
+      request_.method = ParseMethod(std::string_view(parser_->get().method_string()));
+    } else {
+      request_.method = Method::kOther;
+    }
+    version_ = 11;
+    keep_alive_ = false;
+    head_ = false;
+    BeginRequest();
+    Write(SimpleProblem(status, std::move(detail)));
+  }
+
+  void OnRequest() {
+    bhttp::request<bhttp::string_body> req = parser_->release();
+    parser_.reset();
+    request_ = Request{};
+    request_.method = ParseMethod(std::string_view(req.method_string()));
+    request_.target = std::string(req.target());
+    for (const auto& field : req) {
+      std::string name = Lower(field.name_string());
+      auto [it, inserted] = request_.headers.emplace(std::move(name), std::string(field.value()));
+      if (!inserted) {
+        it->second += ", ";
+        it->second += std::string_view(field.value());
+      }
+    }
+    request_.body = std::move(req.body());
+    request_.peer = peer_;
+    const std::string_view given_id = request_.Header("x-request-id");
+    request_.request_id =
+        SaneRequestId(given_id) ? std::string(given_id) : SecureRandom::HexToken(16);
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    head_ = request_.method == Method::kHead;
+    BeginRequest();
+    phase_ = Phase::kHandling;
+    asio::post(server_.workers_, [self = shared_from_this()] { self->Handle(); });
+  }
+
+  void BeginRequest() {
+    started_ = Clock::now();
+    body_bytes_ = 0;
+    server_.in_flight_.fetch_add(1);
+    if (server_.metrics_) server_.metrics_->RequestStarted();
+  }
+
+  // On a worker thread.
+  void Handle() {
+    Response res;
+    {
+      ScopedLogContext context(RequestLogContext(request_.request_id));
+      try {
+        if (absl::Status parsed = ParseTarget(request_); !parsed.ok()) {
+          res = StatusResponse(parsed);
+        } else {
+          res = server_.router_.Dispatch(request_);
+        }
+      } catch (const std::exception& e) {
+        Log(Severity::kError, "handler threw an exception",
+            {{"http.route", request_.route}, {"exception.message", e.what()}});
+        res = InternalErrorResponse();
+      } catch (...) {
+        Log(Severity::kError, "handler threw a non-standard exception",
+            {{"http.route", request_.route}});
+        res = InternalErrorResponse();
+      }
+    }
+    asio::post(stream_.get_executor(), [self = shared_from_this(), res = std::move(res)]() mutable {
+      self->Write(std::move(res));
+    });
+  }
+
+  template <typename Message>
+  void SetHeaders(Message& msg, const Response& res, bool keep) {
+    for (const auto& [name, value] : res.headers) {
+      if (name == "content-length" || name == "transfer-encoding" || name == "connection") {
+        continue;  // framing is the server's job
+      }
+      if (value.find_first_of("\r\n") != std::string::npos) {
+        Log(Severity::kError, "dropped a response header containing CR or LF",
+            {{"http.route", request_.route}, {"header", name}});
+        continue;
+      }
+      msg.set(name, value);
+    }
+    msg.set("x-request-id", request_.request_id);
+    msg.keep_alive(keep);
+  }
+
+  void Write(Response res) {
+    phase_ = Phase::kWriting;
+    status_ = res.status;
+    const bool keep = keep_alive_ && !server_.draining_.load();
+    if (res.stream && !head_) return WriteStream(std::move(res), keep);
+
+    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(res.status), version_);
+    SetHeaders(*msg, res, keep);
+    if (head_) {
+      auto cl = res.headers.find("content-length");
+      if (cl != res.headers.end()) msg->set(bhttp::field::content_length, cl->second);
+    } else if (res.status == 204 || res.status == 304 || res.status < 200) {
+      // These never carry a body or a Content-Length of one.
+    } else {
+      body_bytes_ = res.body.size();
+      msg->body() = std::move(res.body);
+      msg->prepare_payload();
+    }
+    stream_.expires_after(server_.options_.write_timeout);
+    bhttp::async_write(stream_, *msg,
+                       [self = shared_from_this(), msg, keep](beast::error_code ec, size_t) {
+                         self->FinishRequest(ec, keep);
+                       });
+  }
+
+  void WriteStream(Response res, bool keep) {
+    writer_ = std::move(res.stream);
+    stream_header_ = std::make_shared<bhttp::response<bhttp::empty_body>>(
+        static_cast<bhttp::status>(res.status), version_);
+    SetHeaders(*stream_header_, res, keep);
+    stream_header_->chunked(true);
+    stream_serializer_ =
+        std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*stream_header_);
+    stream_.expires_after(server_.options_.write_timeout);
+    bhttp::async_write_header(stream_, *stream_serializer_,
+                              [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                                if (ec) return self->FinishRequest(ec, keep);
+                                asio::post(self->server_.workers_,
+                                           [self, keep] { self->NextChunk(keep); });
+                              });
+  }
+
+  // On a worker thread: asks the BodyWriter for the next piece.
+  void NextChunk(bool keep) {
+    std::string chunk;
+    bool more = false;
+    bool failed = false;
+    {
+      ScopedLogContext context(RequestLogContext(request_.request_id));
+      try {
+        more = writer_(chunk);
+      } catch (const std::exception& e) {
+        Log(Severity::kError, "stream writer threw an exception",
+            {{"http.route", request_.route}, {"exception.message", e.what()}});
+        failed = true;
+      } catch (...) {
+        Log(Severity::kError, "stream writer threw a non-standard exception",
+            {{"http.route", request_.route}});
+        failed = true;
+      }
+    }
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this(), chunk = std::move(chunk), more, failed, keep]() mutable {
+                 self->WriteChunk(std::move(chunk), more, failed, keep);
+               });
+  }
+
+  void WriteChunk(std::string chunk, bool more, bool failed, bool keep) {
+    if (failed) {
+      // The status line is gone; ending without the last chunk tells the client the body is
+      // incomplete.
+      writer_ = nullptr;
+      status_ = 500;
+      return FinishRequest(asio::error::operation_aborted, false);
+    }
+    if (chunk.empty()) {
+      if (more) {
+        asio::post(server_.workers_, [self = shared_from_this(), keep] { self->NextChunk(keep); });
+        return;
+      }
+      return WriteLastChunk(keep);
+    }
+    chunk_ = std::move(chunk);
+    body_bytes_ += chunk_.size();
+    stream_.expires_after(server_.options_.write_timeout);
+    asio::async_write(stream_, bhttp::make_chunk(asio::buffer(chunk_)),
+                      [self = shared_from_this(), more, keep](beast::error_code ec, size_t) {
+                        if (ec) return self->FinishRequest(ec, keep);
+                        if (more) {
+                          asio::post(self->server_.workers_,
+                                     [self, keep] { self->NextChunk(keep); });
+                        } else {
+                          self->WriteLastChunk(keep);
+                        }
+                      });
+  }
+
+  void WriteLastChunk(bool keep) {
+    writer_ = nullptr;
+    stream_.expires_after(server_.options_.write_timeout);
+    asio::async_write(stream_, bhttp::make_chunk_last(),
+                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                        self->FinishRequest(ec, keep);
+                      });
+  }
+
+  void FinishRequest(beast::error_code ec, bool keep) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    const std::string_view route =
+        request_.route.empty() ? kUnmatchedRoute : std::string_view(request_.route);
+    const std::string_view method = MethodName(request_.method);
+    if (server_.metrics_) {
+      server_.metrics_->ObserveRequest(method, route, status_, seconds);
+      server_.metrics_->RequestFinished();
+    }
+    if (server_.options_.access_log == AccessLog::kOn && LogEnabled(Severity::kInfo)) {
+      ScopedLogContext context(RequestLogContext(request_.request_id));
+      const std::string status = std::to_string(status_);
+      const std::string duration = std::to_string(seconds);
+      const std::string req_bytes = std::to_string(request_.body.size());
+      const std::string res_bytes = std::to_string(body_bytes_);
+      // The raw path is not logged: it may hold customer ids. The route pattern is enough.
+      std::vector<LogAttribute> attrs = {
+          {"http.request.method", method},       {"http.route", route},
+          {"http.response.status_code", status}, {"http.server.request.duration", duration},
+          {"http.request.body.size", req_bytes}, {"http.response.body.size", res_bytes},
+          {"client.address", request_.peer}};
+      if (!request_.principal.empty()) attrs.push_back({"enduser.id", request_.principal});
+      if (ec) attrs.push_back({"error.type", "response_write_failed"});
+      Log(Severity::kInfo, "http request", attrs);
+    }
+    server_.in_flight_.fetch_sub(1);
+    stream_header_.reset();
+    stream_serializer_.reset();
+    chunk_.clear();
+    if (ec == bhttp::error::end_of_stream) return CloseGracefully();
+    if (ec) return Abandon();
+    if (!keep) return CloseGracefully();
+    WaitForRequest();
+  }
+
+  void CloseGracefully() {
+    phase_ = Phase::kClosed;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Abandon();
+    stream_.expires_after(kLingerTimeout);
+    Linger();
+  }
+
+  void Linger() {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->lingered_ += n;
+                              if (ec || self->lingered_ > kMaxLingerBytes) return self->Abandon();
+                              self->Linger();
+                            });
+  }
+
+  void Abandon() {
+    phase_ = Phase::kClosed;
+    beast::error_code ec;
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string peer_;
+  Phase phase_ = Phase::kIdle;
+
+  // The request being served.
+  Request request_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  int status_ = 0;
+  Clock::time_point started_;
+  size_t body_bytes_ = 0;
+  size_t lingered_ = 0;
+
+  // Streaming state.
+  BodyWriter writer_;
+  std::shared_ptr<bhttp::response<bhttp::empty_body>> stream_header_;
+  std::shared_ptr<bhttp::response_serializer<bhttp::empty_body>> stream_serializer_;
+  std::string chunk_;
+};
+
+absl::Status Server::Impl::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ != State::kNew) return absl::FailedPreconditionError("server already started");
+  beast::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(options_.address, ec);
+  if (ec) return absl::InvalidArgumentError("bad bind address: " + options_.address);
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_.emplace(asio::make_strand(ioc_));
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.reset();
+    return absl::UnavailableError("cannot listen on " + options_.address + ":" +
+                                  std::to_string(options_.port) + ": " + ec.message());
+  }
+  port_ = acceptor_->local_endpoint().port();
+  accept_retry_.emplace(acceptor_->get_executor());
+  Accept();
+  work_.emplace(ioc_.get_executor());
+  for (int i = 0; i < options_.io_threads; ++i) {
+    io_threads_.emplace_back([this] { ioc_.run(); });
+  }
+  state_ = State::kRunning;
+  Log(Severity::kInfo, "http server started",
+      {{"server.address", options_.address},
+       {"server.port", std::to_string(port_.load())},
+       {"io_threads", std::to_string(options_.io_threads)},
+       {"worker_threads", std::to_string(options_.worker_threads)}});
+  return absl::OkStatus();
+}
+
+void Server::Impl::Accept() {
+  acceptor_->async_accept(
+      asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+        if (ec) {
+          // Typically out of file descriptors: back off instead of spinning.
+          Log(Severity::kWarn, "accept failed", {{"error.message", ec.message()}});
+          accept_retry_->expires_after(std::chrono::milliseconds(100));
+          accept_retry_->async_wait([this](beast::error_code wait_ec) {
+            if (!wait_ec && acceptor_->is_open()) Accept();
+          });
+          return;
+        }
+        auto session = std::make_shared<Session>(std::move(socket), *this);
+        if (Register(session.get(), session)) session->Start();
+        Accept();
+      });
+}
+
+bool Server::Impl::Register(Session* session, std::weak_ptr<Session> weak) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (draining_.load()) return false;
+  sessions_.emplace(session, std::move(weak));
+  return true;
+}
+
+void Server::Impl::Unregister(Session* session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.erase(session);
+  if (sessions_.empty()) cv_.notify_all();
+}
+
+void Server::Impl::CloseAcceptor() {
+  if (!acceptor_) return;
+  std::promise<void> done;
+  asio::post(acceptor_->get_executor(), [this, &done] {
+    beast::error_code ec;
+    acceptor_->close(ec);
+    accept_retry_->cancel();
+    done.set_value();
+  });
+  // The I/O threads are running (state kStopping is set only from kRunning), so this returns.
+  done.get_future().wait();
+}
+
+bool Server::Impl::BeginStopping() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (state_ == State::kNew) {
+    state_ = State::kStopped;
+    cv_.notify_all();
+    return false;
+  }
+  if (state_ != State::kRunning) {
+    cv_.wait(lock, [&] { return state_ == State::kStopped; });
+    return false;
+  }
+  state_ = State::kStopping;
+  draining_.store(true);
+  return true;
+}
+
+void Server::Impl::StopThreads() {
+  work_.reset();
+  ioc_.stop();
+  for (std::thread& t : io_threads_) t.join();
+  io_threads_.clear();
+  // A handler still running past the deadline is waited for: threads cannot be killed.
+  workers_.stop();
+  workers_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  state_ = State::kStopped;
+  cv_.notify_all();
+}
+
+void Server::Impl::Drain(std::chrono::milliseconds deadline) {
+  if (!BeginStopping()) return;
+  const auto until = Clock::now() + deadline;
+  Log(Severity::kInfo, "http server draining", {{"in_flight", std::to_string(in_flight_.load())}});
+  CloseAcceptor();
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [ptr, weak] : sessions_) {
+      if (auto s = weak.lock()) sessions.push_back(std::move(s));
+    }
+  }
+  for (auto& s : sessions) s->CloseIfIdle();
+  sessions.clear();  // do not keep them alive ourselves
+  bool drained;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    drained = cv_.wait_until(lock, until, [&] { return sessions_.empty(); });
+  }
+  if (!drained) {
+    Log(Severity::kWarn, "http server drain deadline passed; cutting connections",
+        {{"in_flight", std::to_string(in_flight_.load())}});
+  }
+  StopThreads();
+  Log(Severity::kInfo, "http server stopped", {});
+}
+
+void Server::Impl::Stop() {
+  if (!BeginStopping()) return;
+  CloseAcceptor();
+  StopThreads();
+  Log(Severity::kInfo, "http server stopped", {});
+}
+
+void Server::Impl::DrainOnSignals() {
+  signals_.emplace(ioc_, SIGINT, SIGTERM);
+  signals_->async_wait([this](beast::error_code ec, int signal) {
+    if (ec) return;
+    Log(Severity::kInfo, "signal received; draining", {{"signal", std::to_string(signal)}});
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!drain_thread_.joinable()) {
+      // Drain joins the I/O threads, so it cannot run on this one.
+      drain_thread_ = std::thread([this] { Drain(options_.drain_timeout); });
+    }
+  });
+}
+
+Server::Server(ServerOptions options, const Router& router, Metrics* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), router, metrics)) {}
+
+Server::~Server() = default;
+
+absl::Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Drain(std::chrono::milliseconds deadline) { impl_->Drain(deadline); }
+void Server::Drain() { impl_->Drain(impl_->drain_timeout()); }
+void Server::Stop() { impl_->Stop(); }
+void Server::DrainOnSignals() { impl_->DrainOnSignals(); }
+void Server::Wait() { impl_->Wait(); }
+int Server::InFlight() const { return impl_->in_flight(); }
+
+}  // namespace mercator::http
