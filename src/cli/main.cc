@@ -1,0 +1,268 @@
+// mercator: one binary, many subcommands (serve, demo, import, migrate, segment, token).
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cli/progress.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "customer/demo_bank.h"
+#include "customer/importer.h"
+#include "segment/dsl.h"
+#include "server/app.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace mercator {
+namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+
+void PrintWelcome(const std::string& address, uint16_t port, const std::string& token) {
+  const std::string base = fmt::format("http://{}:{}", address, port);
+  std::printf("\nMercator is listening on %s\n", base.c_str());
+  std::printf("  API reference: %s/docs   health: %s/readyz   metrics: %s/metrics\n", base.c_str(),
+              base.c_str(), base.c_str());
+  if (!token.empty()) {
+    std::printf(
+        "\n  Admin token (shown once; stored only as a hash):\n    %s\n"
+        "\n  Try:\n"
+        "    export MERCATOR_TOKEN=%s\n"
+        "    curl -s -H \"Authorization: Bearer $MERCATOR_TOKEN\" %s/v1/tags\n"
+        "    curl -s -H \"Authorization: Bearer $MERCATOR_TOKEN\" -H 'Content-Type: "
+        "application/json' \\\n      -d '{\"rule\": \"age between 25 and 35 and province in "
+        "(\\\"浙江\\\",\\\"上海\\\") and has(products, \\\"wealth\\\") and not lifecycle = "
+        "\\\"churned\\\" and aum >= 50000\"}' \\\n      %s/v1/segments/count\n",
+        token.c_str(), token.c_str(), base.c_str(), base.c_str());
+  }
+  std::printf("\nStop with Ctrl-C (drains requests, saves the index snapshot).\n\n");
+  std::fflush(stdout);
+}
+
+int Serve(const AppOptions& options) {
+  // Block the shutdown signals before any thread starts so that only App::RunUntilSignal's
+  // sigwait receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<App>> app = App::Open(options);
+  if (!app.ok()) return Fail(app.status());
+  const auto& rec = (*app)->recovery();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Log(Severity::kInfo, "index ready",
+      {{"customers", std::to_string(rec.live_customers)},
+       {"snapshot_loaded", rec.snapshot_loaded ? "true" : "false"},
+       {"replayed", std::to_string(rec.replayed)},
+       {"seconds", fmt::format("{:.2f}", secs)}});
+  if (!rec.snapshot_problem.empty()) {
+    Log(Severity::kWarn, "snapshot not used, rebuilt from the store",
+        {{"reason", rec.snapshot_problem}});
+  }
+  std::string token;
+  absl::StatusOr<bool> has = HasAdminToken((*app)->store());
+  if (!has.ok()) return Fail(has.status());
+  if (!*has) {
+    absl::StatusOr<std::string> t = IssueAdminToken((*app)->store());
+    if (!t.ok()) return Fail(t.status());
+    token = *t;
+  }
+  if (absl::Status s = (*app)->Start(); !s.ok()) return Fail(s);
+  PrintWelcome(options.address, (*app)->port(), token);
+  (*app)->RunUntilSignal();
+  return 0;
+}
+
+int Migrate(const std::string& data_dir) {
+  absl::StatusOr<SqliteMigrationReport> r = MigrateSqlite(data_dir, SystemClock::Get());
+  if (!r.ok()) return Fail(r.status());
+  if (r->applied.empty()) {
+    std::printf("schema is up to date at version %d\n", r->schema_version);
+  } else {
+    std::printf("applied migrations %s; schema now at version %d\n",
+                fmt::format("{}", fmt::join(r->applied, ", ")).c_str(), r->schema_version);
+  }
+  return 0;
+}
+
+int Demo(const std::string& data_dir, uint64_t customers, uint64_t seed) {
+  absl::StatusOr<Engine> e = OpenEngine(data_dir);
+  if (!e.ok()) return Fail(e.status());
+  for (const TagDef& def : DemoCatalog()) {
+    if (absl::Status s = e->customers->DefineTag(def); !s.ok()) return Fail(s);
+  }
+  const int64_t today = SystemClock::Get()->NowMs() / 86400000;
+  DemoBank bank(seed, today);
+  ProgressBar bar("generating demo bank", customers, "customers");
+  constexpr uint64_t kBatch = 10000;
+  std::vector<CustomerUpsert> batch;
+  for (uint64_t i = 0; i < customers;) {
+    batch.clear();
+    const uint64_t end = std::min(customers, i + kBatch);
+    for (; i < end; ++i) batch.push_back(bank.Customer(i));
+    auto r = e->customers->Upsert(std::move(batch));
+    if (!r.ok()) return Fail(r.status());
+    batch = {};
+    bar.Update(i, static_cast<int64_t>(i));
+  }
+  bar.Finish(customers, static_cast<int64_t>(customers));
+  if (absl::Status s = e->customers->SaveSnapshot(SnapshotPathFor(data_dir)); !s.ok()) {
+    return Fail(s);
+  }
+  std::printf("demo bank: %s customers, %zu tags, seed %llu, data in %s\n",
+              Thousands(e->index->LiveCount()).c_str(), DemoCatalog().size(),
+              static_cast<unsigned long long>(seed), data_dir.c_str());
+  return 0;
+}
+
+int Import(const std::string& data_dir, const std::string& mapping_path, const std::string& file,
+           bool skip_bad_rows, const std::string& report_path) {
+  absl::StatusOr<ImportMapping> mapping = LoadImportMapping(mapping_path);
+  if (!mapping.ok()) return Fail(mapping.status());
+  absl::StatusOr<Engine> e = OpenEngine(data_dir);
+  if (!e.ok()) return Fail(e.status());
+  for (const TagDef& def : mapping->tags) {
+    if (absl::Status s = e->customers->DefineTag(def); !s.ok()) return Fail(s);
+  }
+  ImportOptions options;
+  options.mode = skip_bad_rows ? ImportMode::kSkipBadRows : ImportMode::kAllOrNothing;
+  std::unique_ptr<ProgressBar> bar;
+  int bar_pass = 0;
+  options.progress = [&](const ImportProgress& p) {
+    if (p.pass != bar_pass) {
+      if (bar) bar->Finish(p.bytes_total, -1);
+      bar_pass = p.pass;
+      bar = std::make_unique<ProgressBar>(p.pass == 1 && p.passes == 2 ? "validating" : "importing",
+                                          p.bytes_total, "bytes");
+    }
+    bar->Update(p.bytes_done, p.rows);
+  };
+  Importer importer(*mapping, options, SystemClock::Get());
+  absl::StatusOr<ImportReport> report =
+      importer.ImportFile(file, [&](std::vector<CustomerUpsert>& batch) -> absl::Status {
+        return e->customers->Upsert(std::move(batch)).status();
+      });
+  if (bar) bar->Finish(0, -1);
+  if (!report.ok()) return Fail(report.status());
+  std::printf("rows read %s, applied %s, rejected %s, errors %s, %.0f rows/s\n",
+              Thousands(report->rows_read).c_str(), Thousands(report->rows_applied).c_str(),
+              Thousands(report->rows_rejected).c_str(), Thousands(report->error_count).c_str(),
+              report->rows_per_second);
+  if (!report->ignored_columns.empty()) {
+    std::printf("ignored columns (not in the mapping): %s\n",
+                fmt::format("{}", fmt::join(report->ignored_columns, ", ")).c_str());
+  }
+  FILE* out = stdout;
+  std::unique_ptr<FILE, int (*)(FILE*)> report_file(nullptr, &std::fclose);
+  if (!report_path.empty()) {
+    report_file.reset(std::fopen(report_path.c_str(), "w"));
+    if (!report_file) return Fail(absl::UnavailableError("cannot write " + report_path));
+    out = report_file.get();
+    std::fprintf(out, "line,column,reason\n");
+  }
+  for (const ImportError& err : report->errors) {
+    std::fprintf(out, report_file ? "%lld,%s,\"%s\"\n" : "  line %lld, column %s: %s\n",
+                 static_cast<long long>(err.line), err.column.c_str(), err.reason.c_str());
+  }
+  if (report->error_count > static_cast<int64_t>(report->errors.size())) {
+    std::printf("  ... and %s more errors\n",
+                Thousands(report->error_count - report->errors.size()).c_str());
+  }
+  if (report->rows_rejected > 0 && !skip_bad_rows) {
+    std::printf("nothing was imported: fix the rows above, or pass --skip-bad-rows\n");
+    return 2;
+  }
+  if (absl::Status s = e->customers->SaveSnapshot(SnapshotPathFor(data_dir)); !s.ok()) {
+    return Fail(s);
+  }
+  return report->rows_rejected > 0 ? 2 : 0;
+}
+
+int SegmentCount(const std::string& data_dir, const std::string& rule_text) {
+  absl::StatusOr<Rule> rule = ParseDsl(rule_text);
+  if (!rule.ok()) return Fail(rule.status());
+  absl::StatusOr<Engine> e = OpenEngine(data_dir);
+  if (!e.ok()) return Fail(e.status());
+  auto r = e->audiences->Count(*rule);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%llu of %llu customers (%.2f ms)\n", static_cast<unsigned long long>(r->count),
+              static_cast<unsigned long long>(r->live), r->took_ms);
+  return 0;
+}
+
+int TokenReset(const std::string& data_dir) {
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(data_dir, SystemClock::Get());
+  if (!store.ok()) return Fail(store.status());
+  absl::StatusOr<std::string> token = IssueAdminToken(**store);
+  if (!token.ok()) return Fail(token.status());
+  std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace mercator
+
+int main(int argc, char** argv) {
+  using namespace mercator;
+  CLI::App cli{"Mercator: marketing middle platform for banks"};
+  cli.require_subcommand(1);
+  std::string data_dir = "./data";
+  cli.add_option("--data", data_dir, "Data directory (SQLite database, index snapshot)")
+      ->capture_default_str();
+
+  AppOptions serve_options;
+  auto* serve = cli.add_subcommand("serve", "Run the HTTP server");
+  serve->add_option("--address", serve_options.address, "Listen address")->capture_default_str();
+  serve->add_option("--port", serve_options.port, "Listen port")->capture_default_str();
+  serve->add_option("--io-threads", serve_options.io_threads, "I/O threads (0: one per core)");
+
+  uint64_t customers = 100000, seed = 42;
+  auto* demo = cli.add_subcommand("demo", "Generate a demo bank into the data directory");
+  demo->add_option("--customers", customers, "How many customers")->capture_default_str();
+  demo->add_option("--seed", seed, "Random seed (same seed, same bank)")->capture_default_str();
+
+  std::string mapping, file, report;
+  bool skip_bad_rows = false;
+  auto* import = cli.add_subcommand("import", "Import customers from a CSV file");
+  import->add_option("--mapping", mapping, "Mapping file (JSON)")->required();
+  import->add_option("file", file, "CSV file (UTF-8 or GBK)")->required();
+  import->add_flag("--skip-bad-rows", skip_bad_rows,
+                   "Apply the good rows and report the bad ones (default: all or nothing)");
+  import->add_option("--report", report, "Write the per-row error report to this CSV file");
+
+  cli.add_subcommand("migrate", "Apply database migrations and exit");
+
+  std::string rule;
+  auto* segment = cli.add_subcommand("segment", "Count the customers matching a rule");
+  segment->add_option("rule", rule, "Rule in the DSL")->required();
+
+  auto* token = cli.add_subcommand("token", "Admin token");
+  token->add_subcommand("reset", "Issue a new admin token (the old one stops working)");
+  token->require_subcommand(1);
+
+  CLI11_PARSE(cli, argc, argv);
+  InitLogging(LogOptions{});
+
+  if (*serve) {
+    serve_options.data_dir = data_dir;
+    return Serve(serve_options);
+  }
+  if (*demo) return Demo(data_dir, customers, seed);
+  if (*import) return Import(data_dir, mapping, file, skip_bad_rows, report);
+  if (cli.got_subcommand("migrate")) return Migrate(data_dir);
+  if (*segment) return SegmentCount(data_dir, rule);
+  if (*token) return TokenReset(data_dir);
+  return 1;
+}
