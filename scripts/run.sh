@@ -23,11 +23,6 @@ bin=build/release/src/cli/mercator
 if [[ ! -f "$data/mercator.db" ]]; then
   echo "run: generating a demo bank of $customers customers in $data"
   "$bin" --data "$data" demo --customers "$customers"
-  echo "run: importing the UCI bank-marketing sample (real data) as well"
-  if [[ -f ../shared/data/uci-bank-marketing/bank-additional.csv ]]; then
-    "$bin" --data "$data" import --mapping mappings/uci-bank-marketing.json \
-      ../shared/data/uci-bank-marketing/bank-additional.csv || true
-  fi
 else
   # The token is stored only as a hash; a second run issues a fresh one so it can be shown.
   echo "run: $data exists; issuing a fresh admin token (the previous one stops working)"

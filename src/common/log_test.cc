@@ -1,1 +1,101 @@
+#include "common/log.h"
+
 #include <gtest/gtest.h>
+
+#include <mutex>
+#include <vector>
+
+#include "boost/json/parse.hpp"
+#include "boost/json/value.hpp"
+
+namespace mercator {
+namespace {
+
+boost::json::object ParseLine(const std::string& line) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(line, ec);
+  EXPECT_FALSE(ec) << line;
+  return v.is_object() ? v.as_object() : boost::json::object{};
+}
+
+TEST(Log, LineHasOpenTelemetryFields) {
+  boost::json::object o =
+      ParseLine(FormatLogLine(Severity::kWarn, "disk low", {{"disk.free_bytes", "1024"}}));
+  EXPECT_EQ(o["severity_text"].as_string(), "WARN");
+  EXPECT_EQ(o["severity_number"].as_int64(), 13);
+  EXPECT_EQ(o["body"].as_string(), "disk low");
+  EXPECT_EQ(o["attributes"].as_object()["disk.free_bytes"].as_string(), "1024");
+  const std::string ts(o["timestamp"].as_string());
+  ASSERT_EQ(ts.size(), 24u) << ts;  // 2024-05-01T08:00:00.123Z
+  EXPECT_EQ(ts[10], 'T');
+  EXPECT_EQ(ts.back(), 'Z');
+  EXPECT_FALSE(o.contains("request_id"));
+}
+
+TEST(Log, EscapesEverythingIntoOneValidLine) {
+  const std::string nasty = std::string("quote\" backslash\\ newline\n tab\t nul") +
+                            std::string(1, '\0') + " bell\x07 del\x7f 中文 bad\xff\xfe end";
+  const std::string line = FormatLogLine(Severity::kInfo, nasty, {{nasty, nasty}});
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  boost::json::object o = ParseLine(line);
+  const std::string body(o["body"].as_string());
+  EXPECT_NE(body.find("quote\" backslash\\ newline\n tab\t nul"), std::string::npos);
+  EXPECT_NE(body.find("中文"), std::string::npos);
+  EXPECT_NE(body.find("bad\xEF\xBF\xBD\xEF\xBF\xBD end"), std::string::npos);  // U+FFFD x2
+  EXPECT_EQ(o["attributes"].as_object().size(), 1u);
+}
+
+TEST(Log, RejectsOverlongAndSurrogateUtf8) {
+  std::string out;
+  AppendJsonEscaped(out, "\xC0\xAF|\xED\xA0\x80|\xF4\x90\x80\x80|\xE2\x82");
+  EXPECT_EQ(out.find('\xC0'), std::string::npos);
+  EXPECT_EQ(out.find('\xED'), std::string::npos);
+  EXPECT_EQ(out.find('\xF4'), std::string::npos);
+  EXPECT_EQ(out.find('\xE2'), std::string::npos);
+  std::string ok;
+  AppendJsonEscaped(ok, "\xF0\x9F\x8E\x81 \xC2\xA9");  // gift emoji, copyright sign
+  EXPECT_EQ(ok, "\xF0\x9F\x8E\x81 \xC2\xA9");
+}
+
+TEST(Log, ScopedContextAddsIdsAndNests) {
+  {
+    ScopedLogContext outer(LogContext{"trace1", "span1", "req1"});
+    {
+      LogContext inner_ids;
+      inner_ids.request_id = "req2";
+      ScopedLogContext inner(inner_ids);
+      boost::json::object o = ParseLine(FormatLogLine(Severity::kInfo, "x", {}));
+      EXPECT_EQ(o["request_id"].as_string(), "req2");
+      EXPECT_FALSE(o.contains("trace_id"));
+    }
+    boost::json::object o = ParseLine(FormatLogLine(Severity::kInfo, "x", {}));
+    EXPECT_EQ(o["trace_id"].as_string(), "trace1");
+    EXPECT_EQ(o["span_id"].as_string(), "span1");
+    EXPECT_EQ(o["request_id"].as_string(), "req1");
+  }
+  boost::json::object o = ParseLine(FormatLogLine(Severity::kInfo, "x", {}));
+  EXPECT_FALSE(o.contains("request_id"));
+}
+
+TEST(Log, WritesThroughObserverAboveMinimumSeverity) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  LogOptions options;
+  options.min_severity = Severity::kWarn;
+  options.file = ::testing::TempDir() + "/log_test.jsonl";
+  InitLogging(options);
+  SetLogObserverForTest([&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  });
+  EXPECT_FALSE(LogEnabled(Severity::kInfo));
+  Log(Severity::kInfo, "dropped");
+  Log(Severity::kError, "kept", {{"k", "v"}});
+  SetLogObserverForTest(nullptr);
+  InitLogging(LogOptions{});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(ParseLine(lines[0])["body"].as_string(), "kept");
+}
+
+}  // namespace
+}  // namespace mercator

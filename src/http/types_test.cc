@@ -1,1 +1,226 @@
+#include "http/types.h"
+
 #include <gtest/gtest.h>
+
+#include "boost/json/parse.hpp"
+#include "boost/json/value.hpp"
+
+namespace mercator::http {
+namespace {
+
+Request MakeRequest(Method method, std::string target) {
+  Request r;
+  r.method = method;
+  r.target = std::move(target);
+  EXPECT_TRUE(ParseTarget(r).ok());
+  return r;
+}
+
+Handler Say(std::string what) {
+  return [what](Request&) { return Response::Text(200, what, "text/plain"); };
+}
+
+boost::json::object ParseObject(const std::string& body) {
+  return boost::json::parse(body).as_object();
+}
+
+TEST(Router, UnknownPathIs404Problem) {
+  Router router;
+  router.Add(Method::kGet, "/a", Auth::kPublic, Say("a"));
+  Request req = MakeRequest(Method::kGet, "/nope");
+  Response res = router.Dispatch(req);
+  EXPECT_EQ(res.status, 404);
+  EXPECT_EQ(res.headers["content-type"], "application/problem+json");
+  boost::json::object o = ParseObject(res.body);
+  EXPECT_EQ(o["status"].as_int64(), 404);
+  EXPECT_EQ(o["title"].as_string(), "Not Found");
+  EXPECT_EQ(o["type"].as_string(), "about:blank");
+  EXPECT_TRUE(req.route.empty());
+}
+
+TEST(Router, KnownPathOtherMethodIs405WithAllow) {
+  Router router;
+  router.Add(Method::kGet, "/items/{id}", Auth::kPublic, Say("get"));
+  router.Add(Method::kDelete, "/items/{id}", Auth::kPublic, Say("delete"));
+  Request req = MakeRequest(Method::kPost, "/items/7");
+  Response res = router.Dispatch(req);
+  EXPECT_EQ(res.status, 405);
+  EXPECT_EQ(res.headers["allow"], "GET, HEAD, DELETE");
+  EXPECT_EQ(res.headers["content-type"], "application/problem+json");
+  EXPECT_EQ(req.route, "/items/{id}");
+}
+
+TEST(Router, FillsPathParamsAndRoute) {
+  Router router;
+  router.Add(Method::kGet, "/v1/customers/{id}/tags/{tag}", Auth::kPublic, [](Request& r) {
+    return Response::Text(200, r.path_params["id"] + "|" + r.path_params["tag"], "text/plain");
+  });
+  Request req = MakeRequest(Method::kGet, "/v1/customers/c%2F1/tags/vip?x=1");
+  Response res = router.Dispatch(req);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, "c/1|vip");
+  EXPECT_EQ(req.route, "/v1/customers/{id}/tags/{tag}");
+}
+
+TEST(Router, LiteralSegmentBeatsPlaceholder) {
+  Router router;
+  router.Add(Method::kGet, "/a/{id}", Auth::kPublic, Say("param"));
+  router.Add(Method::kGet, "/a/count", Auth::kPublic, Say("literal"));
+  Request count = MakeRequest(Method::kGet, "/a/count");
+  EXPECT_EQ(router.Dispatch(count).body, "literal");
+  Request other = MakeRequest(Method::kGet, "/a/42");
+  EXPECT_EQ(router.Dispatch(other).body, "param");
+}
+
+TEST(Router, EmptySegmentDoesNotMatchPlaceholderOrTrailingSlash) {
+  Router router;
+  router.Add(Method::kGet, "/a/{id}", Auth::kPublic, Say("x"));
+  Request empty = MakeRequest(Method::kGet, "/a/");
+  EXPECT_EQ(router.Dispatch(empty).status, 404);
+  Request deeper = MakeRequest(Method::kGet, "/a/1/");
+  EXPECT_EQ(router.Dispatch(deeper).status, 404);
+}
+
+TEST(Router, HeadIsServedByGetWithoutBody) {
+  Router router;
+  router.Add(Method::kGet, "/doc", Auth::kPublic, Say("hello world"));
+  Request req = MakeRequest(Method::kHead, "/doc");
+  Response res = router.Dispatch(req);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_TRUE(res.body.empty());
+  EXPECT_EQ(res.headers["content-length"], "11");
+}
+
+TEST(Router, RequiredAuthWithoutAuthenticatorFailsClosed) {
+  Router router;
+  router.Add(Method::kGet, "/secret", Auth::kRequired, Say("secret"));
+  Request req = MakeRequest(Method::kGet, "/secret");
+  Response res = router.Dispatch(req);
+  EXPECT_EQ(res.status, 401);
+  EXPECT_EQ(res.body.find("secret\""), std::string::npos);
+}
+
+TEST(Router, AuthenticatorGuardsOnlyRequiredRoutes) {
+  Router router;
+  int calls = 0;
+  router.SetAuthenticator([&calls](Request& r) -> absl::Status {
+    ++calls;
+    if (r.Header("authorization") != "Bearer ok") {
+      return absl::UnauthenticatedError("missing or bad token");
+    }
+    r.principal = "alice";
+    return absl::OkStatus();
+  });
+  router.Add(Method::kGet, "/me", Auth::kRequired,
+             [](Request& r) { return Response::Text(200, r.principal, "text/plain"); });
+  router.Add(Method::kGet, "/open", Auth::kPublic, Say("open"));
+
+  Request anonymous = MakeRequest(Method::kGet, "/me");
+  Response denied = router.Dispatch(anonymous);
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_EQ(denied.headers["content-type"], "application/problem+json");
+
+  Request signed_in = MakeRequest(Method::kGet, "/me");
+  signed_in.headers["authorization"] = "Bearer ok";
+  EXPECT_EQ(router.Dispatch(signed_in).body, "alice");
+
+  Request open = MakeRequest(Method::kGet, "/open");
+  EXPECT_EQ(router.Dispatch(open).status, 200);
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(ProblemResponse, HasRfc9457FieldsAndErrors) {
+  Problem p;
+  p.status = 422;
+  p.type = "https://mercator.dev/problems/validation";
+  p.title = "Invalid rule";
+  p.detail = "The rule does not parse.";
+  p.errors = {{"/rules/2/value", "must be a number"}, {"line 3 \"x\"", "unknown tag"}};
+  Response res = ProblemResponse(p);
+  EXPECT_EQ(res.status, 422);
+  EXPECT_EQ(res.headers["content-type"], "application/problem+json");
+  boost::json::object o = ParseObject(res.body);
+  EXPECT_EQ(o["type"].as_string(), "https://mercator.dev/problems/validation");
+  EXPECT_EQ(o["title"].as_string(), "Invalid rule");
+  EXPECT_EQ(o["status"].as_int64(), 422);
+  EXPECT_EQ(o["detail"].as_string(), "The rule does not parse.");
+  const boost::json::array& errors = o["errors"].as_array();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[1].as_object().at("field").as_string(), "line 3 \"x\"");
+  EXPECT_EQ(errors[1].as_object().at("reason").as_string(), "unknown tag");
+}
+
+TEST(StatusResponse, MapsCodesAsDocumented) {
+  const std::pair<absl::Status, int> cases[] = {
+      {absl::InvalidArgumentError("x"), 400},   {absl::OutOfRangeError("x"), 400},
+      {absl::FailedPreconditionError("x"), 409}, {absl::NotFoundError("x"), 404},
+      {absl::AlreadyExistsError("x"), 409},     {absl::UnauthenticatedError("x"), 401},
+      {absl::PermissionDeniedError("x"), 403},  {absl::ResourceExhaustedError("x"), 429},
+      {absl::UnavailableError("x"), 503},       {absl::InternalError("x"), 500},
+      {absl::UnknownError("x"), 500},           {absl::DataLossError("x"), 500},
+  };
+  for (const auto& [status, http_status] : cases) {
+    Response res = StatusResponse(status);
+    EXPECT_EQ(res.status, http_status) << status;
+    EXPECT_EQ(res.headers["content-type"], "application/problem+json");
+    EXPECT_EQ(ParseObject(res.body)["status"].as_int64(), http_status);
+  }
+}
+
+TEST(StatusResponse, ClientErrorCarriesMessageAndField) {
+  Response res = StatusResponse(absl::InvalidArgumentError("age must be >= 0"), "/age");
+  boost::json::object o = ParseObject(res.body);
+  EXPECT_EQ(o["detail"].as_string(), "age must be >= 0");
+  const boost::json::object& e = o["errors"].as_array()[0].as_object();
+  EXPECT_EQ(e.at("field").as_string(), "/age");
+  EXPECT_EQ(e.at("reason").as_string(), "age must be >= 0");
+}
+
+TEST(StatusResponse, ServerErrorNeverLeaksMessage) {
+  Response res = StatusResponse(absl::InternalError("sqlite: /data/secret.db is locked"));
+  EXPECT_EQ(res.status, 500);
+  EXPECT_EQ(res.body.find("secret"), std::string::npos);
+  EXPECT_EQ(res.body.find("sqlite"), std::string::npos);
+  Response unavailable = StatusResponse(absl::UnavailableError("pg host 10.0.0.5 down"));
+  EXPECT_EQ(unavailable.body.find("10.0.0.5"), std::string::npos);
+}
+
+TEST(ParseTarget, DecodesPathAndQuery) {
+  Request r;
+  r.target = "/v1/s%20x?q=a+b&empty=&flag&q=second&k%3D=v%26";
+  ASSERT_TRUE(ParseTarget(r).ok());
+  EXPECT_EQ(r.path, "/v1/s x");
+  EXPECT_EQ(r.Query("q"), "a b");
+  EXPECT_EQ(r.Query("empty"), "");
+  EXPECT_EQ(r.Query("flag"), "");
+  EXPECT_EQ(r.Query("k="), "v&");
+  EXPECT_FALSE(r.Query("missing").has_value());
+}
+
+TEST(ParseTarget, RejectsBadInput) {
+  for (const char* bad : {"", "v1/x", "/a%", "/a%2", "/a%zz", "/a?b=%G0", "http://x/y"}) {
+    Request r;
+    r.target = bad;
+    EXPECT_EQ(ParseTarget(r).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(Request, HeaderLookupIsByLowerCaseName) {
+  Request r;
+  r.headers["content-type"] = "application/json";
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  EXPECT_EQ(r.Header("x-missing"), "");
+}
+
+TEST(Methods, NameAndParseRoundTrip) {
+  for (Method m : {Method::kGet, Method::kHead, Method::kPost, Method::kPut, Method::kPatch,
+                   Method::kDelete, Method::kOptions}) {
+    EXPECT_EQ(ParseMethod(MethodName(m)), m);
+  }
+  EXPECT_EQ(ParseMethod("get"), Method::kOther);
+  EXPECT_EQ(ParseMethod("BREW"), Method::kOther);
+  EXPECT_EQ(ReasonPhrase(431), "Request Header Fields Too Large");
+}
+
+}  // namespace
+}  // namespace mercator::http

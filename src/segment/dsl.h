@@ -14,12 +14,19 @@
 //            | "exists" "(" ident ")"
 //   op      := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
 //   literal := '"' chars '"' | "'" chars "'" | number | "true" | "false"
-//              (strings take \" \' \\ escapes; numbers are -?digits[.digits])
-//   ident   := [A-Za-z_][A-Za-z0-9_]*
+//              (strings are UTF-8 and take \" \' \\ \n \r \t escapes; numbers are
+//              -?digits[.digits] and must not run into a letter, digit, '_' or '.')
+//   ident   := [A-Za-z_][A-Za-z0-9_]*, not a keyword (and or not between in has has_any
+//              has_all exists true false, in any case)
+//
+// Nesting ("(" and "not", but not "not in") is limited to kMaxDslNesting levels, so deep
+// input is an error, not a stack overflow. Number literals are stored in canonical form
+// (CanonicalNumber), so "050000.0" parses to Literal::Number("50000").
 #ifndef MERCATOR_SEGMENT_DSL_H_
 #define MERCATOR_SEGMENT_DSL_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,8 +37,8 @@ namespace mercator {
 
 // Where and why a parse failed.
 struct DslError {
-  size_t offset = 0;  // byte offset into the text
-  size_t column = 0;  // 1-based column counted in Unicode characters
+  size_t offset = 0;     // byte offset into the text
+  size_t column = 0;     // 1-based column counted in Unicode characters
   std::string expected;  // e.g. "a literal (string, number, true or false)"
   std::string found;     // e.g. "')'" or "end of input"
 };
@@ -41,8 +48,32 @@ struct DslError {
 absl::StatusOr<Rule> ParseDsl(std::string_view text, DslError* error = nullptr);
 
 // Prints the canonical text of a rule: minimal parentheses, double-quoted strings,
-// lower-case keywords, single spaces. ParseDsl(ToDsl(r)) == Normalize(r).
+// lower-case keywords, single spaces. ParseDsl(ToDsl(r)) == Normalize(r) for any rule whose
+// fields are identifiers (IsDslIdentifier), whose number texts are canonical, whose string
+// texts are valid UTF-8, whose kAll (printed as "") is the whole rule, and whose nesting
+// fits kMaxDslNesting; rules from ParseDsl and RuleFromJson always qualify. Never fails.
 std::string ToDsl(const Rule& rule);
+
+// Lexical rules shared with the JSON form (rule_json.h), so that whatever one form accepts
+// the other can print.
+
+// Maximum nesting of "(" and "not" in the text, and of the same in the JSON tree as ToDsl
+// would print it.
+inline constexpr int kMaxDslNesting = 64;
+
+// True if `name` can be a field: [A-Za-z_][A-Za-z0-9_]* and not a keyword.
+bool IsDslIdentifier(std::string_view name);
+
+// The canonical text of a number written as -?digits[.digits], or nullopt if `text` is not
+// one or is outside the range of a double. Integers that fit int64 or uint64 keep all their
+// digits ("007" -> "7", "-0" -> "0"); other numbers go through a double and are printed in
+// the shortest fixed-point form that reads back to it ("12.50" -> "12.5", "1.0" -> "1").
+// JSON numbers (RuleFromJson) land on the same texts, so both forms agree.
+std::optional<std::string> CanonicalNumber(std::string_view text);
+
+// True if `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF).
+bool IsValidUtf8(std::string_view s);
 
 }  // namespace mercator
 

@@ -870,4 +870,16 @@ absl::StatusOr<SqliteMigrationReport> MigrateSqlite(const std::string& data_dir,
   return ApplyMigrations(*writer, *clock);
 }
 
+std::string FormatMigrationReport(const SqliteMigrationReport& report) {
+  if (report.applied.empty()) {
+    return Cat("schema up to date at version ", report.schema_version);
+  }
+  std::string out = "applied migrations ";
+  for (size_t i = 0; i < report.applied.size(); ++i) {
+    out += Cat(i == 0 ? "" : ", ", report.applied[i]);
+  }
+  out += Cat("; schema version ", report.schema_version, " (latest ", report.latest_version, ")");
+  return out;
+}
+
 }  // namespace mercator

@@ -63,6 +63,10 @@ struct SqliteMigrationReport {
 absl::StatusOr<SqliteMigrationReport> MigrateSqlite(const std::string& data_dir,
                                                     const Clock* clock);
 
+// One line for people: "applied migrations 1, 2; schema version 2 (latest 2)" or
+// "schema up to date at version 2".
+std::string FormatMigrationReport(const SqliteMigrationReport& report);
+
 }  // namespace mercator
 
 #endif  // MERCATOR_STORE_SQLITE_SQLITE_STORE_H_
