@@ -1,0 +1,67 @@
+#include "store/sqlite/internal/tag_json.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mercator::sqlite_internal {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(TagJson, EncodesCompactNativeJson) {
+  TagMap tags = {{"b", true},
+                 {"i", int64_t{-5}},
+                 {"l", std::vector<std::string>{"x", "y"}},
+                 {"s", std::string("浙江")}};
+  absl::StatusOr<std::string> json = EncodeTags(tags);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json, R"({"b":true,"i":-5,"l":["x","y"],"s":"浙江"})");
+  EXPECT_EQ(*DecodeTags(*json), tags);
+  EXPECT_EQ(*EncodeTags({}), "{}");
+}
+
+TEST(TagJson, EncodeTagValuesSkipsRemovals) {
+  TagChanges changes = {{"a", int64_t{1}}, {"gone", std::nullopt}};
+  EXPECT_EQ(*EncodeTagValues(changes), R"({"a":1})");
+}
+
+TEST(TagJson, RejectsInvalidUtf8) {
+  EXPECT_EQ(EncodeTags({{"k", std::string("\xc3\x28")}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeTags({{"\xff", true}}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeTags({{"k", std::vector<std::string>{"ok", "\xed\xa0\x80"}}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeStringList({"\xc0\xaf"}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TagJson, Utf8Validator) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("abc 浙江 \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xe6\xb5"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\x80"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // beyond U+10FFFF
+}
+
+TEST(TagJson, CorruptStoredTagsAreDataLoss) {
+  for (const char* bad : {"", "[", "[]", R"({"a":1.5})", R"({"a":null})", R"({"a":{"b":1}})",
+                          R"({"a":[1]})", R"({"a":18446744073709551615})"}) {
+    absl::StatusOr<TagMap> r = DecodeTags(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << bad;
+  }
+  EXPECT_THAT(DecodeTags(R"({"a":[1]})").status().message(), HasSubstr("\"a\""));
+}
+
+TEST(TagJson, StringLists) {
+  std::vector<std::string> values = {"浙江", "上海", "a\"b"};
+  absl::StatusOr<std::string> json = EncodeStringList(values);
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(*DecodeStringList(*json), values);
+  EXPECT_EQ(*EncodeStringList({}), "[]");
+  EXPECT_EQ(DecodeStringList("{}").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeStringList("[1]").status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace mercator::sqlite_internal
