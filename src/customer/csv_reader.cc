@@ -232,7 +232,11 @@ absl::Status CsvReader::Init() {
   } else if (options_.encoding == CsvEncoding::kUtf8) {
     encoding_ = CsvEncoding::kUtf8;
   }
-  RETURN_IF_ERROR(Fill(options_.chunk_bytes));
+  // The whole first line is needed to strip the BOM and detect the separator.
+  do {
+    RETURN_IF_ERROR(Fill(options_.chunk_bytes));
+  } while (!eof_ && end_ - pos_ <= options_.max_record_bytes &&
+           std::memchr(buf_.data() + pos_, '\n', end_ - pos_) == nullptr);
   if (end_ - pos_ >= 3 && std::memcmp(buf_.data() + pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
   if (options_.separator != 0) {
     separator_ = options_.separator;

@@ -296,7 +296,8 @@ absl::Status ValidateImportMapping(const ImportMapping& m) {
   absl::flat_hash_set<std::string_view> keys;
   for (size_t i = 0; i < m.tags.size(); ++i) {
     absl::Status st = ValidateTagDef(m.tags[i]);
-    if (!st.ok()) return Bad(Cat("tags[", i, "]"), st.message());
+    // ValidateTagDef names the field first ("key: ..."), so this reads "tags[0].key: ...".
+    if (!st.ok()) return absl::InvalidArgumentError(Cat("tags[", i, "].", st.message()));
     if (!keys.insert(m.tags[i].key).second) {
       return Bad(Cat("tags[", i, "].key"), Cat("\"", m.tags[i].key, "\" is defined twice"));
     }
