@@ -581,6 +581,16 @@ void PrintList(const Rule& rule, std::string* out) {
   }
 }
 
+// A one-child group prints as its child; see through it so that a rule and its Normalize
+// print the same.
+const Rule& Unwrap(const Rule& rule) {
+  const Rule* r = &rule;
+  while ((r->kind == RuleKind::kAnd || r->kind == RuleKind::kOr) && r->children.size() == 1) {
+    r = &r->children[0];
+  }
+  return *r;
+}
+
 void Print(const Rule& rule, int context, std::string* out) {
   switch (rule.kind) {
     case RuleKind::kAll:
@@ -599,8 +609,8 @@ void Print(const Rule& rule, int context, std::string* out) {
       return;
     }
     case RuleKind::kNot: {
-      if (rule.children.size() == 1 && rule.children[0].kind == RuleKind::kIn) {
-        const Rule& in = rule.children[0];
+      if (rule.children.size() == 1 && Unwrap(rule.children[0]).kind == RuleKind::kIn) {
+        const Rule& in = Unwrap(rule.children[0]);
         Append(out, in.field, " not in (");
         PrintList(in, out);
         out->push_back(')');
@@ -698,11 +708,32 @@ std::optional<std::string> CanonicalNumber(std::string_view text) {
   }
   if (!std::isfinite(d)) return std::nullopt;
   if (d == 0) return "0";  // Also folds -0.0, which has no integer spelling.
-  // Fixed notation, since the grammar has no exponent; 330 bytes hold any finite double.
-  char buf[400];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  // Keep 15 significant digits (DBL_DIG): every such decimal survives a trip through a double,
+  // even through a JSON parser that is off by an ulp, as Boost.JSON 1.81's is.
+  char buf[64];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific, 14);
   if (ec != std::errc()) return std::nullopt;
-  return std::string(buf, p);
+  // buf is "-d.ddddddddddddddde+XX"; print it in fixed notation, as the grammar has no exponent.
+  const std::string_view sci(buf, p - buf);
+  const size_t e = sci.find('e');
+  const bool negative = sci[0] == '-';
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (IsDigit(c)) digits.push_back(c);
+  }
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  int exponent = 0;
+  std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exponent);
+  std::string out = negative ? "-" : "";
+  const int n = static_cast<int>(digits.size());
+  if (exponent < 0) {
+    out.append("0.").append(-exponent - 1, '0').append(digits);
+  } else if (exponent >= n - 1) {
+    out.append(digits).append(exponent - (n - 1), '0');
+  } else {
+    out.append(digits, 0, exponent + 1).append(".").append(digits, exponent + 1);
+  }
+  return out;
 }
 
 bool IsValidUtf8(std::string_view s) {

@@ -66,8 +66,9 @@ bool IsDslIdentifier(std::string_view name);
 
 // The canonical text of a number written as -?digits[.digits], or nullopt if `text` is not
 // one or is outside the range of a double. Integers that fit int64 or uint64 keep all their
-// digits ("007" -> "7", "-0" -> "0"); other numbers go through a double and are printed in
-// the shortest fixed-point form that reads back to it ("12.50" -> "12.5", "1.0" -> "1").
+// digits ("007" -> "7", "-0" -> "0"); other numbers go through a double, keep 15 significant
+// digits (what a double holds exactly) and are printed in fixed point without trailing zeros
+// ("12.50" -> "12.5", "1.0" -> "1", "0.1234567890123456789" -> "0.123456789012346").
 // JSON numbers (RuleFromJson) land on the same texts, so both forms agree.
 std::optional<std::string> CanonicalNumber(std::string_view text);
 

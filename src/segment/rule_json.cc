@@ -112,10 +112,13 @@ std::string NumberText(const json::value& v) {
   if (v.is_uint64()) return std::to_string(v.get_uint64());
   char buf[400];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double(), std::chars_format::fixed);
-  // A finite double always fits and always reads back, so both steps succeed.
-  std::optional<std::string> text =
-      ec == std::errc() ? CanonicalNumber(std::string_view(buf, p - buf)) : std::nullopt;
-  return text ? *std::move(text) : "0";
+  // A double is canonicalized as the DSL canonicalizes "<digits>.<digits>" (to 15 significant
+  // digits), even when it holds an integer, so 1.2345678901234568e17 reads the same in both.
+  std::string text(buf, ec == std::errc() ? p : buf);
+  if (text.find('.') == std::string::npos) text.append(".0");
+  std::optional<std::string> canonical = CanonicalNumber(text);
+  // A finite double always prints and reads back, so this holds.
+  return canonical ? *std::move(canonical) : "0";
 }
 
 absl::StatusOr<Literal> ReadLiteral(const json::value& v, const std::string& pointer) {
@@ -197,10 +200,7 @@ class Reader {
       const std::string child_pointer = Child(pointer, "rule");
       if (child == nullptr) return Error(child_pointer, "missing; expected a rule object");
       // not (x in ...) prints as "x not in (...)", which is a term, not a nesting level.
-      const json::value* child_op =
-          child->is_object() ? child->get_object().if_contains("op") : nullptr;
-      const bool prints_as_not_in =
-          child_op != nullptr && child_op->is_string() && child_op->get_string() == "in";
+      const bool prints_as_not_in = PrintsAsNotIn(*child);
       if (!prints_as_not_in) RETURN_IF_ERROR(Nest(pointer, &nesting));
       ASSIGN_OR_RETURN(Rule rule, Read(*child, child_pointer, kPrecNot, nesting, depth + 1));
       return Rule::Not(std::move(rule));
@@ -241,6 +241,22 @@ class Reader {
   }
 
  private:
+  // Whether `not` of this rule prints as "x not in (...)", which is a term rather than a
+  // nesting level. Looks through one-rule groups, as ToDsl does.
+  static bool PrintsAsNotIn(const json::value& rule) {
+    const json::value* v = &rule;
+    while (true) {
+      const json::object* o = v->if_object();
+      const json::value* op = o != nullptr ? o->if_contains("op") : nullptr;
+      if (op == nullptr || !op->is_string()) return false;
+      if (op->get_string() == "in") return true;
+      if (op->get_string() != "and" && op->get_string() != "or") return false;
+      const json::value* rules = o->if_contains("rules");
+      if (rules == nullptr || !rules->is_array() || rules->get_array().size() != 1) return false;
+      v = &rules->get_array()[0];
+    }
+  }
+
   absl::StatusOr<Rule> ReadGroup(const json::object& object, const std::string& pointer,
                                  RuleKind kind, int context, int nesting, int depth) {
     const json::value* rules = object.if_contains("rules");
