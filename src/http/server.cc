@@ -181,6 +181,12 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
   }
 
+  // After the I/O threads stopped: nothing else touches the socket any more.
+  void ForceClose() {
+    beast::error_code ec;
+    stream_.socket().close(ec);
+  }
+
   // Drain: a connection waiting for its next request is closed; busy ones finish first.
   void CloseIfIdle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
@@ -639,6 +645,17 @@ void Server::Impl::StopThreads() {
   ioc_.stop();
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
+  // Connections still open (past the drain deadline, or on Stop) are cut now rather than
+  // when the io_context is destroyed, so their clients see the close promptly.
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [ptr, weak] : sessions_) {
+      if (auto s = weak.lock()) open.push_back(std::move(s));
+    }
+  }
+  for (auto& s : open) s->ForceClose();
+  open.clear();
   // A handler still running past the deadline is waited for: threads cannot be killed.
   workers_.stop();
   workers_.join();

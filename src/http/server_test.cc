@@ -1,1 +1,482 @@
+#include "http/server.h"
+
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "boost/json/parse.hpp"
+#include "boost/json/value.hpp"
+#include "common/log.h"
+#include "http/metrics.h"
+#include "http/test_client.h"
+
+namespace mercator::http {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Collects log lines while alive.
+class LogCapture {
+ public:
+  LogCapture() {
+    SetLogObserverForTest([this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(mu_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~LogCapture() { SetLogObserverForTest(nullptr); }
+  std::vector<std::string> Lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+  bool Contains(std::string_view needle) {
+    for (const std::string& l : Lines()) {
+      if (l.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router_.SetAuthenticator([](Request& r) -> absl::Status {
+      if (r.Header("authorization") != "Bearer good") {
+        return absl::UnauthenticatedError("a valid bearer token is required");
+      }
+      r.principal = "tester";
+      return absl::OkStatus();
+    });
+    router_.Add(Method::kGet, "/hello", Auth::kPublic,
+                [](Request&) { return Response::Text(200, "hi", "text/plain"); });
+    router_.Add(Method::kPost, "/echo", Auth::kPublic,
+                [](Request& r) { return Response::Text(200, r.body, "text/plain"); });
+    router_.Add(Method::kGet, "/v1/customers/{id}", Auth::kPublic, [](Request& r) {
+      return Response::Json(200, "{\"id\":\"" + r.path_params["id"] + "\"}");
+    });
+    router_.Add(Method::kGet, "/private", Auth::kRequired,
+                [](Request& r) { return Response::Text(200, r.principal, "text/plain"); });
+    router_.Add(Method::kGet, "/boom", Auth::kPublic, [](Request&) -> Response {
+      throw std::runtime_error("secret table customer_pii is corrupt");
+    });
+    router_.Add(Method::kGet, "/request-id", Auth::kPublic,
+                [](Request& r) { return Response::Text(200, r.request_id, "text/plain"); });
+    router_.Add(Method::kGet, "/slow", Auth::kPublic, [this](Request&) {
+      slow_started_.store(true);
+      std::this_thread::sleep_for(milliseconds(800));
+      return Response::Text(200, "slow done", "text/plain");
+    });
+    router_.Add(Method::kGet, "/stream", Auth::kPublic, [](Request&) {
+      Response res;
+      res.headers["content-type"] = "text/csv";
+      auto n = std::make_shared<int>(0);
+      res.stream = [n](std::string& chunk) {
+        chunk = "row" + std::to_string(*n) + "\n";
+        return ++*n < 5;
+      };
+      return res;
+    });
+    router_.Add(Method::kGet, "/metrics", Auth::kPublic, MetricsHandler(metrics_));
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    options.io_threads = 2;
+    options.worker_threads = 2;
+    if (options.max_body_bytes == ServerOptions{}.max_body_bytes) options.max_body_bytes = 1024;
+    if (options.max_header_bytes == ServerOptions{}.max_header_bytes) {
+      options.max_header_bytes = 2048;
+    }
+    server_ = std::make_unique<Server>(options, router_, &metrics_);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  uint16_t port() const { return server_->port(); }
+
+  Router router_;
+  Metrics metrics_;
+  std::unique_ptr<Server> server_;
+  std::atomic<bool> slow_started_{false};
+};
+
+boost::json::object ParseProblem(const HttpResult& r) {
+  EXPECT_EQ(r.Header("content-type"), "application/problem+json");
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  EXPECT_FALSE(ec) << r.body;
+  return v.is_object() ? v.as_object() : boost::json::object{};
+}
+
+TEST_F(ServerTest, ServesRegisteredRoute) {
+  StartServer();
+  HttpResult r = Fetch(port(), "GET", "/hello");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hi");
+  EXPECT_EQ(r.Header("content-type"), "text/plain");
+}
+
+TEST_F(ServerTest, UnknownPathIs404Problem) {
+  StartServer();
+  HttpResult r = Fetch(port(), "GET", "/nowhere");
+  EXPECT_EQ(r.status, 404);
+  boost::json::object o = ParseProblem(r);
+  EXPECT_EQ(o["status"].as_int64(), 404);
+  EXPECT_EQ(o["title"].as_string(), "Not Found");
+  EXPECT_TRUE(o.contains("type"));
+}
+
+TEST_F(ServerTest, OtherMethodIs405WithAllow) {
+  StartServer();
+  HttpResult r = Fetch(port(), "DELETE", "/hello");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("allow"), "GET, HEAD");
+  EXPECT_EQ(ParseProblem(r)["status"].as_int64(), 405);
+  HttpResult unknown = Fetch(port(), "BREW", "/hello");
+  EXPECT_EQ(unknown.status, 405);
+}
+
+TEST_F(ServerTest, HeadHasLengthButNoBody) {
+  StartServer();
+  TestClient client(port());
+  HttpResult r = client.Fetch("HEAD", "/hello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-length"), "2");
+  EXPECT_TRUE(r.body.empty());
+  // The connection is still in step: the next response is not confused with a body.
+  EXPECT_EQ(client.Fetch("GET", "/hello").body, "hi");
+  EXPECT_EQ(client.connections_opened(), 1);
+}
+
+TEST_F(ServerTest, EchoesBodyWithinLimit) {
+  StartServer();
+  const std::string body(1000, 'x');
+  HttpResult r = Fetch(port(), "POST", "/echo", body);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, body);
+}
+
+TEST_F(ServerTest, OversizedBodyIs413) {
+  StartServer();
+  HttpResult r = Fetch(port(), "POST", "/echo", std::string(200 * 1024, 'x'));
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(ParseProblem(r)["status"].as_int64(), 413);
+}
+
+TEST_F(ServerTest, OversizedChunkedBodyIs413) {
+  StartServer();
+  TestClient client(port());
+  std::string raw = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 4; ++i) raw += "200\r\n" + std::string(512, 'y') + "\r\n";
+  raw += "0\r\n\r\n";
+  HttpResult r = client.SendRaw(raw);
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(ServerTest, OversizedHeaderIs431) {
+  StartServer();
+  HttpResult r = Fetch(port(), "GET", "/hello", {}, {{"x-big", std::string(4096, 'h')}});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 431);
+  EXPECT_EQ(ParseProblem(r)["status"].as_int64(), 431);
+}
+
+TEST_F(ServerTest, MalformedRequestIs400) {
+  StartServer();
+  for (const char* raw :
+       {"THIS IS NOT HTTP\r\n\r\n", "GET /hello HTTP/1.1\r\nNo colon here\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nContent-Length: abc\r\n\r\n"}) {
+    TestClient client(port());
+    HttpResult r = client.SendRaw(raw);
+    EXPECT_EQ(r.status, 400) << raw << " " << r.error;
+    EXPECT_FALSE(r.keep_alive);
+  }
+}
+
+TEST_F(ServerTest, BadPercentEncodingIs400) {
+  StartServer();
+  HttpResult r = Fetch(port(), "GET", "/v1/customers/%zz");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ParseProblem(r)["status"].as_int64(), 400);
+}
+
+TEST_F(ServerTest, RequiredAuthIs401ProblemAndPublicRouteIsOpen) {
+  StartServer();
+  HttpResult anonymous = Fetch(port(), "GET", "/private");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(ParseProblem(anonymous)["status"].as_int64(), 401);
+  HttpResult wrong = Fetch(port(), "GET", "/private", {}, {{"authorization", "Bearer bad"}});
+  EXPECT_EQ(wrong.status, 401);
+  HttpResult good = Fetch(port(), "GET", "/private", {}, {{"authorization", "Bearer good"}});
+  EXPECT_EQ(good.status, 200);
+  EXPECT_EQ(good.body, "tester");
+  EXPECT_EQ(Fetch(port(), "GET", "/hello").status, 200);
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500WithoutLeak) {
+  LogCapture logs;
+  StartServer();
+  HttpResult r = Fetch(port(), "GET", "/boom", {}, {{"x-request-id", "boom-1"}});
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(ParseProblem(r)["status"].as_int64(), 500);
+  EXPECT_EQ(r.body.find("secret"), std::string::npos);
+  EXPECT_EQ(r.body.find("customer_pii"), std::string::npos);
+  // Logged with the request id, and the server keeps serving.
+  bool logged = false;
+  for (const std::string& line : logs.Lines()) {
+    if (line.find("\"severity_text\":\"ERROR\"") != std::string::npos &&
+        line.find("customer_pii") != std::string::npos &&
+        line.find("\"request_id\":\"boom-1\"") != std::string::npos) {
+      logged = true;
+    }
+  }
+  EXPECT_TRUE(logged);
+  EXPECT_EQ(Fetch(port(), "GET", "/hello").status, 200);
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  StartServer();
+  TestClient client(port());
+  for (int i = 0; i < 5; ++i) {
+    HttpResult r = client.Fetch("GET", "/v1/customers/c" + std::to_string(i));
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.body, "{\"id\":\"c" + std::to_string(i) + "\"}");
+    EXPECT_TRUE(r.keep_alive);
+  }
+  EXPECT_EQ(client.Fetch("POST", "/echo", "abc").body, "abc");
+  EXPECT_EQ(client.Fetch("GET", "/nowhere").status, 404);
+  EXPECT_EQ(client.Fetch("GET", "/hello").status, 200);
+  EXPECT_EQ(client.connections_opened(), 1);
+}
+
+TEST_F(ServerTest, ConnectionCloseIsHonoured) {
+  StartServer();
+  TestClient client(port());
+  HttpResult r = client.Fetch("GET", "/hello", {}, {{"connection", "close"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_FALSE(client.connected());
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  StartServer();
+  TestClient client(port());
+  HttpResult first = client.SendRaw(
+      "GET /v1/customers/a HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/customers/b HTTP/1.1\r\nHost: "
+      "x\r\n\r\n");
+  EXPECT_EQ(first.body, "{\"id\":\"a\"}");
+  // The second response is already on its way; read it with an empty write.
+  HttpResult second = client.SendRaw("");
+  EXPECT_EQ(second.body, "{\"id\":\"b\"}");
+}
+
+TEST_F(ServerTest, StreamsWithChunkedEncoding) {
+  StartServer();
+  TestClient client(port());
+  HttpResult r = client.Fetch("GET", "/stream");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.chunked);
+  EXPECT_EQ(r.Header("content-type"), "text/csv");
+  EXPECT_EQ(r.body, "row0\nrow1\nrow2\nrow3\nrow4\n");
+  EXPECT_FALSE(r.Header("x-request-id").empty());
+  EXPECT_EQ(client.Fetch("GET", "/hello").body, "hi");
+  EXPECT_EQ(client.connections_opened(), 1);
+}
+
+TEST_F(ServerTest, StreamWriterExceptionTruncatesBody) {
+  router_.Add(Method::kGet, "/bad-stream", Auth::kPublic, [](Request&) {
+    Response res;
+    auto n = std::make_shared<int>(0);
+    res.stream = [n](std::string& chunk) -> bool {
+      if (++*n > 2) throw std::runtime_error("export cursor lost");
+      chunk = "part\n";
+      return true;
+    };
+    return res;
+  });
+  StartServer();
+  HttpResult r = Fetch(port(), "GET", "/bad-stream");
+  EXPECT_FALSE(r.ok());  // no terminating chunk: the client sees an incomplete body
+  EXPECT_EQ(Fetch(port(), "GET", "/hello").status, 200);
+}
+
+TEST_F(ServerTest, EchoesSaneRequestIdAndReplacesOthers) {
+  StartServer();
+  HttpResult given = Fetch(port(), "GET", "/request-id", {}, {{"x-request-id", "abc-123.X_y:z"}});
+  EXPECT_EQ(given.Header("x-request-id"), "abc-123.X_y:z");
+  EXPECT_EQ(given.body, "abc-123.X_y:z");
+
+  HttpResult insane = Fetch(port(), "GET", "/request-id", {}, {{"x-request-id", "bad id\"{}"}});
+  EXPECT_NE(insane.Header("x-request-id"), "bad id\"{}");
+  EXPECT_EQ(insane.Header("x-request-id").size(), 32u);
+  EXPECT_EQ(insane.body, insane.Header("x-request-id"));
+
+  HttpResult none = Fetch(port(), "GET", "/request-id");
+  EXPECT_EQ(none.Header("x-request-id").size(), 32u);
+  EXPECT_NE(none.Header("x-request-id"), insane.Header("x-request-id"));
+
+  HttpResult problem = Fetch(port(), "GET", "/nowhere", {}, {{"x-request-id", "r-404"}});
+  EXPECT_EQ(problem.Header("x-request-id"), "r-404");
+}
+
+TEST_F(ServerTest, AccessLogIsOneJsonLinePerRequestWithRouteNotPath) {
+  LogCapture logs;
+  StartServer();
+  ASSERT_EQ(
+      Fetch(port(), "GET", "/v1/customers/C123456789", {}, {{"x-request-id", "acc-1"}}).status,
+      200);
+  std::string access;
+  // The line is written after the response, so allow the server a moment.
+  for (int i = 0; i < 100 && access.empty(); ++i) {
+    for (const std::string& line : logs.Lines()) {
+      if (line.find("\"body\":\"http request\"") != std::string::npos &&
+          line.find("acc-1") != std::string::npos) {
+        access = line;
+      }
+    }
+    if (access.empty()) std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_FALSE(access.empty());
+  boost::json::object o = boost::json::parse(access).as_object();
+  EXPECT_EQ(o["request_id"].as_string(), "acc-1");
+  boost::json::object& a = o["attributes"].as_object();
+  EXPECT_EQ(a["http.route"].as_string(), "/v1/customers/{id}");
+  EXPECT_EQ(a["http.request.method"].as_string(), "GET");
+  EXPECT_EQ(a["http.response.status_code"].as_string(), "200");
+  EXPECT_TRUE(a.contains("http.server.request.duration"));
+  EXPECT_EQ(access.find("C123456789"), std::string::npos);
+}
+
+TEST_F(ServerTest, MetricsCountRequestsByRoutePattern) {
+  StartServer();
+  TestClient client(port());
+  for (int i = 0; i < 3; ++i) client.Fetch("GET", "/v1/customers/C99" + std::to_string(i));
+  client.Fetch("GET", "/nowhere/C777");
+  client.Fetch("GET", "/boom");
+  // The counters are updated after the response is written.
+  std::string text;
+  const std::string ok_line =
+      "http_server_requests_total{method=\"GET\",route=\"/v1/customers/{id}\",status=\"200\"} 3";
+  for (int i = 0; i < 100; ++i) {
+    text = metrics_.Render();
+    if (text.find(ok_line) != std::string::npos &&
+        text.find("route=\"/boom\",status=\"500\"} 1") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_NE(text.find(ok_line), std::string::npos) << text;
+  EXPECT_NE(
+      text.find("http_server_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1"),
+      std::string::npos);
+  EXPECT_NE(text.find("route=\"/boom\",status=\"500\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/"
+                      "customers/{id}\",le=\"+Inf\"} 3"),
+            std::string::npos);
+  EXPECT_NE(text.find("http_server_requests_in_flight"), std::string::npos);
+  EXPECT_EQ(text.find("C99"), std::string::npos);
+  EXPECT_EQ(text.find("C777"), std::string::npos);
+
+  HttpResult scraped = client.Fetch("GET", "/metrics");
+  EXPECT_EQ(scraped.status, 200);
+  EXPECT_NE(scraped.body.find("http_server_requests_total"), std::string::npos);
+}
+
+TEST(Metrics, RegistryAcceptsOtherModulesFamilies) {
+  Metrics metrics;
+  EXPECT_NE(metrics.shared_registry(), nullptr);
+  EXPECT_EQ(&metrics.registry(), metrics.shared_registry().get());
+  metrics.ObserveRequest("POST", "/v1/draws", 201, 0.003);
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("# TYPE http_server_requests_total counter"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE http_server_request_duration_seconds histogram"), std::string::npos);
+}
+
+TEST_F(ServerTest, DrainFinishesInFlightRequestAndRefusesNewConnections) {
+  StartServer();
+  const uint16_t p = port();
+  TestClient idle(p);
+  ASSERT_EQ(idle.Fetch("GET", "/hello").status, 200);  // an idle keep-alive connection
+
+  auto slow = std::async(std::launch::async, [p] { return Fetch(p, "GET", "/slow"); });
+  for (int i = 0; i < 500 && !slow_started_.load(); ++i)
+    std::this_thread::sleep_for(milliseconds(2));
+  ASSERT_TRUE(slow_started_.load());
+  EXPECT_EQ(server_->InFlight(), 1);
+
+  auto drained = std::async(std::launch::async, [this] { server_->Drain(milliseconds(5000)); });
+  // New connections are refused once the listener is closed.
+  bool refused = false;
+  for (int i = 0; i < 200 && !refused; ++i) {
+    HttpResult r = Fetch(p, "GET", "/hello");
+    refused = !r.ok();
+    if (!refused) std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_TRUE(refused);
+
+  HttpResult done = slow.get();
+  EXPECT_EQ(done.status, 200) << done.error;
+  EXPECT_EQ(done.body, "slow done");
+  EXPECT_FALSE(done.keep_alive);  // drain answers with Connection: close
+  EXPECT_EQ(drained.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  // The idle keep-alive connection was closed by the drain.
+  EXPECT_FALSE(idle.Fetch("GET", "/hello").ok());
+  EXPECT_EQ(server_->InFlight(), 0);
+}
+
+TEST_F(ServerTest, DrainDeadlineCutsSlowRequest) {
+  StartServer();
+  const uint16_t p = port();
+  auto slow = std::async(std::launch::async, [p] { return Fetch(p, "GET", "/slow"); });
+  for (int i = 0; i < 500 && !slow_started_.load(); ++i)
+    std::this_thread::sleep_for(milliseconds(2));
+  server_->Drain(milliseconds(50));
+  HttpResult r = slow.get();
+  EXPECT_FALSE(r.ok());  // cut off at the deadline
+}
+
+TEST(Server, StartFailsOnBadAddressAndBusyPort) {
+  Router router;
+  ServerOptions bad;
+  bad.address = "not-an-address";
+  Server s1(bad, router, nullptr);
+  EXPECT_EQ(s1.Start().code(), absl::StatusCode::kInvalidArgument);
+
+  Server s2(ServerOptions{}, router, nullptr);
+  ASSERT_TRUE(s2.Start().ok());
+  EXPECT_EQ(s2.Start().code(), absl::StatusCode::kFailedPrecondition);
+  ServerOptions busy;
+  busy.port = s2.port();
+  Server s3(busy, router, nullptr);
+  EXPECT_EQ(s3.Start().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(Server, StopWithoutStartAndTwiceIsSafe) {
+  Router router;
+  Server never(ServerOptions{}, router, nullptr);
+  never.Stop();
+  never.Wait();
+  Server twice(ServerOptions{}, router, nullptr);
+  ASSERT_TRUE(twice.Start().ok());
+  twice.Drain(milliseconds(100));
+  twice.Stop();
+  twice.Wait();
+}
+
+}  // namespace
+}  // namespace mercator::http

@@ -187,7 +187,18 @@ std::vector<Router::RouteInfo> Router::Routes() const {
 }
 
 Response Router::Dispatch(Request& request) const {
-  const std::vector<std::string_view> parts = SplitPath(request.path);
+  // Split the raw path, then decode each segment, so that an encoded "/" (%2F) stays inside
+  // its segment. Requests built without a target (tests) use the decoded path as is.
+  std::vector<std::string> decoded;
+  std::string_view raw = request.target;
+  raw = raw.substr(0, raw.find_first_of("?#"));
+  if (raw.empty()) raw = request.path;
+  for (std::string_view part : SplitPath(raw)) {
+    std::string segment;
+    if (!PercentDecode(part, /*plus_is_space=*/false, segment)) segment = std::string(part);
+    decoded.push_back(std::move(segment));
+  }
+  const std::vector<std::string_view> parts(decoded.begin(), decoded.end());
 
   // Literal-segment mask of a route that matches the path, or nullopt. A lexicographically
   // greater mask is more specific.

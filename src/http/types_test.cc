@@ -152,12 +152,18 @@ TEST(ProblemResponse, HasRfc9457FieldsAndErrors) {
 
 TEST(StatusResponse, MapsCodesAsDocumented) {
   const std::pair<absl::Status, int> cases[] = {
-      {absl::InvalidArgumentError("x"), 400},   {absl::OutOfRangeError("x"), 400},
-      {absl::FailedPreconditionError("x"), 409}, {absl::NotFoundError("x"), 404},
-      {absl::AlreadyExistsError("x"), 409},     {absl::UnauthenticatedError("x"), 401},
-      {absl::PermissionDeniedError("x"), 403},  {absl::ResourceExhaustedError("x"), 429},
-      {absl::UnavailableError("x"), 503},       {absl::InternalError("x"), 500},
-      {absl::UnknownError("x"), 500},           {absl::DataLossError("x"), 500},
+      {absl::InvalidArgumentError("x"), 400},
+      {absl::OutOfRangeError("x"), 400},
+      {absl::FailedPreconditionError("x"), 409},
+      {absl::NotFoundError("x"), 404},
+      {absl::AlreadyExistsError("x"), 409},
+      {absl::UnauthenticatedError("x"), 401},
+      {absl::PermissionDeniedError("x"), 403},
+      {absl::ResourceExhaustedError("x"), 429},
+      {absl::UnavailableError("x"), 503},
+      {absl::InternalError("x"), 500},
+      {absl::UnknownError("x"), 500},
+      {absl::DataLossError("x"), 500},
   };
   for (const auto& [status, http_status] : cases) {
     Response res = StatusResponse(status);
