@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <mutex>
 #include <stdexcept>
@@ -464,6 +465,22 @@ TEST(Server, StartFailsOnBadAddressAndBusyPort) {
   busy.port = s2.port();
   Server s3(busy, router, nullptr);
   EXPECT_EQ(s3.Start().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(Server, SigtermTriggersDrain) {
+  Router router;
+  router.Add(Method::kGet, "/hello", Auth::kPublic,
+             [](Request&) { return Response::Text(200, "hi", "text/plain"); });
+  ServerOptions options;
+  options.drain_timeout = milliseconds(2000);
+  Server server(options, router, nullptr);
+  ASSERT_TRUE(server.Start().ok());
+  server.DrainOnSignals();
+  ASSERT_EQ(Fetch(server.port(), "GET", "/hello").status, 200);
+  // The signal_set handler catches it; the default action (terminate) does not run.
+  ASSERT_EQ(std::raise(SIGTERM), 0);
+  server.Wait();
+  EXPECT_FALSE(Fetch(server.port(), "GET", "/hello").ok());
 }
 
 TEST(Server, StopWithoutStartAndTwiceIsSafe) {
