@@ -1,0 +1,1 @@
+age between 25 and 35 and province in ("浙江","上海") and has(products, "wealth") and not lifecycle = "churned" and aum >= 50000

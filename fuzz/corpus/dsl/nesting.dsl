@@ -1,0 +1,1 @@
+not not not (((a = 1)))

@@ -1,0 +1,1 @@
+(a = 1 or b <> 2) and not (c == 3 and d < -4.5) or e not in (1, 'x', true)

@@ -1,0 +1,1 @@
+has_all(tags, "a\"b", 'c\\d', "\n\t") or exists(email) or x >= 18446744073709551616
