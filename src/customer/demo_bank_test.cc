@@ -183,11 +183,19 @@ TEST(DemoBank, ExternalIds) {
 
 TEST(DemoBank, EveryValueRoundTripsThroughItsDefinition) {
   const std::vector<TagDef> catalog = DemoCatalog();
-  for (size_t i = 0; i < 20'000; ++i) {
+  std::map<std::string, const TagDef*, std::less<>> defs;
+  std::map<std::string, std::set<std::string>, std::less<>> allowed;
+  for (const TagDef& d : catalog) {
+    defs[d.key] = &d;
+    allowed[d.key].insert(d.values.begin(), d.values.end());
+  }
+  for (size_t i = 0; i < 5000; ++i) {
     const CustomerUpsert& c = Sample()[i];
     ASSERT_EQ(c.tags.size(), catalog.size()) << "every catalog key, set or removed";
     for (const auto& [key, value] : c.tags) {
-      const TagDef& def = Def(catalog, key);
+      ASSERT_TRUE(defs.contains(key)) << key;
+      const TagDef& def = *defs.find(key)->second;
+      const std::set<std::string>& values = allowed.find(key)->second;
       if (!value) continue;
       const TagValue& v = *value;
       switch (def.type) {
@@ -196,14 +204,14 @@ TEST(DemoBank, EveryValueRoundTripsThroughItsDefinition) {
           break;
         case TagType::kEnum:
           ASSERT_TRUE(std::holds_alternative<std::string>(v)) << key;
-          EXPECT_THAT(def.values, testing::Contains(std::get<std::string>(v))) << key;
+          EXPECT_TRUE(values.contains(std::get<std::string>(v))) << key;
           break;
         case TagType::kMultiEnum: {
           ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(v)) << key;
           const auto& list = std::get<std::vector<std::string>>(v);
           EXPECT_TRUE(std::is_sorted(list.begin(), list.end())) << key;
           EXPECT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << key;
-          for (const std::string& s : list) EXPECT_THAT(def.values, testing::Contains(s)) << key;
+          for (const std::string& s : list) EXPECT_TRUE(values.contains(s)) << key << "=" << s;
           break;
         }
         case TagType::kInt:
