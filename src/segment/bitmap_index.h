@@ -29,16 +29,18 @@ class SegmentIndex {
   SegmentIndex(const SegmentIndex&) = delete;
   SegmentIndex& operator=(const SegmentIndex&) = delete;
 
-  // Adds or updates a catalog entry. Changing the type of a tag that holds values is
-  // FailedPrecondition.
+  // Adds or updates a catalog entry. Changing the type of a tag that holds values (or the
+  // scale of a decimal tag that does) is FailedPrecondition.
   absl::Status DefineTag(const TagDef& def);
   std::optional<TagDef> FindTag(std::string_view key) const;
   std::vector<TagDef> Tags() const;
 
   // Marks `uid` as a live customer and applies tag changes (set or remove). Every key must be
   // a defined tag and every value of its type (InvalidArgument otherwise, nothing applied).
+  // An empty multi-enum set removes the tag: "has a value" means at least one value.
   absl::Status Apply(uint32_t uid, const TagChanges& changes);
-  // Applies many customers' changes under one writer lock (bulk import).
+  // Applies many customers' changes under one writer lock (bulk import). The whole batch is
+  // checked first: one bad entry is InvalidArgument naming its uid, and nothing is applied.
   absl::Status ApplyBatch(const std::vector<std::pair<uint32_t, TagChanges>>& batch);
   // Removes `uid` from every bitmap (PIPL erasure).
   void Erase(uint32_t uid);
@@ -53,7 +55,8 @@ class SegmentIndex {
   // give one bucket per value present, in catalog order, then "(none)" for members without a
   // value. Numeric tags give buckets [boundaries[i], boundaries[i+1]) (in stored units: fen
   // for decimals with scale 2, days for dates) with labels like "25-34"; with no boundaries,
-  // ten equal-width buckets over the members' range.
+  // ten equal-width buckets over the members' range (fewer when it is narrower than ten). Bad
+  // boundaries (not strictly increasing, fewer than two) and unknown tags are InvalidArgument.
   struct Bucket {
     std::string label;
     uint64_t count = 0;
@@ -71,7 +74,9 @@ class SegmentIndex {
   // caller-defined watermark (the store's change sequence it reflects).
   absl::Status Save(const std::string& path, uint64_t watermark) const;
   // Replaces the contents from a file written by Save; returns its watermark. A missing file
-  // is NotFound; a damaged one is DataLoss and leaves the index unchanged.
+  // is NotFound; a damaged one is DataLoss and leaves the index unchanged; a snapshot of
+  // another format version is FailedPrecondition. Save holds the reader lock while writing,
+  // so updates wait for it.
   absl::StatusOr<uint64_t> Load(const std::string& path);
 
  private:
