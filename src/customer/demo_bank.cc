@@ -651,10 +651,11 @@ CustomerUpsert DemoBank::Customer(uint64_t index) const {
   }
 
   // Risk rating: required before buying wealth products and funds; others are assessed
-  // sometimes. Younger and investing customers tolerate more risk.
+  // sometimes; leads without an account are not. Younger and investing customers tolerate
+  // more risk.
   std::optional<std::string_view> risk_rating;
-  if (holds(kWealth) || holds(kFund) || holds(kPreciousMetal) || holds(kPension) ||
-      Chance(rng, 0.25)) {
+  if (!potential && (holds(kWealth) || holds(kFund) || holds(kPreciousMetal) || holds(kPension) ||
+                     Chance(rng, 0.25))) {
     const double score = 2.6 - 0.03 * (a - 40) + 0.6 * holds(kFund) + 0.3 * holds(kWealth) +
                          0.3 * (la - 4.5) + 0.8 * rng.Normal();
     risk_rating = kRiskRatings[ClampInt(score, 1, 5) - 1].code;

@@ -293,6 +293,7 @@ TEST(DemoBank, TagsAreConsistentWithEachOther) {
     if (products.empty()) {
       expected = "potential";
       EXPECT_FALSE(HasValue(c, "open_date"));
+      EXPECT_FALSE(HasValue(c, "risk_rating"));
       EXPECT_EQ(aum, 0);
     } else {
       const int64_t open = IntTag(c, "open_date");
