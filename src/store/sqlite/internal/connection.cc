@@ -72,7 +72,7 @@ Statement& Statement::BindInt64(int index, int64_t value) {
 
 Statement& Statement::BindText(int index, std::string_view value) {
   NoteBind(
-      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8),
       index);
   return *this;
 }
@@ -80,7 +80,7 @@ Statement& Statement::BindText(int index, std::string_view value) {
 Statement& Statement::BindBlob(int index, std::string_view value) {
   // A zero-length blob with a null pointer would bind NULL; "" keeps it an empty blob.
   const char* data = value.data() != nullptr ? value.data() : "";
-  NoteBind(sqlite3_bind_blob64(stmt_, index, data, value.size(), SQLITE_TRANSIENT), index);
+  NoteBind(sqlite3_bind_blob64(stmt_, index, data, value.size(), SQLITE_STATIC), index);
   return *this;
 }
 

@@ -41,7 +41,9 @@ class Statement {
   ~Statement();
 
   Statement& BindInt64(int index, int64_t value);
-  // The bytes are copied by SQLite (SQLITE_TRANSIENT).
+  // Text and blobs are not copied (SQLITE_STATIC, which keeps bulk upserts from copying every
+  // row): the bytes must stay valid and unchanged until the handle is destroyed. Declaring the
+  // bound strings before the handle guarantees it.
   Statement& BindText(int index, std::string_view value);
   Statement& BindBlob(int index, std::string_view value);
   Statement& BindNull(int index);

@@ -2,6 +2,7 @@
 // (the catalog's `value_list`):
 //   bool -> true/false, string -> "s", list of strings -> ["a", "b"], int64 -> 123.
 // Keys and strings must be valid UTF-8 (encoding checks it: the decoder would reject it).
+// Decoding uses Boost.JSON; tags are encoded by a small direct writer (hot path of upserts).
 // No function here throws: Boost.JSON exceptions are caught and returned as Status.
 #ifndef MERCATOR_STORE_SQLITE_INTERNAL_TAG_JSON_H_
 #define MERCATOR_STORE_SQLITE_INTERNAL_TAG_JSON_H_

@@ -20,6 +20,16 @@ TEST(TagJson, EncodesCompactNativeJson) {
   EXPECT_EQ(*EncodeTags({}), "{}");
 }
 
+TEST(TagJson, EscapesQuotesBackslashesAndControlCharacters) {
+  TagMap tags = {{"k\"ey", std::string("a\"b\\c\n\r\t\x01\x1f/\x7f")}};
+  absl::StatusOr<std::string> json = EncodeTags(tags);
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(*json, R"({"k\"ey":"a\"b\\c\n\r\t\u0001\u001f/)"
+                   "\x7f"
+                   R"("})");
+  EXPECT_EQ(*DecodeTags(*json), tags);
+}
+
 TEST(TagJson, EncodeTagValuesSkipsRemovals) {
   TagChanges changes = {{"a", int64_t{1}}, {"gone", std::nullopt}};
   EXPECT_EQ(*EncodeTagValues(changes), R"({"a":1})");
