@@ -43,8 +43,8 @@ void CheckRule(const mercator::Rule& rule, std::string_view input) {
   boost::system::error_code ec;
   boost::json::parse_options options;
   options.max_depth = 1024;
-  const boost::json::value reparsed = boost::json::parse(boost::json::serialize(tree), ec, {},
-                                                         options);
+  const boost::json::value reparsed =
+      boost::json::parse(boost::json::serialize(tree), ec, {}, options);
   Check(!ec, "serialized tree does not parse", input);
   absl::StatusOr<mercator::Rule> via_text = mercator::RuleFromJson(reparsed);
   Check(via_text.ok() && *via_text == rule, "JSON text round trip changed the rule", input);

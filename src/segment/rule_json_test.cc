@@ -263,7 +263,7 @@ TEST(RuleJsonNesting, AcceptsExactlyWhatTheDslAccepts) {
   SeededRandom rng(21);
   int accepted = 0;
   int rejected = 0;
-  for (int trial = 0; trial < 200; ++trial) {
+  for (int trial = 0; trial < 100; ++trial) {
     Rule r = Rule::Exists("a");
     const int levels = 60 + static_cast<int>(rng.Uniform(190));
     for (int i = 0; i < levels; ++i) {
