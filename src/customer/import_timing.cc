@@ -80,13 +80,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(mapping.status().message()).c_str());
     return 1;
   }
-  for (auto passes :
-       {mercator::ImportPasses::kValidateFirst, mercator::ImportPasses::kSinglePass}) {
+  struct Config {
+    const char* name;
+    mercator::ImportMode mode;
+    mercator::ImportPasses passes;
+  };
+  const Config configs[] = {
+      {"validate only (pass 1)", mercator::ImportMode::kValidateOnly,
+       mercator::ImportPasses::kValidateFirst},
+      {"two passes, all-or-nothing", mercator::ImportMode::kAllOrNothing,
+       mercator::ImportPasses::kValidateFirst},
+      {"single pass, skip bad rows", mercator::ImportMode::kSkipBadRows,
+       mercator::ImportPasses::kSinglePass},
+  };
+  for (const Config& c : configs) {
     mercator::ImportOptions options;
-    options.passes = passes;
-    options.mode = passes == mercator::ImportPasses::kSinglePass
-                       ? mercator::ImportMode::kSkipBadRows
-                       : mercator::ImportMode::kAllOrNothing;
+    options.mode = c.mode;
+    options.passes = c.passes;
     mercator::Importer importer(*mapping, options, mercator::SystemClock::Get());
     long upserts = 0;
     auto t1 = std::chrono::steady_clock::now();
@@ -99,11 +109,28 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", std::string(report.status().message()).c_str());
       return 1;
     }
-    std::printf("import (%s): %ld rows read, %ld applied, %ld errors in %.3f s = %.0f rows/s\n",
-                passes == mercator::ImportPasses::kSinglePass ? "single pass, skip mode"
-                                                              : "two passes, all-or-nothing",
+    std::printf("%-27s %ld rows read, %ld applied, %ld errors in %.3f s = %.0f rows/s\n", c.name,
                 static_cast<long>(report->rows_read), upserts,
                 static_cast<long>(report->error_count), s, report->rows_read / s);
+  }
+
+  // The floor set by the data model: building and destroying the same number of upserts with
+  // 20 tags each in a std::map, without reading anything.
+  {
+    auto t2 = std::chrono::steady_clock::now();
+    std::vector<mercator::CustomerUpsert> batch;
+    batch.reserve(10000);
+    for (long r = 0; r < rows; ++r) {
+      mercator::CustomerUpsert& u = batch.emplace_back();
+      u.external_id = "UCI000123";
+      for (const mercator::TagDef& d : mapping->tags) {
+        u.tags.emplace_hint(u.tags.end(), d.key, mercator::TagValue(int64_t{r}));
+      }
+      if (batch.size() == 10000) batch.clear();
+    }
+    const double s = Seconds(t2);
+    std::printf("%-27s %ld upserts of %zu tags in %.3f s = %.0f rows/s\n",
+                "CustomerUpsert build+free", rows, mapping->tags.size(), s, rows / s);
   }
   std::remove(path.c_str());
   return 0;

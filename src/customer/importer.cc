@@ -101,8 +101,9 @@ class ImportRun {
       p.null_tokens = c.null_tokens.has_value() ? &*c.null_tokens : &m_.null_tokens;
       plans_.push_back(p);
     }
+    // In key order, so each tag is appended at the end of the upsert's map without compares.
     std::sort(plans_.begin(), plans_.end(),
-              [](const ColumnPlan& a, const ColumnPlan& b) { return a.index < b.index; });
+              [](const ColumnPlan& a, const ColumnPlan& b) { return a.def->key < b.def->key; });
     report_.ignored_columns.clear();
     for (size_t i = 0; i < header.size(); ++i) {
       if (used[i]) continue;
@@ -237,7 +238,7 @@ class ImportRun {
     for (const ColumnPlan& p : plans_) {
       std::string_view v = Cell(row, p.index);
       if (IsNull(v, *p.null_tokens)) {
-        if (out != nullptr) out->tags.emplace(p.def->key, std::nullopt);
+        if (out != nullptr) out->tags.emplace_hint(out->tags.end(), p.def->key, std::nullopt);
         continue;
       }
       if (!p.mapping->value_map.empty()) {
@@ -248,7 +249,7 @@ class ImportRun {
       if (!value.ok()) {
         fail(p.mapping->column, value.status().message());
       } else if (out != nullptr) {
-        out->tags.emplace(p.def->key, *std::move(value));
+        out->tags.emplace_hint(out->tags.end(), p.def->key, *std::move(value));
       }
     }
     if (out != nullptr) {
@@ -304,7 +305,7 @@ absl::StatusOr<ImportReport> Importer::Run(const OpenFn& open, const UpsertSink&
   RETURN_IF_ERROR(ValidateImportMapping(mapping_));
   if (options_.batch_size == 0) return absl::InvalidArgumentError("batch_size must be positive");
   const bool single = options_.passes == ImportPasses::kSinglePass;
-  if (single && options_.mode == ImportMode::kAllOrNothing) {
+  if (single && options_.mode != ImportMode::kSkipBadRows) {
     return absl::InvalidArgumentError(
         "all-or-nothing imports validate the whole file before applying; use two passes");
   }
@@ -323,7 +324,8 @@ absl::StatusOr<ImportReport> Importer::Run(const OpenFn& open, const UpsertSink&
     const uint64_t size = reader->total_bytes();
     RETURN_IF_ERROR(run.Scan(*reader, 1, 2, nullptr));
     reader.reset();
-    const bool apply = report.error_count == 0 || options_.mode == ImportMode::kSkipBadRows;
+    const bool apply = options_.mode == ImportMode::kSkipBadRows ||
+                       (options_.mode == ImportMode::kAllOrNothing && report.error_count == 0);
     if (apply && report.rows_rejected < report.rows_read) {
       ASSIGN_OR_RETURN(reader, open(csv));
       if (reader->total_bytes() != size) {

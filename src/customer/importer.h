@@ -35,7 +35,8 @@
 
 namespace mercator {
 
-enum class ImportMode { kAllOrNothing, kSkipBadRows };
+// kValidateOnly runs the first pass alone: a dry run that reports what an import would do.
+enum class ImportMode { kAllOrNothing, kSkipBadRows, kValidateOnly };
 enum class ImportPasses { kValidateFirst, kSinglePass };
 
 struct ImportError {

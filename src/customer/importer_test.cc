@@ -121,6 +121,21 @@ TEST(Importer, SkipBadRowsAppliesTheGoodRows) {
   }
 }
 
+TEST(Importer, ValidateOnlyReportsWithoutApplying) {
+  CollectingSink sink;
+  ImportOptions o;
+  o.mode = ImportMode::kValidateOnly;
+  absl::StatusOr<ImportReport> r = Import(SmallMapping(), "crlf.csv", sink, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->rows_read, 2);
+  EXPECT_EQ(r->rows_applied, 0);
+  EXPECT_TRUE(sink.batch_sizes.empty());
+  r = Import(SmallMapping(), "bad_values.csv", sink, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->rows_rejected, 2);
+  EXPECT_TRUE(sink.batch_sizes.empty());
+}
+
 TEST(Importer, SinglePassNeedsSkipMode) {
   CollectingSink sink;
   ImportOptions o;
