@@ -123,13 +123,14 @@ class TagIndex {
 
  private:
   uint32_t IdFor(std::string_view value) {
-    auto [it, inserted] =
-        ids_.try_emplace(std::string(value), static_cast<uint32_t>(names_.size()));
-    if (inserted) {
-      names_.emplace_back(value);
-      bitmaps_.emplace_back();
-    }
-    return it->second;
+    // Look up before inserting: building a key string per call costs more than the add.
+    auto it = ids_.find(absl::string_view(value.data(), value.size()));
+    if (it != ids_.end()) return it->second;
+    const auto id = static_cast<uint32_t>(names_.size());
+    ids_.emplace(std::string(value), id);
+    names_.emplace_back(value);
+    bitmaps_.emplace_back();
+    return id;
   }
 
   void ClearValues(uint32_t uid) {

@@ -157,32 +157,50 @@ void Bsi::Compare(int64_t c, const Roaring& base, Roaring* lt, Roaring* eq, Roar
   }
   const uint64_t cu = static_cast<uint64_t>(c);
   Cursor cur(base);
-  for (int i = n - 1; i >= 0; --i) {
-    const Roaring& b = slices_[i];
-    // In offset binary the sign slice is inverted: a set sign bit is a 0 digit.
-    const bool inverted = i == n - 1;
-    const bool cbit = inverted ? c >= 0 : ((cu >> i) & 1) != 0;
-    // Members whose digit equals c's stay; the others go to `side` (below c when c's digit
-    // is 1, above when it is 0). The staying digit is a set slice bit unless inverted.
-    const bool keep_and = cbit != inverted;
-    Roaring* side = cbit ? lt : gt;
+  // One digit (or a run of equal digits, folded into one bitmap `b`): members whose digits
+  // equal c's stay in `cur`; the others go to `side` (below c when c's digit is 1, above
+  // when it is 0). `keep_and`: the staying members are those in `b`. Returns false once
+  // `cur` is empty, which ends the walk.
+  auto step = [&](const Roaring& b, bool keep_and, Roaring* side) {
     if (b.isEmpty()) {
-      if (keep_and) {
-        if (side != nullptr) Accumulate(side, std::move(cur).Take());
-        cur.Clear();
-        break;
-      }
-      continue;
+      if (!keep_and) return true;
+      if (side != nullptr) Accumulate(side, std::move(cur).Take());
+      cur.Clear();
+      return false;
     }
-    if (side != nullptr) {
-      Accumulate(side, keep_and ? cur.get() - b : cur.get() & b);
-    }
+    if (side != nullptr) Accumulate(side, keep_and ? cur.get() - b : cur.get() & b);
     if (keep_and) {
       cur.And(b);
     } else {
       cur.AndNot(b);
     }
-    if (cur.get().isEmpty()) break;
+    return !cur.get().isEmpty();
+  };
+  const bool negative = c < 0;
+  // The sign, an inverted digit in offset binary: a set sign bit is a 0 digit.
+  bool more = step(slices_[n - 1], /*keep_and=*/negative, negative ? gt : lt);
+  // Below it, c's leading digits repeat its sign (zeros for a small positive c, ones for a
+  // small negative one). The slices there are sparse, and walking them one by one would cost
+  // two operations on the whole of `cur` each; folded they cost one union or intersection.
+  int k = n - 2;
+  while (k >= 0 && (((cu >> k) & 1) != 0) == negative) --k;
+  if (more && k < n - 2) {
+    if (k == n - 3) {
+      more = step(slices_[n - 2], negative, negative ? lt : gt);
+    } else if (!negative) {
+      std::vector<const Roaring*> run;
+      for (int i = k + 1; i <= n - 2; ++i) run.push_back(&slices_[i]);
+      const Roaring any = Roaring::fastunion(run.size(), run.data());
+      more = step(any, /*keep_and=*/false, gt);
+    } else {
+      Roaring all = slices_[k + 1] & slices_[k + 2];
+      for (int i = k + 3; i <= n - 2 && !all.isEmpty(); ++i) all &= slices_[i];
+      more = step(all, /*keep_and=*/true, lt);
+    }
+  }
+  for (int i = k; more && i >= 0; --i) {
+    const bool cbit = ((cu >> i) & 1) != 0;
+    more = step(slices_[i], /*keep_and=*/cbit, cbit ? lt : gt);
   }
   if (eq != nullptr) *eq = std::move(cur).Take();
 }
