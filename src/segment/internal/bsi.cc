@@ -184,9 +184,23 @@ void Bsi::Compare(int64_t c, const Roaring& base, Roaring* lt, Roaring* eq, Roar
   // two operations on the whole of `cur` each; folded they cost one union or intersection.
   int k = n - 2;
   while (k >= 0 && (((cu >> k) & 1) != 0) == negative) --k;
+  // Without *eq, digits below the lowest one that can still move members to the requested
+  // side only refine `cur`, which nobody reads: the walk stops there.
+  int stop = 0;
+  if (eq == nullptr && (lt == nullptr) != (gt == nullptr)) {
+    const uint64_t wanted = lt != nullptr ? cu : ~cu;  // 1 digits feed lt, 0 digits gt.
+    const uint64_t below_k = k >= 0 ? (wanted & ((uint64_t{2} << k) - 1)) : 0;
+    stop = below_k != 0 ? std::countr_zero(below_k) : k + 1;
+  }
   if (more && k < n - 2) {
-    if (k == n - 3) {
-      more = step(slices_[n - 2], negative, negative ? lt : gt);
+    // Fold the run only when its slices are smaller than the work it saves on `cur`.
+    uint64_t run_size = 0;
+    for (int i = k + 1; i <= n - 2; ++i) run_size += slices_[i].cardinality();
+    const uint64_t per_slice_cost = static_cast<uint64_t>(n - 2 - k) * cur.get().cardinality();
+    if (k == n - 3 || run_size > per_slice_cost) {
+      for (int i = n - 2; more && i > k; --i) {
+        more = step(slices_[i], /*keep_and=*/negative, negative ? lt : gt);
+      }
     } else if (!negative) {
       std::vector<const Roaring*> run;
       for (int i = k + 1; i <= n - 2; ++i) run.push_back(&slices_[i]);
@@ -198,7 +212,7 @@ void Bsi::Compare(int64_t c, const Roaring& base, Roaring* lt, Roaring* eq, Roar
       more = step(all, /*keep_and=*/true, lt);
     }
   }
-  for (int i = k; more && i >= 0; --i) {
+  for (int i = k; more && i >= stop; --i) {
     const bool cbit = ((cu >> i) & 1) != 0;
     more = step(slices_[i], /*keep_and=*/cbit, cbit ? lt : gt);
   }
