@@ -702,7 +702,20 @@ class Evaluator {
         for (const Roaring* b : n.bitmaps) NarrowBy(*b, acc);
         return;
       case Node::Kind::kNot: {
-        Bits out = Eval(n.children[0], &acc->get());
+        const Node& child = n.children[0];
+        if ((child.kind == Node::Kind::kAnyOf && child.bitmaps.size() == 1) ||
+            child.kind == Node::Kind::kExists) {
+          // acc minus the index bitmap itself: one operation, no intermediate.
+          const Roaring& b =
+              child.kind == Node::Kind::kExists ? child.tag->exists() : *child.bitmaps[0];
+          if (acc->owned()) {
+            acc->mutable_owned() -= b;
+          } else {
+            *acc = Bits::Own(acc->get() - b);
+          }
+          return;
+        }
+        Bits out = Eval(child, &acc->get());
         if (acc->owned()) {
           acc->mutable_owned() -= out.get();
         } else {
