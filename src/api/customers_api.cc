@@ -11,7 +11,7 @@ namespace {
 
 constexpr size_t kMaxBatch = 10000;
 
-absl::StatusOr<CustomerUpsert> UpsertFromJson(CustomerService& service, const json::value& v,
+absl::StatusOr<CustomerUpsert> UpsertFromJson(const CatalogView& catalog, const json::value& v,
                                               const std::string& where) {
   if (!v.is_object()) return absl::InvalidArgumentError(where + ": must be an object");
   const json::object& o = v.as_object();
@@ -28,7 +28,7 @@ absl::StatusOr<CustomerUpsert> UpsertFromJson(CustomerService& service, const js
     if (!tags->is_object()) return absl::InvalidArgumentError(where + "/tags: must be an object");
     for (const auto& [key, value] : tags->as_object()) {
       const std::string field = fmt::format("{}/tags/{}", where, std::string_view(key));
-      std::optional<TagDef> def = service.index().FindTag(std::string_view(key));
+      const TagDef* def = catalog.Find(std::string_view(key));
       if (!def) {
         return absl::InvalidArgumentError(field + ": unknown tag; define it in the catalog first");
       }
@@ -44,7 +44,7 @@ absl::StatusOr<CustomerUpsert> UpsertFromJson(CustomerService& service, const js
   return u;
 }
 
-json::object CustomerToJson(CustomerService& service, const CustomerRecord& c) {
+json::object CustomerToJson(const CatalogView& catalog, const CustomerRecord& c) {
   json::object o;
   o["external_id"] = c.external_id;
   o["uid"] = c.uid;
@@ -53,8 +53,7 @@ json::object CustomerToJson(CustomerService& service, const CustomerRecord& c) {
   o["phone"] = MaskPhone(c.phone);
   json::object tags;
   for (const auto& [key, value] : c.tags) {
-    std::optional<TagDef> def = service.index().FindTag(key);
-    if (def) tags[key] = TagValueToJson(*def, value);
+    if (const TagDef* def = catalog.Find(key)) tags[key] = TagValueToJson(*def, value);
   }
   o["tags"] = std::move(tags);
   o["created_at"] = IsoTime(c.created_ms);
@@ -84,9 +83,10 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
     }
     std::vector<CustomerUpsert> batch;
     batch.reserve(arr.size());
+    const std::shared_ptr<const CatalogView> catalog = ctx.customers->catalog();
     for (size_t i = 0; i < arr.size(); ++i) {
       absl::StatusOr<CustomerUpsert> u =
-          UpsertFromJson(*ctx.customers, arr[i], fmt::format("customers/{}", i));
+          UpsertFromJson(*catalog, arr[i], fmt::format("customers/{}", i));
       if (!u.ok()) return ErrorResponse(u.status());
       batch.push_back(*std::move(u));
     }
@@ -110,7 +110,7 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
              [&ctx](http::Request& req) {
                auto c = ctx.customers->Get(req.path_params.at("external_id"));
                if (!c.ok()) return ErrorResponse(c.status());
-               return JsonResponse(200, CustomerToJson(*ctx.customers, *c));
+               return JsonResponse(200, CustomerToJson(*ctx.customers->catalog(), *c));
              });
 
   // PIPL erasure: personal data and tags are removed; the id cannot be reused.

@@ -1,6 +1,9 @@
 #include "customer/customer_service.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstring>
 
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -8,7 +11,9 @@
 namespace mercator {
 
 CustomerService::CustomerService(Store* store, SegmentIndex* index, const Clock* clock)
-    : store_(store), index_(index), clock_(clock) {}
+    : store_(store), index_(index), clock_(clock) {
+  PublishCatalog();
+}
 
 absl::StatusOr<CustomerService::RecoveryReport> CustomerService::Recover(
     const std::string& snapshot_path) {
@@ -25,6 +30,7 @@ absl::StatusOr<CustomerService::RecoveryReport> CustomerService::Recover(
   // The catalog is small: always take it from the store, which is the truth.
   ASSIGN_OR_RETURN(std::vector<TagDef> tags, store_->tags().List());
   for (const TagDef& def : tags) RETURN_IF_ERROR(index_->DefineTag(def));
+  PublishCatalog();
 
   std::vector<std::pair<uint32_t, TagChanges>> batch;
   auto flush = [&]() -> absl::Status {
@@ -75,7 +81,9 @@ absl::Status CustomerService::DefineTag(const TagDef& def) {
     }
   }
   RETURN_IF_ERROR(store_->tags().Put(def));
-  return index_->DefineTag(def);
+  RETURN_IF_ERROR(index_->DefineTag(def));
+  PublishCatalog();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<TagDef>> CustomerService::ListTags() { return store_->tags().List(); }
@@ -86,43 +94,80 @@ absl::StatusOr<TagDef> CustomerService::GetTag(std::string_view key) {
   return *def;
 }
 
+CatalogView::CatalogView(const std::vector<TagDef>& defs) {
+  for (const TagDef& def : defs) {
+    Entry& e = entries_[def.key];
+    e.def = def;
+    e.allowed.insert(def.values.begin(), def.values.end());
+  }
+}
+
+const TagDef* CatalogView::Find(std::string_view key) const {
+  auto it = entries_.find(ToAbsl(key));
+  return it == entries_.end() ? nullptr : &it->second.def;
+}
+
+std::string CatalogView::CheckValue(const TagDef& def, const TagValue& value) const {
+  const bool type_ok = std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        switch (def.type) {
+          case TagType::kBool:
+            return std::is_same_v<T, bool>;
+          case TagType::kEnum:
+            return std::is_same_v<T, std::string>;
+          case TagType::kMultiEnum:
+            return std::is_same_v<T, std::vector<std::string>>;
+          default:
+            return std::is_same_v<T, int64_t>;
+        }
+      },
+      value);
+  if (!type_ok) return fmt::format("value is not of type {}", TagTypeName(def.type));
+  const absl::flat_hash_set<std::string>& allowed = entries_.find(def.key)->second.allowed;
+  if (allowed.empty()) return {};
+  auto check = [&](const std::string& v) -> std::string {
+    if (allowed.contains(v)) return {};
+    return fmt::format("value \"{}\" is not one of {}", v, fmt::join(def.values, ", "));
+  };
+  if (const std::string* s = std::get_if<std::string>(&value)) return check(*s);
+  if (const auto* m = std::get_if<std::vector<std::string>>(&value)) {
+    for (const std::string& v : *m) {
+      if (std::string reason = check(v); !reason.empty()) return reason;
+    }
+  }
+  return {};
+}
+
+std::shared_ptr<const CatalogView> CustomerService::catalog() const {
+  absl::MutexLock lock(&catalog_mu_);
+  return catalog_;
+}
+
+void CustomerService::PublishCatalog() {
+  auto view = std::make_shared<const CatalogView>(index_->Tags());
+  absl::MutexLock lock(&catalog_mu_);
+  catalog_ = std::move(view);
+}
+
 absl::Status CustomerService::Validate(const CustomerUpsert& upsert, std::string_view where) const {
+  return Validate(*catalog(), upsert, where);
+}
+
+absl::Status CustomerService::Validate(const CatalogView& catalog, const CustomerUpsert& upsert,
+                                       std::string_view where) const {
   if (absl::Status s = ValidateExternalId(upsert.external_id); !s.ok()) {
     return absl::InvalidArgumentError(fmt::format("{}/{}", where, s.message()));
   }
   for (const auto& [key, value] : upsert.tags) {
-    std::optional<TagDef> def = index_->FindTag(key);
+    const TagDef* def = catalog.Find(key);
     if (!def) {
       return absl::InvalidArgumentError(
           fmt::format("{}/tags/{}: unknown tag; define it in the catalog first", where, key));
     }
     if (!value) continue;
-    const bool ok = std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          switch (def->type) {
-            case TagType::kBool:
-              return std::is_same_v<T, bool>;
-            case TagType::kEnum:
-              return std::is_same_v<T, std::string>;
-            case TagType::kMultiEnum:
-              return std::is_same_v<T, std::vector<std::string>>;
-            default:
-              return std::is_same_v<T, int64_t>;
-          }
-        },
-        *value);
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          fmt::format("{}/tags/{}: value is not of type {}", where, key, TagTypeName(def->type)));
-    }
-    // Enum values must be among the catalog's allowed ones; re-parse the text form to check.
-    if (def->type == TagType::kEnum || def->type == TagType::kMultiEnum) {
-      absl::StatusOr<TagValue> parsed = ParseTagValue(*def, FormatTagValue(*def, *value));
-      if (!parsed.ok()) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}/tags/{}: {}", where, key, parsed.status().message()));
-      }
+    if (std::string reason = catalog.CheckValue(*def, *value); !reason.empty()) {
+      return absl::InvalidArgumentError(fmt::format("{}/tags/{}: {}", where, key, reason));
     }
   }
   return absl::OkStatus();
@@ -130,8 +175,14 @@ absl::Status CustomerService::Validate(const CustomerUpsert& upsert, std::string
 
 absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::Upsert(
     std::vector<CustomerUpsert> batch) {
+  const std::shared_ptr<const CatalogView> view = catalog();
   for (size_t i = 0; i < batch.size(); ++i) {
-    RETURN_IF_ERROR(Validate(batch[i], fmt::format("customers/{}", i)));
+    absl::Status s = Validate(*view, batch[i], "customers");
+    if (!s.ok()) {
+      // Name the item only on failure: formatting a path per item costs more than checking it.
+      return absl::InvalidArgumentError(
+          fmt::format("customers/{}{}", i, ToStd(s.message()).substr(strlen("customers"))));
+    }
   }
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(std::vector<CustomerRepository::UpsertResult> results,

@@ -6,10 +6,13 @@
 #ifndef MERCATOR_CUSTOMER_CUSTOMER_SERVICE_H_
 #define MERCATOR_CUSTOMER_CUSTOMER_SERVICE_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "customer/customer.h"
@@ -17,6 +20,24 @@
 #include "store/repository.h"
 
 namespace mercator {
+
+// An immutable view of the tag catalog, shared by readers without locking. A new view is
+// published whenever a tag is defined.
+class CatalogView {
+ public:
+  explicit CatalogView(const std::vector<TagDef>& defs);
+  const TagDef* Find(std::string_view key) const;
+  // Checks that `value` has the tag's type and, for enums with a closed value list, that
+  // every value is allowed. Returns the reason, or an empty string.
+  std::string CheckValue(const TagDef& def, const TagValue& value) const;
+
+ private:
+  struct Entry {
+    TagDef def;
+    absl::flat_hash_set<std::string> allowed;  // empty: any value
+  };
+  absl::flat_hash_map<std::string, Entry> entries_;
+};
 
 class CustomerService {
  public:
@@ -54,6 +75,9 @@ class CustomerService {
   // reject bad input before anything is written; `where` prefixes the error message.
   absl::Status Validate(const CustomerUpsert& upsert, std::string_view where) const;
 
+  // The current catalog; cheap to call, safe to keep.
+  std::shared_ptr<const CatalogView> catalog() const;
+
   absl::StatusOr<CustomerRecord> Get(std::string_view external_id);
   // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
   absl::Status Erase(std::string_view external_id);
@@ -67,6 +91,13 @@ class CustomerService {
   const Clock* const clock_;
   // Serialises writes (store then index). Taken before any lock inside the store or index.
   absl::Mutex write_mu_;
+  absl::Status Validate(const CatalogView& catalog, const CustomerUpsert& upsert,
+                        std::string_view where) const;
+  // Rebuilds the catalog view from the index's catalog.
+  void PublishCatalog();
+
+  mutable absl::Mutex catalog_mu_;  // leaf lock: nothing is acquired while holding it
+  std::shared_ptr<const CatalogView> catalog_ ABSL_GUARDED_BY(catalog_mu_);
 };
 
 }  // namespace mercator
