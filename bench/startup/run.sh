@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Start-up: time from exec of `mercator serve` until /readyz answers 200, on a data directory
+# of N customers with an index snapshot (left by bench/import/run.sh --customers N; imported
+# first if missing). See bench/README.md.
+#
+#   bench/startup/run.sh [--customers N] [--repeat K]      defaults 10000000, 3
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+customers=10000000
+repeat=3
+while (($#)); do
+  case "$1" in
+    --customers) customers=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+data="$root/bench/out/data-$customers"
+if [[ ! -f "$data/segment.snapshot" ]]; then
+  "$root/bench/import/run.sh" --customers "$customers"
+fi
+build="$root/build-bench"
+ninja -C "$build" mercator >/dev/null
+log=$(mktemp /tmp/mercator-startup.XXXXXX)
+pid=""
+cleanup() {
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+echo "data dir $data: $(du -sh "$data" | cut -f1), snapshot $(du -h "$data/segment.snapshot" | cut -f1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((i = 1; i <= repeat; i++)); do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  start=$(date +%s%N)
+  "$build/src/cli/mercator" --data "$data" serve --port "$port" >"$log" 2>&1 &
+  pid=$!
+  until curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; do
+    kill -0 "$pid" 2>/dev/null || { echo "serve exited:"; cat "$log"; exit 1; }
+    sleep 0.01
+  done
+  end=$(date +%s%N)
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  ready=$(grep -m1 -o '"seconds":"[0-9.]*"' "$log" | grep -o '[0-9.]*' || true)
+  loaded=$(grep -m1 -o '"snapshot_loaded":"[a-z]*"' "$log" | cut -d'"' -f4 || true)
+  ms=$(((end - start) / 1000000))
+  verdict=$([[ $ms -le 5000 ]] && echo met || echo MISSED)
+  printf 'run %d: /readyz after %d ms (target <= 5000: %s); App::Open %s s; snapshot loaded: %s; RSS %.2f GiB\n' \
+    "$i" "$ms" "$verdict" "${ready:-?}" "${loaded:-?}" "$(awk -v r="$rss" 'BEGIN { print r / 1048576 }')"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  pid=""
+done
