@@ -9,6 +9,9 @@
 #include <random>
 
 #include "http/test_client.h"
+#include "store/sqlite/sqlite_store.h"
+
+#include <thread>
 
 namespace mercator {
 namespace {
@@ -292,6 +295,36 @@ TEST_F(AppTest, RestartLoadsTheSnapshotAndReplaysLaterChanges) {
   EXPECT_FALSE(app_->recovery().snapshot_loaded);
   EXPECT_EQ(Count("province = \"上海\""), 2u);
   EXPECT_EQ(Count("province = \"浙江\""), 0u);
+}
+
+TEST_F(AppTest, ChangesFromAnotherProcessReachAudiencesWithinSeconds) {
+  DefineTags();
+  CallJson("POST", "/v1/customers/batch",
+           R"({"customers":[{"external_id":"P1","tags":{"age":30}}]})", 200);
+  // A second writer on the same data directory, as `mercator import` next to the server is.
+  auto other = OpenSqliteStore(dir_.path(), SystemClock::Get());
+  ASSERT_TRUE(other.ok()) << other.status();
+  std::vector<CustomerUpsert> batch;
+  for (int i = 0; i < 50; ++i) {
+    batch.push_back({"X" + std::to_string(i),
+                     std::nullopt,
+                     std::nullopt,
+                     {{"age", TagValue(int64_t{60 + i % 10})}}});
+  }
+  ASSERT_TRUE((*other)->customers().Upsert(batch, 1).ok());
+  uint64_t seen = 0;
+  for (int i = 0; i < 100 && seen != 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    seen = Count("age >= 60");
+  }
+  EXPECT_EQ(seen, 50u);
+  // Upserts through the API keep working on top, and a restart agrees.
+  CallJson("POST", "/v1/customers/batch",
+           R"({"customers":[{"external_id":"X0","tags":{"age":20}}]})", 200);
+  EXPECT_EQ(Count("age >= 60"), 49u);
+  Restart();
+  EXPECT_EQ(Count("age >= 60"), 49u);
+  EXPECT_EQ(Count("age < 60"), 2u);
 }
 
 TEST_F(AppTest, MetricsAndOpenApiAreServed) {

@@ -32,6 +32,18 @@ absl::StatusOr<CustomerService::RecoveryReport> CustomerService::Recover(
   for (const TagDef& def : tags) RETURN_IF_ERROR(index_->DefineTag(def));
   PublishCatalog();
 
+  ASSIGN_OR_RETURN(report.replayed, ReplayLocked(watermark, tags,
+                                                 report.snapshot_loaded ? Replay::kReplaceTags
+                                                                        : Replay::kFreshIndex));
+  report.live_customers = index_->LiveCount();
+  return report;
+}
+
+absl::StatusOr<uint64_t> CustomerService::ReplayLocked(uint64_t after_seq,
+                                                       const std::vector<TagDef>& tags,
+                                                       Replay mode) {
+  uint64_t replayed = 0;
+  uint64_t max_seq = after_seq;
   std::vector<std::pair<uint32_t, TagChanges>> batch;
   auto flush = [&]() -> absl::Status {
     RETURN_IF_ERROR(index_->ApplyBatch(batch));
@@ -39,16 +51,17 @@ absl::StatusOr<CustomerService::RecoveryReport> CustomerService::Recover(
     return absl::OkStatus();
   };
   RETURN_IF_ERROR(
-      store_->customers().ScanChangedSince(watermark, [&](const CustomerRecord& c) -> absl::Status {
-        ++report.replayed;
+      store_->customers().ScanChangedSince(after_seq, [&](const CustomerRecord& c) -> absl::Status {
+        ++replayed;
+        max_seq = std::max(max_seq, c.seq);
         if (c.erased) {
           RETURN_IF_ERROR(flush());
           index_->Erase(c.uid);
           return absl::OkStatus();
         }
-        // A replayed customer's tags replace whatever the snapshot had for that uid.
+        // The stored tags replace whatever the index had for that uid.
         TagChanges changes;
-        if (report.snapshot_loaded) {
+        if (mode == Replay::kReplaceTags) {
           for (const TagDef& def : tags) changes.emplace(def.key, std::nullopt);
         }
         for (const auto& [key, value] : c.tags) changes[key] = value;
@@ -57,15 +70,29 @@ absl::StatusOr<CustomerService::RecoveryReport> CustomerService::Recover(
         return absl::OkStatus();
       }));
   RETURN_IF_ERROR(flush());
-  report.live_customers = index_->LiveCount();
-  return report;
+  applied_seq_ = max_seq;
+  return replayed;
+}
+
+absl::StatusOr<uint64_t> CustomerService::CatchUp() {
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(uint64_t max_seq, store_->customers().MaxSeq());
+  if (max_seq <= applied_seq_) return 0;
+  // Tags another process defined must be known before its customers are applied.
+  ASSIGN_OR_RETURN(std::vector<TagDef> tags, store_->tags().List());
+  for (const TagDef& def : tags) {
+    if (index_->FindTag(def.key) != def) RETURN_IF_ERROR(index_->DefineTag(def));
+  }
+  PublishCatalog();
+  return ReplayLocked(applied_seq_, tags, Replay::kReplaceTags);
 }
 
 absl::Status CustomerService::SaveSnapshot(const std::string& snapshot_path) {
   // Holding the write lock keeps the watermark and the index contents consistent.
   absl::MutexLock lock(&write_mu_);
-  ASSIGN_OR_RETURN(uint64_t seq, store_->customers().MaxSeq());
-  return index_->Save(snapshot_path, seq);
+  // The watermark is what the index is known to reflect, not the store's newest change: a
+  // change another process made and this index has not applied yet must be replayed.
+  return index_->Save(snapshot_path, applied_seq_);
 }
 
 absl::Status CustomerService::DefineTag(const TagDef& def) {
@@ -195,6 +222,17 @@ absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::U
   // Validated above against the same catalog, so the index accepts every change; an error
   // here means the index and the store disagree, which recovery at next start repairs.
   RETURN_IF_ERROR(index_->ApplyBatch(changes));
+  // The store numbers a transaction's changes consecutively. If ours directly follow what the
+  // index has seen, the index is current up to our last one; otherwise another writer came in
+  // between and CatchUp() will apply (and re-apply) from applied_seq_.
+  uint64_t lo = UINT64_MAX, hi = 0, n = 0;
+  for (const auto& r : results) {
+    if (r.seq == 0) continue;
+    lo = std::min(lo, r.seq);
+    hi = std::max(hi, r.seq);
+    ++n;
+  }
+  if (n > 0 && lo == applied_seq_ + 1 && hi - lo + 1 == n) applied_seq_ = hi;
   return results;
 }
 

@@ -56,6 +56,11 @@ class CustomerService {
     std::string snapshot_problem;  // why the snapshot was not used, if it was not
   };
   absl::StatusOr<RecoveryReport> Recover(const std::string& snapshot_path);
+  // Applies to the index every change the store holds beyond what the index has seen: changes
+  // written by another process (`mercator import` next to a running server) or missed.
+  // Returns how many customers were applied. Cheap when nothing changed (one query).
+  absl::StatusOr<uint64_t> CatchUp();
+
   // Writes the index snapshot with the store's current change sequence as watermark.
   absl::Status SaveSnapshot(const std::string& snapshot_path);
 
@@ -91,6 +96,14 @@ class CustomerService {
   const Clock* const clock_;
   // Serialises writes (store then index). Taken before any lock inside the store or index.
   absl::Mutex write_mu_;
+  // The store's change sequence up to which the index is known to be current.
+  uint64_t applied_seq_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // Applies the store's changes after `after_seq` and advances applied_seq_. With
+  // Replay::kReplaceTags each replayed customer's tags replace what the index holds for it;
+  // kFreshIndex skips clearing, for an index that holds nothing of these customers yet.
+  enum class Replay { kReplaceTags, kFreshIndex };
+  absl::StatusOr<uint64_t> ReplayLocked(uint64_t after_seq, const std::vector<TagDef>& tags,
+                                        Replay mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status Validate(const CatalogView& catalog, const CustomerUpsert& upsert,
                         std::string_view where) const;
   // Rebuilds the catalog view from the index's catalog.

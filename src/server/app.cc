@@ -119,6 +119,7 @@ absl::Status App::Start() {
   so.max_body_bytes = options_.max_body_bytes;
   server_ = std::make_unique<http::Server>(so, *router_, metrics_.get());
   RETURN_IF_ERROR(server_->Start());
+  snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
   Log(Severity::kInfo, "server started",
       {{"server.address", options_.address}, {"server.port", std::to_string(port())}});
   return absl::OkStatus();
@@ -138,17 +139,69 @@ void App::RunUntilSignal() {
   Shutdown();
 }
 
+void App::SnapshotLoop() {
+  // Once a second: follow changes other processes write to the store (`mercator import` next
+  // to this server), so they reach audiences within about a second. Every
+  // snapshot_interval_seconds: refresh the snapshot if anything changed.
+  int64_t seconds = 0;
+  absl::MutexLock lock(&snapshot_mu_);
+  for (;;) {
+    const auto stop = [this]()
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_) { return snapshot_stop_; };
+    snapshot_mu_.AwaitWithTimeout(absl::Condition(&stop), absl::Seconds(1));
+    if (snapshot_stop_) return;
+    snapshot_mu_.Unlock();
+    absl::StatusOr<uint64_t> applied = customers_->CatchUp();
+    if (!applied.ok()) {
+      Log(Severity::kError, "following store changes failed",
+          {{"error", ToStd(applied.status().message())}});
+    } else if (*applied > 0) {
+      Log(Severity::kInfo, "applied changes from the store",
+          {{"customers", std::to_string(*applied)}});
+    }
+    if (options_.snapshot_interval_seconds > 0 &&
+        ++seconds % options_.snapshot_interval_seconds == 0) {
+      SaveSnapshotIfChanged();
+    }
+    snapshot_mu_.Lock();
+  }
+}
+
+void App::SaveSnapshotIfChanged() {
+  absl::StatusOr<uint64_t> seq = store_->customers().MaxSeq();
+  if (!seq.ok()) return;
+  {
+    absl::MutexLock lock(&snapshot_mu_);
+    if (*seq == snapshot_seq_ && snapshot_seq_ != 0) return;
+  }
+  absl::Status s = customers_->SaveSnapshot(SnapshotPath());
+  if (!s.ok()) {
+    Log(Severity::kError, "snapshot not saved", {{"error", ToStd(s.message())}});
+    return;
+  }
+  absl::MutexLock lock(&snapshot_mu_);
+  snapshot_seq_ = *seq;
+  Log(Severity::kInfo, "snapshot saved", {{"path", SnapshotPath()}, {"seq", std::to_string(*seq)}});
+}
+
 void App::Shutdown() {
   if (stopped_.exchange(true)) return;
   draining_ = true;
   if (server_) server_->Drain();
-  if (customers_) {
-    absl::Status s = customers_->SaveSnapshot(SnapshotPath());
-    if (!s.ok()) {
-      Log(Severity::kError, "snapshot not saved", {{"error", ToStd(s.message())}});
-    } else {
-      Log(Severity::kInfo, "snapshot saved", {{"path", SnapshotPath()}});
+  if (snapshot_thread_.joinable()) {
+    {
+      absl::MutexLock lock(&snapshot_mu_);
+      snapshot_stop_ = true;
     }
+    snapshot_thread_.join();
+  }
+  if (customers_) {
+    {
+      // Force a save at shutdown even if the periodic one just ran: cheap, and certain.
+      absl::MutexLock lock(&snapshot_mu_);
+      snapshot_seq_ = 0;
+    }
+    SaveSnapshotIfChanged();
   }
 }
 

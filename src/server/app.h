@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "customer/customer_service.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -28,6 +30,9 @@ struct AppOptions {
   uint16_t port = 8080;  // 0: ephemeral (tests)
   int io_threads = 0;    // 0: one per core
   size_t max_body_bytes = 64 * 1024 * 1024;
+  // How often the index snapshot is refreshed while serving, if customers changed since the
+  // last one; 0 disables it. Bounds the replay work of a restart after a crash.
+  int snapshot_interval_seconds = 300;
 };
 
 class App {
@@ -53,6 +58,9 @@ class App {
 
  private:
   explicit App(AppOptions options);
+  // Follows store changes and refreshes the snapshot until Shutdown().
+  void SnapshotLoop();
+  void SaveSnapshotIfChanged();
 
   AppOptions options_;
   std::unique_ptr<Store> store_;
@@ -67,6 +75,10 @@ class App {
   CustomerService::RecoveryReport recovery_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
+  absl::Mutex snapshot_mu_;  // taken alone; CustomerService's locks are acquired inside it
+  bool snapshot_stop_ ABSL_GUARDED_BY(snapshot_mu_) = false;
+  uint64_t snapshot_seq_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
+  std::thread snapshot_thread_;
 };
 
 // Opens the store of a data directory and the index, recovering from the snapshot: the

@@ -26,6 +26,8 @@ class CustomerRepository {
   struct UpsertResult {
     uint32_t uid = 0;
     bool created = false;
+    // The change sequence this upsert gave the row; 0 if it changed nothing.
+    uint64_t seq = 0;
   };
   // Applies all upserts in one transaction (all or nothing), merging tag changes into the
   // stored tags; returns one result per input, in order. Upserting an erased customer is

@@ -351,11 +351,12 @@ class SqliteCustomerRepository final : public CustomerRepository {
         ++max_uid;
         ++seq;
         ++created;
-        results.push_back({static_cast<uint32_t>(max_uid), true});
+        results.push_back({static_cast<uint32_t>(max_uid), true, static_cast<uint64_t>(seq)});
         continue;
       }
+      const int64_t seq_before = seq;
       ASSIGN_OR_RETURN(uint32_t uid, Merge(conn, upsert, now_ms, &seq));
-      results.push_back({uid, false});
+      results.push_back({uid, false, seq != seq_before ? static_cast<uint64_t>(seq) : 0});
     }
     RETURN_IF_ERROR(AddLiveCustomers(conn, created));
     RETURN_IF_ERROR(txn.Commit());
