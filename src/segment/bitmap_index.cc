@@ -16,12 +16,21 @@
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "segment/internal/bsi.h"
+#include "segment/internal/chunk.h"
 
 namespace mercator {
 namespace {
 
+using segment_internal::AppendChunk;
 using segment_internal::BitmapMemoryBytes;
 using segment_internal::Bsi;
+using segment_internal::ChunkBuffer;
+using segment_internal::ChunkEnd;
+using segment_internal::ChunkWordsOf;
+using segment_internal::kChunkBytes;
+using segment_internal::kChunkWords;
+using segment_internal::OrChunkInto;
+using segment_internal::ZeroChunk;
 
 constexpr int64_t kMinValue = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxValue = std::numeric_limits<int64_t>::max();
@@ -560,178 +569,289 @@ class Compiler {
 
 // ---- Evaluation -------------------------------------------------------------------------
 
-// A result that is either one of the index's own bitmaps (borrowed, never copied unless the
-// caller needs ownership) or a bitmap built for this query.
-class Bits {
+// A rule is evaluated one chunk (one CRoaring container, 65536 uids) at a time: every term
+// reads the words of that chunk and narrows a 1024-word buffer, so the working set stays in
+// cache, no bitmap is built per term, and a comparison only looks at the words that still
+// hold candidates.
+//
+// Buffers are taken from a pool in stack order (Mark / Release) and reused from chunk to
+// chunk, so a query allocates only while the pool grows on its first chunk.
+class BufferPool {
  public:
-  static Bits Borrow(const Roaring& r) {
-    Bits b;
-    b.borrowed_ = &r;
-    return b;
+  ChunkBuffer* Take() {
+    if (used_ == buffers_.size()) buffers_.push_back(std::make_unique<ChunkBuffer>());
+    return buffers_[used_++].get();
   }
-  static Bits Own(Roaring r) {
-    Bits b;
-    b.owned_ = std::move(r);
-    return b;
-  }
-  const Roaring& get() const { return borrowed_ != nullptr ? *borrowed_ : owned_; }
-  bool owned() const { return borrowed_ == nullptr; }
-  Roaring& mutable_owned() { return owned_; }
-  Roaring Take() && { return borrowed_ != nullptr ? Roaring(*borrowed_) : std::move(owned_); }
+  size_t Mark() const { return used_; }
+  void Release(size_t mark) { used_ = mark; }
 
  private:
-  const Roaring* borrowed_ = nullptr;
-  Roaring owned_;
+  std::vector<std::unique_ptr<ChunkBuffer>> buffers_;
+  size_t used_ = 0;
 };
 
-void Accumulate(Roaring* out, Roaring&& part) {
-  if (out->isEmpty()) {
-    out->swap(part);
-  } else {
-    *out |= part;
+// out = a & b; returns whether any bit is set. `out` may alias `a`.
+bool AndWords(const uint64_t* a, const uint64_t* b, uint64_t* out) {
+  if (b == ZeroChunk()) {
+    std::memset(out, 0, kChunkBytes);
+    return false;
   }
+  uint64_t any = 0;
+  for (size_t w = 0; w < kChunkWords; ++w) {
+    out[w] = a[w] & b[w];
+    any |= out[w];
+  }
+  return any != 0;
 }
 
-Roaring Union(const std::vector<const Roaring*>& parts) {
-  if (parts.empty()) return Roaring();
-  if (parts.size() == 1) return *parts[0];
-  return Roaring::fastunion(parts.size(), const_cast<const Roaring**>(parts.data()));
+// out = a & ~b; `out` may alias `a`.
+bool AndNotWords(const uint64_t* a, const uint64_t* b, uint64_t* out) {
+  uint64_t any = 0;
+  for (size_t w = 0; w < kChunkWords; ++w) {
+    out[w] = a[w] & ~b[w];
+    any |= out[w];
+  }
+  return any != 0;
 }
 
-class Evaluator {
+bool AnyWords(const uint64_t* a) {
+  uint64_t any = 0;
+  for (size_t w = 0; w < kChunkWords; ++w) any |= a[w];
+  return any != 0;
+}
+
+enum class Side { kLess, kEqual, kGreater };
+
+class ChunkEvaluator {
  public:
-  explicit Evaluator(const Roaring& live) : live_(live) {}
+  explicit ChunkEvaluator(const Roaring& live) : live_(live) {}
 
-  // The members of `filter` (of all live customers when null) matching `n`. With a filter
-  // the result is always owned, since it is built from the filter.
-  Bits Eval(const Node& n, const Roaring* filter) const {
-    switch (n.kind) {
-      case Node::Kind::kAll:
-        return filter ? Bits::Own(*filter) : Bits::Borrow(live_);
-      case Node::Kind::kNone:
-        return Bits::Own(Roaring());
-      case Node::Kind::kExists:
-        return Restrict(n.tag->exists(), filter);
-      case Node::Kind::kAnyOf: {
-        if (n.bitmaps.size() == 1) return Restrict(*n.bitmaps[0], filter);
-        if (filter == nullptr) return Bits::Own(Union(n.bitmaps));
-        Roaring out;
-        for (const Roaring* b : n.bitmaps) Accumulate(&out, *filter & *b);
-        return Bits::Own(std::move(out));
-      }
-      case Node::Kind::kAllOf: {
-        Bits acc = Restrict(*n.bitmaps[0], filter);
-        for (size_t i = 1; i < n.bitmaps.size() && !acc.get().isEmpty(); ++i) {
-          NarrowBy(*n.bitmaps[i], &acc);
-        }
-        return acc;
-      }
-      case Node::Kind::kExistsBut: {
-        Bits base = Restrict(n.tag->exists(), filter);
-        if (n.bitmaps.empty()) return base;
-        return Bits::Own(base.get() - *n.bitmaps[0]);
-      }
-      case Node::Kind::kRange: {
-        Bits base = Restrict(n.tag->exists(), filter);
-        return Bits::Own(n.tag->bsi().Range(n.lo, n.hi, base.get()));
-      }
-      case Node::Kind::kNumNotEqual: {
-        Bits base = Restrict(n.tag->exists(), filter);
-        return Bits::Own(base.get() - n.tag->bsi().Equal(n.numbers[0], base.get()));
-      }
-      case Node::Kind::kNumIn: {
-        Bits base = Restrict(n.tag->exists(), filter);
-        Roaring out;
-        for (int64_t v : n.numbers) Accumulate(&out, n.tag->bsi().Equal(v, base.get()));
-        return Bits::Own(std::move(out));
-      }
-      case Node::Kind::kNot: {
-        Bits child = Eval(n.children[0], filter);
-        return Bits::Own((filter ? *filter : live_) - child.get());
-      }
-      case Node::Kind::kAnd: {
-        Bits acc = Eval(n.children[0], filter);
-        for (size_t i = 1; i < n.children.size() && !acc.get().isEmpty(); ++i) {
-          Narrow(n.children[i], &acc);
-        }
-        return acc;
-      }
-      case Node::Kind::kOr: {
-        if (filter != nullptr) {
-          Roaring out;
-          for (const Node& c : n.children) Accumulate(&out, Eval(c, filter).Take());
-          return Bits::Own(std::move(out));
-        }
-        std::vector<Bits> parts;
-        std::vector<const Roaring*> ptrs;
-        parts.reserve(n.children.size());
-        for (const Node& c : n.children) parts.push_back(Eval(c, nullptr));
-        for (const Bits& p : parts) ptrs.push_back(&p.get());
-        return Bits::Own(Union(ptrs));
-      }
-    }
-    return Bits::Own(Roaring());
+  void set_key(uint16_t key) { key_ = key; }
+
+  // out = the members of `care` (words of the current chunk, a subset of live customers)
+  // that match `n`. `out` may alias `care`. Returns whether any bit of `out` is set.
+  bool Eval(const Node& n, const uint64_t* care, uint64_t* out) {
+    const size_t mark = pool_.Mark();
+    const bool any = EvalNode(n, care, out);
+    pool_.Release(mark);
+    return any;
   }
 
  private:
-  static Bits Restrict(const Roaring& b, const Roaring* filter) {
-    return filter ? Bits::Own(*filter & b) : Bits::Borrow(b);
-  }
+  const uint64_t* Words(const Roaring& r) { return ChunkWordsOf(r, key_, pool_.Take()); }
 
-  static void NarrowBy(const Roaring& b, Bits* acc) {
-    if (acc->owned()) {
-      acc->mutable_owned() &= b;
-    } else {
-      *acc = Bits::Own(acc->get() & b);
-    }
-  }
-
-  // *acc &= n, in place where the term allows it.
-  void Narrow(const Node& n, Bits* acc) const {
+  bool EvalNode(const Node& n, const uint64_t* care, uint64_t* out) {
     switch (n.kind) {
+      case Node::Kind::kAll:
+        return AndWords(care, Words(live_), out);
+      case Node::Kind::kNone:
+        std::memset(out, 0, kChunkBytes);
+        return false;
       case Node::Kind::kExists:
-        NarrowBy(n.tag->exists(), acc);
-        return;
-      case Node::Kind::kAnyOf:
-        if (n.bitmaps.size() == 1) {
-          NarrowBy(*n.bitmaps[0], acc);
-          return;
-        }
-        break;
-      case Node::Kind::kAllOf:
-        for (const Roaring* b : n.bitmaps) NarrowBy(*b, acc);
-        return;
-      case Node::Kind::kNot: {
-        const Node& child = n.children[0];
-        if ((child.kind == Node::Kind::kAnyOf && child.bitmaps.size() == 1) ||
-            child.kind == Node::Kind::kExists) {
-          // acc minus the index bitmap itself: one operation, no intermediate.
-          const Roaring& b =
-              child.kind == Node::Kind::kExists ? child.tag->exists() : *child.bitmaps[0];
-          if (acc->owned()) {
-            acc->mutable_owned() -= b;
-          } else {
-            *acc = Bits::Own(acc->get() - b);
-          }
-          return;
-        }
-        Bits out = Eval(child, &acc->get());
-        if (acc->owned()) {
-          acc->mutable_owned() -= out.get();
-        } else {
-          *acc = Bits::Own(acc->get() - out.get());
-        }
-        return;
+        return AndWords(care, Words(n.tag->exists()), out);
+      case Node::Kind::kAnyOf: {
+        if (n.bitmaps.size() == 1) return AndWords(care, Words(*n.bitmaps[0]), out);
+        uint64_t* any_of = pool_.Take()->w;
+        std::memset(any_of, 0, kChunkBytes);
+        for (const Roaring* b : n.bitmaps) OrChunkInto(*b, key_, any_of);
+        return AndWords(care, any_of, out);
       }
-      default:
-        break;
+      case Node::Kind::kAllOf: {
+        bool any = AndWords(care, Words(*n.bitmaps[0]), out);
+        for (size_t i = 1; any && i < n.bitmaps.size(); ++i) {
+          any = AndWords(out, Words(*n.bitmaps[i]), out);
+        }
+        return any;
+      }
+      case Node::Kind::kExistsBut: {
+        const bool any = AndWords(care, Words(n.tag->exists()), out);
+        if (!any || n.bitmaps.empty()) return any;
+        return AndNotWords(out, Words(*n.bitmaps[0]), out);
+      }
+      case Node::Kind::kRange: {
+        if (!AndWords(care, Words(n.tag->exists()), out)) return false;
+        const Bsi& bsi = n.tag->bsi();
+        if (n.lo == n.hi) return Compare(bsi, n.lo, Side::kEqual, out);
+        bool any = true;
+        if (n.lo != kMinValue) any = Compare(bsi, n.lo - 1, Side::kGreater, out);
+        if (any && n.hi != kMaxValue) any = Compare(bsi, n.hi + 1, Side::kLess, out);
+        return any;
+      }
+      case Node::Kind::kNumNotEqual: {
+        if (!AndWords(care, Words(n.tag->exists()), out)) return false;
+        uint64_t* equal = pool_.Take()->w;
+        std::memcpy(equal, out, kChunkBytes);
+        if (!Compare(n.tag->bsi(), n.numbers[0], Side::kEqual, equal)) return true;
+        return AndNotWords(out, equal, out);
+      }
+      case Node::Kind::kNumIn: {
+        if (!AndWords(care, Words(n.tag->exists()), out)) return false;
+        uint64_t* candidates = pool_.Take()->w;
+        uint64_t* equal = pool_.Take()->w;
+        std::memcpy(candidates, out, kChunkBytes);
+        std::memset(out, 0, kChunkBytes);
+        bool any = false;
+        for (int64_t v : n.numbers) {
+          std::memcpy(equal, candidates, kChunkBytes);
+          if (!Compare(n.tag->bsi(), v, Side::kEqual, equal)) continue;
+          any = true;
+          for (size_t w = 0; w < kChunkWords; ++w) out[w] |= equal[w];
+          // Values are distinct, so a member matches at most one of them.
+          AndNotWords(candidates, equal, candidates);
+        }
+        return any;
+      }
+      case Node::Kind::kNot: {
+        uint64_t* inner = pool_.Take()->w;
+        EvalNode(n.children[0], care, inner);
+        const uint64_t* live = Words(live_);
+        uint64_t any = 0;
+        for (size_t w = 0; w < kChunkWords; ++w) {
+          out[w] = care[w] & live[w] & ~inner[w];
+          any |= out[w];
+        }
+        return any != 0;
+      }
+      case Node::Kind::kAnd: {
+        // Children are ordered smallest first, so the later (often costlier) ones see only
+        // the survivors.
+        bool any = EvalNode(n.children[0], care, out);
+        for (size_t i = 1; any && i < n.children.size(); ++i) {
+          any = EvalNode(n.children[i], out, out);
+        }
+        return any;
+      }
+      case Node::Kind::kOr: {
+        // Each child only looks at the members not matched yet.
+        uint64_t* matched = pool_.Take()->w;
+        uint64_t* rest = pool_.Take()->w;
+        uint64_t* part = pool_.Take()->w;
+        EvalNode(n.children[0], care, matched);
+        for (size_t i = 1; i < n.children.size(); ++i) {
+          if (!AndNotWords(care, matched, rest)) break;
+          if (!EvalNode(n.children[i], rest, part)) continue;
+          for (size_t w = 0; w < kChunkWords; ++w) matched[w] |= part[w];
+        }
+        std::memcpy(out, matched, kChunkBytes);
+        return AnyWords(out);
+      }
     }
-    Bits out = Eval(n, &acc->get());
-    *acc = std::move(out);
+    std::memset(out, 0, kChunkBytes);
+    return false;
+  }
+
+  // Keeps the members of `io` (a subset of the BSI's exists()) whose value compares to `c`
+  // as `side`: O'Neil's top-down comparison in offset binary (the sign digit inverted), run
+  // one word of 64 members at a time so a word stops as soon as all its members are decided.
+  bool Compare(const Bsi& bsi, int64_t c, Side side, uint64_t* io) {
+    const int n = bsi.slice_count();
+    const bool keep_all = false;
+    if (n < 64) {
+      const int64_t hi = (int64_t{1} << (n - 1)) - 1;
+      const int64_t lo = -hi - 1;
+      const bool above = c > hi;
+      if (above || c < lo) {
+        if (side == (above ? Side::kLess : Side::kGreater)) return AnyWords(io);
+        std::memset(io, 0, kChunkBytes);
+        return keep_all;
+      }
+    }
+    const std::vector<Roaring>& slices = bsi.slices();
+    const uint64_t cu = static_cast<uint64_t>(c);
+    const bool negative = c < 0;
+    struct Digit {
+      const uint64_t* words;
+      uint64_t flip;  // x = words ^ flip is 1 where the member's digit differs from c's.
+      uint64_t want;  // Differing digits that put a member on the requested side.
+    };
+    Digit digits[66];
+    int nd = 0;
+    auto add = [&](const uint64_t* words, bool inverted, bool c_digit) {
+      const uint64_t flip = (c_digit ? ~uint64_t{0} : 0) ^ (inverted ? ~uint64_t{0} : 0);
+      // A member above c has a 1 digit where c has 0; below, a 0 where c has 1.
+      uint64_t want = 0;
+      if (side == Side::kGreater && !c_digit) want = ~uint64_t{0};
+      if (side == Side::kLess && c_digit) want = ~uint64_t{0};
+      digits[nd++] = {words, flip, want};
+    };
+    add(Words(slices[n - 1]), /*inverted=*/true, /*c_digit=*/!negative);
+    // Below the sign, c's leading digits repeat its sign bit. For c >= 0 they are zeros: a
+    // member of c's sign with a one anywhere in that run is above c, whatever the order, so
+    // the run (whose high slices are mostly sparse) folds into one union.
+    int k = n - 2;
+    while (k >= 0 && (((cu >> k) & 1) != 0) == negative) --k;
+    if (!negative && k < n - 3) {
+      uint64_t* any_high = pool_.Take()->w;
+      std::memset(any_high, 0, kChunkBytes);
+      for (int i = k + 1; i <= n - 2; ++i) OrChunkInto(slices[i], key_, any_high);
+      add(any_high, /*inverted=*/false, /*c_digit=*/false);
+    } else {
+      for (int i = n - 2; i > k; --i) add(Words(slices[i]), false, negative);
+    }
+    // Digits below the lowest one that can move members to the requested side only refine
+    // the equal set, which a strict comparison does not read.
+    int stop = 0;
+    if (side != Side::kEqual) {
+      const uint64_t wanted = side == Side::kLess ? cu : ~cu;  // 1 digits feed kLess.
+      const uint64_t below_k = k >= 0 ? (wanted & ((uint64_t{2} << k) - 1)) : 0;
+      stop = below_k != 0 ? std::countr_zero(below_k) : k + 1;
+    }
+    for (int i = k; i >= stop; --i) add(Words(slices[i]), false, ((cu >> i) & 1) != 0);
+
+    uint64_t any = 0;
+    for (size_t w = 0; w < kChunkWords; ++w) {
+      uint64_t eq = io[w];
+      if (eq == 0) continue;
+      uint64_t decided = 0;
+      for (int j = 0; j < nd; ++j) {
+        const uint64_t x = digits[j].words[w] ^ digits[j].flip;
+        decided |= eq & x & digits[j].want;
+        eq &= ~x;
+        if (eq == 0) break;
+      }
+      const uint64_t result = side == Side::kEqual ? eq : decided;
+      io[w] = result;
+      any |= result;
+    }
+    return any != 0;
   }
 
   const Roaring& live_;
+  uint16_t key_ = 0;
+  BufferPool pool_;
 };
+
+// Runs `root` over every chunk of the live set, handing each chunk's result words to
+// `sink(key, words)`.
+template <typename Sink>
+void EvalChunks(const Roaring& live, const Node& root, uint32_t first, uint32_t end, Sink&& sink) {
+  ChunkEvaluator ev(live);
+  ChunkBuffer care_buf;
+  ChunkBuffer out_buf;
+  for (uint32_t key = first; key < end; ++key) {
+    const auto k = static_cast<uint16_t>(key);
+    segment_internal::ChunkForm form;
+    const uint64_t* care = ChunkWordsOf(live, k, &care_buf, &form);
+    if (form == segment_internal::ChunkForm::kEmpty) continue;
+    ev.set_key(k);
+    if (ev.Eval(root, care, out_buf.w)) sink(k, out_buf.w);
+  }
+}
+
+uint64_t CountMatches(const Roaring& live, const Node& root) {
+  uint64_t total = 0;
+  EvalChunks(live, root, 0, ChunkEnd(live), [&](uint16_t, const uint64_t* words) {
+    total += segment_internal::PopCount(words, kChunkWords);
+  });
+  return total;
+}
+
+Roaring Matches(const Roaring& live, const Node& root) {
+  Roaring out;
+  EvalChunks(live, root, 0, ChunkEnd(live),
+             [&](uint16_t key, const uint64_t* words) { AppendChunk(&out, key, words); });
+  return out;
+}
 
 // ---- Snapshots --------------------------------------------------------------------------
 
@@ -1027,14 +1147,14 @@ absl::StatusOr<Roaring> SegmentIndex::Evaluate(const Rule& rule) const {
   absl::ReaderMutexLock lock(&state_->mu);
   const Contents& c = state_->data;
   ASSIGN_OR_RETURN(const Node root, Compiler(c).Compile(rule));
-  return Evaluator(c.live).Eval(root, nullptr).Take();
+  return Matches(c.live, root);
 }
 
 absl::StatusOr<uint64_t> SegmentIndex::Count(const Rule& rule) const {
   absl::ReaderMutexLock lock(&state_->mu);
   const Contents& c = state_->data;
   ASSIGN_OR_RETURN(const Node root, Compiler(c).Compile(rule));
-  return Evaluator(c.live).Eval(root, nullptr).get().cardinality();
+  return CountMatches(c.live, root);
 }
 
 absl::StatusOr<std::vector<SegmentIndex::Bucket>> SegmentIndex::Breakdown(

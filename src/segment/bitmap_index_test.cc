@@ -419,6 +419,36 @@ TEST(SegmentIndex, EvaluateMatchesBruteForceScan) {
   EXPECT_EQ(checked, 4000);
 }
 
+// Dense chunks: with thousands of customers among one chunk's 65536 uids, CRoaring holds the
+// value and slice bitmaps as bitsets, which the evaluator reads in place (the test above has
+// only array containers).
+TEST(SegmentIndex, EvaluateMatchesBruteForceScanOnDenseChunks) {
+  Gen gen(7);
+  SegmentIndex index;
+  Oracle oracle;
+  DefineAll(index);
+  std::vector<std::pair<uint32_t, TagChanges>> batch;
+  for (uint32_t uid = 0; uid < 12000; ++uid) batch.emplace_back(uid, gen.Changes());
+  for (uint32_t uid = 200000; uid < 200300; uid += 3) batch.emplace_back(uid, gen.Changes());
+  ASSERT_TRUE(index.ApplyBatch(batch).ok());
+  for (const auto& [uid, changes] : batch) oracle.Apply(uid, changes);
+  Mutate(gen, index, oracle, 2000, 12000);
+  int checked = 0;
+  for (int q = 0; q < 300; ++q) {
+    const Rule rule = gen.Tree(3);
+    absl::StatusOr<Roaring> got = index.Evaluate(rule);
+    ASSERT_TRUE(got.ok()) << got.status() << " for " << Describe(rule);
+    const Roaring want = oracle.Eval(rule);
+    ASSERT_EQ(*got, want) << Describe(rule) << "\n got " << got->cardinality() << " want "
+                          << want.cardinality();
+    absl::StatusOr<uint64_t> count = index.Count(rule);
+    ASSERT_TRUE(count.ok());
+    ASSERT_EQ(*count, want.cardinality());
+    ++checked;
+  }
+  EXPECT_EQ(checked, 300);
+}
+
 TEST(SegmentIndex, ApplyBatchEqualsApplyOneByOne) {
   Gen gen(7);
   SegmentIndex batched;
