@@ -3,8 +3,11 @@
 # on the same generated customers and the same ten rules. See bench/README.md.
 #
 #   bench/segment/run.sh [--customers N] [--runs R] [--peer-runs P] [--peer-budget-s S]
-#                        [--no-postgres] [--no-sqlite]
+#                        [--no-postgres] [--no-sqlite] [--from-csv] [--load-only]
 #
+# Mercator's index is the snapshot that bench/import/run.sh left in bench/out/data-N (the
+# real `mercator import` of the same CSV) when there is one, else it is built from the CSV
+# in the bench process (--from-csv forces that). --load-only builds the peers and stops.
 # Builds in Release (build-bench/), writes the demo bank CSV once to bench/out/ (reused),
 # starts a throwaway PostgreSQL cluster in a temp dir (unix socket only, no TCP) and deletes
 # it on exit; the SQLite database is cached next to the CSV. Exit status 1 if the engines
@@ -15,12 +18,15 @@ customers=10000000
 args=()
 use_pg=1
 use_sqlite=1
+from_csv=0
 while (($#)); do
   case "$1" in
     --customers) customers=$2; shift 2 ;;
     --runs|--peer-runs|--peer-budget-s) args+=("$1" "$2"); shift 2 ;;
     --no-postgres) use_pg=0; shift ;;
     --no-sqlite) use_sqlite=0; shift ;;
+    --from-csv) from_csv=1; shift ;;
+    --load-only) args+=(--load-only); shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +44,10 @@ if [[ ! -f "$csv" ]]; then
   "$build/bench/bench_demo_csv" --customers "$customers" --csv "$csv" --mapping "$mapping" --threads 2
 fi
 ((use_sqlite)) && args+=(--sqlite "$out/demo-$customers.sqlite")
+snapshot="$out/data-$customers/segment.snapshot"
+if ((!from_csv)) && [[ -f "$snapshot" && "$snapshot" -nt "$csv" ]]; then
+  args+=(--mercator-snapshot "$snapshot")
+fi
 
 if ((use_pg)); then
   pgbin=/usr/lib/postgresql/15/bin
