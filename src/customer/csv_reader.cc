@@ -13,25 +13,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 
 namespace mercator {
 
 namespace {
-
-// Concatenates pieces with fmt. This Abseil build has its own string_view type (not
-// std::string_view), so absl::StrCat does not take std::string_view.
-inline std::string_view Piece(absl::string_view v) { return {v.data(), v.size()}; }
-template <typename T>
-const T& Piece(const T& v) {
-  return v;
-}
-template <typename... A>
-std::string Cat(const A&... a) {
-  std::string out;
-  (fmt::format_to(std::back_inserter(out), "{}", Piece(a)), ...);
-  return out;
-}
 
 // Length of the valid UTF-8 prefix of s. When `allow_truncated_tail`, an incomplete but so far
 // valid sequence at the very end counts as valid (the rest is in the next chunk).

@@ -9,25 +9,12 @@
 #include "absl/strings/string_view.h"
 #include "boost/json.hpp"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 
 namespace mercator {
 
 namespace {
-
-// Concatenates pieces with fmt. This Abseil build has its own string_view type (not
-// std::string_view), so absl::StrCat does not take std::string_view.
-inline std::string_view Piece(absl::string_view v) { return {v.data(), v.size()}; }
-template <typename T>
-const T& Piece(const T& v) {
-  return v;
-}
-template <typename... A>
-std::string Cat(const A&... a) {
-  std::string out;
-  (fmt::format_to(std::back_inserter(out), "{}", Piece(a)), ...);
-  return out;
-}
 
 namespace json = boost::json;
 

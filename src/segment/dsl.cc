@@ -12,26 +12,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "common/strings.h"
 
 namespace mercator {
 namespace {
-
-// Debian's Abseil has its own string_view, distinct from std::string_view, so text is
-// assembled with these rather than absl::StrCat.
-void AppendPiece(std::string* out, std::string_view s) { out->append(s); }
-template <typename T>
-requires std::is_integral_v<T>
-void AppendPiece(std::string* out, T n) { out->append(std::to_string(n)); }
-template <typename... Parts>
-void Append(std::string* out, const Parts&... parts) {
-  (AppendPiece(out, parts), ...);
-}
-template <typename... Parts>
-std::string Cat(const Parts&... parts) {
-  std::string out;
-  Append(&out, parts...);
-  return out;
-}
 
 constexpr std::string_view kKeywords[] = {"and",     "or",      "not",    "between", "in",   "has",
                                           "has_any", "has_all", "exists", "true",    "false"};
@@ -611,7 +595,7 @@ void Print(const Rule& rule, int context, std::string* out) {
     case RuleKind::kNot: {
       if (rule.children.size() == 1 && Unwrap(rule.children[0]).kind == RuleKind::kIn) {
         const Rule& in = Unwrap(rule.children[0]);
-        Append(out, in.field, " not in (");
+        CatAppend(out, in.field, " not in (");
         PrintList(in, out);
         out->push_back(')');
         return;
@@ -621,22 +605,22 @@ void Print(const Rule& rule, int context, std::string* out) {
       return;
     }
     case RuleKind::kCompare:
-      Append(out, rule.field, " ", CompareOpSymbol(rule.op), " ");
+      CatAppend(out, rule.field, " ", CompareOpSymbol(rule.op), " ");
       PrintLiteral(ValueAt(rule, 0), out);
       return;
     case RuleKind::kBetween:
-      Append(out, rule.field, " between ");
+      CatAppend(out, rule.field, " between ");
       PrintLiteral(ValueAt(rule, 0), out);
       out->append(" and ");
       PrintLiteral(ValueAt(rule, 1), out);
       return;
     case RuleKind::kIn:
-      Append(out, rule.field, " in (");
+      CatAppend(out, rule.field, " in (");
       PrintList(rule, out);
       out->push_back(')');
       return;
     case RuleKind::kHas:
-      Append(out, rule.has_mode == HasMode::kAll ? "has_all(" : "has(", rule.field);
+      CatAppend(out, rule.has_mode == HasMode::kAll ? "has_all(" : "has(", rule.field);
       for (const Literal& v : rule.values) {
         out->append(", ");
         PrintLiteral(v, out);
@@ -644,7 +628,7 @@ void Print(const Rule& rule, int context, std::string* out) {
       out->push_back(')');
       return;
     case RuleKind::kExists:
-      Append(out, "exists(", rule.field, ")");
+      CatAppend(out, "exists(", rule.field, ")");
       return;
   }
 }

@@ -16,27 +16,11 @@
 
 #include "absl/status/status.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "segment/dsl.h"
 
 namespace mercator {
 namespace {
-
-// Debian's Abseil has its own string_view, distinct from std::string_view, so text is
-// assembled with these rather than absl::StrCat.
-void AppendPiece(std::string* out, std::string_view s) { out->append(s); }
-template <typename T>
-requires std::is_integral_v<T>
-void AppendPiece(std::string* out, T n) { out->append(std::to_string(n)); }
-template <typename... Parts>
-void Append(std::string* out, const Parts&... parts) {
-  (AppendPiece(out, parts), ...);
-}
-template <typename... Parts>
-std::string Cat(const Parts&... parts) {
-  std::string out;
-  Append(&out, parts...);
-  return out;
-}
 
 namespace json = boost::json;
 
@@ -91,7 +75,7 @@ std::string Child(const std::string& pointer, size_t index) { return Cat(pointer
 
 std::string Join(std::initializer_list<std::string_view> names) {
   std::string out;
-  for (std::string_view n : names) Append(&out, out.empty() ? "" : ", ", n);
+  for (std::string_view n : names) CatAppend(&out, out.empty() ? "" : ", ", n);
   return out;
 }
 

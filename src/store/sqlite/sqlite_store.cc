@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
-#include "store/sqlite/internal/cat.h"
+#include "common/strings.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/migrations.h"
 #include "store/sqlite/internal/tag_json.h"
@@ -23,7 +23,6 @@
 namespace mercator {
 namespace {
 
-using sqlite_internal::Cat;
 using sqlite_internal::Connection;
 using sqlite_internal::ConnectionOptions;
 using sqlite_internal::ConnectionRole;

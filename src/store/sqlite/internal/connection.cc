@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "store/sqlite/internal/cat.h"
+#include "common/strings.h"
 
 namespace mercator::sqlite_internal {
 

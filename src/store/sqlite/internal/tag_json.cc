@@ -7,7 +7,7 @@
 #include <variant>
 
 #include "boost/json.hpp"
-#include "store/sqlite/internal/cat.h"
+#include "common/strings.h"
 
 namespace mercator::sqlite_internal {
 namespace {
