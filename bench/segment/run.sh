@@ -3,7 +3,7 @@
 # on the same generated customers and the same ten rules. See bench/README.md.
 #
 #   bench/segment/run.sh [--customers N] [--runs R] [--peer-runs P] [--peer-budget-s S]
-#                        [--no-postgres] [--no-sqlite] [--from-csv] [--load-only]
+#                        [--no-postgres] [--no-sqlite] [--from-csv] [--load-only] [--explain]
 #
 # Mercator's index is the snapshot that bench/import/run.sh left in bench/out/data-N (the
 # real `mercator import` of the same CSV) when there is one, else it is built from the CSV
@@ -26,7 +26,7 @@ while (($#)); do
     --no-postgres) use_pg=0; shift ;;
     --no-sqlite) use_sqlite=0; shift ;;
     --from-csv) from_csv=1; shift ;;
-    --load-only) args+=(--load-only); shift ;;
+    --load-only|--explain) args+=("$1"); shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done

@@ -3,13 +3,13 @@
 //
 //   segment_peer_bench --csv FILE [--pg CONNINFO] [--sqlite DB] [--runs 200]
 //                      [--peer-runs 10] [--peer-budget-s 20] [--mercator-snapshot FILE]
-//                      [--load-only]
+//                      [--load-only] [--explain]
 //
 // Mercator: the CSV is parsed with ParseTagValue against DemoCatalog() and loaded with
 // SegmentIndex::ApplyBatch, or, with --mercator-snapshot, the index snapshot that
 // `mercator import` of the same CSV wrote is loaded (faster at 10M; same customers, other
 // uids). A query is ParseDsl + SegmentIndex::Count in this process. --load-only builds the
-// peers' databases and stops (no Mercator, no queries).
+// peers' databases and stops (no Mercator, no queries). --explain prints the peers' plans.
 // PostgreSQL: one table, loaded with COPY; B-tree indexes on every queried column and GIN on
 // the multi-valued tags (text[]); VACUUM ANALYZE. A query is PQexec of SELECT count(*) over a
 // unix socket. SQLite: one table for single-valued tags plus one side table per multi-valued
@@ -384,6 +384,16 @@ class Pg {
     PQclear(r);
     while ((r = PQgetResult(conn_)) != nullptr) PQclear(r);
   }
+  // The first column of every row, e.g. the lines of EXPLAIN.
+  std::vector<std::string> Lines(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    std::vector<std::string> out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+      for (int i = 0; i < PQntuples(r); ++i) out.emplace_back(PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+    return out;
+  }
   std::string Scalar(const std::string& sql) {
     PGresult* r = PQexec(conn_, sql.c_str());
     std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
@@ -456,6 +466,17 @@ class Lite {
     const uint64_t n = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
     sqlite3_finalize(s);
     return n;
+  }
+  // The `detail` column of EXPLAIN QUERY PLAN.
+  std::vector<std::string> Plan(const std::string& sql) {
+    sqlite3_stmt* s = Prepare("EXPLAIN QUERY PLAN " + sql);
+    std::vector<std::string> out;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(s, 3);
+      out.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+    sqlite3_finalize(s);
+    return out;
   }
   std::string Scalar(const std::string& sql) {
     sqlite3_stmt* s = nullptr;
@@ -651,7 +672,7 @@ int Main(int argc, char** argv) {
   std::string csv, pg_conninfo, sqlite_path, snapshot;
   int runs = 200, peer_runs = 10;
   double peer_budget_s = 20;
-  bool load_only = false;
+  bool load_only = false, explain = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -672,6 +693,8 @@ int Main(int argc, char** argv) {
       peer_budget_s = std::stod(next());
     } else if (a == "--mercator-snapshot") {
       snapshot = next();
+    } else if (a == "--explain") {
+      explain = true;
     } else if (a == "--load-only") {
       load_only = true;
     } else {
@@ -810,6 +833,24 @@ int Main(int argc, char** argv) {
   if (pg) {
     std::printf("at least 100x faster than PostgreSQL (p50) on every rule: %s\n",
                 ratio_ok ? "met" : "MISSED");
+  }
+  if (explain) {
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (pg) {
+        std::printf("postgres plan R%zu:\n", i + 1);
+        for (const std::string& line :
+             pg->Lines("EXPLAIN SELECT count(*) FROM customers WHERE " + rules[i].pg_where)) {
+          std::printf("    %s\n", line.c_str());
+        }
+      }
+      if (lite) {
+        std::printf("sqlite plan R%zu:\n", i + 1);
+        for (const std::string& line :
+             lite->Plan("SELECT count(*) FROM customers WHERE " + rules[i].sqlite_where)) {
+          std::printf("    %s\n", line.c_str());
+        }
+      }
+    }
   }
   if (mismatches > 0) {
     std::printf("\n*** %d RULE(S) GAVE DIFFERENT COUNTS IN DIFFERENT ENGINES ***\n", mismatches);
