@@ -183,7 +183,10 @@ void Bsi::Compare(int64_t c, const Roaring& base, Roaring* lt, Roaring* eq, Roar
   // small negative one). The slices there are sparse, and walking them one by one would cost
   // two operations on the whole of `cur` each; folded they cost one union or intersection.
   int k = n - 2;
-  while (k >= 0 && (((cu >> k) & 1) != 0) == negative) --k;
+  // Written as an integer comparison: GCC 12 at -O1 and above miscompiled the equivalent
+  // `(((cu >> k) & 1) != 0) == negative`, leaving k one digit too high (bsi_test caught it).
+  const uint64_t sign_digit = negative ? 1 : 0;
+  while (k >= 0 && ((cu >> k) & 1) == sign_digit) --k;
   // Without *eq, digits below the lowest one that can still move members to the requested
   // side only refine `cur`, which nobody reads: the walk stops there.
   int stop = 0;
