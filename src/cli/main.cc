@@ -98,13 +98,22 @@ int Migrate(const std::string& data_dir) {
   return 0;
 }
 
-int Demo(const std::string& data_dir, uint64_t customers, uint64_t seed) {
+int Demo(const std::string& data_dir, uint64_t customers, uint64_t seed,
+         const std::string& today_text) {
+  int64_t today = SystemClock::Get()->NowMs() / 86400000;
+  if (!today_text.empty()) {
+    TagDef date;
+    date.type = TagType::kDate;
+    absl::StatusOr<TagValue> d = ParseTagValue(date, today_text);
+    if (!d.ok())
+      return Fail(absl::InvalidArgumentError(fmt::format("--today: {}", d.status().message())));
+    today = std::get<int64_t>(*d);
+  }
   absl::StatusOr<Engine> e = OpenEngine(data_dir);
   if (!e.ok()) return Fail(e.status());
   for (const TagDef& def : DemoCatalog()) {
     if (absl::Status s = e->customers->DefineTag(def); !s.ok()) return Fail(s);
   }
-  const int64_t today = SystemClock::Get()->NowMs() / 86400000;
   DemoBank bank(seed, today);
   ProgressBar bar("generating demo bank", customers, "customers");
   constexpr uint64_t kBatch = 10000;
@@ -247,7 +256,11 @@ int main(int argc, char** argv) {
   uint64_t customers = 100000, seed = 42;
   auto* demo = cli.add_subcommand("demo", "Generate a demo bank into the data directory");
   demo->add_option("--customers", customers, "How many customers")->capture_default_str();
-  demo->add_option("--seed", seed, "Random seed (same seed, same bank)")->capture_default_str();
+  demo->add_option("--seed", seed, "Random seed (same seed and day, same bank)")
+      ->capture_default_str();
+  std::string today;
+  demo->add_option("--today", today,
+                   "Generation date YYYY-MM-DD that dates are relative to (default: today)");
 
   std::string mapping, file, report;
   bool skip_bad_rows = false;
@@ -275,7 +288,7 @@ int main(int argc, char** argv) {
     serve_options.data_dir = data_dir;
     return Serve(serve_options);
   }
-  if (*demo) return Demo(data_dir, customers, seed);
+  if (*demo) return Demo(data_dir, customers, seed, today);
   if (*import) return Import(data_dir, mapping, file, skip_bad_rows, report);
   if (cli.got_subcommand("migrate")) return Migrate(data_dir);
   if (*segment) return SegmentCount(data_dir, rule);
