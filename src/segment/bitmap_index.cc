@@ -2,11 +2,18 @@
 
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -27,6 +34,7 @@ using segment_internal::Bsi;
 using segment_internal::ChunkBuffer;
 using segment_internal::ChunkEnd;
 using segment_internal::ChunkWordsOf;
+using segment_internal::DenseBits;
 using segment_internal::kChunkBytes;
 using segment_internal::kChunkWords;
 using segment_internal::OrChunkInto;
@@ -60,6 +68,12 @@ class TagIndex {
   const std::vector<std::string>& names() const { return names_; }
   const std::vector<Roaring>& bitmaps() const { return bitmaps_; }
 
+  // The plain bitset mirroring `b` (one of bitmaps()), or nullptr when it has none.
+  const DenseBits* DenseOf(const Roaring* b) const {
+    const size_t i = static_cast<size_t>(b - bitmaps_.data());
+    return i < dense_.size() ? &dense_[i] : nullptr;
+  }
+
   // The bitmap of a value, or nullptr if no customer ever had it.
   const Roaring* Find(std::string_view value) const {
     auto it = ids_.find(absl::string_view(value.data(), value.size()));
@@ -78,7 +92,7 @@ class TagIndex {
         return;
       }
       if (!exists_.addChecked(uid)) ClearValues(uid);
-      for (const std::string& v : *many) bitmaps_[IdFor(v)].add(uid);
+      for (const std::string& v : *many) AddValue(IdFor(v), uid);
       return;
     }
     const uint32_t id = std::holds_alternative<bool>(value)
@@ -86,7 +100,7 @@ class TagIndex {
                             : IdFor(std::get<std::string>(value));
     // A fresh uid (the bulk import of new customers) holds no old value to clear.
     if (!exists_.addChecked(uid)) ClearValues(uid);
-    bitmaps_[id].add(uid);
+    AddValue(id, uid);
   }
 
   void Remove(uint32_t uid) {
@@ -100,6 +114,7 @@ class TagIndex {
   size_t MemoryBytes() const {
     size_t total = bsi_.MemoryBytes() + BitmapMemoryBytes(exists_);
     for (const Roaring& b : bitmaps_) total += BitmapMemoryBytes(b);
+    for (const DenseBits& d : dense_) total += d.MemoryBytes();
     return total;
   }
 
@@ -120,6 +135,10 @@ class TagIndex {
     exists_ = std::move(exists);
     names_ = std::move(names);
     bitmaps_ = std::move(bitmaps);
+    dense_.clear();
+    for (size_t i = 0; i < std::min(bitmaps_.size(), kMaxDenseValues); ++i) {
+      dense_.push_back(DenseBits::FromRoaring(bitmaps_[i]));
+    }
     return true;
   }
   bool RestoreNumeric(Roaring exists, std::vector<Roaring> slices) {
@@ -139,13 +158,21 @@ class TagIndex {
     ids_.emplace(std::string(value), id);
     names_.emplace_back(value);
     bitmaps_.emplace_back();
+    if (id < kMaxDenseValues) dense_.emplace_back();
     return id;
+  }
+
+  void AddValue(uint32_t id, uint32_t uid) {
+    bitmaps_[id].add(uid);
+    if (id < dense_.size()) dense_[id].Set(uid);
   }
 
   void ClearValues(uint32_t uid) {
     const bool single = def_.type != TagType::kMultiEnum;
-    for (Roaring& b : bitmaps_) {
-      if (b.removeChecked(uid) && single) return;
+    for (size_t i = 0; i < bitmaps_.size(); ++i) {
+      if (!bitmaps_[i].removeChecked(uid)) continue;
+      if (i < dense_.size()) dense_[i].Clear(uid);
+      if (single) return;
     }
   }
 
@@ -153,6 +180,11 @@ class TagIndex {
   Roaring exists_;
   std::vector<std::string> names_;
   std::vector<Roaring> bitmaps_;
+  // Plain bitset mirrors of the first kMaxDenseValues values' bitmaps, by id: queries read
+  // them instead of the bitmaps. The bound keeps memory in check for open enums with many
+  // values (each mirror costs an eighth of a byte per uid, about 1.2 MiB at 10M).
+  static constexpr size_t kMaxDenseValues = 64;
+  std::vector<DenseBits> dense_;
   absl::flat_hash_map<std::string, uint32_t> ids_;
   Bsi bsi_;
 };
@@ -622,6 +654,125 @@ bool AnyWords(const uint64_t* a) {
 
 enum class Side { kLess, kEqual, kGreater };
 
+// One digit of a BSI comparison over a chunk, against up to two constants (a range's
+// bounds): x = words ^ flip[b] is 1 where a member's digit differs from constant b's, and
+// want[b] keeps the differing digits that put a member on bound b's requested side.
+struct Digit {
+  const uint64_t* words;
+  uint64_t flip[2];
+  uint64_t want[2];
+};
+
+// Runs the digits (most significant first) over the candidates in `io` and stops a group of
+// words once all its members are decided for every bound. Keeps in `io` the members on the
+// requested side of each bound (with keep_equal[b], those equal to constant b throughout).
+// With one bound, the second one is absent (bound 1 starts with no members).
+template <bool kTwo>
+bool CompareDigitsScalar(const Digit* digits, int nd, const bool* keep_equal, uint64_t* io) {
+  uint64_t any = 0;
+  for (size_t w = 0; w < kChunkWords; ++w) {
+    uint64_t eq0 = io[w];
+    if (eq0 == 0) continue;
+    uint64_t eq1 = kTwo ? eq0 : 0;
+    uint64_t d0 = 0;
+    uint64_t d1 = 0;
+    for (int j = 0; j < nd; ++j) {
+      const uint64_t x0 = digits[j].words[w] ^ digits[j].flip[0];
+      d0 |= eq0 & x0 & digits[j].want[0];
+      eq0 &= ~x0;
+      if constexpr (kTwo) {
+        const uint64_t x1 = digits[j].words[w] ^ digits[j].flip[1];
+        d1 |= eq1 & x1 & digits[j].want[1];
+        eq1 &= ~x1;
+      }
+      if ((eq0 | eq1) == 0) break;
+    }
+    uint64_t result = keep_equal[0] ? eq0 : d0;
+    if constexpr (kTwo) result &= keep_equal[1] ? eq1 : d1;
+    io[w] = result;
+    any |= result;
+  }
+  return any != 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same, eight words (512 members, one cache line per digit) at a time with AVX2: the
+// early exit is taken per group, which costs far fewer mispredicted branches than per word.
+template <bool kTwo>
+__attribute__((target("avx2"))) bool CompareDigitsAvx2(const Digit* digits, int nd,
+                                                       const bool* keep_equal, uint64_t* io) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i any = zero;
+  for (size_t w = 0; w < kChunkWords; w += 8) {
+    auto* p = reinterpret_cast<__m256i*>(io + w);
+    __m256i a0 = _mm256_loadu_si256(p);
+    __m256i a1 = _mm256_loadu_si256(p + 1);
+    __m256i live = _mm256_or_si256(a0, a1);
+    if (_mm256_testz_si256(live, live)) continue;
+    __m256i b0 = kTwo ? a0 : zero;
+    __m256i b1 = kTwo ? a1 : zero;
+    __m256i da0 = zero, da1 = zero, db0 = zero, db1 = zero;
+    for (int j = 0; j < nd; ++j) {
+      const Digit& d = digits[j];
+      const auto* q = reinterpret_cast<const __m256i*>(d.words + w);
+      const __m256i w0 = _mm256_loadu_si256(q);
+      const __m256i w1 = _mm256_loadu_si256(q + 1);
+      {
+        const __m256i flip = _mm256_set1_epi64x(static_cast<long long>(d.flip[0]));
+        const __m256i want = _mm256_set1_epi64x(static_cast<long long>(d.want[0]));
+        const __m256i x0 = _mm256_xor_si256(w0, flip);
+        const __m256i x1 = _mm256_xor_si256(w1, flip);
+        da0 = _mm256_or_si256(da0, _mm256_and_si256(_mm256_and_si256(a0, x0), want));
+        da1 = _mm256_or_si256(da1, _mm256_and_si256(_mm256_and_si256(a1, x1), want));
+        a0 = _mm256_andnot_si256(x0, a0);
+        a1 = _mm256_andnot_si256(x1, a1);
+      }
+      live = _mm256_or_si256(a0, a1);
+      if constexpr (kTwo) {
+        const __m256i flip = _mm256_set1_epi64x(static_cast<long long>(d.flip[1]));
+        const __m256i want = _mm256_set1_epi64x(static_cast<long long>(d.want[1]));
+        const __m256i x0 = _mm256_xor_si256(w0, flip);
+        const __m256i x1 = _mm256_xor_si256(w1, flip);
+        db0 = _mm256_or_si256(db0, _mm256_and_si256(_mm256_and_si256(b0, x0), want));
+        db1 = _mm256_or_si256(db1, _mm256_and_si256(_mm256_and_si256(b1, x1), want));
+        b0 = _mm256_andnot_si256(x0, b0);
+        b1 = _mm256_andnot_si256(x1, b1);
+        live = _mm256_or_si256(live, _mm256_or_si256(b0, b1));
+      }
+      if (_mm256_testz_si256(live, live)) break;
+    }
+    __m256i r0 = keep_equal[0] ? a0 : da0;
+    __m256i r1 = keep_equal[0] ? a1 : da1;
+    if constexpr (kTwo) {
+      r0 = _mm256_and_si256(r0, keep_equal[1] ? b0 : db0);
+      r1 = _mm256_and_si256(r1, keep_equal[1] ? b1 : db1);
+    }
+    _mm256_storeu_si256(p, r0);
+    _mm256_storeu_si256(p + 1, r1);
+    any = _mm256_or_si256(any, _mm256_or_si256(r0, r1));
+  }
+  return !_mm256_testz_si256(any, any);
+}
+#endif
+
+bool CompareDigits(const Digit* digits, int nd, int bounds, const bool* keep_equal, uint64_t* io) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  if (has_avx2) {
+    return bounds == 2 ? CompareDigitsAvx2<true>(digits, nd, keep_equal, io)
+                       : CompareDigitsAvx2<false>(digits, nd, keep_equal, io);
+  }
+#endif
+  return bounds == 2 ? CompareDigitsScalar<true>(digits, nd, keep_equal, io)
+                     : CompareDigitsScalar<false>(digits, nd, keep_equal, io);
+}
+
+// A comparison of BSI values with a constant.
+struct Bound {
+  int64_t c;
+  Side side;
+};
+
 class ChunkEvaluator {
  public:
   explicit ChunkEvaluator(const Roaring& live) : live_(live) {}
@@ -639,6 +790,11 @@ class ChunkEvaluator {
 
  private:
   const uint64_t* Words(const Roaring& r) { return ChunkWordsOf(r, key_, pool_.Take()); }
+  // A value bitmap of `n`'s tag, from its plain mirror when it has one.
+  const uint64_t* ValueWords(const Node& n, const Roaring* b) {
+    if (const DenseBits* d = n.tag->DenseOf(b)) return d->Chunk(key_);
+    return Words(*b);
+  }
 
   bool EvalNode(const Node& n, const uint64_t* care, uint64_t* out) {
     switch (n.kind) {
@@ -650,32 +806,41 @@ class ChunkEvaluator {
       case Node::Kind::kExists:
         return AndWords(care, Words(n.tag->exists()), out);
       case Node::Kind::kAnyOf: {
-        if (n.bitmaps.size() == 1) return AndWords(care, Words(*n.bitmaps[0]), out);
+        if (n.bitmaps.size() == 1) return AndWords(care, ValueWords(n, n.bitmaps[0]), out);
         uint64_t* any_of = pool_.Take()->w;
         std::memset(any_of, 0, kChunkBytes);
-        for (const Roaring* b : n.bitmaps) OrChunkInto(*b, key_, any_of);
+        for (const Roaring* b : n.bitmaps) {
+          if (const DenseBits* d = n.tag->DenseOf(b)) {
+            const uint64_t* words = d->Chunk(key_);
+            for (size_t w = 0; w < kChunkWords; ++w) any_of[w] |= words[w];
+          } else {
+            OrChunkInto(*b, key_, any_of);
+          }
+        }
         return AndWords(care, any_of, out);
       }
       case Node::Kind::kAllOf: {
-        bool any = AndWords(care, Words(*n.bitmaps[0]), out);
+        bool any = AndWords(care, ValueWords(n, n.bitmaps[0]), out);
         for (size_t i = 1; any && i < n.bitmaps.size(); ++i) {
-          any = AndWords(out, Words(*n.bitmaps[i]), out);
+          any = AndWords(out, ValueWords(n, n.bitmaps[i]), out);
         }
         return any;
       }
       case Node::Kind::kExistsBut: {
         const bool any = AndWords(care, Words(n.tag->exists()), out);
         if (!any || n.bitmaps.empty()) return any;
-        return AndNotWords(out, Words(*n.bitmaps[0]), out);
+        return AndNotWords(out, ValueWords(n, n.bitmaps[0]), out);
       }
       case Node::Kind::kRange: {
         if (!AndWords(care, Words(n.tag->exists()), out)) return false;
         const Bsi& bsi = n.tag->bsi();
         if (n.lo == n.hi) return Compare(bsi, n.lo, Side::kEqual, out);
-        bool any = true;
-        if (n.lo != kMinValue) any = Compare(bsi, n.lo - 1, Side::kGreater, out);
-        if (any && n.hi != kMaxValue) any = Compare(bsi, n.hi + 1, Side::kLess, out);
-        return any;
+        Bound bounds[2];
+        int count = 0;
+        if (n.lo != kMinValue) bounds[count++] = {n.lo - 1, Side::kGreater};
+        if (n.hi != kMaxValue) bounds[count++] = {n.hi + 1, Side::kLess};
+        if (count == 0) return true;
+        return Compare(bsi, bounds, count, out);
       }
       case Node::Kind::kNumNotEqual: {
         if (!AndWords(care, Words(n.tag->exists()), out)) return false;
@@ -740,80 +905,94 @@ class ChunkEvaluator {
     return false;
   }
 
-  // Keeps the members of `io` (a subset of the BSI's exists()) whose value compares to `c`
-  // as `side`: O'Neil's top-down comparison in offset binary (the sign digit inverted), run
-  // one word of 64 members at a time so a word stops as soon as all its members are decided.
   bool Compare(const Bsi& bsi, int64_t c, Side side, uint64_t* io) {
+    const Bound bound{c, side};
+    return Compare(bsi, &bound, 1, io);
+  }
+
+  // Keeps the members of `io` (a subset of the BSI's exists()) whose value compares to each
+  // of the `count` (1 or 2) bounds as requested: O'Neil's top-down comparison in offset
+  // binary (the sign digit inverted), run a few words at a time so a group stops as soon as
+  // its members are decided, with both bounds of a range in one pass over the slices.
+  bool Compare(const Bsi& bsi, const Bound* bounds_in, int count, uint64_t* io) {
     const int n = bsi.slice_count();
-    const bool keep_all = false;
-    if (n < 64) {
-      const int64_t hi = (int64_t{1} << (n - 1)) - 1;
-      const int64_t lo = -hi - 1;
-      const bool above = c > hi;
-      if (above || c < lo) {
-        if (side == (above ? Side::kLess : Side::kGreater)) return AnyWords(io);
-        std::memset(io, 0, kChunkBytes);
-        return keep_all;
+    Bound bounds[2];
+    int nb = 0;
+    for (int b = 0; b < count; ++b) {
+      const Bound& bound = bounds_in[b];
+      if (n < 64) {
+        const int64_t hi = (int64_t{1} << (n - 1)) - 1;
+        const int64_t lo = -hi - 1;
+        const bool above = bound.c > hi;
+        if (above || bound.c < lo) {
+          // Every stored value is on one side of c: the bound keeps all or nothing.
+          if (bound.side == (above ? Side::kLess : Side::kGreater)) continue;
+          std::memset(io, 0, kChunkBytes);
+          return false;
+        }
       }
+      bounds[nb++] = bound;
     }
+    if (nb == 0) return AnyWords(io);
     const std::vector<Roaring>& slices = bsi.slices();
-    const uint64_t cu = static_cast<uint64_t>(c);
-    const bool negative = c < 0;
-    struct Digit {
-      const uint64_t* words;
-      uint64_t flip;  // x = words ^ flip is 1 where the member's digit differs from c's.
-      uint64_t want;  // Differing digits that put a member on the requested side.
-    };
     Digit digits[66];
     int nd = 0;
-    auto add = [&](const uint64_t* words, bool inverted, bool c_digit) {
-      const uint64_t flip = (c_digit ? ~uint64_t{0} : 0) ^ (inverted ? ~uint64_t{0} : 0);
-      // A member above c has a 1 digit where c has 0; below, a 0 where c has 1.
-      uint64_t want = 0;
-      if (side == Side::kGreater && !c_digit) want = ~uint64_t{0};
-      if (side == Side::kLess && c_digit) want = ~uint64_t{0};
-      digits[nd++] = {words, flip, want};
+    // c_digit(b): constant b's digit at this position.
+    auto add = [&](const uint64_t* words, bool inverted, auto c_digit) {
+      Digit& d = digits[nd++];
+      d.words = words;
+      for (int b = 0; b < 2; ++b) {
+        const bool cd = b < nb && c_digit(b);
+        d.flip[b] = (cd ? ~uint64_t{0} : 0) ^ (inverted ? ~uint64_t{0} : 0);
+        // A member above c has a 1 digit where c has 0; below, a 0 where c has 1.
+        const Side side = b < nb ? bounds[b].side : Side::kEqual;
+        d.want[b] =
+            (side == Side::kGreater && !cd) || (side == Side::kLess && cd) ? ~uint64_t{0} : 0;
+      }
     };
-    add(Words(slices[n - 1]), /*inverted=*/true, /*c_digit=*/!negative);
-    // Below the sign, c's leading digits repeat its sign bit. For c >= 0 they are zeros: a
-    // member of c's sign with a one anywhere in that run is above c, whatever the order, so
-    // the run (whose high slices are mostly sparse) folds into one union.
-    int k = n - 2;
-    while (k >= 0 && (((cu >> k) & 1) != 0) == negative) --k;
-    if (!negative && k < n - 3) {
+    auto bit = [&](int b, int i) { return ((static_cast<uint64_t>(bounds[b].c) >> i) & 1) != 0; };
+    add(Words(slices[n - 1]), /*inverted=*/true, [&](int b) { return bounds[b].c >= 0; });
+    // Below the sign, a constant's leading digits repeat its sign bit. For c >= 0 they are
+    // zeros: a member of c's sign with a one anywhere in that run is above c, whatever the
+    // order, so the run (whose high slices are mostly sparse) folds into one union.
+    int top = -1;  // The highest digit below the sign where some constant leaves its run.
+    bool all_non_negative = true;
+    for (int b = 0; b < nb; ++b) {
+      const bool negative = bounds[b].c < 0;
+      all_non_negative = all_non_negative && !negative;
+      int k = n - 2;
+      while (k >= 0 && bit(b, k) == negative) --k;
+      top = std::max(top, k);
+    }
+    if (all_non_negative && top < n - 3) {
       uint64_t* any_high = pool_.Take()->w;
       std::memset(any_high, 0, kChunkBytes);
-      for (int i = k + 1; i <= n - 2; ++i) OrChunkInto(slices[i], key_, any_high);
-      add(any_high, /*inverted=*/false, /*c_digit=*/false);
+      for (int i = top + 1; i <= n - 2; ++i) OrChunkInto(slices[i], key_, any_high);
+      add(any_high, /*inverted=*/false, [](int) { return false; });
     } else {
-      for (int i = n - 2; i > k; --i) add(Words(slices[i]), false, negative);
-    }
-    // Digits below the lowest one that can move members to the requested side only refine
-    // the equal set, which a strict comparison does not read.
-    int stop = 0;
-    if (side != Side::kEqual) {
-      const uint64_t wanted = side == Side::kLess ? cu : ~cu;  // 1 digits feed kLess.
-      const uint64_t below_k = k >= 0 ? (wanted & ((uint64_t{2} << k) - 1)) : 0;
-      stop = below_k != 0 ? std::countr_zero(below_k) : k + 1;
-    }
-    for (int i = k; i >= stop; --i) add(Words(slices[i]), false, ((cu >> i) & 1) != 0);
-
-    uint64_t any = 0;
-    for (size_t w = 0; w < kChunkWords; ++w) {
-      uint64_t eq = io[w];
-      if (eq == 0) continue;
-      uint64_t decided = 0;
-      for (int j = 0; j < nd; ++j) {
-        const uint64_t x = digits[j].words[w] ^ digits[j].flip;
-        decided |= eq & x & digits[j].want;
-        eq &= ~x;
-        if (eq == 0) break;
+      for (int i = n - 2; i > top; --i) {
+        add(Words(slices[i]), false, [&](int b) { return bit(b, i); });
       }
-      const uint64_t result = side == Side::kEqual ? eq : decided;
-      io[w] = result;
-      any |= result;
     }
-    return any != 0;
+    // Digits below the lowest one that can move members to a bound's side only refine its
+    // equal set, which a strict comparison does not read.
+    int stop = top + 1;
+    for (int b = 0; b < nb; ++b) {
+      if (bounds[b].side == Side::kEqual) {
+        stop = 0;
+        break;
+      }
+      const uint64_t cu = static_cast<uint64_t>(bounds[b].c);
+      const uint64_t wanted = bounds[b].side == Side::kLess ? cu : ~cu;  // 1s feed kLess.
+      const uint64_t below = top >= 0 ? (wanted & ((uint64_t{2} << top) - 1)) : 0;
+      if (below != 0) stop = std::min(stop, std::countr_zero(below));
+    }
+    for (int i = top; i >= stop; --i) {
+      add(Words(slices[i]), false, [&](int b) { return bit(b, i); });
+    }
+    const bool keep_equal[2] = {bounds[0].side == Side::kEqual,
+                                nb == 2 && bounds[1].side == Side::kEqual};
+    return CompareDigits(digits, nd, nb, keep_equal, io);
   }
 
   const Roaring& live_;
@@ -821,36 +1000,149 @@ class ChunkEvaluator {
   BufferPool pool_;
 };
 
-// Runs `root` over every chunk of the live set, handing each chunk's result words to
-// `sink(key, words)`.
-template <typename Sink>
-void EvalChunks(const Roaring& live, const Node& root, uint32_t first, uint32_t end, Sink&& sink) {
-  ChunkEvaluator ev(live);
-  ChunkBuffer care_buf;
-  ChunkBuffer out_buf;
-  for (uint32_t key = first; key < end; ++key) {
+// Numeric terms are compiled with the size of their tag as the estimate, which orders them
+// after the bitmap terms but not among themselves. A comparison reading its slices costs
+// about the same whatever it keeps, and the next one only reads the words still holding
+// candidates, so the most selective should run first: their share of one sample chunk
+// (the middle one) gives an estimate for a tenth of a percent of the work at 10M.
+class EstimateRefiner {
+ public:
+  explicit EstimateRefiner(const Roaring& live) : live_(live), ev_(live) {
+    key_ = static_cast<uint16_t>(ChunkEnd(live) / 2);
+    ev_.set_key(key_);
+  }
+
+  void Refine(Node* n) {
+    switch (n->kind) {
+      case Node::Kind::kRange:
+      case Node::Kind::kNumNotEqual:
+      case Node::Kind::kNumIn: {
+        ChunkBuffer scratch;
+        const uint64_t* exists = ChunkWordsOf(n->tag->exists(), key_, &scratch);
+        const uint64_t in_sample = segment_internal::PopCount(exists, kChunkWords);
+        if (in_sample == 0) return;
+        ev_.Eval(*n, exists, out_.w);
+        const uint64_t kept = segment_internal::PopCount(out_.w, kChunkWords);
+        // Rounded up, so a term is not taken for empty from one chunk.
+        n->estimate = std::min(n->estimate, (kept * n->estimate + in_sample - 1) / in_sample);
+        n->exact = false;
+        return;
+      }
+      case Node::Kind::kAnd:
+      case Node::Kind::kOr:
+      case Node::Kind::kNot: {
+        for (Node& c : n->children) Refine(&c);
+        if (n->kind == Node::Kind::kAnd) {
+          n->estimate = live_.cardinality();
+          for (const Node& c : n->children) n->estimate = std::min(n->estimate, c.estimate);
+          // Bitmap terms still go first: they cost one read of a chunk whatever they keep,
+          // while a comparison over dense candidates reads many slices.
+          auto numeric = [](const Node& c) {
+            return c.kind == Node::Kind::kRange || c.kind == Node::Kind::kNumNotEqual ||
+                   c.kind == Node::Kind::kNumIn;
+          };
+          std::stable_sort(n->children.begin(), n->children.end(),
+                           [&](const Node& a, const Node& b) {
+                             return std::make_tuple(numeric(a), a.estimate, a.cost) <
+                                    std::make_tuple(numeric(b), b.estimate, b.cost);
+                           });
+        } else if (n->kind == Node::Kind::kOr) {
+          uint64_t sum = 0;
+          for (const Node& c : n->children) sum += c.estimate;
+          n->estimate = std::min(sum, live_.cardinality());
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+ private:
+  const Roaring& live_;
+  ChunkEvaluator ev_;
+  uint16_t key_ = 0;
+  ChunkBuffer out_;
+};
+
+// With this many chunks or more (half a million uids) a query offers its chunks to one
+// helper thread too: starting it costs tens of microseconds, which a chunk's work repays.
+constexpr uint32_t kMinChunksToShare = 8;
+
+// The chunks of one query, claimed one at a time by the calling thread and a helper. When
+// the machine is busy the helper may be scheduled late, even after the query returned: it
+// touches the index only for a chunk it claimed, and the caller waits until every claimed
+// chunk is finished, so everything else the helper reads lives here (shared ownership).
+struct ChunkQueue {
+  explicit ChunkQueue(uint32_t e) : end(e) {}
+  const uint32_t end;
+  std::atomic<uint32_t> next{0};
+  std::atomic<uint32_t> finished{0};
+  // The helper's results, complete once `finished` reaches `end`.
+  uint64_t helper_count = 0;
+  Roaring helper_bits;
+};
+
+enum class Want { kCount, kBitmap };
+
+// Evaluates the chunks this thread claims from `q`, adding to *count or *bits.
+void ClaimChunks(const Roaring& live, const Node& root, Want want, ChunkQueue& q, uint64_t* count,
+                 Roaring* bits) {
+  std::optional<ChunkEvaluator> ev;
+  std::unique_ptr<ChunkBuffer> care_buf;
+  std::unique_ptr<ChunkBuffer> out_buf;
+  for (uint32_t key; (key = q.next.fetch_add(1, std::memory_order_relaxed)) < q.end;) {
+    if (!ev.has_value()) {
+      ev.emplace(live);
+      care_buf = std::make_unique<ChunkBuffer>();
+      out_buf = std::make_unique<ChunkBuffer>();
+    }
     const auto k = static_cast<uint16_t>(key);
     segment_internal::ChunkForm form;
-    const uint64_t* care = ChunkWordsOf(live, k, &care_buf, &form);
-    if (form == segment_internal::ChunkForm::kEmpty) continue;
-    ev.set_key(k);
-    if (ev.Eval(root, care, out_buf.w)) sink(k, out_buf.w);
+    const uint64_t* care = ChunkWordsOf(live, k, care_buf.get(), &form);
+    if (form != segment_internal::ChunkForm::kEmpty) {
+      ev->set_key(k);
+      if (ev->Eval(root, care, out_buf->w)) {
+        if (want == Want::kCount) {
+          *count += segment_internal::PopCount(out_buf->w, kChunkWords);
+        } else {
+          // Each thread claims increasing keys, so its appends stay in order.
+          AppendChunk(bits, k, out_buf->w);
+        }
+      }
+    }
+    q.finished.fetch_add(1, std::memory_order_release);
   }
 }
 
+struct QueryResult {
+  uint64_t count = 0;
+  Roaring bits;
+};
+
+QueryResult RunQuery(const Roaring& live, const Node& root, Want want) {
+  auto q = std::make_shared<ChunkQueue>(ChunkEnd(live));
+  if (q->end >= kMinChunksToShare) {
+    std::thread([q, &live, &root, want] {
+      ClaimChunks(live, root, want, *q, &q->helper_count, &q->helper_bits);
+    }).detach();
+  }
+  QueryResult r;
+  ClaimChunks(live, root, want, *q, &r.count, &r.bits);
+  // A chunk the helper claimed is being evaluated right now: wait for it (microseconds).
+  while (q->finished.load(std::memory_order_acquire) < q->end) std::this_thread::yield();
+  r.count += q->helper_count;
+  // The two halves hold disjoint chunks, so the union only moves containers.
+  if (want == Want::kBitmap && !q->helper_bits.isEmpty()) r.bits |= q->helper_bits;
+  return r;
+}
+
 uint64_t CountMatches(const Roaring& live, const Node& root) {
-  uint64_t total = 0;
-  EvalChunks(live, root, 0, ChunkEnd(live), [&](uint16_t, const uint64_t* words) {
-    total += segment_internal::PopCount(words, kChunkWords);
-  });
-  return total;
+  return RunQuery(live, root, Want::kCount).count;
 }
 
 Roaring Matches(const Roaring& live, const Node& root) {
-  Roaring out;
-  EvalChunks(live, root, 0, ChunkEnd(live),
-             [&](uint16_t key, const uint64_t* words) { AppendChunk(&out, key, words); });
-  return out;
+  return std::move(RunQuery(live, root, Want::kBitmap).bits);
 }
 
 // ---- Snapshots --------------------------------------------------------------------------
@@ -1146,14 +1438,16 @@ void SegmentIndex::Erase(uint32_t uid) {
 absl::StatusOr<Roaring> SegmentIndex::Evaluate(const Rule& rule) const {
   absl::ReaderMutexLock lock(&state_->mu);
   const Contents& c = state_->data;
-  ASSIGN_OR_RETURN(const Node root, Compiler(c).Compile(rule));
+  ASSIGN_OR_RETURN(Node root, Compiler(c).Compile(rule));
+  EstimateRefiner(c.live).Refine(&root);
   return Matches(c.live, root);
 }
 
 absl::StatusOr<uint64_t> SegmentIndex::Count(const Rule& rule) const {
   absl::ReaderMutexLock lock(&state_->mu);
   const Contents& c = state_->data;
-  ASSIGN_OR_RETURN(const Node root, Compiler(c).Compile(rule));
+  ASSIGN_OR_RETURN(Node root, Compiler(c).Compile(rule));
+  EstimateRefiner(c.live).Refine(&root);
   return CountMatches(c.live, root);
 }
 

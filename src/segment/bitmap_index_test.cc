@@ -430,6 +430,8 @@ TEST(SegmentIndex, EvaluateMatchesBruteForceScanOnDenseChunks) {
   std::vector<std::pair<uint32_t, TagChanges>> batch;
   for (uint32_t uid = 0; uid < 12000; ++uid) batch.emplace_back(uid, gen.Changes());
   for (uint32_t uid = 200000; uid < 200300; uid += 3) batch.emplace_back(uid, gen.Changes());
+  // Enough chunks that a query splits them with a helper thread.
+  for (uint32_t uid = 600000; uid < 1200000; uid += 9973) batch.emplace_back(uid, gen.Changes());
   ASSERT_TRUE(index.ApplyBatch(batch).ok());
   for (const auto& [uid, changes] : batch) oracle.Apply(uid, changes);
   Mutate(gen, index, oracle, 2000, 12000);

@@ -157,4 +157,21 @@ void AppendChunk(Roaring* out, uint16_t key, const uint64_t* words) {
   ra_append(ra, key, a, ARRAY_CONTAINER_TYPE_CODE);
 }
 
+void DenseBits::Grow(uint32_t uid) {
+  const size_t need = (size_t{uid >> 16} + 1) * kChunkWords;
+  // An eighth of headroom: bulk imports add rising uids, and doubling would waste up to half.
+  if (need > words_.capacity()) words_.reserve(need + need / 8);
+  words_.resize(need, 0);
+}
+
+DenseBits DenseBits::FromRoaring(const Roaring& r) {
+  DenseBits d;
+  const uint32_t end = ChunkEnd(r);
+  d.words_.assign(size_t{end} * kChunkWords, 0);
+  for (uint32_t key = 0; key < end; ++key) {
+    OrChunkInto(r, static_cast<uint16_t>(key), d.words_.data() + size_t{key} * kChunkWords);
+  }
+  return d;
+}
+
 }  // namespace mercator::segment_internal

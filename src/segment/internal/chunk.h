@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace mercator::segment_internal {
 
@@ -51,6 +52,35 @@ uint64_t PopCount(const uint64_t* words, size_t n);
 // Appends chunk `key` (greater than every key already in `*out`) built from `words`; an
 // all-zero chunk appends nothing.
 void AppendChunk(Roaring* out, uint16_t key, const uint64_t* words);
+
+// A plain bitset over uids, kept beside a CRoaring bitmap of an enum value: its containers
+// are often arrays (a province holds ~3% of customers), which a query would otherwise turn
+// into words bit by bit for every chunk. Grows in whole chunks, so a chunk is present or not.
+class DenseBits {
+ public:
+  static DenseBits FromRoaring(const Roaring& r);
+
+  void Set(uint32_t uid) {
+    const size_t w = uid >> 6;
+    if (w >= words_.size()) Grow(uid);
+    words_[w] |= uint64_t{1} << (uid & 63);
+  }
+  void Clear(uint32_t uid) {
+    const size_t w = uid >> 6;
+    if (w < words_.size()) words_[w] &= ~(uint64_t{1} << (uid & 63));
+  }
+  // The words of chunk `key`; ZeroChunk() past the end.
+  const uint64_t* Chunk(uint16_t key) const {
+    const size_t first = size_t{key} * kChunkWords;
+    return first < words_.size() ? words_.data() + first : ZeroChunk();
+  }
+  size_t MemoryBytes() const { return words_.capacity() * sizeof(uint64_t); }
+
+ private:
+  void Grow(uint32_t uid);
+
+  std::vector<uint64_t> words_;
+};
 
 }  // namespace mercator::segment_internal
 
