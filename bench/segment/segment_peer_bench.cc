@@ -3,13 +3,14 @@
 //
 //   segment_peer_bench --csv FILE [--pg CONNINFO] [--sqlite DB] [--runs 200]
 //                      [--peer-runs 10] [--peer-budget-s 20] [--mercator-snapshot FILE]
-//                      [--load-only] [--explain]
+//                      [--load-only] [--explain] [--rule K]
 //
 // Mercator: the CSV is parsed with ParseTagValue against DemoCatalog() and loaded with
 // SegmentIndex::ApplyBatch, or, with --mercator-snapshot, the index snapshot that
 // `mercator import` of the same CSV wrote is loaded (faster at 10M; same customers, other
 // uids). A query is ParseDsl + SegmentIndex::Count in this process. --load-only builds the
-// peers' databases and stops (no Mercator, no queries). --explain prints the peers' plans.
+// peers' databases and stops (no Mercator, no queries). --explain prints the peers' plans;
+// --rule K times rule K alone (for profiling).
 // PostgreSQL: one table, loaded with COPY; B-tree indexes on every queried column and GIN on
 // the multi-valued tags (text[]); VACUUM ANALYZE. A query is PQexec of SELECT count(*) over a
 // unix socket. SQLite: one table for single-valued tags plus one side table per multi-valued
@@ -673,6 +674,7 @@ int Main(int argc, char** argv) {
   int runs = 200, peer_runs = 10;
   double peer_budget_s = 20;
   bool load_only = false, explain = false;
+  int only_rule = 0;  // 1-based; 0: all
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -693,6 +695,8 @@ int Main(int argc, char** argv) {
       peer_budget_s = std::stod(next());
     } else if (a == "--mercator-snapshot") {
       snapshot = next();
+    } else if (a == "--rule") {
+      only_rule = std::stoi(next());
     } else if (a == "--explain") {
       explain = true;
     } else if (a == "--load-only") {
@@ -772,6 +776,7 @@ int Main(int argc, char** argv) {
   bool ratio_ok = true;
   std::vector<std::string> notes;
   for (size_t i = 0; i < rules.size(); ++i) {
+    if (only_rule != 0 && i + 1 != static_cast<size_t>(only_rule)) continue;
     const BenchRule& r = rules[i];
     Timing m = TimeQuery(
         [&] {
