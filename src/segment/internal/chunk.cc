@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <new>
 
 namespace mercator::segment_internal {
 namespace {
@@ -64,15 +65,6 @@ void OrSparse(const void* c, uint8_t type, uint64_t* words) {
 }  // namespace
 
 const uint64_t* ZeroChunk() { return kZero.w; }
-
-ChunkForm FormOf(const Roaring& r, uint16_t key) {
-  const roaring_array_t& ra = r.roaring.high_low_container;
-  const int32_t i = FindContainer(ra, key);
-  if (i < 0) return ChunkForm::kEmpty;
-  uint8_t type;
-  Unwrap(ra, i, &type);
-  return type == BITSET_CONTAINER_TYPE_CODE ? ChunkForm::kBitset : ChunkForm::kSparse;
-}
 
 const uint64_t* ChunkWordsOf(const Roaring& r, uint16_t key, ChunkBuffer* scratch,
                              ChunkForm* form) {

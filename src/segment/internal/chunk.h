@@ -40,9 +40,6 @@ const uint64_t* ChunkWordsOf(const Roaring& r, uint16_t key, ChunkBuffer* scratc
 // words[i] |= chunk `key` of `r`, setting bits one by one for array and run containers.
 void OrChunkInto(const Roaring& r, uint16_t key, uint64_t* words);
 
-// Whether `r` has a container for `key` that is not a bitset (cheap to fold bit by bit).
-ChunkForm FormOf(const Roaring& r, uint16_t key);
-
 // One past the highest chunk key holding a member of `r`; 0 when it is empty.
 uint32_t ChunkEnd(const Roaring& r);
 
