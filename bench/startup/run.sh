@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start-up: time from exec of `mercator serve` until /readyz answers 200, on a data directory
 # of N customers with an index snapshot (left by bench/import/run.sh --customers N; imported
-# first if missing). See bench/README.md.
+# first if missing); then times `mercator segment` (OpenEngine and one count, no HTTP) on it.
+# See bench/README.md.
 #
 #   bench/startup/run.sh [--customers N] [--repeat K]      defaults 10000000, 3
 set -euo pipefail
@@ -30,15 +31,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Polls with bash builtins only (/dev/tcp, read -t on an idle pipe): a curl or sleep process
+# every 10 ms would take CPU from the server starting on a 2-core machine.
+exec {pause}<> <(:)
+ready() {
+  local status=""
+  exec {conn}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+  printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&"$conn"
+  read -r -t 5 -u "$conn" status || true
+  exec {conn}>&-
+  [[ "$status" == *" 200 "* ]]
+}
+
 echo "data dir $data: $(du -sh "$data" | cut -f1), snapshot $(du -h "$data/segment.snapshot" | cut -f1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((i = 1; i <= repeat; i++)); do
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   start=$(date +%s%N)
   "$build/src/cli/mercator" --data "$data" serve --port "$port" >"$log" 2>&1 &
   pid=$!
-  until curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; do
+  until ready "$port"; do
     kill -0 "$pid" 2>/dev/null || { echo "serve exited:"; cat "$log"; exit 1; }
-    sleep 0.01
+    read -r -t 0.01 -u "$pause" || true
   done
   end=$(date +%s%N)
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
@@ -51,4 +64,10 @@ for ((i = 1; i <= repeat; i++)); do
   kill -TERM "$pid"
   wait "$pid" || true
   pid=""
+done
+# The same start without HTTP: OpenEngine (store + snapshot), then one count, then exit.
+for ((i = 1; i <= repeat; i++)); do
+  /usr/bin/time -f "OpenEngine + one count (mercator segment): %e s wall, %U s user, %S s system, max RSS %M KB" \
+    "$build/src/cli/mercator" --data "$data" segment 'aum >= 50000' 2>&1 | tail -2 | tr '\n' ' '
+  echo
 done
