@@ -12,7 +12,6 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
-#include "customer/batch_pipeline.h"
 #include "customer/demo_bank.h"
 #include "customer/importer.h"
 #include "segment/dsl.h"
@@ -117,10 +116,8 @@ int Demo(const std::string& data_dir, uint64_t customers, uint64_t seed,
   DemoBank bank(seed, today);
   ProgressBar bar("generating demo bank", customers, "customers");
   constexpr uint64_t kBatch = 10000;
-  // Generation on this thread, store + index writes on the pipeline's: both cores busy.
-  BatchPipeline pipe([&](std::vector<CustomerUpsert>& batch) {
-    return e->customers->Upsert(std::move(batch)).status();
-  });
+  // Generation on this thread, store and index writes on the loader's: both cores busy.
+  BulkLoader pipe(e->customers.get());
   for (uint64_t i = 0; i < customers;) {
     std::vector<CustomerUpsert> batch;
     batch.reserve(kBatch);
@@ -165,10 +162,8 @@ int Import(const std::string& data_dir, const std::string& mapping_path, const s
     last = p;
   };
   Importer importer(*mapping, options, SystemClock::Get());
-  // Parsing on this thread, store + index writes on the pipeline's.
-  BatchPipeline pipe([&](std::vector<CustomerUpsert>& batch) {
-    return e->customers->Upsert(std::move(batch)).status();
-  });
+  // Parsing on this thread, store and index writes on the loader's.
+  BulkLoader pipe(e->customers.get());
   const auto started = std::chrono::steady_clock::now();
   absl::StatusOr<ImportReport> report = importer.ImportFile(
       file, [&](std::vector<CustomerUpsert>& batch) { return pipe.Push(batch); });

@@ -1,8 +1,9 @@
-// Overlaps producing customer batches (parsing a CSV, generating a demo bank) with applying
-// them (store + index) on a second thread, so a bulk load uses both cores.
+// An ordered pipeline stage: items pushed from one producer thread are handed, in order, to
+// a function running on the stage's own thread. Chaining stages lets a bulk load keep both
+// cores busy (parse | store | index).
 //
-// Thread safety: Push and Finish are called from one producer thread; the consumer runs on
-// the pipeline's own thread. Batches are applied in the order pushed.
+// Thread safety: Push and Finish are called from one producer thread; `apply` runs on the
+// stage's thread. At most `depth` items wait; Push blocks beyond that, bounding memory.
 #ifndef MERCATOR_CUSTOMER_BATCH_PIPELINE_H_
 #define MERCATOR_CUSTOMER_BATCH_PIPELINE_H_
 
@@ -18,35 +19,96 @@
 
 namespace mercator {
 
-class BatchPipeline {
+template <typename T>
+class OrderedStage {
  public:
-  using Apply = std::function<absl::Status(std::vector<CustomerUpsert>& batch)>;
-  // `apply` runs on the pipeline's thread. At most `depth` batches wait in the queue; Push
-  // blocks beyond that, which bounds memory.
-  explicit BatchPipeline(Apply apply, size_t depth = 2);
-  ~BatchPipeline();
-  BatchPipeline(const BatchPipeline&) = delete;
-  BatchPipeline& operator=(const BatchPipeline&) = delete;
+  using Apply = std::function<absl::Status(T& item)>;
+  // `size` tells how many rows an item holds, for applied_rows().
+  OrderedStage(Apply apply, std::function<size_t(const T&)> size, size_t depth = 2)
+      : apply_(std::move(apply)),
+        size_(std::move(size)),
+        depth_(depth == 0 ? 1 : depth),
+        thread_([this] { Run(); }) {}
+  ~OrderedStage() { Finish().IgnoreError(); }
+  OrderedStage(const OrderedStage&) = delete;
+  OrderedStage& operator=(const OrderedStage&) = delete;
 
-  // Hands over `batch` (moved from). Returns the first error `apply` has returned so far, in
-  // which case nothing more is applied.
-  absl::Status Push(std::vector<CustomerUpsert>& batch);
-  // Waits until every pushed batch is applied; returns the first error. Idempotent.
-  absl::Status Finish();
-  // Batches applied successfully so far.
-  size_t applied_rows() const;
+  // Hands over `item` (moved from). Returns the first error `apply` has returned so far, after
+  // which nothing more is applied.
+  absl::Status Push(T& item) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &OrderedStage::HasRoomOrFailed));
+    if (!error_.ok()) return error_;
+    if (closed_) return absl::FailedPreconditionError("pipeline stage already finished");
+    queue_.push_back(std::move(item));
+    return absl::OkStatus();
+  }
+
+  // Waits until every pushed item is applied; returns the first error. Idempotent.
+  absl::Status Finish() {
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+    absl::MutexLock lock(&mu_);
+    return error_;
+  }
+
+  // Rows of the items applied successfully so far.
+  size_t applied_rows() const {
+    absl::MutexLock lock(&mu_);
+    return applied_rows_;
+  }
 
  private:
-  void Run();
+  bool HasRoomOrFailed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return queue_.size() < depth_ || !error_.ok();
+  }
+  bool HasWorkOrClosed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || closed_;
+  }
+
+  void Run() {
+    for (;;) {
+      T item;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &OrderedStage::HasWorkOrClosed));
+        if (queue_.empty() || !error_.ok()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      const size_t rows = size_(item);
+      absl::Status s = apply_(item);
+      absl::MutexLock lock(&mu_);
+      if (!s.ok()) {
+        error_ = s;
+        queue_.clear();
+        return;
+      }
+      applied_rows_ += rows;
+    }
+  }
 
   Apply apply_;
+  std::function<size_t(const T&)> size_;
   const size_t depth_;
   mutable absl::Mutex mu_;
-  std::deque<std::vector<CustomerUpsert>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<T> queue_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   size_t applied_rows_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread thread_;
+  std::thread thread_;  // last: starts after the members it uses exist
+};
+
+// The common case: batches of customer upserts.
+class BatchPipeline : public OrderedStage<std::vector<CustomerUpsert>> {
+ public:
+  explicit BatchPipeline(Apply apply, size_t depth = 2)
+      : OrderedStage(
+            std::move(apply), [](const std::vector<CustomerUpsert>& b) { return b.size(); },
+            depth) {}
 };
 
 }  // namespace mercator

@@ -200,7 +200,7 @@ absl::Status CustomerService::Validate(const CatalogView& catalog, const Custome
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::Upsert(
+absl::StatusOr<CustomerService::StoredBatch> CustomerService::StoreBatch(
     std::vector<CustomerUpsert> batch) {
   const std::shared_ptr<const CatalogView> view = catalog();
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -211,17 +211,26 @@ absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::U
           fmt::format("customers/{}{}", i, ToStd(s.message()).substr(strlen("customers"))));
     }
   }
-  absl::MutexLock lock(&write_mu_);
-  ASSIGN_OR_RETURN(std::vector<CustomerRepository::UpsertResult> results,
-                   store_->customers().Upsert(batch, clock_->NowMs()));
-  std::vector<std::pair<uint32_t, TagChanges>> changes;
-  changes.reserve(batch.size());
+  StoredBatch stored;
+  ASSIGN_OR_RETURN(stored.results, store_->customers().Upsert(batch, clock_->NowMs()));
+  stored.changes.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    changes.emplace_back(results[i].uid, std::move(batch[i].tags));
+    stored.changes.emplace_back(stored.results[i].uid, std::move(batch[i].tags));
   }
-  // Validated above against the same catalog, so the index accepts every change; an error
-  // here means the index and the store disagree, which recovery at next start repairs.
-  RETURN_IF_ERROR(index_->ApplyBatch(changes));
+  return stored;
+}
+
+absl::Status CustomerService::IndexBatch(StoredBatch batch) {
+  absl::MutexLock lock(&write_mu_);
+  // Validated against the same catalog, so the index accepts every change; an error here
+  // means the index and the store disagree, which recovery at next start repairs.
+  RETURN_IF_ERROR(index_->ApplyBatch(batch.changes));
+  AdvanceAppliedSeq(batch.results);
+  return absl::OkStatus();
+}
+
+void CustomerService::AdvanceAppliedSeq(
+    const std::vector<CustomerRepository::UpsertResult>& results) {
   // The store numbers a transaction's changes consecutively. If ours directly follow what the
   // index has seen, the index is current up to our last one; otherwise another writer came in
   // between and CatchUp() will apply (and re-apply) from applied_seq_.
@@ -233,7 +242,16 @@ absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::U
     ++n;
   }
   if (n > 0 && lo == applied_seq_ + 1 && hi - lo + 1 == n) applied_seq_ = hi;
-  return results;
+}
+
+absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::Upsert(
+    std::vector<CustomerUpsert> batch) {
+  // The write lock spans both halves, so concurrent callers' store and index orders agree.
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(StoredBatch stored, StoreBatch(std::move(batch)));
+  RETURN_IF_ERROR(index_->ApplyBatch(stored.changes));
+  AdvanceAppliedSeq(stored.results);
+  return std::move(stored.results);
 }
 
 absl::StatusOr<CustomerRecord> CustomerService::Get(std::string_view external_id) {
@@ -250,6 +268,24 @@ absl::Status CustomerService::Erase(std::string_view external_id) {
   ASSIGN_OR_RETURN(uint32_t uid, store_->customers().Erase(external_id, clock_->NowMs()));
   index_->Erase(uid);
   return absl::OkStatus();
+}
+
+BulkLoader::BulkLoader(CustomerService* service)
+    : service_(service),
+      index_([this](CustomerService::StoredBatch& b) { return service_->IndexBatch(std::move(b)); },
+             [](const CustomerService::StoredBatch& b) { return b.changes.size(); }),
+      store_([this](std::vector<CustomerUpsert>& batch) -> absl::Status {
+        ASSIGN_OR_RETURN(CustomerService::StoredBatch stored,
+                         service_->StoreBatch(std::move(batch)));
+        return index_.Push(stored);
+      }) {}
+
+absl::Status BulkLoader::Push(std::vector<CustomerUpsert>& batch) { return store_.Push(batch); }
+
+absl::Status BulkLoader::Finish() {
+  absl::Status stored = store_.Finish();
+  absl::Status indexed = index_.Finish();
+  return !stored.ok() ? stored : indexed;
 }
 
 }  // namespace mercator

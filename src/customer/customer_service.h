@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "customer/batch_pipeline.h"
 #include "customer/customer.h"
 #include "segment/bitmap_index.h"
 #include "store/repository.h"
@@ -83,6 +84,16 @@ class CustomerService {
   // The current catalog; cheap to call, safe to keep.
   std::shared_ptr<const CatalogView> catalog() const;
 
+  // The two halves of Upsert, for BulkLoader: validate and write the store; then update the
+  // index. Between them another batch's store write may run, which is why only a process
+  // with no other writer may use them (see BulkLoader).
+  struct StoredBatch {
+    std::vector<std::pair<uint32_t, TagChanges>> changes;
+    std::vector<CustomerRepository::UpsertResult> results;
+  };
+  absl::StatusOr<StoredBatch> StoreBatch(std::vector<CustomerUpsert> batch);
+  absl::Status IndexBatch(StoredBatch batch);
+
   absl::StatusOr<CustomerRecord> Get(std::string_view external_id);
   // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
   absl::Status Erase(std::string_view external_id);
@@ -96,6 +107,8 @@ class CustomerService {
   const Clock* const clock_;
   // Serialises writes (store then index). Taken before any lock inside the store or index.
   absl::Mutex write_mu_;
+  void AdvanceAppliedSeq(const std::vector<CustomerRepository::UpsertResult>& results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The store's change sequence up to which the index is known to be current.
   uint64_t applied_seq_ ABSL_GUARDED_BY(write_mu_) = 0;
   // Applies the store's changes after `after_seq` and advances applied_seq_. With
@@ -111,6 +124,28 @@ class CustomerService {
 
   mutable absl::Mutex catalog_mu_;  // leaf lock: nothing is acquired while holding it
   std::shared_ptr<const CatalogView> catalog_ ABSL_GUARDED_BY(catalog_mu_);
+};
+
+// Loads batches of customers with both cores: the caller's thread produces batches (parsing
+// a file, generating a demo bank), one thread writes each batch to the store, another applies
+// the previous one to the index. Batches are applied in order. For processes with no other
+// writer (`mercator import`, `mercator demo`): a concurrent Upsert in the same process could
+// see its index update overtaken. A server following the store (CatchUp) sees the result as
+// ordinary store changes.
+class BulkLoader {
+ public:
+  explicit BulkLoader(CustomerService* service);
+  // Hands over a batch (moved from); returns the first error of any stage so far.
+  absl::Status Push(std::vector<CustomerUpsert>& batch);
+  // Waits until everything pushed is in the store and the index; returns the first error.
+  absl::Status Finish();
+  // Rows in the store and the index so far.
+  size_t applied_rows() const { return index_.applied_rows(); }
+
+ private:
+  CustomerService* service_;
+  OrderedStage<CustomerService::StoredBatch> index_;  // declared first: store_ feeds it
+  BatchPipeline store_;
 };
 
 }  // namespace mercator

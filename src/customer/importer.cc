@@ -1,6 +1,7 @@
 #include "customer/importer.h"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <utility>
 
@@ -22,6 +23,7 @@ struct ColumnPlan {
   size_t index = 0;  // in the header
   const ColumnMapping* mapping = nullptr;
   const TagDef* def = nullptr;
+  const TagValueParser* parser = nullptr;
   const std::vector<std::string>* null_tokens = nullptr;
 };
 
@@ -85,6 +87,7 @@ class ImportRun {
             Cat("columns[", i, "].tag: \"", c.tag, "\" is not defined in \"tags\""));
       }
       p.def = d->second;
+      p.parser = &parsers_.emplace_back(*d->second);
       p.null_tokens = c.null_tokens.has_value() ? &*c.null_tokens : &m_.null_tokens;
       plans_.push_back(p);
     }
@@ -232,7 +235,7 @@ class ImportRun {
         auto it = p.mapping->value_map.find(absl::string_view(v.data(), v.size()));
         if (it != p.mapping->value_map.end()) v = it->second;
       }
-      absl::StatusOr<TagValue> value = ParseTagValue(*p.def, v);
+      absl::StatusOr<TagValue> value = p.parser->Parse(v);
       if (!value.ok()) {
         fail(p.mapping->column, value.status().message());
       } else if (out != nullptr) {
@@ -264,6 +267,7 @@ class ImportRun {
   const ImportOptions& opts_;
   ImportReport& report_;
   std::vector<std::string> header_;
+  std::deque<TagValueParser> parsers_;  // stable addresses for plans_
   std::vector<ColumnPlan> plans_;
   size_t id_index_ = kNone;
   size_t name_index_ = kNone;

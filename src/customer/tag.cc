@@ -132,9 +132,12 @@ absl::StatusOr<int64_t> ParseDate(std::string_view s) {
   return DaysFromCivil(y, m, d);
 }
 
-absl::Status CheckAllowed(const TagDef& def, std::string_view v) {
-  if (def.values.empty() ||
-      std::find(def.values.begin(), def.values.end(), v) != def.values.end()) {
+// `allowed` is the hash set of def.values when the caller has one (TagValueParser).
+absl::Status CheckAllowed(const TagDef& def, std::string_view v,
+                          const absl::flat_hash_set<std::string>* allowed) {
+  if (def.values.empty()) return absl::OkStatus();
+  if (allowed != nullptr ? allowed->contains(absl::string_view(v.data(), v.size()))
+                         : std::find(def.values.begin(), def.values.end(), v) != def.values.end()) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
@@ -186,7 +189,26 @@ absl::Status ValidateTagDef(const TagDef& def) {
   return absl::OkStatus();
 }
 
+namespace {
+absl::StatusOr<TagValue> ParseValue(const TagDef& def, std::string_view text,
+                                    const absl::flat_hash_set<std::string>* allowed);
+}  // namespace
+
 absl::StatusOr<TagValue> ParseTagValue(const TagDef& def, std::string_view text) {
+  return ParseValue(def, text, nullptr);
+}
+
+TagValueParser::TagValueParser(TagDef def) : def_(std::move(def)) {
+  allowed_.insert(def_.values.begin(), def_.values.end());
+}
+
+absl::StatusOr<TagValue> TagValueParser::Parse(std::string_view text) const {
+  return ParseValue(def_, text, &allowed_);
+}
+
+namespace {
+absl::StatusOr<TagValue> ParseValue(const TagDef& def, std::string_view text,
+                                    const absl::flat_hash_set<std::string>* allowed) {
   const std::string_view s = Trim(text);
   switch (def.type) {
     case TagType::kBool: {
@@ -202,7 +224,7 @@ absl::StatusOr<TagValue> ParseTagValue(const TagDef& def, std::string_view text)
     }
     case TagType::kEnum: {
       if (s.empty()) return absl::InvalidArgumentError("empty value");
-      if (auto st = CheckAllowed(def, s); !st.ok()) return st;
+      if (auto st = CheckAllowed(def, s, allowed); !st.ok()) return st;
       return TagValue(std::string(s));
     }
     case TagType::kMultiEnum: {
@@ -214,7 +236,7 @@ absl::StatusOr<TagValue> ParseTagValue(const TagDef& def, std::string_view text)
         const std::string_view part = Trim(s.substr(start, end - start));
         start = end + 1;
         if (part.empty()) continue;
-        if (auto st = CheckAllowed(def, part); !st.ok()) return st;
+        if (auto st = CheckAllowed(def, part, allowed); !st.ok()) return st;
         out.emplace_back(part);
       }
       std::sort(out.begin(), out.end());
@@ -239,6 +261,8 @@ absl::StatusOr<TagValue> ParseTagValue(const TagDef& def, std::string_view text)
   }
   return absl::InternalError("unknown tag type");
 }
+
+}  // namespace
 
 std::string FormatTagValue(const TagDef& def, const TagValue& value) {
   if (const bool* b = std::get_if<bool>(&value)) return *b ? "true" : "false";

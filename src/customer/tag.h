@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 
 namespace mercator {
@@ -71,6 +72,20 @@ using TagChanges = absl::btree_map<std::string, std::optional<TagValue>, std::le
 // exactly, no rounding; date "YYYY-MM-DD" or "YYYYMMDD"). Returns InvalidArgument with a
 // reason such as "not a decimal with at most 2 places" or "value \"x\" is not one of ...".
 absl::StatusOr<TagValue> ParseTagValue(const TagDef& def, std::string_view text);
+
+// ParseTagValue for one tag, prepared for many values: enum membership is a hash lookup
+// instead of a scan of the allowed values (a manager or branch tag lists hundreds).
+// Immutable after construction; safe for concurrent use.
+class TagValueParser {
+ public:
+  explicit TagValueParser(TagDef def);
+  absl::StatusOr<TagValue> Parse(std::string_view text) const;
+  const TagDef& def() const { return def_; }
+
+ private:
+  TagDef def_;
+  absl::flat_hash_set<std::string> allowed_;  // empty: any value
+};
 
 // The text form of a value, which ParseTagValue accepts back: decimals with `scale` places
 // ("50000.00"), dates "YYYY-MM-DD", multi-enum joined with '|'.
