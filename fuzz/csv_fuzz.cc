@@ -5,13 +5,12 @@
 // without crashing, lines never go backwards, well-formed records have the header's field
 // count, bytes consumed never exceed the input, and an import accounts for every row.
 //
-// With clang and MERCATOR_FUZZ=ON it links libFuzzer; otherwise (MERCATOR_FUZZ_REPLAY) it is
+// With clang and MERCATOR_FUZZ=ON it links libFuzzer; otherwise (replay_main.cc) it is
 // a plain program that replays the files named on its command line.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -101,19 +100,3 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
-
-#ifdef MERCATOR_FUZZ_REPLAY
-int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "csv_fuzz: cannot read %s\n", argv[i]);
-      return 1;
-    }
-    const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-  }
-  std::printf("csv_fuzz: replayed %d inputs\n", argc - 1);
-  return 0;
-}
-#endif

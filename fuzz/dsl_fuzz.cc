@@ -3,7 +3,7 @@
 // Each input is tried as DSL text and as a JSON document. Whatever parses must print,
 // parse back to the same rule and survive the other form; anything else is a bug, reported
 // by aborting. With clang and -fsanitize=fuzzer this is a libFuzzer target; otherwise
-// (MERCATOR_FUZZ_REPLAY) it is a plain program that replays the files named on its command
+// (replay_main.cc) it is a plain program that replays the files named on its command
 // line, so the corpus runs as a regression test with any compiler.
 #include <boost/json.hpp>
 
@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -74,19 +73,3 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
-
-#ifdef MERCATOR_FUZZ_REPLAY
-int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "dsl_fuzz: cannot read %s\n", argv[i]);
-      return 1;
-    }
-    const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-  }
-  std::printf("dsl_fuzz: replayed %d inputs\n", argc - 1);
-  return 0;
-}
-#endif
