@@ -13,7 +13,7 @@ packages=(
 )
 # PostgreSQL is the peer of bench/segment only; it is installed by that script.
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(postgresql postgresql-client)
+  packages+=(postgresql postgresql-client libpq-dev)
 fi
 
 missing=()
