@@ -147,6 +147,7 @@ TEST_F(AppTest, BadInputGetsProblemNamingTheField) {
                                 {"external_id":"C2","tags":{"aum":"12.345"}}]})",
                400);
   EXPECT_EQ(v.at("errors").at(0).at("field"), "customers/1/tags/aum");
+  EXPECT_EQ(v.at("errors").at(0).at("reason"), "\"12.345\" is not a decimal with at most 2 places");
   // All or nothing: the valid first item was not applied either.
   EXPECT_EQ(Call("GET", "/v1/customers/C1").status, 404);
 }

@@ -161,7 +161,13 @@ Response StatusResponse(const absl::Status& status, std::string_view field) {
     return ProblemResponse(p);
   }
   p.detail = std::string(ToStd(status.message()));
-  if (!field.empty()) p.errors.push_back({std::string(field), p.detail});
+  if (!field.empty()) {
+    // "rule: column 13: expected ..." names the field first; the reason is the rest.
+    std::string_view reason = p.detail;
+    const std::string prefix = std::string(field) + ": ";
+    if (reason.substr(0, prefix.size()) == prefix) reason.remove_prefix(prefix.size());
+    p.errors.push_back({std::string(field), std::string(reason)});
+  }
   return ProblemResponse(p);
 }
 

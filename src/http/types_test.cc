@@ -182,6 +182,16 @@ TEST(StatusResponse, ClientErrorCarriesMessageAndField) {
   EXPECT_EQ(e.at("reason").as_string(), "age must be >= 0");
 }
 
+TEST(StatusResponse, ReasonDropsTheFieldPrefixOfTheMessage) {
+  Response res =
+      StatusResponse(absl::InvalidArgumentError("rule: column 13: expected a term"), "rule");
+  boost::json::object o = ParseObject(res.body);
+  EXPECT_EQ(o["detail"].as_string(), "rule: column 13: expected a term");
+  const boost::json::object& e = o["errors"].as_array()[0].as_object();
+  EXPECT_EQ(e.at("field").as_string(), "rule");
+  EXPECT_EQ(e.at("reason").as_string(), "column 13: expected a term");
+}
+
 TEST(StatusResponse, ServerErrorNeverLeaksMessage) {
   Response res = StatusResponse(absl::InternalError("sqlite: /data/secret.db is locked"));
   EXPECT_EQ(res.status, 500);
