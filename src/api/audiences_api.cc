@@ -84,7 +84,7 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
     if (!rv) return ErrorResponse(absl::InvalidArgumentError("rule: is required"));
     absl::StatusOr<Rule> rule = RuleFromInput(*rv, "rule");
     if (!rule.ok()) return ErrorResponse(rule.status());
-    auto a = ctx.audiences->Create(*name, description->value_or(""), *rule, req.principal);
+    auto a = ctx.audiences->Create(*name, description->value_or(""), *rule, req.principal.Actor());
     if (!a.ok()) return ErrorResponse(a.status());
     json::object out = AudienceToJson(*a);
     if (auto count = ctx.audiences->Count(*rule); count.ok()) out["count"] = count->count;
@@ -139,7 +139,7 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
       Method::kPost, "/v1/audiences/{id}/snapshots", Auth::kRequired, [&ctx](http::Request& req) {
         absl::StatusOr<int64_t> id = IdParam(req, "id");
         if (!id.ok()) return ErrorResponse(id.status());
-        auto s = ctx.audiences->TakeSnapshot(*id, req.principal);
+        auto s = ctx.audiences->TakeSnapshot(*id, req.principal.Actor());
         if (!s.ok()) return ErrorResponse(s.status());
         http::Response r = JsonResponse(201, SnapshotToJson(*s));
         r.headers["location"] = fmt::format("/v1/audiences/{}/snapshots/{}", *id, s->version);

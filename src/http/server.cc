@@ -483,7 +483,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
           {"http.response.status_code", status}, {"http.server.request.duration", duration},
           {"http.request.body.size", req_bytes}, {"http.response.body.size", res_bytes},
           {"client.address", request_.peer}};
-      if (!request_.principal.empty()) attrs.push_back({"enduser.id", request_.principal});
+      if (!request_.principal.empty()) attrs.push_back({"enduser.id", request_.principal.Actor()});
       if (ec) attrs.push_back({"error.type", "response_write_failed"});
       Log(Severity::kInfo, "http request", attrs);
     }

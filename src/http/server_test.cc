@@ -55,7 +55,8 @@ class ServerTest : public ::testing::Test {
       if (r.Header("authorization") != "Bearer good") {
         return absl::UnauthenticatedError("a valid bearer token is required");
       }
-      r.principal = "tester";
+      r.principal.kind = Principal::Kind::kStaff;
+      r.principal.id = "tester";
       return absl::OkStatus();
     });
     router_.Add(Method::kGet, "/hello", Auth::kPublic,
@@ -66,7 +67,7 @@ class ServerTest : public ::testing::Test {
       return Response::Json(200, "{\"id\":\"" + r.path_params["id"] + "\"}");
     });
     router_.Add(Method::kGet, "/private", Auth::kRequired,
-                [](Request& r) { return Response::Text(200, r.principal, "text/plain"); });
+                [](Request& r) { return Response::Text(200, r.principal.id, "text/plain"); });
     router_.Add(Method::kGet, "/boom", Auth::kPublic, [](Request&) -> Response {
       throw std::runtime_error("secret table customer_pii is corrupt");
     });

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/principal.h"
 
 namespace mercator::http {
 
@@ -30,7 +31,7 @@ struct Request {
   Headers headers;
   std::string body;
   std::string request_id;  // X-Request-Id (given or generated)
-  std::string principal;   // set by the auth middleware: who is calling
+  Principal principal;     // set by the auth middleware: who is calling
   std::string route;       // the matched pattern ("/v1/customers/{id}"), set by the router
   std::string peer;        // remote address ("127.0.0.1"), set by the server
 

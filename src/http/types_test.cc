@@ -108,11 +108,12 @@ TEST(Router, AuthenticatorGuardsOnlyRequiredRoutes) {
     if (r.Header("authorization") != "Bearer ok") {
       return absl::UnauthenticatedError("missing or bad token");
     }
-    r.principal = "alice";
+    r.principal.kind = Principal::Kind::kStaff;
+    r.principal.id = "alice";
     return absl::OkStatus();
   });
   router.Add(Method::kGet, "/me", Auth::kRequired,
-             [](Request& r) { return Response::Text(200, r.principal, "text/plain"); });
+             [](Request& r) { return Response::Text(200, r.principal.id, "text/plain"); });
   router.Add(Method::kGet, "/open", Auth::kPublic, Say("open"));
 
   Request anonymous = MakeRequest(Method::kGet, "/me");

@@ -108,7 +108,8 @@ absl::Status App::Start() {
   Store* store = store_.get();
   router_->SetAuthenticator([store](http::Request& req) -> absl::Status {
     RETURN_IF_ERROR(CheckAdminToken(*store, req.Header("authorization")));
-    req.principal = "admin";
+    req.principal.kind = Principal::Kind::kStaff;
+    req.principal.id = "admin";
     return absl::OkStatus();
   });
 

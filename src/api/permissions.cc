@@ -1,0 +1,49 @@
+#include "api/permissions.h"
+
+#include <array>
+
+namespace mercator::api {
+namespace {
+
+using http::Method;
+
+// Keep grouped by resource, in the order the resources' files register them.
+constexpr RoutePermission kTable[] = {
+    // tags_api.cc
+    {Method::kGet, "/v1/tags", "tags:read"},
+    {Method::kGet, "/v1/tags/{key}", "tags:read"},
+    {Method::kPost, "/v1/tags", "tags:write"},
+    {Method::kPut, "/v1/tags/{key}", "tags:write"},
+    // customers_api.cc
+    {Method::kPost, "/v1/customers/batch", "customers:write"},
+    {Method::kGet, "/v1/customers/{external_id}", "customers:read"},
+    {Method::kDelete, "/v1/customers/{external_id}", "customers:erase"},
+    // segments_api.cc
+    {Method::kPost, "/v1/segments/count", "segments:read"},
+    {Method::kPost, "/v1/segments/breakdown", "segments:read"},
+    {Method::kPost, "/v1/segments/sample", "segments:read"},
+    {Method::kPost, "/v1/segments/export", "segments:export"},
+    {Method::kPost, "/v1/segments/convert", "segments:read"},
+    // audiences_api.cc
+    {Method::kGet, "/v1/audiences", "audiences:read"},
+    {Method::kPost, "/v1/audiences", "audiences:write"},
+    {Method::kGet, "/v1/audiences/{id}", "audiences:read"},
+    {Method::kPatch, "/v1/audiences/{id}", "audiences:write"},
+    {Method::kDelete, "/v1/audiences/{id}", "audiences:write"},
+    {Method::kPost, "/v1/audiences/{id}/snapshots", "audiences:write"},
+    {Method::kGet, "/v1/audiences/{id}/snapshots", "audiences:read"},
+    {Method::kGet, "/v1/audiences/{id}/snapshots/{version}/members", "exports:read"},
+};
+
+}  // namespace
+
+std::span<const RoutePermission> RoutePermissions() { return kTable; }
+
+std::optional<std::string_view> RequiredPermission(http::Method method, std::string_view pattern) {
+  for (const RoutePermission& r : kTable) {
+    if (r.method == method && r.pattern == pattern) return r.permission;
+  }
+  return std::nullopt;
+}
+
+}  // namespace mercator::api

@@ -1,0 +1,46 @@
+// Token-bucket rate limiting by key (an IP address, a user name, an API client's key id).
+// In-memory, per process. Safe for concurrent use.
+#ifndef MERCATOR_AUTH_RATE_LIMITER_H_
+#define MERCATOR_AUTH_RATE_LIMITER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+
+namespace mercator::auth {
+
+class RateLimiter {
+ public:
+  struct Options {
+    double per_second = 1.0;   // refill rate
+    double burst = 10.0;       // bucket size: this many requests at once after a quiet period
+    size_t max_keys = 100000;  // idle full buckets are dropped beyond this many keys
+  };
+  RateLimiter(Options options, const Clock* clock);
+
+  struct Decision {
+    bool allowed = true;
+    // When refused: whole seconds until one request would be allowed (>= 1), for Retry-After.
+    int64_t retry_after_seconds = 0;
+  };
+  // Takes one token from `key`'s bucket if there is one.
+  Decision Take(std::string_view key);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    int64_t updated_ms = 0;
+  };
+  const Options options_;
+  const Clock* const clock_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mercator::auth
+
+#endif  // MERCATOR_AUTH_RATE_LIMITER_H_

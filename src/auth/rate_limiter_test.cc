@@ -1,0 +1,42 @@
+#include "auth/rate_limiter.h"
+
+#include <gtest/gtest.h>
+
+namespace mercator::auth {
+namespace {
+
+TEST(RateLimiterTest, AllowsBurstThenRefusesWithRetryAfter) {
+  FakeClock clock(1'000'000);
+  RateLimiter limiter({.per_second = 0.5, .burst = 3}, &clock);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Take("1.2.3.4").allowed) << i;
+  RateLimiter::Decision d = limiter.Take("1.2.3.4");
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_seconds, 2);  // one token refills in 1 / 0.5 s
+  // Other keys have their own bucket.
+  EXPECT_TRUE(limiter.Take("5.6.7.8").allowed);
+  clock.Advance(2000);
+  EXPECT_TRUE(limiter.Take("1.2.3.4").allowed);
+  EXPECT_FALSE(limiter.Take("1.2.3.4").allowed);
+}
+
+TEST(RateLimiterTest, RefillIsCappedAtBurst) {
+  FakeClock clock(0);
+  RateLimiter limiter({.per_second = 100, .burst = 2}, &clock);
+  clock.Advance(3'600'000);
+  EXPECT_TRUE(limiter.Take("k").allowed);
+  EXPECT_TRUE(limiter.Take("k").allowed);
+  EXPECT_FALSE(limiter.Take("k").allowed);
+}
+
+TEST(RateLimiterTest, ForgetsRefilledKeysBeyondTheLimit) {
+  FakeClock clock(0);
+  RateLimiter limiter({.per_second = 1, .burst = 1, .max_keys = 2}, &clock);
+  EXPECT_TRUE(limiter.Take("a").allowed);
+  EXPECT_TRUE(limiter.Take("b").allowed);
+  clock.Advance(5000);
+  EXPECT_TRUE(limiter.Take("c").allowed);  // a and b refilled: dropped, c admitted
+  EXPECT_FALSE(limiter.Take("c").allowed);
+}
+
+}  // namespace
+}  // namespace mercator::auth
