@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "auth/audit.h"
 #include "common/clock.h"
 #include "customer/customer_service.h"
 #include "http/types.h"
@@ -20,6 +21,8 @@ struct ApiContext {
   AudienceService* audiences = nullptr;
   Store* store = nullptr;
   const Clock* clock = nullptr;
+  // The hash-chained audit log; record through api::RecordAudit (api/audit_util.h).
+  auth::AuditLog* audit = nullptr;
   // Prometheus text exposition of the process's metrics.
   std::function<std::string()> render_metrics;
   // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).

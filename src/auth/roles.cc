@@ -67,10 +67,10 @@ const std::vector<RoleDef>& Roles() {
 const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& Scopes() {
   static const auto* scopes =
       new std::vector<std::pair<std::string_view, std::vector<std::string_view>>>{
-          {"events", {"events:write"}},
-          {"draw", {"draw"}},
-          {"placements", {"placements:read"}},
-          {"webhooks", {"webhooks:write"}},
+          {"events", {"events:write", "self"}},
+          {"draw", {"draw", "self"}},
+          {"placements", {"placements:read", "self"}},
+          {"webhooks", {"webhooks:write", "self"}},
       };
   return *scopes;
 }

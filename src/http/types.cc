@@ -6,6 +6,7 @@
 #include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
 #include "common/log.h"
+#include "common/retry_after.h"
 
 namespace mercator::http {
 namespace {
@@ -168,7 +169,11 @@ Response StatusResponse(const absl::Status& status, std::string_view field) {
     if (reason.substr(0, prefix.size()) == prefix) reason.remove_prefix(prefix.size());
     p.errors.push_back({std::string(field), std::string(reason)});
   }
-  return ProblemResponse(p);
+  Response r = ProblemResponse(p);
+  if (std::optional<int64_t> retry = RetryAfterOf(status)) {
+    r.headers["retry-after"] = std::to_string(*retry);
+  }
+  return r;
 }
 
 void Router::Add(Method method, std::string pattern, Auth auth, Handler handler) {

@@ -69,7 +69,8 @@ Response ProblemResponse(const Problem& problem);
 
 // The one mapping from absl::Status to HTTP: InvalidArgument/OutOfRange/FailedPrecondition ->
 // 400/400/409, NotFound -> 404, AlreadyExists -> 409, Unauthenticated -> 401,
-// PermissionDenied -> 403, ResourceExhausted -> 429, Unavailable -> 503, anything else -> 500
+// PermissionDenied -> 403, ResourceExhausted -> 429 (with Retry-After if the status carries
+// one, common/retry_after.h), Unavailable -> 503, anything else -> 500
 // (with a generic detail; the status message is logged, never sent).
 // `field` names the input member the status is about, if known.
 Response StatusResponse(const absl::Status& status, std::string_view field = {});
