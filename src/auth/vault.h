@@ -1,0 +1,79 @@
+// The PII vault: authenticated encryption of personal data at rest and keyed hashes for
+// exact-match lookup, under one 32-byte master key that never enters the database.
+//
+// Sealed format (version 1):
+//   byte 0      key id (1 today; a later key rotation adds ids and keeps old keys for Open)
+//   bytes 1-24  nonce (random per Seal)
+//   bytes 25-   XChaCha20-Poly1305-IETF ciphertext + 16-byte tag
+// The associated data is the context ("customers.phone"), so a value sealed for one column does
+// not open as another. Changing the key id byte selects another key, so that fails to open too.
+//
+// Two subkeys are derived from the master key with crypto_kdf (BLAKE2b): one for encryption,
+// one for lookup hashes, so a lookup hash reveals nothing about the encryption key. A lookup hash
+// is a 32-byte keyed BLAKE2b (crypto_generichash) of the length-prefixed context and the value,
+// returned as raw bytes.
+//
+// Loading the key:
+//   FromKeyFile(path): the file holds 64 hex characters (optionally followed by a newline) or
+//     32 raw bytes, and must not be readable or writable by group or others.
+//   FromEnvironmentOrFile(data_dir): MERCATOR_VAULT_KEY (64 hex characters), else the file named
+//     by MERCATOR_VAULT_KEY_FILE, else <data_dir>/vault.key, created with a fresh random key and
+//     mode 0600 if it does not exist yet.
+//
+// Thread safety: a Vault is immutable after construction; all methods are safe to call
+// concurrently. Not copyable; the key material is wiped on destruction.
+#ifndef MERCATOR_AUTH_VAULT_H_
+#define MERCATOR_AUTH_VAULT_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "store/pii_cipher.h"
+
+namespace mercator::auth {
+
+class Vault final : public PiiCipher {
+ public:
+  static constexpr size_t kKeyBytes = 32;
+  static constexpr size_t kNonceBytes = 24;
+  static constexpr size_t kTagBytes = 16;
+  static constexpr size_t kLookupHashBytes = 32;
+  static constexpr uint8_t kKeyId = 1;
+  // Bytes Seal adds to the plaintext: key id + nonce + tag.
+  static constexpr size_t kOverheadBytes = 1 + kNonceBytes + kTagBytes;
+
+  using Key = std::array<uint8_t, kKeyBytes>;
+
+  explicit Vault(const Key& master_key);
+  ~Vault() override;
+  Vault(const Vault&) = delete;
+  Vault& operator=(const Vault&) = delete;
+
+  // InvalidArgument for a string that is not 64 hex characters.
+  static absl::StatusOr<std::unique_ptr<Vault>> FromHex(std::string_view hex_key);
+  // NotFound if the file does not exist; PermissionDenied if group or others may read or write
+  // it; InvalidArgument if it does not hold a 32-byte key.
+  static absl::StatusOr<std::unique_ptr<Vault>> FromKeyFile(const std::string& path);
+  // See the header comment. Errors name the source (environment variable or file), never the key.
+  static absl::StatusOr<std::unique_ptr<Vault>> FromEnvironmentOrFile(const std::string& data_dir);
+
+  // Writes a fresh random key to `path` as hex with mode 0600; AlreadyExists if the file exists.
+  static absl::Status CreateKeyFile(const std::string& path);
+
+  std::string Seal(std::string_view plaintext, std::string_view context) const override;
+  absl::StatusOr<std::string> Open(std::string_view sealed,
+                                   std::string_view context) const override;
+  std::string LookupHash(std::string_view value, std::string_view context) const override;
+
+ private:
+  std::array<uint8_t, kKeyBytes> seal_key_;
+  std::array<uint8_t, kKeyBytes> lookup_key_;
+};
+
+}  // namespace mercator::auth
+
+#endif  // MERCATOR_AUTH_VAULT_H_

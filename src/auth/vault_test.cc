@@ -1,0 +1,220 @@
+#include "auth/vault.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "common/strings.h"
+
+namespace mercator::auth {
+namespace {
+
+Vault::Key KeyOf(uint8_t fill) {
+  Vault::Key key;
+  key.fill(fill);
+  return key;
+}
+
+constexpr std::string_view kPhone = "13812341234";
+constexpr std::string_view kPhoneContext = "customers.phone";
+
+TEST(VaultTest, SealOpenRoundTrip) {
+  Vault vault(KeyOf(7));
+  for (std::string_view plain :
+       {std::string_view("13812341234"), std::string_view("张三丰"), std::string_view("")}) {
+    const std::string sealed = vault.Seal(plain, kPhoneContext);
+    EXPECT_EQ(sealed.size(), plain.size() + Vault::kOverheadBytes);
+    EXPECT_EQ(static_cast<uint8_t>(sealed[0]), Vault::kKeyId);
+    if (!plain.empty()) {
+      EXPECT_EQ(sealed.find(plain), std::string::npos);
+    }
+    absl::StatusOr<std::string> opened = vault.Open(sealed, kPhoneContext);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    EXPECT_EQ(*opened, plain);
+  }
+}
+
+TEST(VaultTest, FreshNonceEverySeal) {
+  Vault vault(KeyOf(7));
+  const std::string a = vault.Seal(kPhone, kPhoneContext);
+  const std::string b = vault.Seal(kPhone, kPhoneContext);
+  EXPECT_NE(a, b);
+  EXPECT_NE(a.substr(1, Vault::kNonceBytes), b.substr(1, Vault::kNonceBytes));
+}
+
+TEST(VaultTest, WrongKeyIsDataLoss) {
+  Vault vault(KeyOf(7));
+  Vault other(KeyOf(8));
+  const std::string sealed = vault.Seal(kPhone, kPhoneContext);
+  EXPECT_EQ(other.Open(sealed, kPhoneContext).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(VaultTest, EveryTamperedByteIsDataLoss) {
+  Vault vault(KeyOf(7));
+  const std::string sealed = vault.Seal(kPhone, kPhoneContext);
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    std::string tampered = sealed;
+    tampered[i] = static_cast<char>(tampered[i] ^ 0x01);
+    EXPECT_EQ(vault.Open(tampered, kPhoneContext).status().code(), absl::StatusCode::kDataLoss)
+        << "byte " << i;
+  }
+  EXPECT_EQ(vault.Open(sealed.substr(0, sealed.size() - 1), kPhoneContext).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(vault.Open(sealed.substr(0, 5), kPhoneContext).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(vault.Open("", kPhoneContext).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(VaultTest, OtherContextIsDataLoss) {
+  Vault vault(KeyOf(7));
+  const std::string sealed = vault.Seal(kPhone, kPhoneContext);
+  EXPECT_EQ(vault.Open(sealed, "customers.id_number").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(vault.Open(sealed, kPhoneContext).ok());
+}
+
+TEST(VaultTest, LookupHashIsDeterministicAndKeyAndContextDependent) {
+  Vault vault(KeyOf(7));
+  Vault same_key(KeyOf(7));
+  Vault other(KeyOf(8));
+  const std::string h = vault.LookupHash(kPhone, kPhoneContext);
+  EXPECT_EQ(h.size(), Vault::kLookupHashBytes);
+  EXPECT_EQ(h, vault.LookupHash(kPhone, kPhoneContext));
+  EXPECT_EQ(h, same_key.LookupHash(kPhone, kPhoneContext));
+  EXPECT_NE(h, other.LookupHash(kPhone, kPhoneContext));
+  EXPECT_NE(h, vault.LookupHash("13812341235", kPhoneContext));
+  EXPECT_NE(h, vault.LookupHash(kPhone, "customers.id_number"));
+  // The context is length-prefixed: moving bytes between context and value changes the hash.
+  EXPECT_NE(vault.LookupHash("bc", "a"), vault.LookupHash("c", "ab"));
+}
+
+TEST(VaultTest, FromHexChecksTheKey) {
+  const std::string hex(64, 'a');
+  absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::FromHex(hex);
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  Vault direct(KeyOf(0xaa));
+  EXPECT_EQ((*vault)->LookupHash(kPhone, kPhoneContext), direct.LookupHash(kPhone, kPhoneContext));
+  EXPECT_EQ(Vault::FromHex(std::string(62, 'a')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Vault::FromHex(std::string(66, 'a')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Vault::FromHex(std::string(63, 'a') + "g").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+class VaultFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vault_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ::unsetenv("MERCATOR_VAULT_KEY");
+    ::unsetenv("MERCATOR_VAULT_KEY_FILE");
+  }
+  void TearDown() override {
+    ::unsetenv("MERCATOR_VAULT_KEY");
+    ::unsetenv("MERCATOR_VAULT_KEY_FILE");
+    std::filesystem::remove_all(dir_);
+  }
+  void Write(const std::string& path, std::string_view content, mode_t mode) {
+    std::ofstream(path, std::ios::binary) << content;
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+  }
+  std::string dir_;
+};
+
+TEST_F(VaultFileTest, CreatesKeyFileWithMode0600AndReusesIt) {
+  absl::StatusOr<std::unique_ptr<Vault>> first = Vault::FromEnvironmentOrFile(dir_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string path = dir_ + "/vault.key";
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, 65);
+  const std::string sealed = (*first)->Seal(kPhone, kPhoneContext);
+  absl::StatusOr<std::unique_ptr<Vault>> second = Vault::FromEnvironmentOrFile(dir_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  absl::StatusOr<std::string> opened = (*second)->Open(sealed, kPhoneContext);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(*opened, kPhone);
+  // Another data dir gets another random key.
+  const std::string other_dir = dir_ + "/other";
+  std::filesystem::create_directory(other_dir);
+  absl::StatusOr<std::unique_ptr<Vault>> third = Vault::FromEnvironmentOrFile(other_dir);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ((*third)->Open(sealed, kPhoneContext).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(VaultFileTest, RefusesKeyFileReadableByGroupOrOthers) {
+  const std::string path = dir_ + "/vault.key";
+  Write(path, std::string(64, 'b') + "\n", 0640);
+  absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::FromKeyFile(path);
+  EXPECT_EQ(vault.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(std::string(vault.status().message()).find("chmod 600"), std::string::npos);
+  // Not silently replaced by a new key either.
+  EXPECT_EQ(Vault::FromEnvironmentOrFile(dir_).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_EQ(::chmod(path.c_str(), 0604), 0);
+  EXPECT_EQ(Vault::FromKeyFile(path).status().code(), absl::StatusCode::kPermissionDenied);
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_TRUE(Vault::FromKeyFile(path).ok());
+  ASSERT_EQ(::chmod(path.c_str(), 0400), 0);
+  EXPECT_TRUE(Vault::FromKeyFile(path).ok());
+}
+
+TEST_F(VaultFileTest, KeyFileOfWrongLengthIsAClearError) {
+  const std::string path = dir_ + "/short.key";
+  Write(path, std::string(40, 'c'), 0600);
+  absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::FromKeyFile(path);
+  EXPECT_EQ(vault.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(vault.status().message());
+  EXPECT_NE(message.find(path), std::string::npos);
+  EXPECT_NE(message.find("64 hex characters"), std::string::npos);
+  // The key material is never echoed.
+  EXPECT_EQ(message.find("cccc"), std::string::npos);
+  Write(path, std::string(200, 'c'), 0600);
+  EXPECT_EQ(Vault::FromKeyFile(path).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Vault::FromKeyFile(dir_ + "/missing.key").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(VaultFileTest, RawThirtyTwoByteKeyFileMatchesHex) {
+  const std::string path = dir_ + "/raw.key";
+  Write(path, std::string(32, '\x11'), 0600);
+  absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::FromKeyFile(path);
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  Vault direct(KeyOf(0x11));
+  EXPECT_EQ((*vault)->LookupHash(kPhone, kPhoneContext), direct.LookupHash(kPhone, kPhoneContext));
+}
+
+TEST_F(VaultFileTest, EnvironmentKeyWinsOverFile) {
+  ::setenv("MERCATOR_VAULT_KEY", std::string(64, 'd').c_str(), 1);
+  absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::FromEnvironmentOrFile(dir_);
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  Vault direct(KeyOf(0xdd));
+  EXPECT_EQ((*vault)->LookupHash(kPhone, kPhoneContext), direct.LookupHash(kPhone, kPhoneContext));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/vault.key"));
+  ::setenv("MERCATOR_VAULT_KEY", "not-a-key", 1);
+  absl::StatusOr<std::unique_ptr<Vault>> bad = Vault::FromEnvironmentOrFile(dir_);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad.status().message()).find("MERCATOR_VAULT_KEY"), std::string::npos);
+}
+
+TEST_F(VaultFileTest, EnvironmentKeyFileIsUsedAndNeverCreated) {
+  const std::string path = dir_ + "/elsewhere.key";
+  ::setenv("MERCATOR_VAULT_KEY_FILE", path.c_str(), 1);
+  EXPECT_EQ(Vault::FromEnvironmentOrFile(dir_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/vault.key"));
+  Write(path, std::string(64, 'e'), 0600);
+  absl::StatusOr<std::unique_ptr<Vault>> vault = Vault::FromEnvironmentOrFile(dir_);
+  ASSERT_TRUE(vault.ok()) << vault.status();
+  Vault direct(KeyOf(0xee));
+  EXPECT_EQ((*vault)->LookupHash(kPhone, kPhoneContext), direct.LookupHash(kPhone, kPhoneContext));
+}
+
+}  // namespace
+}  // namespace mercator::auth
