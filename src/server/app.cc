@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "server/openapi.h"
+#include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace mercator {
@@ -85,6 +86,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   std::unique_ptr<App> app(new App(options));
   ASSIGN_OR_RETURN(Engine e, OpenEngine(options.data_dir));
   app->store_ = std::move(e.store);
+  app->audit_repository_ = NewSqliteAuditRepository(*app->store_);
+  app->audit_ = std::make_unique<auth::HashChainAuditLog>(app->audit_repository_.get(),
+                                                          SystemClock::Get());
   app->index_ = std::move(e.index);
   app->customers_ = std::move(e.customers);
   app->audiences_ = std::move(e.audiences);
@@ -101,6 +105,7 @@ absl::Status App::Start() {
   ctx.audiences = audiences_.get();
   ctx.store = store_.get();
   ctx.clock = SystemClock::Get();
+  ctx.audit = audit_.get();
   ctx.render_metrics = [this] { return metrics_->Render(); };
   ctx.openapi_json = std::string(OpenApiJson());
   ctx.draining = [this] { return draining_.load(); };

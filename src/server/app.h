@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "auth/audit_log.h"
 #include "customer/customer_service.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -53,6 +54,7 @@ class App {
   CustomerService& customers() { return *customers_; }
   AudienceService& audiences() { return *audiences_; }
   Store& store() { return *store_; }
+  auth::HashChainAuditLog& audit() { return *audit_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
   std::string SnapshotPath() const;
 
@@ -64,6 +66,9 @@ class App {
 
   AppOptions options_;
   std::unique_ptr<Store> store_;
+  // The hash-chained audit log over the store (declared after it: destroyed first).
+  std::unique_ptr<AuditRepository> audit_repository_;
+  std::unique_ptr<auth::HashChainAuditLog> audit_;
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
