@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "api/api.h"
+#include "auth/vault.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -38,7 +39,17 @@ std::string SnapshotPathFor(const std::string& data_dir) {
 
 absl::StatusOr<Engine> OpenEngine(const std::string& data_dir) {
   Engine e;
-  ASSIGN_OR_RETURN(e.store, OpenSqliteStore(data_dir, SystemClock::Get()));
+  // The vault key lives next to the database unless the environment names one; the directory
+  // must exist before a first key can be written there.
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(Cat("creating data directory ", data_dir, ": ", ec.message()));
+  }
+  ASSIGN_OR_RETURN(e.cipher, auth::Vault::FromEnvironmentOrFile(data_dir));
+  SqliteStoreOptions store_options;
+  store_options.cipher = e.cipher.get();
+  ASSIGN_OR_RETURN(e.store, OpenSqliteStore(data_dir, SystemClock::Get(), store_options));
   e.index = std::make_unique<SegmentIndex>();
   e.customers = std::make_unique<CustomerService>(e.store.get(), e.index.get(), SystemClock::Get());
   e.audiences = std::make_unique<AudienceService>(e.index.get(), &e.store->customers(),
@@ -85,6 +96,7 @@ std::string App::SnapshotPath() const { return SnapshotPathFor(options_.data_dir
 absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   std::unique_ptr<App> app(new App(options));
   ASSIGN_OR_RETURN(Engine e, OpenEngine(options.data_dir));
+  app->cipher_ = std::move(e.cipher);
   app->store_ = std::move(e.store);
   app->audit_repository_ = NewSqliteAuditRepository(*app->store_);
   app->audit_ = std::make_unique<auth::HashChainAuditLog>(app->audit_repository_.get(),

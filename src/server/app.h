@@ -21,6 +21,7 @@
 #include "http/server.h"
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
+#include "store/pii_cipher.h"
 #include "store/repository.h"
 
 namespace mercator {
@@ -65,6 +66,7 @@ class App {
   void SaveSnapshotIfChanged();
 
   AppOptions options_;
+  std::unique_ptr<PiiCipher> cipher_;  // outlives store_, which uses it
   std::unique_ptr<Store> store_;
   // The hash-chained audit log over the store (declared after it: destroyed first).
   std::unique_ptr<AuditRepository> audit_repository_;
@@ -89,6 +91,9 @@ class App {
 // Opens the store of a data directory and the index, recovering from the snapshot: the
 // shared start of `serve`, `demo`, `import` and `segment`.
 struct Engine {
+  // The PII vault (auth/vault.h) sealing customers' personal data; declared first so that it
+  // outlives the store that uses it.
+  std::unique_ptr<PiiCipher> cipher;
   std::unique_ptr<Store> store;
   std::unique_ptr<SegmentIndex> index;
   std::unique_ptr<CustomerService> customers;

@@ -19,6 +19,13 @@
 
 namespace mercator {
 
+// The personal fields that can be searched by exact value (through a keyed lookup hash; the
+// store never holds them in clear).
+enum class PiiLookup { kPhone, kIdNumber };
+
+// Personal data (name, phone, id_number) is sealed with the store's PiiCipher before it is
+// written and opened when read by FindByExternalId, FindByUid and FindByPii. A store without a
+// cipher refuses to write personal data (FailedPrecondition) and to read it.
 class CustomerRepository {
  public:
   virtual ~CustomerRepository() = default;
@@ -39,15 +46,23 @@ class CustomerRepository {
   // nullopt if unknown. Erased customers are returned with erased = true.
   virtual absl::StatusOr<std::optional<CustomerRecord>> FindByExternalId(std::string_view id) = 0;
   virtual absl::StatusOr<std::optional<CustomerRecord>> FindByUid(uint32_t uid) = 0;
+  // Customers (not erased) whose phone or ID number is exactly `value`, by uid, at most
+  // `limit`. FailedPrecondition without a cipher.
+  virtual absl::StatusOr<std::vector<CustomerRecord>> FindByPii(PiiLookup field,
+                                                                std::string_view value,
+                                                                int limit) = 0;
   // External ids of the given uids, in the same order ("" for unknown uids).
   virtual absl::StatusOr<std::vector<std::string>> ExternalIds(std::span<const uint32_t> uids) = 0;
 
-  // PIPL erasure: removes name, phone and tags, marks erased, keeps the uid retired.
+  // PIPL erasure: removes name, phone, ID number (sealed values and lookup hashes) and tags,
+  // marks erased, keeps the uid retired.
   // Returns the uid; NotFound if unknown.
   virtual absl::StatusOr<uint32_t> Erase(std::string_view external_id, int64_t now_ms) = 0;
 
   // Calls `fn` for every customer (erased included) whose seq > `after_seq`, in seq order.
-  // Stops at the first error `fn` returns and returns it.
+  // Stops at the first error `fn` returns and returns it. The records carry no personal data
+  // (name, phone and id_number are empty): this feeds the segment index, which needs tags
+  // only, and replays millions of customers at start-up, where decrypting would cost seconds.
   virtual absl::Status ScanChangedSince(
       uint64_t after_seq, const std::function<absl::Status(const CustomerRecord&)>& fn) = 0;
   // The highest seq assigned so far (0 for an empty store).

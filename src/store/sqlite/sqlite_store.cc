@@ -115,27 +115,92 @@ absl::StatusOr<SqliteMigrationReport> ApplyMigrations(Connection& conn, const Cl
 
 // ---------------------------------------------------------------------------------------------
 // Customers
+//
+// Personal data is sealed with the PiiCipher. The AEAD context of a sealed value names its
+// column and row ("customers.phone/42"), so a sealed value copied to another column or another
+// customer does not open. Lookup hashes are per column only ("customers.phone"), so that equal
+// values of different customers hash alike and can be searched.
 
+constexpr std::string_view kNameColumn = "customers.name";
+constexpr std::string_view kPhoneColumn = "customers.phone";
+constexpr std::string_view kIdNumberColumn = "customers.id_number";
+
+// Columns of a full record, personal data sealed.
 constexpr char kCustomerColumns[] =
-    "uid, external_id, name, phone, tags, created_ms, updated_ms, seq, erased";
+    "uid, external_id, tags, created_ms, updated_ms, seq, erased, name_sealed, phone_sealed,"
+    " id_number_sealed";
+// Columns of a record without personal data (ScanChangedSince).
+constexpr char kCustomerColumnsNoPii[] =
+    "uid, external_id, tags, created_ms, updated_ms, seq, erased";
 
-// Reads a row selected with kCustomerColumns.
-absl::StatusOr<CustomerRecord> ReadCustomer(const Statement& stmt) {
+// Builds seal contexts in one reused buffer, so sealing a batch does not allocate per row.
+class SealContext {
+ public:
+  std::string_view Of(std::string_view column, uint32_t uid) {
+    buffer_.assign(column.data(), column.size());
+    buffer_.push_back('/');
+    CatAppend(&buffer_, uid);
+    return buffer_;
+  }
+
+ private:
+  std::string buffer_;
+};
+
+// Which personal data an upsert carries (empty strings clear a field and need no cipher).
+bool HasPersonalData(const CustomerUpsert& u) {
+  return (u.name && !u.name->empty()) || (u.phone && !u.phone->empty()) ||
+         (u.id_number && !u.id_number->empty());
+}
+
+absl::Status NoCipher(std::string_view op) {
+  return absl::FailedPreconditionError(
+      Cat(op, ": personal data needs the PII vault, and the store was opened without it"));
+}
+
+// Opens the sealed value in column `col` of `stmt` into *out ("" for NULL).
+absl::Status OpenSealed(const PiiCipher& cipher, const Statement& stmt, int col,
+                        std::string_view column, uint32_t uid, SealContext& context,
+                        std::string* out) {
+  if (stmt.ColumnIsNull(col)) {
+    out->clear();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> plain = cipher.Open(stmt.ColumnBlob(col), context.Of(column, uid));
+  if (!plain.ok()) {
+    return absl::Status(plain.status().code(),
+                        Cat("customer uid ", uid, ": ", column, ": ", plain.status().message()));
+  }
+  *out = *std::move(plain);
+  return absl::OkStatus();
+}
+
+enum class PiiRead { kOpen, kSkip };
+
+// Reads a row selected with kCustomerColumns (kOpen) or kCustomerColumnsNoPii (kSkip).
+absl::StatusOr<CustomerRecord> ReadCustomer(const Statement& stmt, PiiRead pii,
+                                            const PiiCipher* cipher) {
   CustomerRecord record;
   record.uid = static_cast<uint32_t>(stmt.ColumnInt64(0));
   record.external_id = std::string(stmt.ColumnText(1));
-  record.name = std::string(stmt.ColumnText(2));
-  record.phone = std::string(stmt.ColumnText(3));
-  absl::StatusOr<TagMap> tags = sqlite_internal::DecodeTags(stmt.ColumnText(4));
+  absl::StatusOr<TagMap> tags = sqlite_internal::DecodeTags(stmt.ColumnText(2));
   if (!tags.ok()) {
     return absl::Status(tags.status().code(),
                         Cat("customer uid ", record.uid, ": ", tags.status().message()));
   }
   record.tags = *std::move(tags);
-  record.created_ms = stmt.ColumnInt64(5);
-  record.updated_ms = stmt.ColumnInt64(6);
-  record.seq = static_cast<uint64_t>(stmt.ColumnInt64(7));
-  record.erased = stmt.ColumnInt64(8) != 0;
+  record.created_ms = stmt.ColumnInt64(3);
+  record.updated_ms = stmt.ColumnInt64(4);
+  record.seq = static_cast<uint64_t>(stmt.ColumnInt64(5));
+  record.erased = stmt.ColumnInt64(6) != 0;
+  if (pii == PiiRead::kSkip) return record;
+  if (stmt.ColumnIsNull(7) && stmt.ColumnIsNull(8) && stmt.ColumnIsNull(9)) return record;
+  if (cipher == nullptr) return NoCipher("reading customer");
+  SealContext context;
+  RETURN_IF_ERROR(OpenSealed(*cipher, stmt, 7, kNameColumn, record.uid, context, &record.name));
+  RETURN_IF_ERROR(OpenSealed(*cipher, stmt, 8, kPhoneColumn, record.uid, context, &record.phone));
+  RETURN_IF_ERROR(
+      OpenSealed(*cipher, stmt, 9, kIdNumberColumn, record.uid, context, &record.id_number));
   return record;
 }
 
@@ -156,15 +221,107 @@ absl::Status AddLiveCustomers(Connection& conn, int64_t delta) {
   return stmt.Run();
 }
 
+// Binds a sealed value or lookup hash: NULL when empty.
+void BindSealed(Statement& stmt, int index, const std::string& value) {
+  if (value.empty()) {
+    stmt.BindNull(index);
+  } else {
+    stmt.BindBlob(index, value);
+  }
+}
+
+// Seals databases from before migration 6: personal data still in the plaintext columns is
+// sealed, in batches of one write transaction each, and the plaintext cleared (secure_delete
+// zeroes the freed bytes). The 'pii_plaintext_pending' meta row, set by the migration when
+// there was any, is removed with the last batch, so later opens cost one lookup. Afterwards
+// the WAL, which holds page images with the old values, is checkpointed and truncated.
+absl::Status SealPlaintextPii(Connection& conn, const PiiCipher& cipher) {
+  constexpr char kPending[] = "pii_plaintext_pending";
+  {
+    ASSIGN_OR_RETURN(Statement find, conn.Prepare("SELECT 1 FROM meta WHERE key = ?",
+                                                  "sealing personal data: reading marker"));
+    find.BindText(1, kPending);
+    ASSIGN_OR_RETURN(bool pending, find.Step());
+    if (!pending) return absl::OkStatus();
+  }
+  constexpr int kBatch = 5000;
+  SealContext context;
+  int64_t after_uid = 0;
+  for (bool done = false; !done;) {
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    struct Row {
+      int64_t uid;
+      std::string name_sealed, phone_sealed, phone_hash;
+    };
+    std::vector<Row> rows;
+    {
+      ASSIGN_OR_RETURN(Statement scan,
+                       conn.Prepare("SELECT uid, name, phone FROM customers WHERE uid > ? AND"
+                                    " (name IS NOT NULL OR phone IS NOT NULL) ORDER BY uid"
+                                    " LIMIT ?",
+                                    "sealing personal data: reading plaintext"));
+      scan.BindInt64(1, after_uid).BindInt64(2, kBatch);
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, scan.Step());
+        if (!row) break;
+        Row r;
+        r.uid = scan.ColumnInt64(0);
+        const uint32_t uid = static_cast<uint32_t>(r.uid);
+        if (std::string_view name = scan.ColumnText(1); !name.empty()) {
+          r.name_sealed = cipher.Seal(name, context.Of(kNameColumn, uid));
+        }
+        if (std::string_view phone = scan.ColumnText(2); !phone.empty()) {
+          r.phone_sealed = cipher.Seal(phone, context.Of(kPhoneColumn, uid));
+          r.phone_hash = cipher.LookupHash(phone, kPhoneColumn);
+        }
+        rows.push_back(std::move(r));
+      }
+    }
+    for (const Row& r : rows) {
+      ASSIGN_OR_RETURN(Statement update,
+                       conn.Prepare("UPDATE customers SET name = NULL, phone = NULL,"
+                                    " name_sealed = ?, phone_sealed = ?, phone_hash = ?"
+                                    " WHERE uid = ?",
+                                    "sealing personal data: writing"));
+      BindSealed(update, 1, r.name_sealed);
+      BindSealed(update, 2, r.phone_sealed);
+      BindSealed(update, 3, r.phone_hash);
+      update.BindInt64(4, r.uid);
+      RETURN_IF_ERROR(update.Run());
+    }
+    if (rows.size() < static_cast<size_t>(kBatch)) {
+      done = true;
+      ASSIGN_OR_RETURN(Statement clear, conn.Prepare("DELETE FROM meta WHERE key = ?",
+                                                     "sealing personal data: clearing marker"));
+      clear.BindText(1, kPending);
+      RETURN_IF_ERROR(clear.Run());
+    } else {
+      after_uid = rows.back().uid;
+    }
+    RETURN_IF_ERROR(txn.Commit());
+  }
+  if (sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                nullptr) != SQLITE_OK) {
+    return absl::UnavailableError(
+        Cat("sealing personal data: checkpoint: ", sqlite3_errmsg(conn.raw())));
+  }
+  return absl::OkStatus();
+}
+
 class SqliteCustomerRepository final : public CustomerRepository {
  public:
-  explicit SqliteCustomerRepository(Db& db) : db_(db) {}
+  SqliteCustomerRepository(Db& db, const PiiCipher* cipher) : db_(db), cipher_(cipher) {}
 
   absl::StatusOr<std::vector<UpsertResult>> Upsert(std::span<const CustomerUpsert> batch,
                                                    int64_t now_ms) override {
     std::vector<UpsertResult> results;
     results.reserve(batch.size());
     if (batch.empty()) return results;
+    if (cipher_ == nullptr) {
+      for (const CustomerUpsert& upsert : batch) {
+        if (HasPersonalData(upsert)) return NoCipher("upsert");
+      }
+    }
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
@@ -176,6 +333,10 @@ class SqliteCustomerRepository final : public CustomerRepository {
     ASSIGN_OR_RETURN(int64_t seq, QueryInt64(conn, "SELECT coalesce(max(seq), 0) FROM customers",
                                              "reading max seq"));
     int64_t created = 0;
+    // Reused across rows: sealing a batch allocates only the sealed strings' buffers, and
+    // those only grow.
+    SealContext context;
+    Sealed sealed;
     for (const CustomerUpsert& upsert : batch) {
       if (upsert.external_id.empty()) {
         return absl::InvalidArgumentError("upsert: customer external id is empty");
@@ -186,19 +347,26 @@ class SqliteCustomerRepository final : public CustomerRepository {
         return absl::ResourceExhaustedError("upsert: customer uid space (uint32) is exhausted");
       }
       ASSIGN_OR_RETURN(std::string tags_json, sqlite_internal::EncodeTagValues(upsert.tags));
+      // Sealed for the uid the row gets if it is new; a merge reseals what changes.
+      SealNew(upsert, static_cast<uint32_t>(max_uid + 1), context, &sealed);
       {
         ASSIGN_OR_RETURN(Statement insert,
-                         conn.Prepare("INSERT INTO customers (uid, external_id, name, phone, tags,"
-                                      " created_ms, updated_ms, seq) VALUES (?1, ?2, ?3, ?4, ?5,"
-                                      " ?6, ?6, ?7) ON CONFLICT (external_id) DO NOTHING",
+                         conn.Prepare("INSERT INTO customers (uid, external_id, tags, created_ms,"
+                                      " updated_ms, seq, name_sealed, phone_sealed, phone_hash,"
+                                      " id_number_sealed, id_number_hash) VALUES (?1, ?2, ?3,"
+                                      " ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                                      " ON CONFLICT (external_id) DO NOTHING",
                                       "upsert: inserting customer"));
         insert.BindInt64(1, max_uid + 1)
             .BindText(2, upsert.external_id)
-            .BindOptionalText(3, upsert.name)
-            .BindOptionalText(4, upsert.phone)
-            .BindText(5, tags_json)
-            .BindInt64(6, now_ms)
-            .BindInt64(7, seq + 1);
+            .BindText(3, tags_json)
+            .BindInt64(4, now_ms)
+            .BindInt64(5, seq + 1);
+        BindSealed(insert, 6, sealed.name);
+        BindSealed(insert, 7, sealed.phone);
+        BindSealed(insert, 8, sealed.phone_hash);
+        BindSealed(insert, 9, sealed.id_number);
+        BindSealed(insert, 10, sealed.id_number_hash);
         RETURN_IF_ERROR(insert.Run());
       }
       if (sqlite3_changes(conn.raw()) == 1) {
@@ -209,7 +377,7 @@ class SqliteCustomerRepository final : public CustomerRepository {
         continue;
       }
       const int64_t seq_before = seq;
-      ASSIGN_OR_RETURN(uint32_t uid, Merge(conn, upsert, now_ms, &seq));
+      ASSIGN_OR_RETURN(uint32_t uid, Merge(conn, upsert, now_ms, context, &seq));
       results.push_back({uid, false, seq != seq_before ? static_cast<uint64_t>(seq) : 0});
     }
     RETURN_IF_ERROR(AddLiveCustomers(conn, created));
@@ -234,6 +402,32 @@ class SqliteCustomerRepository final : public CustomerRepository {
                                                            "finding customer by uid"));
     stmt.BindInt64(1, uid);
     return ReadOptionalCustomer(stmt);
+  }
+
+  absl::StatusOr<std::vector<CustomerRecord>> FindByPii(PiiLookup field, std::string_view value,
+                                                        int limit) override {
+    if (cipher_ == nullptr) return NoCipher("finding customer by personal data");
+    std::vector<CustomerRecord> records;
+    if (value.empty() || limit <= 0) return records;
+    const bool phone = field == PiiLookup::kPhone;
+    const std::string hash = cipher_->LookupHash(value, phone ? kPhoneColumn : kIdNumberColumn);
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(
+        Statement stmt,
+        reader.conn().Prepare(
+            phone ? Cat("SELECT ", kCustomerColumns,
+                        " FROM customers WHERE phone_hash = ? ORDER BY uid LIMIT ?")
+                  : Cat("SELECT ", kCustomerColumns,
+                        " FROM customers WHERE id_number_hash = ? ORDER BY uid LIMIT ?"),
+            "finding customer by personal data"));
+    stmt.BindBlob(1, hash).BindInt64(2, limit);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt, PiiRead::kOpen, cipher_));
+      records.push_back(std::move(record));
+    }
+    return records;
   }
 
   absl::StatusOr<std::vector<std::string>> ExternalIds(std::span<const uint32_t> uids) override {
@@ -280,6 +474,9 @@ class SqliteCustomerRepository final : public CustomerRepository {
       {
         ASSIGN_OR_RETURN(Statement update,
                          conn.Prepare("UPDATE customers SET name = NULL, phone = NULL,"
+                                      " name_sealed = NULL, phone_sealed = NULL,"
+                                      " phone_hash = NULL, id_number_sealed = NULL,"
+                                      " id_number_hash = NULL,"
                                       " tags = '{}', erased = 1, updated_ms = ?, seq = ?"
                                       " WHERE uid = ?",
                                       "erase: clearing personal data"));
@@ -304,13 +501,14 @@ class SqliteCustomerRepository final : public CustomerRepository {
     // Chunked so that no connection or read transaction is held while `fn` runs: `fn` may call
     // back into the store, and a long-lived snapshot would block the checkpoints that erasure
     // relies on. A row changed during the scan moves to a higher seq and is seen again later.
+    // The sealed columns are not even read: see the interface's comment.
     constexpr int kChunk = 512;
     std::vector<CustomerRecord> chunk;
     for (;;) {
       chunk.clear();
       {
         Db::ReaderLease reader(db_);
-        ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare(Cat("SELECT ", kCustomerColumns,
+        ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare(Cat("SELECT ", kCustomerColumnsNoPii,
                                                                    " FROM customers WHERE seq > ?"
                                                                    " ORDER BY seq LIMIT ?"),
                                                                "scanning changed customers"));
@@ -318,7 +516,7 @@ class SqliteCustomerRepository final : public CustomerRepository {
         for (;;) {
           ASSIGN_OR_RETURN(bool row, stmt.Step());
           if (!row) break;
-          ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt));
+          ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt, PiiRead::kSkip, nullptr));
           chunk.push_back(std::move(record));
         }
       }
@@ -346,25 +544,55 @@ class SqliteCustomerRepository final : public CustomerRepository {
   }
 
  private:
-  static absl::StatusOr<std::optional<CustomerRecord>> ReadOptionalCustomer(Statement& stmt) {
+  // An upsert's personal data as stored; "" stands for NULL (absent or cleared).
+  struct Sealed {
+    std::string name, phone, phone_hash, id_number, id_number_hash;
+  };
+
+  // Seals every present, non-empty personal field of `upsert` for row `uid`. The caller has
+  // checked that a cipher exists if there is anything to seal.
+  void SealNew(const CustomerUpsert& upsert, uint32_t uid, SealContext& context,
+               Sealed* out) const {
+    out->name.clear();
+    out->phone.clear();
+    out->phone_hash.clear();
+    out->id_number.clear();
+    out->id_number_hash.clear();
+    if (upsert.name && !upsert.name->empty()) {
+      out->name = cipher_->Seal(*upsert.name, context.Of(kNameColumn, uid));
+    }
+    if (upsert.phone && !upsert.phone->empty()) {
+      out->phone = cipher_->Seal(*upsert.phone, context.Of(kPhoneColumn, uid));
+      out->phone_hash = cipher_->LookupHash(*upsert.phone, kPhoneColumn);
+    }
+    if (upsert.id_number && !upsert.id_number->empty()) {
+      out->id_number = cipher_->Seal(*upsert.id_number, context.Of(kIdNumberColumn, uid));
+      out->id_number_hash = cipher_->LookupHash(*upsert.id_number, kIdNumberColumn);
+    }
+  }
+
+  absl::StatusOr<std::optional<CustomerRecord>> ReadOptionalCustomer(Statement& stmt) const {
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::nullopt;
-    ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt));
+    ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt, PiiRead::kOpen, cipher_));
     return record;
   }
 
   // Applies `upsert` to the existing customer with its external id; bumps *seq if anything
   // changed (an upsert that changes nothing leaves the row, its seq and updated_ms alone).
-  static absl::StatusOr<uint32_t> Merge(Connection& conn, const CustomerUpsert& upsert,
-                                        int64_t now_ms, int64_t* seq) {
+  // Personal fields are compared without decrypting where a lookup hash exists (phone, ID
+  // number); the name is opened only when the upsert carries one.
+  absl::StatusOr<uint32_t> Merge(Connection& conn, const CustomerUpsert& upsert, int64_t now_ms,
+                                 SealContext& context, int64_t* seq) const {
     uint32_t uid;
-    std::optional<std::string> name;
-    std::optional<std::string> phone;
+    Sealed stored;
     std::string old_tags_json;
+    bool changed = false;
     {
       ASSIGN_OR_RETURN(Statement find,
-                       conn.Prepare("SELECT uid, name, phone, tags, erased FROM customers"
-                                    " WHERE external_id = ?",
+                       conn.Prepare("SELECT uid, tags, erased, name_sealed, phone_sealed,"
+                                    " phone_hash, id_number_sealed, id_number_hash"
+                                    " FROM customers WHERE external_id = ?",
                                     "upsert: reading customer"));
       find.BindText(1, upsert.external_id);
       ASSIGN_OR_RETURN(bool row, find.Step());
@@ -372,23 +600,49 @@ class SqliteCustomerRepository final : public CustomerRepository {
         // The insert just found the external id taken; inside one transaction it cannot vanish.
         return absl::InternalError(Cat("upsert: customer ", upsert.external_id, " disappeared"));
       }
-      if (find.ColumnInt64(4) != 0) {
+      if (find.ColumnInt64(2) != 0) {
         return absl::FailedPreconditionError(Cat("customer ", upsert.external_id, " was erased"));
       }
       uid = static_cast<uint32_t>(find.ColumnInt64(0));
-      if (!find.ColumnIsNull(1)) name.emplace(find.ColumnText(1));
-      if (!find.ColumnIsNull(2)) phone.emplace(find.ColumnText(2));
-      old_tags_json = std::string(find.ColumnText(3));
+      old_tags_json = std::string(find.ColumnText(1));
+      stored.name = std::string(find.ColumnBlob(3));
+      stored.phone = std::string(find.ColumnBlob(4));
+      stored.phone_hash = std::string(find.ColumnBlob(5));
+      stored.id_number = std::string(find.ColumnBlob(6));
+      stored.id_number_hash = std::string(find.ColumnBlob(7));
+      if (upsert.name.has_value()) {
+        if (upsert.name->empty()) {
+          changed = changed || !stored.name.empty();
+          stored.name.clear();
+        } else {
+          std::string old_name;
+          if (!stored.name.empty()) {
+            RETURN_IF_ERROR(OpenSealed(*cipher_, find, 3, kNameColumn, uid, context, &old_name));
+          }
+          if (stored.name.empty() || old_name != *upsert.name) {
+            stored.name = cipher_->Seal(*upsert.name, context.Of(kNameColumn, uid));
+            changed = true;
+          }
+        }
+      }
     }
-    bool changed = false;
-    if (upsert.name.has_value() && upsert.name != name) {
-      name = upsert.name;
+    auto merge_hashed = [&](const std::optional<std::string>& value, std::string_view column,
+                            std::string* sealed_value, std::string* hash) {
+      if (!value.has_value()) return;
+      if (value->empty()) {
+        changed = changed || !sealed_value->empty();
+        sealed_value->clear();
+        hash->clear();
+        return;
+      }
+      std::string new_hash = cipher_->LookupHash(*value, column);
+      if (new_hash == *hash && !sealed_value->empty()) return;
+      *sealed_value = cipher_->Seal(*value, context.Of(column, uid));
+      *hash = std::move(new_hash);
       changed = true;
-    }
-    if (upsert.phone.has_value() && upsert.phone != phone) {
-      phone = upsert.phone;
-      changed = true;
-    }
+    };
+    merge_hashed(upsert.phone, kPhoneColumn, &stored.phone, &stored.phone_hash);
+    merge_hashed(upsert.id_number, kIdNumberColumn, &stored.id_number, &stored.id_number_hash);
     std::string tags_json = old_tags_json;
     if (!upsert.tags.empty()) {
       absl::StatusOr<TagMap> tags = sqlite_internal::DecodeTags(old_tags_json);
@@ -408,21 +662,24 @@ class SqliteCustomerRepository final : public CustomerRepository {
     }
     if (!changed) return uid;
     ASSIGN_OR_RETURN(Statement update,
-                     conn.Prepare("UPDATE customers SET name = ?, phone = ?, tags = ?,"
-                                  " updated_ms = ?, seq = ? WHERE uid = ?",
+                     conn.Prepare("UPDATE customers SET tags = ?, updated_ms = ?, seq = ?,"
+                                  " name_sealed = ?, phone_sealed = ?, phone_hash = ?,"
+                                  " id_number_sealed = ?, id_number_hash = ? WHERE uid = ?",
                                   "upsert: updating customer"));
-    update.BindOptionalText(1, name)
-        .BindOptionalText(2, phone)
-        .BindText(3, tags_json)
-        .BindInt64(4, now_ms)
-        .BindInt64(5, *seq + 1)
-        .BindInt64(6, uid);
+    update.BindText(1, tags_json).BindInt64(2, now_ms).BindInt64(3, *seq + 1);
+    BindSealed(update, 4, stored.name);
+    BindSealed(update, 5, stored.phone);
+    BindSealed(update, 6, stored.phone_hash);
+    BindSealed(update, 7, stored.id_number);
+    BindSealed(update, 8, stored.id_number_hash);
+    update.BindInt64(9, uid);
     RETURN_IF_ERROR(update.Run());
     ++*seq;
     return uid;
   }
 
   Db& db_;
+  const PiiCipher* const cipher_;  // may be null: then personal data is refused
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -760,8 +1017,12 @@ class SqliteMetaRepository final : public MetaRepository {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::unique_ptr<Db> db, const Clock& clock)
-      : db_(std::move(db)), customers_(*db_), tags_(*db_), audiences_(*db_, clock), meta_(*db_) {}
+  SqliteStore(std::unique_ptr<Db> db, const Clock& clock, const PiiCipher* cipher)
+      : db_(std::move(db)),
+        customers_(*db_, cipher),
+        tags_(*db_),
+        audiences_(*db_, clock),
+        meta_(*db_) {}
 
   CustomerRepository& customers() override { return customers_; }
   TagCatalogRepository& tags() override { return tags_; }
@@ -806,6 +1067,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& data_d
                    Connection::Open(path, ConnectionRole::kWriter,
                                     MakeConnectionOptions(options, ConnectionRole::kWriter)));
   RETURN_IF_ERROR(ApplyMigrations(*writer, *clock).status());
+  if (options.cipher != nullptr) RETURN_IF_ERROR(SealPlaintextPii(*writer, *options.cipher));
   std::vector<std::unique_ptr<Connection>> readers;
   for (int i = 0; i < options.reader_connections; ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
@@ -819,7 +1081,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& data_d
       std::unique_ptr<Checkpointer> checkpointer,
       Checkpointer::Start(path, MakeConnectionOptions(options, ConnectionRole::kReader)));
   auto db = std::make_unique<Db>(std::move(writer), std::move(readers), std::move(checkpointer));
-  return std::make_unique<SqliteStore>(std::move(db), *clock);
+  return std::make_unique<SqliteStore>(std::move(db), *clock, options.cipher);
 }
 
 absl::StatusOr<SqliteMigrationReport> MigrateSqlite(const std::string& data_dir,

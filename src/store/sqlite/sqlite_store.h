@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "store/pii_cipher.h"
 #include "store/repository.h"
 
 namespace mercator {
@@ -42,10 +43,16 @@ struct SqliteStoreOptions {
   int reader_connections = 4;
   // How long a connection waits for another process's lock before Unavailable.
   int busy_timeout_ms = 5000;
+  // Seals and opens customers' personal data (auth::Vault); must outlive the Store. Without
+  // one the store refuses to write or read personal data (FailedPrecondition); commands that
+  // do not touch it (migrate, token reset) may open the store without.
+  const PiiCipher* cipher = nullptr;
 };
 
 // Opens (creating `data_dir` and the database if missing) and migrates the store. `clock`
-// stamps audience and snapshot times and must outlive the Store. Fails with
+// stamps audience and snapshot times and must outlive the Store. With a cipher, personal data
+// still held in clear by a database from before migration 6 is sealed and cleared here, in
+// batches (once; later opens check one meta row). Fails with
 // FailedPrecondition if the database has a schema newer than this binary knows.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& data_dir,
                                                        const Clock* clock,

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/vault.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -83,6 +84,12 @@ int64_t RawQueryInt(const std::string& db_path, const std::string& sql) {
   return value;
 }
 
+auth::Vault::Key KeyOf(uint8_t fill) {
+  auth::Vault::Key key;
+  key.fill(fill);
+  return key;
+}
+
 CustomerUpsert Upsert(std::string id, TagChanges tags = {}) {
   CustomerUpsert u;
   u.external_id = std::move(id);
@@ -94,8 +101,11 @@ class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
 
-  void Open() {
-    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(dir_.path(), &clock_);
+  void Open() { OpenWith(&vault_); }
+  void OpenWith(const PiiCipher* cipher) {
+    SqliteStoreOptions options;
+    options.cipher = cipher;
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(dir_.path(), &clock_, options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
   }
@@ -128,6 +138,7 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  auth::Vault vault_{KeyOf(1)};
   FakeClock clock_{1'700'000'000'000};
   std::unique_ptr<Store> store_;
 };
@@ -369,7 +380,9 @@ TEST_F(SqliteStoreTest, EraseRemovesPersonalDataAndIsFinal) {
   CustomerUpsert u = Upsert("C1", {{"vip", true}});
   u.name = "王五";
   u.phone = "13911112222";
+  u.id_number = "11010519491231002X";
   MustUpsert({u, Upsert("C2")});
+  ASSERT_EQ(customers().FindByPii(PiiLookup::kPhone, "13911112222", 10)->size(), 1u);
   clock_.Advance(10);
   absl::StatusOr<uint32_t> uid = customers().Erase("C1", clock_.NowMs());
   ASSERT_TRUE(uid.ok()) << uid.status();
@@ -380,6 +393,7 @@ TEST_F(SqliteStoreTest, EraseRemovesPersonalDataAndIsFinal) {
   EXPECT_EQ(c.uid, 1u);
   EXPECT_EQ(c.name, "");
   EXPECT_EQ(c.phone, "");
+  EXPECT_EQ(c.id_number, "");
   EXPECT_TRUE(c.tags.empty());
   EXPECT_EQ(c.updated_ms, clock_.NowMs());
   EXPECT_EQ(c.seq, 3u);
@@ -390,6 +404,14 @@ TEST_F(SqliteStoreTest, EraseRemovesPersonalDataAndIsFinal) {
   absl::StatusOr<uint32_t> unknown = customers().Erase("nobody", clock_.NowMs());
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*customers().CountLive(), 1u);
+  // The lookup hashes went with the sealed values.
+  EXPECT_TRUE(customers().FindByPii(PiiLookup::kPhone, "13911112222", 10)->empty());
+  EXPECT_TRUE(customers().FindByPii(PiiLookup::kIdNumber, "11010519491231002X", 10)->empty());
+  EXPECT_EQ(RawQueryInt(dir_.db(),
+                        "SELECT count(*) FROM customers WHERE uid = 1 AND name_sealed IS NULL AND"
+                        " phone_sealed IS NULL AND phone_hash IS NULL AND id_number_sealed IS NULL"
+                        " AND id_number_hash IS NULL"),
+            1);
 }
 
 TEST_F(SqliteStoreTest, ErasureLeavesNoPlaintextInTheFiles) {
@@ -412,9 +434,10 @@ TEST_F(SqliteStoreTest, ErasureLeavesNoPlaintextInTheFiles) {
   MustUpsert({Upsert("TARGET", {{"vip", true}})});
 
   // Closing checkpoints the WAL into the main file: the oracle check that the grep below can
-  // see plaintext at all.
+  // see plaintext at all (tags are stored in clear; personal data never is).
   Close();
-  EXPECT_NE(ReadFile(dir_.db()).find(kPhone), std::string::npos);
+  EXPECT_NE(ReadFile(dir_.db()).find(kTag), std::string::npos);
+  EXPECT_EQ(ReadFile(dir_.db()).find(kPhone), std::string::npos);
   Open();
   MustUpsert({Upsert("N1", {{"segment", std::string("affluent")}})});
 
@@ -424,12 +447,237 @@ TEST_F(SqliteStoreTest, ErasureLeavesNoPlaintextInTheFiles) {
   EXPECT_EQ(bytes.find(kName), std::string::npos) << "name left in the files";
   EXPECT_EQ(bytes.find(kTag), std::string::npos) << "tag left in the files";
   // Other customers are untouched.
-  EXPECT_NE(bytes.find("15000001000"), std::string::npos);
+  EXPECT_NE(bytes.find("affluent"), std::string::npos);
+  EXPECT_EQ(MustFind("N0").phone, "15000001000");
 
   Close();
   bytes = AllBytes(dir_.path());
   EXPECT_EQ(bytes.find(kPhone), std::string::npos);
   EXPECT_EQ(bytes.find(kName), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Personal data at rest
+
+TEST_F(SqliteStoreTest, PersonalDataIsSealedAtRestAndOpenedOnRead) {
+  const std::string kName = "司马相如";
+  const std::string kPhone = "13712345678";
+  const std::string kId = "330106199001011234";
+  CustomerUpsert u = Upsert("P1", {{"note", std::string("clear_tag_marker")}});
+  u.name = kName;
+  u.phone = kPhone;
+  u.id_number = kId;
+  MustUpsert({u});
+  CustomerRecord c = MustFind("P1");
+  EXPECT_EQ(c.name, kName);
+  EXPECT_EQ(c.phone, kPhone);
+  EXPECT_EQ(c.id_number, kId);
+  absl::StatusOr<std::optional<CustomerRecord>> by_uid = customers().FindByUid(c.uid);
+  ASSERT_TRUE(by_uid.ok() && by_uid->has_value()) << by_uid.status();
+  EXPECT_EQ((*by_uid)->id_number, kId);
+  // The plaintext columns stay empty; the sealed ones hold key id + nonce + ciphertext + tag.
+  EXPECT_EQ(RawQueryInt(dir_.db(),
+                        "SELECT count(*) FROM customers WHERE name IS NOT NULL OR"
+                        " phone IS NOT NULL"),
+            0);
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT length(phone_sealed) FROM customers"),
+            static_cast<int64_t>(kPhone.size() + auth::Vault::kOverheadBytes));
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT length(phone_hash) FROM customers"), 32);
+  Close();
+  const std::string bytes = AllBytes(dir_.path());
+  EXPECT_NE(bytes.find("clear_tag_marker"), std::string::npos);  // the grep can see the row
+  EXPECT_EQ(bytes.find(kName), std::string::npos);
+  EXPECT_EQ(bytes.find(kPhone), std::string::npos);
+  EXPECT_EQ(bytes.find(kId), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, PlaintextColumnsCannotBeWritten) {
+  MustUpsert({Upsert("P1")});
+  Close();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.db().c_str(), &db), SQLITE_OK);
+  EXPECT_NE(
+      sqlite3_exec(db, "UPDATE customers SET phone = '13712345678'", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db,
+                         "INSERT INTO customers (uid, external_id, name, created_ms, updated_ms,"
+                         " seq) VALUES (99, 'X', 'n', 0, 0, 99)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteStoreTest, MergeReplacesClearsAndKeepsPersonalData) {
+  CustomerUpsert u = Upsert("P1");
+  u.name = "张三";
+  u.phone = "13800000001";
+  u.id_number = "110105194912310021";
+  MustUpsert({u});
+  const uint64_t seq = *customers().MaxSeq();
+  // The same values again: nothing changes (compared through hashes and the opened name).
+  MustUpsert({u});
+  EXPECT_EQ(*customers().MaxSeq(), seq);
+  // Tags only: personal data kept.
+  MustUpsert({Upsert("P1", {{"vip", true}})});
+  CustomerRecord c = MustFind("P1");
+  EXPECT_EQ(c.name, "张三");
+  EXPECT_EQ(c.phone, "13800000001");
+  EXPECT_EQ(c.id_number, "110105194912310021");
+  // New phone, cleared name.
+  CustomerUpsert change = Upsert("P1");
+  change.phone = "13800000002";
+  change.name = "";
+  MustUpsert({change});
+  c = MustFind("P1");
+  EXPECT_EQ(c.name, "");
+  EXPECT_EQ(c.phone, "13800000002");
+  EXPECT_EQ(c.id_number, "110105194912310021");
+  EXPECT_TRUE(customers().FindByPii(PiiLookup::kPhone, "13800000001", 10)->empty());
+  EXPECT_EQ(customers().FindByPii(PiiLookup::kPhone, "13800000002", 10)->size(), 1u);
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT count(*) FROM customers WHERE name_sealed IS NULL"), 1);
+}
+
+TEST_F(SqliteStoreTest, FindByPiiMatchesExactValues) {
+  std::vector<CustomerUpsert> batch;
+  for (int i = 0; i < 5; ++i) {
+    CustomerUpsert u = Upsert("F" + std::to_string(i));
+    u.phone = i < 2 ? "13900000000" : "1390000000" + std::to_string(i);  // F0, F1 share one
+    u.id_number = "33010619900101" + std::to_string(1000 + i);
+    u.name = "客户" + std::to_string(i);
+    batch.push_back(u);
+  }
+  MustUpsert(batch);
+  absl::StatusOr<std::vector<CustomerRecord>> shared =
+      customers().FindByPii(PiiLookup::kPhone, "13900000000", 10);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  ASSERT_EQ(shared->size(), 2u);
+  EXPECT_EQ((*shared)[0].external_id, "F0");
+  EXPECT_EQ((*shared)[1].external_id, "F1");
+  EXPECT_EQ((*shared)[1].name, "客户1");
+  EXPECT_EQ(customers().FindByPii(PiiLookup::kPhone, "13900000000", 1)->size(), 1u);
+  absl::StatusOr<std::vector<CustomerRecord>> by_id =
+      customers().FindByPii(PiiLookup::kIdNumber, "330106199001011003", 10);
+  ASSERT_TRUE(by_id.ok()) << by_id.status();
+  ASSERT_EQ(by_id->size(), 1u);
+  EXPECT_EQ((*by_id)[0].external_id, "F3");
+  // A phone number is not found as an ID number (hashes are per column), nor a prefix.
+  EXPECT_TRUE(customers().FindByPii(PiiLookup::kIdNumber, "13900000000", 10)->empty());
+  EXPECT_TRUE(customers().FindByPii(PiiLookup::kPhone, "1390000000", 10)->empty());
+  EXPECT_TRUE(customers().FindByPii(PiiLookup::kPhone, "", 10)->empty());
+}
+
+TEST_F(SqliteStoreTest, WithoutCipherPersonalDataIsRefused) {
+  CustomerUpsert u = Upsert("P1");
+  u.phone = "13800000001";
+  MustUpsert({u});
+  Close();
+  OpenWith(nullptr);
+  CustomerUpsert again = Upsert("P2");
+  again.name = "李四";
+  absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> r =
+      customers().Upsert(std::vector<CustomerUpsert>{again}, clock_.NowMs());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("vault"));
+  EXPECT_EQ(*customers().CountLive(), 1u);  // nothing of the batch was written
+  // Tags and empty personal fields need no cipher.
+  CustomerUpsert tags_only = Upsert("P3", {{"vip", true}});
+  tags_only.name = "";
+  MustUpsert({tags_only});
+  EXPECT_EQ(MustFind("P3").uid, 2u);
+  // Sealed data cannot be read without the cipher, and is not silently dropped either.
+  EXPECT_EQ(customers().FindByExternalId("P1").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(customers().FindByPii(PiiLookup::kPhone, "13800000001", 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The segment index feed needs no cipher.
+  EXPECT_EQ(ScanAll(0).size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, AnotherKeyOrAMovedValueDoesNotOpen) {
+  CustomerUpsert a = Upsert("A");
+  a.phone = "13800000001";
+  CustomerUpsert b = Upsert("B");
+  b.phone = "13800000002";
+  MustUpsert({a, b});
+  Close();
+  auth::Vault other(KeyOf(2));
+  OpenWith(&other);
+  absl::StatusOr<std::optional<CustomerRecord>> r = customers().FindByExternalId("A");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  // The error names the row and column, never the value.
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("customer uid 1: customers.phone"));
+  EXPECT_TRUE(customers().FindByPii(PiiLookup::kPhone, "13800000001", 10)->empty());
+  Close();
+  // A's sealed phone copied onto B's row: sealed values are bound to their row.
+  RawExec(dir_.db(),
+          "UPDATE customers SET phone_sealed = (SELECT phone_sealed FROM customers WHERE uid = 1)"
+          " WHERE uid = 2");
+  Open();
+  EXPECT_EQ(MustFind("A").phone, "13800000001");
+  EXPECT_EQ(customers().FindByExternalId("B").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(SqliteStoreTest, ScanChangedSinceCarriesNoPersonalData) {
+  CustomerUpsert u = Upsert("P1", {{"vip", true}});
+  u.name = "张三";
+  u.phone = "13800000001";
+  u.id_number = "110105194912310021";
+  MustUpsert({u});
+  std::vector<CustomerRecord> seen = ScanAll(0);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].external_id, "P1");
+  EXPECT_EQ(seen[0].tags.size(), 1u);
+  EXPECT_EQ(seen[0].name, "");
+  EXPECT_EQ(seen[0].phone, "");
+  EXPECT_EQ(seen[0].id_number, "");
+}
+
+TEST_F(SqliteStoreTest, PlaintextFromBeforeTheVaultIsSealedAtOpen) {
+  // A database as migration 5 left it, with personal data in clear: build it by writing the
+  // plaintext columns directly (the triggers are dropped for that) and setting the marker the
+  // migration sets when it finds such rows.
+  constexpr int kRows = 12000;  // more than one sealing batch
+  std::vector<CustomerUpsert> batch;
+  for (int i = 0; i < kRows; ++i) {
+    batch.push_back(Upsert("L" + std::to_string(i), {{"segment", std::string("mass")}}));
+  }
+  MustUpsert(batch);
+  Close();
+  RawExec(dir_.db(),
+          "DROP TRIGGER customers_no_plaintext_insert;"
+          "DROP TRIGGER customers_no_plaintext_update;"
+          "UPDATE customers SET name = '旧客户' || uid, phone = '1' || (3700000000 + uid);"
+          "UPDATE customers SET phone = NULL WHERE uid = 7;"
+          "INSERT INTO meta (key, value) VALUES ('pii_plaintext_pending', '1');");
+  ASSERT_NE(ReadFile(dir_.db()).find("13700000005"), std::string::npos);  // the oracle
+
+  Open();
+  EXPECT_EQ(RawQueryInt(dir_.db(),
+                        "SELECT count(*) FROM customers WHERE name IS NOT NULL OR"
+                        " phone IS NOT NULL"),
+            0);
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT count(*) FROM customers WHERE name_sealed IS NULL"), 0);
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT count(*) FROM meta WHERE key = 'pii_plaintext_pending'"),
+            0);
+  CustomerRecord c = MustFind("L4");  // uid 5
+  EXPECT_EQ(c.name, "旧客户5");
+  EXPECT_EQ(c.phone, "13700000005");
+  EXPECT_EQ(MustFind("L6").phone, "");  // uid 7 had none
+  CustomerRecord last = MustFind("L" + std::to_string(kRows - 1));
+  EXPECT_EQ(last.phone, "1" + std::to_string(3700000000 + kRows));
+  absl::StatusOr<std::vector<CustomerRecord>> found =
+      customers().FindByPii(PiiLookup::kPhone, "13700000005", 10);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].external_id, "L4");
+  // Sealing did not count as a change for the segment index.
+  EXPECT_EQ(*customers().MaxSeq(), static_cast<uint64_t>(kRows));
+
+  const std::string bytes = AllBytes(dir_.path());
+  EXPECT_EQ(bytes.find("13700000005"), std::string::npos) << "old phone left in the files";
+  EXPECT_EQ(bytes.find("旧客户5"), std::string::npos) << "old name left in the files";
+  Close();
+  EXPECT_EQ(AllBytes(dir_.path()).find("13700000005"), std::string::npos);
 }
 
 TEST_F(SqliteStoreTest, ScanChangedSinceIsInSeqOrder) {
