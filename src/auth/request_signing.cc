@@ -1,0 +1,413 @@
+#include "auth/request_signing.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <tuple>
+
+#include "auth/roles.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "common/retry_after.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace mercator::auth {
+namespace {
+
+constexpr size_t kMinNonce = 16;
+constexpr size_t kMaxNonce = 64;
+constexpr size_t kMaxKeyId = 64;
+constexpr size_t kMaxName = 100;
+
+std::string Hex(const unsigned char* bytes, size_t n) {
+  std::string out(n * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), bytes, n);
+  out.pop_back();
+  return out;
+}
+
+bool IsTokenChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+bool AllTokenChars(std::string_view s) { return std::all_of(s.begin(), s.end(), IsTokenChar); }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+absl::Status Malformed(std::string_view reason) {
+  return absl::UnauthenticatedError(Cat("authorization: ", reason));
+}
+
+// HMAC-SHA256 with a key of any length (the secret string), raw 32 bytes.
+std::array<unsigned char, crypto_auth_hmacsha256_BYTES> Hmac(std::string_view key,
+                                                             std::string_view message) {
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
+                              key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
+                                message.size());
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> out;
+  crypto_auth_hmacsha256_final(&state, out.data());
+  sodium_memzero(&state, sizeof state);
+  return out;
+}
+
+std::string NewKeyId() { return "ck_" + SecureRandom::HexToken(8); }
+std::string NewSecret() { return "cs_" + SecureRandom::HexToken(32); }
+
+}  // namespace
+
+// ---- The canonical request ----
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  return Hex(out, sizeof out);
+}
+
+std::string CanonicalQuery(std::string_view raw_query) {
+  struct Piece {
+    std::string_view name, value, whole;
+  };
+  std::vector<Piece> pieces;
+  while (!raw_query.empty()) {
+    const size_t amp = raw_query.find('&');
+    const std::string_view piece = raw_query.substr(0, amp);
+    if (!piece.empty()) {
+      const size_t eq = piece.find('=');
+      pieces.push_back(
+          Piece{piece.substr(0, eq),
+                eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1), piece});
+    }
+    if (amp == std::string_view::npos) break;
+    raw_query.remove_prefix(amp + 1);
+  }
+  // std::string_view compares bytes as unsigned char (char_traits<char>::compare uses memcmp
+  // semantics), matching `LC_ALL=C sort` in scripts/mct-sign.
+  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
+    return std::tie(a.name, a.value, a.whole) < std::tie(b.name, b.value, b.whole);
+  });
+  std::string out;
+  for (const Piece& p : pieces) CatAppend(&out, out.empty() ? "" : "&", p.whole);
+  return out;
+}
+
+std::string StringToSign(std::string_view method, std::string_view target, std::string_view body,
+                         int64_t timestamp_ms, std::string_view nonce) {
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  return Cat(kSigningScheme, "\n", method, "\n", path, "\n", CanonicalQuery(query), "\n",
+             timestamp_ms, "\n", nonce, "\n", Sha256Hex(body));
+}
+
+std::string SignatureHex(std::string_view secret, std::string_view string_to_sign) {
+  const auto mac = Hmac(secret, string_to_sign);
+  return Hex(mac.data(), mac.size());
+}
+
+std::string SignRequest(std::string_view key_id, std::string_view secret, std::string_view method,
+                        std::string_view target, std::string_view body, int64_t timestamp_ms,
+                        std::string_view nonce) {
+  const std::string signature =
+      SignatureHex(secret, StringToSign(method, target, body, timestamp_ms, nonce));
+  return Cat(kSigningScheme, " Credential=", key_id, ", Timestamp=", timestamp_ms,
+             ", Nonce=", nonce, ", Signature=", signature);
+}
+
+std::string RandomNonce() { return SecureRandom::HexToken(16); }
+
+absl::StatusOr<SignatureHeader> ParseSignatureHeader(std::string_view value) {
+  value = Trim(value);
+  if (value.size() <= kSigningScheme.size() ||
+      value.substr(0, kSigningScheme.size()) != kSigningScheme ||
+      (value[kSigningScheme.size()] != ' ' && value[kSigningScheme.size()] != '\t')) {
+    return Malformed(Cat("the scheme must be ", kSigningScheme));
+  }
+  value.remove_prefix(kSigningScheme.size());
+  std::optional<std::string_view> credential, timestamp, nonce, signature;
+  while (true) {
+    const size_t comma = value.find(',');
+    const std::string_view part = Trim(value.substr(0, comma));
+    const size_t eq = part.find('=');
+    if (part.empty() || eq == std::string_view::npos || eq == 0) {
+      return Malformed("parts must be Name=value, separated by commas");
+    }
+    const std::string_view name = part.substr(0, eq);
+    std::optional<std::string_view>* slot = nullptr;
+    if (name == "Credential") {
+      slot = &credential;
+    } else if (name == "Timestamp") {
+      slot = &timestamp;
+    } else if (name == "Nonce") {
+      slot = &nonce;
+    } else if (name == "Signature") {
+      slot = &signature;
+    } else {
+      // Only token characters are echoed back.
+      return Malformed(AllTokenChars(name) && name.size() <= 32 ? Cat("unknown part ", name)
+                                                                : std::string("unknown part"));
+    }
+    if (slot->has_value()) return Malformed(Cat(name, " is given twice"));
+    *slot = part.substr(eq + 1);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  if (!credential) return Malformed("Credential is missing");
+  if (!timestamp) return Malformed("Timestamp is missing");
+  if (!nonce) return Malformed("Nonce is missing");
+  if (!signature) return Malformed("Signature is missing");
+
+  SignatureHeader h;
+  if (credential->empty() || credential->size() > kMaxKeyId || !AllTokenChars(*credential)) {
+    return Malformed("Credential must be a key id (\"ck_\" and 16 hex characters)");
+  }
+  h.key_id = std::string(*credential);
+  {
+    const std::string_view t = *timestamp;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), h.timestamp_ms);
+    if (t.empty() || t.size() > 16 || ec != std::errc() || end != t.data() + t.size() ||
+        h.timestamp_ms <= 0 || t.front() == '-' || t.front() == '+') {
+      return Malformed("Timestamp must be Unix time in milliseconds");
+    }
+  }
+  if (nonce->size() < kMinNonce || nonce->size() > kMaxNonce || !AllTokenChars(*nonce)) {
+    return Malformed("Nonce must be 16-64 characters of A-Z a-z 0-9 _ -");
+  }
+  h.nonce = std::string(*nonce);
+  if (signature->size() != 2 * crypto_auth_hmacsha256_BYTES ||
+      !std::all_of(signature->begin(), signature->end(),
+                   [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; })) {
+    return Malformed("Signature must be 64 hex characters");
+  }
+  h.signature_hex = std::string(*signature);
+  return h;
+}
+
+// ---- NonceCache ----
+
+NonceCache::NonceCache(size_t max_entries) : max_entries_(max_entries) {
+  randombytes_buf(hash_key_.data(), hash_key_.size());
+}
+
+NonceCache::Digest NonceCache::DigestOf(std::string_view key_id, std::string_view nonce) const {
+  // Length-prefixed so ("ab", "c...") and ("a", "bc...") differ.
+  const std::string input = Cat(key_id.size(), ":", key_id, nonce);
+  unsigned char out[16];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size(), hash_key_.data(), hash_key_.size());
+  uint64_t a, b;
+  std::memcpy(&a, out, 8);
+  std::memcpy(&b, out + 8, 8);
+  return {a, b};
+}
+
+NonceCache::Result NonceCache::Record(std::string_view key_id, std::string_view nonce,
+                                      int64_t expires_ms, int64_t now_ms) {
+  const Digest d = DigestOf(key_id, nonce);
+  absl::MutexLock lock(&mu_);
+  while (!expiries_.empty() && expiries_.top().first <= now_ms) {
+    seen_.erase(expiries_.top().second);
+    expiries_.pop();
+  }
+  if (seen_.contains(d)) return Result::kReplay;
+  if (seen_.size() >= max_entries_) return Result::kFull;
+  seen_.insert(d);
+  expiries_.push({expires_ms, d});
+  return Result::kRecorded;
+}
+
+size_t NonceCache::size() const {
+  absl::MutexLock lock(&mu_);
+  return seen_.size();
+}
+
+// ---- Validation ----
+
+absl::Status ValidateClientName(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("name: is required");
+  if (name.size() > kMaxName) {
+    return absl::InvalidArgumentError(Cat("name: at most ", kMaxName, " bytes"));
+  }
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("name: must not contain control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> NormalizeScopes(std::vector<std::string> scopes) {
+  if (scopes.empty()) return absl::InvalidArgumentError("scopes: at least one scope is required");
+  for (const std::string& s : scopes) {
+    if (!IsScope(s)) {
+      std::string known;
+      for (std::string_view k : AllScopes()) CatAppend(&known, known.empty() ? "" : ", ", k);
+      return absl::InvalidArgumentError(Cat("scopes: \"", s.size() <= 32 ? s : s.substr(0, 32),
+                                            "\" is not a scope (", known, ")"));
+    }
+  }
+  std::sort(scopes.begin(), scopes.end());
+  scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
+  return scopes;
+}
+
+// ---- ApiClientService ----
+
+ApiClientService::ApiClientService(ApiClientRepository* repo, const PiiCipher* cipher,
+                                   const Clock* clock, ApiClientOptions options)
+    : repo_(repo),
+      cipher_(cipher),
+      clock_(clock),
+      options_(options),
+      rate_limiter_(options.rate_limit, clock),
+      nonces_(options.max_nonces) {}
+
+absl::StatusOr<CreatedClient> ApiClientService::Create(std::string_view name,
+                                                       std::vector<std::string> scopes,
+                                                       std::string_view created_by) {
+  RETURN_IF_ERROR(ValidateClientName(name));
+  ASSIGN_OR_RETURN(std::vector<std::string> normalized, NormalizeScopes(std::move(scopes)));
+  ApiClient c;
+  c.name = std::string(name);
+  c.scopes = std::move(normalized);
+  c.created_by = std::string(created_by);
+  CreatedClient out;
+  out.secret = NewSecret();
+  const std::string sealed = cipher_->Seal(out.secret, kApiClientSecretContext);
+  // 64 random bits: a collision is practically impossible, but cheap to retry.
+  for (int attempt = 0;; ++attempt) {
+    c.key_id = NewKeyId();
+    absl::StatusOr<ApiClient> created = repo_->CreateClient(c, sealed);
+    if (created.ok()) {
+      out.client = *std::move(created);
+      return out;
+    }
+    if (!absl::IsAlreadyExists(created.status()) || attempt >= 3) return created.status();
+  }
+}
+
+absl::StatusOr<std::vector<ApiClient>> ApiClientService::List(int64_t after_id, int limit) {
+  return repo_->ListClients(after_id, limit);
+}
+
+absl::StatusOr<ApiClient> ApiClientService::Get(std::string_view key_id) {
+  ASSIGN_OR_RETURN(std::optional<ApiClient> c, repo_->GetClient(key_id));
+  if (!c) return absl::NotFoundError(Cat("api client ", key_id, " not found"));
+  return *std::move(c);
+}
+
+absl::StatusOr<std::vector<ApiClientSecret>> ApiClientService::Secrets(std::string_view key_id) {
+  return repo_->ActiveSecrets(key_id, clock_->NowMs());
+}
+
+absl::StatusOr<ApiClient> ApiClientService::Update(std::string_view key_id,
+                                                   const ClientChange& change) {
+  ASSIGN_OR_RETURN(ApiClient c, Get(key_id));
+  if (change.name) {
+    RETURN_IF_ERROR(ValidateClientName(*change.name));
+    c.name = *change.name;
+  }
+  if (change.scopes) {
+    ASSIGN_OR_RETURN(c.scopes, NormalizeScopes(*change.scopes));
+  }
+  if (change.disabled) c.disabled = *change.disabled;
+  RETURN_IF_ERROR(repo_->UpdateClient(c));
+  return Get(key_id);
+}
+
+absl::StatusOr<RotatedSecret> ApiClientService::Rotate(std::string_view key_id,
+                                                       std::optional<int64_t> grace_ms) {
+  const int64_t grace = grace_ms.value_or(options_.default_grace_ms);
+  if (grace < 0 || grace > options_.max_grace_ms) {
+    return absl::InvalidArgumentError(
+        Cat("grace_seconds: must be between 0 and ", options_.max_grace_ms / 1000));
+  }
+  RotatedSecret out;
+  out.secret = NewSecret();
+  out.previous_expires_ms = clock_->NowMs() + grace;
+  RETURN_IF_ERROR(repo_->RotateSecret(key_id, cipher_->Seal(out.secret, kApiClientSecretContext),
+                                      out.previous_expires_ms));
+  ASSIGN_OR_RETURN(out.client, Get(key_id));
+  return out;
+}
+
+absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request) {
+  ASSIGN_OR_RETURN(SignatureHeader h, ParseSignatureHeader(request.authorization));
+  const int64_t now = clock_->NowMs();
+  if (h.timestamp_ms < now - options_.max_clock_skew_ms ||
+      h.timestamp_ms > now + options_.max_clock_skew_ms) {
+    return Malformed(Cat("Timestamp is more than ", options_.max_clock_skew_ms / 1000,
+                         " s away from the server time (", now, ")"));
+  }
+
+  unsigned char given[crypto_auth_hmacsha256_BYTES];
+  if (sodium_hex2bin(given, sizeof given, h.signature_hex.data(), h.signature_hex.size(), nullptr,
+                     nullptr, nullptr) != 0) {
+    return Malformed("Signature must be 64 hex characters");
+  }
+  const std::string to_sign =
+      StringToSign(request.method, request.target, request.body, h.timestamp_ms, h.nonce);
+
+  ASSIGN_OR_RETURN(std::optional<ApiClient> client, repo_->GetClient(h.key_id));
+  std::vector<ApiClientSecret> secrets;
+  if (client && !client->disabled) {
+    ASSIGN_OR_RETURN(secrets, repo_->ActiveSecrets(h.key_id, now));
+  }
+  bool match = false;
+  for (const ApiClientSecret& s : secrets) {
+    absl::StatusOr<std::string> secret = cipher_->Open(s.sealed, kApiClientSecretContext);
+    if (!secret.ok()) {
+      // Sealed under another vault key, or tampered with: the client cannot sign in until the
+      // secret is rotated. Logged without the value.
+      Log(Severity::kError, "api client secret does not open",
+          {{"client.key_id", h.key_id}, {"error", ToStd(secret.status().message())}});
+      continue;
+    }
+    const auto expected = Hmac(*secret, to_sign);
+    sodium_memzero(secret->data(), secret->size());
+    // Every active secret is tried (no early exit), so timing does not tell which matched.
+    if (sodium_memcmp(expected.data(), given, sizeof given) == 0) match = true;
+  }
+  if (secrets.empty()) {
+    // Unknown or disabled: do the work of one check anyway, so the answer's timing matches.
+    const auto unused = Hmac("cs_unknown", to_sign);
+    if (sodium_memcmp(unused.data(), given, sizeof given) == 0) match = false;
+  }
+  if (!match) return absl::UnauthenticatedError(ToAbsl(kBadSignatureMessage));
+
+  if (RateLimiter::Decision d = rate_limiter_.Take(h.key_id); !d.allowed) {
+    return WithRetryAfter(
+        absl::ResourceExhaustedError("too many requests from this client; retry later"),
+        d.retry_after_seconds);
+  }
+  switch (nonces_.Record(h.key_id, h.nonce, h.timestamp_ms + options_.max_clock_skew_ms, now)) {
+    case NonceCache::Result::kRecorded:
+      break;
+    case NonceCache::Result::kReplay:
+      return Malformed("Nonce was already used (replayed request)");
+    case NonceCache::Result::kFull:
+      Log(Severity::kWarn, "nonce cache full: refusing signed requests",
+          {{"client.key_id", h.key_id}});
+      return WithRetryAfter(absl::ResourceExhaustedError("too many signed requests; retry later"),
+                            1);
+  }
+
+  Principal p;
+  p.kind = Principal::Kind::kClient;
+  p.id = client->key_id;
+  p.permissions = PermissionsOfScopes(client->scopes);
+  return p;
+}
+
+}  // namespace mercator::auth

@@ -1,0 +1,230 @@
+// API clients (app and channel back-ends) and HMAC-SHA256 request signing.
+//
+// A client holds a key id ("ck_" + 16 hex) and a secret ("cs_" + 64 hex) and signs every
+// request. docs/api-signing.md is the guide for client developers; scripts/mct-sign is a
+// reference implementation in bash + openssl.
+//
+// The string to sign (lines joined with "\n", no trailing newline):
+//
+//   MCT-HMAC-SHA256
+//   <METHOD>            as sent, e.g. "POST"
+//   <path>              the request target's path exactly as sent (percent-encoded, not
+//                       normalised), e.g. "/v1/clients/ck_0123456789abcdef"
+//   <canonical query>   the raw query (after "?", "" if none) split on "&", empty pieces
+//                       dropped, each piece kept exactly as sent (still percent-encoded), sorted
+//                       by name (the bytes before the first "="), then value (the bytes after
+//                       it), then the whole piece, comparing bytes; joined with "&"
+//   <timestamp>         Unix time in milliseconds, decimal, as in the header
+//   <nonce>             as in the header
+//   <body hash>         lower-case hex SHA-256 of the body bytes (of "" for no body)
+//
+// signature = lower-case hex HMAC-SHA256(key = the secret string's bytes, string to sign).
+//
+// The header:
+//   Authorization: MCT-HMAC-SHA256 Credential=<key id>, Timestamp=<ms>, Nonce=<nonce>,
+//                  Signature=<64 hex>
+// Parts are separated by "," with optional spaces, each appears once, in any order. The nonce
+// is 16-64 characters of [A-Za-z0-9_-], fresh for every request (16 random bytes as hex do).
+//
+// Verification (ApiClientService::Verify), in this order, every failure an Unauthenticated
+// status ("authorization: <reason>", 401) unless said otherwise:
+//   1. the header parses; a malformed one names the part at fault;
+//   2. the timestamp is within `max_clock_skew_ms` (5 min) of the server clock, either way;
+//   3. the key id names an enabled client, one of its active secrets (the current one, or the
+//      previous one during its grace period after a rotation) reproduces the signature,
+//      compared in constant time. An unknown key id, a disabled client and a wrong signature
+//      all get the same message (kBadSignatureMessage);
+//   4. the client is within its rate limit, else ResourceExhausted (429) with a Retry-After;
+//   5. the nonce has not been used by this key id within the replay window; it is recorded
+//      only now, after the signature verified, so nobody can burn a client's nonces.
+//
+// The nonce cache is in memory, per process, and bounded (`max_nonces`; when full of
+// unexpired nonces, requests are refused with 429 rather than forgetting nonces, which would
+// allow a replay). A nonce is kept until its timestamp + max_clock_skew_ms, after which its
+// request is stale anyway. A deployment of several nodes behind a load balancer needs a
+// shared nonce cache (Redis SET NX with expiry) in place of this one, or a replay sent to
+// another node would pass.
+//
+// Secrets are stored sealed by the PII vault (PiiCipher, context kApiClientSecretContext),
+// returned in clear once (on creation and rotation), and never logged. Verification reads the
+// client and its secrets from the store on every request, so a rotation or a disable by the
+// CLI (another process) applies at once.
+//
+// Thread safety: ApiClientService and NonceCache are safe for concurrent use.
+#ifndef MERCATOR_AUTH_REQUEST_SIGNING_H_
+#define MERCATOR_AUTH_REQUEST_SIGNING_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "auth/rate_limiter.h"
+#include "common/clock.h"
+#include "common/principal.h"
+#include "store/api_client_repository.h"
+#include "store/pii_cipher.h"
+
+namespace mercator::auth {
+
+inline constexpr std::string_view kSigningScheme = "MCT-HMAC-SHA256";
+// The answer to an unknown key id, a disabled client and a wrong signature alike.
+inline constexpr std::string_view kBadSignatureMessage =
+    "authorization: the credential or signature is not valid";
+
+// ---- The canonical request (client and server side) ----
+
+// Lower-case hex SHA-256.
+std::string Sha256Hex(std::string_view data);
+// See the header comment; `raw_query` is what follows "?" in the target (without the "?").
+std::string CanonicalQuery(std::string_view raw_query);
+// `target` is the request target as sent: path and optional "?query".
+std::string StringToSign(std::string_view method, std::string_view target, std::string_view body,
+                         int64_t timestamp_ms, std::string_view nonce);
+// Lower-case hex HMAC-SHA256 of `string_to_sign` keyed with the bytes of `secret`.
+std::string SignatureHex(std::string_view secret, std::string_view string_to_sign);
+
+// The client side, and the reference for other implementations: the value of the
+// Authorization header for a request. `nonce` must be 16-64 characters of [A-Za-z0-9_-] and
+// never reused (RandomNonce() gives one).
+std::string SignRequest(std::string_view key_id, std::string_view secret, std::string_view method,
+                        std::string_view target, std::string_view body, int64_t timestamp_ms,
+                        std::string_view nonce);
+// 16 random bytes as 32 hex characters.
+std::string RandomNonce();
+
+struct SignatureHeader {
+  std::string key_id;
+  int64_t timestamp_ms = 0;
+  std::string nonce;
+  std::string signature_hex;
+};
+// Parses an Authorization header value. Unauthenticated "authorization: <reason>" naming the
+// part at fault ("Timestamp must be Unix milliseconds", "Nonce is missing", ...).
+absl::StatusOr<SignatureHeader> ParseSignatureHeader(std::string_view value);
+
+// ---- Replay protection ----
+
+// Remembers (key id, nonce) pairs until they expire. Memory is bounded by `max_entries`:
+// a new pair is refused (kFull) rather than forgetting an unexpired one. Entries are stored as
+// 128-bit keyed hashes, so memory per entry is fixed (about 60 bytes).
+class NonceCache {
+ public:
+  explicit NonceCache(size_t max_entries);
+  NonceCache(const NonceCache&) = delete;
+  NonceCache& operator=(const NonceCache&) = delete;
+
+  enum class Result { kRecorded, kReplay, kFull };
+  // Drops entries expired at `now_ms`, then records the pair until `expires_ms` unless it is
+  // already there.
+  Result Record(std::string_view key_id, std::string_view nonce, int64_t expires_ms, int64_t now_ms)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  using Digest = std::pair<uint64_t, uint64_t>;
+  using Expiry = std::pair<int64_t, Digest>;
+  Digest DigestOf(std::string_view key_id, std::string_view nonce) const;
+
+  const size_t max_entries_;
+  std::array<unsigned char, 16> hash_key_;  // random per process: digests are not guessable
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<Digest> seen_ ABSL_GUARDED_BY(mu_);
+  // Earliest expiry on top.
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// ---- API clients ----
+
+struct ApiClientOptions {
+  int64_t max_clock_skew_ms = 5 * 60 * 1000;
+  int64_t default_grace_ms = 24 * 60 * 60 * 1000;  // previous secret's life after a rotation
+  int64_t max_grace_ms = 30LL * 24 * 60 * 60 * 1000;
+  size_t max_nonces = 1'000'000;
+  // Per client (key id), counted after the signature verified.
+  RateLimiter::Options rate_limit = {.per_second = 50, .burst = 200, .max_keys = 100000};
+};
+
+struct CreatedClient {
+  ApiClient client;
+  std::string secret;  // the only copy in clear; shown once
+};
+
+struct RotatedSecret {
+  ApiClient client;
+  std::string secret;               // the new current secret; shown once
+  int64_t previous_expires_ms = 0;  // the old secret works until then
+};
+
+// Fields to change; nullopt leaves one as it is.
+struct ClientChange {
+  std::optional<std::string> name;
+  std::optional<std::vector<std::string>> scopes;
+  std::optional<bool> disabled;
+};
+
+// What a signed request looks like to the verifier (no HTTP types in auth/).
+struct SignedRequest {
+  std::string_view authorization;  // the Authorization header value
+  std::string_view method;         // "GET"
+  std::string_view target;         // path and query as received
+  std::string_view body;
+};
+
+class ApiClientService {
+ public:
+  // None of the pointers is owned; all must outlive the service.
+  ApiClientService(ApiClientRepository* repo, const PiiCipher* cipher, const Clock* clock,
+                   ApiClientOptions options = {});
+  ApiClientService(const ApiClientService&) = delete;
+  ApiClientService& operator=(const ApiClientService&) = delete;
+
+  // Creates a client with a fresh key id and secret. InvalidArgument "name: ..." or
+  // "scopes: ..." (at least one scope, each from auth::AllScopes()).
+  absl::StatusOr<CreatedClient> Create(std::string_view name, std::vector<std::string> scopes,
+                                       std::string_view created_by);
+  absl::StatusOr<std::vector<ApiClient>> List(int64_t after_id, int limit);
+  // NotFound if unknown.
+  absl::StatusOr<ApiClient> Get(std::string_view key_id);
+  // The client's active secrets' metadata (sealed values included; never opened here).
+  absl::StatusOr<std::vector<ApiClientSecret>> Secrets(std::string_view key_id);
+  absl::StatusOr<ApiClient> Update(std::string_view key_id, const ClientChange& change);
+  // A new current secret; the old one keeps working for `grace_ms` (default
+  // options.default_grace_ms; 0 ends it at once; at most options.max_grace_ms, else
+  // InvalidArgument "grace_seconds: ..."). A secret retired by an earlier rotation stops
+  // working now: there are never more than two.
+  absl::StatusOr<RotatedSecret> Rotate(std::string_view key_id,
+                                       std::optional<int64_t> grace_ms = std::nullopt);
+
+  // Verifies a signed request (see the header comment) and returns the client's principal:
+  // kind kClient, id = key id, permissions of its scopes.
+  absl::StatusOr<Principal> Verify(const SignedRequest& request);
+
+  const ApiClientOptions& options() const { return options_; }
+
+ private:
+  ApiClientRepository* const repo_;
+  const PiiCipher* const cipher_;
+  const Clock* const clock_;
+  const ApiClientOptions options_;
+  RateLimiter rate_limiter_;
+  NonceCache nonces_;
+};
+
+// Checks a client name: 1-100 characters, no control characters. InvalidArgument "name: ...".
+absl::Status ValidateClientName(std::string_view name);
+// Sorts, de-duplicates and checks scopes. InvalidArgument "scopes: ...".
+absl::StatusOr<std::vector<std::string>> NormalizeScopes(std::vector<std::string> scopes);
+
+}  // namespace mercator::auth
+
+#endif  // MERCATOR_AUTH_REQUEST_SIGNING_H_

@@ -1,0 +1,75 @@
+// Storage of API clients (app and channel back-ends that sign their requests) and their
+// secrets. auth::ApiClientService is the only user; the SQLite implementation is in
+// store/sqlite/sqlite_api_clients.h. Implementations are safe for concurrent use from many
+// threads and processes (the CLI and the server share the file).
+//
+// Secrets are needed in clear to verify HMAC signatures, so they cannot be hashed like
+// passwords: the repository holds them only as PiiCipher::Seal output (context
+// kApiClientSecretContext), sealed and opened by the service. A client has one current secret
+// (expires_ms 0) and, after a rotation, at most one previous secret that stops working at its
+// expires_ms.
+#ifndef MERCATOR_STORE_API_CLIENT_REPOSITORY_H_
+#define MERCATOR_STORE_API_CLIENT_REPOSITORY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace mercator {
+
+// The PiiCipher context secrets are sealed under.
+inline constexpr std::string_view kApiClientSecretContext = "api_clients.secret";
+
+struct ApiClientSecret {
+  int64_t id = 0;
+  std::string sealed;  // PiiCipher::Seal(secret, kApiClientSecretContext); never the secret
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;  // 0: the current secret; else refused from this time on
+};
+
+struct ApiClient {
+  int64_t id = 0;      // storage order, used as the listing cursor
+  std::string key_id;  // "ck_" + 16 hex characters; unique
+  std::string name;
+  std::vector<std::string> scopes;  // sorted, unique scope names (auth/roles.h)
+  bool disabled = false;
+  std::string created_by;  // Principal::Actor() of the creator
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+class ApiClientRepository {
+ public:
+  virtual ~ApiClientRepository() = default;
+
+  // Stores a new client (id, created_ms and updated_ms are assigned) with its first secret,
+  // atomically, and returns the client. AlreadyExists if the key id is taken.
+  virtual absl::StatusOr<ApiClient> CreateClient(const ApiClient& client,
+                                                 std::string_view sealed_secret) = 0;
+  // nullopt if unknown.
+  virtual absl::StatusOr<std::optional<ApiClient>> GetClient(std::string_view key_id) = 0;
+  // Clients with id > after_id in id order, at most `limit`.
+  virtual absl::StatusOr<std::vector<ApiClient>> ListClients(int64_t after_id, int limit) = 0;
+  // Writes name, scopes and disabled of client.key_id and stamps updated_ms.
+  // NotFound if there is no such client.
+  virtual absl::Status UpdateClient(const ApiClient& client) = 0;
+
+  // The client's secrets that still work at `now_ms` (current first, then the previous one if
+  // it has not expired). Empty for an unknown key id.
+  virtual absl::StatusOr<std::vector<ApiClientSecret>> ActiveSecrets(std::string_view key_id,
+                                                                     int64_t now_ms) = 0;
+  // Atomically: forgets any earlier previous secret, makes the current secret the previous one
+  // expiring at `previous_expires_ms`, and stores `sealed_secret` as the current one. So a
+  // client never has more than two secrets. NotFound if there is no such client.
+  virtual absl::Status RotateSecret(std::string_view key_id, std::string_view sealed_secret,
+                                    int64_t previous_expires_ms) = 0;
+};
+
+}  // namespace mercator
+
+#endif  // MERCATOR_STORE_API_CLIENT_REPOSITORY_H_
