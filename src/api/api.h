@@ -13,6 +13,10 @@
 #include "segment/audience_service.h"
 #include "store/repository.h"
 
+namespace mercator::auth {
+class ApiClientService;
+}  // namespace mercator::auth
+
 namespace mercator::api {
 
 // What the handlers need; owned by server/app, which outlives the router.
@@ -23,6 +27,8 @@ struct ApiContext {
   const Clock* clock = nullptr;
   // The hash-chained audit log; record through api::RecordAudit (api/audit_util.h).
   auth::AuditLog* audit = nullptr;
+  // API clients and their signed requests (clients_api.cc).
+  auth::ApiClientService* api_clients = nullptr;
   // Prometheus text exposition of the process's metrics.
   std::function<std::string()> render_metrics;
   // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).
@@ -36,6 +42,8 @@ void RegisterTagRoutes(http::Router& router, ApiContext& ctx);
 void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx);
 void RegisterSegmentRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx);
+// /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
+void RegisterClientRoutes(http::Router& router, ApiContext& ctx);
 
 inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSystemRoutes(router, ctx);
@@ -43,6 +51,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterCustomerRoutes(router, ctx);
   RegisterSegmentRoutes(router, ctx);
   RegisterAudienceRoutes(router, ctx);
+  RegisterClientRoutes(router, ctx);
 }
 
 }  // namespace mercator::api

@@ -33,6 +33,13 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/audiences/{id}/snapshots", "audiences:write"},
     {Method::kGet, "/v1/audiences/{id}/snapshots", "audiences:read"},
     {Method::kGet, "/v1/audiences/{id}/snapshots/{version}/members", "exports:read"},
+    // clients_api.cc
+    {Method::kGet, "/v1/clients", "clients:manage"},
+    {Method::kPost, "/v1/clients", "clients:manage"},
+    {Method::kGet, "/v1/clients/{key_id}", "clients:manage"},
+    {Method::kPatch, "/v1/clients/{key_id}", "clients:manage"},
+    {Method::kPost, "/v1/clients/{key_id}/rotate", "clients:manage"},
+    {Method::kGet, "/v1/whoami", "self"},
 };
 
 }  // namespace

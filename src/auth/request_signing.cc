@@ -37,6 +37,14 @@ bool IsTokenChar(char c) {
 
 bool AllTokenChars(std::string_view s) { return std::all_of(s.begin(), s.end(), IsTokenChar); }
 
+// Auth schemes are case-insensitive (RFC 9110 11.1).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -130,7 +138,7 @@ std::string RandomNonce() { return SecureRandom::HexToken(16); }
 absl::StatusOr<SignatureHeader> ParseSignatureHeader(std::string_view value) {
   value = Trim(value);
   if (value.size() <= kSigningScheme.size() ||
-      value.substr(0, kSigningScheme.size()) != kSigningScheme ||
+      !EqualsIgnoreCase(value.substr(0, kSigningScheme.size()), kSigningScheme) ||
       (value[kSigningScheme.size()] != ' ' && value[kSigningScheme.size()] != '\t')) {
     return Malformed(Cat("the scheme must be ", kSigningScheme));
   }

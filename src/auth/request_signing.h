@@ -23,7 +23,8 @@
 // The header:
 //   Authorization: MCT-HMAC-SHA256 Credential=<key id>, Timestamp=<ms>, Nonce=<nonce>,
 //                  Signature=<64 hex>
-// Parts are separated by "," with optional spaces, each appears once, in any order. The nonce
+// The scheme is case-insensitive; parts are separated by "," with optional spaces, each appears
+// once, in any order, with case-sensitive names. The nonce
 // is 16-64 characters of [A-Za-z0-9_-], fresh for every request (16 random bytes as hex do).
 //
 // Verification (ApiClientService::Verify), in this order, every failure an Unauthenticated

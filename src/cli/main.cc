@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/client_cmd.h"
 #include "cli/progress.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -302,6 +303,8 @@ int main(int argc, char** argv) {
   token->add_subcommand("reset", "Issue a new admin token (the old one stops working)");
   token->require_subcommand(1);
 
+  std::unique_ptr<ClientCommand> clients = AddClientCommands(cli);
+
   CLI11_PARSE(cli, argc, argv);
   InitLogging(LogOptions{});
 
@@ -313,6 +316,7 @@ int main(int argc, char** argv) {
   if (*import) return Import(data_dir, mapping, file, skip_bad_rows, report);
   if (cli.got_subcommand("migrate")) return Migrate(data_dir);
   if (*segment) return SegmentCount(data_dir, rule);
+  if (*clients->client) return RunClientCommand(*clients, data_dir);
   if (*token) return TokenReset(data_dir);
   return 1;
 }
