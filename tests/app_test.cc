@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <random>
 
+#include "auth/roles.h"
 #include "http/test_client.h"
+#include "session_client.h"
 #include "store/sqlite/sqlite_store.h"
 
 #include <thread>
@@ -46,13 +48,18 @@ class AppTest : public ::testing::Test {
     auto app = App::Open(options);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
-    if (token_.empty()) {
-      auto token = IssueAdminToken(app_->store());
-      ASSERT_TRUE(token.ok());
-      token_ = *token;
-    }
     ASSERT_TRUE(app_->Start().ok());
     client_ = std::make_unique<http::TestClient>(app_->port());
+    if (!admin_) {
+      // One account with every role, so these tests see every endpoint; what each role may
+      // do is permissions_test's subject.
+      const auto all = auth::AllRoles();
+      admin_ =
+          SessionClient::SignInAs(*app_, "root", std::vector<std::string>(all.begin(), all.end()));
+      ASSERT_TRUE(admin_);
+    } else {
+      admin_->Retarget(app_->port());  // sessions are stored: the restarted App knows it
+    }
   }
 
   void Restart() {
@@ -64,9 +71,7 @@ class AppTest : public ::testing::Test {
 
   http::HttpResult Call(std::string_view method, std::string_view target,
                         std::string_view body = {}) {
-    http::Headers h{{"authorization", "Bearer " + token_}};
-    if (!body.empty()) h["content-type"] = "application/json";
-    return client_->Fetch(method, target, body, h);
+    return admin_->Fetch(method, target, body);
   }
 
   json::value CallJson(std::string_view method, std::string_view target, std::string_view body,
@@ -100,19 +105,22 @@ class AppTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<App> app_;
-  std::unique_ptr<http::TestClient> client_;
-  std::string token_;
+  std::unique_ptr<http::TestClient> client_;  // signed out
+  std::unique_ptr<SessionClient> admin_;
 };
 
-TEST_F(AppTest, V1RequiresTheBearerToken) {
+TEST_F(AppTest, V1RequiresASession) {
   EXPECT_EQ(client_->Fetch("GET", "/livez").status, 200);
   EXPECT_EQ(client_->Fetch("GET", "/readyz").status, 200);
   http::HttpResult none = client_->Fetch("GET", "/v1/tags");
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.Header("content-type"), "application/problem+json");
-  http::HttpResult wrong =
-      client_->Fetch("GET", "/v1/tags", {}, {{"authorization", "Bearer mct_0000"}});
+  http::HttpResult wrong = client_->Fetch("GET", "/v1/tags", {}, {{"cookie", "mct_session=00"}});
   EXPECT_EQ(wrong.status, 401);
+  // The temporary bearer token of the first release is gone.
+  http::HttpResult bearer =
+      client_->Fetch("GET", "/v1/tags", {}, {{"authorization", "Bearer mct_0000"}});
+  EXPECT_EQ(bearer.status, 401);
   EXPECT_EQ(Call("GET", "/v1/tags").status, 200);
 }
 
@@ -286,8 +294,12 @@ TEST_F(AppTest, RestartLoadsTheSnapshotAndReplaysLaterChanges) {
   EXPECT_EQ(Count("province = \"浙江\""), 1u);
 
   // A change written after the snapshot, then a crash (no snapshot saved): replayed at start.
-  auto r = app_->customers().Upsert({CustomerUpsert{
-      "S1", std::nullopt, std::nullopt, {{"province", TagValue(std::string("上海"))}}}});
+  auto r =
+      app_->customers().Upsert({CustomerUpsert{"S1",
+                                               std::nullopt,
+                                               std::nullopt,
+                                               std::nullopt,
+                                               {{"province", TagValue(std::string("上海"))}}}});
   ASSERT_TRUE(r.ok());
   client_.reset();
   app_.reset();  // ~App() saves; remove the snapshot to model a crash before it
@@ -308,6 +320,7 @@ TEST_F(AppTest, ChangesFromAnotherProcessReachAudiencesWithinSeconds) {
   std::vector<CustomerUpsert> batch;
   for (int i = 0; i < 50; ++i) {
     batch.push_back({"X" + std::to_string(i),
+                     std::nullopt,
                      std::nullopt,
                      std::nullopt,
                      {{"age", TagValue(int64_t{60 + i % 10})}}});

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "auth/audit.h"
+#include "auth/rate_limiter.h"
+#include "auth/staff_service.h"
 #include "common/clock.h"
 #include "customer/customer_service.h"
 #include "http/types.h"
@@ -27,6 +29,11 @@ struct ApiContext {
   const Clock* clock = nullptr;
   // The hash-chained audit log; record through api::RecordAudit (api/audit_util.h).
   auth::AuditLog* audit = nullptr;
+  // Staff accounts and sessions (auth_api.cc, users_api.cc).
+  auth::StaffService* staff = nullptr;
+  auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
+  // Per caller address: sign-in and password-change attempts; null means no limit.
+  auth::RateLimiter* login_limiter = nullptr;
   // API clients and their signed requests (clients_api.cc).
   auth::ApiClientService* api_clients = nullptr;
   // Prometheus text exposition of the process's metrics.
@@ -42,6 +49,8 @@ void RegisterTagRoutes(http::Router& router, ApiContext& ctx);
 void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx);
 void RegisterSegmentRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx);
+void RegisterAuthRoutes(http::Router& router, ApiContext& ctx);
+void RegisterUserRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
 void RegisterClientRoutes(http::Router& router, ApiContext& ctx);
 
@@ -51,6 +60,8 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterCustomerRoutes(router, ctx);
   RegisterSegmentRoutes(router, ctx);
   RegisterAudienceRoutes(router, ctx);
+  RegisterAuthRoutes(router, ctx);
+  RegisterUserRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
 }
 

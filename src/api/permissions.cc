@@ -33,6 +33,16 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/audiences/{id}/snapshots", "audiences:write"},
     {Method::kGet, "/v1/audiences/{id}/snapshots", "audiences:read"},
     {Method::kGet, "/v1/audiences/{id}/snapshots/{version}/members", "exports:read"},
+    // auth_api.cc (POST /v1/auth/login is public)
+    {Method::kPost, "/v1/auth/logout", "self"},
+    {Method::kGet, "/v1/auth/me", "self"},
+    {Method::kPost, "/v1/auth/password", "self"},
+    // users_api.cc
+    {Method::kGet, "/v1/users", "users:read"},
+    {Method::kPost, "/v1/users", "users:manage"},
+    {Method::kGet, "/v1/users/{username}", "users:read"},
+    {Method::kPatch, "/v1/users/{username}", "users:manage"},
+    {Method::kPost, "/v1/users/{username}/password-reset", "users:manage"},
     // clients_api.cc
     {Method::kGet, "/v1/clients", "clients:manage"},
     {Method::kPost, "/v1/clients", "clients:manage"},

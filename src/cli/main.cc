@@ -1,4 +1,4 @@
-// mercator: one binary, many subcommands (serve, demo, import, migrate, segment, token).
+// mercator: one binary, many subcommands (serve, demo, import, migrate, segment, init, user).
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 
 #include "cli/client_cmd.h"
 #include "cli/progress.h"
+#include "cli/user_cmd.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -29,22 +30,29 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
-void PrintWelcome(const std::string& address, uint16_t port, const std::string& token) {
-  const std::string base = fmt::format("http://{}:{}", address, port);
+void PrintWelcome(const AppOptions& options, uint16_t port, bool has_admin) {
+  const std::string base = fmt::format("http://{}:{}", options.address, port);
   std::printf("\nMercator is listening on %s\n", base.c_str());
   std::printf("  API reference: %s/docs   health: %s/readyz   metrics: %s/metrics\n", base.c_str(),
               base.c_str(), base.c_str());
-  if (!token.empty()) {
+  if (!has_admin) {
+    std::printf("\n  No staff account yet: `mercator --data %s init` creates the first admin.\n",
+                options.data_dir.c_str());
+  } else {
     std::printf(
-        "\n  Admin token (shown once; stored only as a hash):\n    %s\n"
-        "\n  Try:\n"
-        "    export MERCATOR_TOKEN=%s\n"
-        "    curl -s -H \"Authorization: Bearer $MERCATOR_TOKEN\" %s/v1/tags\n"
-        "    curl -s -H \"Authorization: Bearer $MERCATOR_TOKEN\" -H 'Content-Type: "
-        "application/json' \\\n      -d '{\"rule\": \"age between 25 and 35 and province in "
-        "(\\\"浙江\\\",\\\"上海\\\") and has(products, \\\"wealth\\\") and not lifecycle = "
-        "\\\"churned\\\" and aum >= 50000\"}' \\\n      %s/v1/segments/count\n",
-        token.c_str(), token.c_str(), base.c_str(), base.c_str());
+        "\n  Sign in with a staff account (`mercator user reset-password admin` gives the admin a"
+        " new\n  one-time password), keep the cookie, and send the csrf_token on writes:\n"
+        "    curl -s -c mct.jar -H 'Content-Type: application/json' \\\n"
+        "      -d '{\"username\":\"admin\",\"password\":\"...\"}' %s/v1/auth/login\n"
+        "    curl -s -b mct.jar %s/v1/tags\n"
+        "    curl -s -b mct.jar -H \"X-CSRF-Token: $CSRF\" -H 'Content-Type: application/json' "
+        "\\\n      -d '{\"rule\": \"age between 25 and 35\"}' %s/v1/segments/count\n",
+        base.c_str(), base.c_str(), base.c_str());
+    if (options.cookie_security == auth::CookieSecurity::kSecure) {
+      std::printf(
+          "  Session cookies are Secure: serve behind HTTPS, or pass --insecure-cookies to try it"
+          " over\n  plain http on this machine.\n");
+    }
   }
   std::printf("\nStop with Ctrl-C (drains requests, saves the index snapshot).\n\n");
   std::fflush(stdout);
@@ -74,16 +82,14 @@ int Serve(const AppOptions& options) {
     Log(Severity::kWarn, "snapshot not used, rebuilt from the store",
         {{"reason", rec.snapshot_problem}});
   }
-  std::string token;
-  absl::StatusOr<bool> has = HasAdminToken((*app)->store());
-  if (!has.ok()) return Fail(has.status());
-  if (!*has) {
-    absl::StatusOr<std::string> t = IssueAdminToken((*app)->store());
-    if (!t.ok()) return Fail(t.status());
-    token = *t;
+  absl::StatusOr<bool> has_admin = (*app)->staff().HasEnabledAdmin();
+  if (!has_admin.ok()) return Fail(has_admin.status());
+  if (options.cookie_security != auth::CookieSecurity::kSecure) {
+    Log(Severity::kWarn, "session cookies without Secure: for plain http on this machine only",
+        {{"server.address", options.address}});
   }
   if (absl::Status s = (*app)->Start(); !s.ok()) return Fail(s);
-  PrintWelcome(options.address, (*app)->port(), token);
+  PrintWelcome(options, (*app)->port(), *has_admin);
   (*app)->RunUntilSignal();
   return 0;
 }
@@ -225,15 +231,6 @@ int SegmentCount(const std::string& data_dir, const std::string& rule_text) {
   return 0;
 }
 
-int TokenReset(const std::string& data_dir) {
-  absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(data_dir, SystemClock::Get());
-  if (!store.ok()) return Fail(store.status());
-  absl::StatusOr<std::string> token = IssueAdminToken(**store);
-  if (!token.ok()) return Fail(token.status());
-  std::printf("%s\n", token->c_str());
-  return 0;
-}
-
 // The index is hundreds of MB of small allocations (8 KiB bitmap containers). In a VM, first
 // touching each 4 KiB page of fresh memory costs more than reading the snapshot (bench/startup:
 // page faults were 40-48% of start-up). glibc backs malloc with transparent huge pages when
@@ -274,6 +271,10 @@ int main(int argc, char** argv) {
   serve->add_option("--address", serve_options.address, "Listen address")->capture_default_str();
   serve->add_option("--port", serve_options.port, "Listen port")->capture_default_str();
   serve->add_option("--io-threads", serve_options.io_threads, "I/O threads (0: one per core)");
+  bool insecure_cookies = false;
+  serve->add_flag("--insecure-cookies", insecure_cookies,
+                  "Session cookies without the Secure attribute, for plain http on this machine "
+                  "(scripts/run.sh); never behind a network");
 
   uint64_t customers = 100000, seed = 42;
   auto* demo = cli.add_subcommand("demo", "Generate a demo bank into the data directory");
@@ -299,9 +300,7 @@ int main(int argc, char** argv) {
   auto* segment = cli.add_subcommand("segment", "Count the customers matching a rule");
   segment->add_option("rule", rule, "Rule in the DSL")->required();
 
-  auto* token = cli.add_subcommand("token", "Admin token");
-  token->add_subcommand("reset", "Issue a new admin token (the old one stops working)");
-  token->require_subcommand(1);
+  std::unique_ptr<UserCommand> users = AddUserCommands(cli);
 
   std::unique_ptr<ClientCommand> clients = AddClientCommands(cli);
 
@@ -310,13 +309,17 @@ int main(int argc, char** argv) {
 
   if (*serve) {
     serve_options.data_dir = data_dir;
+    if (insecure_cookies) serve_options.cookie_security = auth::CookieSecurity::kInsecureLocalHttp;
     return Serve(serve_options);
   }
-  if (*demo) return Demo(data_dir, customers, seed, today);
+  if (*demo) {
+    const int rc = Demo(data_dir, customers, seed, today);
+    return rc != 0 ? rc : EnsureDemoAdmin(data_dir);
+  }
   if (*import) return Import(data_dir, mapping, file, skip_bad_rows, report);
   if (cli.got_subcommand("migrate")) return Migrate(data_dir);
   if (*segment) return SegmentCount(data_dir, rule);
   if (*clients->client) return RunClientCommand(*clients, data_dir);
-  if (*token) return TokenReset(data_dir);
+  if (*users->init || *users->user) return RunUserCommand(*users, data_dir);
   return 1;
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "api/api.h"
+#include "api/auth_middleware.h"
 #include "auth/vault.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -15,23 +16,10 @@
 #include "common/strings.h"
 #include "server/openapi.h"
 #include "store/sqlite/sqlite_audit.h"
+#include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace mercator {
-
-namespace {
-
-constexpr std::string_view kTokenKey = "admin_token_sha256";
-
-std::string Sha256Hex(std::string_view s) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-  return hex;
-}
-
-}  // namespace
 
 std::string SnapshotPathFor(const std::string& data_dir) {
   return (std::filesystem::path(data_dir) / "segment.snapshot").string();
@@ -58,31 +46,6 @@ absl::StatusOr<Engine> OpenEngine(const std::string& data_dir) {
   return e;
 }
 
-absl::StatusOr<std::string> IssueAdminToken(Store& store) {
-  const std::string token = "mct_" + SecureRandom::HexToken(32);
-  RETURN_IF_ERROR(store.meta().Put(kTokenKey, Sha256Hex(token)));
-  return token;
-}
-
-absl::StatusOr<bool> HasAdminToken(Store& store) {
-  ASSIGN_OR_RETURN(std::optional<std::string> hash, store.meta().Get(kTokenKey));
-  return hash.has_value();
-}
-
-absl::Status CheckAdminToken(Store& store, std::string_view header) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
-    return absl::UnauthenticatedError("authorization: a bearer token is required");
-  }
-  ASSIGN_OR_RETURN(std::optional<std::string> stored, store.meta().Get(kTokenKey));
-  const std::string given = Sha256Hex(header.substr(kBearer.size()));
-  if (!stored || stored->size() != given.size() ||
-      sodium_memcmp(stored->data(), given.data(), given.size()) != 0) {
-    return absl::UnauthenticatedError("authorization: the token is not valid");
-  }
-  return absl::OkStatus();
-}
-
 struct App::ApiState {
   api::ApiContext ctx;
 };
@@ -101,6 +64,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->audit_repository_ = NewSqliteAuditRepository(*app->store_);
   app->audit_ = std::make_unique<auth::HashChainAuditLog>(app->audit_repository_.get(),
                                                           SystemClock::Get());
+  const Clock* clock = options.clock != nullptr ? options.clock : SystemClock::Get();
+  app->staff_repository_ = NewSqliteStaffRepository(*app->store_, clock);
+  app->staff_ = std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock,
+                                                     options.staff);
+  app->login_limiter_ = std::make_unique<auth::RateLimiter>(options.login_rate, clock);
   app->index_ = std::move(e.index);
   app->customers_ = std::move(e.customers);
   app->audiences_ = std::move(e.audiences);
@@ -116,19 +84,19 @@ absl::Status App::Start() {
   ctx.customers = customers_.get();
   ctx.audiences = audiences_.get();
   ctx.store = store_.get();
-  ctx.clock = SystemClock::Get();
+  ctx.clock = options_.clock != nullptr ? options_.clock : SystemClock::Get();
   ctx.audit = audit_.get();
   ctx.render_metrics = [this] { return metrics_->Render(); };
   ctx.openapi_json = std::string(OpenApiJson());
   ctx.draining = [this] { return draining_.load(); };
+  ctx.staff = staff_.get();
+  ctx.cookie_security = options_.cookie_security;
+  ctx.login_limiter = login_limiter_.get();
   api::RegisterAll(*router_, ctx);
-  Store* store = store_.get();
-  router_->SetAuthenticator([store](http::Request& req) -> absl::Status {
-    RETURN_IF_ERROR(CheckAdminToken(*store, req.Header("authorization")));
-    req.principal.kind = Principal::Kind::kStaff;
-    req.principal.id = "admin";
-    return absl::OkStatus();
-  });
+  // API clients' signed requests (MCT-HMAC-SHA256): their verifier goes here; while it is
+  // null such requests get 401.
+  api::SignedRequestVerifier verify_signed;
+  router_->SetAuthenticator(api::MakeAuthenticator(staff_.get(), std::move(verify_signed)));
 
   http::ServerOptions so;
   so.address = options_.address;

@@ -16,6 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "auth/audit_log.h"
+#include "auth/rate_limiter.h"
+#include "auth/staff_service.h"
 #include "customer/customer_service.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -35,6 +37,15 @@ struct AppOptions {
   // How often the index snapshot is refreshed while serving, if customers changed since the
   // last one; 0 disables it. Bounds the replay work of a restart after a crash.
   int snapshot_interval_seconds = 300;
+  // Staff sessions and lock-out (auth/staff_service.h).
+  auth::StaffOptions staff;
+  // Sign-in and password-change attempts per caller address: 10 at once, then one every 6 s
+  // (more get 429 with Retry-After).
+  auth::RateLimiter::Options login_rate = {10.0 / 60.0, 10.0, 100000};
+  // Secure session cookies unless serving plain http on the local machine (--insecure-cookies).
+  auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
+  // Time of sessions, lock-out and rate limits; null: the system clock (tests: a FakeClock).
+  const Clock* clock = nullptr;
 };
 
 class App {
@@ -43,8 +54,7 @@ class App {
   static absl::StatusOr<std::unique_ptr<App>> Open(const AppOptions& options);
   ~App();
 
-  // Starts listening. On first start of a data directory, an admin token is issued and
-  // returned in `new_admin_token` (it is stored only as a hash and shown once).
+  // Registers the routes with staff sign-in (auth/staff_service.h) and starts listening.
   absl::Status Start();
   uint16_t port() const;
   // Blocks until SIGTERM/SIGINT, then drains and saves the snapshot.
@@ -56,6 +66,9 @@ class App {
   AudienceService& audiences() { return *audiences_; }
   Store& store() { return *store_; }
   auth::HashChainAuditLog& audit() { return *audit_; }
+  auth::StaffService& staff() { return *staff_; }
+  // Every route, after Start() (the role x endpoint test walks them).
+  const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
   std::string SnapshotPath() const;
 
@@ -71,6 +84,9 @@ class App {
   // The hash-chained audit log over the store (declared after it: destroyed first).
   std::unique_ptr<AuditRepository> audit_repository_;
   std::unique_ptr<auth::HashChainAuditLog> audit_;
+  std::unique_ptr<StaffRepository> staff_repository_;
+  std::unique_ptr<auth::StaffService> staff_;
+  std::unique_ptr<auth::RateLimiter> login_limiter_;
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
@@ -102,14 +118,6 @@ struct Engine {
 };
 absl::StatusOr<Engine> OpenEngine(const std::string& data_dir);
 std::string SnapshotPathFor(const std::string& data_dir);
-
-// The bearer token accepted on /v1 until staff sign-in lands: "mct_" + 64 hex characters.
-// Issues a new one, replacing the stored hash, and returns it (shown once).
-absl::StatusOr<std::string> IssueAdminToken(Store& store);
-// Whether the data directory has an admin token yet.
-absl::StatusOr<bool> HasAdminToken(Store& store);
-// Checks "Authorization: Bearer <token>" in constant time against the stored hash.
-absl::Status CheckAdminToken(Store& store, std::string_view authorization_header);
 
 }  // namespace mercator
 
