@@ -9,6 +9,8 @@
 #include <span>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "common/random.h"
 #include "customer/internal/demo_data.h"
 
@@ -162,6 +164,7 @@ struct Tables {
   std::vector<WeightedPicker> cities;  // per province
   std::vector<size_t> city_offset;     // per province: index of its first city in `city_*`
   std::vector<std::string_view> city_name;
+  std::vector<std::string_view> city_code;  // administrative division code for ID numbers
   std::vector<double> city_log_aum_boost;
   std::vector<std::vector<uint32_t>> city_branches;  // indices into branches
   std::vector<WeightedPicker> city_branch_picker;
@@ -210,6 +213,7 @@ Tables BuildTables() {
     for (const dd::Weighted& city : p.cities) {
       const size_t city_index = t.city_name.size();
       t.city_name.push_back(city.text);
+      t.city_code.push_back(dd::CityDivisionCode(city.text));
       const bool tier1 = std::find(std::begin(kTier1Cities), std::end(kTier1Cities), city.text) !=
                          std::end(kTier1Cities);
       t.city_log_aum_boost.push_back(tier1 ? std::log(1.8) : 0.0);
@@ -286,6 +290,30 @@ bool Chance(Random& rng, double p) { return rng.UniformDouble() < p; }
 // Uniform in [lo, hi]; lo <= hi.
 int64_t UniformBetween(Random& rng, int64_t lo, int64_t hi) {
   return lo + static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(hi - lo) + 1));
+}
+
+// A resident ID number (GB 11643) consistent with the customer: registered in the district
+// `division`, born in `birth_month` of the year that makes them `age` on `today`, with the
+// sex digit (odd for men) and the check character right. Drawn from its own generator so that
+// adding it left every other field of a seed's customers as it was.
+std::string MakeIdNumber(std::string_view division, int64_t today, int age, int64_t birth_month,
+                         bool male, uint64_t key) {
+  SeededRandom rng(key);
+  int64_t ty;
+  unsigned tm, td;
+  CivilFromDays(today, &ty, &tm, &td);
+  const unsigned m = static_cast<unsigned>(birth_month);
+  // Month lengths of a common year: nobody in the demo is born on 29 February.
+  const int64_t month_days =
+      DaysFromCivil(2001 + (m == 12), m == 12 ? 1 : m + 1, 1) - DaysFromCivil(2001, m, 1);
+  const unsigned d = static_cast<unsigned>(UniformBetween(rng, 1, month_days));
+  const bool birthday_to_come = std::pair(tm, td) < std::pair(m, d);
+  const int64_t y = ty - age - (birthday_to_come ? 1 : 0);
+  // Sequence 001-999 among people born that day in that district; the last digit is the sex.
+  const int64_t sequence = 2 * UniformBetween(rng, male ? 0 : 1, 499) + (male ? 1 : 0);
+  std::string id = fmt::format("{}{:04}{:02}{:02}{:03}", division, y, m, d, sequence);
+  id.push_back(IdNumberCheckChar(id));
+  return id;
 }
 
 // Customers skew to working age: a bank's book, not the census pyramid.
@@ -750,6 +778,8 @@ CustomerUpsert DemoBank::Customer(uint64_t index) const {
   }
   set(kTxnCount30d, txn_count);
   set(kWealthPropensity, wealth_propensity);
+  c.id_number = MakeIdNumber(t.city_code[city], today, age, birth_month, male,
+                             Mix64(bank_key ^ 0x6964636172640000ULL ^ index));
   return c;
 }
 

@@ -73,7 +73,8 @@ std::string DemoExternalId(uint64_t index);
 // inputs give the same customer on any thread, in any order, so a bank of ten million can be
 // generated in parallel chunks and streamed without being held in memory.
 //
-// Each upsert carries external_id, name, phone and a value or nullopt for every catalog key:
+// Each upsert carries external_id, name, phone, id_number (a valid 居民身份证号 matching the
+// customer's city, age, birth month and gender) and a value or nullopt for every catalog key:
 // nullopt (removal) where a tag does not apply, such as deposit_maturity without a time
 // deposit, so that re-running the demo over an existing store replaces every demo tag.
 // Phones are unique among the first 100,000,000 customers of one seed.

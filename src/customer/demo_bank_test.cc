@@ -18,7 +18,7 @@ const int64_t kToday = DaysFromCivil(2025, 6, 30);
 
 bool SameCustomer(const CustomerUpsert& a, const CustomerUpsert& b) {
   return a.external_id == b.external_id && a.name == b.name && a.phone == b.phone &&
-         a.tags == b.tags;
+         a.id_number == b.id_number && a.tags == b.tags;
 }
 
 // The number of code points if `s` is well-formed UTF-8, otherwise -1.
@@ -244,6 +244,44 @@ TEST(DemoBank, PersonalDataIsPresentAndWellFormed) {
       return ch >= '0' && ch <= '9';
     })) << *c.phone;
     EXPECT_TRUE(prefixes.contains(c.phone->substr(0, 3))) << *c.phone;
+    EXPECT_TRUE(ValidateMobilePhone(*c.phone).ok()) << *c.phone;
+  }
+}
+
+TEST(DemoBank, IdNumbersAreValidAndMatchTheCustomer) {
+  int64_t ty;
+  unsigned tm, td;
+  CivilFromDays(kToday, &ty, &tm, &td);
+  std::set<std::string> distinct;
+  for (const CustomerUpsert& c : Sample()) {
+    ASSERT_TRUE(c.id_number.has_value());
+    const std::string& id = *c.id_number;
+    ASSERT_TRUE(ValidateIdNumber(id).ok()) << id;
+    distinct.insert(id);
+    // Registered in the customer's city.
+    EXPECT_EQ(id.substr(0, 6), demo_data::CityDivisionCode(StringTag(c, "city"))) << id;
+    // Born in the birth month, `age` years before today.
+    const int64_t y = std::stoll(id.substr(6, 4));
+    const unsigned m = static_cast<unsigned>(std::stoul(id.substr(10, 2)));
+    const unsigned d = static_cast<unsigned>(std::stoul(id.substr(12, 2)));
+    EXPECT_EQ(m, IntTag(c, "birth_month")) << id;
+    ASSERT_GE(d, 1u) << id;
+    ASSERT_LE(d, 31u) << id;
+    int64_t cy;
+    unsigned cm, cd;
+    CivilFromDays(DaysFromCivil(y, m, d), &cy, &cm, &cd);
+    EXPECT_TRUE(cy == y && cm == m && cd == d) << "not a date: " << id;
+    const int64_t age = ty - y - (std::pair(tm, td) < std::pair(m, d) ? 1 : 0);
+    EXPECT_EQ(age, IntTag(c, "age")) << id;
+    // The 17th digit is odd for men.
+    EXPECT_EQ((id[16] - '0') % 2 == 1, StringTag(c, "gender") == "male") << id;
+  }
+  EXPECT_GT(distinct.size(), Sample().size() * 99 / 100);
+  // Every city of the demo has a division code.
+  for (const demo_data::Province& p : demo_data::Provinces()) {
+    for (const demo_data::Weighted& city : p.cities) {
+      EXPECT_EQ(demo_data::CityDivisionCode(city.text).size(), 6u) << city.text;
+    }
   }
 }
 

@@ -131,9 +131,10 @@ absl::StatusOr<ColumnMapping> ParseColumn(const json::value& v, const std::strin
 absl::StatusOr<ImportMapping> FromJson(const json::value& root) {
   const json::object* o = root.if_object();
   if (o == nullptr) return Bad("(root)", "must be an object");
-  RETURN_IF_ERROR(CheckMembers(*o, "",
-                               {"description", "csv", "id", "name_column", "phone_column",
-                                "null_tokens", "trim_whitespace", "tags", "columns"}));
+  RETURN_IF_ERROR(
+      CheckMembers(*o, "",
+                   {"description", "csv", "id", "name_column", "phone_column", "id_number_column",
+                    "null_tokens", "trim_whitespace", "tags", "columns"}));
   ImportMapping m;
   if (const json::value* v = o->if_contains("description")) {
     ASSIGN_OR_RETURN(m.description, GetString(*v, "description"));
@@ -175,6 +176,9 @@ absl::StatusOr<ImportMapping> FromJson(const json::value& root) {
   }
   if (const json::value* v = o->if_contains("phone_column")) {
     ASSIGN_OR_RETURN(m.phone_column, GetString(*v, "phone_column"));
+  }
+  if (const json::value* v = o->if_contains("id_number_column")) {
+    ASSIGN_OR_RETURN(m.id_number_column, GetString(*v, "id_number_column"));
   }
   if (const json::value* v = o->if_contains("null_tokens")) {
     ASSIGN_OR_RETURN(m.null_tokens, GetStrings(*v, "null_tokens"));
@@ -297,6 +301,10 @@ absl::Status ValidateImportMapping(const ImportMapping& m) {
   }
   if (!m.phone_column.empty() && !used.insert(m.phone_column).second) {
     return Bad("phone_column", Cat("\"", m.phone_column, "\" is already used by id or name"));
+  }
+  if (!m.id_number_column.empty() && !used.insert(m.id_number_column).second) {
+    return Bad("id_number_column",
+               Cat("\"", m.id_number_column, "\" is already used by id, name or phone"));
   }
   absl::flat_hash_set<std::string_view> targets;
   for (size_t i = 0; i < m.columns.size(); ++i) {

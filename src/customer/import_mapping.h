@@ -6,7 +6,8 @@
 //     "description": "free text",
 //     "csv": {"separator": ";", "encoding": "auto"},      // optional; default: detect both
 //     "id": {"column": "cif_no"},                          // or {"template": "UCI{line:06}"}
-//     "name_column": "name", "phone_column": "mobile",     // optional
+//     "name_column": "name", "phone_column": "mobile",     // optional, personal data:
+//     "id_number_column": "id_card",                       // stored encrypted
 //     "null_tokens": ["", "NA"],                           // optional default for all columns
 //     "trim_whitespace": true,                             // optional, default true
 //     "tags": [ {"key": "age", "name_zh": "年龄", "name_en": "Age", "category": "basic",
@@ -56,8 +57,9 @@ struct ImportMapping {
   // Exactly one of id_column and id_template is set.
   std::string id_column;
   std::string id_template;
-  std::string name_column;   // optional
-  std::string phone_column;  // optional
+  std::string name_column;       // optional
+  std::string phone_column;      // optional
+  std::string id_number_column;  // optional: 居民身份证号
   std::vector<std::string> null_tokens;
   bool trim_whitespace = true;
   std::vector<TagDef> tags;

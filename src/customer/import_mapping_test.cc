@@ -22,7 +22,7 @@ TEST(ImportMapping, ParsesAllMembers) {
     "description": "test",
     "csv": {"separator": "|", "encoding": "gbk"},
     "id": {"column": "cif"},
-    "name_column": "name", "phone_column": "mobile",
+    "name_column": "name", "phone_column": "mobile", "id_number_column": "id_card",
     "null_tokens": ["NA"],
     "trim_whitespace": false,
     "tags": [{"key": "aum", "name_zh": "资产", "name_en": "AUM", "category": "product",
@@ -39,6 +39,7 @@ TEST(ImportMapping, ParsesAllMembers) {
   EXPECT_EQ(m->id_column, "cif");
   EXPECT_EQ(m->name_column, "name");
   EXPECT_EQ(m->phone_column, "mobile");
+  EXPECT_EQ(m->id_number_column, "id_card");
   EXPECT_THAT(m->null_tokens, ElementsAre("NA"));
   EXPECT_FALSE(m->trim_whitespace);
   ASSERT_EQ(m->tags.size(), 2u);
@@ -94,6 +95,9 @@ TEST(ImportMapping, ErrorsNameTheJsonMember) {
               HasSubstr("csv.encoding"));
   EXPECT_THAT(Message(R"({"id": {"column": "c"}, "null_tokens": [1], "columns": []})"),
               HasSubstr("null_tokens[0]: must be a string"));
+  EXPECT_THAT(Message(R"({"id": {"column": "c"}, "phone_column": "m",
+                          "id_number_column": "m", "columns": []})"),
+              HasSubstr("id_number_column: \"m\" is already used"));
 }
 
 TEST(ImportMapping, MissingFileIsNotFound) {

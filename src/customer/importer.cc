@@ -1,6 +1,7 @@
 #include "customer/importer.h"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <utility>
@@ -73,6 +74,9 @@ class ImportRun {
       RETURN_IF_ERROR(resolve(m_.name_column, "name_column", name_index_));
     if (!m_.phone_column.empty()) {
       RETURN_IF_ERROR(resolve(m_.phone_column, "phone_column", phone_index_));
+    }
+    if (!m_.id_number_column.empty()) {
+      RETURN_IF_ERROR(resolve(m_.id_number_column, "id_number_column", id_number_index_));
     }
     absl::flat_hash_map<std::string_view, const TagDef*> defs;
     for (const TagDef& d : m_.tags) defs.emplace(d.key, &d);
@@ -242,14 +246,36 @@ class ImportRun {
         out->tags.emplace_hint(out->tags.end(), p.def->key, *std::move(value));
       }
     }
-    if (out != nullptr) {
-      if (name_index_ != kNone) {
-        std::string_view name = Cell(row, name_index_);
-        if (!name.empty() && !IsNull(name, m_.null_tokens)) out->name.emplace(name);
+    if (name_index_ != kNone && out != nullptr) {
+      std::string_view name = Cell(row, name_index_);
+      if (!name.empty() && !IsNull(name, m_.null_tokens)) out->name.emplace(name);
+    }
+    // Personal data is checked like the API checks it; the reasons never quote the value.
+    if (phone_index_ != kNone) {
+      std::string_view phone = Cell(row, phone_index_);
+      if (!phone.empty() && !IsNull(phone, m_.null_tokens)) {
+        if (!ValidateMobilePhone(phone).ok()) {
+          fail(m_.phone_column, "not a mainland mobile number");
+        } else if (out != nullptr) {
+          out->phone.emplace(phone);
+        }
       }
-      if (phone_index_ != kNone) {
-        std::string_view phone = Cell(row, phone_index_);
-        if (!phone.empty() && !IsNull(phone, m_.null_tokens)) out->phone.emplace(phone);
+    }
+    if (id_number_index_ != kNone) {
+      std::string_view id_number = Cell(row, id_number_index_);
+      if (!id_number.empty() && !IsNull(id_number, m_.null_tokens)) {
+        // A trailing 'x' becomes 'X' without a temporary string per row.
+        char normalized[18];
+        if (id_number.size() == sizeof normalized) {
+          std::memcpy(normalized, id_number.data(), sizeof normalized);
+          if (normalized[17] == 'x') normalized[17] = 'X';
+          id_number = std::string_view(normalized, sizeof normalized);
+        }
+        if (!ValidateIdNumber(id_number).ok()) {
+          fail(m_.id_number_column, "not a valid ID number (GB 11643)");
+        } else if (out != nullptr) {
+          out->id_number.emplace(id_number);
+        }
       }
     }
     // Only a row that is otherwise valid claims its id, so a rejected row does not make a
@@ -272,6 +298,7 @@ class ImportRun {
   size_t id_index_ = kNone;
   size_t name_index_ = kNone;
   size_t phone_index_ = kNone;
+  size_t id_number_index_ = kNone;
   std::optional<IdTemplate> template_;
   std::string id_buf_;
   absl::flat_hash_map<std::string, int64_t> seen_ids_;

@@ -263,6 +263,59 @@ TEST(Importer, GbkFileWithChineseEnumValues) {
   EXPECT_EQ(sink.upserts[2].name, "王,五");
 }
 
+TEST(Importer, PersonalDataColumnsAreCheckedWithoutQuotingTheValues) {
+  absl::StatusOr<ImportMapping> m = ParseImportMapping(R"({
+    "id": {"column": "cif"}, "name_column": "name", "phone_column": "mobile",
+    "id_number_column": "id_card", "null_tokens": ["NA"],
+    "tags": [{"key": "age", "name_en": "Age", "type": "int"}],
+    "columns": [{"column": "age", "tag": "age"}]
+  })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::string data =
+      "cif,name,mobile,id_card,age\n"
+      "C1,张三,13812345678,11010519491231002x,30\n"  // lower-case x is normalized
+      "C2,李四,NA,NA,40\n"
+      "C3,王五,12345678901,NA,50\n"                   // not a mobile number
+      "C4,赵六,13812345679,110105194912310022,60\n";  // wrong check character
+  FakeClock clock(0);
+  Importer importer(*m, {}, &clock);
+  CollectingSink sink;
+  absl::StatusOr<ImportReport> r = importer.ImportString(data, sink.AsSink());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->rows_rejected, 2);
+  ASSERT_EQ(r->errors.size(), 2u);
+  EXPECT_EQ(r->errors[0].column, "mobile");
+  EXPECT_EQ(r->errors[0].reason, "not a mainland mobile number");
+  EXPECT_EQ(r->errors[1].column, "id_card");
+  EXPECT_THAT(r->errors[1].reason, HasSubstr("not a valid ID number"));
+  for (const ImportError& e : r->errors) {
+    EXPECT_EQ(e.reason.find("12345678901"), std::string::npos);
+    EXPECT_EQ(e.reason.find("110105194912310022"), std::string::npos);
+  }
+}
+
+TEST(Importer, IdNumberColumnReachesTheUpsert) {
+  absl::StatusOr<ImportMapping> m = ParseImportMapping(R"({
+    "id": {"column": "cif"}, "phone_column": "mobile", "id_number_column": "id_card",
+    "null_tokens": ["NA"],
+    "tags": [{"key": "age", "name_en": "Age", "type": "int"}],
+    "columns": [{"column": "age", "tag": "age"}]
+  })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  FakeClock clock(0);
+  Importer importer(*m, {}, &clock);
+  CollectingSink sink;
+  absl::StatusOr<ImportReport> r = importer.ImportString(
+      "cif,mobile,id_card,age\nC1,13812345678,11010519491231002x,30\nC2,NA,NA,40\n", sink.AsSink());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->error_count, 0);
+  ASSERT_EQ(sink.upserts.size(), 2u);
+  EXPECT_EQ(sink.upserts[0].phone, "13812345678");
+  EXPECT_EQ(sink.upserts[0].id_number, "11010519491231002X");
+  EXPECT_FALSE(sink.upserts[1].phone.has_value());
+  EXPECT_FALSE(sink.upserts[1].id_number.has_value());
+}
+
 TEST(Importer, ErrorListIsCappedButAllErrorsAreCounted) {
   std::string data = "cif,age,vip\n";
   for (int i = 0; i < 50; ++i) data += "C" + std::to_string(i) + ",x,maybe\n";

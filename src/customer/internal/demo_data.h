@@ -57,6 +57,11 @@ uint32_t CarrierSharePercent(Carrier carrier);
 
 std::string_view CarrierName(Carrier carrier);  // "中国移动", ...
 
+// The six-digit administrative division code (GB/T 2260) of a district in the city's centre,
+// the first six digits of the ID numbers of people registered there: "杭州" -> "330106"
+// (西湖区). Every city of Provinces() has one; "" for other names.
+std::string_view CityDivisionCode(std::string_view city);
+
 }  // namespace mercator::demo_data
 
 #endif  // MERCATOR_CUSTOMER_INTERNAL_DEMO_DATA_H_
