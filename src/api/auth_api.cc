@@ -46,6 +46,22 @@ absl::Status TakeAttempt(const ApiContext& ctx, const http::Request& req, std::s
                         d.retry_after_seconds);
 }
 
+// A failed sign-in has no principal, so RecordAudit cannot name the actor: the entry is made
+// here with the actor "anonymous" and the user name that was tried as the object.
+absl::Status AuditFailedLogin(const ApiContext& ctx, const http::Request& req,
+                              std::string_view username, auth::LoginFailure why) {
+  if (ctx.audit == nullptr) return absl::InternalError("audit log is not configured");
+  auth::AuditEvent e;
+  e.actor = "anonymous";
+  e.action = "auth.login_failed";
+  e.object_type = "user";
+  e.object_id = std::string(username.substr(0, 64));
+  e.detail = json::serialize(json::object{{"reason", auth::LoginFailureName(why)}});
+  e.request_id = req.request_id;
+  e.ip = req.peer;
+  return ctx.audit->Append(e);
+}
+
 }  // namespace
 
 void RegisterAuthRoutes(http::Router& router, ApiContext& ctx) {
@@ -68,11 +84,9 @@ void RegisterAuthRoutes(http::Router& router, ApiContext& ctx) {
     if (!login.ok()) {
       if (why != auth::LoginFailure::kNone) {
         // The reason goes to the audit log only; the caller gets the same answer for all.
-        const std::string attempted = username->substr(0, 64);
-        absl::Status audited =
-            RecordAudit(ctx, req, "auth.login_failed", "user", attempted,
-                        json::serialize(json::object{{"reason", auth::LoginFailureName(why)}}));
-        if (!audited.ok()) return ErrorResponse(audited);
+        if (absl::Status s = AuditFailedLogin(ctx, req, *username, why); !s.ok()) {
+          return ErrorResponse(s);
+        }
       }
       return NoStore(ErrorResponse(login.status()));
     }
