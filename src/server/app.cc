@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "api/auth_middleware.h"
+#include "api/clients_api.h"
 #include "auth/vault.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -15,6 +16,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "server/openapi.h"
+#include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
@@ -69,6 +71,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->staff_ = std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock,
                                                      options.staff);
   app->login_limiter_ = std::make_unique<auth::RateLimiter>(options.login_rate, clock);
+  app->api_client_repository_ = NewSqliteApiClientRepository(*app->store_, clock);
+  app->api_clients_ = std::make_unique<auth::ApiClientService>(
+      app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
   app->index_ = std::move(e.index);
   app->customers_ = std::move(e.customers);
   app->audiences_ = std::move(e.audiences);
@@ -92,10 +97,10 @@ absl::Status App::Start() {
   ctx.staff = staff_.get();
   ctx.cookie_security = options_.cookie_security;
   ctx.login_limiter = login_limiter_.get();
+  ctx.api_clients = api_clients_.get();
   api::RegisterAll(*router_, ctx);
-  // API clients' signed requests (MCT-HMAC-SHA256): their verifier goes here; while it is
-  // null such requests get 401.
-  api::SignedRequestVerifier verify_signed;
+  // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
+  api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
   router_->SetAuthenticator(api::MakeAuthenticator(staff_.get(), std::move(verify_signed)));
 
   http::ServerOptions so;

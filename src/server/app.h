@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "auth/audit_log.h"
 #include "auth/rate_limiter.h"
+#include "auth/request_signing.h"
 #include "auth/staff_service.h"
 #include "customer/customer_service.h"
 #include "http/metrics.h"
@@ -46,6 +47,8 @@ struct AppOptions {
   auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
   // Time of sessions, lock-out and rate limits; null: the system clock (tests: a FakeClock).
   const Clock* clock = nullptr;
+  // API clients' signed requests: clock skew, replay window, per-client rate limit.
+  auth::ApiClientOptions api_clients;
 };
 
 class App {
@@ -67,6 +70,7 @@ class App {
   Store& store() { return *store_; }
   auth::HashChainAuditLog& audit() { return *audit_; }
   auth::StaffService& staff() { return *staff_; }
+  auth::ApiClientService& api_clients() { return *api_clients_; }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -87,6 +91,8 @@ class App {
   std::unique_ptr<StaffRepository> staff_repository_;
   std::unique_ptr<auth::StaffService> staff_;
   std::unique_ptr<auth::RateLimiter> login_limiter_;
+  std::unique_ptr<ApiClientRepository> api_client_repository_;
+  std::unique_ptr<auth::ApiClientService> api_clients_;
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
