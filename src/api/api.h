@@ -19,6 +19,10 @@ namespace mercator::auth {
 class ApiClientService;
 }  // namespace mercator::auth
 
+namespace mercator::auth {
+class HashChainAuditLog;
+}  // namespace mercator::auth
+
 namespace mercator::api {
 
 // What the handlers need; owned by server/app, which outlives the router.
@@ -29,6 +33,8 @@ struct ApiContext {
   const Clock* clock = nullptr;
   // The hash-chained audit log; record through api::RecordAudit (api/audit_util.h).
   auth::AuditLog* audit = nullptr;
+  // The same log for paging and verifying it (GET /v1/audit).
+  auth::HashChainAuditLog* audit_chain = nullptr;
   // Staff accounts and sessions (auth_api.cc, users_api.cc).
   auth::StaffService* staff = nullptr;
   auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
@@ -49,6 +55,7 @@ void RegisterTagRoutes(http::Router& router, ApiContext& ctx);
 void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx);
 void RegisterSegmentRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx);
+void RegisterAuditRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAuthRoutes(http::Router& router, ApiContext& ctx);
 void RegisterUserRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
@@ -60,6 +67,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterCustomerRoutes(router, ctx);
   RegisterSegmentRoutes(router, ctx);
   RegisterAudienceRoutes(router, ctx);
+  RegisterAuditRoutes(router, ctx);
   RegisterAuthRoutes(router, ctx);
   RegisterUserRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);

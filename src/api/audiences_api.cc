@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "api/api.h"
+#include "api/audit_util.h"
 #include "api/json_util.h"
 
 namespace mercator::api {
@@ -86,6 +87,13 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
     if (!rule.ok()) return ErrorResponse(rule.status());
     auto a = ctx.audiences->Create(*name, description->value_or(""), *rule, req.principal.Actor());
     if (!a.ok()) return ErrorResponse(a.status());
+    if (absl::Status s = RecordAudit(
+            ctx, req, "audience.create", "audience", std::to_string(a->id),
+            json::serialize(json::object{
+                {"name", a->name}, {"description", a->description}, {"rule", a->rule_dsl}}));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
     json::object out = AudienceToJson(*a);
     if (auto count = ctx.audiences->Count(*rule); count.ok()) out["count"] = count->count;
     http::Response r = JsonResponse(201, out);
@@ -121,8 +129,19 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
       if (!r.ok()) return ErrorResponse(r.status());
       rule = *std::move(r);
     }
+    const bool rule_changed = rule.has_value();
     auto a = ctx.audiences->Update(*id, *name, *description, std::move(rule));
     if (!a.ok()) return ErrorResponse(a.status());
+    // The changed fields with their new values.
+    json::object change;
+    if (*name) change["name"] = a->name;
+    if (*description) change["description"] = a->description;
+    if (rule_changed) change["rule"] = a->rule_dsl;
+    if (absl::Status s = RecordAudit(ctx, req, "audience.update", "audience", std::to_string(*id),
+                                     json::serialize(change));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
     return JsonResponse(200, AudienceToJson(*a));
   });
 
@@ -130,6 +149,10 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
     absl::StatusOr<int64_t> id = IdParam(req, "id");
     if (!id.ok()) return ErrorResponse(id.status());
     if (absl::Status s = ctx.audiences->Delete(*id); !s.ok()) return ErrorResponse(s);
+    if (absl::Status s = RecordAudit(ctx, req, "audience.delete", "audience", std::to_string(*id));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
     http::Response r;
     r.status = 204;
     return r;
@@ -141,6 +164,13 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
         if (!id.ok()) return ErrorResponse(id.status());
         auto s = ctx.audiences->TakeSnapshot(*id, req.principal.Actor());
         if (!s.ok()) return ErrorResponse(s.status());
+        if (absl::Status st = RecordAudit(
+                ctx, req, "audience.snapshot", "audience", std::to_string(*id),
+                json::serialize(json::object{
+                    {"version", s->version}, {"count", s->count}, {"rule", s->rule_dsl}}));
+            !st.ok()) {
+          return ErrorResponse(st);
+        }
         http::Response r = JsonResponse(201, SnapshotToJson(*s));
         r.headers["location"] = fmt::format("/v1/audiences/{}/snapshots/{}", *id, s->version);
         return r;
@@ -166,6 +196,13 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
                if (!version.ok()) return ErrorResponse(version.status());
                auto members = ctx.audiences->SnapshotMembers(*id, static_cast<int32_t>(*version));
                if (!members.ok()) return ErrorResponse(members.status());
+               if (absl::Status s = RecordAudit(
+                       ctx, req, "export.download", "audience_snapshot",
+                       fmt::format("{}/{}", *id, *version),
+                       json::serialize(json::object{{"count", members->cardinality()}}));
+                   !s.ok()) {
+                 return ErrorResponse(s);
+               }
                http::Response r;
                r.headers["content-type"] = "text/csv; charset=utf-8";
                r.headers["x-total-count"] = std::to_string(members->cardinality());

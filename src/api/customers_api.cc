@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/audit_util.h"
 #include "api/json_util.h"
 #include "common/mask.h"
 
@@ -101,6 +102,15 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
       created += r.created;
       out.push_back(json::object{{"external_id", ids[i]}, {"uid", r.uid}, {"created", r.created}});
     }
+    // Counts only: the batch's personal data never goes into the audit log.
+    if (absl::Status s = RecordAudit(
+            ctx, req, "customer.batch_upsert", "customer", "",
+            json::serialize(json::object{{"received", static_cast<int64_t>(out.size())},
+                                         {"created", created},
+                                         {"updated", static_cast<int64_t>(out.size()) - created}}));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
     return JsonResponse(200, json::object{{"created", created},
                                           {"updated", static_cast<int64_t>(out.size()) - created},
                                           {"results", std::move(out)}});
@@ -117,6 +127,9 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
   router.Add(Method::kDelete, "/v1/customers/{external_id}", Auth::kRequired,
              [&ctx](http::Request& req) {
                absl::Status s = ctx.customers->Erase(req.path_params.at("external_id"));
+               if (!s.ok()) return ErrorResponse(s);
+               const std::string& external_id = req.path_params.at("external_id");
+               s = RecordAudit(ctx, req, "customer.erase", "customer", external_id);
                if (!s.ok()) return ErrorResponse(s);
                http::Response r;
                r.status = 204;

@@ -33,6 +33,9 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/audiences/{id}/snapshots", "audiences:write"},
     {Method::kGet, "/v1/audiences/{id}/snapshots", "audiences:read"},
     {Method::kGet, "/v1/audiences/{id}/snapshots/{version}/members", "exports:read"},
+    // audit_api.cc
+    {Method::kGet, "/v1/audit", "audit:read"},
+    {Method::kGet, "/v1/audit/verify", "audit:read"},
     // auth_api.cc (POST /v1/auth/login is public)
     {Method::kPost, "/v1/auth/logout", "self"},
     {Method::kGet, "/v1/auth/me", "self"},

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/audit_util.h"
 #include "api/json_util.h"
 #include "common/random.h"
 
@@ -104,6 +105,14 @@ void RegisterSegmentRoutes(http::Router& router, ApiContext& ctx) {
     if (!rule.ok()) return ErrorResponse(rule.status());
     absl::StatusOr<Roaring> members = ctx.customers->index().Evaluate(*rule);
     if (!members.ok()) return ErrorResponse(members.status());
+    // Recorded before the first byte leaves: an export that is not in the log does not happen.
+    if (absl::Status s =
+            RecordAudit(ctx, req, "segment.export", "segment", "",
+                        json::serialize(json::object{{"rule", RuleToOutput(*rule).at("dsl")},
+                                                     {"count", members->cardinality()}}));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
     http::Response r;
     r.headers["content-type"] = "text/csv; charset=utf-8";
     r.headers["content-disposition"] = "attachment; filename=\"segment.csv\"";

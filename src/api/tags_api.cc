@@ -1,5 +1,6 @@
 // /v1/tags: the tag catalog.
 #include "api/api.h"
+#include "api/audit_util.h"
 #include "api/json_util.h"
 
 namespace mercator::api {
@@ -32,6 +33,11 @@ void RegisterTagRoutes(http::Router& router, ApiContext& ctx) {
     if (!def.ok()) return ErrorResponse(def.status());
     const bool existed = ctx.customers->GetTag(def->key).ok();
     if (absl::Status s = ctx.customers->DefineTag(*def); !s.ok()) return ErrorResponse(s);
+    if (absl::Status s = RecordAudit(ctx, req, existed ? "tag.update" : "tag.create", "tag",
+                                     def->key, json::serialize(TagDefToJson(*def)));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
     http::Response r = JsonResponse(existed ? 200 : 201, TagDefToJson(*def));
     r.headers["location"] = "/v1/tags/" + def->key;
     return r;

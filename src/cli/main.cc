@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/audit_cmd.h"
 #include "cli/client_cmd.h"
 #include "cli/progress.h"
 #include "cli/user_cmd.h"
@@ -302,6 +303,8 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<UserCommand> users = AddUserCommands(cli);
 
+  std::unique_ptr<AuditCommand> audit = AddAuditCommand(cli);
+
   std::unique_ptr<ClientCommand> clients = AddClientCommands(cli);
 
   CLI11_PARSE(cli, argc, argv);
@@ -321,5 +324,6 @@ int main(int argc, char** argv) {
   if (*segment) return SegmentCount(data_dir, rule);
   if (*clients->client) return RunClientCommand(*clients, data_dir);
   if (*users->init || *users->user) return RunUserCommand(*users, data_dir);
+  if (*audit->audit) return RunAuditCommand(*audit, data_dir);
   return 1;
 }

@@ -64,8 +64,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->cipher_ = std::move(e.cipher);
   app->store_ = std::move(e.store);
   app->audit_repository_ = NewSqliteAuditRepository(*app->store_);
-  app->audit_ = std::make_unique<auth::HashChainAuditLog>(app->audit_repository_.get(),
-                                                          SystemClock::Get());
+  app->audit_ =
+      std::make_unique<auth::HashChainAuditLog>(app->audit_repository_.get(), SystemClock::Get());
   const Clock* clock = options.clock != nullptr ? options.clock : SystemClock::Get();
   app->staff_repository_ = NewSqliteStaffRepository(*app->store_, clock);
   app->staff_ = std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock,
@@ -91,6 +91,7 @@ absl::Status App::Start() {
   ctx.store = store_.get();
   ctx.clock = options_.clock != nullptr ? options_.clock : SystemClock::Get();
   ctx.audit = audit_.get();
+  ctx.audit_chain = audit_.get();
   ctx.render_metrics = [this] { return metrics_->Render(); };
   ctx.openapi_json = std::string(OpenApiJson());
   ctx.draining = [this] { return draining_.load(); };
