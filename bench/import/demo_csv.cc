@@ -6,7 +6,7 @@
 //   bench_demo_csv --customers N --csv OUT.csv --mapping OUT.json
 //                  [--seed 42] [--today 2025-06-30] [--threads 2]
 //
-// Columns: customer_id, name, phone, then every catalog tag in catalog order. Absent tags are
+// Columns: customer_id, name, phone, id_number, then every catalog tag in catalog order. Absent tags are
 // empty cells; multi-enum values are joined with '|'; decimals keep their scale ("50000.00");
 // dates are YYYY-MM-DD. No cell contains ',', '"' or a line break (checked), so readers may
 // split on commas. `today` is fixed (not the clock) so that a cached file and the date rules
@@ -59,6 +59,8 @@ std::string Chunk(const DemoBank& bank, const std::vector<TagDef>& catalog, uint
     AppendCell(out, c.name.value_or(""));
     out.push_back(',');
     AppendCell(out, c.phone.value_or(""));
+    out.push_back(',');
+    AppendCell(out, c.id_number.value_or(""));
     for (const TagDef& def : catalog) {
       out.push_back(',');
       auto it = c.tags.find(def.key);
@@ -97,6 +99,7 @@ boost::json::object MappingJson(const std::vector<TagDef>& catalog) {
       {"id", boost::json::object{{"column", "customer_id"}}},
       {"name_column", "name"},
       {"phone_column", "phone"},
+      {"id_number_column", "id_number"},
       {"null_tokens", boost::json::array{""}},
       {"tags", std::move(tags)},
       {"columns", std::move(columns)},
@@ -148,7 +151,7 @@ int Main(int argc, char** argv) {
   const std::string tmp_path = csv_path + ".tmp";
   FILE* out = std::fopen(tmp_path.c_str(), "w");
   if (out == nullptr) Die("cannot write " + tmp_path);
-  std::string header = "customer_id,name,phone";
+  std::string header = "customer_id,name,phone,id_number";
   for (const TagDef& d : catalog) header += "," + d.key;
   header += "\n";
   std::fwrite(header.data(), 1, header.size(), out);

@@ -1,4 +1,8 @@
-// /v1/customers: batch upsert, profile read (personal data masked), PIPL erasure.
+// /v1/customers: batch upsert, profile read and lookup (personal data masked unless the caller
+// holds pii:read and asks for it; every unmasked read is audited), PIPL erasure.
+//
+// Personal data never appears in a URL (lookups take it in the body, so it stays out of access
+// logs) nor in an error message (validation errors name the field, not the value).
 #include <fmt/format.h>
 
 #include "api/api.h"
@@ -11,6 +15,30 @@ namespace mercator::api {
 namespace {
 
 constexpr size_t kMaxBatch = 10000;
+// Customers a lookup returns at most (several customers may share a phone).
+constexpr int kMaxLookupResults = 20;
+// Names longer than this (in bytes; 21 Chinese characters) are refused.
+constexpr size_t kMaxNameBytes = 64;
+
+// Checks the personal fields of an upsert. Empty strings clear a field and are always valid.
+// The messages never carry the value.
+absl::Status ValidatePersonalData(CustomerUpsert& u, const std::string& where) {
+  auto bad = [&where](const absl::Status& s) {
+    return absl::InvalidArgumentError(where + "/" + std::string(s.message()));
+  };
+  if (u.name && u.name->size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}/name: must be at most {} bytes", where, kMaxNameBytes));
+  }
+  if (u.phone && !u.phone->empty()) {
+    if (absl::Status s = ValidateMobilePhone(*u.phone); !s.ok()) return bad(s);
+  }
+  if (u.id_number && !u.id_number->empty()) {
+    *u.id_number = NormalizeIdNumber(*u.id_number);
+    if (absl::Status s = ValidateIdNumber(*u.id_number); !s.ok()) return bad(s);
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<CustomerUpsert> UpsertFromJson(const CatalogView& catalog, const json::value& v,
                                               const std::string& where) {
@@ -20,11 +48,13 @@ absl::StatusOr<CustomerUpsert> UpsertFromJson(const CatalogView& catalog, const 
   absl::StatusOr<std::string> id = RequiredString(o, "external_id");
   if (!id.ok()) return absl::InvalidArgumentError(where + "/" + std::string(id.status().message()));
   u.external_id = *id;
-  for (const char* field : {"name", "phone"}) {
+  for (auto [field, target] : {std::pair{"name", &u.name}, std::pair{"phone", &u.phone},
+                               std::pair{"id_number", &u.id_number}}) {
     absl::StatusOr<std::optional<std::string>> s = OptionalString(o, field);
     if (!s.ok()) return absl::InvalidArgumentError(where + "/" + std::string(s.status().message()));
-    (field[0] == 'n' ? u.name : u.phone) = *s;
+    *target = *std::move(s);
   }
+  if (absl::Status s = ValidatePersonalData(u, where); !s.ok()) return s;
   if (const json::value* tags = o.if_contains("tags"); tags && !tags->is_null()) {
     if (!tags->is_object()) return absl::InvalidArgumentError(where + "/tags: must be an object");
     for (const auto& [key, value] : tags->as_object()) {
@@ -45,13 +75,22 @@ absl::StatusOr<CustomerUpsert> UpsertFromJson(const CatalogView& catalog, const 
   return u;
 }
 
-json::object CustomerToJson(const CatalogView& catalog, const CustomerRecord& c) {
+enum class Pii { kMasked, kUnmasked };
+
+json::object CustomerToJson(const CatalogView& catalog, const CustomerRecord& c, Pii pii) {
   json::object o;
   o["external_id"] = c.external_id;
   o["uid"] = c.uid;
-  // Personal data is masked until the security issue adds roles that may read it in full.
-  o["name"] = MaskName(c.name);
-  o["phone"] = MaskPhone(c.phone);
+  if (pii == Pii::kUnmasked) {
+    o["name"] = c.name;
+    o["phone"] = c.phone;
+    o["id_number"] = c.id_number;
+  } else {
+    o["name"] = MaskName(c.name);
+    o["phone"] = MaskPhone(c.phone);
+    o["id_number"] = MaskIdNumber(c.id_number);
+  }
+  o["pii"] = pii == Pii::kUnmasked ? "unmasked" : "masked";
   json::object tags;
   for (const auto& [key, value] : c.tags) {
     if (const TagDef* def = catalog.Find(key)) tags[key] = TagValueToJson(*def, value);
@@ -116,12 +155,65 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
                                           {"results", std::move(out)}});
   });
 
-  router.Add(Method::kGet, "/v1/customers/{external_id}", Auth::kRequired,
-             [&ctx](http::Request& req) {
-               auto c = ctx.customers->Get(req.path_params.at("external_id"));
-               if (!c.ok()) return ErrorResponse(c.status());
-               return JsonResponse(200, CustomerToJson(*ctx.customers->catalog(), *c));
-             });
+  // ?unmask=true returns name, phone and ID number in full: only with pii:read, and only after
+  // the read is in the audit log ("customer.pii_read").
+  router.Add(
+      Method::kGet, "/v1/customers/{external_id}", Auth::kRequired, [&ctx](http::Request& req) {
+        Pii pii = Pii::kMasked;
+        if (auto it = req.query.find("unmask"); it != req.query.end()) {
+          if (it->second == "true") {
+            pii = Pii::kUnmasked;
+          } else if (it->second != "false") {
+            return ErrorResponse(absl::InvalidArgumentError("unmask: must be true or false"));
+          }
+        }
+        if (pii == Pii::kUnmasked && !req.principal.Has("pii:read")) {
+          return ErrorResponse(absl::PermissionDeniedError(
+              "unmask: reading personal data in full needs the permission pii:read"));
+        }
+        const std::string& external_id = req.path_params.at("external_id");
+        auto c = ctx.customers->Get(external_id);
+        if (!c.ok()) return ErrorResponse(c.status());
+        if (pii == Pii::kUnmasked) {
+          absl::Status s = RecordAudit(ctx, req, "customer.pii_read", "customer", external_id,
+                                       R"({"fields":["name","phone","id_number"]})");
+          if (!s.ok()) return ErrorResponse(s);
+        }
+        return JsonResponse(200, CustomerToJson(*ctx.customers->catalog(), *c, pii));
+      });
+
+  // Body: {"phone": "..."} or {"id_number": "..."}: exact match through the keyed lookup
+  // hash; the personal data is in the body so that it never reaches an access log. Answers
+  // {"customers": [masked profiles]} (empty when nothing matches).
+  router.Add(Method::kPost, "/v1/customers/lookup", Auth::kRequired, [&ctx](http::Request& req) {
+    absl::StatusOr<json::object> body = ParseObjectBody(req);
+    if (!body.ok()) return ErrorResponse(body.status());
+    absl::StatusOr<std::optional<std::string>> phone = OptionalString(*body, "phone");
+    if (!phone.ok()) return ErrorResponse(phone.status());
+    absl::StatusOr<std::optional<std::string>> id_number = OptionalString(*body, "id_number");
+    if (!id_number.ok()) return ErrorResponse(id_number.status());
+    if (phone->has_value() == id_number->has_value()) {
+      return ErrorResponse(
+          absl::InvalidArgumentError("phone: give exactly one of phone and id_number"));
+    }
+    PiiLookup field = PiiLookup::kPhone;
+    std::string value;
+    if (phone->has_value()) {
+      value = **phone;
+      if (absl::Status s = ValidateMobilePhone(value); !s.ok()) return ErrorResponse(s);
+    } else {
+      field = PiiLookup::kIdNumber;
+      value = NormalizeIdNumber(**id_number);
+      if (absl::Status s = ValidateIdNumber(value); !s.ok()) return ErrorResponse(s);
+    }
+    absl::StatusOr<std::vector<CustomerRecord>> found =
+        ctx.customers->store().customers().FindByPii(field, value, kMaxLookupResults);
+    if (!found.ok()) return ErrorResponse(found.status());
+    const std::shared_ptr<const CatalogView> catalog = ctx.customers->catalog();
+    json::array out;
+    for (const CustomerRecord& c : *found) out.push_back(CustomerToJson(*catalog, c, Pii::kMasked));
+    return JsonResponse(200, json::object{{"customers", std::move(out)}});
+  });
 
   // PIPL erasure: personal data and tags are removed; the id cannot be reused.
   router.Add(Method::kDelete, "/v1/customers/{external_id}", Auth::kRequired,

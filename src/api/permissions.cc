@@ -17,6 +17,7 @@ constexpr RoutePermission kTable[] = {
     // customers_api.cc
     {Method::kPost, "/v1/customers/batch", "customers:write"},
     {Method::kGet, "/v1/customers/{external_id}", "customers:read"},
+    {Method::kPost, "/v1/customers/lookup", "customers:read"},
     {Method::kDelete, "/v1/customers/{external_id}", "customers:erase"},
     // segments_api.cc
     {Method::kPost, "/v1/segments/count", "segments:read"},
