@@ -20,12 +20,34 @@ done
 bash scripts/build.sh release mercator
 bin=build/release/src/cli/mercator
 
+# The admin's one-time password is printed once, as "password: ..." (only its argon2id hash is
+# stored): the first run creates the admin with the demo bank, later runs give it a new one.
+credential=$(mktemp)
+trap 'rm -f "$credential"' EXIT
 if [[ ! -f "$data/mercator.db" ]]; then
   echo "run: generating a demo bank of $customers customers in $data"
-  "$bin" --data "$data" demo --customers "$customers"
+  "$bin" --data "$data" demo --customers "$customers" | tee "$credential"
 else
-  # The token is stored only as a hash; a second run issues a fresh one so it can be shown.
-  echo "run: $data exists; issuing a fresh admin token (the previous one stops working)"
-  echo "  export MERCATOR_TOKEN=$("$bin" --data "$data" token reset)"
+  echo "run: $data exists; giving the admin a new one-time password (the previous one stops working)"
+  if ! "$bin" --data "$data" user reset-password admin | tee "$credential"; then
+    "$bin" --data "$data" init | tee "$credential"  # a data directory without staff accounts
+  fi
 fi
+password=$(sed -n 's/^ *password: //p' "$credential")
+rm -f "$credential"  # exec below skips the EXIT trap
+base="http://127.0.0.1:$port"
+# Session cookies are Secure; curl and current browsers keep them for http://127.0.0.1 too.
+cat <<EOF
+
+run: sign in as admin, keep the session cookie in a jar, and send the CSRF token on writes:
+  csrf=\$(curl -s -c mct.jar -H 'Content-Type: application/json' \\
+    -d '{"username":"admin","password":"$password"}' $base/v1/auth/login |
+    sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p')
+  curl -s -b mct.jar $base/v1/tags
+  curl -s -b mct.jar -H "X-CSRF-Token: \$csrf" -H 'Content-Type: application/json' \\
+    -d '{"rule": "age between 25 and 35 and province in (\"浙江\",\"上海\") and has(products, \"wealth\") and not lifecycle = \"churned\" and aum >= 50000"}' \\
+    $base/v1/segments/count
+  The password is for one use: change it with POST /v1/auth/password
+  {"current_password": "...", "new_password": "..."} (send X-CSRF-Token too).
+EOF
 exec "$bin" --data "$data" serve --address 127.0.0.1 --port "$port"

@@ -51,8 +51,8 @@ void PrintWelcome(const AppOptions& options, uint16_t port, bool has_admin) {
         base.c_str(), base.c_str(), base.c_str());
     if (options.cookie_security == auth::CookieSecurity::kSecure) {
       std::printf(
-          "  Session cookies are Secure: serve behind HTTPS, or pass --insecure-cookies to try it"
-          " over\n  plain http on this machine.\n");
+          "  Session cookies are marked Secure: curl and current browsers keep them for\n"
+          "  http://127.0.0.1 and localhost; anywhere else serve behind HTTPS.\n");
     }
   }
   std::printf("\nStop with Ctrl-C (drains requests, saves the index snapshot).\n\n");
