@@ -456,6 +456,8 @@ TEST_F(SigningTest, CliManagesClientsOfTheRunningServer) {
   ASSERT_EQ(rc_rot, 0) << rot;
   const std::string rotated = field(rot, "secret");
   ASSERT_EQ(rotated.size(), 67u) << rot;
+  // The CLI ended the old secret by the real clock; bring the server's fake clock up to it.
+  clock_.Set(SystemClock::Get()->NowMs() + 1);
   Expect401(Signed("GET", "/v1/whoami", {}, secret, key_id), auth::kBadSignatureMessage);
   EXPECT_EQ(Signed("GET", "/v1/whoami", {}, rotated, key_id).status, 200);
 
