@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include <fmt/format.h>
@@ -34,6 +37,19 @@ void EnsureSodium() {
   if (sodium_init() < 0) std::abort();
 }
 
+// Counts forks: a child process must not continue its parent's nonce sequence (both would
+// seal with the same nonces), so a Vault draws a new nonce prefix when this has changed.
+std::atomic<uint64_t> g_fork_generation{1};
+
+uint64_t ForkGeneration() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork(nullptr, nullptr,
+                   [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  });
+  return g_fork_generation.load(std::memory_order_relaxed);
+}
+
 absl::StatusOr<Vault::Key> KeyFromHex(std::string_view hex, std::string_view source) {
   while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r' || hex.back() == ' ')) {
     hex.remove_suffix(1);
@@ -57,6 +73,7 @@ std::string ErrnoText(int err) { return std::string(std::strerror(err)); }
 
 Vault::Vault(const Key& master_key) {
   EnsureSodium();
+  ForkGeneration();  // registers the fork handler before any Seal
   crypto_kdf_derive_from_key(seal_key_.data(), seal_key_.size(), kSealSubkeyId, kKdfContext,
                              master_key.data());
   crypto_kdf_derive_from_key(lookup_key_.data(), lookup_key_.size(), kLookupSubkeyId, kKdfContext,
@@ -196,13 +213,28 @@ std::string Vault::Seal(std::string_view plaintext, std::string_view context) co
   auto* p = reinterpret_cast<unsigned char*>(out.data());
   p[0] = kKeyId;
   unsigned char* nonce = p + 1;
-  randombytes_buf(nonce, kNonceBytes);
+  NextNonce(nonce);
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       nonce + kNonceBytes, &clen, reinterpret_cast<const unsigned char*>(plaintext.data()),
       plaintext.size(), reinterpret_cast<const unsigned char*>(context.data()), context.size(),
       nullptr, nonce, seal_key_.data());
   return out;
+}
+
+void Vault::NextNonce(uint8_t* out) const {
+  const uint64_t generation = ForkGeneration();
+  absl::MutexLock lock(&nonce_mu_);
+  if (nonce_generation_ != generation) {
+    // First use, or first use in a forked child: a fresh random prefix. 128 random bits make a
+    // prefix shared by two processes (or two Vaults) vanishingly unlikely.
+    randombytes_buf(nonce_prefix_.data(), nonce_prefix_.size());
+    nonce_counter_ = 0;
+    nonce_generation_ = generation;
+  }
+  std::memcpy(out, nonce_prefix_.data(), nonce_prefix_.size());
+  const uint64_t n = nonce_counter_++;
+  for (int i = 0; i < 8; ++i) out[nonce_prefix_.size() + i] = static_cast<uint8_t>(n >> (8 * i));
 }
 
 absl::StatusOr<std::string> Vault::Open(std::string_view sealed, std::string_view context) const {

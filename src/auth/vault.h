@@ -3,7 +3,9 @@
 //
 // Sealed format (version 1):
 //   byte 0      key id (1 today; a later key rotation adds ids and keeps old keys for Open)
-//   bytes 1-24  nonce (random per Seal)
+//   bytes 1-24  nonce: 16 random bytes drawn when the Vault is made (again in a forked child)
+//               and a 64-bit counter, so nonces never repeat under a key without a system call
+//               per Seal (getrandom per value cost more than the encryption)
 //   bytes 25-   XChaCha20-Poly1305-IETF ciphertext + 16-byte tag
 // The associated data is the context ("customers.phone"), so a value sealed for one column does
 // not open as another. Changing the key id byte selects another key, so that fails to open too.
@@ -20,8 +22,8 @@
 //     by MERCATOR_VAULT_KEY_FILE, else <data_dir>/vault.key, created with a fresh random key and
 //     mode 0600 if it does not exist yet.
 //
-// Thread safety: a Vault is immutable after construction; all methods are safe to call
-// concurrently. Not copyable; the key material is wiped on destruction.
+// Thread safety: all methods are safe to call concurrently (the nonce state is behind a
+// mutex). Not copyable; the key material is wiped on destruction.
 #ifndef MERCATOR_AUTH_VAULT_H_
 #define MERCATOR_AUTH_VAULT_H_
 
@@ -31,7 +33,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "store/pii_cipher.h"
 
 namespace mercator::auth {
@@ -70,8 +74,16 @@ class Vault final : public PiiCipher {
   std::string LookupHash(std::string_view value, std::string_view context) const override;
 
  private:
+  // Writes the next unique nonce to `out`.
+  void NextNonce(uint8_t* out) const;
+
   std::array<uint8_t, kKeyBytes> seal_key_;
   std::array<uint8_t, kKeyBytes> lookup_key_;
+  mutable absl::Mutex nonce_mu_;  // leaf lock
+  mutable std::array<uint8_t, 16> nonce_prefix_ ABSL_GUARDED_BY(nonce_mu_);
+  mutable uint64_t nonce_counter_ ABSL_GUARDED_BY(nonce_mu_) = 0;
+  // The process fork generation nonce_prefix_ was drawn in (see vault.cc).
+  mutable uint64_t nonce_generation_ ABSL_GUARDED_BY(nonce_mu_) = 0;
 };
 
 }  // namespace mercator::auth

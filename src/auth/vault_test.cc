@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -45,6 +46,32 @@ TEST(VaultTest, FreshNonceEverySeal) {
   const std::string b = vault.Seal(kPhone, kPhoneContext);
   EXPECT_NE(a, b);
   EXPECT_NE(a.substr(1, Vault::kNonceBytes), b.substr(1, Vault::kNonceBytes));
+}
+
+TEST(VaultTest, ForkedChildDoesNotRepeatTheParentsNonces) {
+  Vault vault(KeyOf(7));
+  const std::string before_fork = vault.Seal(kPhone, kPhoneContext);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string sealed = vault.Seal(kPhone, kPhoneContext);
+    const ssize_t n = ::write(fds[1], sealed.data(), sealed.size());
+    ::_exit(n == static_cast<ssize_t>(sealed.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string child(before_fork.size(), '\0');
+  ASSERT_EQ(::read(fds[0], child.data(), child.size()), static_cast<ssize_t>(child.size()));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string parent = vault.Seal(kPhone, kPhoneContext);
+  // The parent's next nonce and the child's first one differ (same counter, new prefix).
+  EXPECT_NE(child.substr(1, Vault::kNonceBytes), parent.substr(1, Vault::kNonceBytes));
+  EXPECT_NE(child.substr(1, 16), before_fork.substr(1, 16));
+  EXPECT_EQ(parent.substr(1, 16), before_fork.substr(1, 16));
+  EXPECT_TRUE(vault.Open(child, kPhoneContext).ok());
 }
 
 TEST(VaultTest, WrongKeyIsDataLoss) {

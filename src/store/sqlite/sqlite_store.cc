@@ -415,10 +415,14 @@ class SqliteCustomerRepository final : public CustomerRepository {
     ASSIGN_OR_RETURN(
         Statement stmt,
         reader.conn().Prepare(
+            // The bucket term selects the lookup index (see migration 0006); the test
+            // LookupsUseTheBucketedHashIndexes checks the plan of this text.
             phone ? Cat("SELECT ", kCustomerColumns,
-                        " FROM customers WHERE phone_hash = ? ORDER BY uid LIMIT ?")
+                        " FROM customers WHERE substr(phone_hash, 1, 1) = substr(?1, 1, 1)"
+                        " AND phone_hash = ?1 ORDER BY uid LIMIT ?2")
                   : Cat("SELECT ", kCustomerColumns,
-                        " FROM customers WHERE id_number_hash = ? ORDER BY uid LIMIT ?"),
+                        " FROM customers WHERE substr(id_number_hash, 1, 1) = substr(?1, 1, 1)"
+                        " AND id_number_hash = ?1 ORDER BY uid LIMIT ?2"),
             "finding customer by personal data"));
     stmt.BindBlob(1, hash).BindInt64(2, limit);
     for (;;) {
