@@ -176,7 +176,10 @@ int Import(const std::string& data_dir, const std::string& mapping_path, const s
   BulkLoader pipe(e->customers.get());
   const auto started = std::chrono::steady_clock::now();
   absl::StatusOr<ImportReport> report = importer.ImportFile(
-      file, [&](std::vector<CustomerUpsert>& batch) { return pipe.Push(batch); });
+      file, [&](std::vector<CustomerUpsert>& batch) {
+        // Checked by the importer against the mapping's tags: the loader does not re-check.
+        return pipe.Push(batch, importer.validated_tags());
+      });
   const absl::Status applied = pipe.Finish();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

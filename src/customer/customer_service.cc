@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/status_macros.h"
@@ -200,18 +201,60 @@ absl::Status CustomerService::Validate(const CatalogView& catalog, const Custome
   return absl::OkStatus();
 }
 
-absl::StatusOr<CustomerService::StoredBatch> CustomerService::StoreBatch(
-    std::vector<CustomerUpsert> batch) {
-  const std::shared_ptr<const CatalogView> view = catalog();
+absl::Status CustomerService::CheckValidatedKeys(const std::vector<CustomerUpsert>& batch,
+                                                 const std::vector<TagDef>& validated) const {
+  // Rows carry their keys in sorted order, mostly the same ones: compare each key with the one
+  // the previous row had at the same position before searching the definitions.
+  std::vector<const std::string*> previous;
   for (size_t i = 0; i < batch.size(); ++i) {
-    absl::Status s = Validate(*view, batch[i], "customers");
-    if (!s.ok()) {
-      // Name the item only on failure: formatting a path per item costs more than checking it.
-      return absl::InvalidArgumentError(
-          fmt::format("customers/{}{}", i, ToStd(s.message()).substr(strlen("customers"))));
+    if (batch[i].external_id.empty()) {
+      return absl::InvalidArgumentError(fmt::format("customers/{}/external_id: empty", i));
+    }
+    size_t pos = 0;
+    for (const auto& entry : batch[i].tags) {
+      const std::string& key = entry.first;
+      if (pos < previous.size() && *previous[pos] == key) {
+        ++pos;
+        continue;
+      }
+      auto def = std::find_if(validated.begin(), validated.end(),
+                              [&](const TagDef& d) { return d.key == key; });
+      if (def == validated.end()) {
+        return absl::InvalidArgumentError(
+            fmt::format("customers/{}/tags/{}: not one of the validated tags", i, key));
+      }
+      if (pos >= previous.size()) previous.resize(pos + 1);
+      previous[pos++] = &def->key;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CustomerService::StoredBatch> CustomerService::StoreBatch(
+    std::vector<CustomerUpsert> batch, std::shared_ptr<const std::vector<TagDef>> validated) {
+  const std::shared_ptr<const CatalogView> view = catalog();
+  // A validated batch is trusted when the catalog still holds the definitions it was checked
+  // against (compared once per batch, not per value).
+  const bool trusted = validated != nullptr &&
+                       std::all_of(validated->begin(), validated->end(), [&](const TagDef& d) {
+                         const TagDef* current = view->Find(d.key);
+                         return current != nullptr && *current == d;
+                       });
+  if (trusted) {
+    RETURN_IF_ERROR(CheckValidatedKeys(batch, *validated));
+  } else {
+    validated.reset();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      absl::Status s = Validate(*view, batch[i], "customers");
+      if (!s.ok()) {
+        // Name the item only on failure: formatting a path per item costs more than checking it.
+        return absl::InvalidArgumentError(
+            fmt::format("customers/{}{}", i, ToStd(s.message()).substr(strlen("customers"))));
+      }
     }
   }
   StoredBatch stored;
+  stored.validated_against = std::move(validated);
   ASSIGN_OR_RETURN(stored.results, store_->customers().Upsert(batch, clock_->NowMs()));
   stored.changes.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -224,7 +267,7 @@ absl::Status CustomerService::IndexBatch(StoredBatch batch) {
   absl::MutexLock lock(&write_mu_);
   // Validated against the same catalog, so the index accepts every change; an error here
   // means the index and the store disagree, which recovery at next start repairs.
-  RETURN_IF_ERROR(index_->ApplyBatch(batch.changes));
+  RETURN_IF_ERROR(index_->ApplyBatch(batch.changes, batch.validated_against.get()));
   AdvanceAppliedSeq(batch.results);
   return absl::OkStatus();
 }
@@ -274,13 +317,21 @@ BulkLoader::BulkLoader(CustomerService* service)
     : service_(service),
       index_([this](CustomerService::StoredBatch& b) { return service_->IndexBatch(std::move(b)); },
              [](const CustomerService::StoredBatch& b) { return b.changes.size(); }),
-      store_([this](std::vector<CustomerUpsert>& batch) -> absl::Status {
-        ASSIGN_OR_RETURN(CustomerService::StoredBatch stored,
-                         service_->StoreBatch(std::move(batch)));
-        return index_.Push(stored);
-      }) {}
+      store_(
+          [this](Pending& batch) -> absl::Status {
+            ASSIGN_OR_RETURN(
+                CustomerService::StoredBatch stored,
+                service_->StoreBatch(std::move(batch.upserts), std::move(batch.validated_against)));
+            return index_.Push(stored);
+          },
+          [](const Pending& b) { return b.upserts.size(); }) {}
 
-absl::Status BulkLoader::Push(std::vector<CustomerUpsert>& batch) { return store_.Push(batch); }
+absl::Status BulkLoader::Push(std::vector<CustomerUpsert>& batch,
+                              std::shared_ptr<const std::vector<TagDef>> validated_against) {
+  Pending pending{std::move(batch), std::move(validated_against)};
+  batch.clear();
+  return store_.Push(pending);
+}
 
 absl::Status BulkLoader::Finish() {
   absl::Status stored = store_.Finish();

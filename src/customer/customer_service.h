@@ -87,11 +87,20 @@ class CustomerService {
   // The two halves of Upsert, for BulkLoader: validate and write the store; then update the
   // index. Between them another batch's store write may run, which is why only a process
   // with no other writer may use them (see BulkLoader).
+  //
+  // `validated_against` (may be null): the definitions an importer checked the batch
+  // against. The caller guarantees that every external id passed ValidateExternalId and that
+  // every tag value was parsed by TagValueParser for the definition with the same key in
+  // `validated_against`. When the catalog holds exactly those definitions, the batch is not
+  // checked again value by value (only its keys are); otherwise it is validated in full.
   struct StoredBatch {
     std::vector<std::pair<uint32_t, TagChanges>> changes;
     std::vector<CustomerRepository::UpsertResult> results;
+    std::shared_ptr<const std::vector<TagDef>> validated_against;
   };
-  absl::StatusOr<StoredBatch> StoreBatch(std::vector<CustomerUpsert> batch);
+  absl::StatusOr<StoredBatch> StoreBatch(
+      std::vector<CustomerUpsert> batch,
+      std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
   absl::Status IndexBatch(StoredBatch batch);
 
   absl::StatusOr<CustomerRecord> Get(std::string_view external_id);
@@ -119,6 +128,10 @@ class CustomerService {
                                         Replay mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status Validate(const CatalogView& catalog, const CustomerUpsert& upsert,
                         std::string_view where) const;
+  // Checks that every upsert's tag keys are in `validated` (the catalog's definitions, so
+  // their values need no further check) and its external id is not empty.
+  absl::Status CheckValidatedKeys(const std::vector<CustomerUpsert>& batch,
+                                  const std::vector<TagDef>& validated) const;
   // Rebuilds the catalog view from the index's catalog.
   void PublishCatalog();
 
@@ -136,16 +149,23 @@ class BulkLoader {
  public:
   explicit BulkLoader(CustomerService* service);
   // Hands over a batch (moved from); returns the first error of any stage so far.
-  absl::Status Push(std::vector<CustomerUpsert>& batch);
+  // `validated_against`: see CustomerService::StoreBatch (an importer's batches are checked
+  // once, by the importer, when the catalog holds the definitions it parsed them with).
+  absl::Status Push(std::vector<CustomerUpsert>& batch,
+                    std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
   // Waits until everything pushed is in the store and the index; returns the first error.
   absl::Status Finish();
   // Rows in the store and the index so far.
   size_t applied_rows() const { return index_.applied_rows(); }
 
  private:
+  struct Pending {
+    std::vector<CustomerUpsert> upserts;
+    std::shared_ptr<const std::vector<TagDef>> validated_against;
+  };
   CustomerService* service_;
   OrderedStage<CustomerService::StoredBatch> index_;  // declared first: store_ feeds it
-  BatchPipeline store_;
+  OrderedStage<Pending> store_;
 };
 
 }  // namespace mercator

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,6 +101,13 @@ class Importer {
   [[nodiscard]] absl::StatusOr<ImportReport> ImportString(std::string_view data,
                                                           const UpsertSink& sink);
 
+  // The definitions the sink's batches were checked against: every external id passed
+  // ValidateExternalId and every tag value was parsed by TagValueParser for the definition
+  // with its key (see BulkLoader::Push, which then skips checking them again).
+  const std::shared_ptr<const std::vector<TagDef>>& validated_tags() const {
+    return validated_tags_;
+  }
+
  private:
   using OpenFn = std::function<absl::StatusOr<std::unique_ptr<CsvReader>>(const CsvOptions&)>;
   absl::StatusOr<ImportReport> Run(const OpenFn& open, const UpsertSink& sink);
@@ -107,6 +115,9 @@ class Importer {
   ImportMapping mapping_;
   ImportOptions options_;
   const Clock* clock_;
+  // After mapping_, from which it is copied.
+  std::shared_ptr<const std::vector<TagDef>> validated_tags_ =
+      std::make_shared<const std::vector<TagDef>>(mapping_.tags);
 };
 
 }  // namespace mercator

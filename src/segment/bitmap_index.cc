@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
@@ -54,6 +55,7 @@ bool IsNumeric(TagType t) {
 class TagIndex {
  public:
   explicit TagIndex(TagDef def) : def_(std::move(def)) {
+    allowed_.insert(def_.values.begin(), def_.values.end());
     if (def_.type == TagType::kBool) {
       IdFor("true");
       IdFor("false");
@@ -61,7 +63,15 @@ class TagIndex {
   }
 
   const TagDef& def() const { return def_; }
-  void set_def(TagDef def) { def_ = std::move(def); }
+  void set_def(TagDef def) {
+    def_ = std::move(def);
+    allowed_.clear();
+    allowed_.insert(def_.values.begin(), def_.values.end());
+  }
+  // Whether an enum value is in the catalog's closed list (always true for open enums).
+  bool Allowed(const std::string& v) const {
+    return allowed_.empty() || allowed_.contains(absl::string_view(v.data(), v.size()));
+  }
   bool numeric() const { return IsNumeric(def_.type); }
   const Roaring& exists() const { return numeric() ? bsi_.exists() : exists_; }
   const Bsi& bsi() const { return bsi_; }
@@ -186,6 +196,7 @@ class TagIndex {
   static constexpr size_t kMaxDenseValues = 64;
   std::vector<DenseBits> dense_;
   absl::flat_hash_map<std::string, uint32_t> ids_;
+  absl::flat_hash_set<std::string> allowed_;  // def_.values; empty: any value
   Bsi bsi_;
 };
 
@@ -210,57 +221,108 @@ struct Contents {
 
 // ---- Applying changes -------------------------------------------------------------------
 
-absl::Status CheckValue(const TagDef& def, const TagValue& value) {
-  auto wrong = [&] {
+// Whether `value` has the shape of `def`'s type.
+bool TypeMatches(const TagDef& def, const TagValue& value) {
+  switch (def.type) {
+    case TagType::kBool:
+      return std::holds_alternative<bool>(value);
+    case TagType::kEnum:
+      return std::holds_alternative<std::string>(value);
+    case TagType::kMultiEnum:
+      return std::holds_alternative<std::vector<std::string>>(value);
+    case TagType::kInt:
+    case TagType::kDecimal:
+    case TagType::kDate:
+      return std::holds_alternative<int64_t>(value);
+  }
+  return false;
+}
+
+absl::Status CheckValue(const TagIndex& tag, const TagValue& value) {
+  const TagDef& def = tag.def();
+  if (!TypeMatches(def, value)) {
     return absl::InvalidArgumentError(
         fmt::format("tag '{}': expected a {} value", def.key, TagTypeName(def.type)));
-  };
+  }
   auto allowed = [&](const std::string& v) -> absl::Status {
     if (v.empty()) {
       return absl::InvalidArgumentError(fmt::format("tag '{}': empty value", def.key));
     }
-    if (!def.values.empty() &&
-        std::find(def.values.begin(), def.values.end(), v) == def.values.end()) {
+    if (!tag.Allowed(v)) {
       return absl::InvalidArgumentError(
           fmt::format("tag '{}': value \"{}\" is not in the catalog", def.key, v));
     }
     return absl::OkStatus();
   };
-  switch (def.type) {
-    case TagType::kBool:
-      if (!std::holds_alternative<bool>(value)) return wrong();
-      return absl::OkStatus();
-    case TagType::kEnum:
-      if (!std::holds_alternative<std::string>(value)) return wrong();
-      return allowed(std::get<std::string>(value));
-    case TagType::kMultiEnum:
-      if (!std::holds_alternative<std::vector<std::string>>(value)) return wrong();
-      for (const std::string& v : std::get<std::vector<std::string>>(value)) {
-        RETURN_IF_ERROR(allowed(v));
-      }
-      return absl::OkStatus();
-    case TagType::kInt:
-    case TagType::kDecimal:
-    case TagType::kDate:
-      if (!std::holds_alternative<int64_t>(value)) return wrong();
-      return absl::OkStatus();
-  }
-  return wrong();
-}
-
-absl::Status CheckChanges(const Contents& c, const TagChanges& changes) {
-  for (const auto& [key, value] : changes) {
-    const TagIndex* tag = c.Find(key);
-    if (tag == nullptr) return absl::InvalidArgumentError(fmt::format("unknown tag '{}'", key));
-    if (value.has_value()) RETURN_IF_ERROR(CheckValue(tag->def(), *value));
+  if (const std::string* s = std::get_if<std::string>(&value)) return allowed(*s);
+  if (const auto* many = std::get_if<std::vector<std::string>>(&value)) {
+    for (const std::string& v : *many) RETURN_IF_ERROR(allowed(v));
   }
   return absl::OkStatus();
 }
 
-void ApplyChanges(Contents& c, uint32_t uid, const TagChanges& changes) {
-  c.live.add(uid);
+// Resolves the keys of a batch's changes to their tags. The rows of a batch mostly carry the
+// same keys in the same (sorted) order, so comparing a key with the tag found at the same
+// position of the previous row is cheaper than hashing it. Also remembers which tags'
+// values the caller already checked (ApplyBatch's `checked_against`).
+class KeyResolver {
+ public:
+  struct Entry {
+    TagIndex* tag = nullptr;
+    bool prechecked = false;  // values were checked against this very definition
+  };
+
+  KeyResolver(const Contents& c, const std::vector<TagDef>* checked_against)
+      : c_(c), checked_against_(checked_against) {}
+
+  // The tag of the `pos`-th key of a change; entry.tag is nullptr for an unknown key.
+  Entry Find(size_t pos, const std::string& key) {
+    if (pos < cache_.size() && cache_[pos].tag != nullptr && cache_[pos].tag->def().key == key) {
+      return cache_[pos];
+    }
+    Entry e;
+    e.tag = c_.Find(key);
+    if (e.tag != nullptr && checked_against_ != nullptr) {
+      for (const TagDef& def : *checked_against_) {
+        if (def.key == key) {
+          e.prechecked = def == e.tag->def();
+          break;
+        }
+      }
+    }
+    if (pos >= cache_.size()) cache_.resize(pos + 1);
+    cache_[pos] = e;
+    return e;
+  }
+
+ private:
+  const Contents& c_;
+  const std::vector<TagDef>* checked_against_;
+  std::vector<Entry> cache_;
+};
+
+absl::Status CheckChanges(KeyResolver& keys, const TagChanges& changes) {
+  size_t pos = 0;
   for (const auto& [key, value] : changes) {
-    TagIndex* tag = c.Find(key);
+    const KeyResolver::Entry e = keys.Find(pos++, key);
+    if (e.tag == nullptr) return absl::InvalidArgumentError(fmt::format("unknown tag '{}'", key));
+    if (!value.has_value()) continue;
+    if (e.prechecked) {
+      // Parsed for this definition: the type is all that could still be wrong.
+      if (!TypeMatches(e.tag->def(), *value)) RETURN_IF_ERROR(CheckValue(*e.tag, *value));
+      continue;
+    }
+    RETURN_IF_ERROR(CheckValue(*e.tag, *value));
+  }
+  return absl::OkStatus();
+}
+
+// `changes` passed CheckChanges.
+void ApplyChanges(Contents& c, KeyResolver& keys, uint32_t uid, const TagChanges& changes) {
+  c.live.add(uid);
+  size_t pos = 0;
+  for (const auto& [key, value] : changes) {
+    TagIndex* tag = keys.Find(pos++, key).tag;
     if (value.has_value()) {
       tag->Set(uid, *value);
     } else {
@@ -1426,19 +1488,22 @@ std::vector<TagDef> SegmentIndex::Tags() const {
 
 absl::Status SegmentIndex::Apply(uint32_t uid, const TagChanges& changes) {
   absl::MutexLock lock(&state_->mu);
-  RETURN_IF_ERROR(CheckChanges(state_->data, changes));
-  ApplyChanges(state_->data, uid, changes);
+  KeyResolver keys(state_->data, nullptr);
+  RETURN_IF_ERROR(CheckChanges(keys, changes));
+  ApplyChanges(state_->data, keys, uid, changes);
   return absl::OkStatus();
 }
 
-absl::Status SegmentIndex::ApplyBatch(const std::vector<std::pair<uint32_t, TagChanges>>& batch) {
+absl::Status SegmentIndex::ApplyBatch(const std::vector<std::pair<uint32_t, TagChanges>>& batch,
+                                      const std::vector<TagDef>* checked_against) {
   absl::MutexLock lock(&state_->mu);
+  KeyResolver keys(state_->data, checked_against);
   for (const auto& [uid, changes] : batch) {
-    absl::Status s = CheckChanges(state_->data, changes);
+    absl::Status s = CheckChanges(keys, changes);
     if (!s.ok())
       return absl::Status(s.code(), fmt::format("uid {}: {}", uid, std::string(s.message())));
   }
-  for (const auto& [uid, changes] : batch) ApplyChanges(state_->data, uid, changes);
+  for (const auto& [uid, changes] : batch) ApplyChanges(state_->data, keys, uid, changes);
   return absl::OkStatus();
 }
 

@@ -41,7 +41,12 @@ class SegmentIndex {
   absl::Status Apply(uint32_t uid, const TagChanges& changes);
   // Applies many customers' changes under one writer lock (bulk import). The whole batch is
   // checked first: one bad entry is InvalidArgument naming its uid, and nothing is applied.
-  absl::Status ApplyBatch(const std::vector<std::pair<uint32_t, TagChanges>>& batch);
+  // `checked_against`: definitions the values were already checked against (an importer
+  // parsed them with TagValueParser). For a tag whose definition here is equal to one of
+  // them, only the value's type is checked, not enum membership again; other tags are checked
+  // in full. Keys are always checked.
+  absl::Status ApplyBatch(const std::vector<std::pair<uint32_t, TagChanges>>& batch,
+                          const std::vector<TagDef>* checked_against = nullptr);
   // Removes `uid` from every bitmap (PIPL erasure).
   void Erase(uint32_t uid);
 

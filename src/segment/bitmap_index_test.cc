@@ -483,6 +483,60 @@ TEST(SegmentIndex, ApplyBatchRejectsWholeBatchOnOneBadEntry) {
   EXPECT_EQ(index.LiveCount(), 0u);
 }
 
+TEST(SegmentIndex, ApplyBatchCheckedAgainstTheCatalogEqualsApplyOneByOne) {
+  Gen gen(11);
+  SegmentIndex checked;
+  SegmentIndex single;
+  DefineAll(checked);
+  DefineAll(single);
+  std::vector<std::pair<uint32_t, TagChanges>> batch;
+  for (uint32_t uid = 0; uid < 2000; ++uid) {
+    batch.emplace_back(uid, gen.Changes());
+    if (uid % 5 == 0) batch.emplace_back(uid / 2, gen.Changes());
+  }
+  const std::vector<TagDef> catalog = Catalog();
+  ASSERT_TRUE(checked.ApplyBatch(batch, &catalog).ok());
+  for (const auto& [uid, changes] : batch) ASSERT_TRUE(single.Apply(uid, changes).ok());
+  for (int q = 0; q < 300; ++q) {
+    const Rule rule = gen.Tree(3);
+    ASSERT_EQ(*checked.Evaluate(rule), *single.Evaluate(rule)) << Describe(rule);
+  }
+}
+
+TEST(SegmentIndex, ApplyBatchCheckedAgainstStillChecksKeysTypesAndOtherDefinitions) {
+  SegmentIndex index;
+  DefineAll(index);
+  const std::vector<TagDef> catalog = Catalog();
+  auto apply = [&](TagChanges changes, const std::vector<TagDef>& defs) {
+    std::vector<std::pair<uint32_t, TagChanges>> batch;
+    batch.push_back({1, {{"age", TagValue(int64_t{30})}}});
+    batch.push_back({2, std::move(changes)});
+    return index.ApplyBatch(batch, &defs);
+  };
+  // An unknown key and a value of the wrong type are refused even from a checked batch.
+  absl::Status s = apply({{"nope", TagValue(true)}}, catalog);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("uid 2: unknown tag 'nope'"));
+  s = apply({{"level", TagValue(int64_t{3})}}, catalog);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("uid 2: tag 'level': expected a enum value"));
+  // Values checked against another definition of "level" (a different value list) are
+  // checked again against the index's own.
+  std::vector<TagDef> other = catalog;
+  for (TagDef& d : other) {
+    if (d.key == "level") d.values.push_back("diamond");
+  }
+  s = apply({{"level", TagValue(std::string("diamond"))}}, other);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("uid 2: tag 'level': value \"diamond\""));
+  // Nor does a definition missing from the checked list count as checked.
+  std::vector<TagDef> without_products;
+  for (const TagDef& d : catalog) {
+    if (d.key != "products") without_products.push_back(d);
+  }
+  s = apply({{"products", TagValue(std::vector<std::string>{"yacht"})}}, without_products);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("uid 2: tag 'products': value \"yacht\""));
+  EXPECT_EQ(index.LiveCount(), 0u);
+}
+
 // ---- Semantics spelled out --------------------------------------------------------------
 
 class SmallIndex : public ::testing::Test {

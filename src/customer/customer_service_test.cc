@@ -1,0 +1,184 @@
+// CustomerService and BulkLoader against a real SQLite store in a temp dir and a real index:
+// batches an importer validated are trusted only while the catalog holds the definitions
+// they were checked against, and end up exactly like batches checked again.
+#include "customer/customer_service.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "segment/bitmap_index.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace mercator {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ =
+        fs::temp_directory_path() / ("mercator_customer_service_test_" + std::to_string(getpid()) +
+                                     "_" + std::to_string(counter++));
+    fs::remove_all(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+TagDef Def(std::string key, TagType type, std::vector<std::string> values = {}) {
+  TagDef d;
+  d.key = std::move(key);
+  d.name_en = d.key;
+  d.type = type;
+  d.values = std::move(values);
+  return d;
+}
+
+std::vector<TagDef> Catalog() {
+  return {Def("age", TagType::kInt), Def("level", TagType::kEnum, {"gold", "silver"}),
+          Def("products", TagType::kMultiEnum, {"deposit", "fund", "loan"}),
+          Def("vip", TagType::kBool)};
+}
+
+// A store, an index and the service over them.
+struct Engine {
+  explicit Engine(const std::string& dir) {
+    auto opened = OpenSqliteStore(dir, &clock);
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    store = *std::move(opened);
+    service = std::make_unique<CustomerService>(store.get(), &index, &clock);
+    for (const TagDef& def : Catalog()) EXPECT_TRUE(service->DefineTag(def).ok());
+  }
+  FakeClock clock{1'700'000'000'000};
+  std::unique_ptr<Store> store;
+  SegmentIndex index;
+  std::unique_ptr<CustomerService> service;
+};
+
+// What an importer would hand over for customer i (values valid for Catalog()).
+CustomerUpsert Row(int i) {
+  CustomerUpsert u;
+  u.external_id = "C" + std::to_string(i);
+  u.tags.emplace("age", TagValue(int64_t{20 + i % 50}));
+  if (i % 3 != 0) u.tags.emplace("level", TagValue(std::string(i % 2 ? "gold" : "silver")));
+  u.tags.emplace("products",
+                 TagValue(std::vector<std::string>{"deposit", i % 4 ? "fund" : "loan"}));
+  if (i % 5 == 0) u.tags.emplace("vip", std::nullopt);  // a removal
+  if (i % 5 == 1) u.tags.emplace("vip", TagValue(i % 10 == 1));
+  return u;
+}
+
+std::vector<CustomerUpsert> Rows(int from, int to) {
+  std::vector<CustomerUpsert> rows;
+  for (int i = from; i < to; ++i) rows.push_back(Row(i));
+  return rows;
+}
+
+uint64_t Count(Engine& e, Rule rule) {
+  absl::StatusOr<uint64_t> n = e.index.Count(rule);
+  EXPECT_TRUE(n.ok()) << n.status();
+  return n.ok() ? *n : 0;
+}
+
+TEST(BulkLoader, ValidatedBatchesLandLikeCheckedOnes) {
+  TempDir dir_a, dir_b;
+  Engine validated(dir_a.path()), checked(dir_b.path());
+  auto defs = std::make_shared<const std::vector<TagDef>>(Catalog());
+  {
+    BulkLoader a(validated.service.get());
+    BulkLoader b(checked.service.get());
+    for (int from = 0; from < 3000; from += 1000) {
+      std::vector<CustomerUpsert> batch_a = Rows(from, from + 1000);
+      std::vector<CustomerUpsert> batch_b = Rows(from, from + 1000);
+      ASSERT_TRUE(a.Push(batch_a, defs).ok());
+      ASSERT_TRUE(b.Push(batch_b).ok());
+    }
+    // Updates of existing customers go through the store's merge.
+    std::vector<CustomerUpsert> again_a = Rows(500, 700);
+    std::vector<CustomerUpsert> again_b = Rows(500, 700);
+    for (auto* batch : {&again_a, &again_b}) {
+      for (CustomerUpsert& u : *batch) u.tags["age"] = TagValue(int64_t{99});
+    }
+    ASSERT_TRUE(a.Push(again_a, defs).ok());
+    ASSERT_TRUE(b.Push(again_b).ok());
+    ASSERT_TRUE(a.Finish().ok());
+    ASSERT_TRUE(b.Finish().ok());
+    EXPECT_EQ(a.applied_rows(), 3200u);
+  }
+  for (int i : {0, 1, 2, 5, 6, 600, 2999}) {
+    absl::StatusOr<CustomerRecord> x = validated.service->Get("C" + std::to_string(i));
+    absl::StatusOr<CustomerRecord> y = checked.service->Get("C" + std::to_string(i));
+    ASSERT_TRUE(x.ok() && y.ok()) << i;
+    EXPECT_EQ(x->uid, y->uid);
+    EXPECT_EQ(x->tags, y->tags) << i;
+  }
+  for (const Rule& rule :
+       {Rule::Exists("vip"), Rule::Exists("level"), Rule::Exists("products"), Rule::All()}) {
+    EXPECT_EQ(Count(validated, rule), Count(checked, rule));
+  }
+  EXPECT_EQ(validated.index.LiveCount(), 3000u);
+}
+
+TEST(BulkLoader, ValidatedAgainstOtherDefinitionsIsCheckedInFull) {
+  TempDir dir;
+  Engine e(dir.path());
+  // The importer parsed "level" with a longer list than the catalog now holds.
+  std::vector<TagDef> stale = Catalog();
+  stale[1].values.push_back("diamond");
+  auto defs = std::make_shared<const std::vector<TagDef>>(stale);
+  std::vector<CustomerUpsert> batch = Rows(0, 10);
+  batch[7].tags["level"] = TagValue(std::string("diamond"));
+  BulkLoader loader(e.service.get());
+  ASSERT_TRUE(loader.Push(batch, defs).ok());
+  absl::Status s = loader.Finish();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("customers/7/tags/level"));
+  EXPECT_EQ(e.index.LiveCount(), 0u);
+  EXPECT_FALSE(e.service->Get("C0").ok());
+}
+
+TEST(BulkLoader, ValidatedBatchWithAKeyOutsideItsDefinitionsIsRefused) {
+  TempDir dir;
+  Engine e(dir.path());
+  std::vector<TagDef> without_vip = Catalog();
+  without_vip.pop_back();
+  auto defs = std::make_shared<const std::vector<TagDef>>(without_vip);
+  std::vector<CustomerUpsert> batch = Rows(0, 10);  // rows 1 and 5 carry "vip"
+  BulkLoader loader(e.service.get());
+  ASSERT_TRUE(loader.Push(batch, defs).ok());
+  absl::Status s = loader.Finish();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("customers/0/tags/vip"));
+  EXPECT_EQ(e.index.LiveCount(), 0u);
+}
+
+TEST(CustomerService, UpsertStillChecksEveryValue) {
+  TempDir dir;
+  Engine e(dir.path());
+  std::vector<CustomerUpsert> batch = Rows(0, 3);
+  batch[2].tags["products"] = TagValue(std::vector<std::string>{"yacht"});
+  absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> r =
+      e.service->Upsert(std::move(batch));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("customers/2/tags/products"));
+}
+
+}  // namespace
+}  // namespace mercator
