@@ -7,7 +7,7 @@ namespace {
 
 std::vector<CustomerUpsert> Batch(int first, int n) {
   std::vector<CustomerUpsert> b;
-  for (int i = first; i < first + n; ++i) b.push_back({"C" + std::to_string(i), {}, {}, {}});
+  for (int i = first; i < first + n; ++i) b.push_back({"C" + std::to_string(i), {}, {}, {}, {}});
   return b;
 }
 
