@@ -30,6 +30,7 @@ static_assert(Vault::kKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 static_assert(Vault::kNonceBytes == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 static_assert(Vault::kTagBytes == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 static_assert(Vault::kKeyBytes == crypto_kdf_KEYBYTES);
+static_assert(Vault::kLookupHashBytes >= crypto_generichash_BYTES_MIN);
 
 void EnsureSodium() {
   // sodium_init is thread-safe and idempotent; it fails only if the system has no entropy

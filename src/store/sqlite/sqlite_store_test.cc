@@ -482,7 +482,8 @@ TEST_F(SqliteStoreTest, PersonalDataIsSealedAtRestAndOpenedOnRead) {
             0);
   EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT length(phone_sealed) FROM customers"),
             static_cast<int64_t>(kPhone.size() + auth::Vault::kOverheadBytes));
-  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT length(phone_hash) FROM customers"), 32);
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT length(phone_hash) FROM customers"),
+            static_cast<int64_t>(auth::Vault::kLookupHashBytes));
   Close();
   const std::string bytes = AllBytes(dir_.path());
   EXPECT_NE(bytes.find("clear_tag_marker"), std::string::npos);  // the grep can see the row

@@ -2,7 +2,7 @@
 --
 -- name, phone and id_number are stored only as sealed values (AEAD ciphertext with a key id
 -- and nonce; the key is never in the database). phone and id_number also get a keyed hash
--- (32 bytes) for exact-match lookup; a hash is worthless without the key.
+-- (16 bytes) for exact-match lookup; a hash is worthless without the key.
 --
 -- The plaintext columns name and phone of 0001 stay in the table but are always NULL: a
 -- migration cannot seal existing values because it has no key, so the store seals them when
