@@ -602,7 +602,8 @@ class SqliteCustomerRepository final : public CustomerRepository {
       ASSIGN_OR_RETURN(bool row, find.Step());
       if (!row) {
         // The insert just found the external id taken; inside one transaction it cannot vanish.
-        return absl::InternalError(Cat("upsert: customer ", upsert.external_id, " disappeared"));
+        // Internal errors are logged: no customer id in the message (common/log.h).
+        return absl::InternalError("upsert: a customer disappeared inside its transaction");
       }
       if (find.ColumnInt64(2) != 0) {
         return absl::FailedPreconditionError(Cat("customer ", upsert.external_id, " was erased"));
