@@ -231,7 +231,14 @@ TEST_F(AppTest, SavedAudienceKeepsVersionedSnapshots) {
   json::value v2 = CallJson("POST", base + "/snapshots", {}, 201);
   EXPECT_EQ(v2.at("count"), 3);
 
-  // Version 1 still lists exactly who was in it then.
+  // Version 1 still lists exactly who was in it then, once someone else approved the export
+  // (maker-checker; approvals_test covers the refusals).
+  EXPECT_EQ(Call("GET", base + "/snapshots/1/members").status, 403);
+  json::value request = CallJson("POST", base + "/snapshots/1/exports", {}, 201);
+  auto checker = SessionClient::SignInAs(*app_, "checker", {"approver"});
+  ASSERT_TRUE(checker);
+  const std::string approve = "/v1/approvals/" + json::serialize(request.at("id")) + "/approve";
+  EXPECT_EQ(checker->Fetch("POST", approve).status, 200);
   http::HttpResult m = Call("GET", base + "/snapshots/1/members");
   EXPECT_EQ(m.status, 200);
   EXPECT_EQ(m.body, "external_id\nA1\nA2\n");

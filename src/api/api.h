@@ -21,6 +21,7 @@ class ApiClientService;
 
 namespace mercator::auth {
 class HashChainAuditLog;
+class ApprovalService;
 }  // namespace mercator::auth
 
 namespace mercator::api {
@@ -35,6 +36,8 @@ struct ApiContext {
   auth::AuditLog* audit = nullptr;
   // The same log for paging and verifying it (GET /v1/audit).
   auth::HashChainAuditLog* audit_chain = nullptr;
+  // Maker-checker (approvals_api.cc; export requests of audience snapshots).
+  auth::ApprovalService* approvals = nullptr;
   // Staff accounts and sessions (auth_api.cc, users_api.cc).
   auth::StaffService* staff = nullptr;
   auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
@@ -56,6 +59,7 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx);
 void RegisterSegmentRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAuditRoutes(http::Router& router, ApiContext& ctx);
+void RegisterApprovalRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAuthRoutes(http::Router& router, ApiContext& ctx);
 void RegisterUserRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
@@ -68,6 +72,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSegmentRoutes(router, ctx);
   RegisterAudienceRoutes(router, ctx);
   RegisterAuditRoutes(router, ctx);
+  RegisterApprovalRoutes(router, ctx);
   RegisterAuthRoutes(router, ctx);
   RegisterUserRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);

@@ -5,6 +5,7 @@
 
 #include "api/api.h"
 #include "api/audit_util.h"
+#include "api/export_approval.h"
 #include "api/json_util.h"
 
 namespace mercator::api {
@@ -194,12 +195,16 @@ void RegisterAudienceRoutes(http::Router& router, ApiContext& ctx) {
                if (!id.ok()) return ErrorResponse(id.status());
                absl::StatusOr<int64_t> version = IdParam(req, "version");
                if (!version.ok()) return ErrorResponse(version.status());
+               // Maker-checker: only after another person approved the caller's request.
+               auto approval = RequireApprovedExport(ctx, req, *id, static_cast<int32_t>(*version));
+               if (!approval.ok()) return ErrorResponse(approval.status());
                auto members = ctx.audiences->SnapshotMembers(*id, static_cast<int32_t>(*version));
                if (!members.ok()) return ErrorResponse(members.status());
-               if (absl::Status s = RecordAudit(
-                       ctx, req, "export.download", "audience_snapshot",
-                       fmt::format("{}/{}", *id, *version),
-                       json::serialize(json::object{{"count", members->cardinality()}}));
+               if (absl::Status s =
+                       RecordAudit(ctx, req, "export.download", "audience_snapshot",
+                                   fmt::format("{}/{}", *id, *version),
+                                   json::serialize(json::object{{"count", members->cardinality()},
+                                                                {"approval_id", approval->id}}));
                    !s.ok()) {
                  return ErrorResponse(s);
                }

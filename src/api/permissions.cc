@@ -37,6 +37,13 @@ constexpr RoutePermission kTable[] = {
     // audit_api.cc
     {Method::kGet, "/v1/audit", "audit:read"},
     {Method::kGet, "/v1/audit/verify", "audit:read"},
+    // approvals_api.cc
+    {Method::kGet, "/v1/approvals", "approvals:read"},
+    {Method::kGet, "/v1/approvals/{id}", "approvals:read"},
+    {Method::kPost, "/v1/approvals/{id}/approve", "approvals:decide"},
+    {Method::kPost, "/v1/approvals/{id}/reject", "approvals:decide"},
+    {Method::kPost, "/v1/approvals/{id}/withdraw", "approvals:submit"},
+    {Method::kPost, "/v1/audiences/{id}/snapshots/{version}/exports", "approvals:submit"},
     // auth_api.cc (POST /v1/auth/login is public)
     {Method::kPost, "/v1/auth/logout", "self"},
     {Method::kGet, "/v1/auth/me", "self"},

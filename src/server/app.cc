@@ -17,6 +17,7 @@
 #include "common/strings.h"
 #include "server/openapi.h"
 #include "store/sqlite/sqlite_api_clients.h"
+#include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
@@ -64,9 +65,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->cipher_ = std::move(e.cipher);
   app->store_ = std::move(e.store);
   app->audit_repository_ = NewSqliteAuditRepository(*app->store_);
-  app->audit_ =
-      std::make_unique<auth::HashChainAuditLog>(app->audit_repository_.get(), SystemClock::Get());
   const Clock* clock = options.clock != nullptr ? options.clock : SystemClock::Get();
+  app->audit_ = std::make_unique<auth::HashChainAuditLog>(app->audit_repository_.get(), clock);
+  app->approval_repository_ = NewSqliteApprovalRepository(*app->store_);
+  app->approvals_ = std::make_unique<auth::ApprovalService>(app->approval_repository_.get(),
+                                                            app->audit_.get(), clock);
   app->staff_repository_ = NewSqliteStaffRepository(*app->store_, clock);
   app->staff_ = std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock,
                                                      options.staff);
@@ -92,6 +95,7 @@ absl::Status App::Start() {
   ctx.clock = options_.clock != nullptr ? options_.clock : SystemClock::Get();
   ctx.audit = audit_.get();
   ctx.audit_chain = audit_.get();
+  ctx.approvals = approvals_.get();
   ctx.render_metrics = [this] { return metrics_->Render(); };
   ctx.openapi_json = std::string(OpenApiJson());
   ctx.draining = [this] { return draining_.load(); };

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "auth/approvals.h"
 #include "auth/audit_log.h"
 #include "auth/rate_limiter.h"
 #include "auth/request_signing.h"
@@ -69,6 +70,7 @@ class App {
   AudienceService& audiences() { return *audiences_; }
   Store& store() { return *store_; }
   auth::HashChainAuditLog& audit() { return *audit_; }
+  auth::ApprovalService& approvals() { return *approvals_; }
   auth::StaffService& staff() { return *staff_; }
   auth::ApiClientService& api_clients() { return *api_clients_; }
   // Every route, after Start() (the role x endpoint test walks them).
@@ -88,6 +90,8 @@ class App {
   // The hash-chained audit log over the store (declared after it: destroyed first).
   std::unique_ptr<AuditRepository> audit_repository_;
   std::unique_ptr<auth::HashChainAuditLog> audit_;
+  std::unique_ptr<ApprovalRepository> approval_repository_;
+  std::unique_ptr<auth::ApprovalService> approvals_;
   std::unique_ptr<StaffRepository> staff_repository_;
   std::unique_ptr<auth::StaffService> staff_;
   std::unique_ptr<auth::RateLimiter> login_limiter_;
