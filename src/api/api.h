@@ -24,6 +24,10 @@ class HashChainAuditLog;
 class ApprovalService;
 }  // namespace mercator::auth
 
+namespace mercator::activity {
+class ActivityService;
+}  // namespace mercator::activity
+
 namespace mercator::api {
 
 // What the handlers need; owned by server/app, which outlives the router.
@@ -51,6 +55,8 @@ struct ApiContext {
   std::string openapi_json;
   // Set while draining: /readyz answers 503 so load balancers stop sending traffic.
   std::function<bool()> draining;
+  // Activities: terms, lifecycle, draws (activities_api.cc); routes only when set.
+  activity::ActivityService* activities = nullptr;
 };
 
 void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
@@ -62,6 +68,8 @@ void RegisterAuditRoutes(http::Router& router, ApiContext& ctx);
 void RegisterApprovalRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAuthRoutes(http::Router& router, ApiContext& ctx);
 void RegisterUserRoutes(http::Router& router, ApiContext& ctx);
+// /v1/activities (operators) and /v1/app/activities (signed app back-ends).
+void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
 void RegisterClientRoutes(http::Router& router, ApiContext& ctx);
 
@@ -76,6 +84,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterAuthRoutes(router, ctx);
   RegisterUserRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
+  RegisterActivityRoutes(router, ctx);
 }
 
 }  // namespace mercator::api

@@ -61,6 +61,24 @@ constexpr RoutePermission kTable[] = {
     {Method::kPatch, "/v1/clients/{key_id}", "clients:manage"},
     {Method::kPost, "/v1/clients/{key_id}/rotate", "clients:manage"},
     {Method::kGet, "/v1/whoami", "self"},
+    // activities_api.cc
+    {Method::kGet, "/v1/activities", "activities:read"},
+    {Method::kPost, "/v1/activities", "activities:write"},
+    {Method::kGet, "/v1/activities/{id}", "activities:read"},
+    {Method::kPut, "/v1/activities/{id}", "activities:write"},
+    {Method::kDelete, "/v1/activities/{id}", "activities:write"},
+    {Method::kPost, "/v1/activities/{id}/submit", "activities:write"},
+    {Method::kPost, "/v1/activities/{id}/pause", "activities:write"},
+    {Method::kPost, "/v1/activities/{id}/resume", "activities:write"},
+    {Method::kPost, "/v1/activities/{id}/end", "activities:write"},
+    {Method::kPost, "/v1/activities/{id}/clone", "activities:write"},
+    {Method::kGet, "/v1/activities/{id}/versions", "activities:read"},
+    {Method::kGet, "/v1/activities/{id}/stats", "activities:read"},
+    {Method::kGet, "/v1/activities/{id}/draws", "activities:read"},
+    {Method::kGet, "/v1/app/activities", "draw"},
+    {Method::kPost, "/v1/app/activities/{id}/draw", "draw"},
+    {Method::kGet, "/v1/app/activities/{id}/prizes", "draw"},
+    {Method::kGet, "/v1/app/activities/{id}/rules", "draw"},
 };
 
 }  // namespace

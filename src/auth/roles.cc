@@ -8,7 +8,9 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 24> kAllPermissions = {
+constexpr std::array<std::string_view, 26> kAllPermissions = {
+    "activities:read",   // activities: terms, versions, stats, draw log
+    "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
     "approvals:read",    // see submissions and decisions
     "approvals:submit",  // submit an object for approval
@@ -50,15 +52,16 @@ const std::vector<RoleDef>& Roles() {
         "customers:erase", "customers:read", "customers:write", "segments:read", "self",
         "tags:read", "tags:write", "users:manage", "users:read"}},
       {"operator",
-       {"approvals:read", "approvals:submit", "audiences:read", "audiences:write", "customers:read",
+       {"activities:read", "activities:write", "approvals:read", "approvals:submit", "audiences:read", "audiences:write", "customers:read",
         "exports:read", "segments:export", "segments:read", "self", "tags:read", "tags:write"}},
       {"approver",
-       {"approvals:decide", "approvals:read", "audiences:read", "customers:read", "segments:read",
+       {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "customers:read", "segments:read",
         "self", "tags:read"}},
       {"manager",
-       {"audiences:read", "customers:read", "pii:read", "segments:read", "self", "tags:read",
+       {"activities:read", "audiences:read", "customers:read", "pii:read", "segments:read", "self", "tags:read",
         "workbench:use"}},
-      {"analyst", {"audiences:read", "customers:read", "segments:read", "self", "tags:read"}},
+      {"analyst",
+       {"activities:read", "audiences:read", "customers:read", "segments:read", "self", "tags:read"}},
       {"auditor", {"approvals:read", "audit:read", "self", "users:read"}},
   };
   return *roles;

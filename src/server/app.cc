@@ -17,6 +17,7 @@
 #include "common/strings.h"
 #include "server/openapi.h"
 #include "store/sqlite/sqlite_api_clients.h"
+#include "store/sqlite/sqlite_activities.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_staff.h"
@@ -81,6 +82,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->customers_ = std::move(e.customers);
   app->audiences_ = std::move(e.audiences);
   app->recovery_ = e.recovery;
+  // Activities: the published versions are loaded into memory and the draw engine.
+  app->activity_repository_ = NewSqliteActivityRepository(*app->store_);
+  app->activities_ = std::make_unique<activity::ActivityService>(
+      app->activity_repository_.get(), app->approvals_.get(), app->audiences_.get(),
+      app->customers_.get(), app->draw_.get(), /*points=*/nullptr, clock, options.activities);
+  RETURN_IF_ERROR(app->activities_->LoadPublished());
   return app;
 }
 
@@ -103,6 +110,7 @@ absl::Status App::Start() {
   ctx.cookie_security = options_.cookie_security;
   ctx.login_limiter = login_limiter_.get();
   ctx.api_clients = api_clients_.get();
+  ctx.activities = activities_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());

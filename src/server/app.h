@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "activity/activity_service.h"
 #include "auth/approvals.h"
 #include "auth/audit_log.h"
 #include "auth/rate_limiter.h"
@@ -26,6 +27,7 @@
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
 #include "store/pii_cipher.h"
+#include "store/activity_repository.h"
 #include "store/repository.h"
 
 namespace mercator {
@@ -50,6 +52,8 @@ struct AppOptions {
   const Clock* clock = nullptr;
   // API clients' signed requests: clock skew, replay window, per-client rate limit.
   auth::ApiClientOptions api_clients;
+  // Activities: how long evaluated audiences are reused for eligibility (tests: 0).
+  activity::ActivityServiceOptions activities;
 };
 
 class App {
@@ -71,6 +75,7 @@ class App {
   Store& store() { return *store_; }
   auth::HashChainAuditLog& audit() { return *audit_; }
   auth::ApprovalService& approvals() { return *approvals_; }
+  activity::ActivityService& activities() { return *activities_; }
   auth::StaffService& staff() { return *staff_; }
   auth::ApiClientService& api_clients() { return *api_clients_; }
   // Every route, after Start() (the role x endpoint test walks them).
@@ -100,6 +105,11 @@ class App {
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
+  // Activities (after the services they use: destroyed first). draw_ is the draw engine
+  // behind activity::DrawPort; null until the engine is wired.
+  std::unique_ptr<ActivityRepository> activity_repository_;
+  std::unique_ptr<activity::DrawPort> draw_;
+  std::unique_ptr<activity::ActivityService> activities_;
   std::unique_ptr<http::Metrics> metrics_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<http::Server> server_;

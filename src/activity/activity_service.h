@@ -1,0 +1,197 @@
+// Activities: lifecycle with maker-checker, frozen versions of terms, eligibility, chances and
+// the draw orchestration (eligibility -> chances -> points cost -> pool by customer group ->
+// the draw engine).
+//
+// Lifecycle. A new activity is a draft (version 1). Submit sends the latest version to the
+// ApprovalService (object type "activity", object id the activity id, digest the SHA-256 of
+// the terms); the creator can never approve it (the service refuses self-decisions). When
+// approved (OnDecided), and only if the approval's digest is still the version's, the version
+// becomes the published one: the activity is scheduled until its window opens, live inside
+// it, ended after it (computed from the clock). Operators pause, resume and end it. Approved
+// terms are frozen: editing a published activity creates a new draft version, which needs its
+// own approval; customers keep seeing the published version until then.
+//
+// Eligibility (in this order): black list refuses; white list admits; otherwise the audience
+// or rule decides (neither: everyone, unless a white list is given, which then is the only
+// way in). Channels and the window are checked first. The external verification hook is
+// modelled and validated but not called yet (later step).
+//
+// Chances per customer: free_per_day a day; with points_cost, further draws up to max_per_day
+// cost points (spent through the points ledger with a key derived from the Idempotency-Key,
+// reversed if the draw does not happen); max_total over the whole activity. Extra chances from
+// tasks need the events module and are not credited yet.
+//
+// Thread safety: safe for concurrent use. The published terms are cached in memory and
+// replaced atomically on every publish or phase change.
+#ifndef MERCATOR_ACTIVITY_ACTIVITY_SERVICE_H_
+#define MERCATOR_ACTIVITY_ACTIVITY_SERVICE_H_
+
+#include <boost/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "activity/activity.h"
+#include "activity/draw_engine.h"
+#include "auth/approvals.h"
+#include "common/clock.h"
+#include "common/principal.h"
+#include "customer/customer_service.h"
+#include "segment/audience_service.h"
+#include "store/activity_repository.h"
+
+namespace mercator::reward {
+class PointsLedger;
+}  // namespace mercator::reward
+
+namespace mercator::activity {
+
+// What the service needs from the draw engine (activity/draw_engine.h, whose types it uses):
+// EngineDrawPort (draw_port.h) implements it over the real engine; tests may use a fake.
+class DrawPort {
+ public:
+  virtual ~DrawPort() = default;
+  virtual absl::Status Load(const DrawTerms& terms) = 0;
+  virtual absl::StatusOr<DrawResult> Draw(const DrawRequest& request) = 0;
+  virtual absl::StatusOr<std::optional<DrawResult>> Find(int64_t activity_id, uint32_t uid,
+                                                         const std::string& idempotency_key) = 0;
+  virtual absl::StatusOr<ChanceUsage> UsedChances(int64_t activity_id, uint32_t uid) = 0;
+  virtual absl::StatusOr<std::vector<DrawResult>> MyPrizes(int64_t activity_id, uint32_t uid) = 0;
+  virtual absl::StatusOr<DrawStats> Stats(int64_t activity_id) = 0;
+  virtual absl::StatusOr<std::map<std::string, int64_t>> StockLeft(int64_t activity_id) = 0;
+  virtual absl::StatusOr<std::string> DrawLogCsv(int64_t activity_id) = 0;
+};
+
+// The engine's terms for a published version.
+DrawTerms DrawTermsOf(int64_t activity_id, int32_t version, const ActivityTerms& terms);
+
+struct ActivityServiceOptions {
+  // How long an evaluated audience or rule (its member bitmap) is reused for eligibility and
+  // pool choice; 0: evaluated on every request.
+  int64_t membership_cache_ms = 5000;
+};
+
+// An activity with its versions' state as the operator sees it.
+struct ActivityView {
+  ActivityRecord record;
+  ActivityVersion latest;
+  std::optional<ActivityVersion> published;
+  // draft, submitted, scheduled, live, paused, ended.
+  std::string state;
+};
+
+// The published version of an activity, as customers see it.
+struct Published {
+  int64_t activity_id = 0;
+  int32_t version = 0;
+  ActivityPhase phase = ActivityPhase::kPublished;
+  ActivityTerms terms;
+  TemplateEngine engine = TemplateEngine::kDraw;
+};
+
+class ActivityService {
+ public:
+  // None owned; all but `draw` and `points` required and must outlive the service. Registers
+  // the "activity" listener with `approvals` (construct before serving requests).
+  ActivityService(ActivityRepository* repository, auth::ApprovalService* approvals,
+                  AudienceService* audiences, CustomerService* customers, DrawPort* draw,
+                  reward::PointsLedger* points, const Clock* clock,
+                  ActivityServiceOptions options = {});
+  ActivityService(const ActivityService&) = delete;
+  ActivityService& operator=(const ActivityService&) = delete;
+
+  // Loads the published versions into memory and into the draw engine (start-up).
+  absl::Status LoadPublished();
+
+  // Operator side. Terms errors are InvalidArgument "<path>: <reason>".
+  absl::StatusOr<ActivityView> Create(const boost::json::value& terms, const Principal& actor);
+  // A draft (or rejected) latest version is edited in place; an approved one gets a new draft
+  // version; a submitted one is FailedPrecondition (withdraw it first).
+  absl::StatusOr<ActivityView> Update(int64_t id, const boost::json::value& terms,
+                                      const Principal& actor);
+  absl::StatusOr<ActivityView> Get(int64_t id);
+  absl::StatusOr<std::vector<ActivityView>> List(int64_t after_id, int limit);
+  absl::StatusOr<std::vector<ActivityVersion>> Versions(int64_t id);
+  absl::StatusOr<Approval> Submit(int64_t id, const Principal& actor,
+                                  const auth::RequestMeta& meta);
+  absl::StatusOr<ActivityView> Pause(int64_t id);
+  absl::StatusOr<ActivityView> Resume(int64_t id);
+  absl::StatusOr<ActivityView> End(int64_t id);
+  absl::StatusOr<ActivityView> Clone(int64_t id, const Principal& actor);
+  absl::Status Delete(int64_t id);
+  absl::StatusOr<DrawStats> Stats(int64_t id);
+  absl::StatusOr<std::string> DrawLogCsv(int64_t id);
+
+  // Customer side (signed app clients).
+  struct Visible {
+    std::shared_ptr<const Published> activity;
+    std::string state;
+    int32_t chances_left = 0;  // -1: no limit
+  };
+  absl::StatusOr<std::vector<Visible>> VisibleTo(const std::string& external_id,
+                                                 const std::string& channel);
+  struct DrawOutcome {
+    DrawResult result;
+    int64_t points_spent = 0;
+  };
+  // NotFound (activity or customer), FailedPrecondition "activity: not live (...)",
+  // PermissionDenied "customer: not eligible ...", ResourceExhausted "no chances left".
+  absl::StatusOr<DrawOutcome> Draw(int64_t id, const std::string& external_id,
+                                   const std::string& channel, const std::string& idempotency_key);
+  absl::StatusOr<std::vector<DrawResult>> MyPrizes(int64_t id, const std::string& external_id);
+  // The published terms for the rules page: prizes with odds, stock, limits, dates.
+  absl::StatusOr<boost::json::object> Rules(int64_t id);
+
+  // The approval listener (public for tests that drive decisions directly).
+  void OnDecided(const Approval& approval);
+
+  // draft, submitted, scheduled, live, paused, ended at `now_ms`.
+  static std::string StateOf(const ActivityRecord& record, const ActivityVersion& latest,
+                             const ActivityTerms* published_terms, int64_t now_ms);
+
+ private:
+  absl::StatusOr<ActivityTerms> CheckTerms(const boost::json::value& json);
+  absl::StatusOr<ActivityView> View(int64_t id);
+  absl::StatusOr<ActivityView> ViewOf(const ActivityRecord& record);
+  absl::Status Refresh(int64_t id);
+  std::shared_ptr<const Published> FindPublished(int64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Is `uid` a member of the audience or rule (cached bitmaps)?
+  absl::StatusOr<bool> AudienceHas(int64_t audience_id, uint32_t uid);
+  absl::StatusOr<bool> RuleHas(const std::string& dsl, uint32_t uid);
+  // Not eligible: PermissionDenied naming why.
+  absl::Status CheckEligible(const Published& p, const CustomerRecord& customer,
+                             const std::string& channel);
+  absl::StatusOr<const PoolGroup*> PoolFor(const Published& p, uint32_t uid);
+  absl::Status CheckLive(const Published& p);
+  int32_t DailyLimit(const Chances& c) const;
+
+  ActivityRepository* const repository_;
+  auth::ApprovalService* const approvals_;
+  AudienceService* const audiences_;
+  CustomerService* const customers_;
+  DrawPort* const draw_;
+  reward::PointsLedger* const points_;
+  const Clock* const clock_;
+  const ActivityServiceOptions options_;
+
+  // Lock order: mu_ and cache_mu_ are leaves, never held together or across calls out.
+  absl::Mutex mu_;
+  std::map<int64_t, std::shared_ptr<const Published>> published_ ABSL_GUARDED_BY(mu_);
+  struct CachedMembers {
+    std::shared_ptr<const Roaring> members;
+    int64_t at_ms = 0;
+  };
+  absl::Mutex cache_mu_;
+  std::map<std::string, CachedMembers> members_ ABSL_GUARDED_BY(cache_mu_);
+};
+
+}  // namespace mercator::activity
+
+#endif  // MERCATOR_ACTIVITY_ACTIVITY_SERVICE_H_

@@ -1,0 +1,408 @@
+// /v1/activities (operators: terms, lifecycle, versions, stats, draw log) and
+// /v1/app/activities (signed app back-ends with the "draw" scope: what a customer can join,
+// draw, my prizes, the rules page). The activity module holds the rules
+// (activity/activity_service.h); this file parses, audits and renders.
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "activity/activity_service.h"
+#include "api/api.h"
+#include "api/audit_util.h"
+#include "api/json_util.h"
+#include "common/status_macros.h"
+
+namespace mercator::api {
+
+namespace {
+
+using activity::ActivityService;
+using activity::ActivityView;
+
+// Longest Idempotency-Key accepted on a draw (the engine's key adds the client's actor).
+constexpr size_t kMaxIdempotencyKeyBytes = 64;
+
+absl::StatusOr<int64_t> PathInt(const http::Request& req, std::string_view name) {
+  const std::string& s = req.path_params.at(std::string(name));
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
+    return absl::NotFoundError(fmt::format("{} '{}' is not a valid id", name, s));
+  }
+  return v;
+}
+
+json::value TermsJson(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value() : v;
+}
+
+json::object VersionToJson(const ActivityVersion& v, bool with_terms) {
+  json::object o{
+      {"version", v.version},
+      {"status", VersionStatusName(v.status)},
+      {"digest", v.digest},
+      {"created_by", v.created_by},
+      {"created_at", IsoTime(v.created_ms)},
+      {"approval_id", v.approval_id > 0 ? json::value(v.approval_id) : json::value()},
+      {"decided_by", v.decided_by},
+      {"decided_at", v.decided_ms > 0 ? json::value(IsoTime(v.decided_ms)) : json::value()}};
+  if (with_terms) o["terms"] = TermsJson(v.terms_json);
+  return o;
+}
+
+json::object ViewToJson(const ActivityView& v) {
+  return json::object{
+      {"id", v.record.id},
+      {"name", v.record.name},
+      {"state", v.state},
+      {"created_by", v.record.created_by},
+      {"created_at", IsoTime(v.record.created_ms)},
+      {"updated_at", IsoTime(v.record.updated_ms)},
+      {"latest", VersionToJson(v.latest, false)},
+      {"published", v.published ? json::value(VersionToJson(*v.published, false)) : json::value()},
+      {"terms", TermsJson(v.latest.terms_json)}};
+}
+
+json::object ResultToJson(const activity::DrawResult& r) {
+  return json::object{
+      {"draw_id", std::to_string(r.draw_id)}, {"pool_id", r.pool_id},  {"prize_id", r.prize_id},
+      {"prize_name", r.prize_name},           {"kind", r.kind},        {"won", r.won},
+      {"guaranteed", r.guaranteed},           {"at", IsoTime(r.at_ms)}};
+}
+
+json::object StatsToJson(int64_t id, const activity::DrawStats& s) {
+  json::array prizes;
+  for (const activity::PrizeStats& p : s.prizes) {
+    prizes.push_back(
+        json::object{{"pool_id", p.pool_id},
+                     {"prize_id", p.prize_id},
+                     {"name", p.name},
+                     {"kind", p.kind},
+                     {"awarded", p.awarded},
+                     {"stock_left", p.stock_left >= 0 ? json::value(p.stock_left) : json::value()},
+                     {"daily_stock_left",
+                      p.daily_stock_left >= 0 ? json::value(p.daily_stock_left) : json::value()}});
+  }
+  json::object channels;
+  for (const auto& [channel, n] : s.draws_per_channel) channels[channel] = n;
+  return json::object{{"activity_id", id},
+                      {"participants", s.participants},
+                      {"draws", s.draws},
+                      {"wins", s.wins},
+                      {"budget_fen", s.budget_fen},
+                      {"budget_spent_fen", s.budget_spent_fen},
+                      {"prizes", std::move(prizes)},
+                      {"draws_per_channel", std::move(channels)}};
+}
+
+auth::RequestMeta MetaOf(const http::Request& req) {
+  auth::RequestMeta m;
+  m.request_id = std::string(req.Header("x-request-id"));
+  m.ip = req.peer;
+  return m;
+}
+
+// The customer's external id and channel of an app request, from the query or the body.
+absl::StatusOr<std::string> Customer(const http::Request& req, const json::object* body) {
+  std::optional<std::string> c;
+  if (body != nullptr) {
+    ASSIGN_OR_RETURN(c, OptionalString(*body, "customer"));
+  } else if (auto q = req.Query("customer")) {
+    c = std::string(*q);
+  }
+  if (!c || c->empty()) return absl::InvalidArgumentError("customer: is required");
+  return *c;
+}
+
+absl::StatusOr<std::string> Channel(const http::Request& req, const json::object* body) {
+  std::optional<std::string> c;
+  if (body != nullptr) {
+    ASSIGN_OR_RETURN(c, OptionalString(*body, "channel"));
+  } else if (auto q = req.Query("channel")) {
+    c = std::string(*q);
+  }
+  if (!c || c->empty()) return absl::InvalidArgumentError("channel: is required");
+  if (!activity::IsChannel(*c)) {
+    return absl::InvalidArgumentError("channel: must be one of app, h5, wechat_oa, wecom, branch");
+  }
+  return *c;
+}
+
+}  // namespace
+
+void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
+  using http::Auth;
+  using http::Method;
+  if (ctx.activities == nullptr) return;
+  ActivityService& svc = *ctx.activities;
+
+  // --- operators -----------------------------------------------------------------------
+
+  router.Add(Method::kGet, "/v1/activities", Auth::kRequired, [&svc](http::Request& req) {
+    int64_t after = 0, limit = 50;
+    if (auto c = req.Query("cursor"); c && !c->empty()) {
+      auto [p, ec] = std::from_chars(c->data(), c->data() + c->size(), after);
+      if (ec != std::errc() || p != c->data() + c->size() || after < 0) {
+        return ErrorResponse(absl::InvalidArgumentError("cursor: not a cursor from this API"));
+      }
+    }
+    if (auto l = req.Query("limit"); l && !l->empty()) {
+      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+      if (ec != std::errc() || p != l->data() + l->size() || limit < 1 || limit > 200) {
+        return ErrorResponse(absl::InvalidArgumentError("limit: must be between 1 and 200"));
+      }
+    }
+    auto list = svc.List(after, static_cast<int>(limit) + 1);
+    if (!list.ok()) return ErrorResponse(list.status());
+    json::object out;
+    out["next_cursor"] = nullptr;
+    if (list->size() > static_cast<size_t>(limit)) {
+      list->pop_back();
+      out["next_cursor"] = std::to_string(list->back().record.id);
+    }
+    json::array items;
+    for (const ActivityView& v : *list) {
+      json::object o = ViewToJson(v);
+      o.erase("terms");
+      items.push_back(std::move(o));
+    }
+    out["activities"] = std::move(items);
+    return JsonResponse(200, out);
+  });
+
+  router.Add(Method::kPost, "/v1/activities", Auth::kRequired, [&ctx, &svc](http::Request& req) {
+    absl::StatusOr<json::object> body = ParseObjectBody(req);
+    if (!body.ok()) return ErrorResponse(body.status());
+    auto v = svc.Create(*body, req.principal);
+    if (!v.ok()) return ErrorResponse(v.status());
+    if (absl::Status s = RecordAudit(
+            ctx, req, "activity.create", "activity", std::to_string(v->record.id),
+            json::serialize(json::object{
+                {"name", v->record.name}, {"version", 1}, {"digest", v->latest.digest}}));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
+    http::Response r = JsonResponse(201, ViewToJson(*v));
+    r.headers["location"] = fmt::format("/v1/activities/{}", v->record.id);
+    return r;
+  });
+
+  router.Add(Method::kGet, "/v1/activities/{id}", Auth::kRequired, [&svc](http::Request& req) {
+    auto id = PathInt(req, "id");
+    if (!id.ok()) return ErrorResponse(id.status());
+    auto v = svc.Get(*id);
+    if (!v.ok()) return ErrorResponse(v.status());
+    return JsonResponse(200, ViewToJson(*v));
+  });
+
+  router.Add(Method::kPut, "/v1/activities/{id}", Auth::kRequired,
+             [&ctx, &svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               absl::StatusOr<json::object> body = ParseObjectBody(req);
+               if (!body.ok()) return ErrorResponse(body.status());
+               auto v = svc.Update(*id, *body, req.principal);
+               if (!v.ok()) return ErrorResponse(v.status());
+               if (absl::Status s =
+                       RecordAudit(ctx, req, "activity.update", "activity", std::to_string(*id),
+                                   json::serialize(json::object{{"version", v->latest.version},
+                                                                {"digest", v->latest.digest}}));
+                   !s.ok()) {
+                 return ErrorResponse(s);
+               }
+               return JsonResponse(200, ViewToJson(*v));
+             });
+
+  router.Add(Method::kDelete, "/v1/activities/{id}", Auth::kRequired,
+             [&ctx, &svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               if (absl::Status s = svc.Delete(*id); !s.ok()) return ErrorResponse(s);
+               if (absl::Status s =
+                       RecordAudit(ctx, req, "activity.delete", "activity", std::to_string(*id));
+                   !s.ok()) {
+                 return ErrorResponse(s);
+               }
+               http::Response r;
+               r.status = 204;
+               return r;
+             });
+
+  router.Add(Method::kPost, "/v1/activities/{id}/submit", Auth::kRequired,
+             [&ctx, &svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               // The approval service audits the submission itself ("approval.submit").
+               auto a = svc.Submit(*id, req.principal, MetaOf(req));
+               if (!a.ok()) return ErrorResponse(a.status());
+               (void)ctx;
+               auto v = svc.Get(*id);
+               if (!v.ok()) return ErrorResponse(v.status());
+               json::object out = ViewToJson(*v);
+               out["approval_id"] = a->id;
+               return JsonResponse(202, out);
+             });
+
+  struct PhaseRoute {
+    const char* path;
+    const char* action;
+    absl::StatusOr<ActivityView> (ActivityService::*fn)(int64_t);
+  };
+  for (const PhaseRoute& pr :
+       {PhaseRoute{"/v1/activities/{id}/pause", "activity.pause", &ActivityService::Pause},
+        PhaseRoute{"/v1/activities/{id}/resume", "activity.resume", &ActivityService::Resume},
+        PhaseRoute{"/v1/activities/{id}/end", "activity.end", &ActivityService::End}}) {
+    router.Add(Method::kPost, pr.path, Auth::kRequired, [&ctx, &svc, pr](http::Request& req) {
+      auto id = PathInt(req, "id");
+      if (!id.ok()) return ErrorResponse(id.status());
+      auto v = (svc.*pr.fn)(*id);
+      if (!v.ok()) return ErrorResponse(v.status());
+      if (absl::Status s = RecordAudit(ctx, req, pr.action, "activity", std::to_string(*id),
+                                       json::serialize(json::object{{"state", v->state}}));
+          !s.ok()) {
+        return ErrorResponse(s);
+      }
+      return JsonResponse(200, ViewToJson(*v));
+    });
+  }
+
+  router.Add(Method::kPost, "/v1/activities/{id}/clone", Auth::kRequired,
+             [&ctx, &svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               auto v = svc.Clone(*id, req.principal);
+               if (!v.ok()) return ErrorResponse(v.status());
+               if (absl::Status s = RecordAudit(
+                       ctx, req, "activity.clone", "activity", std::to_string(v->record.id),
+                       json::serialize(json::object{{"from", *id}, {"name", v->record.name}}));
+                   !s.ok()) {
+                 return ErrorResponse(s);
+               }
+               http::Response r = JsonResponse(201, ViewToJson(*v));
+               r.headers["location"] = fmt::format("/v1/activities/{}", v->record.id);
+               return r;
+             });
+
+  router.Add(Method::kGet, "/v1/activities/{id}/versions", Auth::kRequired,
+             [&svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               auto list = svc.Versions(*id);
+               if (!list.ok()) return ErrorResponse(list.status());
+               json::array items;
+               for (const ActivityVersion& v : *list) items.push_back(VersionToJson(v, true));
+               return JsonResponse(200, json::object{{"versions", std::move(items)}});
+             });
+
+  router.Add(Method::kGet, "/v1/activities/{id}/stats", Auth::kRequired,
+             [&svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               auto stats = svc.Stats(*id);
+               if (!stats.ok()) return ErrorResponse(stats.status());
+               return JsonResponse(200, StatsToJson(*id, *stats));
+             });
+
+  // Every draw with its random value, as CSV; each export is audited.
+  router.Add(
+      Method::kGet, "/v1/activities/{id}/draws", Auth::kRequired, [&ctx, &svc](http::Request& req) {
+        auto id = PathInt(req, "id");
+        if (!id.ok()) return ErrorResponse(id.status());
+        auto csv = svc.DrawLogCsv(*id);
+        if (!csv.ok()) return ErrorResponse(csv.status());
+        if (absl::Status s =
+                RecordAudit(ctx, req, "activity.draws_export", "activity", std::to_string(*id),
+                            json::serialize(json::object{{"bytes", csv->size()}}));
+            !s.ok()) {
+          return ErrorResponse(s);
+        }
+        http::Response r = http::Response::Text(200, *std::move(csv), "text/csv");
+        r.headers["content-disposition"] =
+            fmt::format("attachment; filename=\"activity-{}-draws.csv\"", *id);
+        r.headers["cache-control"] = "no-store";
+        return r;
+      });
+
+  // --- signed app back-ends ----------------------------------------------------------
+
+  router.Add(Method::kGet, "/v1/app/activities", Auth::kRequired, [&svc](http::Request& req) {
+    auto customer = Customer(req, nullptr);
+    if (!customer.ok()) return ErrorResponse(customer.status());
+    auto channel = Channel(req, nullptr);
+    if (!channel.ok()) return ErrorResponse(channel.status());
+    auto list = svc.VisibleTo(*customer, *channel);
+    if (!list.ok()) return ErrorResponse(list.status());
+    json::array items;
+    for (const ActivityService::Visible& v : *list) {
+      const activity::ActivityTerms& t = v.activity->terms;
+      items.push_back(json::object{
+          {"id", v.activity->activity_id},
+          {"name", t.name},
+          {"title", t.display.title},
+          {"template", t.display.template_name},
+          {"theme", t.display.theme},
+          {"state", v.state},
+          {"end", activity::FormatTime(t.eligibility.end_ms)},
+          {"chances_left", v.chances_left >= 0 ? json::value(v.chances_left) : json::value()},
+          {"points_cost", t.chances.points_cost}});
+    }
+    return JsonResponse(200, json::object{{"activities", std::move(items)}});
+  });
+
+  router.Add(Method::kPost, "/v1/app/activities/{id}/draw", Auth::kRequired,
+             [&svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               const std::string_view key = req.Header("idempotency-key");
+               if (key.empty()) {
+                 return ErrorResponse(absl::InvalidArgumentError(
+                     "Idempotency-Key: is required (a retry with the same key returns the "
+                     "first result)"));
+               }
+               if (key.size() > kMaxIdempotencyKeyBytes) {
+                 return ErrorResponse(absl::InvalidArgumentError(
+                     fmt::format("Idempotency-Key: at most {} bytes", kMaxIdempotencyKeyBytes)));
+               }
+               absl::StatusOr<json::object> body = ParseObjectBody(req);
+               if (!body.ok()) return ErrorResponse(body.status());
+               auto customer = Customer(req, &*body);
+               if (!customer.ok()) return ErrorResponse(customer.status());
+               auto channel = Channel(req, &*body);
+               if (!channel.ok()) return ErrorResponse(channel.status());
+               // Keys are per API client: two clients never share a draw.
+               const std::string scoped = fmt::format("{}:{}", req.principal.Actor(), key);
+               auto result = svc.Draw(*id, *customer, *channel, scoped);
+               if (!result.ok()) return ErrorResponse(result.status());
+               json::object out = ResultToJson(result->result);
+               out["activity_id"] = *id;
+               out["points_spent"] = result->points_spent;
+               out["replayed"] = result->result.replayed;
+               return JsonResponse(result->result.replayed ? 200 : 201, out);
+             });
+
+  router.Add(Method::kGet, "/v1/app/activities/{id}/prizes", Auth::kRequired,
+             [&svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               auto customer = Customer(req, nullptr);
+               if (!customer.ok()) return ErrorResponse(customer.status());
+               auto prizes = svc.MyPrizes(*id, *customer);
+               if (!prizes.ok()) return ErrorResponse(prizes.status());
+               json::array items;
+               for (const auto& o : *prizes) items.push_back(ResultToJson(o));
+               return JsonResponse(200, json::object{{"prizes", std::move(items)}});
+             });
+
+  router.Add(Method::kGet, "/v1/app/activities/{id}/rules", Auth::kRequired,
+             [&svc](http::Request& req) {
+               auto id = PathInt(req, "id");
+               if (!id.ok()) return ErrorResponse(id.status());
+               auto rules = svc.Rules(*id);
+               if (!rules.ok()) return ErrorResponse(rules.status());
+               return JsonResponse(200, *rules);
+             });
+}
+
+}  // namespace mercator::api
