@@ -24,6 +24,10 @@ class HashChainAuditLog;
 class ApprovalService;
 }  // namespace mercator::auth
 
+namespace mercator::reward {
+class PointsLedger;
+}  // namespace mercator::reward
+
 namespace mercator::activity {
 class ActivityService;
 }  // namespace mercator::activity
@@ -49,6 +53,8 @@ struct ApiContext {
   auth::RateLimiter* login_limiter = nullptr;
   // API clients and their signed requests (clients_api.cc).
   auth::ApiClientService* api_clients = nullptr;
+  // Customers' points (points_api.cc).
+  reward::PointsLedger* points = nullptr;
   // Prometheus text exposition of the process's metrics.
   std::function<std::string()> render_metrics;
   // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).
@@ -68,6 +74,8 @@ void RegisterAuditRoutes(http::Router& router, ApiContext& ctx);
 void RegisterApprovalRoutes(http::Router& router, ApiContext& ctx);
 void RegisterAuthRoutes(http::Router& router, ApiContext& ctx);
 void RegisterUserRoutes(http::Router& router, ApiContext& ctx);
+// /v1/customers/{external_id}/points (reward/points_ledger.h).
+void RegisterPointsRoutes(http::Router& router, ApiContext& ctx);
 // /v1/activities (operators) and /v1/app/activities (signed app back-ends).
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
@@ -83,6 +91,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterApprovalRoutes(router, ctx);
   RegisterAuthRoutes(router, ctx);
   RegisterUserRoutes(router, ctx);
+  RegisterPointsRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
   RegisterActivityRoutes(router, ctx);
 }

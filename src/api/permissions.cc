@@ -61,6 +61,9 @@ constexpr RoutePermission kTable[] = {
     {Method::kPatch, "/v1/clients/{key_id}", "clients:manage"},
     {Method::kPost, "/v1/clients/{key_id}/rotate", "clients:manage"},
     {Method::kGet, "/v1/whoami", "self"},
+    // points_api.cc
+    {Method::kGet, "/v1/customers/{external_id}/points", "rewards:read"},
+    {Method::kPost, "/v1/customers/{external_id}/points/adjustments", "rewards:write"},
     // activities_api.cc
     {Method::kGet, "/v1/activities", "activities:read"},
     {Method::kPost, "/v1/activities", "activities:write"},

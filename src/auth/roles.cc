@@ -8,7 +8,7 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 26> kAllPermissions = {
+constexpr std::array<std::string_view, 29> kAllPermissions = {
     "activities:read",   // activities: terms, versions, stats, draw log
     "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
@@ -26,6 +26,9 @@ constexpr std::array<std::string_view, 26> kAllPermissions = {
     "exports:read",      // download member lists (of approved exports)
     "pii:read",          // see name, phone and ID number unmasked (each read is audited)
     "placements:read",   // client scope: ask what to show a customer
+    "rewards:read",      // customers' points balances and statements, coupon templates
+    "rewards:redeem",    // client scope: redeem a customer's coupon
+    "rewards:write",     // adjust points (audited), manage coupon templates and inventory
     "segments:export",   // ad-hoc export of a rule's members (audited)
     "segments:read",     // count, breakdown, sample, DSL/JSON conversion
     "self",              // one's own session and password
@@ -53,15 +56,16 @@ const std::vector<RoleDef>& Roles() {
         "tags:read", "tags:write", "users:manage", "users:read"}},
       {"operator",
        {"activities:read", "activities:write", "approvals:read", "approvals:submit", "audiences:read", "audiences:write", "customers:read",
-        "exports:read", "segments:export", "segments:read", "self", "tags:read", "tags:write"}},
+        "exports:read", "rewards:read", "rewards:write", "segments:export", "segments:read", "self",
+        "tags:read", "tags:write"}},
       {"approver",
        {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "customers:read", "segments:read",
         "self", "tags:read"}},
       {"manager",
-       {"activities:read", "audiences:read", "customers:read", "pii:read", "segments:read", "self", "tags:read",
-        "workbench:use"}},
+       {"activities:read", "audiences:read", "customers:read", "pii:read", "rewards:read", "segments:read", "self",
+        "tags:read", "workbench:use"}},
       {"analyst",
-       {"activities:read", "audiences:read", "customers:read", "segments:read", "self", "tags:read"}},
+       {"activities:read", "audiences:read", "customers:read", "rewards:read", "segments:read", "self", "tags:read"}},
       {"auditor", {"approvals:read", "audit:read", "self", "users:read"}},
   };
   return *roles;
@@ -74,6 +78,7 @@ const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& S
           {"draw", {"draw", "self"}},
           {"placements", {"placements:read", "self"}},
           {"webhooks", {"webhooks:write", "self"}},
+          {"rewards", {"rewards:read", "rewards:redeem", "self"}},
       };
   return *scopes;
 }

@@ -166,6 +166,8 @@ TEST_F(PointsLedgerTest, ARetryReturnsTheFirstResultAndAConflictingReuseIsRefuse
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->id, first->id);
   EXPECT_EQ(again->balance_after, 100);
+  EXPECT_FALSE(first->replayed);
+  EXPECT_TRUE(again->replayed);
   EXPECT_EQ(Balance(7), 100);
 
   auto spend = ledger_->Spend(7, 60, "draw cost", "cost-1");

@@ -20,6 +20,7 @@
 #include "store/sqlite/sqlite_activities.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
+#include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -78,6 +79,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->api_client_repository_ = NewSqliteApiClientRepository(*app->store_, clock);
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
+  app->points_repository_ = NewSqlitePointsRepository(*app->store_);
+  app->points_ = std::make_unique<reward::PointsLedger>(app->points_repository_.get(), clock);
   app->index_ = std::move(e.index);
   app->customers_ = std::move(e.customers);
   app->audiences_ = std::move(e.audiences);
@@ -86,7 +89,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->activity_repository_ = NewSqliteActivityRepository(*app->store_);
   app->activities_ = std::make_unique<activity::ActivityService>(
       app->activity_repository_.get(), app->approvals_.get(), app->audiences_.get(),
-      app->customers_.get(), app->draw_.get(), /*points=*/nullptr, clock, options.activities);
+      app->customers_.get(), app->draw_.get(), app->points_.get(), clock, options.activities);
   RETURN_IF_ERROR(app->activities_->LoadPublished());
   return app;
 }
@@ -110,6 +113,7 @@ absl::Status App::Start() {
   ctx.cookie_security = options_.cookie_security;
   ctx.login_limiter = login_limiter_.get();
   ctx.api_clients = api_clients_.get();
+  ctx.points = points_.get();
   ctx.activities = activities_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
@@ -124,6 +128,10 @@ absl::Status App::Start() {
   server_ = std::make_unique<http::Server>(so, *router_, metrics_.get());
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  if (options_.points_expiry_interval_ms > 0) {
+    points_expiry_ =
+        std::make_unique<reward::PointsExpiryJob>(points_.get(), options_.points_expiry_interval_ms);
+  }
   Log(Severity::kInfo, "server started",
       {{"server.address", options_.address}, {"server.port", std::to_string(port())}});
   return absl::OkStatus();

@@ -24,6 +24,7 @@
 #include "customer/customer_service.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "reward/points_ledger.h"
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
 #include "store/pii_cipher.h"
@@ -52,6 +53,9 @@ struct AppOptions {
   const Clock* clock = nullptr;
   // API clients' signed requests: clock skew, replay window, per-client rate limit.
   auth::ApiClientOptions api_clients;
+  // How often lots of points past their date are expired (reward::PointsExpiryJob); 0: never
+  // (spends still never take expired points, and balances do not count them).
+  int64_t points_expiry_interval_ms = 60'000;
   // Activities: how long evaluated audiences are reused for eligibility (tests: 0).
   activity::ActivityServiceOptions activities;
 };
@@ -78,6 +82,7 @@ class App {
   activity::ActivityService& activities() { return *activities_; }
   auth::StaffService& staff() { return *staff_; }
   auth::ApiClientService& api_clients() { return *api_clients_; }
+  reward::PointsLedger& points() { return *points_; }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -102,6 +107,9 @@ class App {
   std::unique_ptr<auth::RateLimiter> login_limiter_;
   std::unique_ptr<ApiClientRepository> api_client_repository_;
   std::unique_ptr<auth::ApiClientService> api_clients_;
+  std::unique_ptr<PointsRepository> points_repository_;
+  std::unique_ptr<reward::PointsLedger> points_;
+  std::unique_ptr<reward::PointsExpiryJob> points_expiry_;  // after points_: stopped first
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;

@@ -61,6 +61,8 @@ struct PointsEntry {
   int64_t reversed_by = 0;  // the reverse entry of this one, 0 if none
   std::string idempotency_key;
   int64_t created_ms = 0;
+  // Not stored: set by Apply when a known key answered with this, its first result.
+  bool replayed = false;
 };
 
 // One entry to apply. For earn and spend `amount` is the (positive) magnitude; for adjust it

@@ -307,6 +307,7 @@ class SqlitePointsRepository final : public PointsRepository {
         }
         ASSIGN_OR_RETURN(std::optional<PointsEntry> first, GetEntryOn(conn, id));
         if (!first) return absl::InternalError("points: entry vanished during a transaction");
+        first->replayed = true;
         return *first;
       }
     }
