@@ -12,15 +12,17 @@
 //      total, the draw is ResourceExhausted "no chances left" and nothing is recorded.
 //      0 means no limit (the activity layer computes the customer's limits).
 //   3. Guarantee: if the pool has guarantee_after = N > 0 and the customer's last N draws in
-//      this pool were not wins, the draw is a weighted pick among the pool's winning prizes
-//      (kind != thanks) that are in stock, under the customer's cap and within budget; if
-//      there is none, the fallback applies. A win resets the count.
-//   4. Otherwise one CSPRNG value drives a Vose alias table over the pool's configured
-//      weights in which the weight of every prize that is out of stock (total or today) has
-//      been moved to the fallback prize. So each in-stock prize keeps exactly its configured
-//      probability weight/sum(weights) whatever else ran out, and a run-out prize's share
-//      goes to the fallback; nothing is ever re-drawn. The table is rebuilt when a prize runs
-//      out or its day turns.
+//      this pool were not wins, the draw is a weighted pick (configured weights) among the
+//      pool's winning prizes (kind != thanks) that are in stock, under the customer's cap and
+//      within budget. If there is none, the draw is an ordinary one (step 4). A win resets the
+//      count; a draw that gives a thanks prize or no prize adds one.
+//   4. Otherwise one CSPRNG value drives a Vose alias table over the pool's configured weights
+//      (exact integer thresholds), and a pick that is unavailable (step 5) gives the fallback.
+//      That is the same distribution as a table over the in-stock prizes in which each run-out
+//      prize's weight has been moved to the fallback: each available prize keeps exactly its
+//      configured probability weight/sum(weights) whatever else ran out, and nothing is ever
+//      re-drawn (re-drawing would raise the odds of the remaining prizes). So the table never
+//      needs rebuilding; the record keeps both the pick and the award.
 //   5. If the picked prize is over the customer's per_customer_cap, would push the budget's
 //      spent total above budget_fen, or lost a race for its last unit, the customer gets the
 //      fallback prize (again checked for stock, cap and budget). If the pool has no fallback

@@ -1,0 +1,510 @@
+#include "activity/draw_engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+
+namespace mercator::activity {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A seeded generator shared by the engine's threads.
+class LockedRandom final : public Random {
+ public:
+  explicit LockedRandom(uint64_t seed) : r_(seed) {}
+  uint64_t Next() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return r_.Next();
+  }
+
+ private:
+  std::mutex mu_;
+  SeededRandom r_;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/draw_engine_test_XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+Prize MakePrize(std::string id, std::string kind, int64_t weight, int64_t total_stock) {
+  Prize p;
+  p.id = id;
+  p.name = "Prize " + id;
+  p.kind = std::move(kind);
+  p.weight = weight;
+  p.total_stock = total_stock;
+  if (p.kind == "points") p.reward_ref = "100";
+  return p;
+}
+
+DrawTerms OnePool(std::vector<Prize> prizes, std::string fallback = "thanks") {
+  DrawTerms t;
+  t.activity_id = 7;
+  t.version = 1;
+  PrizePool pool;
+  pool.id = "default";
+  pool.name = "Default";
+  pool.prizes = std::move(prizes);
+  pool.fallback_prize_id = std::move(fallback);
+  t.pools.push_back(std::move(pool));
+  return t;
+}
+
+DrawRequest Req(uint32_t uid, std::string key, std::string digest = "d") {
+  DrawRequest r;
+  r.activity_id = 7;
+  r.uid = uid;
+  r.pool_id = "default";
+  r.idempotency_key = std::move(key);
+  r.request_digest = std::move(digest);
+  r.channel = "app";
+  return r;
+}
+
+class DrawEngineTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<DrawEngine> Open(Random* random = nullptr) {
+    DrawEngineOptions o;
+    o.dir = dir_.path();
+    o.clock = &clock_;
+    o.random = random != nullptr ? random : &random_;
+    auto e = DrawEngine::Open(o);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+
+  TempDir dir_;
+  // 2026-03-01 12:00 UTC.
+  FakeClock clock_{1'772'366'400'000};
+  LockedRandom random_{42};
+};
+
+int64_t Awarded(const DrawStats& s, const std::string& prize) {
+  for (const PrizeStats& p : s.prizes) {
+    if (p.prize_id == prize) return p.awarded;
+  }
+  return -1;
+}
+int64_t StockLeft(const DrawStats& s, const std::string& prize) {
+  for (const PrizeStats& p : s.prizes) {
+    if (p.prize_id == prize) return p.stock_left;
+  }
+  return -2;
+}
+
+TEST_F(DrawEngineTest, ManyThreadsDrawingTheLastUnitsNeverOversell) {
+  auto engine = Open(SecureRandom::Get());
+  // Two scarce prizes that almost every draw picks, one with a daily limit below its stock.
+  Prize gold = MakePrize("gold", "physical", 500, 37);
+  Prize silver = MakePrize("silver", "coupon", 500, 1000);
+  silver.reward_ref = "tpl-1";
+  silver.daily_stock = 23;
+  DrawTerms t = OnePool({gold, silver, MakePrize("thanks", "thanks", 1, -1)});
+  ASSERT_TRUE(engine->Load(t).ok());
+
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 200;
+  std::atomic<int> gold_won{0}, silver_won{0}, thanks{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kPerThread; ++j) {
+        auto r = engine->Draw(Req(static_cast<uint32_t>(i * 1000 + j), "k"));
+        ASSERT_TRUE(r.ok()) << r.status();
+        if (r->prize_id == "gold") ++gold_won;
+        if (r->prize_id == "silver") ++silver_won;
+        if (r->prize_id == "thanks") ++thanks;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(gold_won.load(), 37);
+  EXPECT_EQ(silver_won.load(), 23);
+  EXPECT_EQ(gold_won + silver_won + thanks, kThreads * kPerThread);
+  auto stats = engine->Stats(7);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(Awarded(*stats, "gold") + StockLeft(*stats, "gold"), 37);
+  EXPECT_EQ(StockLeft(*stats, "gold"), 0);
+  EXPECT_EQ(Awarded(*stats, "silver") + StockLeft(*stats, "silver"), 1000);
+  EXPECT_EQ(stats->draws, kThreads * kPerThread);
+  EXPECT_EQ(stats->wins, 37 + 23);
+
+  // The same after a restart, rebuilt from the journal.
+  engine.reset();
+  engine = Open();
+  ASSERT_TRUE(engine->Load(t).ok());
+  stats = engine->Stats(7);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(Awarded(*stats, "gold"), 37);
+  EXPECT_EQ(StockLeft(*stats, "gold"), 0);
+  EXPECT_EQ(Awarded(*stats, "silver"), 23);
+  EXPECT_EQ(stats->draws, kThreads * kPerThread);
+  auto r = engine->Draw(Req(999999, "after"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->prize_id, "gold");
+  EXPECT_NE(r->prize_id, "silver");  // still the same local day
+}
+
+TEST_F(DrawEngineTest, RetryReturnsTheFirstResultAndConflictingReuseIsRejected) {
+  auto engine = Open();
+  DrawTerms t = OnePool({MakePrize("p", "points", 1, 1000), MakePrize("thanks", "thanks", 1, -1)});
+  ASSERT_TRUE(engine->Load(t).ok());
+  auto first = engine->Draw(Req(1, "key-1", "digest-a"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->replayed);
+  auto again = engine->Draw(Req(1, "key-1", "digest-a"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->draw_id, first->draw_id);
+  EXPECT_EQ(again->prize_id, first->prize_id);
+  EXPECT_EQ(again->random_value, first->random_value);
+  auto conflict = engine->Draw(Req(1, "key-1", "digest-b"));
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(conflict.status().message()),
+              HasSubstr("Idempotency-Key reused with a different request"));
+  // A retry consumes no chance.
+  auto used = engine->UsedChances(7, 1);
+  ASSERT_TRUE(used.ok());
+  EXPECT_EQ(used->total, 1);
+  // The same key of another customer is another draw.
+  auto other = engine->Draw(Req(2, "key-1", "digest-b"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->draw_id, first->draw_id);
+
+  // After a restart the record is still there.
+  engine.reset();
+  engine = Open();
+  auto replay = engine->Draw(Req(1, "key-1", "digest-a"));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_EQ(replay->draw_id, first->draw_id);
+  EXPECT_EQ(engine->Draw(Req(1, "key-1", "digest-c")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto found = engine->Find(7, 1, "key-1");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->draw_id, first->draw_id);
+}
+
+// Pearson's statistic of observed counts against weights.
+double ChiSquare(const std::vector<int64_t>& observed, const std::vector<int64_t>& weights) {
+  int64_t n = 0, w = 0;
+  for (int64_t o : observed) n += o;
+  for (int64_t x : weights) w += x;
+  double chi = 0;
+  for (size_t i = 0; i < observed.size(); ++i) {
+    const double e = static_cast<double>(n) * weights[i] / w;
+    chi += (observed[i] - e) * (observed[i] - e) / e;
+  }
+  return chi;
+}
+
+TEST_F(DrawEngineTest, HundredThousandSeededDrawsMatchTheConfiguredOdds) {
+  LockedRandom seeded(20260301);
+  auto engine = Open(&seeded);
+  const std::vector<int64_t> weights = {1, 5, 30, 164, 300, 500};
+  std::vector<Prize> prizes;
+  for (size_t i = 0; i + 1 < weights.size(); ++i) {
+    prizes.push_back(MakePrize("p" + std::to_string(i), "points", weights[i], -1));
+  }
+  prizes.push_back(MakePrize("thanks", "thanks", weights.back(), -1));
+  ASSERT_TRUE(engine->Load(OnePool(prizes)).ok());
+
+  // Many draws in flight (as a server has them), so the test does not wait for 100k fsyncs.
+  constexpr int kDraws = 100'000;
+  std::vector<int64_t> observed(weights.size(), 0);
+  std::mutex mu;
+  int pending = kDraws;
+  std::condition_variable cv;
+  for (int i = 0; i < kDraws; ++i) {
+    engine->DrawAsync(Req(static_cast<uint32_t>(i), "k"), [&](absl::StatusOr<DrawResult> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      EXPECT_TRUE(r.ok()) << r.status();
+      for (size_t k = 0; r.ok() && k < prizes.size(); ++k) {
+        if (prizes[k].id == r->prize_id) ++observed[k];
+      }
+      if (--pending == 0) cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+  }
+  const double chi = ChiSquare(observed, weights);
+  // 5 degrees of freedom: the 0.1% critical value is 20.52.
+  EXPECT_LT(chi, 20.52) << "observed frequencies differ from the weights";
+  EXPECT_GT(ChiSquarePValue(chi, 5), 0.001);
+  // The test can fail: the same counts against slightly different odds are rejected.
+  std::vector<int64_t> skewed = weights;
+  skewed[2] += 3;
+  skewed[5] -= 3;
+  EXPECT_GT(ChiSquare(observed, skewed), 20.52);
+
+  auto fairness = engine->Fairness(7);
+  ASSERT_TRUE(fairness.ok());
+  ASSERT_EQ(fairness->size(), 1u);
+  const PoolFairness& f = (*fairness)[0];
+  EXPECT_EQ(f.draws, kDraws);
+  EXPECT_EQ(f.degrees_of_freedom, 5);
+  EXPECT_NEAR(f.chi_square, chi, 1e-6);
+  EXPECT_GT(f.p_value, 0.001);
+  for (size_t k = 0; k < f.rows.size(); ++k) EXPECT_EQ(f.rows[k].observed, observed[k]);
+}
+
+TEST(ChiSquarePValue, MatchesTables) {
+  EXPECT_NEAR(ChiSquarePValue(3.841, 1), 0.05, 1e-4);
+  EXPECT_NEAR(ChiSquarePValue(20.515, 5), 0.001, 1e-5);
+  EXPECT_NEAR(ChiSquarePValue(124.342, 100), 0.05, 1e-4);
+  EXPECT_DOUBLE_EQ(ChiSquarePValue(0, 3), 1.0);
+}
+
+TEST_F(DrawEngineTest, GuaranteeGivesAWinAfterNLosses) {
+  auto engine = Open();
+  DrawTerms t = OnePool(
+      {MakePrize("rare", "points", 1, 10), MakePrize("thanks", "thanks", 1'000'000'000, -1)});
+  t.pools[0].guarantee_after = 3;
+  ASSERT_TRUE(engine->Load(t).ok());
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 3; ++i) {
+      auto r = engine->Draw(Req(5, "r" + std::to_string(round) + "-" + std::to_string(i)));
+      ASSERT_TRUE(r.ok());
+      EXPECT_FALSE(r->won) << "round " << round << " draw " << i;
+    }
+    auto fourth = engine->Draw(Req(5, "r" + std::to_string(round) + "-g"));
+    ASSERT_TRUE(fourth.ok());
+    EXPECT_TRUE(fourth->won);
+    EXPECT_TRUE(fourth->guaranteed);
+    EXPECT_EQ(fourth->prize_id, "rare");
+  }
+  // Another customer has their own count; and the count survives a restart.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine->Draw(Req(6, "x" + std::to_string(i))).ok());
+  engine.reset();
+  engine = Open();
+  auto r = engine->Draw(Req(6, "x3"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->guaranteed);
+  // Guaranteed draws are left out of the fairness report.
+  auto fairness = engine->Fairness(7);
+  ASSERT_TRUE(fairness.ok());
+  EXPECT_EQ((*fairness)[0].draws, 9);
+}
+
+TEST_F(DrawEngineTest, DailyStockResetsAtLocalMidnight) {
+  // 2026-03-01 23:59 in UTC+8 is 15:59 UTC.
+  clock_.Set(1'772'380'740'000);
+  auto engine = Open();
+  Prize daily = MakePrize("daily", "coupon", 1'000'000, 100);
+  daily.reward_ref = "tpl";
+  daily.daily_stock = 2;
+  ASSERT_TRUE(engine->Load(OnePool({daily, MakePrize("thanks", "thanks", 1, -1)})).ok());
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) got.push_back(engine->Draw(Req(i, "a"))->prize_id);
+  EXPECT_THAT(got, ::testing::ElementsAre("daily", "daily", "thanks"));
+  auto stats = engine->Stats(7);
+  EXPECT_EQ(stats->prizes[0].daily_stock_left, 0);
+  // 23:59:59.999 local: still the same day.
+  clock_.Advance(59'999);
+  EXPECT_EQ(engine->Draw(Req(10, "a"))->prize_id, "thanks");
+  // 00:00 local (16:00 UTC, not UTC midnight): a new day.
+  clock_.Advance(1);
+  got.clear();
+  for (int i = 0; i < 3; ++i) got.push_back(engine->Draw(Req(20 + i, "a"))->prize_id);
+  EXPECT_THAT(got, ::testing::ElementsAre("daily", "daily", "thanks"));
+  stats = engine->Stats(7);
+  EXPECT_EQ(Awarded(*stats, "daily"), 4);
+  EXPECT_EQ(StockLeft(*stats, "daily"), 96);
+  // Rebuilt after a restart: today's two are used.
+  engine.reset();
+  engine = Open();
+  EXPECT_EQ(engine->Draw(Req(30, "a"))->prize_id, "thanks");
+}
+
+TEST_F(DrawEngineTest, DailyChancesResetAtLocalMidnightAndLimitsHold) {
+  auto engine = Open();
+  ASSERT_TRUE(engine->Load(OnePool({MakePrize("thanks", "thanks", 1, -1)})).ok());
+  DrawRequest r = Req(1, "a");
+  r.max_draws_today = 2;
+  r.max_draws_total = 3;
+  ASSERT_TRUE(engine->Draw(r).ok());
+  r.idempotency_key = "b";
+  ASSERT_TRUE(engine->Draw(r).ok());
+  EXPECT_EQ(*engine->RemainingChances(7, 1, 2, 3), 0);
+  r.idempotency_key = "c";
+  auto no = engine->Draw(r);
+  EXPECT_EQ(no.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(std::string(no.status().message()), "no chances left");
+  clock_.Advance(86'400'000);
+  EXPECT_EQ(*engine->RemainingChances(7, 1, 2, 3), 1);
+  ASSERT_TRUE(engine->Draw(r).ok());
+  r.idempotency_key = "d";
+  EXPECT_EQ(engine->Draw(r).status().code(), absl::StatusCode::kResourceExhausted);  // total
+  EXPECT_EQ(engine->UsedChances(7, 1)->total, 3);
+  EXPECT_EQ(engine->UsedChances(7, 1)->today, 1);
+  EXPECT_EQ(*engine->RemainingChances(7, 1, 0, 0), -1);
+}
+
+TEST_F(DrawEngineTest, BudgetCapIsNeverExceeded) {
+  auto engine = Open();
+  Prize cash = MakePrize("cash", "cash", 1'000'000, -1);
+  cash.cost_fen = 1000;
+  DrawTerms t = OnePool({cash, MakePrize("thanks", "thanks", 1, -1)});
+  t.budget_fen = 3500;
+  ASSERT_TRUE(engine->Load(t).ok());
+  int cash_won = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = engine->Draw(Req(i, "k"));
+    ASSERT_TRUE(r.ok());
+    if (r->prize_id == "cash") ++cash_won;
+  }
+  EXPECT_EQ(cash_won, 3);
+  auto stats = engine->Stats(7);
+  EXPECT_EQ(stats->budget_spent_fen, 3000);
+  EXPECT_EQ(stats->budget_fen, 3500);
+  engine.reset();
+  engine = Open();
+  EXPECT_EQ(engine->Stats(7)->budget_spent_fen, 3000);
+  EXPECT_EQ(engine->Draw(Req(100, "k"))->prize_id, "thanks");
+}
+
+TEST_F(DrawEngineTest, FallbackForOutOfStockAndCappedPicks) {
+  auto engine = Open();
+  Prize one = MakePrize("one", "points", 1'000'000, 1);
+  Prize capped = MakePrize("capped", "points", 1'000'000, -1);
+  capped.per_customer_cap = 1;
+  DrawTerms t = OnePool({one, MakePrize("consolation", "points", 1, -1)}, "consolation");
+  PrizePool second;
+  second.id = "vip";
+  second.prizes = {capped, MakePrize("thanks", "thanks", 1, -1)};
+  second.fallback_prize_id = "";  // no fallback: an unavailable pick gives no prize
+  t.pools.push_back(second);
+  ASSERT_TRUE(engine->Load(t).ok());
+  auto a = engine->Draw(Req(1, "a"));
+  auto b = engine->Draw(Req(2, "b"));
+  EXPECT_EQ(a->prize_id, "one");
+  EXPECT_EQ(b->prize_id, "consolation");
+  EXPECT_TRUE(b->won);  // a points consolation is a win (not thanks)
+
+  DrawRequest v = Req(3, "v1");
+  v.pool_id = "vip";
+  EXPECT_EQ(engine->Draw(v)->prize_id, "capped");
+  v.idempotency_key = "v2";
+  auto none = engine->Draw(v);
+  EXPECT_EQ(none->prize_id, "");
+  EXPECT_EQ(none->kind, "thanks");
+  EXPECT_FALSE(none->won);
+  v.uid = 4;
+  EXPECT_EQ(engine->Draw(v)->prize_id, "capped");  // the cap is per customer
+
+  // The log keeps the pick and the award.
+  std::vector<DrawRecord> log;
+  ASSERT_TRUE(engine
+                  ->ForEachDraw(7, 0,
+                                [&](const DrawRecord& r) {
+                                  log.push_back(r);
+                                  return true;
+                                })
+                  .ok());
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_EQ(log[1].picked_prize_id, "one");
+  EXPECT_EQ(log[1].prize_id, "consolation");
+  EXPECT_EQ(log[3].picked_prize_id, "capped");
+  EXPECT_EQ(log[3].prize_id, "");
+  auto csv = engine->DrawLogCsv(7);
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(std::count(csv->begin(), csv->end(), '\n'), 6);
+  auto mine = engine->MyPrizes(7, 3);
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].prize_id, "capped");
+}
+
+TEST_F(DrawEngineTest, NewVersionKeepsStockUsedAndOldVersionsAreRefused) {
+  auto engine = Open();
+  DrawTerms t =
+      OnePool({MakePrize("p", "points", 1'000'000, 3), MakePrize("thanks", "thanks", 1, -1)});
+  ASSERT_TRUE(engine->Load(t).ok());
+  ASSERT_TRUE(engine->Load(t).ok());  // the same version again is a no-op
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(engine->Draw(Req(i, "k"))->prize_id, "p");
+  DrawTerms changed = t;
+  changed.pools[0].prizes[0].weight = 5;
+  EXPECT_EQ(engine->Load(changed).code(), absl::StatusCode::kFailedPrecondition);
+  changed.version = 2;
+  changed.pools[0].prizes[0].total_stock = 5;
+  ASSERT_TRUE(engine->Load(changed).ok());
+  EXPECT_EQ(StockLeft(*engine->Stats(7), "p"), 3);
+  EXPECT_EQ(engine->Load(t).code(), absl::StatusCode::kFailedPrecondition);
+  auto r = engine->Draw(Req(50, "k"));
+  EXPECT_EQ(r->terms_version, 2);
+  engine.reset();
+  engine = Open();  // the terms come back from the journal
+  EXPECT_EQ(engine->Stats(7)->prizes[0].awarded, 3);
+  EXPECT_EQ(engine->Draw(Req(51, "k"))->terms_version, 2);
+}
+
+TEST_F(DrawEngineTest, InvalidTermsAndRequestsAreRefused) {
+  auto engine = Open();
+  DrawTerms t = OnePool({MakePrize("thanks", "thanks", 0, -1)});
+  auto st = engine->Load(t);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("pools[0].prizes"));
+  t = OnePool({MakePrize("a", "thanks", 1, -1)}, "missing");
+  EXPECT_THAT(std::string(engine->Load(t).message()), HasSubstr("fallback_prize_id"));
+  EXPECT_EQ(engine->Draw(Req(1, "k")).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(engine->Load(OnePool({MakePrize("thanks", "thanks", 1, -1)})).ok());
+  EXPECT_EQ(engine->Draw(Req(1, "")).status().code(), absl::StatusCode::kInvalidArgument);
+  DrawRequest r = Req(1, "k");
+  r.pool_id = "nope";
+  EXPECT_EQ(engine->Draw(r).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DrawEngineTest, SecondEngineOnTheSameDirectoryIsRefused) {
+  auto engine = Open();
+  DrawEngineOptions o;
+  o.dir = dir_.path();
+  EXPECT_EQ(DrawEngine::Open(o).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(DrawEngineTest, TornTailIsCutOff) {
+  auto engine = Open();
+  ASSERT_TRUE(engine->Load(OnePool({MakePrize("thanks", "thanks", 1, -1)})).ok());
+  ASSERT_TRUE(engine->Draw(Req(1, "a")).ok());
+  engine.reset();
+  {
+    // Half a frame, as a crash in the middle of a write leaves it.
+    std::ofstream f(dir_.path() + "/draws.journal", std::ios::app | std::ios::binary);
+    f.write("\x46\x42\x44\x4d\xff\x00\x00\x00garbage", 15);
+  }
+  engine = Open();
+  EXPECT_EQ(engine->Stats(7)->draws, 1);
+  ASSERT_TRUE(engine->Draw(Req(1, "b")).ok());
+  engine.reset();
+  engine = Open();
+  EXPECT_EQ(engine->Stats(7)->draws, 2);
+}
+
+}  // namespace
+}  // namespace mercator::activity
