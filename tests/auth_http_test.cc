@@ -84,7 +84,7 @@ class AuthHttpTest : public ::testing::Test {
 };
 
 TEST_F(AuthHttpTest, LoginSetsAHardenedCookieAndAnswersWithTheSession) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   const std::string pw = AddUser("alice", {"operator"});
   http::HttpResult r = PostLogin("Alice", pw);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -116,7 +116,7 @@ TEST_F(AuthHttpTest, LoginSetsAHardenedCookieAndAnswersWithTheSession) {
 TEST_F(AuthHttpTest, InsecureCookieOptionDropsOnlySecure) {
   AppOptions options;
   options.cookie_security = auth::CookieSecurity::kInsecureLocalHttp;
-  Boot(options);
+  ASSERT_NO_FATAL_FAILURE(Boot(options));
   const std::string pw = AddUser("alice", {"operator"});
   http::HttpResult r = PostLogin("alice", pw);
   ASSERT_EQ(r.status, 200);
@@ -125,7 +125,7 @@ TEST_F(AuthHttpTest, InsecureCookieOptionDropsOnlySecure) {
 }
 
 TEST_F(AuthHttpTest, SignInRotatesTheSessionAndLogoutEndsIt) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   const std::string pw = AddUser("bob", {"analyst"});
   auto first = SessionClient::Login(app_->port(), "bob", pw);
   ASSERT_TRUE(first->ok()) << first->login_result().body;
@@ -149,7 +149,7 @@ TEST_F(AuthHttpTest, SignInRotatesTheSessionAndLogoutEndsIt) {
 }
 
 TEST_F(AuthHttpTest, CookieWritesNeedTheCsrfHeader) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   auto op = SessionClient::SignInAs(*app_, "olga", {"operator"});
   ASSERT_TRUE(op);
   const std::string tag = R"({"key":"age","name_en":"Age","name_zh":"年龄","type":"int"})";
@@ -175,7 +175,7 @@ TEST_F(AuthHttpTest, CookieWritesNeedTheCsrfHeader) {
 }
 
 TEST_F(AuthHttpTest, SessionsExpireWhenIdleAndAfterTwelveHours) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   const std::string pw = AddUser("carl", {"analyst"});
   auto s = SessionClient::Login(app_->port(), "carl", pw);
   ASSERT_TRUE(s->ok());
@@ -199,7 +199,7 @@ TEST_F(AuthHttpTest, SessionsExpireWhenIdleAndAfterTwelveHours) {
 }
 
 TEST_F(AuthHttpTest, FailuresDoNotRevealWhetherAUserExists) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   const std::string pw = AddUser("dora", {"analyst"});
   const std::string disabled_pw = AddUser("ed", {"analyst"});
   auth::UserChange off;
@@ -236,7 +236,7 @@ TEST_F(AuthHttpTest, FailuresDoNotRevealWhetherAUserExists) {
 }
 
 TEST_F(AuthHttpTest, LockOutAnswersWithRetryAfter) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   const std::string pw = AddUser("gus", {"analyst"});
   for (int i = 0; i < 4; ++i) {
     http::HttpResult r = PostLogin("gus", "wrong-password-1");
@@ -255,7 +255,7 @@ TEST_F(AuthHttpTest, LockOutAnswersWithRetryAfter) {
 TEST_F(AuthHttpTest, SignInAttemptsAreRateLimitedPerAddress) {
   AppOptions options;
   options.login_rate = {1.0 / 60.0, 3.0, 1000};
-  Boot(options);
+  ASSERT_NO_FATAL_FAILURE(Boot(options));
   const std::string pw = AddUser("hal", {"analyst"});
   for (int i = 0; i < 3; ++i) EXPECT_EQ(PostLogin("whoever", "wrong-password-1").status, 401);
   http::HttpResult limited = PostLogin("hal", pw);
@@ -267,7 +267,7 @@ TEST_F(AuthHttpTest, SignInAttemptsAreRateLimitedPerAddress) {
 }
 
 TEST_F(AuthHttpTest, UsersApiManagesAccountsAndAuditsEveryChange) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   auto admin = SessionClient::SignInAs(*app_, "root", {"admin"});
   ASSERT_TRUE(admin);
   http::HttpResult created = admin->Fetch(
@@ -331,7 +331,7 @@ TEST_F(AuthHttpTest, UsersApiManagesAccountsAndAuditsEveryChange) {
 }
 
 TEST_F(AuthHttpTest, ChangingOwnPasswordNeedsTheCurrentOne) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   const std::string pw = AddUser("jo", {"analyst"});
   auto a = SessionClient::Login(app_->port(), "jo", pw);
   auto b = SessionClient::Login(app_->port(), "jo", pw);
@@ -362,7 +362,7 @@ TEST_F(AuthHttpTest, ChangingOwnPasswordNeedsTheCurrentOne) {
 }
 
 TEST_F(AuthHttpTest, OtherAuthorizationSchemesAre401) {
-  Boot();
+  ASSERT_NO_FATAL_FAILURE(Boot());
   http::HttpResult bearer = anon_->Fetch("GET", "/v1/tags", {}, {{"authorization", "Bearer abc"}});
   EXPECT_EQ(bearer.status, 401);
   EXPECT_EQ(bearer.Header("content-type"), "application/problem+json");
