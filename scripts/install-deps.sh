@@ -11,9 +11,10 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   curl python3 python3-yaml
 )
-# PostgreSQL is the peer of bench/segment only; it is installed by that script.
+# PostgreSQL is the peer of bench/segment only; it is installed by that script. Redis is the
+# peer of bench/draw (the Lua stock-decrement script of the usual Redis + MySQL lottery).
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(postgresql postgresql-client libpq-dev)
+  packages+=(postgresql postgresql-client libpq-dev redis-server redis-tools)
 fi
 
 missing=()
