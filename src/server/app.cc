@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "activity/draw_port.h"
 #include "api/api.h"
 #include "api/auth_middleware.h"
 #include "api/clients_api.h"
@@ -87,6 +88,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->recovery_ = e.recovery;
   // Activities: the published versions are loaded into memory and the draw engine.
   app->activity_repository_ = NewSqliteActivityRepository(*app->store_);
+  activity::DrawEngineOptions draw_options;
+  draw_options.dir = (std::filesystem::path(options.data_dir) / "draw").string();
+  draw_options.clock = clock;
+  ASSIGN_OR_RETURN(app->draw_engine_, activity::DrawEngine::Open(draw_options));
+  app->draw_ = std::make_unique<activity::EngineDrawPort>(app->draw_engine_.get());
   app->activities_ = std::make_unique<activity::ActivityService>(
       app->activity_repository_.get(), app->approvals_.get(), app->audiences_.get(),
       app->customers_.get(), app->draw_.get(), app->points_.get(), clock, options.activities);

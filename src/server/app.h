@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "activity/activity_service.h"
+#include "activity/draw_engine.h"
 #include "auth/approvals.h"
 #include "auth/audit_log.h"
 #include "auth/rate_limiter.h"
@@ -114,8 +115,9 @@ class App {
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
   // Activities (after the services they use: destroyed first). draw_ is the draw engine
-  // behind activity::DrawPort; null until the engine is wired.
+  // behind activity::DrawPort (journal in <data_dir>/draw).
   std::unique_ptr<ActivityRepository> activity_repository_;
+  std::unique_ptr<activity::DrawEngine> draw_engine_;
   std::unique_ptr<activity::DrawPort> draw_;
   std::unique_ptr<activity::ActivityService> activities_;
   std::unique_ptr<http::Metrics> metrics_;

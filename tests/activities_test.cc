@@ -1,0 +1,335 @@
+// Activities end to end over HTTP on the real App: an operator builds a wheel with a 金卡 pool
+// (level = "gold") and a default pool, an approver approves it (the maker never can), and a
+// signed app back-end draws for customers: the right pool per customer, idempotent retries,
+// chance limits, eligibility, frozen published terms, pause, the end of the window.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "absl/time/time.h"
+#include "auth/request_signing.h"
+#include "http/test_client.h"
+#include "server/app.h"
+#include "session_client.h"
+
+namespace mercator {
+namespace {
+
+namespace json = boost::json;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("mercator-activities-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+json::value Parse(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  return ec ? json::value() : v;
+}
+
+std::string Str(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return {};
+  const json::value* m = v.as_object().if_contains(key);
+  return m && m->is_string() ? std::string(m->as_string()) : std::string();
+}
+
+int64_t Int(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return -999;
+  const json::value* m = v.as_object().if_contains(key);
+  return m && m->is_int64() ? m->as_int64() : -999;
+}
+
+// 2026-12-10 10:00 in Beijing: inside the activity's window.
+constexpr int64_t kNowMs = 1796868000000;
+
+const char* kWheel = R"({
+  "name": "Double 12 wheel",
+  "eligibility": {"channels": ["app"], "black_list": ["B1"],
+                  "start": "2026-12-01T00:00:00+08:00", "end": "2026-12-31T00:00:00+08:00"},
+  "chances": {"free_per_day": 2},
+  "pools": [
+    {"group": {"rule": "level = \"gold\""},
+     "pool": {"id": "gold", "name": "金卡 pool", "fallback_prize_id": "g_thanks",
+              "prizes": [
+                {"id": "g_points", "name": "888 points", "kind": "points", "weight": 1,
+                 "total_stock": 100, "reward_ref": "888"},
+                {"id": "g_thanks", "name": "Thank you", "kind": "thanks", "weight": 1,
+                 "total_stock": -1}]}},
+    {"group": "default",
+     "pool": {"id": "default", "name": "Default pool", "fallback_prize_id": "d_thanks",
+              "prizes": [
+                {"id": "d_points", "name": "10 points", "kind": "points", "weight": 1,
+                 "total_stock": 100, "reward_ref": "10"},
+                {"id": "d_thanks", "name": "Thank you", "kind": "thanks", "weight": 1,
+                 "total_stock": -1}]}}],
+  "budget_fen": 0,
+  "display": {"template": "wheel", "title": "Spin the wheel"}
+})";
+
+class ActivitiesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AppOptions options;
+    options.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
+    options.port = 0;
+    options.io_threads = 2;
+    options.clock = &clock_;
+    options.activities.membership_cache_ms = 0;
+    auto app = App::Open(options);
+    ASSERT_TRUE(app.ok()) << app.status();
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->Start().ok());
+    admin_ = SessionClient::SignInAs(*app_, "root", {"admin"});
+    op_ = SessionClient::SignInAs(*app_, "olivia", {"operator"});
+    approver_ = SessionClient::SignInAs(*app_, "alice", {"approver"});
+    ASSERT_TRUE(admin_ && op_ && approver_);
+    client_ = std::make_unique<http::TestClient>(app_->port());
+
+    Expect(admin_->Fetch("POST", "/v1/tags",
+                         R"({"key":"level","name_zh":"等级","name_en":"Level","type":"enum"})"),
+           201);
+    Expect(admin_->Fetch("POST", "/v1/customers/batch", R"({"customers":[
+        {"external_id":"G1","tags":{"level":"gold"}},
+        {"external_id":"N1","tags":{"level":"normal"}},
+        {"external_id":"N2","tags":{"level":"normal"}},
+        {"external_id":"B1","tags":{"level":"gold"}}]})"),
+           200);
+    http::HttpResult c =
+        admin_->Fetch("POST", "/v1/clients", R"({"name":"Mobile app","scopes":["draw"]})");
+    ASSERT_EQ(c.status, 201) << c.body;
+    key_id_ = Str(Parse(c.body), "key_id");
+    secret_ = Str(Parse(c.body), "secret");
+  }
+
+  static json::value Expect(const http::HttpResult& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    return Parse(r.body);
+  }
+
+  http::HttpResult Signed(std::string_view method, std::string_view target,
+                          std::string_view body = {}, std::string_view idempotency_key = {}) {
+    http::Headers h{{"authorization", auth::SignRequest(key_id_, secret_, method, target, body,
+                                                        clock_.NowMs(), auth::RandomNonce())}};
+    if (!body.empty()) h["content-type"] = "application/json";
+    if (!idempotency_key.empty()) h["idempotency-key"] = std::string(idempotency_key);
+    return client_->Fetch(method, target, body, h);
+  }
+
+  http::HttpResult DrawFor(int64_t id, std::string_view customer, std::string_view key,
+                           std::string_view channel = "app") {
+    return Signed("POST", "/v1/app/activities/" + std::to_string(id) + "/draw",
+                  json::serialize(json::object{{"customer", customer}, {"channel", channel}}), key);
+  }
+
+  // Creates the wheel as the operator, submits it and has the approver approve it.
+  int64_t CreateLiveWheel() {
+    json::value created = Expect(op_->Fetch("POST", "/v1/activities", kWheel), 201);
+    const int64_t id = Int(created, "id");
+    EXPECT_EQ(Str(created, "state"), "draft");
+    json::value submitted = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
+    EXPECT_EQ(Str(submitted, "state"), "submitted");
+    const int64_t approval = Int(submitted, "approval_id");
+    Expect(approver_->Fetch("POST", fmt("/v1/approvals/{}/approve", approval),
+                            R"({"comment":"odds and budget checked"})"),
+           200);
+    json::value live = Expect(op_->Fetch("GET", fmt("/v1/activities/{}", id)), 200);
+    EXPECT_EQ(Str(live, "state"), "live") << live;
+    return id;
+  }
+
+  static std::string fmt(std::string_view pattern, int64_t id) {
+    std::string s(pattern);
+    s.replace(s.find("{}"), 2, std::to_string(id));
+    return s;
+  }
+
+  TempDir dir_;
+  FakeClock clock_{kNowMs};
+  std::unique_ptr<App> app_;
+  std::unique_ptr<SessionClient> admin_, op_, approver_;
+  std::unique_ptr<http::TestClient> client_;
+  std::string key_id_, secret_;
+};
+
+TEST_F(ActivitiesTest, WheelWithTwoPoolsFromDraftToDraws) {
+  const int64_t id = CreateLiveWheel();
+
+  // Visible to a gold customer on the app, with both free chances.
+  json::value visible = Expect(Signed("GET", "/v1/app/activities?customer=G1&channel=app"), 200);
+  ASSERT_EQ(visible.at("activities").as_array().size(), 1u) << visible;
+  EXPECT_EQ(Int(visible.at("activities").at(0), "id"), id);
+  EXPECT_EQ(Int(visible.at("activities").at(0), "chances_left"), 2);
+  // Not to the black-listed one, nor on another channel.
+  EXPECT_TRUE(Expect(Signed("GET", "/v1/app/activities?customer=B1&channel=app"), 200)
+                  .at("activities")
+                  .as_array()
+                  .empty());
+  EXPECT_TRUE(Expect(Signed("GET", "/v1/app/activities?customer=G1&channel=h5"), 200)
+                  .at("activities")
+                  .as_array()
+                  .empty());
+
+  // The gold customer draws from the 金卡 pool, the normal one from the default pool.
+  json::value g1 = Expect(DrawFor(id, "G1", "k-g1-1"), 201);
+  EXPECT_EQ(Str(g1, "pool_id"), "gold") << g1;
+  EXPECT_EQ(Str(g1, "prize_id").rfind("g_", 0), 0u) << g1;
+  json::value n1 = Expect(DrawFor(id, "N1", "k-n1-1"), 201);
+  EXPECT_EQ(Str(n1, "pool_id"), "default") << n1;
+  EXPECT_EQ(Str(n1, "prize_id").rfind("d_", 0), 0u) << n1;
+
+  // A retry with the same key answers the first result and uses no chance.
+  json::value again = Expect(DrawFor(id, "G1", "k-g1-1"), 200);
+  EXPECT_EQ(Str(again, "draw_id"), Str(g1, "draw_id"));
+  EXPECT_EQ(Str(again, "prize_id"), Str(g1, "prize_id"));
+  EXPECT_TRUE(again.at("replayed").as_bool());
+  visible = Expect(Signed("GET", "/v1/app/activities?customer=G1&channel=app"), 200);
+  EXPECT_EQ(Int(visible.at("activities").at(0), "chances_left"), 1);
+  // The same key with a different request (another channel) is refused. (Keys are per
+  // customer: the engine names a draw by activity, customer and key.)
+  http::HttpResult reused = DrawFor(id, "G1", "k-g1-1", "h5");
+  EXPECT_EQ(reused.status, 409) << reused.body;
+
+  // Two free draws a day: the third is refused with a problem.
+  Expect(DrawFor(id, "G1", "k-g1-2"), 201);
+  http::HttpResult none = DrawFor(id, "G1", "k-g1-3");
+  EXPECT_EQ(none.status, 429) << none.body;
+  EXPECT_EQ(none.Header("content-type"), "application/problem+json");
+  EXPECT_NE(none.body.find("no chances left"), std::string::npos) << none.body;
+
+  // Eligibility.
+  http::HttpResult black = DrawFor(id, "B1", "k-b1");
+  EXPECT_EQ(black.status, 403) << black.body;
+  EXPECT_NE(black.body.find("not eligible"), std::string::npos) << black.body;
+  EXPECT_EQ(DrawFor(id, "N2", "k-n2-h5", "h5").status, 403);
+  EXPECT_EQ(DrawFor(id, "NOBODY", "k-x").status, 404);
+  http::HttpResult no_key = DrawFor(id, "N2", "");
+  EXPECT_EQ(no_key.status, 400);
+  EXPECT_NE(no_key.body.find("Idempotency-Key"), std::string::npos) << no_key.body;
+
+  // My prizes: the gold customer's wins, all from the gold pool.
+  json::value prizes =
+      Expect(Signed("GET", fmt("/v1/app/activities/{}/prizes?customer=G1", id)), 200);
+  for (const json::value& p : prizes.at("prizes").as_array()) {
+    EXPECT_EQ(Str(p, "pool_id"), "gold");
+    EXPECT_TRUE(p.at("won").as_bool());
+  }
+
+  // Rules page: the published version's prizes and odds.
+  json::value rules = Expect(Signed("GET", fmt("/v1/app/activities/{}/rules", id)), 200);
+  EXPECT_EQ(Int(rules, "version"), 1);
+  EXPECT_EQ(rules.at("pools").at(0).at("prizes").at(0).at("probability").as_double(), 0.5);
+  EXPECT_EQ(Str(rules, "start"), "2026-11-30T16:00:00.000Z");
+
+  // Stats and the audited draw log for the operator.
+  json::value stats = Expect(op_->Fetch("GET", fmt("/v1/activities/{}/stats", id)), 200);
+  EXPECT_EQ(Int(stats, "draws"), 3) << stats;
+  EXPECT_EQ(Int(stats, "participants"), 2) << stats;
+  http::HttpResult csv = op_->Fetch("GET", fmt("/v1/activities/{}/draws", id));
+  EXPECT_EQ(csv.status, 200) << csv.body;
+  EXPECT_EQ(csv.Header("content-type"), "text/csv");
+  int lines = 0;
+  for (char ch : csv.body) lines += ch == '\n';
+  EXPECT_EQ(lines, 4) << csv.body;  // header + 3 draws
+  json::value audit = Expect(admin_->Fetch("GET", "/v1/audit?action=activity.draws_export"), 200);
+  EXPECT_EQ(audit.at("entries").as_array().size(), 1u) << audit;
+
+  // Pause: not live for customers; resume.
+  Expect(op_->Fetch("POST", fmt("/v1/activities/{}/pause", id)), 200);
+  http::HttpResult paused = DrawFor(id, "N2", "k-n2-1");
+  EXPECT_EQ(paused.status, 409) << paused.body;
+  EXPECT_NE(paused.body.find("not live"), std::string::npos) << paused.body;
+  Expect(op_->Fetch("POST", fmt("/v1/activities/{}/resume", id)), 200);
+  Expect(DrawFor(id, "N2", "k-n2-1"), 201);
+
+  // After the window: ended.
+  clock_.Set(kNowMs + 30LL * 24 * 3600 * 1000);
+  http::HttpResult ended = DrawFor(id, "N2", "k-n2-2");
+  EXPECT_EQ(ended.status, 409) << ended.body;
+  EXPECT_NE(ended.body.find("ended"), std::string::npos) << ended.body;
+}
+
+TEST_F(ActivitiesTest, PublishedTermsAreFrozenAndAChangeIsANewVersion) {
+  const int64_t id = CreateLiveWheel();
+  json::value doc = Parse(kWheel);
+  doc.at("pools").at(1).at("pool").at("prizes").at(0).as_object()["weight"] = 3;
+  json::value edited =
+      Expect(op_->Fetch("PUT", fmt("/v1/activities/{}", id), json::serialize(doc)), 200);
+  EXPECT_EQ(Int(edited.at("latest"), "version"), 2);
+  EXPECT_EQ(Str(edited.at("latest"), "status"), "draft");
+  EXPECT_EQ(Int(edited.at("published"), "version"), 1);
+  EXPECT_EQ(Str(edited, "state"), "live");
+  // Customers still see version 1 and its odds.
+  json::value rules = Expect(Signed("GET", fmt("/v1/app/activities/{}/rules", id)), 200);
+  EXPECT_EQ(Int(rules, "version"), 1);
+  EXPECT_EQ(rules.at("pools").at(1).at("prizes").at(0).at("probability").as_double(), 0.5);
+  // Version 1 in the versions list is unchanged.
+  json::value versions = Expect(op_->Fetch("GET", fmt("/v1/activities/{}/versions", id)), 200);
+  ASSERT_EQ(versions.at("versions").as_array().size(), 2u);
+  EXPECT_EQ(versions.at("versions")
+                .at(0)
+                .at("terms")
+                .at("pools")
+                .at(1)
+                .at("pool")
+                .at("prizes")
+                .at(0)
+                .at("weight"),
+            1);
+  // Submitted terms cannot be edited either; approval publishes version 2.
+  json::value submitted = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
+  EXPECT_EQ(op_->Fetch("PUT", fmt("/v1/activities/{}", id), kWheel).status, 409);
+  Expect(approver_->Fetch("POST", fmt("/v1/approvals/{}/approve", Int(submitted, "approval_id")),
+                          R"({"comment":"ok"})"),
+         200);
+  rules = Expect(Signed("GET", fmt("/v1/app/activities/{}/rules", id)), 200);
+  EXPECT_EQ(Int(rules, "version"), 2);
+  EXPECT_EQ(rules.at("pools").at(1).at("prizes").at(0).at("probability").as_double(), 0.75);
+}
+
+TEST_F(ActivitiesTest, TheMakerCannotApproveTheirOwnActivity) {
+  auto both = SessionClient::SignInAs(*app_, "mallory", {"operator", "approver"});
+  ASSERT_TRUE(both);
+  json::value created = Expect(both->Fetch("POST", "/v1/activities", kWheel), 201);
+  const int64_t id = Int(created, "id");
+  json::value submitted = Expect(both->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
+  http::HttpResult self = both->Fetch(
+      "POST", fmt("/v1/approvals/{}/approve", Int(submitted, "approval_id")), R"({"comment":"x"})");
+  EXPECT_EQ(self.status, 403) << self.body;
+  EXPECT_EQ(Str(Expect(both->Fetch("GET", fmt("/v1/activities/{}", id)), 200), "state"),
+            "submitted");
+  // Not published: customers cannot draw.
+  EXPECT_EQ(DrawFor(id, "G1", "k-1").status, 404);
+}
+
+TEST_F(ActivitiesTest, InvalidTermsNameTheFieldAndNeedWritePermission) {
+  json::value doc = Parse(kWheel);
+  doc.at("pools").at(1).at("pool").at("prizes").at(0).as_object()["weight"] = -5;
+  json::value bad = Expect(op_->Fetch("POST", "/v1/activities", json::serialize(doc)), 400);
+  EXPECT_EQ(Str(bad.at("errors").at(0), "field"), "pools[1].pool.prizes[0].weight") << bad;
+  doc = Parse(kWheel);
+  doc.at("eligibility").as_object()["audience_id"] = 999;
+  bad = Expect(op_->Fetch("POST", "/v1/activities", json::serialize(doc)), 400);
+  EXPECT_EQ(Str(bad.at("errors").at(0), "field"), "eligibility.audience_id") << bad;
+  // The approver reads but does not write activities.
+  EXPECT_EQ(approver_->Fetch("POST", "/v1/activities", kWheel).status, 403);
+  EXPECT_EQ(approver_->Fetch("GET", "/v1/activities").status, 200);
+  // App clients do not reach the operator API.
+  EXPECT_EQ(Signed("GET", "/v1/activities").status, 403);
+}
+
+}  // namespace
+}  // namespace mercator
