@@ -331,5 +331,68 @@ TEST_F(ActivitiesTest, InvalidTermsNameTheFieldAndNeedWritePermission) {
   EXPECT_EQ(Signed("GET", "/v1/activities").status, 403);
 }
 
+TEST_F(ActivitiesTest, EligibilityByAudienceWhiteListAndWindow) {
+  // An audience of gold customers, and N2 on the white list.
+  json::value audience = Expect(
+      op_->Fetch("POST", "/v1/audiences", R"({"name":"Gold","rule":"level = \"gold\""})"), 201);
+  json::value doc = Parse(kWheel);
+  json::object& e = doc.at("eligibility").as_object();
+  e["audience_id"] = Int(audience, "id");
+  e["white_list"] = json::array{"N2"};
+  json::value created = Expect(op_->Fetch("POST", "/v1/activities", json::serialize(doc)), 201);
+  const int64_t id = Int(created, "id");
+  json::value submitted = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
+  // Before the window opens the approved activity is scheduled.
+  clock_.Set(kNowMs - 20LL * 24 * 3600 * 1000);
+  Expect(approver_->Fetch("POST", fmt("/v1/approvals/{}/approve", Int(submitted, "approval_id")),
+                          R"({"comment":"ok"})"),
+         200);
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", fmt("/v1/activities/{}", id)), 200), "state"),
+            "scheduled");
+  http::HttpResult early = DrawFor(id, "G1", "k-early");
+  EXPECT_EQ(early.status, 409) << early.body;
+  EXPECT_NE(early.body.find("not live (scheduled)"), std::string::npos) << early.body;
+  clock_.Set(kNowMs);
+  Expect(DrawFor(id, "G1", "k-g1"), 201);                   // in the audience
+  json::value n2 = Expect(DrawFor(id, "N2", "k-n2"), 201);  // white-listed
+  EXPECT_EQ(Str(n2, "pool_id"), "default");
+  http::HttpResult n1 = DrawFor(id, "N1", "k-n1");  // neither
+  EXPECT_EQ(n1.status, 403) << n1.body;
+  EXPECT_EQ(DrawFor(id, "B1", "k-b1").status, 403);  // black list wins over the audience
+}
+
+TEST_F(ActivitiesTest, DrawsBeyondTheFreeOnesCostPoints) {
+  json::value doc = Parse(kWheel);
+  doc.as_object()["chances"] = json::parse(R"({"free_per_day": 1, "points_cost": 50,
+                                               "max_per_day": 3})");
+  json::value created = Expect(op_->Fetch("POST", "/v1/activities", json::serialize(doc)), 201);
+  const int64_t id = Int(created, "id");
+  json::value submitted = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
+  Expect(approver_->Fetch("POST", fmt("/v1/approvals/{}/approve", Int(submitted, "approval_id")),
+                          R"({"comment":"ok"})"),
+         200);
+  absl::StatusOr<CustomerRecord> g1 = app_->customers().Get("G1");
+  ASSERT_TRUE(g1.ok());
+  ASSERT_TRUE(app_->points()
+                  .Earn(g1->uid, 60, kNowMs + 365LL * 24 * 3600 * 1000, "test", "seed-points")
+                  .ok());
+  auto balance = [&] { return app_->points().Balance(g1->uid)->balance; };
+
+  EXPECT_EQ(Int(Expect(DrawFor(id, "G1", "k-1"), 201), "points_spent"), 0);  // free
+  EXPECT_EQ(balance(), 60);
+  EXPECT_EQ(Int(Expect(DrawFor(id, "G1", "k-2"), 201), "points_spent"), 50);
+  EXPECT_EQ(balance(), 10);
+  // The retry charges nothing more.
+  Expect(DrawFor(id, "G1", "k-2"), 200);
+  EXPECT_EQ(balance(), 10);
+  // Not enough points: refused, and no chance used.
+  http::HttpResult poor = DrawFor(id, "G1", "k-3");
+  EXPECT_EQ(poor.status, 409) << poor.body;
+  EXPECT_NE(poor.body.find("not enough points"), std::string::npos) << poor.body;
+  EXPECT_EQ(balance(), 10);
+  json::value visible = Expect(Signed("GET", "/v1/app/activities?customer=G1&channel=app"), 200);
+  EXPECT_EQ(Int(visible.at("activities").at(0), "chances_left"), 1);
+}
+
 }  // namespace
 }  // namespace mercator
