@@ -82,7 +82,9 @@ const char* kWheel = R"({
 
 class ActivitiesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Boot(); }
+
+  void Boot() {
     AppOptions options;
     options.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
     options.port = 0;
@@ -93,11 +95,15 @@ class ActivitiesTest : public ::testing::Test {
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
     ASSERT_TRUE(app_->Start().ok());
+    client_ = std::make_unique<http::TestClient>(app_->port());
+    if (admin_) {  // a restart: sessions and API clients are stored
+      for (auto* c : {&admin_, &op_, &approver_}) (*c)->Retarget(app_->port());
+      return;
+    }
     admin_ = SessionClient::SignInAs(*app_, "root", {"admin"});
     op_ = SessionClient::SignInAs(*app_, "olivia", {"operator"});
     approver_ = SessionClient::SignInAs(*app_, "alice", {"approver"});
     ASSERT_TRUE(admin_ && op_ && approver_);
-    client_ = std::make_unique<http::TestClient>(app_->port());
 
     Expect(admin_->Fetch("POST", "/v1/tags",
                          R"({"key":"level","name_zh":"等级","name_en":"Level","type":"enum"})"),
@@ -392,6 +398,44 @@ TEST_F(ActivitiesTest, DrawsBeyondTheFreeOnesCostPoints) {
   EXPECT_EQ(balance(), 10);
   json::value visible = Expect(Signed("GET", "/v1/app/activities?customer=G1&channel=app"), 200);
   EXPECT_EQ(Int(visible.at("activities").at(0), "chances_left"), 1);
+}
+
+TEST_F(ActivitiesTest, RejectionReturnsToDraftAndPublishedActivitiesSurviveARestart) {
+  json::value created = Expect(op_->Fetch("POST", "/v1/activities", kWheel), 201);
+  const int64_t id = Int(created, "id");
+  json::value submitted = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
+  Expect(approver_->Fetch("POST", fmt("/v1/approvals/{}/reject", Int(submitted, "approval_id")),
+                          R"({"comment":"budget too high"})"),
+         200);
+  json::value rejected = Expect(op_->Fetch("GET", fmt("/v1/activities/{}", id)), 200);
+  EXPECT_EQ(Str(rejected, "state"), "draft");
+  EXPECT_EQ(Str(rejected.at("latest"), "status"), "rejected");
+  // A rejected version is edited in place and submitted again.
+  json::value edited = Expect(op_->Fetch("PUT", fmt("/v1/activities/{}", id), kWheel), 200);
+  EXPECT_EQ(Int(edited.at("latest"), "version"), 1);
+  EXPECT_EQ(Str(edited.at("latest"), "status"), "draft");
+  submitted = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
+  Expect(approver_->Fetch("POST", fmt("/v1/approvals/{}/approve", Int(submitted, "approval_id")),
+                          R"({"comment":"ok"})"),
+         200);
+  json::value first = Expect(DrawFor(id, "G1", "k-1"), 201);
+  // A published activity cannot be deleted; a clone is a new draft with the same terms.
+  EXPECT_EQ(op_->Fetch("DELETE", fmt("/v1/activities/{}", id)).status, 409);
+  json::value clone = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/clone", id)), 201);
+  EXPECT_EQ(Str(clone, "state"), "draft");
+  EXPECT_EQ(Str(clone, "name"), "Double 12 wheel (copy)");
+  EXPECT_EQ(op_->Fetch("DELETE", fmt("/v1/activities/{}", Int(clone, "id"))).status, 204);
+
+  // Restart: the published terms are loaded again and the draws are remembered.
+  client_.reset();
+  app_->Shutdown();
+  app_.reset();
+  Boot();
+  json::value again = Expect(DrawFor(id, "G1", "k-1"), 200);
+  EXPECT_EQ(Str(again, "draw_id"), Str(first, "draw_id"));
+  Expect(DrawFor(id, "G1", "k-2"), 201);
+  EXPECT_EQ(DrawFor(id, "G1", "k-3").status, 429);
+  EXPECT_EQ(Int(Expect(Signed("GET", fmt("/v1/app/activities/{}/rules", id)), 200), "version"), 1);
 }
 
 }  // namespace
