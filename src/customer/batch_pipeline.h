@@ -102,6 +102,90 @@ class OrderedStage {
   std::thread thread_;  // last: starts after the members it uses exist
 };
 
+// Runs `work` on items on several threads at once and gives them back in the order they were
+// pushed: a parse that is parallel but whose results are consumed in file order (the
+// importer's rows, so its error report is the same whatever the number of threads).
+//
+// Thread safety: Push, Pop and pending are called from one thread (the producer, which is
+// also the consumer); `work` runs on the worker threads, on one item at a time each.
+template <typename T>
+class ParallelOrderedWork {
+ public:
+  ParallelOrderedWork(std::function<void(T& item)> work, int threads) : work_(std::move(work)) {
+    if (threads < 1) threads = 1;
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  // Waits for the items being worked on; items not started are dropped.
+  ~ParallelOrderedWork() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    for (std::thread& t : threads_) t.join();
+  }
+  ParallelOrderedWork(const ParallelOrderedWork&) = delete;
+  ParallelOrderedWork& operator=(const ParallelOrderedWork&) = delete;
+
+  // Queues `item` (moved from). Never blocks: the caller bounds pending() by popping.
+  void Push(T& item) {
+    absl::MutexLock lock(&mu_);
+    slots_.push_back(Slot{std::move(item), false});
+  }
+
+  // Items pushed and not popped yet.
+  size_t pending() const {
+    absl::MutexLock lock(&mu_);
+    return slots_.size();
+  }
+
+  // Waits until the oldest pending item is done and moves it to `out`; false when nothing is
+  // pending.
+  bool Pop(T& out) {
+    absl::MutexLock lock(&mu_);
+    if (slots_.empty()) return false;
+    mu_.Await(absl::Condition(this, &ParallelOrderedWork::FrontDone));
+    out = std::move(slots_.front().item);
+    slots_.pop_front();
+    --next_;  // indexes of slots not started yet move down by one
+    return true;
+  }
+
+ private:
+  struct Slot {
+    T item;
+    bool done = false;
+  };
+
+  bool FrontDone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return slots_.front().done; }
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return next_ < slots_.size() || stopping_;
+  }
+
+  void Run() {
+    for (;;) {
+      Slot* slot;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &ParallelOrderedWork::HasWorkOrStopping));
+        if (stopping_) return;
+        // A deque keeps references to its elements across push_back and pop_front, and
+        // Pop never removes a slot that is not done.
+        slot = &slots_[next_++];
+      }
+      work_(slot->item);
+      absl::MutexLock lock(&mu_);
+      slot->done = true;
+    }
+  }
+
+  std::function<void(T&)> work_;
+  mutable absl::Mutex mu_;
+  std::deque<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // index in slots_ of the first item not started
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;  // last: started after the members they use exist
+};
+
 // The common case: batches of customer upserts.
 class BatchPipeline : public OrderedStage<std::vector<CustomerUpsert>> {
  public:

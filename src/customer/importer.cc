@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -12,6 +14,8 @@
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "customer/batch_pipeline.h"
+#include "customer/internal/id_set.h"
 #include "fmt/format.h"
 
 namespace mercator {
@@ -109,44 +113,117 @@ class ImportRun {
 
   // One read of the file. `validating`: record errors and check duplicates (pass 1 or the
   // single pass). `sink` null: do not build upserts.
+  //
+  // This thread reads records and copies them into chunks; worker threads parse and check
+  // the chunks' rows (ProcessRow); this thread then takes the chunks back in file order to
+  // record their errors, check ids for duplicates and hand the rows to the sink. So the report
+  // is the same whatever the number of threads.
   absl::Status Scan(CsvReader& reader, int pass, int passes, const UpsertSink* sink) {
     const bool validating = pass == 1;
-    CsvRow row;
-    int64_t rows = 0;
+    int64_t rows = 0;  // consumed so far
     std::vector<CustomerUpsert> batch;
     if (sink != nullptr) batch.reserve(std::min<size_t>(opts_.batch_size, 1 << 16));
     ImportProgress progress{pass, passes, 0, reader.total_bytes(), 0};
-    auto report_progress = [&] {
+    auto report_progress = [&](uint64_t bytes) {
       if (!opts_.progress) return;
-      progress.bytes_done = reader.bytes_consumed();
+      progress.bytes_done = bytes;
       progress.rows = rows;
       opts_.progress(progress);
     };
-    for (;;) {
-      ASSIGN_OR_RETURN(bool more, reader.Next(row));
-      if (!more) break;
-      ++rows;
-      if (!validating && rejected_lines_.contains(row.line)) continue;
-      CustomerUpsert* out = nullptr;
-      if (sink != nullptr) out = &batch.emplace_back();
-      const bool ok = ProcessRow(row, rows, validating, out);
-      if (!ok) {
-        if (out != nullptr) batch.pop_back();
-        if (!validating) {
-          return absl::AbortedError(
-              Cat("line ", row.line,
-                  " was valid in the first pass but not in the second: the file "
-                  "changed during the import; ",
-                  report_.rows_applied + batch.size(), " rows were applied"));
+    const int threads =
+        opts_.threads > 0
+            ? opts_.threads
+            : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+    const size_t rows_per_chunk = std::max<size_t>(opts_.rows_per_task, 1);
+    const bool build = sink != nullptr;
+    ParallelOrderedWork<std::unique_ptr<RowChunk>> work(
+        [&](std::unique_ptr<RowChunk>& c) { ProcessChunk(*c, validating, build); }, threads);
+    std::vector<std::unique_ptr<RowChunk>> spare;
+
+    // Records a chunk's outcome in file order.
+    auto consume = [&](RowChunk& c) -> absl::Status {
+      for (size_t i = 0; i < c.rows.size(); ++i) {
+        RowChunk::Row& r = c.rows[i];
+        ++rows;
+        if (r.skipped) continue;
+        bool ok = r.ok;
+        if (validating) {
+          for (uint32_t e = r.first_error; e < r.end_error; ++e) AddError(std::move(c.errors[e]));
+          // Only a row that is otherwise valid claims its id, so a rejected row does not
+          // make a later good row with the same id a duplicate.
+          if (ok) {
+            const std::string_view id(c.ids.data() + r.id_begin, r.id_end - r.id_begin);
+            if (const int64_t first = seen_ids_.Claim(id, r.id_hash, r.line); first != 0) {
+              AddError(ImportError{r.line, std::string(IdColumn()),
+                                   Cat("duplicate id \"", id, "\" (first on line ", first, ")")});
+              ok = false;
+            }
+          }
         }
-        ++report_.rows_rejected;
-        rejected_lines_.insert(row.line);
+        if (!ok) {
+          if (!validating) {
+            return absl::AbortedError(
+                Cat("line ", r.line,
+                    " was valid in the first pass but not in the second: the file "
+                    "changed during the import; ",
+                    report_.rows_applied + batch.size(), " rows were applied"));
+          }
+          ++report_.rows_rejected;
+          rejected_lines_.insert(r.line);
+        } else if (sink != nullptr) {
+          batch.push_back(std::move(c.upserts[r.upsert]));
+          if (batch.size() >= opts_.batch_size) RETURN_IF_ERROR(Flush(*sink, batch));
+        }
+        if (opts_.progress_every_rows > 0 && rows % opts_.progress_every_rows == 0) {
+          report_progress(c.bytes_before +
+                          (c.bytes_after - c.bytes_before) * (i + 1) / c.rows.size());
+        }
       }
-      if (sink != nullptr && batch.size() >= opts_.batch_size) RETURN_IF_ERROR(Flush(*sink, batch));
-      if (opts_.progress_every_rows > 0 && rows % opts_.progress_every_rows == 0) {
-        report_progress();
+      return absl::OkStatus();
+    };
+    auto consume_oldest = [&]() -> absl::Status {
+      std::unique_ptr<RowChunk> done;
+      work.Pop(done);
+      RETURN_IF_ERROR(consume(*done));
+      done->Clear();
+      spare.push_back(std::move(done));
+      return absl::OkStatus();
+    };
+
+    CsvRow row;
+    int64_t read = 0;
+    bool more = true;
+    while (more) {
+      std::unique_ptr<RowChunk> c;
+      if (spare.empty()) {
+        c = std::make_unique<RowChunk>();
+      } else {
+        c = std::move(spare.back());
+        spare.pop_back();
       }
+      c->bytes_before = reader.bytes_consumed();
+      while (c->rows.size() < rows_per_chunk && c->text.size() < kChunkTextBytes) {
+        ASSIGN_OR_RETURN(more, reader.Next(row));
+        if (!more) break;
+        c->Add(row, ++read);
+      }
+      c->bytes_after = reader.bytes_consumed();
+      if (c->rows.empty()) break;
+      if (validating && read == static_cast<int64_t>(c->rows.size()) && reader.total_bytes() > 0 &&
+          c->bytes_after > c->bytes_before) {
+        // Room for the ids of the whole file, as estimated from the first rows: growing the
+        // set step by step rehashes it many times.
+        const double per_row = static_cast<double>(c->bytes_after - c->bytes_before) /
+                               static_cast<double>(c->rows.size());
+        seen_ids_.Reserve(static_cast<size_t>(
+            std::min(1.1 * static_cast<double>(reader.total_bytes()) / per_row, 1e8)));
+      }
+      work.Push(c);
+      // Enough chunks in flight to keep every worker busy while this thread reads.
+      while (work.pending() > static_cast<size_t>(2 * threads)) RETURN_IF_ERROR(consume_oldest());
     }
+    while (work.pending() > 0) RETURN_IF_ERROR(consume_oldest());
+
     if (sink != nullptr && !batch.empty()) RETURN_IF_ERROR(Flush(*sink, batch));
     if (validating) {
       report_.rows_read = rows;
@@ -157,11 +234,121 @@ class ImportRun {
     }
     report_.separator = reader.separator();
     report_.encoding = reader.encoding();
-    report_progress();
+    report_progress(reader.bytes_consumed());
     return absl::OkStatus();
   }
 
  private:
+  // Text of a chunk beyond which no more rows are added (besides the row count).
+  static constexpr size_t kChunkTextBytes = size_t{4} << 20;
+
+  // Rows copied out of the reader's buffer for a worker, and what the worker made of them.
+  struct RowChunk {
+    struct Row {
+      int64_t line = 0;
+      int64_t number = 0;      // data row number in the file, from 1
+      size_t first_field = 0;  // in field_ends; fields begin where the previous one ends
+      size_t field_count = 0;
+      size_t text_begin = 0;  // in text
+      std::string error;      // CsvRow::error
+      // Set by the worker:
+      bool ok = false;
+      bool skipped = false;                     // rejected in pass 1 (pass 2 skips it)
+      uint32_t first_error = 0, end_error = 0;  // in errors
+      size_t id_begin = 0, id_end = 0;          // in ids
+      uint64_t id_hash = 0;                     // IdSet::Hash of the id
+      size_t upsert = 0;                        // in upserts, when ok and building
+    };
+    std::vector<Row> rows;
+    std::string text;
+    std::vector<size_t> field_ends;              // in text
+    uint64_t bytes_before = 0, bytes_after = 0;  // reader position around the chunk
+    // Worker output.
+    std::vector<ImportError> errors;
+    std::string ids;
+    std::vector<CustomerUpsert> upserts;
+
+    void Add(const CsvRow& r, int64_t number) {
+      Row& row = rows.emplace_back();
+      row.line = r.line;
+      row.number = number;
+      row.first_field = field_ends.size();
+      row.text_begin = text.size();
+      if (!r.error.empty()) {
+        row.error = r.error;
+        return;
+      }
+      row.field_count = r.fields.size();
+      for (std::string_view f : r.fields) {
+        text.append(f);
+        field_ends.push_back(text.size());
+      }
+    }
+    void Clear() {
+      rows.clear();
+      text.clear();
+      field_ends.clear();
+      errors.clear();
+      ids.clear();
+      upserts.clear();
+    }
+  };
+
+  // A row of a chunk as ProcessRow sees it.
+  struct RowView {
+    int64_t line = 0;
+    int64_t number = 0;
+    std::string_view error;
+    const std::string_view* fields = nullptr;
+  };
+
+  std::string_view IdColumn() const {
+    return id_index_ != kNone ? std::string_view(m_.id_column) : "(id template)";
+  }
+
+  // Parses and checks the rows of `c` (on a worker thread: reads only state that does not
+  // change during a pass).
+  void ProcessChunk(RowChunk& c, bool validating, bool build) const {
+    std::vector<std::string_view> fields;
+    std::string id_buf;
+    size_t built = 0;
+    if (build) {
+      // Reuse the chunk's upserts: only rows that were moved out need rebuilding.
+      if (c.upserts.size() < c.rows.size()) c.upserts.resize(c.rows.size());
+    }
+    for (RowChunk::Row& r : c.rows) {
+      r.first_error = r.end_error = static_cast<uint32_t>(c.errors.size());
+      if (!validating && rejected_lines_.contains(r.line)) {
+        r.skipped = true;
+        continue;
+      }
+      fields.clear();
+      if (r.error.empty()) {
+        size_t begin = r.text_begin;
+        for (size_t f = r.first_field; f < r.first_field + r.field_count; ++f) {
+          fields.emplace_back(c.text.data() + begin, c.field_ends[f] - begin);
+          begin = c.field_ends[f];
+        }
+      }
+      RowView view{r.line, r.number, r.error, fields.data()};
+      CustomerUpsert* out = nullptr;
+      if (build) {
+        out = &c.upserts[built];
+        *out = CustomerUpsert();
+      }
+      std::string_view id;
+      r.ok = ProcessRow(view, validating ? &c.errors : nullptr, out, id_buf, id);
+      r.end_error = static_cast<uint32_t>(c.errors.size());
+      if (r.ok) {
+        r.id_begin = c.ids.size();
+        c.ids.append(id);
+        r.id_end = c.ids.size();
+        if (validating) r.id_hash = import_internal::IdSet::Hash(id);
+        if (build) r.upsert = built++;
+      }
+    }
+  }
+
   absl::Status Flush(const UpsertSink& sink, std::vector<CustomerUpsert>& batch) {
     const size_t n = batch.size();
     absl::Status st = sink(batch);
@@ -174,15 +361,12 @@ class ImportRun {
     return absl::OkStatus();
   }
 
-  template <typename R>
-  void AddError(int64_t line, std::string_view column, const R& reason) {
+  void AddError(ImportError error) {
     ++report_.error_count;
-    if (report_.errors.size() < opts_.max_errors) {
-      report_.errors.push_back(ImportError{line, std::string(column), Cat(reason)});
-    }
+    if (report_.errors.size() < opts_.max_errors) report_.errors.push_back(std::move(error));
   }
 
-  std::string_view Cell(const CsvRow& row, size_t i) const {
+  std::string_view Cell(const RowView& row, size_t i) const {
     std::string_view v = row.fields[i];
     if (!m_.trim_whitespace) return v;
     while (!v.empty() && absl::ascii_isspace(static_cast<unsigned char>(v.front()))) {
@@ -202,32 +386,30 @@ class ImportRun {
   }
 
   // Validates one row and, when `out` is set, fills it. Returns false when the row has an
-  // error; records the errors when `record`.
-  bool ProcessRow(const CsvRow& row, int64_t row_number, bool record, CustomerUpsert* out) {
-    int errors = 0;
+  // error; appends the errors to `errors` when set. Sets `id` to the row's external id (valid
+  // until id_buf changes). Thread-safe: reads only state fixed during a pass.
+  bool ProcessRow(const RowView& row, std::vector<ImportError>* errors, CustomerUpsert* out,
+                  std::string& id_buf, std::string_view& id) const {
+    int failures = 0;
     auto fail = [&](std::string_view column, const auto& reason) {
-      ++errors;
-      if (record) AddError(row.line, column, reason);
+      ++failures;
+      if (errors != nullptr)
+        errors->push_back(ImportError{row.line, std::string(column), Cat(reason)});
     };
     if (!row.error.empty()) {
       fail("", row.error);
       return false;
     }
-    std::string_view id;
     std::string_view id_column = m_.id_column;
     if (id_index_ != kNone) {
       id = Cell(row, id_index_);
     } else {
-      id_buf_.clear();
-      template_->Format(row.line, row_number, id_buf_);
-      id = id_buf_;
+      id_buf.clear();
+      template_->Format(row.line, row.number, id_buf);
+      id = id_buf;
       id_column = "(id template)";
     }
-    const bool id_ok = [&] {
-      absl::Status st = ValidateExternalId(id);
-      if (!st.ok()) fail(id_column, st.message());
-      return st.ok();
-    }();
+    if (absl::Status st = ValidateExternalId(id); !st.ok()) fail(id_column, st.message());
     if (out != nullptr) out->external_id.assign(id);
     for (const ColumnPlan& p : plans_) {
       std::string_view v = Cell(row, p.index);
@@ -278,15 +460,7 @@ class ImportRun {
         }
       }
     }
-    // Only a row that is otherwise valid claims its id, so a rejected row does not make a
-    // later good row with the same id a duplicate.
-    if (record && id_ok && errors == 0) {
-      auto [it, inserted] = seen_ids_.try_emplace(std::string(id), row.line);
-      if (!inserted) {
-        fail(id_column, Cat("duplicate id \"", id, "\" (first on line ", it->second, ")"));
-      }
-    }
-    return errors == 0;
+    return failures == 0;
   }
 
   const ImportMapping& m_;
@@ -300,8 +474,7 @@ class ImportRun {
   size_t phone_index_ = kNone;
   size_t id_number_index_ = kNone;
   std::optional<IdTemplate> template_;
-  std::string id_buf_;
-  absl::flat_hash_map<std::string, int64_t> seen_ids_;
+  import_internal::IdSet seen_ids_;
   absl::flat_hash_set<int64_t> rejected_lines_;
 };
 

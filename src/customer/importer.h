@@ -85,6 +85,11 @@ struct ImportOptions {
   char separator = 0;
   CsvEncoding encoding = CsvEncoding::kAuto;
   size_t chunk_bytes = size_t{1} << 20;
+  // Threads that parse and check rows (the calling thread reads the file and hands rows to
+  // the sink); 0: one per core. The report does not depend on it.
+  int threads = 0;
+  // Rows handed to a parsing thread at a time.
+  size_t rows_per_task = 1024;
 };
 
 class Importer {

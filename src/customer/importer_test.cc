@@ -316,6 +316,88 @@ TEST(Importer, IdNumberColumnReachesTheUpsert) {
   EXPECT_FALSE(sink.upserts[1].id_number.has_value());
 }
 
+// A file with every kind of row problem spread over many parse tasks: the report and the
+// upserts must not depend on how many threads parse it or how rows are split between them.
+TEST(Importer, ParallelParseGivesTheSameReportAndRowsAsOneThread) {
+  absl::StatusOr<ImportMapping> m = ParseImportMapping(R"({
+    "id": {"column": "cif"}, "phone_column": "mobile",
+    "tags": [{"key": "age", "name_en": "Age", "type": "int"},
+             {"key": "level", "name_en": "Level", "type": "enum", "values": ["gold", "silver"]},
+             {"key": "vip", "name_en": "VIP", "type": "bool"}],
+    "columns": [{"column": "age", "tag": "age"}, {"column": "level", "tag": "level"},
+                {"column": "vip", "tag": "vip", "null_tokens": ["unknown", ""]}]
+  })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::string data = "cif,mobile,age,level,vip\n";
+  for (int i = 0; i < 3000; ++i) {
+    const std::string id = "C" + std::to_string(i % 2500);  // ids 0..499 come back as duplicates
+    switch (i % 97) {
+      case 13:
+        data += id + ",13812345678,x,gold,true\n";  // bad int
+        break;
+      case 29:
+        data += id + ",13812345678,40,bronze,maybe\n";  // two bad columns
+        break;
+      case 41:
+        data += id + ",13812345678,40\n";  // wrong field count
+        break;
+      case 55:
+        data += "bad id!,13812345678,40,gold,true\n";
+        break;
+      case 71:
+        data += id + ",123,40,silver,\n";  // bad mobile
+        break;
+      default:
+        data += id + ",138" + std::to_string(10000000 + i) + "," + std::to_string(18 + i % 60) +
+                (i % 3 ? ",gold," : ",silver,") + (i % 4 ? "true" : "unknown") + "\n";
+    }
+  }
+  struct Outcome {
+    ImportReport report;
+    std::vector<CustomerUpsert> upserts;
+  };
+  auto run = [&](ImportMode mode, ImportPasses passes, int threads, size_t rows_per_task) {
+    ImportOptions o;
+    o.mode = mode;
+    o.passes = passes;
+    o.threads = threads;
+    o.rows_per_task = rows_per_task;
+    o.batch_size = 333;
+    o.max_errors = 100000;
+    FakeClock clock(0);
+    Importer importer(*m, o, &clock);
+    CollectingSink sink;
+    absl::StatusOr<ImportReport> r = importer.ImportString(data, sink.AsSink());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return Outcome{r.ok() ? *r : ImportReport{}, std::move(sink.upserts)};
+  };
+  for (ImportMode mode : {ImportMode::kAllOrNothing, ImportMode::kSkipBadRows}) {
+    for (ImportPasses passes : {ImportPasses::kValidateFirst, ImportPasses::kSinglePass}) {
+      if (mode == ImportMode::kAllOrNothing && passes == ImportPasses::kSinglePass) continue;
+      const Outcome one = run(mode, passes, 1, 100000);
+      EXPECT_GT(one.report.error_count, 500);
+      ASSERT_EQ(one.report.errors.size(), static_cast<size_t>(one.report.error_count));
+      for (auto [threads, rows_per_task] : {std::pair{2, 7}, {4, 1}, {3, 250}}) {
+        const Outcome many = run(mode, passes, threads, rows_per_task);
+        EXPECT_EQ(many.report.errors, one.report.errors) << threads << " " << rows_per_task;
+        EXPECT_EQ(many.report.error_count, one.report.error_count);
+        EXPECT_EQ(many.report.rows_read, one.report.rows_read);
+        EXPECT_EQ(many.report.rows_rejected, one.report.rows_rejected);
+        EXPECT_EQ(many.report.rows_applied, one.report.rows_applied);
+        ASSERT_EQ(many.upserts.size(), one.upserts.size());
+        for (size_t i = 0; i < one.upserts.size(); ++i) {
+          EXPECT_EQ(many.upserts[i].external_id, one.upserts[i].external_id);
+          EXPECT_EQ(many.upserts[i].phone, one.upserts[i].phone);
+          EXPECT_EQ(many.upserts[i].tags, one.upserts[i].tags);
+        }
+      }
+      if (mode == ImportMode::kSkipBadRows) {
+        EXPECT_GT(one.upserts.size(), 1500u);
+      }
+    }
+  }
+}
+
 TEST(Importer, ErrorListIsCappedButAllErrorsAreCounted) {
   std::string data = "cif,age,vip\n";
   for (int i = 0; i < 50; ++i) data += "C" + std::to_string(i) + ",x,maybe\n";
