@@ -1,6 +1,10 @@
 #include "store/sqlite/internal/tag_json.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <exception>
 #include <type_traits>
 #include <utility>
@@ -14,97 +18,199 @@ namespace {
 
 namespace json = boost::json;
 
-absl::Status CheckUtf8(std::string_view what, std::string_view key, std::string_view s) {
-  if (IsValidUtf8(s)) return absl::OkStatus();
+// Byte classes for AppendJsonString: 0 copies as is, 1 needs an escape, 2 starts a multi-byte
+// UTF-8 sequence (validated), 3 can never occur in UTF-8.
+constexpr std::array<uint8_t, 256> MakeByteClasses() {
+  std::array<uint8_t, 256> k{};
+  for (int c = 0; c < 0x20; ++c) k[c] = 1;
+  k['"'] = 1;
+  k['\\'] = 1;
+  for (int c = 0x80; c < 0x100; ++c) k[c] = 3;
+  for (int c = 0xc2; c <= 0xf4; ++c) k[c] = 2;
+  return k;
+}
+constexpr std::array<uint8_t, 256> kByteClass = MakeByteClasses();
+
+// Length of the valid UTF-8 sequence starting at s[0] (a lead byte 0xc2..0xf4), 0 if invalid:
+// overlong forms, surrogates and code points beyond U+10FFFF are refused.
+size_t Utf8SequenceLength(const unsigned char* s, size_t n) {
+  const unsigned char c = s[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+  if (c <= 0xdf) {
+    len = 2;
+  } else if (c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  }
+  if (len > n || s[1] < lo || s[1] > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if ((s[k] & 0xc0) != 0x80) return 0;
+  }
+  return len;
+}
+
+// Writes JSON text into a std::string through a raw pointer: the encoder appends a few bytes
+// at a time, and std::string's per-append capacity checks cost more than the bytes.
+class JsonWriter {
+ public:
+  explicit JsonWriter(size_t expected) : p_(buf_.data()), end_(p_) { Reserve(expected); }
+
+  // Makes room for n more bytes.
+  void Reserve(size_t n) {
+    if (static_cast<size_t>(end_ - p_) >= n) return;
+    const size_t used = p_ - buf_.data();
+    buf_.resize(std::max(buf_.size() * 2, used + n));
+    p_ = buf_.data() + used;
+    end_ = buf_.data() + buf_.size();
+  }
+  void Put(char c) { *p_++ = c; }  // after Reserve
+  void Put(std::string_view s) {   // after Reserve
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+
+  // Appends `s` as a JSON string, checking on the way that it is valid UTF-8 (false if not).
+  // Only '"', '\\' and control characters need escaping: JSON carries UTF-8 as is.
+  bool String(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    Reserve(6 * s.size() + 2);  // every byte escaped as \u00XX at worst
+    const auto* in = reinterpret_cast<const unsigned char*>(s.data());
+    const size_t n = s.size();
+    Put('"');
+    size_t i = 0;
+    while (i < n) {
+      const unsigned char c = in[i];
+      const uint8_t k = kByteClass[c];
+      if (k == 0) {
+        *p_++ = static_cast<char>(c);
+        ++i;
+        continue;
+      }
+      if (k == 2) {
+        const size_t len = Utf8SequenceLength(in + i, n - i);
+        if (len == 0) return false;
+        std::memcpy(p_, in + i, len);
+        p_ += len;
+        i += len;
+        continue;
+      }
+      if (k == 3) return false;
+      *p_++ = '\\';
+      switch (c) {
+        case '"':
+        case '\\':
+          *p_++ = static_cast<char>(c);
+          break;
+        case '\n':
+          *p_++ = 'n';
+          break;
+        case '\r':
+          *p_++ = 'r';
+          break;
+        case '\t':
+          *p_++ = 't';
+          break;
+        default:
+          Put("u00");
+          *p_++ = kHex[c >> 4];
+          *p_++ = kHex[c & 0xf];
+      }
+      ++i;
+    }
+    Put('"');
+    return true;
+  }
+
+  // Appends "key": . Catalog keys ([a-z][a-z0-9_]*) are copied without a closer look.
+  bool Key(std::string_view key) {
+    bool plain = true;
+    for (char c : key) plain &= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (!plain) {
+      if (!String(key)) return false;
+      Reserve(1);
+      Put(':');
+      return true;
+    }
+    Reserve(key.size() + 3);
+    Put('"');
+    Put(key);
+    Put('"');
+    Put(':');
+    return true;
+  }
+
+  std::string Take() && {
+    buf_.resize(p_ - buf_.data());
+    return std::move(buf_);
+  }
+
+ private:
+  std::string buf_;  // [data, p_) written; [p_, end_) room
+  char* p_;
+  char* end_;
+};
+
+absl::Status BadUtf8(std::string_view what, std::string_view key) {
   return absl::InvalidArgumentError(
       Cat("tag \"", IsValidUtf8(key) ? key : "?", "\" ", what, " is not valid UTF-8"));
 }
 
-// Appends `s` as a JSON string. Only '"', '\\' and control characters need escaping; the
-// caller has checked that `s` is valid UTF-8, which JSON carries as is.
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t plain_from = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + plain_from, i - plain_from);
-    plain_from = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
+absl::Status AppendValue(JsonWriter& out, std::string_view key, const TagValue& value) {
+  if (const std::string* s = std::get_if<std::string>(&value)) {
+    if (!out.String(*s)) return BadUtf8("value", key);
+  } else if (const int64_t* i = std::get_if<int64_t>(&value)) {
+    char buffer[24];
+    auto result = std::to_chars(buffer, buffer + sizeof(buffer), *i);
+    out.Reserve(sizeof buffer);
+    out.Put(std::string_view(buffer, result.ptr - buffer));
+  } else if (const bool* b = std::get_if<bool>(&value)) {
+    out.Reserve(5);
+    out.Put(*b ? std::string_view("true") : std::string_view("false"));
+  } else {
+    const auto& many = std::get<std::vector<std::string>>(value);
+    out.Reserve(1);
+    out.Put('[');
+    for (size_t i = 0; i < many.size(); ++i) {
+      if (i > 0) {
+        out.Reserve(1);
+        out.Put(',');
+      }
+      if (!out.String(many[i])) return BadUtf8("value", key);
     }
+    out.Reserve(1);
+    out.Put(']');
   }
-  out.append(s.data() + plain_from, s.size() - plain_from);
-  out += '"';
-}
-
-absl::Status AppendValue(std::string& out, std::string_view key, const TagValue& value) {
-  return std::visit(
-      [&](const auto& v) -> absl::Status {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool>) {
-          out += v ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, int64_t>) {
-          char buffer[24];
-          auto result = std::to_chars(buffer, buffer + sizeof(buffer), v);
-          out.append(buffer, result.ptr);
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          if (absl::Status s = CheckUtf8("value", key, v); !s.ok()) return s;
-          AppendJsonString(out, v);
-        } else {
-          out += '[';
-          for (size_t i = 0; i < v.size(); ++i) {
-            if (absl::Status s = CheckUtf8("value", key, v[i]); !s.ok()) return s;
-            if (i > 0) out += ',';
-            AppendJsonString(out, v[i]);
-          }
-          out += ']';
-        }
-        return absl::OkStatus();
-      },
-      value);
+  return absl::OkStatus();
 }
 
 // Writes the object directly rather than building a boost::json::object first: this runs once
-// per upserted customer and is several times faster; DecodeTags (Boost.JSON) reads it back and
-// the tests check the round trip.
+// per upserted customer; DecodeTags (Boost.JSON) reads it back and the tests check the round
+// trip.
 template <typename Map, typename GetValue>
 absl::StatusOr<std::string> EncodeObject(const Map& map, GetValue get_value) {
-  std::string out;
-  out.reserve(32 * map.size() + 2);
-  out += '{';
+  JsonWriter out(32 * map.size() + 2);
+  out.Put('{');
   bool first = true;
   for (const auto& [key, entry] : map) {
     const TagValue* value = get_value(entry);
     if (value == nullptr) continue;
-    if (absl::Status s = CheckUtf8("key", key, key); !s.ok()) return s;
-    if (!first) out += ',';
+    if (!first) {
+      out.Reserve(1);
+      out.Put(',');
+    }
     first = false;
-    AppendJsonString(out, key);
-    out += ':';
+    if (!out.Key(key)) return BadUtf8("key", key);
     if (absl::Status s = AppendValue(out, key, *value); !s.ok()) return s;
   }
-  out += '}';
-  return out;
+  out.Reserve(1);
+  out.Put('}');
+  return std::move(out).Take();
 }
 
 absl::StatusOr<json::value> Parse(std::string_view text, std::string_view what) {

@@ -54,6 +54,35 @@ TEST(TagJson, Utf8Validator) {
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // beyond U+10FFFF
 }
 
+// The encoder validates UTF-8 while it escapes: it must refuse exactly what IsValidUtf8
+// refuses, and round-trip everything else, on strings built from the bytes that matter.
+TEST(TagJson, EncoderAcceptsExactlyValidUtf8) {
+  const std::vector<std::string> pieces = {"a",    "\"",   "\\",   "\n",   "\x01",
+                                           "\x7f", "\x80", "\xbf", "\xc0", "\xc1",
+                                           "\xc2", "\xdf", "\xe0", "\xed", "\xef",
+                                           "\xf0", "\xf4", "\xf5", "\xff", "\xa0",
+                                           "\x9f", "\x90", "\x8f", "浙",   "\xf0\x9f\x98\x80"};
+  uint32_t state = 12345;
+  auto next = [&] {
+    state = state * 1103515245u + 12345u;
+    return state >> 16;
+  };
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string s;
+    const int n = 1 + static_cast<int>(next() % 5);
+    for (int i = 0; i < n; ++i) s += pieces[next() % pieces.size()];
+    absl::StatusOr<std::string> value = EncodeTags({{"k", s}});
+    absl::StatusOr<std::string> key = EncodeTags({{s, true}});
+    ASSERT_EQ(value.ok(), IsValidUtf8(s)) << testing::PrintToString(s);
+    ASSERT_EQ(key.ok(), IsValidUtf8(s)) << testing::PrintToString(s);
+    if (value.ok()) {
+      absl::StatusOr<TagMap> back = DecodeTags(*value);
+      ASSERT_TRUE(back.ok()) << *value;
+      EXPECT_EQ(std::get<std::string>(back->at("k")), s);
+    }
+  }
+}
+
 TEST(TagJson, CorruptStoredTagsAreDataLoss) {
   for (const char* bad : {"", "[", "[]", R"({"a":1.5})", R"({"a":null})", R"({"a":{"b":1}})",
                           R"({"a":[1]})", R"({"a":18446744073709551615})"}) {
