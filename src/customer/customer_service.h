@@ -144,7 +144,8 @@ class CustomerService {
 // the previous one to the index. Batches are applied in order. For processes with no other
 // writer (`mercator import`, `mercator demo`): a concurrent Upsert in the same process could
 // see its index update overtaken. A server following the store (CatchUp) sees the result as
-// ordinary store changes.
+// ordinary store changes. Creating one tells malloc to keep freed memory for reuse instead of
+// returning it to the system after every batch (process-wide: meant for bulk-load processes).
 class BulkLoader {
  public:
   explicit BulkLoader(CustomerService* service);
