@@ -1,5 +1,6 @@
 // Rewards over HTTP against the real App: points balance and statement for staff and for app
-// back-ends with the "rewards" scope, staff adjustments (Idempotency-Key, audit, refusals).
+// back-ends with the "rewards" scope, staff adjustments (Idempotency-Key, audit, refusals);
+// coupon templates, inventory, grants, redemption by signed clients, expiry.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -218,6 +219,120 @@ TEST_F(RewardsTest, AppBackEndsWithTheRewardsScopeReadPointsButDoNotAdjust) {
   EXPECT_EQ(v.at("entries").at(0).as_object().if_contains("actor"), nullptr) << r.body;
   r = signed_fetch("POST", "/v1/customers/C1/points/adjustments", R"({"delta": 5, "reason": "x"})");
   EXPECT_EQ(r.status, 403) << r.body;
+}
+
+TEST_F(RewardsTest, CouponTemplatesInventoryGrantsAndRedemption) {
+  // Operators define templates and stock them; analysts only look.
+  http::HttpResult r = op_->Fetch(
+      "POST", "/v1/coupon-templates",
+      R"({"name": "信用卡返现 10 元", "kind": "cashback", "face_value": 1000, "validity_days": 30})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json::value t = Parse(r.body);
+  const int64_t id = t.at("id").as_int64();
+  const std::string base = "/v1/coupon-templates/" + std::to_string(id);
+  EXPECT_EQ(r.Header("location"), base);
+  EXPECT_EQ(t.at("kind"), "cashback");
+  EXPECT_EQ(t.at("created_by"), "user:olga");
+  EXPECT_EQ(op_->Fetch("POST", "/v1/coupon-templates",
+                       R"({"name": "x", "kind": "gold", "face_value": 1, "validity_days": 1})")
+                .status,
+            400);
+  EXPECT_EQ(analyst_
+                ->Fetch("POST", "/v1/coupon-templates",
+                        R"({"name": "x", "kind": "cashback", "face_value": 1,
+                                "validity_days": 1})")
+                .status,
+            403);
+  r = op_->Fetch("POST", base + "/codes", R"({"generate": 3})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = op_->Fetch("POST", base + "/codes", R"({"codes": ["CARD-0001"]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r.body).at("inventory").at("available").as_int64(), 4);
+  EXPECT_EQ(op_->Fetch("POST", base + "/codes", R"({"codes": ["CARD-0001"]})").status, 409);
+  EXPECT_EQ(op_->Fetch("PATCH", base, R"({"face_value": 2000})").status, 400);
+  r = op_->Fetch("PATCH", base, R"({"name": "信用卡返现 10 元（新客）"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = analyst_->Fetch("GET", "/v1/coupon-templates");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r.body).at("templates").as_array().size(), 1u);
+  EXPECT_EQ(analyst_->Fetch("GET", base).status, 200);
+  EXPECT_EQ(analyst_->Fetch("GET", "/v1/coupon-templates/999").status, 404);
+
+  // A staff grant (idempotent), then the app back-end redeems it for the customer.
+  const std::string grant = R"({"template_id": )" + std::to_string(id) + "}";
+  EXPECT_EQ(op_->Fetch("POST", "/v1/customers/C1/coupons", grant).status, 400);  // no key
+  r = op_->Fetch("POST", "/v1/customers/C1/coupons", grant, {{"idempotency-key", "g1"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string code(Parse(r.body).at("code").as_string());
+  r = op_->Fetch("POST", "/v1/customers/C1/coupons", grant, {{"idempotency-key", "g1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r.body).at("code").as_string(), code);
+  EXPECT_EQ(r.Header("idempotent-replayed"), "true");
+  r = analyst_->Fetch("GET", "/v1/customers/C1/coupons");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Parse(r.body).at("coupons").as_array().size(), 1u);
+  EXPECT_EQ(Parse(r.body).at("coupons").at(0).at("status"), "granted");
+
+  r = admin_->Fetch("POST", "/v1/clients", R"({"name": "Mobile app", "scopes": ["rewards"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json::value c = Parse(r.body);
+  const std::string key_id(c.at("key_id").as_string()), secret(c.at("secret").as_string());
+  http::TestClient client(app_->port());
+  auto redeem = [&](std::string_view body, std::string_view key) {
+    http::Headers h{
+        {"authorization", auth::SignRequest(key_id, secret, "POST", "/v1/coupons/redeem", body,
+                                            clock_.NowMs(), auth::RandomNonce())},
+        {"content-type", "application/json"}};
+    if (!key.empty()) h["idempotency-key"] = std::string(key);
+    return client.Fetch("POST", "/v1/coupons/redeem", body, h);
+  };
+  const std::string mine = R"({"code": ")" + code + R"(", "external_id": "C1"})";
+  EXPECT_EQ(redeem(mine, "").status, 400);
+  // Someone else's code, or a code never granted: 404, the same answer.
+  EXPECT_EQ(redeem(R"({"code": ")" + code + R"(", "external_id": "C2"})", "x").status, 404);
+  EXPECT_EQ(redeem(R"({"code": "CARD-0001", "external_id": "C1"})", "y").status, 404);
+  r = redeem(mine, "redeem-1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r.body).at("status"), "redeemed");
+  r = redeem(mine, "redeem-1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("idempotent-replayed"), "true");
+  r = redeem(mine, "redeem-2");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("already been redeemed"), std::string::npos) << r.body;
+  // Staff cannot redeem (rewards:redeem is a client scope's).
+  EXPECT_EQ(op_->Fetch("POST", "/v1/coupons/redeem", mine, {{"idempotency-key", "z"}}).status, 403);
+
+  // Template changes, stocking and the grant are audited; codes never appear there.
+  auto auditor = SessionClient::SignInAs(*app_, "audrey", {"auditor"});
+  ASSERT_TRUE(auditor);
+  r = auditor->Fetch("GET", "/v1/audit?object_type=coupon_template");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r.body).at("entries").as_array().size(), 4u)
+      << r.body;  // create, 2 x add, update
+  EXPECT_EQ(r.body.find("CARD-0001"), std::string::npos) << r.body;
+  r = auditor->Fetch("GET", "/v1/audit?action=coupon.grant");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r.body).at("entries").as_array().size(), 1u) << r.body;
+}
+
+TEST_F(RewardsTest, GrantedCouponsExpire) {
+  http::HttpResult r = op_->Fetch(
+      "POST", "/v1/coupon-templates",
+      R"({"name": "理财加息券 +0.10%", "kind": "rate_boost", "face_value": 10, "validity_days": 7})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const int64_t id = Parse(r.body).at("id").as_int64();
+  ASSERT_TRUE(app_->coupons().GenerateCodes(id, 1).ok());
+  auto granted = app_->coupons().Grant(id, uid1_, "award-1");
+  ASSERT_TRUE(granted.ok()) << granted.status();
+  EXPECT_EQ(granted->expires_ms, clock_.NowMs() + 7 * kDay);
+  clock_.Advance(7 * kDay);
+  auto redeemed = app_->coupons().Redeem(granted->code, uid1_, "client:test", "k");
+  EXPECT_EQ(redeemed.status().code(), absl::StatusCode::kFailedPrecondition) << redeemed.status();
+  EXPECT_EQ(*app_->coupons().ExpireDue(), 1);
+  auto t = app_->coupons().GetTemplate(id);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->codes_expired, 1);
 }
 
 }  // namespace

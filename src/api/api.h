@@ -25,6 +25,7 @@ class ApprovalService;
 }  // namespace mercator::auth
 
 namespace mercator::reward {
+class CouponService;
 class PointsLedger;
 }  // namespace mercator::reward
 
@@ -55,6 +56,8 @@ struct ApiContext {
   auth::ApiClientService* api_clients = nullptr;
   // Customers' points (points_api.cc).
   reward::PointsLedger* points = nullptr;
+  // Coupon templates, inventory, grants, redemption (coupons_api.cc).
+  reward::CouponService* coupons = nullptr;
   // Prometheus text exposition of the process's metrics.
   std::function<std::string()> render_metrics;
   // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).
@@ -76,6 +79,8 @@ void RegisterAuthRoutes(http::Router& router, ApiContext& ctx);
 void RegisterUserRoutes(http::Router& router, ApiContext& ctx);
 // /v1/customers/{external_id}/points (reward/points_ledger.h).
 void RegisterPointsRoutes(http::Router& router, ApiContext& ctx);
+// /v1/coupon-templates, /v1/customers/{external_id}/coupons, /v1/coupons/redeem.
+void RegisterCouponRoutes(http::Router& router, ApiContext& ctx);
 // /v1/activities (operators) and /v1/app/activities (signed app back-ends).
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
@@ -92,6 +97,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterAuthRoutes(router, ctx);
   RegisterUserRoutes(router, ctx);
   RegisterPointsRoutes(router, ctx);
+  RegisterCouponRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
   RegisterActivityRoutes(router, ctx);
 }

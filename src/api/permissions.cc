@@ -64,6 +64,15 @@ constexpr RoutePermission kTable[] = {
     // points_api.cc
     {Method::kGet, "/v1/customers/{external_id}/points", "rewards:read"},
     {Method::kPost, "/v1/customers/{external_id}/points/adjustments", "rewards:write"},
+    // coupons_api.cc
+    {Method::kGet, "/v1/coupon-templates", "rewards:read"},
+    {Method::kPost, "/v1/coupon-templates", "rewards:write"},
+    {Method::kGet, "/v1/coupon-templates/{id}", "rewards:read"},
+    {Method::kPatch, "/v1/coupon-templates/{id}", "rewards:write"},
+    {Method::kPost, "/v1/coupon-templates/{id}/codes", "rewards:write"},
+    {Method::kGet, "/v1/customers/{external_id}/coupons", "rewards:read"},
+    {Method::kPost, "/v1/customers/{external_id}/coupons", "rewards:write"},
+    {Method::kPost, "/v1/coupons/redeem", "rewards:redeem"},
     // activities_api.cc
     {Method::kGet, "/v1/activities", "activities:read"},
     {Method::kPost, "/v1/activities", "activities:write"},

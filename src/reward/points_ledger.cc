@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "reward/coupons.h"
 
 namespace mercator::reward {
 namespace {
@@ -176,10 +177,11 @@ absl::StatusOr<PointsEntry> PointsLedger::GetEntry(int64_t id) {
   return *entry;
 }
 
-PointsExpiryJob::PointsExpiryJob(PointsLedger* ledger, int64_t interval_ms)
-    : ledger_(ledger), interval_ms_(interval_ms), thread_([this] { Run(); }) {}
+RewardsExpiryJob::RewardsExpiryJob(PointsLedger* points, CouponService* coupons,
+                                   int64_t interval_ms)
+    : points_(points), coupons_(coupons), interval_ms_(interval_ms), thread_([this] { Run(); }) {}
 
-PointsExpiryJob::~PointsExpiryJob() {
+RewardsExpiryJob::~RewardsExpiryJob() {
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
@@ -187,18 +189,28 @@ PointsExpiryJob::~PointsExpiryJob() {
   thread_.join();
 }
 
-void PointsExpiryJob::Run() {
+void RewardsExpiryJob::Run() {
   absl::MutexLock lock(&mu_);
   for (;;) {
     const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
     mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Milliseconds(interval_ms_));
     if (stop_) return;
     mu_.Unlock();
-    absl::StatusOr<int64_t> n = ledger_->ExpireDue();
-    if (!n.ok()) {
-      Log(Severity::kError, "points expiry failed", {{"error", ToStd(n.status().message())}});
-    } else if (*n > 0) {
-      Log(Severity::kInfo, "points expired", {{"lots", std::to_string(*n)}});
+    if (points_ != nullptr) {
+      absl::StatusOr<int64_t> n = points_->ExpireDue();
+      if (!n.ok()) {
+        Log(Severity::kError, "points expiry failed", {{"error", ToStd(n.status().message())}});
+      } else if (*n > 0) {
+        Log(Severity::kInfo, "points expired", {{"lots", std::to_string(*n)}});
+      }
+    }
+    if (coupons_ != nullptr) {
+      absl::StatusOr<int64_t> n = coupons_->ExpireDue();
+      if (!n.ok()) {
+        Log(Severity::kError, "coupon expiry failed", {{"error", ToStd(n.status().message())}});
+      } else if (*n > 0) {
+        Log(Severity::kInfo, "coupons expired", {{"codes", std::to_string(*n)}});
+      }
     }
     mu_.Lock();
   }

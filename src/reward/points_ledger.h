@@ -31,6 +31,8 @@
 
 namespace mercator::reward {
 
+class CouponService;
+
 // Largest amount of one entry: far beyond any real award, far below int64 overflow.
 inline constexpr int64_t kMaxPointsAmount = 1'000'000'000'000;
 // Longest idempotency key, reason or source.
@@ -83,19 +85,21 @@ class PointsLedger {
   const Clock* const clock_;
 };
 
-// Runs ledger.ExpireDue() every `interval_ms` on its own thread until destroyed; failures are
-// logged and retried at the next tick.
-class PointsExpiryJob {
+// Runs ExpireDue() of the points ledger and of the coupon service every `interval_ms` on its
+// own thread until destroyed; failures are logged and retried at the next tick.
+class RewardsExpiryJob {
  public:
-  PointsExpiryJob(PointsLedger* ledger, int64_t interval_ms);
-  ~PointsExpiryJob();
-  PointsExpiryJob(const PointsExpiryJob&) = delete;
-  PointsExpiryJob& operator=(const PointsExpiryJob&) = delete;
+  // Either service may be null (skipped); both must outlive the job.
+  RewardsExpiryJob(PointsLedger* points, CouponService* coupons, int64_t interval_ms);
+  ~RewardsExpiryJob();
+  RewardsExpiryJob(const RewardsExpiryJob&) = delete;
+  RewardsExpiryJob& operator=(const RewardsExpiryJob&) = delete;
 
  private:
   void Run();
 
-  PointsLedger* const ledger_;
+  PointsLedger* const points_;
+  CouponService* const coupons_;
   const int64_t interval_ms_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

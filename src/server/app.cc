@@ -21,6 +21,7 @@
 #include "store/sqlite/sqlite_activities.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
+#include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
@@ -82,6 +83,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
   app->points_repository_ = NewSqlitePointsRepository(*app->store_);
   app->points_ = std::make_unique<reward::PointsLedger>(app->points_repository_.get(), clock);
+  app->coupon_repository_ = NewSqliteCouponRepository(*app->store_);
+  app->coupons_ = std::make_unique<reward::CouponService>(app->coupon_repository_.get(), clock,
+                                                          SecureRandom::Get());
   app->index_ = std::move(e.index);
   app->customers_ = std::move(e.customers);
   app->audiences_ = std::move(e.audiences);
@@ -120,6 +124,7 @@ absl::Status App::Start() {
   ctx.login_limiter = login_limiter_.get();
   ctx.api_clients = api_clients_.get();
   ctx.points = points_.get();
+  ctx.coupons = coupons_.get();
   ctx.activities = activities_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
@@ -135,8 +140,8 @@ absl::Status App::Start() {
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
   if (options_.points_expiry_interval_ms > 0) {
-    points_expiry_ =
-        std::make_unique<reward::PointsExpiryJob>(points_.get(), options_.points_expiry_interval_ms);
+    rewards_expiry_ = std::make_unique<reward::RewardsExpiryJob>(
+        points_.get(), coupons_.get(), options_.points_expiry_interval_ms);
   }
   Log(Severity::kInfo, "server started",
       {{"server.address", options_.address}, {"server.port", std::to_string(port())}});

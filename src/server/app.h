@@ -25,6 +25,7 @@
 #include "customer/customer_service.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "reward/coupons.h"
 #include "reward/points_ledger.h"
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
@@ -54,8 +55,9 @@ struct AppOptions {
   const Clock* clock = nullptr;
   // API clients' signed requests: clock skew, replay window, per-client rate limit.
   auth::ApiClientOptions api_clients;
-  // How often lots of points past their date are expired (reward::PointsExpiryJob); 0: never
-  // (spends still never take expired points, and balances do not count them).
+  // How often lots of points and coupons past their date are expired
+  // (reward::RewardsExpiryJob); 0: never (spends still never take expired points, balances do
+  // not count them, and expired coupons cannot be redeemed).
   int64_t points_expiry_interval_ms = 60'000;
   // Activities: how long evaluated audiences are reused for eligibility (tests: 0).
   activity::ActivityServiceOptions activities;
@@ -84,6 +86,7 @@ class App {
   auth::StaffService& staff() { return *staff_; }
   auth::ApiClientService& api_clients() { return *api_clients_; }
   reward::PointsLedger& points() { return *points_; }
+  reward::CouponService& coupons() { return *coupons_; }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -110,7 +113,10 @@ class App {
   std::unique_ptr<auth::ApiClientService> api_clients_;
   std::unique_ptr<PointsRepository> points_repository_;
   std::unique_ptr<reward::PointsLedger> points_;
-  std::unique_ptr<reward::PointsExpiryJob> points_expiry_;  // after points_: stopped first
+  std::unique_ptr<CouponRepository> coupon_repository_;
+  std::unique_ptr<reward::CouponService> coupons_;
+  // After points_ and coupons_: stopped first.
+  std::unique_ptr<reward::RewardsExpiryJob> rewards_expiry_;
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
