@@ -1,6 +1,9 @@
 #include "activity/draw_engine.h"
 
+#include <sodium.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <climits>
 #include <cmath>
@@ -11,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -205,10 +209,17 @@ struct ActivityRt {
   std::atomic<int64_t> draws{0};
   std::atomic<int64_t> wins{0};
   std::atomic<int64_t> participants{0};
+  // Draws per channel: kChannels in order, then any other channel.
+  std::array<std::atomic<int64_t>, std::size(kChannels) + 1> channel_draws{};
+  // current.get(), readable without the lock: versions live as long as the engine.
+  std::atomic<const VersionRt*> current_raw{nullptr};
 
-  std::shared_ptr<const VersionRt> Current() {
-    absl::ReaderMutexLock lock(&mu);
-    return current;
+  const VersionRt* Current() const { return current_raw.load(std::memory_order_acquire); }
+
+  void CountChannel(std::string_view channel) {
+    size_t i = 0;
+    while (i < std::size(kChannels) && kChannels[i] != channel) ++i;
+    channel_draws[i].fetch_add(1, std::memory_order_relaxed);
   }
   std::shared_ptr<const VersionRt> Version(int32_t v) {
     absl::ReaderMutexLock lock(&mu);
@@ -229,8 +240,44 @@ struct DrawBrief {
   bool guaranteed = false;
 };
 
+// The request digest as kept for a key: up to 32 bytes as they are (a raw SHA-256), longer
+// ones (a hex digest) as their BLAKE2b-256, so a record costs no allocation for it.
+struct Fingerprint {
+  std::array<uint8_t, 32> bytes{};
+  uint8_t size = 0;  // kHashed for a hashed digest
+
+  static constexpr uint8_t kHashed = 0xFF;
+  static Fingerprint Of(std::string_view digest) {
+    Fingerprint f;
+    if (digest.size() <= f.bytes.size()) {
+      std::memcpy(f.bytes.data(), digest.data(), digest.size());
+      f.size = static_cast<uint8_t>(digest.size());
+    } else {
+      crypto_generichash(f.bytes.data(), f.bytes.size(),
+                         reinterpret_cast<const unsigned char*>(digest.data()), digest.size(),
+                         nullptr, 0);
+      f.size = kHashed;
+    }
+    return f;
+  }
+  bool operator==(const Fingerprint& o) const { return size == o.size && bytes == o.bytes; }
+};
+
+struct IdemKey {
+  int64_t activity_id = 0;
+  uint32_t uid = 0;
+  std::string key;
+  bool operator==(const IdemKey& o) const {
+    return activity_id == o.activity_id && uid == o.uid && key == o.key;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const IdemKey& k) {
+    return H::combine(std::move(h), k.activity_id, k.uid, k.key);
+  }
+};
+
 struct IdemEntry {
-  std::string digest;
+  Fingerprint digest;
   DrawBrief brief;
 };
 
@@ -238,9 +285,8 @@ struct CustomerState {
   int32_t day = INT32_MIN;
   int32_t today = 0;
   int32_t total = 0;
-  std::vector<std::pair<int32_t, int32_t>> losses;          // pool_ix -> losses in a row
-  std::vector<std::pair<const PrizeState*, int32_t>> wins;  // prize -> units won
-  absl::flat_hash_map<std::string, IdemEntry> idem;
+  absl::InlinedVector<std::pair<int32_t, int32_t>, 1> losses;          // pool_ix -> losses
+  absl::InlinedVector<std::pair<const PrizeState*, int32_t>, 1> wins;  // prize -> units won
   std::vector<DrawBrief> won;
 
   int32_t& Losses(int32_t pool_ix) {
@@ -269,7 +315,8 @@ struct CustomerState {
 struct Shard {
   absl::Mutex mu;
   absl::flat_hash_map<std::pair<int64_t, uint32_t>, CustomerState> customers ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<std::pair<int64_t, std::string>, int64_t> channels ABSL_GUARDED_BY(mu);
+  // Idempotency records of the shard's customers (one table per shard, not per customer).
+  absl::flat_hash_map<IdemKey, IdemEntry> idem ABSL_GUARDED_BY(mu);
 };
 
 DrawResult MakeResult(const DrawBrief& b, bool replayed) {
@@ -478,6 +525,7 @@ class DrawEngine::Impl {
   }
 
   absl::Status OpenJournal() {
+    if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
     ASSIGN_OR_RETURN(journal_, DrawJournal::Open(options_.dir,
                                                  [this](std::string_view r) { return Replay(r); }));
     writer_ = std::thread([this] { WriterLoop(); });
@@ -543,7 +591,7 @@ class DrawEngine::Impl {
     }
     if (req.channel.size() > 32) return (absl::InvalidArgumentError("channel: too long"));
     ActivityRt* act = FindActivity(req.activity_id);
-    std::shared_ptr<const VersionRt> v = act != nullptr ? act->Current() : nullptr;
+    const VersionRt* v = act != nullptr ? act->Current() : nullptr;
     if (v == nullptr) {
       return (
           absl::NotFoundError(fmt::format("activity {}: no draw terms loaded", req.activity_id)));
@@ -559,26 +607,31 @@ class DrawEngine::Impl {
 
     Shard& shard = ShardOf(req.activity_id, req.uid);
     absl::MutexLock lock(&shard.mu);
-    CustomerState& cs = shard.customers[{req.activity_id, req.uid}];
-    if (auto it = cs.idem.find(req.idempotency_key); it != cs.idem.end()) {
-      if (it->second.digest != req.request_digest) {
-        return (absl::FailedPreconditionError("Idempotency-Key reused with a different request"));
+    const Fingerprint fingerprint = Fingerprint::Of(req.request_digest);
+    auto [idem, fresh] =
+        shard.idem.try_emplace(IdemKey{req.activity_id, req.uid, req.idempotency_key});
+    if (!fresh) {
+      if (!(idem->second.digest == fingerprint)) {
+        return absl::FailedPreconditionError("Idempotency-Key reused with a different request");
       }
       // The first draw is queued or durable; a barrier behind it completes once it is.
       Waiter w;
-      w.result = MakeResult(it->second.brief, /*replayed=*/true);
+      w.brief = idem->second.brief;
+      w.replayed = true;
       w.done = std::move(done);
       absl::MutexLock qlock(&queue_mu_);
       waiters_.push_back(std::move(w));
       return absl::OkStatus();
     }
+    CustomerState& cs = shard.customers[{req.activity_id, req.uid}];
     const int32_t today = cs.day == day ? cs.today : 0;
     if ((req.max_draws_today > 0 && today >= req.max_draws_today) ||
         (req.max_draws_total > 0 && cs.total >= req.max_draws_total)) {
-      return (absl::ResourceExhaustedError("no chances left"));
+      shard.idem.erase(idem);
+      return absl::ResourceExhaustedError("no chances left");
     }
 
-    const uint64_t random = options_.random->Next();
+    const uint64_t random = NextRandom();
     int32_t& losses = cs.Losses(pool->pool_ix);
     int picked = -1;
     bool guaranteed = false;
@@ -612,12 +665,12 @@ class DrawEngine::Impl {
     if (all_in_stock) {
       pool->fair_picks[picked].fetch_add(1, std::memory_order_relaxed);
     }
-    ++shard.channels[{req.activity_id, req.channel}];
+    act->CountChannel(req.channel);
 
     DrawBrief brief;
     brief.at_ms = now;
     brief.random_value = random;
-    brief.version = v.get();
+    brief.version = v;
     brief.pool = pool_index;
     brief.prize = awarded >= 0 ? static_cast<uint16_t>(awarded) : kNone;
     brief.guaranteed = guaranteed;
@@ -647,13 +700,12 @@ class DrawEngine::Impl {
       const uint32_t len = static_cast<uint32_t>(batch_.size() - len_at - 4);
       std::memcpy(batch_.data() + len_at, &len, 4);
       Waiter w;
-      w.result = MakeResult(brief, /*replayed=*/false);
+      w.brief = brief;
       w.done = std::move(done);
       waiters_.push_back(std::move(w));
     }
-    IdemEntry& entry = cs.idem[req.idempotency_key];
-    entry.digest = req.request_digest;
-    entry.brief = brief;
+    idem->second.digest = fingerprint;
+    idem->second.brief = brief;
     if (won) cs.won.push_back(brief);
     return absl::OkStatus();
   }
@@ -665,10 +717,8 @@ class DrawEngine::Impl {
     DrawBrief brief;
     {
       absl::MutexLock lock(&shard.mu);
-      auto it = shard.customers.find({activity_id, uid});
-      if (it == shard.customers.end()) return std::nullopt;
-      auto e = it->second.idem.find(key);
-      if (e == it->second.idem.end()) return std::nullopt;
+      auto e = shard.idem.find(IdemKey{activity_id, uid, key});
+      if (e == shard.idem.end()) return std::nullopt;
       brief = e->second.brief;
     }
     RETURN_IF_ERROR(WaitDurable());
@@ -677,7 +727,7 @@ class DrawEngine::Impl {
 
   absl::StatusOr<ChanceUsage> UsedChances(int64_t activity_id, uint32_t uid) {
     ActivityRt* act = FindActivity(activity_id);
-    std::shared_ptr<const VersionRt> v = act != nullptr ? act->Current() : nullptr;
+    const VersionRt* v = act != nullptr ? act->Current() : nullptr;
     if (v == nullptr)
       return absl::NotFoundError(fmt::format("activity {}: not loaded", activity_id));
     const int32_t day = LocalDay(options_.clock->NowMs(), v->tz_offset_minutes);
@@ -713,7 +763,7 @@ class DrawEngine::Impl {
 
   absl::StatusOr<DrawStats> Stats(int64_t activity_id) {
     ActivityRt* act = FindActivity(activity_id);
-    std::shared_ptr<const VersionRt> v = act != nullptr ? act->Current() : nullptr;
+    const VersionRt* v = act != nullptr ? act->Current() : nullptr;
     if (v == nullptr)
       return absl::NotFoundError(fmt::format("activity {}: not loaded", activity_id));
     const int32_t day = LocalDay(options_.clock->NowMs(), v->tz_offset_minutes);
@@ -741,18 +791,17 @@ class DrawEngine::Impl {
         s.prizes.push_back(std::move(ps));
       }
     }
-    for (Shard& shard : shards_) {
-      absl::MutexLock lock(&shard.mu);
-      for (const auto& [key, n] : shard.channels) {
-        if (key.first == activity_id) s.draws_per_channel[key.second] += n;
-      }
+    for (size_t i = 0; i < act->channel_draws.size(); ++i) {
+      const int64_t n = act->channel_draws[i].load();
+      if (n > 0)
+        s.draws_per_channel[std::string(i < std::size(kChannels) ? kChannels[i] : "other")] = n;
     }
     return s;
   }
 
   absl::StatusOr<std::vector<PoolFairness>> Fairness(int64_t activity_id) {
     ActivityRt* act = FindActivity(activity_id);
-    std::shared_ptr<const VersionRt> v = act != nullptr ? act->Current() : nullptr;
+    const VersionRt* v = act != nullptr ? act->Current() : nullptr;
     if (v == nullptr)
       return absl::NotFoundError(fmt::format("activity {}: not loaded", activity_id));
     std::vector<PoolFairness> out;
@@ -838,10 +887,29 @@ class DrawEngine::Impl {
  private:
   // A caller waiting for the batch its record is in. `control` is for Load and WaitDurable.
   struct Waiter {
-    DrawResult result;
+    DrawBrief brief;  // the result is made on the writer thread, off the callers' path
+    bool replayed = false;
     DrawCallback done;
     std::function<void(const absl::Status&)> control;
   };
+
+  // The CSPRNG value of a draw. With the default SecureRandom, values come from a per-thread
+  // buffer filled by libsodium's randombytes_buf (the same generator, one getrandom call per
+  // 64 draws instead of one per draw); an injected source (tests) is called directly.
+  uint64_t NextRandom() {
+    if (options_.random != SecureRandom::Get()) return options_.random->Next();
+    thread_local struct {
+      uint64_t values[64];
+      size_t next = 64;
+    } buffer;
+    if (buffer.next == std::size(buffer.values)) {
+      randombytes_buf(buffer.values, sizeof buffer.values);
+      buffer.next = 0;
+    }
+    const uint64_t v = buffer.values[buffer.next];
+    buffer.values[buffer.next++] = 0;  // used values do not linger in memory
+    return v;
+  }
 
   static absl::Status JournalFailed() {
     return absl::UnavailableError("draw journal failed; the engine must be restarted");
@@ -898,7 +966,10 @@ class DrawEngine::Impl {
     }
     const VersionRt* raw = v.get();
     act->versions[t.version] = v;
-    if (act->current == nullptr || act->current->version <= t.version) act->current = v;
+    if (act->current == nullptr || act->current->version <= t.version) {
+      act->current = v;
+      act->current_raw.store(v.get(), std::memory_order_release);
+    }
     return raw;
   }
 
@@ -1059,9 +1130,9 @@ class DrawEngine::Impl {
     if ((flags & kFlagAllInStock) != 0) {
       pool.fair_picks[picked].fetch_add(1);
     }
-    ++shard.channels[{activity_id, std::string(channel)}];
-    IdemEntry& entry = cs.idem[std::string(key)];
-    entry.digest = std::string(digest);
+    act->CountChannel(channel);
+    IdemEntry& entry = shard.idem[IdemKey{activity_id, uid, std::string(key)}];
+    entry.digest = Fingerprint::Of(digest);
     entry.brief = brief;
     if (won) cs.won.push_back(brief);
     return absl::OkStatus();
@@ -1114,7 +1185,7 @@ class DrawEngine::Impl {
         if (w.control) {
           w.control(st);
         } else if (st.ok()) {
-          w.done(std::move(w.result));
+          w.done(MakeResult(w.brief, w.replayed));
         } else {
           w.done(JournalFailed());
         }

@@ -153,6 +153,8 @@ TEST_F(DrawEngineTest, ManyThreadsDrawingTheLastUnitsNeverOversell) {
   EXPECT_EQ(Awarded(*stats, "silver") + StockLeft(*stats, "silver"), 1000);
   EXPECT_EQ(stats->draws, kThreads * kPerThread);
   EXPECT_EQ(stats->wins, 37 + 23);
+  EXPECT_EQ(stats->draws_per_channel["app"], kThreads * kPerThread);
+  EXPECT_EQ(stats->participants, kThreads * kPerThread);
 
   // The same after a restart, rebuilt from the journal.
   engine.reset();
