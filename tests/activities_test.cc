@@ -261,7 +261,16 @@ TEST_F(ActivitiesTest, WheelWithTwoPoolsFromDraftToDraws) {
   Expect(op_->Fetch("POST", fmt("/v1/activities/{}/resume", id)), 200);
   Expect(DrawFor(id, "N2", "k-n2-1"), 201);
 
-  // After the window: ended.
+  // Ended by the operator: customers are told so; a retry still gets its first result.
+  json::value ended_view = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/end", id)), 200);
+  EXPECT_EQ(Str(ended_view, "state"), "ended");
+  http::HttpResult over = DrawFor(id, "N2", "k-n2-9");
+  EXPECT_EQ(over.status, 409) << over.body;
+  EXPECT_NE(over.body.find("has ended"), std::string::npos) << over.body;
+  Expect(DrawFor(id, "G1", "k-g1-1"), 200);
+  EXPECT_EQ(op_->Fetch("POST", fmt("/v1/activities/{}/resume", id)).status, 409);
+
+  // After the window: ended too.
   clock_.Set(kNowMs + 30LL * 24 * 3600 * 1000);
   http::HttpResult ended = DrawFor(id, "N2", "k-n2-2");
   EXPECT_EQ(ended.status, 409) << ended.body;

@@ -354,10 +354,8 @@ absl::StatusOr<ActivityView> ActivityService::Resume(int64_t id) {
 absl::StatusOr<ActivityView> ActivityService::End(int64_t id) {
   RETURN_IF_ERROR(repository_->SetPhase(id, {ActivityPhase::kPublished, ActivityPhase::kPaused},
                                         ActivityPhase::kEnded, clock_->NowMs()));
-  {
-    absl::MutexLock lock(&mu_);
-    published_.erase(id);
-  }
+  // Kept in memory so customers are told it has ended (and retries still replay).
+  RETURN_IF_ERROR(Refresh(id));
   return View(id);
 }
 
