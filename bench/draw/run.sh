@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The draw engine without HTTP against the Redis Lua stock decrement of the usual Redis + MySQL
+# lottery design, in one run on this machine. See bench/README.md, "bench/draw".
+#
+#   bench/draw/run.sh [--seconds S] [--threads N] [--in-flight M] [--window-us W]
+#                     [--redis-requests R] [--no-redis]
+#
+# Mercator: bench/draw/draw_bench (durable: each draw's record is fsynced before it counts).
+# Redis 7: redis-benchmark running EVALSHA of the decrement script against one stock key,
+# first in memory only (the design's usual setting: MySQL gets the award later), then with
+# appendfsync always (durable per command, the like-for-like setting).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=10
+threads=2
+in_flight=16384
+window_us=1000
+redis_requests=2000000
+redis=1
+while (($#)); do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --in-flight) in_flight=$2; shift 2 ;;
+    --window-us) window_us=$2; shift 2 ;;
+    --redis-requests) redis_requests=$2; shift 2 ;;
+    --no-redis) redis=0; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+"$root/scripts/install-deps.sh" --bench
+build="${MERCATOR_BENCH_BUILD:-$root/build-bench}"  # env: another Release build dir
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMERCATOR_BUILD_TESTS=OFF \
+  -DMERCATOR_BUILD_BENCH=ON >/dev/null
+ninja -C "$build" draw_bench >/dev/null
+
+out="$root/bench/out/draw"
+rm -rf "$out"
+mkdir -p "$out"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo);" \
+  "journal on $(df -h "$out" | awk 'NR==2 {print $1}'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$build/bench/draw_bench" --seconds "$seconds" --threads "$threads" --in-flight "$in_flight" \
+  --window-us "$window_us" --dir "$out/journal"
+rm -rf "$out/journal"
+
+if ((redis == 0)); then exit 0; fi
+# The stock decrement each draw runs in the Redis + MySQL design: check, decrement, answer.
+lua='local s = tonumber(redis.call("GET", KEYS[1]) or "0")
+if s <= 0 then return -1 end
+redis.call("DECR", KEYS[1])
+return s - 1'
+run_redis() {  # $1: label, rest: redis-server persistence options
+  local label=$1
+  shift
+  local dir
+  dir=$(mktemp -d)
+  redis-server --port 0 --unixsocket "$dir/redis.sock" --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" "$@"
+  for _ in $(seq 50); do [[ -S "$dir/redis.sock" ]] && break; sleep 0.1; done
+  local sha
+  sha=$(redis-cli -s "$dir/redis.sock" SCRIPT LOAD "$lua")
+  redis-cli -s "$dir/redis.sock" SET stock:gold 1000000000 >/dev/null
+  for pipeline in 1 16; do
+    local line
+    line=$(redis-benchmark -s "$dir/redis.sock" -n "$redis_requests" -c 64 -P "$pipeline" \
+      --threads 2 -q EVALSHA "$sha" 1 stock:gold 2>/dev/null | tr '\r' '\n' | grep "per second" | tail -1)
+    echo "redis 7 Lua stock decrement ($label, 64 clients, pipeline $pipeline): ${line#*: }"
+  done
+  echo "  stock left: $(redis-cli -s "$dir/redis.sock" GET stock:gold) of 1000000000"
+  kill "$(cat "$dir/redis.pid")"
+  for _ in $(seq 50); do [[ -e "$dir/redis.pid" ]] || break; sleep 0.1; done
+  rm -rf "$dir"
+}
+run_redis "in memory, no persistence" --appendonly no
+run_redis "AOF appendfsync always" --appendonly yes --appendfsync always
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
