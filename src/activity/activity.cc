@@ -60,7 +60,14 @@ absl::Status OnlyMembers(const json::object& o, std::string_view path,
                          std::initializer_list<std::string_view> allowed) {
   for (const auto& [key, value] : o) {
     if (std::find(allowed.begin(), allowed.end(), std::string_view(key)) == allowed.end()) {
-      return Bad(Path(path, key), "unknown member");
+      // Named as sent when it is a plain name, else quoted ("" or one with spaces or colons),
+      // so the message always starts with a field path.
+      const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+      });
+      return Bad(Path(path, plain ? std::string(key) : json::serialize(json::string(key))),
+                 "unknown member");
     }
   }
   return absl::OkStatus();
