@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <utility>
+
 namespace mercator {
 namespace {
 
@@ -42,6 +47,47 @@ TEST(BatchPipeline, StopsAtTheFirstErrorAndReportsIt) {
   EXPECT_EQ(done.code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(pipe.applied_rows(), 1u);
+}
+
+}  // namespace
+}  // namespace mercator
+
+namespace mercator {
+namespace {
+
+// Items finish out of order (later ones are quicker) but come back in push order, each done
+// exactly once; destroying the worker with items pending does not hang.
+TEST(ParallelOrderedWork, ReturnsItemsInPushOrder) {
+  std::atomic<int> calls{0};
+  ParallelOrderedWork<std::pair<int, int>> work(
+      [&](std::pair<int, int>& item) {
+        std::this_thread::sleep_for(std::chrono::microseconds((200 - item.first % 200) * 5));
+        item.second = item.first * 2;
+        ++calls;
+      },
+      3);
+  int next = 0;
+  std::pair<int, int> out;
+  for (int i = 0; i < 400; ++i) {
+    std::pair<int, int> item{i, -1};
+    work.Push(item);
+    while (work.pending() > 6) {
+      ASSERT_TRUE(work.Pop(out));
+      EXPECT_EQ(out.first, next);
+      EXPECT_EQ(out.second, 2 * next);
+      ++next;
+    }
+  }
+  while (work.Pop(out)) {
+    EXPECT_EQ(out.first, next);
+    EXPECT_EQ(out.second, 2 * next);
+    ++next;
+  }
+  EXPECT_EQ(next, 400);
+  EXPECT_EQ(calls.load(), 400);
+  EXPECT_FALSE(work.Pop(out));
+  ParallelOrderedWork<int> abandoned([](int&) {}, 2);
+  for (int i = 0; i < 10; ++i) abandoned.Push(i);
 }
 
 }  // namespace

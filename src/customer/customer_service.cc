@@ -231,7 +231,7 @@ absl::Status CustomerService::CheckValidatedKeys(const std::vector<CustomerUpser
   return absl::OkStatus();
 }
 
-absl::StatusOr<CustomerService::StoredBatch> CustomerService::StoreBatch(
+absl::StatusOr<CustomerService::PreparedBatch> CustomerService::PrepareBatch(
     std::vector<CustomerUpsert> batch, std::shared_ptr<const std::vector<TagDef>> validated) {
   const std::shared_ptr<const CatalogView> view = catalog();
   // A validated batch is trusted when the catalog still holds the definitions it was checked
@@ -254,17 +254,26 @@ absl::StatusOr<CustomerService::StoredBatch> CustomerService::StoreBatch(
       }
     }
   }
+  PreparedBatch prepared;
+  ASSIGN_OR_RETURN(prepared.store, store_->customers().PrepareUpserts(batch));
+  prepared.upserts = std::move(batch);
+  prepared.validated_against = std::move(validated);
+  return prepared;
+}
+
+absl::StatusOr<CustomerService::StoredBatch> CustomerService::StoreBatch(PreparedBatch batch) {
   StoredBatch stored;
-  stored.validated_against = std::move(validated);
-  ASSIGN_OR_RETURN(stored.results, store_->customers().Upsert(batch, clock_->NowMs()));
-  stored.changes.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    stored.changes.emplace_back(stored.results[i].uid, std::move(batch[i].tags));
+  stored.validated_against = std::move(batch.validated_against);
+  ASSIGN_OR_RETURN(stored.results,
+                   store_->customers().UpsertPrepared(batch.upserts, batch.store, clock_->NowMs()));
+  stored.changes.reserve(batch.upserts.size());
+  for (size_t i = 0; i < batch.upserts.size(); ++i) {
+    stored.changes.emplace_back(stored.results[i].uid, std::move(batch.upserts[i].tags));
   }
   return stored;
 }
 
-absl::Status CustomerService::IndexBatch(StoredBatch batch) {
+absl::Status CustomerService::IndexBatch(StoredBatch& batch) {
   absl::MutexLock lock(&write_mu_);
   // Validated against the same catalog, so the index accepts every change; an error here
   // means the index and the store disagree, which recovery at next start repairs.
@@ -292,7 +301,8 @@ absl::StatusOr<std::vector<CustomerRepository::UpsertResult>> CustomerService::U
     std::vector<CustomerUpsert> batch) {
   // The write lock spans both halves, so concurrent callers' store and index orders agree.
   absl::MutexLock lock(&write_mu_);
-  ASSIGN_OR_RETURN(StoredBatch stored, StoreBatch(std::move(batch)));
+  ASSIGN_OR_RETURN(PreparedBatch prepared, PrepareBatch(std::move(batch)));
+  ASSIGN_OR_RETURN(StoredBatch stored, StoreBatch(std::move(prepared)));
   RETURN_IF_ERROR(index_->ApplyBatch(stored.changes));
   AdvanceAppliedSeq(stored.results);
   return std::move(stored.results);
@@ -325,6 +335,10 @@ void KeepFreedMemoryForReuse() {
   static const bool done = [] {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest allowed; batches are a few MiB
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    // Threads started from now on share the arenas that exist instead of each getting its
+    // own: a thread's arena is a chain of 64 MiB heaps that glibc unmaps whenever one
+    // empties, whatever the trim threshold, and the next batch faults it in again.
+    mallopt(M_ARENA_MAX, 1);
     return true;
   }();
   (void)done;
@@ -334,22 +348,48 @@ void KeepFreedMemoryForReuse() {
 
 BulkLoader::BulkLoader(CustomerService* service)
     : service_((KeepFreedMemoryForReuse(), service)),
-      index_([this](CustomerService::StoredBatch& b) { return service_->IndexBatch(std::move(b)); },
-             [](const CustomerService::StoredBatch& b) { return b.changes.size(); }),
+      index_(
+          [this](CustomerService::StoredBatch& b) {
+            absl::Status s = service_->IndexBatch(b);
+            if (s.ok()) Recycle(b);
+            return s;
+          },
+          [](const CustomerService::StoredBatch& b) { return b.changes.size(); }),
       store_(
-          [this](Pending& batch) -> absl::Status {
-            ASSIGN_OR_RETURN(
-                CustomerService::StoredBatch stored,
-                service_->StoreBatch(std::move(batch.upserts), std::move(batch.validated_against)));
+          [this](CustomerService::PreparedBatch& batch) -> absl::Status {
+            ASSIGN_OR_RETURN(CustomerService::StoredBatch stored,
+                             service_->StoreBatch(std::move(batch)));
             return index_.Push(stored);
           },
-          [](const Pending& b) { return b.upserts.size(); }) {}
+          [](const CustomerService::PreparedBatch& b) { return b.upserts.size(); }) {}
 
 absl::Status BulkLoader::Push(std::vector<CustomerUpsert>& batch,
                               std::shared_ptr<const std::vector<TagDef>> validated_against) {
-  Pending pending{std::move(batch), std::move(validated_against)};
+  absl::StatusOr<CustomerService::PreparedBatch> prepared =
+      service_->PrepareBatch(std::move(batch), std::move(validated_against));
   batch.clear();
-  return store_.Push(pending);
+  if (!prepared.ok()) return prepared.status();
+  absl::Status s = store_.Push(*prepared);
+  absl::MutexLock lock(&spare_mu_);
+  if (!spare_.empty()) {
+    batch = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  return s;
+}
+
+void BulkLoader::Recycle(CustomerService::StoredBatch& batch) {
+  // Two batches are enough to cover the one being filled and the one in flight; more would
+  // only hold memory.
+  constexpr size_t kMaxSpare = 2;
+  {
+    absl::MutexLock lock(&spare_mu_);
+    if (spare_.size() >= kMaxSpare) return;
+  }
+  std::vector<CustomerUpsert> spare(batch.changes.size());
+  for (size_t i = 0; i < spare.size(); ++i) spare[i].tags = std::move(batch.changes[i].second);
+  absl::MutexLock lock(&spare_mu_);
+  spare_.push_back(std::move(spare));
 }
 
 absl::Status BulkLoader::Finish() {

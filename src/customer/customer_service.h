@@ -84,9 +84,10 @@ class CustomerService {
   // The current catalog; cheap to call, safe to keep.
   std::shared_ptr<const CatalogView> catalog() const;
 
-  // The two halves of Upsert, for BulkLoader: validate and write the store; then update the
-  // index. Between them another batch's store write may run, which is why only a process
-  // with no other writer may use them (see BulkLoader).
+  // The three parts of Upsert, for BulkLoader: check the batch and prepare its store write
+  // (no lock: on the producer's thread); write the store; then update the index. Between
+  // them other batches' parts may run, which is why only a process with no other writer may
+  // use them (see BulkLoader).
   //
   // `validated_against` (may be null): the definitions an importer checked the batch
   // against. The caller guarantees that every external id passed ValidateExternalId and that
@@ -98,10 +99,17 @@ class CustomerService {
     std::vector<CustomerRepository::UpsertResult> results;
     std::shared_ptr<const std::vector<TagDef>> validated_against;
   };
-  absl::StatusOr<StoredBatch> StoreBatch(
+  struct PreparedBatch {
+    std::vector<CustomerUpsert> upserts;
+    CustomerRepository::PreparedUpserts store;
+    std::shared_ptr<const std::vector<TagDef>> validated_against;  // null: checked in full
+  };
+  absl::StatusOr<PreparedBatch> PrepareBatch(
       std::vector<CustomerUpsert> batch,
       std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
-  absl::Status IndexBatch(StoredBatch batch);
+  absl::StatusOr<StoredBatch> StoreBatch(PreparedBatch batch);
+  // Leaves `batch` as it was (BulkLoader reuses its memory).
+  absl::Status IndexBatch(StoredBatch& batch);
 
   absl::StatusOr<CustomerRecord> Get(std::string_view external_id);
   // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
@@ -149,9 +157,12 @@ class CustomerService {
 class BulkLoader {
  public:
   explicit BulkLoader(CustomerService* service);
-  // Hands over a batch (moved from); returns the first error of any stage so far.
-  // `validated_against`: see CustomerService::StoreBatch (an importer's batches are checked
-  // once, by the importer, when the catalog holds the definitions it parsed them with).
+  // Hands over a batch (moved from); returns the first error of any stage so far. `batch`
+  // comes back holding upserts of earlier batches (tag maps with their keys and values), for
+  // the caller to overwrite rather than allocate new ones; it may simply clear them.
+  // `validated_against`: see CustomerService::PrepareBatch (an importer's batches are checked
+  // once, by the importer, when the catalog holds the definitions it parsed them with). The
+  // batch is checked and its store write prepared on the caller's thread.
   absl::Status Push(std::vector<CustomerUpsert>& batch,
                     std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
   // Waits until everything pushed is in the store and the index; returns the first error.
@@ -160,13 +171,14 @@ class BulkLoader {
   size_t applied_rows() const { return index_.applied_rows(); }
 
  private:
-  struct Pending {
-    std::vector<CustomerUpsert> upserts;
-    std::shared_ptr<const std::vector<TagDef>> validated_against;
-  };
+  // Keeps the tag maps of an applied batch for Push to hand back.
+  void Recycle(CustomerService::StoredBatch& batch);
+
   CustomerService* service_;
+  absl::Mutex spare_mu_;
+  std::vector<std::vector<CustomerUpsert>> spare_ ABSL_GUARDED_BY(spare_mu_);
   OrderedStage<CustomerService::StoredBatch> index_;  // declared first: store_ feeds it
-  OrderedStage<Pending> store_;
+  OrderedStage<CustomerService::PreparedBatch> store_;
 };
 
 }  // namespace mercator

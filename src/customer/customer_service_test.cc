@@ -146,8 +146,9 @@ TEST(BulkLoader, ValidatedAgainstOtherDefinitionsIsCheckedInFull) {
   std::vector<CustomerUpsert> batch = Rows(0, 10);
   batch[7].tags["level"] = TagValue(std::string("diamond"));
   BulkLoader loader(e.service.get());
-  ASSERT_TRUE(loader.Push(batch, defs).ok());
-  absl::Status s = loader.Finish();
+  // Checked on the caller's thread: Push reports it (Finish would, had another stage failed).
+  absl::Status s = loader.Push(batch, defs);
+  EXPECT_TRUE(loader.Finish().ok());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("customers/7/tags/level"));
   EXPECT_EQ(e.index.LiveCount(), 0u);
@@ -162,11 +163,50 @@ TEST(BulkLoader, ValidatedBatchWithAKeyOutsideItsDefinitionsIsRefused) {
   auto defs = std::make_shared<const std::vector<TagDef>>(without_vip);
   std::vector<CustomerUpsert> batch = Rows(0, 10);  // rows 1 and 5 carry "vip"
   BulkLoader loader(e.service.get());
-  ASSERT_TRUE(loader.Push(batch, defs).ok());
-  absl::Status s = loader.Finish();
+  // Checked on the caller's thread: Push reports it (Finish would, had another stage failed).
+  absl::Status s = loader.Push(batch, defs);
+  EXPECT_TRUE(loader.Finish().ok());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("customers/0/tags/vip"));
   EXPECT_EQ(e.index.LiveCount(), 0u);
+}
+
+TEST(CustomerRepository, PreparedUpsertsStoreWhatUpsertStores) {
+  TempDir dir_a, dir_b;
+  Engine prepared(dir_a.path()), plain(dir_b.path());
+  CustomerRepository& a = prepared.store->customers();
+  CustomerRepository& b = plain.store->customers();
+  for (int round = 0; round < 2; ++round) {  // inserts, then merges into existing rows
+    std::vector<CustomerUpsert> batch = Rows(0, 50);
+    if (round == 1) {
+      for (CustomerUpsert& u : batch) u.tags["age"] = TagValue(int64_t{77});
+    }
+    absl::StatusOr<CustomerRepository::PreparedUpserts> p = a.PrepareUpserts(batch);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->tags.size(), batch.size());
+    auto ra = a.UpsertPrepared(batch, *p, 1000 + round);
+    auto rb = b.Upsert(batch, 1000 + round);
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      EXPECT_EQ((*ra)[i].uid, (*rb)[i].uid);
+      EXPECT_EQ((*ra)[i].created, (*rb)[i].created);
+      EXPECT_EQ((*ra)[i].seq, (*rb)[i].seq);
+    }
+  }
+  for (int i : {0, 5, 49}) {
+    auto x = a.FindByExternalId("C" + std::to_string(i));
+    auto y = b.FindByExternalId("C" + std::to_string(i));
+    ASSERT_TRUE(x.ok() && y.ok() && x->has_value() && y->has_value());
+    EXPECT_EQ((*x)->tags, (*y)->tags);
+    EXPECT_EQ((*x)->tags.at("age"), TagValue(int64_t{77}));
+  }
+  // Prepared rows of another batch are refused, not written.
+  std::vector<CustomerUpsert> two = Rows(100, 102);
+  absl::StatusOr<CustomerRepository::PreparedUpserts> p = a.PrepareUpserts(two);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(a.UpsertPrepared(Rows(100, 103), *p, 2000).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(*a.FindByExternalId("C100"));
 }
 
 TEST(CustomerService, UpsertStillChecksEveryValue) {

@@ -172,6 +172,11 @@ class ImportRun {
           rejected_lines_.insert(r.line);
         } else if (sink != nullptr) {
           batch.push_back(std::move(c.upserts[r.upsert]));
+          // Give the chunk an upsert the sink handed back, whose memory its next row reuses.
+          if (!spare_.empty()) {
+            c.upserts[r.upsert] = std::move(spare_.back());
+            spare_.pop_back();
+          }
           if (batch.size() >= opts_.batch_size) RETURN_IF_ERROR(Flush(*sink, batch));
         }
         if (opts_.progress_every_rows > 0 && rows % opts_.progress_every_rows == 0) {
@@ -290,7 +295,6 @@ class ImportRun {
       field_ends.clear();
       errors.clear();
       ids.clear();
-      upserts.clear();
     }
   };
 
@@ -313,7 +317,7 @@ class ImportRun {
     std::string id_buf;
     size_t built = 0;
     if (build) {
-      // Reuse the chunk's upserts: only rows that were moved out need rebuilding.
+      // The chunk keeps its upserts from one use to the next; ProcessRow overwrites them.
       if (c.upserts.size() < c.rows.size()) c.upserts.resize(c.rows.size());
     }
     for (RowChunk::Row& r : c.rows) {
@@ -334,7 +338,6 @@ class ImportRun {
       CustomerUpsert* out = nullptr;
       if (build) {
         out = &c.upserts[built];
-        *out = CustomerUpsert();
       }
       std::string_view id;
       r.ok = ProcessRow(view, validating ? &c.errors : nullptr, out, id_buf, id);
@@ -357,6 +360,12 @@ class ImportRun {
                                          " rows were applied: ", st.message()));
     }
     report_.rows_applied += static_cast<int64_t>(n);
+    // What the sink left in the batch (upserts it did not move from, or ones it hands back
+    // for reuse: BulkLoader does) keeps its memory for later rows.
+    for (CustomerUpsert& u : batch) {
+      if (spare_.size() >= 2 * opts_.batch_size) break;
+      spare_.push_back(std::move(u));
+    }
     batch.clear();
     return absl::OkStatus();
   }
@@ -376,6 +385,27 @@ class ImportRun {
       v.remove_suffix(1);
     }
     return v;
+  }
+
+  // Sets `field` to `v`, reusing its string; nullopt when `v` is absent.
+  static void SetOptional(std::optional<std::string>& field, std::optional<std::string_view> v) {
+    if (!v.has_value()) {
+      field.reset();
+    } else if (field.has_value()) {
+      field->assign(*v);
+    } else {
+      field.emplace(*v);
+    }
+  }
+
+  // Whether `tags` holds exactly the plan's keys (in key order, as the plan is sorted).
+  bool HasPlanKeys(const TagChanges& tags) const {
+    if (tags.size() != plans_.size()) return false;
+    auto it = tags.begin();
+    for (const ColumnPlan& p : plans_) {
+      if ((it++)->first != p.def->key) return false;
+    }
+    return true;
   }
 
   static bool IsNull(std::string_view v, const std::vector<std::string>& tokens) {
@@ -410,11 +440,34 @@ class ImportRun {
       id_column = "(id template)";
     }
     if (absl::Status st = ValidateExternalId(id); !st.ok()) fail(id_column, st.message());
-    if (out != nullptr) out->external_id.assign(id);
+    // An upsert used before (a chunk's, or one the sink handed back) is overwritten; when its
+    // tags are the plan's keys, their map nodes and strings are reused instead of rebuilt.
+    TagChanges::iterator reuse;
+    bool reusing = false;
+    if (out != nullptr) {
+      out->external_id.assign(id);
+      SetOptional(out->name, {});
+      SetOptional(out->phone, {});
+      SetOptional(out->id_number, {});
+      reusing = HasPlanKeys(out->tags);
+      if (reusing) {
+        reuse = out->tags.begin();
+      } else {
+        out->tags.clear();
+      }
+    }
+    // Sets the current plan's tag of `out` to `value` (nullopt: removed).
+    auto put = [&](const ColumnPlan& p, std::optional<TagValue> value) {
+      if (reusing) {
+        (reuse++)->second = std::move(value);
+      } else {
+        out->tags.emplace_hint(out->tags.end(), p.def->key, std::move(value));
+      }
+    };
     for (const ColumnPlan& p : plans_) {
       std::string_view v = Cell(row, p.index);
       if (IsNull(v, *p.null_tokens)) {
-        if (out != nullptr) out->tags.emplace_hint(out->tags.end(), p.def->key, std::nullopt);
+        if (out != nullptr) put(p, std::nullopt);
         continue;
       }
       if (!p.mapping->value_map.empty()) {
@@ -424,13 +477,14 @@ class ImportRun {
       absl::StatusOr<TagValue> value = p.parser->Parse(v);
       if (!value.ok()) {
         fail(p.mapping->column, value.status().message());
+        if (out != nullptr) put(p, std::nullopt);  // the row is rejected; keep the keys
       } else if (out != nullptr) {
-        out->tags.emplace_hint(out->tags.end(), p.def->key, *std::move(value));
+        put(p, *std::move(value));
       }
     }
     if (name_index_ != kNone && out != nullptr) {
       std::string_view name = Cell(row, name_index_);
-      if (!name.empty() && !IsNull(name, m_.null_tokens)) out->name.emplace(name);
+      if (!name.empty() && !IsNull(name, m_.null_tokens)) SetOptional(out->name, name);
     }
     // Personal data is checked like the API checks it; the reasons never quote the value.
     if (phone_index_ != kNone) {
@@ -439,7 +493,7 @@ class ImportRun {
         if (!ValidateMobilePhone(phone).ok()) {
           fail(m_.phone_column, "not a mainland mobile number");
         } else if (out != nullptr) {
-          out->phone.emplace(phone);
+          SetOptional(out->phone, phone);
         }
       }
     }
@@ -456,7 +510,7 @@ class ImportRun {
         if (!ValidateIdNumber(id_number).ok()) {
           fail(m_.id_number_column, "not a valid ID number (GB 11643)");
         } else if (out != nullptr) {
-          out->id_number.emplace(id_number);
+          SetOptional(out->id_number, id_number);
         }
       }
     }
@@ -475,6 +529,8 @@ class ImportRun {
   size_t id_number_index_ = kNone;
   std::optional<IdTemplate> template_;
   import_internal::IdSet seen_ids_;
+  // Upserts the sink handed back, reused for later rows (on the consuming thread).
+  std::vector<CustomerUpsert> spare_;
   absl::flat_hash_set<int64_t> rejected_lines_;
 };
 

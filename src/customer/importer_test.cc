@@ -398,6 +398,79 @@ TEST(Importer, ParallelParseGivesTheSameReportAndRowsAsOneThread) {
   }
 }
 
+// BulkLoader hands used upserts back through the sink for the importer to overwrite. Whatever
+// they hold (other values, personal data, removals, other keys), the rows must come out as
+// from fresh upserts.
+TEST(Importer, UpsertsHandedBackBySinkAreOverwrittenCompletely) {
+  absl::StatusOr<ImportMapping> m = ParseImportMapping(R"({
+    "id": {"column": "cif"}, "name_column": "name", "phone_column": "mobile",
+    "null_tokens": ["", "NA"],
+    "tags": [{"key": "age", "name_en": "Age", "type": "int"},
+             {"key": "level", "name_en": "Level", "type": "enum", "values": ["gold", "silver"]},
+             {"key": "products", "name_en": "Products", "type": "multi_enum",
+              "values": ["deposit", "fund", "loan"]}],
+    "columns": [{"column": "age", "tag": "age"}, {"column": "level", "tag": "level"},
+                {"column": "products", "tag": "products"}]
+  })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::string data = "cif,name,mobile,age,level,products\n";
+  for (int i = 0; i < 2000; ++i) {
+    data += "C" + std::to_string(i) + "," + (i % 3 ? "张三" : "NA") + "," +
+            (i % 4 ? "1381234" + std::to_string(1000 + i) : "NA") + "," +
+            (i % 5 ? std::to_string(20 + i % 50) : "NA") + "," + (i % 2 ? "gold" : "NA") + "," +
+            (i % 7 ? "deposit|fund" : "loan") + "\n";
+  }
+  ImportOptions o;
+  o.batch_size = 100;
+  o.rows_per_task = 64;
+  auto run = [&](int poison) {
+    FakeClock clock(0);
+    Importer importer(*m, o, &clock);
+    std::vector<CustomerUpsert> seen;
+    absl::StatusOr<ImportReport> r =
+        importer.ImportString(data, [&](std::vector<CustomerUpsert>& batch) {
+          for (CustomerUpsert& u : batch) {
+            seen.push_back(u);
+            if (poison == 0) continue;  // left as they are
+            u.external_id = "stale";
+            u.name = "stale";
+            u.phone = "stale";
+            u.id_number = "stale";
+            if (poison == 1) {
+              for (auto& [key, value] : u.tags) value = TagValue(std::string("stale"));
+            } else {
+              u.tags.clear();
+              u.tags.emplace("other", TagValue(true));
+            }
+          }
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return seen;
+  };
+  CollectingSink fresh_sink;
+  {
+    FakeClock clock(0);
+    Importer importer(*m, o, &clock);
+    ASSERT_TRUE(importer.ImportString(data, fresh_sink.AsSink()).ok());
+  }
+  const std::vector<CustomerUpsert>& fresh = fresh_sink.upserts;
+  ASSERT_EQ(fresh.size(), 2000u);
+  EXPECT_FALSE(fresh[0].name.has_value());
+  EXPECT_FALSE(fresh[0].tags.at("age").has_value());
+  for (int poison : {0, 1, 2}) {
+    const std::vector<CustomerUpsert> reused = run(poison);
+    ASSERT_EQ(reused.size(), fresh.size());
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      ASSERT_EQ(reused[i].external_id, fresh[i].external_id) << poison << " " << i;
+      ASSERT_EQ(reused[i].name, fresh[i].name) << poison << " " << i;
+      ASSERT_EQ(reused[i].phone, fresh[i].phone) << poison << " " << i;
+      ASSERT_EQ(reused[i].id_number, fresh[i].id_number) << poison << " " << i;
+      ASSERT_EQ(reused[i].tags, fresh[i].tags) << poison << " " << i;
+    }
+  }
+}
+
 TEST(Importer, ErrorListIsCappedButAllErrorsAreCounted) {
   std::string data = "cif,age,vip\n";
   for (int i = 0; i < 50; ++i) data += "C" + std::to_string(i) + ",x,maybe\n";

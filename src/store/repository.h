@@ -42,6 +42,23 @@ class CustomerRepository {
   // order.
   virtual absl::StatusOr<std::vector<UpsertResult>> Upsert(std::span<const CustomerUpsert> batch,
                                                            int64_t now_ms) = 0;
+  // The part of Upsert that needs neither the write lock nor the rows' uids (encoding each
+  // row's tags for storage), done ahead on the caller's thread: a bulk load overlaps it with
+  // the previous batch's write. UpsertPrepared(batch, prepared, now_ms) is then Upsert(batch,
+  // now_ms) without that work; `prepared` must come from PrepareUpserts(batch) on this
+  // repository. The default prepares nothing.
+  struct PreparedUpserts {
+    std::vector<std::string> tags;  // one per upsert, backend-defined; empty: nothing prepared
+  };
+  virtual absl::StatusOr<PreparedUpserts> PrepareUpserts(std::span<const CustomerUpsert> batch) {
+    (void)batch;
+    return PreparedUpserts{};
+  }
+  virtual absl::StatusOr<std::vector<UpsertResult>> UpsertPrepared(
+      std::span<const CustomerUpsert> batch, const PreparedUpserts& prepared, int64_t now_ms) {
+    (void)prepared;
+    return Upsert(batch, now_ms);
+  }
 
   // nullopt if unknown. Erased customers are returned with erased = true.
   virtual absl::StatusOr<std::optional<CustomerRecord>> FindByExternalId(std::string_view id) = 0;

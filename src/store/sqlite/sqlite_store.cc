@@ -314,6 +314,26 @@ class SqliteCustomerRepository final : public CustomerRepository {
 
   absl::StatusOr<std::vector<UpsertResult>> Upsert(std::span<const CustomerUpsert> batch,
                                                    int64_t now_ms) override {
+    return UpsertPrepared(batch, PreparedUpserts{}, now_ms);
+  }
+
+  // Encodes the tags (JSON) outside the write lock.
+  absl::StatusOr<PreparedUpserts> PrepareUpserts(std::span<const CustomerUpsert> batch) override {
+    PreparedUpserts prepared;
+    prepared.tags.reserve(batch.size());
+    for (const CustomerUpsert& upsert : batch) {
+      ASSIGN_OR_RETURN(std::string tags_json, sqlite_internal::EncodeTagValues(upsert.tags));
+      prepared.tags.push_back(std::move(tags_json));
+    }
+    return prepared;
+  }
+
+  absl::StatusOr<std::vector<UpsertResult>> UpsertPrepared(std::span<const CustomerUpsert> batch,
+                                                           const PreparedUpserts& prepared,
+                                                           int64_t now_ms) override {
+    if (!prepared.tags.empty() && prepared.tags.size() != batch.size()) {
+      return absl::InvalidArgumentError("upsert: prepared rows do not match the batch");
+    }
     std::vector<UpsertResult> results;
     results.reserve(batch.size());
     if (batch.empty()) return results;
@@ -337,7 +357,9 @@ class SqliteCustomerRepository final : public CustomerRepository {
     // those only grow.
     SealContext context;
     Sealed sealed;
-    for (const CustomerUpsert& upsert : batch) {
+    std::string encoded;
+    for (size_t row = 0; row < batch.size(); ++row) {
+      const CustomerUpsert& upsert = batch[row];
       if (upsert.external_id.empty()) {
         return absl::InvalidArgumentError("upsert: customer external id is empty");
       }
@@ -346,7 +368,10 @@ class SqliteCustomerRepository final : public CustomerRepository {
       if (max_uid >= std::numeric_limits<uint32_t>::max()) {
         return absl::ResourceExhaustedError("upsert: customer uid space (uint32) is exhausted");
       }
-      ASSIGN_OR_RETURN(std::string tags_json, sqlite_internal::EncodeTagValues(upsert.tags));
+      if (prepared.tags.empty()) {
+        ASSIGN_OR_RETURN(encoded, sqlite_internal::EncodeTagValues(upsert.tags));
+      }
+      const std::string& tags_json = prepared.tags.empty() ? encoded : prepared.tags[row];
       // Sealed for the uid the row gets if it is new; a merge reseals what changes.
       SealNew(upsert, static_cast<uint32_t>(max_uid + 1), context, &sealed);
       {
