@@ -1,6 +1,6 @@
 // Times the CSV importer on a generated file (not a test: tests never assert on speed).
 //
-//   customer_import_timing [rows=1000000] [dir=/tmp]
+//   bench_import_timing [rows=1000000] [dir=/tmp]      (MERCATOR_SOURCE_DIR: the repo root)
 //
 // Writes a UCI-shaped file of `rows` rows to `dir`, imports it with the UCI mapping into a
 // sink that only counts, and prints rows/s for the reader alone and for the whole import.
