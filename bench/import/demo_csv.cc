@@ -6,11 +6,11 @@
 //   bench_demo_csv --customers N --csv OUT.csv --mapping OUT.json
 //                  [--seed 42] [--today 2025-06-30] [--threads 2]
 //
-// Columns: customer_id, name, phone, id_number, then every catalog tag in catalog order. Absent tags are
-// empty cells; multi-enum values are joined with '|'; decimals keep their scale ("50000.00");
-// dates are YYYY-MM-DD. No cell contains ',', '"' or a line break (checked), so readers may
-// split on commas. `today` is fixed (not the clock) so that a cached file and the date rules
-// of bench/segment stay meaningful across days.
+// Columns: customer_id, name, phone, id_number, then every catalog tag in catalog order. Absent
+// tags are empty cells; multi-enum values are joined with '|'; decimals keep their scale
+// ("50000.00"); dates are YYYY-MM-DD. No cell contains ',', '"' or a line break (checked), so
+// readers may split on commas. `today` is fixed (not the clock) so that a cached file and the date
+// rules of bench/segment stay meaningful across days.
 //
 // Customers are generated in chunks by `threads` workers and written in order.
 #include <boost/json.hpp>

@@ -175,8 +175,8 @@ int Import(const std::string& data_dir, const std::string& mapping_path, const s
   // Parsing on this thread, store and index writes on the loader's.
   BulkLoader pipe(e->customers.get());
   const auto started = std::chrono::steady_clock::now();
-  absl::StatusOr<ImportReport> report = importer.ImportFile(
-      file, [&](std::vector<CustomerUpsert>& batch) {
+  absl::StatusOr<ImportReport> report =
+      importer.ImportFile(file, [&](std::vector<CustomerUpsert>& batch) {
         // Checked by the importer against the mapping's tags: the loader does not re-check.
         return pipe.Push(batch, importer.validated_tags());
       });

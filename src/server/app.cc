@@ -17,8 +17,8 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "server/openapi.h"
-#include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_activities.h"
+#include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_coupons.h"
@@ -75,8 +75,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->approvals_ = std::make_unique<auth::ApprovalService>(app->approval_repository_.get(),
                                                             app->audit_.get(), clock);
   app->staff_repository_ = NewSqliteStaffRepository(*app->store_, clock);
-  app->staff_ = std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock,
-                                                     options.staff);
+  app->staff_ =
+      std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock, options.staff);
   app->login_limiter_ = std::make_unique<auth::RateLimiter>(options.login_rate, clock);
   app->api_client_repository_ = NewSqliteApiClientRepository(*app->store_, clock);
   app->api_clients_ = std::make_unique<auth::ApiClientService>(

@@ -29,8 +29,8 @@
 #include "reward/points_ledger.h"
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
-#include "store/pii_cipher.h"
 #include "store/activity_repository.h"
+#include "store/pii_cipher.h"
 #include "store/repository.h"
 
 namespace mercator {
