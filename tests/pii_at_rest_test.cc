@@ -164,7 +164,10 @@ class PiiAtRestTest : public ::testing::Test {
   std::string AllBytesAtRest() const {
     std::string bytes;
     for (const fs::path& dir : {root_ / "data", root_ / "logs"}) {
-      for (const auto& entry : fs::directory_iterator(dir)) bytes += ReadFile(entry.path());
+      // Recursive: module directories (the draw journal, snapshots) hold data too.
+      for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        if (entry.is_regular_file()) bytes += ReadFile(entry.path());
+      }
     }
     return bytes;
   }
