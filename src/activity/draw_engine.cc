@@ -873,7 +873,9 @@ class DrawEngine::Impl {
       if (prize < p.prizes.size()) {
         const Prize& pz = p.prizes[prize].prize;
         rec.prize_id = pz.id;
+        rec.prize_name = pz.name;
         rec.kind = pz.kind;
+        rec.reward_ref = pz.reward_ref;
         rec.cost_fen = pz.cost_fen;
         rec.won = p.prizes[prize].winning;
       }

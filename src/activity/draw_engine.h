@@ -109,7 +109,9 @@ struct DrawRecord {
   std::string pool_id;
   std::string picked_prize_id;  // what the alias table (or guarantee) picked
   std::string prize_id;         // what was awarded ("" for no prize)
+  std::string prize_name;       // of the awarded prize in the draw's terms version
   std::string kind;
+  std::string reward_ref;  // of the awarded prize (what fulfilment delivers)
   int64_t cost_fen = 0;
   bool won = false;
   bool guaranteed = false;
