@@ -12,9 +12,10 @@ packages=(
   curl python3 python3-yaml
 )
 # PostgreSQL is the peer of bench/segment only; it is installed by that script. Redis is the
-# peer of bench/draw (the Lua stock-decrement script of the usual Redis + MySQL lottery).
+# peer of bench/draw (the Lua stock-decrement script of the usual Redis + MySQL lottery);
+# wrk drives the HTTP draw and nginx-light, answering a fixed 200, is its HTTP ceiling.
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(postgresql postgresql-client libpq-dev redis-server redis-tools)
+  packages+=(postgresql postgresql-client libpq-dev redis-server redis-tools wrk nginx-light)
 fi
 
 missing=()

@@ -67,6 +67,22 @@ Response SimpleProblem(int status, std::string detail) {
 
 Response InternalErrorResponse() { return SimpleProblem(500, "An internal error occurred."); }
 
+Response AsyncTimeoutResponse() {
+  Response res = SimpleProblem(503,
+                               "The request did not complete in time. It may still take effect: "
+                               "retry later, with the same Idempotency-Key if it had one.");
+  res.headers["retry-after"] = "1";
+  return res;
+}
+
+// Lets answers from other threads reach connections only while the server runs: Deliver
+// holds `mu` while it touches a connection, and StopThreads closes the gate before the
+// io_context and the connections go away.
+struct Gate {
+  std::mutex mu;
+  bool open = true;  // guarded by mu
+};
+
 LogContext RequestLogContext(const std::string& request_id) {
   LogContext c;
   c.request_id = request_id;
@@ -84,11 +100,13 @@ std::string Lower(beast::string_view s) {
 class Server::Impl {
  public:
   class Session;
+  struct Exchange;
 
   Impl(ServerOptions options, const Router& router, Metrics* metrics)
       : options_(Normalize(std::move(options))),
         router_(router),
         metrics_(metrics),
+        gate_(std::make_shared<Gate>()),
         ioc_(options_.io_threads),
         workers_(static_cast<size_t>(options_.worker_threads)) {}
 
@@ -140,11 +158,13 @@ class Server::Impl {
   const Router& router_;
   Metrics* const metrics_;
 
+  const std::shared_ptr<Gate> gate_;  // shared with pending exchanges, which may outlive us
   std::atomic<uint16_t> port_{0};
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
 
-  // Lock order: mu_ is a leaf; no callbacks run while it is held.
+  // Lock order: Exchange::mu, then Gate::mu, then mu_ (a Session's destructor takes mu_);
+  // no callbacks run while mu_ is held.
   mutable std::mutex mu_;
   std::condition_variable cv_;
   State state_ = State::kNew;                                      // guarded by mu_
@@ -163,15 +183,37 @@ class Server::Impl {
   asio::thread_pool workers_;
 };
 
+// One request's answer. The worker's return from Dispatch and the handler's answer may come
+// in either order, from different threads; the connection writes only once both happened, so
+// it never reuses request_ while the worker still reads it. The first answer wins: the
+// handler's, the async timeout's 503, or a 500 for a handler that threw.
+struct Server::Impl::Exchange {
+  std::shared_ptr<Gate> gate;
+  std::weak_ptr<Session> session;
+  std::mutex mu;
+  bool returned = false;             // guarded by mu: the worker left Dispatch
+  bool answered = false;             // guarded by mu
+  std::optional<Response> response;  // guarded by mu: answered before the worker returned
+
+  // Records an answer; false if one was already given.
+  static bool Answer(const std::shared_ptr<Exchange>& ex, Response res);
+  // The worker is done with the request.
+  static void Returned(const std::shared_ptr<Exchange>& ex);
+  static void Deliver(const std::shared_ptr<Exchange>& ex, Response res);
+};
+
 // One connection. Lives as long as an asynchronous operation or a worker task holds it
 // (shared_ptr: its lifetime is that of the last pending callback). All members are used
 // on the connection's strand, except request_/writer_, which a worker uses while the strand
 // has nothing pending for this connection (phase kHandling or streaming a chunk).
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, Impl& server)
+      : stream_(std::move(socket)), server_(server), async_timer_(stream_.get_executor()) {}
 
   ~Session() { server_.Unregister(this); }
+
+  friend struct Exchange;  // posts the answer and the async timeout to the strand
 
   void Start() {
     beast::error_code ec;
@@ -314,28 +356,52 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   // On a worker thread.
   void Handle() {
-    Response res;
+    auto exchange = std::make_shared<Exchange>();
+    exchange->gate = server_.gate_;
+    exchange->session = weak_from_this();
     {
       ScopedLogContext context(RequestLogContext(request_.request_id));
+      Responder respond([exchange](Response res) { Exchange::Answer(exchange, std::move(res)); });
       try {
         if (absl::Status parsed = ParseTarget(request_); !parsed.ok()) {
-          res = StatusResponse(parsed);
+          respond(StatusResponse(parsed));
         } else {
-          res = server_.router_.Dispatch(request_);
+          server_.router_.Dispatch(request_, std::move(respond));
         }
       } catch (const std::exception& e) {
         Log(Severity::kError, "handler threw an exception",
             {{"http.route", request_.route}, {"exception.message", e.what()}});
-        res = InternalErrorResponse();
+        Exchange::Answer(exchange, InternalErrorResponse());
       } catch (...) {
         Log(Severity::kError, "handler threw a non-standard exception",
             {{"http.route", request_.route}});
-        res = InternalErrorResponse();
+        Exchange::Answer(exchange, InternalErrorResponse());
       }
     }
-    asio::post(stream_.get_executor(), [self = shared_from_this(), res = std::move(res)]() mutable {
-      self->Write(std::move(res));
-    });
+    Exchange::Returned(exchange);
+  }
+
+  // On the strand, while an asynchronous handler has not answered.
+  void ArmAsyncTimeout(std::shared_ptr<Exchange> exchange) {
+    async_timer_.expires_after(server_.options_.async_timeout);
+    async_timer_.async_wait(
+        [self = shared_from_this(), exchange = std::move(exchange)](beast::error_code ec) {
+          if (ec) return;  // answered in time (cancelled) or shutting down
+          {
+            std::lock_guard<std::mutex> lock(exchange->mu);
+            if (exchange->answered) return;  // its Write is already queued on the strand
+            exchange->answered = true;
+          }
+          Log(Severity::kWarn, "asynchronous handler did not answer in time; answered 503",
+              {{"http.route", self->request_.route}, {"request_id", self->request_.request_id}});
+          self->Write(AsyncTimeoutResponse());
+        });
+  }
+
+  // On the strand: the exchange's answer.
+  void WriteAnswer(Response res) {
+    async_timer_.cancel();
+    Write(std::move(res));
   }
 
   template <typename Message>
@@ -483,7 +549,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
           {"http.response.status_code", status}, {"http.server.request.duration", duration},
           {"http.request.body.size", req_bytes}, {"http.response.body.size", res_bytes},
           {"client.address", request_.peer}};
-      if (!request_.principal.empty()) attrs.push_back({"enduser.id", request_.principal.Actor()});
+      // LogAttribute holds views: the actor string must outlive the Log call.
+      const std::string actor = request_.principal.Actor();
+      if (!actor.empty()) attrs.push_back({"enduser.id", actor});
       if (ec) attrs.push_back({"error.type", "response_write_failed"});
       Log(Severity::kInfo, "http request", attrs);
     }
@@ -524,6 +592,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Impl& server_;
+  asio::steady_timer async_timer_;  // the async timeout of the request being handled
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string peer_;
@@ -545,6 +614,54 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<bhttp::response_serializer<bhttp::empty_body>> stream_serializer_;
   std::string chunk_;
 };
+
+bool Server::Impl::Exchange::Answer(const std::shared_ptr<Exchange>& ex, Response res) {
+  {
+    std::lock_guard<std::mutex> lock(ex->mu);
+    if (ex->answered) return false;
+    ex->answered = true;
+    if (!ex->returned) {
+      ex->response = std::move(res);
+      return true;
+    }
+  }
+  Deliver(ex, std::move(res));
+  return true;
+}
+
+void Server::Impl::Exchange::Returned(const std::shared_ptr<Exchange>& ex) {
+  std::optional<Response> ready;
+  {
+    std::lock_guard<std::mutex> lock(ex->mu);
+    ex->returned = true;
+    if (!ex->answered) {
+      // Armed under mu so that the timer is queued on the strand before any answer's Write.
+      std::lock_guard<std::mutex> gate(ex->gate->mu);
+      std::shared_ptr<Session> session = ex->gate->open ? ex->session.lock() : nullptr;
+      if (session) {
+        Session* raw = session.get();
+        asio::post(raw->stream_.get_executor(),
+                   [session = std::move(session), ex] { session->ArmAsyncTimeout(ex); });
+      }
+      return;
+    }
+    ready = std::move(ex->response);
+    ex->response.reset();
+  }
+  if (ready) Deliver(ex, std::move(*ready));
+}
+
+void Server::Impl::Exchange::Deliver(const std::shared_ptr<Exchange>& ex, Response res) {
+  std::lock_guard<std::mutex> gate(ex->gate->mu);
+  if (!ex->gate->open) return;  // the server stopped: nobody is listening any more
+  std::shared_ptr<Session> session = ex->session.lock();
+  if (!session) return;
+  Session* raw = session.get();
+  asio::post(raw->stream_.get_executor(),
+             [session = std::move(session), res = std::move(res)]() mutable {
+               session->WriteAnswer(std::move(res));
+             });
+}
 
 absl::Status Server::Impl::Start() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -641,6 +758,11 @@ bool Server::Impl::BeginStopping() {
 }
 
 void Server::Impl::StopThreads() {
+  {
+    // Answers still to come (handlers past the deadline) are dropped from now on.
+    std::lock_guard<std::mutex> lock(gate_->mu);
+    gate_->open = false;
+  }
   work_.reset();
   ioc_.stop();
   for (std::thread& t : io_threads_) t.join();

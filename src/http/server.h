@@ -5,14 +5,19 @@
 // X-Request-Id (the caller's if it is 1-128 characters of [A-Za-z0-9._:-], else a fresh
 // one; echoed in the response), Router::Dispatch on a worker, then an access-log line (JSON,
 // common/log.h) and Prometheus metrics (http/metrics.h). An exception escaping a handler is
-// logged and answered with a 500 problem+json that does not contain its message. Streamed
+// logged and answered with a 500 problem+json that does not contain its message.
+// Asynchronous routes (Router::AddAsync) release the worker when their handler returns; the
+// response is written when the Responder is called, from any thread, or, if that has not
+// happened within `async_timeout`, a 503 problem+json is written and a later answer is
+// dropped. A Responder destroyed without being called answers 500. Streamed
 // responses (Response::stream) are sent with chunked transfer encoding; the BodyWriter runs on
 // a worker between chunk writes. Connections are kept alive as HTTP/1.1 allows.
 //
 // Lifecycle: construct, Start(), then either Drain()/Stop() from another thread or
 // DrainOnSignals() + Wait(). Drain stops accepting (new connections are refused), closes idle
-// keep-alive connections, lets in-flight requests finish (their responses carry
-// "Connection: close") until the deadline, then stops everything. The destructor stops.
+// keep-alive connections, lets in-flight requests finish, asynchronous ones included (their
+// responses carry "Connection: close"), until the deadline, then stops everything; answers
+// given after that are dropped. The destructor stops.
 //
 // Thread safety: Start, Drain, Stop and Wait may be called from any thread except the
 // server's own I/O and worker threads (they join those threads). port() is safe anytime.
@@ -46,6 +51,8 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};
   // Writing one response (or one chunk of a stream).
   std::chrono::milliseconds write_timeout{30'000};
+  // How long an asynchronous handler may take to answer before the server answers 503.
+  std::chrono::milliseconds async_timeout{10'000};
   // Default deadline for Drain() without an argument and for signal-triggered drains.
   std::chrono::milliseconds drain_timeout{10'000};
   AccessLog access_log = AccessLog::kOn;

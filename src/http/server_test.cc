@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -450,6 +451,227 @@ TEST_F(ServerTest, DrainDeadlineCutsSlowRequest) {
   server_->Drain(milliseconds(50));
   HttpResult r = slow.get();
   EXPECT_FALSE(r.ok());  // cut off at the deadline
+}
+
+// Asynchronous routes: the handler keeps its Responder; the test answers from its own thread.
+class AsyncServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    router_.AddAsync(Method::kPost, "/async", Auth::kPublic, [this](Request& r, Responder respond) {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_.push_back({r.body, std::move(respond)});
+    });
+    router_.AddAsync(Method::kGet, "/async-private", Auth::kRequired,
+                     [](Request& r, Responder respond) {
+                       // Answered from another thread, after the handler returned.
+                       std::thread([who = r.principal.id, respond = std::move(respond)]() mutable {
+                         std::this_thread::sleep_for(milliseconds(20));
+                         respond(Response::Text(200, "async " + who, "text/plain"));
+                       }).detach();
+                     });
+    router_.AddAsync(Method::kGet, "/async-dropped", Auth::kPublic, [](Request&, Responder) {});
+    router_.AddAsync(Method::kGet, "/async-throws", Auth::kPublic,
+                     [](Request&, Responder) { throw std::runtime_error("engine exploded"); });
+  }
+
+  // InFlight() drops after the response's last byte is written, which may be after the client
+  // read it.
+  bool InFlightBecomes(int n) {
+    for (int i = 0; i < 500; ++i) {
+      if (server_->InFlight() == n) return true;
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return false;
+  }
+
+  // Waits until `n` requests are pending, then returns them.
+  std::vector<std::pair<std::string, Responder>> TakePending(size_t n) {
+    for (int i = 0; i < 1000; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (pending_.size() >= n) return std::move(pending_);
+      }
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    ADD_FAILURE() << "requests did not reach the handler";
+    return {};
+  }
+
+  std::mutex mu_;
+  std::vector<std::pair<std::string, Responder>> pending_;
+};
+
+TEST_F(AsyncServerTest, AnswersLaterFromAnotherThreadOnAKeptAliveConnection) {
+  LogCapture logs;
+  StartServer();
+  TestClient client(port());
+  auto first = std::async(std::launch::async, [&] {
+    return client.Fetch("POST", "/async", "ping", {{"x-request-id", "async-1"}});
+  });
+  auto pending = TakePending(1);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].first, "ping");
+  std::thread([respond = std::move(pending[0].second)]() mutable {
+    respond(Response::Json(201, R"({"pong":true})"));
+  }).join();
+  HttpResult r = first.get();
+  EXPECT_EQ(r.status, 201) << r.error;
+  EXPECT_EQ(r.body, R"({"pong":true})");
+  EXPECT_EQ(r.Header("x-request-id"), "async-1");
+  EXPECT_TRUE(r.keep_alive);
+  // The same connection serves the next request.
+  EXPECT_EQ(client.Fetch("GET", "/hello").body, "hi");
+  EXPECT_EQ(client.connections_opened(), 1);
+
+  // Access log and metrics apply as for synchronous routes.
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    for (const std::string& line : logs.Lines()) {
+      if (line.find("\"body\":\"http request\"") != std::string::npos &&
+          line.find("async-1") != std::string::npos &&
+          line.find("\"http.response.status_code\":\"201\"") != std::string::npos &&
+          line.find("\"http.route\":\"/async\"") != std::string::npos) {
+        logged = true;
+      }
+    }
+    if (!logged) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(logged);
+  EXPECT_NE(metrics_.Render().find(
+                "http_server_requests_total{method=\"POST\",route=\"/async\",status=\"201\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(AsyncServerTest, AuthenticationAppliesBeforeTheHandler) {
+  StartServer();
+  HttpResult anonymous = Fetch(port(), "GET", "/async-private");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(ParseProblem(anonymous)["status"].as_int64(), 401);
+  HttpResult good = Fetch(port(), "GET", "/async-private", {}, {{"authorization", "Bearer good"}});
+  EXPECT_EQ(good.status, 200) << good.error;
+  EXPECT_EQ(good.body, "async tester");
+  // HEAD through the GET route: the length of the answer, no body.
+  HttpResult head = Fetch(port(), "HEAD", "/async-private", {}, {{"authorization", "Bearer good"}});
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("content-length"), "12");
+  EXPECT_TRUE(head.body.empty());
+}
+
+TEST_F(AsyncServerTest, PendingRequestsDoNotHoldWorkers) {
+  StartServer();  // 2 worker threads
+  const uint16_t p = port();
+  constexpr int kPending = 8;
+  std::vector<std::future<HttpResult>> waiting;
+  for (int i = 0; i < kPending; ++i) {
+    waiting.push_back(std::async(std::launch::async, [p, i] {
+      return Fetch(p, "POST", "/async", "n" + std::to_string(i));
+    }));
+  }
+  auto pending = TakePending(kPending);
+  ASSERT_EQ(pending.size(), static_cast<size_t>(kPending));
+  // Four times more pending requests than workers, and a synchronous route still answers.
+  EXPECT_EQ(Fetch(p, "GET", "/hello").body, "hi");
+  EXPECT_TRUE(InFlightBecomes(kPending)) << server_->InFlight();
+  for (auto& [body, respond] : pending) respond(Response::Text(200, "done " + body, "text/plain"));
+  std::vector<std::string> bodies;
+  for (auto& f : waiting) bodies.push_back(f.get().body);
+  std::sort(bodies.begin(), bodies.end());
+  for (int i = 0; i < kPending; ++i) EXPECT_EQ(bodies[i], "done n" + std::to_string(i));
+}
+
+TEST_F(AsyncServerTest, UnansweredRequestTimesOutWith503AndALateAnswerIsDropped) {
+  ServerOptions options;
+  options.async_timeout = milliseconds(200);
+  StartServer(options);
+  TestClient client(port());
+  auto waiting = std::async(std::launch::async, [&] { return client.Fetch("POST", "/async"); });
+  auto pending = TakePending(1);
+  HttpResult r = waiting.get();
+  EXPECT_EQ(r.status, 503) << r.error;
+  EXPECT_EQ(ParseProblem(r)["status"].as_int64(), 503);
+  EXPECT_EQ(r.Header("retry-after"), "1");
+  EXPECT_TRUE(r.keep_alive);
+  // The late answer goes nowhere: the connection's next request gets its own.
+  ASSERT_EQ(pending.size(), 1u);
+  pending[0].second(Response::Text(200, "too late", "text/plain"));
+  HttpResult next = client.Fetch("GET", "/hello");
+  EXPECT_EQ(next.body, "hi");
+  EXPECT_EQ(client.connections_opened(), 1);
+  EXPECT_TRUE(InFlightBecomes(0)) << server_->InFlight();
+}
+
+TEST_F(AsyncServerTest, DroppedResponderOrThrowingHandlerIs500) {
+  StartServer();
+  TestClient client(port());
+  HttpResult dropped = client.Fetch("GET", "/async-dropped");
+  EXPECT_EQ(dropped.status, 500);
+  EXPECT_EQ(ParseProblem(dropped)["status"].as_int64(), 500);
+  HttpResult threw = client.Fetch("GET", "/async-throws");
+  EXPECT_EQ(threw.status, 500);
+  EXPECT_EQ(threw.body.find("exploded"), std::string::npos);
+  EXPECT_EQ(client.Fetch("GET", "/hello").body, "hi");
+}
+
+TEST_F(AsyncServerTest, DrainWaitsForPendingAsyncAnswers) {
+  StartServer();
+  const uint16_t p = port();
+  auto waiting = std::async(std::launch::async, [p] { return Fetch(p, "POST", "/async", "x"); });
+  auto pending = TakePending(1);
+  ASSERT_EQ(pending.size(), 1u);
+  auto drained = std::async(std::launch::async, [this] { server_->Drain(milliseconds(5000)); });
+  // The drain waits for the answer.
+  EXPECT_EQ(drained.wait_for(milliseconds(300)), std::future_status::timeout);
+  pending[0].second(Response::Text(200, "answered during drain", "text/plain"));
+  HttpResult r = waiting.get();
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "answered during drain");
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_EQ(drained.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+}
+
+TEST_F(AsyncServerTest, AnswerAfterStopIsIgnored) {
+  StartServer();
+  const uint16_t p = port();
+  auto waiting = std::async(std::launch::async, [p] { return Fetch(p, "POST", "/async"); });
+  auto pending = TakePending(1);
+  ASSERT_EQ(pending.size(), 1u);
+  server_->Stop();
+  EXPECT_FALSE(waiting.get().ok());
+  pending[0].second(Response::Text(200, "nobody listens", "text/plain"));
+  server_.reset();
+}
+
+TEST(Server, AccessLogNamesTheSignedClient) {
+  // A client's actor ("client:" + a 19-character key id) is longer than the small-string
+  // buffer: the access log once kept a view of a freed temporary and wrote garbage.
+  Router router;
+  router.SetAuthenticator([](Request& r) -> absl::Status {
+    r.principal.kind = Principal::Kind::kClient;
+    r.principal.id = "ck_0123456789abcdef";
+    return absl::OkStatus();
+  });
+  router.Add(Method::kGet, "/whoami", Auth::kRequired,
+             [](Request& r) { return Response::Text(200, r.principal.Actor(), "text/plain"); });
+  LogCapture logs;
+  Server server(ServerOptions{}, router, nullptr);
+  ASSERT_TRUE(server.Start().ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        Fetch(server.port(), "GET", "/whoami", {}, {{"x-request-id", "who-" + std::to_string(i)}})
+            .status,
+        200);
+  }
+  server.Stop();
+  int seen = 0;
+  for (const std::string& line : logs.Lines()) {
+    if (line.find("\"body\":\"http request\"") == std::string::npos) continue;
+    boost::json::object o = boost::json::parse(line).as_object();
+    EXPECT_EQ(o["attributes"].as_object()["enduser.id"].as_string(), "client:ck_0123456789abcdef")
+        << line;
+    ++seen;
+  }
+  EXPECT_EQ(seen, 3);
 }
 
 TEST(Server, StartFailsOnBadAddressAndBusyPort) {

@@ -1,6 +1,8 @@
 #include "http/types.h"
 
 #include <algorithm>
+#include <future>
+#include <memory>
 #include <utility>
 
 #include "boost/json/serialize.hpp"
@@ -176,6 +178,39 @@ Response StatusResponse(const absl::Status& status, std::string_view field) {
   return r;
 }
 
+Responder::Responder(std::function<void(Response)> complete) : complete_(std::move(complete)) {}
+
+Responder::Responder(Responder&& other) noexcept : complete_(std::move(other.complete_)) {
+  other.complete_ = nullptr;
+}
+
+Responder& Responder::operator=(Responder&& other) noexcept {
+  if (this != &other) {
+    // Overwriting a pending responder drops it: it answers 500 like a destroyed one.
+    Responder dropped(std::move(*this));
+    complete_ = std::move(other.complete_);
+    other.complete_ = nullptr;
+  }
+  return *this;
+}
+
+Responder::~Responder() {
+  if (!complete_) return;
+  try {
+    Log(Severity::kError, "a request's handler ended without answering it; answered 500", {});
+    (*this)(ProblemResponse(MakeProblem(500, "An internal error occurred.")));
+  } catch (...) {
+    // A destructor must not throw; the server's timeout answers instead.
+  }
+}
+
+void Responder::operator()(Response response) {
+  if (!complete_) return;
+  std::function<void(Response)> complete = std::move(complete_);
+  complete_ = nullptr;
+  complete(std::move(response));
+}
+
 void Router::Add(Method method, std::string pattern, Auth auth, Handler handler) {
   Route route;
   route.method = method;
@@ -183,6 +218,16 @@ void Router::Add(Method method, std::string pattern, Auth auth, Handler handler)
   route.pattern = std::move(pattern);
   route.auth = auth;
   route.handler = std::move(handler);
+  routes_.push_back(std::move(route));
+}
+
+void Router::AddAsync(Method method, std::string pattern, Auth auth, AsyncHandler handler) {
+  Route route;
+  route.method = method;
+  for (std::string_view s : SplitPath(pattern)) route.segments.emplace_back(s);
+  route.pattern = std::move(pattern);
+  route.auth = auth;
+  route.async_handler = std::move(handler);
   routes_.push_back(std::move(route));
 }
 
@@ -198,6 +243,28 @@ std::vector<Router::RouteInfo> Router::Routes() const {
 }
 
 Response Router::Dispatch(Request& request) const {
+  auto answer = std::make_shared<std::promise<Response>>();
+  std::future<Response> future = answer->get_future();
+  Dispatch(request, Responder([answer](Response res) { answer->set_value(std::move(res)); }));
+  return future.get();
+}
+
+namespace {
+
+// HEAD answered by a GET route: the headers of the GET answer, its length, no body.
+Response StripForHead(Response res) {
+  if (res.stream) {
+    res.stream = nullptr;
+  } else if (res.headers.find("content-length") == res.headers.end()) {
+    res.headers["content-length"] = std::to_string(res.body.size());
+  }
+  res.body.clear();
+  return res;
+}
+
+}  // namespace
+
+void Router::Dispatch(Request& request, Responder respond) const {
   // Split the raw path, then decode each segment, so that an encoded "/" (%2F) stays inside
   // its segment. Requests built without a target (tests) use the decoded path as is.
   std::vector<std::string> decoded;
@@ -255,7 +322,7 @@ Response Router::Dispatch(Request& request) const {
   if (best == nullptr) {
     if (allowed.empty()) {
       request.route.clear();
-      return ProblemResponse(MakeProblem(404, "No resource at this path."));
+      return respond(ProblemResponse(MakeProblem(404, "No resource at this path.")));
     }
     if (std::find(allowed.begin(), allowed.end(), Method::kGet) != allowed.end()) {
       allowed.push_back(Method::kHead);
@@ -277,7 +344,7 @@ Response Router::Dispatch(Request& request) const {
     Response res =
         ProblemResponse(MakeProblem(405, "This method is not allowed on this resource."));
     res.headers["allow"] = std::move(allow);
-    return res;
+    return respond(std::move(res));
   }
 
   request.route = best->pattern;
@@ -291,22 +358,22 @@ Response Router::Dispatch(Request& request) const {
 
   if (best->auth == Auth::kRequired) {
     if (!authenticator_) {
-      return ProblemResponse(MakeProblem(401, "Authentication is required."));
+      return respond(ProblemResponse(MakeProblem(401, "Authentication is required.")));
     }
     absl::Status auth = authenticator_(request);
-    if (!auth.ok()) return StatusResponse(auth);
+    if (!auth.ok()) return respond(StatusResponse(auth));
   }
 
-  Response res = best->handler(request);
-  if (head_via_get) {
-    if (res.stream) {
-      res.stream = nullptr;
-    } else if (res.headers.find("content-length") == res.headers.end()) {
-      res.headers["content-length"] = std::to_string(res.body.size());
+  if (best->async_handler) {
+    if (head_via_get) {
+      // std::function needs a copyable target, hence the shared_ptr around the move-only one.
+      auto inner = std::make_shared<Responder>(std::move(respond));
+      respond = Responder([inner](Response res) { (*inner)(StripForHead(std::move(res))); });
     }
-    res.body.clear();
+    return best->async_handler(request, std::move(respond));
   }
-  return res;
+  Response res = best->handler(request);
+  respond(head_via_get ? StripForHead(std::move(res)) : std::move(res));
 }
 
 std::string_view MethodName(Method m) {

@@ -77,6 +77,34 @@ Response StatusResponse(const absl::Status& status, std::string_view field = {})
 
 using Handler = std::function<Response(Request&)>;
 
+// Completes an asynchronous request (Router::AddAsync): call it once, from any thread, with
+// the response. Move-only. Destroying a Responder that was never called answers 500 (a
+// handler that dropped its request must not hold the connection). Calls after the first, and
+// calls after the server gave up on the request (its async timeout, a stop), are ignored.
+class Responder {
+ public:
+  Responder() = default;
+  // `complete` receives the one response; the server and Router::Dispatch make these.
+  explicit Responder(std::function<void(Response)> complete);
+  Responder(Responder&& other) noexcept;
+  Responder& operator=(Responder&& other) noexcept;
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  ~Responder();
+
+  void operator()(Response response);
+  // False once called or moved from.
+  explicit operator bool() const { return static_cast<bool>(complete_); }
+
+ private:
+  std::function<void(Response)> complete_;
+};
+
+// An asynchronous handler starts the work and returns; it (or whatever it hands the
+// Responder to) answers later. The Request is valid only during the call: copy what the
+// answer needs. The handler must not touch the Request after calling the Responder.
+using AsyncHandler = std::function<void(Request&, Responder)>;
+
 enum class Auth { kRequired, kPublic };
 
 // Maps method + path pattern to a handler. Patterns are literal segments and `{name}`
@@ -85,6 +113,10 @@ enum class Auth { kRequired, kPublic };
 class Router {
  public:
   void Add(Method method, std::string pattern, Auth auth, Handler handler);
+  // A route whose handler answers later through its Responder, so a worker thread is not
+  // held while it waits (a draw waiting for its group commit). Authentication, request ids,
+  // the access log and metrics apply as for Add.
+  void AddAsync(Method method, std::string pattern, Auth auth, AsyncHandler handler);
   // Unknown path -> 404 problem; known path, other method -> 405 problem with Allow header.
   // When several patterns match, the one with a literal segment earliest wins
   // ("/v1/a/count" over "/v1/a/{id}"). HEAD without its own route runs the GET handler and
@@ -92,6 +124,13 @@ class Router {
   // authenticator first; with no authenticator set they answer 401 (fail closed).
   // Sets request.route and request.path_params. Exceptions from handlers propagate (the
   // server turns them into 500).
+  //
+  // `respond` is called exactly once: before Dispatch returns for synchronous routes and
+  // answers decided by the router (404, 405, 401), later for asynchronous ones. If a handler
+  // throws, the exception propagates, and a Responder not called yet answers 500 as the
+  // unwinding destroys it.
+  void Dispatch(Request& request, Responder respond) const;
+  // The synchronous form (tests, tools): waits for an asynchronous route's answer.
   Response Dispatch(Request& request) const;
   // Called for Auth::kRequired routes; sets request.principal and returns OK, or returns the
   // status to answer with (Unauthenticated -> 401, PermissionDenied -> 403).
@@ -110,7 +149,8 @@ class Router {
     std::vector<std::string> segments;
     std::string pattern;
     Auth auth;
-    Handler handler;
+    Handler handler;  // exactly one of handler and async_handler is set
+    AsyncHandler async_handler;
   };
   std::vector<Route> routes_;
   std::function<absl::Status(Request&)> authenticator_;
