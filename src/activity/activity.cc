@@ -8,6 +8,8 @@
 #include <set>
 
 #include "absl/time/time.h"
+#include "activity/quiz_terms.h"
+#include "activity/signin_terms.h"
 #include "common/status_macros.h"
 #include "segment/dsl.h"
 
@@ -249,7 +251,7 @@ absl::StatusOr<Chances> ParseChances(const json::object& o, std::string_view pat
     for (size_t i = 0; i < v->as_array().size(); ++i) {
       const std::string ip = Index(tp, i);
       ASSIGN_OR_RETURN(const json::object* t, Object(v->as_array()[i], ip));
-      RETURN_IF_ERROR(OnlyMembers(*t, ip, {"id", "name", "event", "extra_chances"}));
+      RETURN_IF_ERROR(OnlyMembers(*t, ip, {"id", "name", "event", "extra_chances", "repeat"}));
       Task task;
       ASSIGN_OR_RETURN(task.id, String(*t, "id", ip, true, 64));
       if (!ids.insert(task.id).second) return Bad(Path(ip, "id"), "is used twice");
@@ -257,6 +259,14 @@ absl::StatusOr<Chances> ParseChances(const json::object& o, std::string_view pat
       ASSIGN_OR_RETURN(task.event, String(*t, "event", ip, true, 128));
       ASSIGN_OR_RETURN(int64_t extra, Int(*t, "extra_chances", ip, 1, 1, 100));
       task.extra_chances = static_cast<int32_t>(extra);
+      ASSIGN_OR_RETURN(std::string repeat, String(*t, "repeat", ip, false, 16, "daily"));
+      if (repeat == "daily") {
+        task.repeat = Task::Repeat::kDaily;
+      } else if (repeat == "once") {
+        task.repeat = Task::Repeat::kOnce;
+      } else {
+        return Bad(Path(ip, "repeat"), "must be daily or once");
+      }
       c.tasks.push_back(std::move(task));
     }
   }
@@ -401,74 +411,6 @@ absl::Status IntSetting(const json::object& s, std::string_view key, int64_t lo,
   return Int(s, key, "display.settings", 0, lo, hi).status();
 }
 
-absl::Status NoPools(const ActivityTerms& t, std::string_view what) {
-  if (!t.pools.empty()) return Bad("pools", fmt::format("{} does not use prize pools", what));
-  return absl::OkStatus();
-}
-
-absl::Status ValidateSignIn(const ActivityTerms& t) {
-  RETURN_IF_ERROR(NoPools(t, "sign_in"));
-  const json::object& s = t.display.settings;
-  RETURN_IF_ERROR(OnlyMembers(s, "display.settings", {"streak_rewards"}));
-  const std::string p = "display.settings.streak_rewards";
-  const json::value* v = s.if_contains("streak_rewards");
-  if (v == nullptr || !v->is_array() || v->as_array().empty()) {
-    return Bad(p, "must be a non-empty array of {day, points | reward_ref}");
-  }
-  int64_t last_day = 0;
-  for (size_t i = 0; i < v->as_array().size(); ++i) {
-    const std::string ip = Index(p, i);
-    ASSIGN_OR_RETURN(const json::object* r, Object(v->as_array()[i], ip));
-    RETURN_IF_ERROR(OnlyMembers(*r, ip, {"day", "points", "reward_ref"}));
-    ASSIGN_OR_RETURN(int64_t day, Int(*r, "day", ip, std::nullopt, 1, 366));
-    if (day <= last_day) return Bad(Path(ip, "day"), "days must be in increasing order");
-    last_day = day;
-    if (r->contains("points") == r->contains("reward_ref")) {
-      return Bad(ip, "give exactly one of points or reward_ref");
-    }
-    if (r->contains("points")) {
-      RETURN_IF_ERROR(Int(*r, "points", ip, std::nullopt, 1, 1'000'000'000).status());
-    } else {
-      RETURN_IF_ERROR(String(*r, "reward_ref", ip, true, 200).status());
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateQuiz(const ActivityTerms& t) {
-  RETURN_IF_ERROR(NoPools(t, "quiz"));
-  const json::object& s = t.display.settings;
-  RETURN_IF_ERROR(OnlyMembers(s, "display.settings", {"questions", "pass_score", "reward"}));
-  const std::string p = "display.settings.questions";
-  const json::value* v = s.if_contains("questions");
-  if (v == nullptr || !v->is_array() || v->as_array().empty() || v->as_array().size() > 50) {
-    return Bad(p, "must be an array of 1 to 50 questions");
-  }
-  const int64_t count = static_cast<int64_t>(v->as_array().size());
-  for (size_t i = 0; i < v->as_array().size(); ++i) {
-    const std::string ip = Index(p, i);
-    ASSIGN_OR_RETURN(const json::object* q, Object(v->as_array()[i], ip));
-    RETURN_IF_ERROR(OnlyMembers(*q, ip, {"text", "options", "answer"}));
-    RETURN_IF_ERROR(String(*q, "text", ip, true, 1000).status());
-    ASSIGN_OR_RETURN(std::vector<std::string> options, StringList(*q, "options", ip, 6, 200));
-    if (options.size() < 2) return Bad(Path(ip, "options"), "needs 2 to 6 options");
-    RETURN_IF_ERROR(
-        Int(*q, "answer", ip, std::nullopt, 0, static_cast<int64_t>(options.size()) - 1).status());
-  }
-  RETURN_IF_ERROR(Int(s, "pass_score", "display.settings", std::nullopt, 1, count).status());
-  ASSIGN_OR_RETURN(const json::object* reward, OptionalObject(s, "reward", "display.settings"));
-  if (reward == nullptr) return Bad("display.settings.reward", "is required");
-  const std::string rp = "display.settings.reward";
-  RETURN_IF_ERROR(OnlyMembers(*reward, rp, {"points", "reward_ref"}));
-  if (reward->contains("points") == reward->contains("reward_ref")) {
-    return Bad(rp, "give exactly one of points or reward_ref");
-  }
-  if (reward->contains("points")) {
-    return Int(*reward, "points", rp, std::nullopt, 1, 1'000'000'000).status();
-  }
-  return String(*reward, "reward_ref", rp, true, 200).status();
-}
-
 TemplateRegistry MakeDefaultRegistry() {
   TemplateRegistry r;
   auto lottery = [&r](std::string name, std::function<absl::Status(const ActivityTerms&)> more) {
@@ -506,11 +448,11 @@ TemplateRegistry MakeDefaultRegistry() {
   });
   TemplateSpec sign_in;
   sign_in.engine = TemplateEngine::kSignIn;
-  sign_in.validate = ValidateSignIn;
+  sign_in.validate = ValidateSignInTerms;  // activity/signin_terms.h
   (void)r.Register("sign_in", std::move(sign_in));
   TemplateSpec quiz;
   quiz.engine = TemplateEngine::kQuiz;
-  quiz.validate = ValidateQuiz;
+  quiz.validate = ValidateQuizTerms;  // activity/quiz_terms.h
   (void)r.Register("quiz", std::move(quiz));
   return r;
 }
@@ -633,10 +575,12 @@ json::object ActivityTermsToJson(const ActivityTerms& t) {
   }
   json::array tasks;
   for (const Task& task : t.chances.tasks) {
-    tasks.push_back(json::object{{"id", task.id},
-                                 {"name", task.name},
-                                 {"event", task.event},
-                                 {"extra_chances", task.extra_chances}});
+    tasks.push_back(
+        json::object{{"id", task.id},
+                     {"name", task.name},
+                     {"event", task.event},
+                     {"extra_chances", task.extra_chances},
+                     {"repeat", task.repeat == Task::Repeat::kOnce ? "once" : "daily"}});
   }
   json::array pools;
   for (const PoolGroup& g : t.pools) {

@@ -68,6 +68,9 @@ struct Task {
   std::string name;
   std::string event;  // the customer event that completes it ("card.bound")
   int32_t extra_chances = 1;
+  // How often it can be completed: once per customer per local day, or once per customer
+  // over the activity. Either way the chances are for the day the completion is recorded.
+  enum class Repeat { kDaily, kOnce } repeat = Repeat::kDaily;
 };
 
 struct Chances {

@@ -137,16 +137,18 @@ TEST(ActivityTerms, SignInAndQuizAreComponentsWithTheirOwnSettings) {
   json::object doc = Wheel();
   doc["pools"] = json::array{};
   doc["display"] = json::parse(R"({"template": "sign_in", "title": "Check in",
-      "settings": {"streak_rewards": [{"day": 1, "points": 5}, {"day": 7, "reward_ref": "cpn"}]}})");
+      "settings": {"streak_rewards": [{"day": 1, "reward": {"kind": "points", "amount": 5}},
+                                      {"day": 7, "reward": {"kind": "coupon", "template_id": 3}}]}})");
   EXPECT_EQ(Error(doc), "ok");
   EXPECT_EQ(TemplateRegistry::Default().Find("sign_in")->engine, TemplateEngine::kSignIn);
-  doc["display"].as_object()["settings"] =
-      json::parse(R"({"streak_rewards": [{"day": 3, "points": 5}, {"day": 2, "points": 1}]})");
+  doc["display"].as_object()["settings"] = json::parse(
+      R"({"streak_rewards": [{"day": 3, "reward": {"kind": "points", "amount": 5}},
+                             {"day": 2, "reward": {"kind": "points", "amount": 1}}]})");
   EXPECT_EQ(Error(doc), "display.settings.streak_rewards[1].day: days must be in increasing order");
 
   doc["display"] = json::parse(R"({"template": "quiz", "title": "Know your card",
-      "settings": {"questions": [{"text": "Annual fee?", "options": ["0", "100"], "answer": 0}],
-                   "pass_score": 1, "reward": {"points": 50}}})");
+      "settings": {"questions": [{"text": "Annual fee?", "options": ["0", "100"], "answers": [0]}],
+                   "pass_score": 1, "reward": {"kind": "points", "amount": 50}}})");
   EXPECT_EQ(Error(doc), "ok");
   doc["display"].as_object()["settings"].as_object()["pass_score"] = 2;
   EXPECT_EQ(Error(doc), "display.settings.pass_score: must be between 1 and 1");
@@ -155,8 +157,9 @@ TEST(ActivityTerms, SignInAndQuizAreComponentsWithTheirOwnSettings) {
       .as_object()["settings"]
       .as_object()["questions"]
       .as_array()[0]
-      .as_object()["answer"] = 2;
-  EXPECT_EQ(Error(doc), "display.settings.questions[0].answer: must be between 0 and 1");
+      .as_object()["answers"] = json::array{2};
+  EXPECT_EQ(Error(doc),
+            "display.settings.questions[0].answers[0]: must be an option index from 0 to 1");
 
   json::object with_pools = Wheel();
   with_pools["display"] = doc["display"];
@@ -164,7 +167,7 @@ TEST(ActivityTerms, SignInAndQuizAreComponentsWithTheirOwnSettings) {
       .as_object()["settings"]
       .as_object()["questions"]
       .as_array()[0]
-      .as_object()["answer"] = 1;
+      .as_object()["answers"] = json::array{1};
   EXPECT_EQ(Error(with_pools), "pools: quiz does not use prize pools");
 }
 
