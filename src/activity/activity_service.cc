@@ -7,6 +7,7 @@
 #include <charconv>
 #include <utility>
 
+#include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -506,9 +507,8 @@ absl::StatusOr<std::vector<ActivityService::Visible>> ActivityService::VisibleTo
   return out;
 }
 
-absl::StatusOr<ActivityService::DrawOutcome> ActivityService::Draw(
-    int64_t id, const std::string& external_id, const std::string& channel,
-    const std::string& idempotency_key) {
+absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const DrawCall& call) {
+  const int64_t id = call.activity_id;
   std::shared_ptr<const Published> p = FindPublished(id);
   if (p == nullptr)
     return absl::NotFoundError(fmt::format("activity {} not found or not published", id));
@@ -517,26 +517,27 @@ absl::StatusOr<ActivityService::DrawOutcome> ActivityService::Draw(
         fmt::format("activity: a {} activity has no draw", p->terms.display.template_name));
   }
   if (draw_ == nullptr) return absl::UnavailableError("the draw engine is not configured");
-  ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(external_id));
-  DrawRequest req;
+  ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(call.external_id));
+  PreparedDraw prepared;
+  DrawRequest& req = prepared.request;
   req.activity_id = id;
   req.uid = customer.uid;
-  req.idempotency_key = idempotency_key;
-  req.channel = channel;
+  req.idempotency_key = call.idempotency_key;
+  req.channel = call.channel;
   // A key names one customer's one draw in one activity: reused for anything else, the engine
   // refuses it.
-  req.request_digest = Sha256Hex(fmt::format("{}|{}|{}|{}", id, customer.uid, channel, p->version));
+  req.request_digest =
+      Sha256Hex(fmt::format("{}|{}|{}|{}", id, customer.uid, call.channel, p->version));
   // A retry of a draw that happened returns its outcome, whatever happened since (paused,
   // chances used up): the customer's first request was answered, perhaps lost on the way.
-  ASSIGN_OR_RETURN(std::optional<DrawResult> first, draw_->Find(id, customer.uid, idempotency_key));
-  DrawOutcome out;
+  ASSIGN_OR_RETURN(std::optional<DrawResult> first,
+                   draw_->Find(id, customer.uid, call.idempotency_key));
   if (first) {
     req.pool_id = first->pool_id;
-    ASSIGN_OR_RETURN(out.result, draw_->Draw(req));
-    return out;
+    return prepared;
   }
   RETURN_IF_ERROR(CheckLive(*p));
-  RETURN_IF_ERROR(CheckEligible(*p, customer, channel));
+  RETURN_IF_ERROR(CheckEligible(*p, customer, call.channel));
   ASSIGN_OR_RETURN(const PoolGroup* group, PoolFor(*p, customer.uid));
   req.pool_id = group->pool.id;
   const Chances& c = p->terms.chances;
@@ -548,37 +549,67 @@ absl::StatusOr<ActivityService::DrawOutcome> ActivityService::Draw(
     return absl::ResourceExhaustedError("chances: no chances left");
   }
   // Beyond the free draws of the day, a draw costs points (when the terms say so).
-  std::optional<PointsEntry> spent;
-  const std::string spend_key = fmt::format("activity:{}:draw:{}", id, idempotency_key);
+  prepared.spend_key = fmt::format("activity:{}:draw:{}", id, call.idempotency_key);
   if (c.points_cost > 0 && used.today >= c.free_per_day) {
     if (points_ == nullptr) return absl::UnavailableError("the points ledger is not configured");
     absl::StatusOr<PointsEntry> e =
-        points_->Spend(customer.uid, c.points_cost, fmt::format("activity {} draw", id), spend_key,
-                       "system:activity");
+        points_->Spend(customer.uid, c.points_cost, fmt::format("activity {} draw", id),
+                       prepared.spend_key, "system:activity");
     if (absl::IsFailedPrecondition(e.status())) {
       return absl::FailedPreconditionError(
           fmt::format("points: not enough points for a draw ({} needed)", c.points_cost));
     }
     if (!e.ok()) return e.status();
-    spent = *e;
+    prepared.spent_entry_id = e->id;
+    prepared.points_spent = c.points_cost;
   }
-  absl::StatusOr<DrawResult> outcome = draw_->Draw(req);
-  if (!outcome.ok()) {
-    if (spent) {
-      absl::StatusOr<PointsEntry> back =
-          points_->Reverse(spent->id, spend_key + ":refund", "system:activity");
+  return prepared;
+}
+
+absl::StatusOr<ActivityService::DrawOutcome> ActivityService::FinishDraw(
+    const PreparedDraw& prepared, absl::StatusOr<DrawResult> result) {
+  if (!result.ok()) {
+    if (prepared.spent_entry_id > 0) {
+      absl::StatusOr<PointsEntry> back = points_->Reverse(
+          prepared.spent_entry_id, prepared.spend_key + ":refund", "system:activity");
       if (!back.ok()) {
         Log(Severity::kError, "points of a failed draw not refunded",
-            {{"activity", std::to_string(id)},
-             {"entry", std::to_string(spent->id)},
+            {{"activity", std::to_string(prepared.request.activity_id)},
+             {"entry", std::to_string(prepared.spent_entry_id)},
              {"error", std::string(back.status().message())}});
       }
     }
-    return outcome.status();
+    return result.status();
   }
-  out.result = *std::move(outcome);
-  out.points_spent = spent ? c.points_cost : 0;
+  DrawOutcome out;
+  out.result = *std::move(result);
+  out.points_spent = prepared.points_spent;
   return out;
+}
+
+void ActivityService::DrawAsync(const DrawCall& call, DrawDone done) {
+  absl::StatusOr<PreparedDraw> prepared = PrepareDraw(call);
+  if (!prepared.ok()) {
+    done(prepared.status());
+    return;
+  }
+  auto shared = std::make_shared<PreparedDraw>(*std::move(prepared));
+  const DrawRequest& request = shared->request;
+  draw_->DrawAsync(
+      request, [this, shared, done = std::move(done)](absl::StatusOr<DrawResult> result) mutable {
+        done(FinishDraw(*shared, std::move(result)));
+      });
+}
+
+absl::StatusOr<ActivityService::DrawOutcome> ActivityService::Draw(const DrawCall& call) {
+  absl::Notification finished;
+  absl::StatusOr<DrawOutcome> answer = absl::UnknownError("draw: no answer");
+  DrawAsync(call, [&](absl::StatusOr<DrawOutcome> outcome) {
+    answer = std::move(outcome);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return answer;
 }
 
 absl::StatusOr<std::vector<DrawResult>> ActivityService::MyPrizes(int64_t id,

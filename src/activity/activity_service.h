@@ -29,6 +29,7 @@
 #include <boost/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "activity/activity.h"
+#include "activity/draw_call.h"
 #include "activity/draw_engine.h"
 #include "auth/approvals.h"
 #include "common/clock.h"
@@ -60,6 +62,12 @@ class DrawPort {
   virtual ~DrawPort() = default;
   virtual absl::Status Load(const DrawTerms& terms) = 0;
   virtual absl::StatusOr<DrawResult> Draw(const DrawRequest& request) = 0;
+  // Calls `done` once the draw is durable (possibly on the engine's writer thread: keep it
+  // short) or with the error. The default runs Draw and calls `done` on the caller's thread.
+  virtual void DrawAsync(const DrawRequest& request,
+                         std::function<void(absl::StatusOr<DrawResult>)> done) {
+    done(Draw(request));
+  }
   virtual absl::StatusOr<std::optional<DrawResult>> Find(int64_t activity_id, uint32_t uid,
                                                          const std::string& idempotency_key) = 0;
   virtual absl::StatusOr<ChanceUsage> UsedChances(int64_t activity_id, uint32_t uid) = 0;
@@ -143,8 +151,13 @@ class ActivityService {
   };
   // NotFound (activity or customer), FailedPrecondition "activity: not live (...)",
   // PermissionDenied "customer: not eligible ...", ResourceExhausted "no chances left".
-  absl::StatusOr<DrawOutcome> Draw(int64_t id, const std::string& external_id,
-                                   const std::string& channel, const std::string& idempotency_key);
+  // The prelude (customer, replay, eligibility, chances, points) runs on the caller's thread;
+  // DrawAsync then hands the draw to the engine and calls `done` once it is durable (on the
+  // engine's writer thread) or at once with an error. Points spent for a draw that fails are
+  // reversed before `done` runs. Draw is DrawAsync waiting for its answer.
+  using DrawDone = std::function<void(absl::StatusOr<DrawOutcome>)>;
+  void DrawAsync(const DrawCall& call, DrawDone done);
+  absl::StatusOr<DrawOutcome> Draw(const DrawCall& call);
   absl::StatusOr<std::vector<DrawResult>> MyPrizes(int64_t id, const std::string& external_id);
   // The published terms for the rules page: prizes with odds, stock, limits, dates.
   absl::StatusOr<boost::json::object> Rules(int64_t id);
@@ -170,6 +183,17 @@ class ActivityService {
                              const std::string& channel);
   absl::StatusOr<const PoolGroup*> PoolFor(const Published& p, uint32_t uid);
   absl::Status CheckLive(const Published& p);
+  // A draw the prelude has admitted (or a replay), ready for the engine.
+  struct PreparedDraw {
+    DrawRequest request;
+    int64_t spent_entry_id = 0;  // the points ledger entry to reverse if the draw fails
+    int64_t points_spent = 0;
+    std::string spend_key;
+  };
+  absl::StatusOr<PreparedDraw> PrepareDraw(const DrawCall& call);
+  // The engine's answer to a prepared draw: reverses the points if it failed.
+  absl::StatusOr<DrawOutcome> FinishDraw(const PreparedDraw& prepared,
+                                         absl::StatusOr<DrawResult> result);
   int32_t DailyLimit(const Chances& c) const;
 
   ActivityRepository* const repository_;

@@ -2,6 +2,9 @@
 #ifndef MERCATOR_ACTIVITY_DRAW_PORT_H_
 #define MERCATOR_ACTIVITY_DRAW_PORT_H_
 
+#include <functional>
+#include <utility>
+
 #include "activity/activity_service.h"
 #include "activity/draw_engine.h"
 
@@ -16,6 +19,10 @@ class EngineDrawPort final : public DrawPort {
   absl::Status Load(const DrawTerms& terms) override { return engine_->Load(terms); }
   absl::StatusOr<DrawResult> Draw(const DrawRequest& request) override {
     return engine_->Draw(request);
+  }
+  void DrawAsync(const DrawRequest& request,
+                 std::function<void(absl::StatusOr<DrawResult>)> done) override {
+    engine_->DrawAsync(request, std::move(done));
   }
   absl::StatusOr<std::optional<DrawResult>> Find(int64_t activity_id, uint32_t uid,
                                                  const std::string& key) override {

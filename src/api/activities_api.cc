@@ -130,6 +130,19 @@ absl::StatusOr<std::string> Channel(const http::Request& req, const json::object
   return *c;
 }
 
+// The device a draw comes from: the X-Device-Id header, else the body's "device_id"; empty
+// when neither is given. Bounded so a client cannot grow the rate limiter's keys without end.
+absl::StatusOr<std::string> DeviceId(const http::Request& req, const json::object& body) {
+  std::optional<std::string> d;
+  if (std::string_view h = req.Header("x-device-id"); !h.empty()) {
+    d = std::string(h);
+  } else {
+    ASSIGN_OR_RETURN(d, OptionalString(body, "device_id"));
+  }
+  if (d && d->size() > 128) return absl::InvalidArgumentError("device_id: at most 128 bytes");
+  return d.value_or("");
+}
+
 }  // namespace
 
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
@@ -371,9 +384,18 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
                if (!customer.ok()) return ErrorResponse(customer.status());
                auto channel = Channel(req, &*body);
                if (!channel.ok()) return ErrorResponse(channel.status());
+               activity::DrawCall call;
+               call.activity_id = *id;
+               call.external_id = *customer;
+               call.channel = *channel;
                // Keys are per API client: two clients never share a draw.
-               const std::string scoped = fmt::format("{}:{}", req.principal.Actor(), key);
-               auto result = svc.Draw(*id, *customer, *channel, scoped);
+               call.idempotency_key = fmt::format("{}:{}", req.principal.Actor(), key);
+               auto device = DeviceId(req, *body);
+               if (!device.ok()) return ErrorResponse(device.status());
+               call.device_id = *std::move(device);
+               call.peer_ip = req.peer;
+               call.forwarded_for = std::string(req.Header("x-forwarded-for"));
+               auto result = svc.Draw(call);
                if (!result.ok()) return ErrorResponse(result.status());
                json::object out = ResultToJson(result->result);
                out["activity_id"] = *id;
