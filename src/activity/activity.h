@@ -42,11 +42,10 @@ inline constexpr size_t kMaxPrizesPerPool = 64;
 inline constexpr size_t kMaxListEntries = 100000;  // white and black lists
 inline constexpr size_t kMaxTasks = 32;
 
-// A bank system asked whether a customer may take part. Model and validation only for now:
-// the HTTP call (with timeout, cache and the declared failure policy) is a later step, so a
-// configured hook is stored and shown but not yet called.
+// A bank system asked whether a customer may take part, as the last eligibility check
+// (activity/verification.h: the HTTP call, its cache and the declared failure policy).
 struct VerificationHook {
-  std::string url;  // https://...
+  std::string url;  // https://... (http:// only to 127.0.0.1, localhost or [::1])
   int32_t timeout_ms = 500;
   int32_t cache_seconds = 300;
   enum class OnFailure { kFailOpen, kFailClosed } on_failure = OnFailure::kFailClosed;

@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "absl/synchronization/notification.h"
+#include "activity/draw_guard.h"
+#include "activity/verification.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -434,14 +436,22 @@ absl::Status ActivityService::CheckEligible(const Published& p, const CustomerRe
   if (Contains(e.black_list, customer.external_id)) {
     return absl::PermissionDeniedError("customer: not eligible for this activity");
   }
-  if (Contains(e.white_list, customer.external_id)) return absl::OkStatus();
-  bool member = e.white_list.empty();
-  if (e.audience_id) {
-    ASSIGN_OR_RETURN(member, AudienceHas(*e.audience_id, customer.uid));
-  } else if (e.rule) {
-    ASSIGN_OR_RETURN(member, RuleHas(*e.rule, customer.uid));
+  bool member = Contains(e.white_list, customer.external_id);
+  if (!member) {
+    member = e.white_list.empty();
+    if (e.audience_id) {
+      ASSIGN_OR_RETURN(member, AudienceHas(*e.audience_id, customer.uid));
+    } else if (e.rule) {
+      ASSIGN_OR_RETURN(member, RuleHas(*e.rule, customer.uid));
+    }
   }
   if (!member) return absl::PermissionDeniedError("customer: not eligible for this activity");
+  // Last, as it is the dearest: the bank's own verdict (cached, with the declared policy when
+  // the bank cannot answer). White-listed customers are asked too.
+  if (e.verification && verifier_ != nullptr) {
+    RETURN_IF_ERROR(
+        verifier_->Verify(*e.verification, p.activity_id, customer.external_id, channel));
+  }
   return absl::OkStatus();
 }
 
@@ -517,6 +527,8 @@ absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const
         fmt::format("activity: a {} activity has no draw", p->terms.display.template_name));
   }
   if (draw_ == nullptr) return absl::UnavailableError("the draw engine is not configured");
+  // Rate limits first, retries included: they protect the service, whatever the request.
+  if (guard_ != nullptr) RETURN_IF_ERROR(guard_->Admit(call));
   ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(call.external_id));
   PreparedDraw prepared;
   DrawRequest& req = prepared.request;
@@ -540,6 +552,9 @@ absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const
   RETURN_IF_ERROR(CheckEligible(*p, customer, call.channel));
   ASSIGN_OR_RETURN(const PoolGroup* group, PoolFor(*p, customer.uid));
   req.pool_id = group->pool.id;
+  // The risk check sees only draws that would otherwise happen (a replay above answers with
+  // the first draw), and runs before any chance or point is used.
+  if (guard_ != nullptr) RETURN_IF_ERROR(guard_->CheckRisk(call));
   const Chances& c = p->terms.chances;
   req.max_draws_today = DailyLimit(c);
   req.max_draws_total = c.max_total;

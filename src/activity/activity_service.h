@@ -13,8 +13,8 @@
 //
 // Eligibility (in this order): black list refuses; white list admits; otherwise the audience
 // or rule decides (neither: everyone, unless a white list is given, which then is the only
-// way in). Channels and the window are checked first. The external verification hook is
-// modelled and validated but not called yet (later step).
+// way in). Channels and the window are checked first. The external verification hook, if the
+// terms have one, is asked last (activity/verification.h).
 //
 // Chances per customer: free_per_day a day; with points_cost, further draws up to max_per_day
 // cost points (spent through the points ledger with a key derived from the Idempotency-Key,
@@ -54,6 +54,9 @@ class PointsLedger;
 }  // namespace mercator::reward
 
 namespace mercator::activity {
+
+class DrawGuard;
+class EligibilityVerifier;
 
 // What the service needs from the draw engine (activity/draw_engine.h, whose types it uses):
 // EngineDrawPort (draw_port.h) implements it over the real engine; tests may use a fake.
@@ -149,7 +152,16 @@ class ActivityService {
     DrawResult result;
     int64_t points_spent = 0;
   };
+  // Rate limits and the risk check on draws (activity/draw_guard.h) and the eligibility
+  // verification hook (activity/verification.h); nullptr: not applied (a hook in the terms is
+  // then not called). Not owned; set before serving requests.
+  void SetDrawProtection(DrawGuard* guard, EligibilityVerifier* verifier) {
+    guard_ = guard;
+    verifier_ = verifier;
+  }
   // NotFound (activity or customer), FailedPrecondition "activity: not live (...)",
+  // ResourceExhausted "draw: too many draws ..." with a Retry-After (rate limits),
+  // PermissionDenied "risk: draw refused (<reason>)" (risk check),
   // PermissionDenied "customer: not eligible ...", ResourceExhausted "no chances left".
   // The prelude (customer, replay, eligibility, chances, points) runs on the caller's thread;
   // DrawAsync then hands the draw to the engine and calls `done` once it is durable (on the
@@ -204,6 +216,8 @@ class ActivityService {
   reward::PointsLedger* const points_;
   const Clock* const clock_;
   const ActivityServiceOptions options_;
+  DrawGuard* guard_ = nullptr;
+  EligibilityVerifier* verifier_ = nullptr;
 
   // Lock order: mu_ and cache_mu_ are leaves, never held together or across calls out.
   absl::Mutex mu_;

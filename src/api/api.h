@@ -31,6 +31,7 @@ class PointsLedger;
 
 namespace mercator::activity {
 class ActivityService;
+class LocalRiskRules;
 }  // namespace mercator::activity
 
 namespace mercator::api {
@@ -66,6 +67,8 @@ struct ApiContext {
   std::function<bool()> draining;
   // Activities: terms, lifecycle, draws (activities_api.cc); routes only when set.
   activity::ActivityService* activities = nullptr;
+  // The draw guard's risk black list (risk_api.cc); routes only when set.
+  activity::LocalRiskRules* risk = nullptr;
 };
 
 void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
@@ -83,6 +86,8 @@ void RegisterPointsRoutes(http::Router& router, ApiContext& ctx);
 void RegisterCouponRoutes(http::Router& router, ApiContext& ctx);
 // /v1/activities (operators) and /v1/app/activities (signed app back-ends).
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
+// /v1/risk/blocklist (activity/draw_guard.h).
+void RegisterRiskRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
 void RegisterClientRoutes(http::Router& router, ApiContext& ctx);
 
@@ -100,6 +105,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterCouponRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
   RegisterActivityRoutes(router, ctx);
+  RegisterRiskRoutes(router, ctx);
 }
 
 }  // namespace mercator::api

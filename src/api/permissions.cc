@@ -91,6 +91,10 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/app/activities/{id}/draw", "draw"},
     {Method::kGet, "/v1/app/activities/{id}/prizes", "draw"},
     {Method::kGet, "/v1/app/activities/{id}/rules", "draw"},
+    // risk_api.cc
+    {Method::kGet, "/v1/risk/blocklist", "risk:read"},
+    {Method::kPost, "/v1/risk/blocklist", "risk:write"},
+    {Method::kDelete, "/v1/risk/blocklist/{kind}/{value}", "risk:write"},
 };
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 29> kAllPermissions = {
+constexpr std::array<std::string_view, 31> kAllPermissions = {
     "activities:read",   // activities: terms, versions, stats, draw log
     "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
@@ -29,6 +29,8 @@ constexpr std::array<std::string_view, 29> kAllPermissions = {
     "rewards:read",      // customers' points balances and statements, coupon templates
     "rewards:redeem",    // client scope: redeem a customer's coupon
     "rewards:write",     // adjust points (audited), manage coupon templates and inventory
+    "risk:read",         // the draw guard's risk black list
+    "risk:write",        // add to and remove from the risk black list (audited)
     "segments:export",   // ad-hoc export of a rule's members (audited)
     "segments:read",     // count, breakdown, sample, DSL/JSON conversion
     "self",              // one's own session and password
@@ -57,7 +59,7 @@ const std::vector<RoleDef>& Roles() {
       {"operator",
        {"activities:read", "activities:write", "approvals:read", "approvals:submit",
         "audiences:read", "audiences:write", "customers:read", "exports:read", "rewards:read",
-        "rewards:write", "segments:export", "segments:read", "self", "tags:read", "tags:write"}},
+        "rewards:write", "risk:read", "risk:write", "segments:export", "segments:read", "self", "tags:read", "tags:write"}},
       {"approver",
        {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "customers:read",
         "segments:read", "self", "tags:read"}},
@@ -65,8 +67,8 @@ const std::vector<RoleDef>& Roles() {
        {"activities:read", "audiences:read", "customers:read", "pii:read", "rewards:read",
         "segments:read", "self", "tags:read", "workbench:use"}},
       {"analyst",
-       {"activities:read", "audiences:read", "customers:read", "rewards:read", "segments:read",
-        "self", "tags:read"}},
+       {"activities:read", "audiences:read", "customers:read", "rewards:read", "risk:read",
+        "segments:read", "self", "tags:read"}},
       {"auditor", {"approvals:read", "audit:read", "self", "users:read"}},
   };
   return *roles;

@@ -16,8 +16,11 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
 #include "server/openapi.h"
 #include "store/sqlite/sqlite_activities.h"
+#include "store/sqlite/sqlite_risk.h"
 #include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
@@ -100,6 +103,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->activities_ = std::make_unique<activity::ActivityService>(
       app->activity_repository_.get(), app->approvals_.get(), app->audiences_.get(),
       app->customers_.get(), app->draw_.get(), app->points_.get(), clock, options.activities);
+  app->risk_repository_ = NewSqliteRiskRepository(*app->store_);
+  app->risk_rules_ =
+      std::make_unique<activity::LocalRiskRules>(app->risk_repository_.get(), clock, options.risk);
+  RETURN_IF_ERROR(app->risk_rules_->Load());
+  app->draw_guard_ =
+      std::make_unique<activity::DrawGuard>(app->risk_rules_.get(), clock, options.draw_guard);
+  app->http_client_ = http::NewHttpClient();
+  app->verifier_ =
+      std::make_unique<activity::HttpEligibilityVerifier>(app->http_client_.get(), clock);
+  app->activities_->SetDrawProtection(app->draw_guard_.get(), app->verifier_.get());
   RETURN_IF_ERROR(app->activities_->LoadPublished());
   return app;
 }
@@ -126,6 +139,7 @@ absl::Status App::Start() {
   ctx.points = points_.get();
   ctx.coupons = coupons_.get();
   ctx.activities = activities_.get();
+  ctx.risk = risk_rules_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
@@ -137,6 +151,15 @@ absl::Status App::Start() {
   so.io_threads = options_.io_threads;
   so.max_body_bytes = options_.max_body_bytes;
   server_ = std::make_unique<http::Server>(so, *router_, metrics_.get());
+  {
+    // Draws refused by the guard, by reason (rate_customer, blocked_device, device_velocity...).
+    auto* denials = &prometheus::BuildCounter()
+                         .Name("mercator_draw_denials_total")
+                         .Help("Draws refused by the draw guard (rate limits, risk check)")
+                         .Register(metrics_->registry());
+    draw_guard_->SetDenialObserver(
+        [denials](const std::string& reason) { denials->Add({{"reason", reason}}).Increment(); });
+  }
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
   if (options_.points_expiry_interval_ms > 0) {

@@ -17,12 +17,15 @@
 #include "absl/synchronization/mutex.h"
 #include "activity/activity_service.h"
 #include "activity/draw_engine.h"
+#include "activity/draw_guard.h"
+#include "activity/verification.h"
 #include "auth/approvals.h"
 #include "auth/audit_log.h"
 #include "auth/rate_limiter.h"
 #include "auth/request_signing.h"
 #include "auth/staff_service.h"
 #include "customer/customer_service.h"
+#include "http/http_client.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "reward/coupons.h"
@@ -61,6 +64,10 @@ struct AppOptions {
   int64_t points_expiry_interval_ms = 60'000;
   // Activities: how long evaluated audiences are reused for eligibility (tests: 0).
   activity::ActivityServiceOptions activities;
+  // Draws: rate limits per customer, device and client IP (429 + Retry-After), whether to
+  // trust X-Forwarded-For, and the local risk rules' velocity limits (activity/draw_guard.h).
+  activity::DrawGuardOptions draw_guard;
+  activity::LocalRiskOptions risk;
 };
 
 class App {
@@ -83,6 +90,7 @@ class App {
   auth::HashChainAuditLog& audit() { return *audit_; }
   auth::ApprovalService& approvals() { return *approvals_; }
   activity::ActivityService& activities() { return *activities_; }
+  activity::LocalRiskRules& risk() { return *risk_rules_; }
   auth::StaffService& staff() { return *staff_; }
   auth::ApiClientService& api_clients() { return *api_clients_; }
   reward::PointsLedger& points() { return *points_; }
@@ -122,6 +130,13 @@ class App {
   std::unique_ptr<AudienceService> audiences_;
   // Activities (after the services they use: destroyed first). draw_ is the draw engine
   // behind activity::DrawPort (journal in <data_dir>/draw).
+  // The draw guard (rate limits, risk black list, velocity) and the eligibility verification
+  // hook's HTTP client, used by activities_ (declared before it: destroyed after).
+  std::unique_ptr<RiskRepository> risk_repository_;
+  std::unique_ptr<activity::LocalRiskRules> risk_rules_;
+  std::unique_ptr<activity::DrawGuard> draw_guard_;
+  std::unique_ptr<http::HttpClient> http_client_;
+  std::unique_ptr<activity::EligibilityVerifier> verifier_;
   std::unique_ptr<ActivityRepository> activity_repository_;
   std::unique_ptr<activity::DrawEngine> draw_engine_;
   std::unique_ptr<activity::DrawPort> draw_;
