@@ -9,6 +9,7 @@
 #include "activity/activity_service.h"
 #include "api/api.h"
 #include "api/audit_util.h"
+#include "api/fulfilments_api.h"
 #include "api/json_util.h"
 #include "common/status_macros.h"
 
@@ -405,15 +406,26 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
              });
 
   router.Add(Method::kGet, "/v1/app/activities/{id}/prizes", Auth::kRequired,
-             [&svc](http::Request& req) {
+             [&svc, &ctx](http::Request& req) {
                auto id = PathInt(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                auto customer = Customer(req, nullptr);
                if (!customer.ok()) return ErrorResponse(customer.status());
                auto prizes = svc.MyPrizes(*id, *customer);
                if (!prizes.ok()) return ErrorResponse(prizes.status());
+               // Each award with its fulfilment (processing, delivered, awaiting_operator).
+               std::vector<int64_t> draw_ids;
+               for (const auto& o : *prizes) draw_ids.push_back(o.draw_id);
+               auto fulfilled = CustomerFulfilments(ctx, *id, draw_ids);
+               if (!fulfilled.ok()) return ErrorResponse(fulfilled.status());
                json::array items;
-               for (const auto& o : *prizes) items.push_back(ResultToJson(o));
+               for (const auto& o : *prizes) {
+                 json::object item = ResultToJson(o);
+                 if (auto f = fulfilled->find(o.draw_id); f != fulfilled->end()) {
+                   item["fulfilment"] = std::move(f->second);
+                 }
+                 items.push_back(std::move(item));
+               }
                return JsonResponse(200, json::object{{"prizes", std::move(items)}});
              });
 

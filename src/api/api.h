@@ -26,6 +26,7 @@ class ApprovalService;
 
 namespace mercator::reward {
 class CouponService;
+class FulfilmentService;
 class PointsLedger;
 }  // namespace mercator::reward
 
@@ -59,6 +60,9 @@ struct ApiContext {
   reward::PointsLedger* points = nullptr;
   // Coupon templates, inventory, grants, redemption (coupons_api.cc).
   reward::CouponService* coupons = nullptr;
+  // The award outbox (fulfilments_api.cc; "my prizes" shows each award's state); routes only
+  // when set.
+  reward::FulfilmentService* fulfilments = nullptr;
   // Prometheus text exposition of the process's metrics.
   std::function<std::string()> render_metrics;
   // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).
@@ -84,6 +88,8 @@ void RegisterUserRoutes(http::Router& router, ApiContext& ctx);
 void RegisterPointsRoutes(http::Router& router, ApiContext& ctx);
 // /v1/coupon-templates, /v1/customers/{external_id}/coupons, /v1/coupons/redeem.
 void RegisterCouponRoutes(http::Router& router, ApiContext& ctx);
+// /v1/fulfilments (reward/fulfilment.h).
+void RegisterFulfilmentRoutes(http::Router& router, ApiContext& ctx);
 // /v1/activities (operators) and /v1/app/activities (signed app back-ends).
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
 // /v1/risk/blocklist (activity/draw_guard.h).
@@ -103,6 +109,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterUserRoutes(router, ctx);
   RegisterPointsRoutes(router, ctx);
   RegisterCouponRoutes(router, ctx);
+  RegisterFulfilmentRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
   RegisterActivityRoutes(router, ctx);
   RegisterRiskRoutes(router, ctx);

@@ -73,6 +73,11 @@ constexpr RoutePermission kTable[] = {
     {Method::kGet, "/v1/customers/{external_id}/coupons", "rewards:read"},
     {Method::kPost, "/v1/customers/{external_id}/coupons", "rewards:write"},
     {Method::kPost, "/v1/coupons/redeem", "rewards:redeem"},
+    // fulfilments_api.cc
+    {Method::kGet, "/v1/fulfilments", "rewards:read"},
+    {Method::kGet, "/v1/fulfilments/{id}", "rewards:read"},
+    {Method::kPost, "/v1/fulfilments/{id}/retry", "rewards:write"},
+    {Method::kPost, "/v1/fulfilments/{id}/complete", "rewards:write"},
     // activities_api.cc
     {Method::kGet, "/v1/activities", "activities:read"},
     {Method::kPost, "/v1/activities", "activities:write"},

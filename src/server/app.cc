@@ -16,6 +16,8 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "prometheus/gauge.h"
+#include "reward/fulfilment_engine_source.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "server/openapi.h"
@@ -25,6 +27,7 @@
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_coupons.h"
+#include "store/sqlite/sqlite_fulfilments.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
@@ -114,6 +117,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       std::make_unique<activity::HttpEligibilityVerifier>(app->http_client_.get(), clock);
   app->activities_->SetDrawProtection(app->draw_guard_.get(), app->verifier_.get());
   RETURN_IF_ERROR(app->activities_->LoadPublished());
+  // Awards in the draw journal are delivered through the outbox (reward/fulfilment.h).
+  app->fulfilment_repository_ = NewSqliteFulfilmentRepository(*app->store_);
+  app->award_source_ = std::make_unique<reward::EngineAwardSource>(app->draw_engine_.get(),
+                                                                   app->activity_repository_.get());
+  app->fulfilments_ = std::make_unique<reward::FulfilmentService>(
+      app->fulfilment_repository_.get(), app->award_source_.get(), app->points_.get(),
+      app->coupons_.get(), clock, options.fulfilment);
   return app;
 }
 
@@ -138,6 +148,7 @@ absl::Status App::Start() {
   ctx.api_clients = api_clients_.get();
   ctx.points = points_.get();
   ctx.coupons = coupons_.get();
+  ctx.fulfilments = fulfilments_.get();
   ctx.activities = activities_.get();
   ctx.risk = risk_rules_.get();
   api::RegisterAll(*router_, ctx);
@@ -162,6 +173,27 @@ absl::Status App::Start() {
   }
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  if (options_.fulfilment_interval_ms > 0) {
+    // Awards not yet delivered, by state: alert on mercator_fulfilments{state="stuck"} > 0.
+    auto& family = prometheus::BuildGauge()
+                       .Name("mercator_fulfilments")
+                       .Help("Awards not yet delivered, by state (stuck ones need an operator)")
+                       .Register(metrics_->registry());
+    std::vector<std::pair<FulfilmentState, prometheus::Gauge*>> gauges;
+    for (FulfilmentState s : {FulfilmentState::kPending, FulfilmentState::kRetrying,
+                              FulfilmentState::kManual, FulfilmentState::kStuck}) {
+      gauges.emplace_back(s, &family.Add({{"state", std::string(FulfilmentStateName(s))}}));
+    }
+    fulfilment_worker_ = std::make_unique<reward::FulfilmentWorker>(
+        fulfilments_.get(), options_.fulfilment_interval_ms, [this, gauges] {
+          absl::StatusOr<std::map<FulfilmentState, int64_t>> open = fulfilments_->CountOpen();
+          if (!open.ok()) return;
+          for (const auto& [state, gauge] : gauges) {
+            auto it = open->find(state);
+            gauge->Set(it == open->end() ? 0.0 : static_cast<double>(it->second));
+          }
+        });
+  }
   if (options_.points_expiry_interval_ms > 0) {
     rewards_expiry_ = std::make_unique<reward::RewardsExpiryJob>(
         points_.get(), coupons_.get(), options_.points_expiry_interval_ms);
@@ -234,6 +266,7 @@ void App::Shutdown() {
   if (stopped_.exchange(true)) return;
   draining_ = true;
   if (server_) server_->Drain();
+  fulfilment_worker_.reset();
   if (snapshot_thread_.joinable()) {
     {
       absl::MutexLock lock(&snapshot_mu_);

@@ -29,6 +29,7 @@
 #include "http/metrics.h"
 #include "http/server.h"
 #include "reward/coupons.h"
+#include "reward/fulfilment.h"
 #include "reward/points_ledger.h"
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
@@ -64,6 +65,11 @@ struct AppOptions {
   int64_t points_expiry_interval_ms = 60'000;
   // Activities: how long evaluated audiences are reused for eligibility (tests: 0).
   activity::ActivityServiceOptions activities;
+  // Fulfilment of awards (reward/fulfilment.h): attempts before stuck, back-off, points
+  // validity; and how often the worker takes in new awards and delivers due ones (0: no worker;
+  // tests drive fulfilments().RunOnce()).
+  reward::FulfilmentOptions fulfilment;
+  int64_t fulfilment_interval_ms = 500;
   // Draws: rate limits per customer, device and client IP (429 + Retry-After), whether to
   // trust X-Forwarded-For, and the local risk rules' velocity limits (activity/draw_guard.h).
   activity::DrawGuardOptions draw_guard;
@@ -95,6 +101,7 @@ class App {
   auth::ApiClientService& api_clients() { return *api_clients_; }
   reward::PointsLedger& points() { return *points_; }
   reward::CouponService& coupons() { return *coupons_; }
+  reward::FulfilmentService& fulfilments() { return *fulfilments_; }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -141,7 +148,13 @@ class App {
   std::unique_ptr<activity::DrawEngine> draw_engine_;
   std::unique_ptr<activity::DrawPort> draw_;
   std::unique_ptr<activity::ActivityService> activities_;
+  // The award outbox over the engine's journal (after the engine, points and coupons).
+  std::unique_ptr<FulfilmentRepository> fulfilment_repository_;
+  std::unique_ptr<reward::AwardSource> award_source_;
+  std::unique_ptr<reward::FulfilmentService> fulfilments_;
   std::unique_ptr<http::Metrics> metrics_;
+  // After metrics_ (its gauge) and fulfilments_: stopped first (also in Shutdown()).
+  std::unique_ptr<reward::FulfilmentWorker> fulfilment_worker_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<http::Server> server_;
   struct ApiState;
