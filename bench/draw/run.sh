@@ -45,33 +45,19 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}'
 rm -rf "$out/journal"
 
 if ((redis == 0)); then exit 0; fi
-# The stock decrement each draw runs in the Redis + MySQL design: check, decrement, answer.
-lua='local s = tonumber(redis.call("GET", KEYS[1]) or "0")
-if s <= 0 then return -1 end
-redis.call("DECR", KEYS[1])
-return s - 1'
-run_redis() {  # $1: label, rest: redis-server persistence options
-  local label=$1
-  shift
-  local dir
-  dir=$(mktemp -d)
-  redis-server --port 0 --unixsocket "$dir/redis.sock" --dir "$dir" --daemonize yes \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" "$@"
-  for _ in $(seq 50); do [[ -S "$dir/redis.sock" ]] && break; sleep 0.1; done
-  local sha
-  sha=$(redis-cli -s "$dir/redis.sock" SCRIPT LOAD "$lua")
-  redis-cli -s "$dir/redis.sock" SET stock:gold 1000000000 >/dev/null
-  for pipeline in 1 16; do
-    local line
-    line=$(redis-benchmark -s "$dir/redis.sock" -n "$redis_requests" -c 64 -P "$pipeline" \
-      --threads 2 -q EVALSHA "$sha" 1 stock:gold 2>/dev/null | tr '\r' '\n' | grep "per second" | tail -1)
-    echo "redis 7 Lua stock decrement ($label, 64 clients, pipeline $pipeline): ${line#*: }"
+# The stock decrement each draw runs in the Redis + MySQL design (bench/draw/redis_lua.sh).
+source "$root/bench/draw/redis_lua.sh"
+print_redis() {
+  while IFS='|' read -r kind label pipeline rps p50 p99; do
+    if [[ $kind == redis ]]; then
+      echo "redis 7 Lua stock decrement ($label, 64 clients, pipeline $pipeline):" \
+        "$rps requests per second, p50=$p50 msec, p99=$p99 msec"
+    else
+      echo "  stock left: $pipeline of 1000000000"
+    fi
   done
-  echo "  stock left: $(redis-cli -s "$dir/redis.sock" GET stock:gold) of 1000000000"
-  kill "$(cat "$dir/redis.pid")"
-  for _ in $(seq 50); do [[ -e "$dir/redis.pid" ]] || break; sleep 0.1; done
-  rm -rf "$dir"
 }
-run_redis "in memory, no persistence" --appendonly no
-run_redis "AOF appendfsync always" --appendonly yes --appendfsync always
+redis_lua "in memory, no persistence" "$redis_requests" "1 16" --appendonly no | print_redis
+redis_lua "AOF appendfsync always" "$redis_requests" "1 16" --appendonly yes --appendfsync always |
+  print_redis
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -275,6 +276,11 @@ int main(int argc, char** argv) {
   serve->add_option("--address", serve_options.address, "Listen address")->capture_default_str();
   serve->add_option("--port", serve_options.port, "Listen port")->capture_default_str();
   serve->add_option("--io-threads", serve_options.io_threads, "I/O threads (0: one per core)");
+  serve
+      ->add_option("--client-rate", serve_options.api_clients.rate_limit.per_second,
+                   "Signed requests per second per API client (the bucket holds 4 s of them)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   bool insecure_cookies = false;
   serve->add_flag("--insecure-cookies", insecure_cookies,
                   "Session cookies without the Secure attribute, for plain http on this machine "
@@ -315,6 +321,8 @@ int main(int argc, char** argv) {
 
   if (*serve) {
     serve_options.data_dir = data_dir;
+    auth::RateLimiter::Options& client_rate = serve_options.api_clients.rate_limit;
+    client_rate.burst = std::max(client_rate.burst, 4 * client_rate.per_second);
     if (insecure_cookies) serve_options.cookie_security = auth::CookieSecurity::kInsecureLocalHttp;
     return Serve(serve_options);
   }

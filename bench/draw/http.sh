@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# The draw endpoint over HTTP, signed, under keep-alive load, against nginx answering a fixed 200
+# (the machine's HTTP ceiling) and Redis 7 running the Lua stock decrement of the usual
+# Redis + MySQL lottery, in one run on this machine. See bench/README.md, "bench/draw".
+#
+#   bench/draw/http.sh [--seconds S] [--connections C] [--customers N] [--wrk-threads T]
+#                      [--redis-requests R] [--no-redis] [--keep]
+#
+# 1. A real `mercator serve` on a fresh data dir with a demo bank of N customers, an approver,
+#    and an API client with the draw scope; a live big-wheel activity created by the admin
+#    over the API and approved by the approver (maker-checker).
+# 2. bench/draw/sign_draws signs the requests just before the run (wrk cannot compute HMACs):
+#    a fresh nonce, a unique Idempotency-Key, one customer and device each.
+# 3. wrk (T threads, C keep-alive connections, S seconds) replays them (bench/draw/replay.lua),
+#    each once. A draw is answered only once its record is fsynced (group commit).
+# 4. Durable: the activity's draw count from the stats API after the run against the 2xx that
+#    wrk saw (every acknowledged draw must be there; a few more may have been drawn whose
+#    answer wrk did not wait for at the end).
+# 5. The same wrk, threads, connections and request bytes against nginx `return 200`.
+# 6. redis-benchmark EVALSHA of the stock decrement (bench/draw/redis_lua.sh).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=10
+connections=256
+customers=100000
+wrk_threads=2
+redis_requests=300000
+redis=1
+keep=0
+while (($#)); do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --customers) customers=$2; shift 2 ;;
+    --wrk-threads) wrk_threads=$2; shift 2 ;;
+    --redis-requests) redis_requests=$2; shift 2 ;;
+    --no-redis) redis=0; shift ;;
+    --keep) keep=1; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+"$root/scripts/install-deps.sh" --bench >/dev/null
+build="${MERCATOR_BENCH_BUILD:-$root/build-bench}"  # env: another Release build dir
+if [[ -z "${MERCATOR_BENCH_NO_BUILD:-}" ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMERCATOR_BUILD_TESTS=OFF \
+    -DMERCATOR_BUILD_BENCH=ON >/dev/null
+  ninja -C "$build" mercator sign_draws >/dev/null
+fi
+bin="$build/src/cli/mercator"
+
+mkdir -p "$root/bench/out"
+work=$(mktemp -d "$root/bench/out/draw-http.XXXXXX")  # the journal on the repository's disk
+data="$work/data"
+server_pid=""
+nginx_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [[ -n "$nginx_pid" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+  if ((keep == 0)); then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+field() { sed -n "s/^ *$1: //p"; }  # "  password: xyz" -> xyz
+json_field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" | head -1; }
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo);" \
+  "data on $(df -h "$work" | awk 'NR==2 {print $1}'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- 1. server, people, client, activity ----
+admin_password=$("$bin" --data "$data" demo --customers "$customers" 2>/dev/null | field password)
+approver_password=$("$bin" --data "$data" user add --username approver1 --role approver \
+  2>/dev/null | field password)
+client_out=$("$bin" --data "$data" client add --name "bench app" --scope draw 2>/dev/null)
+key_id=$(field key_id <<<"$client_out")
+secret=$(field secret <<<"$client_out")
+[[ -n "$admin_password" && -n "$approver_password" && -n "$key_id" && -n "$secret" ]] ||
+  { echo "setup failed (demo bank, approver or client)" >&2; exit 1; }
+
+port=$(free_port)
+# The default 50 signed requests/s per client protects a deployment from one runaway back-end;
+# here one client is the whole app, so its limit is lifted.
+"$bin" --data "$data" serve --port "$port" --insecure-cookies --client-rate 10000000 \
+  2>"$work/server.log" &
+server_pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 300); do
+  curl -fs "$base/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "$base/readyz" >/dev/null || { echo "server did not start" >&2; tail "$work/server.log"; exit 1; }
+
+login() {  # $1 user, $2 password, $3 cookie jar; prints the CSRF token
+  curl -fs -c "$3" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$2\"}" "$base/v1/auth/login" | json_field csrf_token
+}
+admin_csrf=$(login admin "$admin_password" "$work/admin.jar")
+approver_csrf=$(login approver1 "$approver_password" "$work/approver.jar")
+as_admin() { curl -fsS -b "$work/admin.jar" -H "X-CSRF-Token: $admin_csrf" \
+  -H 'Content-Type: application/json' "$@"; }
+
+start=$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ)
+end=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+# A big wheel like draw_bench's: scarce prizes with stock and daily limits, points, coupons,
+# thanks as the fallback; every customer may draw up to 1000 times a day.
+terms=$(cat <<EOF
+{"name": "Bench wheel",
+ "eligibility": {"channels": ["app"], "start": "$start", "end": "$end"},
+ "chances": {"free_per_day": 1000},
+ "pools": [{"group": "default",
+   "pool": {"id": "default", "name": "Default pool", "fallback_prize_id": "thanks",
+     "prizes": [
+       {"id": "phone", "name": "Phone", "kind": "physical", "weight": 1, "total_stock": 100,
+        "daily_stock": 10, "per_customer_cap": 1, "cost_fen": 599900},
+       {"id": "cash", "name": "8.88 yuan", "kind": "cash", "weight": 50, "total_stock": 100000,
+        "per_customer_cap": 3, "cost_fen": 888, "reward_ref": "888"},
+       {"id": "points", "name": "100 points", "kind": "points", "weight": 3000,
+        "total_stock": 100000000, "reward_ref": "100"},
+       {"id": "thanks", "name": "Thank you", "kind": "thanks", "weight": 6949,
+        "total_stock": -1}]}}],
+ "budget_fen": 0,
+ "display": {"template": "wheel", "title": "Bench wheel"}}
+EOF
+)
+activity=$(as_admin -d "$terms" "$base/v1/activities" | json_field id)
+approval=$(as_admin -X POST "$base/v1/activities/$activity/submit" | json_field approval_id)
+curl -fsS -b "$work/approver.jar" -H "X-CSRF-Token: $approver_csrf" \
+  -H 'Content-Type: application/json' -d '{"comment":"bench"}' \
+  "$base/v1/approvals/$approval/approve" >/dev/null
+state=$(as_admin "$base/v1/activities/$activity" | json_field state)
+[[ "$state" == live ]] || { echo "activity $activity is $state, not live" >&2; exit 1; }
+
+# ---- 2. signed requests: enough for 150k draws/s, so that wrk never runs out ----
+requests=$((seconds * 150000))
+sign_start=$(date +%s.%N)
+"$build/bench/sign_draws" --key-id "$key_id" --secret "$secret" --activity "$activity" \
+  --requests "$requests" --files "$wrk_threads" --customers "$customers" --port "$port" \
+  --out "$work/draws" --run "b$RANDOM"
+echo "setup: activity $activity live, $customers customers; signed $requests requests in" \
+  "$(echo "$(date +%s.%N) - $sign_start" | bc) s ($(du -sh "$work" | cut -f1) in $work)"
+
+run_wrk() {  # $1 url; env REPLAY_REPEAT; prints the wrk-result line
+  REPLAY_PREFIX="$work/draws" wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" \
+    --timeout 10s -s "$root/bench/draw/replay.lua" "$1" | grep '^wrk-result'
+}
+kv() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# ---- 3. the draw over HTTP ----
+load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
+draw_cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
+draw=$(run_wrk "$base/v1/app/activities/$activity/draw")
+draw_cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - draw_cpu_before ))
+sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
+stats=$(as_admin "$base/v1/activities/$activity/stats")
+engine_draws=$(json_field draws <<<"$stats")
+sample_status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/v1/app/activities/$activity/draw")
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+errors_logged=$(grep -c '"severity_text":"ERROR"' "$work/server.log" || true)
+
+# ---- 5. nginx, fixed 200, same load ----
+nport=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes $(nproc);
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nport;
+    location / { return 200 '{"ok":true}'; }
+  }
+}
+EOF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$nport/" >/dev/null 2>&1 && break; sleep 0.1; done
+load_nginx=$(cut -d' ' -f1-3 /proc/loadavg)
+ngx=$(REPLAY_REPEAT=1 run_wrk "http://127.0.0.1:$nport/")
+kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
+
+# ---- 6. redis ----
+redis_lines=""
+if ((redis == 1)); then
+  source "$root/bench/draw/redis_lua.sh"
+  redis_lines+=$(redis_lua "in memory" "$redis_requests" "1 16" --appendonly no)$'\n'
+  redis_lines+=$(redis_lua "AOF always" "$((redis_requests / 2))" "1" --appendonly yes \
+    --appendfsync always)$'\n'
+fi
+
+# ---- the table ----
+rate() { awk -v n="$(kv requests <<<"$1")" -v d="$(kv duration_us <<<"$1")" 'BEGIN {printf "%.0f", n / (d / 1e6)}'; }
+ms() { awk -v u="$(kv "$2" <<<"$1")" 'BEGIN {printf "%.3f", u / 1000}'; }
+draw_total=$(kv requests <<<"$draw")
+draw_non2xx=$(kv non2xx <<<"$draw")
+draw_ok=$((draw_total - draw_non2xx))
+draw_rate=$(awk -v n="$draw_ok" -v d="$(kv duration_us <<<"$draw")" 'BEGIN {printf "%.0f", n / (d / 1e6)}')
+ngx_rate=$(rate "$ngx")
+echo
+printf '%-58s %10s %9s %9s %9s\n' "what (wrk: $wrk_threads threads, $connections connections, ${seconds}s)" "per second" "p50 ms" "p99 ms" "of nginx"
+printf '%-58s %10s %9s %9s %8s%%\n' "mercator signed draw, durable (2xx only)" "$draw_rate" \
+  "$(ms "$draw" p50_us)" "$(ms "$draw" p99_us)" "$(awk -v a="$draw_rate" -v b="$ngx_rate" 'BEGIN {printf "%.0f", 100 * a / b}')"
+printf '%-58s %10s %9s %9s %8s%%\n' "nginx 1.22 return 200, same request bytes" "$ngx_rate" \
+  "$(ms "$ngx" p50_us)" "$(ms "$ngx" p99_us)" 100
+redis_p1=0
+while IFS='|' read -r kind label pipeline rps p50 p99; do
+  [[ $kind == redis ]] || continue
+  [[ $label == "in memory" && $pipeline == 1 ]] && redis_p1=$rps
+  printf '%-58s %10s %9s %9s %8s%%\n' "redis 7 Lua stock decrement, $label, 64 clients, pipeline $pipeline" \
+    "$rps" "$p50" "$p99" "$(awk -v a="$rps" -v b="$ngx_rate" 'BEGIN {printf "%.0f", 100 * a / b}')"
+done <<<"$redis_lines"
+echo
+verdict() { if awk "BEGIN {exit !($1)}"; then echo MET; else echo MISSED; fi; }
+draw_p99=$(ms "$draw" p99_us)
+echo "target >= 50,000 durable draws/s: $draw_rate: $(verdict "$draw_rate >= 50000")"
+echo "target >= 60% of nginx: $(awk -v a="$draw_rate" -v b="$ngx_rate" 'BEGIN {printf "%.1f%%", 100 * a / b}'): $(verdict "$draw_rate >= 0.6 * $ngx_rate")"
+echo "target p99 <= 5 ms: $draw_p99 ms: $(verdict "$draw_p99 <= 5")"
+if ((redis == 1)); then
+  echo "target more than the Redis script alone (in memory, pipeline 1, $redis_p1/s): $(verdict "$draw_rate > $redis_p1")"
+fi
+echo "draw responses: $draw_total, of which non-2xx $draw_non2xx; socket errors $(kv socket_errors <<<"$draw"), timeouts $(kv timeouts <<<"$draw"); ran out of signed requests: $(kv exhausted_threads <<<"$draw") threads; server errors logged: $errors_logged; unsigned request answered $sample_status"
+durable=$( ((engine_draws >= draw_ok)) && echo "yes, every acknowledged draw is recorded" || echo "NO: acknowledged draws are missing")
+echo "durable: wrk saw $draw_ok draws answered 2xx; the engine counts $engine_draws draws ($((engine_draws - draw_ok)) drawn but not seen answered); $durable"
+echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$seconds" 'BEGIN {printf "%.2f cores", t / h / s}'); load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"
