@@ -365,45 +365,51 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
     return JsonResponse(200, json::object{{"activities", std::move(items)}});
   });
 
-  router.Add(Method::kPost, "/v1/app/activities/{id}/draw", Auth::kRequired,
-             [&svc](http::Request& req) {
-               auto id = PathInt(req, "id");
-               if (!id.ok()) return ErrorResponse(id.status());
-               const std::string_view key = req.Header("idempotency-key");
-               if (key.empty()) {
-                 return ErrorResponse(absl::InvalidArgumentError(
-                     "Idempotency-Key: is required (a retry with the same key returns the "
-                     "first result)"));
-               }
-               if (key.size() > kMaxIdempotencyKeyBytes) {
-                 return ErrorResponse(absl::InvalidArgumentError(
-                     fmt::format("Idempotency-Key: at most {} bytes", kMaxIdempotencyKeyBytes)));
-               }
-               absl::StatusOr<json::object> body = ParseObjectBody(req);
-               if (!body.ok()) return ErrorResponse(body.status());
-               auto customer = Customer(req, &*body);
-               if (!customer.ok()) return ErrorResponse(customer.status());
-               auto channel = Channel(req, &*body);
-               if (!channel.ok()) return ErrorResponse(channel.status());
-               activity::DrawCall call;
-               call.activity_id = *id;
-               call.external_id = *customer;
-               call.channel = *channel;
-               // Keys are per API client: two clients never share a draw.
-               call.idempotency_key = fmt::format("{}:{}", req.principal.Actor(), key);
-               auto device = DeviceId(req, *body);
-               if (!device.ok()) return ErrorResponse(device.status());
-               call.device_id = *std::move(device);
-               call.peer_ip = req.peer;
-               call.forwarded_for = std::string(req.Header("x-forwarded-for"));
-               auto result = svc.Draw(call);
-               if (!result.ok()) return ErrorResponse(result.status());
-               json::object out = ResultToJson(result->result);
-               out["activity_id"] = *id;
-               out["points_spent"] = result->points_spent;
-               out["replayed"] = result->result.replayed;
-               return JsonResponse(result->result.replayed ? 200 : 201, out);
-             });
+  // Asynchronous: the answer waits for the draw's group commit (an fsync of 1-15 ms) without
+  // holding a worker; the engine's writer thread calls back once the draw is durable.
+  router.AddAsync(Method::kPost, "/v1/app/activities/{id}/draw", Auth::kRequired,
+                  [&svc](http::Request& req, http::Responder respond) {
+                    auto id = PathInt(req, "id");
+                    if (!id.ok()) return respond(ErrorResponse(id.status()));
+                    const std::string_view key = req.Header("idempotency-key");
+                    if (key.empty()) {
+                      return respond(ErrorResponse(absl::InvalidArgumentError(
+                          "Idempotency-Key: is required (a retry with the same key returns the "
+                          "first result)")));
+                    }
+                    if (key.size() > kMaxIdempotencyKeyBytes) {
+                      return respond(ErrorResponse(absl::InvalidArgumentError(fmt::format(
+                          "Idempotency-Key: at most {} bytes", kMaxIdempotencyKeyBytes))));
+                    }
+                    absl::StatusOr<json::object> body = ParseObjectBody(req);
+                    if (!body.ok()) return respond(ErrorResponse(body.status()));
+                    auto customer = Customer(req, &*body);
+                    if (!customer.ok()) return respond(ErrorResponse(customer.status()));
+                    auto channel = Channel(req, &*body);
+                    if (!channel.ok()) return respond(ErrorResponse(channel.status()));
+                    activity::DrawCall call;
+                    call.activity_id = *id;
+                    call.external_id = *std::move(customer);
+                    call.channel = *std::move(channel);
+                    // Keys are per API client: two clients never share a draw.
+                    call.idempotency_key = fmt::format("{}:{}", req.principal.Actor(), key);
+                    auto device = DeviceId(req, *body);
+                    if (!device.ok()) return respond(ErrorResponse(device.status()));
+                    call.device_id = *std::move(device);
+                    call.peer_ip = req.peer;
+                    call.forwarded_for = std::string(req.Header("x-forwarded-for"));
+                    // DrawDone is a std::function, which needs a copyable target.
+                    auto responder = std::make_shared<http::Responder>(std::move(respond));
+                    svc.DrawAsync(call, [responder, activity_id = *id](
+                                            absl::StatusOr<ActivityService::DrawOutcome> result) {
+                      if (!result.ok()) return (*responder)(ErrorResponse(result.status()));
+                      json::object out = ResultToJson(result->result);
+                      out["activity_id"] = activity_id;
+                      out["points_spent"] = result->points_spent;
+                      out["replayed"] = result->result.replayed;
+                      (*responder)(JsonResponse(result->result.replayed ? 200 : 201, out));
+                    });
+                  });
 
   router.Add(Method::kGet, "/v1/app/activities/{id}/prizes", Auth::kRequired,
              [&svc, &ctx](http::Request& req) {
