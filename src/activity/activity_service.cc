@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "activity/draw_guard.h"
+#include "activity/signin_terms.h"
 #include "activity/verification.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -476,9 +477,54 @@ absl::StatusOr<const PoolGroup*> ActivityService::PoolFor(const Published& p, ui
   return absl::PermissionDeniedError("customer: not eligible: no prize pool for this customer");
 }
 
-int32_t ActivityService::DailyLimit(const Chances& c) const {
-  if (c.points_cost > 0) return c.max_per_day;
-  return c.max_per_day > 0 ? std::min(c.max_per_day, c.free_per_day) : c.free_per_day;
+absl::StatusOr<ActivityService::ChanceLimits> ActivityService::LimitsFor(const Published& p,
+                                                                         uint32_t uid) {
+  const Chances& c = p.terms.chances;
+  int32_t extra = 0;
+  if (!c.tasks.empty() && extra_chances_ != nullptr) {
+    ASSIGN_OR_RETURN(extra,
+                     extra_chances_->ExtraChancesOn(
+                         p.activity_id, uid, LocalDay(clock_->NowMs(), p.terms.tz_offset_minutes)));
+  }
+  ChanceLimits l;
+  l.free_today = c.free_per_day + extra;
+  if (c.points_cost > 0) {
+    l.today = c.max_per_day;  // required with points_cost, and at least free_per_day
+  } else {
+    l.today = c.max_per_day > 0 ? std::min(c.max_per_day, l.free_today) : l.free_today;
+  }
+  l.free_today = std::min(l.free_today, l.today);
+  l.total = c.max_total;
+  if (l.today <= 0) return absl::ResourceExhaustedError("chances: no chances left");
+  return l;
+}
+
+absl::StatusOr<ActivityService::Participant> ActivityService::FindParticipant(
+    int64_t id, const std::string& external_id) {
+  Participant who;
+  who.activity = FindPublished(id);
+  if (who.activity == nullptr) {
+    return absl::NotFoundError(fmt::format("activity {} not found or not published", id));
+  }
+  ASSIGN_OR_RETURN(who.customer, customers_->Get(external_id));
+  return who;
+}
+
+absl::Status ActivityService::CheckCanTakePart(const Published& p, const CustomerRecord& customer,
+                                               const std::string* channel) {
+  RETURN_IF_ERROR(CheckLive(p));
+  // Without a channel (a task reported by a bank system), any channel the activity is offered
+  // on will do: the rest of eligibility still applies.
+  const std::vector<std::string>& channels = p.terms.eligibility.channels;
+  const std::string any = channels.empty() ? std::string("app") : channels.front();
+  return CheckEligible(p, customer, channel != nullptr ? *channel : any);
+}
+
+std::vector<std::shared_ptr<const Published>> ActivityService::PublishedActivities() {
+  std::vector<std::shared_ptr<const Published>> all;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, p] : published_) all.push_back(p);
+  return all;
 }
 
 absl::StatusOr<std::vector<ActivityService::Visible>> ActivityService::VisibleTo(
@@ -504,8 +550,10 @@ absl::StatusOr<std::vector<ActivityService::Visible>> ActivityService::VisibleTo
       if (draw_ != nullptr) {
         ASSIGN_OR_RETURN(used, draw_->UsedChances(p->activity_id, customer.uid));
       }
-      const int32_t daily = DailyLimit(c);
-      int32_t left = daily > 0 ? std::max(0, daily - used.today) : -1;
+      absl::StatusOr<ChanceLimits> limits = LimitsFor(*p, customer.uid);
+      if (!limits.ok() && !absl::IsResourceExhausted(limits.status())) return limits.status();
+      const int32_t daily = limits.ok() ? limits->today : 0;
+      int32_t left = std::max(0, daily - used.today);
       if (c.max_total > 0) {
         const int32_t total_left = std::max(0, c.max_total - used.total);
         left = left < 0 ? total_left : std::min(left, total_left);
@@ -556,8 +604,10 @@ absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const
   // the first draw), and runs before any chance or point is used.
   if (guard_ != nullptr) RETURN_IF_ERROR(guard_->CheckRisk(call));
   const Chances& c = p->terms.chances;
-  req.max_draws_today = DailyLimit(c);
-  req.max_draws_total = c.max_total;
+  // Free (with the day's task chances) and paid chances of the day: LimitsFor.
+  ASSIGN_OR_RETURN(const ChanceLimits limits, LimitsFor(*p, customer.uid));
+  req.max_draws_today = limits.today;
+  req.max_draws_total = limits.total;
   ASSIGN_OR_RETURN(ChanceUsage used, draw_->UsedChances(id, customer.uid));
   if ((req.max_draws_today > 0 && used.today >= req.max_draws_today) ||
       (req.max_draws_total > 0 && used.total >= req.max_draws_total)) {
@@ -565,7 +615,7 @@ absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const
   }
   // Beyond the free draws of the day, a draw costs points (when the terms say so).
   prepared.spend_key = fmt::format("activity:{}:draw:{}", id, call.idempotency_key);
-  if (c.points_cost > 0 && used.today >= c.free_per_day) {
+  if (c.points_cost > 0 && used.today >= limits.free_today) {
     if (points_ == nullptr) return absl::UnavailableError("the points ledger is not configured");
     absl::StatusOr<PointsEntry> e =
         points_->Spend(customer.uid, c.points_cost, fmt::format("activity {} draw", id),

@@ -19,7 +19,7 @@
 // Chances per customer: free_per_day a day; with points_cost, further draws up to max_per_day
 // cost points (spent through the points ledger with a key derived from the Idempotency-Key,
 // reversed if the draw does not happen); max_total over the whole activity. Extra chances from
-// tasks need the events module and are not credited yet.
+// tasks (activity/tasks_service.h) add to the free ones of the day they are credited.
 //
 // Thread safety: safe for concurrent use. The published terms are cached in memory and
 // replaced atomically on every publish or phase change.
@@ -78,6 +78,15 @@ class DrawPort {
   virtual absl::StatusOr<DrawStats> Stats(int64_t activity_id) = 0;
   virtual absl::StatusOr<std::map<std::string, int64_t>> StockLeft(int64_t activity_id) = 0;
   virtual absl::StatusOr<std::string> DrawLogCsv(int64_t activity_id) = 0;
+};
+
+// Extra chances customers earned on a local day (task completions; activity/tasks_service.h
+// implements it). Safe for concurrent use.
+class ExtraChanceSource {
+ public:
+  virtual ~ExtraChanceSource() = default;
+  virtual absl::StatusOr<int32_t> ExtraChancesOn(int64_t activity_id, uint32_t uid,
+                                                 int64_t local_day) = 0;
 };
 
 // The engine's terms for a published version.
@@ -174,6 +183,23 @@ class ActivityService {
   // The published terms for the rules page: prizes with odds, stock, limits, dates.
   absl::StatusOr<boost::json::object> Rules(int64_t id);
 
+  // For the other templates' services (sign-in, quiz, tasks), which share the activity's
+  // lifecycle and eligibility. A published activity and a customer, with no other check:
+  // NotFound if either is unknown.
+  struct Participant {
+    std::shared_ptr<const Published> activity;
+    CustomerRecord customer;
+  };
+  absl::StatusOr<Participant> FindParticipant(int64_t id, const std::string& external_id);
+  // Live and eligible, on `channel` unless it is nullptr (any of the activity's channels):
+  // FailedPrecondition "activity: ..." or PermissionDenied "...: not eligible ...".
+  absl::Status CheckCanTakePart(const Published& p, const CustomerRecord& customer,
+                                const std::string* channel);
+  // Every published activity (any state), for the events module's task completions.
+  std::vector<std::shared_ptr<const Published>> PublishedActivities() ABSL_LOCKS_EXCLUDED(mu_);
+  // Where task chances come from (nullptr: none). Set before serving requests.
+  void SetExtraChanceSource(ExtraChanceSource* source) { extra_chances_ = source; }
+
   // The approval listener (public for tests that drive decisions directly).
   void OnDecided(const Approval& approval);
 
@@ -206,7 +232,16 @@ class ActivityService {
   // The engine's answer to a prepared draw: reverses the points if it failed.
   absl::StatusOr<DrawOutcome> FinishDraw(const PreparedDraw& prepared,
                                          absl::StatusOr<DrawResult> result);
-  int32_t DailyLimit(const Chances& c) const;
+  // A customer's chances today. Free ones are free_per_day plus the day's task chances; with
+  // points_cost, paid draws fill up to max_per_day; max_per_day caps the day either way and
+  // max_total the activity. ResourceExhausted "chances: no chances left" when the day allows
+  // none (so 0 never reaches the engine, where it means "no limit").
+  struct ChanceLimits {
+    int32_t today = 0;       // draws allowed today (> 0)
+    int32_t total = 0;       // draws allowed over the activity; 0: no limit
+    int32_t free_today = 0;  // draws today that cost no points
+  };
+  absl::StatusOr<ChanceLimits> LimitsFor(const Published& p, uint32_t uid);
 
   ActivityRepository* const repository_;
   auth::ApprovalService* const approvals_;
@@ -216,6 +251,7 @@ class ActivityService {
   reward::PointsLedger* const points_;
   const Clock* const clock_;
   const ActivityServiceOptions options_;
+  ExtraChanceSource* extra_chances_ = nullptr;
   DrawGuard* guard_ = nullptr;
   EligibilityVerifier* verifier_ = nullptr;
 

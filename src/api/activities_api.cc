@@ -7,6 +7,9 @@
 #include <charconv>
 
 #include "activity/activity_service.h"
+#include "activity/quiz_service.h"
+#include "activity/signin_service.h"
+#include "activity/tasks_service.h"
 #include "api/api.h"
 #include "api/audit_util.h"
 #include "api/fulfilments_api.h"
@@ -143,6 +146,12 @@ absl::StatusOr<std::string> DeviceId(const http::Request& req, const json::objec
   if (d && d->size() > 128) return absl::InvalidArgumentError("device_id: at most 128 bytes");
   return d.value_or("");
 }
+
+// Sign-in, quiz and task routes and figures (defined after RegisterActivityRoutes).
+activity::TemplateEngine TemplateEngineOf(const activity::ActivityView& view);
+absl::Status AddTemplateStats(ApiContext& ctx, const activity::ActivityView& view,
+                              json::object& out);
+void RegisterActivityTemplateRoutes(http::Router& router, ApiContext& ctx);
 
 }  // namespace
 
@@ -311,12 +320,23 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
              });
 
   router.Add(Method::kGet, "/v1/activities/{id}/stats", Auth::kRequired,
-             [&svc](http::Request& req) {
+             [&ctx, &svc](http::Request& req) {
                auto id = PathInt(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
-               auto stats = svc.Stats(*id);
-               if (!stats.ok()) return ErrorResponse(stats.status());
-               return JsonResponse(200, StatsToJson(*id, *stats));
+               auto view = svc.Get(*id);
+               if (!view.ok()) return ErrorResponse(view.status());
+               // Lottery figures from the draw engine; sign-in, quiz and task figures from
+               // their services (activity_templates section below).
+               json::object out{{"activity_id", *id}};
+               if (TemplateEngineOf(*view) == activity::TemplateEngine::kDraw) {
+                 auto stats = svc.Stats(*id);
+                 if (!stats.ok()) return ErrorResponse(stats.status());
+                 out = StatsToJson(*id, *stats);
+               }
+               if (absl::Status s = AddTemplateStats(ctx, *view, out); !s.ok()) {
+                 return ErrorResponse(s);
+               }
+               return JsonResponse(200, out);
              });
 
   // Every draw with its random value, as CSV; each export is audited.
@@ -443,6 +463,192 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
                if (!rules.ok()) return ErrorResponse(rules.status());
                return JsonResponse(200, *rules);
              });
+
+  RegisterActivityTemplateRoutes(router, ctx);
 }
+
+// --- sign-in, quiz and task routes (signed clients) ------------------------------------
+
+namespace {
+
+// The Idempotency-Key header scoped to the calling client, as for draws.
+absl::StatusOr<std::string> ScopedKey(const http::Request& req) {
+  const std::string_view key = req.Header("idempotency-key");
+  if (key.empty()) {
+    return absl::InvalidArgumentError(
+        "Idempotency-Key: is required (a retry with the same key returns the first result)");
+  }
+  if (key.size() > kMaxIdempotencyKeyBytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("Idempotency-Key: at most {} bytes", kMaxIdempotencyKeyBytes));
+  }
+  return fmt::format("{}:{}", req.principal.Actor(), key);
+}
+
+http::Response Answer(bool replayed, json::object body) {
+  body["replayed"] = replayed;
+  http::Response r = JsonResponse(replayed ? 200 : 201, body);
+  if (replayed) r.headers["idempotent-replayed"] = "true";
+  return r;
+}
+
+activity::TemplateEngine TemplateEngineOf(const activity::ActivityView& view) {
+  const ActivityVersion& v = view.published ? *view.published : view.latest;
+  json::value terms = TermsJson(v.terms_json);
+  const json::value* name = nullptr;
+  if (terms.is_object()) {
+    if (const json::value* d = terms.as_object().if_contains("display"); d && d->is_object()) {
+      name = d->as_object().if_contains("template");
+    }
+  }
+  const activity::TemplateSpec* spec =
+      name != nullptr && name->is_string()
+          ? activity::TemplateRegistry::Default().Find(std::string_view(name->as_string()))
+          : nullptr;
+  return spec != nullptr ? spec->engine : activity::TemplateEngine::kDraw;
+}
+
+absl::Status AddTemplateStats(ApiContext& ctx, const activity::ActivityView& view,
+                              json::object& out) {
+  const int64_t id = view.record.id;
+  const activity::TemplateEngine engine = TemplateEngineOf(view);
+  if (engine == activity::TemplateEngine::kSignIn && ctx.sign_ins != nullptr) {
+    ASSIGN_OR_RETURN(out["sign_in"], ctx.sign_ins->Stats(id));
+  }
+  if (engine == activity::TemplateEngine::kQuiz && ctx.quizzes != nullptr) {
+    ASSIGN_OR_RETURN(out["quiz"], ctx.quizzes->Stats(id));
+  }
+  if (ctx.tasks != nullptr) {
+    ASSIGN_OR_RETURN(out["tasks"], ctx.tasks->Stats(id));
+  }
+  return absl::OkStatus();
+}
+
+void RegisterActivityTemplateRoutes(http::Router& router, ApiContext& ctx) {
+  using http::Auth;
+  using http::Method;
+
+  if (activity::SignInService* sign_ins = ctx.sign_ins; sign_ins != nullptr) {
+    router.Add(Method::kPost, "/v1/app/activities/{id}/sign-in", Auth::kRequired,
+               [sign_ins](http::Request& req) {
+                 auto id = PathInt(req, "id");
+                 if (!id.ok()) return ErrorResponse(id.status());
+                 auto key = ScopedKey(req);
+                 if (!key.ok()) return ErrorResponse(key.status());
+                 absl::StatusOr<json::object> body = ParseObjectBody(req);
+                 if (!body.ok()) return ErrorResponse(body.status());
+                 auto customer = Customer(req, &*body);
+                 if (!customer.ok()) return ErrorResponse(customer.status());
+                 auto channel = Channel(req, &*body);
+                 if (!channel.ok()) return ErrorResponse(channel.status());
+                 auto make_up = OptionalString(*body, "make_up_date");
+                 if (!make_up.ok()) return ErrorResponse(make_up.status());
+                 std::optional<int64_t> make_up_day;
+                 if (*make_up) {
+                   auto day = activity::ParseDayDate(**make_up);
+                   if (!day.ok()) {
+                     return ErrorResponse(absl::InvalidArgumentError(
+                         fmt::format("make_up_date: {}", std::string(day.status().message()))));
+                   }
+                   make_up_day = *day;
+                 }
+                 auto outcome = sign_ins->SignIn(*id, *customer, *channel, *key, make_up_day);
+                 if (!outcome.ok()) return ErrorResponse(outcome.status());
+                 json::object out = activity::SignInToJson(outcome->record);
+                 out["activity_id"] = *id;
+                 return Answer(outcome->replayed, std::move(out));
+               });
+
+    router.Add(Method::kGet, "/v1/app/activities/{id}/sign-in", Auth::kRequired,
+               [sign_ins](http::Request& req) {
+                 auto id = PathInt(req, "id");
+                 if (!id.ok()) return ErrorResponse(id.status());
+                 auto customer = Customer(req, nullptr);
+                 if (!customer.ok()) return ErrorResponse(customer.status());
+                 auto calendar = sign_ins->Calendar(*id, *customer);
+                 if (!calendar.ok()) return ErrorResponse(calendar.status());
+                 return JsonResponse(200, *calendar);
+               });
+  }
+
+  if (activity::QuizService* quizzes = ctx.quizzes; quizzes != nullptr) {
+    router.Add(Method::kGet, "/v1/app/activities/{id}/quiz", Auth::kRequired,
+               [quizzes](http::Request& req) {
+                 auto id = PathInt(req, "id");
+                 if (!id.ok()) return ErrorResponse(id.status());
+                 auto customer = Customer(req, nullptr);
+                 if (!customer.ok()) return ErrorResponse(customer.status());
+                 auto questions = quizzes->Questions(*id, *customer);
+                 if (!questions.ok()) return ErrorResponse(questions.status());
+                 return JsonResponse(200, *questions);
+               });
+
+    router.Add(Method::kPost, "/v1/app/activities/{id}/quiz/answers", Auth::kRequired,
+               [quizzes](http::Request& req) {
+                 auto id = PathInt(req, "id");
+                 if (!id.ok()) return ErrorResponse(id.status());
+                 auto key = ScopedKey(req);
+                 if (!key.ok()) return ErrorResponse(key.status());
+                 absl::StatusOr<json::object> body = ParseObjectBody(req);
+                 if (!body.ok()) return ErrorResponse(body.status());
+                 auto customer = Customer(req, &*body);
+                 if (!customer.ok()) return ErrorResponse(customer.status());
+                 auto channel = Channel(req, &*body);
+                 if (!channel.ok()) return ErrorResponse(channel.status());
+                 const json::value* answers = body->if_contains("answers");
+                 if (answers == nullptr) {
+                   return ErrorResponse(absl::InvalidArgumentError("answers: is required"));
+                 }
+                 auto outcome = quizzes->Submit(*id, *customer, *channel, *key, *answers);
+                 if (!outcome.ok()) return ErrorResponse(outcome.status());
+                 json::object out = activity::QuizOutcomeToJson(*outcome);
+                 out["activity_id"] = *id;
+                 return Answer(outcome->replayed, std::move(out));
+               });
+  }
+
+  if (activity::TaskService* tasks = ctx.tasks; tasks != nullptr) {
+    // Reported by a trusted system (clients with the "events" scope), not by the customer's
+    // app: a completion mints draw chances.
+    router.Add(
+        Method::kPost, "/v1/app/activities/{id}/tasks/{task_id}/complete", Auth::kRequired,
+        [tasks](http::Request& req) {
+          auto id = PathInt(req, "id");
+          if (!id.ok()) return ErrorResponse(id.status());
+          const std::string& task_id = req.path_params.at("task_id");
+          absl::StatusOr<json::object> body = ParseObjectBody(req);
+          if (!body.ok()) return ErrorResponse(body.status());
+          auto customer = Customer(req, &*body);
+          if (!customer.ok()) return ErrorResponse(customer.status());
+          auto event_id = RequiredString(*body, "event_id");
+          if (!event_id.ok()) return ErrorResponse(event_id.status());
+          auto occurred = RequiredString(*body, "occurred_at");
+          if (!occurred.ok()) return ErrorResponse(occurred.status());
+          auto occurred_ms = activity::ParseTime(*occurred);
+          if (!occurred_ms.ok()) {
+            return ErrorResponse(absl::InvalidArgumentError(
+                fmt::format("occurred_at: {}", std::string(occurred_ms.status().message()))));
+          }
+          auto done = tasks->Complete(*id, *customer, task_id, *event_id, *occurred_ms);
+          if (!done.ok()) return ErrorResponse(done.status());
+          const bool credited = done->outcome == TaskWriteResult::Outcome::kCredited;
+          json::object out{{"activity_id", *id},
+                           {"task_id", done->record.task_id},
+                           {"event_id", done->record.event_id},
+                           {"outcome", activity::TaskOutcomeName(done->outcome)},
+                           {"credited", credited},
+                           {"extra_chances", credited ? done->record.extra_chances : 0},
+                           {"completed_at", IsoTime(done->record.at_ms)},
+                           {"extra_chances_today", done->extra_chances_today}};
+          http::Response r = JsonResponse(credited ? 201 : 200, out);
+          if (done->outcome == TaskWriteResult::Outcome::kReplayed) {
+            r.headers["idempotent-replayed"] = "true";
+          }
+          return r;
+        });
+  }
+}
+
+}  // namespace
 
 }  // namespace mercator::api

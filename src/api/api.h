@@ -33,6 +33,9 @@ class PointsLedger;
 namespace mercator::activity {
 class ActivityService;
 class LocalRiskRules;
+class QuizService;
+class SignInService;
+class TaskService;
 }  // namespace mercator::activity
 
 namespace mercator::api {
@@ -71,6 +74,10 @@ struct ApiContext {
   std::function<bool()> draining;
   // Activities: terms, lifecycle, draws (activities_api.cc); routes only when set.
   activity::ActivityService* activities = nullptr;
+  // Sign-in, quiz and task completions of activities (activities_api.cc); routes only when set.
+  activity::SignInService* sign_ins = nullptr;
+  activity::QuizService* quizzes = nullptr;
+  activity::TaskService* tasks = nullptr;
   // The draw guard's risk black list (risk_api.cc); routes only when set.
   activity::LocalRiskRules* risk = nullptr;
 };

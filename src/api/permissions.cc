@@ -96,6 +96,12 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/app/activities/{id}/draw", "draw"},
     {Method::kGet, "/v1/app/activities/{id}/prizes", "draw"},
     {Method::kGet, "/v1/app/activities/{id}/rules", "draw"},
+    {Method::kPost, "/v1/app/activities/{id}/sign-in", "draw"},
+    {Method::kGet, "/v1/app/activities/{id}/sign-in", "draw"},
+    {Method::kGet, "/v1/app/activities/{id}/quiz", "draw"},
+    {Method::kPost, "/v1/app/activities/{id}/quiz/answers", "draw"},
+    // A task completion mints draw chances: reported by the bank's systems (events scope).
+    {Method::kPost, "/v1/app/activities/{id}/tasks/{task_id}/complete", "events:write"},
     // risk_api.cc
     {Method::kGet, "/v1/risk/blocklist", "risk:read"},
     {Method::kPost, "/v1/risk/blocklist", "risk:write"},

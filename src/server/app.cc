@@ -22,6 +22,7 @@
 #include "prometheus/family.h"
 #include "server/openapi.h"
 #include "store/sqlite/sqlite_activities.h"
+#include "store/sqlite/sqlite_participation.h"
 #include "store/sqlite/sqlite_risk.h"
 #include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_approvals.h"
@@ -117,6 +118,20 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       std::make_unique<activity::HttpEligibilityVerifier>(app->http_client_.get(), clock);
   app->activities_->SetDrawProtection(app->draw_guard_.get(), app->verifier_.get());
   RETURN_IF_ERROR(app->activities_->LoadPublished());
+  // Sign-in, quiz and tasks share the activities' lifecycle and eligibility; task chances
+  // count in the draw's limits.
+  app->participation_repository_ = NewSqliteParticipationRepository(*app->store_);
+  app->template_rewards_ =
+      std::make_unique<activity::TemplateRewards>(app->points_.get(), app->coupons_.get());
+  app->sign_ins_ = std::make_unique<activity::SignInService>(
+      app->activities_.get(), app->participation_repository_.get(), app->template_rewards_.get(),
+      app->points_.get(), clock);
+  app->quizzes_ = std::make_unique<activity::QuizService>(
+      app->activities_.get(), app->participation_repository_.get(), app->template_rewards_.get(),
+      clock);
+  app->tasks_ = std::make_unique<activity::TaskService>(
+      app->activities_.get(), app->participation_repository_.get(), clock);
+  app->activities_->SetExtraChanceSource(app->tasks_.get());
   // Awards in the draw journal are delivered through the outbox (reward/fulfilment.h).
   app->fulfilment_repository_ = NewSqliteFulfilmentRepository(*app->store_);
   app->award_source_ = std::make_unique<reward::EngineAwardSource>(app->draw_engine_.get(),
@@ -150,6 +165,9 @@ absl::Status App::Start() {
   ctx.coupons = coupons_.get();
   ctx.fulfilments = fulfilments_.get();
   ctx.activities = activities_.get();
+  ctx.sign_ins = sign_ins_.get();
+  ctx.quizzes = quizzes_.get();
+  ctx.tasks = tasks_.get();
   ctx.risk = risk_rules_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).

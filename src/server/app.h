@@ -17,6 +17,10 @@
 #include "absl/synchronization/mutex.h"
 #include "activity/activity_service.h"
 #include "activity/draw_engine.h"
+#include "activity/quiz_service.h"
+#include "activity/signin_service.h"
+#include "activity/tasks_service.h"
+#include "activity/template_rewards.h"
 #include "activity/draw_guard.h"
 #include "activity/verification.h"
 #include "auth/approvals.h"
@@ -96,6 +100,8 @@ class App {
   auth::HashChainAuditLog& audit() { return *audit_; }
   auth::ApprovalService& approvals() { return *approvals_; }
   activity::ActivityService& activities() { return *activities_; }
+  // Task completions (the events module completes tasks through TaskService::OnEvent).
+  activity::TaskService& tasks() { return *tasks_; }
   activity::LocalRiskRules& risk() { return *risk_rules_; }
   auth::StaffService& staff() { return *staff_; }
   auth::ApiClientService& api_clients() { return *api_clients_; }
@@ -148,6 +154,12 @@ class App {
   std::unique_ptr<activity::DrawEngine> draw_engine_;
   std::unique_ptr<activity::DrawPort> draw_;
   std::unique_ptr<activity::ActivityService> activities_;
+  // Sign-in, quiz and task completions of activities (after activities_: destroyed first).
+  std::unique_ptr<ParticipationRepository> participation_repository_;
+  std::unique_ptr<activity::TemplateRewards> template_rewards_;
+  std::unique_ptr<activity::SignInService> sign_ins_;
+  std::unique_ptr<activity::QuizService> quizzes_;
+  std::unique_ptr<activity::TaskService> tasks_;
   // The award outbox over the engine's journal (after the engine, points and coupons).
   std::unique_ptr<FulfilmentRepository> fulfilment_repository_;
   std::unique_ptr<reward::AwardSource> award_source_;
