@@ -6,9 +6,9 @@
 #   bench/draw/http.sh [--seconds S] [--connections C] [--customers N] [--wrk-threads T]
 #                      [--redis-requests R] [--no-redis] [--keep]
 #
-# 1. A real `mercator serve` on a fresh data dir with a demo bank of N customers, an approver,
-#    and an API client with the draw scope; a live big-wheel activity created by the admin
-#    over the API and approved by the approver (maker-checker).
+# 1. A real `mercator serve` on a fresh data dir with a demo bank of N customers, an operator,
+#    an approver, and an API client with the draw scope; a live big-wheel activity created by
+#    the operator over the API and approved by the approver (maker-checker).
 # 2. bench/draw/sign_draws signs the requests just before the run (wrk cannot compute HMACs):
 #    a fresh nonce, a unique Idempotency-Key, one customer and device each.
 # 3. wrk (T threads, C keep-alive connections, S seconds) replays them (bench/draw/replay.lua),
@@ -69,26 +69,29 @@ free_port() {
   done
 }
 field() { sed -n "s/^ *$1: //p"; }  # "  password: xyz" -> xyz
-json_field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" | head -1; }
+# The first "name": value in a JSON text (top-level fields come first in these answers).
+json_field() { grep -o "\"$1\":\"\{0,1\}[^,\"}]*" | head -1 | sed 's/.*:"\{0,1\}//'; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo);" \
   "data on $(df -h "$work" | awk 'NR==2 {print $1}'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- 1. server, people, client, activity ----
 admin_password=$("$bin" --data "$data" demo --customers "$customers" 2>/dev/null | field password)
+operator_password=$("$bin" --data "$data" user add --username operator1 --role operator \
+  2>/dev/null | field password)
 approver_password=$("$bin" --data "$data" user add --username approver1 --role approver \
   2>/dev/null | field password)
 client_out=$("$bin" --data "$data" client add --name "bench app" --scope draw 2>/dev/null)
 key_id=$(field key_id <<<"$client_out")
 secret=$(field secret <<<"$client_out")
-[[ -n "$admin_password" && -n "$approver_password" && -n "$key_id" && -n "$secret" ]] ||
+[[ -n "$operator_password" && -n "$approver_password" && -n "$key_id" && -n "$secret" ]] ||
   { echo "setup failed (demo bank, approver or client)" >&2; exit 1; }
 
 port=$(free_port)
 # The default 50 signed requests/s per client protects a deployment from one runaway back-end;
 # here one client is the whole app, so its limit is lifted.
 "$bin" --data "$data" serve --port "$port" --insecure-cookies --client-rate 10000000 \
-  2>"$work/server.log" &
+  >/dev/null 2>"$work/server.log" &
 server_pid=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 300); do
@@ -101,7 +104,7 @@ login() {  # $1 user, $2 password, $3 cookie jar; prints the CSRF token
   curl -fs -c "$3" -H 'Content-Type: application/json' \
     -d "{\"username\":\"$1\",\"password\":\"$2\"}" "$base/v1/auth/login" | json_field csrf_token
 }
-admin_csrf=$(login admin "$admin_password" "$work/admin.jar")
+admin_csrf=$(login operator1 "$operator_password" "$work/admin.jar")  # the maker
 approver_csrf=$(login approver1 "$approver_password" "$work/approver.jar")
 as_admin() { curl -fsS -b "$work/admin.jar" -H "X-CSRF-Token: $admin_csrf" \
   -H 'Content-Type: application/json' "$@"; }
@@ -155,8 +158,10 @@ kv() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 # ---- 3. the draw over HTTP ----
 load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
 draw_cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
+draw_wall_before=$(date +%s.%N)
 draw=$(run_wrk "$base/v1/app/activities/$activity/draw")
 draw_cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - draw_cpu_before ))
+draw_wall=$(echo "$(date +%s.%N) - $draw_wall_before" | bc)  # wrk's start-up included
 sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
 stats=$(as_admin "$base/v1/activities/$activity/stats")
 engine_draws=$(json_field draws <<<"$stats")
@@ -232,4 +237,4 @@ fi
 echo "draw responses: $draw_total, of which non-2xx $draw_non2xx; socket errors $(kv socket_errors <<<"$draw"), timeouts $(kv timeouts <<<"$draw"); ran out of signed requests: $(kv exhausted_threads <<<"$draw") threads; server errors logged: $errors_logged; unsigned request answered $sample_status"
 durable=$( ((engine_draws >= draw_ok)) && echo "yes, every acknowledged draw is recorded" || echo "NO: acknowledged draws are missing")
 echo "durable: wrk saw $draw_ok draws answered 2xx; the engine counts $engine_draws draws ($((engine_draws - draw_ok)) drawn but not seen answered); $durable"
-echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$seconds" 'BEGIN {printf "%.2f cores", t / h / s}'); load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$draw_wall" -v n="$draw_total" 'BEGIN {printf "%.2f cores (%.0f us a draw)", t / h / s, 1e6 * t / h / n}'); load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"
