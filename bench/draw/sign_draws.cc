@@ -61,11 +61,11 @@ void WriteFile(const Args& a, int file, int64_t now_ms) {
   constexpr uint64_t kStep = 7919;
   std::string request;
   for (int64_t i = 0; i < per_file; ++i) {
-    const uint64_t n = static_cast<uint64_t>(i) * static_cast<uint64_t>(a.files) +
-                       static_cast<uint64_t>(file);
+    const uint64_t n =
+        static_cast<uint64_t>(i) * static_cast<uint64_t>(a.files) + static_cast<uint64_t>(file);
     const uint64_t customer = (n * kStep) % a.customers;
-    const std::string body = fmt::format(R"({{"customer":"{}","channel":"app"}})",
-                                         DemoExternalId(customer));
+    const std::string body =
+        fmt::format(R"({{"customer":"{}","channel":"app"}})", DemoExternalId(customer));
     const std::string nonce = fmt::format("{}{:016x}{:08x}", a.run, n, file);
     const std::string authorization =
         auth::SignRequest(a.key_id, a.secret, "POST", target, body, now_ms, nonce);

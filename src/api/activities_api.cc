@@ -610,42 +610,41 @@ void RegisterActivityTemplateRoutes(http::Router& router, ApiContext& ctx) {
   if (activity::TaskService* tasks = ctx.tasks; tasks != nullptr) {
     // Reported by a trusted system (clients with the "events" scope), not by the customer's
     // app: a completion mints draw chances.
-    router.Add(
-        Method::kPost, "/v1/app/activities/{id}/tasks/{task_id}/complete", Auth::kRequired,
-        [tasks](http::Request& req) {
-          auto id = PathInt(req, "id");
-          if (!id.ok()) return ErrorResponse(id.status());
-          const std::string& task_id = req.path_params.at("task_id");
-          absl::StatusOr<json::object> body = ParseObjectBody(req);
-          if (!body.ok()) return ErrorResponse(body.status());
-          auto customer = Customer(req, &*body);
-          if (!customer.ok()) return ErrorResponse(customer.status());
-          auto event_id = RequiredString(*body, "event_id");
-          if (!event_id.ok()) return ErrorResponse(event_id.status());
-          auto occurred = RequiredString(*body, "occurred_at");
-          if (!occurred.ok()) return ErrorResponse(occurred.status());
-          auto occurred_ms = activity::ParseTime(*occurred);
-          if (!occurred_ms.ok()) {
-            return ErrorResponse(absl::InvalidArgumentError(
-                fmt::format("occurred_at: {}", std::string(occurred_ms.status().message()))));
-          }
-          auto done = tasks->Complete(*id, *customer, task_id, *event_id, *occurred_ms);
-          if (!done.ok()) return ErrorResponse(done.status());
-          const bool credited = done->outcome == TaskWriteResult::Outcome::kCredited;
-          json::object out{{"activity_id", *id},
-                           {"task_id", done->record.task_id},
-                           {"event_id", done->record.event_id},
-                           {"outcome", activity::TaskOutcomeName(done->outcome)},
-                           {"credited", credited},
-                           {"extra_chances", credited ? done->record.extra_chances : 0},
-                           {"completed_at", IsoTime(done->record.at_ms)},
-                           {"extra_chances_today", done->extra_chances_today}};
-          http::Response r = JsonResponse(credited ? 201 : 200, out);
-          if (done->outcome == TaskWriteResult::Outcome::kReplayed) {
-            r.headers["idempotent-replayed"] = "true";
-          }
-          return r;
-        });
+    router.Add(Method::kPost, "/v1/app/activities/{id}/tasks/{task_id}/complete", Auth::kRequired,
+               [tasks](http::Request& req) {
+                 auto id = PathInt(req, "id");
+                 if (!id.ok()) return ErrorResponse(id.status());
+                 const std::string& task_id = req.path_params.at("task_id");
+                 absl::StatusOr<json::object> body = ParseObjectBody(req);
+                 if (!body.ok()) return ErrorResponse(body.status());
+                 auto customer = Customer(req, &*body);
+                 if (!customer.ok()) return ErrorResponse(customer.status());
+                 auto event_id = RequiredString(*body, "event_id");
+                 if (!event_id.ok()) return ErrorResponse(event_id.status());
+                 auto occurred = RequiredString(*body, "occurred_at");
+                 if (!occurred.ok()) return ErrorResponse(occurred.status());
+                 auto occurred_ms = activity::ParseTime(*occurred);
+                 if (!occurred_ms.ok()) {
+                   return ErrorResponse(absl::InvalidArgumentError(fmt::format(
+                       "occurred_at: {}", std::string(occurred_ms.status().message()))));
+                 }
+                 auto done = tasks->Complete(*id, *customer, task_id, *event_id, *occurred_ms);
+                 if (!done.ok()) return ErrorResponse(done.status());
+                 const bool credited = done->outcome == TaskWriteResult::Outcome::kCredited;
+                 json::object out{{"activity_id", *id},
+                                  {"task_id", done->record.task_id},
+                                  {"event_id", done->record.event_id},
+                                  {"outcome", activity::TaskOutcomeName(done->outcome)},
+                                  {"credited", credited},
+                                  {"extra_chances", credited ? done->record.extra_chances : 0},
+                                  {"completed_at", IsoTime(done->record.at_ms)},
+                                  {"extra_chances_today", done->extra_chances_today}};
+                 http::Response r = JsonResponse(credited ? 201 : 200, out);
+                 if (done->outcome == TaskWriteResult::Outcome::kReplayed) {
+                   r.headers["idempotent-replayed"] = "true";
+                 }
+                 return r;
+               });
   }
 }
 

@@ -16,20 +16,20 @@
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
-#include "prometheus/gauge.h"
-#include "reward/fulfilment_engine_source.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "reward/fulfilment_engine_source.h"
 #include "server/openapi.h"
 #include "store/sqlite/sqlite_activities.h"
-#include "store/sqlite/sqlite_participation.h"
-#include "store/sqlite/sqlite_risk.h"
 #include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
+#include "store/sqlite/sqlite_participation.h"
 #include "store/sqlite/sqlite_points.h"
+#include "store/sqlite/sqlite_risk.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -126,9 +126,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->sign_ins_ = std::make_unique<activity::SignInService>(
       app->activities_.get(), app->participation_repository_.get(), app->template_rewards_.get(),
       app->points_.get(), clock);
-  app->quizzes_ = std::make_unique<activity::QuizService>(
-      app->activities_.get(), app->participation_repository_.get(), app->template_rewards_.get(),
-      clock);
+  app->quizzes_ = std::make_unique<activity::QuizService>(app->activities_.get(),
+                                                          app->participation_repository_.get(),
+                                                          app->template_rewards_.get(), clock);
   app->tasks_ = std::make_unique<activity::TaskService>(
       app->activities_.get(), app->participation_repository_.get(), clock);
   app->activities_->SetExtraChanceSource(app->tasks_.get());
@@ -186,8 +186,9 @@ absl::Status App::Start() {
                          .Name("mercator_draw_denials_total")
                          .Help("Draws refused by the draw guard (rate limits, risk check)")
                          .Register(metrics_->registry());
-    draw_guard_->SetDenialObserver(
-        [denials](const std::string& reason) { denials->Add({{"reason", reason}}).Increment(); });
+    draw_guard_->SetDenialObserver([denials](const std::string& reason) {
+      denials->Add({{"reason", reason}}).Increment();
+    });
   }
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
