@@ -1,0 +1,59 @@
+// The one door for every outbound touch: campaigns, journey steps, customer managers' pushes
+// and activity invitations call Outreach::Send; none of them reaches into channels or the
+// contact policy's tables (../shared/ARCHITECTURE.md, "Contact policy").
+//
+// Send checks the contact policy (consent per customer x channel x purpose, opt-outs, caps per
+// customer per day/week across channels, quiet hours, dedupe) before a channel sees the
+// message, renders the approved template, and hands it to the channel. A suppression is not an
+// error: it is an outcome with its reason, recorded.
+//
+// Idempotency: the same dedupe_key again returns the first result and sends nothing.
+//
+// Thread safety: implementations are safe for concurrent use.
+#ifndef MERCATOR_OUTREACH_OUTREACH_H_
+#define MERCATOR_OUTREACH_OUTREACH_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace mercator::outreach {
+
+// Channels: "sms", "app_push", "in_app", "wechat_oa", "wecom", "email".
+// Purposes: "marketing" (caps, quiet hours and marketing consent apply) or "service".
+struct Message {
+  uint32_t uid = 0;
+  std::string customer;     // external id
+  std::string channel;      // one of the channels above
+  std::string purpose = "marketing";
+  std::string template_id;  // an approved template (no free text)
+  std::map<std::string, std::string> variables;
+  // Who asked, for the record and attribution: "campaign:12", "journey:3:step:wait_1",
+  // "manager:alice", "activity:7".
+  std::string origin;
+  std::string dedupe_key;  // required; same key, same result
+};
+
+struct SendResult {
+  enum class Outcome { kSent, kSuppressed, kFailed };
+  Outcome outcome = Outcome::kSent;
+  // kSuppressed: "no_consent", "opted_out", "cap_day", "cap_week", "quiet_hours",
+  // "do_not_disturb", "duplicate"; kFailed: the channel's reason.
+  std::string reason;
+  std::string message_id;  // the recorded message (for receipts, clicks, the 360 view)
+  bool replayed = false;   // the dedupe key was seen before: this is the first result
+};
+
+class Outreach {
+ public:
+  virtual ~Outreach() = default;
+  // Errors are for bad requests (InvalidArgument naming the field: unknown channel, template
+  // not approved, missing dedupe_key) and storage failures; policy outcomes are SendResults.
+  virtual absl::StatusOr<SendResult> Send(const Message& message) = 0;
+};
+
+}  // namespace mercator::outreach
+
+#endif  // MERCATOR_OUTREACH_OUTREACH_H_
