@@ -18,15 +18,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "activity/internal/draw_journal.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
+#include "store/journal/journal.h"
 
 namespace mercator::activity {
 namespace {
-
-using internal::DrawJournal;
 
 constexpr uint8_t kDrawRecordType = 1;
 constexpr uint8_t kTermsRecordType = 2;
@@ -526,8 +524,13 @@ class DrawEngine::Impl {
 
   absl::Status OpenJournal() {
     if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
-    ASSIGN_OR_RETURN(journal_, DrawJournal::Open(options_.dir,
-                                                 [this](std::string_view r) { return Replay(r); }));
+    ASSIGN_OR_RETURN(journal_, Journal::Open({.dir = options_.dir,
+                                              .file_name = "draws.journal",
+                                              .magic = "MCTDRAW1",
+                                              .name = "draw journal"},
+                                             [this](std::string_view r, int64_t /*offset*/) {
+                                               return Replay(r);
+                                             }));
     writer_ = std::thread([this] { WriterLoop(); });
     return absl::OkStatus();
   }
@@ -558,7 +561,7 @@ class DrawEngine::Impl {
     absl::Status commit_status;
     {
       absl::MutexLock lock(&queue_mu_);
-      DrawJournal::AppendRecord(batch_, encoded);
+      Journal::AppendRecord(batch_, encoded);
       Waiter w;
       w.control = [&](const absl::Status& st) {
         commit_status = st;
@@ -1178,7 +1181,7 @@ class DrawEngine::Impl {
         waiters.swap(waiters_);
         writing_ = true;
       }
-      absl::Status st = failed_.load() ? JournalFailed() : journal_->AppendBatch(batch);
+      absl::Status st = failed_.load() ? JournalFailed() : journal_->AppendBatch(batch).status();
       if (!st.ok() && !failed_.exchange(true)) {
         Log(Severity::kError, "draw journal write failed; refusing draws until restart",
             {{"error.message", std::string(st.message())}});
@@ -1202,7 +1205,7 @@ class DrawEngine::Impl {
   }
 
   const DrawEngineOptions options_;
-  std::unique_ptr<DrawJournal> journal_;
+  std::unique_ptr<Journal> journal_;
   std::atomic<bool> failed_{false};
 
   // Lock order: acts_mu_ and ActivityRt::mu are leaves taken alone; Shard::mu, then

@@ -59,12 +59,17 @@ absl::StatusOr<uint64_t> CustomerService::ReplayLocked(uint64_t after_seq,
         if (c.erased) {
           RETURN_IF_ERROR(flush());
           index_->Erase(c.uid);
+          NotifyErased(c.uid);
           return absl::OkStatus();
         }
         // The stored tags replace whatever the index had for that uid.
         TagChanges changes;
         if (mode == Replay::kReplaceTags) {
-          for (const TagDef& def : tags) changes.emplace(def.key, std::nullopt);
+          // Rule-computed tags are derived in memory by their owner (behaviour features and
+          // lifecycle stages: event/event_service.h), not stored with the customer: keep them.
+          for (const TagDef& def : tags) {
+            if (def.source != TagSource::kRuleComputed) changes.emplace(def.key, std::nullopt);
+          }
         }
         for (const auto& [key, value] : c.tags) changes[key] = value;
         batch.emplace_back(c.uid, std::move(changes));
@@ -321,7 +326,17 @@ absl::Status CustomerService::Erase(std::string_view external_id) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(uint32_t uid, store_->customers().Erase(external_id, clock_->NowMs()));
   index_->Erase(uid);
+  NotifyErased(uid);
   return absl::OkStatus();
+}
+
+void CustomerService::AddErasureListener(std::function<void(uint32_t uid)> listener) {
+  absl::MutexLock lock(&write_mu_);
+  erasure_listeners_.push_back(std::move(listener));
+}
+
+void CustomerService::NotifyErased(uint32_t uid) {
+  for (const auto& listener : erasure_listeners_) listener(uid);
 }
 
 namespace {

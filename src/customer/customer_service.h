@@ -6,6 +6,7 @@
 #ifndef MERCATOR_CUSTOMER_CUSTOMER_SERVICE_H_
 #define MERCATOR_CUSTOMER_CUSTOMER_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -114,6 +115,11 @@ class CustomerService {
   absl::StatusOr<CustomerRecord> Get(std::string_view external_id);
   // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
   absl::Status Erase(std::string_view external_id);
+  // Called with the uid of each customer erased here or, seen through CatchUp, by another
+  // process, after the index forgot it; modules holding per-customer state in memory (the
+  // event log's features) forget it too. Runs under the write lock: it must not call back
+  // into this service.
+  void AddErasureListener(std::function<void(uint32_t uid)> listener);
 
   SegmentIndex& index() { return *index_; }
   Store& store() { return *store_; }
@@ -142,6 +148,8 @@ class CustomerService {
                                   const std::vector<TagDef>& validated) const;
   // Rebuilds the catalog view from the index's catalog.
   void PublishCatalog();
+  void NotifyErased(uint32_t uid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  std::vector<std::function<void(uint32_t)>> erasure_listeners_ ABSL_GUARDED_BY(write_mu_);
 
   mutable absl::Mutex catalog_mu_;  // leaf lock: nothing is acquired while holding it
   std::shared_ptr<const CatalogView> catalog_ ABSL_GUARDED_BY(catalog_mu_);

@@ -1,4 +1,4 @@
-#include "activity/internal/draw_journal.h"
+#include "store/journal/journal.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -17,18 +17,18 @@
 #include "common/status_macros.h"
 #include "fmt/format.h"
 
-namespace mercator::activity::internal {
+namespace mercator {
 namespace {
 
-constexpr char kFileMagic[8] = {'M', 'C', 'T', 'D', 'R', 'A', 'W', '1'};
+constexpr size_t kFileMagicSize = 8;
 constexpr uint32_t kFrameMagic = 0x4d444246;  // "FBDM"
 constexpr size_t kFrameHeader = 12;
 // A batch is at most a few MB; anything far larger is garbage, not a frame.
 constexpr uint32_t kMaxPayload = 1u << 30;
 
-absl::Status Errno(std::string_view op, const std::string& path) {
+absl::Status Errno(std::string_view name, std::string_view op, const std::string& path) {
   const int e = errno;
-  return absl::InternalError(fmt::format("draw journal: {} {}: {}", op, path, std::strerror(e)));
+  return absl::InternalError(fmt::format("{}: {} {}: {}", name, op, path, std::strerror(e)));
 }
 
 uint32_t Load32(const char* p) {
@@ -49,7 +49,7 @@ absl::Status PreadAll(int fd, char* buf, size_t n, int64_t offset, const std::st
     const ssize_t r = pread(fd, buf, n, offset);
     if (r < 0) {
       if (errno == EINTR) continue;
-      return Errno("read", path);
+      return Errno("journal", "read", path);
     }
     if (r == 0) return absl::OutOfRangeError("short read");
     buf += r;
@@ -62,8 +62,7 @@ absl::Status PreadAll(int fd, char* buf, size_t n, int64_t offset, const std::st
 // Calls `fn` for the records of each valid frame in [start, end); returns the end offset of
 // the last valid frame (where a torn tail begins).
 absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t start, int64_t end,
-                                   const std::function<absl::Status(std::string_view)>& fn,
-                                   bool* stopped) {
+                                   const Journal::RecordFn& fn, bool* stopped) {
   int64_t pos = start;
   std::string payload;
   char header[kFrameHeader];
@@ -82,10 +81,12 @@ absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t star
     // Records inside a frame that passed its CRC are well formed unless the writer had a bug.
     std::string_view rest = payload;
     while (!rest.empty()) {
-      if (rest.size() < 4) return absl::DataLossError("draw journal: malformed batch");
+      if (rest.size() < 4) return absl::DataLossError(path + ": malformed batch");
       const uint32_t rlen = Load32(rest.data());
-      if (rest.size() - 4 < rlen) return absl::DataLossError("draw journal: malformed batch");
-      absl::Status st = fn(rest.substr(4, rlen));
+      if (rest.size() - 4 < rlen) return absl::DataLossError(path + ": malformed batch");
+      const int64_t offset = pos + static_cast<int64_t>(kFrameHeader) +
+                             static_cast<int64_t>(payload.size() - rest.size()) + 4;
+      absl::Status st = fn(rest.substr(4, rlen), offset);
       if (absl::IsCancelled(st)) {
         *stopped = true;
         return pos;
@@ -100,34 +101,43 @@ absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t star
 
 }  // namespace
 
-DrawJournal::DrawJournal(std::string path, int fd, int lock_fd, int64_t size)
-    : path_(std::move(path)), fd_(fd), lock_fd_(lock_fd), durable_size_(size) {}
+Journal::Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size)
+    : path_(std::move(path)),
+      name_(std::move(name)),
+      fd_(fd),
+      lock_fd_(lock_fd),
+      durable_size_(size) {}
 
-DrawJournal::~DrawJournal() {
+Journal::~Journal() {
   close(fd_);
   close(lock_fd_);  // releases the flock
 }
 
-absl::StatusOr<std::unique_ptr<DrawJournal>> DrawJournal::Open(const std::string& dir,
-                                                               const RecordFn& fn) {
+absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const Options& options, const RecordFn& fn) {
+  const std::string& dir = options.dir;
+  const std::string& name = options.name;
+  if (options.magic.size() != kFileMagicSize) {
+    return absl::InvalidArgumentError(fmt::format("{}: the magic must have 8 bytes", name));
+  }
+  const char* kFileMagic = options.magic.data();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    return absl::InternalError(fmt::format("draw journal: create {}: {}", dir, ec.message()));
+    return absl::InternalError(fmt::format("{}: create {}: {}", name, dir, ec.message()));
   }
   const std::string lock_path = dir + "/LOCK";
   const int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) return Errno("open", lock_path);
+  if (lock_fd < 0) return Errno(name, "open", lock_path);
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     close(lock_fd);
     return absl::FailedPreconditionError(
-        fmt::format("draw journal: {} is in use by another process", dir));
+        fmt::format("{}: {} is in use by another process", name, dir));
   }
-  const std::string path = dir + "/draws.journal";
+  const std::string path = dir + "/" + options.file_name;
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     close(lock_fd);
-    return Errno("open", path);
+    return Errno(name, "open", path);
   }
   auto fail = [&](absl::Status st) {
     close(fd);
@@ -135,14 +145,14 @@ absl::StatusOr<std::unique_ptr<DrawJournal>> DrawJournal::Open(const std::string
     return st;
   };
   struct stat sb;
-  if (fstat(fd, &sb) != 0) return fail(Errno("stat", path));
+  if (fstat(fd, &sb) != 0) return fail(Errno(name, "stat", path));
   int64_t size = sb.st_size;
-  if (size < static_cast<int64_t>(sizeof kFileMagic)) {
+  if (size < static_cast<int64_t>(kFileMagicSize)) {
     // New (or torn before its header was durable): start it.
     if (ftruncate(fd, 0) != 0 ||
-        pwrite(fd, kFileMagic, sizeof kFileMagic, 0) != static_cast<ssize_t>(sizeof kFileMagic) ||
+        pwrite(fd, kFileMagic, kFileMagicSize, 0) != static_cast<ssize_t>(kFileMagicSize) ||
         fdatasync(fd) != 0) {
-      return fail(Errno("initialise", path));
+      return fail(Errno(name, "initialise", path));
     }
     // The directory entry of a new file must be durable too.
     const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -150,33 +160,34 @@ absl::StatusOr<std::unique_ptr<DrawJournal>> DrawJournal::Open(const std::string
       fsync(dfd);
       close(dfd);
     }
-    size = sizeof kFileMagic;
+    size = kFileMagicSize;
   } else {
-    char magic[sizeof kFileMagic];
+    char magic[kFileMagicSize];
     if (absl::Status st = PreadAll(fd, magic, sizeof magic, 0, path); !st.ok()) return fail(st);
     if (std::memcmp(magic, kFileMagic, sizeof magic) != 0) {
-      return fail(absl::DataLossError(fmt::format("draw journal: {} is not a journal", path)));
+      return fail(absl::DataLossError(fmt::format("{}: {} is not a {}", name, path, name)));
     }
   }
   bool stopped = false;
-  absl::StatusOr<int64_t> end = ScanFrames(fd, path, sizeof kFileMagic, size, fn, &stopped);
+  absl::StatusOr<int64_t> end = ScanFrames(fd, path, kFileMagicSize, size, fn, &stopped);
   if (!end.ok()) return fail(end.status());
   if (*end < size) {
-    Log(Severity::kWarn, "draw journal: cutting off a torn tail",
+    Log(Severity::kWarn, "journal: cutting off a torn tail",
         {{"file.path", path}, {"bytes", std::to_string(size - *end)}});
-    if (ftruncate(fd, *end) != 0 || fdatasync(fd) != 0) return fail(Errno("truncate", path));
+    if (ftruncate(fd, *end) != 0 || fdatasync(fd) != 0) return fail(Errno(name, "truncate", path));
   }
-  if (lseek(fd, *end, SEEK_SET) < 0) return fail(Errno("seek", path));
-  return std::unique_ptr<DrawJournal>(new DrawJournal(path, fd, lock_fd, *end));
+  if (lseek(fd, *end, SEEK_SET) < 0) return fail(Errno(name, "seek", path));
+  return std::unique_ptr<Journal>(new Journal(path, name, fd, lock_fd, *end));
 }
 
-void DrawJournal::AppendRecord(std::string& payload, std::string_view record) {
+void Journal::AppendRecord(std::string& payload, std::string_view record) {
   Put32(payload, static_cast<uint32_t>(record.size()));
   payload.append(record);
 }
 
-absl::Status DrawJournal::AppendBatch(std::string_view payload) {
-  if (payload.empty()) return absl::OkStatus();
+absl::StatusOr<int64_t> Journal::AppendBatch(std::string_view payload) {
+  const int64_t start = DurableSize();
+  if (payload.empty()) return start + static_cast<int64_t>(kFrameHeader);
   char header[kFrameHeader];
   const uint32_t len = static_cast<uint32_t>(payload.size());
   const uint32_t crc = Crc(payload);
@@ -201,27 +212,54 @@ absl::Status DrawJournal::AppendBatch(std::string_view payload) {
     }
     if (w < 0) {
       if (errno == EINTR) continue;
-      return Errno("write", path_);
+      return Errno(name_, "write", path_);
     }
     done += static_cast<size_t>(w);
   }
-  if (fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+  if (fdatasync(fd_) != 0) return Errno(name_, "fdatasync", path_);
   durable_size_.fetch_add(static_cast<int64_t>(total), std::memory_order_release);
-  return absl::OkStatus();
+  return start + static_cast<int64_t>(kFrameHeader);
 }
 
-absl::Status DrawJournal::ReadRecords(const std::function<bool(std::string_view)>& fn) const {
+absl::Status Journal::ReadRecords(const std::function<bool(std::string_view)>& fn) const {
+  return ReadRecordsFrom(FrameStart(), [&](std::string_view r, int64_t) { return fn(r); });
+}
+
+absl::Status Journal::ReadRecordsFrom(
+    int64_t frame_offset, const std::function<bool(std::string_view, int64_t)>& fn) const {
   bool stopped = false;
+  const int64_t durable = DurableSize();
+  if (frame_offset < FrameStart() || frame_offset > durable) {
+    return absl::OutOfRangeError(
+        fmt::format("{}: offset {} is outside the file (0..{})", name_, frame_offset, durable));
+  }
   ASSIGN_OR_RETURN(int64_t end, ScanFrames(
-                                    fd_, path_, sizeof kFileMagic, DurableSize(),
-                                    [&](std::string_view r) {
-                                      return fn(r) ? absl::OkStatus() : absl::CancelledError();
+                                    fd_, path_, frame_offset, durable,
+                                    [&](std::string_view r, int64_t offset) {
+                                      return fn(r, offset) ? absl::OkStatus()
+                                                           : absl::CancelledError();
                                     },
                                     &stopped));
-  if (!stopped && end != DurableSize()) {
-    return absl::DataLossError(fmt::format("draw journal: {} is corrupt at {}", path_, end));
+  if (!stopped && end != durable) {
+    return absl::DataLossError(fmt::format("{}: {} is corrupt at {}", name_, path_, end));
   }
   return absl::OkStatus();
 }
 
-}  // namespace mercator::activity::internal
+absl::StatusOr<std::string> Journal::ReadRecordAt(int64_t offset) const {
+  const int64_t durable = DurableSize();
+  if (offset < FrameStart() + static_cast<int64_t>(kFrameHeader) + 4 || offset > durable) {
+    return absl::OutOfRangeError(fmt::format("{}: no record at {}", name_, offset));
+  }
+  char len_bytes[4];
+  RETURN_IF_ERROR(PreadAll(fd_, len_bytes, 4, offset - 4, path_));
+  const uint32_t len = Load32(len_bytes);
+  if (offset + static_cast<int64_t>(len) > durable) {
+    return absl::DataLossError(fmt::format("{}: bad record length at {}", name_, offset));
+  }
+  std::string out(len, '\0');
+  RETURN_IF_ERROR(PreadAll(fd_, out.data(), len, offset, path_));
+  return out;
+}
+
+}  // namespace mercator

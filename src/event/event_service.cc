@@ -1,0 +1,639 @@
+#include "event/event_service.h"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "event/internal/codec.h"
+#include "fmt/format.h"
+
+namespace mercator::event {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kMaxIdBytes = 128;
+constexpr uint16_t kUnknownType = 0xffff;
+
+absl::Status Bad(std::string_view member, std::string_view reason) {
+  return absl::InvalidArgumentError(fmt::format("{}: {}", member, reason));
+}
+
+absl::StatusOr<std::string> RequiredText(const json::object& o, std::string_view member,
+                                         size_t max_bytes) {
+  const json::value* v = o.if_contains(member);
+  if (v == nullptr || v->is_null()) return Bad(member, "is required");
+  if (!v->is_string()) return Bad(member, "must be a string");
+  const json::string& s = v->get_string();
+  if (s.empty()) return Bad(member, "must not be empty");
+  if (s.size() > max_bytes) return Bad(member, fmt::format("is longer than {} bytes", max_bytes));
+  return std::string(s.data(), s.size());
+}
+
+}  // namespace
+
+std::string_view ItemStatusName(EventService::ItemResult::Status status) {
+  switch (status) {
+    case EventService::ItemResult::Status::kAccepted:
+      return "accepted";
+    case EventService::ItemResult::Status::kDuplicate:
+      return "duplicate";
+    case EventService::ItemResult::Status::kRejected:
+      return "rejected";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Event> ParseEventJson(const json::value& v, const Catalog& catalog, int64_t now_ms,
+                                     int64_t max_future_ms) {
+  if (!v.is_object()) return absl::InvalidArgumentError("event: must be a JSON object");
+  const json::object& o = v.get_object();
+  for (const auto& [key, unused] : o) {
+    const std::string_view k(key.data(), key.size());
+    if (k != "id" && k != "type" && k != "customer" && k != "occurred_at" && k != "properties") {
+      return Bad(k, "is not a member of an event (id, type, customer, occurred_at, properties)");
+    }
+  }
+  Event e;
+  ASSIGN_OR_RETURN(e.id, RequiredText(o, "id", kMaxIdBytes));
+  ASSIGN_OR_RETURN(e.type, RequiredText(o, "type", 64));
+  ASSIGN_OR_RETURN(e.customer, RequiredText(o, "customer", 64));
+  const EventType* type = catalog.Find(e.type);
+  if (type == nullptr) {
+    return Bad("type", fmt::format("\"{}\" is not an event type of the catalog", e.type));
+  }
+  if (type->internal) {
+    return Bad("type", fmt::format("\"{}\" events are emitted by Mercator only", e.type));
+  }
+  const json::value* at = o.if_contains("occurred_at");
+  if (at == nullptr || at->is_null()) return Bad("occurred_at", "is required");
+  if (at->is_int64()) {
+    e.occurred_ms = at->get_int64();
+  } else if (at->is_string()) {
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, std::string(at->get_string()), &t, &err)) {
+      return Bad("occurred_at", "not an RFC 3339 time such as 2026-11-20T10:00:00+08:00");
+    }
+    e.occurred_ms = absl::ToUnixMillis(t);
+  } else {
+    return Bad("occurred_at", "must be an RFC 3339 time or epoch milliseconds");
+  }
+  // 2000-01-01 .. now + skew: anything else is a sender's clock or unit error.
+  if (e.occurred_ms < 946'684'800'000) return Bad("occurred_at", "is before 2000-01-01");
+  if (e.occurred_ms > now_ms + max_future_ms) {
+    return Bad("occurred_at", fmt::format("is more than {} s in the future", max_future_ms / 1000));
+  }
+  static const json::object kNoProperties;
+  const json::value* props = o.if_contains("properties");
+  if (props != nullptr && !props->is_null() && !props->is_object()) {
+    return Bad("properties", "must be an object");
+  }
+  ASSIGN_OR_RETURN(e.properties, Catalog::Parse(*type, props != nullptr && props->is_object()
+                                                           ? props->get_object()
+                                                           : kNoProperties));
+  return e;
+}
+
+EventService::EventService(const EventServiceOptions& options, CustomerService* customers,
+                           const Clock* clock, LifecycleRules rules)
+    : options_(options), customers_(customers), clock_(clock) {
+  absl::MutexLock lock(&derive_mu_);
+  features_ = std::make_unique<FeatureStore>(Catalog::Builtin(), options.utc_offset_minutes);
+  lifecycle_ = std::make_unique<LifecycleEngine>(&customers->index());
+  rules_ = std::move(rules);
+}
+
+EventService::~EventService() {
+  {
+    absl::MutexLock lock(&tick_mu_);
+    tick_stop_ = true;
+  }
+  if (ticker_.joinable()) ticker_.join();
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServiceOptions& options,
+                                                                 CustomerService* customers,
+                                                                 const Clock* clock,
+                                                                 LifecycleRules rules) {
+  RETURN_IF_ERROR(ValidateLifecycleRules(rules));
+  std::unique_ptr<EventService> s(new EventService(options, customers, clock, std::move(rules)));
+  ASSIGN_OR_RETURN(s->journal_, Journal::Open({.dir = options.dir,
+                                               .file_name = "events.journal",
+                                               .magic = "MCTEVNT1",
+                                               .name = "event journal"},
+                                              [&s](std::string_view record, int64_t offset) {
+                                                return s->Replay(record, offset);
+                                              }));
+  {
+    absl::MutexLock lock(&s->derive_mu_);
+    RETURN_IF_ERROR(s->DefineTags(s->rules_));
+  }
+  customers->AddErasureListener([raw = s.get()](uint32_t uid) { raw->OnErased(uid); });
+  s->writer_ = std::thread([raw = s.get()] { raw->WriterLoop(); });
+  RETURN_IF_ERROR(s->Tick(/*force_lifecycle=*/true));
+  if (options.feature_interval_ms > 0) {
+    s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
+  }
+  Log(Severity::kInfo, "event log open",
+      {{"events", std::to_string(s->LastSeq())}, {"file.path", options.dir + "/events.journal"}});
+  return s;
+}
+
+absl::Status EventService::DefineTags(const LifecycleRules& rules) {
+  for (const TagDef& def : features_->TagDefs()) {
+    std::optional<TagDef> have = customers_->index().FindTag(def.key);
+    if (!have || *have != def) RETURN_IF_ERROR(customers_->DefineTag(def));
+  }
+  // The lifecycle tag: the stages of the rules plus values customers may still hold.
+  TagDef life = LifecycleTagDef(rules);
+  std::optional<TagDef> have = customers_->index().FindTag(kLifecycleTag);
+  if (have) {
+    for (const std::string& v : have->values) {
+      if (std::find(life.values.begin(), life.values.end(), v) == life.values.end()) {
+        life.values.push_back(v);
+      }
+    }
+  }
+  if (!have || *have != life) RETURN_IF_ERROR(customers_->DefineTag(life));
+  return absl::OkStatus();
+}
+
+absl::Status EventService::Replay(std::string_view record, int64_t offset) {
+  ASSIGN_OR_RETURN(Event e, internal::DecodeEvent(record));
+  // Open runs before any other thread sees the service; the locks keep the analysis honest.
+  absl::ReleasableMutexLock state(&state_mu_);
+  offsets_.push_back(offset);
+  e.seq = offsets_.size();
+  seen_.emplace(DedupeKey(e.source, e.id), e.seq);
+  by_customer_[e.uid].push_back(Ref{e.seq, e.occurred_ms, TypeIndex(e.type)});
+  last_seq_.store(e.seq, std::memory_order_release);
+  state.Release();
+  absl::MutexLock derive(&derive_mu_);
+  features_->Add(e);
+  dirty_.insert(e.uid);
+  if (e.type == kLifecycleChanged) {
+    auto to = e.properties.find("to");
+    if (to != e.properties.end()) {
+      lifecycle_->SetKnown(e.uid, std::get<std::string>(to->second));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::uint128 EventService::DedupeKey(std::string_view source, std::string_view id) const {
+  // Two independent 64-bit hashes of (source, id): a false duplicate needs both to collide.
+  const uint64_t a = absl::HashOf(source, id);
+  const uint64_t b = absl::HashOf(id, source, size_t{0x9e3779b97f4a7c15ull});
+  return absl::MakeUint128(a, b);
+}
+
+uint16_t EventService::TypeIndex(std::string_view type) const {
+  const std::vector<EventType>& types = Catalog::Builtin().types();
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i].name == type) return static_cast<uint16_t>(i);
+  }
+  return kUnknownType;
+}
+
+absl::StatusOr<std::optional<uint32_t>> EventService::ResolveCustomer(
+    const std::string& external_id) {
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = uid_cache_.find(external_id);
+    if (it != uid_cache_.end()) return std::optional<uint32_t>(it->second);
+  }
+  ASSIGN_OR_RETURN(std::optional<CustomerRecord> record,
+                   customers_->store().customers().FindByExternalId(external_id));
+  if (!record || record->erased) return std::optional<uint32_t>();
+  absl::MutexLock lock(&cache_mu_);
+  uid_cache_.emplace(external_id, record->uid);
+  return std::optional<uint32_t>(record->uid);
+}
+
+void EventService::Submit(std::vector<Item> items, const std::string& source, Done done) {
+  if (failed_.load()) {
+    done(absl::UnavailableError("event journal failed; the server must be restarted"));
+    return;
+  }
+  auto p = std::make_unique<Pending>();
+  p->results.resize(items.size());
+  p->encoded.resize(items.size());
+  p->keys.resize(items.size());
+  const int64_t now = clock_->NowMs();
+  size_t good = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    Item& item = items[i];
+    ItemResult& r = p->results[i];
+    if (!item.error.empty()) {
+      r.status = ItemResult::Status::kRejected;
+      r.error = item.error;
+      continue;
+    }
+    Event& e = item.event;
+    const EventType* type = Catalog::Builtin().Find(e.type);
+    if (type == nullptr || (type->internal && source != kSourceInternal)) {
+      r.status = ItemResult::Status::kRejected;
+      r.error = fmt::format("type: \"{}\" is not accepted from this source", e.type);
+      continue;
+    }
+    absl::StatusOr<std::optional<uint32_t>> uid = ResolveCustomer(e.customer);
+    if (!uid.ok()) {
+      done(uid.status());
+      return;
+    }
+    if (!uid->has_value()) {
+      r.status = ItemResult::Status::kRejected;
+      r.error = fmt::format("customer: \"{}\" is not a known customer", e.customer);
+      continue;
+    }
+    e.uid = **uid;
+    e.source = source;
+    e.received_ms = now;
+    p->keys[i] = DedupeKey(source, e.id);
+    internal::EncodeEvent(e, p->encoded[i]);
+    ++good;
+  }
+  p->items = std::move(items);
+  p->done = std::move(done);
+  if (good == 0) {
+    // Nothing to write: answer at once (duplicates are decided by the writer only).
+    Done d = std::move(p->done);
+    d(std::move(p->results));
+    return;
+  }
+  absl::MutexLock lock(&queue_mu_);
+  if (stopping_) {
+    p->done(absl::UnavailableError("the event log is stopping"));
+    return;
+  }
+  if (queued_events_ + good > options_.max_queued_events) {
+    p->done(absl::ResourceExhaustedError("events: the event log is busy; retry shortly"));
+    return;
+  }
+  queued_events_ += good;
+  queue_.push_back(std::move(p));
+}
+
+absl::StatusOr<std::vector<EventService::ItemResult>> EventService::SubmitAndWait(
+    std::vector<Item> items, const std::string& source) {
+  absl::Notification done;
+  absl::StatusOr<std::vector<ItemResult>> out;
+  Submit(std::move(items), source, [&](absl::StatusOr<std::vector<ItemResult>> r) {
+    out = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return out;
+}
+
+void EventService::WriterLoop() {
+  std::vector<std::unique_ptr<Pending>> batch;
+  std::string payload;
+  for (;;) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      queue_mu_.Await(absl::Condition(&has_work));
+      if (queue_.empty() && stopping_) return;
+      if (options_.commit_window_us > 0 && !stopping_) {
+        queue_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                   absl::Microseconds(options_.commit_window_us));
+      }
+      batch.swap(queue_);
+      queued_events_ = 0;
+    }
+    // Decide duplicates (against the log and within the batch) and number the new events.
+    payload.clear();
+    struct Placed {
+      Pending* p;
+      size_t i;
+      size_t at;  // position of the record's length prefix in the payload
+    };
+    std::vector<Placed> placed;
+    {
+      absl::ReaderMutexLock lock(&state_mu_);
+      absl::flat_hash_map<absl::uint128, uint64_t> in_batch;
+      uint64_t next = offsets_.size();
+      for (auto& p : batch) {
+        for (size_t i = 0; i < p->encoded.size(); ++i) {
+          if (p->encoded[i].empty()) continue;
+          ItemResult& r = p->results[i];
+          auto seen = seen_.find(p->keys[i]);
+          if (seen != seen_.end()) {
+            r.status = ItemResult::Status::kDuplicate;
+            r.seq = seen->second;
+            continue;
+          }
+          auto [it, fresh] = in_batch.emplace(p->keys[i], next + 1);
+          if (!fresh) {
+            r.status = ItemResult::Status::kDuplicate;
+            r.seq = it->second;
+            continue;
+          }
+          r.seq = ++next;
+          placed.push_back({p.get(), i, payload.size()});
+          Journal::AppendRecord(payload, p->encoded[i]);
+        }
+      }
+    }
+    absl::Status st = absl::OkStatus();
+    int64_t payload_offset = 0;
+    if (!payload.empty()) {
+      absl::StatusOr<int64_t> off = journal_->AppendBatch(payload);
+      if (off.ok()) {
+        payload_offset = *off;
+      } else {
+        st = off.status();
+        if (!failed_.exchange(true)) {
+          Log(Severity::kError, "event journal write failed; refusing events until restart",
+              {{"error.message", std::string(st.message())}});
+        }
+      }
+    }
+    if (st.ok() && !placed.empty()) {
+      {
+        absl::MutexLock lock(&state_mu_);
+        for (const Placed& pl : placed) {
+          const Event& e = pl.p->items[pl.i].event;
+          offsets_.push_back(payload_offset + static_cast<int64_t>(pl.at) + 4);
+          seen_.emplace(pl.p->keys[pl.i], offsets_.size());
+          by_customer_[e.uid].push_back(Ref{offsets_.size(), e.occurred_ms, TypeIndex(e.type)});
+        }
+        last_seq_.store(offsets_.size(), std::memory_order_release);
+      }
+      {
+        absl::MutexLock lock(&derive_mu_);
+        for (const Placed& pl : placed) {
+          const Event& e = pl.p->items[pl.i].event;
+          features_->Add(e);
+          dirty_.insert(e.uid);
+        }
+      }
+      const uint64_t last = LastSeq();
+      absl::MutexLock lock(&subs_mu_);
+      for (const auto& [handle, fn] : subs_) fn(last);
+    }
+    for (auto& p : batch) {
+      if (st.ok()) {
+        p->done(std::move(p->results));
+      } else {
+        p->done(st);
+      }
+    }
+    batch.clear();
+  }
+}
+
+void EventService::TickLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&tick_mu_);
+      if (tick_mu_.AwaitWithTimeout(absl::Condition(&tick_stop_),
+                                    absl::Milliseconds(options_.feature_interval_ms))) {
+        return;
+      }
+    }
+    if (absl::Status st = Tick(); !st.ok()) {
+      Log(Severity::kWarn, "event features: tick failed",
+          {{"error.message", std::string(st.message())}});
+    }
+  }
+}
+
+absl::Status EventService::Tick(bool force_lifecycle) {
+  std::vector<LifecycleTransition> transitions;
+  std::vector<uint32_t> forget;
+  {
+    absl::MutexLock lock(&forget_mu_);
+    forget.swap(forget_);
+  }
+  {
+    absl::MutexLock lock(&derive_mu_);
+    for (uint32_t uid : forget) {
+      features_->Forget(uid);
+      lifecycle_->Forget(uid);
+      dirty_.erase(uid);
+      // An index update racing the erasure may have marked the customer live again.
+      customers_->index().Erase(uid);
+    }
+    const int64_t now = clock_->NowMs();
+    const int64_t today = features_->LocalDay(now);
+    std::vector<uint32_t> uids;
+    if (today != applied_day_) {
+      // A new local day moves every window: recompute everyone with events.
+      features_->ForEachCustomer([&](uint32_t uid) { uids.push_back(uid); });
+      applied_day_ = today;
+      force_lifecycle = true;
+    } else {
+      uids.assign(dirty_.begin(), dirty_.end());
+    }
+    dirty_.clear();
+    RETURN_IF_ERROR(ApplyFeatures(uids, today));
+    if (force_lifecycle || now - last_lifecycle_ms_ >= options_.lifecycle_interval_ms) {
+      last_lifecycle_ms_ = now;
+      ASSIGN_OR_RETURN(transitions, lifecycle_->Run(rules_, today));
+    }
+  }
+  if (transitions.empty()) return absl::OkStatus();
+  // Each transition becomes a durable lifecycle_changed event (outside derive_mu_: the
+  // writer takes it).
+  std::vector<std::string> external;
+  {
+    std::vector<uint32_t> uids;
+    uids.reserve(transitions.size());
+    for (const LifecycleTransition& t : transitions) uids.push_back(t.uid);
+    ASSIGN_OR_RETURN(external, customers_->store().customers().ExternalIds(uids));
+  }
+  const int64_t now = clock_->NowMs();
+  std::vector<Item> items;
+  items.reserve(transitions.size());
+  for (size_t i = 0; i < transitions.size(); ++i) {
+    const LifecycleTransition& t = transitions[i];
+    if (i >= external.size() || external[i].empty()) continue;
+    Item item;
+    item.event.id = fmt::format("lifecycle:{}:{}:{}", t.uid, now, t.to);
+    item.event.type = std::string(kLifecycleChanged);
+    item.event.customer = external[i];
+    item.event.occurred_ms = now;
+    item.event.properties.emplace("from", t.from);
+    item.event.properties.emplace("to", t.to);
+    items.push_back(std::move(item));
+  }
+  constexpr size_t kChunk = 5000;
+  for (size_t i = 0; i < items.size(); i += kChunk) {
+    std::vector<Item> chunk(
+        std::make_move_iterator(items.begin() + i),
+        std::make_move_iterator(items.begin() + std::min(items.size(), i + kChunk)));
+    ASSIGN_OR_RETURN(std::vector<ItemResult> results,
+                     SubmitAndWait(std::move(chunk), std::string(kSourceInternal)));
+    (void)results;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventService::ApplyFeatures(const std::vector<uint32_t>& uids, int64_t today) {
+  if (uids.empty()) return absl::OkStatus();
+  const Roaring live = customers_->index().Live();
+  std::vector<std::pair<uint32_t, TagChanges>> batch;
+  batch.reserve(std::min<size_t>(uids.size(), 10000));
+  for (uint32_t uid : uids) {
+    if (!live.contains(uid)) continue;
+    batch.emplace_back(uid, features_->Compute(uid, today));
+    if (batch.size() >= 10000) {
+      RETURN_IF_ERROR(customers_->index().ApplyBatch(batch));
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) RETURN_IF_ERROR(customers_->index().ApplyBatch(batch));
+  return absl::OkStatus();
+}
+
+void EventService::OnErased(uint32_t uid) {
+  {
+    absl::MutexLock lock(&state_mu_);
+    erased_.insert(uid);
+    by_customer_.erase(uid);
+  }
+  {
+    absl::MutexLock lock(&cache_mu_);
+    for (auto it = uid_cache_.begin(); it != uid_cache_.end();) {
+      if (it->second == uid) {
+        uid_cache_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Features and the stage are forgotten by the next tick, under derive_mu_ (this runs under
+  // the customer service's write lock, which must not be held while taking derive_mu_).
+  absl::MutexLock lock(&forget_mu_);
+  forget_.push_back(uid);
+}
+
+LifecycleRules EventService::lifecycle_rules() const {
+  absl::MutexLock lock(&derive_mu_);
+  return rules_;
+}
+
+absl::Status EventService::SetLifecycleRules(LifecycleRules rules) {
+  RETURN_IF_ERROR(ValidateLifecycleRules(rules));
+  {
+    absl::MutexLock lock(&derive_mu_);
+    RETURN_IF_ERROR(DefineTags(rules));
+    rules_ = std::move(rules);
+  }
+  return Tick(/*force_lifecycle=*/true);
+}
+
+std::map<std::string, uint64_t> EventService::LifecycleCounts() const {
+  absl::MutexLock lock(&derive_mu_);
+  return lifecycle_->Counts();
+}
+
+EventService::Stats EventService::stats() const {
+  Stats s;
+  s.events = LastSeq();
+  {
+    absl::ReaderMutexLock lock(&state_mu_);
+    s.customers_with_events = by_customer_.size();
+  }
+  s.journal_bytes = journal_->DurableSize();
+  return s;
+}
+
+uint64_t EventService::LastSeq() const { return last_seq_.load(std::memory_order_acquire); }
+
+absl::StatusOr<Event> EventService::ReadSeq(uint64_t seq) const {
+  int64_t offset;
+  {
+    absl::ReaderMutexLock lock(&state_mu_);
+    if (seq == 0 || seq > offsets_.size()) {
+      return absl::OutOfRangeError(fmt::format("event {} does not exist", seq));
+    }
+    offset = offsets_[seq - 1];
+  }
+  ASSIGN_OR_RETURN(std::string record, journal_->ReadRecordAt(offset));
+  ASSIGN_OR_RETURN(Event e, internal::DecodeEvent(record));
+  e.seq = seq;
+  return e;
+}
+
+absl::Status EventService::ReadAfter(uint64_t after, size_t max,
+                                     const std::function<bool(const Event&)>& fn) const {
+  const uint64_t last = LastSeq();
+  size_t passed = 0;
+  for (uint64_t seq = after + 1; seq <= last && passed < max; ++seq) {
+    ASSIGN_OR_RETURN(Event e, ReadSeq(seq));
+    {
+      absl::ReaderMutexLock lock(&state_mu_);
+      if (erased_.contains(e.uid)) continue;
+    }
+    ++passed;
+    if (!fn(e)) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventService::CustomerEvents(uint32_t uid, std::string_view type, uint64_t before_seq,
+                                          size_t limit,
+                                          const std::function<bool(const Event&)>& fn) const {
+  const uint16_t want = type.empty() ? kUnknownType : TypeIndex(type);
+  if (!type.empty() && want == kUnknownType) return absl::OkStatus();
+  std::vector<uint64_t> seqs;
+  {
+    absl::ReaderMutexLock lock(&state_mu_);
+    auto it = by_customer_.find(uid);
+    if (it == by_customer_.end()) return absl::OkStatus();
+    const std::vector<Ref>& refs = it->second;
+    for (auto r = refs.rbegin(); r != refs.rend() && seqs.size() < limit; ++r) {
+      if (before_seq != 0 && r->seq >= before_seq) continue;
+      if (!type.empty() && r->type != want) continue;
+      seqs.push_back(r->seq);
+    }
+  }
+  for (uint64_t seq : seqs) {
+    ASSIGN_OR_RETURN(Event e, ReadSeq(seq));
+    if (!fn(e)) break;
+  }
+  return absl::OkStatus();
+}
+
+bool EventService::HappenedSince(uint32_t uid, std::string_view type, int64_t since_ms) const {
+  const uint16_t want = TypeIndex(type);
+  if (want == kUnknownType) return false;
+  absl::ReaderMutexLock lock(&state_mu_);
+  auto it = by_customer_.find(uid);
+  if (it == by_customer_.end()) return false;
+  for (const Ref& r : it->second) {
+    if (r.type == want && r.occurred_ms >= since_ms) return true;
+  }
+  return false;
+}
+
+int EventService::Subscribe(std::function<void(uint64_t)> fn) {
+  absl::MutexLock lock(&subs_mu_);
+  const int handle = next_sub_++;
+  subs_.emplace_back(handle, std::move(fn));
+  return handle;
+}
+
+void EventService::Unsubscribe(int handle) {
+  absl::MutexLock lock(&subs_mu_);
+  std::erase_if(subs_, [&](const auto& s) { return s.first == handle; });
+}
+
+}  // namespace mercator::event

@@ -1,0 +1,87 @@
+// An append-only journal file for group commit: batches of records, each batch framed with
+// its length and CRC-32, appended with one write and made durable with fdatasync. The draw
+// engine (activity/draw_engine.h) and the event log (event/event_service.h) write one batch
+// per fsync and acknowledge their callers after it.
+//
+// File: an 8-byte magic naming its owner ("MCTDRAW1", "MCTEVNT1") then frames
+// [u32 magic][u32 payload length][u32 crc32(payload)][payload]; a payload is records
+// [u32 length][bytes]. A batch is written whole or, after a crash, is a torn tail: Open cuts
+// the file at the first frame that is short or fails its CRC (nothing in it was acknowledged,
+// since acknowledgements follow the fsync of the whole batch).
+//
+// A record's offset (of its bytes, after the length prefix) is stable for the life of the
+// file: owners keep offsets to read single records back (ReadRecordAt) or to read on from a
+// point (ReadRecordsFrom).
+//
+// Thread safety: AppendBatch from one thread (the writer); reads from any thread, for the
+// bytes below DurableSize(). The directory is locked (flock) for the journal's lifetime.
+#ifndef MERCATOR_STORE_JOURNAL_JOURNAL_H_
+#define MERCATOR_STORE_JOURNAL_JOURNAL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace mercator {
+
+class Journal {
+ public:
+  struct Options {
+    std::string dir;               // created if missing; locked through <dir>/LOCK
+    std::string file_name;         // "draws.journal"
+    std::string magic;             // exactly 8 bytes: "MCTDRAW1"
+    std::string name = "journal";  // for error messages: "draw journal"
+  };
+  // `record` and its offset in the file.
+  using RecordFn = std::function<absl::Status(std::string_view record, int64_t offset)>;
+
+  // Opens (creating) <dir>/<file_name>, locks <dir>/LOCK, and calls `fn` for every record of
+  // every complete batch in order, then truncates a torn tail. FailedPrecondition if the
+  // directory is locked by another journal; DataLoss for a file that is not this journal.
+  static absl::StatusOr<std::unique_ptr<Journal>> Open(const Options& options, const RecordFn& fn);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Appends one batch (`payload` = framed records, see AppendRecord) and fdatasyncs it.
+  // Returns the file offset of the payload: a record at position p of the payload (where its
+  // length prefix starts) has offset payload_offset + p + 4. After an error the file may hold
+  // a partial batch: the caller must stop appending.
+  absl::StatusOr<int64_t> AppendBatch(std::string_view payload);
+
+  // Reads the records of the durable part of the file, in order, until `fn` returns false.
+  absl::Status ReadRecords(const std::function<bool(std::string_view record)>& fn) const;
+  // The same from the frame that starts at `frame_offset` (FrameStart(), or the offset
+  // returned by a ReadRecordsFrom callback's frame), passing each record's offset.
+  absl::Status ReadRecordsFrom(
+      int64_t frame_offset,
+      const std::function<bool(std::string_view record, int64_t offset)>& fn) const;
+  // Reads the one record at `offset` (as passed to a RecordFn or computed from AppendBatch).
+  absl::StatusOr<std::string> ReadRecordAt(int64_t offset) const;
+  // Where the first frame starts.
+  static int64_t FrameStart() { return 8; }
+
+  int64_t DurableSize() const { return durable_size_.load(std::memory_order_acquire); }
+
+  // Appends `record` with its length prefix to a batch payload.
+  static void AppendRecord(std::string& payload, std::string_view record);
+
+ private:
+  Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size);
+
+  const std::string path_;
+  const std::string name_;
+  const int fd_;
+  const int lock_fd_;
+  std::atomic<int64_t> durable_size_;
+};
+
+}  // namespace mercator
+
+#endif  // MERCATOR_STORE_JOURNAL_JOURNAL_H_
