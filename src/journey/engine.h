@@ -1,0 +1,184 @@
+// The journey engine: enters customers into live journeys and runs their due steps.
+//
+// Entering. The engine follows the durable event log by sequence number (event/event.h):
+// each batch of events turns into entries (event and lifecycle triggers) and conversions
+// (goal events), written with the new cursor in one transaction (JourneyRepository::Ingest),
+// so after a crash it reads on from the last committed sequence and no event enters anyone
+// twice. Audience triggers compare the rule's members with those seen last (stored as the
+// cursor "audience:<journey>:<version>"); date triggers evaluate "tag = local day - offset"
+// once per local day at the configured time (cursor "date:<journey>:<version>"). The re-entry
+// policy is applied in the same transaction; a customer is held out when a keyed hash of
+// (journey, customer) falls below the holdout share, so the split is stable and needs no
+// state of its own.
+//
+// Running steps. RunDue takes each live journey's entries whose due time has come, in
+// batches, and runs their steps until each reaches a wait that has not ended or the end:
+// a wait that ended moves on; a branch evaluates its rule (one bitmap evaluation per rule per
+// batch) or asks the event log whether an event happened within the window; an action calls
+// outreach, the points ledger, the coupon service, the task sink or the customer service with
+// the idempotency key journey:<journey>:<version>:<customer>:<entry_no>:<step>. The new
+// positions and the actions' outcomes are then written in one transaction
+// (JourneyRepository::Advance). A crash before that commit re-runs the batch: every action
+// repeats with the same key and its receiver returns the first result, so each step takes
+// effect exactly once.
+//
+// Thread safety: safe for concurrent use; passes (RunOnce and its parts) are serialized.
+// Start() runs passes on a thread of its own, woken by new events.
+#ifndef MERCATOR_JOURNEY_ENGINE_H_
+#define MERCATOR_JOURNEY_ENGINE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "event/event.h"
+#include "journey/journey.h"
+#include "segment/rule.h"
+#include "store/journey_repository.h"
+
+namespace mercator {
+class CustomerRepository;
+class CustomerService;
+class SegmentIndex;
+}  // namespace mercator
+
+namespace mercator::outreach {
+class Outreach;
+}  // namespace mercator::outreach
+
+namespace mercator::reward {
+class CouponService;
+class PointsLedger;
+}  // namespace mercator::reward
+
+namespace mercator::workbench {
+class TaskSink;
+}  // namespace mercator::workbench
+
+namespace mercator::journey {
+
+// Where actions go. Any may be null: an action needing a missing one fails with the reason
+// "<what> is not configured" (recorded as the step's outcome) and the entry moves on.
+struct ActionPorts {
+  outreach::Outreach* outreach = nullptr;
+  workbench::TaskSink* tasks = nullptr;
+  reward::PointsLedger* points = nullptr;
+  reward::CouponService* coupons = nullptr;
+  CustomerService* customers = nullptr;  // set_tag
+};
+
+struct EngineOptions {
+  int step_batch = 10000;              // due entries read and advanced per transaction
+  int event_batch = 2000;              // events per ingestion transaction
+  int64_t interval_ms = 200;           // the worker's pass interval when nothing wakes it
+  int64_t trigger_interval_ms = 1000;  // audience and date triggers at most this often
+};
+
+// A definition ready to run: parsed, with its rules parsed.
+struct Compiled {
+  int64_t journey_id = 0;
+  int32_t version = 0;
+  Definition def;
+  std::map<std::string, Rule> rules;  // DSL text -> rule (branches, audience trigger)
+};
+
+// Parses a stored definition and its rules; InvalidArgument names the field.
+absl::StatusOr<std::shared_ptr<const Compiled>> Compile(int64_t journey_id, int32_t version,
+                                                        const std::string& definition_json);
+
+// Whether `uid` is in the holdout of `journey_id` at `percent` (deterministic).
+bool InHoldout(int64_t journey_id, uint32_t uid, int32_t percent);
+
+// The idempotency key of an action step.
+std::string ActionKey(const JourneyEntry& entry, std::string_view step);
+
+class Engine {
+ public:
+  struct PassReport {
+    int64_t events = 0;
+    int64_t entered = 0;
+    int64_t refused = 0;
+    int64_t converted = 0;
+    int64_t steps = 0;  // steps executed (a wait ending, a branch, an action, a window closing)
+    int64_t actions = 0;
+  };
+
+  // Pointers are not owned and must outlive the engine; `events` may be null (no event and
+  // lifecycle triggers, no goals, "event within" branches take the else path).
+  Engine(JourneyRepository* repository, event::EventLog* events, const SegmentIndex* index,
+         CustomerRepository* customers, ActionPorts ports, const Clock* clock,
+         EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Re-reads which journeys are live or paused and their versions (after a publish, pause,
+  // resume or end).
+  absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // One pass: events, then audience and date triggers (when due), then due steps until none
+  // is left.
+  absl::StatusOr<PassReport> RunOnce() ABSL_LOCKS_EXCLUDED(run_mu_);
+  // The parts of a pass.
+  absl::StatusOr<PassReport> IngestEvents() ABSL_LOCKS_EXCLUDED(run_mu_);
+  absl::StatusOr<PassReport> EvaluateTriggers() ABSL_LOCKS_EXCLUDED(run_mu_);
+  // One batch of due entries per live journey; PassReport::steps is 0 when nothing was due.
+  absl::StatusOr<PassReport> RunDueBatch() ABSL_LOCKS_EXCLUDED(run_mu_);
+
+  // Starts / stops the worker thread.
+  void Start();
+  void Stop();
+
+ private:
+  struct Live {
+    JourneyRecord record;
+    std::shared_ptr<const Compiled> compiled;  // the live version
+  };
+
+  absl::StatusOr<PassReport> IngestEventsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::StatusOr<PassReport> EvaluateTriggersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::StatusOr<PassReport> RunDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::StatusOr<std::shared_ptr<const Compiled>> Version(int64_t journey_id, int32_t version)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<Live> LiveJourneys() const ABSL_LOCKS_EXCLUDED(mu_);
+  // A new entry at the start of `c` (or held out), entered at now_ms.
+  EntryCandidate Candidate(const Compiled& c, uint32_t uid, std::string customer,
+                           int64_t now_ms) const;
+  // Candidates for `uids` (external ids looked up in chunks).
+  absl::Status AddCandidates(const Compiled& c, const std::vector<uint32_t>& uids, int64_t now_ms,
+                             IngestBatch& batch);
+  void Loop();
+
+  JourneyRepository* const repository_;
+  event::EventLog* const events_;
+  const SegmentIndex* const index_;
+  CustomerRepository* const customers_;
+  const ActionPorts ports_;
+  const Clock* const clock_;
+  const EngineOptions options_;
+
+  // Lock order: run_mu_, then mu_, then wake_mu_.
+  absl::Mutex run_mu_;  // one pass at a time
+  int64_t last_trigger_ms_ ABSL_GUARDED_BY(run_mu_) = 0;
+  mutable absl::Mutex mu_;
+  std::vector<Live> live_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<int64_t, int32_t>, std::shared_ptr<const Compiled>> versions_
+      ABSL_GUARDED_BY(mu_);
+  absl::Mutex wake_mu_;
+  bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(wake_mu_) = false;
+  int subscription_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace mercator::journey
+
+#endif  // MERCATOR_JOURNEY_ENGINE_H_

@@ -1,0 +1,93 @@
+// Journeys as operators manage them: definitions with versions, maker-checker before going
+// live, pause / resume / end, and stats.
+//
+// Lifecycle. A new journey is a draft (version 1). Submit sends the latest version to the
+// ApprovalService (object type "journey", digest the SHA-256 of the stored definition); its
+// author can never approve it. When approved, and only if the digest is still the version's,
+// the version becomes the live one and the engine reloads. A live version is frozen: an edit
+// creates a new draft version that needs its own approval; customers already in the journey
+// finish on the version they entered, new ones enter the newest approved version.
+// Pause stops entering and running steps (goal events still convert); resume continues; end
+// exits every open entry and is final.
+//
+// Thread safety: safe for concurrent use.
+#ifndef MERCATOR_JOURNEY_JOURNEY_SERVICE_H_
+#define MERCATOR_JOURNEY_JOURNEY_SERVICE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "auth/approvals.h"
+#include "common/clock.h"
+#include "common/principal.h"
+#include "journey/engine.h"
+#include "store/journey_repository.h"
+
+namespace boost::json {
+class value;
+}  // namespace boost::json
+
+namespace mercator {
+class SegmentIndex;
+}  // namespace mercator
+
+namespace mercator::journey {
+
+struct JourneyView {
+  JourneyRecord record;
+  JourneyVersion latest;
+  std::optional<JourneyVersion> live;
+};
+
+class JourneyService {
+ public:
+  // Pointers are not owned and must outlive the service; `engine` may be null (no reload).
+  // Registers the approval listener for "journey".
+  JourneyService(JourneyRepository* repository, auth::ApprovalService* approvals,
+                 const SegmentIndex* index, Engine* engine, const Clock* clock);
+  JourneyService(const JourneyService&) = delete;
+  JourneyService& operator=(const JourneyService&) = delete;
+
+  // Validates the definition (InvalidArgument "<field>: <reason>", including rules over
+  // unknown tags) and creates a draft.
+  absl::StatusOr<JourneyView> Create(const boost::json::value& definition, const Principal& actor);
+  // Edits the latest draft, or adds a new draft version after an approved one.
+  // FailedPrecondition while submitted or once ended.
+  absl::StatusOr<JourneyView> Update(int64_t id, const boost::json::value& definition,
+                                     const Principal& actor);
+  absl::StatusOr<JourneyView> Get(int64_t id);
+  absl::StatusOr<std::vector<JourneyView>> List(int64_t after_id, int limit);
+  absl::StatusOr<std::vector<JourneyVersion>> Versions(int64_t id);
+  // Only a journey that never went live.
+  absl::Status Delete(int64_t id);
+
+  absl::StatusOr<Approval> Submit(int64_t id, const Principal& actor,
+                                  const auth::RequestMeta& meta);
+  absl::StatusOr<JourneyView> Pause(int64_t id);
+  absl::StatusOr<JourneyView> Resume(int64_t id);
+  absl::StatusOr<JourneyView> End(int64_t id);
+
+  absl::StatusOr<JourneyStats> Stats(int64_t id);
+
+ private:
+  absl::Status Check(const boost::json::value& definition);
+  void OnDecided(const Approval& approval);
+  absl::StatusOr<JourneyView> View(const JourneyRecord& record);
+  void ReloadEngine();
+
+  JourneyRepository* const repository_;
+  auth::ApprovalService* const approvals_;
+  const SegmentIndex* const index_;
+  Engine* const engine_;
+  const Clock* const clock_;
+};
+
+// SHA-256 (hex) of a stored definition text.
+std::string DefinitionDigest(const std::string& definition_json);
+
+}  // namespace mercator::journey
+
+#endif  // MERCATOR_JOURNEY_JOURNEY_SERVICE_H_
