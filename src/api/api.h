@@ -38,11 +38,22 @@ class SignInService;
 class TaskService;
 }  // namespace mercator::activity
 
+namespace mercator::event {
+class EventService;
+}  // namespace mercator::event
+
+namespace mercator {
+class LifecycleRepository;
+}  // namespace mercator
+
 namespace mercator::api {
 
 // What the handlers need; owned by server/app, which outlives the router.
 struct ApiContext {
   CustomerService* customers = nullptr;
+  // The event log and the lifecycle rules' versions (events_api.cc); routes only when set.
+  event::EventService* events = nullptr;
+  LifecycleRepository* lifecycle_rules = nullptr;
   AudienceService* audiences = nullptr;
   Store* store = nullptr;
   const Clock* clock = nullptr;
@@ -101,6 +112,8 @@ void RegisterFulfilmentRoutes(http::Router& router, ApiContext& ctx);
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
 // /v1/risk/blocklist (activity/draw_guard.h).
 void RegisterRiskRoutes(http::Router& router, ApiContext& ctx);
+// /v1/events, /v1/customers/{external_id}/events, /v1/lifecycle/... (event/).
+void RegisterEventRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
 void RegisterClientRoutes(http::Router& router, ApiContext& ctx);
 
@@ -108,6 +121,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSystemRoutes(router, ctx);
   RegisterTagRoutes(router, ctx);
   RegisterCustomerRoutes(router, ctx);
+  RegisterEventRoutes(router, ctx);
   RegisterSegmentRoutes(router, ctx);
   RegisterAudienceRoutes(router, ctx);
   RegisterAuditRoutes(router, ctx);

@@ -19,6 +19,14 @@ constexpr RoutePermission kTable[] = {
     {Method::kGet, "/v1/customers/{external_id}", "customers:read"},
     {Method::kPost, "/v1/customers/lookup", "customers:read"},
     {Method::kDelete, "/v1/customers/{external_id}", "customers:erase"},
+    // events_api.cc: events come from the bank's systems (events scope); staff read them.
+    {Method::kPost, "/v1/events", "events:write"},
+    {Method::kGet, "/v1/events/types", "tags:read"},
+    {Method::kGet, "/v1/events/stats", "tags:read"},
+    {Method::kGet, "/v1/customers/{external_id}/events", "customers:read"},
+    {Method::kGet, "/v1/lifecycle/rules", "tags:read"},
+    {Method::kPut, "/v1/lifecycle/rules", "tags:write"},
+    {Method::kGet, "/v1/lifecycle/stages", "segments:read"},
     // segments_api.cc
     {Method::kPost, "/v1/segments/count", "segments:read"},
     {Method::kPost, "/v1/segments/breakdown", "segments:read"},

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -12,6 +13,7 @@
 #include "common/status_macros.h"
 #include "event/internal/codec.h"
 #include "fmt/format.h"
+#include "segment/dsl.h"
 
 namespace mercator::event {
 namespace {
@@ -142,7 +144,11 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
   }
   customers->AddErasureListener([raw = s.get()](uint32_t uid) { raw->OnErased(uid); });
   s->writer_ = std::thread([raw = s.get()] { raw->WriterLoop(); });
-  RETURN_IF_ERROR(s->Tick(/*force_lifecycle=*/true));
+  if (absl::Status st = s->Tick(/*force_lifecycle=*/true); !st.ok()) {
+    // Rules that no longer evaluate (a tag changed type) must not keep the server down.
+    Log(Severity::kWarn, "event log: first tick failed",
+        {{"error.message", std::string(st.message())}});
+  }
   if (options.feature_interval_ms > 0) {
     s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
   }
@@ -152,6 +158,9 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
 }
 
 absl::Status EventService::DefineTags(const LifecycleRules& rules) {
+  for (const TagDef& def : DefaultLifecycleInputTags()) {
+    if (!customers_->index().FindTag(def.key)) RETURN_IF_ERROR(customers_->DefineTag(def));
+  }
   for (const TagDef& def : features_->TagDefs()) {
     std::optional<TagDef> have = customers_->index().FindTag(def.key);
     if (!have || *have != def) RETURN_IF_ERROR(customers_->DefineTag(def));
@@ -443,8 +452,12 @@ absl::Status EventService::Tick(bool force_lifecycle) {
     }
     dirty_.clear();
     RETURN_IF_ERROR(ApplyFeatures(uids, today));
-    if (force_lifecycle || now - last_lifecycle_ms_ >= options_.lifecycle_interval_ms) {
-      last_lifecycle_ms_ = now;
+    // Scheduling runs on the machine's steady time; business dates on the injected clock.
+    const int64_t steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+    if (force_lifecycle || steady_ms - last_lifecycle_ms_ >= options_.lifecycle_interval_ms) {
+      last_lifecycle_ms_ = steady_ms;
       ASSIGN_OR_RETURN(transitions, lifecycle_->Run(rules_, today));
     }
   }
@@ -529,8 +542,27 @@ LifecycleRules EventService::lifecycle_rules() const {
   return rules_;
 }
 
-absl::Status EventService::SetLifecycleRules(LifecycleRules rules) {
+absl::Status EventService::CheckLifecycleRules(const LifecycleRules& rules) const {
   RETURN_IF_ERROR(ValidateLifecycleRules(rules));
+  const int64_t today = [&] {
+    absl::MutexLock lock(&derive_mu_);
+    return features_->LocalDay(clock_->NowMs());
+  }();
+  for (size_t i = 0; i < rules.stages.size(); ++i) {
+    if (rules.stages[i].rule.empty()) continue;
+    absl::StatusOr<std::string> text = ExpandDaysAgo(rules.stages[i].rule, today);
+    absl::StatusOr<Rule> rule = text.ok() ? ParseDsl(*text) : absl::StatusOr<Rule>(text.status());
+    absl::Status st = rule.ok() ? customers_->index().Evaluate(*rule).status() : rule.status();
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("stages[{}].rule: {}", i, std::string(st.message())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventService::SetLifecycleRules(LifecycleRules rules) {
+  RETURN_IF_ERROR(CheckLifecycleRules(rules));
   {
     absl::MutexLock lock(&derive_mu_);
     RETURN_IF_ERROR(DefineTags(rules));

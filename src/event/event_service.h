@@ -118,6 +118,9 @@ class EventService final : public EventLog {
   // them at once (the caller stores and audits them).
   LifecycleRules lifecycle_rules() const;
   absl::Status SetLifecycleRules(LifecycleRules rules);
+  // Validates the rules and evaluates each against the index (unknown tags, wrong types),
+  // changing nothing. Errors name the stage: "stages[1].rule: field 'x': unknown tag".
+  absl::Status CheckLifecycleRules(const LifecycleRules& rules) const;
   std::map<std::string, uint64_t> LifecycleCounts() const;
 
   const Catalog& catalog() const { return Catalog::Builtin(); }
@@ -206,7 +209,7 @@ class EventService final : public EventLog {
   LifecycleRules rules_ ABSL_GUARDED_BY(derive_mu_);
   absl::flat_hash_set<uint32_t> dirty_ ABSL_GUARDED_BY(derive_mu_);
   int64_t applied_day_ ABSL_GUARDED_BY(derive_mu_) = INT64_MIN;
-  int64_t last_lifecycle_ms_ ABSL_GUARDED_BY(derive_mu_) = INT64_MIN;
+  int64_t last_lifecycle_ms_ ABSL_GUARDED_BY(derive_mu_) = INT64_MIN / 2;  // steady clock
 
   // Customers erased since the last tick (a leaf lock).
   absl::Mutex forget_mu_;

@@ -48,6 +48,27 @@ LifecycleRules DefaultLifecycleRules() {
   return r;
 }
 
+std::vector<TagDef> DefaultLifecycleInputTags() {
+  auto date = [](std::string key, std::string zh, std::string en, TagCategory category,
+                 std::string description) {
+    TagDef d;
+    d.key = std::move(key);
+    d.name_zh = std::move(zh);
+    d.name_en = std::move(en);
+    d.category = category;
+    d.type = TagType::kDate;
+    d.source = TagSource::kImported;
+    d.description = std::move(description);
+    return d;
+  };
+  return {date("open_date", "开户日期", "Account opened", TagCategory::kLifecycle,
+               "Date the first account was opened; absent for potential customers."),
+          date("last_login", "最近登录日期", "Last app login", TagCategory::kBehaviour,
+               "Last login to the mobile banking app; absent without the app."),
+          date("last_txn", "最近交易日期", "Last transaction", TagCategory::kBehaviour,
+               "Last customer-initiated transaction on any channel.")};
+}
+
 absl::StatusOr<std::string> ExpandDaysAgo(std::string_view rule, int64_t today) {
   static constexpr std::string_view kMacro = "days_ago(";
   std::string out;

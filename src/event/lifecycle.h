@@ -54,6 +54,10 @@ struct LifecycleRules {
 };
 
 LifecycleRules DefaultLifecycleRules();
+// The imported tags the default rules read (open_date, last_login, last_txn: dates a bank's
+// warehouse export fills), defined by the event log when the catalog lacks them so that the
+// defaults run on any installation.
+std::vector<TagDef> DefaultLifecycleInputTags();
 // Validates names (unique, identifier-like), rules (parse with days_ago expanded) and that
 // only the last stage may have an empty rule. Errors name the field: "stages[2].rule: ...".
 absl::Status ValidateLifecycleRules(const LifecycleRules& rules);

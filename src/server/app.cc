@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sodium.h>
 
+#include <boost/json.hpp>
+
 #include <filesystem>
 
 #include "activity/draw_port.h"
@@ -27,6 +29,7 @@
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
+#include "store/sqlite/sqlite_lifecycle.h"
 #include "store/sqlite/sqlite_participation.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_risk.h"
@@ -139,6 +142,36 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->fulfilments_ = std::make_unique<reward::FulfilmentService>(
       app->fulfilment_repository_.get(), app->award_source_.get(), app->points_.get(),
       app->coupons_.get(), clock, options.fulfilment);
+  // The event log: behaviour features and lifecycle stages into the index; task completions
+  // follow it (at least once; TaskService is idempotent per event).
+  app->lifecycle_repository_ = NewSqliteLifecycleRepository(*app->store_);
+  event::LifecycleRules rules = event::DefaultLifecycleRules();
+  ASSIGN_OR_RETURN(std::optional<LifecycleRulesRecord> saved, app->lifecycle_repository_->Latest());
+  if (saved) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(saved->rules_json, ec);
+    absl::StatusOr<event::LifecycleRules> parsed =
+        ec ? absl::StatusOr<event::LifecycleRules>(absl::DataLossError("not JSON"))
+           : event::LifecycleRulesFromJson(v);
+    if (!parsed.ok()) {
+      return absl::DataLossError(fmt::format("lifecycle_rules version {}: {}", saved->version,
+                                             std::string(parsed.status().message())));
+    }
+    rules = *std::move(parsed);
+    rules.version = saved->version;
+  }
+  event::EventServiceOptions event_options = options.events;
+  event_options.dir = (std::filesystem::path(options.data_dir) / "events").string();
+  ASSIGN_OR_RETURN(app->events_, event::EventService::Open(event_options, app->customers_.get(),
+                                                           clock, std::move(rules)));
+  app->task_events_ = std::make_unique<EventFollower>(
+      app->events_.get(), &app->store_->meta(), "events.cursor.tasks",
+      [tasks = app->tasks_.get()](const event::Event& e) {
+        if (e.source == event::kSourceInternal) return;
+        // Event ids are unique per sender; the task's idempotency key carries both.
+        (void)tasks->OnEvent(e.type, e.customer, e.source + ":" + e.id, e.occurred_ms);
+      },
+      options.follow_events);
   return app;
 }
 
@@ -148,6 +181,8 @@ absl::Status App::Start() {
   api_ = std::make_unique<ApiState>();
   api::ApiContext& ctx = api_->ctx;
   ctx.customers = customers_.get();
+  ctx.events = events_.get();
+  ctx.lifecycle_rules = lifecycle_repository_.get();
   ctx.audiences = audiences_.get();
   ctx.store = store_.get();
   ctx.clock = options_.clock != nullptr ? options_.clock : SystemClock::Get();
@@ -286,6 +321,7 @@ void App::Shutdown() {
   draining_ = true;
   if (server_) server_->Drain();
   fulfilment_worker_.reset();
+  task_events_.reset();
   if (snapshot_thread_.joinable()) {
     {
       absl::MutexLock lock(&snapshot_mu_);

@@ -29,15 +29,18 @@
 #include "auth/request_signing.h"
 #include "auth/staff_service.h"
 #include "customer/customer_service.h"
+#include "event/event_service.h"
 #include "http/http_client.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "server/event_follower.h"
 #include "reward/coupons.h"
 #include "reward/fulfilment.h"
 #include "reward/points_ledger.h"
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
 #include "store/activity_repository.h"
+#include "store/lifecycle_repository.h"
 #include "store/pii_cipher.h"
 #include "store/repository.h"
 
@@ -78,6 +81,11 @@ struct AppOptions {
   // trust X-Forwarded-For, and the local risk rules' velocity limits (activity/draw_guard.h).
   activity::DrawGuardOptions draw_guard;
   activity::LocalRiskOptions risk;
+  // The event log (event/event_service.h): commit window, how often features and lifecycle
+  // stages reach the index (tests: 0, they call events().Tick()); dir is <data_dir>/events.
+  event::EventServiceOptions events;
+  // Whether task completions follow the event log on a thread of their own (tests: false).
+  bool follow_events = true;
 };
 
 class App {
@@ -102,6 +110,7 @@ class App {
   activity::ActivityService& activities() { return *activities_; }
   // Task completions (the events module completes tasks through TaskService::OnEvent).
   activity::TaskService& tasks() { return *tasks_; }
+  event::EventService& events() { return *events_; }
   activity::LocalRiskRules& risk() { return *risk_rules_; }
   auth::StaffService& staff() { return *staff_; }
   auth::ApiClientService& api_clients() { return *api_clients_; }
@@ -141,6 +150,9 @@ class App {
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
+  // The event log over the customers and their index (declared after them: destroyed first).
+  std::unique_ptr<LifecycleRepository> lifecycle_repository_;
+  std::unique_ptr<event::EventService> events_;
   // Activities (after the services they use: destroyed first). draw_ is the draw engine
   // behind activity::DrawPort (journal in <data_dir>/draw).
   // The draw guard (rate limits, risk black list, velocity) and the eligibility verification
@@ -160,6 +172,8 @@ class App {
   std::unique_ptr<activity::SignInService> sign_ins_;
   std::unique_ptr<activity::QuizService> quizzes_;
   std::unique_ptr<activity::TaskService> tasks_;
+  // Task completions from the event log (after tasks_ and events_: destroyed first).
+  std::unique_ptr<EventFollower> task_events_;
   // The award outbox over the engine's journal (after the engine, points and coupons).
   std::unique_ptr<FulfilmentRepository> fulfilment_repository_;
   std::unique_ptr<reward::AwardSource> award_source_;
