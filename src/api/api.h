@@ -46,6 +46,21 @@ namespace mercator {
 class LifecycleRepository;
 }  // namespace mercator
 
+namespace mercator {
+class OutreachRepository;
+}  // namespace mercator
+
+namespace mercator::outreach {
+class ContactPolicy;
+class OutreachService;
+class TemplateService;
+}  // namespace mercator::outreach
+
+namespace mercator::workbench {
+class TaskRuleRunner;
+class WorkbenchService;
+}  // namespace mercator::workbench
+
 namespace mercator::api {
 
 // What the handlers need; owned by server/app, which outlives the router.
@@ -91,6 +106,15 @@ struct ApiContext {
   activity::TaskService* tasks = nullptr;
   // The draw guard's risk black list (risk_api.cc); routes only when set.
   activity::LocalRiskRules* risk = nullptr;
+  // Outreach base: templates, consent and opt-outs, contact history, the contact policy, the
+  // sandbox outbox (outreach_api.cc); routes only when all are set.
+  outreach::TemplateService* templates = nullptr;
+  outreach::OutreachService* outreach = nullptr;
+  outreach::ContactPolicy* contact_policy = nullptr;
+  OutreachRepository* outreach_repository = nullptr;
+  // The customer-manager workbench (workbench_api.cc); routes only when set (with outreach).
+  workbench::WorkbenchService* workbench = nullptr;
+  workbench::TaskRuleRunner* task_rules = nullptr;
 };
 
 void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
@@ -116,6 +140,11 @@ void RegisterRiskRoutes(http::Router& router, ApiContext& ctx);
 void RegisterEventRoutes(http::Router& router, ApiContext& ctx);
 // /v1/clients and /v1/whoami; the signed-request verifier is in api/clients_api.h.
 void RegisterClientRoutes(http::Router& router, ApiContext& ctx);
+// /v1/templates, /v1/customers/{external_id}/{consents,opt-outs,contacts}, /v1/contact-policy,
+// /v1/outreach/sandbox/outbox (outreach/).
+void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx);
+// /v1/workbench/... (workbench/).
+void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx);
 
 inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSystemRoutes(router, ctx);
@@ -134,6 +163,8 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterClientRoutes(router, ctx);
   RegisterActivityRoutes(router, ctx);
   RegisterRiskRoutes(router, ctx);
+  RegisterOutreachRoutes(router, ctx);
+  RegisterWorkbenchRoutes(router, ctx);
 }
 
 }  // namespace mercator::api

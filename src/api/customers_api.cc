@@ -8,7 +8,6 @@
 #include "api/api.h"
 #include "api/audit_util.h"
 #include "api/json_util.h"
-#include "common/mask.h"
 
 namespace mercator::api {
 
@@ -75,32 +74,6 @@ absl::StatusOr<CustomerUpsert> UpsertFromJson(const CatalogView& catalog, const 
   return u;
 }
 
-enum class Pii { kMasked, kUnmasked };
-
-json::object CustomerToJson(const CatalogView& catalog, const CustomerRecord& c, Pii pii) {
-  json::object o;
-  o["external_id"] = c.external_id;
-  o["uid"] = c.uid;
-  if (pii == Pii::kUnmasked) {
-    o["name"] = c.name;
-    o["phone"] = c.phone;
-    o["id_number"] = c.id_number;
-  } else {
-    o["name"] = MaskName(c.name);
-    o["phone"] = MaskPhone(c.phone);
-    o["id_number"] = MaskIdNumber(c.id_number);
-  }
-  o["pii"] = pii == Pii::kUnmasked ? "unmasked" : "masked";
-  json::object tags;
-  for (const auto& [key, value] : c.tags) {
-    if (const TagDef* def = catalog.Find(key)) tags[key] = TagValueToJson(*def, value);
-  }
-  o["tags"] = std::move(tags);
-  o["created_at"] = IsoTime(c.created_ms);
-  o["updated_at"] = IsoTime(c.updated_ms);
-  return o;
-}
-
 }  // namespace
 
 void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
@@ -159,18 +132,9 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
   // the read is in the audit log ("customer.pii_read").
   router.Add(
       Method::kGet, "/v1/customers/{external_id}", Auth::kRequired, [&ctx](http::Request& req) {
-        Pii pii = Pii::kMasked;
-        if (auto it = req.query.find("unmask"); it != req.query.end()) {
-          if (it->second == "true") {
-            pii = Pii::kUnmasked;
-          } else if (it->second != "false") {
-            return ErrorResponse(absl::InvalidArgumentError("unmask: must be true or false"));
-          }
-        }
-        if (pii == Pii::kUnmasked && !req.principal.Has("pii:read")) {
-          return ErrorResponse(absl::PermissionDeniedError(
-              "unmask: reading personal data in full needs the permission pii:read"));
-        }
+        absl::StatusOr<Pii> requested = RequestedPii(req);
+        if (!requested.ok()) return ErrorResponse(requested.status());
+        const Pii pii = *requested;
         const std::string& external_id = req.path_params.at("external_id");
         auto c = ctx.customers->Get(external_id);
         if (!c.ok()) return ErrorResponse(c.status());

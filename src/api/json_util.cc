@@ -4,8 +4,10 @@
 
 #include <cmath>
 
+#include "common/mask.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "customer/customer_service.h"
 #include "segment/dsl.h"
 #include "segment/rule_json.h"
 
@@ -218,6 +220,46 @@ std::string IsoTime(int64_t ms) {
   CivilFromDays(days, &y, &m, &d);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", y, m, d, rem / 3600000,
                      rem / 60000 % 60, rem / 1000 % 60, rem % 1000);
+}
+
+json::object CustomerToJson(const CatalogView& catalog, const CustomerRecord& c, Pii pii) {
+  json::object o;
+  o["external_id"] = c.external_id;
+  o["uid"] = c.uid;
+  if (pii == Pii::kUnmasked) {
+    o["name"] = c.name;
+    o["phone"] = c.phone;
+    o["id_number"] = c.id_number;
+  } else {
+    o["name"] = MaskName(c.name);
+    o["phone"] = MaskPhone(c.phone);
+    o["id_number"] = MaskIdNumber(c.id_number);
+  }
+  o["pii"] = pii == Pii::kUnmasked ? "unmasked" : "masked";
+  json::object tags;
+  for (const auto& [key, value] : c.tags) {
+    if (const TagDef* def = catalog.Find(key)) tags[key] = TagValueToJson(*def, value);
+  }
+  o["tags"] = std::move(tags);
+  o["created_at"] = IsoTime(c.created_ms);
+  o["updated_at"] = IsoTime(c.updated_ms);
+  return o;
+}
+
+absl::StatusOr<Pii> RequestedPii(const http::Request& req) {
+  Pii pii = Pii::kMasked;
+  if (auto it = req.query.find("unmask"); it != req.query.end()) {
+    if (it->second == "true") {
+      pii = Pii::kUnmasked;
+    } else if (it->second != "false") {
+      return absl::InvalidArgumentError("unmask: must be true or false");
+    }
+  }
+  if (pii == Pii::kUnmasked && !req.principal.Has("pii:read")) {
+    return absl::PermissionDeniedError(
+        "unmask: reading personal data in full needs the permission pii:read");
+  }
+  return pii;
 }
 
 }  // namespace mercator::api

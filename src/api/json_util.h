@@ -15,6 +15,10 @@
 #include "http/types.h"
 #include "segment/rule.h"
 
+namespace mercator {
+class CatalogView;
+}  // namespace mercator
+
 namespace mercator::api {
 
 namespace json = boost::json;
@@ -58,6 +62,14 @@ absl::StatusOr<TagValue> TagValueFromJson(const TagDef& def, const json::value& 
 absl::StatusOr<Rule> RuleFromInput(const json::value& v, std::string_view field);
 // Both forms of a rule: {"dsl": "...", "tree": {...}, "terms": N}.
 json::object RuleToOutput(const Rule& rule);
+
+// A customer profile as the API shows it: name, phone and ID number masked (张*, 138****1234)
+// unless `pii` is kUnmasked (the caller holds pii:read, asked for it, and the read is audited).
+enum class Pii { kMasked, kUnmasked };
+json::object CustomerToJson(const CatalogView& catalog, const CustomerRecord& c, Pii pii);
+// ?unmask=true|false of a profile read: InvalidArgument for another value, PermissionDenied
+// for unmask=true without pii:read. The caller audits an unmasked read before answering.
+absl::StatusOr<Pii> RequestedPii(const http::Request& req);
 
 // ISO 8601 UTC from milliseconds: "2026-11-23T07:52:22.123Z".
 std::string IsoTime(int64_t ms);

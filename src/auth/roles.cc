@@ -8,7 +8,7 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 31> kAllPermissions = {
+constexpr std::array<std::string_view, 36> kAllPermissions = {
     "activities:read",   // activities: terms, versions, stats, draw log
     "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
@@ -18,6 +18,8 @@ constexpr std::array<std::string_view, 31> kAllPermissions = {
     "audiences:write",   // create, change, delete audiences; take snapshots
     "audit:read",        // page through the audit log
     "clients:manage",    // API clients: create, rotate secrets, disable
+    "contacts:read",     // customers' consent, opt-outs and contact history; the policy
+    "contacts:write",    // record consent and opt-outs; change the contact policy (audited)
     "customers:erase",   // PIPL erasure
     "customers:read",    // customer profiles (personal data masked)
     "customers:write",   // batch upsert
@@ -35,10 +37,13 @@ constexpr std::array<std::string_view, 31> kAllPermissions = {
     "segments:read",     // count, breakdown, sample, DSL/JSON conversion
     "self",              // one's own session and password
     "tags:read",         // tag catalog
+    "templates:read",    // message templates and previews
+    "templates:write",   // create, edit, delete and submit message templates (audited)
     "tags:write",        // define and change tags
     "users:manage",      // staff accounts
     "users:read",        // list staff accounts
     "webhooks:write",    // client scope: inbound channel callbacks (receipts, replies)
+    "workbench:manage",  // link staff to manager ids, task rules, run them (audited)
     "workbench:use",     // customer-manager workbench
 };
 
@@ -55,18 +60,19 @@ const std::vector<RoleDef>& Roles() {
       {"admin",
        {"approvals:read", "audiences:read", "audiences:write", "audit:read", "clients:manage",
         "customers:erase", "customers:read", "customers:write", "segments:read", "self",
-        "tags:read", "tags:write", "users:manage", "users:read"}},
-      {"operator",
-       {"activities:read", "activities:write", "approvals:read", "approvals:submit",
-        "audiences:read", "audiences:write", "customers:read", "exports:read", "rewards:read",
-        "rewards:write", "risk:read", "risk:write", "segments:export", "segments:read", "self",
-        "tags:read", "tags:write"}},
+        "tags:read", "tags:write", "users:manage", "users:read", "workbench:manage"}},
+      {"operator", {"activities:read", "activities:write", "approvals:read", "approvals:submit",
+                    "audiences:read",  "audiences:write",  "customers:read", "exports:read",
+                    "rewards:read",    "rewards:write",    "risk:read",      "risk:write",
+                    "segments:export", "segments:read",    "self",           "tags:read",
+                    "tags:write",      "contacts:read",    "contacts:write", "templates:read",
+                    "templates:write"}},
       {"approver",
        {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "customers:read",
-        "segments:read", "self", "tags:read"}},
+        "segments:read", "self", "tags:read", "templates:read"}},
       {"manager",
        {"activities:read", "audiences:read", "customers:read", "pii:read", "rewards:read",
-        "segments:read", "self", "tags:read", "workbench:use"}},
+        "segments:read", "self", "tags:read", "templates:read", "workbench:use"}},
       {"analyst",
        {"activities:read", "audiences:read", "customers:read", "rewards:read", "risk:read",
         "segments:read", "self", "tags:read"}},

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "store/sqlite/sqlite_audit.h"
+#include "store/sqlite/sqlite_outreach.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -77,7 +78,12 @@ void PrintCredential(const std::string& username, const std::string& password) {
   std::fflush(stdout);
 }
 
-int Create(Staff& s, std::string_view command, const auth::NewUser& spec) {
+// `manager_id` (optional): the customer-manager id the account works in the workbench.
+int Create(Staff& s, std::string_view command, const auth::NewUser& spec,
+           const std::string& manager_id = "") {
+  if (manager_id.size() > 64) {
+    return Fail(absl::InvalidArgumentError("--manager-id: at most 64 bytes"));
+  }
   absl::StatusOr<auth::CreatedUser> created =
       s.service->CreateUser(spec, fmt::format("system:cli:{}", command));
   if (!created.ok()) return Fail(created.status());
@@ -85,6 +91,20 @@ int Create(Staff& s, std::string_view command, const auth::NewUser& spec) {
           s.Audit(command, "user.create", created->user.username, RolesDetail(created->user.roles));
       !a.ok()) {
     return Fail(a);
+  }
+  if (!manager_id.empty()) {
+    std::unique_ptr<WorkbenchRepository> workbench = NewSqliteWorkbenchRepository(*s.store);
+    if (absl::Status l = workbench->LinkManager(created->user.id, manager_id); !l.ok()) {
+      return Fail(l);
+    }
+    if (absl::Status a =
+            s.Audit(command, "workbench.manager_link", created->user.username,
+                    boost::json::serialize(boost::json::object{{"manager_id", manager_id}}));
+        !a.ok()) {
+      return Fail(a);
+    }
+    std::printf("Linked %s to customer manager %s.\n", created->user.username.c_str(),
+                manager_id.c_str());
   }
   std::printf(
       "Created %s with roles %s. One-time password (shown once; change it after "
@@ -182,6 +202,9 @@ std::unique_ptr<UserCommand> AddUserCommands(CLI::App& cli) {
                    "auditor")
       ->required();
   c->add->add_option("--display-name", c->display_name, "Display name");
+  c->add->add_option("--manager-id", c->manager_id,
+                     "Customer-manager id (the `manager` tag of their customers, e.g. M00001): "
+                     "the account's book in the workbench");
   c->list = c->user->add_subcommand("list", "List accounts");
   c->list->fallthrough();
   c->disable = c->user->add_subcommand("disable", "Disable an account and end its sessions");
@@ -206,7 +229,7 @@ int RunUserCommand(const UserCommand& c, const std::string& data_dir) {
     spec.username = c.username;
     spec.display_name = c.display_name;
     spec.roles = SplitRoles(c.roles);
-    return Create(*s, "user-add", spec);
+    return Create(*s, "user-add", spec, c.manager_id);
   }
   if (*c.list) return List(*s);
   if (*c.disable) return SetDisabled(*s, c.username, true);

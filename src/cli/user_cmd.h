@@ -21,7 +21,8 @@ struct UserCommand {
   CLI::App* reset_password = nullptr;
   std::string username = "admin";
   std::string display_name;
-  std::string roles;  // comma-separated
+  std::string roles;       // comma-separated
+  std::string manager_id;  // user add --manager-id: the workbench's customer-manager id
 };
 
 // Registers `init` and `user` with their subcommands on `cli`.

@@ -30,6 +30,7 @@
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
 #include "store/sqlite/sqlite_lifecycle.h"
+#include "store/sqlite/sqlite_outreach.h"
 #include "store/sqlite/sqlite_participation.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_risk.h"
@@ -172,6 +173,28 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
         (void)tasks->OnEvent(e.type, e.customer, e.source + ":" + e.id, e.occurred_ms);
       },
       options.follow_events);
+  // Outreach base: every channel goes to the sandbox outbox until its adapter exists (issue 6).
+  app->outreach_repository_ = NewSqliteOutreachRepository(*app->store_);
+  app->templates_ = std::make_unique<outreach::TemplateService>(app->outreach_repository_.get(),
+                                                                app->approvals_.get(), clock);
+  app->contact_policy_ =
+      std::make_unique<outreach::ContactPolicy>(app->outreach_repository_.get(), clock);
+  app->sandbox_channel_ =
+      std::make_unique<outreach::SandboxChannel>(app->outreach_repository_.get(), clock);
+  std::map<std::string, outreach::Channel*> channels;
+  for (const char* c : {"sms", "app_push", "in_app", "wechat_oa", "wecom", "email"}) {
+    channels[c] = app->sandbox_channel_.get();
+  }
+  app->outreach_ = std::make_unique<outreach::OutreachService>(
+      app->outreach_repository_.get(), app->templates_.get(), app->customers_.get(),
+      app->contact_policy_.get(), std::move(channels), clock);
+  app->workbench_repository_ = NewSqliteWorkbenchRepository(*app->store_);
+  app->workbench_ = std::make_unique<workbench::WorkbenchService>(app->workbench_repository_.get(),
+                                                                  app->customers_.get(), clock);
+  app->workbench_->SetEventLog(app->events_.get());  // the customer 360's timeline
+  app->task_rules_ = std::make_unique<workbench::TaskRuleRunner>(
+      app->workbench_repository_.get(), app->workbench_.get(), app->customers_.get(), clock,
+      workbench::TaskRuleRunner::Options{});
   return app;
 }
 
@@ -204,6 +227,12 @@ absl::Status App::Start() {
   ctx.quizzes = quizzes_.get();
   ctx.tasks = tasks_.get();
   ctx.risk = risk_rules_.get();
+  ctx.templates = templates_.get();
+  ctx.outreach = outreach_.get();
+  ctx.contact_policy = contact_policy_.get();
+  ctx.outreach_repository = outreach_repository_.get();
+  ctx.workbench = workbench_.get();
+  ctx.task_rules = task_rules_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
@@ -247,6 +276,10 @@ absl::Status App::Start() {
             gauge->Set(it == open->end() ? 0.0 : static_cast<double>(it->second));
           }
         });
+  }
+  if (options_.task_rules_interval_ms > 0) {
+    task_rule_worker_ = std::make_unique<workbench::TaskRuleWorker>(
+        task_rules_.get(), options_.task_rules_interval_ms);
   }
   if (options_.points_expiry_interval_ms > 0) {
     rewards_expiry_ = std::make_unique<reward::RewardsExpiryJob>(
@@ -321,6 +354,7 @@ void App::Shutdown() {
   draining_ = true;
   if (server_) server_->Drain();
   fulfilment_worker_.reset();
+  task_rule_worker_.reset();
   task_events_.reset();
   if (snapshot_thread_.joinable()) {
     {

@@ -33,16 +33,24 @@
 #include "http/http_client.h"
 #include "http/metrics.h"
 #include "http/server.h"
-#include "server/event_follower.h"
+#include "outreach/channel.h"
+#include "outreach/contact_policy.h"
+#include "outreach/outreach_service.h"
+#include "outreach/templates.h"
 #include "reward/coupons.h"
 #include "reward/fulfilment.h"
 #include "reward/points_ledger.h"
 #include "segment/audience_service.h"
 #include "segment/bitmap_index.h"
+#include "server/event_follower.h"
 #include "store/activity_repository.h"
 #include "store/lifecycle_repository.h"
+#include "store/outreach_repository.h"
 #include "store/pii_cipher.h"
 #include "store/repository.h"
+#include "store/workbench_repository.h"
+#include "workbench/task_rules.h"
+#include "workbench/workbench_service.h"
 
 namespace mercator {
 
@@ -81,6 +89,9 @@ struct AppOptions {
   // trust X-Forwarded-For, and the local risk rules' velocity limits (activity/draw_guard.h).
   activity::DrawGuardOptions draw_guard;
   activity::LocalRiskOptions risk;
+  // Workbench task rules run this often (workbench/task_rules.h; daily by default; re-runs of
+  // a period create nothing); 0: only on demand (POST /v1/workbench/rules/run).
+  int64_t task_rules_interval_ms = 86'400'000;
   // The event log (event/event_service.h): commit window, how often features and lifecycle
   // stages reach the index (tests: 0, they call events().Tick()); dir is <data_dir>/events.
   event::EventServiceOptions events;
@@ -117,6 +128,13 @@ class App {
   reward::PointsLedger& points() { return *points_; }
   reward::CouponService& coupons() { return *coupons_; }
   reward::FulfilmentService& fulfilments() { return *fulfilments_; }
+  // The one door for outbound touches (outreach/outreach.h) and the manager's task inbox
+  // (workbench/task_sink.h), for journeys and campaigns.
+  outreach::OutreachService& outreach() { return *outreach_; }
+  outreach::TemplateService& templates() { return *templates_; }
+  OutreachRepository& outreach_store() { return *outreach_repository_; }
+  workbench::WorkbenchService& workbench() { return *workbench_; }
+  workbench::TaskRuleRunner& task_rules() { return *task_rules_; }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -178,6 +196,16 @@ class App {
   std::unique_ptr<FulfilmentRepository> fulfilment_repository_;
   std::unique_ptr<reward::AwardSource> award_source_;
   std::unique_ptr<reward::FulfilmentService> fulfilments_;
+  // Outreach base and the workbench (after customers_ and approvals_: destroyed first).
+  std::unique_ptr<OutreachRepository> outreach_repository_;
+  std::unique_ptr<outreach::TemplateService> templates_;
+  std::unique_ptr<outreach::ContactPolicy> contact_policy_;
+  std::unique_ptr<outreach::SandboxChannel> sandbox_channel_;
+  std::unique_ptr<outreach::OutreachService> outreach_;
+  std::unique_ptr<WorkbenchRepository> workbench_repository_;
+  std::unique_ptr<workbench::WorkbenchService> workbench_;
+  std::unique_ptr<workbench::TaskRuleRunner> task_rules_;
+  std::unique_ptr<workbench::TaskRuleWorker> task_rule_worker_;  // stopped first
   std::unique_ptr<http::Metrics> metrics_;
   // After metrics_ (its gauge) and fulfilments_: stopped first (also in Shutdown()).
   std::unique_ptr<reward::FulfilmentWorker> fulfilment_worker_;

@@ -1,0 +1,65 @@
+// The one contact policy every outbound touch passes (../shared/ARCHITECTURE.md, "Contact
+// policy"). For purpose "marketing": an opt-out of the channel (or of all channels) suppresses
+// with "opted_out"; no granted consent for customer x channel x marketing with "no_consent";
+// local time inside quiet hours with "quiet_hours". For purpose "service": only a withdrawn
+// service consent suppresses ("no_consent"). Caps per customer per local day and calendar
+// week across channels (marketing only) are counted by OutreachRepository::RecordMessage in
+// the same transaction that records the message, so concurrent sends cannot both take the
+// last slot.
+//
+// Quiet hours suppress (reason quiet_hours); deferring a message to the next allowed time is
+// the campaign scheduler's job (issue 6), not the policy's.
+//
+// Thread safety: safe for concurrent use.
+#ifndef MERCATOR_OUTREACH_CONTACT_POLICY_H_
+#define MERCATOR_OUTREACH_CONTACT_POLICY_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "store/outreach_repository.h"
+
+namespace mercator::outreach {
+
+struct ContactPolicyOptions {
+  // The customers' time zone as a fixed offset: Asia/Shanghai is UTC+8 all year (no DST).
+  int32_t tz_offset_minutes = 8 * 60;
+};
+
+// Local calendar helpers at a fixed UTC offset.
+int64_t LocalDay(int64_t utc_ms, int32_t tz_offset_minutes);  // days since 1970-01-01
+int64_t LocalWeek(int64_t local_day);  // Monday-based weeks since Monday 1969-12-29
+int32_t LocalMinuteOfDay(int64_t utc_ms, int32_t tz_offset_minutes);
+// Whether `minute` is in [start, end), wrapping past midnight when start > end.
+bool InQuietHours(int32_t minute, int32_t start, int32_t end);
+
+class ContactPolicy {
+ public:
+  ContactPolicy(OutreachRepository* repo, const Clock* clock, ContactPolicyOptions options = {})
+      : repo_(repo), clock_(clock), options_(options) {}
+
+  // The suppression reason for a message now, or "" if the policy lets it through (caps are
+  // checked when the message is recorded).
+  absl::StatusOr<std::string> Check(std::string_view customer, std::string_view channel,
+                                    std::string_view purpose, int64_t now_ms,
+                                    const PolicySettings& settings);
+
+  absl::StatusOr<PolicySettings> Settings() { return repo_->GetPolicy(); }
+  // InvalidArgument naming the field for caps < 0 or minutes outside 0..1439.
+  absl::Status PutSettings(const PolicySettings& settings);
+
+  int32_t tz_offset_minutes() const { return options_.tz_offset_minutes; }
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  OutreachRepository* const repo_;
+  const Clock* const clock_;
+  const ContactPolicyOptions options_;
+};
+
+}  // namespace mercator::outreach
+
+#endif  // MERCATOR_OUTREACH_CONTACT_POLICY_H_

@@ -1,0 +1,59 @@
+// OutreachService: outreach::Outreach (outreach.h) over the contact policy, approved templates
+// and the channels. Send: replay by dedupe key -> approved template of the message's channel
+// and purpose -> the customer (for {{name}}, masked) -> render -> policy (opt-out, consent,
+// quiet hours) -> record with caps (one transaction) -> the channel's Deliver. Every outcome,
+// suppressions included, is recorded with its reason in outreach_messages and shown in the
+// customer's contact history.
+//
+// Thread safety: safe for concurrent use.
+#ifndef MERCATOR_OUTREACH_OUTREACH_SERVICE_H_
+#define MERCATOR_OUTREACH_OUTREACH_SERVICE_H_
+
+#include <map>
+#include <string>
+
+#include "customer/customer_service.h"
+#include "outreach/channel.h"
+#include "outreach/contact_policy.h"
+#include "outreach/outreach.h"
+#include "outreach/templates.h"
+#include "store/outreach_repository.h"
+
+namespace mercator::outreach {
+
+// The variables a template can use without the caller giving them: {{name}} is the customer's
+// name masked (张*); a caller's own "name" variable is ignored, so a push never carries a full
+// name.
+std::map<std::string, std::string> BuiltInVariables(const CustomerRecord& customer);
+
+class OutreachService final : public Outreach {
+ public:
+  // `channels` maps a channel name to its adapter (not owned); a channel without one is
+  // InvalidArgument "channel: no adapter configured for X". None of the pointers is owned.
+  OutreachService(OutreachRepository* repo, TemplateService* templates, CustomerService* customers,
+                  ContactPolicy* policy, std::map<std::string, Channel*> channels,
+                  const Clock* clock);
+
+  absl::StatusOr<SendResult> Send(const Message& message) override;
+
+  // Renders an approved or draft template for a customer without sending (preview).
+  struct Preview {
+    std::string body;
+    int64_t length = 0;    // UCS-2 characters
+    int64_t segments = 0;  // SMS segments (sms only; 0 otherwise)
+  };
+  absl::StatusOr<Preview> Render(const TemplateRow& tmpl, const std::string& customer,
+                                 const std::map<std::string, std::string>& variables);
+
+ private:
+  OutreachRepository* const repo_;
+  TemplateService* const templates_;
+  CustomerService* const customers_;
+  ContactPolicy* const policy_;
+  const std::map<std::string, Channel*> channels_;
+  const Clock* const clock_;
+};
+
+}  // namespace mercator::outreach
+
+#endif  // MERCATOR_OUTREACH_OUTREACH_SERVICE_H_

@@ -1,0 +1,150 @@
+// Storage of the outreach base (outreach/): message templates, consent with its evidence,
+// opt-outs, the contact policy's settings, every Send's record, and the sandbox channel's
+// outbox. Tables of migration 0015_workbench_outreach.sql.
+//
+// Thread safety: implementations are safe for concurrent use.
+#ifndef MERCATOR_STORE_OUTREACH_REPOSITORY_H_
+#define MERCATOR_STORE_OUTREACH_REPOSITORY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace mercator {
+
+struct TemplateRow {
+  int64_t id = 0;
+  std::string name;
+  std::string channel;
+  std::string purpose;  // "marketing" or "service"
+  std::string body;
+  std::string status;  // "draft", "pending", "approved", "rejected"
+  std::string digest;  // of name, channel, purpose and body
+  int64_t approval_id = 0;
+  std::string created_by;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+struct ConsentRow {
+  std::string customer;  // external id
+  std::string channel;
+  std::string purpose;
+  bool granted = false;
+  std::string source;        // "app", "branch_form", "api", ...
+  std::string text_version;  // the consent text the customer saw
+  int64_t evidence_ms = 0;   // when the customer gave or withdrew it
+  std::string recorded_by;
+  int64_t recorded_ms = 0;
+};
+
+struct OptOutRow {
+  std::string customer;
+  std::string channel;  // a channel or "*" for all
+  std::string source;   // "api", "sms_reply", "unsubscribe_link"
+  std::string recorded_by;
+  int64_t created_ms = 0;
+};
+
+struct PolicySettings {
+  int64_t day_cap = 1;                   // marketing messages per customer per local day; 0: no cap
+  int64_t week_cap = 2;                  // per local calendar week (Monday to Sunday); 0: no cap
+  int32_t quiet_start_minute = 21 * 60;  // local minute of day quiet hours start
+  int32_t quiet_end_minute = 8 * 60;     // and end (may wrap past midnight); equal: none
+  std::string updated_by;
+  int64_t updated_ms = 0;
+};
+
+struct MessageRow {
+  int64_t id = 0;
+  std::string dedupe_key;
+  uint32_t uid = 0;
+  std::string customer;
+  std::string channel;
+  std::string purpose;
+  int64_t template_id = 0;
+  std::string origin;
+  std::string status;  // "sent", "suppressed", "failed"
+  std::string reason;
+  std::string body;
+  int64_t created_ms = 0;
+  int64_t local_day = 0;   // days since 1970-01-01 in the policy's time zone
+  int64_t local_week = 0;  // Monday-based weeks since 1969-12-29
+};
+
+struct OutboxRow {
+  int64_t id = 0;
+  int64_t message_id = 0;
+  std::string channel;
+  std::string customer;
+  std::string body;
+  int64_t created_ms = 0;
+};
+
+class OutreachRepository {
+ public:
+  virtual ~OutreachRepository() = default;
+
+  // Templates. Deleted templates are NotFound for every call.
+  virtual absl::StatusOr<TemplateRow> CreateTemplate(const TemplateRow& row) = 0;
+  virtual absl::StatusOr<TemplateRow> GetTemplate(int64_t id) = 0;
+  // Ascending ids after `after_id`; `status` empty: any.
+  virtual absl::StatusOr<std::vector<TemplateRow>> ListTemplates(int64_t after_id, int limit,
+                                                                 std::string_view status) = 0;
+  // Writes name, channel, purpose, body, status, digest, approval_id and updated_ms.
+  virtual absl::Status UpdateTemplate(const TemplateRow& row) = 0;
+  virtual absl::Status DeleteTemplate(int64_t id) = 0;
+  // Sets the status if the template still has `digest` (an approval covers that version
+  // only); returns whether it did.
+  virtual absl::StatusOr<bool> SetTemplateStatusIfDigest(int64_t id, std::string_view digest,
+                                                         std::string_view status,
+                                                         int64_t now_ms) = 0;
+
+  // Consent: replaces the current row and appends to the history in one transaction. A grant
+  // also lifts an opt-out of the same channel (the customer asked again).
+  virtual absl::Status RecordConsent(const ConsentRow& row) = 0;
+  virtual absl::StatusOr<std::optional<ConsentRow>> FindConsent(std::string_view customer,
+                                                                std::string_view channel,
+                                                                std::string_view purpose) = 0;
+  virtual absl::StatusOr<std::vector<ConsentRow>> ListConsents(std::string_view customer) = 0;
+  virtual absl::StatusOr<std::vector<ConsentRow>> ConsentHistory(std::string_view customer) = 0;
+  // Opt-outs: adding an existing one keeps the first.
+  virtual absl::Status AddOptOut(const OptOutRow& row) = 0;
+  virtual absl::StatusOr<std::vector<OptOutRow>> ListOptOuts(std::string_view customer) = 0;
+
+  // The policy's settings (defaults if never written).
+  virtual absl::StatusOr<PolicySettings> GetPolicy() = 0;
+  virtual absl::Status PutPolicy(const PolicySettings& settings) = 0;
+
+  // Records one Send in one write transaction: if `row.dedupe_key` exists, returns the first
+  // row and replayed = true. Otherwise, for a row with status "sent" and purpose "marketing",
+  // counts the customer's sent marketing messages of row.local_day and row.local_week: at
+  // `day_cap` (or `week_cap`) or more, the row is stored as suppressed with reason "cap_day"
+  // ("cap_week") instead (a cap of 0 means none). Returns the stored row with its id.
+  struct Recorded {
+    MessageRow row;
+    bool replayed = false;
+  };
+  virtual absl::StatusOr<Recorded> RecordMessage(const MessageRow& row, int64_t day_cap,
+                                                 int64_t week_cap) = 0;
+  virtual absl::StatusOr<std::optional<MessageRow>> FindMessage(std::string_view dedupe_key) = 0;
+  virtual absl::Status SetMessageStatus(int64_t id, std::string_view status,
+                                        std::string_view reason) = 0;
+  // A customer's messages, newest first, with id < before_id (0: from the newest).
+  virtual absl::StatusOr<std::vector<MessageRow>> ListMessages(std::string_view customer,
+                                                               int64_t before_id, int limit) = 0;
+
+  // The sandbox outbox; `customer` empty lists everyone's, ascending ids after `after_id`.
+  virtual absl::StatusOr<int64_t> AppendOutbox(const OutboxRow& row) = 0;
+  virtual absl::StatusOr<std::vector<OutboxRow>> ListOutbox(std::string_view customer,
+                                                            int64_t after_id, int limit) = 0;
+};
+
+}  // namespace mercator
+
+#endif  // MERCATOR_STORE_OUTREACH_REPOSITORY_H_

@@ -1,0 +1,493 @@
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "store/sqlite/internal/connection.h"
+#include "store/sqlite/internal/db.h"
+#include "store/sqlite/sqlite_outreach.h"
+
+namespace mercator {
+namespace {
+
+using sqlite_internal::Connection;
+using sqlite_internal::Db;
+using sqlite_internal::Statement;
+using sqlite_internal::Transaction;
+using sqlite_internal::TransactionKind;
+
+constexpr char kTemplateColumns[] =
+    "id, name, channel, purpose, body, status, digest, approval_id, created_by, created_ms, "
+    "updated_ms";
+
+TemplateRow ReadTemplate(const Statement& s) {
+  TemplateRow t;
+  t.id = s.ColumnInt64(0);
+  t.name = std::string(s.ColumnText(1));
+  t.channel = std::string(s.ColumnText(2));
+  t.purpose = std::string(s.ColumnText(3));
+  t.body = std::string(s.ColumnText(4));
+  t.status = std::string(s.ColumnText(5));
+  t.digest = std::string(s.ColumnText(6));
+  t.approval_id = s.ColumnInt64(7);
+  t.created_by = std::string(s.ColumnText(8));
+  t.created_ms = s.ColumnInt64(9);
+  t.updated_ms = s.ColumnInt64(10);
+  return t;
+}
+
+constexpr char kConsentColumns[] =
+    "customer, channel, purpose, granted, source, text_version, evidence_ms, recorded_by, "
+    "recorded_ms";
+
+ConsentRow ReadConsent(const Statement& s) {
+  ConsentRow c;
+  c.customer = std::string(s.ColumnText(0));
+  c.channel = std::string(s.ColumnText(1));
+  c.purpose = std::string(s.ColumnText(2));
+  c.granted = s.ColumnInt64(3) != 0;
+  c.source = std::string(s.ColumnText(4));
+  c.text_version = std::string(s.ColumnText(5));
+  c.evidence_ms = s.ColumnInt64(6);
+  c.recorded_by = std::string(s.ColumnText(7));
+  c.recorded_ms = s.ColumnInt64(8);
+  return c;
+}
+
+constexpr char kMessageColumns[] =
+    "id, dedupe_key, uid, customer, channel, purpose, template_id, origin, status, reason, body, "
+    "created_ms, local_day, local_week";
+
+MessageRow ReadMessage(const Statement& s) {
+  MessageRow m;
+  m.id = s.ColumnInt64(0);
+  m.dedupe_key = std::string(s.ColumnText(1));
+  m.uid = static_cast<uint32_t>(s.ColumnInt64(2));
+  m.customer = std::string(s.ColumnText(3));
+  m.channel = std::string(s.ColumnText(4));
+  m.purpose = std::string(s.ColumnText(5));
+  m.template_id = s.ColumnInt64(6);
+  m.origin = std::string(s.ColumnText(7));
+  m.status = std::string(s.ColumnText(8));
+  m.reason = std::string(s.ColumnText(9));
+  m.body = std::string(s.ColumnText(10));
+  m.created_ms = s.ColumnInt64(11);
+  m.local_day = s.ColumnInt64(12);
+  m.local_week = s.ColumnInt64(13);
+  return m;
+}
+
+absl::StatusOr<std::optional<MessageRow>> FindMessageOn(Connection& conn,
+                                                        std::string_view dedupe_key) {
+  static const std::string sql =
+      Cat("SELECT ", kMessageColumns, " FROM outreach_messages WHERE dedupe_key = ?");
+  ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql, "outreach: finding a message"));
+  s.BindText(1, dedupe_key);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::nullopt;
+  return ReadMessage(s);
+}
+
+absl::StatusOr<int64_t> CountSent(Connection& conn, std::string_view customer,
+                                  std::string_view column, int64_t value) {
+  const std::string sql =
+      Cat("SELECT count(*) FROM outreach_messages WHERE customer = ? AND purpose = 'marketing' "
+          "AND status = 'sent' AND ",
+          ToAbsl(column), " = ?");
+  ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql, "outreach: counting messages for caps"));
+  s.BindText(1, customer).BindInt64(2, value);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.ColumnInt64(0) : 0;
+}
+
+class SqliteOutreachRepository final : public OutreachRepository {
+ public:
+  explicit SqliteOutreachRepository(Db& db) : db_(db) {}
+
+  absl::StatusOr<TemplateRow> CreateTemplate(const TemplateRow& row) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(
+        Statement s,
+        writer.conn().Prepare(
+            "INSERT INTO outreach_templates (name, channel, purpose, body, status, digest, "
+            "approval_id, created_by, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?)",
+            "outreach: creating a template"));
+    s.BindText(1, row.name)
+        .BindText(2, row.channel)
+        .BindText(3, row.purpose)
+        .BindText(4, row.body)
+        .BindText(5, row.status)
+        .BindText(6, row.digest)
+        .BindInt64(7, row.approval_id)
+        .BindText(8, row.created_by)
+        .BindInt64(9, row.created_ms)
+        .BindInt64(10, row.updated_ms);
+    RETURN_IF_ERROR(s.Run());
+    TemplateRow out = row;
+    out.id = sqlite3_last_insert_rowid(writer.conn().raw());
+    return out;
+  }
+
+  absl::StatusOr<TemplateRow> GetTemplate(int64_t id) override {
+    static const std::string sql =
+        Cat("SELECT ", kTemplateColumns, " FROM outreach_templates WHERE id = ? AND deleted = 0");
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: reading a template"));
+    s.BindInt64(1, id);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::NotFoundError(Cat("template ", id, " not found"));
+    return ReadTemplate(s);
+  }
+
+  absl::StatusOr<std::vector<TemplateRow>> ListTemplates(int64_t after_id, int limit,
+                                                         std::string_view status) override {
+    static const std::string sql =
+        Cat("SELECT ", kTemplateColumns,
+            " FROM outreach_templates WHERE id > ? AND deleted = 0 AND (? = '' OR status = ?) "
+            "ORDER BY id LIMIT ?");
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: listing templates"));
+    s.BindInt64(1, after_id).BindText(2, status).BindText(3, status).BindInt64(4, limit);
+    std::vector<TemplateRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(ReadTemplate(s));
+    }
+    return out;
+  }
+
+  absl::Status UpdateTemplate(const TemplateRow& row) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(
+        Statement s,
+        writer.conn().Prepare("UPDATE outreach_templates SET name = ?, channel = ?, "
+                              "purpose = ?, body = ?, status = ?, digest = ?, "
+                              "approval_id = ?, updated_ms = ? WHERE id = ? AND deleted = 0",
+                              "outreach: updating a template"));
+    s.BindText(1, row.name)
+        .BindText(2, row.channel)
+        .BindText(3, row.purpose)
+        .BindText(4, row.body)
+        .BindText(5, row.status)
+        .BindText(6, row.digest)
+        .BindInt64(7, row.approval_id)
+        .BindInt64(8, row.updated_ms)
+        .BindInt64(9, row.id);
+    RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(writer.conn().raw()) == 0) {
+      return absl::NotFoundError(Cat("template ", row.id, " not found"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DeleteTemplate(int64_t id) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     writer.conn().Prepare(
+                         "UPDATE outreach_templates SET deleted = 1 WHERE id = ? AND deleted = 0",
+                         "outreach: deleting a template"));
+    s.BindInt64(1, id);
+    RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(writer.conn().raw()) == 0) {
+      return absl::NotFoundError(Cat("template ", id, " not found"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> SetTemplateStatusIfDigest(int64_t id, std::string_view digest,
+                                                 std::string_view status, int64_t now_ms) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s, writer.conn().Prepare(
+                                      "UPDATE outreach_templates SET status = ?, updated_ms = ? "
+                                      "WHERE id = ? AND digest = ? AND deleted = 0",
+                                      "outreach: deciding a template"));
+    s.BindText(1, status).BindInt64(2, now_ms).BindInt64(3, id).BindText(4, digest);
+    RETURN_IF_ERROR(s.Run());
+    return sqlite3_changes(writer.conn().raw()) > 0;
+  }
+
+  absl::Status RecordConsent(const ConsentRow& c) override {
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const char* table : {"contact_consents", "contact_consent_history"}) {
+      const std::string sql =
+          Cat(std::string_view(table) == "contact_consents" ? "INSERT OR REPLACE INTO "
+                                                            : "INSERT INTO ",
+              table, " (", kConsentColumns, ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql, "outreach: recording consent"));
+      s.BindText(1, c.customer)
+          .BindText(2, c.channel)
+          .BindText(3, c.purpose)
+          .BindInt64(4, c.granted ? 1 : 0)
+          .BindText(5, c.source)
+          .BindText(6, c.text_version)
+          .BindInt64(7, c.evidence_ms)
+          .BindText(8, c.recorded_by)
+          .BindInt64(9, c.recorded_ms);
+      RETURN_IF_ERROR(s.Run());
+    }
+    if (c.granted) {
+      ASSIGN_OR_RETURN(Statement s,
+                       conn.Prepare("DELETE FROM contact_optouts WHERE customer = ? AND "
+                                    "(channel = ? OR channel = '*')",
+                                    "outreach: lifting an opt-out"));
+      s.BindText(1, c.customer).BindText(2, c.channel);
+      RETURN_IF_ERROR(s.Run());
+    }
+    return tx.Commit();
+  }
+
+  absl::StatusOr<std::optional<ConsentRow>> FindConsent(std::string_view customer,
+                                                        std::string_view channel,
+                                                        std::string_view purpose) override {
+    static const std::string sql =
+        Cat("SELECT ", kConsentColumns,
+            " FROM contact_consents WHERE customer = ? AND channel = ? AND purpose = ?");
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: reading consent"));
+    s.BindText(1, customer).BindText(2, channel).BindText(3, purpose);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::nullopt;
+    return ReadConsent(s);
+  }
+
+  absl::StatusOr<std::vector<ConsentRow>> ListConsents(std::string_view customer) override {
+    static const std::string sql = Cat("SELECT ", kConsentColumns,
+                                       " FROM contact_consents WHERE customer = ? "
+                                       "ORDER BY channel, purpose");
+    return Consents(sql, customer);
+  }
+
+  absl::StatusOr<std::vector<ConsentRow>> ConsentHistory(std::string_view customer) override {
+    static const std::string sql = Cat("SELECT ", kConsentColumns,
+                                       " FROM contact_consent_history WHERE customer = ? "
+                                       "ORDER BY id DESC LIMIT 200");
+    return Consents(sql, customer);
+  }
+
+  absl::Status AddOptOut(const OptOutRow& o) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s, writer.conn().Prepare(
+                                      "INSERT INTO contact_optouts (customer, channel, source, "
+                                      "recorded_by, created_ms) VALUES (?, ?, ?, ?, ?) "
+                                      "ON CONFLICT (customer, channel) DO NOTHING",
+                                      "outreach: recording an opt-out"));
+    s.BindText(1, o.customer)
+        .BindText(2, o.channel)
+        .BindText(3, o.source)
+        .BindText(4, o.recorded_by)
+        .BindInt64(5, o.created_ms);
+    return s.Run();
+  }
+
+  absl::StatusOr<std::vector<OptOutRow>> ListOptOuts(std::string_view customer) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare("SELECT customer, channel, source, recorded_by, "
+                                           "created_ms FROM contact_optouts WHERE customer = ? "
+                                           "ORDER BY channel",
+                                           "outreach: listing opt-outs"));
+    s.BindText(1, customer);
+    std::vector<OptOutRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      OptOutRow o;
+      o.customer = std::string(s.ColumnText(0));
+      o.channel = std::string(s.ColumnText(1));
+      o.source = std::string(s.ColumnText(2));
+      o.recorded_by = std::string(s.ColumnText(3));
+      o.created_ms = s.ColumnInt64(4);
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  absl::StatusOr<PolicySettings> GetPolicy() override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare("SELECT day_cap, week_cap, quiet_start_minute, "
+                                           "quiet_end_minute, updated_by, updated_ms FROM "
+                                           "contact_policy WHERE id = 1",
+                                           "outreach: reading the contact policy"));
+    PolicySettings p;
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return p;
+    p.day_cap = s.ColumnInt64(0);
+    p.week_cap = s.ColumnInt64(1);
+    p.quiet_start_minute = static_cast<int32_t>(s.ColumnInt64(2));
+    p.quiet_end_minute = static_cast<int32_t>(s.ColumnInt64(3));
+    p.updated_by = std::string(s.ColumnText(4));
+    p.updated_ms = s.ColumnInt64(5);
+    return p;
+  }
+
+  absl::Status PutPolicy(const PolicySettings& p) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     writer.conn().Prepare("INSERT OR REPLACE INTO contact_policy (id, day_cap, "
+                                           "week_cap, quiet_start_minute, quiet_end_minute, "
+                                           "updated_by, updated_ms) VALUES (1, ?, ?, ?, ?, ?, ?)",
+                                           "outreach: writing the contact policy"));
+    s.BindInt64(1, p.day_cap)
+        .BindInt64(2, p.week_cap)
+        .BindInt64(3, p.quiet_start_minute)
+        .BindInt64(4, p.quiet_end_minute)
+        .BindText(5, p.updated_by)
+        .BindInt64(6, p.updated_ms);
+    return s.Run();
+  }
+
+  absl::StatusOr<Recorded> RecordMessage(const MessageRow& in, int64_t day_cap,
+                                         int64_t week_cap) override {
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
+    ASSIGN_OR_RETURN(std::optional<MessageRow> first, FindMessageOn(conn, in.dedupe_key));
+    if (first) return Recorded{*std::move(first), true};
+    MessageRow row = in;
+    if (row.status == "sent" && row.purpose == "marketing") {
+      if (day_cap > 0) {
+        ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_day", row.local_day));
+        if (n >= day_cap) {
+          row.status = "suppressed";
+          row.reason = "cap_day";
+        }
+      }
+      if (week_cap > 0 && row.status == "sent") {
+        ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_week", row.local_week));
+        if (n >= week_cap) {
+          row.status = "suppressed";
+          row.reason = "cap_week";
+        }
+      }
+      if (row.status != "sent") row.body.clear();
+    }
+    ASSIGN_OR_RETURN(Statement s,
+                     conn.Prepare("INSERT INTO outreach_messages (dedupe_key, uid, customer, "
+                                  "channel, purpose, template_id, origin, status, reason, body, "
+                                  "created_ms, local_day, local_week) VALUES "
+                                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  "outreach: recording a message"));
+    s.BindText(1, row.dedupe_key)
+        .BindInt64(2, row.uid)
+        .BindText(3, row.customer)
+        .BindText(4, row.channel)
+        .BindText(5, row.purpose)
+        .BindInt64(6, row.template_id)
+        .BindText(7, row.origin)
+        .BindText(8, row.status)
+        .BindText(9, row.reason)
+        .BindText(10, row.body)
+        .BindInt64(11, row.created_ms)
+        .BindInt64(12, row.local_day)
+        .BindInt64(13, row.local_week);
+    RETURN_IF_ERROR(s.Run());
+    row.id = sqlite3_last_insert_rowid(conn.raw());
+    RETURN_IF_ERROR(tx.Commit());
+    return Recorded{std::move(row), false};
+  }
+
+  absl::StatusOr<std::optional<MessageRow>> FindMessage(std::string_view dedupe_key) override {
+    Db::ReaderLease reader(db_);
+    return FindMessageOn(reader.conn(), dedupe_key);
+  }
+
+  absl::Status SetMessageStatus(int64_t id, std::string_view status,
+                                std::string_view reason) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(
+        Statement s,
+        writer.conn().Prepare("UPDATE outreach_messages SET status = ?, reason = ? WHERE id = ?",
+                              "outreach: updating a message"));
+    s.BindText(1, status).BindText(2, reason).BindInt64(3, id);
+    return s.Run();
+  }
+
+  absl::StatusOr<std::vector<MessageRow>> ListMessages(std::string_view customer, int64_t before_id,
+                                                       int limit) override {
+    static const std::string sql = Cat("SELECT ", kMessageColumns,
+                                       " FROM outreach_messages WHERE customer = ? AND "
+                                       "(? = 0 OR id < ?) ORDER BY id DESC LIMIT ?");
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: listing messages"));
+    s.BindText(1, customer).BindInt64(2, before_id).BindInt64(3, before_id).BindInt64(4, limit);
+    std::vector<MessageRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(ReadMessage(s));
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> AppendOutbox(const OutboxRow& o) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     writer.conn().Prepare("INSERT INTO sandbox_outbox (message_id, channel, "
+                                           "customer, body, created_ms) VALUES (?, ?, ?, ?, ?)",
+                                           "outreach: appending to the sandbox outbox"));
+    s.BindInt64(1, o.message_id)
+        .BindText(2, o.channel)
+        .BindText(3, o.customer)
+        .BindText(4, o.body)
+        .BindInt64(5, o.created_ms);
+    RETURN_IF_ERROR(s.Run());
+    return sqlite3_last_insert_rowid(writer.conn().raw());
+  }
+
+  absl::StatusOr<std::vector<OutboxRow>> ListOutbox(std::string_view customer, int64_t after_id,
+                                                    int limit) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare("SELECT id, message_id, channel, customer, body, "
+                                           "created_ms FROM sandbox_outbox WHERE id > ? AND "
+                                           "(? = '' OR customer = ?) ORDER BY id LIMIT ?",
+                                           "outreach: listing the sandbox outbox"));
+    s.BindInt64(1, after_id).BindText(2, customer).BindText(3, customer).BindInt64(4, limit);
+    std::vector<OutboxRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      OutboxRow o;
+      o.id = s.ColumnInt64(0);
+      o.message_id = s.ColumnInt64(1);
+      o.channel = std::string(s.ColumnText(2));
+      o.customer = std::string(s.ColumnText(3));
+      o.body = std::string(s.ColumnText(4));
+      o.created_ms = s.ColumnInt64(5);
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+ private:
+  absl::StatusOr<std::vector<ConsentRow>> Consents(const std::string& sql,
+                                                   std::string_view customer) {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: listing consent"));
+    s.BindText(1, customer);
+    std::vector<ConsentRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(ReadConsent(s));
+    }
+    return out;
+  }
+
+  Db& db_;
+};
+
+}  // namespace
+
+std::unique_ptr<OutreachRepository> NewSqliteOutreachRepository(Store& store) {
+  return std::make_unique<SqliteOutreachRepository>(sqlite_internal::DbOf(store));
+}
+
+}  // namespace mercator
