@@ -30,6 +30,10 @@ class FulfilmentService;
 class PointsLedger;
 }  // namespace mercator::reward
 
+namespace mercator::journey {
+class JourneyService;
+}  // namespace mercator::journey
+
 namespace mercator::activity {
 class ActivityService;
 class LocalRiskRules;
@@ -92,6 +96,8 @@ struct ApiContext {
   // The award outbox (fulfilments_api.cc; "my prizes" shows each award's state); routes only
   // when set.
   reward::FulfilmentService* fulfilments = nullptr;
+  // Journeys: definitions, approval, pause, stats (journeys_api.cc); routes only when set.
+  journey::JourneyService* journeys = nullptr;
   // Prometheus text exposition of the process's metrics.
   std::function<std::string()> render_metrics;
   // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).
@@ -132,6 +138,8 @@ void RegisterPointsRoutes(http::Router& router, ApiContext& ctx);
 void RegisterCouponRoutes(http::Router& router, ApiContext& ctx);
 // /v1/fulfilments (reward/fulfilment.h).
 void RegisterFulfilmentRoutes(http::Router& router, ApiContext& ctx);
+// /v1/journeys (journey/journey_service.h).
+void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx);
 // /v1/activities (operators) and /v1/app/activities (signed app back-ends).
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
 // /v1/risk/blocklist (activity/draw_guard.h).
@@ -160,6 +168,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterPointsRoutes(router, ctx);
   RegisterCouponRoutes(router, ctx);
   RegisterFulfilmentRoutes(router, ctx);
+  RegisterJourneyRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
   RegisterActivityRoutes(router, ctx);
   RegisterRiskRoutes(router, ctx);

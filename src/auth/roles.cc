@@ -8,7 +8,7 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 36> kAllPermissions = {
+constexpr std::array<std::string_view, 38> kAllPermissions = {
     "activities:read",   // activities: terms, versions, stats, draw log
     "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
@@ -26,6 +26,8 @@ constexpr std::array<std::string_view, 36> kAllPermissions = {
     "draw",              // client scope: draw in an activity for a customer
     "events:write",      // client scope: send events
     "exports:read",      // download member lists (of approved exports)
+    "journeys:read",     // journeys: definitions, versions, stats, customers' entries
+    "journeys:write",    // create, edit, submit, pause, resume, end journeys (audited)
     "pii:read",          // see name, phone and ID number unmasked (each read is audited)
     "placements:read",   // client scope: ask what to show a customer
     "rewards:read",      // customers' points balances and statements, coupon templates
@@ -66,16 +68,16 @@ const std::vector<RoleDef>& Roles() {
                     "rewards:read",    "rewards:write",    "risk:read",      "risk:write",
                     "segments:export", "segments:read",    "self",           "tags:read",
                     "tags:write",      "contacts:read",    "contacts:write", "templates:read",
-                    "templates:write"}},
+                    "templates:write", "journeys:read",    "journeys:write"}},
       {"approver",
        {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "customers:read",
-        "segments:read", "self", "tags:read", "templates:read"}},
+        "journeys:read", "segments:read", "self", "tags:read", "templates:read"}},
       {"manager",
-       {"activities:read", "audiences:read", "customers:read", "pii:read", "rewards:read",
-        "segments:read", "self", "tags:read", "templates:read", "workbench:use"}},
+       {"activities:read", "audiences:read", "customers:read", "journeys:read", "pii:read",
+        "rewards:read", "segments:read", "self", "tags:read", "templates:read", "workbench:use"}},
       {"analyst",
-       {"activities:read", "audiences:read", "customers:read", "rewards:read", "risk:read",
-        "segments:read", "self", "tags:read"}},
+       {"activities:read", "audiences:read", "customers:read", "journeys:read", "rewards:read",
+        "risk:read", "segments:read", "self", "tags:read"}},
       {"auditor", {"approvals:read", "audit:read", "self", "users:read"}},
   };
   return *roles;

@@ -154,7 +154,16 @@ absl::Status Engine::Reload() {
           {{"journey", std::to_string(r.id)}, {"error", std::string(c.status().message())}});
       continue;
     }
-    live.push_back(Live{std::move(r), *std::move(c)});
+    absl::StatusOr<std::vector<JourneyVersion>> versions = repository_->Versions(r.id);
+    if (!versions.ok()) return versions.status();
+    int64_t since = INT64_MAX;
+    for (const JourneyVersion& v : *versions) {
+      if (v.status == JourneyVersionStatus::kApproved ||
+          v.status == JourneyVersionStatus::kSuperseded) {
+        since = std::min(since, v.decided_ms);
+      }
+    }
+    live.push_back(Live{std::move(r), *std::move(c), since});
   }
   absl::MutexLock lock(&mu_);
   live_ = std::move(live);
@@ -243,7 +252,10 @@ absl::StatusOr<Engine::PassReport> Engine::IngestEventsLocked() {
       cursor, static_cast<size_t>(options_.event_batch), [&](const event::Event& e) {
         last = e.seq;
         ++report.events;
+        // History loaded from files (backfill) neither enters nor converts anyone.
+        if (e.source == event::kSourceImport) return true;
         for (const Live& j : live) {
+          if (e.received_ms < j.live_since_ms) continue;
           const Definition& d = j.compiled->def;
           if (d.goal && e.type == d.goal->event_type && Matches(d.goal->where, e.properties)) {
             batch.conversions.push_back(Conversion{j.record.id, e.uid, e.occurred_ms});
@@ -423,8 +435,10 @@ absl::StatusOr<Engine::PassReport> Engine::RunDueLocked() {
                 failed = absl::UnavailableError("the points ledger is not configured");
                 break;
               }
+              // The lot's expiry counts from when the entry fell due, not from now: a re-run
+              // after a crash must ask the ledger exactly the same (same key, same request).
               absl::StatusOr<PointsEntry> r = ports_.points->Earn(
-                  e.uid, s->points, now + s->valid_days * kDayMs,
+                  e.uid, s->points, e.due_ms + s->valid_days * kDayMs,
                   fmt::format("journey:{}", e.journey_id), key, "system:journeys");
               if (!r.ok()) {
                 failed = r.status();
@@ -461,7 +475,7 @@ absl::StatusOr<Engine::PassReport> Engine::RunDueLocked() {
               t.title = s->title;
               t.reason = s->reason.empty() ? d.name : s->reason;
               t.priority = s->priority;
-              t.due_ms = now + s->due_in_ms;
+              t.due_ms = e.due_ms + s->due_in_ms;  // the same on a re-run
               t.origin = fmt::format("journey:{}:step:{}", e.journey_id, s->id);
               t.dedupe_key = key;
               absl::StatusOr<int64_t> r = ports_.tasks->CreateTask(t);

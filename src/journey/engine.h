@@ -120,6 +120,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // Replaces where actions go (wiring: receivers built after the engine). Call before Start()
+  // and not during a pass.
+  void SetActionPorts(ActionPorts ports) { ports_ = ports; }
+
   // Re-reads which journeys are live or paused and their versions (after a publish, pause,
   // resume or end).
   absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_);
@@ -141,6 +145,9 @@ class Engine {
   struct Live {
     JourneyRecord record;
     std::shared_ptr<const Compiled> compiled;  // the live version
+    // When its first version was approved: events the log received before do not enter
+    // anyone (a new journey does not replay history).
+    int64_t live_since_ms = 0;
   };
 
   absl::StatusOr<PassReport> IngestEventsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
@@ -161,7 +168,7 @@ class Engine {
   event::EventLog* const events_;
   const SegmentIndex* const index_;
   CustomerRepository* const customers_;
-  const ActionPorts ports_;
+  ActionPorts ports_;  // set before passes run
   const Clock* const clock_;
   const EngineOptions options_;
 

@@ -600,7 +600,8 @@ TEST_F(EngineTest, ActionsTakeEffectOnceWhenTheCommitIsLostAndTheBatchReruns) {
   ASSERT_TRUE(engine_->IngestEvents().ok());
   crashing_->fail_advances = 1;
   EXPECT_FALSE(engine_->RunOnce().ok());  // actions ran, their positions were not stored
-  NewEngine();                            // a restart
+  clock_.Advance(5 * 60'000);             // the restart comes some minutes later
+  NewEngine();
   Run();
   EXPECT_GT(outreach_.calls(), 10) << "the first batch was re-run";
   EXPECT_EQ(outreach_.sent().size(), 10u);

@@ -259,4 +259,9 @@ absl::StatusOr<JourneyStats> JourneyService::Stats(int64_t id) {
   return repository_->Stats(id);
 }
 
+absl::StatusOr<std::vector<JourneyEntry>> JourneyService::Entries(int64_t id, uint32_t uid) {
+  RETURN_IF_ERROR(Get(id).status());
+  return repository_->CustomerEntries(id, uid);
+}
+
 }  // namespace mercator::journey

@@ -71,6 +71,8 @@ class JourneyService {
   absl::StatusOr<JourneyView> End(int64_t id);
 
   absl::StatusOr<JourneyStats> Stats(int64_t id);
+  // A customer's entries into the journey, newest first.
+  absl::StatusOr<std::vector<JourneyEntry>> Entries(int64_t id, uint32_t uid);
 
  private:
   absl::Status Check(const boost::json::value& definition);

@@ -29,6 +29,7 @@
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
+#include "store/sqlite/sqlite_journeys.h"
 #include "store/sqlite/sqlite_lifecycle.h"
 #include "store/sqlite/sqlite_outreach.h"
 #include "store/sqlite/sqlite_participation.h"
@@ -165,6 +166,20 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   event_options.dir = (std::filesystem::path(options.data_dir) / "events").string();
   ASSIGN_OR_RETURN(app->events_, event::EventService::Open(event_options, app->customers_.get(),
                                                            clock, std::move(rules)));
+  // Journeys: the engine enters customers and runs due steps; the service is what operators
+  // change (maker-checker through approvals_).
+  app->journey_repository_ = NewSqliteJourneyRepository(*app->store_);
+  journey::ActionPorts ports;
+  ports.points = app->points_.get();
+  ports.coupons = app->coupons_.get();
+  ports.customers = app->customers_.get();
+  app->journey_engine_ = std::make_unique<journey::Engine>(
+      app->journey_repository_.get(), app->events_.get(), app->index_.get(),
+      &app->store_->customers(), ports, clock, options.journeys);
+  app->journeys_ = std::make_unique<journey::JourneyService>(
+      app->journey_repository_.get(), app->approvals_.get(), app->index_.get(),
+      app->journey_engine_.get(), clock);
+  RETURN_IF_ERROR(app->journey_engine_->Reload());
   app->task_events_ = std::make_unique<EventFollower>(
       app->events_.get(), &app->store_->meta(), "events.cursor.tasks",
       [tasks = app->tasks_.get()](const event::Event& e) {
@@ -195,6 +210,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->task_rules_ = std::make_unique<workbench::TaskRuleRunner>(
       app->workbench_repository_.get(), app->workbench_.get(), app->customers_.get(), clock,
       workbench::TaskRuleRunner::Options{});
+  // Journey actions reach customers through outreach (the contact policy applies) and
+  // managers through the workbench's inbox.
+  ports.outreach = app->outreach_.get();
+  ports.tasks = app->workbench_.get();
+  app->journey_engine_->SetActionPorts(ports);
   return app;
 }
 
@@ -222,6 +242,7 @@ absl::Status App::Start() {
   ctx.points = points_.get();
   ctx.coupons = coupons_.get();
   ctx.fulfilments = fulfilments_.get();
+  ctx.journeys = journeys_.get();
   ctx.activities = activities_.get();
   ctx.sign_ins = sign_ins_.get();
   ctx.quizzes = quizzes_.get();
@@ -256,6 +277,7 @@ absl::Status App::Start() {
   }
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  if (options_.journeys.interval_ms > 0) journey_engine_->Start();
   if (options_.fulfilment_interval_ms > 0) {
     // Awards not yet delivered, by state: alert on mercator_fulfilments{state="stuck"} > 0.
     auto& family = prometheus::BuildGauge()
@@ -353,6 +375,7 @@ void App::Shutdown() {
   if (stopped_.exchange(true)) return;
   draining_ = true;
   if (server_) server_->Drain();
+  if (journey_engine_) journey_engine_->Stop();
   fulfilment_worker_.reset();
   task_rule_worker_.reset();
   task_events_.reset();

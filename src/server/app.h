@@ -33,6 +33,8 @@
 #include "http/http_client.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "journey/engine.h"
+#include "journey/journey_service.h"
 #include "outreach/channel.h"
 #include "outreach/contact_policy.h"
 #include "outreach/outreach_service.h"
@@ -44,6 +46,7 @@
 #include "segment/bitmap_index.h"
 #include "server/event_follower.h"
 #include "store/activity_repository.h"
+#include "store/journey_repository.h"
 #include "store/lifecycle_repository.h"
 #include "store/outreach_repository.h"
 #include "store/pii_cipher.h"
@@ -89,14 +92,18 @@ struct AppOptions {
   // trust X-Forwarded-For, and the local risk rules' velocity limits (activity/draw_guard.h).
   activity::DrawGuardOptions draw_guard;
   activity::LocalRiskOptions risk;
-  // Workbench task rules run this often (workbench/task_rules.h; daily by default; re-runs of
-  // a period create nothing); 0: only on demand (POST /v1/workbench/rules/run).
-  int64_t task_rules_interval_ms = 86'400'000;
   // The event log (event/event_service.h): commit window, how often features and lifecycle
   // stages reach the index (tests: 0, they call events().Tick()); dir is <data_dir>/events.
   event::EventServiceOptions events;
   // Whether task completions follow the event log on a thread of their own (tests: false).
   bool follow_events = true;
+  // Journeys (journey/engine.h): batch sizes, and how often the engine runs a pass when no
+  // new event wakes it (journeys.interval_ms 0: no engine thread; tests drive
+  // journey_engine().RunOnce()).
+  journey::EngineOptions journeys;
+  // Workbench task rules run this often (workbench/task_rules.h; daily by default; re-runs of
+  // a period create nothing); 0: only on demand (POST /v1/workbench/rules/run).
+  int64_t task_rules_interval_ms = 86'400'000;
 };
 
 class App {
@@ -128,6 +135,8 @@ class App {
   reward::PointsLedger& points() { return *points_; }
   reward::CouponService& coupons() { return *coupons_; }
   reward::FulfilmentService& fulfilments() { return *fulfilments_; }
+  journey::JourneyService& journeys() { return *journeys_; }
+  journey::Engine& journey_engine() { return *journey_engine_; }
   // The one door for outbound touches (outreach/outreach.h) and the manager's task inbox
   // (workbench/task_sink.h), for journeys and campaigns.
   outreach::OutreachService& outreach() { return *outreach_; }
@@ -192,6 +201,10 @@ class App {
   std::unique_ptr<activity::TaskService> tasks_;
   // Task completions from the event log (after tasks_ and events_: destroyed first).
   std::unique_ptr<EventFollower> task_events_;
+  // Journeys (after customers, points and coupons, which their actions use).
+  std::unique_ptr<JourneyRepository> journey_repository_;
+  std::unique_ptr<journey::Engine> journey_engine_;
+  std::unique_ptr<journey::JourneyService> journeys_;
   // The award outbox over the engine's journal (after the engine, points and coupons).
   std::unique_ptr<FulfilmentRepository> fulfilment_repository_;
   std::unique_ptr<reward::AwardSource> award_source_;

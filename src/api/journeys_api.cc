@@ -1,0 +1,310 @@
+// /v1/journeys: definitions with versions, submission for approval (decided through
+// /v1/approvals), pause / resume / end, stats, and a customer's entries. The journey module
+// holds the rules (journey/journey_service.h); this file parses, audits and renders.
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "api/api.h"
+#include "api/audit_util.h"
+#include "api/json_util.h"
+#include "common/status_macros.h"
+#include "journey/journey_service.h"
+
+namespace mercator::api {
+
+namespace {
+
+using journey::JourneyService;
+using journey::JourneyView;
+
+absl::StatusOr<int64_t> JourneyId(const http::Request& req) {
+  const std::string& s = req.path_params.at("id");
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
+    return absl::NotFoundError(fmt::format("journey '{}' not found", s));
+  }
+  return v;
+}
+
+json::value DefinitionJson(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value() : v;
+}
+
+json::object VersionJson(const JourneyVersion& v, bool with_definition) {
+  json::object o{
+      {"version", v.version},
+      {"status", JourneyVersionStatusName(v.status)},
+      {"digest", v.digest},
+      {"created_by", v.created_by},
+      {"created_at", IsoTime(v.created_ms)},
+      {"approval_id", v.approval_id > 0 ? json::value(v.approval_id) : json::value()},
+      {"decided_by", v.decided_by},
+      {"decided_at", v.decided_ms > 0 ? json::value(IsoTime(v.decided_ms)) : json::value()}};
+  if (with_definition) o["definition"] = DefinitionJson(v.definition_json);
+  return o;
+}
+
+json::object ViewJson(const JourneyView& v, bool with_definition = true) {
+  json::object o{{"id", v.record.id},
+                 {"name", v.record.name},
+                 {"state", JourneyStateName(v.record.state)},
+                 {"created_by", v.record.created_by},
+                 {"created_at", IsoTime(v.record.created_ms)},
+                 {"updated_at", IsoTime(v.record.updated_ms)},
+                 {"latest", VersionJson(v.latest, false)},
+                 {"live", v.live ? json::value(VersionJson(*v.live, false)) : json::value()}};
+  if (with_definition) o["definition"] = DefinitionJson(v.latest.definition_json);
+  return o;
+}
+
+json::object StatsJson(int64_t id, const JourneyStats& s) {
+  json::object in_step;
+  int64_t goal_window = 0;
+  for (const auto& [step, n] : s.active_by_step) {
+    if (step.empty()) {
+      goal_window = n;
+    } else {
+      in_step[step] = n;
+    }
+  }
+  json::object actions;  // step -> outcome -> count
+  for (const auto& [key, n] : s.actions) {
+    const size_t colon = key.rfind(':');
+    json::value& step = actions[key.substr(0, colon)];
+    if (!step.is_object()) step = json::object();
+    step.as_object()[key.substr(colon + 1)] = n;
+  }
+  const int64_t treated = s.entered - s.entered_holdout;
+  const int64_t treated_converted = s.converted - s.converted_holdout;
+  auto rate = [](int64_t n, int64_t d) {
+    return d > 0 ? json::value(double(n) / d) : json::value();
+  };
+  json::object out{
+      {"journey_id", id},
+      {"entered", s.entered},
+      {"active", s.active},
+      {"converted", s.converted},
+      {"completed", s.completed},
+      {"exited", s.exited},
+      {"in_step", std::move(in_step)},
+      {"goal_window_open", goal_window},
+      {"treated", json::object{{"entered", treated},
+                               {"converted", treated_converted},
+                               {"conversion_rate", rate(treated_converted, treated)}}},
+      {"holdout", json::object{{"entered", s.entered_holdout},
+                               {"converted", s.converted_holdout},
+                               {"conversion_rate", rate(s.converted_holdout, s.entered_holdout)}}},
+      {"actions", std::move(actions)}};
+  if (treated > 0 && s.entered_holdout > 0) {
+    out["uplift"] =
+        double(treated_converted) / treated - double(s.converted_holdout) / s.entered_holdout;
+  } else {
+    out["uplift"] = nullptr;
+  }
+  return out;
+}
+
+json::object EntryJson(const JourneyEntry& e) {
+  return json::object{
+      {"id", e.id},
+      {"version", e.version},
+      {"entry_no", e.entry_no},
+      {"holdout", e.holdout},
+      {"state", EntryStateName(e.state)},
+      {"step", e.step.empty() ? json::value() : json::value(e.step)},
+      {"due_at", e.state == EntryState::kActive ? json::value(IsoTime(e.due_ms)) : json::value()},
+      {"entered_at", IsoTime(e.entered_ms)},
+      {"goal_until", e.goal_until_ms > 0 ? json::value(IsoTime(e.goal_until_ms)) : json::value()},
+      {"ended_at", e.ended_ms > 0 ? json::value(IsoTime(e.ended_ms)) : json::value()}};
+}
+
+auth::RequestMeta Meta(const http::Request& req) {
+  auth::RequestMeta m;
+  m.request_id = req.request_id;
+  m.ip = req.peer;
+  return m;
+}
+
+// The definition of a create or edit: the body itself, or its "definition" member.
+absl::StatusOr<json::value> DefinitionOf(const http::Request& req) {
+  ASSIGN_OR_RETURN(json::object body, ParseObjectBody(req));
+  if (const json::value* d = body.if_contains("definition")) {
+    if (!d->is_object()) return absl::InvalidArgumentError("definition: must be an object");
+    return *d;
+  }
+  return json::value(std::move(body));
+}
+
+}  // namespace
+
+void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx) {
+  using http::Auth;
+  using http::Method;
+  if (ctx.journeys == nullptr) return;
+  JourneyService& svc = *ctx.journeys;
+
+  router.Add(Method::kGet, "/v1/journeys", Auth::kRequired, [&svc](http::Request& req) {
+    int64_t after = 0, limit = 50;
+    if (auto c = req.Query("cursor"); c && !c->empty()) {
+      auto [p, ec] = std::from_chars(c->data(), c->data() + c->size(), after);
+      if (ec != std::errc() || p != c->data() + c->size() || after < 0) {
+        return ErrorResponse(absl::InvalidArgumentError("cursor: not a cursor from this API"));
+      }
+    }
+    if (auto l = req.Query("limit"); l && !l->empty()) {
+      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+      if (ec != std::errc() || p != l->data() + l->size() || limit < 1 || limit > 200) {
+        return ErrorResponse(absl::InvalidArgumentError("limit: must be between 1 and 200"));
+      }
+    }
+    auto list = svc.List(after, static_cast<int>(limit) + 1);
+    if (!list.ok()) return ErrorResponse(list.status());
+    json::object out;
+    out["next_cursor"] = nullptr;
+    if (list->size() > static_cast<size_t>(limit)) {
+      list->pop_back();
+      out["next_cursor"] = std::to_string(list->back().record.id);
+    }
+    json::array items;
+    for (const JourneyView& v : *list) items.push_back(ViewJson(v, false));
+    out["journeys"] = std::move(items);
+    return JsonResponse(200, out);
+  });
+
+  router.Add(Method::kPost, "/v1/journeys", Auth::kRequired, [&ctx, &svc](http::Request& req) {
+    absl::StatusOr<json::value> def = DefinitionOf(req);
+    if (!def.ok()) return ErrorResponse(def.status());
+    auto v = svc.Create(*def, req.principal);
+    if (!v.ok()) return ErrorResponse(v.status());
+    if (absl::Status s = RecordAudit(
+            ctx, req, "journey.create", "journey", std::to_string(v->record.id),
+            json::serialize(json::object{
+                {"name", v->record.name}, {"version", 1}, {"digest", v->latest.digest}}));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
+    http::Response r = JsonResponse(201, ViewJson(*v));
+    r.headers["location"] = fmt::format("/v1/journeys/{}", v->record.id);
+    return r;
+  });
+
+  router.Add(Method::kGet, "/v1/journeys/{id}", Auth::kRequired, [&svc](http::Request& req) {
+    auto id = JourneyId(req);
+    if (!id.ok()) return ErrorResponse(id.status());
+    auto v = svc.Get(*id);
+    if (!v.ok()) return ErrorResponse(v.status());
+    return JsonResponse(200, ViewJson(*v));
+  });
+
+  router.Add(Method::kPut, "/v1/journeys/{id}", Auth::kRequired, [&ctx, &svc](http::Request& req) {
+    auto id = JourneyId(req);
+    if (!id.ok()) return ErrorResponse(id.status());
+    absl::StatusOr<json::value> def = DefinitionOf(req);
+    if (!def.ok()) return ErrorResponse(def.status());
+    auto v = svc.Update(*id, *def, req.principal);
+    if (!v.ok()) return ErrorResponse(v.status());
+    if (absl::Status s = RecordAudit(ctx, req, "journey.update", "journey", std::to_string(*id),
+                                     json::serialize(json::object{{"version", v->latest.version},
+                                                                  {"digest", v->latest.digest}}));
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
+    return JsonResponse(200, ViewJson(*v));
+  });
+
+  router.Add(Method::kDelete, "/v1/journeys/{id}", Auth::kRequired,
+             [&ctx, &svc](http::Request& req) {
+               auto id = JourneyId(req);
+               if (!id.ok()) return ErrorResponse(id.status());
+               if (absl::Status s = svc.Delete(*id); !s.ok()) return ErrorResponse(s);
+               if (absl::Status s =
+                       RecordAudit(ctx, req, "journey.delete", "journey", std::to_string(*id));
+                   !s.ok()) {
+                 return ErrorResponse(s);
+               }
+               http::Response r;
+               r.status = 204;
+               return r;
+             });
+
+  router.Add(Method::kGet, "/v1/journeys/{id}/versions", Auth::kRequired,
+             [&svc](http::Request& req) {
+               auto id = JourneyId(req);
+               if (!id.ok()) return ErrorResponse(id.status());
+               auto list = svc.Versions(*id);
+               if (!list.ok()) return ErrorResponse(list.status());
+               json::array items;
+               for (const JourneyVersion& v : *list) items.push_back(VersionJson(v, true));
+               return JsonResponse(200, json::object{{"versions", std::move(items)}});
+             });
+
+  router.Add(Method::kPost, "/v1/journeys/{id}/submit", Auth::kRequired,
+             [&svc](http::Request& req) {
+               auto id = JourneyId(req);
+               if (!id.ok()) return ErrorResponse(id.status());
+               // The approval service audits the submission ("approval.submit").
+               auto a = svc.Submit(*id, req.principal, Meta(req));
+               if (!a.ok()) return ErrorResponse(a.status());
+               auto v = svc.Get(*id);
+               if (!v.ok()) return ErrorResponse(v.status());
+               json::object out = ViewJson(*v);
+               out["approval_id"] = a->id;
+               return JsonResponse(202, out);
+             });
+
+  struct StateRoute {
+    const char* path;
+    const char* action;
+    absl::StatusOr<JourneyView> (JourneyService::*fn)(int64_t);
+  };
+  for (const StateRoute& sr :
+       {StateRoute{"/v1/journeys/{id}/pause", "journey.pause", &JourneyService::Pause},
+        StateRoute{"/v1/journeys/{id}/resume", "journey.resume", &JourneyService::Resume},
+        StateRoute{"/v1/journeys/{id}/end", "journey.end", &JourneyService::End}}) {
+    router.Add(Method::kPost, sr.path, Auth::kRequired, [&ctx, &svc, sr](http::Request& req) {
+      auto id = JourneyId(req);
+      if (!id.ok()) return ErrorResponse(id.status());
+      auto v = (svc.*sr.fn)(*id);
+      if (!v.ok()) return ErrorResponse(v.status());
+      if (absl::Status s = RecordAudit(
+              ctx, req, sr.action, "journey", std::to_string(*id),
+              json::serialize(json::object{{"state", JourneyStateName(v->record.state)}}));
+          !s.ok()) {
+        return ErrorResponse(s);
+      }
+      return JsonResponse(200, ViewJson(*v));
+    });
+  }
+
+  router.Add(Method::kGet, "/v1/journeys/{id}/stats", Auth::kRequired, [&svc](http::Request& req) {
+    auto id = JourneyId(req);
+    if (!id.ok()) return ErrorResponse(id.status());
+    auto s = svc.Stats(*id);
+    if (!s.ok()) return ErrorResponse(s.status());
+    return JsonResponse(200, StatsJson(*id, *s));
+  });
+
+  router.Add(
+      Method::kGet, "/v1/journeys/{id}/entries", Auth::kRequired, [&ctx, &svc](http::Request& req) {
+        auto id = JourneyId(req);
+        if (!id.ok()) return ErrorResponse(id.status());
+        auto customer = req.Query("customer");
+        if (!customer || customer->empty()) {
+          return ErrorResponse(absl::InvalidArgumentError("customer: is required"));
+        }
+        auto c = ctx.customers->Get(*customer);
+        if (!c.ok()) return ErrorResponse(c.status());
+        auto list = svc.Entries(*id, c->uid);
+        if (!list.ok()) return ErrorResponse(list.status());
+        json::array items;
+        for (const JourneyEntry& e : *list) items.push_back(EntryJson(e));
+        return JsonResponse(
+            200, json::object{{"customer", std::string(*customer)}, {"entries", std::move(items)}});
+      });
+}
+
+}  // namespace mercator::api

@@ -1,0 +1,470 @@
+// Journeys end to end on the real App: an operator defines journeys over HTTP (bad
+// definitions answered 400 naming the field), an approver approves them through
+// /v1/approvals (the maker never can), customers enter and go through the steps, and the
+// stats and a customer's entries are read back over HTTP. The kill -9 test runs the engine in
+// a child process (journey_crash_driver), kills it mid-work several times and checks that
+// every customer entered once and every action took effect once.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "auth/request_signing.h"
+#include "http/test_client.h"
+#include "server/app.h"
+#include "session_client.h"
+
+namespace mercator {
+namespace {
+
+namespace json = boost::json;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("mercator-journeys-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+json::value Parse(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  return ec ? json::value() : v;
+}
+
+int64_t Int(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return -999;
+  const json::value* m = v.as_object().if_contains(key);
+  return m && m->is_int64() ? m->as_int64() : -999;
+}
+
+// 2026-12-10 10:00 in Beijing.
+constexpr int64_t kNowMs = 1796868000000;
+constexpr int64_t kHour = 3600'000;
+
+constexpr char kRich[] = R"({"name": "High AUM welcome",
+  "trigger": {"type": "audience", "rule": "aum >= 500000"},
+  "steps": [{"id": "w", "type": "wait", "duration": "1d", "next": "vip"},
+            {"id": "vip", "type": "branch", "rule": "level = \"gold\"", "then": "bonus",
+             "else": "small"},
+            {"id": "bonus", "type": "action", "action": "points", "points": 888},
+            {"id": "small", "type": "action", "action": "points", "points": 88}]})";
+
+class JourneysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AppOptions options;
+    options.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
+    options.port = 0;
+    options.io_threads = 2;
+    options.clock = &clock_;
+    options.journeys.interval_ms = 0;  // the test drives the engine
+    options.journeys.trigger_interval_ms = 0;
+    options.events.feature_interval_ms = 0;  // the test runs lifecycle rules (Tick)
+    // The test moves the clock by days; sessions must outlive that.
+    options.staff.idle_timeout_ms = 30LL * 24 * kHour;
+    options.staff.absolute_timeout_ms = 30LL * 24 * kHour;
+    auto app = App::Open(options);
+    ASSERT_TRUE(app.ok()) << app.status();
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->Start().ok());
+    admin_ = SessionClient::SignInAs(*app_, "root", {"admin"});
+    op_ = SessionClient::SignInAs(*app_, "olivia", {"operator"});
+    approver_ = SessionClient::SignInAs(*app_, "alice", {"approver"});
+    analyst_ = SessionClient::SignInAs(*app_, "ann", {"analyst"});
+    ASSERT_TRUE(admin_ && op_ && approver_ && analyst_);
+    Expect(admin_->Fetch("POST", "/v1/tags",
+                         R"({"key":"level","name_zh":"等级","name_en":"Level","type":"enum"})"),
+           201);
+    Expect(admin_->Fetch("POST", "/v1/tags",
+                         R"({"key":"aum","name_zh":"资产","name_en":"AUM","type":"int"})"),
+           201);
+    Expect(admin_->Fetch("POST", "/v1/customers/batch", R"({"customers":[
+        {"external_id":"G1","tags":{"level":"gold","aum":100}},
+        {"external_id":"N1","tags":{"level":"normal","aum":100}},
+        {"external_id":"N2","tags":{"level":"normal","aum":900000}}]})"),
+           200);
+    json::value key = Expect(
+        admin_->Fetch("POST", "/v1/clients", R"({"name":"Core banking","scopes":["events"]})"),
+        201);
+    key_id_ = std::string(key.at("key_id").as_string());
+    secret_ = std::string(key.at("secret").as_string());
+    client_ = std::make_unique<http::TestClient>(app_->port());
+  }
+
+  // Sends events through POST /v1/events as the bank's core system does; all must be
+  // accepted.
+  void SendEvents(const std::string& array) {
+    const std::string target = "/v1/events";
+    http::Headers h{{"authorization", auth::SignRequest(key_id_, secret_, "POST", target, array,
+                                                        clock_.NowMs(), auth::RandomNonce())},
+                    {"content-type", "application/json"}};
+    json::value r = Expect(client_->Fetch("POST", target, array, h), 200);
+    EXPECT_EQ(r.at("rejected").as_int64(), 0) << r;
+  }
+
+  std::string At(int64_t ms) { return api_time_(ms); }
+
+  static json::value Expect(const http::HttpResult& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    return Parse(r.body);
+  }
+
+  void Run() {
+    auto r = app_->journey_engine().RunOnce();
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  int64_t Points(const std::string& customer) {
+    json::value v = Expect(op_->Fetch("GET", "/v1/customers/" + customer + "/points"), 200);
+    return Int(v, "balance");
+  }
+
+  // Creates, submits and has the approver approve; returns the journey id.
+  int64_t GoLive(const std::string& definition) {
+    json::value created = Expect(op_->Fetch("POST", "/v1/journeys", definition), 201);
+    const int64_t id = Int(created, "id");
+    json::value submitted =
+        Expect(op_->Fetch("POST", "/v1/journeys/" + std::to_string(id) + "/submit"), 202);
+    const int64_t approval = Int(submitted, "approval_id");
+    Expect(approver_->Fetch("POST", "/v1/approvals/" + std::to_string(approval) + "/approve",
+                            R"({"comment":"ok"})"),
+           200);
+    return id;
+  }
+
+  FakeClock clock_{kNowMs};
+  TempDir dir_;
+  std::unique_ptr<App> app_;
+  std::unique_ptr<SessionClient> admin_, op_, approver_, analyst_;
+  std::unique_ptr<http::TestClient> client_;
+  std::string key_id_, secret_;
+  int next_event_ = 0;
+  std::function<std::string(int64_t)> api_time_ = [](int64_t ms) {
+    // RFC 3339 in UTC.
+    const time_t t = static_cast<time_t>(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[32];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf);
+  };
+
+  // One event as JSON, happening now.
+  std::string Ev(const std::string& customer, const std::string& type,
+                 const std::string& properties = "{}") {
+    return fmt::format(R"({{"id":"ev{}","type":"{}","customer":"{}","occurred_at":"{}",)"
+                       R"("properties":{}}})",
+                       ++next_event_, type, customer, At(clock_.NowMs()), properties);
+  }
+};
+
+TEST_F(JourneysTest, BadDefinitionsAreRejectedNamingTheField) {
+  struct Case {
+    std::string body;
+    std::string field;
+  };
+  const Case cases[] = {
+      {R"({"name": "x", "trigger": {"type": "audience", "rule": "aum >= 1"}, "steps": []})",
+       "steps"},
+      {R"({"name": "x", "trigger": {"type": "audience", "rule": "wealth >= 1"},
+          "steps": [{"id": "w", "type": "wait", "duration": "1d"}]})",
+       "trigger.rule"},
+      {R"({"name": "x", "trigger": {"type": "date", "tag": "aum"},
+          "steps": [{"id": "w", "type": "wait", "duration": "1d"}]})",
+       "trigger.tag"},
+      {R"({"name": "x", "trigger": {"type": "event", "event": "login"},
+          "steps": [{"id": "w", "type": "wait", "duration": "1d", "next": "w"}]})",
+       "steps[0].next"},
+      {R"({"name": "x", "trigger": {"type": "event", "event": "login"},
+          "steps": [{"id": "t", "type": "action", "action": "set_tag", "tag": "aum",
+                     "value": "lots"}]})",
+       "steps[0].value"},
+  };
+  for (const Case& c : cases) {
+    http::HttpResult r = op_->Fetch("POST", "/v1/journeys", c.body);
+    EXPECT_EQ(r.status, 400) << c.body << " -> " << r.body;
+    EXPECT_NE(r.body.find("\"" + c.field), std::string::npos) << r.body;
+  }
+}
+
+TEST_F(JourneysTest, MakerCheckerThenAudienceEntryWaitBranchAndActions) {
+  json::value created = Expect(op_->Fetch("POST", "/v1/journeys", kRich), 201);
+  const std::string id = std::to_string(Int(created, "id"));
+  EXPECT_EQ(created.at("state").as_string(), "draft");
+  // Analysts read, never write.
+  EXPECT_EQ(analyst_->Fetch("GET", "/v1/journeys/" + id).status, 200);
+  EXPECT_EQ(analyst_->Fetch("POST", "/v1/journeys", kRich).status, 403);
+  json::value submitted = Expect(op_->Fetch("POST", "/v1/journeys/" + id + "/submit"), 202);
+  const std::string approval = std::to_string(Int(submitted, "approval_id"));
+  // Frozen while submitted; the maker cannot approve their own journey.
+  EXPECT_EQ(op_->Fetch("PUT", "/v1/journeys/" + id, kRich).status, 409);
+  EXPECT_EQ(
+      op_->Fetch("POST", "/v1/approvals/" + approval + "/approve", R"({"comment":"me"})").status,
+      403);
+  Expect(approver_->Fetch("POST", "/v1/approvals/" + approval + "/approve", R"({"comment":"ok"})"),
+         200);
+  json::value live = Expect(op_->Fetch("GET", "/v1/journeys/" + id), 200);
+  EXPECT_EQ(live.at("state").as_string(), "live");
+  EXPECT_EQ(Int(live.at("live"), "version"), 1);
+
+  Run();  // the baseline: N2 was already rich when the journey went live
+  Expect(admin_->Fetch("POST", "/v1/customers/batch", R"({"customers":[
+      {"external_id":"G1","tags":{"aum":600000}},
+      {"external_id":"N1","tags":{"aum":700000}}]})"),
+         200);
+  Run();
+  json::value stats = Expect(op_->Fetch("GET", "/v1/journeys/" + id + "/stats"), 200);
+  EXPECT_EQ(Int(stats, "entered"), 2);
+  EXPECT_EQ(Int(stats.at("in_step"), "w"), 2);
+  EXPECT_EQ(Points("G1"), 0);
+  clock_.Advance(24 * kHour);
+  Run();
+  EXPECT_EQ(Points("G1"), 888);
+  EXPECT_EQ(Points("N1"), 88);
+  EXPECT_EQ(Points("N2"), 0);
+  stats = Expect(analyst_->Fetch("GET", "/v1/journeys/" + id + "/stats"), 200);
+  EXPECT_EQ(Int(stats, "completed"), 2);
+  EXPECT_EQ(Int(stats.at("actions").at("bonus"), "granted"), 1);
+  EXPECT_EQ(Int(stats.at("actions").at("small"), "granted"), 1);
+  json::value entries =
+      Expect(op_->Fetch("GET", "/v1/journeys/" + id + "/entries?customer=G1"), 200);
+  ASSERT_EQ(entries.at("entries").as_array().size(), 1u);
+  EXPECT_EQ(entries.at("entries").as_array()[0].at("state").as_string(), "completed");
+
+  // A live journey changes only through a new version, which needs its own approval.
+  std::string v2(kRich);
+  v2.replace(v2.find("\"points\": 888"), 13, "\"points\": 999");
+  json::value edited = Expect(op_->Fetch("PUT", "/v1/journeys/" + id, v2), 200);
+  EXPECT_EQ(Int(edited.at("latest"), "version"), 2);
+  EXPECT_EQ(Int(edited.at("live"), "version"), 1);
+  json::value versions = Expect(op_->Fetch("GET", "/v1/journeys/" + id + "/versions"), 200);
+  EXPECT_EQ(versions.at("versions").as_array().size(), 2u);
+
+  // Pause, resume and end are audited.
+  Expect(op_->Fetch("POST", "/v1/journeys/" + id + "/pause"), 200);
+  Expect(op_->Fetch("POST", "/v1/journeys/" + id + "/resume"), 200);
+  Expect(op_->Fetch("POST", "/v1/journeys/" + id + "/end"), 200);
+  EXPECT_EQ(op_->Fetch("POST", "/v1/journeys/" + id + "/resume").status, 409);
+  json::value audit = Expect(admin_->Fetch("GET", "/v1/audit?object_type=journey"), 200);
+  std::set<std::string> actions;
+  for (const json::value& e : audit.at("entries").as_array()) {
+    actions.insert(std::string(e.at("action").as_string()));
+  }
+  for (const char* a :
+       {"journey.create", "journey.update", "journey.pause", "journey.resume", "journey.end"}) {
+    EXPECT_TRUE(actions.contains(a)) << a << " in " << audit;
+  }
+  // A journey that has been live cannot be deleted.
+  EXPECT_EQ(op_->Fetch("DELETE", "/v1/journeys/" + id).status, 409);
+}
+
+TEST_F(JourneysTest, ListIsPagedByCursor) {
+  for (int i = 0; i < 3; ++i) Expect(op_->Fetch("POST", "/v1/journeys", kRich), 201);
+  json::value page = Expect(op_->Fetch("GET", "/v1/journeys?limit=2"), 200);
+  ASSERT_EQ(page.at("journeys").as_array().size(), 2u);
+  ASSERT_TRUE(page.at("next_cursor").is_string());
+  json::value rest = Expect(op_->Fetch("GET", "/v1/journeys?limit=2&cursor=" +
+                                                  std::string(page.at("next_cursor").as_string())),
+                            200);
+  EXPECT_EQ(rest.at("journeys").as_array().size(), 1u);
+  EXPECT_TRUE(rest.at("next_cursor").is_null());
+  EXPECT_EQ(op_->Fetch("GET", "/v1/journeys?limit=0").status, 400);
+}
+
+TEST_F(JourneysTest, EventTriggerWithFilterWaitsThenActsUnlessTheGoalCameFirst) {
+  const int64_t id = GoLive(R"({"name": "Big deposit",
+    "trigger": {"type": "event", "event": "deposit_open",
+                "where": {"amount": {"gte": 1000000}}},
+    "steps": [{"id": "w", "type": "wait", "duration": "1d", "next": "thanks"},
+              {"id": "thanks", "type": "action", "action": "points", "points": 100}],
+    "goal": {"event": "purchase", "where": {"category": "wealth"}, "within": "7d"}})");
+  const std::string deposit = R"({"product":"TD1Y","amount":"%s","maturity_date":"2027-12-10"})";
+  auto with_amount = [&](const char* amount) {
+    std::string p = deposit;
+    p.replace(p.find("%s"), 2, amount);
+    return p;
+  };
+  const std::string deposits = "[" + Ev("G1", "deposit_open", with_amount("20000.00")) + "," +
+                               Ev("N1", "deposit_open", with_amount("500.00")) + "," +
+                               Ev("N2", "deposit_open", with_amount("10000.00")) + "]";
+  SendEvents(deposits);
+  Run();
+  json::value stats =
+      Expect(op_->Fetch("GET", "/v1/journeys/" + std::to_string(id) + "/stats"), 200);
+  EXPECT_EQ(Int(stats, "entered"), 2) << "N1's 500.00 is below the filter";
+  // G1 buys a wealth product before the wait ends: converted, no points.
+  clock_.Advance(kHour);
+  SendEvents("[" +
+             Ev("G1", "purchase", R"({"product":"WM1","amount":"1000.00","category":"wealth"})") +
+             "]");
+  Run();
+  clock_.Advance(24 * kHour);
+  Run();
+  EXPECT_EQ(Points("G1"), 0);
+  EXPECT_EQ(Points("N2"), 100);
+  EXPECT_EQ(Points("N1"), 0);
+  stats = Expect(op_->Fetch("GET", "/v1/journeys/" + std::to_string(id) + "/stats"), 200);
+  EXPECT_EQ(Int(stats, "converted"), 1);
+  EXPECT_EQ(Int(stats, "goal_window_open"), 1) << "N2's steps are done, its window is open";
+  EXPECT_EQ(Int(stats.at("treated"), "converted"), 1);
+  // The same events again (a client retry) are duplicates: nobody enters twice.
+  const int64_t entered = Int(stats, "entered");
+  SendEvents(deposits);
+  Run();
+  stats = Expect(op_->Fetch("GET", "/v1/journeys/" + std::to_string(id) + "/stats"), 200);
+  EXPECT_EQ(Int(stats, "entered"), entered);
+}
+
+TEST_F(JourneysTest, LifecycleTransitionTriggersTheJourney) {
+  ASSERT_TRUE(app_->events().Tick(true).ok());  // everyone starts as potential
+  Run();
+  const int64_t id = GoLive(R"({"name": "New customer",
+    "trigger": {"type": "lifecycle", "from": "potential", "to": "new"},
+    "steps": [{"id": "gift", "type": "action", "action": "points", "points": 20}]})");
+  Expect(admin_->Fetch("POST", "/v1/customers/batch",
+                       R"({"customers":[{"external_id":"N1","tags":{"open_date":"2026-12-09"}}]})"),
+         200);
+  ASSERT_TRUE(app_->events().Tick(true).ok());  // N1: potential -> new
+  Run();
+  EXPECT_EQ(Points("N1"), 20);
+  EXPECT_EQ(Points("G1"), 0);
+  json::value entries =
+      Expect(op_->Fetch("GET", "/v1/journeys/" + std::to_string(id) + "/entries?customer=N1"), 200);
+  EXPECT_EQ(entries.at("entries").as_array().size(), 1u);
+}
+
+#ifdef JOURNEY_CRASH_DRIVER
+// Runs the driver for one round and kills it with SIGKILL after `kill_after` lines (progress
+// after commits, one per send in the middle of batches);
+// returns whether it finished by itself ("done") instead.
+bool RunAndKill(const std::string& dir, int customers, int round, int kill_after) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  const std::string n = std::to_string(customers);
+  const std::string r = std::to_string(round);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execl(JOURNEY_CRASH_DRIVER, JOURNEY_CRASH_DRIVER, dir.c_str(), n.c_str(), r.c_str(), nullptr);
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string buffer;
+  int lines = 0;
+  bool done = false, killed = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  char chunk[4096];
+  for (;;) {
+    const ssize_t got = read(fds[0], chunk, sizeof chunk);
+    if (got <= 0) break;
+    buffer.append(chunk, static_cast<size_t>(got));
+    for (size_t nl; (nl = buffer.find('\n')) != std::string::npos; buffer.erase(0, nl + 1)) {
+      if (buffer.compare(0, 4, "done") == 0) done = true;
+      ++lines;
+    }
+    if (!killed && !done && (lines >= kill_after || std::chrono::steady_clock::now() > deadline)) {
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!done) {
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "round " << round << ": status " << status;
+  }
+  return done;
+}
+
+std::map<std::string, int> CountLines(const std::string& path) {
+  std::map<std::string, int> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) ++out[line];
+  return out;
+}
+
+TEST(JourneyCrashTest, KillNineMidBatchThenRestartEntersOnceAndActsOnce) {
+  TempDir dir;
+  constexpr int kCustomers = 1500;
+  // Kill after this many lines (batches are 40 entries: these land inside them); the last
+  // rounds run to the end.
+  const int kill_after[] = {37, 130, 5, 261, 71, 403};
+  bool done = false;
+  int round = 0;
+  for (; round < 6 && !done; ++round) {
+    done = RunAndKill(dir.path(), kCustomers, round, kill_after[round]);
+  }
+  for (; !done && round < 12; ++round) done = RunAndKill(dir.path(), kCustomers, round, 1 << 30);
+  ASSERT_TRUE(done);
+
+  // The oracle: every customer c<i> entered once (entry 1), so the only keys are
+  // journey:1:1:c<i>:1:msg, each delivered once; and the ledger holds 7 points each.
+  std::map<std::string, int> sends = CountLines(dir.path() + "/sends.log");
+  std::map<std::string, int> attempts = CountLines(dir.path() + "/attempts.log");
+  std::set<std::string> expected;
+  for (int i = 1; i <= kCustomers; ++i) expected.insert(fmt::format("journey:1:1:c{}:1:msg", i));
+  EXPECT_EQ(sends.size(), expected.size());
+  int repeated = 0;
+  for (const auto& [key, n] : sends) {
+    EXPECT_TRUE(expected.contains(key)) << key;
+    EXPECT_EQ(n, 1) << key;
+  }
+  for (const auto& [key, n] : attempts) {
+    EXPECT_TRUE(expected.contains(key)) << key;
+    if (n > 1) ++repeated;
+  }
+  std::printf("journey crash test: %d rounds, %d of %d sends were re-run after a kill\n", round,
+              repeated, kCustomers);
+
+  AppOptions options;
+  options.data_dir = dir.path() + "/data";
+  options.port = 0;
+  options.snapshot_interval_seconds = 0;
+  options.points_expiry_interval_ms = 0;
+  options.fulfilment_interval_ms = 0;
+  options.journeys.interval_ms = 0;
+  auto opened = App::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<App> app = std::move(*opened);
+  for (int i = 1; i <= kCustomers; ++i) {
+    auto c = app->customers().Get("c" + std::to_string(i));
+    ASSERT_TRUE(c.ok());
+    auto b = app->points().Balance(c->uid);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b->balance, 7) << "c" << i;
+  }
+  auto stats = app->journeys().Stats(1);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->entered, kCustomers);
+  EXPECT_EQ(stats->completed, kCustomers);
+  EXPECT_EQ(stats->actions["pts:granted"], kCustomers);
+  EXPECT_EQ(stats->actions["msg:sent"], kCustomers);
+}
+#endif
+
+}  // namespace
+}  // namespace mercator
