@@ -112,7 +112,7 @@ std::vector<BenchRule> Rules() {
        "AND uid IN (SELECT uid FROM tag_interests WHERE value = 'parenting') "
        "AND uid IN (SELECT uid FROM tag_products WHERE value = 'credit_card') "
        "AND consent_push = 1 AND city IN ('杭州', '上海', '深圳', '北京') AND txn_count_30d >= 5"},
-      {R"(lifecycle in ("silent", "dormant") and aum between 10000 and 500000 and has_app = true )"
+      {R"(lifecycle in ("active", "dormant") and aum between 10000 and 500000 and has_app = true )"
        R"(and last_login between "2024-07-01" and "2025-05-31" and churn_score >= 60 )"
        R"(and not has(products, "consumer_loan") and consent_sms = true and age < 60)",
        "lifecycle IN ('silent', 'dormant') AND aum BETWEEN 1000000 AND 50000000 "

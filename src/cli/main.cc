@@ -13,6 +13,7 @@
 
 #include "cli/audit_cmd.h"
 #include "cli/client_cmd.h"
+#include "cli/events_cmd.h"
 #include "cli/progress.h"
 #include "cli/user_cmd.h"
 #include "common/log.h"
@@ -110,7 +111,8 @@ int Migrate(const std::string& data_dir) {
 
 int Demo(const std::string& data_dir, uint64_t customers, uint64_t seed,
          const std::string& today_text) {
-  int64_t today = SystemClock::Get()->NowMs() / 86400000;
+  // Today in the bank's time zone (Asia/Shanghai), as lifecycle rules and features count days.
+  int64_t today = (SystemClock::Get()->NowMs() + 8 * 3600000) / 86400000;
   if (!today_text.empty()) {
     TagDef date;
     date.type = TagType::kDate;
@@ -293,7 +295,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string today;
   demo->add_option("--today", today,
-                   "Generation date YYYY-MM-DD that dates are relative to (default: today)");
+                   "Generation date YYYY-MM-DD that dates are relative to (default: today in Asia/Shanghai)");
 
   std::string mapping, file, report;
   bool skip_bad_rows = false;
@@ -316,6 +318,8 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<ClientCommand> clients = AddClientCommands(cli);
 
+  std::unique_ptr<EventsCommand> events = AddEventsCommands(cli);
+
   CLI11_PARSE(cli, argc, argv);
   InitLogging(LogOptions{});
 
@@ -334,6 +338,7 @@ int main(int argc, char** argv) {
   if (cli.got_subcommand("migrate")) return Migrate(data_dir);
   if (*segment) return SegmentCount(data_dir, rule);
   if (*clients->client) return RunClientCommand(*clients, data_dir);
+  if (*events->events) return RunEventsCommand(*events, data_dir);
   if (*users->init || *users->user) return RunUserCommand(*users, data_dir);
   if (*audit->audit) return RunAuditCommand(*audit, data_dir);
   return 1;

@@ -41,10 +41,14 @@ constexpr Code kRiskRatings[] = {{"C1", "保守型", "conservative"},
                                  {"C4", "积极型", "growth"},
                                  {"C5", "激进型", "aggressive"}};
 
-constexpr Code kLifecycles[] = {{"potential", "潜在", "potential"}, {"new", "新客", "new"},
-                                {"active", "活跃", "active"},       {"silent", "沉默", "silent"},
-                                {"dormant", "睡眠", "dormant"},     {"churned", "流失", "churned"}};
-enum Lifecycle { kPotential, kNew, kActive, kSilent, kDormant, kChurned };
+// The stages of the default lifecycle rules (event/lifecycle.h), computed the same way so
+// that a server starting on a fresh demo bank sees no transition.
+constexpr Code kLifecycles[] = {{"potential", "潜在客户", "potential"},
+                                {"new", "新客户", "new"},
+                                {"active", "活跃客户", "active"},
+                                {"dormant", "睡眠客户", "dormant"},
+                                {"churned", "流失客户", "churned"}};
+enum Lifecycle { kPotential, kNew, kActive, kDormant, kChurned };
 
 constexpr Code kProducts[] = {
     {"deposit", "活期存款", "demand deposit"},
@@ -526,8 +530,8 @@ std::vector<TagDef> DemoCatalog() {
   add(kLifecycleKey, "生命周期", "Lifecycle stage", C::kLifecycle, T::kEnum, S::kRuleComputed,
       CodeLegend(kLifecycles) +
           " potential: no product; new: opened < 90 days ago; otherwise by days since the "
-          "later of last_login and last_txn: active < 30, silent 30-89, dormant 90-365, "
-          "churned > 365.")
+          "later of last_login and last_txn: active < 90, dormant 90-365, churned > 365 (the "
+          "default lifecycle rules, GET /v1/lifecycle/rules).")
       .values = CodeValues(kLifecycles);
 
   add(kChurnScore, "流失风险分", "Churn risk score", C::kModel, T::kInt, S::kModel,
@@ -672,10 +676,7 @@ CustomerUpsert DemoBank::Customer(uint64_t index) const {
   } else if (today - *open_date < 90) {
     lifecycle = kNew;
   } else {
-    lifecycle = *idle_days < 30     ? kActive
-                : *idle_days < 90   ? kSilent
-                : *idle_days <= 365 ? kDormant
-                                    : kChurned;
+    lifecycle = *idle_days < 90 ? kActive : *idle_days <= 365 ? kDormant : kChurned;
   }
 
   // Risk rating: required before buying wealth products and funds; others are assessed

@@ -9,8 +9,8 @@
 //     Chinese display name of each code, and DemoValueNameZh() returns it:
 //       gender = "female"          (male 男, female 女)
 //       level = "gold"             (normal 普通, gold 金卡, platinum 白金, private 私行)
-//       lifecycle = "dormant"      (potential 潜在, new 新客, active 活跃, silent 沉默,
-//                                   dormant 睡眠, churned 流失)
+//       lifecycle = "dormant"      (potential 潜在客户, new 新客户, active 活跃客户,
+//                                   dormant 睡眠客户, churned 流失客户)
 //       risk_rating = "C3"         (C1 保守型 .. C5 激进型)
 //       products has "wealth", interests has "travel"
 //   - Branches and customer managers are ids ("B0001", "M00001"); DemoBranches() and
@@ -18,11 +18,11 @@
 //   - Money: aum is a decimal with scale 2 in yuan, stored in fen (int64).
 //   - Dates are days since 1970-01-01.
 //
-// Lifecycle, computed from the other tags as of `today`:
+// Lifecycle, computed from the other tags as of `today` as the default lifecycle rules do
+// (event/lifecycle.h), so a server starting on the demo bank that day sees no transition:
 //   potential  holds no product (no account: a lead or an app registration)
 //   new        account opened less than 90 days ago
-//   active     last activity (the later of last_login and last_txn) < 30 days ago
-//   silent     30..89 days
+//   active     last activity (the later of last_login and last_txn) < 90 days ago
 //   dormant    90..365 days
 //   churned    more than 365 days
 //

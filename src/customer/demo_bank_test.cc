@@ -342,8 +342,7 @@ TEST(DemoBank, TagsAreConsistentWithEachOther) {
       EXPECT_LE(last, kToday);
       const int64_t idle = kToday - last;
       expected = kToday - open < 90 ? "new"
-                 : idle < 30        ? "active"
-                 : idle < 90        ? "silent"
+                 : idle < 90        ? "active"
                  : idle <= 365      ? "dormant"
                                     : "churned";
     }
@@ -435,7 +434,7 @@ void ExpectProductsFollowLifeStage(const std::vector<CustomerUpsert>& sample) {
 void ExpectEveryLifecycleStageOccurs(const std::vector<CustomerUpsert>& sample) {
   std::map<std::string, int> by_stage;
   for (const CustomerUpsert& c : sample) ++by_stage[StringTag(c, "lifecycle")];
-  for (const char* stage : {"potential", "new", "active", "silent", "dormant", "churned"}) {
+  for (const char* stage : {"potential", "new", "active", "dormant", "churned"}) {
     EXPECT_GT(by_stage[stage], 1000) << stage;
   }
   EXPECT_GT(by_stage["active"], by_stage["churned"]);

@@ -175,6 +175,22 @@ absl::StatusOr<LifecycleRules> LifecycleRulesFromJson(const json::value& v) {
   return rules;
 }
 
+absl::StatusOr<LifecycleRules> LoadLifecycleRules(LifecycleRepository& repository) {
+  ASSIGN_OR_RETURN(std::optional<LifecycleRulesRecord> saved, repository.Latest());
+  if (!saved) return DefaultLifecycleRules();
+  boost::system::error_code ec;
+  json::value v = json::parse(saved->rules_json, ec);
+  absl::StatusOr<LifecycleRules> rules =
+      ec ? absl::StatusOr<LifecycleRules>(absl::InvalidArgumentError("not JSON"))
+         : LifecycleRulesFromJson(v);
+  if (!rules.ok()) {
+    return absl::DataLossError(fmt::format("lifecycle_rules version {}: {}", saved->version,
+                                           std::string(rules.status().message())));
+  }
+  rules->version = saved->version;
+  return rules;
+}
+
 json::object LifecycleRulesToJson(const LifecycleRules& rules) {
   json::array stages;
   for (const LifecycleStage& s : rules.stages) {

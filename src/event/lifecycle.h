@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "customer/tag.h"
 #include "segment/bitmap_index.h"
+#include "store/lifecycle_repository.h"
 
 namespace boost::json {
 class value;
@@ -61,6 +62,9 @@ std::vector<TagDef> DefaultLifecycleInputTags();
 // Validates names (unique, identifier-like), rules (parse with days_ago expanded) and that
 // only the last stage may have an empty rule. Errors name the field: "stages[2].rule: ...".
 absl::Status ValidateLifecycleRules(const LifecycleRules& rules);
+// The rules in force: the newest version saved in `repository`, else the default. DataLoss for
+// a saved version that does not parse.
+absl::StatusOr<LifecycleRules> LoadLifecycleRules(LifecycleRepository& repository);
 // The JSON form: {"version": 3, "stages": [{"name": ..., "name_zh": ..., "rule": ...}]}.
 absl::StatusOr<LifecycleRules> LifecycleRulesFromJson(const boost::json::value& json);
 boost::json::object LifecycleRulesToJson(const LifecycleRules& rules);

@@ -147,21 +147,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   // The event log: behaviour features and lifecycle stages into the index; task completions
   // follow it (at least once; TaskService is idempotent per event).
   app->lifecycle_repository_ = NewSqliteLifecycleRepository(*app->store_);
-  event::LifecycleRules rules = event::DefaultLifecycleRules();
-  ASSIGN_OR_RETURN(std::optional<LifecycleRulesRecord> saved, app->lifecycle_repository_->Latest());
-  if (saved) {
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(saved->rules_json, ec);
-    absl::StatusOr<event::LifecycleRules> parsed =
-        ec ? absl::StatusOr<event::LifecycleRules>(absl::DataLossError("not JSON"))
-           : event::LifecycleRulesFromJson(v);
-    if (!parsed.ok()) {
-      return absl::DataLossError(fmt::format("lifecycle_rules version {}: {}", saved->version,
-                                             std::string(parsed.status().message())));
-    }
-    rules = *std::move(parsed);
-    rules.version = saved->version;
-  }
+  ASSIGN_OR_RETURN(event::LifecycleRules rules,
+                   event::LoadLifecycleRules(*app->lifecycle_repository_));
   event::EventServiceOptions event_options = options.events;
   event_options.dir = (std::filesystem::path(options.data_dir) / "events").string();
   ASSIGN_OR_RETURN(app->events_, event::EventService::Open(event_options, app->customers_.get(),

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Event ingestion over HTTP, signed, in batches of 100, durable before acknowledged, against
+# PostgreSQL 15 receiving the same events in 100-row INSERT transactions (the write path of
+# PostgreSQL-backed CDPs), in one run on this machine. See bench/README.md, "bench/events".
+#
+#   bench/events/http.sh [--seconds S] [--connections C] [--customers N] [--batch B]
+#                        [--pg-connections K] [--no-postgres] [--keep]
+#
+# 1. A real `mercator serve` on a fresh data dir with a demo bank of N customers and an API
+#    client with the events scope (its per-client rate limit lifted: it is the whole app).
+# 2. bench/events/sign_events signs the batches just before the run (wrk cannot compute
+#    HMACs): unique event ids, a fresh nonce each; the same events go to a TSV for the peer.
+# 3. wrk (2 threads, C keep-alive connections, S seconds) sends each batch once
+#    (bench/draw/replay.lua). A batch is answered only once its events are fsynced.
+# 4. Durable: the event count of /v1/events/stats after the run against 100 x the 2xx that wrk
+#    saw; every acknowledged event must be there.
+# 5. A throwaway PostgreSQL 15 cluster (fsync on, synchronous_commit on: durable like mercator)
+#    takes the events wrk sent, through bench/events/pg_events with K connections.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=10
+connections=64
+customers=100000
+batch=100
+pg_connections=16
+use_pg=1
+keep=0
+while (($#)); do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --customers) customers=$2; shift 2 ;;
+    --batch) batch=$2; shift 2 ;;
+    --pg-connections) pg_connections=$2; shift 2 ;;
+    --no-postgres) use_pg=0; shift ;;
+    --keep) keep=1; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+wrk_threads=2
+
+"$root/scripts/install-deps.sh" --bench >/dev/null
+build="${MERCATOR_BENCH_BUILD:-$root/build-bench}"  # env: another Release build dir
+if [[ -z "${MERCATOR_BENCH_NO_BUILD:-}" ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMERCATOR_BUILD_TESTS=OFF \
+    -DMERCATOR_BUILD_BENCH=ON >/dev/null
+  ninja -C "$build" mercator sign_events pg_events >/dev/null
+fi
+bin="$build/src/cli/mercator"
+
+mkdir -p "$root/bench/out"
+work=$(mktemp -d "$root/bench/out/events-http.XXXXXX")  # the journal on the repository's disk
+data="$work/data"
+server_pid=""
+pgbin=/usr/lib/postgresql/15/bin
+pgdir=""
+as_pg=()
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  if [[ -n "$pgdir" ]]; then
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$pgdir"
+  fi
+  if ((keep == 0)); then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+field() { sed -n "s/^ *$1: //p"; }
+json_field() { grep -o "\"$1\":\"\{0,1\}[^,\"}]*" | head -1 | sed 's/.*:"\{0,1\}//'; }
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo);" \
+  "data on $(df -h "$work" | awk 'NR==2 {print $1}'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- 1. server and client ----
+"$bin" --data "$data" demo --customers "$customers" >/dev/null 2>&1
+client_out=$("$bin" --data "$data" client add --name "bench core banking" --scope events 2>/dev/null)
+key_id=$(field key_id <<<"$client_out")
+secret=$(field secret <<<"$client_out")
+[[ -n "$key_id" && -n "$secret" ]] || { echo "setup failed (demo bank or client)" >&2; exit 1; }
+port=$(free_port)
+"$bin" --data "$data" serve --port "$port" --insecure-cookies --client-rate 10000000 \
+  >/dev/null 2>"$work/server.log" &
+server_pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 600); do
+  curl -fs "$base/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "$base/readyz" >/dev/null || { echo "server did not start" >&2; tail "$work/server.log"; exit 1; }
+
+# ---- 2. signed batches: enough for 400k events/s, so that wrk never runs out ----
+requests=$((seconds * 400000 / batch))
+sign_start=$(date +%s.%N)
+"$build/bench/sign_events" --key-id "$key_id" --secret "$secret" --requests "$requests" \
+  --batch "$batch" --files "$wrk_threads" --customers "$customers" --port "$port" \
+  --out "$work/events" --run "b$RANDOM"
+echo "setup: $customers customers; signed $requests batches of $batch in" \
+  "$(echo "$(date +%s.%N) - $sign_start" | bc) s ($(du -sh "$work" | cut -f1) in $work)"
+
+# ---- 3. ingestion over HTTP ----
+kv() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
+load_run=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
+wall_before=$(date +%s.%N)
+res=$(REPLAY_PREFIX="$work/events" wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" \
+  --timeout 10s -s "$root/bench/draw/replay.lua" "$base/v1/events" | grep '^wrk-result')
+cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - cpu_before ))
+wall=$(echo "$(date +%s.%N) - $wall_before" | bc)
+sleep 0.5
+total=$(kv requests <<<"$res")
+non2xx=$(kv non2xx <<<"$res")
+ok=$((total - non2xx))
+events_ok=$((ok * batch))
+rate=$(awk -v n="$events_ok" -v d="$(kv duration_us <<<"$res")" 'BEGIN {printf "%.0f", n / (d / 1e6)}')
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+errors_logged=$(grep -c '"severity_text":"ERROR"' "$work/server.log" || true)
+# The journal after a clean stop: every acknowledged event is in it.
+logged=$("$bin" --data "$data" events stats 2>/dev/null | field events)
+
+# ---- 5. PostgreSQL peer: the events wrk sent ----
+pg_line=""
+if ((use_pg)); then
+  pgdir=$(mktemp -d /tmp/mercator-bench-pg.XXXXXX)
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres:postgres "$pgdir"
+    as_pg=(runuser -u postgres --)
+  fi
+  "${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust --encoding=UTF8 \
+    --locale=C >/dev/null
+  # Durable like mercator (fsync and synchronous_commit on, the defaults); a buffer pool that
+  # holds the table; WAL sized so that checkpoints do not dominate a short run.
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w -o \
+    "-c listen_addresses='' -c unix_socket_directories=$pgdir -c port=5432 \
+     -c shared_buffers=2GB -c max_wal_size=8GB" start >/dev/null
+  # The batches wrk answered: the first ok/2 of each thread's file, as in the run.
+  per_file=$((ok / wrk_threads + 1))
+  for f in $(seq 0 $((wrk_threads - 1))); do
+    head -n $((per_file * batch)) "$work/events.tsv.$f" >"$work/sent.tsv.$f"
+  done
+  load_pg=$(cut -d' ' -f1-3 /proc/loadavg)
+  pg_line=$("$build/bench/pg_events" --pg "host=$pgdir port=5432 user=postgres dbname=postgres" \
+    --connections "$pg_connections" --batch "$batch" "$work"/sent.tsv.*)
+fi
+
+echo
+printf '%-66s %12s %9s %9s\n' "what (batches of $batch events)" "events/s" "p50 ms" "p99 ms"
+printf '%-66s %12s %9s %9s\n' "mercator POST /v1/events, signed, durable (wrk $wrk_threads thr, $connections conn, ${seconds}s)" \
+  "$rate" "$(awk -v u="$(kv p50_us <<<"$res")" 'BEGIN {printf "%.3f", u / 1000}')" \
+  "$(awk -v u="$(kv p99_us <<<"$res")" 'BEGIN {printf "%.3f", u / 1000}')"
+pg_rate=0
+if [[ -n "$pg_line" ]]; then
+  pg_rate=$(kv per_second <<<"$pg_line")
+  printf '%-66s %12s %9s %9s\n' "postgresql 15, 100-row INSERT transactions, $pg_connections connections" \
+    "$pg_rate" "$(kv p50_ms <<<"$pg_line")" "$(kv p99_ms <<<"$pg_line")"
+fi
+echo
+verdict() { if awk "BEGIN {exit !($1)}"; then echo MET; else echo MISSED; fi; }
+echo "target >= 200,000 durable events/s: $rate: $(verdict "$rate >= 200000")"
+[[ -n "$pg_line" ]] && echo "mercator / postgresql: $(awk -v a="$rate" -v b="$pg_rate" 'BEGIN {printf "%.1fx", a / b}')"
+echo "batches: $total answered, non-2xx $non2xx; socket errors $(kv socket_errors <<<"$res"), timeouts $(kv timeouts <<<"$res"); ran out of signed batches: $(kv exhausted_threads <<<"$res") threads; server errors logged: $errors_logged"
+durable=$( ((logged >= events_ok)) && echo "yes, every acknowledged event is in the log" || echo "NO: acknowledged events are missing")
+echo "durable: wrk saw $events_ok events acknowledged; the log holds $logged; $durable"
+echo "server cpu during the run: $(awk -v t="$cpu" -v h="$(getconf CLK_TCK)" -v s="$wall" -v n="$events_ok" 'BEGIN {printf "%.2f cores (%.1f us an event)", t / h / s, 1e6 * t / h / n}'); load average at the run: $load_run${load_pg:+, at postgresql: $load_pg}"
