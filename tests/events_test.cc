@@ -238,5 +238,59 @@ TEST_F(EventsTest, LifecycleRulesAreValidatedVersionedAndAudited) {
   EXPECT_EQ(reopened.value()->events().lifecycle_rules().stages[0].name, "fans");
 }
 
+// An activity task names an event type: the event completes it for the customer (through the
+// follower of the event log, once per event even if delivered again).
+TEST_F(EventsTest, AnEventCompletesAnActivityTask) {
+  auto approver = SessionClient::SignInAs(*app_, "alice", {"approver"});
+  const std::string terms = R"({"name": "Bind and spin",
+    "eligibility": {"channels": ["app"], "start": "2026-11-01T00:00:00+08:00",
+                    "end": "2026-12-31T00:00:00+08:00"},
+    "chances": {"free_per_day": 0, "tasks": [
+      {"id": "bind", "name": "Bind a card", "event": "card_bind", "extra_chances": 2,
+       "repeat": "once"}]},
+    "pools": [{"group": "default",
+      "pool": {"id": "p", "name": "Pool", "fallback_prize_id": "thanks", "prizes": [
+        {"id": "pts", "name": "1 point", "kind": "points", "weight": 1, "total_stock": 100,
+         "reward_ref": "1"},
+        {"id": "thanks", "name": "Thank you", "kind": "thanks", "weight": 1,
+         "total_stock": -1}]}}],
+    "display": {"template": "wheel", "title": "Spin"}})";
+  json::value created = Expect(op_->Fetch("POST", "/v1/activities", terms), 201);
+  const std::string id = std::to_string(created.at("id").as_int64());
+  json::value submitted = Expect(op_->Fetch("POST", "/v1/activities/" + id + "/submit"), 202);
+  Expect(approver->Fetch(
+             "POST",
+             "/v1/approvals/" + std::to_string(submitted.at("approval_id").as_int64()) + "/approve",
+             R"({"comment":"ok"})"),
+         200);
+  auto chances = [&]() -> int64_t {
+    json::value v =
+        Parse(Signed(draw_key_, "GET", "/v1/app/activities?customer=C1&channel=app").body);
+    if (!v.is_object()) return -1;
+    for (const json::value& a : v.at("activities").as_array()) {
+      if (std::to_string(a.at("id").as_int64()) == id && a.at("chances_left").is_int64()) {
+        return a.at("chances_left").as_int64();
+      }
+    }
+    return -1;
+  };
+  EXPECT_EQ(chances(), 0);
+  Expect(Send(R"([{"id":"bind-1","type":"card_bind","customer":"C1","occurred_at":1795400000000,
+                   "properties":{"card_type":"debit"}}])"),
+         200);
+  int64_t left = -1;
+  for (int i = 0; i < 100 && left != 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    left = chances();
+  }
+  EXPECT_EQ(left, 2);
+  // Another card_bind does not add more (the task repeats once).
+  Expect(
+      Send(R"([{"id":"bind-2","type":"card_bind","customer":"C1","occurred_at":1795400000001}])"),
+      200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(chances(), 2);
+}
+
 }  // namespace
 }  // namespace mercator
