@@ -279,6 +279,21 @@ TEST_F(JourneysTest, MakerCheckerThenAudienceEntryWaitBranchAndActions) {
   EXPECT_EQ(op_->Fetch("DELETE", "/v1/journeys/" + id).status, 409);
 }
 
+TEST_F(JourneysTest, EveryJourneyRouteIsDocumentedInOpenApi) {
+  json::value doc = Parse(client_->Fetch("GET", "/openapi.json").body);
+  const json::object& paths = doc.at("paths").as_object();
+  int routes = 0;
+  for (const auto& r : app_->router().Routes()) {
+    if (!r.pattern.starts_with("/v1/journeys")) continue;
+    ++routes;
+    std::string method(http::MethodName(r.method));
+    for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ASSERT_TRUE(paths.contains(r.pattern)) << r.pattern;
+    EXPECT_TRUE(paths.at(r.pattern).as_object().contains(method)) << method << " " << r.pattern;
+  }
+  EXPECT_EQ(routes, 12);
+}
+
 TEST_F(JourneysTest, ListIsPagedByCursor) {
   for (int i = 0; i < 3; ++i) Expect(op_->Fetch("POST", "/v1/journeys", kRich), 201);
   json::value page = Expect(op_->Fetch("GET", "/v1/journeys?limit=2"), 200);
