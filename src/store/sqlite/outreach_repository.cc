@@ -7,11 +7,13 @@
 #include "common/strings.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
+#include "store/sqlite/internal/rows.h"
 #include "store/sqlite/sqlite_outreach.h"
 
 namespace mercator {
 namespace {
 
+using sqlite_internal::CollectRows;
 using sqlite_internal::Connection;
 using sqlite_internal::Db;
 using sqlite_internal::Statement;
@@ -151,13 +153,7 @@ class SqliteOutreachRepository final : public OutreachRepository {
     Db::ReaderLease reader(db_);
     ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: listing templates"));
     s.BindInt64(1, after_id).BindText(2, status).BindText(3, status).BindInt64(4, limit);
-    std::vector<TemplateRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      out.push_back(ReadTemplate(s));
-    }
-    return out;
+    return CollectRows<TemplateRow>(s, ReadTemplate);
   }
 
   absl::Status UpdateTemplate(const TemplateRow& row) override {
@@ -293,19 +289,15 @@ class SqliteOutreachRepository final : public OutreachRepository {
                                            "ORDER BY channel",
                                            "outreach: listing opt-outs"));
     s.BindText(1, customer);
-    std::vector<OptOutRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
+    return CollectRows<OptOutRow>(s, [](const Statement& s) {
       OptOutRow o;
       o.customer = std::string(s.ColumnText(0));
       o.channel = std::string(s.ColumnText(1));
       o.source = std::string(s.ColumnText(2));
       o.recorded_by = std::string(s.ColumnText(3));
       o.created_ms = s.ColumnInt64(4);
-      out.push_back(std::move(o));
-    }
-    return out;
+      return o;
+    });
   }
 
   absl::StatusOr<PolicySettings> GetPolicy() override {
@@ -417,13 +409,7 @@ class SqliteOutreachRepository final : public OutreachRepository {
     Db::ReaderLease reader(db_);
     ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: listing messages"));
     s.BindText(1, customer).BindInt64(2, before_id).BindInt64(3, before_id).BindInt64(4, limit);
-    std::vector<MessageRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      out.push_back(ReadMessage(s));
-    }
-    return out;
+    return CollectRows<MessageRow>(s, ReadMessage);
   }
 
   absl::StatusOr<int64_t> AppendOutbox(const OutboxRow& o) override {
@@ -450,10 +436,7 @@ class SqliteOutreachRepository final : public OutreachRepository {
                                            "(? = '' OR customer = ?) ORDER BY id LIMIT ?",
                                            "outreach: listing the sandbox outbox"));
     s.BindInt64(1, after_id).BindText(2, customer).BindText(3, customer).BindInt64(4, limit);
-    std::vector<OutboxRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
+    return CollectRows<OutboxRow>(s, [](const Statement& s) {
       OutboxRow o;
       o.id = s.ColumnInt64(0);
       o.message_id = s.ColumnInt64(1);
@@ -461,9 +444,8 @@ class SqliteOutreachRepository final : public OutreachRepository {
       o.customer = std::string(s.ColumnText(3));
       o.body = std::string(s.ColumnText(4));
       o.created_ms = s.ColumnInt64(5);
-      out.push_back(std::move(o));
-    }
-    return out;
+      return o;
+    });
   }
 
  private:
@@ -472,13 +454,7 @@ class SqliteOutreachRepository final : public OutreachRepository {
     Db::ReaderLease reader(db_);
     ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "outreach: listing consent"));
     s.BindText(1, customer);
-    std::vector<ConsentRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      out.push_back(ReadConsent(s));
-    }
-    return out;
+    return CollectRows<ConsentRow>(s, ReadConsent);
   }
 
   Db& db_;

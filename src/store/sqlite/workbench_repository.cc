@@ -8,11 +8,13 @@
 #include "common/strings.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
+#include "store/sqlite/internal/rows.h"
 #include "store/sqlite/sqlite_outreach.h"
 
 namespace mercator {
 namespace {
 
+using sqlite_internal::CollectRows;
 using sqlite_internal::Connection;
 using sqlite_internal::Db;
 using sqlite_internal::Statement;
@@ -175,13 +177,7 @@ class SqliteWorkbenchRepository final : public WorkbenchRepository {
         .BindText(5, q.customer)
         .BindInt64(6, q.after_id)
         .BindInt64(7, q.limit);
-    std::vector<TaskRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      out.push_back(ReadTask(s));
-    }
-    return out;
+    return CollectRows<TaskRow>(s, ReadTask);
   }
 
   absl::StatusOr<TaskRow> CloseTask(int64_t id, std::string_view status, std::string_view outcome,
@@ -240,13 +236,7 @@ class SqliteWorkbenchRepository final : public WorkbenchRepository {
         .BindText(3, customer)
         .BindText(4, customer)
         .BindInt64(5, limit);
-    std::vector<FollowUpRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      out.push_back(ReadFollowUp(s));
-    }
-    return out;
+    return CollectRows<FollowUpRow>(s, ReadFollowUp);
   }
 
   absl::StatusOr<ManagerKpis> Kpis(std::string_view manager_id, int64_t from_ms,
@@ -296,10 +286,7 @@ class SqliteWorkbenchRepository final : public WorkbenchRepository {
                                       "due_tag, period, enabled, updated_by, updated_ms FROM "
                                       "workbench_rules ORDER BY id",
                                       "workbench: listing rules"));
-    std::vector<TaskRuleRow> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
+    return CollectRows<TaskRuleRow>(s, [](const Statement& s) {
       TaskRuleRow r;
       r.id = std::string(s.ColumnText(0));
       r.kind = std::string(s.ColumnText(1));
@@ -313,9 +300,8 @@ class SqliteWorkbenchRepository final : public WorkbenchRepository {
       r.enabled = s.ColumnInt64(9) != 0;
       r.updated_by = std::string(s.ColumnText(10));
       r.updated_ms = s.ColumnInt64(11);
-      out.push_back(std::move(r));
-    }
-    return out;
+      return r;
+    });
   }
 
   absl::Status PutRule(const TaskRuleRow& r) override {
