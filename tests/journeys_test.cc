@@ -294,6 +294,56 @@ TEST_F(JourneysTest, EveryJourneyRouteIsDocumentedInOpenApi) {
   EXPECT_EQ(routes, 12);
 }
 
+TEST_F(JourneysTest, SendGoesThroughTheContactPolicyAndTaskToTheManagersInbox) {
+  // G1 is mike's customer and consented to marketing SMS; N1 has neither.
+  auto mike = SessionClient::SignInAs(*app_, "mike2", {"manager"});
+  ASSERT_TRUE(mike);
+  Expect(admin_->Fetch("PUT", "/v1/workbench/managers/mike2", R"({"manager_id":"M00001"})"), 200);
+  http::HttpResult tag =
+      admin_->Fetch("POST", "/v1/tags",
+                    R"({"key":"manager","name_zh":"客户经理","name_en":"Manager","type":"enum"})");
+  EXPECT_TRUE(tag.status == 201 || tag.status == 200) << tag.body;
+  Expect(admin_->Fetch("POST", "/v1/customers/batch",
+                       R"({"customers":[{"external_id":"G1","tags":{"manager":"M00001"}}]})"),
+         200);
+  Expect(op_->Fetch("POST", "/v1/customers/G1/consents",
+                    R"({"channel":"sms","purpose":"marketing","granted":true,"source":"app",
+                        "text_version":"v3"})"),
+         201);
+  json::value t = Expect(op_->Fetch("POST", "/v1/templates",
+                                    R"({"name":"welcome","channel":"sms","purpose":"marketing",
+                     "body":"【示例银行】{{name}}您好，欢迎使用手机银行。回T退订"})"),
+                         201);
+  const std::string tpl = std::to_string(Int(t, "id"));
+  json::value sub = Expect(op_->Fetch("POST", "/v1/templates/" + tpl + "/submit"), 200);
+  Expect(approver_->Fetch("POST",
+                          "/v1/approvals/" + std::to_string(Int(sub, "approval_id")) + "/approve",
+                          R"({"comment":"ok"})"),
+         200);
+  const int64_t id = GoLive(R"({"name": "Welcome",
+    "trigger": {"type": "event", "event": "app_register"},
+    "steps": [{"id": "hello", "type": "action", "action": "send", "channel": "sms",
+               "template_id": ")" +
+                            tpl + R"(", "next": "call"},
+              {"id": "call", "type": "action", "action": "task", "title": "欢迎新客户",
+               "kind": "journey", "priority": 1}]})");
+  SendEvents("[" + Ev("G1", "app_register") + "," + Ev("N1", "app_register") + "]");
+  Run();
+  json::value stats =
+      Expect(op_->Fetch("GET", "/v1/journeys/" + std::to_string(id) + "/stats"), 200);
+  EXPECT_EQ(Int(stats.at("actions").at("hello"), "sent"), 1) << stats;
+  EXPECT_EQ(Int(stats.at("actions").at("hello"), "suppressed"), 1) << "N1 has no consent";
+  EXPECT_EQ(Int(stats.at("actions").at("call"), "created"), 1);
+  EXPECT_EQ(Int(stats.at("actions").at("call"), "failed"), 1) << "N1 has no manager";
+  json::value outbox = Expect(op_->Fetch("GET", "/v1/outreach/sandbox/outbox?customer=G1"), 200);
+  EXPECT_EQ(outbox.at("messages").as_array().size(), 1u);
+  json::value none = Expect(op_->Fetch("GET", "/v1/outreach/sandbox/outbox?customer=N1"), 200);
+  EXPECT_EQ(none.at("messages").as_array().size(), 0u);
+  json::value tasks = Expect(mike->Fetch("GET", "/v1/workbench/tasks"), 200);
+  ASSERT_EQ(tasks.at("tasks").as_array().size(), 1u) << tasks;
+  EXPECT_EQ(tasks.at("tasks").as_array()[0].at("customer").as_string(), "G1");
+}
+
 TEST_F(JourneysTest, ListIsPagedByCursor) {
   for (int i = 0; i < 3; ++i) Expect(op_->Fetch("POST", "/v1/journeys", kRich), 201);
   json::value page = Expect(op_->Fetch("GET", "/v1/journeys?limit=2"), 200);
