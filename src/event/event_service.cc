@@ -106,6 +106,8 @@ absl::StatusOr<Event> ParseEventJson(const json::value& v, const Catalog& catalo
 EventService::EventService(const EventServiceOptions& options, CustomerService* customers,
                            const Clock* clock, LifecycleRules rules)
     : options_(options), customers_(customers), clock_(clock) {
+  features_for_input_ =
+      std::make_unique<FeatureStore>(Catalog::Builtin(), options.utc_offset_minutes);
   absl::MutexLock lock(&derive_mu_);
   features_ = std::make_unique<FeatureStore>(Catalog::Builtin(), options.utc_offset_minutes);
   lifecycle_ = std::make_unique<LifecycleEngine>(&customers->index());
@@ -190,8 +192,10 @@ absl::Status EventService::Replay(std::string_view record, int64_t offset) {
   last_seq_.store(e.seq, std::memory_order_release);
   state.Release();
   absl::MutexLock derive(&derive_mu_);
-  features_->Add(e);
-  dirty_.insert(e.uid);
+  if (std::optional<FeatureInput> in = features_->InputOf(e)) {
+    features_->Add(*in);
+    dirty_[e.uid] |= uint64_t{1} << in->type;
+  }
   if (e.type == kLifecycleChanged) {
     auto to = e.properties.find("to");
     if (to != e.properties.end()) {
@@ -385,11 +389,13 @@ void EventService::WriterLoop() {
         last_seq_.store(offsets_.size(), std::memory_order_release);
       }
       {
-        absl::MutexLock lock(&derive_mu_);
+        // The tick thread folds these into the features; the writer never waits for it.
+        absl::MutexLock lock(&pending_mu_);
         for (const Placed& pl : placed) {
-          const Event& e = pl.p->items[pl.i].event;
-          features_->Add(e);
-          dirty_.insert(e.uid);
+          if (std::optional<FeatureInput> in =
+                  features_for_input_->InputOf(pl.p->items[pl.i].event)) {
+            pending_.push_back(*in);
+          }
         }
       }
       const uint64_t last = LastSeq();
@@ -430,6 +436,7 @@ absl::Status EventService::Tick(bool force_lifecycle) {
     absl::MutexLock lock(&forget_mu_);
     forget.swap(forget_);
   }
+  const absl::flat_hash_set<uint32_t> forget_set(forget.begin(), forget.end());
   {
     absl::MutexLock lock(&derive_mu_);
     for (uint32_t uid : forget) {
@@ -441,17 +448,30 @@ absl::Status EventService::Tick(bool force_lifecycle) {
     }
     const int64_t now = clock_->NowMs();
     const int64_t today = features_->LocalDay(now);
-    std::vector<uint32_t> uids;
+    {
+      std::vector<FeatureInput> pending;
+      {
+        absl::MutexLock pending_lock(&pending_mu_);
+        pending.swap(pending_);
+      }
+      for (const FeatureInput& in : pending) {
+        if (forget_set.contains(in.uid)) continue;
+        features_->Add(in);
+        dirty_[in.uid] |= uint64_t{1} << in.type;
+      }
+    }
+    std::vector<std::pair<uint32_t, uint64_t>> changed;
     if (today != applied_day_) {
       // A new local day moves every window: recompute everyone with events.
-      features_->ForEachCustomer([&](uint32_t uid) { uids.push_back(uid); });
+      features_->ForEachCustomer(
+          [&](uint32_t uid) { changed.emplace_back(uid, FeatureStore::kAllTypes); });
       applied_day_ = today;
       force_lifecycle = true;
     } else {
-      uids.assign(dirty_.begin(), dirty_.end());
+      changed.assign(dirty_.begin(), dirty_.end());
     }
     dirty_.clear();
-    RETURN_IF_ERROR(ApplyFeatures(uids, today));
+    RETURN_IF_ERROR(ApplyFeatures(changed, today));
     // Scheduling runs on the machine's steady time; business dates on the injected clock.
     const int64_t steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::steady_clock::now().time_since_epoch())
@@ -498,14 +518,15 @@ absl::Status EventService::Tick(bool force_lifecycle) {
   return absl::OkStatus();
 }
 
-absl::Status EventService::ApplyFeatures(const std::vector<uint32_t>& uids, int64_t today) {
-  if (uids.empty()) return absl::OkStatus();
+absl::Status EventService::ApplyFeatures(const std::vector<std::pair<uint32_t, uint64_t>>& changed,
+                                         int64_t today) {
+  if (changed.empty()) return absl::OkStatus();
   const Roaring live = customers_->index().Live();
   std::vector<std::pair<uint32_t, TagChanges>> batch;
-  batch.reserve(std::min<size_t>(uids.size(), 10000));
-  for (uint32_t uid : uids) {
+  batch.reserve(std::min<size_t>(changed.size(), 10000));
+  for (const auto& [uid, types] : changed) {
     if (!live.contains(uid)) continue;
-    batch.emplace_back(uid, features_->Compute(uid, today));
+    batch.emplace_back(uid, features_->Compute(uid, today, types));
     if (batch.size() >= 10000) {
       RETURN_IF_ERROR(customers_->index().ApplyBatch(batch));
       batch.clear();

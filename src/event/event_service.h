@@ -170,8 +170,9 @@ class EventService final : public EventLog {
   uint16_t TypeIndex(std::string_view type) const;
   void WriterLoop();
   void TickLoop();
-  absl::Status ApplyFeatures(const std::vector<uint32_t>& uids, int64_t today)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(derive_mu_);
+  // Applies the features of customers whose events of the types in the mask changed.
+  absl::Status ApplyFeatures(const std::vector<std::pair<uint32_t, uint64_t>>& changed,
+                             int64_t today) ABSL_EXCLUSIVE_LOCKS_REQUIRED(derive_mu_);
   absl::Status RunLifecycle(int64_t today) ABSL_EXCLUSIVE_LOCKS_REQUIRED(derive_mu_);
   absl::StatusOr<Event> ReadSeq(uint64_t seq) const;
   void OnErased(uint32_t uid);
@@ -207,9 +208,18 @@ class EventService final : public EventLog {
   std::unique_ptr<FeatureStore> features_ ABSL_GUARDED_BY(derive_mu_);
   std::unique_ptr<LifecycleEngine> lifecycle_ ABSL_GUARDED_BY(derive_mu_);
   LifecycleRules rules_ ABSL_GUARDED_BY(derive_mu_);
-  absl::flat_hash_set<uint32_t> dirty_ ABSL_GUARDED_BY(derive_mu_);
+  // Customers with new events since the last tick, with the mask of their event types.
+  absl::flat_hash_map<uint32_t, uint64_t> dirty_ ABSL_GUARDED_BY(derive_mu_);
   int64_t applied_day_ ABSL_GUARDED_BY(derive_mu_) = INT64_MIN;
   int64_t last_lifecycle_ms_ ABSL_GUARDED_BY(derive_mu_) = INT64_MIN / 2;  // steady clock
+
+  // Feature inputs of events accepted since the last tick (a leaf lock): the writer only
+  // appends here, so ingestion never waits for a tick applying features to the index.
+  absl::Mutex pending_mu_;
+  std::vector<FeatureInput> pending_ ABSL_GUARDED_BY(pending_mu_);
+  // The same catalog mapping as features_, for the writer's InputOf (immutable after
+  // construction, so no lock).
+  std::unique_ptr<FeatureStore> features_for_input_;
 
   // Customers erased since the last tick (a leaf lock).
   absl::Mutex forget_mu_;

@@ -1,6 +1,7 @@
 #include "event/features.h"
 
 #include <algorithm>
+#include <array>
 
 #include "fmt/format.h"
 
@@ -57,6 +58,7 @@ FeatureStore::FeatureStore(const Catalog& catalog, int utc_offset_minutes)
                                         t.name, days)));
       }
     }
+    if (types_.size() == kMaxTypes) break;  // the catalog has far fewer
     if (t.name == "purchase") purchase_type_ = static_cast<int>(types_.size());
     type_index_.emplace(t.name, static_cast<uint16_t>(types_.size()));
     types_.push_back(std::move(keys));
@@ -67,23 +69,31 @@ int64_t FeatureStore::LocalDay(int64_t utc_ms) const {
   return FloorDiv(utc_ms + offset_ms_, kDayMs);
 }
 
-void FeatureStore::Add(const Event& event) {
+std::optional<FeatureInput> FeatureStore::InputOf(const Event& event) const {
   auto it = type_index_.find(event.type);
-  if (it == type_index_.end()) return;
-  const uint16_t type = it->second;
-  const int64_t day = LocalDay(event.occurred_ms);
-  Customer& c = customers_[event.uid];
+  if (it == type_index_.end()) return std::nullopt;
+  FeatureInput in;
+  in.uid = event.uid;
+  in.type = it->second;
+  in.occurred_ms = event.occurred_ms;
+  if (types_[in.type].has_amount) {
+    auto a = event.properties.find("amount");
+    if (a != event.properties.end()) {
+      if (const auto* n = std::get_if<int64_t>(&a->second)) in.amount = *n;
+    }
+  }
+  return in;
+}
+
+void FeatureStore::Add(const FeatureInput& in) {
+  const uint16_t type = in.type;
+  const int64_t day = LocalDay(in.occurred_ms);
+  const int64_t amount = in.amount;
+  Customer& c = customers_[in.uid];
   c.last_seen_day = std::max(c.last_seen_day, day);
   if (type == purchase_type_) {
     c.first_purchase_day = std::min(c.first_purchase_day, day);
     c.last_purchase_day = std::max(c.last_purchase_day, day);
-  }
-  int64_t amount = 0;
-  if (types_[type].has_amount) {
-    auto a = event.properties.find("amount");
-    if (a != event.properties.end()) {
-      if (const auto* n = std::get_if<int64_t>(&a->second)) amount = *n;
-    }
   }
   // Days before every window of the newest day seen are history only.
   if (day <= c.last_seen_day - kLongestWindowDays) return;
@@ -99,7 +109,7 @@ void FeatureStore::Add(const Event& event) {
   }
 }
 
-TagChanges FeatureStore::Compute(uint32_t uid, int64_t today) {
+TagChanges FeatureStore::Compute(uint32_t uid, int64_t today, uint64_t types) {
   TagChanges out;
   auto it = customers_.find(uid);
   if (it == customers_.end()) return out;
@@ -108,8 +118,8 @@ TagChanges FeatureStore::Compute(uint32_t uid, int64_t today) {
   const int64_t oldest = today - kLongestWindowDays + 1;
   c.days.erase(c.days.begin(), std::find_if(c.days.begin(), c.days.end(),
                                             [&](const DayCount& d) { return d.day >= oldest; }));
-  std::vector<int64_t> counts(types_.size() * 3, 0);
-  std::vector<int64_t> sums(types_.size() * 3, 0);
+  std::array<int64_t, kMaxTypes * 3> counts{};
+  std::array<int64_t, kMaxTypes * 3> sums{};
   for (const DayCount& d : c.days) {
     for (size_t w = 0; w < 3; ++w) {
       if (d.day >= today - kFeatureWindows[w] + 1) {
@@ -119,6 +129,7 @@ TagChanges FeatureStore::Compute(uint32_t uid, int64_t today) {
     }
   }
   for (size_t t = 0; t < types_.size(); ++t) {
+    if (t < 64 && (types & (uint64_t{1} << t)) == 0) continue;
     for (size_t w = 0; w < 3; ++w) {
       out.emplace(types_[t].count_keys[w], TagValue(counts[t * 3 + w]));
       if (types_[t].has_amount) out.emplace(types_[t].amount_keys[w], TagValue(sums[t * 3 + w]));

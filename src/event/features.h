@@ -16,6 +16,7 @@
 #define MERCATOR_EVENT_FEATURES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,20 @@ namespace mercator::event {
 inline constexpr int kFeatureWindows[] = {7, 30, 90};
 inline constexpr int kLongestWindowDays = 90;
 
+// What a feature needs of an event: kept small, since the event log queues one per accepted
+// event for the next tick.
+struct FeatureInput {
+  uint32_t uid = 0;
+  uint16_t type = 0;  // FeatureStore::TypeOf
+  int64_t occurred_ms = 0;
+  int64_t amount = 0;  // fen, for types with an amount
+};
+
 class FeatureStore {
  public:
+  // All types: what a new local day recomputes.
+  static constexpr uint64_t kAllTypes = ~uint64_t{0};
+
   // `utc_offset_minutes`: the local time zone of "days" (480 = UTC+8).
   FeatureStore(const Catalog& catalog, int utc_offset_minutes);
 
@@ -40,12 +53,15 @@ class FeatureStore {
   // The local day (days since 1970-01-01) of a UTC instant.
   int64_t LocalDay(int64_t utc_ms) const;
 
-  // Adds an accepted event; ignores internal and unknown types.
-  void Add(const Event& event);
-  // The customer's feature tags as of local day `today` (every feature tag: zero counts and
-  // sums included once the customer has any event; dates absent until seen). Drops day
-  // records that fell out of the longest window.
-  TagChanges Compute(uint32_t uid, int64_t today);
+  // The feature input of an event, or nullopt for internal and unknown types.
+  std::optional<FeatureInput> InputOf(const Event& event) const;
+  // Adds an accepted event's input.
+  void Add(const FeatureInput& input);
+  // The customer's feature tags as of local day `today`: the counts and sums of the types in
+  // `types` (bit i: the i-th client type of the catalog; zeros included once the customer has
+  // any event) and the dates (absent until seen). Drops day records that fell out of the
+  // longest window.
+  TagChanges Compute(uint32_t uid, int64_t today, uint64_t types = kAllTypes);
   // Forgets a customer (PIPL erasure).
   void Forget(uint32_t uid) { customers_.erase(uid); }
   bool Has(uint32_t uid) const { return customers_.contains(uid); }
@@ -68,6 +84,7 @@ class FeatureStore {
     int64_t first_purchase_day = INT64_MAX;
     int64_t last_purchase_day = INT64_MIN;
   };
+  static constexpr size_t kMaxTypes = 64;  // bits of a type mask
   struct TypeKeys {
     std::string name;
     bool has_amount = false;
