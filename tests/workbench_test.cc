@@ -652,7 +652,10 @@ TEST_F(WorkbenchTest, FollowUpsCloseTasksAndCountInKpis) {
   EXPECT_EQ(Int(k2, "follow_ups"), 0);
   Expect(mgr1_->Fetch("GET", "/v1/workbench/kpis?from=2026-13-01"), 400);
 
-  // The 360 shows the profile masked, holdings, tasks, follow-ups and messages.
+  // The 360 shows the profile masked, holdings, points, tasks, follow-ups and messages.
+  Expect(op_->Fetch("POST", "/v1/customers/C1/points/adjustments",
+                    R"({"delta":120,"reason":"goodwill"})", {{"idempotency-key", "p1"}}),
+         201);
   json::value c = Expect(mgr1_->Fetch("GET", "/v1/workbench/customers/C1"), 200);
   EXPECT_EQ(Str(c.at("customer"), "name"), "张*");
   EXPECT_EQ(Str(c.at("customer"), "phone"), "138****1234");
@@ -661,6 +664,9 @@ TEST_F(WorkbenchTest, FollowUpsCloseTasksAndCountInKpis) {
   EXPECT_EQ(Str(c.at("follow_ups").at(0), "note"), "续存 50 万");
   EXPECT_EQ(c.at("tasks").as_array().size(), 1u);
   EXPECT_TRUE(c.at("timeline").is_array());  // the event log is wired
+  EXPECT_EQ(Int(c.at("rewards"), "points_balance"), 120);
+  EXPECT_TRUE(c.at("rewards").at("coupons").as_array().empty());
+  EXPECT_TRUE(c.at("activities").as_array().empty());
   // Unmasking needs pii:read (managers have it) and is audited.
   json::value u = Expect(mgr1_->Fetch("GET", "/v1/workbench/customers/C1?unmask=true"), 200);
   EXPECT_EQ(Str(u.at("customer"), "name"), "张三");

@@ -15,6 +15,8 @@
 #include "customer/tag.h"
 #include "event/event.h"
 #include "outreach/outreach_service.h"
+#include "reward/coupons.h"
+#include "reward/points_ledger.h"
 #include "workbench/task_rules.h"
 #include "workbench/workbench_service.h"
 
@@ -185,6 +187,27 @@ void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx) {
           }
         }
         out["activities"] = std::move(activities);
+
+        // Points and coupons held (coupon codes are the customer's secret: not shown).
+        json::object rewards;
+        if (ctx.points != nullptr) {
+          auto balance = ctx.points->Balance(c->uid);
+          if (!balance.ok()) return ErrorResponse(balance.status());
+          rewards["points_balance"] = balance->balance;
+        }
+        if (ctx.coupons != nullptr) {
+          auto coupons = ctx.coupons->CustomerCoupons(c->uid, kSectionLimit);
+          if (!coupons.ok()) return ErrorResponse(coupons.status());
+          json::array items;
+          for (const CouponCode& k : *coupons) {
+            items.push_back(json::object{{"template_id", k.template_id},
+                                         {"status", CouponStatusName(k.status)},
+                                         {"granted_at", IsoTime(k.granted_ms)},
+                                         {"expires_at", IsoTime(k.expires_ms)}});
+          }
+          rewards["coupons"] = std::move(items);
+        }
+        out["rewards"] = std::move(rewards);
 
         auto messages = ctx.outreach_repository->ListMessages(external_id, 0, kSectionLimit);
         if (!messages.ok()) return ErrorResponse(messages.status());
