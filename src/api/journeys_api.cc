@@ -148,24 +148,14 @@ void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx) {
   JourneyService& svc = *ctx.journeys;
 
   router.Add(Method::kGet, "/v1/journeys", Auth::kRequired, [&svc](http::Request& req) {
-    int64_t after = 0, limit = 50;
-    if (auto c = req.Query("cursor"); c && !c->empty()) {
-      auto [p, ec] = std::from_chars(c->data(), c->data() + c->size(), after);
-      if (ec != std::errc() || p != c->data() + c->size() || after < 0) {
-        return ErrorResponse(absl::InvalidArgumentError("cursor: not a cursor from this API"));
-      }
-    }
-    if (auto l = req.Query("limit"); l && !l->empty()) {
-      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-      if (ec != std::errc() || p != l->data() + l->size() || limit < 1 || limit > 200) {
-        return ErrorResponse(absl::InvalidArgumentError("limit: must be between 1 and 200"));
-      }
-    }
-    auto list = svc.List(after, static_cast<int>(limit) + 1);
+    absl::StatusOr<PageQuery> page = ParsePageQuery(req);
+    if (!page.ok()) return ErrorResponse(page.status());
+    const size_t limit = static_cast<size_t>(page->limit);
+    auto list = svc.List(page->after, page->limit + 1);
     if (!list.ok()) return ErrorResponse(list.status());
     json::object out;
     out["next_cursor"] = nullptr;
-    if (list->size() > static_cast<size_t>(limit)) {
+    if (list->size() > limit) {
       list->pop_back();
       out["next_cursor"] = std::to_string(list->back().record.id);
     }

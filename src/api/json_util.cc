@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 
 #include "common/mask.h"
@@ -54,6 +55,27 @@ absl::StatusOr<std::optional<int64_t>> OptionalInt(const json::object& o, std::s
     return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()));
   }
   return absl::InvalidArgumentError(fmt::format("{}: must be an integer", field));
+}
+
+absl::StatusOr<PageQuery> ParsePageQuery(const http::Request& request, int default_limit,
+                                         int max_limit) {
+  PageQuery page;
+  page.limit = default_limit;
+  if (auto c = request.Query("cursor"); c && !c->empty()) {
+    auto [p, ec] = std::from_chars(c->data(), c->data() + c->size(), page.after);
+    if (ec != std::errc() || p != c->data() + c->size() || page.after < 0) {
+      return absl::InvalidArgumentError("cursor: not a cursor from this API");
+    }
+  }
+  if (auto l = request.Query("limit"); l && !l->empty()) {
+    int64_t limit = 0;
+    auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+    if (ec != std::errc() || p != l->data() + l->size() || limit < 1 || limit > max_limit) {
+      return absl::InvalidArgumentError(fmt::format("limit: must be between 1 and {}", max_limit));
+    }
+    page.limit = static_cast<int>(limit);
+  }
+  return page;
 }
 
 http::Response ErrorResponse(const absl::Status& status) {

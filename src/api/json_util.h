@@ -41,6 +41,16 @@ absl::StatusOr<std::optional<std::string>> OptionalString(const json::object& o,
                                                           std::string_view field);
 absl::StatusOr<std::optional<int64_t>> OptionalInt(const json::object& o, std::string_view field);
 
+// Cursor pagination of a list route: ?cursor (the next_cursor of the previous page, an id;
+// 0 when absent) and ?limit (1..max_limit; default_limit when absent). InvalidArgument
+// "cursor: not a cursor from this API" / "limit: must be between 1 and <max>".
+struct PageQuery {
+  int64_t after = 0;
+  int limit = 50;
+};
+absl::StatusOr<PageQuery> ParsePageQuery(const http::Request& request, int default_limit = 50,
+                                         int max_limit = 200);
+
 // Converts InvalidArgument/NotFound/... to a problem+json response. The field is taken from
 // the message prefix before the first ": " when it looks like a field path.
 http::Response ErrorResponse(const absl::Status& status);
