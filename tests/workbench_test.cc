@@ -5,11 +5,14 @@
 // the task inbox (idempotent TaskSink, rule-based generator per period), follow-ups and KPIs.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "http/test_client.h"
 #include "server/app.h"
@@ -401,6 +404,38 @@ TEST_F(WorkbenchTest, OutreachSendIsIdempotentAndRefusesBadRequests) {
   auto notice = app_->outreach().Send(n);
   ASSERT_TRUE(notice.ok()) << notice.status();
   EXPECT_EQ(notice->outcome, outreach::SendResult::Outcome::kSent) << notice->reason;
+}
+
+TEST_F(WorkbenchTest, ConcurrentSendsNeverExceedTheCaps) {
+  const int64_t tmpl = ApprovedTemplate();
+  Consent("C1", "sms", true);
+  Consent("C1", "app_push", true);
+  const int64_t push = ApprovedTemplate("{{name}}，新客礼已到账", "app_push");
+  // 16 threads, different keys and channels, the same customer and day: the day cap (1) lets
+  // exactly one through; a second day lets one more (week cap 2), then none.
+  for (int day = 0; day < 3; ++day) {
+    std::atomic<int> sent{0}, capped{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 16; ++i) {
+      threads.emplace_back([&, i] {
+        outreach::Message m;
+        m.customer = "C1";
+        m.channel = i % 2 ? "sms" : "app_push";
+        m.template_id = std::to_string(i % 2 ? tmpl : push);
+        m.variables = {{"date", "1日"}};
+        m.dedupe_key = "race:" + std::to_string(day) + ":" + std::to_string(i);
+        auto r = app_->outreach().Send(m);
+        ASSERT_TRUE(r.ok()) << r.status();
+        if (r->outcome == outreach::SendResult::Outcome::kSent) ++sent;
+        if (r->reason == "cap_day" || r->reason == "cap_week") ++capped;
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(sent.load(), day < 2 ? 1 : 0) << "day " << day;
+    EXPECT_EQ(capped.load(), day < 2 ? 15 : 16) << "day " << day;
+    clock_.Advance(kDay);
+  }
+  EXPECT_EQ(OutboxCount("C1"), 2u);
 }
 
 TEST_F(WorkbenchTest, AManagerSeesOnlyTheirOwnCustomersOnEveryWorkbenchRoute) {
