@@ -22,15 +22,6 @@ namespace {
 constexpr size_t kMaxKeyBytes = 128;
 constexpr size_t kMaxEvidenceText = 200;
 
-absl::StatusOr<int64_t> ParseNonNegative(std::string_view text, std::string_view field) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || v < 0) {
-    return absl::InvalidArgumentError(fmt::format("{}: not a cursor from this API", field));
-  }
-  return v;
-}
-
 absl::StatusOr<outreach::TemplateSpec> SpecOf(const json::object& body) {
   outreach::TemplateSpec spec;
   ASSIGN_OR_RETURN(spec.name, RequiredString(body, "name"));
@@ -81,22 +72,6 @@ absl::Status CheckCustomer(ApiContext& ctx, const std::string& external_id) {
 }
 
 }  // namespace
-
-absl::StatusOr<Page> PageOf(const http::Request& req) {
-  Page page;
-  if (auto c = req.Query("cursor"); c && !c->empty()) {
-    ASSIGN_OR_RETURN(page.cursor, ParseNonNegative(*c, "cursor"));
-  }
-  if (auto l = req.Query("limit"); l && !l->empty()) {
-    int64_t limit = 0;
-    auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-    if (ec != std::errc() || p != l->data() + l->size() || limit < 1 || limit > 200) {
-      return absl::InvalidArgumentError("limit: must be between 1 and 200");
-    }
-    page.limit = static_cast<int>(limit);
-  }
-  return page;
-}
 
 absl::StatusOr<int64_t> PathId(const http::Request& req, std::string_view name,
                                std::string_view what) {
@@ -187,7 +162,7 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx) {
   outreach::TemplateService& templates = *ctx.templates;
 
   router.Add(Method::kGet, "/v1/templates", Auth::kRequired, [&templates](http::Request& req) {
-    absl::StatusOr<Page> page = PageOf(req);
+    absl::StatusOr<PageQuery> page = ParsePageQuery(req);
     if (!page.ok()) return ErrorResponse(page.status());
     std::string status(req.Query("status").value_or(""));
     if (!status.empty() && status != "draft" && status != "pending" && status != "approved" &&
@@ -195,7 +170,7 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx) {
       return ErrorResponse(
           absl::InvalidArgumentError("status: must be draft, pending, approved or rejected"));
     }
-    auto list = templates.List(page->cursor, page->limit + 1, status);
+    auto list = templates.List(page->after, page->limit + 1, status);
     if (!list.ok()) return ErrorResponse(list.status());
     json::object out{{"next_cursor", nullptr}};
     if (list->size() > static_cast<size_t>(page->limit)) {
@@ -416,7 +391,7 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx) {
                if (absl::Status s = CheckCustomer(ctx, customer); !s.ok()) {
                  return ErrorResponse(s);
                }
-               absl::StatusOr<Page> page = PageOf(req);
+               absl::StatusOr<PageQuery> page = ParsePageQuery(req);
                if (!page.ok()) return ErrorResponse(page.status());
                OutreachRepository& repo = *ctx.outreach_repository;
                auto consents = repo.ListConsents(customer);
@@ -425,7 +400,7 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx) {
                if (!history.ok()) return ErrorResponse(history.status());
                auto optouts = repo.ListOptOuts(customer);
                if (!optouts.ok()) return ErrorResponse(optouts.status());
-               auto messages = repo.ListMessages(customer, page->cursor, page->limit + 1);
+               auto messages = repo.ListMessages(customer, page->after, page->limit + 1);
                if (!messages.ok()) return ErrorResponse(messages.status());
                json::object out{{"customer", customer}, {"next_cursor", nullptr}};
                if (messages->size() > static_cast<size_t>(page->limit)) {
@@ -501,10 +476,10 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx) {
   // The sandbox channel's outbox: ?customer= (optional), ascending ids after ?cursor=.
   router.Add(
       Method::kGet, "/v1/outreach/sandbox/outbox", Auth::kRequired, [&ctx](http::Request& req) {
-        absl::StatusOr<Page> page = PageOf(req);
+        absl::StatusOr<PageQuery> page = ParsePageQuery(req);
         if (!page.ok()) return ErrorResponse(page.status());
         std::string customer(req.Query("customer").value_or(""));
-        auto list = ctx.outreach_repository->ListOutbox(customer, page->cursor, page->limit + 1);
+        auto list = ctx.outreach_repository->ListOutbox(customer, page->after, page->limit + 1);
         if (!list.ok()) return ErrorResponse(list.status());
         json::object out{{"next_cursor", nullptr}};
         if (list->size() > static_cast<size_t>(page->limit)) {

@@ -1,5 +1,5 @@
 // Helpers shared by the outreach and workbench resources (outreach_api.cc, workbench_api.cc):
-// paging parameters and the JSON forms of templates and recorded messages.
+// path ids, idempotency keys, variables and the JSON forms of templates and recorded messages.
 #ifndef MERCATOR_API_OUTREACH_API_H_
 #define MERCATOR_API_OUTREACH_API_H_
 
@@ -13,14 +13,6 @@
 #include "store/outreach_repository.h"
 
 namespace mercator::api {
-
-// ?cursor= (a non-negative id from this API, 0 when absent) and ?limit= (1..200, default 50):
-// InvalidArgument "cursor: ..." / "limit: ...".
-struct Page {
-  int64_t cursor = 0;
-  int limit = 50;
-};
-absl::StatusOr<Page> PageOf(const http::Request& req);
 
 // A positive integer path parameter; NotFound "<what> <text> not found" otherwise.
 absl::StatusOr<int64_t> PathId(const http::Request& req, std::string_view name,

@@ -117,12 +117,12 @@ void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx) {
       Method::kGet, "/v1/workbench/customers", Auth::kRequired, [&ctx, &wb](http::Request& req) {
         auto m = Manager(wb, req);
         if (!m.ok()) return ErrorResponse(m.status());
-        absl::StatusOr<Page> page = PageOf(req);
+        absl::StatusOr<PageQuery> page = ParsePageQuery(req);
         if (!page.ok()) return ErrorResponse(page.status());
-        if (page->cursor > int64_t{UINT32_MAX}) {
+        if (page->after > int64_t{UINT32_MAX}) {
           return ErrorResponse(absl::InvalidArgumentError("cursor: not a cursor from this API"));
         }
-        auto refs = wb.CustomersOf(*m, static_cast<uint32_t>(page->cursor), page->limit + 1);
+        auto refs = wb.CustomersOf(*m, static_cast<uint32_t>(page->after), page->limit + 1);
         if (!refs.ok()) return ErrorResponse(refs.status());
         json::object out{{"next_cursor", nullptr}};
         if (refs->size() > static_cast<size_t>(page->limit)) {
@@ -338,7 +338,7 @@ void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx) {
   router.Add(Method::kGet, "/v1/workbench/tasks", Auth::kRequired, [&wb](http::Request& req) {
     auto m = Manager(wb, req);
     if (!m.ok()) return ErrorResponse(m.status());
-    absl::StatusOr<Page> page = PageOf(req);
+    absl::StatusOr<PageQuery> page = ParsePageQuery(req);
     if (!page.ok()) return ErrorResponse(page.status());
     TaskQuery q;
     q.manager_id = *m;
@@ -347,7 +347,7 @@ void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx) {
       return ErrorResponse(absl::InvalidArgumentError("status: must be open, done or cancelled"));
     }
     q.customer = std::string(req.Query("customer").value_or(""));
-    q.after_id = page->cursor;
+    q.after_id = page->after;
     q.limit = page->limit + 1;
     auto tasks = wb.Tasks(q);
     if (!tasks.ok()) return ErrorResponse(tasks.status());
