@@ -50,6 +50,18 @@ absl::Status Walk(std::string_view body, Lit&& literal, Var&& variable) {
   return absl::OkStatus();
 }
 
+// The template's content becomes `spec`, as a draft no approval covers yet.
+void SetDraft(TemplateRow& row, const TemplateSpec& spec, int64_t now_ms) {
+  row.name = spec.name;
+  row.channel = spec.channel;
+  row.purpose = spec.purpose;
+  row.body = spec.body;
+  row.status = "draft";
+  row.digest = TemplateDigest(spec);
+  row.approval_id = 0;
+  row.updated_ms = now_ms;
+}
+
 }  // namespace
 
 bool IsChannel(std::string_view channel) {
@@ -174,14 +186,9 @@ TemplateService::TemplateService(OutreachRepository* repo, auth::ApprovalService
 absl::StatusOr<TemplateRow> TemplateService::Create(const TemplateSpec& spec, const Principal& by) {
   RETURN_IF_ERROR(ValidateTemplate(spec));
   TemplateRow row;
-  row.name = spec.name;
-  row.channel = spec.channel;
-  row.purpose = spec.purpose;
-  row.body = spec.body;
-  row.status = "draft";
-  row.digest = TemplateDigest(spec);
+  SetDraft(row, spec, clock_->NowMs());
   row.created_by = by.Actor();
-  row.created_ms = row.updated_ms = clock_->NowMs();
+  row.created_ms = row.updated_ms;
   return repo_->CreateTemplate(row);
 }
 
@@ -192,14 +199,7 @@ absl::StatusOr<TemplateRow> TemplateService::Update(int64_t id, const TemplateSp
     return absl::FailedPreconditionError(
         "status: the template is pending approval; withdraw the approval before editing");
   }
-  row.name = spec.name;
-  row.channel = spec.channel;
-  row.purpose = spec.purpose;
-  row.body = spec.body;
-  row.status = "draft";
-  row.digest = TemplateDigest(spec);
-  row.approval_id = 0;
-  row.updated_ms = clock_->NowMs();
+  SetDraft(row, spec, clock_->NowMs());
   RETURN_IF_ERROR(repo_->UpdateTemplate(row));
   return row;
 }
