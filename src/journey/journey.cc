@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 #include <functional>
 #include <set>
@@ -20,6 +21,16 @@ absl::Status Bad(std::string_view field, std::string_view reason) {
 }
 
 std::string Path(std::string_view base, std::string_view member) {
+  bool plain = !member.empty() && member.size() <= 64;
+  for (char c : member) {
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  }
+  // An empty or unusual name (from outside: an unknown member, a property) is quoted, so the
+  // message still starts with a field path: definition[""], trigger.where["a b"].
+  if (!plain) {
+    return fmt::format("{}[{}]", base.empty() ? "definition" : base,
+                       json::serialize(json::string(member)).substr(0, 80));
+  }
   return base.empty() ? std::string(member) : fmt::format("{}.{}", base, member);
 }
 

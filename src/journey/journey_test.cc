@@ -127,6 +127,16 @@ TEST(JourneyDefinition, BadInputNamesTheFieldAndTheReason) {
   }
 }
 
+TEST(JourneyDefinition, AnUnknownMemberWithAnEmptyOrUnusualNameIsQuotedAfterAFieldPath) {
+  // Found by journey_definition_fuzz: the message must still start with a field path.
+  json::value doc = json::parse(kGood);
+  doc.as_object()[""] = 1;
+  EXPECT_EQ(ParseDefinition(doc).status().message(), "definition[\"\"]: unknown member");
+  doc = json::parse(kGood);
+  doc.as_object()["trigger"].as_object()["a b"] = 1;
+  EXPECT_EQ(ParseDefinition(doc).status().message(), "trigger[\"a b\"]: unknown member");
+}
+
 TEST(JourneyDefinition, PropertyFiltersMatchLikeTheirOperators) {
   auto d = ParseDefinition(json::parse(R"({"name": "f",
     "trigger": {"type": "event", "event": "purchase", "where": {"product": {"in": ["a", "b"]},
