@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -613,6 +614,30 @@ TEST_F(WorkbenchTest, RulesCreateOneTaskPerCustomerPerRulePerPeriod) {
   Expect(mgr1_->Fetch("POST", "/v1/workbench/rules/run"), 403);
   json::value audit = Expect(admin_->Fetch("GET", "/v1/audit?action=workbench.rule_put"), 200);
   EXPECT_NE(json::serialize(audit).find("active_daily"), std::string::npos);
+}
+
+TEST_F(WorkbenchTest, TheDailyRunStartsWithTheServer) {
+  app_.reset();
+  options_.task_rules_interval_ms = 3'600'000;
+  auto app = App::Open(options_);
+  ASSERT_TRUE(app.ok()) << app.status();
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  // C1's birthday and maturity tasks (its lifecycle is the event module's to recompute at
+  // start, so the dormant rule is left out here).
+  TaskQuery q;
+  q.manager_id = "M00001";
+  std::set<std::string> kinds;
+  for (int i = 0; i < 100 && kinds.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto tasks = app_->workbench().Tasks(q);
+    ASSERT_TRUE(tasks.ok());
+    kinds.clear();
+    for (const TaskRow& t : *tasks) {
+      if (t.kind != "dormant_high_aum") kinds.insert(t.kind);
+    }
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"birthday", "deposit_maturing"}));
 }
 
 TEST_F(WorkbenchTest, FollowUpsCloseTasksAndCountInKpis) {

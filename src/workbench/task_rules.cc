@@ -219,10 +219,9 @@ TaskRuleWorker::TaskRuleWorker(TaskRuleRunner* runner, int64_t interval_ms)
     : runner_(runner), interval_ms_(interval_ms) {
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
+    // Runs once at start (a server restarted every day would otherwise never run them), then
+    // every interval.
     while (!stop_) {
-      if (cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stop_; })) {
-        return;
-      }
       lock.unlock();
       absl::StatusOr<std::vector<RuleRunReport>> reports = runner_->RunAll();
       if (!reports.ok()) {
@@ -237,6 +236,7 @@ TaskRuleWorker::TaskRuleWorker(TaskRuleRunner* runner, int64_t interval_ms)
         }
       }
       lock.lock();
+      cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stop_; });
     }
   });
 }

@@ -73,8 +73,8 @@ class TaskRuleRunner {
   std::mutex run_mu_;  // one run at a time
 };
 
-// Runs TaskRuleRunner::RunAll every `interval_ms` (the first run one interval after start)
-// until destroyed. Daily by default; running more often is harmless (periods dedupe).
+// Runs TaskRuleRunner::RunAll at start and then every `interval_ms` until destroyed. Daily by
+// default; running more often is harmless (periods dedupe).
 class TaskRuleWorker {
  public:
   TaskRuleWorker(TaskRuleRunner* runner, int64_t interval_ms);
