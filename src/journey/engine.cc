@@ -195,14 +195,14 @@ std::vector<Engine::Live> Engine::LiveJourneys() const {
 }
 
 EntryCandidate Engine::Candidate(const Compiled& c, uint32_t uid, std::string customer,
-                                 int64_t now_ms) const {
+                                 int64_t now_ms, int64_t entered_ms) const {
   EntryCandidate cand;
   JourneyEntry& e = cand.entry;
   e.journey_id = c.journey_id;
   e.version = c.version;
   e.uid = uid;
   e.customer = std::move(customer);
-  e.entered_ms = now_ms;
+  e.entered_ms = std::min(entered_ms, now_ms);
   e.goal_until_ms = c.def.goal ? now_ms + c.def.GoalWindowMs() : 0;
   e.holdout = InHoldout(c.journey_id, uid, c.def.holdout_percent);
   if (e.holdout) {
@@ -226,7 +226,7 @@ absl::Status Engine::AddCandidates(const Compiled& c, const std::vector<uint32_t
     ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(chunk));
     for (size_t j = 0; j < chunk.size() && j < ids.size(); ++j) {
       if (ids[j].empty()) continue;  // erased meanwhile
-      batch.entries.push_back(Candidate(c, chunk[j], std::move(ids[j]), now_ms));
+      batch.entries.push_back(Candidate(c, chunk[j], std::move(ids[j]), now_ms, now_ms));
     }
   }
   return absl::OkStatus();
@@ -265,7 +265,9 @@ absl::StatusOr<Engine::PassReport> Engine::IngestEventsLocked() {
               (d.trigger.kind == TriggerKind::kEvent && e.type == d.trigger.event_type &&
                Matches(d.trigger.where, e.properties)) ||
               (d.trigger.kind == TriggerKind::kLifecycle && IsLifecycleMatch(d.trigger, e));
-          if (enters) batch.entries.push_back(Candidate(*j.compiled, e.uid, e.customer, now));
+          if (enters) {
+            batch.entries.push_back(Candidate(*j.compiled, e.uid, e.customer, now, e.occurred_ms));
+          }
         }
         return true;
       }));

@@ -156,9 +156,11 @@ class Engine {
   absl::StatusOr<std::shared_ptr<const Compiled>> Version(int64_t journey_id, int32_t version)
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<Live> LiveJourneys() const ABSL_LOCKS_EXCLUDED(mu_);
-  // A new entry at the start of `c` (or held out), entered at now_ms.
-  EntryCandidate Candidate(const Compiled& c, uint32_t uid, std::string customer,
-                           int64_t now_ms) const;
+  // A new entry at the start of `c` (or held out): its steps and goal window count from
+  // now_ms; entered_ms (when the triggering event happened, at most now) orders it against
+  // goal events.
+  EntryCandidate Candidate(const Compiled& c, uint32_t uid, std::string customer, int64_t now_ms,
+                           int64_t entered_ms) const;
   // Candidates for `uids` (external ids looked up in chunks).
   absl::Status AddCandidates(const Compiled& c, const std::vector<uint32_t>& uids, int64_t now_ms,
                              IngestBatch& batch);

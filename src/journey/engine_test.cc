@@ -500,6 +500,26 @@ TEST_F(EngineTest, GoalEventConvertsWithinItsWindowOnly) {
   EXPECT_EQ(s.active, 0);
 }
 
+TEST_F(EngineTest, GoalRightAfterTheTriggerInOneBatchConvertsButNotTheTriggerItself) {
+  AddCustomers(2);
+  const int64_t id = GoLive(R"({"name": "Repeat buyer",
+    "trigger": {"type": "event", "event": "purchase"},
+    "steps": [{"id": "w", "type": "wait", "duration": "1d"}],
+    "goal": {"event": "purchase", "within": "7d"}})");
+  Event("c1", "purchase");  // enters; does not convert its own entry
+  Event("c2", "purchase");
+  clock_.Advance(1);
+  Event("c2", "purchase");  // c2 buys again a millisecond later, in the same batch
+  Run();
+  auto c1 = journey_repo_->CustomerEntries(id, Uid("c1"));
+  auto c2 = journey_repo_->CustomerEntries(id, Uid("c2"));
+  ASSERT_TRUE(c1.ok() && c2.ok());
+  ASSERT_EQ(c1->size(), 1u);
+  ASSERT_EQ(c2->size(), 1u);
+  EXPECT_EQ((*c1)[0].state, EntryState::kActive);
+  EXPECT_EQ((*c2)[0].state, EntryState::kConverted);
+}
+
 TEST_F(EngineTest, ReentryOnceVersusAfterDays) {
   AddCustomers(1);
   const int64_t once = GoLive(R"({"name": "Once",
@@ -581,6 +601,7 @@ TEST_F(EngineTest, HoldoutSplitIsCloseToTheShareAndStable) {
   }
   EXPECT_GT(agree, 200);
   // Conversions are counted per arm.
+  clock_.Advance(kHour);
   for (int i = 1; i <= 1000; ++i) Event("c" + std::to_string(i), "purchase");
   Run();
   s = Stats(id);

@@ -92,8 +92,8 @@ struct EntryCandidate {
   int64_t min_gap_ms = 0;  // 0: only once
 };
 
-// The goal event of `journey_id` for `uid` at `occurred_ms`: active entries entered at or
-// before it whose window is still open convert.
+// The goal event of `journey_id` for `uid` at `occurred_ms`: active entries entered before it
+// whose window is still open convert. Applied after the batch's entries.
 struct Conversion {
   int64_t journey_id = 0;
   uint32_t uid = 0;

@@ -425,17 +425,6 @@ class SqliteJourneyRepository final : public JourneyRepository {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
-    // Conversions first: an event that makes a customer enter does not convert that entry.
-    for (const Conversion& c : batch.conversions) {
-      ASSIGN_OR_RETURN(Statement s, conn.Prepare("UPDATE journey_entries SET state = 'converted',"
-                                                 " ended_ms = ?1 WHERE uid = ?2 AND journey_id = ?3"
-                                                 " AND state = 'active' AND entered_ms <= ?1"
-                                                 " AND goal_until_ms >= ?1",
-                                                 "journeys: converting"));
-      s.BindInt64(1, c.occurred_ms).BindInt64(2, c.uid).BindInt64(3, c.journey_id);
-      RETURN_IF_ERROR(s.Run());
-      result.converted += sqlite3_changes(conn.raw());
-    }
     for (const EntryCandidate& c : batch.entries) {
       const JourneyEntry& e = c.entry;
       int32_t last_no = 0;
@@ -477,6 +466,19 @@ class SqliteJourneyRepository final : public JourneyRepository {
           .BindInt64(12, e.ended_ms);
       RETURN_IF_ERROR(s.Run());
       ++result.entered;
+    }
+    // Conversions after the entries, so a goal event that follows its trigger in the same
+    // batch converts the new entry; an event converts only entries entered before it (so an
+    // event that is both trigger and goal does not convert its own entry).
+    for (const Conversion& c : batch.conversions) {
+      ASSIGN_OR_RETURN(Statement s, conn.Prepare("UPDATE journey_entries SET state = 'converted',"
+                                                 " ended_ms = ?1 WHERE uid = ?2 AND journey_id = ?3"
+                                                 " AND state = 'active' AND entered_ms < ?1"
+                                                 " AND goal_until_ms >= ?1",
+                                                 "journeys: converting"));
+      s.BindInt64(1, c.occurred_ms).BindInt64(2, c.uid).BindInt64(3, c.journey_id);
+      RETURN_IF_ERROR(s.Run());
+      result.converted += sqlite3_changes(conn.raw());
     }
     for (const auto& [name, value] : batch.cursors) {
       ASSIGN_OR_RETURN(Statement s,
