@@ -14,50 +14,18 @@
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
+using test::Bool;
+using test::Int;
+using test::Parse;
+using test::Str;
+using test::TempDir;
+
 namespace json = boost::json;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-templates-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-json::value Parse(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  return ec ? json::value() : v;
-}
-
-std::string Str(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  const json::value* m = v.as_object().if_contains(key);
-  return m && m->is_string() ? std::string(m->as_string()) : std::string();
-}
-
-int64_t Int(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return -999;
-  const json::value* m = v.as_object().if_contains(key);
-  return m && m->is_int64() ? m->as_int64() : -999;
-}
-
-bool Bool(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return false;
-  const json::value* m = v.as_object().if_contains(key);
-  return m && m->is_bool() && m->as_bool();
-}
 
 constexpr int64_t kDayMs = 86'400'000;
 // 2026-12-10 10:00 in Beijing.

@@ -1,6 +1,7 @@
 // End-to-end tests of `mercator serve`: the real App (SQLite store in a temp directory, the
 // segment index, the Beast server on port 0) driven over HTTP.
 #include "server/app.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -18,22 +19,9 @@
 namespace mercator {
 namespace {
 
+using test::TempDir;
+
 namespace json = boost::json;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-app-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 class AppTest : public ::testing::Test {
  protected:
@@ -97,7 +85,7 @@ class AppTest : public ::testing::Test {
             R"({"key":"province","name_zh":"省份","name_en":"Province","type":"enum"})",
             R"({"key":"products","name_zh":"持有产品","name_en":"Products","type":"multi_enum","values":["deposit","wealth","fund"],"category":"product"})",
             R"({"key":"has_app","name_zh":"手机银行","name_en":"App user","type":"bool"})",
-            R"({"key":"last_login","name_zh":"最近登录","name_en":"Last login","type":"date","category":"behaviour"})",
+            R"({"key":"last_visit","name_zh":"最近到访","name_en":"Last visit","type":"date","category":"behaviour"})",
         }) {
       CallJson("POST", "/v1/tags", tag, 201);
     }
@@ -171,7 +159,7 @@ TEST_F(AppTest, UpsertIsSeenByTheNextQueryAndErasureRemovesAtOnce) {
   CallJson("POST", "/v1/customers/batch", R"({"customers":[
       {"external_id":"C1","name":"张三丰","phone":"13812341234",
        "tags":{"age":30,"aum":"60000.50","province":"浙江","products":["wealth","deposit"],
-               "has_app":true,"last_login":"2026-11-01"}},
+               "has_app":true,"last_visit":"2026-11-01"}},
       {"external_id":"C2","tags":{"age":45,"aum":1000,"province":"上海","products":["deposit"]}},
       {"external_id":"C3","tags":{"age":28,"province":"江苏"}}]})",
            200);
@@ -179,7 +167,7 @@ TEST_F(AppTest, UpsertIsSeenByTheNextQueryAndErasureRemovesAtOnce) {
   EXPECT_EQ(Count("aum >= 50000"), 1u);
   EXPECT_EQ(Count(R"(province in ("浙江","上海") and has(products, "deposit"))"), 2u);
   EXPECT_EQ(Count("not aum >= 50000"), 2u);  // C3 has no aum: it is not >= 50000
-  EXPECT_EQ(Count("last_login >= \"2026-10-01\""), 1u);
+  EXPECT_EQ(Count("last_visit >= \"2026-10-01\""), 1u);
 
   // An update moves C2 into the audience; a null removes a tag.
   CallJson("POST", "/v1/customers/batch",
@@ -191,7 +179,7 @@ TEST_F(AppTest, UpsertIsSeenByTheNextQueryAndErasureRemovesAtOnce) {
   EXPECT_EQ(c.at("phone"), "138****1234");
   EXPECT_EQ(c.at("name"), "张**");
   EXPECT_EQ(c.at("tags").at("aum"), "60000.50");
-  EXPECT_EQ(c.at("tags").at("last_login"), "2026-11-01");
+  EXPECT_EQ(c.at("tags").at("last_visit"), "2026-11-01");
 
   EXPECT_EQ(Call("DELETE", "/v1/customers/C1").status, 204);
   EXPECT_EQ(Count("aum >= 50000"), 1u);

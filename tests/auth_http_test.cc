@@ -13,27 +13,15 @@
 #include "server/app.h"
 #include "session_client.h"
 #include "store/audit_repository.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
+using test::TempDir;
+
 namespace json = boost::json;
 constexpr int64_t kMinute = 60 * 1000;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-auth-http-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 class AuthHttpTest : public ::testing::Test {
  protected:

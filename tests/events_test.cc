@@ -16,32 +16,15 @@
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
+using test::Parse;
+using test::TempDir;
+
 namespace json = boost::json;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-events-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-json::value Parse(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  return ec ? json::value() : v;
-}
 
 // 2026-11-23 12:00 in Beijing.
 constexpr int64_t kNowMs = 1'795'406'400'000;
@@ -83,17 +66,10 @@ class EventsTest : public ::testing::Test {
     return Parse(r.body);
   }
 
-  struct Key {
-    std::string id, secret;
-  };
-
-  http::HttpResult Signed(const Key& key, std::string_view method, std::string_view target,
+  http::HttpResult Signed(const test::ApiKey& key, std::string_view method, std::string_view target,
                           std::string_view body = {},
                           std::string_view content_type = "application/json") {
-    http::Headers h{{"authorization", auth::SignRequest(key.id, key.secret, method, target, body,
-                                                        clock_.NowMs(), auth::RandomNonce())}};
-    if (!body.empty()) h["content-type"] = std::string(content_type);
-    return client_->Fetch(method, target, body, h);
+    return test::SignedFetch(*client_, key, clock_.NowMs(), method, target, body, content_type);
   }
 
   http::HttpResult Send(std::string_view body, std::string_view content_type = "application/json") {
@@ -115,12 +91,12 @@ class EventsTest : public ::testing::Test {
     return n;
   }
 
-  TempDir dir_;
+  TempDir dir_{"mercator-events-test-"};
   FakeClock clock_{kNowMs};
   std::unique_ptr<App> app_;
   std::unique_ptr<http::TestClient> client_;
   std::unique_ptr<SessionClient> admin_, op_;
-  Key events_key_, draw_key_;
+  test::ApiKey events_key_, draw_key_;
 };
 
 TEST_F(EventsTest, JudgesEachEventAndDeduplicatesResends) {

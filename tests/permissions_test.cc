@@ -15,24 +15,12 @@
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-permissions-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 // "/v1/audiences/{id}/snapshots/{version}" -> "/v1/audiences/1/snapshots/1". Dummy values: the
 // objects do not exist, so allowed requests end in 404 or 400, never in a change.

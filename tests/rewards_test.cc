@@ -11,35 +11,17 @@
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
+using test::Parse;
+using test::TempDir;
+
 namespace json = boost::json;
 
 constexpr int64_t kDay = 24 * 3600 * 1000;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-rewards-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-json::value Parse(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  EXPECT_FALSE(ec) << body;
-  return v;
-}
 
 class RewardsTest : public ::testing::Test {
  protected:

@@ -18,38 +18,16 @@
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
+using test::Parse;
+using test::Str;
+using test::TempDir;
+
 namespace json = boost::json;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-signing-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-json::value Parse(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  return ec ? json::value() : v;
-}
-
-std::string Str(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  const json::value* m = v.as_object().if_contains(key);
-  return m && m->is_string() ? std::string(m->as_string()) : std::string();
-}
 
 // Runs a shell command; returns its exit status and standard output.
 std::pair<int, std::string> Shell(const std::string& command) {
@@ -79,7 +57,7 @@ class SigningTest : public ::testing::Test {
  protected:
   void SetUp() override {
     AppOptions options;
-    options.data_dir = (dir_.path() / "data").string();
+    options.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
     options.port = 0;
     options.io_threads = 2;
     options.clock = &clock_;
@@ -381,7 +359,7 @@ TEST_F(SigningTest, MctSignScriptSignsRequestsTheServerAccepts) {
   // POST with a body file: 403 (authenticated, the scope lacks tags:write) proves the
   // signature verified; the same header on another body is 401.
   const std::string body = R"({"key":"k","name_zh":"名","name_en":"N","type":"bool"})";
-  const std::filesystem::path body_file = dir_.path() / "body.json";
+  const std::filesystem::path body_file = std::filesystem::path(dir_.path()) / "body.json";
   std::ofstream(body_file, std::ios::binary) << body;
   auto [rc2, post_header] =
       Shell(env + "bash " + script + " POST /v1/tags " + ShellQuote(body_file.string()));
@@ -414,7 +392,7 @@ TEST_F(SigningTest, DocumentedCurlExampleWorks) {
   ASSERT_NE(code, std::string::npos);
   block = block.substr(code + 8);
   block = block.substr(0, block.rfind("```"));
-  const std::filesystem::path file = dir_.path() / "example.sh";
+  const std::filesystem::path file = std::filesystem::path(dir_.path()) / "example.sh";
   std::ofstream(file) << block;
   auto [rc, out] = Shell("BASE=http://127.0.0.1:" + std::to_string(app_->port()) + " MCT_KEY_ID=" +
                          ShellQuote(key_id_) + " MCT_SECRET=" + ShellQuote(secret_) + " bash -eu " +
@@ -428,7 +406,8 @@ TEST_F(SigningTest, DocumentedCurlExampleWorks) {
 TEST_F(SigningTest, CliManagesClientsOfTheRunningServer) {
   // `mercator client ...` on the server's data directory: same database, same vault key.
   const std::string cli = ShellQuote(MERCATOR_BINARY) + " --data " +
-                          ShellQuote((dir_.path() / "data").string()) + " client ";
+                          ShellQuote((std::filesystem::path(dir_.path()) / "data").string()) +
+                          " client ";
   auto [rc, out] = Shell(cli + "add --name 'Branch system' --scope placements,events");
   ASSERT_EQ(rc, 0) << out;
   const auto field = [](const std::string& text, std::string_view name) {
