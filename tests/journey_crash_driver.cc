@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "fmt/format.h"
 #include "journey/engine.h"
+#include "journey/memory_event_log.h"
 #include "outreach/outreach.h"
 #include "server/app.h"
 #include "store/sqlite/sqlite_journeys.h"
@@ -80,30 +81,6 @@ class FileOutreach final : public outreach::Outreach {
   int sends_ = -1;
 };
 
-// Event i (1-based) is c<i> logging in; all of them are durable from the start.
-class FixedLog final : public event::EventLog {
- public:
-  explicit FixedLog(std::vector<event::Event> events) : events_(std::move(events)) {}
-  uint64_t LastSeq() const override { return events_.size(); }
-  absl::Status ReadAfter(uint64_t after, size_t max,
-                         const std::function<bool(const event::Event&)>& fn) const override {
-    for (size_t i = after, n = 0; i < events_.size() && n < max; ++i, ++n) {
-      if (!fn(events_[i])) break;
-    }
-    return absl::OkStatus();
-  }
-  absl::Status CustomerEvents(uint32_t, std::string_view, uint64_t, size_t,
-                              const std::function<bool(const event::Event&)>&) const override {
-    return absl::OkStatus();
-  }
-  bool HappenedSince(uint32_t, std::string_view, int64_t) const override { return false; }
-  int Subscribe(std::function<void(uint64_t)>) override { return 0; }
-  void Unsubscribe(int) override {}
-
- private:
-  std::vector<event::Event> events_;
-};
-
 constexpr char kJourney[] = R"({"name": "Crash",
   "trigger": {"type": "event", "event": "login"},
   "steps": [{"id": "pts", "type": "action", "action": "points", "points": 7, "next": "msg"},
@@ -144,20 +121,19 @@ int Main(const std::string& data_dir, int customers, int round) {
     auto approved = app->approvals().Approve(submitted->id, checker, "ok");
     if (!approved.ok()) Die(std::string(approved.status().message()));
   }
-  std::vector<event::Event> events;
+  // Event i is c<i> logging in; all of them are durable from the start.
+  journey::MemoryEventLog log;
   for (int i = 1; i <= customers; ++i) {
     auto c = app->customers().Get("c" + std::to_string(i));
     if (!c.ok()) Die("customer lookup");
     event::Event e;
-    e.seq = static_cast<uint64_t>(i);
     e.id = "login-" + std::to_string(i);
     e.type = "login";
     e.uid = c->uid;
     e.customer = c->external_id;
     e.occurred_ms = e.received_ms = SystemClock::Get()->NowMs();
-    events.push_back(std::move(e));
+    log.Append(std::move(e));
   }
-  FixedLog log(std::move(events));
   FileOutreach outreach(data_dir);
   std::unique_ptr<JourneyRepository> repository = NewSqliteJourneyRepository(app->store());
   journey::ActionPorts ports;

@@ -18,6 +18,7 @@
 #include "auth/audit_log.h"
 #include "customer/customer_service.h"
 #include "journey/journey_service.h"
+#include "journey/memory_event_log.h"
 #include "outreach/outreach.h"
 #include "reward/points_ledger.h"
 #include "segment/bitmap_index.h"
@@ -36,54 +37,6 @@ namespace json = boost::json;
 // 2026-11-23 00:00 Asia/Shanghai.
 constexpr int64_t kT0 = 1795392000000 - 8 * 3600'000;
 constexpr int64_t kHour = 3600'000;
-
-class MemoryEventLog final : public event::EventLog {
- public:
-  uint64_t Append(event::Event e) {
-    absl::MutexLock lock(&mu_);
-    e.seq = events_.size() + 1;
-    events_.push_back(std::move(e));
-    return events_.size();
-  }
-  uint64_t LastSeq() const override {
-    absl::MutexLock lock(&mu_);
-    return events_.size();
-  }
-  absl::Status ReadAfter(uint64_t after, size_t max,
-                         const std::function<bool(const event::Event&)>& fn) const override {
-    absl::MutexLock lock(&mu_);
-    for (size_t i = after, n = 0; i < events_.size() && n < max; ++i, ++n) {
-      if (!fn(events_[i])) break;
-    }
-    return absl::OkStatus();
-  }
-  absl::Status CustomerEvents(uint32_t uid, std::string_view type, uint64_t before_seq,
-                              size_t limit,
-                              const std::function<bool(const event::Event&)>& fn) const override {
-    absl::MutexLock lock(&mu_);
-    size_t n = 0;
-    for (auto it = events_.rbegin(); it != events_.rend() && n < limit; ++it) {
-      if (it->uid != uid || (!type.empty() && it->type != type)) continue;
-      if (before_seq != 0 && it->seq >= before_seq) continue;
-      ++n;
-      if (!fn(*it)) break;
-    }
-    return absl::OkStatus();
-  }
-  bool HappenedSince(uint32_t uid, std::string_view type, int64_t since_ms) const override {
-    absl::MutexLock lock(&mu_);
-    for (const event::Event& e : events_) {
-      if (e.uid == uid && e.type == type && e.occurred_ms >= since_ms) return true;
-    }
-    return false;
-  }
-  int Subscribe(std::function<void(uint64_t)>) override { return 1; }
-  void Unsubscribe(int) override {}
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<event::Event> events_ ABSL_GUARDED_BY(mu_);
-};
 
 // Records every call; answers a repeated dedupe key with the first result, as the contract
 // says, and counts each key's deliveries.
