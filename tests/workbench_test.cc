@@ -9,7 +9,6 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,44 +17,17 @@
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
 namespace json = boost::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-workbench-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-json::value Parse(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  return ec ? json::value() : v;
-}
-
-std::string Str(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  const json::value* m = v.as_object().if_contains(key);
-  return m && m->is_string() ? std::string(m->as_string()) : std::string();
-}
-
-int64_t Int(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return -999;
-  const json::value* m = v.as_object().if_contains(key);
-  return m && m->is_int64() ? m->as_int64() : -999;
-}
+using test::Int;
+using test::Parse;
+using test::Str;
+using test::TempDir;
 
 constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kDay = 24 * kHour;
@@ -194,7 +166,7 @@ class WorkbenchTest : public ::testing::Test {
     return o.at("messages").as_array().size();
   }
 
-  TempDir dir_;
+  TempDir dir_{"mercator-workbench-test-"};
   FakeClock clock_{kMonday10};
   AppOptions options_;
   std::unique_ptr<App> app_;
