@@ -4,7 +4,7 @@
 # PostgreSQL-backed CDPs), in one run on this machine. See bench/README.md, "bench/events".
 #
 #   bench/events/http.sh [--seconds S] [--connections C] [--customers N] [--batch B]
-#                        [--pg-connections K] [--no-postgres] [--keep]
+#                        [--pg-connections K] [--no-postgres] [--keep] [--perf FILE]
 #
 # 1. A real `mercator serve` on a fresh data dir with a demo bank of N customers and an API
 #    client with the events scope (its per-client rate limit lifted: it is the whole app).
@@ -25,6 +25,7 @@ batch=100
 pg_connections=16
 use_pg=1
 keep=0
+perf_out=""  # --perf FILE: a perf profile (call graphs) of the server during the run
 while (($#)); do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -34,6 +35,7 @@ while (($#)); do
     --pg-connections) pg_connections=$2; shift 2 ;;
     --no-postgres) use_pg=0; shift ;;
     --keep) keep=1; shift ;;
+    --perf) perf_out=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -109,9 +111,19 @@ kv() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 load_run=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 wall_before=$(date +%s.%N)
+perf_pid=""
+if [[ -n "$perf_out" ]]; then
+  perf record -g -o "$perf_out" -p "$server_pid" -- sleep "$seconds" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 res=$(REPLAY_PREFIX="$work/events" wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" \
   --timeout 10s -s "$root/bench/draw/replay.lua" "$base/v1/events" | grep '^wrk-result')
 cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - cpu_before ))
+[[ -n "$perf_pid" ]] && wait "$perf_pid"
+# CPU per server thread over the run (utime + stime ticks), busiest first.
+threads=$(for t in /proc/$server_pid/task/*; do
+  echo "$(awk '{print $14 + $15}' "$t/stat") $(cat "$t/comm")"; done | sort -rn | head -8 |
+  awk '{printf "%s%s=%s", (NR > 1 ? ", " : ""), $2, $1}')
 wall=$(echo "$(date +%s.%N) - $wall_before" | bc)
 sleep 0.5
 total=$(kv requests <<<"$res")
@@ -167,4 +179,5 @@ echo "target >= 200,000 durable events/s: $rate: $(verdict "$rate >= 200000")"
 echo "batches: $total answered, non-2xx $non2xx; socket errors $(kv socket_errors <<<"$res"), timeouts $(kv timeouts <<<"$res"); ran out of signed batches: $(kv exhausted_threads <<<"$res") threads; server errors logged: $errors_logged"
 durable=$( ((logged >= events_ok)) && echo "yes, every acknowledged event is in the log" || echo "NO: acknowledged events are missing")
 echo "durable: wrk saw $events_ok events acknowledged; the log holds $logged; $durable"
+echo "server threads' cpu ticks since start (busiest first): $threads"
 echo "server cpu during the run: $(awk -v t="$cpu" -v h="$(getconf CLK_TCK)" -v s="$wall" -v n="$events_ok" 'BEGIN {printf "%.2f cores (%.1f us an event)", t / h / s, 1e6 * t / h / n}'); load average at the run: $load_run${load_pg:+, at postgresql: $load_pg}"

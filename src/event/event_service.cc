@@ -1,5 +1,7 @@
 #include "event/event_service.h"
 
+#include <pthread.h>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -145,14 +147,20 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
     RETURN_IF_ERROR(s->DefineTags(s->rules_));
   }
   customers->AddErasureListener([raw = s.get()](uint32_t uid) { raw->OnErased(uid); });
-  s->writer_ = std::thread([raw = s.get()] { raw->WriterLoop(); });
+  s->writer_ = std::thread([raw = s.get()] {
+    pthread_setname_np(pthread_self(), "mct-evt-writer");
+    raw->WriterLoop();
+  });
   if (absl::Status st = s->Tick(/*force_lifecycle=*/true); !st.ok()) {
     // Rules that no longer evaluate (a tag changed type) must not keep the server down.
     Log(Severity::kWarn, "event log: first tick failed",
         {{"error.message", std::string(st.message())}});
   }
   if (options.feature_interval_ms > 0) {
-    s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
+    s->ticker_ = std::thread([raw = s.get()] {
+      pthread_setname_np(pthread_self(), "mct-evt-tick");
+      raw->TickLoop();
+    });
   }
   Log(Severity::kInfo, "event log open",
       {{"events", std::to_string(s->LastSeq())}, {"file.path", options.dir + "/events.journal"}});
@@ -242,16 +250,37 @@ void EventService::Submit(std::vector<Item> items, const std::string& source, Do
   }
   auto p = std::make_unique<Pending>();
   p->results.resize(items.size());
-  p->encoded.resize(items.size());
-  p->keys.resize(items.size());
+  p->entries.reserve(items.size());
   const int64_t now = clock_->NowMs();
-  size_t good = 0;
+  // Customers: one pass over the cache under one lock, then the store for the rest.
+  std::vector<std::optional<uint32_t>> uids(items.size());
+  std::vector<size_t> misses;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!items[i].error.empty()) continue;
+      auto it = uid_cache_.find(items[i].event.customer);
+      if (it != uid_cache_.end()) {
+        uids[i] = it->second;
+      } else {
+        misses.push_back(i);
+      }
+    }
+  }
+  for (size_t i : misses) {
+    absl::StatusOr<std::optional<uint32_t>> uid = ResolveCustomer(items[i].event.customer);
+    if (!uid.ok()) {
+      done(uid.status());
+      return;
+    }
+    uids[i] = *uid;
+  }
   for (size_t i = 0; i < items.size(); ++i) {
     Item& item = items[i];
     ItemResult& r = p->results[i];
     if (!item.error.empty()) {
       r.status = ItemResult::Status::kRejected;
-      r.error = item.error;
+      r.error = std::move(item.error);
       continue;
     }
     Event& e = item.event;
@@ -261,25 +290,28 @@ void EventService::Submit(std::vector<Item> items, const std::string& source, Do
       r.error = fmt::format("type: \"{}\" is not accepted from this source", e.type);
       continue;
     }
-    absl::StatusOr<std::optional<uint32_t>> uid = ResolveCustomer(e.customer);
-    if (!uid.ok()) {
-      done(uid.status());
-      return;
-    }
-    if (!uid->has_value()) {
+    if (!uids[i].has_value()) {
       r.status = ItemResult::Status::kRejected;
       r.error = fmt::format("customer: \"{}\" is not a known customer", e.customer);
       continue;
     }
-    e.uid = **uid;
+    e.uid = *uids[i];
     e.source = source;
     e.received_ms = now;
-    p->keys[i] = DedupeKey(source, e.id);
-    internal::EncodeEvent(e, p->encoded[i]);
-    ++good;
+    Entry entry;
+    entry.index = i;
+    entry.key = DedupeKey(source, e.id);
+    entry.uid = e.uid;
+    entry.type = TypeIndex(e.type);
+    entry.occurred_ms = e.occurred_ms;
+    entry.feature = features_for_input_->InputOf(e);
+    internal::EncodeEvent(e, entry.encoded);
+    p->entries.push_back(std::move(entry));
   }
-  p->items = std::move(items);
+  // The events themselves are freed here, on the caller's thread, not by the writer.
+  items.clear();
   p->done = std::move(done);
+  const size_t good = p->entries.size();
   if (good == 0) {
     // Nothing to write: answer at once (duplicates are decided by the writer only).
     Done d = std::move(p->done);
@@ -332,8 +364,7 @@ void EventService::WriterLoop() {
     // Decide duplicates (against the log and within the batch) and number the new events.
     payload.clear();
     struct Placed {
-      Pending* p;
-      size_t i;
+      const Entry* entry;
       size_t at;  // position of the record's length prefix in the payload
     };
     std::vector<Placed> placed;
@@ -342,24 +373,23 @@ void EventService::WriterLoop() {
       absl::flat_hash_map<absl::uint128, uint64_t> in_batch;
       uint64_t next = offsets_.size();
       for (auto& p : batch) {
-        for (size_t i = 0; i < p->encoded.size(); ++i) {
-          if (p->encoded[i].empty()) continue;
-          ItemResult& r = p->results[i];
-          auto seen = seen_.find(p->keys[i]);
+        for (const Entry& entry : p->entries) {
+          ItemResult& r = p->results[entry.index];
+          auto seen = seen_.find(entry.key);
           if (seen != seen_.end()) {
             r.status = ItemResult::Status::kDuplicate;
             r.seq = seen->second;
             continue;
           }
-          auto [it, fresh] = in_batch.emplace(p->keys[i], next + 1);
+          auto [it, fresh] = in_batch.emplace(entry.key, next + 1);
           if (!fresh) {
             r.status = ItemResult::Status::kDuplicate;
             r.seq = it->second;
             continue;
           }
           r.seq = ++next;
-          placed.push_back({p.get(), i, payload.size()});
-          Journal::AppendRecord(payload, p->encoded[i]);
+          placed.push_back({&entry, payload.size()});
+          Journal::AppendRecord(payload, entry.encoded);
         }
       }
     }
@@ -381,10 +411,10 @@ void EventService::WriterLoop() {
       {
         absl::MutexLock lock(&state_mu_);
         for (const Placed& pl : placed) {
-          const Event& e = pl.p->items[pl.i].event;
+          const Entry& e = *pl.entry;
           offsets_.push_back(payload_offset + static_cast<int64_t>(pl.at) + 4);
-          seen_.emplace(pl.p->keys[pl.i], offsets_.size());
-          by_customer_[e.uid].push_back(Ref{offsets_.size(), e.occurred_ms, TypeIndex(e.type)});
+          seen_.emplace(e.key, offsets_.size());
+          by_customer_[e.uid].push_back(Ref{offsets_.size(), e.occurred_ms, e.type});
         }
         last_seq_.store(offsets_.size(), std::memory_order_release);
       }
@@ -392,10 +422,7 @@ void EventService::WriterLoop() {
         // The tick thread folds these into the features; the writer never waits for it.
         absl::MutexLock lock(&pending_mu_);
         for (const Placed& pl : placed) {
-          if (std::optional<FeatureInput> in =
-                  features_for_input_->InputOf(pl.p->items[pl.i].event)) {
-            pending_.push_back(*in);
-          }
+          if (pl.entry->feature) pending_.push_back(*pl.entry->feature);
         }
       }
       const uint64_t last = LastSeq();
@@ -629,14 +656,32 @@ absl::Status EventService::ReadAfter(uint64_t after, size_t max,
                                      const std::function<bool(const Event&)>& fn) const {
   const uint64_t last = LastSeq();
   size_t passed = 0;
-  for (uint64_t seq = after + 1; seq <= last && passed < max; ++seq) {
-    ASSIGN_OR_RETURN(Event e, ReadSeq(seq));
+  // Blocks of up to 1024 consecutive events, each read with one pread.
+  constexpr uint64_t kBlock = 1024;
+  for (uint64_t first = after + 1; first <= last && passed < max;) {
+    const uint64_t end_seq = std::min(last, first + kBlock - 1);
+    std::vector<int64_t> offsets;
+    int64_t end;
     {
       absl::ReaderMutexLock lock(&state_mu_);
-      if (erased_.contains(e.uid)) continue;
+      offsets.assign(offsets_.begin() + static_cast<int64_t>(first - 1),
+                     offsets_.begin() + static_cast<int64_t>(end_seq));
+      end = end_seq < offsets_.size() ? offsets_[end_seq] - 4 : journal_->DurableSize();
     }
-    ++passed;
-    if (!fn(e)) break;
+    const int64_t begin = offsets.front() - 4;
+    ASSIGN_OR_RETURN(std::string block, journal_->ReadRange(begin, end));
+    for (size_t i = 0; i < offsets.size() && passed < max; ++i) {
+      ASSIGN_OR_RETURN(std::string_view record, Journal::RecordInRange(block, offsets[i] - begin));
+      ASSIGN_OR_RETURN(Event e, internal::DecodeEvent(record));
+      e.seq = first + i;
+      {
+        absl::ReaderMutexLock lock(&state_mu_);
+        if (erased_.contains(e.uid)) continue;
+      }
+      ++passed;
+      if (!fn(e)) return absl::OkStatus();
+    }
+    first = end_seq + 1;
   }
   return absl::OkStatus();
 }

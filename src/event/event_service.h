@@ -56,7 +56,7 @@ struct EventServiceOptions {
   int64_t commit_window_us = 1000;
   // How often features of customers with new events reach the index, and how often the
   // lifecycle rules run; 0: no background thread (tests call Tick()).
-  int64_t feature_interval_ms = 200;
+  int64_t feature_interval_ms = 500;
   int64_t lifecycle_interval_ms = 1000;
   // The local time zone of feature windows and lifecycle dates (480 = Asia/Shanghai).
   int utc_offset_minutes = 480;
@@ -155,11 +155,20 @@ class EventService final : public EventLog {
     int64_t occurred_ms;
     uint16_t type;
   };
+  // What the writer needs of an event that passed the checks: its record and what the log
+  // remembers in memory (the full Event stays with the caller's thread).
+  struct Entry {
+    size_t index;  // in the submission
+    std::string encoded;
+    absl::uint128 key;
+    uint32_t uid;
+    uint16_t type;
+    int64_t occurred_ms;
+    std::optional<FeatureInput> feature;
+  };
   struct Pending {
-    std::vector<Item> items;
-    std::vector<ItemResult> results;
-    std::vector<std::string> encoded;  // per item, empty if not to be written
-    std::vector<absl::uint128> keys;   // per item dedupe key
+    std::vector<Entry> entries;
+    std::vector<ItemResult> results;  // per item of the submission
     Done done;
   };
 

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -685,7 +687,10 @@ absl::Status Server::Impl::Start() {
   Accept();
   work_.emplace(ioc_.get_executor());
   for (int i = 0; i < options_.io_threads; ++i) {
-    io_threads_.emplace_back([this] { ioc_.run(); });
+    io_threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "mct-http-io");  // in top, perf and /proc
+      ioc_.run();
+    });
   }
   state_ = State::kRunning;
   Log(Severity::kInfo, "http server started",

@@ -262,4 +262,24 @@ absl::StatusOr<std::string> Journal::ReadRecordAt(int64_t offset) const {
   return out;
 }
 
+absl::StatusOr<std::string> Journal::ReadRange(int64_t begin, int64_t end) const {
+  if (begin < FrameStart() || end < begin || end > DurableSize()) {
+    return absl::OutOfRangeError(fmt::format("{}: no range [{}, {})", name_, begin, end));
+  }
+  std::string out(static_cast<size_t>(end - begin), '\0');
+  RETURN_IF_ERROR(PreadAll(fd_, out.data(), out.size(), begin, path_));
+  return out;
+}
+
+absl::StatusOr<std::string_view> Journal::RecordInRange(std::string_view block, int64_t pos) {
+  if (pos < 4 || static_cast<size_t>(pos) > block.size()) {
+    return absl::OutOfRangeError("journal: record outside the range read");
+  }
+  const uint32_t len = Load32(block.data() + pos - 4);
+  if (static_cast<size_t>(pos) + len > block.size()) {
+    return absl::DataLossError("journal: record runs past the range read");
+  }
+  return block.substr(static_cast<size_t>(pos), len);
+}
+
 }  // namespace mercator

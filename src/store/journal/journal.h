@@ -64,6 +64,12 @@ class Journal {
       const std::function<bool(std::string_view record, int64_t offset)>& fn) const;
   // Reads the one record at `offset` (as passed to a RecordFn or computed from AppendBatch).
   absl::StatusOr<std::string> ReadRecordAt(int64_t offset) const;
+  // Reads the raw bytes [begin, end) of the durable part, for an owner that reads many
+  // records it knows the offsets of with one call: the record at offset o (o - 4 >= begin)
+  // has its length in the 4 bytes at o - 4 - begin, then its bytes.
+  absl::StatusOr<std::string> ReadRange(int64_t begin, int64_t end) const;
+  // The length of a record read from a ReadRange block at `pos` (= offset - begin).
+  static absl::StatusOr<std::string_view> RecordInRange(std::string_view block, int64_t pos);
   // Where the first frame starts.
   static int64_t FrameStart() { return 8; }
 
