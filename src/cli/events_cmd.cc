@@ -30,8 +30,10 @@ struct LineError {
   std::string reason;
 };
 
-absl::StatusOr<std::unique_ptr<event::EventService>> OpenLog(Engine& e,
-                                                             const std::string& data_dir) {
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<event::EventService>> OpenEventLogForCommand(
+    Engine& e, const std::string& data_dir) {
   event::EventServiceOptions options;
   options.dir = (std::filesystem::path(data_dir) / "events").string();
   options.feature_interval_ms = 0;
@@ -42,13 +44,15 @@ absl::StatusOr<std::unique_ptr<event::EventService>> OpenLog(Engine& e,
                                    std::move(rules));
 }
 
+namespace {
+
 int Import(const EventsCommand& c, const std::string& data_dir) {
   std::ifstream in(c.file, std::ios::binary);
   if (!in) return Fail(absl::NotFoundError("cannot read " + c.file));
   const uint64_t bytes_total = std::filesystem::file_size(c.file);
   absl::StatusOr<Engine> e = OpenEngine(data_dir);
   if (!e.ok()) return Fail(e.status());
-  absl::StatusOr<std::unique_ptr<event::EventService>> log = OpenLog(*e, data_dir);
+  absl::StatusOr<std::unique_ptr<event::EventService>> log = OpenEventLogForCommand(*e, data_dir);
   if (!log.ok()) return Fail(log.status());
   const int64_t now = SystemClock::Get()->NowMs();
   const event::Catalog& catalog = (*log)->catalog();
@@ -191,7 +195,7 @@ int Import(const EventsCommand& c, const std::string& data_dir) {
 int Stats(const std::string& data_dir) {
   absl::StatusOr<Engine> e = OpenEngine(data_dir);
   if (!e.ok()) return Fail(e.status());
-  absl::StatusOr<std::unique_ptr<event::EventService>> log = OpenLog(*e, data_dir);
+  absl::StatusOr<std::unique_ptr<event::EventService>> log = OpenEventLogForCommand(*e, data_dir);
   if (!log.ok()) return Fail(log.status());
   const event::EventService::Stats s = (*log)->stats();
   std::printf("events: %llu\ncustomers_with_events: %llu\njournal_bytes: %lld\n",

@@ -14,6 +14,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "event/event_service.h"
+#include "server/app.h"
+
 namespace mercator {
 
 struct EventsCommand {
@@ -26,6 +30,11 @@ struct EventsCommand {
 };
 
 std::unique_ptr<EventsCommand> AddEventsCommands(CLI::App& cli);
+
+// Opens the data directory's event log for a command (no server on it), with the lifecycle
+// rules in force and no background thread.
+absl::StatusOr<std::unique_ptr<event::EventService>> OpenEventLogForCommand(
+    Engine& engine, const std::string& data_dir);
 int RunEventsCommand(const EventsCommand& command, const std::string& data_dir);
 
 }  // namespace mercator

@@ -21,6 +21,7 @@
 #include "common/strings.h"
 #include "customer/demo_bank.h"
 #include "customer/importer.h"
+#include "event/demo_events.h"
 #include "segment/dsl.h"
 #include "server/app.h"
 #include "store/sqlite/sqlite_store.h"
@@ -141,12 +142,34 @@ int Demo(const std::string& data_dir, uint64_t customers, uint64_t seed,
   }
   if (absl::Status s = pipe.Finish(); !s.ok()) return Fail(s);
   bar.Finish(customers, static_cast<int64_t>(customers));
+  // 90 days of mobile-banking events, consistent with the tags (event/demo_events.h).
+  uint64_t events = 0;
+  {
+    absl::StatusOr<std::unique_ptr<event::EventService>> log = OpenEventLogForCommand(*e, data_dir);
+    if (!log.ok()) return Fail(log.status());
+    ProgressBar events_bar("generating events", customers, "customers");
+    std::vector<event::EventService::Item> items;
+    for (uint64_t i = 0; i < customers; ++i) {
+      std::vector<event::EventService::Item> more =
+          event::DemoEvents(bank.Customer(i), i, seed, today);
+      for (auto& item : more) items.push_back(std::move(item));
+      if (items.size() >= 20000 || i + 1 == customers) {
+        auto r = (*log)->SubmitAndWait(std::move(items), std::string(event::kSourceImport));
+        if (!r.ok()) return Fail(r.status());
+        items.clear();
+        events_bar.Update(i + 1, static_cast<int64_t>(i + 1));
+      }
+    }
+    events_bar.Finish(customers, static_cast<int64_t>(customers));
+    if (absl::Status s = (*log)->Tick(); !s.ok()) return Fail(s);
+    events = (*log)->stats().events;
+  }
   if (absl::Status s = e->customers->SaveSnapshot(SnapshotPathFor(data_dir)); !s.ok()) {
     return Fail(s);
   }
-  std::printf("demo bank: %s customers, %zu tags, seed %llu, data in %s\n",
+  std::printf("demo bank: %s customers, %zu tags, %s events, seed %llu, data in %s\n",
               Thousands(e->index->LiveCount()).c_str(), DemoCatalog().size(),
-              static_cast<unsigned long long>(seed), data_dir.c_str());
+              Thousands(events).c_str(), static_cast<unsigned long long>(seed), data_dir.c_str());
   return 0;
 }
 
@@ -294,8 +317,9 @@ int main(int argc, char** argv) {
   demo->add_option("--seed", seed, "Random seed (same seed and day, same bank)")
       ->capture_default_str();
   std::string today;
-  demo->add_option("--today", today,
-                   "Generation date YYYY-MM-DD that dates are relative to (default: today in Asia/Shanghai)");
+  demo->add_option(
+      "--today", today,
+      "Generation date YYYY-MM-DD that dates are relative to (default: today in Asia/Shanghai)");
 
   std::string mapping, file, report;
   bool skip_bad_rows = false;
