@@ -8,6 +8,8 @@
 // Usage: journey_bench [--customers N] [--batch B] [--dir D]
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -60,6 +62,13 @@ class SyntheticLog final : public event::EventLog {
   const Clock* clock_;
 };
 
+// CPU seconds (user + system) this process has used so far.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -109,6 +118,7 @@ int Main(int argc, char** argv) {
   if (!engine.Reload().ok()) return 1;
 
   auto t0 = std::chrono::steady_clock::now();
+  double cpu0 = CpuSeconds();
   int64_t entered = 0;
   for (;;) {
     auto r = engine.IngestEvents();
@@ -120,11 +130,16 @@ int Main(int argc, char** argv) {
     if (r->events == 0) break;
   }
   const double ingest_s = Seconds(t0);
-  std::printf("entered:  %lld customers in %.2f s = %.0f entries/s (batches of %d events)\n",
-              static_cast<long long>(entered), ingest_s, entered / ingest_s, batch);
+  const double ingest_cpu = CpuSeconds() - cpu0;
+  std::printf(
+      "entered:  %lld customers in %.2f s = %.0f entries/s (batches of %d events); "
+      "%.2f us of CPU an entry\n",
+      static_cast<long long>(entered), ingest_s, entered / ingest_s, batch,
+      1e6 * ingest_cpu / static_cast<double>(entered));
 
   clock.Advance(kDayMs);  // every wait has ended
   t0 = std::chrono::steady_clock::now();
+  cpu0 = CpuSeconds();
   int64_t steps = 0;
   for (;;) {
     auto r = engine.RunDueBatch();
@@ -136,11 +151,14 @@ int Main(int argc, char** argv) {
     if (r->steps == 0) break;
   }
   const double run_s = Seconds(t0);
+  const double run_cpu = CpuSeconds() - cpu0;
   const double rate = steps / run_s;
   std::printf(
       "executed: %lld due steps in %.2f s = %.0f steps/s (batches of %d): target >= "
       "100000 steps/s %s\n",
       static_cast<long long>(steps), run_s, rate, batch, rate >= 100000 ? "met" : "MISSED");
+  std::printf("cpu:      %.2f us a step (%.2f s of CPU over %.2f s)\n",
+              1e6 * run_cpu / static_cast<double>(steps), run_cpu, run_s);
   auto stats = repo->Stats(created->id);
   const bool ok = stats.ok() && stats->completed == customers && steps == customers;
   std::printf("check:    %s (completed %lld of %lld)\n", ok ? "ok" : "FAILED",
