@@ -1,6 +1,7 @@
 #include "auth/request_signing.h"
 
 #include <sodium.h>
+#include <chrono>
 
 #include <algorithm>
 #include <cctype>
@@ -331,6 +332,7 @@ absl::StatusOr<ApiClient> ApiClientService::Update(std::string_view key_id,
   }
   if (change.disabled) c.disabled = *change.disabled;
   RETURN_IF_ERROR(repo_->UpdateClient(c));
+  Forget(key_id);
   return Get(key_id);
 }
 
@@ -346,6 +348,7 @@ absl::StatusOr<RotatedSecret> ApiClientService::Rotate(std::string_view key_id,
   out.previous_expires_ms = clock_->NowMs() + grace;
   RETURN_IF_ERROR(repo_->RotateSecret(key_id, cipher_->Seal(out.secret, kApiClientSecretContext),
                                       out.previous_expires_ms));
+  Forget(key_id);
   ASSIGN_OR_RETURN(out.client, Get(key_id));
   return out;
 }
@@ -367,30 +370,26 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
   const std::string to_sign =
       StringToSign(request.method, request.target, request.body, h.timestamp_ms, h.nonce);
 
-  ASSIGN_OR_RETURN(std::optional<ApiClient> client, repo_->GetClient(h.key_id));
-  std::vector<ApiClientSecret> secrets;
-  if (client && !client->disabled) {
-    ASSIGN_OR_RETURN(secrets, repo_->ActiveSecrets(h.key_id, now));
-  }
-  bool match = false;
-  for (const ApiClientSecret& s : secrets) {
-    absl::StatusOr<std::string> secret = cipher_->Open(s.sealed, kApiClientSecretContext);
-    if (!secret.ok()) {
-      // Sealed under another vault key, or tampered with: the client cannot sign in until the
-      // secret is rotated. Logged without the value.
-      Log(Severity::kError, "api client secret does not open",
-          {{"client.key_id", h.key_id}, {"error", ToStd(secret.status().message())}});
-      continue;
+  // Every active secret is tried (no early exit), so timing does not tell which matched.
+  auto matches = [&](const CachedClient& c) {
+    bool match = false;
+    for (const std::string& secret : c.secrets) {
+      const auto expected = Hmac(secret, to_sign);
+      if (sodium_memcmp(expected.data(), given, sizeof given) == 0) match = true;
     }
-    const auto expected = Hmac(*secret, to_sign);
-    sodium_memzero(secret->data(), secret->size());
-    // Every active secret is tried (no early exit), so timing does not tell which matched.
-    if (sodium_memcmp(expected.data(), given, sizeof given) == 0) match = true;
-  }
-  if (secrets.empty()) {
-    // Unknown or disabled: do the work of one check anyway, so the answer's timing matches.
-    const auto unused = Hmac("cs_unknown", to_sign);
-    if (sodium_memcmp(unused.data(), given, sizeof given) == 0) match = false;
+    if (c.secrets.empty()) {
+      // Unknown or disabled: do the work of one check anyway, so the answer's timing matches.
+      const auto unused = Hmac("cs_unknown", to_sign);
+      if (sodium_memcmp(unused.data(), given, sizeof given) == 0) match = false;
+    }
+    return match;
+  };
+  std::shared_ptr<const CachedClient> client = Cached(h.key_id, now);
+  bool match = client != nullptr && matches(*client);
+  if (!match) {
+    // Not cached, or the cached secrets do not reproduce it: a rotation elsewhere? Read again.
+    ASSIGN_OR_RETURN(client, Load(h.key_id, now));
+    match = matches(*client);
   }
   if (!match) return absl::UnauthenticatedError(ToAbsl(kBadSignatureMessage));
 
@@ -413,9 +412,71 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
 
   Principal p;
   p.kind = Principal::Kind::kClient;
-  p.id = client->key_id;
-  p.permissions = PermissionsOfScopes(client->scopes);
+  p.id = client->client.key_id;
+  p.permissions = PermissionsOfScopes(client->client.scopes);
   return p;
+}
+
+ApiClientService::CachedClient::~CachedClient() {
+  for (std::string& secret : secrets) sodium_memzero(secret.data(), secret.size());
+}
+
+namespace {
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const ApiClientService::CachedClient>> ApiClientService::Load(
+    const std::string& key_id, int64_t now) {
+  auto entry = std::make_shared<CachedClient>();
+  entry->loaded_steady_ms = SteadyMs();
+  entry->valid_until_ms = INT64_MAX;
+  ASSIGN_OR_RETURN(std::optional<ApiClient> client, repo_->GetClient(key_id));
+  if (client) entry->client = *client;
+  if (client && !client->disabled) {
+    ASSIGN_OR_RETURN(std::vector<ApiClientSecret> secrets, repo_->ActiveSecrets(key_id, now));
+    for (const ApiClientSecret& s : secrets) {
+      absl::StatusOr<std::string> secret = cipher_->Open(s.sealed, kApiClientSecretContext);
+      if (!secret.ok()) {
+        // Sealed under another vault key, or tampered with: the client cannot sign in until the
+        // secret is rotated. Logged without the value.
+        Log(Severity::kError, "api client secret does not open",
+            {{"client.key_id", key_id}, {"error", ToStd(secret.status().message())}});
+        continue;
+      }
+      entry->secrets.push_back(*std::move(secret));
+      if (s.expires_ms != 0) entry->valid_until_ms = std::min(entry->valid_until_ms, s.expires_ms);
+    }
+  }
+  if (options_.client_cache_ms > 0 && client) {
+    absl::MutexLock lock(&cache_mu_);
+    // Bounded: a flood of unknown or many key ids must not grow it without end.
+    if (cache_.size() >= 10000) cache_.clear();
+    cache_[key_id] = entry;
+  }
+  return std::shared_ptr<const CachedClient>(std::move(entry));
+}
+
+std::shared_ptr<const ApiClientService::CachedClient> ApiClientService::Cached(
+    const std::string& key_id, int64_t now) {
+  if (options_.client_cache_ms <= 0) return nullptr;
+  absl::MutexLock lock(&cache_mu_);
+  auto it = cache_.find(key_id);
+  if (it == cache_.end()) return nullptr;
+  const CachedClient& c = *it->second;
+  if (SteadyMs() - c.loaded_steady_ms >= options_.client_cache_ms || now >= c.valid_until_ms) {
+    cache_.erase(it);
+    return nullptr;
+  }
+  return it->second;
+}
+
+void ApiClientService::Forget(std::string_view key_id) {
+  absl::MutexLock lock(&cache_mu_);
+  cache_.erase(std::string(key_id));
 }
 
 }  // namespace mercator::auth

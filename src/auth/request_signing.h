@@ -47,9 +47,14 @@
 // another node would pass.
 //
 // Secrets are stored sealed by the PII vault (PiiCipher, context kApiClientSecretContext),
-// returned in clear once (on creation and rotation), and never logged. Verification reads the
-// client and its secrets from the store on every request, so a rotation or a disable by the
-// CLI (another process) applies at once.
+// returned in clear once (on creation and rotation), and never logged. Verification keeps a
+// client and its opened active secrets in memory for `client_cache_ms` (1 s by default) after
+// reading them from the store, so a busy back-end's requests do not each read the store and
+// open the sealed secret. A change through this service (update, disable, rotate) drops the
+// entry at once; a signature that the cached secrets do not reproduce is checked again against
+// the store (a secret just rotated by another process works at once); a disable or rotation
+// made by another process (`mercator client disable`) applies within client_cache_ms. Cached
+// secrets are wiped from memory when the entry goes.
 //
 // Thread safety: ApiClientService and NonceCache are safe for concurrent use.
 #ifndef MERCATOR_AUTH_REQUEST_SIGNING_H_
@@ -57,6 +62,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <string>
@@ -64,6 +70,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -153,6 +160,9 @@ struct ApiClientOptions {
   size_t max_nonces = 1'000'000;
   // Per client (key id), counted after the signature verified.
   RateLimiter::Options rate_limit = {.per_second = 50, .burst = 200, .max_keys = 100000};
+  // How long a verified client and its opened secrets are reused (machine time); 0: read the
+  // store on every request.
+  int64_t client_cache_ms = 1000;
 };
 
 struct CreatedClient {
@@ -213,12 +223,28 @@ class ApiClientService {
   const ApiClientOptions& options() const { return options_; }
 
  private:
+  // A client and its active secrets, opened; the secrets are wiped when it is destroyed.
+  struct CachedClient {
+    ApiClient client;
+    std::vector<std::string> secrets;
+    int64_t valid_until_ms = 0;    // clock time: the earliest end of a secret's grace
+    int64_t loaded_steady_ms = 0;  // machine time of the read
+    ~CachedClient();
+  };
+  // The client and its secrets from the store (the cache's filler).
+  absl::StatusOr<std::shared_ptr<const CachedClient>> Load(const std::string& key_id, int64_t now);
+  std::shared_ptr<const CachedClient> Cached(const std::string& key_id, int64_t now);
+  void Forget(std::string_view key_id);
+
   ApiClientRepository* const repo_;
   const PiiCipher* const cipher_;
   const Clock* const clock_;
   const ApiClientOptions options_;
   RateLimiter rate_limiter_;
   NonceCache nonces_;
+  absl::Mutex cache_mu_;  // a leaf lock
+  absl::flat_hash_map<std::string, std::shared_ptr<const CachedClient>> cache_
+      ABSL_GUARDED_BY(cache_mu_);
 };
 
 // Checks a client name: 1-100 characters, no control characters. InvalidArgument "name: ...".
