@@ -65,6 +65,14 @@ class TaskRuleRunner;
 class WorkbenchService;
 }  // namespace mercator::workbench
 
+namespace mercator {
+class WebhookRepository;
+}  // namespace mercator
+
+namespace mercator::outreach {
+class WebhookDispatcher;
+}  // namespace mercator::outreach
+
 namespace mercator::api {
 
 // What the handlers need; owned by server/app, which outlives the router.
@@ -121,6 +129,10 @@ struct ApiContext {
   // The customer-manager workbench (workbench_api.cc); routes only when set (with outreach).
   workbench::WorkbenchService* workbench = nullptr;
   workbench::TaskRuleRunner* task_rules = nullptr;
+  // Receipts, inbound replies and the webhook channel's dead letters (webhooks_api.cc); routes
+  // when set (with outreach). The dispatcher may be null (no webhook channel configured).
+  WebhookRepository* webhook_repository = nullptr;
+  outreach::WebhookDispatcher* webhook_dispatcher = nullptr;
 };
 
 void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
@@ -153,6 +165,8 @@ void RegisterClientRoutes(http::Router& router, ApiContext& ctx);
 void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx);
 // /v1/workbench/... (workbench/).
 void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx);
+// /v1/webhooks/{receipts,replies}, /v1/outreach/webhook/dead-letters (outreach/webhook_channel.h).
+void RegisterWebhookRoutes(http::Router& router, ApiContext& ctx);
 
 inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSystemRoutes(router, ctx);
@@ -174,6 +188,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterRiskRoutes(router, ctx);
   RegisterOutreachRoutes(router, ctx);
   RegisterWorkbenchRoutes(router, ctx);
+  RegisterWebhookRoutes(router, ctx);
 }
 
 }  // namespace mercator::api

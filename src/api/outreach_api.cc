@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/audit_util.h"
 #include "api/outreach_api.h"
+#include "api/webhooks_api.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "outreach/contact_policy.h"
@@ -416,7 +417,11 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx) {
                                           {"recorded_by", x.recorded_by},
                                           {"created_at", IsoTime(x.created_ms)}});
                }
-               for (const MessageRow& x : *messages) m.push_back(MessageToJson(x));
+               for (const MessageRow& x : *messages) {
+                 json::object j = MessageToJson(x);
+                 j["delivery"] = DeliveryToJson(ctx, x);  // webhook state and receipt
+                 m.push_back(std::move(j));
+               }
                out["consents"] = std::move(a);
                out["consent_history"] = std::move(h);
                out["opt_outs"] = std::move(o);

@@ -155,6 +155,12 @@ constexpr RoutePermission kTable[] = {
     {Method::kGet, "/v1/workbench/rules", "workbench:manage"},
     {Method::kPut, "/v1/workbench/rules/{id}", "workbench:manage"},
     {Method::kPost, "/v1/workbench/rules/run", "workbench:manage"},
+    // webhooks_api.cc: the bank's platform reports receipts and replies (webhooks scope);
+    // operators see and retry the webhook channel's dead letters.
+    {Method::kPost, "/v1/webhooks/receipts", "webhooks:write"},
+    {Method::kPost, "/v1/webhooks/replies", "webhooks:write"},
+    {Method::kGet, "/v1/outreach/webhook/dead-letters", "contacts:read"},
+    {Method::kPost, "/v1/outreach/webhook/dead-letters/{message_id}/retry", "contacts:write"},
 };
 
 }  // namespace

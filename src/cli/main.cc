@@ -311,6 +311,26 @@ int main(int argc, char** argv) {
                   "Session cookies without the Secure attribute, for plain http on this machine "
                   "(scripts/run.sh); never behind a network");
 
+  // The webhook channel (docs/outreach-webhook.md): the secret comes from a file or the
+  // environment, never from the command line (other users see it in ps).
+  std::string webhook_secret_file;
+  serve
+      ->add_option("--webhook-channels", serve_options.webhook.channels,
+                   "Channels sent to the bank's platform by webhook, e.g. sms,app_push "
+                   "(default: none, every channel goes to the sandbox)")
+      ->delimiter(',');
+  serve->add_option("--webhook-url", serve_options.webhook.url,
+                    "The platform's http:// URL (https:// is not built yet)");
+  serve->add_option("--webhook-secret-file", webhook_secret_file,
+                    "File holding the HMAC secret shared with the platform (or "
+                    "MERCATOR_WEBHOOK_SECRET)");
+  serve->add_option("--webhook-timeout-ms", serve_options.webhook.timeout_ms, "Per attempt")
+      ->capture_default_str();
+  serve
+      ->add_option("--webhook-max-attempts", serve_options.webhook.max_attempts,
+                   "Attempts before a message is a dead letter")
+      ->capture_default_str();
+
   uint64_t customers = 100000, seed = 42;
   auto* demo = cli.add_subcommand("demo", "Generate a demo bank into the data directory");
   demo->add_option("--customers", customers, "How many customers")->capture_default_str();
@@ -352,6 +372,15 @@ int main(int argc, char** argv) {
     auth::RateLimiter::Options& client_rate = serve_options.api_clients.rate_limit;
     client_rate.burst = std::max(client_rate.burst, 4 * client_rate.per_second);
     if (insecure_cookies) serve_options.cookie_security = auth::CookieSecurity::kInsecureLocalHttp;
+    if (!webhook_secret_file.empty()) {
+      std::ifstream in(webhook_secret_file, std::ios::binary);
+      if (!in) {
+        return Fail(absl::InvalidArgumentError("--webhook-secret-file: cannot read the file"));
+      }
+      std::getline(in, serve_options.webhook.secret);
+    } else if (const char* env = std::getenv("MERCATOR_WEBHOOK_SECRET"); env != nullptr) {
+      serve_options.webhook.secret = env;
+    }
     return Serve(serve_options);
   }
   if (*demo) {

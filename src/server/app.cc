@@ -37,6 +37,7 @@
 #include "store/sqlite/sqlite_risk.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_webhook.h"
 
 namespace mercator {
 
@@ -187,6 +188,22 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   for (const char* c : {"sms", "app_push", "in_app", "wechat_oa", "wecom", "email"}) {
     channels[c] = app->sandbox_channel_.get();
   }
+  // The channels configured for the bank's own platform go to the webhook instead; messages a
+  // crash left without an outbound record are adopted before anything new is sent.
+  app->webhook_repository_ = NewSqliteWebhookRepository(*app->store_);
+  if (!options.webhook.channels.empty()) {
+    RETURN_IF_ERROR(outreach::ValidateWebhookOptions(options.webhook));
+    app->webhook_dispatcher_ = std::make_unique<outreach::WebhookDispatcher>(
+        app->webhook_repository_.get(), app->http_client_.get(), clock, options.webhook);
+    app->webhook_channel_ = std::make_unique<outreach::WebhookChannel>(
+        app->webhook_repository_.get(), app->webhook_dispatcher_.get(), clock);
+    for (const std::string& c : options.webhook.channels) channels[c] = app->webhook_channel_.get();
+    ASSIGN_OR_RETURN(int64_t adopted, app->webhook_dispatcher_->Adopt());
+    if (adopted > 0) {
+      Log(Severity::kWarn, "webhook: adopted messages without an outbound record",
+          {{"messages", std::to_string(adopted)}});
+    }
+  }
   app->outreach_ = std::make_unique<outreach::OutreachService>(
       app->outreach_repository_.get(), app->templates_.get(), app->customers_.get(),
       app->contact_policy_.get(), std::move(channels), clock);
@@ -241,6 +258,8 @@ absl::Status App::Start() {
   ctx.outreach_repository = outreach_repository_.get();
   ctx.workbench = workbench_.get();
   ctx.task_rules = task_rules_.get();
+  ctx.webhook_repository = webhook_repository_.get();
+  ctx.webhook_dispatcher = webhook_dispatcher_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
@@ -285,6 +304,42 @@ absl::Status App::Start() {
             gauge->Set(it == open->end() ? 0.0 : static_cast<double>(it->second));
           }
         });
+  }
+  if (webhook_dispatcher_ != nullptr) {
+    // Outbound webhook records by state: alert on mercator_webhook_outbound{state="dead"} > 0.
+    auto& states =
+        prometheus::BuildGauge()
+            .Name("mercator_webhook_outbound")
+            .Help("Messages of the webhook channel by state (dead ones need an operator)")
+            .Register(metrics_->registry());
+    auto& attempts = prometheus::BuildCounter()
+                         .Name("mercator_webhook_attempts_total")
+                         .Help("Webhook delivery attempts by outcome (delivered, retry, dead)")
+                         .Register(metrics_->registry());
+    std::map<std::string, prometheus::Gauge*> gauges;
+    for (const char* st : {"pending", "delivered", "dead"}) {
+      gauges[st] = &states.Add({{"state", st}});
+    }
+    prometheus::Counter* delivered = &attempts.Add({{"outcome", "delivered"}});
+    prometheus::Counter* retried = &attempts.Add({{"outcome", "retry"}});
+    prometheus::Counter* dead = &attempts.Add({{"outcome", "dead"}});
+    auto refresh = [repo = webhook_repository_.get(), gauges] {
+      absl::StatusOr<std::map<std::string, int64_t>> counts = repo->CountByState();
+      if (!counts.ok()) return;
+      for (const auto& [state, gauge] : gauges) {
+        auto it = counts->find(state);
+        gauge->Set(it == counts->end() ? 0.0 : static_cast<double>(it->second));
+      }
+    };
+    refresh();
+    webhook_dispatcher_->SetObserver(
+        [refresh, delivered, retried, dead](const outreach::WebhookDispatcher::Pass& pass) {
+          delivered->Increment(pass.delivered);
+          retried->Increment(pass.retried);
+          dead->Increment(pass.dead);
+          refresh();
+        });
+    webhook_dispatcher_->Start();
   }
   if (options_.task_rules_interval_ms > 0) {
     task_rule_worker_ = std::make_unique<workbench::TaskRuleWorker>(
@@ -365,6 +420,7 @@ void App::Shutdown() {
   if (journey_engine_) journey_engine_->Stop();
   fulfilment_worker_.reset();
   task_rule_worker_.reset();
+  if (webhook_dispatcher_) webhook_dispatcher_->Stop();
   task_events_.reset();
   if (snapshot_thread_.joinable()) {
     {

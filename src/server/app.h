@@ -39,6 +39,7 @@
 #include "outreach/contact_policy.h"
 #include "outreach/outreach_service.h"
 #include "outreach/templates.h"
+#include "outreach/webhook_channel.h"
 #include "reward/coupons.h"
 #include "reward/fulfilment.h"
 #include "reward/points_ledger.h"
@@ -51,6 +52,7 @@
 #include "store/outreach_repository.h"
 #include "store/pii_cipher.h"
 #include "store/repository.h"
+#include "store/webhook_repository.h"
 #include "store/workbench_repository.h"
 #include "workbench/task_rules.h"
 #include "workbench/workbench_service.h"
@@ -104,6 +106,10 @@ struct AppOptions {
   // Workbench task rules run this often (workbench/task_rules.h; daily by default; re-runs of
   // a period create nothing); 0: only on demand (POST /v1/workbench/rules/run).
   int64_t task_rules_interval_ms = 86'400'000;
+  // The webhook channel (outreach/webhook_channel.h): the channels it carries (none by default:
+  // every channel stays on the sandbox), URL, secret, timeouts, retries; interval_ms 0: no
+  // dispatcher thread (tests drive webhook_dispatcher()->RunOnce()).
+  outreach::WebhookOptions webhook;
 };
 
 class App {
@@ -144,6 +150,10 @@ class App {
   OutreachRepository& outreach_store() { return *outreach_repository_; }
   workbench::WorkbenchService& workbench() { return *workbench_; }
   workbench::TaskRuleRunner& task_rules() { return *task_rules_; }
+  // Receipts and the webhook channel's outbound records; the dispatcher is null unless a
+  // channel goes to the webhook (AppOptions::webhook).
+  WebhookRepository& webhook_store() { return *webhook_repository_; }
+  outreach::WebhookDispatcher* webhook_dispatcher() { return webhook_dispatcher_.get(); }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -214,6 +224,10 @@ class App {
   std::unique_ptr<outreach::TemplateService> templates_;
   std::unique_ptr<outreach::ContactPolicy> contact_policy_;
   std::unique_ptr<outreach::SandboxChannel> sandbox_channel_;
+  // The webhook channel over http_client_ (declared after it: destroyed first).
+  std::unique_ptr<WebhookRepository> webhook_repository_;
+  std::unique_ptr<outreach::WebhookDispatcher> webhook_dispatcher_;
+  std::unique_ptr<outreach::WebhookChannel> webhook_channel_;
   std::unique_ptr<outreach::OutreachService> outreach_;
   std::unique_ptr<WorkbenchRepository> workbench_repository_;
   std::unique_ptr<workbench::WorkbenchService> workbench_;
