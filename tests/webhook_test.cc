@@ -549,6 +549,40 @@ TEST_F(WebhookTest, DispatcherThreadDeliversWithoutBeingDriven) {
   EXPECT_EQ(platform_.seen(), (std::map<std::string, int>{{r.message_id, 1}}));
 }
 
+TEST_F(WebhookTest, SentMessagesLeftWithoutARecordAreAdoptedAtStart) {
+  // First sms stays on the sandbox: its message has an outbox entry and is never adopted.
+  options_.webhook.channels = {"app_push"};
+  Boot();
+  Prepare();
+  const outreach::SendResult sandboxed = Send("C1", "k1");
+  ASSERT_EQ(sandboxed.outcome, outreach::SendResult::Outcome::kSent);
+  // A process that recorded a message and died before its channel saw it.
+  MessageRow row;
+  row.dedupe_key = "crashed-1";
+  row.customer = "C2";
+  row.channel = "sms";
+  row.purpose = "marketing";
+  row.template_id = template_id_;
+  row.origin = "journey:3:step:s1";
+  row.status = "sent";
+  row.body = "【示例银行】李*您好。回T退订";
+  row.created_ms = clock_.NowMs();
+  auto rec = app_->outreach_store().RecordMessage(row, 0, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  const std::string orphan = std::to_string(rec->row.id);
+  app_.reset();
+
+  options_.webhook.channels = {"sms", "app_push"};
+  Reopen();
+  EXPECT_EQ(Record(orphan).state, "pending");
+  auto sandbox_record = app_->webhook_store().Get(std::stoll(sandboxed.message_id));
+  ASSERT_TRUE(sandbox_record.ok());
+  EXPECT_FALSE(sandbox_record->has_value());
+  EXPECT_EQ(Run().delivered, 1);
+  EXPECT_EQ(platform_.seen(), (std::map<std::string, int>{{orphan, 1}}));
+  EXPECT_EQ(Str(platform_.bodies().back(), "origin"), "journey:3:step:s1");
+}
+
 TEST_F(WebhookTest, RefusesUnusableConfiguration) {
   options_.webhook.url = "https://sms.bank.example/send";
   auto app = App::Open(options_);
