@@ -644,7 +644,7 @@ TEST_F(WebhookTest, KilledMidRequestDeliversOnceAfterRestart) {
            static_cast<char*>(nullptr), envp);
     _exit(127);
   }
-  for (int i = 0; i < 1000 && platform_.requests() == 0; ++i) {
+  for (int i = 0; i < 3000 && platform_.requests() == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(platform_.requests(), 1) << "the child never reached the platform";
