@@ -527,9 +527,19 @@ std::vector<std::shared_ptr<const Published>> ActivityService::PublishedActiviti
   return all;
 }
 
+absl::StatusOr<CustomerRecord> ActivityService::Lookup(const std::string& external_id) {
+  // The uid from the customer service's memory: a draw needs no personal data or tags.
+  ASSIGN_OR_RETURN(std::optional<uint32_t> uid, customers_->Resolve(external_id));
+  if (!uid) return absl::NotFoundError(fmt::format("customer '{}' not found", external_id));
+  CustomerRecord c;
+  c.uid = *uid;
+  c.external_id = external_id;
+  return c;
+}
+
 absl::StatusOr<std::vector<ActivityService::Visible>> ActivityService::VisibleTo(
     const std::string& external_id, const std::string& channel) {
-  ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(external_id));
+  ASSIGN_OR_RETURN(CustomerRecord customer, Lookup(external_id));
   std::vector<std::shared_ptr<const Published>> all;
   {
     absl::MutexLock lock(&mu_);
@@ -577,7 +587,7 @@ absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const
   if (draw_ == nullptr) return absl::UnavailableError("the draw engine is not configured");
   // Rate limits first, retries included: they protect the service, whatever the request.
   if (guard_ != nullptr) RETURN_IF_ERROR(guard_->Admit(call));
-  ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(call.external_id));
+  ASSIGN_OR_RETURN(CustomerRecord customer, Lookup(call.external_id));
   PreparedDraw prepared;
   DrawRequest& req = prepared.request;
   req.activity_id = id;
@@ -683,7 +693,7 @@ absl::StatusOr<std::vector<DrawResult>> ActivityService::MyPrizes(int64_t id,
     return absl::NotFoundError(fmt::format("activity {} not found", id));
   }
   if (draw_ == nullptr) return absl::UnavailableError("the draw engine is not configured");
-  ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(external_id));
+  ASSIGN_OR_RETURN(CustomerRecord customer, Lookup(external_id));
   return draw_->MyPrizes(id, customer.uid);
 }
 

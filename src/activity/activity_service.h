@@ -208,6 +208,9 @@ class ActivityService {
                              const ActivityTerms* published_terms, int64_t now_ms);
 
  private:
+  // A customer's uid and external id (NotFound if unknown or erased), without a store read
+  // after the first time.
+  absl::StatusOr<CustomerRecord> Lookup(const std::string& external_id);
   absl::StatusOr<ActivityTerms> CheckTerms(const boost::json::value& json);
   absl::StatusOr<ActivityView> View(int64_t id);
   absl::StatusOr<ActivityView> ViewOf(const ActivityRecord& record);

@@ -336,7 +336,49 @@ void CustomerService::AddErasureListener(std::function<void(uint32_t uid)> liste
 }
 
 void CustomerService::NotifyErased(uint32_t uid) {
+  {
+    absl::MutexLock lock(&uid_mu_);
+    for (auto it = uids_.begin(); it != uids_.end();) {
+      if (it->second == uid) {
+        uids_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
   for (const auto& listener : erasure_listeners_) listener(uid);
+}
+
+absl::StatusOr<std::optional<uint32_t>> CustomerService::Resolve(std::string_view external_id) {
+  ASSIGN_OR_RETURN(std::vector<std::optional<uint32_t>> out, ResolveMany({external_id}));
+  return out[0];
+}
+
+absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMany(
+    const std::vector<std::string_view>& external_ids) {
+  std::vector<std::optional<uint32_t>> out(external_ids.size());
+  std::vector<size_t> misses;
+  {
+    absl::MutexLock lock(&uid_mu_);
+    for (size_t i = 0; i < external_ids.size(); ++i) {
+      auto it = uids_.find(ToAbsl(external_ids[i]));
+      if (it != uids_.end()) {
+        out[i] = it->second;
+      } else {
+        misses.push_back(i);
+      }
+    }
+  }
+  for (size_t i : misses) {
+    ASSIGN_OR_RETURN(std::optional<CustomerRecord> c,
+                     store_->customers().FindByExternalId(external_ids[i]));
+    if (!c || c->erased) continue;
+    out[i] = c->uid;
+    absl::MutexLock lock(&uid_mu_);
+    if (uids_.size() >= 20'000'000) uids_.clear();  // bounded
+    uids_.emplace(std::string(external_ids[i]), c->uid);
+  }
+  return out;
 }
 
 namespace {

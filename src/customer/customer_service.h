@@ -113,6 +113,12 @@ class CustomerService {
   absl::Status IndexBatch(StoredBatch& batch);
 
   absl::StatusOr<CustomerRecord> Get(std::string_view external_id);
+  // The uid of a live customer, or nullopt for an unknown or erased one: from memory after the
+  // first lookup (hot paths: draws, events), without reading or opening personal data.
+  absl::StatusOr<std::optional<uint32_t>> Resolve(std::string_view external_id);
+  // The same for many ids under one lock (a batch of events): out[i] for external_ids[i].
+  absl::StatusOr<std::vector<std::optional<uint32_t>>> ResolveMany(
+      const std::vector<std::string_view>& external_ids);
   // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
   absl::Status Erase(std::string_view external_id);
   // Called with the uid of each customer erased here or, seen through CatchUp, by another
@@ -149,6 +155,9 @@ class CustomerService {
   // Rebuilds the catalog view from the index's catalog.
   void PublishCatalog();
   void NotifyErased(uint32_t uid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // External id -> uid of customers looked up (Resolve); erasure removes the entry. A leaf lock.
+  absl::Mutex uid_mu_;
+  absl::flat_hash_map<std::string, uint32_t> uids_ ABSL_GUARDED_BY(uid_mu_);
   std::vector<std::function<void(uint32_t)>> erasure_listeners_ ABSL_GUARDED_BY(write_mu_);
 
   mutable absl::Mutex catalog_mu_;  // leaf lock: nothing is acquired while holding it

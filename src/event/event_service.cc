@@ -228,21 +228,6 @@ uint16_t EventService::TypeIndex(std::string_view type) const {
   return kUnknownType;
 }
 
-absl::StatusOr<std::optional<uint32_t>> EventService::ResolveCustomer(
-    const std::string& external_id) {
-  {
-    absl::MutexLock lock(&cache_mu_);
-    auto it = uid_cache_.find(external_id);
-    if (it != uid_cache_.end()) return std::optional<uint32_t>(it->second);
-  }
-  ASSIGN_OR_RETURN(std::optional<CustomerRecord> record,
-                   customers_->store().customers().FindByExternalId(external_id));
-  if (!record || record->erased) return std::optional<uint32_t>();
-  absl::MutexLock lock(&cache_mu_);
-  uid_cache_.emplace(external_id, record->uid);
-  return std::optional<uint32_t>(record->uid);
-}
-
 void EventService::Submit(std::vector<Item> items, const std::string& source, Done done) {
   if (failed_.load()) {
     done(absl::UnavailableError("event journal failed; the server must be restarted"));
@@ -252,29 +237,17 @@ void EventService::Submit(std::vector<Item> items, const std::string& source, Do
   p->results.resize(items.size());
   p->entries.reserve(items.size());
   const int64_t now = clock_->NowMs();
-  // Customers: one pass over the cache under one lock, then the store for the rest.
-  std::vector<std::optional<uint32_t>> uids(items.size());
-  std::vector<size_t> misses;
-  {
-    absl::MutexLock lock(&cache_mu_);
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!items[i].error.empty()) continue;
-      auto it = uid_cache_.find(items[i].event.customer);
-      if (it != uid_cache_.end()) {
-        uids[i] = it->second;
-      } else {
-        misses.push_back(i);
-      }
-    }
+  // Customers: from the customer service's memory, one lock for the whole batch.
+  std::vector<std::string_view> ids(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].error.empty()) ids[i] = items[i].event.customer;
   }
-  for (size_t i : misses) {
-    absl::StatusOr<std::optional<uint32_t>> uid = ResolveCustomer(items[i].event.customer);
-    if (!uid.ok()) {
-      done(uid.status());
-      return;
-    }
-    uids[i] = *uid;
+  absl::StatusOr<std::vector<std::optional<uint32_t>>> resolved = customers_->ResolveMany(ids);
+  if (!resolved.ok()) {
+    done(resolved.status());
+    return;
   }
+  std::vector<std::optional<uint32_t>>& uids = *resolved;
   for (size_t i = 0; i < items.size(); ++i) {
     Item& item = items[i];
     ItemResult& r = p->results[i];
@@ -568,16 +541,6 @@ void EventService::OnErased(uint32_t uid) {
     absl::MutexLock lock(&state_mu_);
     erased_.insert(uid);
     by_customer_.erase(uid);
-  }
-  {
-    absl::MutexLock lock(&cache_mu_);
-    for (auto it = uid_cache_.begin(); it != uid_cache_.end();) {
-      if (it->second == uid) {
-        uid_cache_.erase(it++);
-      } else {
-        ++it;
-      }
-    }
   }
   // Features and the stage are forgotten by the next tick, under derive_mu_ (this runs under
   // the customer service's write lock, which must not be held while taking derive_mu_).

@@ -173,8 +173,6 @@ class EventService final : public EventLog {
   };
 
   absl::Status Replay(std::string_view record, int64_t offset);
-  // Resolves customers (external id -> uid) with a cache in front of the store.
-  absl::StatusOr<std::optional<uint32_t>> ResolveCustomer(const std::string& external_id);
   absl::uint128 DedupeKey(std::string_view source, std::string_view id) const;
   uint16_t TypeIndex(std::string_view type) const;
   void WriterLoop();
@@ -199,10 +197,6 @@ class EventService final : public EventLog {
   absl::flat_hash_map<absl::uint128, uint64_t> seen_ ABSL_GUARDED_BY(state_mu_);
   absl::flat_hash_set<uint32_t> erased_ ABSL_GUARDED_BY(state_mu_);
   std::atomic<uint64_t> last_seq_{0};
-
-  // Customer lookup cache (external id -> uid); a leaf lock.
-  absl::Mutex cache_mu_;
-  absl::flat_hash_map<std::string, uint32_t> uid_cache_ ABSL_GUARDED_BY(cache_mu_);
 
   // The writer's queue.
   absl::Mutex queue_mu_;
