@@ -28,6 +28,14 @@ std::string IsoUtc(int64_t ms) {
 
 bool Retryable(int status) { return status >= 500 || status == 408 || status == 429; }
 
+// The start of a body, cut at a UTF-8 character boundary (the reason is shown as JSON).
+std::string BodyStart(const std::string& body) {
+  if (body.size() <= kMaxReasonBody) return body;
+  size_t n = kMaxReasonBody;
+  while (n > 0 && (static_cast<unsigned char>(body[n]) & 0xC0) == 0x80) --n;
+  return body.substr(0, n);
+}
+
 }  // namespace
 
 absl::Status ValidateWebhookOptions(const WebhookOptions& o) {
@@ -147,8 +155,7 @@ absl::StatusOr<WebhookDispatcher::Pass> WebhookDispatcher::RunOnce() {
         a.outcome = WebhookRepository::Outcome::kDelivered;
       } else {
         retryable = Retryable(resp->status);
-        a.error = fmt::format("HTTP {}: {}", resp->status,
-                              resp->body.substr(0, std::min(resp->body.size(), kMaxReasonBody)));
+        a.error = fmt::format("HTTP {}: {}", resp->status, BodyStart(resp->body));
       }
     } else {
       const absl::StatusCode code = resp.status().code();
