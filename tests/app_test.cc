@@ -346,8 +346,18 @@ TEST_F(AppTest, MetricsAndOpenApiAreServed) {
   EXPECT_EQ(o.status, 200);
   json::value doc = json::parse(o.body);
   EXPECT_EQ(doc.at("openapi"), "3.1.0");
-  // Every route the router serves is documented.
-  EXPECT_TRUE(doc.at("paths").as_object().contains("/v1/segments/count"));
+  // Every route the router serves is documented, with its method.
+  const json::object& paths = doc.at("paths").as_object();
+  EXPECT_TRUE(paths.contains("/v1/segments/count"));
+  for (const http::Router::RouteInfo& r : app_->router().Routes()) {
+    if (r.pattern.rfind("/v1/", 0) != 0) continue;
+    const json::value* path = paths.if_contains(r.pattern);
+    ASSERT_NE(path, nullptr) << r.pattern << " is not in docs/openapi.yaml";
+    std::string method(http::MethodName(r.method));
+    for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_TRUE(path->as_object().contains(method))
+        << http::MethodName(r.method) << " " << r.pattern << " is not in docs/openapi.yaml";
+  }
   http::HttpResult d = client_->Fetch("GET", "/docs");
   EXPECT_EQ(d.status, 200);
   EXPECT_NE(d.body.find("/v1/audiences"), std::string::npos);
