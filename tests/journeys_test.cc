@@ -16,47 +16,24 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
 
-#include "auth/request_signing.h"
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
+#include "test_util.h"
 
 namespace mercator {
 namespace {
 
 namespace json = boost::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("mercator-journeys-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-json::value Parse(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  return ec ? json::value() : v;
-}
-
-int64_t Int(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return -999;
-  const json::value* m = v.as_object().if_contains(key);
-  return m && m->is_int64() ? m->as_int64() : -999;
-}
+using test::ApiKey;
+using test::Int;
+using test::Parse;
+using test::TempDir;
 
 // 2026-12-10 10:00 in Beijing.
 constexpr int64_t kNowMs = 1796868000000;
@@ -107,19 +84,15 @@ class JourneysTest : public ::testing::Test {
     json::value key = Expect(
         admin_->Fetch("POST", "/v1/clients", R"({"name":"Core banking","scopes":["events"]})"),
         201);
-    key_id_ = std::string(key.at("key_id").as_string());
-    secret_ = std::string(key.at("secret").as_string());
+    key_ = {std::string(key.at("key_id").as_string()), std::string(key.at("secret").as_string())};
     client_ = std::make_unique<http::TestClient>(app_->port());
   }
 
   // Sends events through POST /v1/events as the bank's core system does; all must be
   // accepted.
   void SendEvents(const std::string& array) {
-    const std::string target = "/v1/events";
-    http::Headers h{{"authorization", auth::SignRequest(key_id_, secret_, "POST", target, array,
-                                                        clock_.NowMs(), auth::RandomNonce())},
-                    {"content-type", "application/json"}};
-    json::value r = Expect(client_->Fetch("POST", target, array, h), 200);
+    json::value r =
+        Expect(test::SignedFetch(*client_, key_, clock_.NowMs(), "POST", "/v1/events", array), 200);
     EXPECT_EQ(r.at("rejected").as_int64(), 0) << r;
   }
 
@@ -158,7 +131,7 @@ class JourneysTest : public ::testing::Test {
   std::unique_ptr<App> app_;
   std::unique_ptr<SessionClient> admin_, op_, approver_, analyst_;
   std::unique_ptr<http::TestClient> client_;
-  std::string key_id_, secret_;
+  ApiKey key_;
   int next_event_ = 0;
   std::function<std::string(int64_t)> api_time_ = [](int64_t ms) {
     // RFC 3339 in UTC.
