@@ -148,7 +148,7 @@ absl::StatusOr<std::vector<PropertyFilter>> Where(const json::object& o, std::st
     } else if (op == "gte" || op == "lte") {
       pf.op = op == "gte" ? PropertyFilter::Op::kGte : PropertyFilter::Op::kLte;
       if (!arg.is_int64()) return Bad(fo, "must be an integer");
-      pf.values.push_back(arg.as_int64());
+      pf.values.emplace_back(std::in_place_type<int64_t>, arg.as_int64());
     } else {
       return Bad(fo, "unknown operator (eq, ne, gte, lte, in)");
     }
