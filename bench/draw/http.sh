@@ -90,7 +90,10 @@ secret=$(field secret <<<"$client_out")
 port=$(free_port)
 # The default 50 signed requests/s per client protects a deployment from one runaway back-end;
 # here one client is the whole app, so its limit is lifted.
+# The app back-end forwards each customer's address (X-Forwarded-For): the draw guard's
+# per-address limit applies to customers, not to the one back-end all draws come from.
 "$bin" --data "$data" serve --port "$port" --insecure-cookies --client-rate 10000000 \
+  --trust-forwarded-for \
   >/dev/null 2>"$work/server.log" &
 server_pid=$!
 base="http://127.0.0.1:$port"

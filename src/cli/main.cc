@@ -306,6 +306,10 @@ int main(int argc, char** argv) {
                    "Signed requests per second per API client (the bucket holds 4 s of them)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve->add_flag("--trust-forwarded-for", serve_options.draw_guard.trust_forwarded_for,
+                  "The draw guard's per-address limit counts the right-most X-Forwarded-For entry "
+                  "(the app back-end's or a proxy's record of the customer's address), not the "
+                  "connection's; only behind a back-end or proxy that sets the header");
   bool insecure_cookies = false;
   serve->add_flag("--insecure-cookies", insecure_cookies,
                   "Session cookies without the Secure attribute, for plain http on this machine "
