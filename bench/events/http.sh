@@ -12,6 +12,8 @@
 #    HMACs): unique event ids, a fresh nonce each; the same events go to a TSV for the peer.
 # 3. wrk (2 threads, C keep-alive connections, S seconds) sends each batch once
 #    (bench/draw/replay.lua). A batch is answered only once its events are fsynced.
+#    Meanwhile bench/events/freshness.py sends one `feedback` event a second and measures how
+#    long after its acknowledgement it shows in the audience index (the issue: within 1 s).
 # 4. Durable: the event count of /v1/events/stats after the run against 100 x the 2xx that wrk
 #    saw; every acknowledged event must be there.
 # 5. A throwaway PostgreSQL 15 cluster (fsync on, synchronous_commit on: durable like mercator)
@@ -85,7 +87,10 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}'
 client_out=$("$bin" --data "$data" client add --name "bench core banking" --scope events 2>/dev/null)
 key_id=$(field key_id <<<"$client_out")
 secret=$(field secret <<<"$client_out")
-[[ -n "$key_id" && -n "$secret" ]] || { echo "setup failed (demo bank or client)" >&2; exit 1; }
+analyst_password=$("$bin" --data "$data" user add --username analyst1 --role analyst \
+  2>/dev/null | field password)
+[[ -n "$key_id" && -n "$secret" && -n "$analyst_password" ]] ||
+  { echo "setup failed (demo bank, client or analyst)" >&2; exit 1; }
 port=$(free_port)
 "$bin" --data "$data" serve --port "$port" --insecure-cookies --client-rate 10000000 \
   >/dev/null 2>"$work/server.log" &
@@ -116,10 +121,16 @@ if [[ -n "$perf_out" ]]; then
   perf record -g -o "$perf_out" -p "$server_pid" -- sleep "$seconds" >/dev/null 2>&1 &
   perf_pid=$!
 fi
+python3 "$root/bench/events/freshness.py" --base "$base" --key-id "$key_id" --secret "$secret" \
+  --user analyst1 --password "$analyst_password" --probes $((seconds > 3 ? seconds - 2 : 1)) \
+  --first-customer $((customers - 100)) >"$work/freshness.out" 2>&1 &
+fresh_pid=$!
 res=$(REPLAY_PREFIX="$work/events" wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" \
   --timeout 10s -s "$root/bench/draw/replay.lua" "$base/v1/events" | grep '^wrk-result')
 cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - cpu_before ))
 [[ -n "$perf_pid" ]] && wait "$perf_pid"
+wait "$fresh_pid" || true
+freshness=$(grep '^freshness-result' "$work/freshness.out" || echo "freshness: failed: $(tail -1 "$work/freshness.out")")
 # CPU per server thread over the run (utime + stime ticks), busiest first.
 threads=$(for t in /proc/$server_pid/task/*; do
   echo "$(awk '{print $14 + $15}' "$t/stat") $(cat "$t/comm")"; done | sort -rn | head -8 |
@@ -175,6 +186,7 @@ fi
 echo
 verdict() { if awk "BEGIN {exit !($1)}"; then echo MET; else echo MISSED; fi; }
 echo "target >= 200,000 durable events/s: $rate: $(verdict "$rate >= 200000")"
+echo "tags reflect an accepted event within 1 s, under this load: $freshness"
 [[ -n "$pg_line" ]] && echo "mercator / postgresql: $(awk -v a="$rate" -v b="$pg_rate" 'BEGIN {printf "%.1fx", a / b}')"
 echo "batches: $total answered, non-2xx $non2xx; socket errors $(kv socket_errors <<<"$res"), timeouts $(kv timeouts <<<"$res"); ran out of signed batches: $(kv exhausted_threads <<<"$res") threads; server errors logged: $errors_logged"
 durable=$( ((logged >= events_ok)) && echo "yes, every acknowledged event is in the log" || echo "NO: acknowledged events are missing")
