@@ -40,40 +40,15 @@ while (($#)); do
   esac
 done
 
-"$root/scripts/install-deps.sh" --bench >/dev/null
-build="${MERCATOR_BENCH_BUILD:-$root/build-bench}"  # env: another Release build dir
-if [[ -z "${MERCATOR_BENCH_NO_BUILD:-}" ]]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMERCATOR_BUILD_TESTS=OFF \
-    -DMERCATOR_BUILD_BENCH=ON >/dev/null
-  ninja -C "$build" mercator sign_draws >/dev/null
-fi
-bin="$build/src/cli/mercator"
-
-mkdir -p "$root/bench/out"
-work=$(mktemp -d "$root/bench/out/draw-http.XXXXXX")  # the journal on the repository's disk
-data="$work/data"
-server_pid=""
+source "$root/bench/lib.sh"
+bench_build mercator sign_draws
+bench_workdir draw-http
 nginx_pid=""
-cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  [[ -n "$nginx_pid" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-  if ((keep == 0)); then rm -rf "$work"; else echo "kept $work"; fi
+bench_extra_cleanup() {
+  if [[ -n "$nginx_pid" ]]; then kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null; fi
+  return 0
 }
-trap cleanup EXIT
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-field() { sed -n "s/^ *$1: //p"; }  # "  password: xyz" -> xyz
-# The first "name": value in a JSON text (top-level fields come first in these answers).
-json_field() { grep -o "\"$1\":\"\{0,1\}[^,\"}]*" | head -1 | sed 's/.*:"\{0,1\}//'; }
-
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo);" \
-  "data on $(df -h "$work" | awk 'NR==2 {print $1}'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 
 # ---- 1. server, people, client, activity ----
 admin_password=$("$bin" --data "$data" demo --customers "$customers" 2>/dev/null | field password)
@@ -87,21 +62,11 @@ secret=$(field secret <<<"$client_out")
 [[ -n "$operator_password" && -n "$approver_password" && -n "$key_id" && -n "$secret" ]] ||
   { echo "setup failed (demo bank, approver or client)" >&2; exit 1; }
 
-port=$(free_port)
 # The default 50 signed requests/s per client protects a deployment from one runaway back-end;
-# here one client is the whole app, so its limit is lifted.
-# The app back-end forwards each customer's address (X-Forwarded-For): the draw guard's
-# per-address limit applies to customers, not to the one back-end all draws come from.
-"$bin" --data "$data" serve --port "$port" --insecure-cookies --client-rate 10000000 \
-  --trust-forwarded-for \
-  >/dev/null 2>"$work/server.log" &
-server_pid=$!
-base="http://127.0.0.1:$port"
-for _ in $(seq 300); do
-  curl -fs "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "$base/readyz" >/dev/null || { echo "server did not start" >&2; tail "$work/server.log"; exit 1; }
+# here one client is the whole app, so its limit is lifted. The app back-end forwards each
+# customer's address (X-Forwarded-For): the draw guard's per-address limit applies to
+# customers, not to the one back-end all draws come from.
+bench_serve --client-rate 10000000 --trust-forwarded-for
 
 login() {  # $1 user, $2 password, $3 cookie jar; prints the CSRF token
   curl -fs -c "$3" -H 'Content-Type: application/json' \
@@ -156,7 +121,6 @@ run_wrk() {  # $1 url; env REPLAY_REPEAT; prints the wrk-result line
   REPLAY_PREFIX="$work/draws" wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" \
     --timeout 10s -s "$root/bench/draw/replay.lua" "$1" | grep '^wrk-result'
 }
-kv() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # ---- 3. the draw over HTTP ----
 load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -169,7 +133,7 @@ sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
 stats=$(as_admin "$base/v1/activities/$activity/stats")
 engine_draws=$(json_field draws <<<"$stats")
 sample_status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/v1/app/activities/$activity/draw")
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+bench_stop_server
 errors_logged=$(grep -c '"severity_text":"ERROR"' "$work/server.log" || true)
 
 # ---- 5. nginx, fixed 200, same load ----

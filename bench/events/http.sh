@@ -43,44 +43,10 @@ while (($#)); do
 done
 wrk_threads=2
 
-"$root/scripts/install-deps.sh" --bench >/dev/null
-build="${MERCATOR_BENCH_BUILD:-$root/build-bench}"  # env: another Release build dir
-if [[ -z "${MERCATOR_BENCH_NO_BUILD:-}" ]]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMERCATOR_BUILD_TESTS=OFF \
-    -DMERCATOR_BUILD_BENCH=ON >/dev/null
-  ninja -C "$build" mercator sign_events pg_events >/dev/null
-fi
-bin="$build/src/cli/mercator"
-
-mkdir -p "$root/bench/out"
-work=$(mktemp -d "$root/bench/out/events-http.XXXXXX")  # the journal on the repository's disk
-data="$work/data"
-server_pid=""
-pgbin=/usr/lib/postgresql/15/bin
-pgdir=""
-as_pg=()
-cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  if [[ -n "$pgdir" ]]; then
-    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1 || true
-    rm -rf "$pgdir"
-  fi
-  if ((keep == 0)); then rm -rf "$work"; else echo "kept $work"; fi
-}
-trap cleanup EXIT
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-field() { sed -n "s/^ *$1: //p"; }
-json_field() { grep -o "\"$1\":\"\{0,1\}[^,\"}]*" | head -1 | sed 's/.*:"\{0,1\}//'; }
-
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo);" \
-  "data on $(df -h "$work" | awk 'NR==2 {print $1}'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+source "$root/bench/lib.sh"
+bench_build mercator sign_events pg_events
+bench_workdir events-http
+machine_line
 
 # ---- 1. server and client ----
 "$bin" --data "$data" demo --customers "$customers" >/dev/null 2>&1
@@ -91,16 +57,7 @@ analyst_password=$("$bin" --data "$data" user add --username analyst1 --role ana
   2>/dev/null | field password)
 [[ -n "$key_id" && -n "$secret" && -n "$analyst_password" ]] ||
   { echo "setup failed (demo bank, client or analyst)" >&2; exit 1; }
-port=$(free_port)
-"$bin" --data "$data" serve --port "$port" --insecure-cookies --client-rate 10000000 \
-  >/dev/null 2>"$work/server.log" &
-server_pid=$!
-base="http://127.0.0.1:$port"
-for _ in $(seq 600); do
-  curl -fs "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "$base/readyz" >/dev/null || { echo "server did not start" >&2; tail "$work/server.log"; exit 1; }
+bench_serve --client-rate 10000000
 
 # ---- 2. signed batches: enough for 400k events/s, so that wrk never runs out ----
 requests=$((seconds * 400000 / batch))
@@ -112,7 +69,6 @@ echo "setup: $customers customers; signed $requests batches of $batch in" \
   "$(echo "$(date +%s.%N) - $sign_start" | bc) s ($(du -sh "$work" | cut -f1) in $work)"
 
 # ---- 3. ingestion over HTTP ----
-kv() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 load_run=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 wall_before=$(date +%s.%N)
@@ -142,7 +98,7 @@ non2xx=$(kv non2xx <<<"$res")
 ok=$((total - non2xx))
 events_ok=$((ok * batch))
 rate=$(awk -v n="$events_ok" -v d="$(kv duration_us <<<"$res")" 'BEGIN {printf "%.0f", n / (d / 1e6)}')
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+bench_stop_server
 errors_logged=$(grep -c '"severity_text":"ERROR"' "$work/server.log" || true)
 # The journal after a clean stop: every acknowledged event is in it.
 logged=$("$bin" --data "$data" events stats 2>/dev/null | field events)
@@ -150,25 +106,14 @@ logged=$("$bin" --data "$data" events stats 2>/dev/null | field events)
 # ---- 5. PostgreSQL peer: the events wrk sent ----
 pg_line=""
 if ((use_pg)); then
-  pgdir=$(mktemp -d /tmp/mercator-bench-pg.XXXXXX)
-  if [[ $(id -u) -eq 0 ]]; then
-    chown postgres:postgres "$pgdir"
-    as_pg=(runuser -u postgres --)
-  fi
-  "${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust --encoding=UTF8 \
-    --locale=C >/dev/null
-  # Durable like mercator (fsync and synchronous_commit on, the defaults); a buffer pool that
-  # holds the table; WAL sized so that checkpoints do not dominate a short run.
-  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w -o \
-    "-c listen_addresses='' -c unix_socket_directories=$pgdir -c port=5432 \
-     -c shared_buffers=2GB -c max_wal_size=8GB" start >/dev/null
+  bench_pg_start
   # The batches wrk answered: the first ok/2 of each thread's file, as in the run.
   per_file=$((ok / wrk_threads + 1))
   for f in $(seq 0 $((wrk_threads - 1))); do
     head -n $((per_file * batch)) "$work/events.tsv.$f" >"$work/sent.tsv.$f"
   done
   load_pg=$(cut -d' ' -f1-3 /proc/loadavg)
-  pg_line=$("$build/bench/pg_events" --pg "host=$pgdir port=5432 user=postgres dbname=postgres" \
+  pg_line=$("$build/bench/pg_events" --pg "$pg_conninfo" \
     --connections "$pg_connections" --batch "$batch" "$work"/sent.tsv.*)
 fi
 
