@@ -171,7 +171,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->task_events_ = std::make_unique<EventFollower>(
       app->events_.get(), &app->store_->meta(), "events.cursor.tasks",
       [tasks = app->tasks_.get()](const event::Event& e) {
-        if (e.source == event::kSourceInternal) return;
+        // Mercator's own events and history backfills complete no task.
+        if (e.source == event::kSourceInternal || e.source == event::kSourceImport) return;
         // Event ids are unique per sender; the task's idempotency key carries both.
         (void)tasks->OnEvent(e.type, e.customer, e.source + ":" + e.id, e.occurred_ms);
       },
