@@ -25,8 +25,8 @@ namespace mercator::outreach {
 // Purposes: "marketing" (caps, quiet hours and marketing consent apply) or "service".
 struct Message {
   uint32_t uid = 0;
-  std::string customer;     // external id
-  std::string channel;      // one of the channels above
+  std::string customer;  // external id
+  std::string channel;   // one of the channels above
   std::string purpose = "marketing";
   std::string template_id;  // an approved template (no free text)
   std::map<std::string, std::string> variables;

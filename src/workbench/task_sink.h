@@ -21,10 +21,10 @@ struct TaskRequest {
   // "deposit_maturing", "wealth_maturing", "dormant_high_aum", "birthday", "activity_flag",
   // "model_flag", "journey".
   std::string kind;
-  std::string title;   // what to do, shown in the inbox ("定期存款 7 天后到期，请联系续存")
-  std::string reason;  // why, shown with it
-  int priority = 2;    // 1 high, 2 normal, 3 low
-  int64_t due_ms = 0;  // UTC ms
+  std::string title;  // what to do, shown in the inbox ("定期存款 7 天后到期，请联系续存")
+  std::string reason;      // why, shown with it
+  int priority = 2;        // 1 high, 2 normal, 3 low
+  int64_t due_ms = 0;      // UTC ms
   std::string origin;      // "journey:3:step:call", "rule:dormant_high_aum"
   std::string dedupe_key;  // required
 };
