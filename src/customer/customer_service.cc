@@ -330,9 +330,16 @@ absl::Status CustomerService::Erase(std::string_view external_id) {
   return absl::OkStatus();
 }
 
-void CustomerService::AddErasureListener(std::function<void(uint32_t uid)> listener) {
+int CustomerService::AddErasureListener(std::function<void(uint32_t uid)> listener) {
   absl::MutexLock lock(&write_mu_);
-  erasure_listeners_.push_back(std::move(listener));
+  const int handle = next_listener_++;
+  erasure_listeners_.emplace_back(handle, std::move(listener));
+  return handle;
+}
+
+void CustomerService::RemoveErasureListener(int handle) {
+  absl::MutexLock lock(&write_mu_);
+  std::erase_if(erasure_listeners_, [handle](const auto& l) { return l.first == handle; });
 }
 
 void CustomerService::NotifyErased(uint32_t uid) {
@@ -346,7 +353,7 @@ void CustomerService::NotifyErased(uint32_t uid) {
       }
     }
   }
-  for (const auto& listener : erasure_listeners_) listener(uid);
+  for (const auto& [handle, listener] : erasure_listeners_) listener(uid);
 }
 
 absl::StatusOr<std::optional<uint32_t>> CustomerService::Resolve(std::string_view external_id) {

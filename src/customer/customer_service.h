@@ -124,8 +124,10 @@ class CustomerService {
   // Called with the uid of each customer erased here or, seen through CatchUp, by another
   // process, after the index forgot it; modules holding per-customer state in memory (the
   // event log's features) forget it too. Runs under the write lock: it must not call back
-  // into this service.
-  void AddErasureListener(std::function<void(uint32_t uid)> listener);
+  // into this service. Returns a handle for RemoveErasureListener, which a listener whose
+  // owner goes away before the service must call.
+  int AddErasureListener(std::function<void(uint32_t uid)> listener);
+  void RemoveErasureListener(int handle);
 
   SegmentIndex& index() { return *index_; }
   Store& store() { return *store_; }
@@ -158,7 +160,9 @@ class CustomerService {
   // External id -> uid of customers looked up (Resolve); erasure removes the entry. A leaf lock.
   absl::Mutex uid_mu_;
   absl::flat_hash_map<std::string, uint32_t> uids_ ABSL_GUARDED_BY(uid_mu_);
-  std::vector<std::function<void(uint32_t)>> erasure_listeners_ ABSL_GUARDED_BY(write_mu_);
+  std::vector<std::pair<int, std::function<void(uint32_t)>>> erasure_listeners_
+      ABSL_GUARDED_BY(write_mu_);
+  int next_listener_ ABSL_GUARDED_BY(write_mu_) = 1;
 
   mutable absl::Mutex catalog_mu_;  // leaf lock: nothing is acquired while holding it
   std::shared_ptr<const CatalogView> catalog_ ABSL_GUARDED_BY(catalog_mu_);

@@ -117,6 +117,7 @@ EventService::EventService(const EventServiceOptions& options, CustomerService* 
 }
 
 EventService::~EventService() {
+  if (erasure_listener_ != 0) customers_->RemoveErasureListener(erasure_listener_);
   {
     absl::MutexLock lock(&tick_mu_);
     tick_stop_ = true;
@@ -146,7 +147,8 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
     absl::MutexLock lock(&s->derive_mu_);
     RETURN_IF_ERROR(s->DefineTags(s->rules_));
   }
-  customers->AddErasureListener([raw = s.get()](uint32_t uid) { raw->OnErased(uid); });
+  s->erasure_listener_ =
+      customers->AddErasureListener([raw = s.get()](uint32_t uid) { raw->OnErased(uid); });
   s->writer_ = std::thread([raw = s.get()] {
     pthread_setname_np(pthread_self(), "mct-evt-writer");
     raw->WriterLoop();

@@ -188,6 +188,7 @@ class EventService final : public EventLog {
   const EventServiceOptions options_;
   CustomerService* const customers_;
   const Clock* const clock_;
+  int erasure_listener_ = 0;  // CustomerService::AddErasureListener's handle
   std::unique_ptr<Journal> journal_;
 
   // The log's memory: offsets by seq - 1, events per customer, dedupe keys.
