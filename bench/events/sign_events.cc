@@ -13,6 +13,7 @@
 // Files: PREFIX.<k> for wrk thread k (per request: its byte length in decimal, "\n", the raw
 // HTTP/1.1 request; bench/draw/replay.lua sends each once); the same events, one per line
 // (id, type, customer, occurred_ms, properties as JSON) in PREFIX.tsv.<k>.
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,13 +39,6 @@ struct Args {
   std::string out;
   std::string run = "r";
 };
-
-int Usage() {
-  std::fprintf(stderr,
-               "usage: sign_events --key-id K --secret S --requests N --batch B --files F "
-               "--customers C --port P --out PREFIX [--run TAG]\n");
-  return 2;
-}
 
 struct Generated {
   std::string type;
@@ -120,36 +114,17 @@ void WriteFile(const Args& a, int file, int64_t now_ms, std::FILE* tsv) {
 
 int Main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) return Usage();
-    const char* v = argv[++i];
-    if (flag == "--key-id") {
-      a.key_id = v;
-    } else if (flag == "--secret") {
-      a.secret = v;
-    } else if (flag == "--requests") {
-      a.requests = std::atoll(v);
-    } else if (flag == "--batch") {
-      a.batch = std::atoi(v);
-    } else if (flag == "--files") {
-      a.files = std::atoi(v);
-    } else if (flag == "--customers") {
-      a.customers = std::strtoull(v, nullptr, 10);
-    } else if (flag == "--port") {
-      a.port = std::atoi(v);
-    } else if (flag == "--out") {
-      a.out = v;
-    } else if (flag == "--run") {
-      a.run = v;
-    } else {
-      return Usage();
-    }
-  }
-  if (a.key_id.empty() || a.secret.empty() || a.out.empty() || a.files < 1 || a.batch < 1 ||
-      a.customers == 0) {
-    return Usage();
-  }
+  CLI::App cli{"Writes pre-signed requests for wrk"};
+  cli.add_option("--key-id", a.key_id, "API client key id")->required();
+  cli.add_option("--secret", a.secret, "API client secret")->required();
+  cli.add_option("--batch", a.batch, "Events per request")->check(CLI::Range(1, 1000));
+  cli.add_option("--requests", a.requests, "Requests in all")->check(CLI::PositiveNumber);
+  cli.add_option("--files", a.files, "One file per wrk thread")->check(CLI::Range(1, 64));
+  cli.add_option("--customers", a.customers, "Demo bank customers")->check(CLI::PositiveNumber);
+  cli.add_option("--port", a.port, "The server's port (Host header)");
+  cli.add_option("--out", a.out, "Output prefix")->required();
+  cli.add_option("--run", a.run, "Tag making ids and nonces unique to this run");
+  CLI11_PARSE(cli, argc, argv);
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
