@@ -110,6 +110,8 @@ struct ApiContext {
   std::function<std::string()> render_metrics;
   // The OpenAPI document (docs/openapi.yaml converted to JSON at build time).
   std::string openapi_json;
+  // Folder holding the web apps (console/dist, h5/dist) served by web_api.cc; empty: none.
+  std::string web_root;
   // Set while draining: /readyz answers 503 so load balancers stop sending traffic.
   std::function<bool()> draining;
   // Activities: terms, lifecycle, draws (activities_api.cc); routes only when set.
@@ -136,6 +138,8 @@ struct ApiContext {
 };
 
 void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
+// /console/ and /h5/: the built web apps under ctx.web_root (web_api.cc).
+void RegisterWebRoutes(http::Router& router, ApiContext& ctx);
 void RegisterTagRoutes(http::Router& router, ApiContext& ctx);
 void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx);
 void RegisterSegmentRoutes(http::Router& router, ApiContext& ctx);
@@ -170,6 +174,7 @@ void RegisterWebhookRoutes(http::Router& router, ApiContext& ctx);
 
 inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSystemRoutes(router, ctx);
+  RegisterWebRoutes(router, ctx);
   RegisterTagRoutes(router, ctx);
   RegisterCustomerRoutes(router, ctx);
   RegisterEventRoutes(router, ctx);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -37,6 +38,10 @@ int Fail(const absl::Status& s) {
 void PrintWelcome(const AppOptions& options, uint16_t port, bool has_admin) {
   const std::string base = fmt::format("http://{}:{}", options.address, port);
   std::printf("\nMercator is listening on %s\n", base.c_str());
+  if (!options.web_root.empty() && std::filesystem::exists(std::filesystem::path(options.web_root) /
+                                                           "console/dist/index.html")) {
+    std::printf("  Operator console: %s/console/\n", base.c_str());
+  }
   std::printf("  API reference: %s/docs   health: %s/readyz   metrics: %s/metrics\n", base.c_str(),
               base.c_str(), base.c_str());
   if (!has_admin) {
@@ -310,6 +315,12 @@ int main(int argc, char** argv) {
                   "The draw guard's per-address limit counts the right-most X-Forwarded-For entry "
                   "(the app back-end's or a proxy's record of the customer's address), not the "
                   "connection's; only behind a back-end or proxy that sets the header");
+  serve_options.web_root = "web";
+  serve
+      ->add_option("--web-root", serve_options.web_root,
+                   "Folder with the built web apps (scripts/web.sh build): console/dist is served "
+                   "at /console/, h5/dist at /h5/; empty: none")
+      ->capture_default_str();
   bool insecure_cookies = false;
   serve->add_flag("--insecure-cookies", insecure_cookies,
                   "Session cookies without the Secure attribute, for plain http on this machine "

@@ -46,6 +46,19 @@ bool IsPlaceholder(std::string_view segment) {
   return segment.size() >= 3 && segment.front() == '{' && segment.back() == '}';
 }
 
+// "{name...}": the last segment of a pattern that takes the rest of the path.
+bool IsRestPlaceholder(std::string_view segment) {
+  return IsPlaceholder(segment) && segment.size() >= 6 &&
+         segment.substr(segment.size() - 4) == "...}";
+}
+
+// The parameter a placeholder fills: "{id}" -> "id", "{path...}" -> "path".
+std::string PlaceholderName(std::string_view segment) {
+  segment = segment.substr(1, segment.size() - 2);
+  if (segment.ends_with("...")) segment.remove_suffix(3);
+  return std::string(segment);
+}
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -280,10 +293,16 @@ void Router::Dispatch(Request& request, Responder respond) const {
 
   // Literal-segment mask of a route that matches the path, or nullopt. A lexicographically
   // greater mask is more specific.
+  // A pattern ending in "{name...}" takes one or more remaining segments (the last may be
+  // empty: "/console/" matches "/console/{path...}" with path "").
   auto match = [&](const Route& r) -> std::optional<std::vector<bool>> {
-    if (r.segments.size() != parts.size()) return std::nullopt;
+    const bool rest = !r.segments.empty() && IsRestPlaceholder(r.segments.back());
+    if (rest ? parts.size() < r.segments.size() : r.segments.size() != parts.size()) {
+      return std::nullopt;
+    }
     std::vector<bool> mask(parts.size());
     for (size_t i = 0; i < parts.size(); ++i) {
+      if (rest && i + 1 >= r.segments.size()) break;
       if (IsPlaceholder(r.segments[i])) {
         if (parts[i].empty()) return std::nullopt;
       } else if (r.segments[i] != parts[i]) {
@@ -351,9 +370,13 @@ void Router::Dispatch(Request& request, Responder respond) const {
   request.path_params.clear();
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string& seg = best->segments[i];
-    if (IsPlaceholder(seg)) {
-      request.path_params[seg.substr(1, seg.size() - 2)] = std::string(parts[i]);
+    if (IsRestPlaceholder(seg)) {
+      std::string rest(parts[i]);
+      for (size_t j = i + 1; j < parts.size(); ++j) rest.append("/").append(parts[j]);
+      request.path_params[PlaceholderName(seg)] = std::move(rest);
+      break;
     }
+    if (IsPlaceholder(seg)) request.path_params[PlaceholderName(seg)] = std::string(parts[i]);
   }
 
   if (best->auth == Auth::kRequired) {

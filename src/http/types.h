@@ -117,6 +117,8 @@ class Router {
   // held while it waits (a draw waiting for its group commit). Authentication, request ids,
   // the access log and metrics apply as for Add.
   void AddAsync(Method method, std::string pattern, Auth auth, AsyncHandler handler);
+  // Patterns are literal segments and "{name}" placeholders; a last segment "{name...}" takes
+  // the rest of the path, slashes included (static files).
   // Unknown path -> 404 problem; known path, other method -> 405 problem with Allow header.
   // When several patterns match, the one with a literal segment earliest wins
   // ("/v1/a/count" over "/v1/a/{id}"). HEAD without its own route runs the GET handler and

@@ -81,6 +81,34 @@ TEST(Router, EmptySegmentDoesNotMatchPlaceholderOrTrailingSlash) {
   EXPECT_EQ(router.Dispatch(deeper).status, 404);
 }
 
+TEST(Router, RestPlaceholderTakesTheRemainingSegments) {
+  Router router;
+  router.Add(Method::kGet, "/app/{path...}", Auth::kPublic, [](Request& r) {
+    Response res;
+    res.body = "[" + r.path_params["path"] + "]";
+    return res;
+  });
+  router.Add(Method::kGet, "/app/api", Auth::kPublic, Say("literal"));
+  const std::pair<const char*, const char*> cases[] = {
+      {"/app/", "[]"},
+      {"/app/index.html", "[index.html]"},
+      {"/app/assets/index-1a2b.js", "[assets/index-1a2b.js]"},
+      {"/app/activities/42/", "[activities/42/]"},
+      {"/app/a%2Fb/c", "[a/b/c]"},
+      {"/app/api", "literal"},
+  };
+  for (const auto& [path, body] : cases) {
+    Request req = MakeRequest(Method::kGet, path);
+    Response res = router.Dispatch(req);
+    EXPECT_EQ(res.status, 200) << path;
+    EXPECT_EQ(res.body, body) << path;
+  }
+  Request bare = MakeRequest(Method::kGet, "/app");
+  EXPECT_EQ(router.Dispatch(bare).status, 404);
+  Request other = MakeRequest(Method::kGet, "/application/x");
+  EXPECT_EQ(router.Dispatch(other).status, 404);
+}
+
 TEST(Router, HeadIsServedByGetWithoutBody) {
   Router router;
   router.Add(Method::kGet, "/doc", Auth::kPublic, Say("hello world"));

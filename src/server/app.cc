@@ -242,6 +242,7 @@ absl::Status App::Start() {
   ctx.draining = [this] { return draining_.load(); };
   ctx.staff = staff_.get();
   ctx.cookie_security = options_.cookie_security;
+  ctx.web_root = options_.web_root;
   ctx.login_limiter = login_limiter_.get();
   ctx.api_clients = api_clients_.get();
   ctx.points = points_.get();

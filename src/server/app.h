@@ -75,6 +75,9 @@ struct AppOptions {
   auth::RateLimiter::Options login_rate = {10.0 / 60.0, 10.0, 100000};
   // Secure session cookies unless serving plain http on the local machine (--insecure-cookies).
   auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
+  // Folder with the built web apps: console/dist served at /console/, h5/dist at /h5/
+  // (api/web_api.cc). Empty: no web apps.
+  std::string web_root;
   // Time of sessions, lock-out and rate limits; null: the system clock (tests: a FakeClock).
   const Clock* clock = nullptr;
   // API clients' signed requests: clock skew, replay window, per-client rate limit.
