@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one run command: installs what is missing, builds in Release, generates a demo bank on
-# first run and starts `mercator serve` on 127.0.0.1:8080 with the SQLite data directory.
+# The one run command: installs what is missing, builds in Release and the web apps, generates
+# a demo bank on first run and starts `mercator serve` on 127.0.0.1:8080 with the SQLite data
+# directory; the operator console is at /console/.
 #   scripts/run.sh [--customers N] [--data DIR] [--port P]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 bash scripts/build.sh release mercator
+bash scripts/web.sh build  # the operator console and the H5 pages, served by mercator serve
 bin=build/release/src/cli/mercator
 
 # The admin's one-time password is printed once, as "password: ..." (only its argon2id hash is
@@ -39,6 +41,8 @@ base="http://127.0.0.1:$port"
 # Session cookies are Secure; curl and current browsers keep them for http://127.0.0.1 too.
 cat <<EOF
 
+run: the operator console is at $base/console/ (user admin, the password above).
+
 run: sign in as admin, keep the session cookie in a jar, and send the CSRF token on writes:
   csrf=\$(curl -s -c mct.jar -H 'Content-Type: application/json' \\
     -d '{"username":"admin","password":"$password"}' $base/v1/auth/login |
@@ -50,4 +54,4 @@ run: sign in as admin, keep the session cookie in a jar, and send the CSRF token
   The password is for one use: change it with POST /v1/auth/password
   {"current_password": "...", "new_password": "..."} (send X-CSRF-Token too).
 EOF
-exec "$bin" --data "$data" serve --address 127.0.0.1 --port "$port"
+exec "$bin" --data "$data" serve --address 127.0.0.1 --port "$port" --web-root web
