@@ -40,3 +40,23 @@ describe('problemFields', () => {
     expect(fields[1].name).toEqual(['spin_ms']);
   });
 });
+
+import { resolveField } from './problem';
+
+describe('resolveField', () => {
+  const values = {
+    name: '',
+    eligibility: { white_list: ['C1', 'C2'], start: '2026-12-01T00:00:00+08:00' },
+    pools: [{ pool: { prizes: [{ weight: 1 }] } }],
+  };
+  const at = (p: (string | number)[]) => p.reduce<unknown>((o, k) => (o == null ? undefined : (o as Record<string, unknown>)[k]), values);
+  it('finds the field, or the list for one of its entries', () => {
+    expect(resolveField(['pools', 0, 'pool', 'prizes', 0, 'weight'], at)).toEqual(['pools', 0, 'pool', 'prizes', 0, 'weight']);
+    expect(resolveField(['eligibility', 'white_list', 1], at)).toEqual(['eligibility', 'white_list']);
+    expect(resolveField(['name'], at)).toEqual(['name']);
+  });
+  it('gives null for groups and unknown members', () => {
+    expect(resolveField(['pools', 0, 'pool', 'prizes'], at)).toBeNull();
+    expect(resolveField(['display', 'settings', 'foo'], at)).toBeNull();
+  });
+});

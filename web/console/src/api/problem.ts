@@ -59,3 +59,24 @@ export function problemFields(
   if ((problem.errors ?? []).length === 0) rest.push(problem.detail || problem.title || `HTTP ${problem.status}`);
   return { fields: [...byPath.values()], rest };
 }
+
+// The form field an error belongs to: the longest prefix of `path` that holds a plain value
+// (string, number, boolean, null) or a list of plain values (a tag list: the error of one
+// entry goes on the list). Null when only a group (an object or a list of objects) matches:
+// such errors ("a wheel shows 2 to 12 prizes") go to the banner.
+export function resolveField(path: NamePath, valueAt: (p: NamePath) => unknown): NamePath | null {
+  const plain = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+  for (let n = path.length; n > 0; n--) {
+    const p = path.slice(0, n);
+    const v = valueAt(p);
+    if (v === undefined) continue;
+    if (plain(v)) {
+      const parent = n > 1 && typeof p[n - 1] === 'number' ? valueAt(p.slice(0, n - 1)) : undefined;
+      return Array.isArray(parent) ? p.slice(0, n - 1) : p;
+    }
+    if (Array.isArray(v) && v.every(plain)) return p;
+    if (typeof v === 'object' && (v as { isValid?: unknown }).isValid) return p; // a dayjs value
+    return null;
+  }
+  return null;
+}
