@@ -122,6 +122,46 @@ TEST_F(PermissionsTest, EachRoleGetsExactlyWhatTheTableSays) {
   EXPECT_GT(checked, 6 * 20);
 }
 
+// The customer principal of an H5 token (auth/customer_token.h): "h5" routes and nothing else.
+TEST_F(PermissionsTest, ACustomerTokenGetsExactlyTheH5Routes) {
+  auto admin = SessionClient::SignInAs(*app_, "u-root", {"admin"});
+  ASSERT_TRUE(admin);
+  ASSERT_EQ(
+      admin->Fetch("POST", "/v1/customers/batch", R"({"customers":[{"external_id":"1"}]})").status,
+      200);
+  http::HttpResult c = admin->Fetch("POST", "/v1/clients", R"({"name":"app","scopes":["draw"]})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  const test::ApiKey key{test::Str(test::Parse(c.body), "key_id"),
+                         test::Str(test::Parse(c.body), "secret")};
+  http::TestClient client(app_->port());
+  http::HttpResult t = test::SignedFetch(client, key, SystemClock::Get()->NowMs(), "POST",
+                                         "/v1/h5/tokens", R"({"customer":"1"})");
+  ASSERT_EQ(t.status, 201) << t.body;
+  const std::string token = test::Str(test::Parse(t.body), "token");
+  const std::vector<std::string> granted = auth::CustomerPermissions();
+  int allowed_routes = 0;
+  for (const http::Router::RouteInfo& r : routes_) {
+    if (r.auth != http::Auth::kRequired) continue;
+    std::optional<std::string_view> needed = api::RequiredPermission(r.method, r.pattern);
+    if (!needed) continue;
+    const bool allowed = std::binary_search(granted.begin(), granted.end(), std::string(*needed));
+    const bool write = r.method != http::Method::kGet && r.method != http::Method::kHead;
+    http::Headers h{{"authorization", "Bearer " + token}};
+    if (write) h["content-type"] = "application/json";
+    http::HttpResult res =
+        client.Fetch(http::MethodName(r.method), FillPlaceholders(r.pattern), write ? "{}" : "", h);
+    if (allowed) {
+      ++allowed_routes;
+      EXPECT_NE(res.status, 401) << Describe(r) << ": " << res.body;
+      EXPECT_NE(res.status, 403) << Describe(r) << ": " << res.body;
+      EXPECT_LT(res.status, 500) << Describe(r) << ": " << res.body;
+    } else {
+      EXPECT_EQ(res.status, 403) << "a customer token on " << Describe(r) << ": " << res.body;
+    }
+  }
+  EXPECT_GE(allowed_routes, 6);
+}
+
 TEST_F(PermissionsTest, ProtectedRoutesNeedCredentialsAndPublicOnesDoNot) {
   http::TestClient anon(app_->port());
   for (const http::Router::RouteInfo& r : routes_) {

@@ -555,24 +555,51 @@ absl::StatusOr<std::vector<ActivityService::Visible>> ActivityService::VisibleTo
     v.chances_left = -1;
     if (p->engine == TemplateEngine::kDraw) {
       if (!PoolFor(*p, customer.uid).ok()) continue;
-      const Chances& c = p->terms.chances;
-      ChanceUsage used;
-      if (draw_ != nullptr) {
-        ASSIGN_OR_RETURN(used, draw_->UsedChances(p->activity_id, customer.uid));
-      }
-      absl::StatusOr<ChanceLimits> limits = LimitsFor(*p, customer.uid);
-      if (!limits.ok() && !absl::IsResourceExhausted(limits.status())) return limits.status();
-      const int32_t daily = limits.ok() ? limits->today : 0;
-      int32_t left = std::max(0, daily - used.today);
-      if (c.max_total > 0) {
-        const int32_t total_left = std::max(0, c.max_total - used.total);
-        left = left < 0 ? total_left : std::min(left, total_left);
-      }
-      v.chances_left = left;
+      ASSIGN_OR_RETURN(v.chances_left, ChancesLeft(*p, customer.uid));
     }
     out.push_back(std::move(v));
   }
   return out;
+}
+
+absl::StatusOr<int32_t> ActivityService::ChancesLeft(const Published& p, uint32_t uid) {
+  const Chances& c = p.terms.chances;
+  ChanceUsage used;
+  if (draw_ != nullptr) {
+    ASSIGN_OR_RETURN(used, draw_->UsedChances(p.activity_id, uid));
+  }
+  absl::StatusOr<ChanceLimits> limits = LimitsFor(p, uid);
+  if (!limits.ok() && !absl::IsResourceExhausted(limits.status())) return limits.status();
+  const int32_t daily = limits.ok() ? limits->today : 0;
+  int32_t left = std::max(0, daily - used.today);
+  if (c.max_total > 0) {
+    const int32_t total_left = std::max(0, c.max_total - used.total);
+    left = left < 0 ? total_left : std::min(left, total_left);
+  }
+  return left;
+}
+
+absl::StatusOr<ActivityService::CustomerView> ActivityService::ViewFor(
+    int64_t id, const std::string& external_id, const std::string& channel) {
+  CustomerView v;
+  v.activity = FindPublished(id);
+  if (v.activity == nullptr) {
+    return absl::NotFoundError(fmt::format("activity {} not found or not published", id));
+  }
+  ASSIGN_OR_RETURN(CustomerRecord customer, Lookup(external_id));
+  const Published& p = *v.activity;
+  v.can_take_part = CheckLive(p);
+  if (v.can_take_part.ok()) v.can_take_part = CheckEligible(p, customer, channel);
+  if (v.can_take_part.ok() && p.engine == TemplateEngine::kDraw) {
+    absl::StatusOr<const PoolGroup*> pool = PoolFor(p, customer.uid);
+    if (!pool.ok()) {
+      v.can_take_part = pool.status();
+    } else {
+      v.pool_id = (*pool)->pool.id;
+      ASSIGN_OR_RETURN(v.chances_left, ChancesLeft(p, customer.uid));
+    }
+  }
+  return v;
 }
 
 absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const DrawCall& call) {

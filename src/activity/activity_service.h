@@ -157,6 +157,19 @@ class ActivityService {
   };
   absl::StatusOr<std::vector<Visible>> VisibleTo(const std::string& external_id,
                                                  const std::string& channel);
+  // One published activity as the customer sees it on `channel` (the H5 page's first call):
+  // whether they can take part now (OK, or the error a draw would give: FailedPrecondition
+  // "activity: has ended" / "activity: not live (...)", PermissionDenied "...: not eligible
+  // ..."), their chances left today (-1: no limit or not a lottery) and their prize pool's id
+  // (lotteries). NotFound if the activity is not published or the customer is unknown.
+  struct CustomerView {
+    std::shared_ptr<const Published> activity;
+    absl::Status can_take_part;
+    int32_t chances_left = -1;
+    std::string pool_id;
+  };
+  absl::StatusOr<CustomerView> ViewFor(int64_t id, const std::string& external_id,
+                                       const std::string& channel);
   struct DrawOutcome {
     DrawResult result;
     int64_t points_spent = 0;
@@ -245,6 +258,8 @@ class ActivityService {
     int32_t free_today = 0;  // draws today that cost no points
   };
   absl::StatusOr<ChanceLimits> LimitsFor(const Published& p, uint32_t uid);
+  // Draws left today for a lottery customer (0 when none), within max_total.
+  absl::StatusOr<int32_t> ChancesLeft(const Published& p, uint32_t uid);
 
   ActivityRepository* const repository_;
   auth::ApprovalService* const approvals_;

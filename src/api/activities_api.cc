@@ -12,6 +12,7 @@
 #include "activity/tasks_service.h"
 #include "api/api.h"
 #include "api/audit_util.h"
+#include "api/customer_activities.h"
 #include "api/fulfilments_api.h"
 #include "api/json_util.h"
 #include "common/status_macros.h"
@@ -25,16 +26,6 @@ using activity::ActivityView;
 
 // Longest Idempotency-Key accepted on a draw (the engine's key adds the client's actor).
 constexpr size_t kMaxIdempotencyKeyBytes = 64;
-
-absl::StatusOr<int64_t> PathInt(const http::Request& req, std::string_view name) {
-  const std::string& s = req.path_params.at(std::string(name));
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
-    return absl::NotFoundError(fmt::format("{} '{}' is not a valid id", name, s));
-  }
-  return v;
-}
 
 json::value TermsJson(const std::string& text) {
   boost::system::error_code ec;
@@ -147,6 +138,32 @@ absl::StatusOr<std::string> DeviceId(const http::Request& req, const json::objec
   return d.value_or("");
 }
 
+// The Idempotency-Key header scoped to the caller (`scope`: its actor), so that two callers
+// never share a draw, sign-in or quiz attempt.
+absl::StatusOr<std::string> ScopedKey(const http::Request& req, std::string_view scope) {
+  const std::string_view key = req.Header("idempotency-key");
+  if (key.empty()) {
+    return absl::InvalidArgumentError(
+        "Idempotency-Key: is required (a retry with the same key returns the first result)");
+  }
+  if (key.size() > kMaxIdempotencyKeyBytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("Idempotency-Key: at most {} bytes", kMaxIdempotencyKeyBytes));
+  }
+  return fmt::format("{}:{}", scope, key);
+}
+
+// The customer, channel and key scope of a signed app back-end's request.
+absl::StatusOr<CustomerCall> AppCall(const http::Request& req, const json::object* body) {
+  CustomerCall call;
+  ASSIGN_OR_RETURN(call.customer, Customer(req, body));
+  ASSIGN_OR_RETURN(call.channel, Channel(req, body));
+  call.key_scope = req.principal.Actor();
+  return call;
+}
+
+http::Response Answer(bool replayed, json::object body);
+
 // Sign-in, quiz and task routes and figures (defined after RegisterActivityRoutes).
 activity::TemplateEngine TemplateEngineOf(const activity::ActivityView& view);
 absl::Status AddTemplateStats(ApiContext& ctx, const activity::ActivityView& view,
@@ -213,7 +230,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
   });
 
   router.Add(Method::kGet, "/v1/activities/{id}", Auth::kRequired, [&svc](http::Request& req) {
-    auto id = PathInt(req, "id");
+    auto id = PathId(req, "id");
     if (!id.ok()) return ErrorResponse(id.status());
     auto v = svc.Get(*id);
     if (!v.ok()) return ErrorResponse(v.status());
@@ -222,7 +239,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kPut, "/v1/activities/{id}", Auth::kRequired,
              [&ctx, &svc](http::Request& req) {
-               auto id = PathInt(req, "id");
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                absl::StatusOr<json::object> body = ParseObjectBody(req);
                if (!body.ok()) return ErrorResponse(body.status());
@@ -240,7 +257,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kDelete, "/v1/activities/{id}", Auth::kRequired,
              [&ctx, &svc](http::Request& req) {
-               auto id = PathInt(req, "id");
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                if (absl::Status s = svc.Delete(*id); !s.ok()) return ErrorResponse(s);
                if (absl::Status s =
@@ -255,7 +272,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kPost, "/v1/activities/{id}/submit", Auth::kRequired,
              [&ctx, &svc](http::Request& req) {
-               auto id = PathInt(req, "id");
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                // The approval service audits the submission itself ("approval.submit").
                auto a = svc.Submit(*id, req.principal, MetaOf(req));
@@ -278,7 +295,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
         PhaseRoute{"/v1/activities/{id}/resume", "activity.resume", &ActivityService::Resume},
         PhaseRoute{"/v1/activities/{id}/end", "activity.end", &ActivityService::End}}) {
     router.Add(Method::kPost, pr.path, Auth::kRequired, [&ctx, &svc, pr](http::Request& req) {
-      auto id = PathInt(req, "id");
+      auto id = PathId(req, "id");
       if (!id.ok()) return ErrorResponse(id.status());
       auto v = (svc.*pr.fn)(*id);
       if (!v.ok()) return ErrorResponse(v.status());
@@ -293,7 +310,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kPost, "/v1/activities/{id}/clone", Auth::kRequired,
              [&ctx, &svc](http::Request& req) {
-               auto id = PathInt(req, "id");
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                auto v = svc.Clone(*id, req.principal);
                if (!v.ok()) return ErrorResponse(v.status());
@@ -310,7 +327,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kGet, "/v1/activities/{id}/versions", Auth::kRequired,
              [&svc](http::Request& req) {
-               auto id = PathInt(req, "id");
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                auto list = svc.Versions(*id);
                if (!list.ok()) return ErrorResponse(list.status());
@@ -321,7 +338,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kGet, "/v1/activities/{id}/stats", Auth::kRequired,
              [&ctx, &svc](http::Request& req) {
-               auto id = PathInt(req, "id");
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                auto view = svc.Get(*id);
                if (!view.ok()) return ErrorResponse(view.status());
@@ -342,7 +359,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
   // Every draw with its random value, as CSV; each export is audited.
   router.Add(
       Method::kGet, "/v1/activities/{id}/draws", Auth::kRequired, [&ctx, &svc](http::Request& req) {
-        auto id = PathInt(req, "id");
+        auto id = PathId(req, "id");
         if (!id.ok()) return ErrorResponse(id.status());
         auto csv = svc.DrawLogCsv(*id);
         if (!csv.ok()) return ErrorResponse(csv.status());
@@ -361,103 +378,41 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
 
   // --- signed app back-ends ----------------------------------------------------------
 
-  router.Add(Method::kGet, "/v1/app/activities", Auth::kRequired, [&svc](http::Request& req) {
-    auto customer = Customer(req, nullptr);
-    if (!customer.ok()) return ErrorResponse(customer.status());
-    auto channel = Channel(req, nullptr);
-    if (!channel.ok()) return ErrorResponse(channel.status());
-    auto list = svc.VisibleTo(*customer, *channel);
-    if (!list.ok()) return ErrorResponse(list.status());
-    json::array items;
-    for (const ActivityService::Visible& v : *list) {
-      const activity::ActivityTerms& t = v.activity->terms;
-      items.push_back(json::object{
-          {"id", v.activity->activity_id},
-          {"name", t.name},
-          {"title", t.display.title},
-          {"template", t.display.template_name},
-          {"theme", t.display.theme},
-          {"state", v.state},
-          {"end", activity::FormatTime(t.eligibility.end_ms)},
-          {"chances_left", v.chances_left >= 0 ? json::value(v.chances_left) : json::value()},
-          {"points_cost", t.chances.points_cost}});
-    }
-    return JsonResponse(200, json::object{{"activities", std::move(items)}});
+  router.Add(Method::kGet, "/v1/app/activities", Auth::kRequired, [&ctx](http::Request& req) {
+    auto call = AppCall(req, nullptr);
+    if (!call.ok()) return ErrorResponse(call.status());
+    auto items = VisibleActivitiesJson(ctx, *call);
+    if (!items.ok()) return ErrorResponse(items.status());
+    return JsonResponse(200, json::object{{"activities", *std::move(items)}});
   });
 
   // Asynchronous: the answer waits for the draw's group commit (an fsync of 1-15 ms) without
   // holding a worker; the engine's writer thread calls back once the draw is durable.
   router.AddAsync(Method::kPost, "/v1/app/activities/{id}/draw", Auth::kRequired,
-                  [&svc](http::Request& req, http::Responder respond) {
-                    auto id = PathInt(req, "id");
+                  [&ctx](http::Request& req, http::Responder respond) {
+                    auto id = PathId(req, "id");
                     if (!id.ok()) return respond(ErrorResponse(id.status()));
-                    const std::string_view key = req.Header("idempotency-key");
-                    if (key.empty()) {
-                      return respond(ErrorResponse(absl::InvalidArgumentError(
-                          "Idempotency-Key: is required (a retry with the same key returns the "
-                          "first result)")));
-                    }
-                    if (key.size() > kMaxIdempotencyKeyBytes) {
-                      return respond(ErrorResponse(absl::InvalidArgumentError(fmt::format(
-                          "Idempotency-Key: at most {} bytes", kMaxIdempotencyKeyBytes))));
-                    }
                     absl::StatusOr<json::object> body = ParseObjectBody(req);
                     if (!body.ok()) return respond(ErrorResponse(body.status()));
-                    auto customer = Customer(req, &*body);
-                    if (!customer.ok()) return respond(ErrorResponse(customer.status()));
-                    auto channel = Channel(req, &*body);
-                    if (!channel.ok()) return respond(ErrorResponse(channel.status()));
-                    activity::DrawCall call;
-                    call.activity_id = *id;
-                    call.external_id = *std::move(customer);
-                    call.channel = *std::move(channel);
-                    // Keys are per API client: two clients never share a draw.
-                    call.idempotency_key = fmt::format("{}:{}", req.principal.Actor(), key);
-                    auto device = DeviceId(req, *body);
-                    if (!device.ok()) return respond(ErrorResponse(device.status()));
-                    call.device_id = *std::move(device);
-                    call.peer_ip = req.peer;
-                    call.forwarded_for = std::string(req.Header("x-forwarded-for"));
-                    // DrawDone is a std::function, which needs a copyable target.
-                    auto responder = std::make_shared<http::Responder>(std::move(respond));
-                    svc.DrawAsync(call, [responder, activity_id = *id](
-                                            absl::StatusOr<ActivityService::DrawOutcome> result) {
-                      if (!result.ok()) return (*responder)(ErrorResponse(result.status()));
-                      json::object out = ResultToJson(result->result);
-                      out["activity_id"] = activity_id;
-                      out["points_spent"] = result->points_spent;
-                      out["replayed"] = result->result.replayed;
-                      (*responder)(JsonResponse(result->result.replayed ? 200 : 201, out));
-                    });
+                    auto call = AppCall(req, &*body);
+                    if (!call.ok()) return respond(ErrorResponse(call.status()));
+                    DrawForCustomer(ctx, req, *id, *call, *body, std::move(respond));
                   });
 
   router.Add(Method::kGet, "/v1/app/activities/{id}/prizes", Auth::kRequired,
-             [&svc, &ctx](http::Request& req) {
-               auto id = PathInt(req, "id");
+             [&ctx](http::Request& req) {
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                auto customer = Customer(req, nullptr);
                if (!customer.ok()) return ErrorResponse(customer.status());
-               auto prizes = svc.MyPrizes(*id, *customer);
-               if (!prizes.ok()) return ErrorResponse(prizes.status());
-               // Each award with its fulfilment (processing, delivered, awaiting_operator).
-               std::vector<int64_t> draw_ids;
-               for (const auto& o : *prizes) draw_ids.push_back(o.draw_id);
-               auto fulfilled = CustomerFulfilments(ctx, *id, draw_ids);
-               if (!fulfilled.ok()) return ErrorResponse(fulfilled.status());
-               json::array items;
-               for (const auto& o : *prizes) {
-                 json::object item = ResultToJson(o);
-                 if (auto f = fulfilled->find(o.draw_id); f != fulfilled->end()) {
-                   item["fulfilment"] = std::move(f->second);
-                 }
-                 items.push_back(std::move(item));
-               }
-               return JsonResponse(200, json::object{{"prizes", std::move(items)}});
+               auto items = MyPrizesJson(ctx, *id, *customer);
+               if (!items.ok()) return ErrorResponse(items.status());
+               return JsonResponse(200, json::object{{"prizes", *std::move(items)}});
              });
 
   router.Add(Method::kGet, "/v1/app/activities/{id}/rules", Auth::kRequired,
              [&svc](http::Request& req) {
-               auto id = PathInt(req, "id");
+               auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                auto rules = svc.Rules(*id);
                if (!rules.ok()) return ErrorResponse(rules.status());
@@ -467,23 +422,121 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
   RegisterActivityTemplateRoutes(router, ctx);
 }
 
+// --- the customer side, shared with h5_api.cc (api/customer_activities.h) ----------------
+
+absl::StatusOr<int64_t> PathId(const http::Request& req, std::string_view name) {
+  const std::string& s = req.path_params.at(std::string(name));
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
+    return absl::NotFoundError(fmt::format("{} '{}' is not a valid id", name, s));
+  }
+  return v;
+}
+
+absl::StatusOr<json::array> VisibleActivitiesJson(ApiContext& ctx, const CustomerCall& call) {
+  ASSIGN_OR_RETURN(std::vector<ActivityService::Visible> list,
+                   ctx.activities->VisibleTo(call.customer, call.channel));
+  json::array items;
+  for (const ActivityService::Visible& v : list) {
+    const activity::ActivityTerms& t = v.activity->terms;
+    items.push_back(json::object{
+        {"id", v.activity->activity_id},
+        {"name", t.name},
+        {"title", t.display.title},
+        {"template", t.display.template_name},
+        {"theme", t.display.theme},
+        {"state", v.state},
+        {"end", activity::FormatTime(t.eligibility.end_ms)},
+        {"chances_left", v.chances_left >= 0 ? json::value(v.chances_left) : json::value()},
+        {"points_cost", t.chances.points_cost}});
+  }
+  return items;
+}
+
+void DrawForCustomer(ApiContext& ctx, const http::Request& req, int64_t id,
+                     const CustomerCall& call, const json::object& body, http::Responder respond) {
+  auto key = ScopedKey(req, call.key_scope);
+  if (!key.ok()) return respond(ErrorResponse(key.status()));
+  activity::DrawCall draw;
+  draw.activity_id = id;
+  draw.external_id = call.customer;
+  draw.channel = call.channel;
+  draw.idempotency_key = *std::move(key);
+  auto device = DeviceId(req, body);
+  if (!device.ok()) return respond(ErrorResponse(device.status()));
+  draw.device_id = *std::move(device);
+  draw.peer_ip = req.peer;
+  draw.forwarded_for = std::string(req.Header("x-forwarded-for"));
+  // DrawDone is a std::function, which needs a copyable target.
+  auto responder = std::make_shared<http::Responder>(std::move(respond));
+  ctx.activities->DrawAsync(draw,
+                            [responder, id](absl::StatusOr<ActivityService::DrawOutcome> result) {
+                              if (!result.ok()) return (*responder)(ErrorResponse(result.status()));
+                              json::object out = ResultToJson(result->result);
+                              out["activity_id"] = id;
+                              out["points_spent"] = result->points_spent;
+                              out["replayed"] = result->result.replayed;
+                              (*responder)(JsonResponse(result->result.replayed ? 200 : 201, out));
+                            });
+}
+
+absl::StatusOr<json::array> MyPrizesJson(ApiContext& ctx, int64_t id, const std::string& customer) {
+  ASSIGN_OR_RETURN(std::vector<activity::DrawResult> prizes,
+                   ctx.activities->MyPrizes(id, customer));
+  // Each award with its fulfilment (processing, delivered, awaiting_operator).
+  std::vector<int64_t> draw_ids;
+  for (const auto& o : prizes) draw_ids.push_back(o.draw_id);
+  ASSIGN_OR_RETURN(auto fulfilled, CustomerFulfilments(ctx, id, draw_ids));
+  json::array items;
+  for (const auto& o : prizes) {
+    json::object item = ResultToJson(o);
+    if (auto f = fulfilled.find(o.draw_id); f != fulfilled.end()) {
+      item["fulfilment"] = std::move(f->second);
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+http::Response SignInForCustomer(ApiContext& ctx, const http::Request& req, int64_t id,
+                                 const CustomerCall& call, const json::object& body) {
+  auto key = ScopedKey(req, call.key_scope);
+  if (!key.ok()) return ErrorResponse(key.status());
+  auto make_up = OptionalString(body, "make_up_date");
+  if (!make_up.ok()) return ErrorResponse(make_up.status());
+  std::optional<int64_t> make_up_day;
+  if (*make_up) {
+    auto day = activity::ParseDayDate(**make_up);
+    if (!day.ok()) {
+      return ErrorResponse(absl::InvalidArgumentError(
+          fmt::format("make_up_date: {}", std::string(day.status().message()))));
+    }
+    make_up_day = *day;
+  }
+  auto outcome = ctx.sign_ins->SignIn(id, call.customer, call.channel, *key, make_up_day);
+  if (!outcome.ok()) return ErrorResponse(outcome.status());
+  json::object out = activity::SignInToJson(outcome->record);
+  out["activity_id"] = id;
+  return Answer(outcome->replayed, std::move(out));
+}
+
+http::Response QuizAnswersForCustomer(ApiContext& ctx, const http::Request& req, int64_t id,
+                                      const CustomerCall& call, const json::object& body) {
+  auto key = ScopedKey(req, call.key_scope);
+  if (!key.ok()) return ErrorResponse(key.status());
+  const json::value* answers = body.if_contains("answers");
+  if (answers == nullptr) return ErrorResponse(absl::InvalidArgumentError("answers: is required"));
+  auto outcome = ctx.quizzes->Submit(id, call.customer, call.channel, *key, *answers);
+  if (!outcome.ok()) return ErrorResponse(outcome.status());
+  json::object out = activity::QuizOutcomeToJson(*outcome);
+  out["activity_id"] = id;
+  return Answer(outcome->replayed, std::move(out));
+}
+
 // --- sign-in, quiz and task routes (signed clients) ------------------------------------
 
 namespace {
-
-// The Idempotency-Key header scoped to the calling client, as for draws.
-absl::StatusOr<std::string> ScopedKey(const http::Request& req) {
-  const std::string_view key = req.Header("idempotency-key");
-  if (key.empty()) {
-    return absl::InvalidArgumentError(
-        "Idempotency-Key: is required (a retry with the same key returns the first result)");
-  }
-  if (key.size() > kMaxIdempotencyKeyBytes) {
-    return absl::InvalidArgumentError(
-        fmt::format("Idempotency-Key: at most {} bytes", kMaxIdempotencyKeyBytes));
-  }
-  return fmt::format("{}:{}", req.principal.Actor(), key);
-}
 
 http::Response Answer(bool replayed, json::object body) {
   body["replayed"] = replayed;
@@ -530,38 +583,19 @@ void RegisterActivityTemplateRoutes(http::Router& router, ApiContext& ctx) {
 
   if (activity::SignInService* sign_ins = ctx.sign_ins; sign_ins != nullptr) {
     router.Add(Method::kPost, "/v1/app/activities/{id}/sign-in", Auth::kRequired,
-               [sign_ins](http::Request& req) {
-                 auto id = PathInt(req, "id");
+               [&ctx](http::Request& req) {
+                 auto id = PathId(req, "id");
                  if (!id.ok()) return ErrorResponse(id.status());
-                 auto key = ScopedKey(req);
-                 if (!key.ok()) return ErrorResponse(key.status());
                  absl::StatusOr<json::object> body = ParseObjectBody(req);
                  if (!body.ok()) return ErrorResponse(body.status());
-                 auto customer = Customer(req, &*body);
-                 if (!customer.ok()) return ErrorResponse(customer.status());
-                 auto channel = Channel(req, &*body);
-                 if (!channel.ok()) return ErrorResponse(channel.status());
-                 auto make_up = OptionalString(*body, "make_up_date");
-                 if (!make_up.ok()) return ErrorResponse(make_up.status());
-                 std::optional<int64_t> make_up_day;
-                 if (*make_up) {
-                   auto day = activity::ParseDayDate(**make_up);
-                   if (!day.ok()) {
-                     return ErrorResponse(absl::InvalidArgumentError(
-                         fmt::format("make_up_date: {}", std::string(day.status().message()))));
-                   }
-                   make_up_day = *day;
-                 }
-                 auto outcome = sign_ins->SignIn(*id, *customer, *channel, *key, make_up_day);
-                 if (!outcome.ok()) return ErrorResponse(outcome.status());
-                 json::object out = activity::SignInToJson(outcome->record);
-                 out["activity_id"] = *id;
-                 return Answer(outcome->replayed, std::move(out));
+                 auto call = AppCall(req, &*body);
+                 if (!call.ok()) return ErrorResponse(call.status());
+                 return SignInForCustomer(ctx, req, *id, *call, *body);
                });
 
     router.Add(Method::kGet, "/v1/app/activities/{id}/sign-in", Auth::kRequired,
                [sign_ins](http::Request& req) {
-                 auto id = PathInt(req, "id");
+                 auto id = PathId(req, "id");
                  if (!id.ok()) return ErrorResponse(id.status());
                  auto customer = Customer(req, nullptr);
                  if (!customer.ok()) return ErrorResponse(customer.status());
@@ -574,7 +608,7 @@ void RegisterActivityTemplateRoutes(http::Router& router, ApiContext& ctx) {
   if (activity::QuizService* quizzes = ctx.quizzes; quizzes != nullptr) {
     router.Add(Method::kGet, "/v1/app/activities/{id}/quiz", Auth::kRequired,
                [quizzes](http::Request& req) {
-                 auto id = PathInt(req, "id");
+                 auto id = PathId(req, "id");
                  if (!id.ok()) return ErrorResponse(id.status());
                  auto customer = Customer(req, nullptr);
                  if (!customer.ok()) return ErrorResponse(customer.status());
@@ -584,26 +618,14 @@ void RegisterActivityTemplateRoutes(http::Router& router, ApiContext& ctx) {
                });
 
     router.Add(Method::kPost, "/v1/app/activities/{id}/quiz/answers", Auth::kRequired,
-               [quizzes](http::Request& req) {
-                 auto id = PathInt(req, "id");
+               [&ctx](http::Request& req) {
+                 auto id = PathId(req, "id");
                  if (!id.ok()) return ErrorResponse(id.status());
-                 auto key = ScopedKey(req);
-                 if (!key.ok()) return ErrorResponse(key.status());
                  absl::StatusOr<json::object> body = ParseObjectBody(req);
                  if (!body.ok()) return ErrorResponse(body.status());
-                 auto customer = Customer(req, &*body);
-                 if (!customer.ok()) return ErrorResponse(customer.status());
-                 auto channel = Channel(req, &*body);
-                 if (!channel.ok()) return ErrorResponse(channel.status());
-                 const json::value* answers = body->if_contains("answers");
-                 if (answers == nullptr) {
-                   return ErrorResponse(absl::InvalidArgumentError("answers: is required"));
-                 }
-                 auto outcome = quizzes->Submit(*id, *customer, *channel, *key, *answers);
-                 if (!outcome.ok()) return ErrorResponse(outcome.status());
-                 json::object out = activity::QuizOutcomeToJson(*outcome);
-                 out["activity_id"] = *id;
-                 return Answer(outcome->replayed, std::move(out));
+                 auto call = AppCall(req, &*body);
+                 if (!call.ok()) return ErrorResponse(call.status());
+                 return QuizAnswersForCustomer(ctx, req, *id, *call, *body);
                });
   }
 
@@ -612,7 +634,7 @@ void RegisterActivityTemplateRoutes(http::Router& router, ApiContext& ctx) {
     // app: a completion mints draw chances.
     router.Add(Method::kPost, "/v1/app/activities/{id}/tasks/{task_id}/complete", Auth::kRequired,
                [tasks](http::Request& req) {
-                 auto id = PathInt(req, "id");
+                 auto id = PathId(req, "id");
                  if (!id.ok()) return ErrorResponse(id.status());
                  const std::string& task_id = req.path_params.at("task_id");
                  absl::StatusOr<json::object> body = ParseObjectBody(req);

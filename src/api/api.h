@@ -17,6 +17,7 @@
 
 namespace mercator::auth {
 class ApiClientService;
+class CustomerTokenService;
 }  // namespace mercator::auth
 
 namespace mercator::auth {
@@ -97,6 +98,8 @@ struct ApiContext {
   auth::RateLimiter* login_limiter = nullptr;
   // API clients and their signed requests (clients_api.cc).
   auth::ApiClientService* api_clients = nullptr;
+  // Customer tokens of the H5 pages (h5_api.cc); routes only when set (with activities).
+  auth::CustomerTokenService* customer_tokens = nullptr;
   // Customers' points (points_api.cc).
   reward::PointsLedger* points = nullptr;
   // Coupon templates, inventory, grants, redemption (coupons_api.cc).
@@ -158,6 +161,8 @@ void RegisterFulfilmentRoutes(http::Router& router, ApiContext& ctx);
 void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx);
 // /v1/activities (operators) and /v1/app/activities (signed app back-ends).
 void RegisterActivityRoutes(http::Router& router, ApiContext& ctx);
+// /v1/h5/...: customer tokens and the customer-facing activity routes (h5_api.cc).
+void RegisterH5Routes(http::Router& router, ApiContext& ctx);
 // /v1/risk/blocklist (activity/draw_guard.h).
 void RegisterRiskRoutes(http::Router& router, ApiContext& ctx);
 // /v1/events, /v1/customers/{external_id}/events, /v1/lifecycle/... (event/).
@@ -190,6 +195,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterJourneyRoutes(router, ctx);
   RegisterClientRoutes(router, ctx);
   RegisterActivityRoutes(router, ctx);
+  RegisterH5Routes(router, ctx);
   RegisterRiskRoutes(router, ctx);
   RegisterOutreachRoutes(router, ctx);
   RegisterWorkbenchRoutes(router, ctx);

@@ -39,10 +39,18 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 absl::Status Authenticate(auth::StaffService* staff, const SignedRequestVerifier& verify_signed,
-                          http::Request& req) {
+                          const CustomerTokenVerifier& verify_customer, http::Request& req) {
   const std::string_view authorization = Trim(req.Header("authorization"));
   if (!authorization.empty()) {
     const std::string_view scheme = authorization.substr(0, authorization.find(' '));
+    if (EqualsIgnoreCase(scheme, kBearerScheme)) {
+      if (!verify_customer) {
+        return absl::UnauthenticatedError("authorization: customer tokens are not accepted here");
+      }
+      ASSIGN_OR_RETURN(req.principal,
+                       verify_customer(Trim(authorization.substr(kBearerScheme.size()))));
+      return absl::OkStatus();
+    }
     if (!EqualsIgnoreCase(scheme, kSignedScheme)) {
       return absl::UnauthenticatedError(
           Cat("authorization: the scheme is not supported; sign requests with ", kSignedScheme,
@@ -85,10 +93,12 @@ absl::Status Authorize(const http::Request& request) {
   return absl::OkStatus();
 }
 
-std::function<absl::Status(http::Request&)> MakeAuthenticator(auth::StaffService* staff,
-                                                              SignedRequestVerifier verify_signed) {
-  return [staff, verify = std::move(verify_signed)](http::Request& req) -> absl::Status {
-    RETURN_IF_ERROR(Authenticate(staff, verify, req));
+std::function<absl::Status(http::Request&)> MakeAuthenticator(
+    auth::StaffService* staff, SignedRequestVerifier verify_signed,
+    CustomerTokenVerifier verify_customer) {
+  return [staff, verify = std::move(verify_signed),
+          customer = std::move(verify_customer)](http::Request& req) -> absl::Status {
+    RETURN_IF_ERROR(Authenticate(staff, verify, customer, req));
     return Authorize(req);
   };
 }

@@ -3,6 +3,9 @@
 // Authentication, in order:
 //   - `Authorization: MCT-HMAC-SHA256 ...`: an API client's signed request, checked by the
 //     injected verifier (docs/api-signing.md); without a verifier such requests get 401;
+//   - `Authorization: Bearer <token>`: a customer token of the H5 pages (auth/customer_token.h),
+//     checked by the injected verifier; the principal is the customer (kind customer, the
+//     "h5" permission only, so it reaches nothing but /v1/h5/... routes); without a verifier 401;
 //   - another Authorization scheme: 401;
 //   - the `mct_session` cookie: a staff session (auth::StaffService::Authenticate). Writes
 //     (POST, PUT, PATCH, DELETE) must also carry the session's CSRF token in X-CSRF-Token,
@@ -35,10 +38,17 @@ inline constexpr std::string_view kCsrfHeader = "x-csrf-token";
 // scopes), or Unauthenticated.
 using SignedRequestVerifier = std::function<absl::StatusOr<Principal>(const http::Request&)>;
 
+inline constexpr std::string_view kBearerScheme = "Bearer";
+
+// Checks a customer token (the text after "Bearer ") and returns its customer principal, or
+// Unauthenticated.
+using CustomerTokenVerifier = std::function<absl::StatusOr<Principal>(std::string_view token)>;
+
 // The authenticator for http::Router::SetAuthenticator. `staff` must outlive it;
-// `verify_signed` may be null.
-std::function<absl::Status(http::Request&)> MakeAuthenticator(auth::StaffService* staff,
-                                                              SignedRequestVerifier verify_signed);
+// `verify_signed` and `verify_customer` may be null.
+std::function<absl::Status(http::Request&)> MakeAuthenticator(
+    auth::StaffService* staff, SignedRequestVerifier verify_signed,
+    CustomerTokenVerifier verify_customer = nullptr);
 
 // The route permission check alone (request.route and method set by the router).
 absl::Status Authorize(const http::Request& request);

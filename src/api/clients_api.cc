@@ -78,6 +78,8 @@ std::string_view KindName(Principal::Kind kind) {
       return "staff";
     case Principal::Kind::kClient:
       return "client";
+    case Principal::Kind::kCustomer:
+      return "customer";
     case Principal::Kind::kSystem:
       return "system";
     case Principal::Kind::kNone:

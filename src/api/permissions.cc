@@ -123,6 +123,19 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/app/activities/{id}/quiz/answers", "draw"},
     // A task completion mints draw chances: reported by the bank's systems (events scope).
     {Method::kPost, "/v1/app/activities/{id}/tasks/{task_id}/complete", "events:write"},
+    // h5_api.cc: the app back-end obtains a customer token (draw scope); the customer's
+    // browser uses it ("h5", which only customer tokens grant).
+    {Method::kPost, "/v1/h5/tokens", "draw"},
+    {Method::kGet, "/v1/h5/me", "h5"},
+    {Method::kGet, "/v1/h5/activities", "h5"},
+    {Method::kGet, "/v1/h5/activities/{id}", "h5"},
+    {Method::kGet, "/v1/h5/activities/{id}/rules", "h5"},
+    {Method::kPost, "/v1/h5/activities/{id}/draw", "h5"},
+    {Method::kGet, "/v1/h5/activities/{id}/prizes", "h5"},
+    {Method::kGet, "/v1/h5/activities/{id}/sign-in", "h5"},
+    {Method::kPost, "/v1/h5/activities/{id}/sign-in", "h5"},
+    {Method::kGet, "/v1/h5/activities/{id}/quiz", "h5"},
+    {Method::kPost, "/v1/h5/activities/{id}/quiz/answers", "h5"},
     // risk_api.cc
     {Method::kGet, "/v1/risk/blocklist", "risk:read"},
     {Method::kPost, "/v1/risk/blocklist", "risk:write"},

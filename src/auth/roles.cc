@@ -8,7 +8,7 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 38> kAllPermissions = {
+constexpr std::array<std::string_view, 39> kAllPermissions = {
     "activities:read",   // activities: terms, versions, stats, draw log
     "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
@@ -26,6 +26,7 @@ constexpr std::array<std::string_view, 38> kAllPermissions = {
     "draw",              // client scope: draw in an activity for a customer
     "events:write",      // client scope: send events
     "exports:read",      // download member lists (of approved exports)
+    "h5",                // customer token: one's own activities, draws, prizes (H5 pages)
     "journeys:read",     // journeys: definitions, versions, stats, customers' entries
     "journeys:write",    // create, edit, submit, pause, resume, end journeys (audited)
     "pii:read",          // see name, phone and ID number unmasked (each read is audited)
@@ -150,6 +151,8 @@ bool IsScope(std::string_view scope) {
   const auto scopes = AllScopes();
   return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
 }
+
+std::vector<std::string> CustomerPermissions() { return {"h5"}; }
 
 std::vector<std::string> PermissionsOfScopes(std::span<const std::string> scopes) {
   std::vector<std::string> out;

@@ -32,6 +32,9 @@ bool IsScope(std::string_view scope);
 // The sorted union of the permissions the scopes grant.
 std::vector<std::string> PermissionsOfScopes(std::span<const std::string> scopes);
 
+// What a customer holding an H5 token (auth/customer_token.h) may do: "h5" only.
+std::vector<std::string> CustomerPermissions();
+
 }  // namespace mercator::auth
 
 #endif  // MERCATOR_AUTH_ROLES_H_

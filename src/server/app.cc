@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/auth_middleware.h"
 #include "api/clients_api.h"
+#include "api/h5_api.h"
 #include "auth/vault.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -95,6 +96,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
   app->points_repository_ = NewSqlitePointsRepository(*app->store_);
+  app->customer_tokens_ = std::make_unique<auth::CustomerTokenService>(
+      app->cipher_.get(), clock, options.customer_tokens);
   app->points_ = std::make_unique<reward::PointsLedger>(app->points_repository_.get(), clock);
   app->coupon_repository_ = NewSqliteCouponRepository(*app->store_);
   app->coupons_ = std::make_unique<reward::CouponService>(app->coupon_repository_.get(), clock,
@@ -265,8 +268,11 @@ absl::Status App::Start() {
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
-  router_->SetAuthenticator(api::MakeAuthenticator(staff_.get(), std::move(verify_signed)));
+  router_->SetAuthenticator(api::MakeAuthenticator(
+      staff_.get(), std::move(verify_signed),
+      api::CustomerTokenVerifierFor(customer_tokens_.get(), api_clients_.get())));
 
+  ctx.customer_tokens = customer_tokens_.get();
   http::ServerOptions so;
   so.address = options_.address;
   so.port = options_.port;

@@ -24,6 +24,7 @@
 #include "activity/template_rewards.h"
 #include "activity/verification.h"
 #include "auth/approvals.h"
+#include "auth/customer_token.h"
 #include "auth/audit_log.h"
 #include "auth/rate_limiter.h"
 #include "auth/request_signing.h"
@@ -84,6 +85,8 @@ struct AppOptions {
   auth::ApiClientOptions api_clients;
   // How often lots of points and coupons past their date are expired
   // (reward::RewardsExpiryJob); 0: never (spends still never take expired points, balances do
+  // Customer tokens of the H5 pages (auth/customer_token.h): their lifetime.
+  auth::CustomerTokenOptions customer_tokens;
   // not count them, and expired coupons cannot be redeemed).
   int64_t points_expiry_interval_ms = 60'000;
   // Activities: how long evaluated audiences are reused for eligibility (tests: 0).
@@ -190,6 +193,7 @@ class App {
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
+  std::unique_ptr<auth::CustomerTokenService> customer_tokens_;
   // The event log over the customers and their index (declared after them: destroyed first).
   std::unique_ptr<LifecycleRepository> lifecycle_repository_;
   std::unique_ptr<event::EventService> events_;

@@ -1,0 +1,330 @@
+// /v1/h5/... : the customer-facing H5 activity pages (web/h5). An app back-end (a signed API
+// client with the "draw" scope) obtains a short-lived token for its customer
+// (POST /v1/h5/tokens); the customer's browser calls the other routes with
+// `Authorization: Bearer <token>` and acts only for that customer, on the token's channel and,
+// if the token names one, only in that activity. The customer side's logic is shared with
+// /v1/app/activities (api/customer_activities.h); this file adds where the customer comes from,
+// a status view for the page's first call, the rules without odds or stock, and stable codes
+// for the page's friendly states. Design: docs/h5.md.
+#include "api/h5_api.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "activity/activity_service.h"
+#include "activity/quiz_service.h"
+#include "activity/signin_service.h"
+#include "api/api.h"
+#include "api/audit_util.h"
+#include "api/customer_activities.h"
+#include "api/json_util.h"
+#include "auth/customer_token.h"
+#include "auth/request_signing.h"
+#include "auth/roles.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace mercator::api {
+
+namespace {
+
+// The channel of a token when the app back-end does not name one.
+constexpr std::string_view kDefaultChannel = "h5";
+
+// Members of the rules page that would tell a customer the odds or the stock.
+constexpr std::string_view kHiddenPrizeMembers[] = {"probability", "weight", "total_stock",
+                                                    "daily_stock", "stock_left"};
+
+// The stable code of a problem the page shows as a friendly state, from the status and the
+// detail the activity service gives (activity/activity_service.h); empty for other problems.
+std::string_view FriendlyCode(int status, std::string_view detail) {
+  if (status == 429 && detail.starts_with("chances:")) return "no_chances_left";
+  if (status == 409 && detail.find("has ended") != std::string_view::npos) {
+    return "activity_ended";
+  }
+  if (status == 409 && detail.starts_with("activity: not live")) return "activity_not_live";
+  if (status == 403 && detail.find("not eligible") != std::string_view::npos) {
+    return "not_eligible";
+  }
+  return {};
+}
+
+// Adds "code" (and a matching problem type) to a problem the page shows as a friendly state.
+http::Response WithCode(http::Response r) {
+  if (r.status < 400) return r;
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (ec || !v.is_object()) return r;
+  json::object& o = v.as_object();
+  const json::value* detail = o.if_contains("detail");
+  const std::string_view code = FriendlyCode(r.status, detail != nullptr && detail->is_string()
+                                                           ? std::string_view(detail->as_string())
+                                                           : std::string_view());
+  if (code.empty()) return r;
+  o["code"] = code;
+  o["type"] = Cat("urn:mercator:problem:", code);
+  r.body = json::serialize(o);
+  return r;
+}
+
+http::Response Error(const absl::Status& s) { return WithCode(ErrorResponse(s)); }
+
+// The token's customer, channel and key scope.
+CustomerCall H5Call(const http::Request& req) {
+  return CustomerCall{.customer = req.principal.id,
+                      .channel = req.principal.channel,
+                      .key_scope = req.principal.Actor()};
+}
+
+// The activity id of the path, which the token must allow.
+absl::StatusOr<int64_t> AllowedActivity(const http::Request& req) {
+  ASSIGN_OR_RETURN(int64_t id, PathId(req, "id"));
+  if (req.principal.activity_id != 0 && req.principal.activity_id != id) {
+    return absl::PermissionDeniedError(
+        fmt::format("token: valid for activity {} only", req.principal.activity_id));
+  }
+  return id;
+}
+
+// The published rules as customers may read them: no odds, weights or stock.
+json::object PublicRules(json::object rules) {
+  if (json::value* pools = rules.if_contains("pools"); pools != nullptr && pools->is_array()) {
+    for (json::value& pool : pools->as_array()) {
+      json::value* prizes = pool.is_object() ? pool.as_object().if_contains("prizes") : nullptr;
+      if (prizes == nullptr || !prizes->is_array()) continue;
+      for (json::value& prize : prizes->as_array()) {
+        if (!prize.is_object()) continue;
+        for (std::string_view m : kHiddenPrizeMembers) prize.as_object().erase(m);
+      }
+    }
+  }
+  return rules;
+}
+
+// GET /v1/h5/activities/{id}: the activity, whether the customer can take part (status "ok"
+// or a friendly code with its detail), chances left and the prizes of their pool (names and
+// kinds only), so the page can draw the wheel and pick its state in one call.
+json::object StatusJson(const activity::ActivityService::CustomerView& v) {
+  const activity::ActivityTerms& t = v.activity->terms;
+  json::object out{{"id", v.activity->activity_id},
+                   {"name", t.name},
+                   {"description", t.description},
+                   {"title", t.display.title},
+                   {"template", t.display.template_name},
+                   {"theme", t.display.theme},
+                   {"start", activity::FormatTime(t.eligibility.start_ms)},
+                   {"end", activity::FormatTime(t.eligibility.end_ms)},
+                   {"points_cost", t.chances.points_cost},
+                   {"chances_left", v.chances_left >= 0 ? json::value(v.chances_left) : nullptr}};
+  if (v.can_take_part.ok()) {
+    out["status"] = "ok";
+  } else {
+    const http::Response problem = ErrorResponse(v.can_take_part);
+    const std::string_view detail = ToStd(v.can_take_part.message());
+    const std::string_view code = FriendlyCode(problem.status, detail);
+    out["status"] = code.empty() ? std::string_view("unavailable") : code;
+    out["detail"] = detail;
+  }
+  if (v.can_take_part.ok() && v.chances_left == 0) out["status"] = "no_chances_left";
+  json::array prizes;
+  for (const activity::PoolGroup& g : t.pools) {
+    if (g.pool.id != v.pool_id) continue;
+    for (const activity::Prize& p : g.pool.prizes) {
+      prizes.push_back(json::object{{"id", p.id}, {"name", p.name}, {"kind", p.kind}});
+    }
+  }
+  out["prizes"] = std::move(prizes);
+  return out;
+}
+
+absl::StatusOr<json::object> IssueToken(ApiContext& ctx, http::Request& req) {
+  ASSIGN_OR_RETURN(json::object body, ParseObjectBody(req));
+  ASSIGN_OR_RETURN(std::string customer, RequiredString(body, "customer"));
+  ASSIGN_OR_RETURN(std::optional<int64_t> activity, OptionalInt(body, "activity"));
+  ASSIGN_OR_RETURN(std::optional<std::string> channel, OptionalString(body, "channel"));
+  if (!channel) channel = std::string(kDefaultChannel);
+  if (!activity::IsChannel(*channel)) {
+    return absl::InvalidArgumentError("channel: must be one of app, h5, wechat_oa, wecom, branch");
+  }
+  if (activity && *activity <= 0) {
+    return absl::InvalidArgumentError("activity: must be a positive activity id");
+  }
+  // Issue first: it checks the customer id's form before it is looked up.
+  ASSIGN_OR_RETURN(
+      auth::CustomerTokenService::Issued issued,
+      ctx.customer_tokens->Issue(req.principal.id, customer, *channel, activity.value_or(0)));
+  ASSIGN_OR_RETURN(std::optional<uint32_t> uid, ctx.customers->Resolve(customer));
+  if (!uid) return absl::NotFoundError(fmt::format("customer: '{}' not found", customer));
+  if (activity) {
+    if (absl::Status s = ctx.activities->Get(*activity).status(); absl::IsNotFound(s)) {
+      return absl::NotFoundError(fmt::format("activity: {} not found", *activity));
+    } else if (!s.ok()) {
+      return s;
+    }
+  }
+  const std::string expires_at = IsoTime(issued.claims.expires_ms);
+  RETURN_IF_ERROR(RecordAudit(
+      ctx, req, "h5.token_issue", "customer", customer,
+      json::serialize(json::object{{"activity", activity ? json::value(*activity) : nullptr},
+                                   {"channel", *channel},
+                                   {"expires_at", expires_at}})));
+  std::string page = Cat("/h5/?token=", issued.token);
+  if (activity) page += Cat("&activity=", std::to_string(*activity));
+  return json::object{{"token", issued.token},
+                      {"token_type", "Bearer"},
+                      {"expires_at", expires_at},
+                      {"expires_in", (issued.claims.expires_ms - issued.claims.issued_ms) / 1000},
+                      {"customer", customer},
+                      {"channel", *channel},
+                      {"activity", activity ? json::value(*activity) : nullptr},
+                      {"page", page}};
+}
+
+}  // namespace
+
+CustomerTokenVerifier CustomerTokenVerifierFor(auth::CustomerTokenService* tokens,
+                                               auth::ApiClientService* clients) {
+  return [tokens, clients](std::string_view token) -> absl::StatusOr<Principal> {
+    ASSIGN_OR_RETURN(auth::CustomerTokenClaims claims, tokens->Verify(token));
+    absl::StatusOr<ApiClient> client = clients->Get(claims.client_id);
+    if (!client.ok() || client->disabled ||
+        std::find(client->scopes.begin(), client->scopes.end(), "draw") == client->scopes.end()) {
+      if (client.ok() || absl::IsNotFound(client.status())) {
+        return absl::UnauthenticatedError(
+            "authorization: the customer token's client is disabled or lost the draw scope");
+      }
+      return client.status();
+    }
+    Principal p;
+    p.kind = Principal::Kind::kCustomer;
+    p.id = std::move(claims.customer);
+    p.permissions = auth::CustomerPermissions();
+    p.via_client = std::move(claims.client_id);
+    p.channel = std::move(claims.channel);
+    p.activity_id = claims.activity_id;
+    return p;
+  };
+}
+
+void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
+  using http::Auth;
+  using http::Method;
+  if (ctx.customer_tokens == nullptr || ctx.activities == nullptr) return;
+
+  // --- the app back-end -----------------------------------------------------------------
+
+  router.Add(Method::kPost, "/v1/h5/tokens", Auth::kRequired, [&ctx](http::Request& req) {
+    if (req.principal.kind != Principal::Kind::kClient) {
+      return ErrorResponse(absl::PermissionDeniedError(
+          "customer tokens are obtained by the app back-end (a signed API client)"));
+    }
+    auto out = IssueToken(ctx, req);
+    if (!out.ok()) return ErrorResponse(out.status());
+    http::Response r = JsonResponse(201, *out);
+    r.headers["cache-control"] = "no-store";
+    return r;
+  });
+
+  // --- the customer's browser ------------------------------------------------------------
+
+  router.Add(Method::kGet, "/v1/h5/me", Auth::kRequired, [](http::Request& req) {
+    const Principal& p = req.principal;
+    return JsonResponse(
+        200, json::object{{"customer", p.id},
+                          {"channel", p.channel},
+                          {"activity", p.activity_id != 0 ? json::value(p.activity_id) : nullptr}});
+  });
+
+  router.Add(Method::kGet, "/v1/h5/activities", Auth::kRequired, [&ctx](http::Request& req) {
+    auto items = VisibleActivitiesJson(ctx, H5Call(req));
+    if (!items.ok()) return Error(items.status());
+    if (const int64_t only = req.principal.activity_id; only != 0) {
+      json::array kept;
+      for (json::value& a : *items) {
+        if (a.as_object().at("id").as_int64() == only) kept.push_back(std::move(a));
+      }
+      *items = std::move(kept);
+    }
+    return JsonResponse(200, json::object{{"activities", *std::move(items)}});
+  });
+
+  router.Add(Method::kGet, "/v1/h5/activities/{id}", Auth::kRequired, [&ctx](http::Request& req) {
+    auto id = AllowedActivity(req);
+    if (!id.ok()) return Error(id.status());
+    auto view = ctx.activities->ViewFor(*id, req.principal.id, req.principal.channel);
+    if (!view.ok()) return Error(view.status());
+    return JsonResponse(200, StatusJson(*view));
+  });
+
+  router.Add(Method::kGet, "/v1/h5/activities/{id}/rules", Auth::kRequired,
+             [&ctx](http::Request& req) {
+               auto id = AllowedActivity(req);
+               if (!id.ok()) return Error(id.status());
+               auto rules = ctx.activities->Rules(*id);
+               if (!rules.ok()) return Error(rules.status());
+               return JsonResponse(200, PublicRules(*std::move(rules)));
+             });
+
+  router.AddAsync(Method::kPost, "/v1/h5/activities/{id}/draw", Auth::kRequired,
+                  [&ctx](http::Request& req, http::Responder respond) {
+                    auto id = AllowedActivity(req);
+                    if (!id.ok()) return respond(Error(id.status()));
+                    absl::StatusOr<json::object> body = ParseObjectBody(req);
+                    if (!body.ok()) return respond(Error(body.status()));
+                    auto inner = std::make_shared<http::Responder>(std::move(respond));
+                    DrawForCustomer(ctx, req, *id, H5Call(req), *body,
+                                    http::Responder([inner](http::Response r) {
+                                      (*inner)(WithCode(std::move(r)));
+                                    }));
+                  });
+
+  router.Add(Method::kGet, "/v1/h5/activities/{id}/prizes", Auth::kRequired,
+             [&ctx](http::Request& req) {
+               auto id = AllowedActivity(req);
+               if (!id.ok()) return Error(id.status());
+               auto items = MyPrizesJson(ctx, *id, req.principal.id);
+               if (!items.ok()) return Error(items.status());
+               return JsonResponse(200, json::object{{"prizes", *std::move(items)}});
+             });
+
+  if (ctx.sign_ins != nullptr) {
+    router.Add(Method::kGet, "/v1/h5/activities/{id}/sign-in", Auth::kRequired,
+               [&ctx](http::Request& req) {
+                 auto id = AllowedActivity(req);
+                 if (!id.ok()) return Error(id.status());
+                 auto calendar = ctx.sign_ins->Calendar(*id, req.principal.id);
+                 if (!calendar.ok()) return Error(calendar.status());
+                 return JsonResponse(200, *calendar);
+               });
+    router.Add(Method::kPost, "/v1/h5/activities/{id}/sign-in", Auth::kRequired,
+               [&ctx](http::Request& req) {
+                 auto id = AllowedActivity(req);
+                 if (!id.ok()) return Error(id.status());
+                 absl::StatusOr<json::object> body = ParseObjectBody(req);
+                 if (!body.ok()) return Error(body.status());
+                 return WithCode(SignInForCustomer(ctx, req, *id, H5Call(req), *body));
+               });
+  }
+
+  if (ctx.quizzes != nullptr) {
+    router.Add(Method::kGet, "/v1/h5/activities/{id}/quiz", Auth::kRequired,
+               [&ctx](http::Request& req) {
+                 auto id = AllowedActivity(req);
+                 if (!id.ok()) return Error(id.status());
+                 auto questions = ctx.quizzes->Questions(*id, req.principal.id);
+                 if (!questions.ok()) return Error(questions.status());
+                 return JsonResponse(200, *questions);
+               });
+    router.Add(Method::kPost, "/v1/h5/activities/{id}/quiz/answers", Auth::kRequired,
+               [&ctx](http::Request& req) {
+                 auto id = AllowedActivity(req);
+                 if (!id.ok()) return Error(id.status());
+                 absl::StatusOr<json::object> body = ParseObjectBody(req);
+                 if (!body.ok()) return Error(body.status());
+                 return WithCode(QuizAnswersForCustomer(ctx, req, *id, H5Call(req), *body));
+               });
+  }
+}
+
+}  // namespace mercator::api
