@@ -1,0 +1,704 @@
+#include "campaign/campaign_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include "absl/time/time.h"
+#include "auth/request_signing.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "event/catalog.h"
+#include "event/event.h"
+#include "outreach/contact_policy.h"
+#include "outreach/outreach.h"
+#include "outreach/templates.h"
+#include "segment/audience_service.h"
+#include "segment/dsl.h"
+#include "store/repository.h"
+
+namespace mercator::campaign {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxNameBytes = 200;
+constexpr size_t kMaxChannels = 4;
+constexpr int64_t kMaxThrottle = 100'000;
+constexpr int32_t kMaxHoldoutPercent = 50;
+constexpr int32_t kMaxGoalDays = 90;
+constexpr int64_t kDayMs = 86'400'000;
+
+absl::Status Bad(std::string_view field, std::string_view reason) {
+  return absl::InvalidArgumentError(fmt::format("{}: {}", field, reason));
+}
+absl::Status Bad(std::string_view field, const absl::Status& status) {
+  return Bad(field, std::string_view(std::string(status.message())));
+}
+
+CampaignRepository::Transition Change(std::string from, std::string to, int64_t now_ms,
+                                      int64_t finished_ms = 0) {
+  CampaignRepository::Transition t;
+  t.from = std::move(from);
+  t.to = std::move(to);
+  t.now_ms = now_ms;
+  t.finished_ms = finished_ms;
+  return t;
+}
+
+// "HH:MM" -> minute of day (0..1440; "24:00" only as an end).
+std::optional<int32_t> ParseClock(std::string_view s, bool end) {
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  int h = 0, m = 0;
+  if (std::from_chars(s.data(), s.data() + 2, h).ptr != s.data() + 2) return std::nullopt;
+  if (std::from_chars(s.data() + 3, s.data() + 5, m).ptr != s.data() + 5) return std::nullopt;
+  if (m < 0 || m > 59 || h < 0 || h > 24 || (h == 24 && (m != 0 || !end))) return std::nullopt;
+  return h * 60 + m;
+}
+
+absl::StatusOr<int64_t> IntMember(const json::object& o, std::string_view key,
+                                  std::string_view field, int64_t min, int64_t max,
+                                  int64_t fallback) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return fallback;
+  if (!v->is_int64() && !v->is_uint64()) return Bad(field, "must be an integer");
+  const int64_t n = v->is_int64() ? v->as_int64() : static_cast<int64_t>(v->as_uint64());
+  if (n < min || n > max) return Bad(field, fmt::format("must be between {} and {}", min, max));
+  return n;
+}
+
+absl::StatusOr<std::string> StringMember(const json::object& o, std::string_view key,
+                                         std::string_view field, bool required) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) {
+    if (required) return Bad(field, "is required");
+    return std::string();
+  }
+  if (!v->is_string()) return Bad(field, "must be a string");
+  return std::string(v->as_string());
+}
+
+uint64_t Mix(uint64_t x) {  // SplitMix64's finaliser
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Reasons that say this channel cannot reach the customer, so the next one may.
+bool FallsBack(const outreach::SendResult& r) {
+  if (r.outcome == outreach::SendResult::Outcome::kFailed) return true;
+  return r.reason == "no_consent" || r.reason == "opted_out";
+}
+
+}  // namespace
+
+absl::StatusOr<Definition> ParseDefinition(const json::value& doc) {
+  if (!doc.is_object()) return Bad("body", "must be a JSON object");
+  const json::object& o = doc.as_object();
+  static const std::set<std::string, std::less<>> kKnown = {"name",
+                                                            "purpose",
+                                                            "audience",
+                                                            "channels",
+                                                            "variables",
+                                                            "start_at",
+                                                            "send_window",
+                                                            "throttle_per_second",
+                                                            "holdout_percent",
+                                                            "goal"};
+  for (const auto& kv : o) {
+    if (!kKnown.contains(std::string_view(kv.key()))) return Bad(kv.key(), "unknown member");
+  }
+  Definition d;
+  ASSIGN_OR_RETURN(d.name, StringMember(o, "name", "name", true));
+  if (d.name.empty() || d.name.size() > kMaxNameBytes) {
+    return Bad("name", fmt::format("must have 1 to {} bytes", kMaxNameBytes));
+  }
+  ASSIGN_OR_RETURN(std::string purpose, StringMember(o, "purpose", "purpose", false));
+  if (!purpose.empty()) d.purpose = purpose;
+  if (absl::Status s = outreach::CheckPurpose(d.purpose); !s.ok()) {
+    return Bad("purpose", "must be marketing or service");
+  }
+
+  const json::value* aud = o.if_contains("audience");
+  if (aud == nullptr || !aud->is_object()) return Bad("audience", "is required (an object)");
+  const json::object& a = aud->as_object();
+  const bool has_id = a.contains("audience_id"), has_rule = a.contains("rule");
+  if (has_id == has_rule) return Bad("audience", "give exactly one of audience_id and rule");
+  if (has_id) {
+    ASSIGN_OR_RETURN(d.audience_id,
+                     IntMember(a, "audience_id", "audience.audience_id", 1, INT64_MAX, 0));
+  } else {
+    ASSIGN_OR_RETURN(d.rule, StringMember(a, "rule", "audience.rule", true));
+    DslError err;
+    absl::StatusOr<Rule> rule = ParseDsl(d.rule, &err);
+    if (!rule.ok()) return Bad("audience.rule", rule.status());
+  }
+
+  const json::value* ch = o.if_contains("channels");
+  if (ch == nullptr || !ch->is_array() || ch->as_array().empty()) {
+    return Bad("channels", "is required: a non-empty array of channel steps");
+  }
+  if (ch->as_array().size() > kMaxChannels) {
+    return Bad("channels", fmt::format("at most {} channel steps", kMaxChannels));
+  }
+  for (size_t i = 0; i < ch->as_array().size(); ++i) {
+    const std::string field = fmt::format("channels[{}]", i);
+    const json::value& v = ch->as_array()[i];
+    if (!v.is_object()) return Bad(field, "must be an object");
+    ChannelStep step;
+    ASSIGN_OR_RETURN(step.channel,
+                     StringMember(v.as_object(), "channel", field + ".channel", true));
+    if (!outreach::IsChannel(step.channel)) {
+      return Bad(field + ".channel",
+                 "must be one of sms, app_push, in_app, wechat_oa, wecom, email");
+    }
+    for (const ChannelStep& prev : d.channels) {
+      if (prev.channel == step.channel) return Bad(field + ".channel", "appears twice in the plan");
+    }
+    ASSIGN_OR_RETURN(step.template_id, IntMember(v.as_object(), "template_id",
+                                                 field + ".template_id", 1, INT64_MAX, 0));
+    if (step.template_id == 0) return Bad(field + ".template_id", "is required");
+    ASSIGN_OR_RETURN(step.cost_fen,
+                     IntMember(v.as_object(), "cost_fen", field + ".cost_fen", 0, 100'000, 0));
+    d.channels.push_back(std::move(step));
+  }
+
+  if (const json::value* vars = o.if_contains("variables"); vars != nullptr && !vars->is_null()) {
+    if (!vars->is_object()) return Bad("variables", "must be an object of strings");
+    for (const auto& kv : vars->as_object()) {
+      if (!kv.value().is_string()) {
+        return Bad(fmt::format("variables.{}", std::string_view(kv.key())), "must be a string");
+      }
+      d.variables[std::string(kv.key())] = std::string(kv.value().as_string());
+    }
+  }
+
+  ASSIGN_OR_RETURN(std::string start_at, StringMember(o, "start_at", "start_at", false));
+  if (!start_at.empty()) {
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, start_at, &t, &err)) {
+      return Bad("start_at", "must be an RFC 3339 time such as 2026-11-24T09:00:00+08:00");
+    }
+    d.start_ms = absl::ToUnixMillis(t);
+  }
+
+  if (const json::value* w = o.if_contains("send_window"); w != nullptr && !w->is_null()) {
+    if (!w->is_object())
+      return Bad("send_window", "must be {\"start\": \"HH:MM\", \"end\": \"HH:MM\"}");
+    ASSIGN_OR_RETURN(std::string start,
+                     StringMember(w->as_object(), "start", "send_window.start", true));
+    ASSIGN_OR_RETURN(std::string end, StringMember(w->as_object(), "end", "send_window.end", true));
+    std::optional<int32_t> s = ParseClock(start, false), e = ParseClock(end, true);
+    if (!s) return Bad("send_window.start", "must be HH:MM (00:00 to 23:59)");
+    if (!e) return Bad("send_window.end", "must be HH:MM (00:01 to 24:00)");
+    if (*e <= *s) return Bad("send_window.end", "must be after send_window.start");
+    d.window_start_minute = *s;
+    d.window_end_minute = *e;
+  }
+  ASSIGN_OR_RETURN(d.throttle_per_second, IntMember(o, "throttle_per_second", "throttle_per_second",
+                                                    1, kMaxThrottle, 100));
+  ASSIGN_OR_RETURN(int64_t holdout,
+                   IntMember(o, "holdout_percent", "holdout_percent", 0, kMaxHoldoutPercent, 0));
+  d.holdout_percent = static_cast<int32_t>(holdout);
+
+  if (const json::value* g = o.if_contains("goal"); g != nullptr && !g->is_null()) {
+    if (!g->is_object()) return Bad("goal", "must be {\"event\": TYPE, \"within_days\": N}");
+    ASSIGN_OR_RETURN(d.goal_event, StringMember(g->as_object(), "event", "goal.event", true));
+    const event::EventType* type = event::Catalog::Builtin().Find(d.goal_event);
+    if (type == nullptr || type->internal) return Bad("goal.event", "is not a client event type");
+    ASSIGN_OR_RETURN(int64_t days, IntMember(g->as_object(), "within_days", "goal.within_days", 1,
+                                             kMaxGoalDays, 7));
+    d.goal_within_days = static_cast<int32_t>(days);
+  }
+  return d;
+}
+
+bool InHoldout(int64_t campaign_id, uint32_t uid, int32_t holdout_percent) {
+  if (holdout_percent <= 0) return false;
+  const uint64_t h = Mix(Mix(static_cast<uint64_t>(campaign_id)) ^ uid);
+  return static_cast<int32_t>(h % 10'000) < holdout_percent * 100;
+}
+
+CampaignService::CampaignService(CampaignRepository* repo, auth::ApprovalService* approvals,
+                                 AudienceService* audiences, CustomerRepository* customers,
+                                 outreach::TemplateService* templates, outreach::Outreach* outreach,
+                                 outreach::ContactPolicy* policy, const event::EventLog* events,
+                                 const Clock* clock, CampaignServiceOptions options)
+    : repo_(repo),
+      approvals_(approvals),
+      audiences_(audiences),
+      customers_(customers),
+      templates_(templates),
+      outreach_(outreach),
+      policy_(policy),
+      events_(events),
+      clock_(clock),
+      options_(options) {
+  approvals_->OnDecided("campaign", [this](const Approval& a) { OnDecided(a); });
+}
+
+CampaignService::~CampaignService() { Stop(); }
+
+absl::StatusOr<CampaignRow> CampaignService::Create(const json::value& definition,
+                                                    const Principal& actor) {
+  ASSIGN_OR_RETURN(Definition d, ParseDefinition(definition));
+  CampaignRow row;
+  row.name = d.name;
+  row.definition_json = json::serialize(definition);
+  row.digest = auth::Sha256Hex(row.definition_json);
+  row.status = "draft";
+  row.created_by = actor.Actor();
+  row.created_ms = row.updated_ms = clock_->NowMs();
+  row.start_ms = d.start_ms;
+  return repo_->Create(row);
+}
+
+absl::StatusOr<CampaignRow> CampaignService::Update(int64_t id, const json::value& definition) {
+  ASSIGN_OR_RETURN(CampaignRow row, repo_->Get(id));
+  ASSIGN_OR_RETURN(Definition d, ParseDefinition(definition));
+  row.name = d.name;
+  row.definition_json = json::serialize(definition);
+  row.digest = auth::Sha256Hex(row.definition_json);
+  row.updated_ms = clock_->NowMs();
+  row.start_ms = d.start_ms;
+  ASSIGN_OR_RETURN(bool updated, repo_->UpdateDraft(row));
+  if (!updated) {
+    return absl::FailedPreconditionError(
+        fmt::format("campaign {} is {}: only a draft can be edited", id, row.status));
+  }
+  return repo_->Get(id);
+}
+
+absl::StatusOr<CampaignRow> CampaignService::Get(int64_t id) { return repo_->Get(id); }
+
+absl::StatusOr<std::vector<CampaignRow>> CampaignService::List(int64_t after_id, int limit,
+                                                               std::string_view status) {
+  return repo_->List(after_id, limit, status);
+}
+
+absl::Status CampaignService::Delete(int64_t id) {
+  RETURN_IF_ERROR(repo_->Get(id).status());
+  return repo_->DeleteDraft(id);
+}
+
+absl::Status CampaignService::CheckReady(const Definition& d) {
+  for (size_t i = 0; i < d.channels.size(); ++i) {
+    const ChannelStep& step = d.channels[i];
+    const std::string field = fmt::format("channels[{}].template_id", i);
+    absl::StatusOr<TemplateRow> t = templates_->Approved(step.template_id);
+    if (!t.ok()) return Bad(field, t.status());
+    if (t->channel != step.channel) {
+      return Bad(field,
+                 fmt::format("template {} is for {}, not {}", t->id, t->channel, step.channel));
+    }
+    if (t->purpose != d.purpose) {
+      return Bad(field, fmt::format("template {} is for {}, not {}", t->id, t->purpose, d.purpose));
+    }
+  }
+  if (d.audience_id > 0) {
+    if (absl::Status s = audiences_->Get(d.audience_id).status(); !s.ok()) {
+      return Bad("audience.audience_id", s);
+    }
+  } else {
+    ASSIGN_OR_RETURN(Rule rule, ParseDsl(d.rule));
+    if (absl::Status s = audiences_->index().Evaluate(rule).status(); !s.ok()) {
+      return Bad("audience.rule", s);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Approval> CampaignService::Submit(int64_t id, const Principal& actor,
+                                                 const auth::RequestMeta& meta) {
+  ASSIGN_OR_RETURN(CampaignRow row, repo_->Get(id));
+  if (row.status != "draft") {
+    return absl::FailedPreconditionError(
+        fmt::format("campaign {} is {}: only a draft can be submitted", id, row.status));
+  }
+  boost::system::error_code ec;
+  ASSIGN_OR_RETURN(Definition d, ParseDefinition(json::parse(row.definition_json, ec)));
+  RETURN_IF_ERROR(CheckReady(d));
+  auth::Submission s;
+  s.object_type = "campaign";
+  s.object_id = std::to_string(id);
+  s.summary = fmt::format("campaign {}: {}", id, row.name);
+  s.digest = row.digest;
+  ASSIGN_OR_RETURN(Approval approval, approvals_->Submit(s, actor, meta));
+  CampaignRepository::Transition t;
+  t.from = "draft";
+  t.to = "submitted";
+  t.digest = row.digest;
+  t.approval_id = approval.id;
+  t.now_ms = clock_->NowMs();
+  absl::StatusOr<bool> moved = repo_->Move(id, t);
+  if (!moved.ok() || !*moved) {
+    (void)approvals_->Withdraw(approval.id, actor, meta);
+    if (!moved.ok()) return moved.status();
+    return absl::FailedPreconditionError(fmt::format("campaign {} changed while submitting", id));
+  }
+  return approval;
+}
+
+void CampaignService::OnDecided(const Approval& a) {
+  int64_t id = 0;
+  auto [p, ec] = std::from_chars(a.object_id.data(), a.object_id.data() + a.object_id.size(), id);
+  if (ec != std::errc() || id <= 0) return;
+  CampaignRepository::Transition t;
+  t.from = "submitted";
+  t.to = a.status == ApprovalStatus::kApproved ? "scheduled" : "draft";
+  t.digest = a.digest;  // an approval covers the submitted definition only
+  t.now_ms = clock_->NowMs();
+  absl::StatusOr<bool> moved = repo_->Move(id, t);
+  if (!moved.ok() || !*moved) {
+    Log(Severity::kWarn, "campaign approval not applied",
+        {{"campaign", std::to_string(id)},
+         {"approval", std::to_string(a.id)},
+         {"error",
+          moved.ok() ? "not submitted with this digest" : std::string(moved.status().message())}});
+    return;
+  }
+  wake_.notify_all();
+}
+
+absl::StatusOr<CampaignRow> CampaignService::Pause(int64_t id) {
+  ASSIGN_OR_RETURN(CampaignRow row, repo_->Get(id));
+  if (row.status != "running" && row.status != "scheduled") {
+    return absl::FailedPreconditionError(fmt::format(
+        "campaign {} is {}: only a scheduled or running one can be paused", id, row.status));
+  }
+  CampaignRepository::Transition t = Change(row.status, "paused", clock_->NowMs());
+  ASSIGN_OR_RETURN(bool moved, repo_->Move(id, t));
+  if (!moved) return absl::FailedPreconditionError(fmt::format("campaign {} changed", id));
+  return repo_->Get(id);
+}
+
+absl::StatusOr<CampaignRow> CampaignService::Resume(int64_t id) {
+  ASSIGN_OR_RETURN(CampaignRow row, repo_->Get(id));
+  if (row.status != "paused") {
+    return absl::FailedPreconditionError(
+        fmt::format("campaign {} is {}: only a paused one can be resumed", id, row.status));
+  }
+  // Back to where it was: running once the audience was taken, scheduled before.
+  CampaignRepository::Transition t =
+      Change("paused", row.snapshot_ms > 0 ? "running" : "scheduled", clock_->NowMs());
+  ASSIGN_OR_RETURN(bool moved, repo_->Move(id, t));
+  if (!moved) return absl::FailedPreconditionError(fmt::format("campaign {} changed", id));
+  wake_.notify_all();
+  return repo_->Get(id);
+}
+
+absl::StatusOr<CampaignRow> CampaignService::Cancel(int64_t id) {
+  ASSIGN_OR_RETURN(CampaignRow row, repo_->Get(id));
+  if (row.status == "completed" || row.status == "cancelled") {
+    return absl::FailedPreconditionError(fmt::format("campaign {} is {}", id, row.status));
+  }
+  if (row.status == "submitted" && row.approval_id > 0) {
+    return absl::FailedPreconditionError(fmt::format(
+        "campaign {} is awaiting approval {}: withdraw the approval first", id, row.approval_id));
+  }
+  const int64_t now = clock_->NowMs();
+  CampaignRepository::Transition t = Change(row.status, "cancelled", now, now);
+  ASSIGN_OR_RETURN(bool moved, repo_->Move(id, t));
+  if (!moved) return absl::FailedPreconditionError(fmt::format("campaign {} changed", id));
+  return repo_->Get(id);
+}
+
+bool CampaignService::InWindow(const Definition& d, int64_t now) {
+  const int32_t tz = policy_->tz_offset_minutes();
+  const int32_t minute = outreach::LocalMinuteOfDay(now, tz);
+  if (minute < d.window_start_minute || minute >= d.window_end_minute) return false;
+  if (d.purpose != "marketing") return true;
+  absl::StatusOr<PolicySettings> settings = policy_->Settings();
+  if (!settings.ok()) return false;
+  return !outreach::InQuietHours(minute, settings->quiet_start_minute, settings->quiet_end_minute);
+}
+
+absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition& d) {
+  Roaring members;
+  if (d.audience_id > 0) {
+    // A saved audience: its new version is the record of who was targeted.
+    ASSIGN_OR_RETURN(AudienceSnapshot snap,
+                     audiences_->TakeSnapshot(d.audience_id, fmt::format("campaign:{}", row.id)));
+    ASSIGN_OR_RETURN(members, audiences_->SnapshotMembers(d.audience_id, snap.version));
+  } else {
+    ASSIGN_OR_RETURN(Rule rule, ParseDsl(d.rule));
+    ASSIGN_OR_RETURN(members, audiences_->index().Evaluate(rule));
+  }
+  std::vector<uint32_t> uids;
+  uids.reserve(members.cardinality());
+  for (uint32_t uid : members) uids.push_back(uid);
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(uids));
+  std::vector<CampaignMember> out;
+  out.reserve(uids.size());
+  for (size_t i = 0; i < uids.size(); ++i) {
+    if (ids[i].empty()) continue;  // erased since the index saw it
+    CampaignMember m;
+    m.uid = uids[i];
+    m.customer = std::move(ids[i]);
+    m.state = InHoldout(row.id, m.uid, d.holdout_percent) ? "holdout" : "pending";
+    out.push_back(std::move(m));
+  }
+  const int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(bool stored, repo_->StoreSnapshot(row.id, out, now));
+  if (stored) {
+    Log(Severity::kInfo, "campaign audience taken",
+        {{"campaign", std::to_string(row.id)}, {"members", std::to_string(out.size())}});
+  }
+  CampaignRepository::Transition t = Change("scheduled", "running", now);
+  return repo_->Move(row.id, t).status();
+}
+
+absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const Definition& d,
+                                                   int64_t now) {
+  if (!InWindow(d, now)) {
+    last_slice_[row.id] = now;  // no burst when the window opens
+    return 0;
+  }
+  // Token bucket refilled by the time since the last slice, holding at most one second.
+  auto [it, first] = last_slice_.try_emplace(row.id, now - 1000);
+  const int64_t elapsed = std::clamp<int64_t>(now - it->second, 0, 1000);
+  int64_t budget = d.throttle_per_second * elapsed / 1000;
+  if (budget <= 0) return 0;
+  it->second = now;
+  int64_t handled = 0;
+  uint32_t after = 0;
+  while (budget > 0) {
+    const int limit = static_cast<int>(std::min<int64_t>(budget, options_.batch));
+    ASSIGN_OR_RETURN(std::vector<CampaignMember> page, repo_->Pending(row.id, after, limit));
+    if (page.empty()) {
+      if (handled == 0) {
+        CampaignRepository::Transition t = Change("running", "completed", now, now);
+        RETURN_IF_ERROR(repo_->Move(row.id, t).status());
+        last_slice_.erase(row.id);
+        Log(Severity::kInfo, "campaign completed", {{"campaign", std::to_string(row.id)}});
+      }
+      break;
+    }
+    after = page.back().uid;
+    for (size_t i = 0; i < page.size(); ++i) {
+      CampaignMember& m = page[i];
+      for (const ChannelStep& step : d.channels) {
+        outreach::Message msg;
+        msg.uid = m.uid;
+        msg.customer = m.customer;
+        msg.channel = step.channel;
+        msg.purpose = d.purpose;
+        msg.template_id = std::to_string(step.template_id);
+        msg.variables = d.variables;
+        msg.origin = fmt::format("campaign:{}", row.id);
+        msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, step.channel);
+        absl::StatusOr<outreach::SendResult> r = outreach_->Send(msg);
+        m.channel = step.channel;
+        if (!r.ok()) {
+          if (absl::IsInvalidArgument(r.status())) {
+            // The plan no longer works (a template withdrawn, a channel unconfigured): stop
+            // the campaign for the operator instead of burning through the audience.
+            CampaignRepository::Transition t = Change("running", "paused", now);
+            (void)repo_->Move(row.id, t);
+            Log(Severity::kError, "campaign paused: a message was refused",
+                {{"campaign", std::to_string(row.id)},
+                 {"error", std::string(r.status().message())}});
+            page.resize(i);  // the members before this one are done
+            RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
+            return handled + static_cast<int64_t>(i);
+          }
+          return r.status();
+        }
+        const char* outcome = r->outcome == outreach::SendResult::Outcome::kSent ? "sent"
+                              : r->outcome == outreach::SendResult::Outcome::kSuppressed
+                                  ? "suppressed"
+                                  : "failed";
+        if (!m.trail.empty()) m.trail += ' ';
+        m.trail +=
+            fmt::format("{}:{}", step.channel,
+                        r->outcome == outreach::SendResult::Outcome::kSent ? "sent" : r->reason);
+        m.state = outcome;
+        m.reason = r->reason;
+        int64_t message_id = 0;
+        std::from_chars(r->message_id.data(), r->message_id.data() + r->message_id.size(),
+                        message_id);
+        m.message_id = message_id;
+        if (r->outcome == outreach::SendResult::Outcome::kSent || !FallsBack(*r)) break;
+      }
+      m.done_ms = now;
+    }
+    RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
+    handled += static_cast<int64_t>(page.size());
+    budget -= static_cast<int64_t>(page.size());
+  }
+  return handled;
+}
+
+absl::StatusOr<int64_t> CampaignService::RunOnce() {
+  std::lock_guard lock(run_mu_);
+  const int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(std::vector<CampaignRow> rows, repo_->ListByStatus({"scheduled", "running"}));
+  int64_t handled = 0;
+  for (const CampaignRow& row : rows) {
+    boost::system::error_code ec;
+    absl::StatusOr<Definition> d = ParseDefinition(json::parse(row.definition_json, ec));
+    if (!d.ok()) continue;  // stored definitions were validated; never expected
+    absl::Status st;
+    if (row.status == "scheduled") {
+      if (row.start_ms > now) continue;
+      st = Snapshot(row, *d);
+    } else {
+      absl::StatusOr<int64_t> n = SendSlice(row, *d, now);
+      if (n.ok()) handled += *n;
+      st = n.status();
+    }
+    if (!st.ok()) {
+      Log(Severity::kError, "campaign step failed",
+          {{"campaign", std::to_string(row.id)}, {"error", std::string(st.message())}});
+    }
+  }
+  return handled;
+}
+
+absl::StatusOr<std::vector<CampaignMember>> CampaignService::Members(int64_t id, uint32_t after_uid,
+                                                                     int limit) {
+  RETURN_IF_ERROR(repo_->Get(id).status());
+  return repo_->Members(id, after_uid, limit);
+}
+
+absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
+  Report rep;
+  ASSIGN_OR_RETURN(rep.campaign, repo_->Get(id));
+  boost::system::error_code ec;
+  ASSIGN_OR_RETURN(Definition d, ParseDefinition(json::parse(rep.campaign.definition_json, ec)));
+  ASSIGN_OR_RETURN(std::vector<CampaignTally> tally, repo_->Tally(id));
+  std::map<std::string, ChannelReport> channels;
+  for (const ChannelStep& step : d.channels) channels[step.channel].channel = step.channel;
+  std::map<std::string, int64_t> cost_of;
+  for (const ChannelStep& step : d.channels) cost_of[step.channel] = step.cost_fen;
+  for (const CampaignTally& t : tally) {
+    rep.audience += t.count;
+    if (t.state == "holdout") {
+      rep.holdout += t.count;
+      continue;
+    }
+    rep.treated += t.count;
+    if (t.state == "pending") rep.pending += t.count;
+    if (t.state == "sent") {
+      rep.sent += t.count;
+      rep.delivered += t.delivered;
+      ChannelReport& c = channels[t.channel];
+      c.channel = t.channel;
+      c.sent += t.count;
+      c.delivered += t.delivered;
+      c.cost_fen += t.count * cost_of[t.channel];
+    }
+    if (t.state == "failed") rep.failed += t.count;
+    if (t.state == "suppressed") {
+      rep.suppressed += t.count;
+      rep.suppressed_by_reason[t.reason] += t.count;
+    }
+  }
+
+  // Fallbacks and conversions need the members themselves.
+  const bool measure = !d.goal_event.empty() && events_ != nullptr && rep.campaign.snapshot_ms > 0;
+  rep.measured = measure;
+  std::map<std::string, ChannelReport*> by_channel;
+  for (auto& [name, c] : channels) by_channel[name] = &c;
+  uint32_t after = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<CampaignMember> page, repo_->Members(id, after, 2000));
+    if (page.empty()) break;
+    after = page.back().uid;
+    for (const CampaignMember& m : page) {
+      if (m.state == "sent" && !d.channels.empty() && m.channel != d.channels.front().channel) {
+        rep.fallbacks[fmt::format("{}->{}", d.channels.front().channel, m.channel)]++;
+      }
+      if (!measure || m.state == "pending") continue;
+      const bool touched = m.state == "sent";
+      const int64_t from = touched ? m.done_ms : rep.campaign.snapshot_ms;
+      const int64_t until = from + d.goal_within_days * kDayMs;
+      // The first goal event in [from, until): events come newest first.
+      std::optional<int64_t> value;
+      const event::EventType* type = event::Catalog::Builtin().Find(d.goal_event);
+      (void)events_->CustomerEvents(m.uid, d.goal_event, 0, 1000, [&](const event::Event& e) {
+        if (e.occurred_ms < from) return false;
+        if (e.occurred_ms < until) {
+          int64_t v = 0;
+          if (type != nullptr && !type->amount_field.empty()) {
+            auto p = e.properties.find(type->amount_field);
+            if (p != e.properties.end() && std::holds_alternative<int64_t>(p->second)) {
+              v = std::get<int64_t>(p->second);
+            }
+          }
+          value = v;  // keeps the earliest as the walk goes back in time
+        }
+        return true;
+      });
+      if (!value) continue;
+      if (m.state == "holdout") {
+        rep.holdout_converted++;
+      } else {
+        rep.treated_converted++;
+        rep.conversion_value += *value;
+        if (touched) {
+          if (auto c = by_channel.find(m.channel); c != by_channel.end()) {
+            c->second->converted++;
+            c->second->conversion_value += *value;
+          }
+        }
+      }
+    }
+  }
+  for (auto& [name, c] : channels) {
+    rep.cost_fen += c.cost_fen;
+    if (c.cost_fen > 0) {
+      c.roi =
+          static_cast<double>(c.conversion_value - c.cost_fen) / static_cast<double>(c.cost_fen);
+    }
+    rep.channels.push_back(c);
+  }
+  if (measure) {
+    const double nt = static_cast<double>(rep.treated), nh = static_cast<double>(rep.holdout);
+    rep.treated_rate = nt > 0 ? rep.treated_converted / nt : 0;
+    rep.holdout_rate = nh > 0 ? rep.holdout_converted / nh : 0;
+    rep.uplift = rep.treated_rate - rep.holdout_rate;
+    double se = 0;
+    if (nt > 0) se += rep.treated_rate * (1 - rep.treated_rate) / nt;
+    if (nh > 0) se += rep.holdout_rate * (1 - rep.holdout_rate) / nh;
+    se = std::sqrt(se);
+    rep.uplift_low = rep.uplift - 1.96 * se;
+    rep.uplift_high = rep.uplift + 1.96 * se;
+  }
+  return rep;
+}
+
+void CampaignService::Start() {
+  if (options_.interval_ms <= 0 || thread_.joinable()) return;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(thread_mu_);
+    while (!stopping_) {
+      lock.unlock();
+      absl::StatusOr<int64_t> n = RunOnce();
+      if (!n.ok()) {
+        Log(Severity::kError, "campaign runner", {{"error", std::string(n.status().message())}});
+      }
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
+                     [this] { return stopping_; });
+    }
+  });
+}
+
+void CampaignService::Stop() {
+  {
+    std::lock_guard lock(thread_mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace mercator::campaign

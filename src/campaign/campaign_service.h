@@ -1,0 +1,212 @@
+// Outreach campaigns (issue 6): an audience, snapshotted when the campaign starts, reached
+// through a channel plan with fallback, inside a send window, at a throttled rate, with a
+// holdout (control) group that is never contacted, and reported with suppressions by reason,
+// delivery, cost, conversions and the uplift of treated over holdout.
+//
+// Definition (JSON, docs/campaigns.md):
+//   {"name": "...", "purpose": "marketing",
+//    "audience": {"audience_id": 3} | {"rule": "aum >= 50000"},
+//    "channels": [{"channel": "app_push", "template_id": 5, "cost_fen": 0},
+//                 {"channel": "sms", "template_id": 6, "cost_fen": 5}],
+//    "variables": {"product": "..."},
+//    "start_at": "2026-11-24T09:00:00+08:00",          (optional: as soon as approved)
+//    "send_window": {"start": "09:00", "end": "20:00"}, (local time; optional: all day)
+//    "throttle_per_second": 200, "holdout_percent": 10,
+//    "goal": {"event": "purchase", "within_days": 7}}   (optional)
+//
+// Lifecycle: draft -> submitted (maker-checker, object type "campaign", digest of the stored
+// definition) -> scheduled (approved; a rejection goes back to draft) -> running (the audience
+// is snapshotted once: members, each in the treated or the holdout group by a hash of campaign
+// and customer) -> completed when every treated member has an outcome. Paused and resumed
+// while scheduled or running; cancelled from any state but completed.
+//
+// Sending. Each treated member goes through every touch's door, outreach::Outreach::Send, with
+// the dedupe key "campaign:<id>:<uid>:<channel>", so a restart never sends twice and the
+// contact policy (consent, opt-outs, caps, quiet hours) decides every message. The plan is
+// tried in order: a channel that cannot reach the customer (no consent, opted out of it, the
+// channel failed) falls back to the next; a cap or quiet hours stop the member (no channel
+// may contact them). Outside the send window, or inside the policy's quiet hours for
+// marketing, the campaign waits: messages are deferred, not suppressed.
+//
+// Thread safety: safe for concurrent use. RunOnce is called by the service's own thread
+// (Start) or by tests; concurrent RunOnce calls are serialised.
+#ifndef MERCATOR_CAMPAIGN_CAMPAIGN_SERVICE_H_
+#define MERCATOR_CAMPAIGN_CAMPAIGN_SERVICE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "auth/approvals.h"
+#include "common/clock.h"
+#include "common/principal.h"
+#include "store/campaign_repository.h"
+
+namespace boost::json {
+class value;
+}  // namespace boost::json
+
+namespace mercator {
+class AudienceService;
+class CustomerRepository;
+namespace event {
+class EventLog;
+}  // namespace event
+namespace outreach {
+class ContactPolicy;
+class Outreach;
+class TemplateService;
+}  // namespace outreach
+}  // namespace mercator
+
+namespace mercator::campaign {
+
+struct ChannelStep {
+  std::string channel;
+  int64_t template_id = 0;
+  int64_t cost_fen = 0;  // per message sent
+};
+
+struct Definition {
+  std::string name;
+  std::string purpose = "marketing";
+  int64_t audience_id = 0;  // a saved audience, or
+  std::string rule;         // a rule in the DSL
+  std::vector<ChannelStep> channels;
+  std::map<std::string, std::string> variables;
+  int64_t start_ms = 0;              // 0: as soon as approved
+  int32_t window_start_minute = 0;   // local minute of day
+  int32_t window_end_minute = 1440;  // exclusive; start == 0 and end == 1440: all day
+  int64_t throttle_per_second = 100;
+  int32_t holdout_percent = 0;
+  std::string goal_event;  // empty: no conversions measured
+  int32_t goal_within_days = 7;
+};
+
+// Parses and validates a definition; InvalidArgument names the member ("channels[1].channel:
+// must be one of ..."). Does not look at templates or audiences (CampaignService does).
+absl::StatusOr<Definition> ParseDefinition(const boost::json::value& json);
+
+// Whether a customer is in the holdout group: a hash of campaign and uid, uniform in 0..9999,
+// below holdout_percent * 100.
+bool InHoldout(int64_t campaign_id, uint32_t uid, int32_t holdout_percent);
+
+struct ChannelReport {
+  std::string channel;
+  int64_t sent = 0;
+  int64_t delivered = 0;
+  int64_t cost_fen = 0;
+  int64_t converted = 0;         // members sent on this channel who converted (last touch)
+  int64_t conversion_value = 0;  // fen, of the goal events of those conversions
+  std::optional<double> roi;     // (value - cost) / cost; none without cost
+};
+
+struct Report {
+  CampaignRow campaign;
+  int64_t audience = 0;  // members of the snapshot
+  int64_t treated = 0;
+  int64_t holdout = 0;
+  int64_t pending = 0;
+  int64_t sent = 0;
+  int64_t delivered = 0;
+  int64_t failed = 0;
+  int64_t suppressed = 0;
+  std::map<std::string, int64_t> suppressed_by_reason;
+  std::map<std::string, int64_t> fallbacks;  // "app_push->sms": members reached by fallback
+  int64_t cost_fen = 0;
+  std::vector<ChannelReport> channels;
+  // Conversions: a goal event within goal_within_days after the member's message (treated,
+  // sent) or after the snapshot (holdout, and treated members never reached: the uplift
+  // compares the groups as assigned).
+  bool measured = false;
+  int64_t treated_converted = 0;
+  int64_t holdout_converted = 0;
+  int64_t conversion_value = 0;  // fen, treated
+  double treated_rate = 0;
+  double holdout_rate = 0;
+  double uplift = 0;                       // treated_rate - holdout_rate
+  double uplift_low = 0, uplift_high = 0;  // 95% confidence interval (normal approximation)
+};
+
+struct CampaignServiceOptions {
+  int64_t interval_ms = 200;  // the runner's tick; 0: no thread (tests call RunOnce)
+  int batch = 500;            // members per transaction
+};
+
+class CampaignService {
+ public:
+  // None of the pointers is owned; all must outlive the service. Registers the approval
+  // listener for "campaign".
+  CampaignService(CampaignRepository* repo, auth::ApprovalService* approvals,
+                  AudienceService* audiences, CustomerRepository* customers,
+                  outreach::TemplateService* templates, outreach::Outreach* outreach,
+                  outreach::ContactPolicy* policy, const event::EventLog* events,
+                  const Clock* clock, CampaignServiceOptions options = {});
+  ~CampaignService();
+  CampaignService(const CampaignService&) = delete;
+  CampaignService& operator=(const CampaignService&) = delete;
+
+  absl::StatusOr<CampaignRow> Create(const boost::json::value& definition, const Principal& actor);
+  // Drafts only (FailedPrecondition otherwise).
+  absl::StatusOr<CampaignRow> Update(int64_t id, const boost::json::value& definition);
+  absl::StatusOr<CampaignRow> Get(int64_t id);
+  absl::StatusOr<std::vector<CampaignRow>> List(int64_t after_id, int limit,
+                                                std::string_view status);
+  absl::Status Delete(int64_t id);
+
+  // Checks the templates are approved for their channel and purpose and the audience exists,
+  // then submits for approval.
+  absl::StatusOr<Approval> Submit(int64_t id, const Principal& actor,
+                                  const auth::RequestMeta& meta);
+  absl::StatusOr<CampaignRow> Pause(int64_t id);
+  absl::StatusOr<CampaignRow> Resume(int64_t id);
+  absl::StatusOr<CampaignRow> Cancel(int64_t id);
+
+  absl::StatusOr<Report> GetReport(int64_t id);
+  // Members with uid > after_uid (the snapshot, with outcomes).
+  absl::StatusOr<std::vector<CampaignMember>> Members(int64_t id, uint32_t after_uid, int limit);
+
+  // One pass: starts due scheduled campaigns (snapshot), sends the next throttled slice of
+  // each running one, completes finished ones. Returns the number of members handled.
+  absl::StatusOr<int64_t> RunOnce();
+
+  void Start();
+  void Stop();
+
+ private:
+  absl::Status CheckReady(const Definition& d);
+  void OnDecided(const Approval& approval);
+  absl::Status Snapshot(const CampaignRow& row, const Definition& d);
+  absl::StatusOr<int64_t> SendSlice(const CampaignRow& row, const Definition& d, int64_t now);
+  bool InWindow(const Definition& d, int64_t now);
+
+  CampaignRepository* const repo_;
+  auth::ApprovalService* const approvals_;
+  AudienceService* const audiences_;
+  CustomerRepository* const customers_;
+  outreach::TemplateService* const templates_;
+  outreach::Outreach* const outreach_;
+  outreach::ContactPolicy* const policy_;
+  const event::EventLog* const events_;
+  const Clock* const clock_;
+  const CampaignServiceOptions options_;
+
+  std::mutex run_mu_;                      // serialises RunOnce
+  std::map<int64_t, int64_t> last_slice_;  // campaign -> ms of its last slice (throttle)
+
+  std::mutex thread_mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mercator::campaign
+
+#endif  // MERCATOR_CAMPAIGN_CAMPAIGN_SERVICE_H_

@@ -1,0 +1,104 @@
+// Storage of outreach campaigns (campaign/campaign_service.h): definitions and their lifecycle,
+// and the audience snapshot with each member's group and outcome. Tables of migration
+// 0020_campaigns.sql.
+//
+// Thread safety: implementations are safe for concurrent use.
+#ifndef MERCATOR_STORE_CAMPAIGN_REPOSITORY_H_
+#define MERCATOR_STORE_CAMPAIGN_REPOSITORY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace mercator {
+
+struct CampaignRow {
+  int64_t id = 0;
+  std::string name;
+  std::string definition_json;
+  std::string digest;  // SHA-256 of definition_json: what an approval covers
+  // "draft", "submitted", "scheduled", "running", "paused", "completed", "cancelled".
+  std::string status = "draft";
+  int64_t approval_id = 0;
+  std::string created_by;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t start_ms = 0;
+  int64_t snapshot_ms = 0;
+  int64_t finished_ms = 0;
+};
+
+struct CampaignMember {
+  uint32_t uid = 0;
+  std::string customer;
+  std::string state;  // "pending", "sent", "suppressed", "failed", "holdout"
+  std::string channel;
+  int64_t message_id = 0;
+  std::string reason;
+  std::string trail;
+  int64_t done_ms = 0;
+};
+
+// Members counted by group and outcome, for reports.
+struct CampaignTally {
+  std::string state;
+  std::string channel;
+  std::string reason;
+  int64_t count = 0;
+  int64_t delivered = 0;  // of `count`, messages with a "delivered" receipt
+};
+
+class CampaignRepository {
+ public:
+  virtual ~CampaignRepository() = default;
+
+  virtual absl::StatusOr<CampaignRow> Create(const CampaignRow& row) = 0;
+  virtual absl::StatusOr<CampaignRow> Get(int64_t id) = 0;
+  // Ascending ids after `after_id`; `status` empty: any.
+  virtual absl::StatusOr<std::vector<CampaignRow>> List(int64_t after_id, int limit,
+                                                        std::string_view status) = 0;
+  // Campaigns in one of `statuses`, for the runner.
+  virtual absl::StatusOr<std::vector<CampaignRow>> ListByStatus(
+      const std::vector<std::string>& statuses) = 0;
+  // Writes name, definition_json, digest and updated_ms if the campaign is still a draft;
+  // returns whether it did.
+  virtual absl::StatusOr<bool> UpdateDraft(const CampaignRow& row) = 0;
+  virtual absl::Status DeleteDraft(int64_t id) = 0;
+  // Moves the campaign from `from` to `to` (and sets approval_id when > 0, start_ms when >= 0,
+  // finished_ms when > 0) only if it is in `from` and, when `digest` is given, still has that
+  // digest. Returns whether it did.
+  struct Transition {
+    std::string from;
+    std::string to;
+    std::optional<std::string> digest;
+    int64_t approval_id = 0;
+    int64_t start_ms = -1;
+    int64_t finished_ms = 0;
+    int64_t now_ms = 0;
+  };
+  virtual absl::StatusOr<bool> Move(int64_t id, const Transition& t) = 0;
+
+  // Stores the snapshot and sets snapshot_ms in one transaction, once: returns false (and
+  // stores nothing) if the campaign already has a snapshot. `members` in any order.
+  virtual absl::StatusOr<bool> StoreSnapshot(int64_t id, const std::vector<CampaignMember>& members,
+                                             int64_t now_ms) = 0;
+  // Pending members with uid > after_uid, ascending, at most `limit`.
+  virtual absl::StatusOr<std::vector<CampaignMember>> Pending(int64_t id, uint32_t after_uid,
+                                                              int limit) = 0;
+  // Members (any state) with uid > after_uid, ascending, at most `limit`.
+  virtual absl::StatusOr<std::vector<CampaignMember>> Members(int64_t id, uint32_t after_uid,
+                                                              int limit) = 0;
+  // Writes state, channel, message_id, reason, trail and done_ms of each member (one
+  // transaction) where the member is still pending.
+  virtual absl::Status RecordOutcomes(int64_t id, const std::vector<CampaignMember>& outcomes) = 0;
+  virtual absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) = 0;
+};
+
+}  // namespace mercator
+
+#endif  // MERCATOR_STORE_CAMPAIGN_REPOSITORY_H_

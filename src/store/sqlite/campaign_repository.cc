@@ -1,0 +1,293 @@
+#include <sqlite3.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status_macros.h"
+#include "store/sqlite/internal/connection.h"
+#include "store/sqlite/internal/db.h"
+#include "store/sqlite/sqlite_campaigns.h"
+
+namespace mercator {
+namespace {
+
+using sqlite_internal::Db;
+using sqlite_internal::Statement;
+using sqlite_internal::Transaction;
+using sqlite_internal::TransactionKind;
+
+constexpr const char* kColumns =
+    "id, name, definition_json, digest, status, approval_id, created_by, created_ms, "
+    "updated_ms, start_ms, snapshot_ms, finished_ms";
+
+CampaignRow ReadCampaign(const Statement& s) {
+  CampaignRow r;
+  r.id = s.ColumnInt64(0);
+  r.name = std::string(s.ColumnText(1));
+  r.definition_json = std::string(s.ColumnText(2));
+  r.digest = std::string(s.ColumnText(3));
+  r.status = std::string(s.ColumnText(4));
+  r.approval_id = s.ColumnInt64(5);
+  r.created_by = std::string(s.ColumnText(6));
+  r.created_ms = s.ColumnInt64(7);
+  r.updated_ms = s.ColumnInt64(8);
+  r.start_ms = s.ColumnInt64(9);
+  r.snapshot_ms = s.ColumnInt64(10);
+  r.finished_ms = s.ColumnInt64(11);
+  return r;
+}
+
+CampaignMember ReadMember(const Statement& s) {
+  CampaignMember m;
+  m.uid = static_cast<uint32_t>(s.ColumnInt64(0));
+  m.customer = std::string(s.ColumnText(1));
+  m.state = std::string(s.ColumnText(2));
+  m.channel = std::string(s.ColumnText(3));
+  m.message_id = s.ColumnInt64(4);
+  m.reason = std::string(s.ColumnText(5));
+  m.trail = std::string(s.ColumnText(6));
+  m.done_ms = s.ColumnInt64(7);
+  return m;
+}
+
+class SqliteCampaignRepository final : public CampaignRepository {
+ public:
+  explicit SqliteCampaignRepository(Db& db) : db_(db) {}
+
+  absl::StatusOr<CampaignRow> Create(const CampaignRow& row) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     writer.conn().Prepare(
+                         "INSERT INTO campaigns (name, definition_json, digest, status, "
+                         "created_by, created_ms, updated_ms, start_ms) VALUES (?, ?, ?, ?, ?, ?, "
+                         "?, ?) RETURNING id",
+                         "campaigns: creating"));
+    s.BindText(1, row.name)
+        .BindText(2, row.definition_json)
+        .BindText(3, row.digest)
+        .BindText(4, row.status)
+        .BindText(5, row.created_by)
+        .BindInt64(6, row.created_ms)
+        .BindInt64(7, row.updated_ms)
+        .BindInt64(8, row.start_ms);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    if (!got) return absl::InternalError("campaigns: no id returned");
+    CampaignRow out = row;
+    out.id = s.ColumnInt64(0);
+    return out;
+  }
+
+  absl::StatusOr<CampaignRow> Get(int64_t id) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(std::string("SELECT ") + kColumns +
+                                                            " FROM campaigns WHERE id = ?",
+                                                        "campaigns: reading"));
+    s.BindInt64(1, id);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    if (!got) return absl::NotFoundError("campaign not found");
+    return ReadCampaign(s);
+  }
+
+  absl::StatusOr<std::vector<CampaignRow>> List(int64_t after_id, int limit,
+                                                std::string_view status) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare(std::string("SELECT ") + kColumns +
+                                               " FROM campaigns WHERE id > ? AND (? = '' OR "
+                                               "status = ?) ORDER BY id LIMIT ?",
+                                           "campaigns: listing"));
+    s.BindInt64(1, after_id).BindText(2, status).BindText(3, status).BindInt64(4, limit);
+    std::vector<CampaignRow> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (!got) break;
+      out.push_back(ReadCampaign(s));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<CampaignRow>> ListByStatus(
+      const std::vector<std::string>& statuses) override {
+    std::vector<CampaignRow> out;
+    for (const std::string& status : statuses) {
+      int64_t after = 0;
+      while (true) {
+        ASSIGN_OR_RETURN(std::vector<CampaignRow> page, List(after, 500, status));
+        if (page.empty()) break;
+        after = page.back().id;
+        for (CampaignRow& r : page) out.push_back(std::move(r));
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<bool> UpdateDraft(const CampaignRow& row) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s, writer.conn().Prepare(
+                                      "UPDATE campaigns SET name = ?, definition_json = ?, "
+                                      "digest = ?, updated_ms = ?, start_ms = ? WHERE id = ? AND "
+                                      "status = 'draft' RETURNING id",
+                                      "campaigns: editing"));
+    s.BindText(1, row.name)
+        .BindText(2, row.definition_json)
+        .BindText(3, row.digest)
+        .BindInt64(4, row.updated_ms)
+        .BindInt64(5, row.start_ms)
+        .BindInt64(6, row.id);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    return got;
+  }
+
+  absl::Status DeleteDraft(int64_t id) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     writer.conn().Prepare(
+                         "DELETE FROM campaigns WHERE id = ? AND status = 'draft' RETURNING id",
+                         "campaigns: deleting"));
+    s.BindInt64(1, id);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    if (!got) return absl::FailedPreconditionError("only a draft campaign can be deleted");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> Move(int64_t id, const Transition& t) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(
+        Statement s,
+        writer.conn().Prepare("UPDATE campaigns SET status = ?, updated_ms = ?, "
+                              "approval_id = CASE WHEN ? > 0 THEN ? ELSE approval_id END, "
+                              "start_ms = CASE WHEN ? >= 0 THEN ? ELSE start_ms END, "
+                              "finished_ms = CASE WHEN ? > 0 THEN ? ELSE finished_ms END "
+                              "WHERE id = ? AND status = ? AND (? = 0 OR digest = ?) RETURNING id",
+                              "campaigns: changing the status"));
+    s.BindText(1, t.to)
+        .BindInt64(2, t.now_ms)
+        .BindInt64(3, t.approval_id)
+        .BindInt64(4, t.approval_id)
+        .BindInt64(5, t.start_ms)
+        .BindInt64(6, t.start_ms)
+        .BindInt64(7, t.finished_ms)
+        .BindInt64(8, t.finished_ms)
+        .BindInt64(9, id)
+        .BindText(10, t.from)
+        .BindInt64(11, t.digest ? 1 : 0)
+        .BindText(12, t.digest.value_or(""));
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    return got;
+  }
+
+  absl::StatusOr<bool> StoreSnapshot(int64_t id, const std::vector<CampaignMember>& members,
+                                     int64_t now_ms) override {
+    Db::WriterLease writer(db_);
+    auto& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    {
+      ASSIGN_OR_RETURN(Statement mark,
+                       conn.Prepare("UPDATE campaigns SET snapshot_ms = ?, updated_ms = ? WHERE "
+                                    "id = ? AND snapshot_ms = 0 RETURNING id",
+                                    "campaigns: marking the snapshot"));
+      mark.BindInt64(1, now_ms).BindInt64(2, now_ms).BindInt64(3, id);
+      ASSIGN_OR_RETURN(bool got, mark.Step());
+      if (!got) return false;
+    }
+    for (const CampaignMember& m : members) {
+      // Prepared per row: the cached statement is reset when the handle goes.
+      ASSIGN_OR_RETURN(Statement ins,
+                       conn.Prepare("INSERT INTO campaign_members (campaign_id, uid, customer, "
+                                    "state) VALUES (?, ?, ?, ?)",
+                                    "campaigns: storing the snapshot"));
+      ins.BindInt64(1, id).BindInt64(2, m.uid).BindText(3, m.customer).BindText(4, m.state);
+      RETURN_IF_ERROR(ins.Run());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return true;
+  }
+
+  absl::StatusOr<std::vector<CampaignMember>> Pending(int64_t id, uint32_t after_uid,
+                                                      int limit) override {
+    return ReadMembers(
+        "SELECT uid, customer, state, channel, message_id, reason, trail, done_ms FROM "
+        "campaign_members WHERE campaign_id = ? AND state = 'pending' AND uid > ? ORDER BY uid "
+        "LIMIT ?",
+        id, after_uid, limit);
+  }
+
+  absl::StatusOr<std::vector<CampaignMember>> Members(int64_t id, uint32_t after_uid,
+                                                      int limit) override {
+    return ReadMembers(
+        "SELECT uid, customer, state, channel, message_id, reason, trail, done_ms FROM "
+        "campaign_members WHERE campaign_id = ? AND uid > ? ORDER BY uid LIMIT ?",
+        id, after_uid, limit);
+  }
+
+  absl::Status RecordOutcomes(int64_t id, const std::vector<CampaignMember>& outcomes) override {
+    Db::WriterLease writer(db_);
+    auto& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const CampaignMember& m : outcomes) {
+      ASSIGN_OR_RETURN(Statement s,
+                       conn.Prepare("UPDATE campaign_members SET state = ?, channel = ?, "
+                                    "message_id = ?, reason = ?, trail = ?, done_ms = ? WHERE "
+                                    "campaign_id = ? AND uid = ? AND state = 'pending'",
+                                    "campaigns: recording outcomes"));
+      s.BindText(1, m.state)
+          .BindText(2, m.channel)
+          .BindInt64(3, m.message_id)
+          .BindText(4, m.reason)
+          .BindText(5, m.trail)
+          .BindInt64(6, m.done_ms)
+          .BindInt64(7, id)
+          .BindInt64(8, m.uid);
+      RETURN_IF_ERROR(s.Run());
+    }
+    return txn.Commit();
+  }
+
+  absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(
+        Statement s,
+        reader.conn().Prepare(
+            "SELECT m.state, m.channel, m.reason, COUNT(*), "
+            "SUM(CASE WHEN r.status = 'delivered' THEN 1 ELSE 0 END) FROM campaign_members m "
+            "LEFT JOIN outreach_receipts r ON r.message_id = m.message_id AND m.message_id > 0 "
+            "WHERE m.campaign_id = ? GROUP BY m.state, m.channel, m.reason "
+            "ORDER BY m.state, m.channel, m.reason",
+            "campaigns: counting members"));
+    s.BindInt64(1, id);
+    std::vector<CampaignTally> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (!got) break;
+      out.push_back({std::string(s.ColumnText(0)), std::string(s.ColumnText(1)),
+                     std::string(s.ColumnText(2)), s.ColumnInt64(3), s.ColumnInt64(4)});
+    }
+    return out;
+  }
+
+ private:
+  absl::StatusOr<std::vector<CampaignMember>> ReadMembers(std::string_view sql, int64_t id,
+                                                          uint32_t after_uid, int limit) {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "campaigns: reading members"));
+    s.BindInt64(1, id).BindInt64(2, after_uid).BindInt64(3, limit);
+    std::vector<CampaignMember> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (!got) break;
+      out.push_back(ReadMember(s));
+    }
+    return out;
+  }
+
+  Db& db_;
+};
+
+}  // namespace
+
+std::unique_ptr<CampaignRepository> NewSqliteCampaignRepository(Store& store) {
+  return std::make_unique<SqliteCampaignRepository>(sqlite_internal::DbOf(store));
+}
+
+}  // namespace mercator
