@@ -113,6 +113,7 @@ json::object StatusJson(const activity::ActivityService::CustomerView& v) {
                    {"title", t.display.title},
                    {"template", t.display.template_name},
                    {"theme", t.display.theme},
+                   {"settings", t.display.settings},
                    {"start", activity::FormatTime(t.eligibility.start_ms)},
                    {"end", activity::FormatTime(t.eligibility.end_ms)},
                    {"points_cost", t.chances.points_cost},
