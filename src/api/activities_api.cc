@@ -92,13 +92,6 @@ json::object StatsToJson(int64_t id, const activity::DrawStats& s) {
                       {"draws_per_channel", std::move(channels)}};
 }
 
-auth::RequestMeta MetaOf(const http::Request& req) {
-  auth::RequestMeta m;
-  m.request_id = std::string(req.Header("x-request-id"));
-  m.ip = req.peer;
-  return m;
-}
-
 // The customer's external id and channel of an app request, from the query or the body.
 absl::StatusOr<std::string> Customer(const http::Request& req, const json::object* body) {
   std::optional<std::string> c;
@@ -275,7 +268,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
                auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
                // The approval service audits the submission itself ("approval.submit").
-               auto a = svc.Submit(*id, req.principal, MetaOf(req));
+               auto a = svc.Submit(*id, req.principal, RequestMetaOf(req));
                if (!a.ok()) return ErrorResponse(a.status());
                (void)ctx;
                auto v = svc.Get(*id);

@@ -35,6 +35,10 @@ namespace mercator::journey {
 class JourneyService;
 }  // namespace mercator::journey
 
+namespace mercator::campaign {
+class CampaignService;
+}  // namespace mercator::campaign
+
 namespace mercator::activity {
 class ActivityService;
 class LocalRiskRules;
@@ -138,6 +142,8 @@ struct ApiContext {
   // when set (with outreach). The dispatcher may be null (no webhook channel configured).
   WebhookRepository* webhook_repository = nullptr;
   outreach::WebhookDispatcher* webhook_dispatcher = nullptr;
+  // Outreach campaigns (campaigns_api.cc); routes only when set.
+  campaign::CampaignService* campaigns = nullptr;
 };
 
 void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
@@ -176,6 +182,8 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx);
 void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx);
 // /v1/webhooks/{receipts,replies}, /v1/outreach/webhook/dead-letters (outreach/webhook_channel.h).
 void RegisterWebhookRoutes(http::Router& router, ApiContext& ctx);
+// /v1/campaigns (campaign/campaign_service.h).
+void RegisterCampaignRoutes(http::Router& router, ApiContext& ctx);
 
 inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSystemRoutes(router, ctx);
@@ -200,6 +208,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterOutreachRoutes(router, ctx);
   RegisterWorkbenchRoutes(router, ctx);
   RegisterWebhookRoutes(router, ctx);
+  RegisterCampaignRoutes(router, ctx);
 }
 
 }  // namespace mercator::api

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "api/api.h"
+#include "api/audit_util.h"
 #include "api/export_approval.h"
 #include "api/json_util.h"
 #include "auth/approvals.h"
@@ -25,13 +26,6 @@ absl::StatusOr<int64_t> PositiveInt(std::string_view s, std::string_view name) {
 
 absl::StatusOr<int64_t> PathId(const http::Request& req, std::string_view name) {
   return PositiveInt(req.path_params.at(std::string(name)), name);
-}
-
-auth::RequestMeta Meta(const http::Request& req) {
-  auth::RequestMeta m;
-  m.request_id = req.request_id;
-  m.ip = req.peer;
-  return m;
 }
 
 json::value OptionalTime(int64_t ms) {
@@ -197,12 +191,13 @@ void RegisterApprovalRoutes(http::Router& router, ApiContext& ctx) {
     if (!id.ok()) return ErrorResponse(id.status());
     absl::StatusOr<Approval> a;
     if (verb == Verb::kWithdraw) {
-      a = ctx.approvals->Withdraw(*id, req.principal, Meta(req));
+      a = ctx.approvals->Withdraw(*id, req.principal, RequestMetaOf(req));
     } else {
       absl::StatusOr<std::string> comment = CommentOf(req);
       if (!comment.ok()) return ErrorResponse(comment.status());
-      a = verb == Verb::kApprove ? ctx.approvals->Approve(*id, req.principal, *comment, Meta(req))
-                                 : ctx.approvals->Reject(*id, req.principal, *comment, Meta(req));
+      a = verb == Verb::kApprove
+              ? ctx.approvals->Approve(*id, req.principal, *comment, RequestMetaOf(req))
+              : ctx.approvals->Reject(*id, req.principal, *comment, RequestMetaOf(req));
     }
     if (!a.ok()) return ErrorResponse(a.status());
     return JsonResponse(200, ApprovalToJson(*a));
@@ -241,7 +236,7 @@ void RegisterApprovalRoutes(http::Router& router, ApiContext& ctx) {
         sub.summary = fmt::format("Export the members of audience '{}' version {} ({} customers)",
                                   (*audience)->name, *version, (*snapshot)->count);
         sub.digest = SnapshotDigest(**snapshot);
-        auto a = ctx.approvals->Submit(sub, req.principal, Meta(req));
+        auto a = ctx.approvals->Submit(sub, req.principal, RequestMetaOf(req));
         if (!a.ok()) return ErrorResponse(a.status());
         http::Response r = JsonResponse(201, ApprovalToJson(*a));
         r.headers["location"] = fmt::format("/v1/approvals/{}", a->id);

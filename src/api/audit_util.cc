@@ -17,4 +17,11 @@ absl::Status RecordAudit(const ApiContext& ctx, const http::Request& request,
   return ctx.audit->Append(e);
 }
 
+auth::RequestMeta RequestMetaOf(const http::Request& request) {
+  auth::RequestMeta m;
+  m.request_id = request.request_id;
+  m.ip = request.peer;
+  return m;
+}
+
 }  // namespace mercator::api

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "api/api.h"
+#include "auth/approvals.h"
 #include "http/types.h"
 
 namespace mercator::api {
@@ -19,6 +20,10 @@ namespace mercator::api {
 absl::Status RecordAudit(const ApiContext& ctx, const http::Request& request,
                          std::string_view action, std::string_view object_type,
                          std::string_view object_id, std::string detail = "{}");
+
+// Where a request came from (request id, peer address), for the approval service's audit
+// entries.
+auth::RequestMeta RequestMetaOf(const http::Request& request);
 
 }  // namespace mercator::api
 

@@ -122,13 +122,6 @@ json::object EntryJson(const JourneyEntry& e) {
       {"ended_at", e.ended_ms > 0 ? json::value(IsoTime(e.ended_ms)) : json::value()}};
 }
 
-auth::RequestMeta Meta(const http::Request& req) {
-  auth::RequestMeta m;
-  m.request_id = req.request_id;
-  m.ip = req.peer;
-  return m;
-}
-
 // The definition of a create or edit: the body itself, or its "definition" member.
 absl::StatusOr<json::value> DefinitionOf(const http::Request& req) {
   ASSIGN_OR_RETURN(json::object body, ParseObjectBody(req));
@@ -237,7 +230,7 @@ void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx) {
                auto id = JourneyId(req);
                if (!id.ok()) return ErrorResponse(id.status());
                // The approval service audits the submission ("approval.submit").
-               auto a = svc.Submit(*id, req.principal, Meta(req));
+               auto a = svc.Submit(*id, req.principal, RequestMetaOf(req));
                if (!a.ok()) return ErrorResponse(a.status());
                auto v = svc.Get(*id);
                if (!v.ok()) return ErrorResponse(v.status());

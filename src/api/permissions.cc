@@ -86,6 +86,18 @@ constexpr RoutePermission kTable[] = {
     {Method::kGet, "/v1/fulfilments/{id}", "rewards:read"},
     {Method::kPost, "/v1/fulfilments/{id}/retry", "rewards:write"},
     {Method::kPost, "/v1/fulfilments/{id}/complete", "rewards:write"},
+    // campaigns_api.cc (approval through /v1/approvals)
+    {Method::kGet, "/v1/campaigns", "campaigns:read"},
+    {Method::kPost, "/v1/campaigns", "campaigns:write"},
+    {Method::kGet, "/v1/campaigns/{id}", "campaigns:read"},
+    {Method::kPut, "/v1/campaigns/{id}", "campaigns:write"},
+    {Method::kDelete, "/v1/campaigns/{id}", "campaigns:write"},
+    {Method::kPost, "/v1/campaigns/{id}/submit", "campaigns:write"},
+    {Method::kPost, "/v1/campaigns/{id}/pause", "campaigns:write"},
+    {Method::kPost, "/v1/campaigns/{id}/resume", "campaigns:write"},
+    {Method::kPost, "/v1/campaigns/{id}/cancel", "campaigns:write"},
+    {Method::kGet, "/v1/campaigns/{id}/report", "campaigns:read"},
+    {Method::kGet, "/v1/campaigns/{id}/members", "campaigns:read"},
     // journeys_api.cc (approval through /v1/approvals)
     {Method::kGet, "/v1/journeys", "journeys:read"},
     {Method::kPost, "/v1/journeys", "journeys:write"},

@@ -8,7 +8,7 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 39> kAllPermissions = {
+constexpr std::array<std::string_view, 41> kAllPermissions = {
     "activities:read",   // activities: terms, versions, stats, draw log
     "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
@@ -17,6 +17,8 @@ constexpr std::array<std::string_view, 39> kAllPermissions = {
     "audiences:read",    // saved audiences and snapshots (metadata, counts)
     "audiences:write",   // create, change, delete audiences; take snapshots
     "audit:read",        // page through the audit log
+    "campaigns:read",    // campaigns: definitions, progress, reports, members
+    "campaigns:write",   // create, edit, submit, pause, resume, cancel campaigns (audited)
     "clients:manage",    // API clients: create, rotate secrets, disable
     "contacts:read",     // customers' consent, opt-outs and contact history; the policy
     "contacts:write",    // record consent and opt-outs; change the contact policy (audited)
@@ -69,16 +71,17 @@ const std::vector<RoleDef>& Roles() {
                     "rewards:read",    "rewards:write",    "risk:read",      "risk:write",
                     "segments:export", "segments:read",    "self",           "tags:read",
                     "tags:write",      "contacts:read",    "contacts:write", "templates:read",
-                    "templates:write", "journeys:read",    "journeys:write"}},
+                    "templates:write", "journeys:read",    "journeys:write", "campaigns:read",
+                    "campaigns:write"}},
       {"approver",
-       {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "customers:read",
-        "journeys:read", "segments:read", "self", "tags:read", "templates:read"}},
+       {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "campaigns:read",
+        "customers:read", "journeys:read", "segments:read", "self", "tags:read", "templates:read"}},
       {"manager",
        {"activities:read", "audiences:read", "customers:read", "journeys:read", "pii:read",
         "rewards:read", "segments:read", "self", "tags:read", "templates:read", "workbench:use"}},
       {"analyst",
-       {"activities:read", "audiences:read", "customers:read", "journeys:read", "rewards:read",
-        "risk:read", "segments:read", "self", "tags:read"}},
+       {"activities:read", "audiences:read", "campaigns:read", "customers:read", "journeys:read",
+        "rewards:read", "risk:read", "segments:read", "self", "tags:read"}},
       {"auditor", {"approvals:read", "audit:read", "self", "users:read"}},
   };
   return *roles;

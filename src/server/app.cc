@@ -30,6 +30,7 @@
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
+#include "store/sqlite/sqlite_campaigns.h"
 #include "store/sqlite/sqlite_journeys.h"
 #include "store/sqlite/sqlite_lifecycle.h"
 #include "store/sqlite/sqlite_outreach.h"
@@ -223,6 +224,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   ports.outreach = app->outreach_.get();
   ports.tasks = app->workbench_.get();
   app->journey_engine_->SetActionPorts(ports);
+  // Campaigns reach customers through outreach too; the runner starts with Start().
+  app->campaign_repository_ = NewSqliteCampaignRepository(*app->store_);
+  app->campaigns_ = std::make_unique<campaign::CampaignService>(
+      app->campaign_repository_.get(), app->approvals_.get(), app->audiences_.get(),
+      &app->store_->customers(), app->templates_.get(), app->outreach_.get(),
+      app->contact_policy_.get(), app->events_.get(), clock, options.campaigns);
   return app;
 }
 
@@ -252,6 +259,7 @@ absl::Status App::Start() {
   ctx.coupons = coupons_.get();
   ctx.fulfilments = fulfilments_.get();
   ctx.journeys = journeys_.get();
+  ctx.campaigns = campaigns_.get();
   ctx.activities = activities_.get();
   ctx.sign_ins = sign_ins_.get();
   ctx.quizzes = quizzes_.get();
@@ -292,6 +300,7 @@ absl::Status App::Start() {
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
   if (options_.journeys.interval_ms > 0) journey_engine_->Start();
+  campaigns_->Start();  // a no-op when campaigns.interval_ms is 0
   if (options_.fulfilment_interval_ms > 0) {
     // Awards not yet delivered, by state: alert on mercator_fulfilments{state="stuck"} > 0.
     auto& family = prometheus::BuildGauge()
@@ -426,6 +435,7 @@ void App::Shutdown() {
   draining_ = true;
   if (server_) server_->Drain();
   if (journey_engine_) journey_engine_->Stop();
+  if (campaigns_) campaigns_->Stop();
   fulfilment_worker_.reset();
   task_rule_worker_.reset();
   if (webhook_dispatcher_) webhook_dispatcher_->Stop();

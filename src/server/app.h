@@ -24,6 +24,7 @@
 #include "activity/template_rewards.h"
 #include "activity/verification.h"
 #include "auth/approvals.h"
+#include "campaign/campaign_service.h"
 #include "auth/customer_token.h"
 #include "auth/audit_log.h"
 #include "auth/rate_limiter.h"
@@ -48,6 +49,7 @@
 #include "segment/bitmap_index.h"
 #include "server/event_follower.h"
 #include "store/activity_repository.h"
+#include "store/campaign_repository.h"
 #include "store/journey_repository.h"
 #include "store/lifecycle_repository.h"
 #include "store/outreach_repository.h"
@@ -116,6 +118,9 @@ struct AppOptions {
   // every channel stays on the sandbox), URL, secret, timeouts, retries; interval_ms 0: no
   // dispatcher thread (tests drive webhook_dispatcher()->RunOnce()).
   outreach::WebhookOptions webhook;
+  // Campaigns (campaign/campaign_service.h): the runner's tick and batch; interval_ms 0: no
+  // runner thread (tests drive campaigns().RunOnce()).
+  campaign::CampaignServiceOptions campaigns;
 };
 
 class App {
@@ -148,6 +153,7 @@ class App {
   reward::CouponService& coupons() { return *coupons_; }
   reward::FulfilmentService& fulfilments() { return *fulfilments_; }
   journey::JourneyService& journeys() { return *journeys_; }
+  campaign::CampaignService& campaigns() { return *campaigns_; }
   journey::Engine& journey_engine() { return *journey_engine_; }
   // The one door for outbound touches (outreach/outreach.h) and the manager's task inbox
   // (workbench/task_sink.h), for journeys and campaigns.
@@ -240,6 +246,9 @@ class App {
   std::unique_ptr<workbench::WorkbenchService> workbench_;
   std::unique_ptr<workbench::TaskRuleRunner> task_rules_;
   std::unique_ptr<workbench::TaskRuleWorker> task_rule_worker_;  // stopped first
+  // Campaigns send through outreach_ (declared after it: destroyed, and stopped, first).
+  std::unique_ptr<CampaignRepository> campaign_repository_;
+  std::unique_ptr<campaign::CampaignService> campaigns_;
   std::unique_ptr<http::Metrics> metrics_;
   // After metrics_ (its gauge) and fulfilments_: stopped first (also in Shutdown()).
   std::unique_ptr<reward::FulfilmentWorker> fulfilment_worker_;

@@ -152,6 +152,7 @@ class SqliteCampaignRepository final : public CampaignRepository {
   }
 
   absl::StatusOr<bool> Move(int64_t id, const Transition& t) override {
+    const std::string digest = t.digest.value_or("");  // bound without a copy: outlives s
     Db::WriterLease writer(db_);
     ASSIGN_OR_RETURN(
         Statement s,
@@ -172,7 +173,7 @@ class SqliteCampaignRepository final : public CampaignRepository {
         .BindInt64(9, id)
         .BindText(10, t.from)
         .BindInt64(11, t.digest ? 1 : 0)
-        .BindText(12, t.digest.value_or(""));
+        .BindText(12, digest);
     ASSIGN_OR_RETURN(bool got, s.Step());
     return got;
   }

@@ -1,0 +1,422 @@
+// Campaigns over HTTP on the real App with a fake clock: maker-checker, the audience snapshot
+// with its holdout, the channel plan's fallback, the send window, the throttle, exactly-once
+// sending across a restart, and the report. The oracles are independent of the campaign
+// module: the sandbox outbox (what a gateway received), the customers' consent set up here,
+// and the conversion rates recomputed from the purchases this test sends.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+
+#include "common/clock.h"
+#include "http/test_client.h"
+#include "server/app.h"
+#include "session_client.h"
+#include "test_util.h"
+
+namespace mercator {
+namespace {
+
+namespace json = boost::json;
+
+using test::Int;
+using test::Parse;
+using test::Str;
+using test::TempDir;
+
+constexpr int64_t kSecond = 1000;
+constexpr int64_t kHour = 3'600'000;
+// Monday 2026-11-23 10:00 in Shanghai (02:00 UTC).
+constexpr int64_t kMonday10 = 1795399200000;
+constexpr int kCustomers = 300;
+
+constexpr char kSms[] = "【示例银行】{{name}}您好，{{product}}新品上线，详询客户经理。回T退订";
+constexpr char kPush[] = "{{name}}您好，{{product}}新品上线，点击查看";
+
+std::string Id(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "C%03d", i);
+  return buf;
+}
+
+class CampaignsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
+    options_.port = 0;
+    options_.io_threads = 2;
+    options_.clock = &clock_;
+    options_.task_rules_interval_ms = 0;
+    options_.points_expiry_interval_ms = 0;
+    options_.campaigns.interval_ms = 0;  // the test drives RunOnce
+    options_.staff.idle_timeout_ms = 365 * 24 * kHour;
+    options_.staff.absolute_timeout_ms = 365 * 24 * kHour;
+    OpenApp();
+    admin_ = SessionClient::SignInAs(*app_, "root", {"admin"});
+    op_ = SessionClient::SignInAs(*app_, "olivia", {"operator"});
+    approver_ = SessionClient::SignInAs(*app_, "alice", {"approver"});
+    analyst_ = SessionClient::SignInAs(*app_, "adam", {"analyst"});
+    ASSERT_TRUE(admin_ && op_ && approver_ && analyst_);
+    Expect(admin_->Fetch("POST", "/v1/tags",
+                         R"({"key":"aum","name_zh":"资产","name_en":"AUM","type":"decimal",
+                             "scale":2,"category":"product"})"),
+           201);
+    // C001..C300; AUM 1,000 x i: the rule "aum >= 50000" takes C050..C300 (251 customers).
+    json::array customers;
+    for (int i = 1; i <= kCustomers; ++i) {
+      customers.push_back(json::object{{"external_id", Id(i)},
+                                       {"name", "客户" + std::to_string(i)},
+                                       {"tags", json::object{{"aum", std::to_string(i * 1000)}}}});
+    }
+    Expect(admin_->Fetch("POST", "/v1/customers/batch",
+                         json::serialize(json::object{{"customers", customers}})),
+           200);
+    json::value events =
+        Expect(admin_->Fetch("POST", "/v1/clients", R"({"name":"Core","scopes":["events"]})"), 201);
+    events_key_ = {Str(events, "key_id"), Str(events, "secret")};
+  }
+
+  void OpenApp() {
+    auto app = App::Open(options_);
+    ASSERT_TRUE(app.ok()) << app.status();
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->Start().ok());
+    client_ = std::make_unique<http::TestClient>(app_->port());
+  }
+
+  static json::value Expect(const http::HttpResult& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    return Parse(r.body);
+  }
+
+  int64_t ApprovedTemplate(const std::string& channel, const std::string& body) {
+    json::value t = Expect(op_->Fetch("POST", "/v1/templates",
+                                      json::serialize(json::object{{"name", "新品 " + channel},
+                                                                   {"channel", channel},
+                                                                   {"purpose", "marketing"},
+                                                                   {"body", body}})),
+                           201);
+    const int64_t id = Int(t, "id");
+    json::value s =
+        Expect(op_->Fetch("POST", "/v1/templates/" + std::to_string(id) + "/submit"), 200);
+    Expect(approver_->Fetch("POST",
+                            "/v1/approvals/" + std::to_string(Int(s, "approval_id")) + "/approve",
+                            R"({"comment":"ok"})"),
+           200);
+    return id;
+  }
+
+  void Consent(const std::string& customer, const std::string& channel, bool granted) {
+    Expect(op_->Fetch("POST", "/v1/customers/" + customer + "/consents",
+                      json::serialize(json::object{{"channel", channel},
+                                                   {"purpose", "marketing"},
+                                                   {"granted", granted},
+                                                   {"source", "app"},
+                                                   {"text_version", "v3"}})),
+           201);
+  }
+
+  json::object Definition(int64_t push, int64_t sms) {
+    return json::object{
+        {"name", "双11 理财新品"},
+        {"purpose", "marketing"},
+        {"audience", json::object{{"rule", "aum >= 50000"}}},
+        {"channels",
+         json::array{json::object{{"channel", "app_push"}, {"template_id", push}},
+                     json::object{{"channel", "sms"}, {"template_id", sms}, {"cost_fen", 5}}}},
+        {"variables", json::object{{"product", "稳盈90天"}}},
+        {"send_window", json::object{{"start", "09:00"}, {"end", "20:00"}}},
+        {"throttle_per_second", 100},
+        {"holdout_percent", 20},
+        {"goal", json::object{{"event", "purchase"}, {"within_days", 7}}}};
+  }
+
+  // Creates, submits and approves; returns the id.
+  int64_t ApprovedCampaign(const json::object& def) {
+    json::value c = Expect(op_->Fetch("POST", "/v1/campaigns", json::serialize(def)), 201);
+    const int64_t id = Int(c, "id");
+    json::value s = Expect(op_->Fetch("POST", Path(id, "/submit")), 202);
+    EXPECT_EQ(Str(s, "status"), "submitted");
+    const std::string approval = std::to_string(Int(s, "approval_id"));
+    // The maker can never approve their own campaign.
+    Expect(op_->Fetch("POST", "/v1/approvals/" + approval + "/approve", R"({"comment":"me"})"),
+           403);
+    Expect(
+        approver_->Fetch("POST", "/v1/approvals/" + approval + "/approve", R"({"comment":"ok"})"),
+        200);
+    EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "scheduled");
+    return id;
+  }
+
+  static std::string Path(int64_t id, const std::string& rest = "") {
+    return "/v1/campaigns/" + std::to_string(id) + rest;
+  }
+
+  // customer -> channels of the messages the sandbox gateway received.
+  std::map<std::string, std::vector<std::string>> Outbox() {
+    std::map<std::string, std::vector<std::string>> out;
+    int64_t after = 0;
+    while (true) {
+      json::value o = Expect(op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" +
+                                                   std::to_string(after)),
+                             200);
+      const json::array& msgs = o.at("messages").as_array();
+      for (const json::value& m : msgs) out[Str(m, "customer")].push_back(Str(m, "channel"));
+      if (o.at("next_cursor").is_null()) break;
+      after = std::stoll(std::string(o.at("next_cursor").as_string()));
+    }
+    return out;
+  }
+
+  // customer -> group ("treated"/"holdout") and state, from the members API.
+  std::map<std::string, std::pair<std::string, std::string>> Members(int64_t id) {
+    std::map<std::string, std::pair<std::string, std::string>> out;
+    std::string cursor;
+    while (true) {
+      json::value o = Expect(
+          analyst_->Fetch(
+              "GET", Path(id, "/members?limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor))),
+          200);
+      for (const json::value& m : o.at("members").as_array()) {
+        out[Str(m, "customer")] = {Str(m, "group"), Str(m, "state")};
+      }
+      if (o.at("next_cursor").is_null()) break;
+      cursor = std::string(o.at("next_cursor").as_string());
+    }
+    return out;
+  }
+
+  int64_t RunOnce() {
+    absl::StatusOr<int64_t> n = app_->campaigns().RunOnce();
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? *n : -1;
+  }
+
+  void Purchase(const std::string& customer, const std::string& event_id, int64_t fen) {
+    json::array batch{
+        json::object{{"id", event_id},
+                     {"type", "purchase"},
+                     {"customer", customer},
+                     {"occurred_at", clock_.NowMs()},
+                     {"properties", json::object{{"product", "WM90"}, {"amount", fen / 100}}}}};
+    http::HttpResult r = test::SignedFetch(*client_, events_key_, clock_.NowMs(), "POST",
+                                           "/v1/events", json::serialize(batch));
+    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(Str(Parse(r.body).at("results").at(0), "status"), "accepted") << r.body;
+  }
+
+  TempDir dir_{"mercator-campaigns-test-"};
+  FakeClock clock_{kMonday10};
+  AppOptions options_;
+  std::unique_ptr<App> app_;
+  std::unique_ptr<http::TestClient> client_;
+  std::unique_ptr<SessionClient> admin_, op_, approver_, analyst_;
+  test::ApiKey events_key_;
+};
+
+TEST_F(CampaignsTest, SendsThroughThePlanInsideTheWindowAndReportsUplift) {
+  const int64_t push = ApprovedTemplate("app_push", kPush);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  // Consent: SMS for everyone; app push only for even-numbered customers (the app users).
+  // C060 withdrew from marketing on every channel: no channel may reach them.
+  std::set<std::string> app_users;
+  for (int i = 50; i <= kCustomers; ++i) {
+    Consent(Id(i), "sms", true);
+    if (i % 2 == 0) {
+      Consent(Id(i), "app_push", true);
+      app_users.insert(Id(i));
+    }
+  }
+  Expect(op_->Fetch("POST", "/v1/customers/C060/opt-outs", R"({"channel":"*"})"), 201);
+
+  const int64_t id = ApprovedCampaign(Definition(push, sms));
+  // An approved campaign cannot be edited.
+  Expect(op_->Fetch("PUT", Path(id), json::serialize(Definition(push, sms))), 409);
+
+  // First pass: the audience is taken.
+  RunOnce();
+  json::value c = Expect(op_->Fetch("GET", Path(id)), 200);
+  EXPECT_EQ(Str(c, "status"), "running");
+  std::map<std::string, std::pair<std::string, std::string>> members = Members(id);
+  ASSERT_EQ(members.size(), 251u);  // C050..C300, the rule's own oracle
+  int holdout = 0;
+  for (const auto& [customer, gs] : members) holdout += gs.first == "holdout" ? 1 : 0;
+  // 20% of 251 with a binomial spread of about 6.3.
+  EXPECT_NEAR(holdout, 50.2, 5 * 6.4);
+
+  // Throttle: at most 100 members a second.
+  EXPECT_EQ(RunOnce(), 100);
+  EXPECT_EQ(RunOnce(), 0);  // no time has passed
+  clock_.Advance(kSecond / 2);
+  EXPECT_EQ(RunOnce(), 50);
+  json::value rep = Expect(op_->Fetch("GET", Path(id, "/report")), 200);
+  EXPECT_EQ(Int(rep.at("progress"), "done"), 150);
+
+  // 21:00: outside the send window (and in quiet hours): deferred, nothing sent.
+  const size_t sent_before = Outbox().size();
+  clock_.Advance(11 * kHour);
+  EXPECT_EQ(RunOnce(), 0);
+  clock_.Advance(10 * kSecond);
+  EXPECT_EQ(RunOnce(), 0);
+  EXPECT_EQ(Outbox().size(), sent_before);
+
+  // Next morning 09:30: the rest goes out and the campaign completes.
+  clock_.Advance(12 * kHour + 30 * 60 * kSecond);
+  while (RunOnce() > 0) clock_.Advance(kSecond);
+  clock_.Advance(kSecond);
+  RunOnce();
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
+
+  // The gateway's record: every treated customer but C060 exactly once, app users by push,
+  // the others by SMS; no holdout customer at all.
+  members = Members(id);
+  std::map<std::string, std::vector<std::string>> outbox = Outbox();
+  int treated = 0, by_sms = 0;
+  for (const auto& [customer, gs] : members) {
+    const auto it = outbox.find(customer);
+    if (gs.first == "holdout") {
+      EXPECT_EQ(it, outbox.end()) << customer << " is in the holdout but was contacted";
+      EXPECT_EQ(gs.second, "holdout");
+      continue;
+    }
+    ++treated;
+    if (customer == "C060") {
+      EXPECT_EQ(it, outbox.end());
+      EXPECT_EQ(gs.second, "suppressed");
+      continue;
+    }
+    ASSERT_NE(it, outbox.end()) << customer;
+    ASSERT_EQ(it->second.size(), 1u) << customer;
+    const bool app = app_users.contains(customer);
+    EXPECT_EQ(it->second[0], app ? "app_push" : "sms") << customer;
+    by_sms += app ? 0 : 1;
+    EXPECT_EQ(gs.second, "sent");
+  }
+
+  // Purchases: the first 12 contacted customers and the first 3 holdout customers buy 100 元
+  // each, a day later; one more contacted customer buys 8 days later (outside the window).
+  clock_.Advance(24 * kHour);
+  int treated_bought = 0, holdout_bought = 0, n = 0;
+  std::string late;
+  for (const auto& [customer, gs] : members) {
+    if (gs.second == "sent" && treated_bought < 12) {
+      Purchase(customer, "p" + std::to_string(++n), 10000);
+      ++treated_bought;
+    } else if (gs.first == "holdout" && holdout_bought < 3) {
+      Purchase(customer, "p" + std::to_string(++n), 10000);
+      ++holdout_bought;
+    } else if (gs.second == "sent" && late.empty()) {
+      late = customer;
+    }
+  }
+  clock_.Advance(8 * 24 * kHour);
+  Purchase(late, "late", 10000);
+
+  rep = Expect(analyst_->Fetch("GET", Path(id, "/report")), 200);
+  EXPECT_EQ(Int(rep, "audience"), 251);
+  EXPECT_EQ(Int(rep, "holdout"), holdout);
+  EXPECT_EQ(Int(rep, "treated"), treated);
+  EXPECT_EQ(Int(rep, "sent"), treated - 1);
+  EXPECT_EQ(Int(rep.at("suppressed_by_reason"), "opted_out"), 1);
+  EXPECT_EQ(Int(rep.at("fallbacks"), "app_push->sms"), by_sms);
+  EXPECT_EQ(Int(rep, "cost_fen"), 5 * by_sms);
+  const json::value& conv = rep.at("conversions");
+  EXPECT_EQ(Int(conv, "treated_converted"), 12);
+  EXPECT_EQ(Int(conv, "holdout_converted"), 3);
+  EXPECT_EQ(Int(conv, "conversion_value_fen"), 12 * 10000);
+  const double pt = 12.0 / treated, ph = 3.0 / holdout;
+  EXPECT_NEAR(conv.at("uplift").to_number<double>(), pt - ph, 1e-9);
+  const double se = std::sqrt(pt * (1 - pt) / treated + ph * (1 - ph) / holdout);
+  EXPECT_NEAR(conv.at("uplift_ci95").at(0).to_number<double>(), pt - ph - 1.96 * se, 1e-9);
+  EXPECT_NEAR(conv.at("uplift_ci95").at(1).to_number<double>(), pt - ph + 1.96 * se, 1e-9);
+}
+
+TEST_F(CampaignsTest, ARestartNeverSendsTwice) {
+  const int64_t push = ApprovedTemplate("app_push", kPush);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  for (int i = 50; i <= kCustomers; ++i) Consent(Id(i), "sms", true);
+  json::object def = Definition(push, sms);
+  def["holdout_percent"] = 0;
+  def["throttle_per_second"] = 40;
+  const int64_t id = ApprovedCampaign(def);
+  RunOnce();  // the snapshot
+  EXPECT_EQ(RunOnce(), 40);
+  // The process goes away and comes back on the same data directory.
+  op_.reset();
+  app_.reset();
+  OpenApp();
+  op_ = SessionClient::SignInAs(*app_, "olivia2", {"operator"});
+  ASSERT_TRUE(op_);
+  for (int i = 0; i < 20 && RunOnce() >= 0; ++i) clock_.Advance(kSecond);
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
+  std::map<std::string, std::vector<std::string>> outbox = Outbox();
+  EXPECT_EQ(outbox.size(), 251u);
+  for (const auto& [customer, channels] : outbox) {
+    EXPECT_EQ(channels, std::vector<std::string>{"sms"}) << customer;
+  }
+}
+
+TEST_F(CampaignsTest, RefusesBadDefinitionsAndUnreadyPlansNamingTheField) {
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  json::object def = Definition(sms, sms);
+  def["channels"].as_array()[0].as_object()["channel"] = "fax";
+  json::value bad = Expect(op_->Fetch("POST", "/v1/campaigns", json::serialize(def)), 400);
+  EXPECT_NE(json::serialize(bad).find("channels[0].channel"), std::string::npos) << bad;
+
+  // A draft template cannot go out: submit names the plan's member.
+  json::value draft = Expect(op_->Fetch("POST", "/v1/templates",
+                                        json::serialize(json::object{{"name", "draft"},
+                                                                     {"channel", "app_push"},
+                                                                     {"purpose", "marketing"},
+                                                                     {"body", kPush}})),
+                             201);
+  json::value c = Expect(
+      op_->Fetch("POST", "/v1/campaigns", json::serialize(Definition(Int(draft, "id"), sms))), 201);
+  const int64_t id = Int(c, "id");
+  bad = Expect(op_->Fetch("POST", Path(id, "/submit")), 400);
+  EXPECT_NE(json::serialize(bad).find("channels[0].template_id"), std::string::npos) << bad;
+  // A template of another channel neither.
+  Expect(op_->Fetch("PUT", Path(id), json::serialize(Definition(sms, sms))), 200);
+  bad = Expect(op_->Fetch("POST", Path(id, "/submit")), 400);
+  EXPECT_NE(json::serialize(bad).find("is for sms, not app_push"), std::string::npos) << bad;
+
+  // Analysts read, never write.
+  Expect(analyst_->Fetch("GET", "/v1/campaigns"), 200);
+  Expect(analyst_->Fetch("POST", "/v1/campaigns", json::serialize(Definition(sms, sms))), 403);
+  // Unknown ids are 404, lists page.
+  Expect(op_->Fetch("GET", "/v1/campaigns/999"), 404);
+  Expect(op_->Fetch("GET", "/v1/campaigns/abc"), 404);
+  json::value list = Expect(op_->Fetch("GET", "/v1/campaigns?limit=1"), 200);
+  EXPECT_EQ(list.at("campaigns").as_array().size(), 1u);
+}
+
+TEST_F(CampaignsTest, PauseResumeAndCancel) {
+  const int64_t push = ApprovedTemplate("app_push", kPush);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  for (int i = 50; i <= kCustomers; ++i) Consent(Id(i), "sms", true);
+  json::object def = Definition(push, sms);
+  def["throttle_per_second"] = 10;
+  const int64_t id = ApprovedCampaign(def);
+  RunOnce();
+  RunOnce();
+  Expect(op_->Fetch("POST", Path(id, "/pause")), 200);
+  clock_.Advance(kSecond);
+  EXPECT_EQ(RunOnce(), 0);  // paused: nothing goes out
+  Expect(op_->Fetch("POST", Path(id, "/resume")), 200);
+  clock_.Advance(kSecond);
+  EXPECT_EQ(RunOnce(), 10);
+  Expect(op_->Fetch("POST", Path(id, "/cancel")), 200);
+  clock_.Advance(kSecond);
+  EXPECT_EQ(RunOnce(), 0);
+  Expect(op_->Fetch("POST", Path(id, "/resume")), 409);
+  json::value rep = Expect(op_->Fetch("GET", Path(id, "/report")), 200);
+  EXPECT_EQ(Str(rep.at("campaign"), "status"), "cancelled");
+  EXPECT_EQ(Int(rep.at("progress"), "done"), 20);
+}
+
+}  // namespace
+}  // namespace mercator
