@@ -255,6 +255,7 @@ absl::Status App::Start() {
   ctx.web_root = options_.web_root;
   ctx.login_limiter = login_limiter_.get();
   ctx.api_clients = api_clients_.get();
+  ctx.customer_tokens = customer_tokens_.get();
   ctx.points = points_.get();
   ctx.coupons = coupons_.get();
   ctx.fulfilments = fulfilments_.get();
@@ -280,7 +281,6 @@ absl::Status App::Start() {
       staff_.get(), std::move(verify_signed),
       api::CustomerTokenVerifierFor(customer_tokens_.get(), api_clients_.get())));
 
-  ctx.customer_tokens = customer_tokens_.get();
   http::ServerOptions so;
   so.address = options_.address;
   so.port = options_.port;
