@@ -411,3 +411,10 @@ int main(int argc, char** argv) {
   if (*audit->audit) return RunAuditCommand(*audit, data_dir);
   return 1;
 }
+  int64_t h5_token_minutes = serve_options.customer_tokens.ttl_ms / 60'000;
+  serve
+      ->add_option("--h5-token-minutes", h5_token_minutes,
+                   "Lifetime of the customer tokens of the H5 pages (POST /v1/h5/tokens)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 60));
+    serve_options.customer_tokens.ttl_ms = h5_token_minutes * 60'000;
