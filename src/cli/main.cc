@@ -321,6 +321,12 @@ int main(int argc, char** argv) {
                    "Folder with the built web apps (scripts/web.sh build): console/dist is served "
                    "at /console/, h5/dist at /h5/; empty: none")
       ->capture_default_str();
+  int64_t h5_token_minutes = serve_options.customer_tokens.ttl_ms / 60'000;
+  serve
+      ->add_option("--h5-token-minutes", h5_token_minutes,
+                   "Lifetime of the customer tokens of the H5 pages (POST /v1/h5/tokens)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 60));
   bool insecure_cookies = false;
   serve->add_flag("--insecure-cookies", insecure_cookies,
                   "Session cookies without the Secure attribute, for plain http on this machine "
@@ -387,6 +393,7 @@ int main(int argc, char** argv) {
     auth::RateLimiter::Options& client_rate = serve_options.api_clients.rate_limit;
     client_rate.burst = std::max(client_rate.burst, 4 * client_rate.per_second);
     if (insecure_cookies) serve_options.cookie_security = auth::CookieSecurity::kInsecureLocalHttp;
+    serve_options.customer_tokens.ttl_ms = h5_token_minutes * 60'000;
     if (!webhook_secret_file.empty()) {
       std::ifstream in(webhook_secret_file, std::ios::binary);
       if (!in) {
@@ -411,10 +418,3 @@ int main(int argc, char** argv) {
   if (*audit->audit) return RunAuditCommand(*audit, data_dir);
   return 1;
 }
-  int64_t h5_token_minutes = serve_options.customer_tokens.ttl_ms / 60'000;
-  serve
-      ->add_option("--h5-token-minutes", h5_token_minutes,
-                   "Lifetime of the customer tokens of the H5 pages (POST /v1/h5/tokens)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 24 * 60));
-    serve_options.customer_tokens.ttl_ms = h5_token_minutes * 60'000;
