@@ -85,10 +85,10 @@ struct AppOptions {
   const Clock* clock = nullptr;
   // API clients' signed requests: clock skew, replay window, per-client rate limit.
   auth::ApiClientOptions api_clients;
-  // How often lots of points and coupons past their date are expired
-  // (reward::RewardsExpiryJob); 0: never (spends still never take expired points, balances do
   // Customer tokens of the H5 pages (auth/customer_token.h): their lifetime.
   auth::CustomerTokenOptions customer_tokens;
+  // How often lots of points and coupons past their date are expired
+  // (reward::RewardsExpiryJob); 0: never (spends still never take expired points, balances do
   // not count them, and expired coupons cannot be redeemed).
   int64_t points_expiry_interval_ms = 60'000;
   // Activities: how long evaluated audiences are reused for eligibility (tests: 0).
@@ -190,6 +190,7 @@ class App {
   std::unique_ptr<auth::RateLimiter> login_limiter_;
   std::unique_ptr<ApiClientRepository> api_client_repository_;
   std::unique_ptr<auth::ApiClientService> api_clients_;
+  std::unique_ptr<auth::CustomerTokenService> customer_tokens_;
   std::unique_ptr<PointsRepository> points_repository_;
   std::unique_ptr<reward::PointsLedger> points_;
   std::unique_ptr<CouponRepository> coupon_repository_;
@@ -199,7 +200,6 @@ class App {
   std::unique_ptr<SegmentIndex> index_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<AudienceService> audiences_;
-  std::unique_ptr<auth::CustomerTokenService> customer_tokens_;
   // The event log over the customers and their index (declared after them: destroyed first).
   std::unique_ptr<LifecycleRepository> lifecycle_repository_;
   std::unique_ptr<event::EventService> events_;
