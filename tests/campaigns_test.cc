@@ -35,7 +35,7 @@ constexpr int64_t kMonday10 = 1795399200000;
 constexpr int kCustomers = 300;
 
 constexpr char kSms[] = "【示例银行】{{name}}您好，{{product}}新品上线，详询客户经理。回T退订";
-constexpr char kPush[] = "{{name}}您好，{{product}}新品上线，点击查看";
+constexpr char kPush[] = "{{name}}您好，{{product}}新品上线，点击查看 {{link}}";
 
 std::string Id(int i) {
   char buf[16];
@@ -129,6 +129,7 @@ class CampaignsTest : public ::testing::Test {
          json::array{json::object{{"channel", "app_push"}, {"template_id", push}},
                      json::object{{"channel", "sms"}, {"template_id", sms}, {"cost_fen", 5}}}},
         {"variables", json::object{{"product", "稳盈90天"}}},
+        {"link", "https://m.bank.example/wm90?from=push"},
         {"send_window", json::object{{"start", "09:00"}, {"end", "20:00"}}},
         {"throttle_per_second", 100},
         {"holdout_percent", 20},
@@ -170,6 +171,13 @@ class CampaignsTest : public ::testing::Test {
       after = std::stoll(std::string(o.at("next_cursor").as_string()));
     }
     return out;
+  }
+
+  // The body of the first outbox message of a customer.
+  std::string OutboxBody(const std::string& customer) {
+    json::value o =
+        Expect(op_->Fetch("GET", "/v1/outreach/sandbox/outbox?customer=" + customer), 200);
+    return Str(o.at("messages").at(0), "body");
   }
 
   // customer -> group ("treated"/"holdout") and state, from the members API.
@@ -297,6 +305,34 @@ TEST_F(CampaignsTest, SendsThroughThePlanInsideTheWindowAndReportsUplift) {
     EXPECT_EQ(gs.second, "sent");
   }
 
+  // Tracked links: the push carries this server's /t/<token>; opening it twice redirects to
+  // the campaign's link and counts one clicked message.
+  std::string app_user;
+  for (const auto& [customer, gs] : members) {
+    if (gs.second == "sent" && app_users.contains(customer)) {
+      app_user = customer;
+      break;
+    }
+  }
+  const std::string body = OutboxBody(app_user);
+  const size_t at = body.find("/t/");
+  ASSERT_NE(at, std::string::npos) << body;
+  EXPECT_EQ(body.find("{{"), std::string::npos) << body;
+  const std::string token = body.substr(at + 3, 12);
+  for (int i = 0; i < 2; ++i) {
+    http::HttpResult click = client_->Fetch("GET", "/t/" + token);
+    EXPECT_EQ(click.status, 302);
+    EXPECT_EQ(click.Header("location"), "https://m.bank.example/wm90?from=push");
+  }
+  EXPECT_EQ(client_->Fetch("GET", "/t/AAAAAAAAAAAA").status, 404);
+  // SMS messages use no {{link}}: no token in them.
+  for (const auto& [customer, gs] : members) {
+    if (gs.second == "sent" && !app_users.contains(customer)) {
+      EXPECT_EQ(OutboxBody(customer).find("/t/"), std::string::npos);
+      break;
+    }
+  }
+
   // Purchases: the first 12 contacted customers and the first 3 holdout customers buy 100 元
   // each, a day later; one more contacted customer buys 8 days later (outside the window).
   clock_.Advance(24 * kHour);
@@ -322,6 +358,7 @@ TEST_F(CampaignsTest, SendsThroughThePlanInsideTheWindowAndReportsUplift) {
   EXPECT_EQ(Int(rep, "treated"), treated);
   EXPECT_EQ(Int(rep, "sent"), treated - 1);
   EXPECT_EQ(Int(rep.at("suppressed_by_reason"), "opted_out"), 1);
+  EXPECT_EQ(Int(rep, "clicked"), 1);
   EXPECT_EQ(Int(rep.at("fallbacks"), "app_push->sms"), by_sms);
   EXPECT_EQ(Int(rep, "cost_fen"), 5 * by_sms);
   const json::value& conv = rep.at("conversions");
@@ -416,6 +453,53 @@ TEST_F(CampaignsTest, PauseResumeAndCancel) {
   json::value rep = Expect(op_->Fetch("GET", Path(id, "/report")), 200);
   EXPECT_EQ(Str(rep.at("campaign"), "status"), "cancelled");
   EXPECT_EQ(Int(rep.at("progress"), "done"), 20);
+}
+
+TEST_F(CampaignsTest, DoNotDisturbSuppressesMarketingAndImportsAllOrNothing) {
+  const int64_t push = ApprovedTemplate("app_push", kPush);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  for (int i = 50; i <= kCustomers; ++i) Consent(Id(i), "sms", true);
+  // A list with an unknown customer stores nothing and names the entry.
+  json::value bad = Expect(op_->Fetch("POST", "/v1/contact-policy/do-not-disturb/import",
+                                      R"({"customers":[{"external_id":"C051","reason":"投诉"},
+                                                       {"external_id":"X999","reason":"投诉"},
+                                                       {"external_id":"C053"}]})"),
+                           400);
+  EXPECT_EQ(Str(bad.at("errors").at(0), "field"), "/customers/1/external_id") << bad;
+  EXPECT_EQ(Str(bad.at("errors").at(1), "field"), "/customers/2/reason") << bad;
+  json::value list = Expect(op_->Fetch("GET", "/v1/contact-policy/do-not-disturb"), 200);
+  EXPECT_TRUE(list.at("customers").as_array().empty());
+  Expect(op_->Fetch("POST", "/v1/contact-policy/do-not-disturb/import",
+                    R"({"customers":[{"external_id":"C051","reason":"投诉"},
+                                     {"external_id":"C052","reason":"监管要求"}]})"),
+         200);
+  Expect(op_->Fetch("PUT", "/v1/contact-policy/do-not-disturb/C053", R"({"reason":"员工"})"), 200);
+  Expect(op_->Fetch("PUT", "/v1/contact-policy/do-not-disturb/C053", R"({"reason":""})"), 400);
+  Expect(analyst_->Fetch("PUT", "/v1/contact-policy/do-not-disturb/C054", R"({"reason":"x"})"),
+         403);
+  list = Expect(op_->Fetch("GET", "/v1/contact-policy/do-not-disturb?limit=2"), 200);
+  ASSERT_EQ(list.at("customers").as_array().size(), 2u);
+  EXPECT_EQ(Str(list, "next_cursor"), "C052");
+  // C052 leaves the list again.
+  Expect(op_->Fetch("DELETE", "/v1/contact-policy/do-not-disturb/C052"), 204);
+  Expect(op_->Fetch("DELETE", "/v1/contact-policy/do-not-disturb/C052"), 404);
+
+  json::object def = Definition(push, sms);
+  def["holdout_percent"] = 0;
+  def["throttle_per_second"] = 1000;
+  const int64_t id = ApprovedCampaign(def);
+  RunOnce();
+  RunOnce();
+  std::map<std::string, std::pair<std::string, std::string>> members = Members(id);
+  EXPECT_EQ(members["C051"].second, "suppressed");
+  EXPECT_EQ(members["C053"].second, "suppressed");
+  EXPECT_EQ(members["C052"].second, "sent");
+  std::map<std::string, std::vector<std::string>> outbox = Outbox();
+  EXPECT_FALSE(outbox.contains("C051"));
+  EXPECT_FALSE(outbox.contains("C053"));
+  EXPECT_EQ(outbox.size(), 249u);
+  json::value rep = Expect(op_->Fetch("GET", Path(id, "/report")), 200);
+  EXPECT_EQ(Int(rep.at("suppressed_by_reason"), "do_not_disturb"), 2);
 }
 
 }  // namespace

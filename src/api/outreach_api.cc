@@ -72,6 +72,141 @@ absl::Status CheckCustomer(ApiContext& ctx, const std::string& external_id) {
   return c.ok() ? absl::OkStatus() : c.status();
 }
 
+// The bank's do-not-disturb list (contact_policy.h): one customer at a time, or a list in
+// one all-or-nothing request (a bad entry is reported with its index, nothing is stored).
+void RegisterDoNotDisturbRoutes(http::Router& router, ApiContext& ctx) {
+  using http::Auth;
+  using http::Method;
+  constexpr size_t kMaxReasonBytes = 200;
+  constexpr size_t kMaxImport = 10000;
+  auto row_json = [](const DndRow& d) {
+    return json::object{{"customer", d.customer},
+                        {"reason", d.reason},
+                        {"added_by", d.added_by},
+                        {"added_at", IsoTime(d.added_ms)}};
+  };
+
+  router.Add(Method::kGet, "/v1/contact-policy/do-not-disturb", Auth::kRequired,
+             [&ctx, row_json](http::Request& req) {
+               absl::StatusOr<PageQuery> page = ParsePageQuery(req);
+               if (!page.ok()) return ErrorResponse(page.status());
+               std::string after(req.Query("cursor").value_or(""));
+               auto list = ctx.outreach_repository->ListDnd(after, page->limit + 1);
+               if (!list.ok()) return ErrorResponse(list.status());
+               json::object out{{"next_cursor", nullptr}};
+               if (list->size() > static_cast<size_t>(page->limit)) {
+                 list->pop_back();
+                 out["next_cursor"] = list->back().customer;
+               }
+               json::array items;
+               for (const DndRow& d : *list) items.push_back(row_json(d));
+               out["customers"] = std::move(items);
+               return JsonResponse(200, out);
+             });
+
+  router.Add(
+      Method::kPut, "/v1/contact-policy/do-not-disturb/{external_id}", Auth::kRequired,
+      [&ctx, row_json, kMaxReasonBytes](http::Request& req) {
+        const std::string& customer = req.path_params.at("external_id");
+        if (absl::Status s = CheckCustomer(ctx, customer); !s.ok()) {
+          return ErrorResponse(s);
+        }
+        absl::StatusOr<json::object> body = ParseObjectBody(req);
+        if (!body.ok()) return ErrorResponse(body.status());
+        auto reason = RequiredString(*body, "reason");
+        if (!reason.ok()) return ErrorResponse(reason.status());
+        if (reason->empty() || reason->size() > kMaxReasonBytes) {
+          return ErrorResponse(absl::InvalidArgumentError(
+              fmt::format("reason: must be 1 to {} bytes", kMaxReasonBytes)));
+        }
+        DndRow d{customer, *reason, req.principal.Actor(), ctx.clock->NowMs()};
+        if (absl::Status s = ctx.outreach_repository->PutDnd(d); !s.ok()) {
+          return ErrorResponse(s);
+        }
+        if (absl::Status s = RecordAudit(ctx, req, "contact.dnd.add", "customer", customer,
+                                         json::serialize(json::object{{"reason", d.reason}}));
+            !s.ok()) {
+          return ErrorResponse(s);
+        }
+        return JsonResponse(200, row_json(d));
+      });
+
+  router.Add(
+      Method::kDelete, "/v1/contact-policy/do-not-disturb/{external_id}", Auth::kRequired,
+      [&ctx](http::Request& req) {
+        const std::string& customer = req.path_params.at("external_id");
+        auto removed = ctx.outreach_repository->RemoveDnd(customer);
+        if (!removed.ok()) return ErrorResponse(removed.status());
+        if (!*removed) {
+          return ErrorResponse(
+              absl::NotFoundError("the customer is not on the do-not-disturb list"));
+        }
+        if (absl::Status s = RecordAudit(ctx, req, "contact.dnd.remove", "customer", customer);
+            !s.ok()) {
+          return ErrorResponse(s);
+        }
+        http::Response r;
+        r.status = 204;
+        return r;
+      });
+
+  router.Add(
+      Method::kPost, "/v1/contact-policy/do-not-disturb/import", Auth::kRequired,
+      [&ctx, kMaxReasonBytes, kMaxImport](http::Request& req) {
+        absl::StatusOr<json::object> body = ParseObjectBody(req);
+        if (!body.ok()) return ErrorResponse(body.status());
+        const json::value* list = body->if_contains("customers");
+        if (list == nullptr || !list->is_array() || list->as_array().empty() ||
+            list->as_array().size() > kMaxImport) {
+          return ErrorResponse(absl::InvalidArgumentError(fmt::format(
+              "customers: must be an array of 1 to {} {{external_id, reason}}", kMaxImport)));
+        }
+        http::Problem problem;
+        problem.title = "Bad Request";
+        problem.detail = "Nothing was stored: fix the entries listed and send the list again.";
+        std::vector<DndRow> rows;
+        const int64_t now = ctx.clock->NowMs();
+        const json::array& items = list->as_array();
+        for (size_t i = 0; i < items.size(); ++i) {
+          const std::string at = fmt::format("/customers/{}", i);
+          if (!items[i].is_object()) {
+            problem.errors.push_back({at, "must be an object {external_id, reason}"});
+            continue;
+          }
+          const json::object& o = items[i].as_object();
+          const json::value* id = o.if_contains("external_id");
+          const json::value* reason = o.if_contains("reason");
+          if (id == nullptr || !id->is_string() || id->as_string().empty()) {
+            problem.errors.push_back({at + "/external_id", "is required (a string)"});
+            continue;
+          }
+          if (reason == nullptr || !reason->is_string() || reason->as_string().empty() ||
+              reason->as_string().size() > kMaxReasonBytes) {
+            problem.errors.push_back(
+                {at + "/reason",
+                 fmt::format("must be a string of 1 to {} bytes", kMaxReasonBytes)});
+            continue;
+          }
+          const std::string customer(id->as_string());
+          if (absl::Status s = CheckCustomer(ctx, customer); !s.ok()) {
+            problem.errors.push_back({at + "/external_id", std::string(s.message())});
+            continue;
+          }
+          rows.push_back({customer, std::string(reason->as_string()), req.principal.Actor(), now});
+        }
+        if (!problem.errors.empty()) return http::ProblemResponse(problem);
+        if (absl::Status s = ctx.outreach_repository->PutDndBatch(rows); !s.ok()) {
+          return ErrorResponse(s);
+        }
+        if (absl::Status s = RecordAudit(ctx, req, "contact.dnd.import", "contact_policy", "dnd",
+                                         json::serialize(json::object{{"customers", rows.size()}}));
+            !s.ok()) {
+          return ErrorResponse(s);
+        }
+        return JsonResponse(200, json::object{{"stored", rows.size()}});
+      });
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> PathId(const http::Request& req, std::string_view name,
@@ -476,6 +611,31 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx) {
       return ErrorResponse(s);
     }
     return JsonResponse(200, out);
+  });
+
+  RegisterDoNotDisturbRoutes(router, ctx);
+
+  // Tracked links: /t/<token> redirects to the message's link and records the click. Public
+  // (the customer's phone opens it); tokens are random and carry nothing about the customer.
+  router.Add(Method::kGet, "/t/{token}", Auth::kPublic, [&ctx](http::Request& req) {
+    const std::string& token = req.path_params.at("token");
+    absl::StatusOr<LinkRow> link = ctx.outreach_repository->RecordClick(
+        token, ctx.clock->NowMs(), std::string(req.Header("user-agent").substr(0, 256)), req.peer);
+    if (!link.ok()) {
+      if (absl::IsNotFound(link.status())) {
+        return http::Response::Text(404,
+                                    "<!doctype html><meta charset=utf-8><title>链接无效</title>"
+                                    "<p>链接无效或已过期。The link is not valid.</p>",
+                                    "text/html; charset=utf-8");
+      }
+      return ErrorResponse(link.status());
+    }
+    http::Response r;
+    r.status = 302;
+    r.headers["location"] = link->url;
+    r.headers["cache-control"] = "no-store";  // every open is a click
+    r.headers["referrer-policy"] = "no-referrer";
+    return r;
   });
 
   // The sandbox channel's outbox: ?customer= (optional), ascending ids after ?cursor=.

@@ -165,6 +165,10 @@ constexpr RoutePermission kTable[] = {
     {Method::kGet, "/v1/customers/{external_id}/contacts", "contacts:read"},
     {Method::kGet, "/v1/contact-policy", "contacts:read"},
     {Method::kPut, "/v1/contact-policy", "contacts:write"},
+    {Method::kGet, "/v1/contact-policy/do-not-disturb", "contacts:read"},
+    {Method::kPut, "/v1/contact-policy/do-not-disturb/{external_id}", "contacts:write"},
+    {Method::kDelete, "/v1/contact-policy/do-not-disturb/{external_id}", "contacts:write"},
+    {Method::kPost, "/v1/contact-policy/do-not-disturb/import", "contacts:write"},
     {Method::kGet, "/v1/outreach/sandbox/outbox", "contacts:read"},
     // workbench_api.cc (manager routes: the caller's own customers only)
     {Method::kGet, "/v1/workbench/me", "workbench:use"},

@@ -106,6 +106,7 @@ absl::StatusOr<Definition> ParseDefinition(const json::value& doc) {
                                                             "audience",
                                                             "channels",
                                                             "variables",
+                                                            "link",
                                                             "start_at",
                                                             "send_window",
                                                             "throttle_per_second",
@@ -179,6 +180,10 @@ absl::StatusOr<Definition> ParseDefinition(const json::value& doc) {
     }
   }
 
+  ASSIGN_OR_RETURN(d.link, StringMember(o, "link", "link", false));
+  if (!d.link.empty() && !(d.link.starts_with("https://") || d.link.starts_with("http://"))) {
+    return Bad("link", "must be an http(s) URL");
+  }
   ASSIGN_OR_RETURN(std::string start_at, StringMember(o, "start_at", "start_at", false));
   if (!start_at.empty()) {
     absl::Time t;
@@ -492,6 +497,7 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
         msg.purpose = d.purpose;
         msg.template_id = std::to_string(step.template_id);
         msg.variables = d.variables;
+        msg.link_url = d.link;
         msg.origin = fmt::format("campaign:{}", row.id);
         msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, step.channel);
         absl::StatusOr<outreach::SendResult> r = outreach_->Send(msg);
@@ -589,10 +595,12 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
     if (t.state == "sent") {
       rep.sent += t.count;
       rep.delivered += t.delivered;
+      rep.clicked += t.clicked;
       ChannelReport& c = channels[t.channel];
       c.channel = t.channel;
       c.sent += t.count;
       c.delivered += t.delivered;
+      c.clicked += t.clicked;
       c.cost_fen += t.count * cost_of[t.channel];
     }
     if (t.state == "failed") rep.failed += t.count;

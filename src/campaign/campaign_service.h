@@ -8,7 +8,7 @@
 //    "audience": {"audience_id": 3} | {"rule": "aum >= 50000"},
 //    "channels": [{"channel": "app_push", "template_id": 5, "cost_fen": 0},
 //                 {"channel": "sms", "template_id": 6, "cost_fen": 5}],
-//    "variables": {"product": "..."},
+//    "variables": {"product": "..."}, "link": "https://m.bank.example/wm90",
 //    "start_at": "2026-11-24T09:00:00+08:00",          (optional: as soon as approved)
 //    "send_window": {"start": "09:00", "end": "20:00"}, (local time; optional: all day)
 //    "throttle_per_second": 200, "holdout_percent": 10,
@@ -81,6 +81,7 @@ struct Definition {
   std::string rule;         // a rule in the DSL
   std::vector<ChannelStep> channels;
   std::map<std::string, std::string> variables;
+  std::string link;                  // the templates' {{link}}: tracked per message
   int64_t start_ms = 0;              // 0: as soon as approved
   int32_t window_start_minute = 0;   // local minute of day
   int32_t window_end_minute = 1440;  // exclusive; start == 0 and end == 1440: all day
@@ -102,6 +103,7 @@ struct ChannelReport {
   std::string channel;
   int64_t sent = 0;
   int64_t delivered = 0;
+  int64_t clicked = 0;  // messages whose tracked link was opened
   int64_t cost_fen = 0;
   int64_t converted = 0;         // members sent on this channel who converted (last touch)
   int64_t conversion_value = 0;  // fen, of the goal events of those conversions
@@ -116,6 +118,7 @@ struct Report {
   int64_t pending = 0;
   int64_t sent = 0;
   int64_t delivered = 0;
+  int64_t clicked = 0;
   int64_t failed = 0;
   int64_t suppressed = 0;
   std::map<std::string, int64_t> suppressed_by_reason;

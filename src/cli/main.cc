@@ -321,6 +321,9 @@ int main(int argc, char** argv) {
                    "Folder with the built web apps (scripts/web.sh build): console/dist is served "
                    "at /console/, h5/dist at /h5/; empty: none")
       ->capture_default_str();
+  serve->add_option("--public-url", serve_options.public_url,
+                    "Public base URL of tracked links in messages (/t/<token>), e.g. "
+                    "https://m.bank.example (default: this server's http://address:port)");
   int64_t h5_token_minutes = serve_options.customer_tokens.ttl_ms / 60'000;
   serve
       ->add_option("--h5-token-minutes", h5_token_minutes,

@@ -39,6 +39,8 @@ absl::StatusOr<std::string> ContactPolicy::Check(std::string_view customer,
     if (consent && !consent->granted) return std::string("no_consent");
     return std::string();
   }
+  ASSIGN_OR_RETURN(std::optional<DndRow> dnd, repo_->FindDnd(customer));
+  if (dnd) return std::string("do_not_disturb");
   ASSIGN_OR_RETURN(std::vector<OptOutRow> optouts, repo_->ListOptOuts(customer));
   for (const OptOutRow& o : optouts) {
     if (o.channel == "*" || o.channel == channel) return std::string("opted_out");

@@ -1,5 +1,6 @@
 // The one contact policy every outbound touch passes (../shared/ARCHITECTURE.md, "Contact
-// policy"). For purpose "marketing": an opt-out of the channel (or of all channels) suppresses
+// policy"). For purpose "marketing": the bank's do-not-disturb list suppresses with
+// "do_not_disturb" whatever the consent; an opt-out of the channel (or of all channels) suppresses
 // with "opted_out"; no granted consent for customer x channel x marketing with "no_consent";
 // local time inside quiet hours with "quiet_hours". For purpose "service": only a withdrawn
 // service consent suppresses ("no_consent"). Caps per customer per local day and calendar

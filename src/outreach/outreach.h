@@ -34,13 +34,16 @@ struct Message {
   // "manager:alice", "activity:7".
   std::string origin;
   std::string dedupe_key;  // required; same key, same result
+  // The destination of the template's {{link}}: the message carries a tracked short link
+  // (<public URL>/t/<token>) that redirects here and records the click. http(s) only.
+  std::string link_url;
 };
 
 struct SendResult {
   enum class Outcome { kSent, kSuppressed, kFailed };
   Outcome outcome = Outcome::kSent;
-  // kSuppressed: "no_consent", "opted_out", "cap_day", "cap_week", "quiet_hours",
-  // "do_not_disturb", "duplicate"; kFailed: the channel's reason.
+  // kSuppressed: "do_not_disturb", "opted_out", "no_consent", "cap_day", "cap_week",
+  // "quiet_hours", "duplicate"; kFailed: the channel's reason.
   std::string reason;
   std::string message_id;  // the recorded message (for receipts, clicks, the 360 view)
   bool replayed = false;   // the dedupe key was seen before: this is the first result

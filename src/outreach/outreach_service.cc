@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include <sodium.h>
+
 #include "absl/strings/numbers.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
@@ -12,6 +16,26 @@ namespace {
 constexpr size_t kMaxDedupeKeyBytes = 200;
 constexpr size_t kMaxOriginBytes = 200;
 constexpr size_t kMaxVariableValueBytes = 500;
+constexpr size_t kMaxLinkBytes = 1000;
+constexpr size_t kLinkTokenChars = 12;  // base62: 71 bits, not guessable
+
+// A random base62 token for a tracked link.
+std::string NewLinkToken() {
+  static constexpr char kAlphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string token(kLinkTokenChars, '0');
+  for (char& c : token) c = kAlphabet[randombytes_uniform(62)];
+  return token;
+}
+
+absl::Status CheckLinkUrl(std::string_view url) {
+  if (url.size() > kMaxLinkBytes || !(url.starts_with("https://") || url.starts_with("http://")) ||
+      url.find_first_of(" \t\r\n<>\"") != std::string_view::npos) {
+    return absl::InvalidArgumentError(fmt::format(
+        "link_url: must be an http(s) URL of at most {} bytes without spaces", kMaxLinkBytes));
+  }
+  return absl::OkStatus();
+}
 
 SendResult ResultOf(const MessageRow& row, bool replayed) {
   SendResult r;
@@ -94,7 +118,18 @@ absl::StatusOr<SendResult> OutreachService::Send(const Message& m) {
     return absl::InvalidArgumentError(fmt::format("purpose: template {} is for {}, not {}",
                                                   template_id, tmpl.purpose, m.purpose));
   }
-  ASSIGN_OR_RETURN(Preview rendered, Render(tmpl, m.customer, m.variables));
+  // {{link}}: a tracked link made for this message, stored once the message is recorded.
+  std::map<std::string, std::string> variables = m.variables;
+  std::string link_token;
+  if (!m.link_url.empty()) {
+    RETURN_IF_ERROR(CheckLinkUrl(m.link_url));
+    const std::vector<std::string> used = TemplateVariables(tmpl.body);
+    if (std::find(used.begin(), used.end(), "link") != used.end()) {
+      link_token = NewLinkToken();
+      variables["link"] = fmt::format("{}/t/{}", link_base_, link_token);
+    }
+  }
+  ASSIGN_OR_RETURN(Preview rendered, Render(tmpl, m.customer, variables));
   ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(m.customer));
 
   const int64_t now = clock_->NowMs();
@@ -118,6 +153,16 @@ absl::StatusOr<SendResult> OutreachService::Send(const Message& m) {
   ASSIGN_OR_RETURN(OutreachRepository::Recorded rec,
                    repo_->RecordMessage(row, settings.day_cap, settings.week_cap));
   if (rec.replayed || rec.row.status != "sent") return ResultOf(rec.row, rec.replayed);
+  if (!link_token.empty()) {
+    LinkRow link;
+    link.token = link_token;
+    link.message_id = rec.row.id;
+    link.customer = rec.row.customer;
+    link.url = m.link_url;
+    link.origin = rec.row.origin;
+    link.created_ms = now;
+    RETURN_IF_ERROR(repo_->PutLink(link));
+  }
 
   OutboundMessage out;
   out.message_id = rec.row.id;

@@ -1,7 +1,8 @@
 // OutreachService: outreach::Outreach (outreach.h) over the contact policy, approved templates
 // and the channels. Send: replay by dedupe key -> approved template of the message's channel
-// and purpose -> the customer (for {{name}}, masked) -> render -> policy (opt-out, consent,
-// quiet hours) -> record with caps (one transaction) -> the channel's Deliver. Every outcome,
+// and purpose -> the customer (for {{name}}, masked) -> render ({{link}}: a new tracked link)
+// -> policy (do-not-disturb, opt-out, consent, quiet hours) -> record with caps (one
+// transaction) -> the tracked link's record -> the channel's Deliver. Every outcome,
 // suppressions included, is recorded with its reason in outreach_messages and shown in the
 // customer's contact history.
 //
@@ -36,6 +37,11 @@ class OutreachService final : public Outreach {
 
   absl::StatusOr<SendResult> Send(const Message& message) override;
 
+  // The public base of tracked links ("https://m.bank.example"); a message's {{link}} becomes
+  // <base>/t/<token>. Set once before serving.
+  void SetLinkBase(std::string base) { link_base_ = std::move(base); }
+  const std::string& link_base() const { return link_base_; }
+
   // Renders an approved or draft template for a customer without sending (preview).
   struct Preview {
     std::string body;
@@ -52,6 +58,7 @@ class OutreachService final : public Outreach {
   ContactPolicy* const policy_;
   const std::map<std::string, Channel*> channels_;
   const Clock* const clock_;
+  std::string link_base_;
 };
 
 }  // namespace mercator::outreach

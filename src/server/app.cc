@@ -300,6 +300,9 @@ absl::Status App::Start() {
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
   if (options_.journeys.interval_ms > 0) journey_engine_->Start();
+  outreach_->SetLinkBase(options_.public_url.empty()
+                             ? fmt::format("http://{}:{}", options_.address, server_->port())
+                             : options_.public_url);
   campaigns_->Start();  // a no-op when campaigns.interval_ms is 0
   if (options_.fulfilment_interval_ms > 0) {
     // Awards not yet delivered, by state: alert on mercator_fulfilments{state="stuck"} > 0.

@@ -121,6 +121,9 @@ struct AppOptions {
   // Campaigns (campaign/campaign_service.h): the runner's tick and batch; interval_ms 0: no
   // runner thread (tests drive campaigns().RunOnce()).
   campaign::CampaignServiceOptions campaigns;
+  // The public base URL of tracked links (/t/<token>) in messages, e.g. https://m.bank.example
+  // behind the bank's gateway; empty: http://<address>:<port> of this server.
+  std::string public_url;
 };
 
 class App {

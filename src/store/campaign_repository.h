@@ -51,6 +51,7 @@ struct CampaignTally {
   std::string reason;
   int64_t count = 0;
   int64_t delivered = 0;  // of `count`, messages with a "delivered" receipt
+  int64_t clicked = 0;    // of `count`, messages whose tracked link was opened
 };
 
 class CampaignRepository {

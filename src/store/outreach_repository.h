@@ -77,6 +77,23 @@ struct MessageRow {
   int64_t local_week = 0;  // Monday-based weeks since 1969-12-29
 };
 
+struct DndRow {
+  std::string customer;  // external id
+  std::string reason;
+  std::string added_by;
+  int64_t added_ms = 0;
+};
+
+struct LinkRow {
+  std::string token;
+  int64_t message_id = 0;
+  std::string customer;
+  std::string url;
+  std::string origin;
+  int64_t created_ms = 0;
+  int64_t clicks = 0;  // filled by FindLink
+};
+
 struct OutboxRow {
   int64_t id = 0;
   int64_t message_id = 0;
@@ -138,6 +155,22 @@ class OutreachRepository {
   // A customer's messages, newest first, with id < before_id (0: from the newest).
   virtual absl::StatusOr<std::vector<MessageRow>> ListMessages(std::string_view customer,
                                                                int64_t before_id, int limit) = 0;
+
+  // The do-not-disturb list. Put replaces the reason of a customer already on it; Remove
+  // returns whether the customer was on it. List: ascending external ids after `after`.
+  virtual absl::Status PutDnd(const DndRow& row) = 0;
+  // All rows in one transaction: either every row is stored or none.
+  virtual absl::Status PutDndBatch(const std::vector<DndRow>& rows) = 0;
+  virtual absl::StatusOr<bool> RemoveDnd(std::string_view customer) = 0;
+  virtual absl::StatusOr<std::optional<DndRow>> FindDnd(std::string_view customer) = 0;
+  virtual absl::StatusOr<std::vector<DndRow>> ListDnd(std::string_view after, int limit) = 0;
+
+  // Tracked links and their clicks. RecordClick returns the link (NotFound for an unknown
+  // token) after appending the click.
+  virtual absl::Status PutLink(const LinkRow& row) = 0;
+  virtual absl::StatusOr<std::optional<LinkRow>> FindLink(std::string_view token) = 0;
+  virtual absl::StatusOr<LinkRow> RecordClick(std::string_view token, int64_t clicked_ms,
+                                              std::string_view user_agent, std::string_view ip) = 0;
 
   // The sandbox outbox; `customer` empty lists everyone's, ascending ids after `after_id`.
   virtual absl::StatusOr<int64_t> AppendOutbox(const OutboxRow& row) = 0;

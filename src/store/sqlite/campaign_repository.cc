@@ -251,7 +251,9 @@ class SqliteCampaignRepository final : public CampaignRepository {
         Statement s,
         reader.conn().Prepare(
             "SELECT m.state, m.channel, m.reason, COUNT(*), "
-            "SUM(CASE WHEN r.status = 'delivered' THEN 1 ELSE 0 END) FROM campaign_members m "
+            "SUM(CASE WHEN r.status = 'delivered' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN m.message_id > 0 AND EXISTS (SELECT 1 FROM outreach_clicks c WHERE "
+            "c.message_id = m.message_id) THEN 1 ELSE 0 END) FROM campaign_members m "
             "LEFT JOIN outreach_receipts r ON r.message_id = m.message_id AND m.message_id > 0 "
             "WHERE m.campaign_id = ? GROUP BY m.state, m.channel, m.reason "
             "ORDER BY m.state, m.channel, m.reason",
@@ -262,7 +264,8 @@ class SqliteCampaignRepository final : public CampaignRepository {
       ASSIGN_OR_RETURN(bool got, s.Step());
       if (!got) break;
       out.push_back({std::string(s.ColumnText(0)), std::string(s.ColumnText(1)),
-                     std::string(s.ColumnText(2)), s.ColumnInt64(3), s.ColumnInt64(4)});
+                     std::string(s.ColumnText(2)), s.ColumnInt64(3), s.ColumnInt64(4),
+                     s.ColumnInt64(5)});
     }
     return out;
   }

@@ -412,6 +412,91 @@ class SqliteOutreachRepository final : public OutreachRepository {
     return CollectRows<MessageRow>(s, ReadMessage);
   }
 
+  absl::Status PutDnd(const DndRow& d) override { return PutDndBatch({d}); }
+
+  absl::Status PutDndBatch(const std::vector<DndRow>& rows) override {
+    Db::WriterLease writer(db_);
+    auto& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const DndRow& d : rows) {
+      ASSIGN_OR_RETURN(Statement s,
+                       conn.Prepare("INSERT INTO contact_dnd (customer, reason, added_by, "
+                                    "added_ms) VALUES (?, ?, ?, ?) ON CONFLICT (customer) DO "
+                                    "UPDATE SET reason = excluded.reason, added_by = "
+                                    "excluded.added_by, added_ms = excluded.added_ms",
+                                    "outreach: adding to the do-not-disturb list"));
+      s.BindText(1, d.customer)
+          .BindText(2, d.reason)
+          .BindText(3, d.added_by)
+          .BindInt64(4, d.added_ms);
+      RETURN_IF_ERROR(s.Run());
+    }
+    return txn.Commit();
+  }
+
+  absl::StatusOr<bool> RemoveDnd(std::string_view customer) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     writer.conn().Prepare("DELETE FROM contact_dnd WHERE customer = ? RETURNING 1",
+                                           "outreach: removing from the do-not-disturb list"));
+    s.BindText(1, customer);
+    return s.Step();
+  }
+
+  absl::StatusOr<std::optional<DndRow>> FindDnd(std::string_view customer) override {
+    ASSIGN_OR_RETURN(std::vector<DndRow> rows, ReadDnd("customer = ?", customer, 1));
+    if (rows.empty()) return std::optional<DndRow>();
+    return std::optional<DndRow>(std::move(rows.front()));
+  }
+
+  absl::StatusOr<std::vector<DndRow>> ListDnd(std::string_view after, int limit) override {
+    return ReadDnd("customer > ?", after, limit);
+  }
+
+  absl::Status PutLink(const LinkRow& l) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s, writer.conn().Prepare(
+                                      "INSERT INTO outreach_links (token, message_id, customer, "
+                                      "url, origin, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                                      "outreach: storing a tracked link"));
+    s.BindText(1, l.token)
+        .BindInt64(2, l.message_id)
+        .BindText(3, l.customer)
+        .BindText(4, l.url)
+        .BindText(5, l.origin)
+        .BindInt64(6, l.created_ms);
+    return s.Run();
+  }
+
+  absl::StatusOr<std::optional<LinkRow>> FindLink(std::string_view token) override {
+    Db::ReaderLease reader(db_);
+    return FindLinkOn(reader.conn(), token);
+  }
+
+  absl::StatusOr<LinkRow> RecordClick(std::string_view token, int64_t clicked_ms,
+                                      std::string_view user_agent, std::string_view ip) override {
+    Db::WriterLease writer(db_);
+    auto& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    ASSIGN_OR_RETURN(std::optional<LinkRow> link, FindLinkOn(conn, token));
+    if (!link) return absl::NotFoundError("no link with this token");
+    {
+      ASSIGN_OR_RETURN(Statement s,
+                       conn.Prepare("INSERT INTO outreach_clicks (token, message_id, "
+                                    "clicked_ms, user_agent, ip) VALUES (?, ?, ?, ?, ?)",
+                                    "outreach: recording a click"));
+      s.BindText(1, token)
+          .BindInt64(2, link->message_id)
+          .BindInt64(3, clicked_ms)
+          .BindText(4, user_agent)
+          .BindText(5, ip);
+      RETURN_IF_ERROR(s.Run());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    link->clicks++;
+    return *link;
+  }
+
   absl::StatusOr<int64_t> AppendOutbox(const OutboxRow& o) override {
     Db::WriterLease writer(db_);
     ASSIGN_OR_RETURN(Statement s,
@@ -446,6 +531,46 @@ class SqliteOutreachRepository final : public OutreachRepository {
       o.created_ms = s.ColumnInt64(5);
       return o;
     });
+  }
+
+  absl::StatusOr<std::vector<DndRow>> ReadDnd(const char* where, std::string_view key, int limit) {
+    Db::ReaderLease reader(db_);
+    const std::string sql = std::string(
+                                "SELECT customer, reason, added_by, added_ms FROM "
+                                "contact_dnd WHERE ") +
+                            where + " ORDER BY customer LIMIT ?";
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare(sql, "outreach: reading the do-not-disturb list"));
+    s.BindText(1, key).BindInt64(2, limit);
+    return CollectRows<DndRow>(s, [](const Statement& s) {
+      DndRow d;
+      d.customer = std::string(s.ColumnText(0));
+      d.reason = std::string(s.ColumnText(1));
+      d.added_by = std::string(s.ColumnText(2));
+      d.added_ms = s.ColumnInt64(3);
+      return d;
+    });
+  }
+
+  static absl::StatusOr<std::optional<LinkRow>> FindLinkOn(sqlite_internal::Connection& conn,
+                                                           std::string_view token) {
+    ASSIGN_OR_RETURN(Statement s,
+                     conn.Prepare("SELECT token, message_id, customer, url, origin, created_ms, "
+                                  "(SELECT COUNT(*) FROM outreach_clicks c WHERE c.token = "
+                                  "l.token) FROM outreach_links l WHERE token = ?",
+                                  "outreach: reading a tracked link"));
+    s.BindText(1, token);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    if (!got) return std::optional<LinkRow>();
+    LinkRow l;
+    l.token = std::string(s.ColumnText(0));
+    l.message_id = s.ColumnInt64(1);
+    l.customer = std::string(s.ColumnText(2));
+    l.url = std::string(s.ColumnText(3));
+    l.origin = std::string(s.ColumnText(4));
+    l.created_ms = s.ColumnInt64(5);
+    l.clicks = s.ColumnInt64(6);
+    return std::optional<LinkRow>(std::move(l));
   }
 
  private:
