@@ -263,6 +263,14 @@ export async function startStack(options = {}) {
   };
   stack.cli = (args) => runCli(bin, dataDir, args);
   stack.stop = async () => {
+    // The last state of every page, for a failed run (screenshots/last-<n>.png).
+    let n = 0;
+    for (const c of stack.contexts) {
+      for (const p of c.pages()) {
+        fs.mkdirSync(screenshotDir, { recursive: true });
+        await p.screenshot({ path: path.join(screenshotDir, `last-${++n}.png`), fullPage: true }).catch(() => {});
+      }
+    }
     for (const c of stack.contexts) await c.close().catch(() => {});
     if (stack.browser) await stack.browser.close().catch(() => {});
     if (stack.front) await new Promise((r) => stack.front.close(r));
@@ -335,6 +343,11 @@ export async function startStack(options = {}) {
       stack.contexts.push(ctx);
       const page = await ctx.newPage();
       page.setDefaultTimeout(15_000);
+      // Script errors in the page are test evidence: print them as they happen.
+      page.on('pageerror', (e) => console.error(`e2e: page error: ${e.message}`));
+      page.on('console', (m) => {
+        if (m.type() === 'error' && !/status of (401|404)/.test(m.text())) console.error(`e2e: console: ${m.text()}`);
+      });
       return page;
     };
     stack.screenshot = async (page, name) => {

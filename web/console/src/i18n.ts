@@ -49,7 +49,7 @@ const zh = {
     prev: '上一步', next: '下一步', saveDraft: '保存草稿', saveSubmit: '保存并提交审批', saved: '已保存草稿', submitted: '已提交审批',
   },
   cost: {
-    title: '预期成本测算', participation: '参与率', drawsEach: '人均抽奖次数', run: '测算', members: '分群人数', draws: '预计抽奖次数', perDraw: '单次成本',
+    title: '预期成本测算', who: '分群客户（先匹配的奖池优先）', nobody: '无（前面的默认奖池已覆盖所有客户）', participation: '参与率', drawsEach: '人均抽奖次数', run: '测算', members: '分群人数', draws: '预计抽奖次数', perDraw: '单次成本',
     winRate: '中奖率', exhausted: '库存耗尽（第 N 次抽奖）', expected: '预期成本', total: '合计预期成本', overBudget: '超出预算 ¥{{budget}}：超出部分将只发兜底奖品', withinBudget: '预算 ¥{{budget}} 以内',
   },
   state: { draft: '草稿', submitted: '审批中', scheduled: '待开始', live: '进行中', paused: '已暂停', ended: '已结束' },
@@ -126,7 +126,7 @@ const en: Dict = {
     prev: 'Back', next: 'Next', saveDraft: 'Save draft', saveSubmit: 'Save and submit for approval', saved: 'Draft saved', submitted: 'Submitted for approval',
   },
   cost: {
-    title: 'Expected cost', participation: 'Participation', drawsEach: 'Draws per participant', run: 'Calculate', members: 'Group members', draws: 'Expected draws', perDraw: 'Cost a draw',
+    title: 'Expected cost', who: 'Customers of the group (earlier pools first)', nobody: 'nobody (an earlier default pool takes everyone)', participation: 'Participation', drawsEach: 'Draws per participant', run: 'Calculate', members: 'Group members', draws: 'Expected draws', perDraw: 'Cost a draw',
     winRate: 'Win rate', exhausted: 'Stock runs out (at draw N)', expected: 'Expected cost', total: 'Total expected cost', overBudget: 'Over the ¥{{budget}} budget: beyond it only fallback prizes are given', withinBudget: 'within the ¥{{budget}} budget',
   },
   state: { draft: 'Draft', submitted: 'Submitted', scheduled: 'Scheduled', live: 'Live', paused: 'Paused', ended: 'Ended' },

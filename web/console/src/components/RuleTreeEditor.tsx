@@ -2,6 +2,7 @@
 // catalog, with the operators each tag type takes (src/segment: enum/multi_enum/bool/int/
 // decimal/date). The tree is the model of rules/tree.ts; the parent keeps it in sync with
 // the DSL text.
+import { TestId } from './TestId';
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import { Button, Card, Checkbox, DatePicker, InputNumber, Segmented, Select, Space, Tooltip } from 'antd';
 import dayjs from 'dayjs';
@@ -48,7 +49,7 @@ function ValueEditor({ cond, tag, onChange }: { cond: Cond; tag?: TagDef; onChan
   const multi = cond.op === 'in' || cond.op === 'has' || cond.op === 'has_all';
   if (type === 'bool') {
     return (
-      <Select
+      <TestId id="cond-value"><Select
         style={{ width: 100 }}
         value={cond.values[0]?.text}
         onChange={(v) => set([bool(v === 'true')])}
@@ -56,14 +57,15 @@ function ValueEditor({ cond, tag, onChange }: { cond: Cond; tag?: TagDef; onChan
           { value: 'true', label: t('rule.true') },
           { value: 'false', label: t('rule.false') },
         ]}
-        data-testid="cond-value"
-      />
+       
+      /></TestId>
     );
   }
   if (type === 'enum' || type === 'multi_enum' || multi) {
     const options = (tag?.values ?? []).map((v) => ({ value: v, label: v }));
     if (multi) {
       return (
+        <TestId id="cond-value">
         <Select
           mode="tags"
           style={{ minWidth: 220 }}
@@ -71,19 +73,20 @@ function ValueEditor({ cond, tag, onChange }: { cond: Cond; tag?: TagDef; onChan
           options={options}
           onChange={(vs: string[]) => set(vs.map((v) => literalFor(type, v)))}
           placeholder={t('rule.values')}
-          data-testid="cond-value"
         />
+        </TestId>
       );
     }
     return (
+      <TestId id="cond-value">
       <Select
         showSearch
         style={{ minWidth: 160 }}
         value={cond.values[0]?.text}
         options={options}
         onChange={(v: string) => set([literalFor(type, v)])}
-        data-testid="cond-value"
       />
+      </TestId>
     );
   }
   if (type === 'date') {
@@ -133,7 +136,7 @@ function CondEditor({ cond, tags, onChange, onRemove }: { cond: Cond; tags: TagD
           </Checkbox>
         </Tooltip>
       )}
-      <Select
+      <TestId id="cond-field"><Select
         showSearch
         style={{ width: 220 }}
         placeholder={t('rule.field')}
@@ -147,9 +150,9 @@ function CondEditor({ cond, tags, onChange, onRemove }: { cond: Cond; tags: TagD
           const next = tags.find((x) => x.key === key);
           if (next) onChange({ ...defaultCond(next), id: cond.id });
         }}
-        data-testid="cond-field"
-      />
-      <Select
+       
+      /></TestId>
+      <TestId id="cond-op"><Select
         style={{ width: 130 }}
         value={opKey}
         options={opsFor(tag?.type).map((o) => ({ value: o, label: t(`op.${o}`) }))}
@@ -158,8 +161,8 @@ function CondEditor({ cond, tags, onChange, onRemove }: { cond: Cond; tags: TagD
           const keep = (op === 'between') === (cond.op === 'between') && op !== 'exists';
           onChange({ ...cond, op, not: o === 'not_in' ? true : op === 'in' ? false : cond.not, values: keep ? cond.values : [] });
         }}
-        data-testid="cond-op"
-      />
+       
+      /></TestId>
       <ValueEditor cond={cond} tag={tag} onChange={onChange} />
       <Button type="text" danger icon={<DeleteOutlined />} onClick={onRemove} aria-label={t('rule.remove')} />
     </Space>

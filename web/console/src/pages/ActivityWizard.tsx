@@ -29,6 +29,7 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate, useParams } from 'react-router-dom';
 import { api, request, type Schemas } from '../api/client';
 import { ApiError, fieldPath } from '../api/problem';
+import { TestId } from '../components/TestId';
 import { useProblemForm } from '../components/useProblemForm';
 import { expectedDraws, forecastPool, formatYuan, type PoolForecast } from '../activity/cost';
 import {
@@ -72,7 +73,7 @@ function GroupInput({ value, onChange, audiences }: { value?: PoolGroup; onChang
   const kind = value === undefined || value === 'default' ? 'default' : 'audience_id' in value ? 'audience' : 'rule';
   return (
     <Space wrap>
-      <Select
+      <TestId id="pool-group-kind"><Select
         style={{ width: 150 }}
         value={kind}
         onChange={(k) => onChange?.(k === 'default' ? 'default' : k === 'audience' ? { audience_id: audiences[0]?.id ?? 0 } : { rule: '' })}
@@ -81,16 +82,14 @@ function GroupInput({ value, onChange, audiences }: { value?: PoolGroup; onChang
           { value: 'audience', label: t('wizard.groupAudience') },
           { value: 'rule', label: t('wizard.groupRule') },
         ]}
-        data-testid="pool-group-kind"
-      />
+      /></TestId>
       {kind === 'audience' && (
-        <Select
+        <TestId id="pool-group-audience"><Select
           style={{ width: 260 }}
           value={(value as { audience_id: number }).audience_id || undefined}
           onChange={(id: number) => onChange?.({ audience_id: id })}
           options={audiences.map((a) => ({ value: a.id, label: `${a.name} (${a.count?.toLocaleString() ?? '?'})` }))}
-          data-testid="pool-group-audience"
-        />
+        /></TestId>
       )}
       {kind === 'rule' && (
         <Input
@@ -142,7 +141,8 @@ function PrizeRows({ poolIndex }: { poolIndex: number }) {
   const prizes = Form.useWatch(['pools', poolIndex, 'pool', 'prizes'], form) as WizardValues['pools'] extends (infer P)[] | undefined ? P extends PoolEntry ? PoolEntry['pool']['prizes'] : never : never;
   const total = (prizes ?? []).reduce((s, p) => s + (Number(p?.weight) || 0), 0);
   return (
-    <Form.List name={['pools', poolIndex, 'pool', 'prizes']}>
+    // Inside the pools' Form.List, names are relative to the pool.
+    <Form.List name={[poolIndex, 'pool', 'prizes']}>
       {(fields, { add, remove }) => (
         <div>
           <Row gutter={6} style={{ fontSize: 12, color: '#888', marginBottom: 4 }}>
@@ -173,7 +173,7 @@ function PrizeRows({ poolIndex }: { poolIndex: number }) {
                 </Col>
                 <Col span={3}>
                   <Form.Item name={[f.name, 'kind']}>
-                    <Select options={PRIZE_KINDS.map((k) => ({ value: k, label: t(`prizeKind.${k}`) }))} data-testid="prize-kind" />
+                    <TestId id="prize-kind"><Select options={PRIZE_KINDS.map((k) => ({ value: k, label: t(`prizeKind.${k}`) }))} /></TestId>
                   </Form.Item>
                 </Col>
                 <Col span={2}>
@@ -227,6 +227,7 @@ function PrizeRows({ poolIndex }: { poolIndex: number }) {
 interface ForecastRow {
   key: number;
   poolId: string;
+  rule: string | null;
   members: number | null;
   draws: number;
   forecast: PoolForecast | null;
@@ -259,9 +260,9 @@ function CostCalculator({ audiences }: { audiences: Audience[] }) {
         try {
           const members = rule === null ? 0 : (await request<{ count: number }>('POST', '/v1/segments/count', { rule })).count;
           const draws = expectedDraws(members, participation / 100, drawsEach);
-          out.push({ key: i, poolId: pools[i].pool.id, members, draws, forecast: forecastPool(pools[i].pool, draws, days) });
+          out.push({ key: i, poolId: pools[i].pool.id, rule, members, draws, forecast: forecastPool(pools[i].pool, draws, days) });
         } catch (err) {
-          out.push({ key: i, poolId: pools[i].pool.id, members: null, draws: 0, forecast: null, error: err instanceof ApiError ? err.message : String(err) });
+          out.push({ key: i, poolId: pools[i].pool.id, rule, members: null, draws: 0, forecast: null, error: err instanceof ApiError ? err.message : String(err) });
         }
       }
       setRows(out);
@@ -290,6 +291,7 @@ function CostCalculator({ audiences }: { audiences: Audience[] }) {
             dataSource={rows}
             columns={[
               { title: t('wizard.pool'), dataIndex: 'poolId' },
+              { title: t('cost.who'), dataIndex: 'rule', render: (r: string | null) => (r === null ? t('cost.nobody') : <code>{r || t('wizard.everyone')}</code>) },
               { title: t('cost.members'), dataIndex: 'members', render: (v, r) => r.error ?? v?.toLocaleString() },
               { title: t('cost.draws'), dataIndex: 'draws', render: (v: number) => Math.round(v).toLocaleString() },
               { title: t('cost.perDraw'), render: (_, r) => (r.forecast ? `¥${formatYuan(r.forecast.costPerDrawFen)}` : '') },
@@ -470,7 +472,7 @@ export default function ActivityWizard() {
             </Form.Item>
             {scope === 'audience' && (
               <Form.Item name={['eligibility', 'audience_id']} label={t('wizard.audience')} rules={[{ required: true, message: t('form.required') }]}>
-                <Select options={audiences.map((a) => ({ value: a.id, label: `${a.name} (${a.count?.toLocaleString() ?? '?'})` }))} data-testid="eligibility-audience" />
+                <TestId id="eligibility-audience" block><Select options={audiences.map((a) => ({ value: a.id, label: `${a.name} (${a.count?.toLocaleString() ?? '?'})` }))} /></TestId>
               </Form.Item>
             )}
             {scope === 'rule' && (
@@ -481,12 +483,12 @@ export default function ActivityWizard() {
             <Row gutter={16}>
               <Col span={12}>
                 <Form.Item name={['eligibility', 'start']} label={t('wizard.start')} {...timeField} rules={[{ required: true, message: t('form.required') }]}>
-                  <DatePicker showTime style={{ width: '100%' }} data-testid="eligibility-start" />
+                  <TestId id="eligibility-start" block><DatePicker showTime style={{ width: '100%' }} /></TestId>
                 </Form.Item>
               </Col>
               <Col span={12}>
                 <Form.Item name={['eligibility', 'end']} label={t('wizard.end')} {...timeField} rules={[{ required: true, message: t('form.required') }]}>
-                  <DatePicker showTime style={{ width: '100%' }} data-testid="eligibility-end" />
+                  <TestId id="eligibility-end" block><DatePicker showTime style={{ width: '100%' }} /></TestId>
                 </Form.Item>
               </Col>
             </Row>

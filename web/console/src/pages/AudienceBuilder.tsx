@@ -29,7 +29,7 @@ interface Insight {
 }
 
 // Age bands: [18,25) [25,35) ... as the breakdown's ascending boundaries.
-export const AGE_BOUNDARIES = [18, 25, 35, 45, 55, 65, 200];
+export const AGE_BOUNDARIES = [18, 25, 35, 45, 55, 65, 86];
 
 export function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value);
@@ -59,7 +59,7 @@ export default function AudienceBuilder() {
 
   const rule = useMemo(() => printRule(toRule(tree)), [tree]);
   const complete = incomplete(tree).length === 0;
-  const debounced = useDebounced(complete && !parseError ? rule : null, 400);
+  const debounced = useDebounced(!parseError ? rule : null, 400);
 
   useEffect(() => {
     if (!id) return;
@@ -141,7 +141,7 @@ export default function AudienceBuilder() {
   const bar = (b: Bucket[], horizontal = false) => ({
     grid: { left: horizontal ? 70 : 40, right: 20, top: 20, bottom: 30 },
     tooltip: {},
-    xAxis: horizontal ? { type: 'value' } : { type: 'category', data: b.map((x) => x.label) },
+    xAxis: horizontal ? { type: 'value' } : { type: 'category', data: b.map((x) => x.label), axisLabel: { interval: 0 } },
     yAxis: horizontal ? { type: 'category', data: b.map((x) => x.label), inverse: true } : { type: 'value' },
     series: [{ type: 'bar', data: b.map((x) => x.count), itemStyle: { color: '#c8102e' } }],
   });

@@ -15,7 +15,11 @@ export default function Audiences() {
   const { can } = useAuth();
   const load = useCallback(async (cursor: string | undefined, limit: number) => {
     const r = await api.get('/v1/audiences', { query: { cursor, limit } });
-    return { items: (r.audiences ?? []) as Audience[], next: r.next_cursor ?? null };
+    // The list carries no counts; each audience's live count comes with the audience itself.
+    const items = await Promise.all(
+      ((r.audiences ?? []) as Audience[]).map((a) => api.get('/v1/audiences/{id}', { params: { id: a.id! } }).then((full) => ({ ...a, count: full.count }), () => a)),
+    );
+    return { items, next: r.next_cursor ?? null };
   }, []);
   return (
     <Space direction="vertical" style={{ width: '100%' }}>

@@ -79,3 +79,13 @@ describe('canonicalNumber', () => {
     expect(canonicalNumber('1e5')).toBeNull();
   });
 });
+
+describe('builder with conditions being filled in', () => {
+  it('leaves incomplete conditions out of the rule', () => {
+    const g = fromRule(parseRule('age >= 30 and level in ("gold")'));
+    const c0 = g.children[0];
+    if (c0.type !== 'cond') throw new Error('cond expected');
+    g.children.push({ ...c0, id: 'x', op: 'between', values: [c0.values[0]] });
+    expect(printRule(toRule(g))).toBe('age >= 30 and level in ("gold")');
+  });
+});

@@ -102,10 +102,12 @@ function condToRule(c: Cond): Rule {
   }
 }
 
-// Empty groups inside the tree are left out (they say nothing); an empty root is "all".
+// Empty groups and incomplete conditions are left out (they say nothing yet); an empty root
+// is "all".
 function nodeToRule(n: Node): Rule | null {
   let r: Rule | null;
   if (n.type === 'cond') {
+    if (incomplete(n).length > 0) return null; // still being filled in: not part of the rule yet
     r = condToRule(n);
   } else {
     const children = n.children.map(nodeToRule).filter((x): x is Rule => x !== null);
