@@ -82,6 +82,13 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
 
   // --- operator: sign in --------------------------------------------------------------------
   const op = await stack.newPage();
+  // a wrong password is refused with the API's problem shown on the form
+  await op.goto(`${base}/console/`);
+  await op.fill('#username', stack.users.operator.username);
+  await op.fill('#password', 'not-the-password');
+  await op.click('[data-testid=login-submit]');
+  await op.waitForSelector('[data-testid=login-error]');
+  assert.match(await op.locator('[data-testid=login-error]').textContent(), /username or password is not correct/);
   await signIn(op, base, stack.users.operator);
   assert.equal(await op.locator('[data-testid=current-user]').textContent(), stack.users.operator.username);
   // an operator's menu has audiences and activities but not the audit log
@@ -167,7 +174,7 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
     if (stock !== undefined) await r.locator('[data-testid=prize-stock]').fill(stock);
   };
   await op.locator('[data-testid=pool-0] [data-testid=pool-name]').fill('大众奖池');
-  await fillPrize(0, 0, { name: '100积分', ref: '100', cost: '1', stock: '500' });
+  await fillPrize(0, 0, { name: '100积分', cost: '1', stock: '500' });
   await fillPrize(0, 1, { name: '谢谢参与' });
   // pool 2, matched first: platinum customers
   await op.click('[data-testid=add-pool]');
@@ -187,6 +194,15 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   assert.equal(await members(1), cliCount(stack, `(${rule2}) and not (level = "platinum")`));
   await stack.screenshot(op, 'activity-wizard-pools');
 
+  // the server refuses a points prize without its amount: the error lands on that field
+  await op.click('[data-testid=wizard-save]');
+  const refError = op.locator('[data-testid=prize-row-1-0] .ant-form-item-explain-error');
+  await refError.waitFor();
+  assert.match(await refError.textContent(), /number of points/);
+  assert.equal((await opApi('GET', '/v1/activities')).json.activities.length, 0, 'nothing saved');
+  await stack.screenshot(op, 'activity-wizard-field-error');
+  await op.locator('[data-testid=prize-row-1-0] [data-testid=prize-ref]').fill('100');
+
   await op.click('[data-testid=wizard-submit]');
   await op.waitForURL(/\/console\/activities\/\d+$/);
   const activityId = Number(/activities\/(\d+)$/.exec(op.url())[1]);
@@ -205,7 +221,14 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   // --- approver ------------------------------------------------------------------------------
   const ap = await stack.newPage();
   await signIn(ap, base, stack.users.approver);
+  assert.equal(await ap.locator('[data-testid=menu-approvals]').count(), 1);
+  assert.equal(await ap.locator('[data-testid=menu-audiences]').count(), 1); // approvers read audiences
   await ap.goto(`${base}/console/approvals`);
+  await ap.waitForSelector(`[data-testid=review-${approvalId}]`);
+  await ap.click(`[data-testid=review-${approvalId}]`);
+  await ap.waitForSelector('.ant-drawer-content >> text=白金奖池');
+  await stack.screenshot(ap, 'approval-review');
+  await ap.keyboard.press('Escape');
   await ap.click(`[data-testid=approve-${approvalId}]`);
   await ap.fill('[data-testid=decide-comment]', '规则、奖品与预算已核对');
   await stack.screenshot(ap, 'approval-decide');

@@ -346,7 +346,7 @@ export async function startStack(options = {}) {
       // Script errors in the page are test evidence: print them as they happen.
       page.on('pageerror', (e) => console.error(`e2e: page error: ${e.message}`));
       page.on('console', (m) => {
-        if (m.type() === 'error' && !/status of (401|404)/.test(m.text())) console.error(`e2e: console: ${m.text()}`);
+        if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) console.error(`e2e: console: ${m.text()}`);
       });
       return page;
     };

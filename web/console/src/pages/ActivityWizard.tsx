@@ -74,7 +74,7 @@ function GroupInput({ value, onChange, audiences }: { value?: PoolGroup; onChang
   return (
     <Space wrap>
       <TestId id="pool-group-kind"><Select
-        style={{ width: 150 }}
+        style={{ width: 190 }}
         value={kind}
         onChange={(k) => onChange?.(k === 'default' ? 'default' : k === 'audience' ? { audience_id: audiences[0]?.id ?? 0 } : { rule: '' })}
         options={[
