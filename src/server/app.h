@@ -40,6 +40,7 @@
 #include "outreach/channel.h"
 #include "outreach/contact_policy.h"
 #include "outreach/outreach_service.h"
+#include "outreach/smpp_channel.h"
 #include "outreach/templates.h"
 #include "outreach/webhook_channel.h"
 #include "reward/coupons.h"
@@ -55,6 +56,7 @@
 #include "store/outreach_repository.h"
 #include "store/pii_cipher.h"
 #include "store/repository.h"
+#include "store/smpp_repository.h"
 #include "store/webhook_repository.h"
 #include "store/workbench_repository.h"
 #include "workbench/task_rules.h"
@@ -124,6 +126,9 @@ struct AppOptions {
   // The public base URL of tracked links (/t/<token>) in messages, e.g. https://m.bank.example
   // behind the bank's gateway; empty: http://<address>:<port> of this server.
   std::string public_url;
+  // The SMPP channel (outreach/smpp_channel.h): SMS through an SMSC when smpp.host is set (sms
+  // may not go to the webhook as well); the session thread starts with Start().
+  outreach::SmppOptions smpp;
 };
 
 class App {
@@ -169,6 +174,10 @@ class App {
   // channel goes to the webhook (AppOptions::webhook).
   WebhookRepository& webhook_store() { return *webhook_repository_; }
   outreach::WebhookDispatcher* webhook_dispatcher() { return webhook_dispatcher_.get(); }
+  // The SMPP channel's outbound records; the channel is null unless AppOptions::smpp.host is
+  // set.
+  SmppRepository& smpp_store() { return *smpp_repository_; }
+  outreach::SmppChannel* smpp_channel() { return smpp_channel_.get(); }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -244,6 +253,9 @@ class App {
   std::unique_ptr<WebhookRepository> webhook_repository_;
   std::unique_ptr<outreach::WebhookDispatcher> webhook_dispatcher_;
   std::unique_ptr<outreach::WebhookChannel> webhook_channel_;
+  // The SMPP channel (after the repositories it uses: destroyed first).
+  std::unique_ptr<SmppRepository> smpp_repository_;
+  std::unique_ptr<outreach::SmppChannel> smpp_channel_;
   std::unique_ptr<outreach::OutreachService> outreach_;
   std::unique_ptr<WorkbenchRepository> workbench_repository_;
   std::unique_ptr<workbench::WorkbenchService> workbench_;

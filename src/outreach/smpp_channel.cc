@@ -1,0 +1,893 @@
+#include "outreach/smpp_channel.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "outreach/smpp_codec.h"
+
+// libsmpp34's headers are C; the structs must come before the functions that take them.
+// clang-format off
+extern "C" {
+#include <smpp34.h>
+#include <smpp34_structs.h>
+#include <smpp34_params.h>
+}
+// clang-format on
+
+namespace mercator::outreach {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using SteadyTime = SteadyClock::time_point;
+using std::chrono::milliseconds;
+
+constexpr size_t kHeaderBytes = 16;
+constexpr uint32_t kMaxPduBytes = 64 * 1024;
+constexpr int64_t kUnbindWaitMs = 2000;
+constexpr uint32_t kEsmeRxTAppn = 0x64;  // ESME receiver temporary error: the SMSC retries
+constexpr uint32_t kMaxSequence = 0x7FFFFFFF;
+
+// libsmpp34 reports errors through process globals (smpp34_errno, smpp34_strerror): every
+// call into it holds this lock.
+absl::Mutex& LibMutex() {
+  static absl::Mutex mu;
+  return mu;
+}
+
+template <typename Pdu>
+absl::StatusOr<std::string> Pack(uint32_t type, Pdu& pdu) {
+  absl::MutexLock lock(&LibMutex());
+  std::string out(kMaxPduBytes, '\0');
+  int len = 0;
+  if (smpp34_pack(type, reinterpret_cast<uint8_t*>(out.data()), static_cast<int>(out.size()), &len,
+                  &pdu) != 0) {
+    return absl::InternalError(fmt::format("smpp: packing 0x{:08X} failed: {}", type,
+                                           static_cast<const char*>(smpp34_strerror)));
+  }
+  out.resize(static_cast<size_t>(len));
+  return out;
+}
+
+template <typename Pdu>
+absl::Status Unpack(uint32_t type, Pdu& pdu, std::string_view bytes) {
+  absl::MutexLock lock(&LibMutex());
+  std::memset(&pdu, 0, sizeof pdu);
+  if (smpp34_unpack(type, &pdu, reinterpret_cast<const uint8_t*>(bytes.data()),
+                    static_cast<int>(bytes.size())) != 0) {
+    return absl::InvalidArgumentError(fmt::format("smpp: malformed PDU 0x{:08X}: {}", type,
+                                                  static_cast<const char*>(smpp34_strerror)));
+  }
+  return absl::OkStatus();
+}
+
+void FreeTlv(tlv_t* tlv) {
+  if (tlv == nullptr) return;
+  absl::MutexLock lock(&LibMutex());
+  destroy_tlv(tlv);
+}
+
+uint32_t ReadU32(std::string_view b, size_t at) {
+  return (static_cast<uint32_t>(static_cast<unsigned char>(b[at])) << 24) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 1])) << 16) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(b[at + 2])) << 8) |
+         static_cast<uint32_t>(static_cast<unsigned char>(b[at + 3]));
+}
+
+// A header-only PDU (enquire_link, unbind, their responses, generic_nack).
+std::string HeaderPdu(uint32_t command_id, uint32_t status, uint32_t seq) {
+  std::string out(kHeaderBytes, '\0');
+  const uint32_t fields[4] = {static_cast<uint32_t>(kHeaderBytes), command_id, status, seq};
+  for (int i = 0; i < 4; ++i) {
+    for (int k = 0; k < 4; ++k) {
+      out[static_cast<size_t>(i * 4 + k)] = static_cast<char>((fields[i] >> (24 - 8 * k)) & 0xFF);
+    }
+  }
+  return out;
+}
+
+template <size_t N>
+void CopyCString(uint8_t (&dest)[N], std::string_view s) {
+  const size_t n = std::min(s.size(), N - 1);
+  std::memcpy(dest, s.data(), n);
+  dest[n] = 0;
+}
+
+std::string CString(const uint8_t* p, size_t max) {
+  const char* c = reinterpret_cast<const char*>(p);
+  return std::string(c, strnlen(c, max));
+}
+
+// A mobile number as the customer store keeps it: "+8613812341234" and "8613812341234" are
+// "13812341234".
+std::string NationalNumber(std::string number) {
+  if (!number.empty() && number[0] == '+') number.erase(0, 1);
+  if (number.size() == 13 && number.rfind("86", 0) == 0) number.erase(0, 2);
+  return number;
+}
+
+int64_t Backoff(int64_t base, int64_t max, int32_t attempt) {
+  int64_t d = base;
+  for (int32_t i = 1; i < attempt && d < max; ++i) d *= 2;
+  return std::min(d, max);
+}
+
+}  // namespace
+
+absl::Status ValidateSmppOptions(const SmppOptions& o) {
+  if (o.host.empty()) return absl::InvalidArgumentError("smpp.address: host is empty");
+  if (o.port <= 0 || o.port > 65535) {
+    return absl::InvalidArgumentError("smpp.address: port must be 1..65535");
+  }
+  if (o.system_id.empty() || o.system_id.size() > 15) {
+    return absl::InvalidArgumentError("smpp.system_id: 1 to 15 characters");
+  }
+  if (o.password.size() > 8) {
+    return absl::InvalidArgumentError("smpp.password: at most 8 characters (SMPP 3.4)");
+  }
+  if (o.system_type.size() > 12) {
+    return absl::InvalidArgumentError("smpp.system_type: at most 12 characters");
+  }
+  if (o.source_addr.size() > 20) {
+    return absl::InvalidArgumentError("smpp.source_addr: at most 20 characters");
+  }
+  if (o.window <= 0 || o.window > 1024) {
+    return absl::InvalidArgumentError("smpp.window: must be 1..1024");
+  }
+  if (o.enquire_link_ms <= 0)
+    return absl::InvalidArgumentError("smpp.enquire_link_ms: must be > 0");
+  if (o.response_timeout_ms <= 0) {
+    return absl::InvalidArgumentError("smpp.response_timeout_ms: must be > 0");
+  }
+  if (o.reconnect_base_ms <= 0 || o.reconnect_max_ms < o.reconnect_base_ms) {
+    return absl::InvalidArgumentError(
+        "smpp.reconnect_base_ms: must be > 0 and at most smpp.reconnect_max_ms");
+  }
+  if (o.throttle_base_ms <= 0 || o.throttle_max_ms < o.throttle_base_ms) {
+    return absl::InvalidArgumentError(
+        "smpp.throttle_base_ms: must be > 0 and at most smpp.throttle_max_ms");
+  }
+  if (o.poll_interval_ms <= 0) {
+    return absl::InvalidArgumentError("smpp.poll_interval_ms: must be > 0");
+  }
+  if (o.batch <= 0) return absl::InvalidArgumentError("smpp.batch: must be > 0");
+  return absl::OkStatus();
+}
+
+// The session thread and everything it owns. Lock order: mu_ only (never held across I/O or
+// storage).
+class SmppChannel::Session {
+ public:
+  Session(SmppRepository* repo, WebhookRepository* receipts, OutreachRepository* outreach,
+          CustomerRepository* customers, auth::AuditLog* audit, const Clock* clock,
+          SmppOptions options)
+      : repo_(repo),
+        receipts_(receipts),
+        outreach_(outreach),
+        customers_(customers),
+        audit_(audit),
+        clock_(clock),
+        options_(std::move(options)),
+        wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+  ~Session() {
+    Stop();
+    if (wake_fd_ >= 0) close(wake_fd_);
+  }
+
+  absl::Status Start() {
+    if (thread_.joinable()) return absl::OkStatus();
+    if (wake_fd_ < 0) return absl::InternalError("smpp: eventfd failed");
+    stop_ = false;
+    thread_ = std::thread([this] { Loop(); });
+    return absl::OkStatus();
+  }
+
+  void Stop() {
+    stop_ = true;
+    Wake();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Wake() {
+    if (wake_fd_ < 0) return;
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+
+  SmppChannel::Stats stats() const {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
+  const SmppOptions& options() const { return options_; }
+
+ private:
+  struct Job {
+    int64_t message_id = 0;
+    std::string dest;
+    std::vector<std::string> parts;  // short_message octets per segment
+    std::vector<bool> accepted;
+  };
+  struct Ready {
+    int64_t message_id = 0;
+    int32_t segment = 0;  // 0-based
+  };
+  struct InFlight {
+    int64_t message_id = 0;  // 0: not a submit (enquire_link, unbind)
+    int32_t segment = 0;
+    SteadyTime sent;
+  };
+
+  template <typename F>
+  void Count(F f) {
+    absl::MutexLock lock(&mu_);
+    f(stats_);
+  }
+
+  void Loop() {
+    int32_t connect_attempt = 0;
+    SteadyTime next_connect = SteadyClock::now();
+    SteadyTime next_load = SteadyClock::now();
+    bool load_now = true;
+    while (!stop_) {
+      const SteadyTime now = SteadyClock::now();
+      if (fd_ < 0) {
+        if (now < next_connect) {
+          WaitWake(next_connect);
+          continue;
+        }
+        absl::Status s = Connect();
+        if (!s.ok()) {
+          CloseSocket();
+          ++connect_attempt;
+          Count([](Stats& st) { ++st.connect_failures; });
+          const int64_t delay =
+              Backoff(options_.reconnect_base_ms, options_.reconnect_max_ms, connect_attempt);
+          Log(Severity::kWarn, "smpp: connect or bind failed",
+              {{"error", std::string(s.message())}, {"retry_ms", std::to_string(delay)}});
+          next_connect = SteadyClock::now() + milliseconds(delay);
+          continue;
+        }
+        connect_attempt = 0;
+        load_now = true;
+      }
+      // More records are read when woken, every poll interval, and whenever the queue runs
+      // low while the last read left some behind (a backlog drains at the link's pace).
+      const bool low = ready_.size() < 4 * static_cast<size_t>(options_.window);
+      if (load_now || now >= next_load || (low && more_pending_)) {
+        LoadWork();
+        load_now = false;
+        next_load = SteadyClock::now() + milliseconds(options_.poll_interval_ms);
+      }
+      absl::Status s = FillWindow();
+      if (s.ok()) s = MaybeEnquireLink();
+      if (s.ok()) s = CheckTimeouts();
+      if (s.ok()) {
+        const SteadyTime deadline = NextDeadline(next_load);
+        pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+        const auto wait = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
+        const int rc = poll(fds, 2, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000)));
+        if (rc < 0 && errno != EINTR) s = absl::UnavailableError("smpp: poll failed");
+        if (rc > 0 && (fds[1].revents & POLLIN) != 0) {
+          DrainWake();
+          load_now = jobs_.size() < static_cast<size_t>(options_.batch);
+        }
+        if (s.ok() && rc > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+          s = ReadAndDispatch();
+        }
+      }
+      if (!s.ok()) {
+        Log(Severity::kWarn, "smpp: link lost", {{"error", std::string(s.message())}});
+        Disconnect();
+        // The first reconnect after a link that worked waits the base delay; failures to
+        // connect again double it (above).
+        next_connect = SteadyClock::now() + milliseconds(options_.reconnect_base_ms);
+      }
+    }
+    if (fd_ >= 0) Unbind();
+  }
+
+  void WaitWake(SteadyTime until) {
+    const auto wait = std::chrono::duration_cast<milliseconds>(until - SteadyClock::now());
+    pollfd fd = {wake_fd_, POLLIN, 0};
+    if (poll(&fd, 1, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000))) > 0) {
+      DrainWake();
+    }
+  }
+
+  void DrainWake() {
+    uint64_t v = 0;
+    while (read(wake_fd_, &v, sizeof v) > 0) {
+    }
+  }
+
+  SteadyTime NextDeadline(SteadyTime next_load) const {
+    SteadyTime d = next_load;
+    if (!ready_.empty() && paused_until_ > SteadyClock::now()) d = std::min(d, paused_until_);
+    d = std::min(d, last_received_ + milliseconds(options_.enquire_link_ms));
+    for (const auto& [seq, f] : inflight_) {
+      d = std::min(d, f.sent + milliseconds(options_.response_timeout_ms));
+    }
+    return d;
+  }
+
+  // --- connection -------------------------------------------------------------------------
+
+  absl::Status Connect() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const std::string port = std::to_string(options_.port);
+    if (getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+      return absl::UnavailableError(fmt::format("smpp: cannot resolve {}", options_.host));
+    }
+    absl::Status result = absl::UnavailableError("smpp: connection refused");
+    for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+      const int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd < 0) continue;
+      timeval tv{};
+      tv.tv_sec = options_.response_timeout_ms / 1000;
+      tv.tv_usec = static_cast<suseconds_t>((options_.response_timeout_ms % 1000) * 1000);
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+        fd_ = fd;
+        break;
+      }
+      result = absl::UnavailableError(fmt::format("smpp: connecting to {}:{}: {}", options_.host,
+                                                  options_.port, std::strerror(errno)));
+      close(fd);
+    }
+    freeaddrinfo(res);
+    if (fd_ < 0) return result;
+    in_.clear();
+    inflight_.clear();
+    return Bind();
+  }
+
+  absl::Status Bind() {
+    bind_transceiver_t b;
+    std::memset(&b, 0, sizeof b);
+    b.command_id = BIND_TRANSCEIVER;
+    b.sequence_number = NextSeq();
+    CopyCString(b.system_id, options_.system_id);
+    CopyCString(b.password, options_.password);
+    CopyCString(b.system_type, options_.system_type);
+    b.interface_version = SMPP_VERSION;
+    ASSIGN_OR_RETURN(std::string pdu, Pack(BIND_TRANSCEIVER, b));
+    RETURN_IF_ERROR(Send(pdu));
+    // The answer comes first; anything else before it is a broken peer.
+    const SteadyTime until = SteadyClock::now() + milliseconds(options_.response_timeout_ms);
+    while (SteadyClock::now() < until && !stop_) {
+      ASSIGN_OR_RETURN(std::optional<std::string> next, NextPdu(until));
+      if (!next) continue;
+      const uint32_t id = ReadU32(*next, 4);
+      const uint32_t status = ReadU32(*next, 8);
+      if (id == GENERIC_NACK || id == BIND_TRANSCEIVER_RESP) {
+        if (status != ESME_ROK) {
+          return absl::PermissionDeniedError(
+              fmt::format("smpp: bind_transceiver refused: {}", CommandStatusName(status)));
+        }
+        {
+          absl::MutexLock lock(&mu_);
+          ++stats_.binds;
+          stats_.bound = true;
+        }
+        last_received_ = SteadyClock::now();
+        enquire_seq_ = 0;
+        Log(Severity::kInfo, "smpp: bound",
+            {{"server.address", options_.host}, {"server.port", std::to_string(options_.port)}});
+        return absl::OkStatus();
+      }
+    }
+    return absl::DeadlineExceededError("smpp: no bind_transceiver_resp");
+  }
+
+  // Reads until one whole PDU is buffered or `until`; nullopt on a timeout slice.
+  absl::StatusOr<std::optional<std::string>> NextPdu(SteadyTime until) {
+    for (;;) {
+      if (in_.size() >= 4) {
+        const uint32_t len = ReadU32(in_, 0);
+        if (len < kHeaderBytes || len > kMaxPduBytes) {
+          return absl::DataLossError(fmt::format("smpp: bad command_length {}", len));
+        }
+        if (in_.size() >= len) {
+          std::string pdu = in_.substr(0, len);
+          in_.erase(0, len);
+          return std::optional<std::string>(std::move(pdu));
+        }
+      }
+      const auto wait = std::chrono::duration_cast<milliseconds>(until - SteadyClock::now());
+      if (wait.count() <= 0) return std::optional<std::string>();
+      pollfd p = {fd_, POLLIN, 0};
+      const int rc = poll(&p, 1, static_cast<int>(std::min<int64_t>(wait.count(), 1000)));
+      if (rc < 0 && errno != EINTR) return absl::UnavailableError("smpp: poll failed");
+      if (rc <= 0) {
+        if (stop_) return std::optional<std::string>();
+        continue;
+      }
+      RETURN_IF_ERROR(ReadSome());
+    }
+  }
+
+  absl::Status ReadSome() {
+    char buf[16384];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n == 0) return absl::UnavailableError("smpp: the SMSC closed the connection");
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) return absl::OkStatus();
+      return absl::UnavailableError(fmt::format("smpp: recv: {}", std::strerror(errno)));
+    }
+    in_.append(buf, static_cast<size_t>(n));
+    return absl::OkStatus();
+  }
+
+  absl::Status Send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return absl::UnavailableError(fmt::format("smpp: send: {}", std::strerror(errno)));
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+
+  void CloseSocket() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    in_.clear();
+    absl::MutexLock lock(&mu_);
+    stats_.bound = false;
+  }
+
+  // Drops the link: segments in flight go back to the front of the queue (in order), to be
+  // submitted again after the reconnect.
+  void Disconnect() {
+    std::vector<Ready> back;
+    for (const auto& [seq, f] : inflight_) {
+      if (f.message_id != 0) back.push_back({f.message_id, f.segment});
+    }
+    std::sort(back.begin(), back.end(), [](const Ready& a, const Ready& b) {
+      return a.message_id != b.message_id ? a.message_id < b.message_id : a.segment < b.segment;
+    });
+    ready_.insert(ready_.begin(), back.begin(), back.end());
+    inflight_.clear();
+    if (fd_ >= 0) Count([](Stats& st) { ++st.disconnects; });
+    CloseSocket();
+  }
+
+  void Unbind() {
+    const uint32_t seq = NextSeq();
+    if (Send(HeaderPdu(UNBIND, 0, seq)).ok()) {
+      // Answers to submits still in flight are recorded on the way to unbind_resp.
+      const SteadyTime until = SteadyClock::now() + milliseconds(kUnbindWaitMs);
+      while (SteadyClock::now() < until) {
+        absl::StatusOr<std::optional<std::string>> next = NextPdu(until);
+        if (!next.ok() || !next->has_value()) break;
+        if (ReadU32(**next, 4) == UNBIND_RESP) break;
+        if (!Dispatch(**next).ok()) break;
+      }
+    }
+    inflight_.clear();
+    CloseSocket();
+  }
+
+  uint32_t NextSeq() {
+    if (++seq_ > kMaxSequence) seq_ = 1;
+    return seq_;
+  }
+
+  // --- work ---------------------------------------------------------------------------------
+
+  // Loads pending records not yet in memory (up to `batch` in memory), resolving each
+  // customer's mobile number and splitting the text into segments.
+  void LoadWork() {
+    if (jobs_.size() >= static_cast<size_t>(options_.batch)) return;
+    const int limit = static_cast<int>(jobs_.size()) + options_.batch;
+    absl::StatusOr<std::vector<SmppOutboundRow>> rows = repo_->Pending(0, limit);
+    if (!rows.ok()) {
+      Log(Severity::kError, "smpp: reading pending records failed",
+          {{"error", std::string(rows.status().message())}});
+      return;
+    }
+    more_pending_ = static_cast<int>(rows->size()) >= limit;
+    for (SmppOutboundRow& r : *rows) {
+      if (jobs_.size() >= static_cast<size_t>(options_.batch)) {
+        more_pending_ = true;
+        break;
+      }
+      if (jobs_.count(r.message_id) != 0) continue;
+      absl::StatusOr<std::optional<CustomerRecord>> c = customers_->FindByExternalId(r.customer);
+      if (!c.ok()) {
+        Log(Severity::kError, "smpp: reading a customer failed",
+            {{"message.id", std::to_string(r.message_id)},
+             {"error", std::string(c.status().message())}});
+        continue;  // tried again at the next load
+      }
+      if (!c->has_value() || (*c)->erased || (*c)->phone.empty()) {
+        FailMessage(r.message_id, "no mobile number");
+        continue;
+      }
+      Job job;
+      job.message_id = r.message_id;
+      job.dest = NationalNumber((*c)->phone);
+      // The concatenation reference is the message id's low byte: a segment submitted again
+      // carries the same header as before.
+      job.parts = Ucs2Segments(r.body, static_cast<uint8_t>(r.message_id & 0xFF));
+      if (job.parts.empty()) {
+        FailMessage(r.message_id, "text too long (more than 255 segments)");
+        continue;
+      }
+      job.accepted.assign(job.parts.size(), false);
+      for (int32_t seg : r.accepted) {
+        if (seg >= 1 && static_cast<size_t>(seg) <= job.parts.size()) {
+          job.accepted[static_cast<size_t>(seg - 1)] = true;
+        }
+      }
+      bool any = false;
+      for (size_t k = 0; k < job.parts.size(); ++k) {
+        if (!job.accepted[k]) {
+          ready_.push_back({r.message_id, static_cast<int32_t>(k)});
+          any = true;
+        }
+      }
+      if (!any) {
+        // Every segment was accepted but the record was not marked (cannot happen: the last
+        // AcceptSegment marks it in the same transaction); mark it now.
+        (void)repo_->AcceptSegment(r.message_id, static_cast<int32_t>(job.parts.size()),
+                                   static_cast<int32_t>(job.parts.size()), "", clock_->NowMs());
+        continue;
+      }
+      jobs_.emplace(r.message_id, std::move(job));
+    }
+  }
+
+  void FailMessage(int64_t message_id, const std::string& reason) {
+    absl::StatusOr<bool> changed = repo_->Fail(message_id, reason, clock_->NowMs());
+    if (!changed.ok()) {
+      Log(Severity::kError, "smpp: failing a message failed",
+          {{"message.id", std::to_string(message_id)},
+           {"error", std::string(changed.status().message())}});
+      return;
+    }
+    if (*changed) {
+      ReceiptRow r;
+      r.message_id = message_id;
+      r.status = "failed";
+      r.reason = reason;
+      r.occurred_ms = clock_->NowMs();
+      r.recorded_ms = r.occurred_ms;
+      r.recorded_by = "smpp:" + options_.system_id;
+      (void)receipts_->RecordReceipt(r);
+      Count([](Stats& st) { ++st.failed; });
+      Log(Severity::kWarn, "smpp: message failed",
+          {{"message.id", std::to_string(message_id)}, {"error", reason}});
+    }
+    jobs_.erase(message_id);
+  }
+
+  absl::Status FillWindow() {
+    if (paused_until_ > SteadyClock::now()) return absl::OkStatus();
+    while (!ready_.empty() && inflight_.size() < static_cast<size_t>(options_.window)) {
+      const Ready r = ready_.front();
+      ready_.pop_front();
+      auto it = jobs_.find(r.message_id);
+      if (it == jobs_.end() || it->second.accepted[static_cast<size_t>(r.segment)]) continue;
+      const Job& job = it->second;
+      const std::string& part = job.parts[static_cast<size_t>(r.segment)];
+      submit_sm_t s;
+      std::memset(&s, 0, sizeof s);
+      s.command_id = SUBMIT_SM;
+      s.sequence_number = NextSeq();
+      s.source_addr_ton = options_.source_addr_ton;
+      s.source_addr_npi = options_.source_addr_npi;
+      CopyCString(s.source_addr, options_.source_addr);
+      s.dest_addr_ton = options_.dest_addr_ton;
+      s.dest_addr_npi = options_.dest_addr_npi;
+      CopyCString(s.destination_addr, job.dest);
+      s.esm_class = job.parts.size() > 1 ? kEsmClassUdhi : 0;
+      s.registered_delivery = options_.registered_delivery ? SMPP34_DELIVERY_RECEIPT_ON : 0;
+      s.data_coding = kDataCodingUcs2;
+      s.sm_length = static_cast<uint8_t>(part.size());
+      std::memcpy(s.short_message, part.data(), part.size());
+      ASSIGN_OR_RETURN(std::string pdu, Pack(SUBMIT_SM, s));
+      inflight_[s.sequence_number] = {r.message_id, r.segment, SteadyClock::now()};
+      Count([](Stats& st) { ++st.submits; });
+      RETURN_IF_ERROR(Send(pdu));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status MaybeEnquireLink() {
+    const SteadyTime now = SteadyClock::now();
+    if (enquire_seq_ != 0 || now - last_received_ < milliseconds(options_.enquire_link_ms)) {
+      return absl::OkStatus();
+    }
+    enquire_seq_ = NextSeq();
+    inflight_[enquire_seq_] = {0, 0, now};
+    Count([](Stats& st) { ++st.enquire_links_sent; });
+    return Send(HeaderPdu(ENQUIRE_LINK, 0, enquire_seq_));
+  }
+
+  absl::Status CheckTimeouts() {
+    const SteadyTime now = SteadyClock::now();
+    for (const auto& [seq, f] : inflight_) {
+      if (now - f.sent >= milliseconds(options_.response_timeout_ms)) {
+        return absl::DeadlineExceededError(fmt::format("smpp: no answer to request {} within {} ms",
+                                                       seq, options_.response_timeout_ms));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadAndDispatch() {
+    RETURN_IF_ERROR(ReadSome());
+    for (;;) {
+      ASSIGN_OR_RETURN(std::optional<std::string> pdu, NextPdu(SteadyClock::now()));
+      if (!pdu) return absl::OkStatus();
+      RETURN_IF_ERROR(Dispatch(*pdu));
+    }
+  }
+
+  absl::Status Dispatch(const std::string& pdu) {
+    last_received_ = SteadyClock::now();
+    const uint32_t id = ReadU32(pdu, 4);
+    const uint32_t status = ReadU32(pdu, 8);
+    const uint32_t seq = ReadU32(pdu, 12);
+    switch (id) {
+      case SUBMIT_SM_RESP:
+        return OnSubmitResp(pdu, status, seq);
+      case GENERIC_NACK:
+        if (inflight_.count(seq) != 0 && inflight_[seq].message_id != 0) {
+          return OnSubmitResp("", status == ESME_ROK ? ESME_RUNKNOWNERR : status, seq);
+        }
+        inflight_.erase(seq);
+        if (seq == enquire_seq_) enquire_seq_ = 0;
+        return absl::OkStatus();
+      case ENQUIRE_LINK_RESP:
+        inflight_.erase(seq);
+        if (seq == enquire_seq_) enquire_seq_ = 0;
+        return absl::OkStatus();
+      case ENQUIRE_LINK:
+        Count([](Stats& st) { ++st.enquire_links_answered; });
+        return Send(HeaderPdu(ENQUIRE_LINK_RESP, ESME_ROK, seq));
+      case UNBIND:
+        (void)Send(HeaderPdu(UNBIND_RESP, ESME_ROK, seq));
+        return absl::UnavailableError("smpp: the SMSC unbound");
+      case DELIVER_SM:
+        return OnDeliver(pdu, seq);
+      case DATA_SM:
+      default:
+        if ((id & 0x80000000U) != 0) return absl::OkStatus();  // an unexpected response
+        return Send(HeaderPdu(GENERIC_NACK, ESME_RINVCMDID, seq));
+    }
+  }
+
+  absl::Status OnSubmitResp(const std::string& pdu, uint32_t status, uint32_t seq) {
+    auto it = inflight_.find(seq);
+    if (it == inflight_.end()) return absl::OkStatus();  // answered after a timeout: ignored
+    const InFlight f = it->second;
+    inflight_.erase(it);
+    auto job = jobs_.find(f.message_id);
+    if (job == jobs_.end()) return absl::OkStatus();
+    if (status == ESME_ROK) {
+      std::string smsc_id;
+      if (!pdu.empty()) {
+        submit_sm_resp_t r;
+        if (Unpack(SUBMIT_SM_RESP, r, pdu).ok())
+          smsc_id = CString(r.message_id, sizeof r.message_id);
+      }
+      if (smsc_id.empty()) smsc_id = fmt::format("unknown:{}:{}", f.message_id, f.segment + 1);
+      throttle_streak_ = 0;
+      absl::StatusOr<bool> complete = repo_->AcceptSegment(
+          f.message_id, f.segment + 1, static_cast<int32_t>(job->second.parts.size()), smsc_id,
+          clock_->NowMs());
+      if (!complete.ok()) {
+        // Not recorded: the segment may be submitted again after a restart (at least once).
+        Log(Severity::kError, "smpp: recording an accepted segment failed",
+            {{"message.id", std::to_string(f.message_id)},
+             {"error", std::string(complete.status().message())}});
+      }
+      job->second.accepted[static_cast<size_t>(f.segment)] = true;
+      Count([](Stats& st) { ++st.accepted; });
+      if (std::all_of(job->second.accepted.begin(), job->second.accepted.end(),
+                      [](bool b) { return b; })) {
+        jobs_.erase(job);
+      }
+      return absl::OkStatus();
+    }
+    if (IsThrottle(status)) {
+      // The SMSC asks for less: pause every submit, then resubmit this segment first.
+      ++throttle_streak_;
+      const int64_t delay =
+          Backoff(options_.throttle_base_ms, options_.throttle_max_ms, throttle_streak_);
+      paused_until_ = SteadyClock::now() + milliseconds(delay);
+      ready_.push_front({f.message_id, f.segment});
+      Count([](Stats& st) { ++st.throttled; });
+      return absl::OkStatus();
+    }
+    FailMessage(f.message_id, "submit_sm: " + CommandStatusName(status));
+    return absl::OkStatus();
+  }
+
+  absl::Status OnDeliver(const std::string& pdu, uint32_t seq) {
+    deliver_sm_t d;
+    if (absl::Status s = Unpack(DELIVER_SM, d, pdu); !s.ok()) {
+      FreeTlv(d.tlv);
+      Log(Severity::kWarn, "smpp: malformed deliver_sm", {{"error", std::string(s.message())}});
+      return Send(HeaderPdu(DELIVER_SM_RESP, ESME_RSYSERR, seq));
+    }
+    std::string receipted_id;
+    uint8_t message_state = 0;
+    bool has_state = false;
+    std::string payload;
+    for (tlv_t* t = d.tlv; t != nullptr; t = t->next) {
+      if (t->tag == TLVID_receipted_message_id) {
+        receipted_id = CString(t->value.octet, std::min<size_t>(t->length, MAX_TLV_SIZE));
+      } else if (t->tag == TLVID_message_state && t->length >= 1) {
+        message_state = t->value.val08;
+        has_state = true;
+      } else if (t->tag == TLVID_message_payload) {
+        payload.assign(reinterpret_cast<const char*>(t->value.octet),
+                       std::min<size_t>(t->length, MAX_TLV_SIZE));
+      }
+    }
+    FreeTlv(d.tlv);
+    d.tlv = nullptr;
+    std::string octets(reinterpret_cast<const char*>(d.short_message), d.sm_length);
+    if (octets.empty()) octets = payload;
+    absl::Status stored;
+    if ((d.esm_class & 0x3C) == SMPP34_DELIVERY_RECEIPT) {
+      std::optional<ReceiptText> text =
+          ParseReceiptText(DecodeShortMessage(octets, d.data_coding, 0));
+      ReceiptText r = text.value_or(ReceiptText{});
+      if (!receipted_id.empty()) r.id = receipted_id;
+      if (has_state && !MessageStateStat(message_state).empty()) {
+        r.stat = std::string(MessageStateStat(message_state));
+      }
+      Count([](Stats& st) { ++st.receipts; });
+      stored = OnReceipt(r);
+    } else {
+      Count([](Stats& st) { ++st.replies; });
+      stored = OnReply(CString(d.source_addr, sizeof d.source_addr),
+                       DecodeShortMessage(octets, d.data_coding, d.esm_class));
+    }
+    if (!stored.ok()) {
+      Log(Severity::kError, "smpp: storing a deliver_sm failed",
+          {{"error", std::string(stored.message())}});
+      return Send(HeaderPdu(DELIVER_SM_RESP, kEsmeRxTAppn, seq));
+    }
+    deliver_sm_resp_t resp;
+    std::memset(&resp, 0, sizeof resp);
+    resp.command_id = DELIVER_SM_RESP;
+    resp.sequence_number = seq;
+    ASSIGN_OR_RETURN(std::string out, Pack(DELIVER_SM_RESP, resp));
+    return Send(out);
+  }
+
+  absl::Status OnReceipt(const ReceiptText& r) {
+    const std::string_view outcome = ReceiptOutcome(r.stat);
+    if (r.id.empty() || outcome.empty()) return absl::OkStatus();  // nothing final to record
+    const std::string reason =
+        outcome == "failed" ? fmt::format("stat:{} err:{}", r.stat, r.err.empty() ? "-" : r.err)
+                            : "";
+    ASSIGN_OR_RETURN(SmppReceiptEffect effect, repo_->RecordSegmentReceipt(r.id, outcome, reason));
+    if (!effect.found) {
+      Log(Severity::kWarn, "smpp: receipt for an unknown message id", {{"smsc.id", r.id}});
+      return absl::OkStatus();
+    }
+    if (!effect.complete) return absl::OkStatus();
+    ReceiptRow row;
+    row.message_id = effect.message_id;
+    row.status = effect.status;
+    row.reason = effect.reason;
+    row.occurred_ms = clock_->NowMs();
+    row.recorded_ms = row.occurred_ms;
+    row.recorded_by = "smpp:" + options_.system_id;
+    return receipts_->RecordReceipt(row).status();
+  }
+
+  absl::Status OnReply(const std::string& source, const std::string& text) {
+    if (!IsOptOutReply(text)) return absl::OkStatus();
+    const std::string phone = NationalNumber(source);
+    if (phone.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::vector<CustomerRecord> found,
+                     customers_->FindByPii(PiiLookup::kPhone, phone, 20));
+    for (const CustomerRecord& c : found) {
+      OptOutRow o;
+      o.customer = c.external_id;
+      o.channel = "sms";
+      o.source = "sms_reply";
+      o.recorded_by = "smpp:" + options_.system_id;
+      o.created_ms = clock_->NowMs();
+      RETURN_IF_ERROR(outreach_->AddOptOut(o));
+      auth::AuditEvent e;
+      e.actor = o.recorded_by;
+      e.action = "contact.opt_out";
+      e.object_type = "customer";
+      e.object_id = c.external_id;
+      e.detail = R"({"channel":"sms","source":"sms_reply"})";
+      RETURN_IF_ERROR(audit_->Append(e));
+      Count([](Stats& st) { ++st.opt_outs; });
+    }
+    return absl::OkStatus();
+  }
+
+  SmppRepository* const repo_;
+  WebhookRepository* const receipts_;
+  OutreachRepository* const outreach_;
+  CustomerRepository* const customers_;
+  auth::AuditLog* const audit_;
+  const Clock* const clock_;
+  const SmppOptions options_;
+
+  const int wake_fd_;  // written by Wake, read by the session thread
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  mutable absl::Mutex mu_;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+
+  // Owned by the session thread.
+  int fd_ = -1;
+  std::string in_;
+  uint32_t seq_ = 0;
+  uint32_t enquire_seq_ = 0;
+  SteadyTime last_received_ = SteadyClock::now();
+  SteadyTime paused_until_ = SteadyClock::now();
+  int32_t throttle_streak_ = 0;
+  bool more_pending_ = false;  // the last read of pending records stopped at its limit
+  std::map<int64_t, Job> jobs_;
+  std::deque<Ready> ready_;
+  std::map<uint32_t, InFlight> inflight_;
+};
+
+SmppChannel::SmppChannel(SmppRepository* repo, WebhookRepository* receipts,
+                         OutreachRepository* outreach, CustomerRepository* customers,
+                         auth::AuditLog* audit, const Clock* clock, SmppOptions options)
+    : session_(std::make_unique<Session>(repo, receipts, outreach, customers, audit, clock,
+                                         std::move(options))),
+      repo_(repo),
+      clock_(clock) {}
+
+SmppChannel::~SmppChannel() = default;
+
+absl::StatusOr<Delivery> SmppChannel::Deliver(const OutboundMessage& m) {
+  RETURN_IF_ERROR(repo_->Enqueue(m.message_id, m.channel, clock_->NowMs()));
+  session_->Wake();
+  Delivery d;
+  d.gateway_id = "smpp:" + std::to_string(m.message_id);
+  return d;
+}
+
+absl::StatusOr<int64_t> SmppChannel::Adopt() { return repo_->Adopt({"sms"}, clock_->NowMs()); }
+absl::Status SmppChannel::Start() { return session_->Start(); }
+void SmppChannel::Stop() { session_->Stop(); }
+void SmppChannel::Wake() { session_->Wake(); }
+SmppChannel::Stats SmppChannel::stats() const { return session_->stats(); }
+const SmppOptions& SmppChannel::options() const { return session_->options(); }
+
+}  // namespace mercator::outreach
