@@ -293,6 +293,11 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   await op.goto(`${base}/console/activities`);
   await op.waitForSelector(`text=双11幸运大转盘`);
   await stack.screenshot(op, 'activities');
+  // the marketing calendar shows the activity on today's cell (Asia/Shanghai)
+  await op.goto(`${base}/console/calendar`);
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+  await op.waitForSelector(`[data-testid=day-${today}] >> text=双11幸运大转盘`);
+  await stack.screenshot(op, 'calendar');
   await op.goto(`${base}/console/dashboard`);
   await op.waitForSelector('[data-testid="dash.customers"]');
   await op.waitForTimeout(800);

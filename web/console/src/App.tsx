@@ -18,6 +18,7 @@ import Approvals from './pages/Approvals';
 import Customers from './pages/Customers';
 import Tags from './pages/Tags';
 import Audit from './pages/Audit';
+import Calendar from './pages/Calendar';
 
 function Routed() {
   const { session, loading, can } = useAuth();
@@ -39,6 +40,7 @@ function Routed() {
         <Route path="/customers" element={<Customers />} />
         <Route path="/tags" element={<Tags />} />
         <Route path="/audit" element={<Audit />} />
+        <Route path="/calendar" element={<Calendar />} />
         <Route path="*" element={<Navigate to="/" replace />} />
       </Routes>
     </AppLayout>

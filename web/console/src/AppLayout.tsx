@@ -1,5 +1,6 @@
 import {
   AuditOutlined,
+  CalendarOutlined,
   CheckSquareOutlined,
   DashboardOutlined,
   GiftOutlined,
@@ -21,6 +22,7 @@ const entries = [
   { key: '/dashboard', icon: <DashboardOutlined />, label: 'menu.dashboard', perm: ['activities:read', 'segments:read'] },
   { key: '/audiences', icon: <UsergroupAddOutlined />, label: 'menu.audiences', perm: ['segments:read'] },
   { key: '/activities', icon: <GiftOutlined />, label: 'menu.activities', perm: ['activities:read'] },
+  { key: '/calendar', icon: <CalendarOutlined />, label: 'menu.calendar', perm: ['activities:read', 'campaigns:read'] },
   { key: '/approvals', icon: <CheckSquareOutlined />, label: 'menu.approvals', perm: ['approvals:read'] },
   { key: '/customers', icon: <TeamOutlined />, label: 'menu.customers', perm: ['customers:read'] },
   { key: '/tags', icon: <TagsOutlined />, label: 'menu.tags', perm: ['tags:read'] },
