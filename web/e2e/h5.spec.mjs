@@ -109,3 +109,26 @@ test('H5 sign-in calendar and the not-eligible state', async (t) => {
   assert.equal(await denied.locator('[data-testid="draw"]').count(), 0);
   await stack.screenshot(denied, 'h5-not-eligible');
 });
+
+test('H5 9-grid, golden egg, blind box and scratch card show the drawn prize', async (t) => {
+  const stack = await useStack(t, { customers: 300 });
+  const customers = await someCustomers(stack, 1);
+  for (const [template, settings] of [
+    ['grid9', {}],
+    ['golden_egg', { eggs: 3 }],
+    ['blind_box', { boxes: 6 }],
+    ['scratch_card', { cover_text: '刮开有奖' }],
+  ]) {
+    const id = await createLiveActivity(stack, wheelTerms({ name: template, title: template, template, settings }));
+    const page = await openH5(stack, { customer: customers[0], activity: id });
+    await stack.screenshot(page, `h5-${template}`);
+    const shown = await spinOnce(page);
+    await stack.screenshot(page, `h5-${template}-result`);
+    const log = await drawLog(stack, id);
+    assert.equal(log.size, 1, template);
+    assert.equal(log.get(shown.drawId), shown.prizeId, template);
+    assert.equal(shown.name, (await prizeNames(stack, id)).get(shown.prizeId), template);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `${template} is ${width}px wide`);
+  }
+});

@@ -38,7 +38,14 @@ export function window30() {
 }
 
 /** A wheel offered on h5 with three prizes and `freePerDay` free draws. */
-export function wheelTerms({ name = 'H5 转盘', title = '幸运大转盘', freePerDay = 1, channels = ['h5', 'app'] } = {}) {
+export function wheelTerms({
+  name = 'H5 转盘',
+  title = '幸运大转盘',
+  freePerDay = 1,
+  channels = ['h5', 'app'],
+  template = 'wheel',
+  settings = { spin_ms: 1500 },
+} = {}) {
   return {
     name,
     description: '每天免费抽奖，百分百有机会中奖',
@@ -60,7 +67,7 @@ export function wheelTerms({ name = 'H5 转盘', title = '幸运大转盘', free
       },
     ],
     budget_fen: 0,
-    display: { template: 'wheel', title, settings: { spin_ms: 1500 } },
+    display: { template, title, settings },
   };
 }
 
@@ -131,9 +138,17 @@ export async function openH5(stack, { token, customer, activity }) {
   return page;
 }
 
-/** Presses the draw button once and returns the prize the page shows ({name, prizeId, drawId}). */
+/**
+ * Plays once and returns the prize the page shows ({name, prizeId, drawId}): presses the draw
+ * button (wheel, 9-grid), taps the first egg or box, or draws a scratch card and scratches it.
+ */
 export async function spinOnce(page) {
-  await page.click('[data-testid="draw"]');
+  if (await page.locator('[data-testid="egg-0"], [data-testid="box-0"]').count()) {
+    await page.locator('[data-testid="egg-0"], [data-testid="box-0"]').first().click();
+  } else {
+    await page.click('[data-testid="draw"]');
+  }
+  if (await page.locator('[data-testid="scratch"]').count()) await scratch(page);
   const shown = page.locator('[data-testid="prize-name"]');
   await shown.waitFor({ state: 'visible', timeout: 20_000 });
   const result = {
@@ -142,6 +157,24 @@ export async function spinOnce(page) {
     drawId: await shown.getAttribute('data-draw-id'),
   };
   return result;
+}
+
+/** Scratches the card with the mouse, row by row, until the page shows the result. */
+async function scratch(page) {
+  const canvas = page.locator('[data-testid="scratch"] canvas');
+  await canvas.waitFor();
+  const box = await canvas.boundingBox();
+  // The card samples the pointer every 16 ms: move in small steps with pauses.
+  for (let y = box.y + 10; y < box.y + box.height; y += 20) {
+    if (await page.locator('[data-testid="result"]').count()) break;
+    await page.mouse.move(box.x + 5, y);
+    await page.mouse.down();
+    for (let x = box.x + 5; x < box.x + box.width; x += 12) {
+      await page.mouse.move(x, y);
+      await page.waitForTimeout(20);
+    }
+    await page.mouse.up();
+  }
 }
 
 /** Closes the result dialog. */

@@ -7,7 +7,7 @@ import { newKey } from './api';
 import { escapeHtml, h, sleep } from './dom';
 import type { PageContext } from './main';
 import { fillSlots, GRID_RING, slotOf } from './prizes';
-import type { DrawResult } from './prizes';
+import type { DrawResult, Prize } from './prizes';
 
 const COLORS = ['#fff3d6', '#ffd9a0'];
 
@@ -28,14 +28,57 @@ function drawButton(text: string, onClick: () => void): HTMLButtonElement {
   return h('button', { class: 'btn btn-draw', 'data-testid': 'draw', onclick: onClick }, text) as HTMLButtonElement;
 }
 
+interface Machine {
+  play(): void;
+  stop(index: number): void;
+}
+
+/**
+ * The spin of a wheel or grid: play, draw on the server, stop on the drawn prize's slot (or
+ * stop without a slot and show the prize), show the result when the machine has stopped.
+ */
+function spinner(ctx: PageContext, slots: Prize[], button: HTMLButtonElement, machine: () => Machine) {
+  let busy = false;
+  let pending: DrawResult | null = null;
+  const end = () => {
+    busy = false;
+    button.disabled = false;
+    if (pending) ctx.showResult(pending);
+    pending = null;
+  };
+  const spin = async () => {
+    if (busy) return;
+    busy = true;
+    button.disabled = true;
+    const m = machine();
+    m.play();
+    const r = await draw(ctx);
+    if (!r) {
+      m.stop(-1);
+      busy = false;
+      button.disabled = false;
+      return;
+    }
+    pending = r;
+    const index = slotOf(slots, r);
+    await sleep(600);
+    if (index < 0) {
+      m.stop(-1);
+      end();
+    } else {
+      m.stop(index);
+    }
+  };
+  return { spin, end };
+}
+
 function mountWheel(body: HTMLElement, ctx: PageContext): void {
   const slots = ctx.status.prizes;
   const el = h('div', { id: 'wheel', class: 'lucky', 'data-testid': 'wheel' });
-  let busy = false;
-  let pending: DrawResult | null = null;
-  const spinMs = Number(ctx.status.settings?.spin_ms ?? 2500);
-  const button = drawButton('开始抽奖', () => void spin());
+  const button = drawButton('开始抽奖', () => void s.spin());
   body.append(el, button);
+  const spinMs = Number(ctx.status.settings?.spin_ms ?? 2500);
+  const s = spinner(ctx, slots, button, () => wheel);
   const wheel = new LuckyWheel(
     { el: '#wheel' },
     {
@@ -51,47 +94,18 @@ function mountWheel(body: HTMLElement, ctx: PageContext): void {
         { radius: '32%', background: '#e8473f', pointer: true, fonts: [{ text: '抽奖', top: '-10px', fontColor: '#fff', fontSize: '16px' }] },
       ],
       defaultConfig: { accelerationTime: 800, decelerationTime: Math.max(800, spinMs - 800) },
-      start: () => void spin(),
-      end: () => finish(),
+      start: () => void s.spin(),
+      end: () => s.end(),
     },
   );
-  const finish = () => {
-    busy = false;
-    button.disabled = false;
-    if (pending) ctx.showResult(pending);
-    pending = null;
-  };
-  async function spin(): Promise<void> {
-    if (busy) return;
-    busy = true;
-    button.disabled = true;
-    wheel.play();
-    const r = await draw(ctx);
-    if (!r) {
-      wheel.stop(-1);
-      busy = false;
-      button.disabled = false;
-      return;
-    }
-    pending = r;
-    const index = slotOf(slots, r);
-    if (index < 0) {
-      wheel.stop(-1);
-      finish();
-    } else {
-      await sleep(600);
-      wheel.stop(index);
-    }
-  }
 }
 
 function mountGrid(body: HTMLElement, ctx: PageContext): void {
   const slots = fillSlots(ctx.status.prizes, GRID_RING.length);
   const el = h('div', { id: 'grid', class: 'lucky', 'data-testid': 'grid' });
-  let busy = false;
-  let pending: DrawResult | null = null;
-  const button = drawButton('开始抽奖', () => void spin());
+  const button = drawButton('开始抽奖', () => void s.spin());
   body.append(el, button);
+  const s = spinner(ctx, slots, button, () => grid);
   const grid = new LuckyGrid(
     { el: '#grid' },
     {
@@ -108,40 +122,10 @@ function mountGrid(body: HTMLElement, ctx: PageContext): void {
       })),
       buttons: [{ x: 1, y: 1, background: '#f9b72d', borderRadius: 8, fonts: [{ text: '抽奖', top: '38%', fontColor: '#fff', fontSize: '16px' }] }],
       activeStyle: { background: '#ffd24d' },
-      start: () => void spin(),
-      end: () => {
-        busy = false;
-        button.disabled = false;
-        if (pending) ctx.showResult(pending);
-        pending = null;
-      },
+      start: () => void s.spin(),
+      end: () => s.end(),
     },
   );
-  async function spin(): Promise<void> {
-    if (busy) return;
-    busy = true;
-    button.disabled = true;
-    grid.play();
-    const r = await draw(ctx);
-    if (!r) {
-      grid.stop(-1);
-      busy = false;
-      button.disabled = false;
-      return;
-    }
-    pending = r;
-    const index = slotOf(slots, r);
-    await sleep(600);
-    if (index < 0) {
-      grid.stop(-1);
-      busy = false;
-      button.disabled = false;
-      ctx.showResult(r);
-      pending = null;
-    } else {
-      grid.stop(index);
-    }
-  }
 }
 
 /** Golden eggs or blind boxes: tap one, it shakes while the server draws, then opens. */
@@ -153,7 +137,7 @@ function mountPick(body: HTMLElement, ctx: PageContext, kind: 'egg' | 'box'): vo
     const item = h(
       'button',
       { class: `pick-item ${kind}`, 'data-testid': `${kind}-${i}`, 'aria-label': kind === 'egg' ? `金蛋 ${i + 1}` : `盲盒 ${i + 1}` },
-      kind === 'egg' ? '🥚' : '🎁',
+      h('span', { class: 'shape' }),
     );
     item.addEventListener('click', () => void pick(item));
     field.append(item);
@@ -168,7 +152,7 @@ function mountPick(body: HTMLElement, ctx: PageContext, kind: 'egg' | 'box'): vo
     busy = false;
     if (!r) return;
     item.classList.add('opened');
-    item.textContent = kind === 'egg' ? '🐣' : '✨';
+    item.append(h('span', { class: 'label' }, r.prize_name));
     ctx.showResult(r);
   }
 }
@@ -193,8 +177,8 @@ function coverImage(text: string, w: number, hgt: number): string {
 function mountScratch(body: HTMLElement, ctx: PageContext): void {
   const w = 300;
   const hgt = 150;
-  const card = h('div', { id: 'scratch', class: 'scratch', 'data-testid': 'scratch' });
   const cover = String(ctx.status.settings?.cover_text ?? '刮开有惊喜');
+  const card = h('div', { id: 'scratch', class: 'scratch', 'data-testid': 'scratch' }, h('div', { class: 'scratch-idle' }, cover));
   let busy = false;
   const button = drawButton('刮一张', () => void start());
   body.append(card, button);

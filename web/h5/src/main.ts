@@ -45,7 +45,7 @@ function stateView(s: PageState): HTMLElement {
   return h(
     'section',
     { class: `state state-${s.kind}`, 'data-testid': 'state', 'data-state': s.kind },
-    h('div', { class: 'state-icon' }, s.kind === 'no_chances_left' ? '⏳' : s.kind === 'activity_ended' ? '🏁' : 'ℹ️'),
+    h('div', { class: 'state-icon', 'aria-hidden': 'true' }, '!'),
     h('h2', {}, s.title),
     h('p', {}, s.message),
   );
