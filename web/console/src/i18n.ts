@@ -6,7 +6,7 @@ const zh = {
   login: { subtitle: '银行营销中台 · 运营控制台', username: '用户名', password: '密码', submit: '登录' },
   logout: '退出',
   form: { required: '必填' },
-  menu: { calendar: '营销日历', dashboard: '数据看板', audiences: '人群圈选', activities: '营销活动', approvals: '审批中心', customers: '客户', tags: '标签目录', audit: '审计日志' },
+  menu: { journeys: '客户旅程', calendar: '营销日历', dashboard: '数据看板', audiences: '人群圈选', activities: '营销活动', approvals: '审批中心', customers: '客户', tags: '标签目录', audit: '审计日志' },
   role: { admin: '管理员', operator: '运营', approver: '审批', manager: '客户经理', analyst: '分析', auditor: '审计' },
   page: { n: '第 {{n}} 页', prev: '上一页', next: '下一页', refresh: '刷新', more: '更多' },
   common: { createdBy: '创建人', createdAt: '创建时间', updatedAt: '更新时间', all: '全部' },
@@ -74,6 +74,12 @@ const zh = {
   event: { login: '登录', page_view: '浏览', transfer: '转账', purchase: '购买', deposit_open: '定期存入', app_register: '注册手机银行', card_bind: '绑卡', feedback: '反馈', coupon_redeem: '用券', lifecycle_changed: '生命周期变化' },
   tag: { key: '标签键', nameZh: '中文名', nameEn: '英文名', category: '分类', type: '类型', source: '来源', values: '取值', description: '说明' },
   audit: { objectType: '对象类型', objectId: '对象 ID', filter: '筛选', verify: '校验哈希链', chainOk: '哈希链完整（已校验 {{n}} 条）', chainBroken: '哈希链在第 {{seq}} 条断开：{{reason}}', time: '时间', actor: '操作人', action: '操作', hash: '哈希' },
+  journeyState: { draft: '草稿', live: '运行中', paused: '已暂停', ended: '已结束' },
+  journey: {
+    trigger: '触发', step: '步骤', entered: '进入', active: '进行中', completed: '完成', converted: '转化', exited: '退出', uplift: '提升（对照组）',
+    funnel: '旅程漏斗', conversion: '转化率：实验组 vs 对照组', treated: '实验组', holdout: '对照组', actions: '各步骤动作结果', definition: '旅程定义',
+    triggers: { event: '事件', audience: '进入人群', lifecycle: '生命周期变化', date: '日期' },
+  },
   calendar: { holiday: '节假日', shopping: '购物节', festival: '节日', activity: '活动', campaign: '营销触达' },
   dash: { customers: '客户总数', dau: '今日活跃', wau: '近7天活跃', mau: '近30天活跃(MAU)', events: '事件总数', recency: '最近活跃日期分布（近30天）', lastActive: '最后活跃', lifecycle: '生命周期', liveActivities: '进行中的活动', budgetBurn: '预算消耗 %', noLive: '没有进行中的活动' },
 };
@@ -84,7 +90,7 @@ const en: Dict = {
   login: { subtitle: 'Marketing platform for banks · operator console', username: 'User name', password: 'Password', submit: 'Sign in' },
   logout: 'Sign out',
   form: { required: 'Required' },
-  menu: { calendar: 'Calendar', dashboard: 'Dashboard', audiences: 'Audiences', activities: 'Activities', approvals: 'Approvals', customers: 'Customers', tags: 'Tag catalog', audit: 'Audit log' },
+  menu: { journeys: 'Journeys', calendar: 'Calendar', dashboard: 'Dashboard', audiences: 'Audiences', activities: 'Activities', approvals: 'Approvals', customers: 'Customers', tags: 'Tag catalog', audit: 'Audit log' },
   role: { admin: 'Admin', operator: 'Operator', approver: 'Approver', manager: 'Manager', analyst: 'Analyst', auditor: 'Auditor' },
   page: { n: 'Page {{n}}', prev: 'Previous', next: 'Next', refresh: 'Refresh', more: 'More' },
   common: { createdBy: 'Created by', createdAt: 'Created', updatedAt: 'Updated', all: 'All' },
@@ -152,6 +158,12 @@ const en: Dict = {
   event: { login: 'Login', page_view: 'Page view', transfer: 'Transfer', purchase: 'Purchase', deposit_open: 'Time deposit', app_register: 'App sign-up', card_bind: 'Card bound', feedback: 'Feedback', coupon_redeem: 'Coupon used', lifecycle_changed: 'Lifecycle change' },
   tag: { key: 'Key', nameZh: 'Chinese name', nameEn: 'English name', category: 'Category', type: 'Type', source: 'Source', values: 'Values', description: 'Description' },
   audit: { objectType: 'Object type', objectId: 'Object id', filter: 'Filter', verify: 'Verify hash chain', chainOk: 'Hash chain intact ({{n}} entries checked)', chainBroken: 'Hash chain broken at #{{seq}}: {{reason}}', time: 'Time', actor: 'Actor', action: 'Action', hash: 'Hash' },
+  journeyState: { draft: 'Draft', live: 'Live', paused: 'Paused', ended: 'Ended' },
+  journey: {
+    trigger: 'Trigger', step: 'Step', entered: 'Entered', active: 'Active', completed: 'Completed', converted: 'Converted', exited: 'Exited', uplift: 'Uplift vs holdout',
+    funnel: 'Funnel', conversion: 'Conversion: treated vs holdout', treated: 'Treated', holdout: 'Holdout', actions: 'Action outcomes per step', definition: 'Definition',
+    triggers: { event: 'Event', audience: 'Joins an audience', lifecycle: 'Lifecycle change', date: 'Date' },
+  },
   calendar: { holiday: 'Holiday', shopping: 'Shopping day', festival: 'Festival', activity: 'Activity', campaign: 'Campaign' },
   dash: { customers: 'Customers', dau: 'Active today', wau: 'Active in 7 days', mau: 'Active in 30 days (MAU)', events: 'Events', recency: 'Last active day (past 30 days)', lastActive: 'Last active', lifecycle: 'Lifecycle', liveActivities: 'Running activities', budgetBurn: 'Budget burn %', noLive: 'No running activity' },
 };
