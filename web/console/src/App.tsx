@@ -19,6 +19,7 @@ import Customers from './pages/Customers';
 import Tags from './pages/Tags';
 import Audit from './pages/Audit';
 import Calendar from './pages/Calendar';
+import Workbench from './pages/Workbench';
 import { JourneyList, JourneyReport } from './pages/Journeys';
 
 function Routed() {
@@ -42,6 +43,7 @@ function Routed() {
         <Route path="/tags" element={<Tags />} />
         <Route path="/audit" element={<Audit />} />
         <Route path="/calendar" element={<Calendar />} />
+        <Route path="/workbench" element={<Workbench />} />
         <Route path="/journeys" element={<JourneyList />} />
         <Route path="/journeys/:id" element={<JourneyReport />} />
         <Route path="*" element={<Navigate to="/" replace />} />

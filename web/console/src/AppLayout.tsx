@@ -6,6 +6,7 @@ import {
   GiftOutlined,
   NodeIndexOutlined,
   LogoutOutlined,
+  SolutionOutlined,
   TagsOutlined,
   TeamOutlined,
   UserOutlined,
@@ -20,6 +21,7 @@ import { LanguageSwitch } from './components/LanguageSwitch';
 
 // Menu entries and the permission each needs (src/auth/roles.cc).
 const entries = [
+  { key: '/workbench', icon: <SolutionOutlined />, label: 'menu.workbench', perm: ['workbench:use'] },
   { key: '/dashboard', icon: <DashboardOutlined />, label: 'menu.dashboard', perm: ['activities:read', 'segments:read'] },
   { key: '/audiences', icon: <UsergroupAddOutlined />, label: 'menu.audiences', perm: ['segments:read'] },
   { key: '/activities', icon: <GiftOutlined />, label: 'menu.activities', perm: ['activities:read'] },
