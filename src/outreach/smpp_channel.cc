@@ -467,6 +467,7 @@ class SmppChannel::Session {
   // Drops the link: segments in flight go back to the front of the queue (in order), to be
   // submitted again after the reconnect.
   void Disconnect() {
+    FlushAccepted();
     std::vector<Ready> back;
     for (const auto& [seq, f] : inflight_) {
       if (f.message_id != 0) back.push_back({f.message_id, f.segment});
@@ -492,6 +493,7 @@ class SmppChannel::Session {
         if (!Dispatch(**next).ok()) break;
       }
     }
+    FlushAccepted();
     inflight_.clear();
     CloseSocket();
   }
@@ -557,9 +559,9 @@ class SmppChannel::Session {
       }
       if (!any) {
         // Every segment was accepted but the record was not marked (cannot happen: the last
-        // AcceptSegment marks it in the same transaction); mark it now.
-        (void)repo_->AcceptSegment(r.message_id, static_cast<int32_t>(job.parts.size()),
-                                   static_cast<int32_t>(job.parts.size()), "", clock_->NowMs());
+        // accepted segment marks it in the same transaction); mark it now.
+        const int32_t total = static_cast<int32_t>(job.parts.size());
+        (void)repo_->AcceptSegments({{r.message_id, total, total, ""}}, clock_->NowMs());
         continue;
       }
       jobs_.emplace(r.message_id, std::move(job));
@@ -590,8 +592,23 @@ class SmppChannel::Session {
     jobs_.erase(message_id);
   }
 
+  // Commits the segments accepted since the last flush. A failure is logged: those segments
+  // stay accepted in this process, and are submitted again only after a restart (at least
+  // once).
+  void FlushAccepted() {
+    if (accepts_.empty()) return;
+    absl::StatusOr<std::vector<int64_t>> done = repo_->AcceptSegments(accepts_, clock_->NowMs());
+    if (!done.ok()) {
+      Log(Severity::kError, "smpp: recording accepted segments failed",
+          {{"segments", std::to_string(accepts_.size())},
+           {"error", std::string(done.status().message())}});
+    }
+    accepts_.clear();
+  }
+
   absl::Status FillWindow() {
     if (paused_until_ > SteadyClock::now()) return absl::OkStatus();
+    std::string out;  // the PDUs of this pass, written at once
     while (!ready_.empty() && inflight_.size() < static_cast<size_t>(options_.window)) {
       const Ready r = ready_.front();
       ready_.pop_front();
@@ -617,9 +634,9 @@ class SmppChannel::Session {
       ASSIGN_OR_RETURN(std::string pdu, Pack(SUBMIT_SM, s));
       inflight_[s.sequence_number] = {r.message_id, r.segment, SteadyClock::now()};
       Count([](Stats& st) { ++st.submits; });
-      RETURN_IF_ERROR(Send(pdu));
+      out += pdu;
     }
-    return absl::OkStatus();
+    return out.empty() ? absl::OkStatus() : Send(out);
   }
 
   absl::Status MaybeEnquireLink() {
@@ -645,12 +662,19 @@ class SmppChannel::Session {
   }
 
   absl::Status ReadAndDispatch() {
-    RETURN_IF_ERROR(ReadSome());
-    for (;;) {
-      ASSIGN_OR_RETURN(std::optional<std::string> pdu, NextPdu(SteadyClock::now()));
-      if (!pdu) return absl::OkStatus();
-      RETURN_IF_ERROR(Dispatch(*pdu));
+    absl::Status s = ReadSome();
+    while (s.ok()) {
+      absl::StatusOr<std::optional<std::string>> pdu = NextPdu(SteadyClock::now());
+      if (!pdu.ok()) {
+        s = pdu.status();
+      } else if (!pdu->has_value()) {
+        break;
+      } else {
+        s = Dispatch(**pdu);
+      }
     }
+    FlushAccepted();  // the answers of this pass in one transaction
+    return s;
   }
 
   absl::Status Dispatch(const std::string& pdu) {
@@ -703,15 +727,9 @@ class SmppChannel::Session {
       }
       if (smsc_id.empty()) smsc_id = fmt::format("unknown:{}:{}", f.message_id, f.segment + 1);
       throttle_streak_ = 0;
-      absl::StatusOr<bool> complete = repo_->AcceptSegment(
-          f.message_id, f.segment + 1, static_cast<int32_t>(job->second.parts.size()), smsc_id,
-          clock_->NowMs());
-      if (!complete.ok()) {
-        // Not recorded: the segment may be submitted again after a restart (at least once).
-        Log(Severity::kError, "smpp: recording an accepted segment failed",
-            {{"message.id", std::to_string(f.message_id)},
-             {"error", std::string(complete.status().message())}});
-      }
+      // Recorded with the other answers of this pass in one transaction (FlushAccepted).
+      accepts_.push_back(
+          {f.message_id, f.segment + 1, static_cast<int32_t>(job->second.parts.size()), smsc_id});
       job->second.accepted[static_cast<size_t>(f.segment)] = true;
       Count([](Stats& st) { ++st.accepted; });
       if (std::all_of(job->second.accepted.begin(), job->second.accepted.end(),
@@ -790,6 +808,7 @@ class SmppChannel::Session {
   }
 
   absl::Status OnReceipt(const ReceiptText& r) {
+    FlushAccepted();  // the receipt's segment must be on record
     const std::string_view outcome = ReceiptOutcome(r.stat);
     if (r.id.empty() || outcome.empty()) return absl::OkStatus();  // nothing final to record
     const std::string reason =
@@ -863,6 +882,7 @@ class SmppChannel::Session {
   std::map<int64_t, Job> jobs_;
   std::deque<Ready> ready_;
   std::map<uint32_t, InFlight> inflight_;
+  std::vector<SmppRepository::Accepted> accepts_;  // not yet committed (FlushAccepted)
 };
 
 SmppChannel::SmppChannel(SmppRepository* repo, WebhookRepository* receipts,

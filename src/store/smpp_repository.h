@@ -58,11 +58,19 @@ class SmppRepository {
                                         int64_t now_ms) = 0;
   // Pending records with message_id > after_id, ascending, with their accepted segments.
   virtual absl::StatusOr<std::vector<SmppOutboundRow>> Pending(int64_t after_id, int limit) = 0;
-  // Records that the SMSC accepted `segment` (1-based) of `total` with `smsc_id`; when every
-  // segment is accepted the record becomes submitted. A segment accepted before keeps its
-  // first SMSC id. Returns whether the record is submitted now.
-  virtual absl::StatusOr<bool> AcceptSegment(int64_t message_id, int32_t segment, int32_t total,
-                                             std::string_view smsc_id, int64_t now_ms) = 0;
+  // Records that the SMSC accepted a segment (1-based) of a message of `total` segments with
+  // `smsc_id`; when every segment of a message is accepted its record becomes submitted. A
+  // segment accepted before keeps its first SMSC id. One transaction for the whole batch (the
+  // session commits the answers it read in one pass together). Returns the messages that are
+  // submitted now.
+  struct Accepted {
+    int64_t message_id = 0;
+    int32_t segment = 0;
+    int32_t total = 0;
+    std::string smsc_id;
+  };
+  virtual absl::StatusOr<std::vector<int64_t>> AcceptSegments(const std::vector<Accepted>& batch,
+                                                              int64_t now_ms) = 0;
   // A pending record becomes failed with `error`; false if it was not pending.
   virtual absl::StatusOr<bool> Fail(int64_t message_id, std::string_view error, int64_t now_ms) = 0;
   virtual absl::StatusOr<std::optional<SmppOutboundRow>> Get(int64_t message_id) = 0;

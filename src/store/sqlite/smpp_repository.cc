@@ -74,41 +74,50 @@ class SqliteSmppRepository final : public SmppRepository {
     return rows;
   }
 
-  absl::StatusOr<bool> AcceptSegment(int64_t message_id, int32_t segment, int32_t total,
-                                     std::string_view smsc_id, int64_t now_ms) override {
+  absl::StatusOr<std::vector<int64_t>> AcceptSegments(const std::vector<Accepted>& batch,
+                                                      int64_t now_ms) override {
+    std::vector<int64_t> complete;
+    if (batch.empty()) return complete;
     Db::WriterLease writer(db_);
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer.conn(), TransactionKind::kWrite));
-    {
-      ASSIGN_OR_RETURN(Statement s, writer.conn().Prepare(
-                                        "INSERT INTO smpp_segments (message_id, segment, smsc_id, "
-                                        "accepted_ms) VALUES (?, ?, ?, ?) "
-                                        "ON CONFLICT (message_id, segment) DO NOTHING",
-                                        "smpp: recording an accepted segment"));
-      s.BindInt64(1, message_id).BindInt64(2, segment).BindText(3, smsc_id).BindInt64(4, now_ms);
-      RETURN_IF_ERROR(s.Run());
-    }
-    int64_t accepted = 0;
-    {
-      ASSIGN_OR_RETURN(Statement s,
-                       writer.conn().Prepare("SELECT COUNT(*) FROM smpp_segments WHERE "
-                                             "message_id = ? AND segment BETWEEN 1 AND ?",
-                                             "smpp: counting accepted segments"));
-      s.BindInt64(1, message_id).BindInt64(2, total);
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) accepted = s.ColumnInt64(0);
-    }
-    const bool complete = accepted >= total;
-    {
-      ASSIGN_OR_RETURN(Statement s,
-                       writer.conn().Prepare("UPDATE smpp_outbound SET segments = ?, state = ?, "
-                                             "updated_ms = ? WHERE message_id = ? AND "
-                                             "state = 'pending'",
-                                             "smpp: updating a record"));
-      s.BindInt64(1, total)
-          .BindText(2, complete ? "submitted" : "pending")
-          .BindInt64(3, now_ms)
-          .BindInt64(4, message_id);
-      RETURN_IF_ERROR(s.Run());
+    for (const Accepted& a : batch) {
+      {
+        ASSIGN_OR_RETURN(
+            Statement s,
+            writer.conn().Prepare("INSERT INTO smpp_segments (message_id, segment, smsc_id, "
+                                  "accepted_ms) VALUES (?, ?, ?, ?) "
+                                  "ON CONFLICT (message_id, segment) DO NOTHING",
+                                  "smpp: recording an accepted segment"));
+        s.BindInt64(1, a.message_id)
+            .BindInt64(2, a.segment)
+            .BindText(3, a.smsc_id)
+            .BindInt64(4, now_ms);
+        RETURN_IF_ERROR(s.Run());
+      }
+      int64_t accepted = 0;
+      {
+        ASSIGN_OR_RETURN(Statement s,
+                         writer.conn().Prepare("SELECT COUNT(*) FROM smpp_segments WHERE "
+                                               "message_id = ? AND segment BETWEEN 1 AND ?",
+                                               "smpp: counting accepted segments"));
+        s.BindInt64(1, a.message_id).BindInt64(2, a.total);
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (row) accepted = s.ColumnInt64(0);
+      }
+      const bool done = accepted >= a.total;
+      {
+        ASSIGN_OR_RETURN(Statement s,
+                         writer.conn().Prepare("UPDATE smpp_outbound SET segments = ?, state = ?, "
+                                               "updated_ms = ? WHERE message_id = ? AND "
+                                               "state = 'pending'",
+                                               "smpp: updating a record"));
+        s.BindInt64(1, a.total)
+            .BindText(2, done ? "submitted" : "pending")
+            .BindInt64(3, now_ms)
+            .BindInt64(4, a.message_id);
+        RETURN_IF_ERROR(s.Run());
+        if (done && sqlite3_changes(writer.conn().raw()) > 0) complete.push_back(a.message_id);
+      }
     }
     RETURN_IF_ERROR(tx.Commit());
     return complete;
