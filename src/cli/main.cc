@@ -370,20 +370,6 @@ int main(int argc, char** argv) {
   serve->add_option("--smpp-window", serve_options.smpp.window, "submit_sm outstanding at once")
       ->capture_default_str();
 
-  // The SMPP channel (docs/outreach-smpp.md): the password comes from a file or the
-  // environment, like the webhook's secret.
-  std::string smpp_address, smpp_password_file;
-  serve->add_option("--smpp-address", smpp_address,
-                    "SMSC host:port: SMS goes out over SMPP 3.4 (default: none, the sandbox)");
-  serve->add_option("--smpp-system-id", serve_options.smpp.system_id, "bind_transceiver system_id");
-  serve->add_option("--smpp-password-file", smpp_password_file,
-                    "File holding the bind password (or MERCATOR_SMPP_PASSWORD)");
-  serve->add_option("--smpp-system-type", serve_options.smpp.system_type, "bind system_type");
-  serve->add_option("--smpp-source-addr", serve_options.smpp.source_addr,
-                    "The sender (short code or alphanumeric)");
-  serve->add_option("--smpp-window", serve_options.smpp.window, "submit_sm outstanding at once")
-      ->capture_default_str();
-
   uint64_t customers = 100000, seed = 42;
   auto* demo = cli.add_subcommand("demo", "Generate a demo bank into the data directory");
   demo->add_option("--customers", customers, "How many customers")->capture_default_str();
@@ -434,27 +420,6 @@ int main(int argc, char** argv) {
       std::getline(in, serve_options.webhook.secret);
     } else if (const char* env = std::getenv("MERCATOR_WEBHOOK_SECRET"); env != nullptr) {
       serve_options.webhook.secret = env;
-    }
-    if (!smpp_address.empty()) {
-      const size_t colon = smpp_address.rfind(':');
-      serve_options.smpp.host = smpp_address.substr(0, colon);
-      int port = 0;
-      if (colon == std::string::npos || colon == 0 ||
-          std::from_chars(smpp_address.data() + colon + 1,
-                          smpp_address.data() + smpp_address.size(), port)
-                  .ec != std::errc()) {
-        return Fail(absl::InvalidArgumentError("--smpp-address: must be host:port"));
-      }
-      serve_options.smpp.port = port;
-      if (!smpp_password_file.empty()) {
-        std::ifstream in(smpp_password_file, std::ios::binary);
-        if (!in) {
-          return Fail(absl::InvalidArgumentError("--smpp-password-file: cannot read the file"));
-        }
-        std::getline(in, serve_options.smpp.password);
-      } else if (const char* env = std::getenv("MERCATOR_SMPP_PASSWORD"); env != nullptr) {
-        serve_options.smpp.password = env;
-      }
     }
     if (!smpp_address.empty()) {
       const size_t colon = smpp_address.rfind(':');

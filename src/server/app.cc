@@ -40,7 +40,6 @@
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_smpp.h"
-#include "store/sqlite/sqlite_smpp.h"
 #include "store/sqlite/sqlite_webhook.h"
 
 namespace mercator {
@@ -232,27 +231,6 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
           {{"messages", std::to_string(adopted)}});
     }
   }
-  // SMS through an SMSC over SMPP instead, when configured (not together with the webhook).
-  app->smpp_repository_ = NewSqliteSmppRepository(*app->store_);
-  if (!options.smpp.host.empty()) {
-    RETURN_IF_ERROR(outreach::ValidateSmppOptions(options.smpp));
-    for (const std::string& c : options.webhook.channels) {
-      if (c == "sms") {
-        return absl::InvalidArgumentError(
-            "smpp.address: sms goes to the webhook already (--webhook-channels)");
-      }
-    }
-    app->smpp_channel_ = std::make_unique<outreach::SmppChannel>(
-        app->smpp_repository_.get(), app->webhook_repository_.get(),
-        app->outreach_repository_.get(), &app->store_->customers(), app->audit_.get(), clock,
-        options.smpp);
-    channels["sms"] = app->smpp_channel_.get();
-    ASSIGN_OR_RETURN(int64_t adopted, app->smpp_channel_->Adopt());
-    if (adopted > 0) {
-      Log(Severity::kWarn, "smpp: adopted messages without an outbound record",
-          {{"messages", std::to_string(adopted)}});
-    }
-  }
   app->outreach_ = std::make_unique<outreach::OutreachService>(
       app->outreach_repository_.get(), app->templates_.get(), app->customers_.get(),
       app->contact_policy_.get(), std::move(channels), clock);
@@ -406,7 +384,6 @@ absl::Status App::Start() {
     webhook_dispatcher_->Start();
   }
   if (smpp_channel_ != nullptr) RETURN_IF_ERROR(smpp_channel_->Start());
-  if (smpp_channel_ != nullptr) RETURN_IF_ERROR(smpp_channel_->Start());
   if (options_.task_rules_interval_ms > 0) {
     task_rule_worker_ = std::make_unique<workbench::TaskRuleWorker>(
         task_rules_.get(), options_.task_rules_interval_ms);
@@ -488,7 +465,6 @@ void App::Shutdown() {
   fulfilment_worker_.reset();
   task_rule_worker_.reset();
   if (webhook_dispatcher_) webhook_dispatcher_->Stop();
-  if (smpp_channel_) smpp_channel_->Stop();
   if (smpp_channel_) smpp_channel_->Stop();
   task_events_.reset();
   if (snapshot_thread_.joinable()) {

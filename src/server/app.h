@@ -129,9 +129,6 @@ struct AppOptions {
   // The SMPP channel (outreach/smpp_channel.h): SMS through an SMSC when smpp.host is set (sms
   // may not go to the webhook as well); the session thread starts with Start().
   outreach::SmppOptions smpp;
-  // The SMPP channel (outreach/smpp_channel.h): SMS through an SMSC when smpp.host is set (sms
-  // may not go to the webhook as well); the session thread starts with Start().
-  outreach::SmppOptions smpp;
 };
 
 class App {
@@ -177,10 +174,6 @@ class App {
   // channel goes to the webhook (AppOptions::webhook).
   WebhookRepository& webhook_store() { return *webhook_repository_; }
   outreach::WebhookDispatcher* webhook_dispatcher() { return webhook_dispatcher_.get(); }
-  // The SMPP channel's outbound records; the channel is null unless AppOptions::smpp.host is
-  // set.
-  SmppRepository& smpp_store() { return *smpp_repository_; }
-  outreach::SmppChannel* smpp_channel() { return smpp_channel_.get(); }
   // The SMPP channel's outbound records; the channel is null unless AppOptions::smpp.host is
   // set.
   SmppRepository& smpp_store() { return *smpp_repository_; }
@@ -260,9 +253,6 @@ class App {
   std::unique_ptr<WebhookRepository> webhook_repository_;
   std::unique_ptr<outreach::WebhookDispatcher> webhook_dispatcher_;
   std::unique_ptr<outreach::WebhookChannel> webhook_channel_;
-  // The SMPP channel (after the repositories it uses: destroyed first).
-  std::unique_ptr<SmppRepository> smpp_repository_;
-  std::unique_ptr<outreach::SmppChannel> smpp_channel_;
   // The SMPP channel (after the repositories it uses: destroyed first).
   std::unique_ptr<SmppRepository> smpp_repository_;
   std::unique_ptr<outreach::SmppChannel> smpp_channel_;
