@@ -232,7 +232,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 /**
  * Starts a demo bank and a server. Options:
  *   customers  demo bank size (2000)
- *   users      accounts to create: {name: {username, role}}; default an operator and an approver
+ *   users      accounts to create: {name: {username, role, managerId?}}; default an operator and
+ *              an approver (stack.users also has `admin`, the account the demo bank made)
  *   clientScopes  scopes of the API client made for app back-end calls (draw,events,placements)
  *   browser    launch Chromium (true)
  */
@@ -293,7 +294,9 @@ export async function startStack(options = {}) {
     }
   };
   try {
-    stack.cli(['demo', '--customers', String(customers)]);
+    // The demo creates the first admin and prints its one-time password.
+    const demo = stack.cli(['demo', '--customers', String(customers)]);
+    if (/username:\s*admin/.test(demo)) stack.users.admin = { username: 'admin', role: 'admin', password: parsePassword(demo) };
     for (const [key, u] of Object.entries(users)) {
       const out = stack.cli(['user', 'add', '--username', u.username, '--role', u.role,
         ...(u.managerId ? ['--manager-id', u.managerId] : [])]);
