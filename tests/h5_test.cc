@@ -379,5 +379,51 @@ TEST_F(H5Test, FriendlyStatesForNotEligibleAndEnded) {
   Expect(AsCustomer(token, "GET", H5(id, "/rules")), 200);
 }
 
+TEST_F(H5Test, SignInAndQuizThroughTheToken) {
+  const int64_t sign_in = CreateLiveActivity(R"({"name": "签到", "eligibility": {
+      "channels": ["h5"], "start": "2026-12-01T00:00:00+08:00", "end": "2026-12-31T00:00:00+08:00"},
+    "chances": {"free_per_day": 0},
+    "display": {"template": "sign_in", "title": "签到有礼", "settings": {
+      "cycle_days": 7, "missed_day": "resets_streak",
+      "streak_rewards": [{"day": 1, "reward": {"kind": "points", "amount": 5}}]}}})");
+  const std::string token = TokenFor("A1", sign_in);
+  EXPECT_EQ(Str(Expect(AsCustomer(token, "GET", H5(sign_in)), 200), "status"), "ok");
+  EXPECT_FALSE(
+      Expect(AsCustomer(token, "GET", H5(sign_in, "/sign-in")), 200).at("signed_today").as_bool());
+  json::value first = Expect(AsCustomer(token, "POST", H5(sign_in, "/sign-in"), "{}", "s1"), 201);
+  EXPECT_EQ(Int(first, "streak"), 1) << first;
+  EXPECT_TRUE(Expect(AsCustomer(token, "POST", H5(sign_in, "/sign-in"), "{}", "s1"), 200)
+                  .at("replayed")
+                  .as_bool());
+  // The app back-end sees the same sign-in for A1 on the h5 channel.
+  json::value cal = Expect(
+      AsApp("GET", "/v1/app/activities/" + std::to_string(sign_in) + "/sign-in?customer=A1"), 200);
+  EXPECT_TRUE(cal.at("signed_today").as_bool()) << cal;
+  http::HttpResult bad =
+      AsCustomer(token, "POST", H5(sign_in, "/sign-in"), R"({"make_up_date":"yesterday"})", "s2");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(Str(Parse(bad.body).at("errors").at(0), "field"), "make_up_date");
+
+  const int64_t quiz = CreateLiveActivity(R"({"name": "答题", "eligibility": {
+      "channels": ["h5"], "start": "2026-12-01T00:00:00+08:00", "end": "2026-12-31T00:00:00+08:00"},
+    "chances": {"free_per_day": 0},
+    "display": {"template": "quiz", "title": "答题有礼", "settings": {
+      "questions": [{"text": "金卡年费?", "options": ["0", "100 元"], "answers": [1], "score": 10}],
+      "pass_score": 10, "reward": {"kind": "points", "amount": 50}, "attempts_per_day": 2}}})");
+  const std::string qt = TokenFor("B2", quiz);
+  http::HttpResult questions = AsCustomer(qt, "GET", H5(quiz, "/quiz"));
+  ASSERT_EQ(questions.status, 200) << questions.body;
+  EXPECT_EQ(questions.body.find("answers"), std::string::npos) << questions.body;
+  http::HttpResult no_answers = AsCustomer(qt, "POST", H5(quiz, "/quiz/answers"), "{}", "q0");
+  EXPECT_EQ(no_answers.status, 400);
+  EXPECT_EQ(Str(Parse(no_answers.body).at("errors").at(0), "field"), "answers");
+  json::value passed =
+      Expect(AsCustomer(qt, "POST", H5(quiz, "/quiz/answers"), R"({"answers":[1]})", "q1"), 201);
+  EXPECT_TRUE(passed.at("passed").as_bool()) << passed;
+  EXPECT_EQ(Int(passed, "attempts_left_today"), 1);
+  // A token for the quiz cannot sign in to the other activity.
+  EXPECT_EQ(AsCustomer(qt, "POST", H5(sign_in, "/sign-in"), "{}", "x").status, 403);
+}
+
 }  // namespace
 }  // namespace mercator

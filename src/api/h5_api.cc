@@ -182,6 +182,31 @@ absl::StatusOr<json::object> IssueToken(ApiContext& ctx, http::Request& req) {
                       {"page", page}};
 }
 
+// A read of the template services for the token's customer in an allowed activity.
+http::Handler CustomerRead(
+    std::function<absl::StatusOr<json::object>(int64_t, const std::string&)> read) {
+  return [read = std::move(read)](http::Request& req) {
+    auto id = AllowedActivity(req);
+    if (!id.ok()) return Error(id.status());
+    auto out = read(*id, req.principal.id);
+    if (!out.ok()) return Error(out.status());
+    return JsonResponse(200, *out);
+  };
+}
+
+// A write of the customer side (api/customer_activities.h) for the token's customer.
+using CustomerWriteFn = http::Response (*)(ApiContext&, const http::Request&, int64_t,
+                                           const CustomerCall&, const json::object&);
+http::Handler CustomerWrite(ApiContext& ctx, CustomerWriteFn write) {
+  return [&ctx, write](http::Request& req) {
+    auto id = AllowedActivity(req);
+    if (!id.ok()) return Error(id.status());
+    absl::StatusOr<json::object> body = ParseObjectBody(req);
+    if (!body.ok()) return Error(body.status());
+    return WithCode(write(ctx, req, *id, H5Call(req), *body));
+  };
+}
+
 }  // namespace
 
 CustomerTokenVerifier CustomerTokenVerifierFor(auth::CustomerTokenService* tokens,
@@ -290,41 +315,23 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
              });
 
   if (ctx.sign_ins != nullptr) {
+    activity::SignInService* sign_ins = ctx.sign_ins;
     router.Add(Method::kGet, "/v1/h5/activities/{id}/sign-in", Auth::kRequired,
-               [&ctx](http::Request& req) {
-                 auto id = AllowedActivity(req);
-                 if (!id.ok()) return Error(id.status());
-                 auto calendar = ctx.sign_ins->Calendar(*id, req.principal.id);
-                 if (!calendar.ok()) return Error(calendar.status());
-                 return JsonResponse(200, *calendar);
-               });
+               CustomerRead([sign_ins](int64_t id, const std::string& customer) {
+                 return sign_ins->Calendar(id, customer);
+               }));
     router.Add(Method::kPost, "/v1/h5/activities/{id}/sign-in", Auth::kRequired,
-               [&ctx](http::Request& req) {
-                 auto id = AllowedActivity(req);
-                 if (!id.ok()) return Error(id.status());
-                 absl::StatusOr<json::object> body = ParseObjectBody(req);
-                 if (!body.ok()) return Error(body.status());
-                 return WithCode(SignInForCustomer(ctx, req, *id, H5Call(req), *body));
-               });
+               CustomerWrite(ctx, &SignInForCustomer));
   }
 
   if (ctx.quizzes != nullptr) {
+    activity::QuizService* quizzes = ctx.quizzes;
     router.Add(Method::kGet, "/v1/h5/activities/{id}/quiz", Auth::kRequired,
-               [&ctx](http::Request& req) {
-                 auto id = AllowedActivity(req);
-                 if (!id.ok()) return Error(id.status());
-                 auto questions = ctx.quizzes->Questions(*id, req.principal.id);
-                 if (!questions.ok()) return Error(questions.status());
-                 return JsonResponse(200, *questions);
-               });
+               CustomerRead([quizzes](int64_t id, const std::string& customer) {
+                 return quizzes->Questions(id, customer);
+               }));
     router.Add(Method::kPost, "/v1/h5/activities/{id}/quiz/answers", Auth::kRequired,
-               [&ctx](http::Request& req) {
-                 auto id = AllowedActivity(req);
-                 if (!id.ok()) return Error(id.status());
-                 absl::StatusOr<json::object> body = ParseObjectBody(req);
-                 if (!body.ok()) return Error(body.status());
-                 return WithCode(QuizAnswersForCustomer(ctx, req, *id, H5Call(req), *body));
-               });
+               CustomerWrite(ctx, &QuizAnswersForCustomer));
   }
 }
 

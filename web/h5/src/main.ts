@@ -84,6 +84,9 @@ async function renderActivity(api: H5Api, id: number): Promise<void> {
       status = await api.get<ActivityStatus>(`/v1/h5/activities/${id}`);
       ctx.status = status;
       chances.textContent = chancesText(status);
+      // Used the last chance: say so now rather than at the next tap.
+      const s = stateOfStatus(status.status);
+      if (s.kind !== 'ok') ctx.showState(s);
       return status;
     },
     showState: (s) => banner.replaceChildren(stateView(s)),
