@@ -20,6 +20,7 @@ import Tags from './pages/Tags';
 import Audit from './pages/Audit';
 import Calendar from './pages/Calendar';
 import Workbench from './pages/Workbench';
+import { CampaignBuilder, CampaignList, CampaignReport } from './pages/Campaigns';
 import { JourneyList, JourneyReport } from './pages/Journeys';
 
 function Routed() {
@@ -44,6 +45,9 @@ function Routed() {
         <Route path="/audit" element={<Audit />} />
         <Route path="/calendar" element={<Calendar />} />
         <Route path="/workbench" element={<Workbench />} />
+        <Route path="/campaigns" element={<CampaignList />} />
+        <Route path="/campaigns/new" element={<CampaignBuilder />} />
+        <Route path="/campaigns/:id" element={<CampaignReport />} />
         <Route path="/journeys" element={<JourneyList />} />
         <Route path="/journeys/:id" element={<JourneyReport />} />
         <Route path="*" element={<Navigate to="/" replace />} />

@@ -1,0 +1,426 @@
+// Outreach campaigns: the list (cursor pages, by status), a builder (audience, channel plan in
+// fallback order with templates and unit costs, send window, throttle, holdout, goal), and the
+// report: delivery funnel, suppressions by reason, per-channel cost / conversions / ROI and
+// treated versus holdout conversion with the uplift's 95% interval.
+import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Card, Col, DatePicker, Descriptions, Form, Input, InputNumber, Popconfirm, Radio, Row, Segmented, Select, Space, Statistic, Table, Tag, TimePicker, Typography } from 'antd';
+import dayjs from 'dayjs';
+import ReactECharts from 'echarts-for-react';
+import { useCallback, useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { api, request, type Schemas } from '../api/client';
+import { ApiError } from '../api/problem';
+import { formatYuan } from '../activity/cost';
+import { useAuth } from '../auth';
+import { CursorTable } from '../components/CursorTable';
+import { useProblemForm } from '../components/useProblemForm';
+import { fmtTime } from './Audiences';
+
+type Campaign = Schemas['Campaign'];
+type Template = Schemas['MessageTemplate'];
+
+const statusColor: Record<string, string> = { draft: 'default', submitted: 'gold', scheduled: 'cyan', running: 'green', paused: 'orange', completed: 'blue', cancelled: 'default' };
+const CHANNELS = ['sms', 'app_push', 'in_app', 'wechat_oa', 'wecom', 'email'];
+
+export function CampaignList() {
+  const { t } = useTranslation();
+  const { can } = useAuth();
+  const nav = useNavigate();
+  const [status, setStatus] = useState('all');
+  const load = useCallback(
+    async (cursor: string | undefined, limit: number) => {
+      const r = await api.get('/v1/campaigns', { query: { cursor, limit, status: status === 'all' ? undefined : status } });
+      return { items: (r.campaigns ?? []) as Campaign[], next: r.next_cursor ?? null };
+    },
+    [status],
+  );
+  return (
+    <Space direction="vertical" style={{ width: '100%' }}>
+      <Space style={{ justifyContent: 'space-between', width: '100%' }}>
+        <Typography.Title level={4} style={{ margin: 0 }}>
+          {t('menu.campaigns')}
+        </Typography.Title>
+        {can('campaigns:write') && (
+          <Button type="primary" icon={<PlusOutlined />} onClick={() => nav('/campaigns/new')}>
+            {t('campaign.new')}
+          </Button>
+        )}
+      </Space>
+      <Segmented value={status} onChange={(v) => setStatus(String(v))} options={['all', ...Object.keys(statusColor)].map((s) => ({ value: s, label: s === 'all' ? t('common.all') : t(`campaign.status.${s}`) }))} />
+      <CursorTable<Campaign>
+        rowKey="id"
+        load={load}
+        deps={[status]}
+        columns={[
+          { title: 'ID', dataIndex: 'id', width: 70 },
+          { title: t('wizard.name'), dataIndex: 'name', render: (v, r) => <Link to={`/campaigns/${r.id}`}>{v}</Link> },
+          { title: t('activity.state'), dataIndex: 'status', render: (s) => <Tag color={statusColor[s]}>{t(`campaign.status.${s}`)}</Tag> },
+          { title: t('campaign.startAt'), dataIndex: 'start_at', render: (v) => fmtTime(v) },
+          { title: t('campaign.finishedAt'), dataIndex: 'finished_at', render: (v) => fmtTime(v) },
+          { title: t('common.createdBy'), dataIndex: 'created_by' },
+        ]}
+      />
+    </Space>
+  );
+}
+
+interface Report {
+  campaign: Campaign;
+  progress: { treated: number; done: number; pending: number; percent: number };
+  audience: number;
+  treated: number;
+  holdout: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  suppressed: number;
+  suppressed_by_reason: Record<string, number>;
+  fallbacks: Record<string, number>;
+  cost_fen: number;
+  channels: { channel: string; sent: number; delivered: number; cost_fen: number; converted: number; conversion_value_fen: number; roi: number | null }[];
+  conversions: { treated_converted: number; holdout_converted: number; treated_rate: number; holdout_rate: number; uplift: number; uplift_ci95: [number, number]; conversion_value_fen: number } | null;
+}
+
+export function CampaignReport() {
+  const { t } = useTranslation();
+  const { id } = useParams();
+  const { can } = useAuth();
+  const { message } = App.useApp();
+  const [report, setReport] = useState<Report | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    try {
+      setReport(await request<Report>('GET', `/v1/campaigns/${id}/report`));
+      setError(null);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+  }, [id]);
+  useEffect(() => {
+    void load();
+    const h = setInterval(() => void load(), 5000);
+    return () => clearInterval(h);
+  }, [load]);
+  const act = async (action: 'submit' | 'pause' | 'resume' | 'cancel') => {
+    try {
+      await request('POST', `/v1/campaigns/${id}/${action}`, {});
+      void load();
+    } catch (e) {
+      message.error(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+  if (error) return <Alert type="error" message={error} />;
+  if (!report) return null;
+  const c = report.campaign;
+  const pct = (x?: number) => (x === undefined || x === null ? '—' : `${(x * 100).toFixed(2)}%`);
+  const reasons = Object.entries(report.suppressed_by_reason ?? {});
+  const w = can('campaigns:write');
+  return (
+    <Space direction="vertical" style={{ width: '100%' }} size="middle">
+      <Space style={{ justifyContent: 'space-between', width: '100%' }}>
+        <Space>
+          <Typography.Title level={4} style={{ margin: 0 }}>
+            {c.name}
+          </Typography.Title>
+          <Tag color={statusColor[c.status ?? '']}>{t(`campaign.status.${c.status}`)}</Tag>
+        </Space>
+        {w && (
+          <Space>
+            {c.status === 'draft' && <Button type="primary" onClick={() => void act('submit')}>{t('activity.submit')}</Button>}
+            {c.status === 'running' && <Button onClick={() => void act('pause')}>{t('activity.pause')}</Button>}
+            {c.status === 'paused' && <Button onClick={() => void act('resume')}>{t('activity.resume')}</Button>}
+            {['draft', 'scheduled', 'running', 'paused'].includes(c.status ?? '') && (
+              <Popconfirm title={t('campaign.cancelConfirm')} onConfirm={() => void act('cancel')}>
+                <Button danger>{t('campaign.cancel')}</Button>
+              </Popconfirm>
+            )}
+          </Space>
+        )}
+      </Space>
+      <Row gutter={16}>
+        {(
+          [
+            ['campaign.audience', report.audience],
+            ['campaign.treated', report.treated],
+            ['campaign.holdout', report.holdout],
+            ['campaign.sent', report.sent],
+            ['campaign.delivered', report.delivered],
+            ['campaign.suppressed', report.suppressed],
+          ] as const
+        ).map(([k, v]) => (
+          <Col key={k} flex={1}>
+            <Card size="small">
+              <Statistic title={t(k)} value={v ?? 0} />
+            </Card>
+          </Col>
+        ))}
+        <Col flex={1}>
+          <Card size="small">
+            <Statistic title={t('campaign.cost')} prefix="¥" value={formatYuan(report.cost_fen ?? 0)} />
+          </Card>
+        </Col>
+      </Row>
+      <Row gutter={16}>
+        <Col span={12}>
+          <Card size="small" title={t('campaign.funnel')}>
+            <ReactECharts
+              style={{ height: 300 }}
+              notMerge
+              option={{
+                tooltip: { trigger: 'item' },
+                series: [
+                  {
+                    type: 'funnel',
+                    sort: 'none',
+                    left: '10%',
+                    width: '80%',
+                    label: { formatter: '{b}: {c}' },
+                    data: [
+                      { name: t('campaign.treated'), value: report.treated },
+                      { name: t('campaign.sent'), value: report.sent },
+                      { name: t('campaign.delivered'), value: report.delivered },
+                      { name: t('campaign.converted'), value: report.conversions?.treated_converted ?? 0 },
+                    ],
+                  },
+                ],
+              }}
+            />
+          </Card>
+        </Col>
+        <Col span={12}>
+          <Card size="small" title={t('campaign.suppressedByReason')}>
+            <ReactECharts
+              style={{ height: 300 }}
+              notMerge
+              option={{ tooltip: { trigger: 'item' }, legend: { bottom: 0 }, series: [{ type: 'pie', radius: ['35%', '65%'], data: reasons.map(([r, n]) => ({ name: t(`workbench.reason.${r}`, { defaultValue: r }), value: n })) }] }}
+            />
+          </Card>
+        </Col>
+      </Row>
+      <Card size="small" title={t('campaign.byChannel')}>
+        <Row gutter={16}>
+          <Col span={12}>
+            <ReactECharts
+              style={{ height: 260 }}
+              notMerge
+              option={{
+                tooltip: { trigger: 'axis' },
+                legend: { top: 0 },
+                xAxis: { type: 'category', data: report.channels.map((x) => t(`campaign.channels.${x.channel}`, { defaultValue: x.channel })) },
+                yAxis: [{ type: 'value' }, { type: 'value', name: 'ROI' }],
+                series: [
+                  { name: t('campaign.sent'), type: 'bar', data: report.channels.map((x) => x.sent) },
+                  { name: t('campaign.converted'), type: 'bar', data: report.channels.map((x) => x.converted) },
+                  { name: 'ROI', type: 'line', yAxisIndex: 1, data: report.channels.map((x) => x.roi) },
+                ],
+              }}
+            />
+          </Col>
+          <Col span={12}>
+            <Table
+              size="small"
+              rowKey="channel"
+              pagination={false}
+              dataSource={report.channels}
+              columns={[
+                { title: t('campaign.channel'), dataIndex: 'channel', render: (c: string) => t(`campaign.channels.${c}`, { defaultValue: c }) },
+                { title: t('campaign.sent'), dataIndex: 'sent' },
+                { title: t('campaign.delivered'), dataIndex: 'delivered' },
+                { title: t('campaign.cost'), dataIndex: 'cost_fen', render: (v: number) => `¥${formatYuan(v)}` },
+                { title: t('campaign.converted'), dataIndex: 'converted' },
+                { title: t('campaign.value'), dataIndex: 'conversion_value_fen', render: (v: number) => `¥${formatYuan(v)}` },
+                { title: 'ROI', dataIndex: 'roi', render: (v: number | null) => (v === null ? '—' : v.toFixed(2)) },
+              ]}
+            />
+          </Col>
+        </Row>
+      </Card>
+      {report.conversions && (
+        <Card size="small" title={t('journey.conversion')}>
+          <Descriptions size="small" column={3}>
+            <Descriptions.Item label={t('campaign.treated')}>{`${report.conversions.treated_converted} / ${report.treated} (${pct(report.conversions.treated_rate)})`}</Descriptions.Item>
+            <Descriptions.Item label={t('campaign.holdout')}>{`${report.conversions.holdout_converted} / ${report.holdout} (${pct(report.conversions.holdout_rate)})`}</Descriptions.Item>
+            <Descriptions.Item label={t('journey.uplift')}>{`${pct(report.conversions.uplift)} [${pct(report.conversions.uplift_ci95?.[0])}, ${pct(report.conversions.uplift_ci95?.[1])}]`}</Descriptions.Item>
+          </Descriptions>
+        </Card>
+      )}
+      <Card size="small" title={t('journey.definition')}>
+        <pre style={{ margin: 0, maxHeight: 360, overflow: 'auto' }}>{JSON.stringify(c.definition, null, 2)}</pre>
+      </Card>
+    </Space>
+  );
+}
+
+interface Values {
+  name: string;
+  purpose: string;
+  scope: 'audience' | 'rule';
+  audience: { audience_id?: number; rule?: string };
+  channels: { channel: string; template_id?: number; cost_fen: number }[];
+  start_at?: string;
+  send_window?: { start?: string; end?: string };
+  throttle_per_second: number;
+  holdout_percent: number;
+  goal: { event?: string; within_days: number };
+}
+
+export function CampaignBuilder() {
+  const { t } = useTranslation();
+  const nav = useNavigate();
+  const [form] = Form.useForm<Values>();
+  const { banner, showProblem, clear } = useProblemForm(form);
+  const [audiences, setAudiences] = useState<Schemas['Audience'][]>([]);
+  const [templates, setTemplates] = useState<Template[]>([]);
+  const [events, setEvents] = useState<string[]>([]);
+  const scope = Form.useWatch('scope', form);
+  useEffect(() => {
+    void api.get('/v1/audiences', { query: { limit: 500 } }).then((r) => setAudiences((r.audiences ?? []) as Schemas['Audience'][]), () => {});
+    void api.get('/v1/templates', { query: { status: 'approved', limit: 200 } }).then((r) => setTemplates(((r as { templates?: Template[] }).templates ?? []) as Template[]), () => {});
+    void request<{ types?: { type?: string; name?: string }[] } | { type?: string }[]>('GET', '/v1/events/types').then(
+      (r) => setEvents((Array.isArray(r) ? r : (r.types ?? [])).map((x) => String(x.type ?? (x as { name?: string }).name ?? '')).filter(Boolean)),
+      () => {},
+    );
+  }, []);
+  const save = async (v: Values) => {
+    clear();
+    const body: Record<string, unknown> = {
+      name: v.name,
+      purpose: v.purpose,
+      audience: v.scope === 'audience' ? { audience_id: v.audience.audience_id } : { rule: v.audience.rule ?? '' },
+      channels: v.channels,
+      throttle_per_second: v.throttle_per_second,
+      holdout_percent: v.holdout_percent,
+    };
+    if (v.start_at) body.start_at = v.start_at;
+    if (v.send_window?.start && v.send_window?.end) body.send_window = v.send_window;
+    if (v.goal?.event) body.goal = v.goal;
+    try {
+      const c = await request<{ id: number }>('POST', '/v1/campaigns', body);
+      nav(`/campaigns/${c.id}`);
+    } catch (e) {
+      showProblem(e);
+    }
+  };
+  const hhmm = {
+    getValueProps: (v?: string) => ({ value: v ? dayjs(`2000-01-01T${v}`) : null }),
+    normalize: (d: dayjs.Dayjs | null) => (d ? d.format('HH:mm') : undefined),
+  };
+  return (
+    <Space direction="vertical" style={{ width: '100%' }}>
+      <Typography.Title level={4} style={{ margin: 0 }}>
+        {t('campaign.new')}
+      </Typography.Title>
+      {banner.length > 0 && <Alert type="error" showIcon message={banner.join('; ')} />}
+      <Card>
+        <Form
+          form={form}
+          layout="vertical"
+          onFinish={save}
+          initialValues={{ purpose: 'marketing', scope: 'audience', audience: { rule: '' }, channels: [{ channel: 'app_push', cost_fen: 0 }, { channel: 'sms', cost_fen: 5 }], throttle_per_second: 100, holdout_percent: 10, goal: { within_days: 7 } }}
+        >
+          <Row gutter={16}>
+            <Col span={12}>
+              <Form.Item name="name" label={t('wizard.name')} rules={[{ required: true, message: t('form.required') }]}>
+                <Input />
+              </Form.Item>
+            </Col>
+            <Col span={12}>
+              <Form.Item name="purpose" label={t('campaign.purpose')}>
+                <Radio.Group options={['marketing', 'service'].map((p) => ({ value: p, label: t(`campaign.purposes.${p}`) }))} />
+              </Form.Item>
+            </Col>
+          </Row>
+          <Form.Item name="scope" label={t('wizard.who')}>
+            <Radio.Group options={[{ value: 'audience', label: t('wizard.audience') }, { value: 'rule', label: t('wizard.rule') }]} />
+          </Form.Item>
+          {scope === 'audience' ? (
+            <Form.Item name={['audience', 'audience_id']} label={t('wizard.audience')} rules={[{ required: true, message: t('form.required') }]}>
+              <Select options={audiences.map((a) => ({ value: a.id, label: a.name }))} />
+            </Form.Item>
+          ) : (
+            <Form.Item name={['audience', 'rule']} label={t('wizard.rule')} rules={[{ required: true, message: t('form.required') }]}>
+              <Input style={{ fontFamily: 'monospace' }} />
+            </Form.Item>
+          )}
+          <Typography.Text strong>{t('campaign.plan')}</Typography.Text>
+          <Form.List name="channels">
+            {(fields, { add, remove }) => (
+              <div>
+                {fields.map((f, i) => (
+                  <Space key={f.key} align="baseline">
+                    <span>{i + 1}.</span>
+                    <Form.Item name={[f.name, 'channel']}>
+                      <Select style={{ width: 150 }} options={CHANNELS.map((c) => ({ value: c, label: t(`campaign.channels.${c}`) }))} />
+                    </Form.Item>
+                    <Form.Item name={[f.name, 'template_id']} rules={[{ required: true, message: t('form.required') }]}>
+                      <Select style={{ width: 300 }} placeholder={t('workbench.template')} options={templates.map((x) => ({ value: x.id, label: `${x.name} · ${x.channel}` }))} />
+                    </Form.Item>
+                    <Form.Item
+                      name={[f.name, 'cost_fen']}
+                      getValueProps={(v: number) => ({ value: v === undefined ? v : v / 100 })}
+                      normalize={(v: number | null) => (v === null ? 0 : Math.round(v * 100))}
+                    >
+                      <InputNumber min={0} precision={2} addonBefore="¥" addonAfter={t('campaign.perMessage')} style={{ width: 200 }} />
+                    </Form.Item>
+                    <Button icon={<DeleteOutlined />} onClick={() => remove(f.name)} />
+                  </Space>
+                ))}
+                <Button size="small" icon={<PlusOutlined />} onClick={() => add({ channel: 'sms', cost_fen: 0 })} disabled={fields.length >= 4}>
+                  {t('campaign.addChannel')}
+                </Button>
+              </div>
+            )}
+          </Form.List>
+          <Row gutter={16} style={{ marginTop: 16 }}>
+            <Col span={8}>
+              <Form.Item
+                name="start_at"
+                label={t('campaign.startAt')}
+                getValueProps={(v?: string) => ({ value: v ? dayjs(v) : null })}
+                normalize={(d: dayjs.Dayjs | null) => (d ? d.format('YYYY-MM-DDTHH:mm:ssZ') : undefined)}
+              >
+                <DatePicker showTime style={{ width: '100%' }} />
+              </Form.Item>
+            </Col>
+            <Col span={4}>
+              <Form.Item name={['send_window', 'start']} label={t('campaign.windowStart')} {...hhmm}>
+                <TimePicker format="HH:mm" />
+              </Form.Item>
+            </Col>
+            <Col span={4}>
+              <Form.Item name={['send_window', 'end']} label={t('campaign.windowEnd')} {...hhmm}>
+                <TimePicker format="HH:mm" />
+              </Form.Item>
+            </Col>
+            <Col span={4}>
+              <Form.Item name="throttle_per_second" label={t('campaign.throttle')}>
+                <InputNumber min={1} max={100000} style={{ width: '100%' }} />
+              </Form.Item>
+            </Col>
+            <Col span={4}>
+              <Form.Item name="holdout_percent" label={t('campaign.holdoutPercent')}>
+                <InputNumber min={0} max={50} addonAfter="%" style={{ width: '100%' }} />
+              </Form.Item>
+            </Col>
+          </Row>
+          <Row gutter={16}>
+            <Col span={8}>
+              <Form.Item name={['goal', 'event']} label={t('campaign.goal')}>
+                <Select allowClear options={events.map((e) => ({ value: e, label: t(`event.${e}`, { defaultValue: e }) }))} />
+              </Form.Item>
+            </Col>
+            <Col span={4}>
+              <Form.Item name={['goal', 'within_days']} label={t('campaign.withinDays')}>
+                <InputNumber min={1} max={90} style={{ width: '100%' }} />
+              </Form.Item>
+            </Col>
+          </Row>
+          <Button type="primary" htmlType="submit">
+            {t('wizard.saveDraft')}
+          </Button>
+        </Form>
+      </Card>
+    </Space>
+  );
+}
