@@ -34,7 +34,11 @@ export default function Activities() {
   const { can } = useAuth();
   const load = useCallback(async (cursor: string | undefined, limit: number) => {
     const r = await api.get('/v1/activities', { query: { cursor, limit } });
-    return { items: (r.activities ?? []) as Activity[], next: r.next_cursor ?? null };
+    // The list carries no terms; the template comes with each activity.
+    const items = await Promise.all(
+      ((r.activities ?? []) as Activity[]).map((a) => api.get('/v1/activities/{id}', { params: { id: a.id! } }).then((full) => full as Activity, () => a)),
+    );
+    return { items, next: r.next_cursor ?? null };
   }, []);
   return (
     <Space direction="vertical" style={{ width: '100%' }}>
@@ -54,7 +58,7 @@ export default function Activities() {
         columns={[
           { title: 'ID', dataIndex: 'id', width: 70 },
           { title: t('wizard.name'), dataIndex: 'name', render: (v, r) => <Link to={`/activities/${r.id}`}>{v}</Link> },
-          { title: t('wizard.template'), render: (_, r) => t(`template.${r.latest?.terms?.display?.template ?? r.terms?.display?.template ?? ''}`, { defaultValue: '' }) },
+          { title: t('wizard.template'), render: (_, r) => { const tpl = (r.terms as { display?: { template?: string } } | undefined)?.display?.template; return tpl ? t(`template.${tpl}`) : ''; } },
           { title: t('activity.state'), dataIndex: 'state', render: (s) => <StateTag state={s} /> },
           { title: t('activity.version'), render: (_, r) => r.latest?.version },
           { title: t('common.createdBy'), dataIndex: 'created_by' },

@@ -3,7 +3,7 @@
 // role holds pii:read and asks, which is audited), tags by category, points and the event
 // timeline.
 import { Alert, Button, Card, Col, Descriptions, Empty, Form, Input, Row, Select, Space, Table, Tabs, Tag, Timeline, Typography } from 'antd';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, request, type Schemas } from '../api/client';
 import { ApiError } from '../api/problem';
@@ -38,7 +38,6 @@ export function Customer360({ externalId }: { externalId: string }) {
   const [nextBefore, setNextBefore] = useState<number | null>(null);
   const [points, setPoints] = useState<{ balance: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [loadedFor, setLoadedFor] = useState<string | null>(null);
 
   const load = async (unmask = false) => {
     setError(null);
@@ -55,10 +54,10 @@ export function Customer360({ externalId }: { externalId: string }) {
       setError(e instanceof ApiError ? e.message : String(e));
     }
   };
-  if (loadedFor !== externalId) {
-    setLoadedFor(externalId);
+  useEffect(() => {
     void load();
-  }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [externalId]);
   const more = async () => {
     const ev = await request<{ events: EventRow[]; next_before?: number }>('GET', `/v1/customers/${encodeURIComponent(externalId)}/events?limit=20&before=${nextBefore}`);
     setEvents([...events, ...(ev.events ?? [])]);
