@@ -119,19 +119,22 @@ export async function someCustomers(stack, n = 3) {
 }
 
 /** A customer token as the app back-end obtains it (signed, draw scope). */
-export async function obtainToken(stack, customer, activity) {
-  const body = activity ? { customer, activity } : { customer };
+export async function obtainToken(stack, customer, activity, channel) {
+  const body = { customer };
+  if (activity) body.activity = activity;
+  if (channel) body.channel = channel; // default h5: the activity must be offered on it
   const res = await stack.signed('POST', '/v1/h5/tokens', body);
   if (res.status !== 201) throw new Error(`token for ${customer}: ${res.status} ${res.text}`);
   return res.json;
 }
 
 /**
- * Opens the H5 page for a customer token (or obtains one for `customer`) and an activity in a
- * phone-sized context; waits until the page shows the activity or a state.
+ * Opens the H5 page for a customer token (or obtains one for `customer`, on `channel`, default
+ * h5) and an activity in a phone-sized context; waits until the page shows the activity or a
+ * state.
  */
-export async function openH5(stack, { token, customer, activity }) {
-  const t = token ?? (await obtainToken(stack, customer, activity)).token;
+export async function openH5(stack, { token, customer, activity, channel }) {
+  const t = token ?? (await obtainToken(stack, customer, activity, channel)).token;
   const page = await stack.newPage(PHONE);
   await page.goto(`${stack.baseUrl}/h5/?token=${encodeURIComponent(t)}&activity=${activity}`);
   await page.waitForSelector('[data-testid="title"], [data-testid="state"]');
@@ -143,6 +146,12 @@ export async function openH5(stack, { token, customer, activity }) {
  * button (wheel, 9-grid), taps the first egg or box, or draws a scratch card and scratches it.
  */
 export async function spinOnce(page) {
+  const controls = '[data-testid="draw"], [data-testid="egg-0"], [data-testid="box-0"]';
+  await page.locator(`${controls}, [data-testid="state"]`).first().waitFor();
+  if (!(await page.locator(controls).count())) {
+    const state = page.locator('[data-testid="state"]');
+    throw new Error(`the H5 page shows "${await state.getAttribute('data-state')}" instead of a draw: ${await state.textContent()}`);
+  }
   if (await page.locator('[data-testid="egg-0"], [data-testid="box-0"]').count()) {
     await page.locator('[data-testid="egg-0"], [data-testid="box-0"]').first().click();
   } else {
