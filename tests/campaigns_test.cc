@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "http/test_client.h"
+#include "outreach_test_util.h"
 #include "server/app.h"
 #include "session_client.h"
 #include "test_util.h"
@@ -46,15 +47,8 @@ std::string Id(int i) {
 class CampaignsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    options_.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
-    options_.port = 0;
-    options_.io_threads = 2;
-    options_.clock = &clock_;
-    options_.task_rules_interval_ms = 0;
-    options_.points_expiry_interval_ms = 0;
+    options_ = test::OutreachServerOptions(dir_.path(), &clock_);
     options_.campaigns.interval_ms = 0;  // the test drives RunOnce
-    options_.staff.idle_timeout_ms = 365 * 24 * kHour;
-    options_.staff.absolute_timeout_ms = 365 * 24 * kHour;
     OpenApp();
     admin_ = SessionClient::SignInAs(*app_, "root", {"admin"});
     op_ = SessionClient::SignInAs(*app_, "olivia", {"operator"});
@@ -94,30 +88,11 @@ class CampaignsTest : public ::testing::Test {
   }
 
   int64_t ApprovedTemplate(const std::string& channel, const std::string& body) {
-    json::value t = Expect(op_->Fetch("POST", "/v1/templates",
-                                      json::serialize(json::object{{"name", "新品 " + channel},
-                                                                   {"channel", channel},
-                                                                   {"purpose", "marketing"},
-                                                                   {"body", body}})),
-                           201);
-    const int64_t id = Int(t, "id");
-    json::value s =
-        Expect(op_->Fetch("POST", "/v1/templates/" + std::to_string(id) + "/submit"), 200);
-    Expect(approver_->Fetch("POST",
-                            "/v1/approvals/" + std::to_string(Int(s, "approval_id")) + "/approve",
-                            R"({"comment":"ok"})"),
-           200);
-    return id;
+    return test::ApprovedTemplate(*op_, *approver_, "新品 " + channel, channel, body);
   }
 
   void Consent(const std::string& customer, const std::string& channel, bool granted) {
-    Expect(op_->Fetch("POST", "/v1/customers/" + customer + "/consents",
-                      json::serialize(json::object{{"channel", channel},
-                                                   {"purpose", "marketing"},
-                                                   {"granted", granted},
-                                                   {"source", "app"},
-                                                   {"text_version", "v3"}})),
-           201);
+    test::RecordConsent(*op_, customer, channel, granted);
   }
 
   json::object Definition(int64_t push, int64_t sms) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http/test_client.h"
+#include "outreach_test_util.h"
 #include "server/app.h"
 #include "session_client.h"
 #include "test_util.h"
@@ -51,16 +52,7 @@ constexpr char kSms[] =
 class WorkbenchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    options_.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
-    options_.port = 0;
-    options_.io_threads = 2;
-    options_.clock = &clock_;
-    options_.task_rules_interval_ms = 0;
-    options_.fulfilment_interval_ms = 0;
-    options_.points_expiry_interval_ms = 0;
-    // The fake clock moves by days and weeks: sessions must outlive it.
-    options_.staff.idle_timeout_ms = 365 * kDay;
-    options_.staff.absolute_timeout_ms = 365 * kDay;
+    options_ = test::OutreachServerOptions(dir_.path(), &clock_);
     auto app = App::Open(options_);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
@@ -122,22 +114,7 @@ class WorkbenchTest : public ::testing::Test {
 
   // An approved template made by the operator, approved by the approver.
   int64_t ApprovedTemplate(const std::string& body = kSms, const std::string& channel = "sms") {
-    json::value t = Expect(op_->Fetch("POST", "/v1/templates",
-                                      json::serialize(json::object{{"name", "maturity"},
-                                                                   {"channel", channel},
-                                                                   {"purpose", "marketing"},
-                                                                   {"body", body}})),
-                           201);
-    const int64_t id = Int(t, "id");
-    json::value s =
-        Expect(op_->Fetch("POST", "/v1/templates/" + std::to_string(id) + "/submit"), 200);
-    Expect(approver_->Fetch("POST",
-                            "/v1/approvals/" + std::to_string(Int(s, "approval_id")) + "/approve",
-                            R"({"comment":"ok"})"),
-           200);
-    EXPECT_EQ(Str(Expect(op_->Fetch("GET", "/v1/templates/" + std::to_string(id)), 200), "status"),
-              "approved");
-    return id;
+    return test::ApprovedTemplate(*op_, *approver_, "maturity", channel, body);
   }
 
   json::value Push(SessionClient& who, const std::string& customer, int64_t template_id,
@@ -151,13 +128,7 @@ class WorkbenchTest : public ::testing::Test {
   }
 
   void Consent(const std::string& customer, const std::string& channel, bool granted) {
-    Expect(op_->Fetch("POST", "/v1/customers/" + customer + "/consents",
-                      json::serialize(json::object{{"channel", channel},
-                                                   {"purpose", "marketing"},
-                                                   {"granted", granted},
-                                                   {"source", "app"},
-                                                   {"text_version", "v3"}})),
-           201);
+    test::RecordConsent(*op_, customer, channel, granted);
   }
 
   size_t OutboxCount(const std::string& customer) {
