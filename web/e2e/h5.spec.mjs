@@ -11,6 +11,7 @@ import {
   obtainToken,
   openH5,
   prizeNames,
+  quizTerms,
   signInTerms,
   someCustomers,
   spinOnce,
@@ -99,6 +100,18 @@ test('H5 sign-in calendar and the not-eligible state', async (t) => {
   assert.equal(cal.status, 200, cal.text);
   assert.equal(cal.json.signed_today, true);
   assert.equal(cal.json.streak, 1);
+
+  // A quiz: the page never has the answers; the server scores the choice.
+  const quiz = await createLiveActivity(stack, quizTerms());
+  const qp = await openH5(stack, { customer, activity: quiz });
+  await qp.locator('[data-testid="quiz"]').waitFor();
+  assert.ok(!(await qp.content()).includes('answers'), 'no answers in the page');
+  await qp.check('input[name="q0"][value="1"]');
+  await qp.click('[data-testid="quiz-submit"]');
+  const verdict = qp.locator('[data-testid="prize-name"]');
+  await verdict.waitFor({ state: 'visible' });
+  assert.match(await verdict.textContent(), /答对 10\/10 分，获得 50 积分/);
+  await stack.screenshot(qp, 'h5-quiz');
 
   // A wheel offered on the app only: an h5 token's customer is not eligible.
   const appOnly = await createLiveActivity(stack, wheelTerms({ name: 'App only', channels: ['app'] }));

@@ -92,6 +92,25 @@ export function signInTerms({ name = 'H5 签到', title = '每日签到有礼' }
   };
 }
 
+/** A one-question quiz offered on h5 (the answer is the second option). */
+export function quizTerms({ name = 'H5 答题', title = '答题赢积分' } = {}) {
+  return {
+    name,
+    eligibility: { channels: ['h5', 'app'], ...window30() },
+    chances: { free_per_day: 0 },
+    display: {
+      template: 'quiz',
+      title,
+      settings: {
+        questions: [{ text: '金卡的年费是多少？', options: ['0 元', '100 元'], answers: [1], score: 10 }],
+        pass_score: 10,
+        reward: { kind: 'points', amount: 50 },
+        attempts_per_day: 2,
+      },
+    },
+  };
+}
+
 /** Creates the activity as the operator, submits it, approves it as the approver; its id. */
 export async function createLiveActivity(stack, terms) {
   const op = await staffOf(stack, 'operator');
