@@ -416,18 +416,23 @@ void EventService::WriterLoop() {
 }
 
 void EventService::TickLoop() {
+  // Ticks start every feature_interval_ms: a tick that took longer than that is followed at
+  // once by the next, so under load an event waits for at most the tick in progress and its
+  // own, not for a tick and a full interval of sleep on top.
+  absl::Duration last_took = absl::ZeroDuration();
   for (;;) {
     {
       absl::MutexLock lock(&tick_mu_);
-      if (tick_mu_.AwaitWithTimeout(absl::Condition(&tick_stop_),
-                                    absl::Milliseconds(options_.feature_interval_ms))) {
-        return;
-      }
+      const absl::Duration wait = std::max(
+          absl::ZeroDuration(), absl::Milliseconds(options_.feature_interval_ms) - last_took);
+      if (tick_mu_.AwaitWithTimeout(absl::Condition(&tick_stop_), wait)) return;
     }
+    const absl::Time start = absl::Now();
     if (absl::Status st = Tick(); !st.ok()) {
       Log(Severity::kWarn, "event features: tick failed",
           {{"error.message", std::string(st.message())}});
     }
+    last_took = absl::Now() - start;
   }
 }
 

@@ -54,9 +54,10 @@ struct EventServiceOptions {
   std::string dir;  // <data>/events
   // How long the writer lets more events join a batch before its fsync.
   int64_t commit_window_us = 1000;
-  // How often features of customers with new events reach the index, and how often the
-  // lifecycle rules run; 0: no background thread (tests call Tick()).
-  int64_t feature_interval_ms = 500;
+  // How often features of customers with new events reach the index (ticks start this far
+  // apart, or back to back when one takes longer), and how often the lifecycle rules run; 0:
+  // no background thread (tests call Tick()).
+  int64_t feature_interval_ms = 200;
   int64_t lifecycle_interval_ms = 1000;
   // The local time zone of feature windows and lifecycle dates (480 = Asia/Shanghai).
   int utc_offset_minutes = 480;
