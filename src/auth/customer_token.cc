@@ -38,9 +38,10 @@ bool FromBase64Url(std::string_view text, std::string& out) {
   return true;
 }
 
+// Only the canonical decimal form the issuer writes ("7", never "07" or "+7").
 bool ParseInt(std::string_view s, int64_t& v) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && p == s.data() + s.size();
+  return ec == std::errc() && p == s.data() + s.size() && std::to_string(v) == s;
 }
 
 absl::Status Invalid() {
