@@ -65,7 +65,7 @@ const zh = {
     review: '查看', approve: '通过', reject: '驳回', withdraw: '撤回', approveTitle: '通过审批 #{{id}}', rejectTitle: '驳回审批 #{{id}}',
     reasonRequired: '驳回原因（必填）', commentOptional: '审批意见（可选）', done: { approve: '已通过', reject: '已驳回' },
     status: { pending: '待审批', approved: '已通过', rejected: '已驳回', withdrawn: '已撤回', all: '全部' },
-    type: { activity: '活动', audience_export: '人群导出', template: '消息模板', journey: '旅程' },
+    type: { activity: '活动', audience_export: '人群导出', template: '消息模板', outreach_template: '消息模板', campaign: '营销触达', journey: '旅程' },
   },
   customer: {
     externalId: '客户号', phone: '手机号', idNumber: '证件号', name: '姓名', search: '查询', sample: '抽样', sampleRule: '按规则抽样浏览，如 level = "gold"',
@@ -81,7 +81,7 @@ const zh = {
     funnel: '触达漏斗', suppressedByReason: '拦截原因', byChannel: '渠道效果与 ROI', channel: '渠道',
     channels: { sms: '短信', app_push: 'App 推送', in_app: '站内信', wechat_oa: '微信公众号', wecom: '企业微信', email: '邮件' },
     purpose: '目的', purposes: { marketing: '营销', service: '服务' }, plan: '渠道计划（按顺序降级）', perMessage: '/条', addChannel: '添加渠道',
-    windowStart: '发送时段起', windowEnd: '发送时段止', throttle: '每秒发送上限', holdoutPercent: '对照组比例', goal: '转化目标事件', withinDays: '归因天数',
+    definition: '触达定义', windowStart: '发送时段起', windowEnd: '发送时段止', throttle: '每秒发送上限', holdoutPercent: '对照组比例', goal: '转化目标事件', withinDays: '归因天数',
   },
   workbench: {
     kpi: { tasks_due: '到期任务', tasks_done: '已完成', tasks_done_on_time: '按时完成', follow_ups: '跟进记录', customers_reached: '触达客户', customers_converted: '转化客户' },
@@ -170,7 +170,7 @@ const en: Dict = {
     review: 'Review', approve: 'Approve', reject: 'Reject', withdraw: 'Withdraw', approveTitle: 'Approve #{{id}}', rejectTitle: 'Reject #{{id}}',
     reasonRequired: 'Reason (required)', commentOptional: 'Comment (optional)', done: { approve: 'Approved', reject: 'Rejected' },
     status: { pending: 'Pending', approved: 'Approved', rejected: 'Rejected', withdrawn: 'Withdrawn', all: 'All' },
-    type: { activity: 'Activity', audience_export: 'Audience export', template: 'Message template', journey: 'Journey' },
+    type: { activity: 'Activity', audience_export: 'Audience export', template: 'Message template', outreach_template: 'Message template', campaign: 'Campaign', journey: 'Journey' },
   },
   customer: {
     externalId: 'Customer id', phone: 'Mobile', idNumber: 'ID number', name: 'Name', search: 'Search', sample: 'Sample', sampleRule: 'Browse a sample of a rule, e.g. level = "gold"',
@@ -186,7 +186,7 @@ const en: Dict = {
     funnel: 'Delivery funnel', suppressedByReason: 'Suppressed by reason', byChannel: 'Channels and ROI', channel: 'Channel',
     channels: { sms: 'SMS', app_push: 'App push', in_app: 'In-app', wechat_oa: 'WeChat OA', wecom: 'WeCom', email: 'Email' },
     purpose: 'Purpose', purposes: { marketing: 'Marketing', service: 'Service' }, plan: 'Channel plan (fallback order)', perMessage: '/msg', addChannel: 'Add channel',
-    windowStart: 'Send from', windowEnd: 'Send until', throttle: 'Messages per second', holdoutPercent: 'Holdout', goal: 'Goal event', withinDays: 'Within days',
+    definition: 'Definition', windowStart: 'Send from', windowEnd: 'Send until', throttle: 'Messages per second', holdoutPercent: 'Holdout', goal: 'Goal event', withinDays: 'Within days',
   },
   workbench: {
     kpi: { tasks_due: 'Tasks due', tasks_done: 'Done', tasks_done_on_time: 'Done on time', follow_ups: 'Follow-ups', customers_reached: 'Reached', customers_converted: 'Converted' },

@@ -90,7 +90,15 @@ export default function Approvals() {
         deps={[status, version]}
         columns={[
           { title: 'ID', dataIndex: 'id', width: 60 },
-          { title: t('approval.object'), render: (_, a) => (a.object_type === 'activity' ? <Link to={`/activities/${a.object_id}`}>{t('approval.type.activity')} #{a.object_id}</Link> : `${t(`approval.type.${a.object_type}`, { defaultValue: a.object_type })} ${a.object_id}`) },
+          { title: t('approval.object'), render: (_, a) =>
+              a.object_type === 'activity' || a.object_type === 'campaign' || a.object_type === 'journey' ? (
+                <Link to={`/${a.object_type === 'activity' ? 'activities' : `${a.object_type}s`}/${a.object_id}`}>
+                  {t(`approval.type.${a.object_type}`)} #{a.object_id}
+                </Link>
+              ) : (
+                `${t(`approval.type.${a.object_type}`, { defaultValue: a.object_type })} ${a.object_id}`
+              ),
+          },
           { title: t('approval.summary'), dataIndex: 'summary' },
           { title: t('approval.submittedBy'), dataIndex: 'submitted_by' },
           { title: t('approval.submittedAt'), dataIndex: 'submitted_at', render: (v) => fmtTime(v) },

@@ -88,10 +88,12 @@ export function CampaignReport() {
   const { can } = useAuth();
   const { message } = App.useApp();
   const [report, setReport] = useState<Report | null>(null);
+  const [definition, setDefinition] = useState<unknown>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
     try {
       setReport(await request<Report>('GET', `/v1/campaigns/${id}/report`));
+      setDefinition((await request<Campaign>('GET', `/v1/campaigns/${id}`)).definition ?? null);
       setError(null);
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
@@ -245,8 +247,8 @@ export function CampaignReport() {
           </Descriptions>
         </Card>
       )}
-      <Card size="small" title={t('journey.definition')}>
-        <pre style={{ margin: 0, maxHeight: 360, overflow: 'auto' }}>{JSON.stringify(c.definition, null, 2)}</pre>
+      <Card size="small" title={t('campaign.definition')}>
+        <pre style={{ margin: 0, maxHeight: 360, overflow: 'auto' }}>{JSON.stringify(definition ?? c.definition, null, 2)}</pre>
       </Card>
     </Space>
   );
