@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "outreach/smpp_codec.h"
+#include "outreach/smpp_pdu.h"
 
 // libsmpp34's headers are C; the structs must come before the functions that take them.
 // clang-format off
@@ -47,16 +48,9 @@ constexpr int64_t kUnbindWaitMs = 2000;
 constexpr uint32_t kEsmeRxTAppn = 0x64;  // ESME receiver temporary error: the SMSC retries
 constexpr uint32_t kMaxSequence = 0x7FFFFFFF;
 
-// libsmpp34 reports errors through process globals (smpp34_errno, smpp34_strerror): every
-// call into it holds this lock.
-absl::Mutex& LibMutex() {
-  static absl::Mutex mu;
-  return mu;
-}
-
 template <typename Pdu>
 absl::StatusOr<std::string> Pack(uint32_t type, Pdu& pdu) {
-  absl::MutexLock lock(&LibMutex());
+  absl::MutexLock lock(&Smpp34Mutex());
   std::string out(kMaxPduBytes, '\0');
   int len = 0;
   if (smpp34_pack(type, reinterpret_cast<uint8_t*>(out.data()), static_cast<int>(out.size()), &len,
@@ -70,7 +64,7 @@ absl::StatusOr<std::string> Pack(uint32_t type, Pdu& pdu) {
 
 template <typename Pdu>
 absl::Status Unpack(uint32_t type, Pdu& pdu, std::string_view bytes) {
-  absl::MutexLock lock(&LibMutex());
+  absl::MutexLock lock(&Smpp34Mutex());
   std::memset(&pdu, 0, sizeof pdu);
   if (smpp34_unpack(type, &pdu, reinterpret_cast<const uint8_t*>(bytes.data()),
                     static_cast<int>(bytes.size())) != 0) {
@@ -78,12 +72,6 @@ absl::Status Unpack(uint32_t type, Pdu& pdu, std::string_view bytes) {
                                                   static_cast<const char*>(smpp34_strerror)));
   }
   return absl::OkStatus();
-}
-
-void FreeTlv(tlv_t* tlv) {
-  if (tlv == nullptr) return;
-  absl::MutexLock lock(&LibMutex());
-  destroy_tlv(tlv);
 }
 
 uint32_t ReadU32(std::string_view b, size_t at) {
@@ -720,10 +708,12 @@ class SmppChannel::Session {
     if (job == jobs_.end()) return absl::OkStatus();
     if (status == ESME_ROK) {
       std::string smsc_id;
-      if (!pdu.empty()) {
-        submit_sm_resp_t r;
-        if (Unpack(SUBMIT_SM_RESP, r, pdu).ok())
-          smsc_id = CString(r.message_id, sizeof r.message_id);
+      // libsmpp34 reads the message id up to its NUL whatever the PDU's length (smpp_pdu.cc):
+      // only a body that has one within the field's 65 octets is handed to it.
+      submit_sm_resp_t r;
+      if (pdu.size() > kHeaderBytes && pdu.find('\0', kHeaderBytes) < kHeaderBytes + 65 &&
+          Unpack(SUBMIT_SM_RESP, r, pdu).ok()) {
+        smsc_id = CString(r.message_id, sizeof r.message_id);
       }
       if (smsc_id.empty()) smsc_id = fmt::format("unknown:{}:{}", f.message_id, f.segment + 1);
       throttle_streak_ = 0;
@@ -753,46 +743,19 @@ class SmppChannel::Session {
   }
 
   absl::Status OnDeliver(const std::string& pdu, uint32_t seq) {
-    deliver_sm_t d;
-    if (absl::Status s = Unpack(DELIVER_SM, d, pdu); !s.ok()) {
-      FreeTlv(d.tlv);
-      Log(Severity::kWarn, "smpp: malformed deliver_sm", {{"error", std::string(s.message())}});
+    absl::StatusOr<InboundDeliver> d = DecodeDeliverSm(pdu);
+    if (!d.ok()) {
+      Log(Severity::kWarn, "smpp: malformed deliver_sm",
+          {{"error", std::string(d.status().message())}});
       return Send(HeaderPdu(DELIVER_SM_RESP, ESME_RSYSERR, seq));
     }
-    std::string receipted_id;
-    uint8_t message_state = 0;
-    bool has_state = false;
-    std::string payload;
-    for (tlv_t* t = d.tlv; t != nullptr; t = t->next) {
-      if (t->tag == TLVID_receipted_message_id) {
-        receipted_id = CString(t->value.octet, std::min<size_t>(t->length, MAX_TLV_SIZE));
-      } else if (t->tag == TLVID_message_state && t->length >= 1) {
-        message_state = t->value.val08;
-        has_state = true;
-      } else if (t->tag == TLVID_message_payload) {
-        payload.assign(reinterpret_cast<const char*>(t->value.octet),
-                       std::min<size_t>(t->length, MAX_TLV_SIZE));
-      }
-    }
-    FreeTlv(d.tlv);
-    d.tlv = nullptr;
-    std::string octets(reinterpret_cast<const char*>(d.short_message), d.sm_length);
-    if (octets.empty()) octets = payload;
     absl::Status stored;
-    if ((d.esm_class & 0x3C) == SMPP34_DELIVERY_RECEIPT) {
-      std::optional<ReceiptText> text =
-          ParseReceiptText(DecodeShortMessage(octets, d.data_coding, 0));
-      ReceiptText r = text.value_or(ReceiptText{});
-      if (!receipted_id.empty()) r.id = receipted_id;
-      if (has_state && !MessageStateStat(message_state).empty()) {
-        r.stat = std::string(MessageStateStat(message_state));
-      }
+    if (d->receipt) {
       Count([](Stats& st) { ++st.receipts; });
-      stored = OnReceipt(r);
+      stored = OnReceipt(d->receipt_fields);
     } else {
       Count([](Stats& st) { ++st.replies; });
-      stored = OnReply(CString(d.source_addr, sizeof d.source_addr),
-                       DecodeShortMessage(octets, d.data_coding, d.esm_class));
+      stored = OnReply(d->source_addr, d->text);
     }
     if (!stored.ok()) {
       Log(Severity::kError, "smpp: storing a deliver_sm failed",
