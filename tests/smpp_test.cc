@@ -544,6 +544,65 @@ TEST_F(SmppTest, ReconnectsAfterTheSmscDropsWithoutLosingOrDuplicating) {
   for (const auto& [body, customer] : bodies) EXPECT_EQ(texts.count(body), 1u) << body;
 }
 
+TEST_F(SmppTest, PendingMessagesGoOutOnceAfterARestart) {
+  Boot();
+  Prepare();
+  ASSERT_TRUE(Peer::WaitFor([&] { return !peer_.Events("bind").empty(); }, 10'000));
+  // The SMSC holds its answers: the submits are in flight when Mercator stops.
+  peer_.Command({{"cmd", "delay"}, {"ms", 60'000}});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(
+        Send("C1", short_id_, "产品" + std::to_string(i), "p" + std::to_string(i)).message_id);
+  }
+  ASSERT_TRUE(Peer::WaitFor([&] { return app_->smpp_channel()->stats().submits >= 3; }, 10'000));
+  app_->Shutdown();
+  app_.reset();
+  EXPECT_FALSE(peer_.Events("unbind").empty());
+  EXPECT_TRUE(peer_.Accepted().empty());
+
+  peer_.Command({{"cmd", "delay"}, {"ms", 0}});
+  auto app = App::Open(options_);
+  ASSERT_TRUE(app.ok()) << app.status();
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted(ids); }, 15'000));
+  int dups = 0;
+  std::vector<Received> got = ReceivedBy("13812341234", &dups);
+  EXPECT_EQ(got.size(), 3u);
+  EXPECT_EQ(dups, 0);
+}
+
+TEST_F(SmppTest, SentSmsWithoutAnOutboundRecordIsAdoptedAtStart) {
+  Boot();
+  Prepare();
+  // A process that died between recording the message and enqueueing it left this row.
+  MessageRow m;
+  m.dedupe_key = "crashed";
+  m.customer = "C2";
+  m.channel = "sms";
+  m.purpose = "marketing";
+  m.template_id = short_id_;
+  m.origin = "campaign:9";
+  m.status = "sent";
+  m.body = "【示例银行】李*您好，崩溃前记录的消息。回T退订";
+  m.created_ms = clock_.NowMs();
+  auto recorded = app_->outreach_store().RecordMessage(m, 0, 0);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  const std::string id = std::to_string(recorded->row.id);
+  app_->Shutdown();
+  app_.reset();
+
+  auto app = App::Open(options_);
+  ASSERT_TRUE(app.ok()) << app.status();
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted({id}); }, 15'000));
+  std::vector<Received> got = ReceivedBy("13900001111");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].text, m.body);
+}
+
 TEST_F(SmppTest, WrongPasswordIsRefusedAndNothingIsSent) {
   options_.smpp.password = "wrong";
   Boot();
