@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "cli/audit_cmd.h"
+#include "cli/campaign_cmd.h"
 #include "cli/client_cmd.h"
 #include "cli/events_cmd.h"
 #include "cli/progress.h"
@@ -403,6 +404,8 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<EventsCommand> events = AddEventsCommands(cli);
 
+  std::unique_ptr<CampaignCommand> campaigns = AddCampaignCommands(cli);
+
   CLI11_PARSE(cli, argc, argv);
   InitLogging(LogOptions{});
 
@@ -453,6 +456,7 @@ int main(int argc, char** argv) {
   if (*segment) return SegmentCount(data_dir, rule);
   if (*clients->client) return RunClientCommand(*clients, data_dir);
   if (*events->events) return RunEventsCommand(*events, data_dir);
+  if (*campaigns->campaign) return RunCampaignCommand(*campaigns, data_dir);
   if (*users->init || *users->user) return RunUserCommand(*users, data_dir);
   if (*audit->audit) return RunAuditCommand(*audit, data_dir);
   return 1;

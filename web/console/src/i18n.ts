@@ -48,6 +48,12 @@ const zh = {
     quizHelp: 'questions: [{text, type: single|multiple, options, answers, score}]；pass_score 及格分；reward 首次及格奖励；attempts_per_day 每日次数',
     prev: '上一步', next: '下一步', saveDraft: '保存草稿', saveSubmit: '保存并提交审批', saved: '已保存草稿', submitted: '已提交审批',
   },
+  settings: {
+    signInTitle: '签到设置', cycleDays: '周期天数', missedDay: '漏签', resets: '断签重新计算连续天数', keeps: '累计签到天数（漏签不清零）', streakRewards: '连续签到奖励',
+    day: '第 N 天', addReward: '添加奖励', makeUp: '允许补签', perCycle: '每周期次数', pointsEach: '每次消耗积分', points: '积分', days: '天', validityHint: '积分有效期，默认 365 天',
+    quizTitle: '答题设置', question: '题目', questionText: '题干', single: '单选', multiple: '多选', options: '选项（回车分隔）', answers: '正确答案', score: '分',
+    addQuestion: '添加题目', passScore: '及格分', attempts: '每日答题次数', passReward: '首次及格奖励',
+  },
   cost: {
     title: '预期成本测算', who: '分群客户（先匹配的奖池优先）', nobody: '无（前面的默认奖池已覆盖所有客户）', participation: '参与率', drawsEach: '人均抽奖次数', run: '测算', members: '分群人数', draws: '预计抽奖次数', perDraw: '单次成本',
     winRate: '中奖率', exhausted: '库存耗尽（第 N 次抽奖）', expected: '预期成本', total: '合计预期成本', overBudget: '超出预算 ¥{{budget}}：超出部分将只发兜底奖品', withinBudget: '预算 ¥{{budget}} 以内',
@@ -152,6 +158,12 @@ const en: Dict = {
     signInHelp: 'cycle_days; missed_day: resets_streak | keeps_count; streak_rewards: [{day, reward: {kind: points, amount} | {kind: coupon, template_id}}]; make_up: {per_cycle, points_cost}',
     quizHelp: 'questions: [{text, type: single|multiple, options, answers, score}]; pass_score; reward for the first pass; attempts_per_day',
     prev: 'Back', next: 'Next', saveDraft: 'Save draft', saveSubmit: 'Save and submit for approval', saved: 'Draft saved', submitted: 'Submitted for approval',
+  },
+  settings: {
+    signInTitle: 'Sign-in settings', cycleDays: 'Cycle days', missedDay: 'Missed day', resets: 'resets the streak', keeps: 'keeps the count (days signed this cycle)', streakRewards: 'Streak rewards',
+    day: 'Day', addReward: 'Add reward', makeUp: 'Allow make-up sign-ins', perCycle: 'Per cycle', pointsEach: 'Points each', points: 'points', days: 'days', validityHint: 'Points expire after this many days (365 by default)',
+    quizTitle: 'Quiz settings', question: 'Question', questionText: 'Question text', single: 'Single choice', multiple: 'Multiple choice', options: 'Options (Enter between)', answers: 'Correct answers', score: 'pts',
+    addQuestion: 'Add question', passScore: 'Pass score', attempts: 'Attempts a day', passReward: 'Reward for the first pass',
   },
   cost: {
     title: 'Expected cost', who: 'Customers of the group (earlier pools first)', nobody: 'nobody (an earlier default pool takes everyone)', participation: 'Participation', drawsEach: 'Draws per participant', run: 'Calculate', members: 'Group members', draws: 'Expected draws', perDraw: 'Cost a draw',

@@ -47,3 +47,46 @@ describe('terms <-> wizard values', () => {
     expect(t.display.settings).toEqual({});
   });
 });
+
+describe('sign-in and quiz settings', () => {
+  const base = {
+    name: 'x',
+    eligibility: { scope: 'all' as const, start: '2026-12-01T00:00:00+08:00', end: '2026-12-31T00:00:00+08:00' },
+    chances: {},
+  };
+  it('keeps only the reward kind chosen and make_up only when switched on', () => {
+    const v = {
+      ...base,
+      ui: { make_up: false },
+      display: {
+        template: 'sign_in',
+        title: 't',
+        settings: {
+          cycle_days: 7,
+          missed_day: 'keeps_count',
+          streak_rewards: [
+            { day: 1, reward: { kind: 'coupon', amount: 5, template_id: 12 } },
+            { day: 3, reward: { kind: 'points', amount: 20, template_id: 12 } },
+          ],
+          make_up: { per_cycle: 1, points_cost: 20 },
+        },
+      },
+    };
+    const t = toTerms(v as never);
+    expect(t.display.settings).toEqual({
+      cycle_days: 7,
+      missed_day: 'keeps_count',
+      streak_rewards: [
+        { day: 1, reward: { kind: 'coupon', template_id: 12 } },
+        { day: 3, reward: { kind: 'points', amount: 20 } },
+      ],
+    });
+    expect(t.pools).toBeUndefined();
+    expect(toTerms({ ...v, ui: { make_up: true } } as never).display.settings!.make_up).toEqual({ per_cycle: 1, points_cost: 20 });
+  });
+  it('quiz reward is cleaned, questions kept', () => {
+    const q = [{ text: 'q', type: 'single', options: ['a', 'b'], answers: [1], score: 10 }];
+    const t = toTerms({ ...base, display: { template: 'quiz', title: 't', settings: { questions: q, pass_score: 10, attempts_per_day: 2, reward: { kind: 'points', amount: 50, template_id: 3 } } } } as never);
+    expect(t.display.settings).toEqual({ questions: q, pass_score: 10, attempts_per_day: 2, reward: { kind: 'points', amount: 50 } });
+  });
+});

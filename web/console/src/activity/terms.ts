@@ -57,6 +57,24 @@ export interface Terms {
 
 export interface WizardValues extends Omit<Terms, 'eligibility'> {
   eligibility: Terms['eligibility'] & { scope: 'all' | 'audience' | 'rule' };
+  ui?: { make_up?: boolean }; // form-only switches, never sent
+}
+
+// A sign-in or quiz reward (src/activity/reward_spec.h) with only its kind's members: the
+// form keeps the other kind's fields when the operator switches, the server refuses them.
+export interface Reward {
+  kind: 'points' | 'coupon';
+  amount?: number;
+  validity_days?: number;
+  template_id?: number;
+}
+
+export function cleanReward(r: Reward | undefined): Reward | undefined {
+  if (!r) return r;
+  if (r.kind === 'coupon') return { kind: 'coupon', template_id: r.template_id };
+  const out: Reward = { kind: 'points', amount: r.amount };
+  if (r.validity_days) out.validity_days = r.validity_days;
+  return out;
 }
 
 // The settings members each draw template accepts.
@@ -77,12 +95,18 @@ export function toTerms(v: WizardValues): Terms {
     if (!eligibility[k]?.length) delete eligibility[k];
   }
   const template = v.display.template;
-  const settings: Record<string, unknown> = {};
+  let settings: Record<string, unknown> = {};
   const src = v.display.settings ?? {};
   if (template in SETTINGS_KEYS) {
     for (const k of SETTINGS_KEYS[template]) {
       if (src[k] !== undefined && src[k] !== null && src[k] !== '') settings[k] = src[k];
     }
+  } else if (template === 'sign_in') {
+    settings = { cycle_days: src.cycle_days, missed_day: src.missed_day };
+    settings.streak_rewards = ((src.streak_rewards as { day: number; reward: Reward }[] | undefined) ?? []).map((r) => ({ day: r.day, reward: cleanReward(r.reward) }));
+    if (v.ui?.make_up && src.make_up) settings.make_up = src.make_up;
+  } else if (template === 'quiz') {
+    settings = { ...src, reward: cleanReward(src.reward as Reward) };
   } else {
     Object.assign(settings, src);
   }
@@ -124,6 +148,7 @@ export function fromTerms(t: Terms): WizardValues {
       },
     })),
     display: { ...t.display, settings: t.display.settings ?? {} },
+    ui: { make_up: !!t.display.settings?.make_up },
   };
 }
 

@@ -161,7 +161,8 @@ export default function ActivityDetail() {
 
 function StatsView({ stats, budget }: { stats: Stats; budget: number }) {
   const { t } = useTranslation();
-  const prizes = stats.prizes.filter((p) => p.kind !== 'thanks');
+  // Sign-in and quiz activities have no prizes in the draw engine's statistics.
+  const prizeStats = stats.prizes ?? [];
   const channels = Object.entries(stats.draws_per_channel ?? {});
   return (
     <Space direction="vertical" style={{ width: '100%' }}>
@@ -199,11 +200,11 @@ function StatsView({ stats, budget }: { stats: Stats; budget: number }) {
                 tooltip: { trigger: 'axis' },
                 legend: { top: 0 },
                 grid: { left: 50, right: 20, top: 30, bottom: 40 },
-                xAxis: { type: 'category', data: stats.prizes.map((p) => `${p.pool_id}/${p.name}`) },
+                xAxis: { type: 'category', data: prizeStats.map((p) => `${p.pool_id}/${p.name}`) },
                 yAxis: { type: 'value' },
                 series: [
-                  { name: t('activity.awarded'), type: 'bar', stack: 's', data: stats.prizes.map((p) => p.awarded), itemStyle: { color: '#c8102e' } },
-                  { name: t('activity.stockLeft'), type: 'bar', stack: 's', data: stats.prizes.map((p) => p.stock_left ?? 0), itemStyle: { color: '#d9d9d9' } },
+                  { name: t('activity.awarded'), type: 'bar', stack: 's', data: prizeStats.map((p) => p.awarded), itemStyle: { color: '#c8102e' } },
+                  { name: t('activity.stockLeft'), type: 'bar', stack: 's', data: prizeStats.map((p) => p.stock_left ?? 0), itemStyle: { color: '#d9d9d9' } },
                 ],
               }}
             />
@@ -227,7 +228,7 @@ function StatsView({ stats, budget }: { stats: Stats; budget: number }) {
         rowKey={(p) => `${p.pool_id}/${p.prize_id}`}
         size="small"
         pagination={false}
-        dataSource={stats.prizes}
+        dataSource={prizeStats}
         data-testid="prize-stats"
         columns={[
           { title: t('wizard.pool'), dataIndex: 'pool_id' },
@@ -239,7 +240,6 @@ function StatsView({ stats, budget }: { stats: Stats; budget: number }) {
           { title: t('activity.dailyLeft'), dataIndex: 'daily_stock_left', align: 'right', render: (n) => (n === null ? '—' : n) },
         ]}
       />
-      {prizes.length === 0 && null}
     </Space>
   );
 }

@@ -31,6 +31,7 @@ import { api, request, type Schemas } from '../api/client';
 import { ApiError, fieldPath } from '../api/problem';
 import { TestId } from '../components/TestId';
 import { useProblemForm } from '../components/useProblemForm';
+import { QuizSettings, SignInSettings } from '../activity/SettingsEditors';
 import { expectedDraws, forecastPool, formatYuan, type PoolForecast } from '../activity/cost';
 import {
   CHANNELS,
@@ -332,10 +333,7 @@ export default function ActivityWizard() {
   const [busy, setBusy] = useState(false);
   const audiences = useAudiences();
   const template = Form.useWatch(['display', 'template'], form) ?? 'wheel';
-  // Sign-in and quiz settings are one JSON field: their member errors go to the banner.
-  const { banner, showProblem, clear } = useProblemForm(form, undefined, (p) =>
-    (DRAW_TEMPLATES as readonly string[]).includes(template) || !(p[0] === 'display' && p[1] === 'settings' && p.length > 2),
-  );
+  const { banner, showProblem, clear } = useProblemForm(form);
   const scope = Form.useWatch(['eligibility', 'scope'], form);
   const isDraw = (DRAW_TEMPLATES as readonly string[]).includes(template);
   const init = useMemo(initialValues, []);
@@ -399,8 +397,20 @@ export default function ActivityWizard() {
                 options={TEMPLATES.map((x) => ({ value: x, label: t(`template.${x}`) }))}
                 onChange={(e) => {
                   const tpl = e.target.value as string;
-                  if (tpl === 'sign_in') form.setFieldValue(['display', 'settings'], { cycle_days: 7, missed_day: 'resets_streak', streak_rewards: [{ day: 1, reward: { kind: 'points', amount: 5 } }] });
-                  else if (tpl === 'quiz') form.setFieldValue(['display', 'settings'], { questions: [], pass_score: 1, reward: { kind: 'points', amount: 50 }, attempts_per_day: 1 });
+                  if (tpl === 'sign_in') {
+                    form.setFieldValue(['display', 'settings'], {
+                      cycle_days: 7,
+                      missed_day: 'resets_streak',
+                      streak_rewards: [
+                        { day: 1, reward: { kind: 'points', amount: 5 } },
+                        { day: 7, reward: { kind: 'points', amount: 50 } },
+                      ],
+                      make_up: { per_cycle: 1, points_cost: 20 },
+                    });
+                    form.setFieldValue(['chances', 'free_per_day'], 0);
+                  } else if (tpl === 'quiz') {
+                    form.setFieldValue(['display', 'settings'], { questions: [{ text: '', type: 'single', options: [], answers: [], score: 10 }], pass_score: 10, reward: { kind: 'points', amount: 50 }, attempts_per_day: 1 });
+                  }
                   else form.setFieldValue(['display', 'settings'], tpl === 'wheel' ? { spin_ms: 4000 } : tpl === 'golden_egg' ? { eggs: 6 } : tpl === 'blind_box' ? { boxes: 6 } : {});
                 }}
                 data-testid="template"
@@ -456,7 +466,8 @@ export default function ActivityWizard() {
                 </Col>
               )}
             </Row>
-            {!isDraw && <SettingsJson template={template} />}
+            {template === 'sign_in' && <SignInSettings />}
+            {template === 'quiz' && <QuizSettings />}
           </Card>
         </div>
         <div style={show(1)}>
@@ -607,29 +618,5 @@ export default function ActivityWizard() {
         </Button>
       </Space>
     </Space>
-  );
-}
-
-// Sign-in and quiz keep their own settings (src/activity/signin_terms.h, quiz_terms.h):
-// edited as JSON here, checked by the server, whose errors name the member.
-function SettingsJson({ template }: { template: string }) {
-  const { t } = useTranslation();
-  return (
-    <Form.Item
-      name={['display', 'settings']}
-      label={t('wizard.settingsJson', { template: t(`template.${template}`) })}
-      extra={t(template === 'sign_in' ? 'wizard.signInHelp' : 'wizard.quizHelp')}
-      getValueProps={(v) => ({ value: typeof v === 'string' ? v : JSON.stringify(v ?? {}, null, 2) })}
-      normalize={(text: string) => {
-        try {
-          return JSON.parse(text);
-        } catch {
-          return text;
-        }
-      }}
-      rules={[{ validator: (_, v) => (typeof v === 'string' ? Promise.reject(new Error(t('wizard.badJson'))) : Promise.resolve()) }]}
-    >
-      <Input.TextArea autoSize={{ minRows: 6, maxRows: 20 }} style={{ fontFamily: 'monospace' }} />
-    </Form.Item>
   );
 }
