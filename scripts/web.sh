@@ -2,7 +2,8 @@
 # The web side: the operator console (web/console), the customers' H5 activity pages (web/h5),
 # the Chromium end-to-end tests (web/e2e) and the npm SMSC the SMPP tests talk to
 # (tests/smpp_peer). Each is its own npm package with a committed package-lock.json.
-#   scripts/web.sh install   npm ci where node_modules is missing or older than the lock
+#   scripts/web.sh install   npm install (locked versions) where node_modules is missing or
+#                            older than the lock
 #   scripts/web.sh build     install, then build the console and the H5 pages into */dist
 #   scripts/web.sh test      build, then every package's `npm test` (Vitest, then Chromium
 #                            against build/ci's mercator unless MERCATOR_BIN says otherwise)
@@ -24,8 +25,12 @@ install() {
   for dir in "${packages[@]}"; do
     local stamp="$dir/node_modules/.package-lock.json"
     if [[ ! -f "$stamp" || "$dir/package-lock.json" -nt "$stamp" ]]; then
-      echo "web: npm ci in $dir"
-      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      echo "web: installing the npm packages of $dir (versions from its package-lock.json)"
+      # `npm install --no-save` rather than `npm ci`: the registry mirror has no packages for
+      # other platforms (rollup's android/darwin/... builds), so the locks cannot list them and
+      # npm 11's `npm ci` refuses such a lock; install takes the locked versions and never
+      # rewrites the lock.
+      (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error)
     fi
   done
 }
