@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/test_client.h"
 #include "outreach/smpp_channel.h"
 #include "outreach/smpp_codec.h"
 #include "server/app.h"
@@ -479,6 +480,18 @@ TEST_F(SmppTest, ThrottlingIsHonouredAndEveryMessageAcceptedExactlyOnce) {
   EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), bodies);
   EXPECT_EQ(app_->smpp_channel()->stats().throttled, 7);
   EXPECT_EQ(app_->smpp_channel()->stats().failed, 0);
+  // /metrics: the link is up, the throttling answers and the records are counted.
+  http::TestClient metrics(app_->port());
+  auto metric = [&](const std::string& series) {
+    const std::string body = metrics.Fetch("GET", "/metrics").body;
+    const size_t at = body.find(series + " ");
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + series.size() + 1));
+  };
+  EXPECT_TRUE(Peer::WaitFor(
+      [&] { return metric(R"(mercator_smpp_outbound{state="submitted"})") == 12; }, 5000));
+  EXPECT_EQ(metric("mercator_smpp_bound"), 1);
+  EXPECT_EQ(metric(R"(mercator_smpp_events_total{kind="throttled"})"), 7);
+  EXPECT_EQ(metric(R"(mercator_smpp_events_total{kind="accepted"})"), 12);
 }
 
 TEST_F(SmppTest, InboundTOptsTheCustomerOut) {

@@ -206,6 +206,10 @@ class SmppChannel::Session {
     absl::MutexLock lock(&mu_);
     return stats_;
   }
+  void SetObserver(SmppChannel::Observer observer) {
+    absl::MutexLock lock(&mu_);
+    observer_ = std::move(observer);
+  }
   const SmppOptions& options() const { return options_; }
 
  private:
@@ -238,6 +242,10 @@ class SmppChannel::Session {
     bool load_now = true;
     while (!stop_) {
       const SteadyTime now = SteadyClock::now();
+      if (now >= next_observe_) {
+        next_observe_ = now + std::chrono::seconds(1);
+        Observe();
+      }
       if (fd_ < 0) {
         if (now < next_connect) {
           WaitWake(next_connect);
@@ -292,6 +300,17 @@ class SmppChannel::Session {
       }
     }
     if (fd_ >= 0) Unbind();
+  }
+
+  void Observe() {
+    SmppChannel::Observer observer;
+    Stats st;
+    {
+      absl::MutexLock lock(&mu_);
+      observer = observer_;
+      st = stats_;
+    }
+    if (observer) observer(st);
   }
 
   void WaitWake(SteadyTime until) {
@@ -832,6 +851,7 @@ class SmppChannel::Session {
   std::atomic<bool> stop_{false};
   mutable absl::Mutex mu_;
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  SmppChannel::Observer observer_ ABSL_GUARDED_BY(mu_);
 
   // Owned by the session thread.
   int fd_ = -1;
@@ -841,7 +861,9 @@ class SmppChannel::Session {
   SteadyTime last_received_ = SteadyClock::now();
   SteadyTime paused_until_ = SteadyClock::now();
   int32_t throttle_streak_ = 0;
-  bool more_pending_ = false;  // the last read of pending records stopped at its limit
+  bool more_pending_ = false;
+  SteadyTime next_observe_ =
+      SteadyClock::now();  // the last read of pending records stopped at its limit
   std::map<int64_t, Job> jobs_;
   std::deque<Ready> ready_;
   std::map<uint32_t, InFlight> inflight_;
@@ -871,6 +893,7 @@ absl::Status SmppChannel::Start() { return session_->Start(); }
 void SmppChannel::Stop() { session_->Stop(); }
 void SmppChannel::Wake() { session_->Wake(); }
 SmppChannel::Stats SmppChannel::stats() const { return session_->stats(); }
+void SmppChannel::SetObserver(Observer observer) { session_->SetObserver(std::move(observer)); }
 const SmppOptions& SmppChannel::options() const { return session_->options(); }
 
 }  // namespace mercator::outreach

@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -109,6 +110,10 @@ class SmppChannel final : public Channel {
   void Wake();
 
   Stats stats() const;
+  // Called by the session thread with the stats about once a second (for metrics); it must not
+  // call back into the channel's Start or Stop.
+  using Observer = std::function<void(const Stats& stats)>;
+  void SetObserver(Observer observer);
   const SmppOptions& options() const;
 
  private:

@@ -28,18 +28,18 @@
 #include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
-#include "store/sqlite/sqlite_campaigns.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
+#include "store/sqlite/sqlite_campaigns.h"
 #include "store/sqlite/sqlite_journeys.h"
 #include "store/sqlite/sqlite_lifecycle.h"
 #include "store/sqlite/sqlite_outreach.h"
 #include "store/sqlite/sqlite_participation.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_risk.h"
-#include "store/sqlite/sqlite_smpp.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_smpp.h"
 #include "store/sqlite/sqlite_webhook.h"
 
 namespace mercator {
@@ -98,8 +98,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
   app->points_repository_ = NewSqlitePointsRepository(*app->store_);
-  app->customer_tokens_ = std::make_unique<auth::CustomerTokenService>(app->cipher_.get(), clock,
-                                                                       options.customer_tokens);
+  app->customer_tokens_ = std::make_unique<auth::CustomerTokenService>(
+      app->cipher_.get(), clock, options.customer_tokens);
   app->points_ = std::make_unique<reward::PointsLedger>(app->points_repository_.get(), clock);
   app->coupon_repository_ = NewSqliteCouponRepository(*app->store_);
   app->coupons_ = std::make_unique<reward::CouponService>(app->coupon_repository_.get(), clock,
@@ -383,7 +383,52 @@ absl::Status App::Start() {
         });
     webhook_dispatcher_->Start();
   }
-  if (smpp_channel_ != nullptr) RETURN_IF_ERROR(smpp_channel_->Start());
+  if (smpp_channel_ != nullptr) {
+    // The SMPP link and its records: alert on mercator_smpp_bound 0 and on pending growing.
+    prometheus::Gauge* bound = &prometheus::BuildGauge()
+                                    .Name("mercator_smpp_bound")
+                                    .Help("1 while the SMPP channel is bound to the SMSC")
+                                    .Register(metrics_->registry())
+                                    .Add({});
+    auto& states = prometheus::BuildGauge()
+                       .Name("mercator_smpp_outbound")
+                       .Help("Messages of the SMPP channel by state (pending, submitted, failed)")
+                       .Register(metrics_->registry());
+    auto& pdus = prometheus::BuildCounter()
+                     .Name("mercator_smpp_events_total")
+                     .Help(
+                         "SMPP channel events: submits, accepted parts, throttling answers, "
+                         "failed messages, receipts, replies, opt-outs, binds, disconnects")
+                     .Register(metrics_->registry());
+    std::map<std::string, prometheus::Gauge*> gauges;
+    for (const char* st : {"pending", "submitted", "failed"})
+      gauges[st] = &states.Add({{"state", st}});
+    using Stats = outreach::SmppChannel::Stats;
+    const std::vector<std::pair<const char*, int64_t Stats::*>> kinds = {
+        {"submit", &Stats::submits},        {"accepted", &Stats::accepted},
+        {"throttled", &Stats::throttled},   {"failed", &Stats::failed},
+        {"receipt", &Stats::receipts},      {"reply", &Stats::replies},
+        {"opt_out", &Stats::opt_outs},      {"bind", &Stats::binds},
+        {"disconnect", &Stats::disconnects}};
+    std::vector<std::pair<prometheus::Counter*, int64_t Stats::*>> counters;
+    for (const auto& [kind, field] : kinds)
+      counters.emplace_back(&pdus.Add({{"kind", kind}}), field);
+    smpp_channel_->SetObserver([repo = smpp_repository_.get(), bound, gauges, counters,
+                                last = std::make_shared<Stats>()](const Stats& st) {
+      bound->Set(st.bound ? 1 : 0);
+      for (const auto& [counter, field] : counters) {
+        counter->Increment(static_cast<double>(st.*field - (*last).*field));
+      }
+      *last = st;
+      absl::StatusOr<std::map<std::string, int64_t>> counts = repo->CountByState();
+      if (!counts.ok()) return;
+      for (const auto& [state, gauge] : gauges) {
+        auto it = counts->find(state);
+        gauge->Set(it == counts->end() ? 0.0 : static_cast<double>(it->second));
+      }
+    });
+    RETURN_IF_ERROR(smpp_channel_->Start());
+  }
   if (options_.task_rules_interval_ms > 0) {
     task_rule_worker_ = std::make_unique<workbench::TaskRuleWorker>(
         task_rules_.get(), options_.task_rules_interval_ms);
