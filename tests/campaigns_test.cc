@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -370,6 +371,20 @@ TEST_F(CampaignsTest, ARestartNeverSendsTwice) {
   for (const auto& [customer, channels] : outbox) {
     EXPECT_EQ(channels, std::vector<std::string>{"sms"}) << customer;
   }
+
+  // The CLI follows it from the store next to the running server and prints the outcome.
+  const std::string cmd = std::string(MERCATOR_BINARY) + " --data '" + options_.data_dir +
+                          "' campaign watch " + std::to_string(id) + " 2>/dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  EXPECT_EQ(pclose(pipe), 0) << out;
+  EXPECT_NE(out.find("completed: treated 251, sent 251, delivered 0, clicked 0, failed 0, "
+                     "suppressed 0"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(CampaignsTest, RefusesBadDefinitionsAndUnreadyPlansNamingTheField) {

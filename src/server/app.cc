@@ -28,18 +28,18 @@
 #include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
+#include "store/sqlite/sqlite_campaigns.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
-#include "store/sqlite/sqlite_campaigns.h"
 #include "store/sqlite/sqlite_journeys.h"
 #include "store/sqlite/sqlite_lifecycle.h"
 #include "store/sqlite/sqlite_outreach.h"
 #include "store/sqlite/sqlite_participation.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_risk.h"
+#include "store/sqlite/sqlite_smpp.h"
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
-#include "store/sqlite/sqlite_smpp.h"
 #include "store/sqlite/sqlite_webhook.h"
 
 namespace mercator {
@@ -98,8 +98,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
   app->points_repository_ = NewSqlitePointsRepository(*app->store_);
-  app->customer_tokens_ = std::make_unique<auth::CustomerTokenService>(
-      app->cipher_.get(), clock, options.customer_tokens);
+  app->customer_tokens_ = std::make_unique<auth::CustomerTokenService>(app->cipher_.get(), clock,
+                                                                       options.customer_tokens);
   app->points_ = std::make_unique<reward::PointsLedger>(app->points_repository_.get(), clock);
   app->coupon_repository_ = NewSqliteCouponRepository(*app->store_);
   app->coupons_ = std::make_unique<reward::CouponService>(app->coupon_repository_.get(), clock,

@@ -303,6 +303,30 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   await op.waitForTimeout(800);
   assert.equal((await op.locator('[data-testid="dash.customers"]').textContent()).replace(/,/g, ''), '2000');
   await stack.screenshot(op, 'dashboard');
+  // --- a quiz from the wizard: a single-choice answer is stored as a list of option indexes --
+  await op.goto(`${base}/console/activities/new`);
+  await op.locator('[data-testid=template] label', { hasText: '答题' }).click();
+  await op.fill('[data-testid=activity-name]', '金融知识答题');
+  await op.fill('[data-testid=activity-title]', '答题赢积分');
+  await op.locator('input[placeholder="题干"]').fill('金卡年费是多少？');
+  await op.locator('.ant-select', { hasText: '选项' }).first().click();
+  for (const o of ['0元', '100元']) {
+    await op.keyboard.type(o);
+    await op.keyboard.press('Enter');
+  }
+  await op.keyboard.press('Escape');
+  await op.locator('.ant-select', { hasText: '正确答案' }).first().click();
+  await op.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option[title="0元"]').click();
+  await op.click('[data-testid=wizard-save]');
+  await op.waitForURL(/\/console\/activities\/\d+$/);
+  const quizId = Number(/activities\/(\d+)$/.exec(op.url())[1]);
+  const quiz = (await opApi('GET', `/v1/activities/${quizId}`)).json;
+  assert.equal(quiz.state, 'draft');
+  assert.deepEqual(quiz.terms.display.settings.questions, [{ text: '金卡年费是多少？', type: 'single', options: ['0元', '100元'], answers: [0], score: 10 }]);
+  assert.deepEqual(quiz.terms.display.settings.reward, { kind: 'points', amount: 50 });
+
+  await op.goto(`${base}/console/dashboard`);
+  await op.waitForSelector('[data-testid="dash.customers"]');
   await op.click('[data-testid=lang-switch] >> text=EN');
   await op.waitForSelector('text=Running activities');
   await stack.screenshot(op, 'dashboard-en');

@@ -43,9 +43,6 @@ const zh = {
     pool: '奖池', poolName: '奖池名称', group: '客户分群', groupDefault: '默认（其余客户）', groupAudience: '人群', groupRule: '规则',
     fallback: '兜底奖品 ID', fallbackHint: '抽中的奖品无库存或超预算时发放', guarantee: '保底次数', guaranteeHint: '连续未中奖 N 次后必中；0 表示无',
     addPool: '添加奖池（置顶）', noPools: '签到和答题的奖励在模板设置中配置，没有奖池。',
-    settingsJson: '{{template}}设置（JSON）', badJson: '不是合法的 JSON',
-    signInHelp: 'cycle_days 周期天数；missed_day: resets_streak 断签重置 / keeps_count 累计；streak_rewards: [{day, reward: {kind: points, amount} 或 {kind: coupon, template_id}}]；make_up: {per_cycle, points_cost} 补签',
-    quizHelp: 'questions: [{text, type: single|multiple, options, answers, score}]；pass_score 及格分；reward 首次及格奖励；attempts_per_day 每日次数',
     prev: '上一步', next: '下一步', saveDraft: '保存草稿', saveSubmit: '保存并提交审批', saved: '已保存草稿', submitted: '已提交审批',
   },
   settings: {
@@ -154,9 +151,6 @@ const en: Dict = {
     pool: 'Pool', poolName: 'Pool name', group: 'Customer group', groupDefault: 'Default (everyone else)', groupAudience: 'Audience', groupRule: 'Rule',
     fallback: 'Fallback prize id', fallbackHint: 'Given when the drawn prize is out of stock or over budget', guarantee: 'Guarantee after', guaranteeHint: 'A win after N losses in a row; 0: none',
     addPool: 'Add pool (at the top)', noPools: 'Sign-in and quiz rewards are set in the template settings; they have no pools.',
-    settingsJson: '{{template}} settings (JSON)', badJson: 'Not valid JSON',
-    signInHelp: 'cycle_days; missed_day: resets_streak | keeps_count; streak_rewards: [{day, reward: {kind: points, amount} | {kind: coupon, template_id}}]; make_up: {per_cycle, points_cost}',
-    quizHelp: 'questions: [{text, type: single|multiple, options, answers, score}]; pass_score; reward for the first pass; attempts_per_day',
     prev: 'Back', next: 'Next', saveDraft: 'Save draft', saveSubmit: 'Save and submit for approval', saved: 'Draft saved', submitted: 'Submitted for approval',
   },
   settings: {
