@@ -72,6 +72,7 @@ class WorkbenchService;
 
 namespace mercator {
 class WebhookRepository;
+class WechatRepository;
 }  // namespace mercator
 
 namespace mercator::outreach {
@@ -142,6 +143,8 @@ struct ApiContext {
   // when set (with outreach). The dispatcher may be null (no webhook channel configured).
   WebhookRepository* webhook_repository = nullptr;
   outreach::WebhookDispatcher* webhook_dispatcher = nullptr;
+  // WeChat/WeCom bindings of customers and WeChat templates (wechat_api.cc); routes when set.
+  WechatRepository* wechat_repository = nullptr;
   // Outreach campaigns (campaigns_api.cc); routes only when set.
   campaign::CampaignService* campaigns = nullptr;
 };
@@ -182,6 +185,8 @@ void RegisterOutreachRoutes(http::Router& router, ApiContext& ctx);
 void RegisterWorkbenchRoutes(http::Router& router, ApiContext& ctx);
 // /v1/webhooks/{receipts,replies}, /v1/outreach/webhook/dead-letters (outreach/webhook_channel.h).
 void RegisterWebhookRoutes(http::Router& router, ApiContext& ctx);
+// /v1/customers/{external_id}/wechat, /v1/templates/{id}/wechat (outreach/wechat_channel.h).
+void RegisterWechatRoutes(http::Router& router, ApiContext& ctx);
 // /v1/campaigns (campaign/campaign_service.h).
 void RegisterCampaignRoutes(http::Router& router, ApiContext& ctx);
 
@@ -208,6 +213,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterOutreachRoutes(router, ctx);
   RegisterWorkbenchRoutes(router, ctx);
   RegisterWebhookRoutes(router, ctx);
+  RegisterWechatRoutes(router, ctx);
   RegisterCampaignRoutes(router, ctx);
 }
 

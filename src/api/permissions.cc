@@ -190,6 +190,11 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/webhooks/replies", "webhooks:write"},
     {Method::kGet, "/v1/outreach/webhook/dead-letters", "contacts:read"},
     {Method::kPost, "/v1/outreach/webhook/dead-letters/{message_id}/retry", "contacts:write"},
+    // wechat_api.cc: customers' WeChat/WeCom addresses and the WeChat templates.
+    {Method::kPut, "/v1/customers/{external_id}/wechat", "contacts:write"},
+    {Method::kGet, "/v1/customers/{external_id}/wechat", "contacts:read"},
+    {Method::kPut, "/v1/templates/{id}/wechat", "templates:write"},
+    {Method::kGet, "/v1/templates/{id}/wechat", "templates:read"},
 };
 
 }  // namespace

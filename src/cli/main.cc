@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <tuple>
 
 #include "cli/audit_cmd.h"
 #include "cli/campaign_cmd.h"
@@ -371,6 +372,25 @@ int main(int argc, char** argv) {
   serve->add_option("--smpp-window", serve_options.smpp.window, "submit_sm outstanding at once")
       ->capture_default_str();
 
+  // The WeChat channels (docs/outreach-wechat.md): secrets from files or the environment.
+  std::string wechat_appsecret_file, wecom_corpsecret_file;
+  int64_t wecom_poll_seconds = serve_options.wechat.poll_interval_ms / 1000;
+  serve->add_option("--wechat-oa-base-url", serve_options.wechat.oa_base_url,
+                    "WeChat API base (http://...): wechat_oa goes out as template messages");
+  serve->add_option("--wechat-oa-appid", serve_options.wechat.oa_appid, "Official account appid");
+  serve->add_option("--wechat-oa-appsecret-file", wechat_appsecret_file,
+                    "File holding the appsecret (or MERCATOR_WECHAT_APPSECRET)");
+  serve->add_option("--wecom-base-url", serve_options.wechat.wecom_base_url,
+                    "WeCom API base (http://...): wecom goes out as group-send tasks");
+  serve->add_option("--wecom-corpid", serve_options.wechat.wecom_corpid, "WeCom corpid");
+  serve->add_option("--wecom-corpsecret-file", wecom_corpsecret_file,
+                    "File holding the customer-contact secret (or MERCATOR_WECOM_CORPSECRET)");
+  serve
+      ->add_option("--wecom-poll-seconds", wecom_poll_seconds,
+                   "How often WeCom tasks' results are polled")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86'400));
+
   uint64_t customers = 100000, seed = 42;
   auto* demo = cli.add_subcommand("demo", "Generate a demo bank into the data directory");
   demo->add_option("--customers", customers, "How many customers")->capture_default_str();
@@ -445,6 +465,22 @@ int main(int argc, char** argv) {
         serve_options.smpp.password = env;
       }
     }
+    for (auto [flag, file, env, out] :
+         {std::tuple{"--wechat-oa-appsecret-file", &wechat_appsecret_file,
+                     "MERCATOR_WECHAT_APPSECRET", &serve_options.wechat.oa_appsecret},
+          std::tuple{"--wecom-corpsecret-file", &wecom_corpsecret_file, "MERCATOR_WECOM_CORPSECRET",
+                     &serve_options.wechat.wecom_corpsecret}}) {
+      if (!file->empty()) {
+        std::ifstream in(*file, std::ios::binary);
+        if (!in) {
+          return Fail(absl::InvalidArgumentError(std::string(flag) + ": cannot read the file"));
+        }
+        std::getline(in, *out);
+      } else if (const char* value = std::getenv(env); value != nullptr) {
+        *out = value;
+      }
+    }
+    serve_options.wechat.poll_interval_ms = wecom_poll_seconds * 1000;
     return Serve(serve_options);
   }
   if (*demo) {

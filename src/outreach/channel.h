@@ -26,7 +26,8 @@ struct OutboundMessage {
   std::string customer;  // external id; adapters resolve the address (phone, openid) themselves
   std::string channel;
   std::string purpose;
-  std::string body;  // rendered
+  int64_t template_id = 0;  // the approved template it was rendered from
+  std::string body;         // rendered
   std::string origin;
 };
 

@@ -170,6 +170,7 @@ absl::StatusOr<SendResult> OutreachService::Send(const Message& m) {
   out.customer = rec.row.customer;
   out.channel = rec.row.channel;
   out.purpose = rec.row.purpose;
+  out.template_id = rec.row.template_id;
   out.body = rec.row.body;
   out.origin = rec.row.origin;
   absl::StatusOr<Delivery> d = channel->second->Deliver(out);

@@ -85,6 +85,12 @@ absl::Status ValidateTemplate(const TemplateSpec& spec) {
         "channel: must be one of sms, app_push, in_app, wechat_oa, wecom, email");
   }
   RETURN_IF_ERROR(CheckPurpose(spec.purpose));
+  if (spec.channel == "wechat_oa" && spec.purpose == "marketing") {
+    // WeChat's rules for template messages forbid ads (docs/outreach-wechat.md).
+    return absl::InvalidArgumentError(
+        "purpose: WeChat forbids marketing in official-account template messages; a wechat_oa "
+        "template must be a service notice");
+  }
   if (spec.body.empty() || spec.body.size() > kMaxBodyBytes) {
     return absl::InvalidArgumentError(fmt::format("body: must be 1 to {} bytes", kMaxBodyBytes));
   }

@@ -41,6 +41,7 @@
 #include "store/sqlite/sqlite_staff.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_webhook.h"
+#include "store/sqlite/sqlite_wechat.h"
 
 namespace mercator {
 
@@ -231,6 +232,23 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
           {{"messages", std::to_string(adopted)}});
     }
   }
+  // wechat_oa and wecom through WeChat's APIs, when configured (docs/outreach-wechat.md).
+  app->wechat_repository_ = NewSqliteWechatRepository(*app->store_);
+  if (options.wechat.oa_enabled() || options.wechat.wecom_enabled()) {
+    RETURN_IF_ERROR(outreach::ValidateWechatOptions(options.wechat));
+    for (const std::string& c : options.webhook.channels) {
+      if ((c == "wechat_oa" && options.wechat.oa_enabled()) ||
+          (c == "wecom" && options.wechat.wecom_enabled())) {
+        return absl::InvalidArgumentError(
+            fmt::format("wechat: {} goes to the webhook already (--webhook-channels)", c));
+      }
+    }
+    app->wechat_channel_ = std::make_unique<outreach::WechatChannel>(
+        app->wechat_repository_.get(), app->webhook_repository_.get(), app->http_client_.get(),
+        clock, options.wechat);
+    if (options.wechat.oa_enabled()) channels["wechat_oa"] = app->wechat_channel_.get();
+    if (options.wechat.wecom_enabled()) channels["wecom"] = app->wechat_channel_.get();
+  }
   app->outreach_ = std::make_unique<outreach::OutreachService>(
       app->outreach_repository_.get(), app->templates_.get(), app->customers_.get(),
       app->contact_policy_.get(), std::move(channels), clock);
@@ -296,6 +314,7 @@ absl::Status App::Start() {
   ctx.task_rules = task_rules_.get();
   ctx.webhook_repository = webhook_repository_.get();
   ctx.webhook_dispatcher = webhook_dispatcher_.get();
+  ctx.wechat_repository = wechat_repository_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
@@ -382,6 +401,10 @@ absl::Status App::Start() {
           refresh();
         });
     webhook_dispatcher_->Start();
+  }
+  if (wechat_channel_ != nullptr) {
+    wechat_channel_->SetLinkBase(outreach_->link_base());
+    wechat_channel_->Start();
   }
   if (smpp_channel_ != nullptr) {
     // The SMPP link and its records: alert on mercator_smpp_bound 0 and on pending growing.
@@ -511,6 +534,7 @@ void App::Shutdown() {
   task_rule_worker_.reset();
   if (webhook_dispatcher_) webhook_dispatcher_->Stop();
   if (smpp_channel_) smpp_channel_->Stop();
+  if (wechat_channel_) wechat_channel_->Stop();
   task_events_.reset();
   if (snapshot_thread_.joinable()) {
     {

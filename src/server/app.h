@@ -43,6 +43,7 @@
 #include "outreach/smpp_channel.h"
 #include "outreach/templates.h"
 #include "outreach/webhook_channel.h"
+#include "outreach/wechat_channel.h"
 #include "reward/coupons.h"
 #include "reward/fulfilment.h"
 #include "reward/points_ledger.h"
@@ -58,6 +59,7 @@
 #include "store/repository.h"
 #include "store/smpp_repository.h"
 #include "store/webhook_repository.h"
+#include "store/wechat_repository.h"
 #include "store/workbench_repository.h"
 #include "workbench/task_rules.h"
 #include "workbench/workbench_service.h"
@@ -129,6 +131,10 @@ struct AppOptions {
   // The SMPP channel (outreach/smpp_channel.h): SMS through an SMSC when smpp.host is set (sms
   // may not go to the webhook as well); the session thread starts with Start().
   outreach::SmppOptions smpp;
+  // The WeChat official-account and WeCom channels (outreach/wechat_channel.h): wechat_oa
+  // and/or wecom through WeChat's APIs when their base URL is set (not together with the
+  // webhook for the same channel); interval_ms 0: no thread (tests drive wechat_channel()).
+  outreach::WechatOptions wechat;
 };
 
 class App {
@@ -178,6 +184,9 @@ class App {
   // set.
   SmppRepository& smpp_store() { return *smpp_repository_; }
   outreach::SmppChannel* smpp_channel() { return smpp_channel_.get(); }
+  // The WeChat channels' records; the channel is null unless AppOptions::wechat enables one.
+  WechatRepository& wechat_store() { return *wechat_repository_; }
+  outreach::WechatChannel* wechat_channel() { return wechat_channel_.get(); }
   // Every route, after Start() (the role x endpoint test walks them).
   const http::Router& router() const { return *router_; }
   const CustomerService::RecoveryReport& recovery() const { return recovery_; }
@@ -256,6 +265,9 @@ class App {
   // The SMPP channel (after the repositories it uses: destroyed first).
   std::unique_ptr<SmppRepository> smpp_repository_;
   std::unique_ptr<outreach::SmppChannel> smpp_channel_;
+  // The WeChat channels over http_client_ and the receipts of webhook_repository_.
+  std::unique_ptr<WechatRepository> wechat_repository_;
+  std::unique_ptr<outreach::WechatChannel> wechat_channel_;
   std::unique_ptr<outreach::OutreachService> outreach_;
   std::unique_ptr<WorkbenchRepository> workbench_repository_;
   std::unique_ptr<workbench::WorkbenchService> workbench_;
