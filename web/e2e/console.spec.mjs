@@ -302,6 +302,7 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   await op.waitForSelector('[data-testid="dash.customers"]');
   await op.waitForTimeout(800);
   assert.equal((await op.locator('[data-testid="dash.customers"]').textContent()).replace(/,/g, ''), '2000');
+  await op.waitForTimeout(1200); // chart animations
   await stack.screenshot(op, 'dashboard');
   // --- a quiz from the wizard: a single-choice answer is stored as a list of option indexes --
   await op.goto(`${base}/console/activities/new`);
@@ -329,5 +330,6 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   await op.waitForSelector('[data-testid="dash.customers"]');
   await op.click('[data-testid=lang-switch] >> text=EN');
   await op.waitForSelector('text=Running activities');
+  await op.waitForTimeout(1200); // chart animations
   await stack.screenshot(op, 'dashboard-en');
 });
