@@ -11,10 +11,11 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libsmpp34-dev
   curl python3 python3-yaml
-  chromium
+  chromium fonts-wqy-microhei
 )
 # Node.js and npm build the web apps (scripts/web.sh); the machine's own Node 20 is used when
-# present, Debian's otherwise. Chromium runs the end-to-end tests (web/e2e, playwright-core).
+# present, Debian's otherwise. Chromium runs the end-to-end tests (web/e2e, playwright-core);
+# a CJK font makes its screenshots readable.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 # PostgreSQL is the peer of bench/segment only; it is installed by that script. Redis is the
 # peer of bench/draw (the Lua stock-decrement script of the usual Redis + MySQL lottery);
