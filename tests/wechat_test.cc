@@ -543,5 +543,38 @@ TEST_F(WechatTest, BindingsAreValidatedAndMissingAddressesRefuseAtSend) {
   EXPECT_TRUE(wechat_.sends().empty());
 }
 
+TEST_F(WechatTest, MessagesACrashLeftWithoutARecordAreAdoptedAtStart) {
+  const int64_t tmpl = OaTemplate();
+  Bind("C1", {{"openid", "oC1"}});
+  const outreach::SendResult first = Send("C1", "wechat_oa", tmpl, "service", "k1");
+  // As if the process died after recording a message and before enqueueing it.
+  MessageRow row;
+  row.dedupe_key = "k2";
+  row.customer = "C1";
+  row.channel = "wechat_oa";
+  row.purpose = "service";
+  row.template_id = tmpl;
+  row.origin = "manager:olivia";
+  row.status = "sent";
+  row.body = "理财产品B已到账\n2026-11-24";
+  row.created_ms = clock_.NowMs();
+  auto rec = app_->outreach_store().RecordMessage(row, 0, 0);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_FALSE(app_->wechat_store().Get(rec->row.id)->has_value());
+
+  app_.reset();
+  auto app = App::Open(options_);
+  ASSERT_TRUE(app.ok()) << app.status();
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  EXPECT_EQ(Record(std::to_string(rec->row.id)).openid, "oC1");
+  EXPECT_EQ(Record(std::to_string(rec->row.id)).state, "pending");
+  EXPECT_EQ(Run().sent, 2);  // the first message and the adopted one, each once
+  std::vector<json::object> sends = wechat_.sends();
+  ASSERT_EQ(sends.size(), 2u);
+  EXPECT_EQ(sends[1].at("data").at("thing1").at("value").as_string(), "理财产品B已到账");
+  EXPECT_EQ(Record(first.message_id).state, "sent");
+}
+
 }  // namespace
 }  // namespace mercator

@@ -252,6 +252,17 @@ absl::StatusOr<Delivery> WechatChannel::Deliver(const OutboundMessage& m) {
   return d;
 }
 
+absl::StatusOr<int64_t> WechatChannel::Adopt() {
+  int64_t adopted = 0;
+  for (const auto& [channel, token] :
+       {std::pair{"wechat_oa", oa_token_.get()}, std::pair{"wecom", wecom_token_.get()}}) {
+    if (token == nullptr) continue;
+    ASSIGN_OR_RETURN(int64_t n, repo_->Adopt(channel, clock_->NowMs()));
+    adopted += n;
+  }
+  return adopted;
+}
+
 int64_t WechatChannel::BackoffMs(int32_t attempt) const {
   int64_t delay = options_.backoff_base_ms;
   for (int32_t i = 1; i < attempt && delay < options_.backoff_max_ms; ++i) delay *= 2;
@@ -334,6 +345,12 @@ absl::Status WechatChannel::SendOa(Pass& pass) {
       RETURN_IF_ERROR(Settle(row, "pending", pass));
       continue;
     }
+    if (row.openid.empty()) {
+      row.state = "failed";
+      row.last_error = "wechat_oa: the customer has no openid bound";
+      RETURN_IF_ERROR(Settle(row, "pending", pass));
+      continue;
+    }
     ASSIGN_OR_RETURN(std::optional<WechatTemplateRow> tmpl, repo_->GetTemplate(row.template_id));
     std::vector<std::string> lines = absl::StrSplit(row.body, '\n');
     if (!tmpl || lines.size() != tmpl->fields.size()) {
@@ -400,7 +417,16 @@ absl::Status WechatChannel::CreateWecomTasks(Pass& pass) {
                    repo_->Due("wecom", "pending", clock_->NowMs(), options_.batch));
   // One task per sender and text: WeCom sends one text to the listed contacts of one sender.
   std::map<std::pair<std::string, std::string>, std::vector<WechatOutboundRow>> tasks;
-  for (WechatOutboundRow& row : due) tasks[{row.sender, row.body}].push_back(std::move(row));
+  for (WechatOutboundRow& row : due) {
+    if (row.sender.empty() || row.external_userid.empty()) {
+      row.attempts += 1;
+      row.state = "failed";
+      row.last_error = "wecom: the customer has no WeCom external contact and sender bound";
+      RETURN_IF_ERROR(Settle(row, "pending", pass));
+      continue;
+    }
+    tasks[{row.sender, row.body}].push_back(std::move(row));
+  }
   for (auto& [key, rows] : tasks) {
     {
       absl::MutexLock lock(&mu_);

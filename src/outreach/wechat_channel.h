@@ -126,6 +126,10 @@ class WechatChannel final : public Channel {
   // sender); otherwise writes the pending record and wakes the thread.
   absl::StatusOr<Delivery> Deliver(const OutboundMessage& message) override;
 
+  // Enqueues messages of the enabled channels that a crash left without an outbound record
+  // (with the customer's binding now); returns how many.
+  absl::StatusOr<int64_t> Adopt();
+
   // The public base of tracked links: a message with one links to <base>/t/<token>.
   void SetLinkBase(std::string base);
 

@@ -248,6 +248,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
         clock, options.wechat);
     if (options.wechat.oa_enabled()) channels["wechat_oa"] = app->wechat_channel_.get();
     if (options.wechat.wecom_enabled()) channels["wecom"] = app->wechat_channel_.get();
+    ASSIGN_OR_RETURN(int64_t adopted, app->wechat_channel_->Adopt());
+    if (adopted > 0) {
+      Log(Severity::kWarn, "wechat: adopted messages without an outbound record",
+          {{"messages", std::to_string(adopted)}});
+    }
   }
   app->outreach_ = std::make_unique<outreach::OutreachService>(
       app->outreach_repository_.get(), app->templates_.get(), app->customers_.get(),

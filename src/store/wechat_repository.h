@@ -72,6 +72,10 @@ class WechatRepository {
   // A pending record (message_id, channel and address of `row`) due now; a second call for the
   // same message changes nothing (idempotent by message id).
   virtual absl::Status Enqueue(const WechatOutboundRow& row, int64_t now_ms) = 0;
+  // Enqueues the sent messages of `channel` that have no record of any channel (WeChat,
+  // webhook, sandbox outbox), with the customer's current binding: a process that died between
+  // recording a message and enqueueing it. Returns how many it enqueued.
+  virtual absl::StatusOr<int64_t> Adopt(std::string_view channel, int64_t now_ms) = 0;
   // Records of `channel` in `state` with next_attempt_ms <= now_ms, oldest due first.
   virtual absl::StatusOr<std::vector<WechatOutboundRow>> Due(std::string_view channel,
                                                              std::string_view state, int64_t now_ms,

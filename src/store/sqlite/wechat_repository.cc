@@ -150,6 +150,26 @@ class SqliteWechatRepository final : public WechatRepository {
     return s.Run();
   }
 
+  absl::StatusOr<int64_t> Adopt(std::string_view channel, int64_t now_ms) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(
+        Statement s,
+        writer.conn().Prepare(
+            "INSERT INTO wechat_outbound (message_id, channel, state, openid, external_userid, "
+            "sender, attempts, next_attempt_ms, created_ms, updated_ms) SELECT m.id, m.channel, "
+            "'pending', COALESCE(b.openid, ''), COALESCE(b.wecom_external_userid, ''), "
+            "COALESCE(b.wecom_sender, ''), 0, ?1, ?1, ?1 FROM outreach_messages m "
+            "LEFT JOIN wechat_bindings b ON b.customer = m.customer "
+            "WHERE m.channel = ?2 AND m.status = 'sent' "
+            "AND NOT EXISTS (SELECT 1 FROM wechat_outbound w WHERE w.message_id = m.id) "
+            "AND NOT EXISTS (SELECT 1 FROM webhook_outbound h WHERE h.message_id = m.id) "
+            "AND NOT EXISTS (SELECT 1 FROM sandbox_outbox o WHERE o.message_id = m.id)",
+            "wechat: adopting messages without an outbound record"));
+    s.BindInt64(1, now_ms).BindText(2, channel);
+    RETURN_IF_ERROR(s.Run());
+    return static_cast<int64_t>(sqlite3_changes(writer.conn().raw()));
+  }
+
   absl::StatusOr<std::vector<WechatOutboundRow>> Due(std::string_view channel,
                                                      std::string_view state, int64_t now_ms,
                                                      int limit) override {
