@@ -39,6 +39,10 @@ namespace mercator::campaign {
 class CampaignService;
 }  // namespace mercator::campaign
 
+namespace mercator::placement {
+class PlacementService;
+}  // namespace mercator::placement
+
 namespace mercator::activity {
 class ActivityService;
 class LocalRiskRules;
@@ -147,6 +151,8 @@ struct ApiContext {
   WechatRepository* wechat_repository = nullptr;
   // Outreach campaigns (campaigns_api.cc); routes only when set.
   campaign::CampaignService* campaigns = nullptr;
+  // In-app placements (placements_api.cc); routes only when set (with outreach).
+  placement::PlacementService* placements = nullptr;
 };
 
 void RegisterSystemRoutes(http::Router& router, ApiContext& ctx);
@@ -189,6 +195,8 @@ void RegisterWebhookRoutes(http::Router& router, ApiContext& ctx);
 void RegisterWechatRoutes(http::Router& router, ApiContext& ctx);
 // /v1/campaigns (campaign/campaign_service.h).
 void RegisterCampaignRoutes(http::Router& router, ApiContext& ctx);
+// /v1/placements (placement/placement_service.h).
+void RegisterPlacementRoutes(http::Router& router, ApiContext& ctx);
 
 inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterSystemRoutes(router, ctx);
@@ -215,6 +223,7 @@ inline void RegisterAll(http::Router& router, ApiContext& ctx) {
   RegisterWebhookRoutes(router, ctx);
   RegisterWechatRoutes(router, ctx);
   RegisterCampaignRoutes(router, ctx);
+  RegisterPlacementRoutes(router, ctx);
 }
 
 }  // namespace mercator::api

@@ -98,6 +98,17 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/campaigns/{id}/cancel", "campaigns:write"},
     {Method::kGet, "/v1/campaigns/{id}/report", "campaigns:read"},
     {Method::kGet, "/v1/campaigns/{id}/members", "campaigns:read"},
+    // placements_api.cc: definitions and stats are staff's (placements:read); the app
+    // back-end's placements scope asks for a slot's cards (a staff member gets a preview).
+    {Method::kGet, "/v1/placements", "placements:read"},
+    {Method::kPost, "/v1/placements", "placements:write"},
+    {Method::kPut, "/v1/placements/{id}", "placements:write"},
+    {Method::kPost, "/v1/placements/{id}/submit", "placements:write"},
+    {Method::kPost, "/v1/placements/{id}/pause", "placements:write"},
+    {Method::kPost, "/v1/placements/{id}/resume", "placements:write"},
+    {Method::kPost, "/v1/placements/{id}/end", "placements:write"},
+    {Method::kGet, "/v1/placements/{id}/stats", "placements:read"},
+    {Method::kGet, "/v1/placements/{slot}", "placements:read"},
     // journeys_api.cc (approval through /v1/approvals)
     {Method::kGet, "/v1/journeys", "journeys:read"},
     {Method::kPost, "/v1/journeys", "journeys:write"},

@@ -8,7 +8,7 @@ namespace mercator::auth {
 namespace {
 
 // Sorted.
-constexpr std::array<std::string_view, 41> kAllPermissions = {
+constexpr std::array<std::string_view, 42> kAllPermissions = {
     "activities:read",   // activities: terms, versions, stats, draw log
     "activities:write",  // create, edit, submit, pause, resume, end, clone activities
     "approvals:decide",  // approve or reject someone else's submission (never one's own)
@@ -32,7 +32,8 @@ constexpr std::array<std::string_view, 41> kAllPermissions = {
     "journeys:read",     // journeys: definitions, versions, stats, customers' entries
     "journeys:write",    // create, edit, submit, pause, resume, end journeys (audited)
     "pii:read",          // see name, phone and ID number unmasked (each read is audited)
-    "placements:read",   // client scope: ask what to show a customer
+    "placements:read",   // client scope: a customer's cards; staff: definitions, stats
+    "placements:write",  // create, edit, submit, pause, resume, end placements (audited)
     "rewards:read",      // customers' points balances and statements, coupon templates
     "rewards:redeem",    // client scope: redeem a customer's coupon
     "rewards:write",     // adjust points (audited), manage coupon templates and inventory
@@ -66,22 +67,25 @@ const std::vector<RoleDef>& Roles() {
        {"approvals:read", "audiences:read", "audiences:write", "audit:read", "clients:manage",
         "customers:erase", "customers:read", "customers:write", "segments:read", "self",
         "tags:read", "tags:write", "users:manage", "users:read", "workbench:manage"}},
-      {"operator", {"activities:read", "activities:write", "approvals:read", "approvals:submit",
-                    "audiences:read",  "audiences:write",  "customers:read", "exports:read",
-                    "rewards:read",    "rewards:write",    "risk:read",      "risk:write",
-                    "segments:export", "segments:read",    "self",           "tags:read",
-                    "tags:write",      "contacts:read",    "contacts:write", "templates:read",
-                    "templates:write", "journeys:read",    "journeys:write", "campaigns:read",
-                    "campaigns:write"}},
+      {"operator", {"activities:read",  "activities:write", "approvals:read",
+                    "approvals:submit", "audiences:read",   "audiences:write",
+                    "customers:read",   "exports:read",     "rewards:read",
+                    "rewards:write",    "risk:read",        "risk:write",
+                    "segments:export",  "segments:read",    "self",
+                    "tags:read",        "tags:write",       "contacts:read",
+                    "contacts:write",   "templates:read",   "templates:write",
+                    "journeys:read",    "journeys:write",   "campaigns:read",
+                    "campaigns:write",  "placements:read",  "placements:write"}},
       {"approver",
        {"activities:read", "approvals:decide", "approvals:read", "audiences:read", "campaigns:read",
-        "customers:read", "journeys:read", "segments:read", "self", "tags:read", "templates:read"}},
+        "customers:read", "journeys:read", "placements:read", "segments:read", "self", "tags:read",
+        "templates:read"}},
       {"manager",
        {"activities:read", "audiences:read", "customers:read", "journeys:read", "pii:read",
         "rewards:read", "segments:read", "self", "tags:read", "templates:read", "workbench:use"}},
       {"analyst",
        {"activities:read", "audiences:read", "campaigns:read", "customers:read", "journeys:read",
-        "rewards:read", "risk:read", "segments:read", "self", "tags:read"}},
+        "placements:read", "rewards:read", "risk:read", "segments:read", "self", "tags:read"}},
       {"auditor", {"approvals:read", "audit:read", "self", "users:read"}},
   };
   return *roles;

@@ -29,6 +29,7 @@
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_campaigns.h"
+#include "store/sqlite/sqlite_placements.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
 #include "store/sqlite/sqlite_journeys.h"
@@ -275,6 +276,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       app->campaign_repository_.get(), app->approvals_.get(), app->audiences_.get(),
       &app->store_->customers(), app->templates_.get(), app->outreach_.get(),
       app->contact_policy_.get(), app->events_.get(), clock, options.campaigns);
+  app->placement_repository_ = NewSqlitePlacementRepository(*app->store_);
+  app->placements_ = std::make_unique<placement::PlacementService>(
+      app->placement_repository_.get(), app->approvals_.get(), app->audiences_.get(),
+      app->customers_.get(), app->contact_policy_.get(), app->outreach_repository_.get(), clock);
   return app;
 }
 
@@ -306,6 +311,7 @@ absl::Status App::Start() {
   ctx.fulfilments = fulfilments_.get();
   ctx.journeys = journeys_.get();
   ctx.campaigns = campaigns_.get();
+  ctx.placements = placements_.get();
   ctx.activities = activities_.get();
   ctx.sign_ins = sign_ins_.get();
   ctx.quizzes = quizzes_.get();

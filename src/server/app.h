@@ -43,6 +43,7 @@
 #include "outreach/smpp_channel.h"
 #include "outreach/templates.h"
 #include "outreach/webhook_channel.h"
+#include "placement/placement_service.h"
 #include "outreach/wechat_channel.h"
 #include "reward/coupons.h"
 #include "reward/fulfilment.h"
@@ -56,6 +57,7 @@
 #include "store/lifecycle_repository.h"
 #include "store/outreach_repository.h"
 #include "store/pii_cipher.h"
+#include "store/placement_repository.h"
 #include "store/repository.h"
 #include "store/smpp_repository.h"
 #include "store/webhook_repository.h"
@@ -168,6 +170,7 @@ class App {
   reward::FulfilmentService& fulfilments() { return *fulfilments_; }
   journey::JourneyService& journeys() { return *journeys_; }
   campaign::CampaignService& campaigns() { return *campaigns_; }
+  placement::PlacementService& placements() { return *placements_; }
   journey::Engine& journey_engine() { return *journey_engine_; }
   // The one door for outbound touches (outreach/outreach.h) and the manager's task inbox
   // (workbench/task_sink.h), for journeys and campaigns.
@@ -276,6 +279,9 @@ class App {
   // Campaigns send through outreach_ (declared after it: destroyed, and stopped, first).
   std::unique_ptr<CampaignRepository> campaign_repository_;
   std::unique_ptr<campaign::CampaignService> campaigns_;
+  // In-app placements read the contact policy and write tracked links of outreach.
+  std::unique_ptr<PlacementRepository> placement_repository_;
+  std::unique_ptr<placement::PlacementService> placements_;
   std::unique_ptr<http::Metrics> metrics_;
   // After metrics_ (its gauge) and fulfilments_: stopped first (also in Shutdown()).
   std::unique_ptr<reward::FulfilmentWorker> fulfilment_worker_;
