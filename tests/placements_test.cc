@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -258,6 +259,32 @@ TEST_F(PlacementsTest, TheDailyCapCountsPerCustomerPerLocalDay) {
   EXPECT_EQ(Cards("home_banner", Id(1)), only_backup);
   json::value st = Stats(id);
   EXPECT_EQ(Int(st, "impressions"), 2 + 1 + 2);  // C001 Monday, C002, C001 Tuesday
+}
+
+TEST_F(PlacementsTest, ConcurrentRequestsCannotBothTakeTheLastImpression) {
+  json::object def = Def("home_banner", "once", 1);
+  def["daily_cap"] = 1;
+  const int64_t id = Live(def);
+  constexpr int kThreads = 8;
+  std::vector<int> served(kThreads, -1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      http::TestClient own(app_->port());
+      http::HttpResult r = test::SignedFetch(own, key_, clock_.NowMs(), "GET",
+                                             "/v1/placements/home_banner?customer=" + Id(7));
+      if (r.status == 200)
+        served[t] = static_cast<int>(Parse(r.body).at("cards").as_array().size());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int total = 0;
+  for (int n : served) {
+    EXPECT_GE(n, 0);  // every request answered 200
+    total += n;
+  }
+  EXPECT_EQ(total, 1);
+  EXPECT_EQ(Int(Stats(id), "impressions"), 1);
 }
 
 TEST_F(PlacementsTest, DoNotDisturbAndOptOutsHideMarketingCardsButNotServiceCards) {
