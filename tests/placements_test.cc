@@ -185,6 +185,27 @@ TEST_F(PlacementsTest, RuleTargetingMatchesTheCustomersCreated) {
   EXPECT_EQ(Int(st, "customers"), expected_members);
 }
 
+// Membership is evaluated on the index and kept per placement for a few seconds: a tag change
+// shows once that time has passed, not on the very next request (and not after a day).
+TEST_F(PlacementsTest, MembershipFollowsTagChangesWithinSeconds) {
+  json::object def = Def("wealth_card", "高净值", 1);
+  def["audience"] = json::object{{"rule", "aum >= 50000"}};
+  const int64_t id = Live(def);
+  const std::vector<int64_t> none, one{id};
+  EXPECT_EQ(Cards("wealth_card", Id(50)), one);  // 50,000
+  Expect(
+      admin_->Fetch(
+          "POST", "/v1/customers/batch",
+          json::serialize(json::object{
+              {"customers", json::array{json::object{{"external_id", Id(50)},
+                                                     {"tags", json::object{{"aum", "100"}}}}}}})),
+      200);
+  EXPECT_EQ(Cards("wealth_card", Id(50)), one);  // the cached members, seconds old
+  clock_.Advance(6'000);
+  EXPECT_EQ(Cards("wealth_card", Id(50)), none);
+  EXPECT_EQ(Cards("wealth_card", Id(51)), one);
+}
+
 TEST_F(PlacementsTest, SavedAudienceTargetsItsMembers) {
   json::value a = Expect(
       op_->Fetch("POST", "/v1/audiences", R"({"name":"上海客户","rule":"province = \"上海\""})"),
