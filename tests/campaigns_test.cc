@@ -445,6 +445,94 @@ TEST_F(CampaignsTest, PauseResumeAndCancel) {
   EXPECT_EQ(Int(rep.at("progress"), "done"), 20);
 }
 
+TEST_F(CampaignsTest, FallsBackToTheNextChannelWhenNotDeliveredInTime) {
+  const int64_t push = ApprovedTemplate("app_push", kPush);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  for (int i = 50; i <= kCustomers; ++i) {
+    Consent(Id(i), "app_push", true);
+    Consent(Id(i), "sms", true);
+  }
+  json::value hooks = Expect(
+      admin_->Fetch("POST", "/v1/clients", R"({"name":"Push platform","scopes":["webhooks"]})"),
+      201);
+  const test::ApiKey hooks_key{Str(hooks, "key_id"), Str(hooks, "secret")};
+  json::object def = Definition(push, sms);
+  def["holdout_percent"] = 0;
+  def["throttle_per_second"] = 1000;
+  def["channels"].as_array()[0].as_object()["fallback_after_minutes"] = 30;
+  const int64_t id = ApprovedCampaign(def);
+  RunOnce();  // the snapshot
+  clock_.Advance(kSecond);
+  EXPECT_EQ(RunOnce(), 251);  // every push goes out
+  clock_.Advance(kSecond);
+  RunOnce();
+  // Still running: the pushes' delivery is awaited.
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "running");
+
+  // The push platform confirms delivery for the first 100 members only.
+  std::map<std::string, int64_t> push_message;
+  std::string cursor;
+  while (true) {
+    json::value o = Expect(
+        op_->Fetch("GET",
+                   Path(id, "/members?limit=200" + (cursor.empty() ? "" : "&cursor=" + cursor))),
+        200);
+    for (const json::value& m : o.at("members").as_array()) {
+      push_message[Str(m, "customer")] = Int(m, "message_id");
+    }
+    if (o.at("next_cursor").is_null()) break;
+    cursor = std::string(o.at("next_cursor").as_string());
+  }
+  ASSERT_EQ(push_message.size(), 251u);
+  std::set<std::string> delivered;
+  for (const auto& [customer, message_id] : push_message) {
+    if (delivered.size() == 100) break;
+    http::HttpResult r =
+        test::SignedFetch(*client_, hooks_key, clock_.NowMs(), "POST", "/v1/webhooks/receipts",
+                          json::serialize(json::object{{"message_id", std::to_string(message_id)},
+                                                       {"status", "delivered"}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+    delivered.insert(customer);
+  }
+
+  // 29 minutes: nothing falls back yet. 30: the other 151 get the SMS, even under a day cap of
+  // one, because an undelivered push is not a contact.
+  clock_.Advance(29 * 60 * kSecond);
+  EXPECT_EQ(RunOnce(), 0);
+  clock_.Advance(60 * kSecond);
+  EXPECT_EQ(RunOnce(), 151);
+  clock_.Advance(kSecond);
+  RunOnce();
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
+
+  std::map<std::string, std::vector<std::string>> outbox = Outbox();
+  ASSERT_EQ(outbox.size(), 251u);
+  for (const auto& [customer, channels] : outbox) {
+    if (delivered.contains(customer)) {
+      EXPECT_EQ(channels, std::vector<std::string>{"app_push"}) << customer;
+    } else {
+      EXPECT_EQ(channels, (std::vector<std::string>{"app_push", "sms"})) << customer;
+    }
+  }
+  json::value rep = Expect(op_->Fetch("GET", Path(id, "/report")), 200);
+  EXPECT_EQ(Int(rep, "sent"), 251);
+  EXPECT_EQ(Int(rep.at("fallbacks"), "app_push->sms"), 151);
+  EXPECT_EQ(Int(rep, "delivered"), 100);
+  json::value members = Expect(op_->Fetch("GET", Path(id, "/members?limit=200")), 200);
+  for (const json::value& m : members.at("members").as_array()) {
+    const std::string trail = Str(m, "trail");
+    if (delivered.contains(Str(m, "customer"))) {
+      EXPECT_EQ(trail, "app_push:sent");
+    } else {
+      EXPECT_EQ(trail, "app_push:sent app_push:undelivered sms:sent");
+    }
+  }
+  // A fallback needs a channel after it.
+  def["channels"].as_array()[1].as_object()["fallback_after_minutes"] = 10;
+  json::value bad = Expect(op_->Fetch("POST", "/v1/campaigns", json::serialize(def)), 400);
+  EXPECT_NE(json::serialize(bad).find("channels[1].fallback_after_minutes"), std::string::npos);
+}
+
 TEST_F(CampaignsTest, DoNotDisturbSuppressesMarketingAndImportsAllOrNothing) {
   const int64_t push = ApprovedTemplate("app_push", kPush);
   const int64_t sms = ApprovedTemplate("sms", kSms);

@@ -167,6 +167,12 @@ absl::StatusOr<Definition> ParseDefinition(const json::value& doc) {
     if (step.template_id == 0) return Bad(field + ".template_id", "is required");
     ASSIGN_OR_RETURN(step.cost_fen,
                      IntMember(v.as_object(), "cost_fen", field + ".cost_fen", 0, 100'000, 0));
+    ASSIGN_OR_RETURN(step.fallback_after_minutes,
+                     IntMember(v.as_object(), "fallback_after_minutes",
+                               field + ".fallback_after_minutes", 0, 7 * 24 * 60, 0));
+    if (step.fallback_after_minutes > 0 && i + 1 == ch->as_array().size()) {
+      return Bad(field + ".fallback_after_minutes", "the last channel has none to fall back to");
+    }
     d.channels.push_back(std::move(step));
   }
 
@@ -460,6 +466,76 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
   return repo_->Move(row.id, t).status();
 }
 
+absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const Definition& d,
+                                                  size_t first, CampaignMember& m, int64_t now) {
+  m.fallback_due_ms = 0;
+  for (size_t k = first; k < d.channels.size(); ++k) {
+    const ChannelStep& step = d.channels[k];
+    outreach::Message msg;
+    msg.uid = m.uid;
+    msg.customer = m.customer;
+    msg.channel = step.channel;
+    msg.purpose = d.purpose;
+    msg.template_id = std::to_string(step.template_id);
+    msg.variables = d.variables;
+    msg.link_url = d.link;
+    msg.origin = fmt::format("campaign:{}", row.id);
+    msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, step.channel);
+    absl::StatusOr<outreach::SendResult> r = outreach_->Send(msg);
+    if (!r.ok()) {
+      if (!absl::IsInvalidArgument(r.status())) return r.status();
+      // The plan no longer works (a template withdrawn, a channel unconfigured): stop the
+      // campaign for the operator instead of burning through the audience.
+      (void)repo_->Move(row.id, Change("running", "paused", now));
+      Log(Severity::kError, "campaign paused: a message was refused",
+          {{"campaign", std::to_string(row.id)}, {"error", std::string(r.status().message())}});
+      return false;
+    }
+    const bool sent = r->outcome == outreach::SendResult::Outcome::kSent;
+    m.channel = step.channel;
+    m.state = sent                                                       ? "sent"
+              : r->outcome == outreach::SendResult::Outcome::kSuppressed ? "suppressed"
+                                                                         : "failed";
+    m.reason = r->reason;
+    if (!m.trail.empty()) m.trail += ' ';
+    m.trail += fmt::format("{}:{}", step.channel, sent ? "sent" : r->reason);
+    m.message_id = 0;
+    std::from_chars(r->message_id.data(), r->message_id.data() + r->message_id.size(),
+                    m.message_id);
+    if (sent && step.fallback_after_minutes > 0 && k + 1 < d.channels.size()) {
+      m.fallback_due_ms = now + step.fallback_after_minutes * 60'000;
+    }
+    if (sent || !FallsBack(*r)) break;
+  }
+  m.done_ms = now;
+  return true;
+}
+
+absl::StatusOr<int64_t> CampaignService::RunFallbacks(const CampaignRow& row, const Definition& d,
+                                                      int64_t now, int64_t budget) {
+  const int limit = static_cast<int>(std::min<int64_t>(budget, options_.batch));
+  ASSIGN_OR_RETURN(std::vector<CampaignMember> due, repo_->DueFallbacks(row.id, now, limit));
+  for (size_t i = 0; i < due.size(); ++i) {
+    CampaignMember& m = due[i];
+    size_t at = 0;
+    while (at < d.channels.size() && d.channels[at].channel != m.channel) ++at;
+    if (at >= d.channels.size()) continue;  // never expected: the plan is frozen
+    const int64_t minutes = d.channels[at].fallback_after_minutes;
+    // The message no longer counts as a contact (caps); the next channel may reach them.
+    RETURN_IF_ERROR(repo_->ExpireMessage(m.message_id,
+                                         fmt::format("not delivered within {} minutes", minutes)));
+    m.trail += fmt::format(" {}:undelivered", m.channel);
+    ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, at + 1, m, now));
+    if (!ok) {
+      due.resize(i);
+      RETURN_IF_ERROR(repo_->RecordFallbacks(row.id, due));
+      return static_cast<int64_t>(i);
+    }
+  }
+  RETURN_IF_ERROR(repo_->RecordFallbacks(row.id, due));
+  return static_cast<int64_t>(due.size());
+}
+
 absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const Definition& d,
                                                    int64_t now) {
   if (!InWindow(d, now)) {
@@ -472,15 +548,17 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
   int64_t budget = d.throttle_per_second * elapsed / 1000;
   if (budget <= 0) return 0;
   it->second = now;
-  int64_t handled = 0;
+  // Members whose message was not delivered in time go first: they were due earlier.
+  ASSIGN_OR_RETURN(int64_t handled, RunFallbacks(row, d, now, budget));
+  budget -= handled;
   uint32_t after = 0;
   while (budget > 0) {
     const int limit = static_cast<int>(std::min<int64_t>(budget, options_.batch));
     ASSIGN_OR_RETURN(std::vector<CampaignMember> page, repo_->Pending(row.id, after, limit));
     if (page.empty()) {
-      if (handled == 0) {
-        CampaignRepository::Transition t = Change("running", "completed", now, now);
-        RETURN_IF_ERROR(repo_->Move(row.id, t).status());
+      ASSIGN_OR_RETURN(int64_t awaiting, repo_->AwaitingFallbacks(row.id));
+      if (handled == 0 && awaiting == 0) {
+        RETURN_IF_ERROR(repo_->Move(row.id, Change("running", "completed", now, now)).status());
         last_slice_.erase(row.id);
         Log(Severity::kInfo, "campaign completed", {{"campaign", std::to_string(row.id)}});
       }
@@ -488,52 +566,12 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
     }
     after = page.back().uid;
     for (size_t i = 0; i < page.size(); ++i) {
-      CampaignMember& m = page[i];
-      for (const ChannelStep& step : d.channels) {
-        outreach::Message msg;
-        msg.uid = m.uid;
-        msg.customer = m.customer;
-        msg.channel = step.channel;
-        msg.purpose = d.purpose;
-        msg.template_id = std::to_string(step.template_id);
-        msg.variables = d.variables;
-        msg.link_url = d.link;
-        msg.origin = fmt::format("campaign:{}", row.id);
-        msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, step.channel);
-        absl::StatusOr<outreach::SendResult> r = outreach_->Send(msg);
-        m.channel = step.channel;
-        if (!r.ok()) {
-          if (absl::IsInvalidArgument(r.status())) {
-            // The plan no longer works (a template withdrawn, a channel unconfigured): stop
-            // the campaign for the operator instead of burning through the audience.
-            CampaignRepository::Transition t = Change("running", "paused", now);
-            (void)repo_->Move(row.id, t);
-            Log(Severity::kError, "campaign paused: a message was refused",
-                {{"campaign", std::to_string(row.id)},
-                 {"error", std::string(r.status().message())}});
-            page.resize(i);  // the members before this one are done
-            RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
-            return handled + static_cast<int64_t>(i);
-          }
-          return r.status();
-        }
-        const char* outcome = r->outcome == outreach::SendResult::Outcome::kSent ? "sent"
-                              : r->outcome == outreach::SendResult::Outcome::kSuppressed
-                                  ? "suppressed"
-                                  : "failed";
-        if (!m.trail.empty()) m.trail += ' ';
-        m.trail +=
-            fmt::format("{}:{}", step.channel,
-                        r->outcome == outreach::SendResult::Outcome::kSent ? "sent" : r->reason);
-        m.state = outcome;
-        m.reason = r->reason;
-        int64_t message_id = 0;
-        std::from_chars(r->message_id.data(), r->message_id.data() + r->message_id.size(),
-                        message_id);
-        m.message_id = message_id;
-        if (r->outcome == outreach::SendResult::Outcome::kSent || !FallsBack(*r)) break;
+      ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, 0, page[i], now));
+      if (!ok) {
+        page.resize(i);  // the members before this one are done
+        RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
+        return handled + static_cast<int64_t>(i);
       }
-      m.done_ms = now;
     }
     RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
     handled += static_cast<int64_t>(page.size());

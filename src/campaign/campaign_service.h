@@ -8,6 +8,7 @@
 //    "audience": {"audience_id": 3} | {"rule": "aum >= 50000"},
 //    "channels": [{"channel": "app_push", "template_id": 5, "cost_fen": 0},
 //                 {"channel": "sms", "template_id": 6, "cost_fen": 5}],
+//    (a step may add "fallback_after_minutes": 30: undelivered by then, the next step goes)
 //    "variables": {"product": "..."}, "link": "https://m.bank.example/wm90",
 //    "start_at": "2026-11-24T09:00:00+08:00",          (optional: as soon as approved)
 //    "send_window": {"start": "09:00", "end": "20:00"}, (local time; optional: all day)
@@ -72,6 +73,9 @@ struct ChannelStep {
   std::string channel;
   int64_t template_id = 0;
   int64_t cost_fen = 0;  // per message sent
+  // Not delivered (no "delivered" receipt) this many minutes after it was sent: the message
+  // counts as failed and the plan's next channel is tried. 0: no such fallback.
+  int64_t fallback_after_minutes = 0;
 };
 
 struct Definition {
@@ -188,6 +192,13 @@ class CampaignService {
   void OnDecided(const Approval& approval);
   absl::Status Snapshot(const CampaignRow& row, const Definition& d);
   absl::StatusOr<int64_t> SendSlice(const CampaignRow& row, const Definition& d, int64_t now);
+  // Tries the plan's channels from `first` for a member; fills its outcome, trail and the
+  // fallback check of the channel that sent. Returns false when the plan no longer works (a
+  // template withdrawn, a channel unconfigured): the campaign is paused.
+  absl::StatusOr<bool> TryChannels(const CampaignRow& row, const Definition& d, size_t first,
+                                   CampaignMember& m, int64_t now);
+  absl::StatusOr<int64_t> RunFallbacks(const CampaignRow& row, const Definition& d, int64_t now,
+                                       int64_t budget);
   bool InWindow(const Definition& d, int64_t now);
 
   CampaignRepository* const repo_;

@@ -42,6 +42,7 @@ struct CampaignMember {
   std::string reason;
   std::string trail;
   int64_t done_ms = 0;
+  int64_t fallback_due_ms = 0;  // when the sent message's delivery is checked (0: never)
 };
 
 // Members counted by group and outcome, for reports.
@@ -94,9 +95,21 @@ class CampaignRepository {
   // Members (any state) with uid > after_uid, ascending, at most `limit`.
   virtual absl::StatusOr<std::vector<CampaignMember>> Members(int64_t id, uint32_t after_uid,
                                                               int limit) = 0;
-  // Writes state, channel, message_id, reason, trail and done_ms of each member (one
-  // transaction) where the member is still pending.
+  // Writes state, channel, message_id, reason, trail, done_ms and fallback_due_ms of each
+  // member (one transaction) where the member is still pending.
   virtual absl::Status RecordOutcomes(int64_t id, const std::vector<CampaignMember>& outcomes) = 0;
+
+  // Fallback on "not delivered within T". DueFallbacks first clears the check of members
+  // whose message got a "delivered" receipt, then returns those (uid ascending, at most
+  // `limit`) whose check is due at `now_ms` without one. ExpireMessage marks such a message
+  // failed with `reason` (so it no longer counts against the contact caps) if it is still
+  // "sent". RecordFallbacks writes the members' new outcome where a check was due.
+  // AwaitingFallbacks counts members whose check is still ahead.
+  virtual absl::StatusOr<std::vector<CampaignMember>> DueFallbacks(int64_t id, int64_t now_ms,
+                                                                   int limit) = 0;
+  virtual absl::Status ExpireMessage(int64_t message_id, std::string_view reason) = 0;
+  virtual absl::Status RecordFallbacks(int64_t id, const std::vector<CampaignMember>& outcomes) = 0;
+  virtual absl::StatusOr<int64_t> AwaitingFallbacks(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) = 0;
 };
 

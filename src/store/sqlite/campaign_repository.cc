@@ -48,6 +48,7 @@ CampaignMember ReadMember(const Statement& s) {
   m.reason = std::string(s.ColumnText(5));
   m.trail = std::string(s.ColumnText(6));
   m.done_ms = s.ColumnInt64(7);
+  m.fallback_due_ms = s.ColumnInt64(8);
   return m;
 }
 
@@ -208,7 +209,8 @@ class SqliteCampaignRepository final : public CampaignRepository {
   absl::StatusOr<std::vector<CampaignMember>> Pending(int64_t id, uint32_t after_uid,
                                                       int limit) override {
     return ReadMembers(
-        "SELECT uid, customer, state, channel, message_id, reason, trail, done_ms FROM "
+        "SELECT uid, customer, state, channel, message_id, reason, trail, done_ms, "
+        "fallback_due_ms FROM "
         "campaign_members WHERE campaign_id = ? AND state = 'pending' AND uid > ? ORDER BY uid "
         "LIMIT ?",
         id, after_uid, limit);
@@ -217,34 +219,102 @@ class SqliteCampaignRepository final : public CampaignRepository {
   absl::StatusOr<std::vector<CampaignMember>> Members(int64_t id, uint32_t after_uid,
                                                       int limit) override {
     return ReadMembers(
-        "SELECT uid, customer, state, channel, message_id, reason, trail, done_ms FROM "
+        "SELECT uid, customer, state, channel, message_id, reason, trail, done_ms, "
+        "fallback_due_ms FROM "
         "campaign_members WHERE campaign_id = ? AND uid > ? ORDER BY uid LIMIT ?",
         id, after_uid, limit);
   }
 
   absl::Status RecordOutcomes(int64_t id, const std::vector<CampaignMember>& outcomes) override {
+    return Record(id, outcomes, /*pending=*/true);
+  }
+
+  absl::Status RecordFallbacks(int64_t id, const std::vector<CampaignMember>& outcomes) override {
+    return Record(id, outcomes, /*pending=*/false);
+  }
+
+  absl::StatusOr<std::vector<CampaignMember>> DueFallbacks(int64_t id, int64_t now_ms,
+                                                           int limit) override {
+    {
+      Db::WriterLease writer(db_);
+      ASSIGN_OR_RETURN(
+          Statement s,
+          writer.conn().Prepare(
+              "UPDATE campaign_members SET fallback_due_ms = 0 WHERE campaign_id = ? AND "
+              "fallback_due_ms > 0 AND EXISTS (SELECT 1 FROM outreach_receipts r WHERE "
+              "r.message_id = campaign_members.message_id AND r.status = 'delivered')",
+              "campaigns: clearing delivered fallbacks"));
+      s.BindInt64(1, id);
+      RETURN_IF_ERROR(s.Run());
+    }
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare(
+                         "SELECT uid, customer, state, channel, message_id, reason, trail, "
+                         "done_ms, fallback_due_ms FROM campaign_members WHERE campaign_id = ? "
+                         "AND fallback_due_ms > 0 AND fallback_due_ms <= ? ORDER BY uid LIMIT ?",
+                         "campaigns: reading due fallbacks"));
+    s.BindInt64(1, id).BindInt64(2, now_ms).BindInt64(3, limit);
+    std::vector<CampaignMember> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (!got) break;
+      out.push_back(ReadMember(s));
+    }
+    return out;
+  }
+
+  absl::Status ExpireMessage(int64_t message_id, std::string_view reason) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s, writer.conn().Prepare(
+                                      "UPDATE outreach_messages SET status = 'failed', reason = "
+                                      "? WHERE id = ? AND status = 'sent'",
+                                      "campaigns: expiring an undelivered message"));
+    s.BindText(1, reason).BindInt64(2, message_id);
+    return s.Run();
+  }
+
+  absl::StatusOr<int64_t> AwaitingFallbacks(int64_t id) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(
+                                      "SELECT COUNT(*) FROM campaign_members WHERE campaign_id "
+                                      "= ? AND fallback_due_ms > 0",
+                                      "campaigns: counting awaited fallbacks"));
+    s.BindInt64(1, id);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    return got ? s.ColumnInt64(0) : 0;
+  }
+
+ private:
+  static constexpr const char* kRecordPending =
+      "UPDATE campaign_members SET state = ?, channel = ?, message_id = ?, reason = ?, trail = ?, "
+      "done_ms = ?, fallback_due_ms = ? WHERE campaign_id = ? AND uid = ? AND state = 'pending'";
+  static constexpr const char* kRecordFallback =
+      "UPDATE campaign_members SET state = ?, channel = ?, message_id = ?, reason = ?, trail = ?, "
+      "done_ms = ?, fallback_due_ms = ? WHERE campaign_id = ? AND uid = ? AND fallback_due_ms > 0";
+
+  absl::Status Record(int64_t id, const std::vector<CampaignMember>& outcomes, bool pending) {
     Db::WriterLease writer(db_);
     auto& conn = writer.conn();
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
     for (const CampaignMember& m : outcomes) {
-      ASSIGN_OR_RETURN(Statement s,
-                       conn.Prepare("UPDATE campaign_members SET state = ?, channel = ?, "
-                                    "message_id = ?, reason = ?, trail = ?, done_ms = ? WHERE "
-                                    "campaign_id = ? AND uid = ? AND state = 'pending'",
-                                    "campaigns: recording outcomes"));
+      ASSIGN_OR_RETURN(Statement s, conn.Prepare(pending ? kRecordPending : kRecordFallback,
+                                                 "campaigns: recording outcomes"));
       s.BindText(1, m.state)
           .BindText(2, m.channel)
           .BindInt64(3, m.message_id)
           .BindText(4, m.reason)
           .BindText(5, m.trail)
           .BindInt64(6, m.done_ms)
-          .BindInt64(7, id)
-          .BindInt64(8, m.uid);
+          .BindInt64(7, m.fallback_due_ms)
+          .BindInt64(8, id)
+          .BindInt64(9, m.uid);
       RETURN_IF_ERROR(s.Run());
     }
     return txn.Commit();
   }
 
+ public:
   absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) override {
     Db::ReaderLease reader(db_);
     ASSIGN_OR_RETURN(

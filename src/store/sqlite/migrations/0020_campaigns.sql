@@ -29,6 +29,11 @@ CREATE TABLE campaign_members (
   reason TEXT NOT NULL DEFAULT '',     -- suppression or failure reason of the last channel tried
   trail TEXT NOT NULL DEFAULT '',      -- every channel tried: "app_push:no_consent sms:sent"
   done_ms INTEGER NOT NULL DEFAULT 0,
+  -- When the message sent on a channel with a fallback time is checked for a delivery receipt
+  -- (0: no check due); without one by then, the plan's next channel is tried.
+  fallback_due_ms INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (campaign_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX campaign_members_state ON campaign_members (campaign_id, state, uid);
+CREATE INDEX campaign_members_fallback ON campaign_members (campaign_id, fallback_due_ms)
+  WHERE fallback_due_ms > 0;
