@@ -519,6 +519,17 @@ TEST_F(WechatTest, WecomTasksPerSenderThenStatusFromThePoll) {
   clock_.Advance(60'000);
   Run();
   EXPECT_EQ(wechat_.polls(), polls);
+
+  // /metrics counts the records by channel and state after each pass.
+  http::TestClient metrics(app_->port());
+  const std::string body = metrics.Fetch("GET", "/metrics").body;
+  EXPECT_NE(body.find(R"(mercator_wechat_outbound{channel="wecom",state="sent"} 1)"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"(mercator_wechat_outbound{channel="wecom",state="failed"} 3)"),
+            std::string::npos);
+  EXPECT_NE(body.find(R"(mercator_wechat_outbound{channel="wecom",state="created"} 0)"),
+            std::string::npos);
 }
 
 TEST_F(WechatTest, BindingsAreValidatedAndMissingAddressesRefuseAtSend) {

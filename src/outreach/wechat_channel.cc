@@ -567,7 +567,18 @@ absl::StatusOr<WechatChannel::Pass> WechatChannel::RunOnce() {
     RETURN_IF_ERROR(CreateWecomTasks(pass));
     RETURN_IF_ERROR(PollWecomTasks(pass));
   }
+  std::function<void(const Pass&)> observer;
+  {
+    absl::MutexLock lock(&mu_);
+    observer = observer_;
+  }
+  if (observer) observer(pass);
   return pass;
+}
+
+void WechatChannel::SetObserver(std::function<void(const Pass& pass)> observer) {
+  absl::MutexLock lock(&mu_);
+  observer_ = std::move(observer);
 }
 
 void WechatChannel::SetLinkBase(std::string base) {

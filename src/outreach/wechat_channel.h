@@ -31,6 +31,7 @@
 #define MERCATOR_OUTREACH_WECHAT_CHANNEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -134,6 +135,8 @@ class WechatChannel final : public Channel {
   void SetLinkBase(std::string base);
 
   absl::StatusOr<Pass> RunOnce();
+  // Called at the end of every RunOnce (with run_mu_ held: it must not call RunOnce).
+  void SetObserver(std::function<void(const Pass& pass)> observer);
   void Start();
   void Stop();
   void Wake();
@@ -165,6 +168,7 @@ class WechatChannel final : public Channel {
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::string link_base_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const Pass& pass)> observer_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -414,6 +414,38 @@ absl::Status App::Start() {
     webhook_dispatcher_->Start();
   }
   if (wechat_channel_ != nullptr) {
+    // Records by channel and state (alert on failed growing, on wecom created piling up:
+    // managers not confirming) and what each pass did.
+    auto& states = prometheus::BuildGauge()
+                       .Name("mercator_wechat_outbound")
+                       .Help("Messages of the WeChat channels by channel and state")
+                       .Register(metrics_->registry());
+    auto& events = prometheus::BuildCounter()
+                       .Name("mercator_wechat_events_total")
+                       .Help("WeChat channel outcomes (sent, created, retried, failed)")
+                       .Register(metrics_->registry());
+    std::map<std::pair<std::string, std::string>, prometheus::Gauge*> gauges;
+    for (const char* c : {"wechat_oa", "wecom"}) {
+      for (const char* st : {"pending", "created", "sent", "failed"}) {
+        gauges[{c, st}] = &states.Add({{"channel", c}, {"state", st}});
+      }
+    }
+    using Pass = outreach::WechatChannel::Pass;
+    std::vector<std::pair<prometheus::Counter*, int Pass::*>> counters = {
+        {&events.Add({{"outcome", "sent"}}), &Pass::sent},
+        {&events.Add({{"outcome", "created"}}), &Pass::created},
+        {&events.Add({{"outcome", "retried"}}), &Pass::retried},
+        {&events.Add({{"outcome", "failed"}}), &Pass::failed}};
+    wechat_channel_->SetObserver(
+        [repo = wechat_repository_.get(), gauges, counters](const Pass& pass) {
+          for (const auto& [counter, field] : counters) counter->Increment(pass.*field);
+          auto counts = repo->CountByState();
+          if (!counts.ok()) return;
+          for (const auto& [key, gauge] : gauges) {
+            auto it = counts->find(key);
+            gauge->Set(it == counts->end() ? 0 : static_cast<double>(it->second));
+          }
+        });
     wechat_channel_->SetLinkBase(outreach_->link_base());
     wechat_channel_->Start();
   }

@@ -9,6 +9,7 @@
 #define MERCATOR_STORE_WECHAT_REPOSITORY_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,8 @@ class WechatRepository {
   virtual absl::StatusOr<bool> Transition(const WechatOutboundRow& row, std::string_view from_state,
                                           int64_t now_ms) = 0;
   virtual absl::StatusOr<std::optional<WechatOutboundRow>> Get(int64_t message_id) = 0;
+  // Records per (channel, state).
+  virtual absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> CountByState() = 0;
 };
 
 }  // namespace mercator

@@ -215,6 +215,21 @@ class SqliteWechatRepository final : public WechatRepository {
     return rows.front();
   }
 
+  absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> CountByState() override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare("SELECT channel, state, COUNT(*) FROM wechat_outbound "
+                                           "GROUP BY channel, state",
+                                           "wechat: counting records"));
+    std::map<std::pair<std::string, std::string>, int64_t> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out[{std::string(s.ColumnText(0)), std::string(s.ColumnText(1))}] = s.ColumnInt64(2);
+    }
+    return out;
+  }
+
  private:
   static absl::StatusOr<std::vector<WechatOutboundRow>> Collect(Statement& s) {
     std::vector<WechatOutboundRow> out;
