@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "http/test_client.h"
 #include "outreach_test_util.h"
@@ -531,6 +533,85 @@ TEST_F(CampaignsTest, FallsBackToTheNextChannelWhenNotDeliveredInTime) {
   def["channels"].as_array()[1].as_object()["fallback_after_minutes"] = 10;
   json::value bad = Expect(op_->Fetch("POST", "/v1/campaigns", json::serialize(def)), 400);
   EXPECT_NE(json::serialize(bad).find("channels[1].fallback_after_minutes"), std::string::npos);
+}
+
+// Property: whatever the campaigns and however their passes interleave with time, the gateway
+// never sees more than the caps allow (1 a local day, 2 a local calendar week, across
+// campaigns and channels), nothing in quiet hours (21:00-08:00) and nothing outside a
+// campaign's window. The oracle recomputes all of it from the outbox's timestamps with its own
+// calendar arithmetic.
+TEST_F(CampaignsTest, ConcurrentCampaignsNeverBreakCapsOrQuietHours) {
+  const int64_t push = ApprovedTemplate("app_push", kPush);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  for (int i = 50; i <= kCustomers; ++i) {
+    Consent(Id(i), "app_push", true);
+    Consent(Id(i), "sms", true);
+  }
+  for (uint32_t seed : {7u, 11u}) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    // campaign id -> its window [start, end) in local minutes.
+    std::map<int64_t, std::pair<int, int>> windows;
+    for (int k = 0; k < 4; ++k) {
+      json::object def = Definition(push, sms);
+      def["audience"] = json::object{{"rule", "aum >= " + std::to_string(pick(50, 250) * 1000)}};
+      if (pick(0, 1) == 1) {
+        def["channels"] =
+            json::array{json::object{{"channel", "sms"}, {"template_id", sms}, {"cost_fen", 5}}};
+      }
+      const int start = pick(6, 14) * 60, end = start + pick(1, 10) * 60;
+      char a[32], b[32];
+      std::snprintf(a, sizeof a, "%02d:%02d", start / 60, start % 60);
+      std::snprintf(b, sizeof b, "%02d:%02d", end / 60, end % 60);
+      def["send_window"] = json::object{{"start", a}, {"end", b}};
+      def["throttle_per_second"] = pick(5, 80);
+      def["holdout_percent"] = pick(0, 30);
+      windows[ApprovedCampaign(def)] = {start, end};
+    }
+    for (int step = 0; step < 400; ++step) {
+      clock_.Advance(pick(1, 3) == 1 ? pick(1, 4) * kHour : pick(1, 20) * kSecond);
+      RunOnce();
+    }
+    // Every member's outcome happened inside its campaign's window.
+    for (const auto& [id, window] : windows) {
+      json::value members = Expect(op_->Fetch("GET", Path(id, "/members?limit=200")), 200);
+      for (const json::value& m : members.at("members").as_array()) {
+        if (m.at("done_at").is_null()) continue;
+        absl::Time t;
+        std::string err;
+        ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, Str(m, "done_at"), &t, &err));
+        const int64_t local_ms = absl::ToUnixMillis(t) + 8 * kHour;
+        const int minute = static_cast<int>((local_ms / 60'000) % 1440);
+        EXPECT_GE(minute, window.first) << Str(m, "customer");
+        EXPECT_LT(minute, window.second) << Str(m, "customer");
+      }
+    }
+  }
+  std::map<std::pair<std::string, int64_t>, int> per_day, per_week;
+  int64_t after = 0, messages = 0;
+  while (true) {
+    json::value o = Expect(
+        op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" + std::to_string(after)),
+        200);
+    for (const json::value& m : o.at("messages").as_array()) {
+      ++messages;
+      absl::Time t;
+      std::string err;
+      ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, Str(m, "created_at"), &t, &err));
+      const int64_t local_ms = absl::ToUnixMillis(t) + 8 * kHour;
+      const int64_t day = local_ms / (24 * kHour);
+      const int minute = static_cast<int>((local_ms / 60'000) % 1440);
+      EXPECT_TRUE(minute >= 8 * 60 && minute < 21 * 60) << "quiet hours: " << Str(m, "created_at");
+      const std::string customer = Str(m, "customer");
+      EXPECT_LE(++per_day[std::make_pair(customer, day)], 1) << customer << " day " << day;
+      const int64_t week = (day + 3) / 7;  // Monday-based: 1970-01-01 was a Thursday
+      EXPECT_LE(++per_week[std::make_pair(customer, week)], 2) << customer << " week " << week;
+    }
+    if (o.at("next_cursor").is_null()) break;
+    after = std::stoll(std::string(o.at("next_cursor").as_string()));
+  }
+  EXPECT_GT(messages, 200);  // the campaigns did send: the property is not vacuous
 }
 
 TEST_F(CampaignsTest, DoNotDisturbSuppressesMarketingAndImportsAllOrNothing) {
