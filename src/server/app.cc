@@ -29,13 +29,13 @@
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_campaigns.h"
-#include "store/sqlite/sqlite_placements.h"
 #include "store/sqlite/sqlite_coupons.h"
 #include "store/sqlite/sqlite_fulfilments.h"
 #include "store/sqlite/sqlite_journeys.h"
 #include "store/sqlite/sqlite_lifecycle.h"
 #include "store/sqlite/sqlite_outreach.h"
 #include "store/sqlite/sqlite_participation.h"
+#include "store/sqlite/sqlite_placements.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_risk.h"
 #include "store/sqlite/sqlite_smpp.h"
@@ -99,9 +99,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->api_client_repository_ = NewSqliteApiClientRepository(*app->store_, clock);
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
-  app->points_repository_ = NewSqlitePointsRepository(*app->store_);
   app->customer_tokens_ = std::make_unique<auth::CustomerTokenService>(app->cipher_.get(), clock,
                                                                        options.customer_tokens);
+  app->points_repository_ = NewSqlitePointsRepository(*app->store_);
   app->points_ = std::make_unique<reward::PointsLedger>(app->points_repository_.get(), clock);
   app->coupon_repository_ = NewSqliteCouponRepository(*app->store_);
   app->coupons_ = std::make_unique<reward::CouponService>(app->coupon_repository_.get(), clock,
@@ -299,10 +299,10 @@ absl::Status App::Start() {
   ctx.approvals = approvals_.get();
   ctx.render_metrics = [this] { return metrics_->Render(); };
   ctx.openapi_json = std::string(OpenApiJson());
+  ctx.web_root = options_.web_root;
   ctx.draining = [this] { return draining_.load(); };
   ctx.staff = staff_.get();
   ctx.cookie_security = options_.cookie_security;
-  ctx.web_root = options_.web_root;
   ctx.login_limiter = login_limiter_.get();
   ctx.api_clients = api_clients_.get();
   ctx.customer_tokens = customer_tokens_.get();
