@@ -17,9 +17,29 @@ namespace mercator {
 
 enum class ApprovalStatus { kPending, kApproved, kRejected, kWithdrawn };
 
-// "pending", "approved", "rejected", "withdrawn".
-std::string_view ApprovalStatusName(ApprovalStatus status);
-std::optional<ApprovalStatus> ParseApprovalStatus(std::string_view name);
+// "pending", "approved", "rejected", "withdrawn". Inline: auth/approvals.cc uses them and must
+// not depend on a storage backend's library for them.
+inline std::string_view ApprovalStatusName(ApprovalStatus status) {
+  switch (status) {
+    case ApprovalStatus::kPending:
+      return "pending";
+    case ApprovalStatus::kApproved:
+      return "approved";
+    case ApprovalStatus::kRejected:
+      return "rejected";
+    case ApprovalStatus::kWithdrawn:
+      return "withdrawn";
+  }
+  return "pending";
+}
+
+inline std::optional<ApprovalStatus> ParseApprovalStatus(std::string_view name) {
+  for (ApprovalStatus s : {ApprovalStatus::kPending, ApprovalStatus::kApproved,
+                           ApprovalStatus::kRejected, ApprovalStatus::kWithdrawn}) {
+    if (ApprovalStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
 
 struct Approval {
   int64_t id = 0;

@@ -10,28 +10,6 @@
 
 namespace mercator {
 
-std::string_view ApprovalStatusName(ApprovalStatus status) {
-  switch (status) {
-    case ApprovalStatus::kPending:
-      return "pending";
-    case ApprovalStatus::kApproved:
-      return "approved";
-    case ApprovalStatus::kRejected:
-      return "rejected";
-    case ApprovalStatus::kWithdrawn:
-      return "withdrawn";
-  }
-  return "pending";
-}
-
-std::optional<ApprovalStatus> ParseApprovalStatus(std::string_view name) {
-  for (ApprovalStatus s : {ApprovalStatus::kPending, ApprovalStatus::kApproved,
-                           ApprovalStatus::kRejected, ApprovalStatus::kWithdrawn}) {
-    if (ApprovalStatusName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
 namespace {
 
 using sqlite_internal::Connection;
