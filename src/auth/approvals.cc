@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <strings.h>
 
+#include <charconv>
+
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -182,6 +185,35 @@ void ApprovalService::Notify(const Approval& approval) {
     listeners = it->second;
   }
   for (const Listener& l : listeners) l(approval);
+}
+
+absl::StatusOr<Approval> SubmitAndMark(ApprovalService& approvals, const Submission& submission,
+                                       const Principal& actor, const RequestMeta& meta,
+                                       const std::function<absl::StatusOr<bool>(int64_t)>& mark) {
+  ASSIGN_OR_RETURN(Approval approval, approvals.Submit(submission, actor, meta));
+  absl::StatusOr<bool> marked = mark(approval.id);
+  if (marked.ok() && *marked) return approval;
+  (void)approvals.Withdraw(approval.id, actor, meta);
+  if (!marked.ok()) return marked.status();
+  return absl::FailedPreconditionError(
+      fmt::format("{} {} changed while submitting", submission.object_type, submission.object_id));
+}
+
+bool ApplyDecision(const Approval& approval,
+                   const std::function<absl::StatusOr<bool>(int64_t)>& apply) {
+  int64_t id = 0;
+  const std::string& s = approval.object_id;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+  if (ec != std::errc() || p != s.data() + s.size() || id <= 0) return false;
+  absl::StatusOr<bool> applied = apply(id);
+  if (applied.ok() && *applied) return true;
+  Log(Severity::kWarn, "approval decision not applied",
+      {{"object_type", approval.object_type},
+       {"object_id", approval.object_id},
+       {"approval", std::to_string(approval.id)},
+       {"error", applied.ok() ? "the object is no longer as submitted"
+                              : std::string(applied.status().message())}});
+  return false;
 }
 
 }  // namespace mercator::auth

@@ -103,6 +103,23 @@ class ApprovalService {
   std::map<std::string, std::vector<Listener>> listeners_ ABSL_GUARDED_BY(mu_);
 };
 
+// Maker-checker for an object that keeps its own status column (campaigns, placements).
+//
+// SubmitAndMark submits `submission`, then calls `mark(approval_id)` to move the object to
+// "submitted" (it returns whether the object was still as submitted); if it was not, or the
+// move failed, the approval is withdrawn again and FailedPrecondition ("<type> <id> changed
+// while submitting") or the move's error is returned.
+//
+// ApplyDecision is the listener's half: for an approval whose object id is a positive integer
+// it calls `apply(object id)` (which moves the object to its approved or draft status and
+// returns whether it did) and logs a warning when the decision could not be applied (the
+// object changed since). Returns whether it was applied.
+absl::StatusOr<Approval> SubmitAndMark(ApprovalService& approvals, const Submission& submission,
+                                       const Principal& actor, const RequestMeta& meta,
+                                       const std::function<absl::StatusOr<bool>(int64_t)>& mark);
+bool ApplyDecision(const Approval& approval,
+                   const std::function<absl::StatusOr<bool>(int64_t)>& apply);
+
 }  // namespace mercator::auth
 
 #endif  // MERCATOR_AUTH_APPROVALS_H_

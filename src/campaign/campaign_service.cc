@@ -341,41 +341,23 @@ absl::StatusOr<Approval> CampaignService::Submit(int64_t id, const Principal& ac
   s.object_id = std::to_string(id);
   s.summary = fmt::format("campaign {}: {}", id, row.name);
   s.digest = row.digest;
-  ASSIGN_OR_RETURN(Approval approval, approvals_->Submit(s, actor, meta));
-  CampaignRepository::Transition t;
-  t.from = "draft";
-  t.to = "submitted";
-  t.digest = row.digest;
-  t.approval_id = approval.id;
-  t.now_ms = clock_->NowMs();
-  absl::StatusOr<bool> moved = repo_->Move(id, t);
-  if (!moved.ok() || !*moved) {
-    (void)approvals_->Withdraw(approval.id, actor, meta);
-    if (!moved.ok()) return moved.status();
-    return absl::FailedPreconditionError(fmt::format("campaign {} changed while submitting", id));
-  }
-  return approval;
+  return auth::SubmitAndMark(*approvals_, s, actor, meta, [&](int64_t approval_id) {
+    CampaignRepository::Transition t = Change("draft", "submitted", clock_->NowMs());
+    t.digest = row.digest;
+    t.approval_id = approval_id;
+    return repo_->Move(id, t);
+  });
 }
 
 void CampaignService::OnDecided(const Approval& a) {
-  int64_t id = 0;
-  auto [p, ec] = std::from_chars(a.object_id.data(), a.object_id.data() + a.object_id.size(), id);
-  if (ec != std::errc() || id <= 0) return;
-  CampaignRepository::Transition t;
-  t.from = "submitted";
-  t.to = a.status == ApprovalStatus::kApproved ? "scheduled" : "draft";
-  t.digest = a.digest;  // an approval covers the submitted definition only
-  t.now_ms = clock_->NowMs();
-  absl::StatusOr<bool> moved = repo_->Move(id, t);
-  if (!moved.ok() || !*moved) {
-    Log(Severity::kWarn, "campaign approval not applied",
-        {{"campaign", std::to_string(id)},
-         {"approval", std::to_string(a.id)},
-         {"error",
-          moved.ok() ? "not submitted with this digest" : std::string(moved.status().message())}});
-    return;
-  }
-  wake_.notify_all();
+  const bool applied = auth::ApplyDecision(a, [&](int64_t id) {
+    CampaignRepository::Transition t =
+        Change("submitted", a.status == ApprovalStatus::kApproved ? "scheduled" : "draft",
+               clock_->NowMs());
+    t.digest = a.digest;  // an approval covers the submitted definition only
+    return repo_->Move(id, t);
+  });
+  if (applied) wake_.notify_all();
 }
 
 absl::StatusOr<CampaignRow> CampaignService::Pause(int64_t id) {

@@ -249,39 +249,26 @@ absl::StatusOr<Approval> PlacementService::Submit(int64_t id, const Principal& a
   s.object_id = std::to_string(id);
   s.summary = fmt::format("placement {} ({}): {}", id, row.slot, row.name);
   s.digest = row.digest;
-  ASSIGN_OR_RETURN(Approval approval, approvals_->Submit(s, actor, meta));
-  PlacementRepository::Transition t;
-  t.from = "draft";
-  t.to = "submitted";
-  t.digest = row.digest;
-  t.approval_id = approval.id;
-  t.now_ms = clock_->NowMs();
-  absl::StatusOr<bool> moved = repo_->Move(id, t);
-  if (!moved.ok() || !*moved) {
-    (void)approvals_->Withdraw(approval.id, actor, meta);
-    if (!moved.ok()) return moved.status();
-    return absl::FailedPreconditionError(fmt::format("placement {} changed while submitting", id));
-  }
-  return approval;
+  return auth::SubmitAndMark(*approvals_, s, actor, meta, [&](int64_t approval_id) {
+    PlacementRepository::Transition t;
+    t.from = "draft";
+    t.to = "submitted";
+    t.digest = row.digest;
+    t.approval_id = approval_id;
+    t.now_ms = clock_->NowMs();
+    return repo_->Move(id, t);
+  });
 }
 
 void PlacementService::OnDecided(const Approval& a) {
-  int64_t id = 0;
-  auto [p, ec] = std::from_chars(a.object_id.data(), a.object_id.data() + a.object_id.size(), id);
-  if (ec != std::errc() || id <= 0) return;
-  PlacementRepository::Transition t;
-  t.from = "submitted";
-  t.to = a.status == ApprovalStatus::kApproved ? "live" : "draft";
-  t.digest = a.digest;  // an approval covers the submitted definition only
-  t.now_ms = clock_->NowMs();
-  absl::StatusOr<bool> moved = repo_->Move(id, t);
-  if (!moved.ok() || !*moved) {
-    Log(Severity::kWarn, "placement approval not applied",
-        {{"placement", std::to_string(id)},
-         {"approval", std::to_string(a.id)},
-         {"error",
-          moved.ok() ? "not submitted with this digest" : std::string(moved.status().message())}});
-  }
+  auth::ApplyDecision(a, [&](int64_t id) {
+    PlacementRepository::Transition t;
+    t.from = "submitted";
+    t.to = a.status == ApprovalStatus::kApproved ? "live" : "draft";
+    t.digest = a.digest;  // an approval covers the submitted definition only
+    t.now_ms = clock_->NowMs();
+    return repo_->Move(id, t);
+  });
 }
 
 absl::StatusOr<PlacementRow> PlacementService::Change(int64_t id,
