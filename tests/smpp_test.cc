@@ -29,6 +29,7 @@
 #include "http/test_client.h"
 #include "outreach/smpp_channel.h"
 #include "outreach/smpp_codec.h"
+#include "outreach_test_util.h"
 #include "server/app.h"
 #include "session_client.h"
 #include "test_util.h"
@@ -170,15 +171,7 @@ struct Received {
 class SmppTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    options_.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
-    options_.port = 0;
-    options_.io_threads = 2;
-    options_.clock = &clock_;
-    options_.task_rules_interval_ms = 0;
-    options_.fulfilment_interval_ms = 0;
-    options_.points_expiry_interval_ms = 0;
-    options_.staff.idle_timeout_ms = 7 * 86'400'000LL;
-    options_.staff.absolute_timeout_ms = 7 * 86'400'000LL;
+    options_ = test::OutreachServerOptions(dir_.path(), &clock_);
     options_.smpp.host = "127.0.0.1";
     options_.smpp.port = peer_.port();
     options_.smpp.system_id = kSystemId;

@@ -31,6 +31,7 @@
 #include "http/server.h"
 #include "http/test_client.h"
 #include "outreach/webhook_channel.h"
+#include "outreach_test_util.h"
 #include "server/app.h"
 #include "session_client.h"
 #include "test_util.h"
@@ -163,16 +164,7 @@ class FakePlatform {
 class WebhookTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    options_.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
-    options_.port = 0;
-    options_.io_threads = 2;
-    options_.clock = &clock_;
-    options_.task_rules_interval_ms = 0;
-    options_.fulfilment_interval_ms = 0;
-    options_.points_expiry_interval_ms = 0;
-    // The fake clock moves by hours: sessions must outlive it.
-    options_.staff.idle_timeout_ms = 7 * 86'400'000LL;
-    options_.staff.absolute_timeout_ms = 7 * 86'400'000LL;
+    options_ = test::OutreachServerOptions(dir_.path(), &clock_);
     options_.webhook.channels = {"sms", "app_push"};
     options_.webhook.url = platform_.Url();
     options_.webhook.secret = kSecret;
