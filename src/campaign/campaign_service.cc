@@ -449,47 +449,86 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
 }
 
 absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const Definition& d,
-                                                  size_t first, CampaignMember& m, int64_t now) {
-  m.fallback_due_ms = 0;
-  for (size_t k = first; k < d.channels.size(); ++k) {
-    const ChannelStep& step = d.channels[k];
-    outreach::Message msg;
-    msg.uid = m.uid;
-    msg.customer = m.customer;
-    msg.channel = step.channel;
-    msg.purpose = d.purpose;
-    msg.template_id = std::to_string(step.template_id);
-    msg.variables = d.variables;
-    msg.link_url = d.link;
-    msg.origin = fmt::format("campaign:{}", row.id);
-    msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, step.channel);
-    absl::StatusOr<outreach::SendResult> r = outreach_->Send(msg);
-    if (!r.ok()) {
-      if (!absl::IsInvalidArgument(r.status())) return r.status();
-      // The plan no longer works (a template withdrawn, a channel unconfigured): stop the
-      // campaign for the operator instead of burning through the audience.
-      (void)repo_->Move(row.id, Change("running", "paused", now));
-      Log(Severity::kError, "campaign paused: a message was refused",
-          {{"campaign", std::to_string(row.id)}, {"error", std::string(r.status().message())}});
-      return false;
+                                                  std::span<CampaignMember> members,
+                                                  std::span<const size_t> first, int64_t now) {
+  // Each member's next step of the plan; every round sends one batch per step in use.
+  std::vector<size_t> step(first.begin(), first.end());
+  std::vector<size_t> active;
+  for (size_t i = 0; i < members.size(); ++i) {
+    members[i].fallback_due_ms = 0;
+    if (step[i] < d.channels.size()) {
+      active.push_back(i);
+    } else {
+      members[i].done_ms = now;
     }
-    const bool sent = r->outcome == outreach::SendResult::Outcome::kSent;
-    m.channel = step.channel;
-    m.state = sent                                                       ? "sent"
-              : r->outcome == outreach::SendResult::Outcome::kSuppressed ? "suppressed"
-                                                                         : "failed";
-    m.reason = r->reason;
-    if (!m.trail.empty()) m.trail += ' ';
-    m.trail += fmt::format("{}:{}", step.channel, sent ? "sent" : r->reason);
-    m.message_id = 0;
-    std::from_chars(r->message_id.data(), r->message_id.data() + r->message_id.size(),
-                    m.message_id);
-    if (sent && step.fallback_after_minutes > 0 && k + 1 < d.channels.size()) {
-      m.fallback_due_ms = now + step.fallback_after_minutes * 60'000;
-    }
-    if (sent || !FallsBack(*r)) break;
   }
-  m.done_ms = now;
+  const std::string origin = fmt::format("campaign:{}", row.id);
+  while (!active.empty()) {
+    std::map<size_t, std::vector<size_t>> by_step;
+    for (size_t i : active) by_step[step[i]].push_back(i);
+    active.clear();
+    for (const auto& [k, group] : by_step) {
+      const ChannelStep& plan = d.channels[k];
+      std::vector<outreach::Message> batch(group.size());
+      for (size_t j = 0; j < group.size(); ++j) {
+        const CampaignMember& m = members[group[j]];
+        outreach::Message& msg = batch[j];
+        msg.uid = m.uid;
+        msg.customer = m.customer;
+        msg.channel = plan.channel;
+        msg.purpose = d.purpose;
+        msg.template_id = std::to_string(plan.template_id);
+        msg.variables = d.variables;
+        msg.link_url = d.link;
+        msg.origin = origin;
+        msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, plan.channel);
+      }
+      ASSIGN_OR_RETURN(std::vector<absl::StatusOr<outreach::SendResult>> results,
+                       outreach_->SendBatch(batch));
+      for (size_t j = 0; j < group.size(); ++j) {
+        const absl::StatusOr<outreach::SendResult>& r = results[j];
+        CampaignMember& m = members[group[j]];
+        if (!r.ok() && absl::IsNotFound(r.status())) {
+          // Erased since the snapshot: nobody to contact.
+          m.channel = plan.channel;
+          m.state = "failed";
+          m.reason = "customer erased";
+          m.done_ms = now;
+          continue;
+        }
+        if (!r.ok()) {
+          if (!absl::IsInvalidArgument(r.status())) return r.status();
+          // The plan no longer works (a template withdrawn, a channel unconfigured): stop the
+          // campaign for the operator instead of burning through the audience. Nothing of this
+          // batch is recorded as done: on resume the dedupe keys return what was sent.
+          (void)repo_->Move(row.id, Change("running", "paused", now));
+          Log(Severity::kError, "campaign paused: a message was refused",
+              {{"campaign", std::to_string(row.id)}, {"error", std::string(r.status().message())}});
+          return false;
+        }
+        const bool sent = r->outcome == outreach::SendResult::Outcome::kSent;
+        m.channel = plan.channel;
+        m.state = sent                                                       ? "sent"
+                  : r->outcome == outreach::SendResult::Outcome::kSuppressed ? "suppressed"
+                                                                             : "failed";
+        m.reason = r->reason;
+        if (!m.trail.empty()) m.trail += ' ';
+        m.trail += fmt::format("{}:{}", plan.channel, sent ? "sent" : r->reason);
+        m.message_id = 0;
+        std::from_chars(r->message_id.data(), r->message_id.data() + r->message_id.size(),
+                        m.message_id);
+        if (sent && plan.fallback_after_minutes > 0 && k + 1 < d.channels.size()) {
+          m.fallback_due_ms = now + plan.fallback_after_minutes * 60'000;
+        }
+        if (sent || !FallsBack(*r) || k + 1 >= d.channels.size()) {
+          m.done_ms = now;
+        } else {
+          step[group[j]] = k + 1;
+          active.push_back(group[j]);
+        }
+      }
+    }
+  }
   return true;
 }
 
@@ -497,6 +536,7 @@ absl::StatusOr<int64_t> CampaignService::RunFallbacks(const CampaignRow& row, co
                                                       int64_t now, int64_t budget) {
   const int limit = static_cast<int>(std::min<int64_t>(budget, options_.batch));
   ASSIGN_OR_RETURN(std::vector<CampaignMember> due, repo_->DueFallbacks(row.id, now, limit));
+  std::vector<size_t> first(due.size(), d.channels.size());
   for (size_t i = 0; i < due.size(); ++i) {
     CampaignMember& m = due[i];
     size_t at = 0;
@@ -507,13 +547,10 @@ absl::StatusOr<int64_t> CampaignService::RunFallbacks(const CampaignRow& row, co
     RETURN_IF_ERROR(repo_->ExpireMessage(m.message_id,
                                          fmt::format("not delivered within {} minutes", minutes)));
     m.trail += fmt::format(" {}:undelivered", m.channel);
-    ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, at + 1, m, now));
-    if (!ok) {
-      due.resize(i);
-      RETURN_IF_ERROR(repo_->RecordFallbacks(row.id, due));
-      return static_cast<int64_t>(i);
-    }
+    first[i] = at + 1;
   }
+  ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, due, first, now));
+  if (!ok) return 0;
   RETURN_IF_ERROR(repo_->RecordFallbacks(row.id, due));
   return static_cast<int64_t>(due.size());
 }
@@ -547,14 +584,9 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
       break;
     }
     after = page.back().uid;
-    for (size_t i = 0; i < page.size(); ++i) {
-      ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, 0, page[i], now));
-      if (!ok) {
-        page.resize(i);  // the members before this one are done
-        RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
-        return handled + static_cast<int64_t>(i);
-      }
-    }
+    const std::vector<size_t> first(page.size(), 0);
+    ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, now));
+    if (!ok) return handled;
     RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
     handled += static_cast<int64_t>(page.size());
     budget -= static_cast<int64_t>(page.size());

@@ -40,6 +40,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -192,11 +193,13 @@ class CampaignService {
   void OnDecided(const Approval& approval);
   absl::Status Snapshot(const CampaignRow& row, const Definition& d);
   absl::StatusOr<int64_t> SendSlice(const CampaignRow& row, const Definition& d, int64_t now);
-  // Tries the plan's channels from `first` for a member; fills its outcome, trail and the
-  // fallback check of the channel that sent. Returns false when the plan no longer works (a
-  // template withdrawn, a channel unconfigured): the campaign is paused.
-  absl::StatusOr<bool> TryChannels(const CampaignRow& row, const Definition& d, size_t first,
-                                   CampaignMember& m, int64_t now);
+  // Tries the plan's channels for each member from its step first[i], batch by batch (one
+  // Outreach::SendBatch per step in use); fills each member's outcome, trail and the fallback
+  // check of the channel that sent. Returns false when the plan no longer works (a template
+  // withdrawn, a channel unconfigured): the campaign is paused and no outcome counts.
+  absl::StatusOr<bool> TryChannels(const CampaignRow& row, const Definition& d,
+                                   std::span<CampaignMember> members, std::span<const size_t> first,
+                                   int64_t now);
   absl::StatusOr<int64_t> RunFallbacks(const CampaignRow& row, const Definition& d, int64_t now,
                                        int64_t budget);
   bool InWindow(const Definition& d, int64_t now);

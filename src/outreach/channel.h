@@ -11,8 +11,10 @@
 #define MERCATOR_OUTREACH_CHANNEL_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -42,6 +44,15 @@ class Channel {
   virtual ~Channel() = default;
   // An error is a failure to reach the gateway (the message is recorded as failed with it).
   virtual absl::StatusOr<Delivery> Deliver(const OutboundMessage& message) = 0;
+  // Deliver for each message (out[i] for messages[i]); a campaign's slice comes this way. The
+  // default delivers one by one; an adapter whose gateway takes batches does better.
+  virtual std::vector<absl::StatusOr<Delivery>> DeliverBatch(
+      std::span<const OutboundMessage> messages) {
+    std::vector<absl::StatusOr<Delivery>> out;
+    out.reserve(messages.size());
+    for (const OutboundMessage& m : messages) out.push_back(Deliver(m));
+    return out;
+  }
 };
 
 // Stores every message in the sandbox outbox (SQLite table sandbox_outbox) instead of sending
@@ -51,6 +62,9 @@ class SandboxChannel final : public Channel {
  public:
   SandboxChannel(OutreachRepository* repo, const Clock* clock) : repo_(repo), clock_(clock) {}
   absl::StatusOr<Delivery> Deliver(const OutboundMessage& message) override;
+  // One transaction for the whole batch.
+  std::vector<absl::StatusOr<Delivery>> DeliverBatch(
+      std::span<const OutboundMessage> messages) override;
 
  private:
   OutreachRepository* const repo_;

@@ -30,27 +30,39 @@ bool InQuietHours(int32_t minute, int32_t start, int32_t end) {
   return minute >= start || minute < end;
 }
 
+std::string ContactDecision(const ContactFacts& facts, std::string_view purpose,
+                            bool in_quiet_hours) {
+  if (purpose != "marketing") {
+    if (facts.consent == false) return "no_consent";
+    return "";
+  }
+  if (facts.do_not_disturb) return "do_not_disturb";
+  if (facts.opted_out) return "opted_out";
+  if (facts.consent != true) return "no_consent";
+  if (in_quiet_hours) return "quiet_hours";
+  return "";
+}
+
 absl::StatusOr<std::string> ContactPolicy::Check(std::string_view customer,
                                                  std::string_view channel, std::string_view purpose,
                                                  int64_t now_ms, const PolicySettings& settings) {
-  ASSIGN_OR_RETURN(std::optional<ConsentRow> consent,
-                   repo_->FindConsent(customer, channel, purpose));
-  if (purpose != "marketing") {
-    if (consent && !consent->granted) return std::string("no_consent");
-    return std::string();
-  }
-  ASSIGN_OR_RETURN(std::optional<DndRow> dnd, repo_->FindDnd(customer));
-  if (dnd) return std::string("do_not_disturb");
-  ASSIGN_OR_RETURN(std::vector<OptOutRow> optouts, repo_->ListOptOuts(customer));
-  for (const OptOutRow& o : optouts) {
-    if (o.channel == "*" || o.channel == channel) return std::string("opted_out");
-  }
-  if (!consent || !consent->granted) return std::string("no_consent");
-  if (InQuietHours(LocalMinuteOfDay(now_ms, options_.tz_offset_minutes),
-                   settings.quiet_start_minute, settings.quiet_end_minute)) {
-    return std::string("quiet_hours");
-  }
-  return std::string();
+  const std::string one(customer);
+  ASSIGN_OR_RETURN(std::vector<std::string> reasons,
+                   CheckBatch({&one, 1}, channel, purpose, now_ms, settings));
+  return std::move(reasons.front());
+}
+
+absl::StatusOr<std::vector<std::string>> ContactPolicy::CheckBatch(
+    std::span<const std::string> customers, std::string_view channel, std::string_view purpose,
+    int64_t now_ms, const PolicySettings& settings) {
+  ASSIGN_OR_RETURN(std::vector<ContactFacts> facts,
+                   repo_->FindContactFacts(customers, channel, purpose));
+  const bool quiet = InQuietHours(LocalMinuteOfDay(now_ms, options_.tz_offset_minutes),
+                                  settings.quiet_start_minute, settings.quiet_end_minute);
+  std::vector<std::string> reasons;
+  reasons.reserve(facts.size());
+  for (const ContactFacts& f : facts) reasons.push_back(ContactDecision(f, purpose, quiet));
+  return reasons;
 }
 
 absl::Status ContactPolicy::PutSettings(const PolicySettings& s) {

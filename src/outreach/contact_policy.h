@@ -16,8 +16,10 @@
 #define MERCATOR_OUTREACH_CONTACT_POLICY_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -37,6 +39,11 @@ int32_t LocalMinuteOfDay(int64_t utc_ms, int32_t tz_offset_minutes);
 // Whether `minute` is in [start, end), wrapping past midnight when start > end.
 bool InQuietHours(int32_t minute, int32_t start, int32_t end);
 
+// The policy's decision for one customer from the stored facts: the suppression reason, or ""
+// to let the message through. in_quiet_hours: the local time is inside the quiet hours.
+std::string ContactDecision(const ContactFacts& facts, std::string_view purpose,
+                            bool in_quiet_hours);
+
 class ContactPolicy {
  public:
   ContactPolicy(OutreachRepository* repo, const Clock* clock, ContactPolicyOptions options = {})
@@ -47,6 +54,12 @@ class ContactPolicy {
   absl::StatusOr<std::string> Check(std::string_view customer, std::string_view channel,
                                     std::string_view purpose, int64_t now_ms,
                                     const PolicySettings& settings);
+  // Check for many customers of one channel and purpose, from one snapshot: out[i] for
+  // customers[i].
+  absl::StatusOr<std::vector<std::string>> CheckBatch(std::span<const std::string> customers,
+                                                      std::string_view channel,
+                                                      std::string_view purpose, int64_t now_ms,
+                                                      const PolicySettings& settings);
 
   absl::StatusOr<PolicySettings> Settings() { return repo_->GetPolicy(); }
   // InvalidArgument naming the field for caps < 0 or minutes outside 0..1439.

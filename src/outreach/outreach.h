@@ -15,7 +15,9 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -55,6 +57,22 @@ class Outreach {
   // Errors are for bad requests (InvalidArgument naming the field: unknown channel, template
   // not approved, missing dedupe_key) and storage failures; policy outcomes are SendResults.
   virtual absl::StatusOr<SendResult> Send(const Message& message) = 0;
+  // Send for each message, in order: out[i] is messages[i]'s result or its request error. The
+  // error of the whole call is a storage failure. Campaigns send their slices this way; the
+  // default sends one by one, OutreachService in a few transactions.
+  virtual absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> SendBatch(
+      std::span<const Message> messages) {
+    std::vector<absl::StatusOr<SendResult>> out;
+    out.reserve(messages.size());
+    for (const Message& m : messages) {
+      absl::StatusOr<SendResult> r = Send(m);
+      if (!r.ok() && !absl::IsInvalidArgument(r.status()) && !absl::IsNotFound(r.status())) {
+        return r.status();
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
 };
 
 }  // namespace mercator::outreach

@@ -68,8 +68,13 @@ absl::StatusOr<OutreachService::Preview> OutreachService::Render(
     const TemplateRow& tmpl, const std::string& customer,
     const std::map<std::string, std::string>& variables) {
   ASSIGN_OR_RETURN(CustomerRecord c, customers_->Get(customer));
-  std::map<std::string, std::string> vars = variables;
-  for (auto& [k, v] : BuiltInVariables(c)) vars[k] = v;
+  return RenderWith(tmpl, c, variables);
+}
+
+absl::StatusOr<OutreachService::Preview> OutreachService::RenderWith(
+    const TemplateRow& tmpl, const CustomerRecord& customer,
+    std::map<std::string, std::string> vars) {
+  for (auto& [k, v] : BuiltInVariables(customer)) vars[k] = v;
   for (const auto& [k, v] : vars) {
     if (v.size() > kMaxVariableValueBytes) {
       return absl::InvalidArgumentError(
@@ -84,6 +89,12 @@ absl::StatusOr<OutreachService::Preview> OutreachService::Render(
 }
 
 absl::StatusOr<SendResult> OutreachService::Send(const Message& m) {
+  ASSIGN_OR_RETURN(std::vector<absl::StatusOr<SendResult>> r, SendBatch({&m, 1}));
+  return std::move(r.front());
+}
+
+absl::StatusOr<const TemplateRow*> OutreachService::CheckMessage(
+    const Message& m, std::map<int64_t, absl::StatusOr<TemplateRow>>& templates) const {
   if (m.dedupe_key.empty() || m.dedupe_key.size() > kMaxDedupeKeyBytes) {
     return absl::InvalidArgumentError(
         fmt::format("dedupe_key: is required, at most {} bytes", kMaxDedupeKeyBytes));
@@ -102,14 +113,15 @@ absl::StatusOr<SendResult> OutreachService::Send(const Message& m) {
   }
   RETURN_IF_ERROR(CheckPurpose(m.purpose));
   if (m.customer.empty()) return absl::InvalidArgumentError("customer: is required");
-  ASSIGN_OR_RETURN(std::optional<MessageRow> first, repo_->FindMessage(m.dedupe_key));
-  if (first) return ResultOf(*first, true);
-
   int64_t template_id = 0;
   if (!absl::SimpleAtoi(m.template_id, &template_id)) {
     return absl::InvalidArgumentError("template_id: must be a template id");
   }
-  ASSIGN_OR_RETURN(TemplateRow tmpl, templates_->Approved(template_id));
+  auto t = templates.find(template_id);
+  if (t == templates.end())
+    t = templates.emplace(template_id, templates_->Approved(template_id)).first;
+  if (!t->second.ok()) return t->second.status();
+  const TemplateRow& tmpl = *t->second;
   if (tmpl.channel != m.channel) {
     return absl::InvalidArgumentError(fmt::format("channel: template {} is for {}, not {}",
                                                   template_id, tmpl.channel, m.channel));
@@ -118,74 +130,152 @@ absl::StatusOr<SendResult> OutreachService::Send(const Message& m) {
     return absl::InvalidArgumentError(fmt::format("purpose: template {} is for {}, not {}",
                                                   template_id, tmpl.purpose, m.purpose));
   }
-  // {{link}}: a tracked link made for this message, stored once the message is recorded.
-  std::map<std::string, std::string> variables = m.variables;
-  std::string link_token;
-  if (!m.link_url.empty()) {
-    RETURN_IF_ERROR(CheckLinkUrl(m.link_url));
-    const std::vector<std::string> used = TemplateVariables(tmpl.body);
-    if (std::find(used.begin(), used.end(), "link") != used.end()) {
-      link_token = NewLinkToken();
-      variables["link"] = fmt::format("{}/t/{}", link_base_, link_token);
-    }
-  }
-  ASSIGN_OR_RETURN(Preview rendered, Render(tmpl, m.customer, variables));
-  ASSIGN_OR_RETURN(CustomerRecord customer, customers_->Get(m.customer));
+  if (!m.link_url.empty()) RETURN_IF_ERROR(CheckLinkUrl(m.link_url));
+  return &tmpl;
+}
 
+absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBatch(
+    std::span<const Message> messages) {
+  const size_t n = messages.size();
+  std::vector<absl::StatusOr<SendResult>> results(n, absl::UnknownError("not sent"));
+  // Per message: its template (validated), then the customer, the rendered body and the link.
+  std::map<int64_t, absl::StatusOr<TemplateRow>> templates;
+  std::vector<const TemplateRow*> tmpl(n, nullptr);
+  std::vector<std::string_view> ids;
+  ids.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    absl::StatusOr<const TemplateRow*> t = CheckMessage(messages[i], templates);
+    if (t.ok()) {
+      tmpl[i] = *t;
+    } else {
+      // A retry returns the first result even if the request no longer passes (a template
+      // since withdrawn).
+      ASSIGN_OR_RETURN(std::optional<MessageRow> first, repo_->FindMessage(messages[i].dedupe_key));
+      results[i] = first ? absl::StatusOr<SendResult>(ResultOf(*first, true)) : t.status();
+    }
+    ids.push_back(messages[i].customer);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::optional<uint32_t>> uids, customers_->ResolveMany(ids));
+  std::vector<std::string> bodies(n), link_tokens(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (tmpl[i] == nullptr) continue;
+    const Message& m = messages[i];
+    if (!uids[i]) {
+      results[i] = absl::NotFoundError(fmt::format("customer '{}' not found", m.customer));
+      tmpl[i] = nullptr;
+      continue;
+    }
+    // {{link}}: a tracked link made for this message, stored once the message is recorded.
+    std::map<std::string, std::string> variables = m.variables;
+    const std::vector<std::string> used = TemplateVariables(tmpl[i]->body);
+    if (!m.link_url.empty() && std::find(used.begin(), used.end(), "link") != used.end()) {
+      link_tokens[i] = NewLinkToken();
+      variables["link"] = fmt::format("{}/t/{}", link_base_, link_tokens[i]);
+    }
+    absl::StatusOr<Preview> rendered = std::find(used.begin(), used.end(), "name") != used.end()
+                                           ? Render(*tmpl[i], m.customer, variables)
+                                           : RenderWith(*tmpl[i], {}, std::move(variables));
+    if (!rendered.ok()) {
+      results[i] = rendered.status();
+      tmpl[i] = nullptr;
+      continue;
+    }
+    bodies[i] = std::move(rendered->body);
+  }
+
+  // The policy, per channel and purpose, for the messages still going.
   const int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(PolicySettings settings, policy_->Settings());
-  ASSIGN_OR_RETURN(std::string reason,
-                   policy_->Check(m.customer, m.channel, m.purpose, now, settings));
-  MessageRow row;
-  row.dedupe_key = m.dedupe_key;
-  row.uid = customer.uid;
-  row.customer = m.customer;
-  row.channel = m.channel;
-  row.purpose = m.purpose;
-  row.template_id = template_id;
-  row.origin = m.origin;
-  row.status = reason.empty() ? "sent" : "suppressed";
-  row.reason = reason;
-  row.body = reason.empty() ? rendered.body : std::string();
-  row.created_ms = now;
-  row.local_day = LocalDay(now, policy_->tz_offset_minutes());
-  row.local_week = LocalWeek(row.local_day);
-  ASSIGN_OR_RETURN(OutreachRepository::Recorded rec,
-                   repo_->RecordMessage(row, settings.day_cap, settings.week_cap));
-  if (rec.replayed || rec.row.status != "sent") return ResultOf(rec.row, rec.replayed);
-  if (!link_token.empty()) {
-    LinkRow link;
-    link.token = link_token;
-    link.message_id = rec.row.id;
-    link.customer = rec.row.customer;
-    link.url = m.link_url;
-    link.origin = rec.row.origin;
-    link.created_ms = now;
-    RETURN_IF_ERROR(repo_->PutLink(link));
+  std::vector<std::string> reasons(n);
+  std::map<std::pair<std::string_view, std::string_view>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < n; ++i) {
+    if (tmpl[i] != nullptr) groups[{messages[i].channel, messages[i].purpose}].push_back(i);
+  }
+  for (const auto& [key, members] : groups) {
+    std::vector<std::string> customers;
+    customers.reserve(members.size());
+    for (size_t i : members) customers.push_back(messages[i].customer);
+    ASSIGN_OR_RETURN(std::vector<std::string> r,
+                     policy_->CheckBatch(customers, key.first, key.second, now, settings));
+    for (size_t k = 0; k < members.size(); ++k) reasons[members[k]] = std::move(r[k]);
   }
 
-  OutboundMessage out;
-  out.message_id = rec.row.id;
-  out.uid = rec.row.uid;
-  out.customer = rec.row.customer;
-  out.channel = rec.row.channel;
-  out.purpose = rec.row.purpose;
-  out.template_id = rec.row.template_id;
-  out.body = rec.row.body;
-  out.origin = rec.row.origin;
-  absl::StatusOr<Delivery> d = channel->second->Deliver(out);
-  std::string failure;
-  if (!d.ok()) {
-    failure = std::string(d.status().message());
-  } else if (!d->accepted) {
-    failure = d->reason.empty() ? "refused by the gateway" : d->reason;
+  // Record (caps are counted here), in one transaction.
+  std::vector<MessageRow> rows;
+  std::vector<size_t> row_of;  // message index of rows[k]
+  rows.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (tmpl[i] == nullptr) continue;
+    const Message& m = messages[i];
+    MessageRow& row = rows.emplace_back();
+    row.dedupe_key = m.dedupe_key;
+    row.uid = *uids[i];
+    row.customer = m.customer;
+    row.channel = m.channel;
+    row.purpose = m.purpose;
+    row.template_id = tmpl[i]->id;
+    row.origin = m.origin;
+    row.status = reasons[i].empty() ? "sent" : "suppressed";
+    row.reason = reasons[i];
+    if (reasons[i].empty()) row.body = std::move(bodies[i]);
+    row.created_ms = now;
+    row.local_day = LocalDay(now, policy_->tz_offset_minutes());
+    row.local_week = LocalWeek(row.local_day);
+    row_of.push_back(i);
   }
-  if (!failure.empty()) {
-    RETURN_IF_ERROR(repo_->SetMessageStatus(rec.row.id, "failed", failure));
-    rec.row.status = "failed";
-    rec.row.reason = failure;
+  if (rows.empty()) return results;
+  ASSIGN_OR_RETURN(std::vector<OutreachRepository::Recorded> recorded,
+                   repo_->RecordMessages(rows, settings.day_cap, settings.week_cap));
+
+  // Links of the messages recorded as sent, then the channels.
+  std::vector<LinkRow> links;
+  std::map<std::string_view, std::vector<size_t>> outbound;  // channel -> indexes into recorded
+  for (size_t k = 0; k < recorded.size(); ++k) {
+    const OutreachRepository::Recorded& rec = recorded[k];
+    results[row_of[k]] = ResultOf(rec.row, rec.replayed);
+    if (rec.replayed || rec.row.status != "sent") continue;
+    if (const std::string& token = link_tokens[row_of[k]]; !token.empty()) {
+      LinkRow& link = links.emplace_back();
+      link.token = token;
+      link.message_id = rec.row.id;
+      link.customer = rec.row.customer;
+      link.url = messages[row_of[k]].link_url;
+      link.origin = rec.row.origin;
+      link.created_ms = now;
+    }
+    outbound[rec.row.channel].push_back(k);
   }
-  return ResultOf(rec.row, false);
+  if (!links.empty()) RETURN_IF_ERROR(repo_->PutLinks(links));
+  for (const auto& [channel, members] : outbound) {
+    std::vector<OutboundMessage> out(members.size());
+    for (size_t j = 0; j < members.size(); ++j) {
+      const MessageRow& row = recorded[members[j]].row;
+      out[j].message_id = row.id;
+      out[j].uid = row.uid;
+      out[j].customer = row.customer;
+      out[j].channel = row.channel;
+      out[j].purpose = row.purpose;
+      out[j].template_id = row.template_id;
+      out[j].body = row.body;
+      out[j].origin = row.origin;
+    }
+    std::vector<absl::StatusOr<Delivery>> d = channels_.at(std::string(channel))->DeliverBatch(out);
+    for (size_t j = 0; j < members.size(); ++j) {
+      std::string failure;
+      if (!d[j].ok()) {
+        failure = std::string(d[j].status().message());
+      } else if (!d[j]->accepted) {
+        failure = d[j]->reason.empty() ? "refused by the gateway" : d[j]->reason;
+      }
+      if (failure.empty()) continue;
+      MessageRow& row = recorded[members[j]].row;
+      RETURN_IF_ERROR(repo_->SetMessageStatus(row.id, "failed", failure));
+      row.status = "failed";
+      row.reason = std::move(failure);
+      results[row_of[members[j]]] = ResultOf(row, false);
+    }
+  }
+  return results;
 }
 
 }  // namespace mercator::outreach

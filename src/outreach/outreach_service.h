@@ -11,7 +11,9 @@
 #define MERCATOR_OUTREACH_OUTREACH_SERVICE_H_
 
 #include <map>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "customer/customer_service.h"
 #include "outreach/channel.h"
@@ -36,6 +38,11 @@ class OutreachService final : public Outreach {
                   const Clock* clock);
 
   absl::StatusOr<SendResult> Send(const Message& message) override;
+  // Send for many messages in a few transactions: one read of the policy's facts, one write
+  // of the records, one delivery per channel. out[i] is messages[i]'s result or its request
+  // error (nothing is recorded for a message with an error).
+  absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> SendBatch(
+      std::span<const Message> messages) override;
 
   // The public base of tracked links ("https://m.bank.example"); a message's {{link}} becomes
   // <base>/t/<token>. Set once before serving.
@@ -52,6 +59,13 @@ class OutreachService final : public Outreach {
                                  const std::map<std::string, std::string>& variables);
 
  private:
+  // The request checks of Send; returns the message's approved template (cached in `templates`
+  // for the batch).
+  absl::StatusOr<const TemplateRow*> CheckMessage(
+      const Message& m, std::map<int64_t, absl::StatusOr<TemplateRow>>& templates) const;
+  static absl::StatusOr<Preview> RenderWith(const TemplateRow& tmpl, const CustomerRecord& customer,
+                                            std::map<std::string, std::string> variables);
+
   OutreachRepository* const repo_;
   TemplateService* const templates_;
   CustomerService* const customers_;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,13 @@ struct OutboxRow {
   int64_t created_ms = 0;
 };
 
+// What the contact policy needs to know about one customer for one channel and purpose.
+struct ContactFacts {
+  std::optional<bool> consent;  // the recorded consent (granted or withdrawn); none recorded
+  bool do_not_disturb = false;
+  bool opted_out = false;  // of this channel or of all channels ("*")
+};
+
 class OutreachRepository {
  public:
   virtual ~OutreachRepository() = default;
@@ -149,7 +157,16 @@ class OutreachRepository {
   };
   virtual absl::StatusOr<Recorded> RecordMessage(const MessageRow& row, int64_t day_cap,
                                                  int64_t week_cap) = 0;
+  // RecordMessage for each row, in order, in one transaction (the caps count the batch's
+  // earlier rows too): all rows are recorded or none.
+  virtual absl::StatusOr<std::vector<Recorded>> RecordMessages(std::span<const MessageRow> rows,
+                                                               int64_t day_cap,
+                                                               int64_t week_cap) = 0;
   virtual absl::StatusOr<std::optional<MessageRow>> FindMessage(std::string_view dedupe_key) = 0;
+  // The contact facts of each customer (out[i] for customers[i]) from one snapshot.
+  virtual absl::StatusOr<std::vector<ContactFacts>> FindContactFacts(
+      std::span<const std::string> customers, std::string_view channel,
+      std::string_view purpose) = 0;
   virtual absl::Status SetMessageStatus(int64_t id, std::string_view status,
                                         std::string_view reason) = 0;
   // A customer's messages, newest first, with id < before_id (0: from the newest).
@@ -168,12 +185,17 @@ class OutreachRepository {
   // Tracked links and their clicks. RecordClick returns the link (NotFound for an unknown
   // token) after appending the click.
   virtual absl::Status PutLink(const LinkRow& row) = 0;
+  // All rows in one transaction.
+  virtual absl::Status PutLinks(std::span<const LinkRow> rows) = 0;
   virtual absl::StatusOr<std::optional<LinkRow>> FindLink(std::string_view token) = 0;
   virtual absl::StatusOr<LinkRow> RecordClick(std::string_view token, int64_t clicked_ms,
                                               std::string_view user_agent, std::string_view ip) = 0;
 
   // The sandbox outbox; `customer` empty lists everyone's, ascending ids after `after_id`.
   virtual absl::StatusOr<int64_t> AppendOutbox(const OutboxRow& row) = 0;
+  // All rows in one transaction; returns their ids in order.
+  virtual absl::StatusOr<std::vector<int64_t>> AppendOutboxBatch(
+      std::span<const OutboxRow> rows) = 0;
   virtual absl::StatusOr<std::vector<OutboxRow>> ListOutbox(std::string_view customer,
                                                             int64_t after_id, int limit) = 0;
 };

@@ -1,5 +1,6 @@
 #include <sqlite3.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,54 @@ absl::StatusOr<int64_t> CountSent(Connection& conn, std::string_view customer,
   s.BindText(1, customer).BindInt64(2, value);
   ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.ColumnInt64(0) : 0;
+}
+
+// Records one message inside the caller's write transaction (RecordMessages).
+absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const MessageRow& in,
+                                                      int64_t day_cap, int64_t week_cap) {
+  using Recorded = OutreachRepository::Recorded;
+  ASSIGN_OR_RETURN(std::optional<MessageRow> first, FindMessageOn(conn, in.dedupe_key));
+  if (first) return Recorded{*std::move(first), true};
+  MessageRow row = in;
+  if (row.status == "sent" && row.purpose == "marketing") {
+    if (day_cap > 0) {
+      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_day", row.local_day));
+      if (n >= day_cap) {
+        row.status = "suppressed";
+        row.reason = "cap_day";
+      }
+    }
+    if (week_cap > 0 && row.status == "sent") {
+      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_week", row.local_week));
+      if (n >= week_cap) {
+        row.status = "suppressed";
+        row.reason = "cap_week";
+      }
+    }
+    if (row.status != "sent") row.body.clear();
+  }
+  ASSIGN_OR_RETURN(Statement s,
+                   conn.Prepare("INSERT INTO outreach_messages (dedupe_key, uid, customer, "
+                                "channel, purpose, template_id, origin, status, reason, body, "
+                                "created_ms, local_day, local_week) VALUES "
+                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                "outreach: recording a message"));
+  s.BindText(1, row.dedupe_key)
+      .BindInt64(2, row.uid)
+      .BindText(3, row.customer)
+      .BindText(4, row.channel)
+      .BindText(5, row.purpose)
+      .BindInt64(6, row.template_id)
+      .BindText(7, row.origin)
+      .BindText(8, row.status)
+      .BindText(9, row.reason)
+      .BindText(10, row.body)
+      .BindInt64(11, row.created_ms)
+      .BindInt64(12, row.local_day)
+      .BindInt64(13, row.local_week);
+  RETURN_IF_ERROR(s.Run());
+  row.id = sqlite3_last_insert_rowid(conn.raw());
+  return Recorded{std::move(row), false};
 }
 
 class SqliteOutreachRepository final : public OutreachRepository {
@@ -337,52 +386,57 @@ class SqliteOutreachRepository final : public OutreachRepository {
 
   absl::StatusOr<Recorded> RecordMessage(const MessageRow& in, int64_t day_cap,
                                          int64_t week_cap) override {
+    ASSIGN_OR_RETURN(std::vector<Recorded> r, RecordMessages({&in, 1}, day_cap, week_cap));
+    return std::move(r.front());
+  }
+
+  absl::StatusOr<std::vector<Recorded>> RecordMessages(std::span<const MessageRow> rows,
+                                                       int64_t day_cap, int64_t week_cap) override {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
-    ASSIGN_OR_RETURN(std::optional<MessageRow> first, FindMessageOn(conn, in.dedupe_key));
-    if (first) return Recorded{*std::move(first), true};
-    MessageRow row = in;
-    if (row.status == "sent" && row.purpose == "marketing") {
-      if (day_cap > 0) {
-        ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_day", row.local_day));
-        if (n >= day_cap) {
-          row.status = "suppressed";
-          row.reason = "cap_day";
-        }
-      }
-      if (week_cap > 0 && row.status == "sent") {
-        ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_week", row.local_week));
-        if (n >= week_cap) {
-          row.status = "suppressed";
-          row.reason = "cap_week";
-        }
-      }
-      if (row.status != "sent") row.body.clear();
+    std::vector<Recorded> out;
+    out.reserve(rows.size());
+    for (const MessageRow& in : rows) {
+      ASSIGN_OR_RETURN(Recorded r, RecordOn(conn, in, day_cap, week_cap));
+      out.push_back(std::move(r));
     }
-    ASSIGN_OR_RETURN(Statement s,
-                     conn.Prepare("INSERT INTO outreach_messages (dedupe_key, uid, customer, "
-                                  "channel, purpose, template_id, origin, status, reason, body, "
-                                  "created_ms, local_day, local_week) VALUES "
-                                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                  "outreach: recording a message"));
-    s.BindText(1, row.dedupe_key)
-        .BindInt64(2, row.uid)
-        .BindText(3, row.customer)
-        .BindText(4, row.channel)
-        .BindText(5, row.purpose)
-        .BindInt64(6, row.template_id)
-        .BindText(7, row.origin)
-        .BindText(8, row.status)
-        .BindText(9, row.reason)
-        .BindText(10, row.body)
-        .BindInt64(11, row.created_ms)
-        .BindInt64(12, row.local_day)
-        .BindInt64(13, row.local_week);
-    RETURN_IF_ERROR(s.Run());
-    row.id = sqlite3_last_insert_rowid(conn.raw());
     RETURN_IF_ERROR(tx.Commit());
-    return Recorded{std::move(row), false};
+    return out;
+  }
+
+  absl::StatusOr<std::vector<ContactFacts>> FindContactFacts(std::span<const std::string> customers,
+                                                             std::string_view channel,
+                                                             std::string_view purpose) override {
+    Db::ReaderLease reader(db_);
+    Connection& conn = reader.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kRead));
+    std::vector<ContactFacts> out(customers.size());
+    for (size_t i = 0; i < customers.size(); ++i) {
+      ContactFacts& f = out[i];
+      {
+        ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT granted FROM contact_consents WHERE "
+                                                   "customer = ? AND channel = ? AND purpose = ?",
+                                                   "outreach: reading consent"));
+        s.BindText(1, customers[i]).BindText(2, channel).BindText(3, purpose);
+        ASSIGN_OR_RETURN(bool row, s.Step());
+        if (row) f.consent = s.ColumnInt64(0) != 0;
+      }
+      {
+        ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT 1 FROM contact_dnd WHERE customer = ?",
+                                                   "outreach: reading the do-not-disturb list"));
+        s.BindText(1, customers[i]);
+        ASSIGN_OR_RETURN(f.do_not_disturb, s.Step());
+      }
+      {
+        ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT 1 FROM contact_optouts WHERE customer "
+                                                   "= ? AND channel IN (?, '*') LIMIT 1",
+                                                   "outreach: reading opt-outs"));
+        s.BindText(1, customers[i]).BindText(2, channel);
+        ASSIGN_OR_RETURN(f.opted_out, s.Step());
+      }
+    }
+    return out;
   }
 
   absl::StatusOr<std::optional<MessageRow>> FindMessage(std::string_view dedupe_key) override {
@@ -453,19 +507,26 @@ class SqliteOutreachRepository final : public OutreachRepository {
     return ReadDnd("customer > ?", after, limit);
   }
 
-  absl::Status PutLink(const LinkRow& l) override {
+  absl::Status PutLink(const LinkRow& l) override { return PutLinks({&l, 1}); }
+
+  absl::Status PutLinks(std::span<const LinkRow> rows) override {
     Db::WriterLease writer(db_);
-    ASSIGN_OR_RETURN(Statement s, writer.conn().Prepare(
-                                      "INSERT INTO outreach_links (token, message_id, customer, "
-                                      "url, origin, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                                      "outreach: storing a tracked link"));
-    s.BindText(1, l.token)
-        .BindInt64(2, l.message_id)
-        .BindText(3, l.customer)
-        .BindText(4, l.url)
-        .BindText(5, l.origin)
-        .BindInt64(6, l.created_ms);
-    return s.Run();
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const LinkRow& l : rows) {
+      ASSIGN_OR_RETURN(Statement s,
+                       conn.Prepare("INSERT INTO outreach_links (token, message_id, customer, "
+                                    "url, origin, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                                    "outreach: storing a tracked link"));
+      s.BindText(1, l.token)
+          .BindInt64(2, l.message_id)
+          .BindText(3, l.customer)
+          .BindText(4, l.url)
+          .BindText(5, l.origin)
+          .BindInt64(6, l.created_ms);
+      RETURN_IF_ERROR(s.Run());
+    }
+    return tx.Commit();
   }
 
   absl::StatusOr<std::optional<LinkRow>> FindLink(std::string_view token) override {
@@ -498,18 +559,31 @@ class SqliteOutreachRepository final : public OutreachRepository {
   }
 
   absl::StatusOr<int64_t> AppendOutbox(const OutboxRow& o) override {
+    ASSIGN_OR_RETURN(std::vector<int64_t> ids, AppendOutboxBatch({&o, 1}));
+    return ids.front();
+  }
+
+  absl::StatusOr<std::vector<int64_t>> AppendOutboxBatch(std::span<const OutboxRow> rows) override {
     Db::WriterLease writer(db_);
-    ASSIGN_OR_RETURN(Statement s,
-                     writer.conn().Prepare("INSERT INTO sandbox_outbox (message_id, channel, "
-                                           "customer, body, created_ms) VALUES (?, ?, ?, ?, ?)",
-                                           "outreach: appending to the sandbox outbox"));
-    s.BindInt64(1, o.message_id)
-        .BindText(2, o.channel)
-        .BindText(3, o.customer)
-        .BindText(4, o.body)
-        .BindInt64(5, o.created_ms);
-    RETURN_IF_ERROR(s.Run());
-    return sqlite3_last_insert_rowid(writer.conn().raw());
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
+    std::vector<int64_t> ids;
+    ids.reserve(rows.size());
+    for (const OutboxRow& o : rows) {
+      ASSIGN_OR_RETURN(Statement s,
+                       conn.Prepare("INSERT INTO sandbox_outbox (message_id, channel, customer, "
+                                    "body, created_ms) VALUES (?, ?, ?, ?, ?)",
+                                    "outreach: appending to the sandbox outbox"));
+      s.BindInt64(1, o.message_id)
+          .BindText(2, o.channel)
+          .BindText(3, o.customer)
+          .BindText(4, o.body)
+          .BindInt64(5, o.created_ms);
+      RETURN_IF_ERROR(s.Run());
+      ids.push_back(sqlite3_last_insert_rowid(conn.raw()));
+    }
+    RETURN_IF_ERROR(tx.Commit());
+    return ids;
   }
 
   absl::StatusOr<std::vector<OutboxRow>> ListOutbox(std::string_view customer, int64_t after_id,
