@@ -361,6 +361,11 @@ absl::StatusOr<std::optional<uint32_t>> CustomerService::Resolve(std::string_vie
   return out[0];
 }
 
+absl::StatusOr<std::vector<std::optional<CustomerRepository::Addressee>>>
+CustomerService::Addressees(std::span<const std::string_view> external_ids) {
+  return store_->customers().FindAddressees(external_ids, /*with_name=*/true);
+}
+
 absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMany(
     const std::vector<std::string_view>& external_ids) {
   std::vector<std::optional<uint32_t>> out(external_ids.size());
@@ -376,14 +381,18 @@ absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMan
       }
     }
   }
-  for (size_t i : misses) {
-    ASSIGN_OR_RETURN(std::optional<CustomerRecord> c,
-                     store_->customers().FindByExternalId(external_ids[i]));
-    if (!c || c->erased) continue;
-    out[i] = c->uid;
-    absl::MutexLock lock(&uid_mu_);
-    if (uids_.size() >= 20'000'000) uids_.clear();  // bounded
-    uids_.emplace(std::string(external_ids[i]), c->uid);
+  if (misses.empty()) return out;
+  std::vector<std::string_view> missed;
+  missed.reserve(misses.size());
+  for (size_t i : misses) missed.push_back(external_ids[i]);
+  ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
+                   store_->customers().FindAddressees(missed, /*with_name=*/false));
+  absl::MutexLock lock(&uid_mu_);
+  if (uids_.size() + misses.size() >= 20'000'000) uids_.clear();  // bounded
+  for (size_t k = 0; k < misses.size(); ++k) {
+    if (!found[k]) continue;
+    out[misses[k]] = found[k]->uid;
+    uids_.emplace(std::string(missed[k]), found[k]->uid);
   }
   return out;
 }

@@ -155,12 +155,34 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
     }
     ids.push_back(messages[i].customer);
   }
-  ASSIGN_OR_RETURN(std::vector<std::optional<uint32_t>> uids, customers_->ResolveMany(ids));
+  // The customers, with their names only if a template says {{name}}.
+  bool names = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (tmpl[i] == nullptr || names) continue;
+    const std::vector<std::string> used = TemplateVariables(tmpl[i]->body);
+    names = std::find(used.begin(), used.end(), "name") != used.end();
+  }
+  std::vector<std::optional<CustomerRecord>> customers(n);
+  if (names) {
+    ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
+                     customers_->Addressees(ids));
+    for (size_t i = 0; i < n; ++i) {
+      if (!found[i]) continue;
+      customers[i].emplace();
+      customers[i]->uid = found[i]->uid;
+      customers[i]->name = std::move(found[i]->name);
+    }
+  } else {
+    ASSIGN_OR_RETURN(std::vector<std::optional<uint32_t>> found, customers_->ResolveMany(ids));
+    for (size_t i = 0; i < n; ++i) {
+      if (found[i]) customers[i].emplace().uid = *found[i];
+    }
+  }
   std::vector<std::string> bodies(n), link_tokens(n);
   for (size_t i = 0; i < n; ++i) {
     if (tmpl[i] == nullptr) continue;
     const Message& m = messages[i];
-    if (!uids[i]) {
+    if (!customers[i]) {
       results[i] = absl::NotFoundError(fmt::format("customer '{}' not found", m.customer));
       tmpl[i] = nullptr;
       continue;
@@ -172,9 +194,7 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
       link_tokens[i] = NewLinkToken();
       variables["link"] = fmt::format("{}/t/{}", link_base_, link_tokens[i]);
     }
-    absl::StatusOr<Preview> rendered = std::find(used.begin(), used.end(), "name") != used.end()
-                                           ? Render(*tmpl[i], m.customer, variables)
-                                           : RenderWith(*tmpl[i], {}, std::move(variables));
+    absl::StatusOr<Preview> rendered = RenderWith(*tmpl[i], *customers[i], std::move(variables));
     if (!rendered.ok()) {
       results[i] = rendered.status();
       tmpl[i] = nullptr;
@@ -209,7 +229,7 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
     const Message& m = messages[i];
     MessageRow& row = rows.emplace_back();
     row.dedupe_key = m.dedupe_key;
-    row.uid = *uids[i];
+    row.uid = customers[i]->uid;
     row.customer = m.customer;
     row.channel = m.channel;
     row.purpose = m.purpose;

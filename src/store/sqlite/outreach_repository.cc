@@ -93,13 +93,17 @@ absl::StatusOr<std::optional<MessageRow>> FindMessageOn(Connection& conn,
   return ReadMessage(s);
 }
 
-absl::StatusOr<int64_t> CountSent(Connection& conn, std::string_view customer,
-                                  std::string_view column, int64_t value) {
-  const std::string sql =
-      Cat("SELECT count(*) FROM outreach_messages WHERE customer = ? AND purpose = 'marketing' "
-          "AND status = 'sent' AND ",
-          ToAbsl(column), " = ?");
-  ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql, "outreach: counting messages for caps"));
+// The customer's sent marketing messages of a local day (or week).
+absl::StatusOr<int64_t> CountSent(Connection& conn, std::string_view customer, bool week,
+                                  int64_t value) {
+  ASSIGN_OR_RETURN(Statement s,
+                   conn.Prepare(week ? "SELECT count(*) FROM outreach_messages WHERE customer = ? "
+                                       "AND purpose = 'marketing' AND status = 'sent' AND "
+                                       "local_week = ?"
+                                     : "SELECT count(*) FROM outreach_messages WHERE customer = ? "
+                                       "AND purpose = 'marketing' AND status = 'sent' AND "
+                                       "local_day = ?",
+                                "outreach: counting messages for caps"));
   s.BindText(1, customer).BindInt64(2, value);
   ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.ColumnInt64(0) : 0;
@@ -109,19 +113,17 @@ absl::StatusOr<int64_t> CountSent(Connection& conn, std::string_view customer,
 absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const MessageRow& in,
                                                       int64_t day_cap, int64_t week_cap) {
   using Recorded = OutreachRepository::Recorded;
-  ASSIGN_OR_RETURN(std::optional<MessageRow> first, FindMessageOn(conn, in.dedupe_key));
-  if (first) return Recorded{*std::move(first), true};
   MessageRow row = in;
   if (row.status == "sent" && row.purpose == "marketing") {
     if (day_cap > 0) {
-      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_day", row.local_day));
+      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, /*week=*/false, row.local_day));
       if (n >= day_cap) {
         row.status = "suppressed";
         row.reason = "cap_day";
       }
     }
     if (week_cap > 0 && row.status == "sent") {
-      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, "local_week", row.local_week));
+      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, /*week=*/true, row.local_week));
       if (n >= week_cap) {
         row.status = "suppressed";
         row.reason = "cap_week";
@@ -133,7 +135,8 @@ absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const Me
                    conn.Prepare("INSERT INTO outreach_messages (dedupe_key, uid, customer, "
                                 "channel, purpose, template_id, origin, status, reason, body, "
                                 "created_ms, local_day, local_week) VALUES "
-                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                "ON CONFLICT (dedupe_key) DO NOTHING",
                                 "outreach: recording a message"));
   s.BindText(1, row.dedupe_key)
       .BindInt64(2, row.uid)
@@ -149,6 +152,12 @@ absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const Me
       .BindInt64(12, row.local_day)
       .BindInt64(13, row.local_week);
   RETURN_IF_ERROR(s.Run());
+  if (sqlite3_changes(conn.raw()) == 0) {
+    // The dedupe key was recorded before: its first result.
+    ASSIGN_OR_RETURN(std::optional<MessageRow> first, FindMessageOn(conn, in.dedupe_key));
+    if (!first) return absl::InternalError("outreach: a conflicting message vanished");
+    return Recorded{*std::move(first), true};
+  }
   row.id = sqlite3_last_insert_rowid(conn.raw());
   return Recorded{std::move(row), false};
 }

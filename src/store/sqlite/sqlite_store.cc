@@ -478,6 +478,31 @@ class SqliteCustomerRepository final : public CustomerRepository {
     return ids;
   }
 
+  absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
+      std::span<const std::string_view> external_ids, bool with_name) override {
+    std::vector<std::optional<Addressee>> out(external_ids.size());
+    Db::ReaderLease reader(db_);
+    Connection& conn = reader.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kRead));
+    SealContext context;
+    for (size_t i = 0; i < external_ids.size(); ++i) {
+      ASSIGN_OR_RETURN(Statement stmt,
+                       conn.Prepare("SELECT uid, erased, name_sealed FROM customers WHERE "
+                                    "external_id = ?",
+                                    "finding addressees"));
+      stmt.BindText(1, external_ids[i]);
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row || stmt.ColumnInt64(1) != 0) continue;
+      Addressee& a = out[i].emplace();
+      a.uid = static_cast<uint32_t>(stmt.ColumnInt64(0));
+      if (!with_name || stmt.ColumnIsNull(2)) continue;
+      if (cipher_ == nullptr) return NoCipher("finding addressees");
+      RETURN_IF_ERROR(OpenSealed(*cipher_, stmt, 2, kNameColumn, a.uid, context, &a.name));
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return out;
+  }
+
   absl::StatusOr<uint32_t> Erase(std::string_view external_id, int64_t now_ms) override {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
