@@ -58,6 +58,7 @@ int Run(const std::string& dir, uint64_t customers, int64_t throttle, int holdou
   options.clock = &clock;
   options.data_dir = dir;
   options.campaigns.interval_ms = 0;  // driven here
+  options.campaigns.batch = 2000;
   options.task_rules_interval_ms = 0;
   auto app = App::Open(options);
   if (!app.ok()) return Fail(app.status());
@@ -186,7 +187,7 @@ int main(int argc, char** argv) {
   CLI::App cli{"A campaign to a demo bank through CampaignService (bench/campaign/run.sh)"};
   std::string dir;
   uint64_t customers = 100000;
-  int64_t throttle = 100000;
+  int64_t throttle = 1000000;
   int holdout = 10;
   cli.add_option("--dir", dir, "Data directory holding a demo bank")->required();
   cli.add_option("--customers", customers, "Customers of the demo bank")->capture_default_str();

@@ -29,7 +29,7 @@ namespace {
 
 constexpr size_t kMaxNameBytes = 200;
 constexpr size_t kMaxChannels = 4;
-constexpr int64_t kMaxThrottle = 100'000;
+constexpr int64_t kMaxThrottle = 1'000'000;
 constexpr int32_t kMaxHoldoutPercent = 50;
 constexpr int32_t kMaxGoalDays = 90;
 constexpr int64_t kDayMs = 86'400'000;

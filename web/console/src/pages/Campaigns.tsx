@@ -397,7 +397,7 @@ export function CampaignBuilder() {
             </Col>
             <Col span={4}>
               <Form.Item name="throttle_per_second" label={t('campaign.throttle')}>
-                <InputNumber min={1} max={100000} style={{ width: '100%' }} />
+                <InputNumber min={1} max={1000000} style={{ width: '100%' }} />
               </Form.Item>
             </Col>
             <Col span={4}>
