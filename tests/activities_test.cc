@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 
@@ -64,6 +65,9 @@ class ActivitiesTest : public ::testing::Test {
     options.io_threads = 2;
     options.clock = &clock_;
     options.activities.membership_cache_ms = 0;
+    // Staff sessions outlive the fake clock's jumps (hours to days).
+    options.staff.idle_timeout_ms = 365 * 86'400'000LL;
+    options.staff.absolute_timeout_ms = 365 * 86'400'000LL;
     auto app = App::Open(options);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
@@ -115,8 +119,8 @@ class ActivitiesTest : public ::testing::Test {
   }
 
   // Creates the wheel as the operator, submits it and has the approver approve it.
-  int64_t CreateLiveWheel() {
-    json::value created = Expect(op_->Fetch("POST", "/v1/activities", kWheel), 201);
+  int64_t CreateLiveWheel(std::string_view terms = kWheel) {
+    json::value created = Expect(op_->Fetch("POST", "/v1/activities", terms), 201);
     const int64_t id = Int(created, "id");
     EXPECT_EQ(Str(created, "state"), "draft");
     json::value submitted = Expect(op_->Fetch("POST", fmt("/v1/activities/{}/submit", id)), 202);
@@ -418,6 +422,94 @@ TEST_F(ActivitiesTest, RejectionReturnsToDraftAndPublishedActivitiesSurviveARest
   Expect(DrawFor(id, "G1", "k-2"), 201);
   EXPECT_EQ(DrawFor(id, "G1", "k-3").status, 429);
   EXPECT_EQ(Int(Expect(Signed("GET", fmt("/v1/app/activities/{}/rules", id)), 200), "version"), 1);
+}
+
+// The dashboard's "today's draws": draws at 23:59 and 00:01 Beijing time land on two local
+// days. The oracle is the list of draws this test made (their results' prizes and costs).
+TEST_F(ActivitiesTest, DailyStatsSplitDrawsAtLocalMidnight) {
+  json::value terms = Parse(kWheel);
+  for (json::value& pool : terms.at("pools").as_array()) {
+    for (json::value& prize : pool.at("pool").at("prizes").as_array()) {
+      const std::string kind = Str(prize, "kind");
+      prize.as_object()["cost_fen"] =
+          kind == "thanks" ? 0 : (Str(prize, "id") == "g_points" ? 88 : 10);
+    }
+  }
+  const int64_t id = CreateLiveWheel(json::serialize(terms));
+
+  struct Day {
+    int64_t draws = 0, wins = 0, cost_fen = 0;
+  };
+  std::map<std::string, Day> made;  // by local date
+  auto draw = [&](const std::string& date, std::string_view customer, std::string_view key) {
+    json::value r = Expect(DrawFor(id, customer, key), 201);
+    Day& d = made[date];
+    ++d.draws;
+    if (r.at("won").as_bool()) {
+      ++d.wins;
+      d.cost_fen += Str(r, "prize_id") == "g_points" ? 88 : 10;
+    }
+  };
+  auto expect_day = [&](const json::value& day, const std::string& date) {
+    EXPECT_EQ(Str(day, "date"), date) << day;
+    const Day d = made.count(date) ? made[date] : Day{};
+    EXPECT_EQ(Int(day, "draws"), d.draws) << date << " " << day;
+    EXPECT_EQ(Int(day, "wins"), d.wins) << date << " " << day;
+    EXPECT_EQ(Int(day, "cost_fen"), d.cost_fen) << date << " " << day;
+  };
+
+  // 2026-12-10 23:59 in Beijing (15:59 UTC): three draws.
+  clock_.Set(kNowMs + (13 * 60 + 59) * 60'000);
+  draw("2026-12-10", "G1", "late-g1-1");
+  draw("2026-12-10", "G1", "late-g1-2");
+  draw("2026-12-10", "N1", "late-n1-1");
+  json::value stats = Expect(op_->Fetch("GET", fmt("/v1/activities/{}/stats", id)), 200);
+  EXPECT_EQ(Int(stats, "tz_offset_minutes"), 480);
+  expect_day(stats.at("today"), "2026-12-10");
+  ASSERT_EQ(stats.at("daily").as_array().size(), 7u) << stats;  // the default
+  expect_day(stats.at("daily").at(0), "2026-12-04");
+  expect_day(stats.at("daily").at(6), "2026-12-10");
+
+  // Two minutes later it is 2026-12-11 00:01 there: G1 has fresh chances.
+  clock_.Advance(2 * 60'000);
+  draw("2026-12-11", "G1", "early-g1-1");
+  draw("2026-12-11", "N2", "early-n2-1");
+  draw("2026-12-11", "N1", "early-n1-1");
+  draw("2026-12-11", "N1", "early-n1-2");
+  auto check = [&] {
+    json::value s = Expect(op_->Fetch("GET", fmt("/v1/activities/{}/stats?days=3", id)), 200);
+    expect_day(s.at("today"), "2026-12-11");
+    const json::array& daily = s.at("daily").as_array();
+    ASSERT_EQ(daily.size(), 3u) << s;
+    expect_day(daily[0], "2026-12-09");
+    expect_day(daily[1], "2026-12-10");
+    expect_day(daily[2], "2026-12-11");
+    // The days add up to the totals, and the cost to the budget spent.
+    EXPECT_EQ(Int(s, "draws"), 7) << s;
+    EXPECT_EQ(Int(s, "wins"), made["2026-12-10"].wins + made["2026-12-11"].wins) << s;
+    EXPECT_EQ(Int(s, "budget_spent_fen"), made["2026-12-10"].cost_fen + made["2026-12-11"].cost_fen)
+        << s;
+  };
+  check();
+  EXPECT_EQ(made["2026-12-10"].draws, 3);
+  EXPECT_EQ(made["2026-12-11"].draws, 4);
+
+  // Rebuilt from the draw journal after a restart.
+  client_.reset();
+  app_->Shutdown();
+  app_.reset();
+  Boot();
+  check();
+
+  // ?days outside 1..90 is a problem naming the field.
+  for (std::string_view bad : {"0", "91", "-1", "7x", "", "seven"}) {
+    json::value p =
+        Expect(op_->Fetch("GET", fmt("/v1/activities/{}/stats?days=", id) + std::string(bad)), 400);
+    EXPECT_EQ(Str(p.at("errors").at(0), "field"), "days") << bad << " " << p;
+  }
+  json::value ninety = Expect(op_->Fetch("GET", fmt("/v1/activities/{}/stats?days=90", id)), 200);
+  EXPECT_EQ(ninety.at("daily").as_array().size(), 90u);
+  expect_day(ninety.at("daily").at(89), "2026-12-11");
 }
 
 }  // namespace

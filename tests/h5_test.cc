@@ -425,5 +425,104 @@ TEST_F(H5Test, SignInAndQuizThroughTheToken) {
   EXPECT_EQ(AsCustomer(qt, "POST", H5(sign_in, "/sign-in"), "{}", "x").status, 403);
 }
 
+// The wizard's preview: a staff member who edits activities obtains a preview token for a
+// draft; the H5 routes show the draft read-only, refuse draws (nothing reaches the engine: the
+// oracle is the operator's stats of a live activity previewed the same way) and stop at expiry.
+TEST_F(H5Test, PreviewTokenShowsADraftReadOnlyAndExpires) {
+  json::value draft = Expect(op_->Fetch("POST", "/v1/activities", kWheel), 201);
+  const int64_t id = Int(draft, "id");
+  ASSERT_EQ(Str(draft, "state"), "draft");
+
+  // Only staff with activities:write obtain one.
+  EXPECT_EQ(approver_->Fetch("POST", Path(id, "/preview-token")).status, 403);
+  EXPECT_EQ(AsApp("POST", Path(id, "/preview-token")).status, 403);
+  EXPECT_EQ(op_->Fetch("POST", Path(id + 1000, "/preview-token")).status, 404);
+  json::value t = Expect(op_->Fetch("POST", Path(id, "/preview-token")), 201);
+  const std::string token = Str(t, "token");
+  EXPECT_EQ(token.rfind("mh5p.", 0), 0u) << t;
+  EXPECT_EQ(Int(t, "expires_in"), 600);
+  EXPECT_EQ(Str(t, "page"), "/h5/?token=" + token + "&activity=" + std::to_string(id));
+  json::value audit = Expect(admin_->Fetch("GET", "/v1/audit?action=activity.preview"), 200);
+  EXPECT_NE(json::serialize(audit).find("user:olivia"), std::string::npos) << audit;
+
+  // Customers do not see a draft; the preview does, with its prizes but no odds or stock.
+  EXPECT_EQ(AsCustomer(TokenFor("A1"), "GET", H5(id)).status, 404);
+  json::value page = Expect(AsCustomer(token, "GET", H5(id)), 200);
+  EXPECT_TRUE(page.at("preview").as_bool()) << page;
+  EXPECT_EQ(Str(page, "status"), "ok");
+  EXPECT_EQ(Str(page, "template"), "wheel");
+  EXPECT_EQ(Str(page, "title"), "幸运大转盘");
+  EXPECT_EQ(Int(page, "version"), 1);
+  ASSERT_EQ(page.at("prizes").as_array().size(), 3u) << page;
+  EXPECT_EQ(Str(page.at("prizes").at(1), "name"), "88 积分");
+  json::value rules = Expect(AsCustomer(token, "GET", H5(id, "/rules")), 200);
+  EXPECT_EQ(Str(rules, "name"), "H5 wheel");
+  EXPECT_EQ(Int(rules.at("chances"), "free_per_day"), 2);
+  EXPECT_TRUE(
+      Expect(AsCustomer(token, "GET", H5(id, "/prizes")), 200).at("prizes").as_array().empty());
+  json::value me = Expect(AsCustomer(token, "GET", "/v1/h5/me"), 200);
+  EXPECT_TRUE(me.at("customer").is_null()) << me;
+  EXPECT_TRUE(me.at("preview").as_bool());
+  json::value list = Expect(AsCustomer(token, "GET", "/v1/h5/activities"), 200);
+  ASSERT_EQ(list.at("activities").as_array().size(), 1u) << list;
+  EXPECT_EQ(Int(list.at("activities").at(0), "id"), id);
+
+  // An edit of the draft shows at once.
+  json::value edited_terms = Parse(kWheel);
+  edited_terms.at("display").as_object()["title"] = "新标题";
+  Expect(op_->Fetch("PUT", Path(id), json::serialize(edited_terms)), 200);
+  EXPECT_EQ(Str(Expect(AsCustomer(token, "GET", H5(id)), 200), "title"), "新标题");
+
+  // Draws, sign-ins and answers are refused with a code the page shows.
+  http::HttpResult draw =
+      AsCustomer(token, "POST", H5(id, "/draw"), R"({"device_id":"d1"})", "preview-1");
+  EXPECT_EQ(draw.status, 403) << draw.body;
+  EXPECT_EQ(Str(Parse(draw.body), "code"), "preview") << draw.body;
+  EXPECT_NE(draw.body.find("cannot draw"), std::string::npos) << draw.body;
+  EXPECT_EQ(AsCustomer(token, "POST", H5(id, "/sign-in"), "{}", "p-2").status, 403);
+  EXPECT_EQ(AsCustomer(token, "GET", H5(id, "/quiz")).status, 403);
+  // Only its own activity; and it is no key for the app back-end's routes.
+  const int64_t live = CreateLiveActivity(kWheel);
+  EXPECT_EQ(AsCustomer(token, "GET", H5(live)).status, 403);
+  EXPECT_EQ(AsCustomer(token, "GET", "/v1/app/activities?customer=A1&channel=h5").status, 403);
+
+  // A live activity previewed: refused draws leave the stats and the stock as they were.
+  const std::string live_token =
+      Str(Expect(op_->Fetch("POST", Path(live, "/preview-token")), 201), "token");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(
+        AsCustomer(live_token, "POST", H5(live, "/draw"), "{}", "pv-" + std::to_string(i)).status,
+        403);
+  }
+  json::value stats = Expect(op_->Fetch("GET", Path(live, "/stats")), 200);
+  EXPECT_EQ(Int(stats, "draws"), 0) << stats;
+  EXPECT_EQ(Int(stats.at("today"), "draws"), 0) << stats;
+  for (const json::value& p : stats.at("prizes").as_array()) {
+    EXPECT_EQ(Int(p, "awarded"), 0) << p;
+  }
+  EXPECT_EQ(Int(stats.at("prizes").at(0), "stock_left"), 100);
+  EXPECT_EQ(Int(stats.at("prizes").at(1), "stock_left"), 5);
+  // A customer's token is still the way to draw.
+  Expect(AsCustomer(TokenFor("A1", live), "POST", H5(live, "/draw"), "{}", "real-1"), 201);
+  EXPECT_EQ(Int(Expect(op_->Fetch("GET", Path(live, "/stats")), 200), "draws"), 1);
+
+  // Tampered: refused.
+  std::string bad = token;
+  bad[10] = bad[10] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(AsCustomer(bad, "GET", H5(id)).status, 401);
+  // A customer token's seal does not open as a preview (another context), and vice versa.
+  const std::string customer_token = TokenFor("A1", id);
+  EXPECT_EQ(AsCustomer("mh5p." + customer_token.substr(4), "GET", H5(id)).status, 401);
+  EXPECT_EQ(AsCustomer("mh5." + token.substr(5), "GET", H5(id)).status, 401);
+
+  // 9:59 later it still works; at 10:00 it is refused as expired.
+  clock_.Advance(10 * 60 * 1000 - 1000);
+  Expect(AsCustomer(token, "GET", H5(id)), 200);
+  clock_.Advance(1000);
+  http::HttpResult expired = AsCustomer(token, "GET", H5(id));
+  EXPECT_EQ(expired.status, 401) << expired.body;
+  EXPECT_NE(expired.body.find("expired"), std::string::npos) << expired.body;
+}
+
 }  // namespace
 }  // namespace mercator

@@ -211,6 +211,30 @@ struct ActivityRt {
   std::array<std::atomic<int64_t>, std::size(kChannels) + 1> channel_draws{};
   // current.get(), readable without the lock: versions live as long as the engine.
   std::atomic<const VersionRt*> current_raw{nullptr};
+  // Draws per local day, ascending by day (one entry per day with a draw). A leaf lock, taken
+  // by a draw while it holds queue_mu_ (so draws never contend on it) and by Stats.
+  absl::Mutex day_mu;
+  std::vector<DayStats> days ABSL_GUARDED_BY(day_mu);
+
+  void CountDay(int32_t day, bool won, int64_t cost_fen) ABSL_LOCKS_EXCLUDED(day_mu) {
+    absl::MutexLock lock(&day_mu);
+    auto it = days.end();
+    if (days.empty() || days.back().day != day) {
+      // A clock set back (or a journal replayed out of day order) lands before the end.
+      it = std::lower_bound(days.begin(), days.end(), day,
+                            [](const DayStats& d, int32_t x) { return d.day < x; });
+      if (it == days.end() || it->day != day) {
+        DayStats fresh;
+        fresh.day = day;
+        it = days.insert(it, fresh);
+      }
+    } else {
+      it = std::prev(days.end());
+    }
+    ++it->draws;
+    if (won) ++it->wins;
+    it->cost_fen += cost_fen;
+  }
 
   const VersionRt* Current() const { return current_raw.load(std::memory_order_acquire); }
 
@@ -706,6 +730,7 @@ class DrawEngine::Impl {
       w.brief = brief;
       w.done = std::move(done);
       waiters_.push_back(std::move(w));
+      act->CountDay(day, won, awarded >= 0 ? pool->prizes[awarded].prize.cost_fen : 0);
     }
     idem->second.digest = fingerprint;
     idem->second.brief = brief;
@@ -798,6 +823,12 @@ class DrawEngine::Impl {
       const int64_t n = act->channel_draws[i].load();
       if (n > 0)
         s.draws_per_channel[std::string(i < std::size(kChannels) ? kChannels[i] : "other")] = n;
+    }
+    s.today = day;
+    s.tz_offset_minutes = v->tz_offset_minutes;
+    {
+      absl::MutexLock lock(&act->day_mu);
+      s.days = act->days;
     }
     return s;
   }
@@ -1136,6 +1167,7 @@ class DrawEngine::Impl {
       pool.fair_picks[picked].fetch_add(1);
     }
     act->CountChannel(channel);
+    act->CountDay(day, won, brief.prize != kNone ? pool.prizes[brief.prize].prize.cost_fen : 0);
     IdemEntry& entry = shard.idem[IdemKey{activity_id, uid, std::string(key)}];
     entry.digest = Fingerprint::Of(digest);
     entry.brief = brief;
@@ -1209,7 +1241,8 @@ class DrawEngine::Impl {
   std::atomic<bool> failed_{false};
 
   // Lock order: acts_mu_ and ActivityRt::mu are leaves taken alone; Shard::mu, then
-  // queue_mu_ (a draw appends its record while holding its customer's shard).
+  // queue_mu_ (a draw appends its record while holding its customer's shard), then
+  // ActivityRt::day_mu (a leaf).
   absl::Mutex acts_mu_;
   absl::flat_hash_map<int64_t, std::unique_ptr<ActivityRt>> activities_ ABSL_GUARDED_BY(acts_mu_);
   Shard shards_[kShards];

@@ -136,6 +136,15 @@ struct PrizeStats {
   int64_t daily_stock_left = -1;  // today; -1: no daily limit
 };
 
+// One local day of an activity's draws (the day of each draw as recorded in the journal: days
+// since 1970-01-01 in the activity's tz_offset_minutes at the time of the draw).
+struct DayStats {
+  int32_t day = 0;
+  int64_t draws = 0;
+  int64_t wins = 0;      // draws that gave a winning prize (kind != thanks)
+  int64_t cost_fen = 0;  // cost of the prizes awarded (what the budget burnt that day)
+};
+
 struct DrawStats {
   int64_t draws = 0;
   int64_t wins = 0;
@@ -144,6 +153,9 @@ struct DrawStats {
   int64_t budget_spent_fen = 0;
   std::vector<PrizeStats> prizes;  // in terms order
   std::map<std::string, int64_t> draws_per_channel;
+  int32_t today = 0;              // the local day now, in the current version's offset
+  int32_t tz_offset_minutes = 0;  // of the current version
+  std::vector<DayStats> days;     // ascending; only days with at least one draw
 };
 
 struct FairnessRow {

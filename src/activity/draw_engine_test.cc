@@ -346,6 +346,61 @@ TEST_F(DrawEngineTest, DailyStockResetsAtLocalMidnight) {
   EXPECT_EQ(engine->Draw(Req(30, "a"))->prize_id, "thanks");
 }
 
+TEST_F(DrawEngineTest, DrawsPerLocalDayFollowTheDrawsAndSurviveARestart) {
+  // 2026-03-01 23:59 in UTC+8 is 15:59 UTC.
+  clock_.Set(1'772'380'740'000);
+  auto engine = Open();
+  Prize coin = MakePrize("coin", "points", 1, -1);
+  coin.cost_fen = 25;
+  ASSERT_TRUE(engine->Load(OnePool({coin, MakePrize("thanks", "thanks", 1, -1)})).ok());
+  // The oracle: each draw's result, filed under the local day of the clock when it was made.
+  std::map<int32_t, DayStats> expected;
+  auto local_day = [&] {
+    return static_cast<int32_t>((clock_.NowMs() + 8 * 3'600'000) / 86'400'000);
+  };
+  int n = 0;
+  auto draw = [&](int times) {
+    for (int i = 0; i < times; ++i, ++n) {
+      auto r = engine->Draw(Req(n, "k"));
+      ASSERT_TRUE(r.ok()) << r.status();
+      DayStats& d = expected[local_day()];
+      d.day = local_day();
+      ++d.draws;
+      if (r->won) ++d.wins;
+      d.cost_fen += r->cost_fen;
+    }
+  };
+  draw(5);
+  clock_.Advance(2 * 60'000);  // 00:01 the next local day
+  draw(7);
+  clock_.Advance(-2 * 86'400'000);  // a clock set back two days: an earlier day, in order
+  draw(3);
+  clock_.Advance(2 * 86'400'000);
+  auto check = [&] {
+    auto stats = engine->Stats(7);
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->today, local_day());
+    EXPECT_EQ(stats->tz_offset_minutes, 480);
+    ASSERT_EQ(stats->days.size(), expected.size());
+    size_t i = 0;
+    int64_t cost = 0;
+    for (const auto& [day, d] : expected) {
+      EXPECT_EQ(stats->days[i].day, day);
+      EXPECT_EQ(stats->days[i].draws, d.draws) << day;
+      EXPECT_EQ(stats->days[i].wins, d.wins) << day;
+      EXPECT_EQ(stats->days[i].cost_fen, d.cost_fen) << day;
+      cost += d.cost_fen;
+      ++i;
+    }
+    EXPECT_EQ(stats->budget_spent_fen, cost);
+  };
+  check();
+  EXPECT_EQ(expected.size(), 3u);
+  engine.reset();
+  engine = Open();  // the terms and the draws come back from the journal
+  check();
+}
+
 TEST_F(DrawEngineTest, DailyChancesResetAtLocalMidnightAndLimitsHold) {
   auto engine = Open();
   ASSERT_TRUE(engine->Load(OnePool({MakePrize("thanks", "thanks", 1, -1)})).ok());

@@ -4,8 +4,10 @@
 // (activity/activity_service.h); this file parses, audits and renders.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
+#include "absl/time/time.h"
 #include "activity/activity_service.h"
 #include "activity/quiz_service.h"
 #include "activity/signin_service.h"
@@ -90,6 +92,53 @@ json::object StatsToJson(int64_t id, const activity::DrawStats& s) {
                       {"budget_spent_fen", s.budget_spent_fen},
                       {"prizes", std::move(prizes)},
                       {"draws_per_channel", std::move(channels)}};
+}
+
+// ?days of the stats route: how many local days the daily series covers, today included.
+constexpr int32_t kDefaultStatsDays = 7;
+constexpr int32_t kMaxStatsDays = 90;
+
+absl::StatusOr<int32_t> StatsDays(const http::Request& req) {
+  auto q = req.Query("days");
+  if (!q) return kDefaultStatsDays;
+  int32_t days = 0;
+  auto [p, ec] = std::from_chars(q->data(), q->data() + q->size(), days);
+  if (q->empty() || ec != std::errc() || p != q->data() + q->size() || days < 1 ||
+      days > kMaxStatsDays) {
+    return absl::InvalidArgumentError(
+        fmt::format("days: must be an integer from 1 to {}", kMaxStatsDays));
+  }
+  return days;
+}
+
+std::string LocalDate(int32_t local_day) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(int64_t{local_day} * 86'400),
+                          absl::UTCTimeZone());
+}
+
+// "today" and "daily" (the last `days` local days, oldest first, days without draws as zeros)
+// from the engine's per-day counts.
+void AddDailyStats(const activity::DrawStats& s, int32_t days, json::object& out) {
+  auto day_json = [](int32_t day, const activity::DayStats* d) {
+    return json::object{{"date", LocalDate(day)},
+                        {"draws", d != nullptr ? d->draws : 0},
+                        {"wins", d != nullptr ? d->wins : 0},
+                        {"cost_fen", d != nullptr ? d->cost_fen : 0}};
+  };
+  const int32_t first = s.today - days + 1;
+  auto it = std::lower_bound(s.days.begin(), s.days.end(), first,
+                             [](const activity::DayStats& d, int32_t x) { return d.day < x; });
+  json::array daily;
+  const activity::DayStats* today = nullptr;
+  for (int32_t day = first; day <= s.today; ++day) {
+    const activity::DayStats* d = nullptr;
+    if (it != s.days.end() && it->day == day) d = &*it++;
+    if (day == s.today) today = d;
+    daily.push_back(day_json(day, d));
+  }
+  out["tz_offset_minutes"] = s.tz_offset_minutes;
+  out["today"] = day_json(s.today, today);
+  out["daily"] = std::move(daily);
 }
 
 // The customer's external id and channel of an app request, from the query or the body.
@@ -333,6 +382,8 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
              [&ctx, &svc](http::Request& req) {
                auto id = PathId(req, "id");
                if (!id.ok()) return ErrorResponse(id.status());
+               auto days = StatsDays(req);
+               if (!days.ok()) return ErrorResponse(days.status());
                auto view = svc.Get(*id);
                if (!view.ok()) return ErrorResponse(view.status());
                // Lottery figures from the draw engine; sign-in, quiz and task figures from
@@ -342,6 +393,7 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
                  auto stats = svc.Stats(*id);
                  if (!stats.ok()) return ErrorResponse(stats.status());
                  out = StatsToJson(*id, *stats);
+                 AddDailyStats(*stats, *days, out);
                }
                if (absl::Status s = AddTemplateStats(ctx, *view, out); !s.ok()) {
                  return ErrorResponse(s);

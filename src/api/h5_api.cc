@@ -47,6 +47,7 @@ std::string_view FriendlyCode(int status, std::string_view detail) {
   if (status == 403 && detail.find("not eligible") != std::string_view::npos) {
     return "not_eligible";
   }
+  if (status == 403 && detail.starts_with("preview:")) return "preview";
   return {};
 }
 
@@ -70,6 +71,20 @@ http::Response WithCode(http::Response r) {
 
 http::Response Error(const absl::Status& s) { return WithCode(ErrorResponse(s)); }
 
+// A staff preview's principal (CustomerTokenVerifierFor): kind customer without a customer,
+// via_client this prefix and the staff user name.
+constexpr std::string_view kPreviewVia = "preview:user:";
+
+bool IsPreview(const Principal& p) {
+  return p.kind == Principal::Kind::kCustomer && p.via_client.starts_with(kPreviewVia);
+}
+
+absl::Status PreviewRefused() {
+  return absl::PermissionDeniedError(
+      "preview: this is a staff preview of the page; it cannot draw, sign in or answer, and "
+      "nothing was recorded");
+}
+
 // The token's customer, channel and key scope.
 CustomerCall H5Call(const http::Request& req) {
   return CustomerCall{.customer = req.principal.id,
@@ -79,6 +94,7 @@ CustomerCall H5Call(const http::Request& req) {
 
 // The activity id of the path, which the token must allow.
 absl::StatusOr<int64_t> AllowedActivity(const http::Request& req) {
+  if (IsPreview(req.principal)) return PreviewRefused();
   ASSIGN_OR_RETURN(int64_t id, PathId(req, "id"));
   if (req.principal.activity_id != 0 && req.principal.activity_id != id) {
     return absl::PermissionDeniedError(
@@ -137,6 +153,92 @@ json::object StatusJson(const activity::ActivityService::CustomerView& v) {
   }
   out["prizes"] = std::move(prizes);
   return out;
+}
+
+// The activity of a preview token (the path must name it) with its latest terms, which may be
+// a draft, submitted or rejected version: what the wizard shows before anything is approved.
+absl::StatusOr<activity::Published> PreviewActivity(ApiContext& ctx, const http::Request& req) {
+  ASSIGN_OR_RETURN(int64_t id, PathId(req, "id"));
+  if (req.principal.activity_id != id) {
+    return absl::PermissionDeniedError(
+        fmt::format("token: valid for activity {} only", req.principal.activity_id));
+  }
+  ASSIGN_OR_RETURN(activity::ActivityView view, ctx.activities->Get(id));
+  boost::system::error_code ec;
+  json::value terms_json = json::parse(view.latest.terms_json, ec);
+  if (ec) return absl::InternalError("activity: stored terms are not JSON");
+  ASSIGN_OR_RETURN(activity::ActivityTerms terms, activity::ParseActivityTerms(terms_json));
+  activity::Published p;
+  p.activity_id = id;
+  p.version = view.latest.version;
+  p.terms = std::move(terms);
+  return p;
+}
+
+// A preview's status: the page as a customer of the default pool (else the first) would see
+// it, with unlimited chances, "preview": true and the version shown.
+json::object PreviewStatusJson(activity::Published p) {
+  activity::ActivityService::CustomerView v;
+  const int32_t version = p.version;
+  for (const activity::PoolGroup& g : p.terms.pools) {
+    if (g.kind == activity::PoolGroup::Kind::kDefault) v.pool_id = g.pool.id;
+  }
+  if (v.pool_id.empty() && !p.terms.pools.empty()) v.pool_id = p.terms.pools.front().pool.id;
+  v.activity = std::make_shared<const activity::Published>(std::move(p));
+  json::object out = StatusJson(v);
+  out["preview"] = true;
+  out["version"] = version;
+  return out;
+}
+
+// A preview's rules page: the latest terms without odds or stock (as PublicRules leaves them).
+json::object PreviewRulesJson(const activity::Published& p) {
+  const activity::ActivityTerms& t = p.terms;
+  json::array pools;
+  for (const activity::PoolGroup& g : t.pools) {
+    json::array prizes;
+    for (const activity::Prize& x : g.pool.prizes) {
+      prizes.push_back(json::object{{"id", x.id},
+                                    {"name", x.name},
+                                    {"kind", x.kind},
+                                    {"per_customer_cap", x.per_customer_cap}});
+    }
+    pools.push_back(
+        json::object{{"id", g.pool.id}, {"name", g.pool.name}, {"prizes", std::move(prizes)}});
+  }
+  return json::object{{"id", p.activity_id},
+                      {"version", p.version},
+                      {"preview", true},
+                      {"name", t.name},
+                      {"description", t.description},
+                      {"template", t.display.template_name},
+                      {"title", t.display.title},
+                      {"start", activity::FormatTime(t.eligibility.start_ms)},
+                      {"end", activity::FormatTime(t.eligibility.end_ms)},
+                      {"chances", json::object{{"free_per_day", t.chances.free_per_day},
+                                               {"points_cost", t.chances.points_cost},
+                                               {"max_per_day", t.chances.max_per_day},
+                                               {"max_total", t.chances.max_total}}},
+                      {"pools", std::move(pools)}};
+}
+
+absl::StatusOr<json::object> IssuePreviewToken(ApiContext& ctx, http::Request& req) {
+  if (req.principal.kind != Principal::Kind::kStaff) {
+    return absl::PermissionDeniedError("preview tokens are for staff who edit activities");
+  }
+  ASSIGN_OR_RETURN(int64_t id, PathId(req, "id"));
+  RETURN_IF_ERROR(ctx.activities->Get(id).status());
+  ASSIGN_OR_RETURN(auth::CustomerTokenService::IssuedPreview issued,
+                   ctx.customer_tokens->IssuePreview(req.principal.id, id));
+  const std::string expires_at = IsoTime(issued.claims.expires_ms);
+  RETURN_IF_ERROR(RecordAudit(ctx, req, "activity.preview", "activity", std::to_string(id),
+                              json::serialize(json::object{{"expires_at", expires_at}})));
+  return json::object{{"token", issued.token},
+                      {"token_type", "Bearer"},
+                      {"expires_at", expires_at},
+                      {"expires_in", (issued.claims.expires_ms - issued.claims.issued_ms) / 1000},
+                      {"activity", id},
+                      {"page", Cat("/h5/?token=", issued.token, "&activity=", std::to_string(id))}};
 }
 
 absl::StatusOr<json::object> IssueToken(ApiContext& ctx, http::Request& req) {
@@ -212,6 +314,16 @@ http::Handler CustomerWrite(ApiContext& ctx, CustomerWriteFn write) {
 CustomerTokenVerifier CustomerTokenVerifierFor(auth::CustomerTokenService* tokens,
                                                auth::ApiClientService* clients) {
   return [tokens, clients](std::string_view token) -> absl::StatusOr<Principal> {
+    if (token.starts_with(auth::kPreviewTokenPrefix)) {
+      ASSIGN_OR_RETURN(auth::PreviewTokenClaims preview, tokens->VerifyPreview(token));
+      Principal p;
+      p.kind = Principal::Kind::kCustomer;  // no customer: id stays empty
+      p.permissions = auth::CustomerPermissions();
+      p.via_client = Cat(kPreviewVia, preview.staff_user);
+      p.channel = std::string(kDefaultChannel);
+      p.activity_id = preview.activity_id;
+      return p;
+    }
     ASSIGN_OR_RETURN(auth::CustomerTokenClaims claims, tokens->Verify(token));
     absl::StatusOr<ApiClient> client = clients->Get(claims.client_id);
     if (!client.ok() || client->disabled ||
@@ -252,10 +364,28 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
     return r;
   });
 
+  // A staff member who edits activities previews a draft's page (the wizard's preview).
+  router.Add(Method::kPost, "/v1/activities/{id}/preview-token", Auth::kRequired,
+             [&ctx](http::Request& req) {
+               auto out = IssuePreviewToken(ctx, req);
+               if (!out.ok()) return ErrorResponse(out.status());
+               http::Response r = JsonResponse(201, *out);
+               r.headers["cache-control"] = "no-store";
+               return r;
+             });
+
   // --- the customer's browser ------------------------------------------------------------
+  // A preview token gets the activity, its rules and an empty prize list; everything else
+  // (draws, sign-in, quiz) is refused by AllowedActivity with the code "preview".
 
   router.Add(Method::kGet, "/v1/h5/me", Auth::kRequired, [](http::Request& req) {
     const Principal& p = req.principal;
+    if (IsPreview(p)) {
+      return JsonResponse(200, json::object{{"customer", nullptr},
+                                            {"channel", p.channel},
+                                            {"activity", p.activity_id},
+                                            {"preview", true}});
+    }
     return JsonResponse(
         200, json::object{{"customer", p.id},
                           {"channel", p.channel},
@@ -263,6 +393,17 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
   });
 
   router.Add(Method::kGet, "/v1/h5/activities", Auth::kRequired, [&ctx](http::Request& req) {
+    if (IsPreview(req.principal)) {
+      auto view = ctx.activities->Get(req.principal.activity_id);
+      if (!view.ok()) return Error(view.status());
+      return JsonResponse(
+          200,
+          json::object{{"activities", json::array{json::object{{"id", req.principal.activity_id},
+                                                               {"name", view->record.name},
+                                                               {"title", view->record.name},
+                                                               {"chances_left", nullptr},
+                                                               {"preview", true}}}}});
+    }
     auto items = VisibleActivitiesJson(ctx, H5Call(req));
     if (!items.ok()) return Error(items.status());
     if (const int64_t only = req.principal.activity_id; only != 0) {
@@ -276,6 +417,11 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
   });
 
   router.Add(Method::kGet, "/v1/h5/activities/{id}", Auth::kRequired, [&ctx](http::Request& req) {
+    if (IsPreview(req.principal)) {
+      auto p = PreviewActivity(ctx, req);
+      if (!p.ok()) return Error(p.status());
+      return JsonResponse(200, PreviewStatusJson(*std::move(p)));
+    }
     auto id = AllowedActivity(req);
     if (!id.ok()) return Error(id.status());
     auto view = ctx.activities->ViewFor(*id, req.principal.id, req.principal.channel);
@@ -285,6 +431,11 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kGet, "/v1/h5/activities/{id}/rules", Auth::kRequired,
              [&ctx](http::Request& req) {
+               if (IsPreview(req.principal)) {
+                 auto p = PreviewActivity(ctx, req);
+                 if (!p.ok()) return Error(p.status());
+                 return JsonResponse(200, PreviewRulesJson(*p));
+               }
                auto id = AllowedActivity(req);
                if (!id.ok()) return Error(id.status());
                auto rules = ctx.activities->Rules(*id);
@@ -307,6 +458,11 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
 
   router.Add(Method::kGet, "/v1/h5/activities/{id}/prizes", Auth::kRequired,
              [&ctx](http::Request& req) {
+               if (IsPreview(req.principal)) {  // nobody's prizes: a preview draws nothing
+                 auto p = PreviewActivity(ctx, req);
+                 if (!p.ok()) return Error(p.status());
+                 return JsonResponse(200, json::object{{"prizes", json::array()}});
+               }
                auto id = AllowedActivity(req);
                if (!id.ok()) return Error(id.status());
                auto items = MyPrizesJson(ctx, *id, req.principal.id);

@@ -149,6 +149,8 @@ constexpr RoutePermission kTable[] = {
     // h5_api.cc: the app back-end obtains a customer token (draw scope); the customer's
     // browser uses it ("h5", which only customer tokens grant).
     {Method::kPost, "/v1/h5/tokens", "draw"},
+    // A read-only preview of a draft's H5 page for staff who edit activities.
+    {Method::kPost, "/v1/activities/{id}/preview-token", "activities:write"},
     {Method::kGet, "/v1/h5/me", "h5"},
     {Method::kGet, "/v1/h5/activities", "h5"},
     {Method::kGet, "/v1/h5/activities/{id}", "h5"},

@@ -12,6 +12,7 @@ namespace {
 
 // The seal's associated data: a value sealed for anything else does not open as a token.
 constexpr std::string_view kContext = "h5.token";
+constexpr std::string_view kPreviewContext = "h5.preview";
 constexpr std::string_view kVersion = "v1";
 constexpr size_t kMaxCustomerBytes = 128;
 // Bounds the work of a hostile header before any decoding.
@@ -46,6 +47,10 @@ bool ParseInt(std::string_view s, int64_t& v) {
 
 absl::Status Invalid() {
   return absl::UnauthenticatedError("authorization: the customer token is not valid");
+}
+
+absl::Status InvalidPreview() {
+  return absl::UnauthenticatedError("authorization: the preview token is not valid");
 }
 
 }  // namespace
@@ -110,6 +115,55 @@ absl::StatusOr<CustomerTokenClaims> CustomerTokenService::Verify(std::string_vie
   if (clock_->NowMs() >= c.expires_ms) {
     return absl::UnauthenticatedError(
         "authorization: the customer token has expired; the app obtains a new one");
+  }
+  return c;
+}
+
+absl::StatusOr<CustomerTokenService::IssuedPreview> CustomerTokenService::IssuePreview(
+    std::string_view staff_user, int64_t activity_id) const {
+  if (staff_user.empty() || staff_user.find('\n') != std::string_view::npos) {
+    return absl::InvalidArgumentError("staff_user: is required, one line");
+  }
+  if (activity_id <= 0) return absl::InvalidArgumentError("activity: must be positive");
+  IssuedPreview out;
+  out.claims.staff_user = std::string(staff_user);
+  out.claims.activity_id = activity_id;
+  out.claims.issued_ms = clock_->NowMs();
+  out.claims.expires_ms = out.claims.issued_ms + options_.preview_ttl_ms;
+  const std::string payload =
+      Cat(kVersion, "\n", std::to_string(activity_id), "\n", std::to_string(out.claims.issued_ms),
+          "\n", std::to_string(out.claims.expires_ms), "\n", staff_user);
+  out.token = Cat(kPreviewTokenPrefix, Base64Url(cipher_->Seal(payload, kPreviewContext)));
+  return out;
+}
+
+absl::StatusOr<PreviewTokenClaims> CustomerTokenService::VerifyPreview(
+    std::string_view token) const {
+  if (token.size() > kMaxTokenBytes ||
+      token.substr(0, kPreviewTokenPrefix.size()) != kPreviewTokenPrefix) {
+    return InvalidPreview();
+  }
+  std::string sealed;
+  if (!FromBase64Url(token.substr(kPreviewTokenPrefix.size()), sealed)) return InvalidPreview();
+  absl::StatusOr<std::string> payload = cipher_->Open(sealed, kPreviewContext);
+  if (!payload.ok()) return InvalidPreview();
+  std::vector<std::string_view> parts;
+  std::string_view rest = *payload;
+  for (int i = 0; i < 4; ++i) {
+    const size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) return InvalidPreview();
+    parts.push_back(rest.substr(0, nl));
+    rest.remove_prefix(nl + 1);
+  }
+  PreviewTokenClaims c;
+  if (parts[0] != kVersion || !ParseInt(parts[1], c.activity_id) ||
+      !ParseInt(parts[2], c.issued_ms) || !ParseInt(parts[3], c.expires_ms) || rest.empty()) {
+    return InvalidPreview();
+  }
+  c.staff_user = std::string(rest);
+  if (clock_->NowMs() >= c.expires_ms) {
+    return absl::UnauthenticatedError(
+        "authorization: the preview token has expired; open the preview again from the console");
   }
   return c;
 }

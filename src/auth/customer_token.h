@@ -13,6 +13,12 @@
 // A token stops working at its expiry (checked against the injected clock); before that it is
 // revoked only with its client (the H5 routes check that the client is still enabled).
 //
+// Preview tokens ("mh5p." + the same kind of seal under another context, "h5.preview") let a
+// staff member who may edit activities open the H5 page of a draft read-only: the payload is
+// "v1\n<activity id>\n<issued ms>\n<expires ms>\n<staff user name>". They name no customer
+// and no client; the H5 routes render the activity's latest terms for them and refuse draws,
+// sign-ins and answers (api/h5_api.cc). They live preview_ttl_ms and are not revocable.
+//
 // Thread safety: all methods are safe to call concurrently (no mutable state).
 #ifndef MERCATOR_AUTH_CUSTOMER_TOKEN_H_
 #define MERCATOR_AUTH_CUSTOMER_TOKEN_H_
@@ -28,10 +34,21 @@
 namespace mercator::auth {
 
 inline constexpr std::string_view kCustomerTokenPrefix = "mh5.";
+inline constexpr std::string_view kPreviewTokenPrefix = "mh5p.";
 
 struct CustomerTokenOptions {
   // Lifetime of a new token: 15 minutes by default, enough for a visit to an activity page.
   int64_t ttl_ms = 15 * 60 * 1000;
+  // Lifetime of a staff preview token: 10 minutes, a look at a draft in the wizard.
+  int64_t preview_ttl_ms = 10 * 60 * 1000;
+};
+
+// What a valid preview token says.
+struct PreviewTokenClaims {
+  std::string staff_user;   // who asked for the preview
+  int64_t activity_id = 0;  // the only activity it shows
+  int64_t issued_ms = 0;
+  int64_t expires_ms = 0;
 };
 
 // What a valid token says.
@@ -65,6 +82,16 @@ class CustomerTokenService {
   // Unauthenticated "authorization: ..." (expired tokens say so; every other failure gets the
   // same answer).
   absl::StatusOr<CustomerTokenClaims> Verify(std::string_view token) const;
+
+  // A preview token of `activity_id` for `staff_user`, valid for options.preview_ttl_ms.
+  struct IssuedPreview {
+    std::string token;
+    PreviewTokenClaims claims;
+  };
+  absl::StatusOr<IssuedPreview> IssuePreview(std::string_view staff_user,
+                                             int64_t activity_id) const;
+  // As Verify, for preview tokens.
+  absl::StatusOr<PreviewTokenClaims> VerifyPreview(std::string_view token) const;
 
   const CustomerTokenOptions& options() const { return options_; }
 

@@ -16,5 +16,5 @@ export default defineConfig({
   },
   server: { proxy: { '/v1': { target, changeOrigin: false } } },
   preview: { proxy: { '/v1': { target, changeOrigin: false } } },
-  test: { environment: 'node', include: ['src/**/*.test.ts'] },
+  test: { environment: 'node', include: ['src/**/*.test.ts', 'src/**/*.test.tsx'] },
 });

@@ -203,6 +203,19 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   await stack.screenshot(op, 'activity-wizard-field-error');
   await op.locator('[data-testid=prize-row-1-0] [data-testid=prize-ref]').fill('100');
 
+  // the wizard's preview saves the draft and shows its H5 page read-only (a staff preview token)
+  await op.click('[data-testid=wizard-preview]');
+  const preview = op.frameLocator('[data-testid=wizard-preview-frame]');
+  await preview.locator('[data-testid=state][data-state=preview]').waitFor();
+  assert.equal(await preview.locator('[data-testid=title]').textContent(), '幸运大转盘');
+  const draft = (await opApi('GET', '/v1/activities')).json.activities;
+  assert.equal(draft.length, 1, 'the preview saved one draft');
+  assert.equal(draft[0].state, 'draft');
+  await op.waitForTimeout(800); // the wheel's first paint
+  await stack.screenshot(op, 'activity-wizard-preview');
+  await op.keyboard.press('Escape');
+  await op.locator('[data-testid=wizard-preview-frame]').waitFor({ state: 'detached' });
+
   await op.click('[data-testid=wizard-submit]');
   await op.waitForURL(/\/console\/activities\/\d+$/);
   const activityId = Number(/activities\/(\d+)$/.exec(op.url())[1]);
@@ -302,6 +315,9 @@ test('operator builds an audience and a wheel; approver approves; the draw shows
   await op.waitForSelector('[data-testid="dash.customers"]');
   await op.waitForTimeout(800);
   assert.equal((await op.locator('[data-testid="dash.customers"]').textContent()).replace(/,/g, ''), '2000');
+  // today's draws of the live wheel: the one draw above (the preview drew nothing)
+  await op.waitForSelector(`[data-testid=today-draws-${activityId}]`);
+  assert.equal(await op.locator(`[data-testid=today-draws-${activityId}]`).textContent(), '1');
   await op.waitForTimeout(1200); // chart animations
   await stack.screenshot(op, 'dashboard');
   // --- a quiz from the wizard: a single-choice answer is stored as a list of option indexes --

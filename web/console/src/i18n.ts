@@ -43,6 +43,7 @@ const zh = {
     pool: '奖池', poolName: '奖池名称', group: '客户分群', groupDefault: '默认（其余客户）', groupAudience: '人群', groupRule: '规则',
     fallback: '兜底奖品 ID', fallbackHint: '抽中的奖品无库存或超预算时发放', guarantee: '保底次数', guaranteeHint: '连续未中奖 N 次后必中；0 表示无',
     addPool: '添加奖池（置顶）', noPools: '签到和答题的奖励在模板设置中配置，没有奖池。',
+    preview: '预览 H5 页面', previewNote: '只读预览（不能抽奖），链接 {{at}} 失效', previewNewTab: '在新标签页打开',
     prev: '上一步', next: '下一步', saveDraft: '保存草稿', saveSubmit: '保存并提交审批', saved: '已保存草稿', submitted: '已提交审批',
   },
   settings: {
@@ -105,7 +106,7 @@ const zh = {
     triggers: { event: '事件', audience: '进入人群', lifecycle: '生命周期变化', date: '日期' },
   },
   calendar: { holiday: '节假日', shopping: '购物节', festival: '节日', activity: '活动', campaign: '营销触达' },
-  dash: { customers: '客户总数', dau: '今日活跃', wau: '近7天活跃', mau: '近30天活跃(MAU)', events: '事件总数', recency: '最近活跃日期分布（近30天）', lastActive: '最后活跃', lifecycle: '生命周期', liveActivities: '进行中的活动', budgetBurn: '预算消耗 %', noLive: '没有进行中的活动' },
+  dash: { customers: '客户总数', dau: '今日活跃', wau: '近7天活跃', mau: '近30天活跃(MAU)', events: '事件总数', recency: '最近活跃日期分布（近30天）', lastActive: '最后活跃', lifecycle: '生命周期', liveActivities: '进行中的活动', budgetBurn: '预算消耗 %', noLive: '没有进行中的活动', todayDraws: '今日抽奖', todayWins: '今日中奖', todayCost: '今日奖品成本', noBudgetCap: '未设预算上限', dailyDraws: '近 {{n}} 天每日抽奖' },
 };
 
 type Dict = { [k: string]: string | Dict };
@@ -151,6 +152,7 @@ const en: Dict = {
     pool: 'Pool', poolName: 'Pool name', group: 'Customer group', groupDefault: 'Default (everyone else)', groupAudience: 'Audience', groupRule: 'Rule',
     fallback: 'Fallback prize id', fallbackHint: 'Given when the drawn prize is out of stock or over budget', guarantee: 'Guarantee after', guaranteeHint: 'A win after N losses in a row; 0: none',
     addPool: 'Add pool (at the top)', noPools: 'Sign-in and quiz rewards are set in the template settings; they have no pools.',
+    preview: 'Preview the H5 page', previewNote: 'Read-only preview (no draws); the link expires at {{at}}', previewNewTab: 'Open in a new tab',
     prev: 'Back', next: 'Next', saveDraft: 'Save draft', saveSubmit: 'Save and submit for approval', saved: 'Draft saved', submitted: 'Submitted for approval',
   },
   settings: {
@@ -213,7 +215,7 @@ const en: Dict = {
     triggers: { event: 'Event', audience: 'Joins an audience', lifecycle: 'Lifecycle change', date: 'Date' },
   },
   calendar: { holiday: 'Holiday', shopping: 'Shopping day', festival: 'Festival', activity: 'Activity', campaign: 'Campaign' },
-  dash: { customers: 'Customers', dau: 'Active today', wau: 'Active in 7 days', mau: 'Active in 30 days (MAU)', events: 'Events', recency: 'Last active day (past 30 days)', lastActive: 'Last active', lifecycle: 'Lifecycle', liveActivities: 'Running activities', budgetBurn: 'Budget burn %', noLive: 'No running activity' },
+  dash: { customers: 'Customers', dau: 'Active today', wau: 'Active in 7 days', mau: 'Active in 30 days (MAU)', events: 'Events', recency: 'Last active day (past 30 days)', lastActive: 'Last active', lifecycle: 'Lifecycle', liveActivities: 'Running activities', budgetBurn: 'Budget burn %', noLive: 'No running activity', todayDraws: "Today's draws", todayWins: "Today's wins", todayCost: "Today's prize cost", noBudgetCap: 'no budget cap', dailyDraws: 'Draws a day, last {{n}} days' },
 };
 
 export const resources = { 'zh-CN': { translation: zh }, en: { translation: en } };

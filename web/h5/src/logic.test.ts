@@ -84,6 +84,7 @@ describe('friendly states', () => {
     expect(stateOfProblem(429, 'no_chances_left').kind).toBe('no_chances_left');
     expect(stateOfProblem(409, 'activity_ended').kind).toBe('activity_ended');
     expect(stateOfProblem(403, 'not_eligible').kind).toBe('not_eligible');
+    expect(stateOfProblem(403, 'preview').kind).toBe('preview'); // a staff preview's refused draw
     expect(stateOfProblem(401, undefined).kind).toBe('expired');
     expect(stateOfProblem(404, undefined).title).toBe('活动不存在');
     expect(stateOfProblem(429, undefined).kind).toBe('error'); // a rate limit is not "no chances"

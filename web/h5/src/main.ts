@@ -108,6 +108,7 @@ async function renderActivity(api: H5Api, id: number): Promise<void> {
 
   const initial = stateOfStatus(status.status);
   if (initial.kind !== 'ok') ctx.showState(initial);
+  else if (status.preview) ctx.showState(stateOf('preview'));
   if (initial.kind === 'activity_ended' || initial.kind === 'not_eligible' || initial.kind === 'activity_not_live') {
     return;
   }

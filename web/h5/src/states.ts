@@ -7,6 +7,7 @@ export type StateKind =
   | 'activity_ended'
   | 'activity_not_live'
   | 'not_eligible'
+  | 'preview'
   | 'not_found'
   | 'expired'
   | 'error';
@@ -22,6 +23,7 @@ const TEXT: Record<Exclude<StateKind, 'ok'>, [string, string]> = {
   activity_ended: ['活动已结束', '感谢您的关注，敬请期待更多精彩活动'],
   activity_not_live: ['活动未开始', '活动暂未开放，请稍后再来'],
   not_eligible: ['暂不符合参与条件', '本活动仅限部分客户参与，感谢您的关注'],
+  preview: ['预览模式', '这是运营人员的只读预览，不能抽奖，也不会记录任何结果'],
   not_found: ['活动不存在', '活动可能尚未发布或已下线'],
   expired: ['页面已过期', '请返回 App 重新进入活动'],
   error: ['网络开小差了', '请稍后重试'],
@@ -51,6 +53,7 @@ export function stateOfStatus(status: string | undefined): PageState {
 export function stateOfProblem(httpStatus: number, code: string | undefined): PageState {
   if (httpStatus === 401) return stateOf('expired');
   if (httpStatus === 404) return stateOf('not_found');
+  if (code === 'preview') return stateOf('preview');
   if (code) {
     const s = stateOfStatus(code);
     if (s.kind !== 'error') return s;

@@ -16,6 +16,9 @@ export interface ActivityStatus {
   detail?: string;
   settings?: Record<string, unknown>;
   prizes: Prize[];
+  /** A staff preview token: the latest (maybe draft) version; draws are refused. */
+  preview?: boolean;
+  version?: number;
 }
 
 export interface ActivityItem {

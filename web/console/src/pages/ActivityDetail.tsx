@@ -30,6 +30,17 @@ export interface Stats {
   budget_spent_fen: number;
   prizes: PrizeStat[];
   draws_per_channel: Record<string, number>;
+  // Lottery templates: by local day of the activity (Asia/Shanghai by default).
+  tz_offset_minutes?: number;
+  today?: DayStats;
+  daily?: DayStats[];
+}
+
+export interface DayStats {
+  date: string;
+  draws: number;
+  wins: number;
+  cost_fen: number;
 }
 
 export default function ActivityDetail() {

@@ -14,6 +14,7 @@ import {
   Form,
   Input,
   InputNumber,
+  Modal,
   Radio,
   Row,
   Select,
@@ -346,22 +347,57 @@ export default function ActivityWizard() {
     );
   }, [id, form, message]);
 
-  const save = async (submit: boolean) => {
+  const [preview, setPreview] = useState<{ page: string; expiresAt: string } | null>(null);
+  // A new activity saved by a preview: later saves edit this draft instead of creating another.
+  const [savedId, setSavedId] = useState<number | null>(null);
+  const editId = id ?? (savedId === null ? undefined : String(savedId));
+
+  // Validates and saves the form as the draft (created on first save); the activity id, or null
+  // when the form or the server found a problem (shown inline).
+  const persist = async (): Promise<number | null> => {
     clear();
     try {
       await form.validateFields();
     } catch (e) {
       const first = (e as { errorFields?: { name: (string | number)[] }[] }).errorFields?.[0];
       if (first) setStep(stepOf(first.name));
-      return;
+      return null;
     }
-    setBusy(true);
     try {
       const terms = toTerms(form.getFieldsValue(true) as WizardValues);
-      const saved = id
-        ? await api.put('/v1/activities/{id}', terms as never, { params: { id } })
+      const saved = editId
+        ? await api.put('/v1/activities/{id}', terms as never, { params: { id: editId } })
         : await api.post('/v1/activities', terms as never);
-      const aid = (saved as { id?: number }).id ?? Number(id);
+      const aid = (saved as { id?: number }).id ?? Number(editId);
+      if (!id) setSavedId(aid);
+      return aid;
+    } catch (e) {
+      showProblem(e);
+      if (e instanceof ApiError && e.problem.errors?.length) setStep(stepOf(fieldPath(e.problem.errors[0].field)));
+      return null;
+    }
+  };
+
+  // The H5 page of the saved draft, read-only, with a short-lived staff preview token.
+  const openPreview = async () => {
+    setBusy(true);
+    try {
+      const aid = await persist();
+      if (aid === null) return;
+      const r = await api.post('/v1/activities/{id}/preview-token', {}, { params: { id: aid } });
+      setPreview({ page: r.page ?? '', expiresAt: r.expires_at ?? '' });
+    } catch (e) {
+      showProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const save = async (submit: boolean) => {
+    setBusy(true);
+    try {
+      const aid = await persist();
+      if (aid === null) return;
       if (submit) {
         await api.post('/v1/activities/{id}/submit', {}, { params: { id: aid } });
         message.success(t('wizard.submitted'));
@@ -613,10 +649,37 @@ export default function ActivityWizard() {
         <Button onClick={() => void save(false)} loading={busy} data-testid="wizard-save">
           {t('wizard.saveDraft')}
         </Button>
+        <Button onClick={() => void openPreview()} loading={busy} data-testid="wizard-preview">
+          {t('wizard.preview')}
+        </Button>
         <Button type="primary" onClick={() => void save(true)} loading={busy} data-testid="wizard-submit">
           {t('wizard.saveSubmit')}
         </Button>
       </Space>
+      <Modal
+        open={preview !== null}
+        onCancel={() => setPreview(null)}
+        footer={
+          <Space>
+            <Typography.Text type="secondary">{t('wizard.previewNote', { at: preview ? dayjs(preview.expiresAt).format('HH:mm') : '' })}</Typography.Text>
+            <a href={preview?.page} target="_blank" rel="noreferrer" data-testid="wizard-preview-tab">
+              {t('wizard.previewNewTab')}
+            </a>
+          </Space>
+        }
+        title={t('wizard.preview')}
+        width={440}
+        destroyOnClose
+      >
+        {preview && (
+          <iframe
+            title={t('wizard.preview')}
+            src={preview.page}
+            data-testid="wizard-preview-frame"
+            style={{ width: 375, height: 667, border: '1px solid #eee', display: 'block', margin: '0 auto' }}
+          />
+        )}
+      </Modal>
     </Space>
   );
 }

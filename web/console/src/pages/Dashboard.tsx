@@ -1,16 +1,15 @@
 // Dashboard: active customers (from the last_seen behaviour tag: customers active today, in 7
 // and in 30 days), how recently customers were active, lifecycle stages, and the activities
-// that run now with their draws and budget burn.
-import { Card, Col, Row, Space, Statistic, Table, Typography } from 'antd';
+// that run now with their draws and budget burn (overall, today's, and a daily line each).
+import { Card, Col, Row, Space, Statistic, Typography } from 'antd';
 import ReactECharts from 'echarts-for-react';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link } from 'react-router-dom';
 import { api, request } from '../api/client';
 import { useAuth } from '../auth';
-import { formatYuan } from '../activity/cost';
-import { StateTag, type Activity } from './Activities';
+import type { Activity } from './Activities';
 import type { Stats } from './ActivityDetail';
+import { burnPercent, LiveActivities, type LiveRow } from './LiveActivities';
 
 interface Bucket {
   label: string;
@@ -25,11 +24,6 @@ export function shanghaiToday(now = new Date()): { date: string; day: number } {
 
 export function dayText(day: number): string {
   return new Date(day * 86400000).toISOString().slice(0, 10);
-}
-
-interface LiveRow {
-  activity: Activity;
-  stats: Stats | null;
 }
 
 export default function Dashboard() {
@@ -77,7 +71,7 @@ export default function Dashboard() {
       }
       await Promise.all(
         rows.map(async (row) => {
-          row.stats = await request<Stats>('GET', `/v1/activities/${row.activity.id}/stats`).catch(() => null);
+          row.stats = await request<Stats>('GET', `/v1/activities/${row.activity.id}/stats?days=7`).catch(() => null);
         }),
       );
       setLive(rows);
@@ -157,27 +151,13 @@ export default function Dashboard() {
                     type: 'line',
                     yAxisIndex: 1,
                     name: t('dash.budgetBurn'),
-                    data: live.map((r) => (r.stats && r.stats.budget_fen > 0 ? Math.round((r.stats.budget_spent_fen / r.stats.budget_fen) * 1000) / 10 : 0)),
+                    data: live.map((r) => burnPercent(r.stats) ?? 0),
                   },
                 ],
               }}
             />
           )}
-          <Table<LiveRow>
-            rowKey={(r) => String(r.activity.id)}
-            size="small"
-            pagination={false}
-            dataSource={live}
-            locale={{ emptyText: t('dash.noLive') }}
-            columns={[
-              { title: t('wizard.name'), render: (_, r) => <Link to={`/activities/${r.activity.id}`}>{r.activity.name}</Link> },
-              { title: t('activity.state'), render: (_, r) => <StateTag state={r.activity.state} /> },
-              { title: t('activity.participants'), render: (_, r) => r.stats?.participants ?? '—' },
-              { title: t('activity.draws'), render: (_, r) => r.stats?.draws ?? '—' },
-              { title: t('activity.wins'), render: (_, r) => r.stats?.wins ?? '—' },
-              { title: t('activity.budgetSpent'), render: (_, r) => (r.stats ? `¥${formatYuan(r.stats.budget_spent_fen)}${r.stats.budget_fen ? ` / ¥${formatYuan(r.stats.budget_fen)}` : ''}` : '—') },
-            ]}
-          />
+          <LiveActivities rows={live} />
         </Card>
       )}
     </Space>
