@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git tzdata
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libroaring-dev libsqlite3-dev sqlite3 libabsl-dev libspdlog-dev libfmt-dev libcli11-dev
   prometheus-cpp-dev libsodium-dev libssl-dev

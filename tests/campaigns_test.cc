@@ -614,6 +614,81 @@ TEST_F(CampaignsTest, ConcurrentCampaignsNeverBreakCapsOrQuietHours) {
   EXPECT_GT(messages, 200);  // the campaigns did send: the property is not vacuous
 }
 
+// A campaign waits for each member's own quiet hours (tag "timezone") to end instead of
+// suppressing them: every member is reached once, and every message went out inside 08:00-21:00
+// of the member's zone and inside the campaign's window in Beijing time. The oracle converts the
+// outbox's UTC times with the zones' offsets (November: New York UTC-5, Kolkata UTC+5:30).
+TEST_F(CampaignsTest, MembersWaitForTheirOwnTimeZonesQuietHoursToEnd) {
+  Expect(
+      admin_->Fetch("POST", "/v1/tags",
+                    R"({"key":"timezone","name_zh":"时区","name_en":"Time zone","type":"enum"})"),
+      201);
+  std::map<std::string, int64_t> offset_minutes;  // customer -> UTC offset of their zone
+  json::array zones;
+  for (int i = 50; i <= kCustomers; ++i) {
+    const char* tz = i % 3 == 0 ? "America/New_York" : i % 5 == 0 ? "Asia/Kolkata" : nullptr;
+    offset_minutes[Id(i)] = i % 3 == 0 ? -5 * 60 : i % 5 == 0 ? 5 * 60 + 30 : 8 * 60;
+    if (tz != nullptr) {
+      zones.push_back(
+          json::object{{"external_id", Id(i)}, {"tags", json::object{{"timezone", tz}}}});
+    }
+    Consent(Id(i), "sms", true);
+  }
+  Expect(admin_->Fetch("POST", "/v1/customers/batch",
+                       json::serialize(json::object{{"customers", zones}})),
+         200);
+  json::object def = Definition(0, ApprovedTemplate("sms", kSms));
+  def["channels"] = json::array{def["channels"].as_array().at(1)};  // SMS only
+  def["holdout_percent"] = 0;
+  const int64_t id = ApprovedCampaign(def);
+  // Monday 10:00 in Beijing is Sunday 21:00 in New York (quiet) and 07:30 in Kolkata (quiet).
+  RunOnce();  // the snapshot
+  for (int step = 0; step < 6; ++step) {
+    clock_.Advance(5 * kSecond);
+    RunOnce();
+  }
+  std::map<std::string, std::pair<std::string, std::string>> members = Members(id);
+  int pending = 0;
+  for (const auto& [customer, m] : members) {
+    const bool waits = offset_minutes[customer] != 8 * 60;
+    EXPECT_EQ(m.second, waits ? "pending" : "sent") << customer;
+    pending += waits ? 1 : 0;
+  }
+  EXPECT_GT(pending, 50);
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "running");
+  // Every 10 minutes for a day: Kolkata from 10:30 Beijing, New York from 09:00 Tuesday.
+  for (int step = 0; step < 6 * 24; ++step) {
+    clock_.Advance(10 * 60 * kSecond);
+    RunOnce();
+  }
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
+  for (const auto& [customer, m] : Members(id)) EXPECT_EQ(m.second, "sent") << customer;
+  int64_t after = 0, messages = 0;
+  while (true) {
+    json::value o = Expect(
+        op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" + std::to_string(after)),
+        200);
+    for (const json::value& m : o.at("messages").as_array()) {
+      ++messages;
+      absl::Time t;
+      std::string err;
+      ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, Str(m, "created_at"), &t, &err));
+      const std::string customer = Str(m, "customer");
+      auto local_minute = [&](int64_t offset) {
+        const int64_t minutes = absl::ToUnixMillis(t) / 60'000 + offset;
+        return static_cast<int>(((minutes % 1440) + 1440) % 1440);
+      };
+      const int own = local_minute(offset_minutes[customer]);
+      EXPECT_TRUE(own >= 8 * 60 && own < 21 * 60) << customer << " at " << Str(m, "created_at");
+      const int beijing = local_minute(8 * 60);
+      EXPECT_TRUE(beijing >= 9 * 60 && beijing < 20 * 60) << customer << " " << beijing;
+    }
+    if (o.at("next_cursor").is_null()) break;
+    after = std::stoll(std::string(o.at("next_cursor").as_string()));
+  }
+  EXPECT_EQ(messages, static_cast<int64_t>(members.size()));  // each member exactly once
+}
+
 TEST_F(CampaignsTest, DoNotDisturbSuppressesMarketingAndImportsAllOrNothing) {
   const int64_t push = ApprovedTemplate("app_push", kPush);
   const int64_t sms = ApprovedTemplate("sms", kSms);

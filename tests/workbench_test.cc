@@ -299,6 +299,67 @@ TEST_F(WorkbenchTest, PushGoesThroughConsentCapsQuietHoursOptOutAndDedupe) {
   Expect(mgr1_->Fetch("PUT", "/v1/contact-policy", R"({"day_cap":9})"), 403);
 }
 
+// Quiet hours (21:00-08:00) apply in the customer's own time zone (tag "timezone", IANA name,
+// daylight saving time included); without the tag, or with a zone the tz database does not
+// know, in the bank's (Asia/Shanghai). The oracle is the local times written next to each
+// instant, worked out by hand from the zones' UTC offsets.
+TEST_F(WorkbenchTest, QuietHoursFollowTheCustomersOwnTimeZone) {
+  Expect(
+      admin_->Fetch("POST", "/v1/tags",
+                    R"({"key":"timezone","name_zh":"时区","name_en":"Time zone","type":"enum"})"),
+      201);
+  auto zone = [&](const char* customer, const char* tz) {
+    Expect(admin_->Fetch("POST", "/v1/customers/batch",
+                         json::serialize(json::object{
+                             {"customers", json::array{json::object{
+                                               {"external_id", customer},
+                                               {"tags", json::object{{"timezone", tz}}}}}}})),
+           200);
+  };
+  zone("C1", "America/New_York");  // UTC-5 in winter (EST), UTC-4 in summer (EDT)
+  zone("C2", "Asia/Kolkata");      // UTC+5:30 all year
+  Expect(op_->Fetch("PUT", "/v1/contact-policy", R"({"day_cap":0,"week_cap":0})"), 200);
+  const int64_t tmpl = ApprovedTemplate();
+  Consent("C1", "sms", true);
+  Consent("C2", "sms", true);
+  int key = 0;
+  auto push = [&](const char* customer) {
+    json::value r = Push(*mgr1_, customer, tmpl, "tz" + std::to_string(++key));
+    return Str(r, "outcome") == "sent" ? std::string("sent") : Str(r, "reason");
+  };
+  constexpr int64_t kMinute = 60'000;
+  // Monday 2026-11-23 12:30 UTC: New York 07:30 (quiet), Kolkata 18:00, Shanghai 20:30.
+  const int64_t winter = kMonday10 - 2 * kHour + 12 * kHour + 30 * kMinute;
+  clock_.Set(winter);
+  EXPECT_EQ(push("C1"), "quiet_hours");
+  EXPECT_EQ(push("C2"), "sent");
+  // 13:00 UTC: New York 08:00 (allowed), Kolkata 18:30; Shanghai 21:00 is quiet for a customer
+  // without a zone of their own.
+  clock_.Set(winter + 30 * kMinute);
+  EXPECT_EQ(push("C1"), "sent");
+  EXPECT_EQ(push("C2"), "sent");
+  zone("C2", "Mars/Olympus_Mons");  // not a zone: the bank's
+  EXPECT_EQ(push("C2"), "quiet_hours");
+  zone("C2", "Asia/Kolkata");
+  // 15:29 UTC: Kolkata 20:59; 15:30 UTC: Kolkata 21:00 (quiet).
+  clock_.Set(winter + 2 * kHour + 59 * kMinute);
+  EXPECT_EQ(push("C2"), "sent");
+  clock_.Advance(kMinute);
+  EXPECT_EQ(push("C2"), "quiet_hours");
+  // Summer: Monday 2027-07-05 11:59 UTC is 07:59 EDT (quiet), 12:00 UTC is 08:00 EDT; the same
+  // 12:30 UTC that was quiet in November is 08:30 in July. Kolkata has no DST: 17:29.
+  const int64_t summer = 1814788800000;  // 2027-07-05 12:00 UTC
+  clock_.Set(summer - kMinute);
+  EXPECT_EQ(push("C1"), "quiet_hours");
+  clock_.Set(summer);
+  EXPECT_EQ(push("C1"), "sent");
+  clock_.Set(summer + 30 * kMinute);
+  EXPECT_EQ(push("C1"), "sent");
+  EXPECT_EQ(push("C2"), "sent");
+  EXPECT_EQ(OutboxCount("C1"), 3u);
+  EXPECT_EQ(OutboxCount("C2"), 4u);
+}
+
 TEST_F(WorkbenchTest, OutreachSendIsIdempotentAndRefusesBadRequests) {
   const int64_t tmpl = ApprovedTemplate();
   Consent("C2", "sms", true);

@@ -451,12 +451,29 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
 absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const Definition& d,
                                                   std::span<CampaignMember> members,
                                                   std::span<const size_t> first, int64_t now) {
+  // Marketing waits for the quiet hours of each member's own time zone to end: such a member
+  // stays pending (or due) and is tried again by a later slice.
+  std::vector<bool> quiet(members.size(), false);
+  if (d.purpose == "marketing") {
+    std::vector<std::string_view> ids;
+    ids.reserve(members.size());
+    for (const CampaignMember& m : members) ids.push_back(m.customer);
+    ASSIGN_OR_RETURN(
+        std::vector<std::optional<CustomerRepository::Addressee>> found,
+        customers_->FindAddressees(ids, /*with_name=*/false, policy_->time_zone_tag()));
+    ASSIGN_OR_RETURN(PolicySettings settings, policy_->Settings());
+    for (size_t i = 0; i < members.size(); ++i) {
+      quiet[i] = found[i] && policy_->QuietFor(found[i]->time_zone, now, settings);
+    }
+  }
   // Each member's next step of the plan; every round sends one batch per step in use.
   std::vector<size_t> step(first.begin(), first.end());
   std::vector<size_t> active;
   for (size_t i = 0; i < members.size(); ++i) {
     members[i].fallback_due_ms = 0;
-    if (step[i] < d.channels.size()) {
+    if (quiet[i]) {
+      members[i].done_ms = 0;  // not handled yet
+    } else if (step[i] < d.channels.size()) {
       active.push_back(i);
     } else {
       members[i].done_ms = now;
@@ -551,6 +568,7 @@ absl::StatusOr<int64_t> CampaignService::RunFallbacks(const CampaignRow& row, co
   }
   ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, due, first, now));
   if (!ok) return 0;
+  std::erase_if(due, [](const CampaignMember& m) { return m.done_ms == 0; });  // waiting
   RETURN_IF_ERROR(repo_->RecordFallbacks(row.id, due));
   return static_cast<int64_t>(due.size());
 }
@@ -570,15 +588,24 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
   // Members whose message was not delivered in time go first: they were due earlier.
   ASSIGN_OR_RETURN(int64_t handled, RunFallbacks(row, d, now, budget));
   budget -= handled;
-  uint32_t after = 0;
+  // Members go in passes over the pending ones by uid; a slice continues where the last one
+  // stopped, so members waiting for their own quiet hours to end do not hold up the others.
+  uint32_t& after = cursor_[row.id];
   while (budget > 0) {
     const int limit = static_cast<int>(std::min<int64_t>(budget, options_.batch));
     ASSIGN_OR_RETURN(std::vector<CampaignMember> page, repo_->Pending(row.id, after, limit));
     if (page.empty()) {
+      if (after != 0) {  // the end of a pass: the next one starts at the front
+        after = 0;
+        continue;
+      }
+      // Done when nobody is pending (members waiting for their quiet hours to end are) and no
+      // fallback is awaited.
       ASSIGN_OR_RETURN(int64_t awaiting, repo_->AwaitingFallbacks(row.id));
       if (handled == 0 && awaiting == 0) {
         RETURN_IF_ERROR(repo_->Move(row.id, Change("running", "completed", now, now)).status());
         last_slice_.erase(row.id);
+        cursor_.erase(row.id);
         Log(Severity::kInfo, "campaign completed", {{"campaign", std::to_string(row.id)}});
       }
       break;
@@ -587,9 +614,10 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
     const std::vector<size_t> first(page.size(), 0);
     ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, now));
     if (!ok) return handled;
+    budget -= static_cast<int64_t>(page.size());
+    std::erase_if(page, [](const CampaignMember& m) { return m.done_ms == 0; });  // waiting
     RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
     handled += static_cast<int64_t>(page.size());
-    budget -= static_cast<int64_t>(page.size());
   }
   return handled;
 }

@@ -27,7 +27,9 @@
 // tried in order: a channel that cannot reach the customer (no consent, opted out of it, the
 // channel failed) falls back to the next; a cap or quiet hours stop the member (no channel
 // may contact them). Outside the send window, or inside the policy's quiet hours for
-// marketing, the campaign waits: messages are deferred, not suppressed.
+// marketing, the campaign waits: messages are deferred, not suppressed. The window and those
+// quiet hours are in the bank's time zone; a member with a zone of their own (the policy's
+// time zone tag) also waits for its quiet hours to end and stays pending meanwhile.
 //
 // Thread safety: safe for concurrent use. RunOnce is called by the service's own thread
 // (Start) or by tests; concurrent RunOnce calls are serialised.
@@ -217,6 +219,7 @@ class CampaignService {
 
   std::mutex run_mu_;                      // serialises RunOnce
   std::map<int64_t, int64_t> last_slice_;  // campaign -> ms of its last slice (throttle)
+  std::map<int64_t, uint32_t> cursor_;     // campaign -> uid its current pass has reached
 
   std::mutex thread_mu_;
   std::condition_variable wake_;

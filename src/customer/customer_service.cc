@@ -362,8 +362,9 @@ absl::StatusOr<std::optional<uint32_t>> CustomerService::Resolve(std::string_vie
 }
 
 absl::StatusOr<std::vector<std::optional<CustomerRepository::Addressee>>>
-CustomerService::Addressees(std::span<const std::string_view> external_ids) {
-  return store_->customers().FindAddressees(external_ids, /*with_name=*/true);
+CustomerService::Addressees(std::span<const std::string_view> external_ids, bool with_name,
+                            std::string_view zone_tag) {
+  return store_->customers().FindAddressees(external_ids, with_name, zone_tag);
 }
 
 absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMany(
@@ -385,8 +386,9 @@ absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMan
   std::vector<std::string_view> missed;
   missed.reserve(misses.size());
   for (size_t i : misses) missed.push_back(external_ids[i]);
-  ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
-                   store_->customers().FindAddressees(missed, /*with_name=*/false));
+  ASSIGN_OR_RETURN(
+      std::vector<std::optional<CustomerRepository::Addressee>> found,
+      store_->customers().FindAddressees(missed, /*with_name=*/false, /*zone_tag=*/""));
   absl::MutexLock lock(&uid_mu_);
   if (uids_.size() + misses.size() >= 20'000'000) uids_.clear();  // bounded
   for (size_t k = 0; k < misses.size(); ++k) {

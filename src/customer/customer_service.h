@@ -120,10 +120,11 @@ class CustomerService {
   // The same for many ids under one lock (a batch of events): out[i] for external_ids[i].
   absl::StatusOr<std::vector<std::optional<uint32_t>>> ResolveMany(
       const std::vector<std::string_view>& external_ids);
-  // The uid and name of each customer a message goes to (out[i] for external_ids[i]; nullopt
-  // for an unknown or erased one), read in one snapshot without tags or other personal data.
+  // Who a message goes to (out[i] for external_ids[i]; nullopt for an unknown or erased one):
+  // uid, name if `with_name`, time zone from tag `zone_tag` if not empty, read in one snapshot
+  // without other tags or personal data (CustomerRepository::FindAddressees).
   absl::StatusOr<std::vector<std::optional<CustomerRepository::Addressee>>> Addressees(
-      std::span<const std::string_view> external_ids);
+      std::span<const std::string_view> external_ids, bool with_name, std::string_view zone_tag);
   // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
   absl::Status Erase(std::string_view external_id);
   // Called with the uid of each customer erased here or, seen through CatchUp, by another

@@ -1,6 +1,7 @@
 #include "outreach/contact_policy.h"
 
 #include "common/status_macros.h"
+#include "common/strings.h"
 
 namespace mercator::outreach {
 namespace {
@@ -47,22 +48,54 @@ absl::StatusOr<std::string> ContactPolicy::Check(std::string_view customer,
                                                  std::string_view channel, std::string_view purpose,
                                                  int64_t now_ms, const PolicySettings& settings) {
   const std::string one(customer);
+  const std::string zone;
   ASSIGN_OR_RETURN(std::vector<std::string> reasons,
-                   CheckBatch({&one, 1}, channel, purpose, now_ms, settings));
+                   CheckBatch({&one, 1}, {&zone, 1}, channel, purpose, now_ms, settings));
   return std::move(reasons.front());
 }
 
 absl::StatusOr<std::vector<std::string>> ContactPolicy::CheckBatch(
-    std::span<const std::string> customers, std::string_view channel, std::string_view purpose,
-    int64_t now_ms, const PolicySettings& settings) {
+    std::span<const std::string> customers, std::span<const std::string> zones,
+    std::string_view channel, std::string_view purpose, int64_t now_ms,
+    const PolicySettings& settings) {
+  if (zones.size() != customers.size()) {
+    return absl::InternalError("contact policy: one time zone per customer expected");
+  }
   ASSIGN_OR_RETURN(std::vector<ContactFacts> facts,
                    repo_->FindContactFacts(customers, channel, purpose));
-  const bool quiet = InQuietHours(LocalMinuteOfDay(now_ms, options_.tz_offset_minutes),
-                                  settings.quiet_start_minute, settings.quiet_end_minute);
   std::vector<std::string> reasons;
   reasons.reserve(facts.size());
-  for (const ContactFacts& f : facts) reasons.push_back(ContactDecision(f, purpose, quiet));
+  for (size_t i = 0; i < facts.size(); ++i) {
+    reasons.push_back(ContactDecision(facts[i], purpose, QuietFor(zones[i], now_ms, settings)));
+  }
   return reasons;
+}
+
+bool ContactPolicy::QuietFor(std::string_view zone, int64_t now_ms,
+                             const PolicySettings& settings) {
+  return InQuietHours(LocalMinuteIn(zone, now_ms), settings.quiet_start_minute,
+                      settings.quiet_end_minute);
+}
+
+int32_t ContactPolicy::LocalMinuteIn(std::string_view zone, int64_t now_ms) {
+  if (zone.empty()) return LocalMinuteOfDay(now_ms, options_.tz_offset_minutes);
+  std::optional<absl::TimeZone> tz;
+  {
+    absl::MutexLock lock(&zones_mu_);
+    auto it = zones_.find(ToAbsl(zone));
+    if (it == zones_.end()) {
+      absl::TimeZone loaded;
+      std::optional<absl::TimeZone> found;
+      if (absl::LoadTimeZone(std::string(zone), &loaded)) found = loaded;
+      if (zones_.size() < 1000) zones_.emplace(std::string(zone), found);  // bounded
+      tz = found;
+    } else {
+      tz = it->second;
+    }
+  }
+  if (!tz) return LocalMinuteOfDay(now_ms, options_.tz_offset_minutes);
+  const absl::CivilMinute local = absl::ToCivilMinute(absl::FromUnixMillis(now_ms), *tz);
+  return static_cast<int32_t>(local.hour() * 60 + local.minute());
 }
 
 absl::Status ContactPolicy::PutSettings(const PolicySettings& s) {

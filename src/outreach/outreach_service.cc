@@ -155,27 +155,25 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
     }
     ids.push_back(messages[i].customer);
   }
-  // The customers, with their names only if a template says {{name}}.
+  // The customers, with their names only if a template says {{name}}, and
   bool names = false;
   for (size_t i = 0; i < n; ++i) {
     if (tmpl[i] == nullptr || names) continue;
     const std::vector<std::string> used = TemplateVariables(tmpl[i]->body);
     names = std::find(used.begin(), used.end(), "name") != used.end();
   }
+  // Their time zones, for the quiet hours.
   std::vector<std::optional<CustomerRecord>> customers(n);
-  if (names) {
+  std::vector<std::string> zones(n);
+  {
     ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
-                     customers_->Addressees(ids));
+                     customers_->Addressees(ids, names, policy_->time_zone_tag()));
     for (size_t i = 0; i < n; ++i) {
       if (!found[i]) continue;
       customers[i].emplace();
       customers[i]->uid = found[i]->uid;
       customers[i]->name = std::move(found[i]->name);
-    }
-  } else {
-    ASSIGN_OR_RETURN(std::vector<std::optional<uint32_t>> found, customers_->ResolveMany(ids));
-    for (size_t i = 0; i < n; ++i) {
-      if (found[i]) customers[i].emplace().uid = *found[i];
+      zones[i] = std::move(found[i]->time_zone);
     }
   }
   std::vector<std::string> bodies(n), link_tokens(n);
@@ -212,11 +210,15 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
     if (tmpl[i] != nullptr) groups[{messages[i].channel, messages[i].purpose}].push_back(i);
   }
   for (const auto& [key, members] : groups) {
-    std::vector<std::string> customers;
-    customers.reserve(members.size());
-    for (size_t i : members) customers.push_back(messages[i].customer);
+    std::vector<std::string> group, group_zones;
+    group.reserve(members.size());
+    group_zones.reserve(members.size());
+    for (size_t i : members) {
+      group.push_back(messages[i].customer);
+      group_zones.push_back(zones[i]);
+    }
     ASSIGN_OR_RETURN(std::vector<std::string> r,
-                     policy_->CheckBatch(customers, key.first, key.second, now, settings));
+                     policy_->CheckBatch(group, group_zones, key.first, key.second, now, settings));
     for (size_t k = 0; k < members.size(); ++k) reasons[members[k]] = std::move(r[k]);
   }
 

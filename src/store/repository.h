@@ -70,15 +70,18 @@ class CustomerRepository {
                                                                 int limit) = 0;
   // External ids of the given uids, in the same order ("" for unknown uids).
   virtual absl::StatusOr<std::vector<std::string>> ExternalIds(std::span<const uint32_t> uids) = 0;
-  // Who a message goes to: the uid and, with `with_name`, the name (opened) of each customer,
-  // out[i] for external_ids[i]; nullopt for an unknown or erased one. One read transaction;
-  // neither tags nor other personal data are read.
+  // Who a message goes to: the uid, with `with_name` the name (opened), and with a non-empty
+  // `zone_tag` the value of that tag (the customer's time zone) of each customer, out[i] for
+  // external_ids[i]; nullopt for an unknown or erased one. One read transaction; no other tag
+  // and no other personal data are read.
   struct Addressee {
     uint32_t uid = 0;
     std::string name;
+    std::string time_zone;  // "" without the tag
   };
   virtual absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
-      std::span<const std::string_view> external_ids, bool with_name) = 0;
+      std::span<const std::string_view> external_ids, bool with_name,
+      std::string_view zone_tag) = 0;
 
   // PIPL erasure: removes name, phone, ID number (sealed values and lookup hashes) and tags,
   // marks erased, keeps the uid retired.

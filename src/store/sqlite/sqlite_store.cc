@@ -479,22 +479,35 @@ class SqliteCustomerRepository final : public CustomerRepository {
   }
 
   absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
-      std::span<const std::string_view> external_ids, bool with_name) override {
+      std::span<const std::string_view> external_ids, bool with_name,
+      std::string_view zone_tag) override {
     std::vector<std::optional<Addressee>> out(external_ids.size());
+    // The tag's JSON path, quoted: tag keys are identifiers, but a quote would end the key.
+    if (zone_tag.find_first_of("\"\\") != std::string_view::npos) {
+      return absl::InvalidArgumentError("time zone tag: must not contain quotes");
+    }
+    const std::string path = Cat("$.\"", zone_tag, "\"");
     Db::ReaderLease reader(db_);
     Connection& conn = reader.conn();
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kRead));
     SealContext context;
     for (size_t i = 0; i < external_ids.size(); ++i) {
-      ASSIGN_OR_RETURN(Statement stmt,
-                       conn.Prepare("SELECT uid, erased, name_sealed FROM customers WHERE "
-                                    "external_id = ?",
-                                    "finding addressees"));
+      ASSIGN_OR_RETURN(
+          Statement stmt,
+          zone_tag.empty()
+              ? conn.Prepare("SELECT uid, erased, name_sealed, NULL FROM customers WHERE "
+                             "external_id = ?1",
+                             "finding addressees")
+              : conn.Prepare("SELECT uid, erased, name_sealed, json_extract(tags, ?2) FROM "
+                             "customers WHERE external_id = ?1",
+                             "finding addressees and their time zones"));
       stmt.BindText(1, external_ids[i]);
+      if (!zone_tag.empty()) stmt.BindText(2, path);
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row || stmt.ColumnInt64(1) != 0) continue;
       Addressee& a = out[i].emplace();
       a.uid = static_cast<uint32_t>(stmt.ColumnInt64(0));
+      if (!stmt.ColumnIsNull(3)) a.time_zone = std::string(stmt.ColumnText(3));
       if (!with_name || stmt.ColumnIsNull(2)) continue;
       if (cipher_ == nullptr) return NoCipher("finding addressees");
       RETURN_IF_ERROR(OpenSealed(*cipher_, stmt, 2, kNameColumn, a.uid, context, &a.name));
