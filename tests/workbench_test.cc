@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -358,6 +360,106 @@ TEST_F(WorkbenchTest, QuietHoursFollowTheCustomersOwnTimeZone) {
   EXPECT_EQ(push("C2"), "sent");
   EXPECT_EQ(OutboxCount("C1"), 3u);
   EXPECT_EQ(OutboxCount("C2"), 4u);
+}
+
+// Outreach::SendBatch (the campaign path) decides each message as if the batch were sent one
+// message after another: the oracle is a model of the policy written here (do-not-disturb, then
+// opt-out, then consent, then the caps counted over everything sent before, the batch's own
+// earlier messages included), replayed keys return their first result, and a bad message or an
+// unknown customer fails alone. Random batches over a week, checked against the model and the
+// sandbox outbox.
+TEST_F(WorkbenchTest, SendBatchDecidesLikeSendingOneByOne) {
+  const int64_t sms = ApprovedTemplate();
+  const int64_t push = ApprovedTemplate("{{name}}您好，您的定期存款将于{{date}}到期", "app_push");
+  const std::vector<std::string> customers = {"C1", "C2", "C3", "C4"};
+  const std::vector<std::string> channels = {"sms", "app_push"};
+  std::set<std::pair<std::string, std::string>> consent;
+  std::mt19937 rng(20261123);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (const std::string& c : customers) {
+    for (const std::string& ch : channels) {
+      if (pick(0, 3) > 0) {
+        Consent(c, ch, true);
+        consent.insert({c, ch});
+      }
+    }
+  }
+  Expect(op_->Fetch("PUT", "/v1/contact-policy/do-not-disturb/C4", R"({"reason":"complaint"})"),
+         200);
+  Expect(
+      op_->Fetch("POST", "/v1/customers/C2/opt-outs", R"({"channel":"app_push","source":"api"})"),
+      201);
+  Expect(op_->Fetch("PUT", "/v1/contact-policy", R"({"day_cap":2,"week_cap":5})"), 200);
+  std::map<std::pair<std::string, int>, int> sent_per_day, sent_per_week;  // the model's caps
+  std::map<std::string, std::string> first_result;                         // dedupe key -> result
+  std::map<std::string, size_t> model_outbox;
+  for (int day = 0; day < 7; ++day) {
+    clock_.Set(kMonday10 + day * kDay);
+    std::vector<outreach::Message> batch;
+    for (int k = 0; k < 40; ++k) {
+      outreach::Message m;
+      m.customer = customers[pick(0, 3)];
+      m.channel = channels[pick(0, 1)];
+      m.template_id = std::to_string(m.channel == "sms" ? sms : push);
+      m.variables = {{"date", "12月1日"}};
+      m.origin = "test";
+      // Keys repeat within a batch and across days: a repeat returns the first result.
+      m.dedupe_key = "k" + std::to_string(pick(0, 150));
+      batch.push_back(std::move(m));
+    }
+    batch[5].customer = "C999";     // unknown: NotFound for this one only
+    batch[9].template_id = "4242";  // no such template: this one only
+    batch[5].dedupe_key = "unknown-customer";
+    batch[9].dedupe_key = "bad-template";
+    auto results = app_->outreach().SendBatch(batch);
+    ASSERT_TRUE(results.ok()) << results.status();
+    ASSERT_EQ(results->size(), batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const outreach::Message& m = batch[i];
+      const absl::StatusOr<outreach::SendResult>& r = (*results)[i];
+      if (i == 5) {
+        EXPECT_TRUE(absl::IsNotFound(r.status())) << r.status();
+        continue;
+      }
+      if (i == 9) {
+        EXPECT_FALSE(r.ok());
+        continue;
+      }
+      ASSERT_TRUE(r.ok()) << r.status();
+      const std::string got =
+          r->outcome == outreach::SendResult::Outcome::kSent ? "sent" : r->reason;
+      auto first = first_result.find(m.dedupe_key);
+      if (first != first_result.end()) {
+        EXPECT_TRUE(r->replayed) << m.dedupe_key;
+        EXPECT_EQ(got, first->second) << m.dedupe_key;
+        continue;
+      }
+      std::string want = "sent";
+      const int week = 0;  // the seven days are one calendar week (Monday to Sunday)
+      if (m.customer == "C4") {
+        want = "do_not_disturb";
+      } else if (m.customer == "C2" && m.channel == "app_push") {
+        want = "opted_out";
+      } else if (!consent.count({m.customer, m.channel})) {
+        want = "no_consent";
+      } else if (sent_per_day[{m.customer, day}] >= 2) {
+        want = "cap_day";
+      } else if (sent_per_week[{m.customer, week}] >= 5) {
+        want = "cap_week";
+      }
+      if (want == "sent") {
+        ++sent_per_day[{m.customer, day}];
+        ++sent_per_week[{m.customer, week}];
+        ++model_outbox[m.customer];
+      }
+      first_result[m.dedupe_key] = want;
+      EXPECT_FALSE(r->replayed) << m.dedupe_key;
+      EXPECT_EQ(got, want) << "day " << day << " message " << i << " " << m.customer << " "
+                           << m.channel;
+    }
+  }
+  for (const std::string& c : customers) EXPECT_EQ(OutboxCount(c), model_outbox[c]) << c;
+  EXPECT_GT(model_outbox["C1"] + model_outbox["C3"], 5u);  // not vacuous
 }
 
 TEST_F(WorkbenchTest, OutreachSendIsIdempotentAndRefusesBadRequests) {
