@@ -451,29 +451,12 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
 absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const Definition& d,
                                                   std::span<CampaignMember> members,
                                                   std::span<const size_t> first, int64_t now) {
-  // Marketing waits for the quiet hours of each member's own time zone to end: such a member
-  // stays pending (or due) and is tried again by a later slice.
-  std::vector<bool> quiet(members.size(), false);
-  if (d.purpose == "marketing") {
-    std::vector<std::string_view> ids;
-    ids.reserve(members.size());
-    for (const CampaignMember& m : members) ids.push_back(m.customer);
-    ASSIGN_OR_RETURN(
-        std::vector<std::optional<CustomerRepository::Addressee>> found,
-        customers_->FindAddressees(ids, /*with_name=*/false, policy_->time_zone_tag()));
-    ASSIGN_OR_RETURN(PolicySettings settings, policy_->Settings());
-    for (size_t i = 0; i < members.size(); ++i) {
-      quiet[i] = found[i] && policy_->QuietFor(found[i]->time_zone, now, settings);
-    }
-  }
   // Each member's next step of the plan; every round sends one batch per step in use.
   std::vector<size_t> step(first.begin(), first.end());
   std::vector<size_t> active;
   for (size_t i = 0; i < members.size(); ++i) {
     members[i].fallback_due_ms = 0;
-    if (quiet[i]) {
-      members[i].done_ms = 0;  // not handled yet
-    } else if (step[i] < d.channels.size()) {
+    if (step[i] < d.channels.size()) {
       active.push_back(i);
     } else {
       members[i].done_ms = now;
@@ -499,6 +482,9 @@ absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const 
         msg.link_url = d.link;
         msg.origin = origin;
         msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, plan.channel);
+        // A member inside the quiet hours of their own time zone waits (stays pending or due)
+        // for a later slice.
+        msg.defer_quiet_hours = true;
       }
       ASSIGN_OR_RETURN(std::vector<absl::StatusOr<outreach::SendResult>> results,
                        outreach_->SendBatch(batch));
@@ -522,6 +508,10 @@ absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const 
           Log(Severity::kError, "campaign paused: a message was refused",
               {{"campaign", std::to_string(row.id)}, {"error", std::string(r.status().message())}});
           return false;
+        }
+        if (r->outcome == outreach::SendResult::Outcome::kDeferred) {
+          m.done_ms = 0;  // not handled yet
+          continue;
         }
         const bool sent = r->outcome == outreach::SendResult::Outcome::kSent;
         m.channel = plan.channel;

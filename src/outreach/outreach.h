@@ -39,13 +39,18 @@ struct Message {
   // The destination of the template's {{link}}: the message carries a tracked short link
   // (<public URL>/t/<token>) that redirects here and records the click. http(s) only.
   std::string link_url;
+  // Inside the customer's quiet hours (and only then: every other check passed), return
+  // kDeferred without recording anything, instead of recording a quiet_hours suppression: the
+  // caller (a campaign) tries again later under the same dedupe key.
+  bool defer_quiet_hours = false;
 };
 
 struct SendResult {
-  enum class Outcome { kSent, kSuppressed, kFailed };
+  enum class Outcome { kSent, kSuppressed, kFailed, kDeferred };
   Outcome outcome = Outcome::kSent;
   // kSuppressed: "do_not_disturb", "opted_out", "no_consent", "cap_day", "cap_week",
-  // "quiet_hours", "duplicate"; kFailed: the channel's reason.
+  // "quiet_hours", "duplicate"; kFailed: the channel's reason; kDeferred: "quiet_hours" (see
+  // Message::defer_quiet_hours; nothing recorded, no message_id).
   std::string reason;
   std::string message_id;  // the recorded message (for receipts, clicks, the 360 view)
   bool replayed = false;   // the dedupe key was seen before: this is the first result

@@ -229,6 +229,13 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
   for (size_t i = 0; i < n; ++i) {
     if (tmpl[i] == nullptr) continue;
     const Message& m = messages[i];
+    if (m.defer_quiet_hours && reasons[i] == "quiet_hours") {
+      SendResult deferred;
+      deferred.outcome = SendResult::Outcome::kDeferred;
+      deferred.reason = reasons[i];
+      results[i] = std::move(deferred);
+      continue;
+    }
     MessageRow& row = rows.emplace_back();
     row.dedupe_key = m.dedupe_key;
     row.uid = customers[i]->uid;
