@@ -689,6 +689,45 @@ TEST_F(CampaignsTest, MembersWaitForTheirOwnTimeZonesQuietHoursToEnd) {
   EXPECT_EQ(messages, static_cast<int64_t>(members.size()));  // each member exactly once
 }
 
+// A channel's own throttle (the gateway's capacity) holds below the campaign's: SMS at 7 per
+// second while the campaign may handle 100 members per second. The oracle is the outbox: no
+// second of fake time holds more than 7 SMS, and every member still gets exactly one.
+TEST_F(CampaignsTest, AChannelsThrottleHoldsBelowTheCampaigns) {
+  for (int i = 50; i <= kCustomers; ++i) Consent(Id(i), "sms", true);
+  json::object def = Definition(0, ApprovedTemplate("sms", kSms));
+  json::object sms_step = def["channels"].as_array().at(1).as_object();
+  sms_step["throttle_per_second"] = 7;
+  def["channels"] = json::array{sms_step};
+  def["holdout_percent"] = 0;
+  const int64_t id = ApprovedCampaign(def);
+  RunOnce();  // the snapshot
+  int slices = 0;
+  while (Str(Expect(op_->Fetch("GET", Path(id)), 200), "status") != "completed" && slices < 200) {
+    clock_.Advance(kSecond);
+    RunOnce();
+    ++slices;
+  }
+  std::map<std::string, int> per_second;
+  std::map<std::string, int> per_customer;
+  int64_t after = 0;
+  while (true) {
+    json::value o = Expect(
+        op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" + std::to_string(after)),
+        200);
+    for (const json::value& m : o.at("messages").as_array()) {
+      ++per_second[Str(m, "created_at")];
+      ++per_customer[Str(m, "customer")];
+    }
+    if (o.at("next_cursor").is_null()) break;
+    after = std::stoll(std::string(o.at("next_cursor").as_string()));
+  }
+  for (const auto& [second, n] : per_second) EXPECT_LE(n, 7) << second;
+  EXPECT_EQ(per_customer.size(), 251u);  // C050..C300
+  for (const auto& [customer, n] : per_customer) EXPECT_EQ(n, 1) << customer;
+  EXPECT_GE(slices, 251 / 7);  // the channel's pace, not the campaign's (3 slices)
+  EXPECT_LT(slices, 200);
+}
+
 TEST_F(CampaignsTest, DoNotDisturbSuppressesMarketingAndImportsAllOrNothing) {
   const int64_t push = ApprovedTemplate("app_push", kPush);
   const int64_t sms = ApprovedTemplate("sms", kSms);

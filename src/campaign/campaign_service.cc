@@ -173,6 +173,9 @@ absl::StatusOr<Definition> ParseDefinition(const json::value& doc) {
     if (step.fallback_after_minutes > 0 && i + 1 == ch->as_array().size()) {
       return Bad(field + ".fallback_after_minutes", "the last channel has none to fall back to");
     }
+    ASSIGN_OR_RETURN(step.throttle_per_second,
+                     IntMember(v.as_object(), "throttle_per_second", field + ".throttle_per_second",
+                               0, kMaxThrottle, 0));
     d.channels.push_back(std::move(step));
   }
 
@@ -450,7 +453,9 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
 
 absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const Definition& d,
                                                   std::span<CampaignMember> members,
-                                                  std::span<const size_t> first, int64_t now) {
+                                                  std::span<const size_t> first,
+                                                  std::vector<int64_t>& channel_budget,
+                                                  int64_t now) {
   // Each member's next step of the plan; every round sends one batch per step in use.
   std::vector<size_t> step(first.begin(), first.end());
   std::vector<size_t> active;
@@ -467,8 +472,17 @@ absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const 
     std::map<size_t, std::vector<size_t>> by_step;
     for (size_t i : active) by_step[step[i]].push_back(i);
     active.clear();
-    for (const auto& [k, group] : by_step) {
+    for (auto& [k, group] : by_step) {
       const ChannelStep& plan = d.channels[k];
+      // Over the channel's throttle: wait for a later slice.
+      const size_t allowed =
+          static_cast<size_t>(std::clamp<int64_t>(channel_budget[k], 0, INT64_MAX));
+      if (group.size() > allowed) {
+        for (size_t j = allowed; j < group.size(); ++j) members[group[j]].done_ms = 0;
+        group.resize(allowed);
+      }
+      if (group.empty()) continue;
+      channel_budget[k] -= static_cast<int64_t>(group.size());
       std::vector<outreach::Message> batch(group.size());
       for (size_t j = 0; j < group.size(); ++j) {
         const CampaignMember& m = members[group[j]];
@@ -540,7 +554,8 @@ absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const 
 }
 
 absl::StatusOr<int64_t> CampaignService::RunFallbacks(const CampaignRow& row, const Definition& d,
-                                                      int64_t now, int64_t budget) {
+                                                      int64_t now, int64_t budget,
+                                                      std::vector<int64_t>& channel_budget) {
   const int limit = static_cast<int>(std::min<int64_t>(budget, options_.batch));
   ASSIGN_OR_RETURN(std::vector<CampaignMember> due, repo_->DueFallbacks(row.id, now, limit));
   std::vector<size_t> first(due.size(), d.channels.size());
@@ -556,7 +571,7 @@ absl::StatusOr<int64_t> CampaignService::RunFallbacks(const CampaignRow& row, co
     m.trail += fmt::format(" {}:undelivered", m.channel);
     first[i] = at + 1;
   }
-  ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, due, first, now));
+  ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, due, first, channel_budget, now));
   if (!ok) return 0;
   std::erase_if(due, [](const CampaignMember& m) { return m.done_ms == 0; });  // waiting
   RETURN_IF_ERROR(repo_->RecordFallbacks(row.id, due));
@@ -576,7 +591,14 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
   if (budget <= 0) return 0;
   it->second = now;
   // Members whose message was not delivered in time go first: they were due earlier.
-  ASSIGN_OR_RETURN(int64_t handled, RunFallbacks(row, d, now, budget));
+  // Each channel's own throttle, refilled the same way.
+  std::vector<int64_t> channel_budget(d.channels.size(), INT64_MAX);
+  for (size_t k = 0; k < d.channels.size(); ++k) {
+    if (d.channels[k].throttle_per_second > 0) {
+      channel_budget[k] = d.channels[k].throttle_per_second * elapsed / 1000;
+    }
+  }
+  ASSIGN_OR_RETURN(int64_t handled, RunFallbacks(row, d, now, budget, channel_budget));
   budget -= handled;
   // Members go in passes over the pending ones by uid; a slice continues where the last one
   // stopped, so members waiting for their own quiet hours to end do not hold up the others.
@@ -602,7 +624,7 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
     }
     after = page.back().uid;
     const std::vector<size_t> first(page.size(), 0);
-    ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, now));
+    ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, channel_budget, now));
     if (!ok) return handled;
     budget -= static_cast<int64_t>(page.size());
     std::erase_if(page, [](const CampaignMember& m) { return m.done_ms == 0; });  // waiting

@@ -79,6 +79,9 @@ struct ChannelStep {
   // Not delivered (no "delivered" receipt) this many minutes after it was sent: the message
   // counts as failed and the plan's next channel is tried. 0: no such fallback.
   int64_t fallback_after_minutes = 0;
+  // Messages per second on this channel (the gateway's capacity); members over it wait for a
+  // later slice. 0: only the campaign's throttle.
+  int64_t throttle_per_second = 0;
 };
 
 struct Definition {
@@ -199,11 +202,13 @@ class CampaignService {
   // Outreach::SendBatch per step in use); fills each member's outcome, trail and the fallback
   // check of the channel that sent. Returns false when the plan no longer works (a template
   // withdrawn, a channel unconfigured): the campaign is paused and no outcome counts.
+  // `channel_budget[k]`: messages step k may still send in this slice (its throttle), spent
+  // here; members over it wait like members in their quiet hours.
   absl::StatusOr<bool> TryChannels(const CampaignRow& row, const Definition& d,
                                    std::span<CampaignMember> members, std::span<const size_t> first,
-                                   int64_t now);
+                                   std::vector<int64_t>& channel_budget, int64_t now);
   absl::StatusOr<int64_t> RunFallbacks(const CampaignRow& row, const Definition& d, int64_t now,
-                                       int64_t budget);
+                                       int64_t budget, std::vector<int64_t>& channel_budget);
   bool InWindow(const Definition& d, int64_t now);
 
   CampaignRepository* const repo_;
