@@ -728,6 +728,50 @@ TEST_F(CampaignsTest, AChannelsThrottleHoldsBelowTheCampaigns) {
   EXPECT_LT(slices, 200);
 }
 
+// Last-touch attribution across campaigns: a purchase after a customer's message from
+// campaign A counts for A's channel, unless a later message (campaign B, the next day) came
+// before it; then it counts for B and in A's attributed_elsewhere. The groups' conversion
+// counts (the uplift) stay as assigned. The oracle is the purchases this test makes.
+TEST_F(CampaignsTest, ConversionsGoToTheLastTouchAcrossCampaigns) {
+  for (int i = 290; i <= kCustomers; ++i) Consent(Id(i), "sms", true);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  auto campaign = [&](const std::string& name) {
+    json::object def = Definition(0, sms);
+    def["name"] = name;
+    def["audience"] = json::object{{"rule", "aum >= 290000"}};  // C290..C300
+    def["channels"] = json::array{def["channels"].as_array().at(1)};
+    def["holdout_percent"] = 0;
+    const int64_t id = ApprovedCampaign(def);
+    for (int step = 0; step < 5; ++step) {
+      RunOnce();
+      clock_.Advance(kSecond);
+    }
+    EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
+    return id;
+  };
+  auto channel = [&](int64_t id) {
+    json::value r = Expect(op_->Fetch("GET", Path(id, "/report")), 200);
+    return std::make_pair(r.at("channels").at(0), r.at("conversions"));
+  };
+  const int64_t a = campaign("A");  // Monday 10:00
+  clock_.Advance(2 * kHour);
+  Purchase("C291", "mon-291", 10000);  // after A only: A's
+  clock_.Set(kMonday10 + 24 * kHour);
+  const int64_t b = campaign("B");  // Tuesday 10:00 (the day cap allows one a day)
+  clock_.Advance(2 * kHour);
+  Purchase("C295", "tue-295", 20000);  // after A and then B: B's
+  auto [a_channel, a_conv] = channel(a);
+  EXPECT_EQ(Int(a_channel, "converted"), 1);
+  EXPECT_EQ(Int(a_channel, "conversion_value_fen"), 10000);
+  EXPECT_EQ(Int(a_conv, "treated_converted"), 2);  // the group as assigned: both bought
+  EXPECT_EQ(Int(a_conv, "attributed_elsewhere"), 1);
+  auto [b_channel, b_conv] = channel(b);
+  EXPECT_EQ(Int(b_channel, "converted"), 1);
+  EXPECT_EQ(Int(b_channel, "conversion_value_fen"), 20000);
+  EXPECT_EQ(Int(b_conv, "treated_converted"), 1);  // C291 bought before B's message
+  EXPECT_EQ(Int(b_conv, "attributed_elsewhere"), 0);
+}
+
 TEST_F(CampaignsTest, DoNotDisturbSuppressesMarketingAndImportsAllOrNothing) {
   const int64_t push = ApprovedTemplate("app_push", kPush);
   const int64_t sms = ApprovedTemplate("sms", kSms);

@@ -93,7 +93,8 @@ json::object ReportJson(const campaign::Report& r) {
                                       {"holdout_rate", r.holdout_rate},
                                       {"uplift", r.uplift},
                                       {"uplift_ci95", json::array{r.uplift_low, r.uplift_high}},
-                                      {"conversion_value_fen", r.conversion_value}};
+                                      {"conversion_value_fen", r.conversion_value},
+                                      {"attributed_elsewhere", r.attributed_elsewhere}};
   } else {
     out["conversions"] = nullptr;
   }

@@ -722,6 +722,7 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
       const int64_t until = from + d.goal_within_days * kDayMs;
       // The first goal event in [from, until): events come newest first.
       std::optional<int64_t> value;
+      int64_t converted_ms = 0;
       const event::EventType* type = event::Catalog::Builtin().Find(d.goal_event);
       (void)events_->CustomerEvents(m.uid, d.goal_event, 0, 1000, [&](const event::Event& e) {
         if (e.occurred_ms < from) return false;
@@ -734,6 +735,7 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
             }
           }
           value = v;  // keeps the earliest as the walk goes back in time
+          converted_ms = e.occurred_ms;
         }
         return true;
       });
@@ -744,6 +746,15 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
         rep.treated_converted++;
         rep.conversion_value += *value;
         if (touched) {
+          // Last touch: a later message from elsewhere (another campaign, a journey, a
+          // manager) before the conversion takes the credit from this campaign's channel.
+          ASSIGN_OR_RETURN(std::string later,
+                           repo_->LaterTouch(m.customer, fmt::format("campaign:{}", id), m.done_ms,
+                                             converted_ms));
+          if (!later.empty()) {
+            rep.attributed_elsewhere++;
+            continue;
+          }
           if (auto c = by_channel.find(m.channel); c != by_channel.end()) {
             c->second->converted++;
             c->second->conversion_value += *value;

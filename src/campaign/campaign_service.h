@@ -142,6 +142,9 @@ struct Report {
   int64_t treated_converted = 0;
   int64_t holdout_converted = 0;
   int64_t conversion_value = 0;  // fen, treated
+  // Treated conversions whose last touch before converting came from elsewhere (another
+  // campaign, a journey, a manager's push): not credited to this campaign's channels.
+  int64_t attributed_elsewhere = 0;
   double treated_rate = 0;
   double holdout_rate = 0;
   double uplift = 0;                       // treated_rate - holdout_rate

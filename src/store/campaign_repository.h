@@ -111,6 +111,11 @@ class CampaignRepository {
   virtual absl::Status RecordFallbacks(int64_t id, const std::vector<CampaignMember>& outcomes) = 0;
   virtual absl::StatusOr<int64_t> AwaitingFallbacks(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) = 0;
+  // Last-touch attribution across everything that contacts a customer: the origin of the
+  // latest message sent to `customer` after `after_ms` and at or before `until_ms` by another
+  // origin than `origin` ("journey:3:step:x", "campaign:9", "manager:alice"), or "" if none.
+  virtual absl::StatusOr<std::string> LaterTouch(std::string_view customer, std::string_view origin,
+                                                 int64_t after_ms, int64_t until_ms) = 0;
 };
 
 }  // namespace mercator

@@ -315,6 +315,20 @@ class SqliteCampaignRepository final : public CampaignRepository {
   }
 
  public:
+  absl::StatusOr<std::string> LaterTouch(std::string_view customer, std::string_view origin,
+                                         int64_t after_ms, int64_t until_ms) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare(
+                         "SELECT origin FROM outreach_messages WHERE customer = ? AND status = "
+                         "'sent' AND origin != ? AND created_ms > ? AND created_ms <= ? ORDER BY "
+                         "created_ms DESC, id DESC LIMIT 1",
+                         "campaigns: finding a later touch"));
+    s.BindText(1, customer).BindText(2, origin).BindInt64(3, after_ms).BindInt64(4, until_ms);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    return row ? std::string(s.ColumnText(0)) : std::string();
+  }
+
   absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) override {
     Db::ReaderLease reader(db_);
     ASSIGN_OR_RETURN(
