@@ -79,7 +79,7 @@ interface Report {
   fallbacks: Record<string, number>;
   cost_fen: number;
   channels: { channel: string; sent: number; delivered: number; cost_fen: number; converted: number; conversion_value_fen: number; roi: number | null }[];
-  conversions: { treated_converted: number; holdout_converted: number; treated_rate: number; holdout_rate: number; uplift: number; uplift_ci95: [number, number]; conversion_value_fen: number } | null;
+  conversions: { treated_converted: number; holdout_converted: number; treated_rate: number; holdout_rate: number; uplift: number; uplift_ci95: [number, number]; conversion_value_fen: number; attributed_elsewhere?: number } | null;
 }
 
 export function CampaignReport() {
@@ -244,6 +244,7 @@ export function CampaignReport() {
             <Descriptions.Item label={t('campaign.treated')}>{`${report.conversions.treated_converted} / ${report.treated} (${pct(report.conversions.treated_rate)})`}</Descriptions.Item>
             <Descriptions.Item label={t('campaign.holdout')}>{`${report.conversions.holdout_converted} / ${report.holdout} (${pct(report.conversions.holdout_rate)})`}</Descriptions.Item>
             <Descriptions.Item label={t('journey.uplift')}>{`${pct(report.conversions.uplift)} [${pct(report.conversions.uplift_ci95?.[0])}, ${pct(report.conversions.uplift_ci95?.[1])}]`}</Descriptions.Item>
+            <Descriptions.Item label={t('campaign.attributedElsewhere')}>{report.conversions.attributed_elsewhere ?? 0}</Descriptions.Item>
           </Descriptions>
         </Card>
       )}
@@ -259,7 +260,7 @@ interface Values {
   purpose: string;
   scope: 'audience' | 'rule';
   audience: { audience_id?: number; rule?: string };
-  channels: { channel: string; template_id?: number; cost_fen: number }[];
+  channels: { channel: string; template_id?: number; cost_fen: number; throttle_per_second?: number }[];
   start_at?: string;
   send_window?: { start?: string; end?: string };
   throttle_per_second: number;
@@ -364,6 +365,9 @@ export function CampaignBuilder() {
                       normalize={(v: number | null) => (v === null ? 0 : Math.round(v * 100))}
                     >
                       <InputNumber min={0} precision={2} addonBefore="¥" addonAfter={t('campaign.perMessage')} style={{ width: 200 }} />
+                    </Form.Item>
+                    <Form.Item name={[f.name, 'throttle_per_second']} tooltip={t('campaign.channelThrottleHelp')}>
+                      <InputNumber min={0} max={1000000} placeholder={t('campaign.channelThrottle')} addonAfter={t('campaign.perSecond')} style={{ width: 190 }} />
                     </Form.Item>
                     <Button icon={<DeleteOutlined />} onClick={() => remove(f.name)} />
                   </Space>
