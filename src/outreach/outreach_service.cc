@@ -155,14 +155,19 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
     }
     ids.push_back(messages[i].customer);
   }
-  // The customers, with their names only if a template says {{name}}, and
-  bool names = false;
-  for (size_t i = 0; i < n; ++i) {
-    if (tmpl[i] == nullptr || names) continue;
-    const std::vector<std::string> used = TemplateVariables(tmpl[i]->body);
-    names = std::find(used.begin(), used.end(), "name") != used.end();
+  // The variables each template of the batch uses.
+  std::map<const TemplateRow*, std::vector<std::string>> used_by;
+  for (const auto& [id, t] : templates) {
+    if (t.ok()) used_by[&*t] = TemplateVariables(t->body);
   }
-  // Their time zones, for the quiet hours.
+  auto uses = [&](const TemplateRow* t, std::string_view variable) {
+    const std::vector<std::string>& used = used_by[t];
+    return std::find(used.begin(), used.end(), variable) != used.end();
+  };
+  // The customers, with their names only if a template says {{name}}, and their time zones
+  // for the quiet hours.
+  bool names = false;
+  for (size_t i = 0; i < n && !names; ++i) names = tmpl[i] != nullptr && uses(tmpl[i], "name");
   std::vector<std::optional<CustomerRecord>> customers(n);
   std::vector<std::string> zones(n);
   {
@@ -187,8 +192,7 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
     }
     // {{link}}: a tracked link made for this message, stored once the message is recorded.
     std::map<std::string, std::string> variables = m.variables;
-    const std::vector<std::string> used = TemplateVariables(tmpl[i]->body);
-    if (!m.link_url.empty() && std::find(used.begin(), used.end(), "link") != used.end()) {
+    if (!m.link_url.empty() && uses(tmpl[i], "link")) {
       link_tokens[i] = NewLinkToken();
       variables["link"] = fmt::format("{}/t/{}", link_base_, link_tokens[i]);
     }
