@@ -228,6 +228,7 @@ class CampaignService {
   std::mutex run_mu_;                      // serialises RunOnce
   std::map<int64_t, int64_t> last_slice_;  // campaign -> ms of its last slice (throttle)
   std::map<int64_t, uint32_t> cursor_;     // campaign -> uid its current pass has reached
+  std::map<int64_t, std::vector<double>> channel_tokens_;  // campaign -> per plan step
 
   std::mutex thread_mu_;
   std::condition_variable wake_;
