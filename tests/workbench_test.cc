@@ -55,6 +55,10 @@ class WorkbenchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     options_ = test::OutreachServerOptions(dir_.path(), &clock_);
+    // The lifecycle tag is imported here: the event log's lifecycle rules, which would
+    // recompute it on their own thread as the fake clock jumps days, do not run.
+    options_.events.feature_interval_ms = 0;
+    options_.events.lifecycle_interval_ms = 0;
     auto app = App::Open(options_);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
