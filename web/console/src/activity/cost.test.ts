@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectedDraws, forecastPool } from './cost';
+import { expectedDraws, forecastPool, guaranteedDraws } from './cost';
 
 describe('forecastPool', () => {
   // 1000 draws; A 10% (stock 50, 500 fen), B 30% (unlimited, 100 fen), T 60% thanks.
@@ -50,5 +50,70 @@ describe('expectedDraws', () => {
   it('members x participation x draws each', () => {
     expect(expectedDraws(2000, 0.25, 3)).toBe(1500);
     expect(expectedDraws(100, 2, 1)).toBe(100);
+  });
+});
+
+describe('guarantee (保底)', () => {
+  // The oracle: the engine's rule simulated draw by draw (a seeded generator), independent of
+  // the streak chain the forecast carries.
+  function simulate(draws: number, q: number, after: number, customers: number): number {
+    let seed = 12345; // mulberry32
+    const rand = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    let guaranteed = 0;
+    for (let c = 0; c < customers; c++) {
+      let misses = 0;
+      for (let d = 0; d < draws; d++) {
+        if (misses >= after) {
+          guaranteed++;
+          misses = 0;
+        } else if (rand() < q) {
+          misses = 0;
+        } else {
+          misses++;
+        }
+      }
+    }
+    return guaranteed / customers;
+  }
+  it('counts guaranteed draws exactly in a case worked by hand', () => {
+    // N = 1, q = 0.5, two draws: the second is guaranteed when the first missed (0.5).
+    expect(guaranteedDraws(2, 0.5, 1)).toBeCloseTo(0.5, 12);
+    // Three draws: P(draw 2 guaranteed) = 0.5; draw 3 is guaranteed when draw 2 was an
+    // ordinary miss (0.5 x 0.5) = 0.25; total 0.75.
+    expect(guaranteedDraws(3, 0.5, 1)).toBeCloseTo(0.75, 12);
+    expect(guaranteedDraws(10, 0.3, 0)).toBe(0);
+    expect(guaranteedDraws(3, 0.1, 5)).toBe(0); // never five misses in three draws
+  });
+  it('agrees with a draw-by-draw simulation of the engine rule', () => {
+    for (const [draws, q, after] of [
+      [10, 0.2, 3],
+      [30, 0.05, 10],
+      [7, 0.5, 2],
+    ]) {
+      expect(guaranteedDraws(draws, q, after)).toBeCloseTo(simulate(draws, q, after, 200000), 2);
+    }
+  });
+  it('moves guaranteed draws from thanks to the winning prizes by their weights', () => {
+    const pool = {
+      guarantee_after: 1,
+      prizes: [
+        { id: 'A', kind: 'cash', weight: 1, total_stock: -1, cost_fen: 300 },
+        { id: 'T', kind: 'thanks', weight: 1, total_stock: -1, cost_fen: 0 },
+      ],
+    };
+    // 1000 customers x 2 draws; 0.5 of each customer's draws is guaranteed (see above), so
+    // 2000 draws = 1500 ordinary (750 A, 750 T) + 500 guaranteed (all A).
+    const f = forecastPool(pool, 2000, 1, 2);
+    expect(f.prizes[0].wins).toBeCloseTo(1250, 9);
+    expect(f.prizes[1].wins).toBeCloseTo(750, 9);
+    expect(f.costFen).toBeCloseTo(1250 * 300, 6);
+    expect(f.winRate).toBeCloseTo(0.625, 12);
+    // Without draws per participant the guarantee is left out.
+    expect(forecastPool(pool, 2000).prizes[0].wins).toBe(1000);
   });
 });

@@ -6,7 +6,13 @@
 // still has stock, else nothing. The forecast is the expected value of that process with the
 // draws spread evenly over the days (a fluid model): prize i is picked draws * p_i times and
 // won at most min(total_stock, days * daily_stock) times; the overflow goes to the fallback,
-// which is itself limited by its stock. Guarantees (保底) are not modelled.
+// which is itself limited by its stock.
+//
+// Guarantee (保底, guarantee_after = N): a customer's draw after N draws in a row that won
+// nothing is a pick among the winning prizes by their weights. It depends on how many draws
+// each customer makes, so the forecast takes draws per participant: the expected number of
+// guaranteed draws per participant comes from the chain of miss streaks (guaranteedDraws);
+// those draws pick winning prizes only, the others pick with the configured odds.
 
 export interface PrizeInput {
   id: string;
@@ -21,6 +27,7 @@ export interface PrizeInput {
 export interface PoolInput {
   prizes: PrizeInput[];
   fallback_prize_id?: string;
+  guarantee_after?: number; // 0: none
 }
 
 export interface PrizeForecast {
@@ -46,13 +53,51 @@ function cap(p: PrizeInput, days: number): number {
   return c;
 }
 
-export function forecastPool(pool: PoolInput, draws: number, days = 1): PoolForecast {
+// Expected guaranteed draws of one customer making `draws` draws (a fraction interpolates
+// between whole numbers) when each ordinary draw wins with probability `winProbability` and
+// the draw after `after` misses in a row is guaranteed. Exact: the distribution of the miss
+// streak is carried draw by draw.
+export function guaranteedDraws(draws: number, winProbability: number, after: number): number {
+  if (!(after > 0) || !(draws > 0)) return 0;
+  const n = Math.floor(after);
+  const q = Math.min(1, Math.max(0, winProbability));
+  let streak = new Array<number>(n + 1).fill(0);
+  streak[0] = 1;
+  const upTo: number[] = [0]; // upTo[d]: expected guaranteed draws in the first d draws
+  const whole = Math.floor(draws);
+  for (let d = 0; d <= whole; d++) {
+    const next = new Array<number>(n + 1).fill(0);
+    const guaranteed = streak[n];
+    next[0] += guaranteed;
+    for (let s = 0; s < n; s++) {
+      next[0] += streak[s] * q;
+      next[s + 1] += streak[s] * (1 - q);
+    }
+    streak = next;
+    upTo.push(upTo[d] + guaranteed);
+  }
+  const frac = draws - whole;
+  return upTo[whole] + frac * (upTo[whole + 1] - upTo[whole]);
+}
+
+// `drawsPerParticipant` matters only with a guarantee (0: not known, the guarantee is left out).
+export function forecastPool(pool: PoolInput, draws: number, days = 1, drawsPerParticipant = 0): PoolForecast {
   const total = pool.prizes.reduce((s, p) => s + Math.max(0, p.weight), 0);
   const prob = (p: PrizeInput) => (total > 0 ? Math.max(0, p.weight) / total : 0);
+  const winning = pool.prizes.filter((p) => p.kind !== 'thanks');
+  const winTotal = winning.reduce((s, p) => s + Math.max(0, p.weight), 0);
+  // The share of draws that are guaranteed, and the odds of a guaranteed pick.
+  let guaranteedShare = 0;
+  if ((pool.guarantee_after ?? 0) > 0 && drawsPerParticipant > 0 && winTotal > 0) {
+    const q = winTotal / total;
+    guaranteedShare = guaranteedDraws(drawsPerParticipant, q, pool.guarantee_after ?? 0) / drawsPerParticipant;
+  }
+  const pickProb = (p: PrizeInput) =>
+    (1 - guaranteedShare) * prob(p) + (p.kind !== 'thanks' && winTotal > 0 ? (guaranteedShare * Math.max(0, p.weight)) / winTotal : 0);
   const fallback = pool.prizes.find((p) => p.id && p.id === pool.fallback_prize_id);
   let overflow = 0;
   const out: PrizeForecast[] = pool.prizes.map((p) => {
-    const picks = draws * prob(p);
+    const picks = draws * pickProb(p);
     const limit = cap(p, days);
     const direct = Math.min(picks, limit);
     if (p !== fallback) overflow += picks - direct;
@@ -62,7 +107,7 @@ export function forecastPool(pool: PoolInput, draws: number, days = 1): PoolFore
       picks,
       wins: direct,
       costFen: 0,
-      exhaustedAfterDraws: Number.isFinite(limit) && prob(p) > 0 ? limit / prob(p) : null,
+      exhaustedAfterDraws: Number.isFinite(limit) && pickProb(p) > 0 ? limit / pickProb(p) : null,
     };
   });
   if (fallback) {

@@ -262,7 +262,7 @@ function CostCalculator({ audiences }: { audiences: Audience[] }) {
         try {
           const members = rule === null ? 0 : (await request<{ count: number }>('POST', '/v1/segments/count', { rule })).count;
           const draws = expectedDraws(members, participation / 100, drawsEach);
-          out.push({ key: i, poolId: pools[i].pool.id, rule, members, draws, forecast: forecastPool(pools[i].pool, draws, days) });
+          out.push({ key: i, poolId: pools[i].pool.id, rule, members, draws, forecast: forecastPool(pools[i].pool, draws, days, drawsEach) });
         } catch (err) {
           out.push({ key: i, poolId: pools[i].pool.id, rule, members: null, draws: 0, forecast: null, error: err instanceof ApiError ? err.message : String(err) });
         }
