@@ -183,7 +183,7 @@ TEST(CustomerRepository, PreparedUpsertsStoreWhatUpsertStores) {
     }
     absl::StatusOr<CustomerRepository::PreparedUpserts> p = a.PrepareUpserts(batch);
     ASSERT_TRUE(p.ok()) << p.status();
-    EXPECT_EQ(p->tags.size(), batch.size());
+    EXPECT_EQ(p->tag_ends.size(), batch.size());
     auto ra = a.UpsertPrepared(batch, *p, 1000 + round);
     auto rb = b.Upsert(batch, 1000 + round);
     ASSERT_TRUE(ra.ok() && rb.ok());

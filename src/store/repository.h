@@ -42,13 +42,26 @@ class CustomerRepository {
   // order.
   virtual absl::StatusOr<std::vector<UpsertResult>> Upsert(std::span<const CustomerUpsert> batch,
                                                            int64_t now_ms) = 0;
-  // The part of Upsert that needs neither the write lock nor the rows' uids (encoding each
-  // row's tags for storage), done ahead on the caller's thread: a bulk load overlaps it with
-  // the previous batch's write. UpsertPrepared(batch, prepared, now_ms) is then Upsert(batch,
-  // now_ms) without that work; `prepared` must come from PrepareUpserts(batch) on this
+  // The part of Upsert that needs no write lock (encoding each row's tags for storage, and
+  // sealing its personal data for the uid it is expected to get), done ahead on the caller's
+  // thread: a bulk load overlaps it with the previous batch's write. UpsertPrepared(batch,
+  // prepared, now_ms) is then Upsert(batch, now_ms) without that work; a row whose uid turns
+  // out otherwise (another writer came first, or the row merges into an existing customer)
+  // is sealed again under the lock. `prepared` must come from PrepareUpserts(batch) on this
   // repository. The default prepares nothing.
   struct PreparedUpserts {
-    std::vector<std::string> tags;  // one per upsert, backend-defined; empty: nothing prepared
+    // Backend-defined encoded tags, upsert i's being tags[tag_ends[i - 1], tag_ends[i]) (one
+    // buffer: see `sealed`); tag_ends empty: nothing prepared.
+    std::string tags;
+    std::vector<size_t> tag_ends;
+    // Backend-defined sealed personal data, sealed as if upsert i became uid first_uid + i: a
+    // fixed number of entries per upsert, entry k being sealed[sealed_ends[k - 1],
+    // sealed_ends[k]) (one buffer, not a string each: the writer thread frees a few blocks a
+    // batch, not one per value, each allocated by another thread). sealed_ends empty: nothing
+    // sealed ahead.
+    std::string sealed;
+    std::vector<size_t> sealed_ends;
+    int64_t first_uid = 0;
   };
   virtual absl::StatusOr<PreparedUpserts> PrepareUpserts(std::span<const CustomerUpsert> batch) {
     (void)batch;

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -222,7 +223,7 @@ absl::Status AddLiveCustomers(Connection& conn, int64_t delta) {
 }
 
 // Binds a sealed value or lookup hash: NULL when empty.
-void BindSealed(Statement& stmt, int index, const std::string& value) {
+void BindSealed(Statement& stmt, int index, std::string_view value) {
   if (value.empty()) {
     stmt.BindNull(index);
   } else {
@@ -317,13 +318,47 @@ class SqliteCustomerRepository final : public CustomerRepository {
     return UpsertPrepared(batch, PreparedUpserts{}, now_ms);
   }
 
-  // Encodes the tags (JSON) outside the write lock.
+  // Encodes the tags (JSON) and seals the personal data outside the write lock. The uids are
+  // predicted: the rows are taken to be new customers that get the uids after those of the
+  // batches prepared before (see next_uid_).
   absl::StatusOr<PreparedUpserts> PrepareUpserts(std::span<const CustomerUpsert> batch) override {
     PreparedUpserts prepared;
-    prepared.tags.reserve(batch.size());
+    prepared.tag_ends.reserve(batch.size());
     for (const CustomerUpsert& upsert : batch) {
       ASSIGN_OR_RETURN(std::string tags_json, sqlite_internal::EncodeTagValues(upsert.tags));
-      prepared.tags.push_back(std::move(tags_json));
+      prepared.tags.append(tags_json);
+      prepared.tag_ends.push_back(prepared.tags.size());
+    }
+    if (cipher_ == nullptr || batch.empty() ||
+        std::none_of(batch.begin(), batch.end(), HasPersonalData)) {
+      return prepared;
+    }
+    int64_t first = next_uid_.load(std::memory_order_relaxed);
+    if (first == 0) {
+      // First prepared batch: continue from the committed customers (a guess; see above).
+      Db::ReaderLease reader(db_);
+      ASSIGN_OR_RETURN(int64_t max_uid,
+                       QueryInt64(reader.conn(), "SELECT coalesce(max(uid), 0) FROM customers",
+                                  "reading max uid"));
+      int64_t expected = 0;
+      next_uid_.compare_exchange_strong(expected, max_uid + 1);
+    }
+    first = next_uid_.fetch_add(static_cast<int64_t>(batch.size()));
+    if (first + static_cast<int64_t>(batch.size()) > std::numeric_limits<uint32_t>::max()) {
+      return prepared;  // UpsertPrepared reports the exhausted uid space
+    }
+    prepared.first_uid = first;
+    prepared.sealed_ends.reserve(batch.size() * kSealedFields);
+    SealContext context;
+    Sealed sealed;
+    for (size_t row = 0; row < batch.size(); ++row) {
+      SealNew(batch[row], static_cast<uint32_t>(first + static_cast<int64_t>(row)), context,
+              &sealed);
+      for (const std::string* field : {&sealed.name, &sealed.phone, &sealed.phone_hash,
+                                       &sealed.id_number, &sealed.id_number_hash}) {
+        prepared.sealed.append(*field);
+        prepared.sealed_ends.push_back(prepared.sealed.size());
+      }
     }
     return prepared;
   }
@@ -331,7 +366,9 @@ class SqliteCustomerRepository final : public CustomerRepository {
   absl::StatusOr<std::vector<UpsertResult>> UpsertPrepared(std::span<const CustomerUpsert> batch,
                                                            const PreparedUpserts& prepared,
                                                            int64_t now_ms) override {
-    if (!prepared.tags.empty() && prepared.tags.size() != batch.size()) {
+    if ((!prepared.tag_ends.empty() && prepared.tag_ends.size() != batch.size()) ||
+        (!prepared.sealed_ends.empty() &&
+         prepared.sealed_ends.size() != batch.size() * kSealedFields)) {
       return absl::InvalidArgumentError("upsert: prepared rows do not match the batch");
     }
     std::vector<UpsertResult> results;
@@ -368,12 +405,26 @@ class SqliteCustomerRepository final : public CustomerRepository {
       if (max_uid >= std::numeric_limits<uint32_t>::max()) {
         return absl::ResourceExhaustedError("upsert: customer uid space (uint32) is exhausted");
       }
-      if (prepared.tags.empty()) {
+      if (prepared.tag_ends.empty()) {
         ASSIGN_OR_RETURN(encoded, sqlite_internal::EncodeTagValues(upsert.tags));
       }
-      const std::string& tags_json = prepared.tags.empty() ? encoded : prepared.tags[row];
-      // Sealed for the uid the row gets if it is new; a merge reseals what changes.
-      SealNew(upsert, static_cast<uint32_t>(max_uid + 1), context, &sealed);
+      std::string_view tags_json = encoded;
+      if (!prepared.tag_ends.empty()) {
+        const size_t begin = row == 0 ? 0 : prepared.tag_ends[row - 1];
+        tags_json = std::string_view(prepared.tags).substr(begin, prepared.tag_ends[row] - begin);
+      }
+      // Sealed for the uid the row gets if it is new (ahead of time when the prediction
+      // holds); a merge reseals what changes.
+      const bool presealed = !prepared.sealed_ends.empty() &&
+                             prepared.first_uid + static_cast<int64_t>(row) == max_uid + 1;
+      if (!presealed) SealNew(upsert, static_cast<uint32_t>(max_uid + 1), context, &sealed);
+      // Field k of this row as sealed ahead, or as just sealed.
+      auto field = [&](size_t k, const std::string& now) -> std::string_view {
+        if (!presealed) return now;
+        const size_t i = row * kSealedFields + k;
+        const size_t begin = i == 0 ? 0 : prepared.sealed_ends[i - 1];
+        return std::string_view(prepared.sealed).substr(begin, prepared.sealed_ends[i] - begin);
+      };
       {
         ASSIGN_OR_RETURN(Statement insert,
                          conn.Prepare("INSERT INTO customers (uid, external_id, tags, created_ms,"
@@ -387,11 +438,11 @@ class SqliteCustomerRepository final : public CustomerRepository {
             .BindText(3, tags_json)
             .BindInt64(4, now_ms)
             .BindInt64(5, seq + 1);
-        BindSealed(insert, 6, sealed.name);
-        BindSealed(insert, 7, sealed.phone);
-        BindSealed(insert, 8, sealed.phone_hash);
-        BindSealed(insert, 9, sealed.id_number);
-        BindSealed(insert, 10, sealed.id_number_hash);
+        BindSealed(insert, 6, field(0, sealed.name));
+        BindSealed(insert, 7, field(1, sealed.phone));
+        BindSealed(insert, 8, field(2, sealed.phone_hash));
+        BindSealed(insert, 9, field(3, sealed.id_number));
+        BindSealed(insert, 10, field(4, sealed.id_number_hash));
         RETURN_IF_ERROR(insert.Run());
       }
       if (sqlite3_changes(conn.raw()) == 1) {
@@ -407,6 +458,12 @@ class SqliteCustomerRepository final : public CustomerRepository {
     }
     RETURN_IF_ERROR(AddLiveCustomers(conn, created));
     RETURN_IF_ERROR(txn.Commit());
+    if (!prepared.sealed_ends.empty()) {
+      // Batches prepared after this one predicted their uids from where this one was expected
+      // to end: move them by the difference, so a merge or another writer costs a reseal of
+      // the batches already prepared, not of every later one.
+      next_uid_.fetch_add(max_uid + 1 - (prepared.first_uid + static_cast<int64_t>(batch.size())));
+    }
     return results;
   }
 
@@ -615,6 +672,8 @@ class SqliteCustomerRepository final : public CustomerRepository {
   struct Sealed {
     std::string name, phone, phone_hash, id_number, id_number_hash;
   };
+  // Entries per row of PreparedUpserts::sealed_ends: Sealed's members, in order.
+  static constexpr size_t kSealedFields = 5;
 
   // Seals every present, non-empty personal field of `upsert` for row `uid`. The caller has
   // checked that a cipher exists if there is anything to seal.
@@ -748,6 +807,9 @@ class SqliteCustomerRepository final : public CustomerRepository {
 
   Db& db_;
   const PiiCipher* const cipher_;  // may be null: then personal data is refused
+  // The uid PrepareUpserts gives the next batch's first row; 0 until the first one. A guess:
+  // UpsertPrepared uses a row's sealed data only if the row really gets that uid.
+  std::atomic<int64_t> next_uid_{0};
 };
 
 // ---------------------------------------------------------------------------------------------

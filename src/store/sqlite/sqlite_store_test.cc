@@ -637,6 +637,55 @@ TEST_F(SqliteStoreTest, AnotherKeyOrAMovedValueDoesNotOpen) {
   EXPECT_EQ(customers().FindByExternalId("B").status().code(), absl::StatusCode::kDataLoss);
 }
 
+// PrepareUpserts seals personal data for the uids it expects the rows to get. A row that gets
+// another uid (another writer came first, an earlier row merged into an existing customer) is
+// sealed again for its real uid: sealed values are bound to their row, so data sealed for the
+// wrong uid would not open.
+TEST_F(SqliteStoreTest, PreparedPersonalDataOpensWhenUidsDifferFromThePrediction) {
+  auto person = [](std::string id, int n) {
+    CustomerUpsert u = Upsert(std::move(id));
+    u.name = "客户" + std::to_string(n);
+    u.phone = "1380000" + std::to_string(1000 + n);
+    u.id_number = "33010619900101" + std::to_string(1000 + n);
+    return u;
+  };
+  MustUpsert({person("E", 0)});  // uid 1, merged into below
+  std::vector<CustomerUpsert> first = {person("A", 1), person("E", 2), person("B", 3)};
+  std::vector<CustomerUpsert> second = {person("C", 4), person("D", 5)};
+  // Both prepared before either is written, as a bulk load does.
+  absl::StatusOr<CustomerRepository::PreparedUpserts> p1 = customers().PrepareUpserts(first);
+  absl::StatusOr<CustomerRepository::PreparedUpserts> p2 = customers().PrepareUpserts(second);
+  ASSERT_TRUE(p1.ok() && p2.ok());
+  EXPECT_EQ(p1->first_uid, 2);  // A 2, E 3, B 4: E merges instead
+  EXPECT_EQ(p2->first_uid, 5);
+  // Another writer takes uid 2 first.
+  MustUpsert({person("X", 9)});
+  ASSERT_TRUE(customers().UpsertPrepared(first, *p1, clock_.NowMs()).ok());
+  ASSERT_TRUE(customers().UpsertPrepared(second, *p2, clock_.NowMs()).ok());
+  // A batch prepared after the shift predicts the real uids again.
+  std::vector<CustomerUpsert> third = {person("F", 6)};
+  absl::StatusOr<CustomerRepository::PreparedUpserts> p3 = customers().PrepareUpserts(third);
+  ASSERT_TRUE(p3.ok());
+  EXPECT_EQ(p3->first_uid, 7);
+  ASSERT_TRUE(customers().UpsertPrepared(third, *p3, clock_.NowMs()).ok());
+  const std::vector<std::pair<std::string, int>> expected = {{"E", 2}, {"X", 9}, {"A", 1}, {"B", 3},
+                                                             {"C", 4}, {"D", 5}, {"F", 6}};
+  for (uint32_t uid = 1; uid <= expected.size(); ++uid) {
+    const auto& [id, n] = expected[uid - 1];
+    CustomerRecord c = MustFind(id);
+    EXPECT_EQ(c.uid, uid) << id;
+    const CustomerUpsert want = person(id, n);
+    EXPECT_EQ(c.name, want.name) << id;
+    EXPECT_EQ(c.phone, want.phone) << id;
+    EXPECT_EQ(c.id_number, want.id_number) << id;
+    absl::StatusOr<std::vector<CustomerRecord>> by_phone =
+        customers().FindByPii(PiiLookup::kPhone, *want.phone, 10);
+    ASSERT_TRUE(by_phone.ok()) << by_phone.status();
+    ASSERT_EQ(by_phone->size(), 1u) << id;
+    EXPECT_EQ((*by_phone)[0].external_id, id);
+  }
+}
+
 TEST_F(SqliteStoreTest, ScanChangedSinceCarriesNoPersonalData) {
   CustomerUpsert u = Upsert("P1", {{"vip", true}});
   u.name = "张三";

@@ -133,6 +133,14 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   if (sqlite3_threadsafe() == 0) {
     return absl::FailedPreconditionError("the linked SQLite library was built without threads");
   }
+  // Before SQLite initializes (the first open): no memory statistics. Nothing reads them, and
+  // keeping them takes a process-wide mutex on every allocation, which every connection's
+  // thread then contends for (a bulk import's writer allocates for every row).
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialized: kept
+    return true;
+  }();
+  (void)configured;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   if (role == ConnectionRole::kWriter) flags |= SQLITE_OPEN_CREATE;
   sqlite3* db = nullptr;
