@@ -108,7 +108,7 @@ const zh = {
     triggers: { event: '事件', audience: '进入人群', lifecycle: '生命周期变化', date: '日期' },
   },
   calendar: { holiday: '节假日', shopping: '购物节', festival: '节日', activity: '活动', campaign: '营销触达' },
-  dash: { customers: '客户总数', dau: '今日活跃', wau: '近7天活跃', mau: '近30天活跃(MAU)', events: '事件总数', recency: '最近活跃日期分布（近30天）', lastActive: '最后活跃', lifecycle: '生命周期', liveActivities: '进行中的活动', budgetBurn: '预算消耗 %', noLive: '没有进行中的活动', todayDraws: '今日抽奖', todayWins: '今日中奖', todayCost: '今日奖品成本', noBudgetCap: '未设预算上限', dailyDraws: '近 {{n}} 天每日抽奖' },
+  dash: { customers: '客户总数', dau: '今日活跃', wau: '近7天活跃', mau: '近30天活跃(MAU)', events: '事件总数', recency: '最近活跃日期分布（近30天）', lastActive: '最后活跃', lifecycle: '生命周期', liveActivities: '进行中的活动', budgetBurn: '预算消耗 %', noLive: '没有进行中的活动', todayDraws: '今日抽奖', todayWins: '今日中奖', todayCost: '今日奖品成本', noBudgetCap: '未设预算上限', dailyDraws: '近 {{n}} 天每日抽奖', campaigns: '营销活动效果（最近发送的）', noCampaigns: '还没有发送过的营销活动' },
 };
 
 type Dict = { [k: string]: string | Dict };
@@ -219,7 +219,7 @@ const en: Dict = {
     triggers: { event: 'Event', audience: 'Joins an audience', lifecycle: 'Lifecycle change', date: 'Date' },
   },
   calendar: { holiday: 'Holiday', shopping: 'Shopping day', festival: 'Festival', activity: 'Activity', campaign: 'Campaign' },
-  dash: { customers: 'Customers', dau: 'Active today', wau: 'Active in 7 days', mau: 'Active in 30 days (MAU)', events: 'Events', recency: 'Last active day (past 30 days)', lastActive: 'Last active', lifecycle: 'Lifecycle', liveActivities: 'Running activities', budgetBurn: 'Budget burn %', noLive: 'No running activity', todayDraws: "Today's draws", todayWins: "Today's wins", todayCost: "Today's prize cost", noBudgetCap: 'no budget cap', dailyDraws: 'Draws a day, last {{n}} days' },
+  dash: { customers: 'Customers', dau: 'Active today', wau: 'Active in 7 days', mau: 'Active in 30 days (MAU)', events: 'Events', recency: 'Last active day (past 30 days)', lastActive: 'Last active', lifecycle: 'Lifecycle', liveActivities: 'Running activities', budgetBurn: 'Budget burn %', noLive: 'No running activity', todayDraws: "Today's draws", todayWins: "Today's wins", todayCost: "Today's prize cost", noBudgetCap: 'no budget cap', dailyDraws: 'Draws a day, last {{n}} days', campaigns: 'Campaign performance (latest sent)', noCampaigns: 'No campaign has sent yet' },
 };
 
 export const resources = { 'zh-CN': { translation: zh }, en: { translation: en } };

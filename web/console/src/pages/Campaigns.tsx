@@ -65,7 +65,7 @@ export function CampaignList() {
   );
 }
 
-interface Report {
+export interface Report {
   campaign: Campaign;
   progress: { treated: number; done: number; pending: number; percent: number };
   audience: number;

@@ -9,6 +9,8 @@ import { api, request } from '../api/client';
 import { useAuth } from '../auth';
 import type { Activity } from './Activities';
 import type { Stats } from './ActivityDetail';
+import { CampaignPerformance } from './CampaignPerformance';
+import type { Report } from './Campaigns';
 import { burnPercent, LiveActivities, type LiveRow } from './LiveActivities';
 
 interface Bucket {
@@ -34,6 +36,7 @@ export default function Dashboard() {
   const [lifecycle, setLifecycle] = useState<Bucket[]>([]);
   const [live, setLive] = useState<LiveRow[]>([]);
   const [events, setEvents] = useState<number | null>(null);
+  const [campaigns, setCampaigns] = useState<Report[] | null>(null);
 
   useEffect(() => {
     if (!can('segments:read')) return;
@@ -76,6 +79,27 @@ export default function Dashboard() {
       );
       setLive(rows);
     })().catch(() => setLive([]));
+  }, [can]);
+
+  useEffect(() => {
+    if (!can('campaigns:read')) return;
+    (async () => {
+      // The latest campaigns that have started sending, at most 8 (the list pages by id).
+      const all: { id: number; status: string }[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 10; page++) {
+        const r = await api.get('/v1/campaigns', { query: { cursor, limit: 200 } });
+        all.push(...((r.campaigns ?? []) as { id: number; status: string }[]));
+        if (!r.next_cursor) break;
+        cursor = r.next_cursor;
+      }
+      const sent = all
+        .filter((c) => ['running', 'paused', 'completed'].includes(c.status))
+        .sort((x, y) => y.id - x.id)
+        .slice(0, 8);
+      const reports = await Promise.all(sent.map((c) => request<Report>('GET', `/v1/campaigns/${c.id}/report`).catch(() => null)));
+      setCampaigns(reports.filter((r): r is Report => r !== null).reverse());
+    })().catch(() => setCampaigns([]));
   }, [can]);
 
   return (
@@ -158,6 +182,11 @@ export default function Dashboard() {
             />
           )}
           <LiveActivities rows={live} />
+        </Card>
+      )}
+      {can('campaigns:read') && campaigns && (
+        <Card size="small" title={t('dash.campaigns')}>
+          <CampaignPerformance reports={campaigns} />
         </Card>
       )}
     </Space>
