@@ -1,5 +1,5 @@
 // A campaign to a demo bank (bench/campaign/run.sh): snapshot -> contact policy -> render ->
-// record -> sandbox outbox, through the same CampaignService and Outreach::Send as
+// record -> sandbox outbox, through the same CampaignService and Outreach::SendBatch as
 // `mercator serve`, on the demo's SQLite store. Prints members/s and then checks the outbox
 // against the rules it must obey (recomputed from the outbox itself, not from the campaign's
 // own counters): at most one marketing message per customer per local day (the day cap), none
