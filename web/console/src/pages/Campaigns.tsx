@@ -12,6 +12,7 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, request, type Schemas } from '../api/client';
 import { ApiError } from '../api/problem';
 import { formatYuan } from '../activity/cost';
+import { parseVariables, previewPlan, type PlanPreview } from '../campaign/preview';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
 import { useProblemForm } from '../components/useProblemForm';
@@ -266,6 +267,8 @@ interface Values {
   throttle_per_second: number;
   holdout_percent: number;
   goal: { event?: string; within_days: number };
+  variables_text?: string; // name=value, one a line
+  link?: string;
 }
 
 export function CampaignBuilder() {
@@ -277,6 +280,35 @@ export function CampaignBuilder() {
   const [templates, setTemplates] = useState<Template[]>([]);
   const [events, setEvents] = useState<string[]>([]);
   const scope = Form.useWatch('scope', form);
+  const [preview, setPreview] = useState<PlanPreview | null>(null);
+  const [previewing, setPreviewing] = useState(false);
+  // The campaign's variables from their text field, or null after marking the field.
+  const variablesOf = (v: Values): Record<string, string> | null => {
+    try {
+      return parseVariables(v.variables_text ?? '');
+    } catch (e) {
+      form.setFields([{ name: 'variables_text', errors: [e instanceof Error ? e.message : String(e)] }]);
+      return null;
+    }
+  };
+  const runPreview = async () => {
+    const v = form.getFieldsValue(true) as Values;
+    const vars = variablesOf(v);
+    if (vars === null) return;
+    const rule = v.scope === 'audience' ? (audiences.find((a) => a.id === v.audience?.audience_id)?.rule ?? null) : (v.audience?.rule ?? '');
+    if (rule === null) {
+      form.setFields([{ name: ['audience', 'audience_id'], errors: [t('form.required')] }]);
+      return;
+    }
+    setPreviewing(true);
+    try {
+      setPreview(await previewPlan(request, rule, v.holdout_percent ?? 0, v.channels ?? [], vars, v.link || undefined));
+    } catch (e) {
+      showProblem(e);
+    } finally {
+      setPreviewing(false);
+    }
+  };
   useEffect(() => {
     void api.get('/v1/audiences', { query: { limit: 500 } }).then((r) => setAudiences((r.audiences ?? []) as Schemas['Audience'][]), () => {});
     void api.get('/v1/templates', { query: { status: 'approved', limit: 200 } }).then((r) => setTemplates(((r as { templates?: Template[] }).templates ?? []) as Template[]), () => {});
@@ -287,6 +319,8 @@ export function CampaignBuilder() {
   }, []);
   const save = async (v: Values) => {
     clear();
+    const variables = variablesOf(v);
+    if (variables === null) return;
     const body: Record<string, unknown> = {
       name: v.name,
       purpose: v.purpose,
@@ -298,6 +332,8 @@ export function CampaignBuilder() {
     if (v.start_at) body.start_at = v.start_at;
     if (v.send_window?.start && v.send_window?.end) body.send_window = v.send_window;
     if (v.goal?.event) body.goal = v.goal;
+    if (Object.keys(variables).length > 0) body.variables = variables;
+    if (v.link) body.link = v.link;
     try {
       const c = await request<{ id: number }>('POST', '/v1/campaigns', body);
       nav(`/campaigns/${c.id}`);
@@ -422,11 +458,51 @@ export function CampaignBuilder() {
               </Form.Item>
             </Col>
           </Row>
-          <Button type="primary" htmlType="submit">
-            {t('wizard.saveDraft')}
-          </Button>
+          <Row gutter={16}>
+            <Col span={12}>
+              <Form.Item name="variables_text" label={t('campaign.variables')} tooltip={t('campaign.variablesHelp')}>
+                <Input.TextArea rows={3} placeholder="product=稳盈90天" />
+              </Form.Item>
+            </Col>
+            <Col span={12}>
+              <Form.Item name="link" label={t('campaign.link')} tooltip={t('campaign.linkHelp')}>
+                <Input placeholder="https://m.bank.example/wm90" />
+              </Form.Item>
+            </Col>
+          </Row>
+          <Space>
+            <Button type="primary" htmlType="submit">
+              {t('wizard.saveDraft')}
+            </Button>
+            <Button loading={previewing} onClick={() => void runPreview()}>
+              {t('campaign.preview')}
+            </Button>
+          </Space>
         </Form>
       </Card>
+      {preview && (
+        <Card size="small" title={t('campaign.preview')}>
+          <Descriptions size="small" column={3}>
+            <Descriptions.Item label={t('campaign.audience')}>{preview.members}</Descriptions.Item>
+            <Descriptions.Item label={t('campaign.treated')}>{preview.treated}</Descriptions.Item>
+            <Descriptions.Item label={t('campaign.sample')}>{preview.sample ?? '—'}</Descriptions.Item>
+          </Descriptions>
+          {preview.steps.map((s, i) => (
+            <Card key={i} size="small" type="inner" style={{ marginTop: 8 }} title={`${i + 1}. ${t(`campaign.channels.${s.channel}`, { defaultValue: s.channel })}`}>
+              {s.error ? (
+                <Alert type="warning" showIcon message={s.error === 'template_id' ? t('workbench.template') + ': ' + t('form.required') : s.error} />
+              ) : (
+                <>
+                  <Typography.Paragraph style={{ whiteSpace: 'pre-wrap', marginBottom: 4 }}>{s.body ?? '—'}</Typography.Paragraph>
+                  {s.channel === 'sms' && s.segments !== undefined && (
+                    <Typography.Text type="secondary">{t('campaign.segments', { length: s.length, segments: s.segments })}</Typography.Text>
+                  )}
+                </>
+              )}
+            </Card>
+          ))}
+        </Card>
+      )}
     </Space>
   );
 }
