@@ -135,18 +135,26 @@ class CampaignsTest : public ::testing::Test {
     return "/v1/campaigns/" + std::to_string(id) + rest;
   }
 
-  // customer -> channels of the messages the sandbox gateway received.
-  std::map<std::string, std::vector<std::string>> Outbox() {
-    std::map<std::string, std::vector<std::string>> out;
+  // Every message the sandbox gateway received, oldest first (all pages of the outbox API).
+  std::vector<json::value> OutboxMessages() {
+    std::vector<json::value> out;
     int64_t after = 0;
     while (true) {
       json::value o = Expect(op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" +
                                                    std::to_string(after)),
                              200);
-      const json::array& msgs = o.at("messages").as_array();
-      for (const json::value& m : msgs) out[Str(m, "customer")].push_back(Str(m, "channel"));
+      for (const json::value& m : o.at("messages").as_array()) out.push_back(m);
       if (o.at("next_cursor").is_null()) break;
       after = std::stoll(std::string(o.at("next_cursor").as_string()));
+    }
+    return out;
+  }
+
+  // customer -> channels of the messages the sandbox gateway received.
+  std::map<std::string, std::vector<std::string>> Outbox() {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const json::value& m : OutboxMessages()) {
+      out[Str(m, "customer")].push_back(Str(m, "channel"));
     }
     return out;
   }
@@ -589,29 +597,21 @@ TEST_F(CampaignsTest, ConcurrentCampaignsNeverBreakCapsOrQuietHours) {
     }
   }
   std::map<std::pair<std::string, int64_t>, int> per_day, per_week;
-  int64_t after = 0, messages = 0;
-  while (true) {
-    json::value o = Expect(
-        op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" + std::to_string(after)),
-        200);
-    for (const json::value& m : o.at("messages").as_array()) {
-      ++messages;
-      absl::Time t;
-      std::string err;
-      ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, Str(m, "created_at"), &t, &err));
-      const int64_t local_ms = absl::ToUnixMillis(t) + 8 * kHour;
-      const int64_t day = local_ms / (24 * kHour);
-      const int minute = static_cast<int>((local_ms / 60'000) % 1440);
-      EXPECT_TRUE(minute >= 8 * 60 && minute < 21 * 60) << "quiet hours: " << Str(m, "created_at");
-      const std::string customer = Str(m, "customer");
-      EXPECT_LE(++per_day[std::make_pair(customer, day)], 1) << customer << " day " << day;
-      const int64_t week = (day + 3) / 7;  // Monday-based: 1970-01-01 was a Thursday
-      EXPECT_LE(++per_week[std::make_pair(customer, week)], 2) << customer << " week " << week;
-    }
-    if (o.at("next_cursor").is_null()) break;
-    after = std::stoll(std::string(o.at("next_cursor").as_string()));
+  const std::vector<json::value> outbox = OutboxMessages();
+  for (const json::value& m : outbox) {
+    absl::Time t;
+    std::string err;
+    ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, Str(m, "created_at"), &t, &err));
+    const int64_t local_ms = absl::ToUnixMillis(t) + 8 * kHour;
+    const int64_t day = local_ms / (24 * kHour);
+    const int minute = static_cast<int>((local_ms / 60'000) % 1440);
+    EXPECT_TRUE(minute >= 8 * 60 && minute < 21 * 60) << "quiet hours: " << Str(m, "created_at");
+    const std::string customer = Str(m, "customer");
+    EXPECT_LE(++per_day[std::make_pair(customer, day)], 1) << customer << " day " << day;
+    const int64_t week = (day + 3) / 7;  // Monday-based: 1970-01-01 was a Thursday
+    EXPECT_LE(++per_week[std::make_pair(customer, week)], 2) << customer << " week " << week;
   }
-  EXPECT_GT(messages, 200);  // the campaigns did send: the property is not vacuous
+  EXPECT_GT(outbox.size(), 200u);  // the campaigns did send: the property is not vacuous
 }
 
 // A campaign waits for each member's own quiet hours (tag "timezone") to end instead of
@@ -663,30 +663,22 @@ TEST_F(CampaignsTest, MembersWaitForTheirOwnTimeZonesQuietHoursToEnd) {
   }
   EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
   for (const auto& [customer, m] : Members(id)) EXPECT_EQ(m.second, "sent") << customer;
-  int64_t after = 0, messages = 0;
-  while (true) {
-    json::value o = Expect(
-        op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" + std::to_string(after)),
-        200);
-    for (const json::value& m : o.at("messages").as_array()) {
-      ++messages;
-      absl::Time t;
-      std::string err;
-      ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, Str(m, "created_at"), &t, &err));
-      const std::string customer = Str(m, "customer");
-      auto local_minute = [&](int64_t offset) {
-        const int64_t minutes = absl::ToUnixMillis(t) / 60'000 + offset;
-        return static_cast<int>(((minutes % 1440) + 1440) % 1440);
-      };
-      const int own = local_minute(offset_minutes[customer]);
-      EXPECT_TRUE(own >= 8 * 60 && own < 21 * 60) << customer << " at " << Str(m, "created_at");
-      const int beijing = local_minute(8 * 60);
-      EXPECT_TRUE(beijing >= 9 * 60 && beijing < 20 * 60) << customer << " " << beijing;
-    }
-    if (o.at("next_cursor").is_null()) break;
-    after = std::stoll(std::string(o.at("next_cursor").as_string()));
+  const std::vector<json::value> outbox = OutboxMessages();
+  for (const json::value& m : outbox) {
+    absl::Time t;
+    std::string err;
+    ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, Str(m, "created_at"), &t, &err));
+    const std::string customer = Str(m, "customer");
+    auto local_minute = [&](int64_t offset) {
+      const int64_t minutes = absl::ToUnixMillis(t) / 60'000 + offset;
+      return static_cast<int>(((minutes % 1440) + 1440) % 1440);
+    };
+    const int own = local_minute(offset_minutes[customer]);
+    EXPECT_TRUE(own >= 8 * 60 && own < 21 * 60) << customer << " at " << Str(m, "created_at");
+    const int beijing = local_minute(8 * 60);
+    EXPECT_TRUE(beijing >= 9 * 60 && beijing < 20 * 60) << customer << " " << beijing;
   }
-  EXPECT_EQ(messages, static_cast<int64_t>(members.size()));  // each member exactly once
+  EXPECT_EQ(outbox.size(), members.size());  // each member exactly once
 }
 
 // A channel's own throttle (the gateway's capacity) holds below the campaign's: SMS at 7 per
@@ -709,17 +701,9 @@ TEST_F(CampaignsTest, AChannelsThrottleHoldsBelowTheCampaigns) {
   }
   std::map<std::string, int> per_second;
   std::map<std::string, int> per_customer;
-  int64_t after = 0;
-  while (true) {
-    json::value o = Expect(
-        op_->Fetch("GET", "/v1/outreach/sandbox/outbox?limit=200&cursor=" + std::to_string(after)),
-        200);
-    for (const json::value& m : o.at("messages").as_array()) {
-      ++per_second[Str(m, "created_at")];
-      ++per_customer[Str(m, "customer")];
-    }
-    if (o.at("next_cursor").is_null()) break;
-    after = std::stoll(std::string(o.at("next_cursor").as_string()));
+  for (const json::value& m : OutboxMessages()) {
+    ++per_second[Str(m, "created_at")];
+    ++per_customer[Str(m, "customer")];
   }
   for (const auto& [second, n] : per_second) EXPECT_LE(n, 7) << second;
   EXPECT_EQ(per_customer.size(), 251u);  // C050..C300
