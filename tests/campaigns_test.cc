@@ -829,5 +829,121 @@ TEST_F(CampaignsTest, DoNotDisturbSuppressesMarketingAndImportsAllOrNothing) {
   EXPECT_EQ(Int(rep.at("suppressed_by_reason"), "do_not_disturb"), 2);
 }
 
+TEST_F(CampaignsTest, RecurringRunsTakeAFreshAudienceAndKeepOneControlGroup) {
+  for (int i = 200; i <= kCustomers; ++i) Consent(Id(i), "sms", true);
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  json::object def = Definition(0, sms);
+  def["name"] = "周一周四 理财提醒";
+  def["audience"] = json::object{{"rule", "aum >= 200000"}};  // C200..C300
+  def["channels"] = json::array{def["channels"].as_array().at(1)};
+  def["holdout_percent"] = 30;
+  // Mondays and Thursdays at 10:30 Beijing time, three runs.
+  def["recurrence"] = json::object{
+      {"every", "week"}, {"at", "10:30"}, {"weekdays", json::array{1, 4}}, {"max_runs", 3}};
+  json::object bad = def;
+  bad["recurrence"].as_object()["weekdays"] = json::array{0};
+  json::value err = Expect(op_->Fetch("POST", "/v1/campaigns", json::serialize(bad)), 400);
+  EXPECT_EQ(Str(err.at("errors").at(0), "field"), "recurrence.weekdays[0]") << err;
+
+  const int64_t id = ApprovedCampaign(def);
+  auto runs = [&] {
+    return Expect(op_->Fetch("GET", "/v1/campaigns?parent=" + std::to_string(id)), 200)
+        .at("campaigns")
+        .as_array();
+  };
+  auto drive = [&] {  // a few ticks: the snapshot, the sends, the completion
+    for (int i = 0; i < 6; ++i) {
+      RunOnce();
+      clock_.Advance(kSecond);
+    }
+  };
+  RunOnce();  // plans the first run: today 10:30 (02:30 UTC)
+  json::value series = Expect(op_->Fetch("GET", Path(id)), 200);
+  EXPECT_EQ(Str(series, "next_run_at"), "2026-11-23T02:30:00.000Z");
+  clock_.Set(kMonday10 + 30 * 60 * kSecond - kSecond);
+  RunOnce();
+  EXPECT_TRUE(runs().empty());
+
+  clock_.Set(kMonday10 + 30 * 60 * kSecond);
+  drive();
+  ASSERT_EQ(runs().size(), 1u);
+  const int64_t run1 = Int(runs().at(0), "id");
+  EXPECT_EQ(Int(runs().at(0), "run_no"), 1);
+  EXPECT_EQ(Str(runs().at(0), "status"), "completed");
+  series = Expect(op_->Fetch("GET", Path(id)), 200);
+  EXPECT_EQ(Str(series, "status"), "running");
+  EXPECT_EQ(Str(series, "next_run_at"), "2026-11-26T02:30:00.000Z");  // Thursday
+  // Runs are not in the top-level list; the series is.
+  const json::value top = Expect(op_->Fetch("GET", "/v1/campaigns?limit=100"), 200);
+  for (const json::value& c : top.at("campaigns").as_array()) {
+    EXPECT_TRUE(c.at("parent_id").is_null()) << c;
+  }
+
+  std::map<std::string, std::pair<std::string, std::string>> first = Members(run1);
+  EXPECT_EQ(first.size(), 101u);
+  std::set<std::string> holdout;
+  for (const auto& [customer, gs] : first) {
+    if (gs.first == "holdout") holdout.insert(customer);
+  }
+  EXPECT_NEAR(static_cast<double>(holdout.size()), 30.3, 5 * 4.6);
+
+  // A new rich customer before Thursday is in the next run's audience.
+  Expect(admin_->Fetch("POST", "/v1/customers/batch",
+                       R"({"customers":[{"external_id":"C999","name":"新客",
+                           "tags":{"aum":"900000"}}]})"),
+         200);
+  Consent("C999", "sms", true);
+  clock_.Set(kMonday10 + 3 * 24 * kHour + 30 * 60 * kSecond);  // Thursday 10:30
+  drive();
+  ASSERT_EQ(runs().size(), 2u);
+  const int64_t run2 = Int(runs().at(1), "id");
+  std::map<std::string, std::pair<std::string, std::string>> second = Members(run2);
+  EXPECT_EQ(second.size(), 102u);
+  EXPECT_TRUE(second.contains("C999"));
+  for (const auto& [customer, gs] : second) {  // the control group is the series'
+    if (customer == "C999") continue;
+    EXPECT_EQ(gs.first == "holdout", holdout.contains(customer)) << customer;
+  }
+
+  // The server is down across the next Monday's and Thursday's runs: it comes back on Friday
+  // and sends one catch-up run (the latest missed), not two.
+  clock_.Set(kMonday10 + 11 * 24 * kHour);  // Friday 2026-12-04 10:00
+  RunOnce();
+  ASSERT_EQ(runs().size(), 3u);
+  EXPECT_EQ(Str(runs().at(2), "start_at"), "2026-12-03T02:30:00.000Z");
+  // Pausing the series pauses its run; resuming resumes it.
+  Expect(op_->Fetch("POST", Path(id, "/pause")), 200);
+  EXPECT_EQ(Str(runs().at(2), "status"), "paused");
+  drive();
+  EXPECT_EQ(Str(runs().at(2), "status"), "paused");
+  Expect(op_->Fetch("POST", Path(id, "/resume")), 200);
+  drive();
+  EXPECT_EQ(Str(runs().at(2), "status"), "completed");
+  // max_runs: no fourth run; the series is complete.
+  clock_.Set(kMonday10 + 20 * 24 * kHour);
+  drive();
+  EXPECT_EQ(runs().size(), 3u);
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
+
+  // The series' report sums its runs; the oracle is the sandbox outbox.
+  std::map<std::string, std::vector<std::string>> outbox = Outbox();
+  int64_t messages = 0;
+  for (const auto& [customer, channels] : outbox) {
+    EXPECT_FALSE(holdout.contains(customer)) << customer << " is in the control group";
+    EXPECT_LE(channels.size(), 3u) << customer;
+    messages += static_cast<int64_t>(channels.size());
+  }
+  json::value rep = Expect(op_->Fetch("GET", Path(id, "/report")), 200);
+  EXPECT_EQ(Int(rep, "sent"), messages);
+  EXPECT_EQ(Int(rep, "audience"), 101 + 102 + 102);
+  EXPECT_EQ(Int(rep, "holdout"), 3 * static_cast<int64_t>(holdout.size()) +
+                                     (second.at("C999").first == "holdout" ? 2 : 0));
+  ASSERT_EQ(rep.at("runs").as_array().size(), 3u);
+  int64_t run_sent = 0;
+  for (const json::value& r : rep.at("runs").as_array()) run_sent += Int(r, "sent");
+  EXPECT_EQ(run_sent, messages);
+  EXPECT_EQ(Int(rep.at("channels").at(0), "cost_fen"), messages * 5);
+}
+
 }  // namespace
 }  // namespace mercator

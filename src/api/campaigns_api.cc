@@ -40,7 +40,10 @@ json::object CampaignJson(const CampaignRow& c, bool with_definition) {
                  {"updated_at", IsoTime(c.updated_ms)},
                  {"start_at", Optional(c.start_ms)},
                  {"snapshot_at", Optional(c.snapshot_ms)},
-                 {"finished_at", Optional(c.finished_ms)}};
+                 {"finished_at", Optional(c.finished_ms)},
+                 {"parent_id", c.parent_id > 0 ? json::value(c.parent_id) : json::value()},
+                 {"run_no", c.run_no > 0 ? json::value(c.run_no) : json::value()},
+                 {"next_run_at", Optional(c.next_run_ms)}};
   if (with_definition) {
     boost::system::error_code ec;
     json::value d = json::parse(c.definition_json, ec);
@@ -86,6 +89,18 @@ json::object ReportJson(const campaign::Report& r) {
       {"fallbacks", std::move(fallbacks)},
       {"cost_fen", r.cost_fen},
       {"channels", std::move(channels)}};
+  if (!r.runs.empty() || r.campaign.next_run_ms != 0) {
+    json::array runs;
+    for (const campaign::RunSummary& run : r.runs) {
+      runs.push_back(json::object{{"campaign", CampaignJson(run.campaign, false)},
+                                  {"audience", run.audience},
+                                  {"sent", run.sent},
+                                  {"delivered", run.delivered},
+                                  {"cost_fen", run.cost_fen},
+                                  {"treated_converted", run.treated_converted}});
+    }
+    out["runs"] = std::move(runs);
+  }
   if (r.measured) {
     out["conversions"] = json::object{{"treated_converted", r.treated_converted},
                                       {"holdout_converted", r.holdout_converted},
@@ -118,7 +133,15 @@ void RegisterCampaignRoutes(http::Router& router, ApiContext& ctx) {
     absl::StatusOr<PageQuery> page = ParsePageQuery(req);
     if (!page.ok()) return ErrorResponse(page.status());
     const std::string status(req.Query("status").value_or(""));
-    auto list = svc.List(page->after, page->limit + 1, status);
+    int64_t parent = 0;
+    if (std::optional<std::string_view> p = req.Query("parent"); p && !p->empty()) {
+      auto [end, ec] = std::from_chars(p->data(), p->data() + p->size(), parent);
+      if (ec != std::errc() || end != p->data() + p->size() || parent <= 0) {
+        return ErrorResponse(
+            absl::InvalidArgumentError("parent: must be the id of a recurring campaign"));
+      }
+    }
+    auto list = svc.List(page->after, page->limit + 1, status, parent);
     if (!list.ok()) return ErrorResponse(list.status());
     json::object out;
     out["next_cursor"] = nullptr;

@@ -11,6 +11,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 #include "auth/request_signing.h"
+#include "campaign/recurrence.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "event/catalog.h"
@@ -50,16 +51,6 @@ CampaignRepository::Transition Change(std::string from, std::string to, int64_t 
   t.now_ms = now_ms;
   t.finished_ms = finished_ms;
   return t;
-}
-
-// "HH:MM" -> minute of day (0..1440; "24:00" only as an end).
-std::optional<int32_t> ParseClock(std::string_view s, bool end) {
-  if (s.size() != 5 || s[2] != ':') return std::nullopt;
-  int h = 0, m = 0;
-  if (std::from_chars(s.data(), s.data() + 2, h).ptr != s.data() + 2) return std::nullopt;
-  if (std::from_chars(s.data() + 3, s.data() + 5, m).ptr != s.data() + 5) return std::nullopt;
-  if (m < 0 || m > 59 || h < 0 || h > 24 || (h == 24 && (m != 0 || !end))) return std::nullopt;
-  return h * 60 + m;
 }
 
 absl::StatusOr<int64_t> IntMember(const json::object& o, std::string_view key,
@@ -112,7 +103,8 @@ absl::StatusOr<Definition> ParseDefinition(const json::value& doc) {
                                                             "send_window",
                                                             "throttle_per_second",
                                                             "holdout_percent",
-                                                            "goal"};
+                                                            "goal",
+                                                            "recurrence"};
   for (const auto& kv : o) {
     if (!kKnown.contains(std::string_view(kv.key()))) return Bad(kv.key(), "unknown member");
   }
@@ -232,6 +224,9 @@ absl::StatusOr<Definition> ParseDefinition(const json::value& doc) {
                                              kMaxGoalDays, 7));
     d.goal_within_days = static_cast<int32_t>(days);
   }
+  if (const json::value* r = o.if_contains("recurrence"); r != nullptr && !r->is_null()) {
+    ASSIGN_OR_RETURN(d.recurrence, ParseRecurrence(*r, "recurrence"));
+  }
   return d;
 }
 
@@ -240,6 +235,18 @@ bool InHoldout(int64_t campaign_id, uint32_t uid, int32_t holdout_percent) {
   const uint64_t h = Mix(Mix(static_cast<uint64_t>(campaign_id)) ^ uid);
   return static_cast<int32_t>(h % 10'000) < holdout_percent * 100;
 }
+
+namespace {
+
+// Whether a campaign is a recurring one's series (not one of its runs).
+bool IsSeries(const CampaignRow& row) {
+  if (row.parent_id != 0) return false;
+  boost::system::error_code ec;
+  absl::StatusOr<Definition> d = ParseDefinition(json::parse(row.definition_json, ec));
+  return d.ok() && d->recurrence.has_value();
+}
+
+}  // namespace
 
 CampaignService::CampaignService(CampaignRepository* repo, auth::ApprovalService* approvals,
                                  AudienceService* audiences, CustomerRepository* customers,
@@ -294,8 +301,9 @@ absl::StatusOr<CampaignRow> CampaignService::Update(int64_t id, const json::valu
 absl::StatusOr<CampaignRow> CampaignService::Get(int64_t id) { return repo_->Get(id); }
 
 absl::StatusOr<std::vector<CampaignRow>> CampaignService::List(int64_t after_id, int limit,
-                                                               std::string_view status) {
-  return repo_->List(after_id, limit, status);
+                                                               std::string_view status,
+                                                               int64_t parent) {
+  return repo_->List(after_id, limit, status, parent);
 }
 
 absl::Status CampaignService::Delete(int64_t id) {
@@ -373,6 +381,14 @@ absl::StatusOr<CampaignRow> CampaignService::Pause(int64_t id) {
   CampaignRepository::Transition t = Change(row.status, "paused", clock_->NowMs());
   ASSIGN_OR_RETURN(bool moved, repo_->Move(id, t));
   if (!moved) return absl::FailedPreconditionError(fmt::format("campaign {} changed", id));
+  if (IsSeries(row)) {
+    // Pausing a recurring campaign pauses the run that is sending, too.
+    ASSIGN_OR_RETURN(std::vector<CampaignRow> active, ActiveRuns(id));
+    for (const CampaignRow& run : active) {
+      if (run.status == "paused") continue;
+      RETURN_IF_ERROR(repo_->Move(run.id, Change(run.status, "paused", clock_->NowMs())).status());
+    }
+  }
   return repo_->Get(id);
 }
 
@@ -382,9 +398,34 @@ absl::StatusOr<CampaignRow> CampaignService::Resume(int64_t id) {
     return absl::FailedPreconditionError(
         fmt::format("campaign {} is {}: only a paused one can be resumed", id, row.status));
   }
-  // Back to where it was: running once the audience was taken, scheduled before.
+  // Back to where it was: running once the audience was taken (a series: once it has a run),
+  // scheduled before.
+  bool started = row.snapshot_ms > 0;
+  const bool series = IsSeries(row);
+  if (series) {
+    ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, repo_->List(0, 1, "", id));
+    started = !runs.empty();
+  }
   CampaignRepository::Transition t =
-      Change("paused", row.snapshot_ms > 0 ? "running" : "scheduled", clock_->NowMs());
+      Change("paused", started ? "running" : "scheduled", clock_->NowMs());
+  if (series) {
+    // The series plans its next run afresh (runs missed while paused are skipped) and its
+    // paused runs go on.
+    if (row.next_run_ms > 0) RETURN_IF_ERROR(repo_->SetNextRun(id, 0));
+    ASSIGN_OR_RETURN(bool moved, repo_->Move(id, t));
+    if (!moved) return absl::FailedPreconditionError(fmt::format("campaign {} changed", id));
+    ASSIGN_OR_RETURN(std::vector<CampaignRow> active, ActiveRuns(id));
+    for (const CampaignRow& run : active) {
+      if (run.status != "paused") continue;
+      RETURN_IF_ERROR(
+          repo_
+              ->Move(run.id, Change("paused", run.snapshot_ms > 0 ? "running" : "scheduled",
+                                    clock_->NowMs()))
+              .status());
+    }
+    wake_.notify_all();
+    return repo_->Get(id);
+  }
   ASSIGN_OR_RETURN(bool moved, repo_->Move(id, t));
   if (!moved) return absl::FailedPreconditionError(fmt::format("campaign {} changed", id));
   wake_.notify_all();
@@ -404,6 +445,13 @@ absl::StatusOr<CampaignRow> CampaignService::Cancel(int64_t id) {
   CampaignRepository::Transition t = Change(row.status, "cancelled", now, now);
   ASSIGN_OR_RETURN(bool moved, repo_->Move(id, t));
   if (!moved) return absl::FailedPreconditionError(fmt::format("campaign {} changed", id));
+  if (IsSeries(row)) {
+    // Cancelling a recurring campaign stops its unfinished run and plans no other.
+    ASSIGN_OR_RETURN(std::vector<CampaignRow> active, ActiveRuns(id));
+    for (const CampaignRow& run : active) {
+      RETURN_IF_ERROR(repo_->Move(run.id, Change(run.status, "cancelled", now, now)).status());
+    }
+  }
   return repo_->Get(id);
 }
 
@@ -439,7 +487,9 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
     CampaignMember m;
     m.uid = uids[i];
     m.customer = std::move(ids[i]);
-    m.state = InHoldout(row.id, m.uid, d.holdout_percent) ? "holdout" : "pending";
+    // The runs of a recurring campaign share one control group: its series' id.
+    const int64_t group_key = row.parent_id > 0 ? row.parent_id : row.id;
+    m.state = InHoldout(group_key, m.uid, d.holdout_percent) ? "holdout" : "pending";
     out.push_back(std::move(m));
   }
   const int64_t now = clock_->NowMs();
@@ -652,6 +702,81 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
   return handled;
 }
 
+absl::StatusOr<std::vector<CampaignRow>> CampaignService::ActiveRuns(int64_t series_id) {
+  std::vector<CampaignRow> active;
+  int64_t after = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, repo_->List(after, 200, "", series_id));
+    if (runs.empty()) break;
+    after = runs.back().id;
+    for (CampaignRow& r : runs) {
+      if (r.status == "scheduled" || r.status == "running" || r.status == "paused") {
+        active.push_back(std::move(r));
+      }
+    }
+  }
+  return active;
+}
+
+absl::Status CampaignService::RunSeries(const CampaignRow& row, const Definition& d, int64_t now) {
+  const Recurrence& rec = *d.recurrence;
+  const int32_t tz = policy_->tz_offset_minutes();
+  if (row.next_run_ms == 0) {
+    // Approved (or resumed): the first run at or after start_at and now; runs missed while
+    // paused are skipped.
+    std::optional<int64_t> first = NextOccurrence(rec, std::max(row.start_ms, now) - 1, tz);
+    return repo_->SetNextRun(row.id, first.value_or(-1));
+  }
+  ASSIGN_OR_RETURN(std::vector<CampaignRow> active, ActiveRuns(row.id));
+  if (row.next_run_ms < 0) {
+    if (!active.empty()) return absl::OkStatus();
+    CampaignRepository::Transition t = Change(row.status, "completed", now, now);
+    return repo_->Move(row.id, t).status();
+  }
+  // A run still sending (or paused by an operator) holds the next one back: two runs of one
+  // series never compete for the same customers.
+  if (row.next_run_ms > now || !active.empty()) return absl::OkStatus();
+  // Runs missed while the server was down (or held back) are not sent in a burst: only the
+  // latest due one runs.
+  int64_t at = row.next_run_ms;
+  for (std::optional<int64_t> n = NextOccurrence(rec, at, tz); n && *n <= now;
+       n = NextOccurrence(rec, at, tz)) {
+    at = *n;
+  }
+  int32_t run_no = 1;
+  {
+    int64_t after = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, repo_->List(after, 200, "", row.id));
+      if (runs.empty()) break;
+      after = runs.back().id;
+      for (const CampaignRow& r : runs) run_no = std::max(run_no, r.run_no + 1);
+    }
+  }
+  std::optional<int64_t> following = NextOccurrence(rec, at, tz);
+  if (rec.max_runs > 0 && run_no >= rec.max_runs) following.reset();
+  CampaignRow run;
+  run.parent_id = row.id;
+  run.run_no = run_no;
+  run.name = fmt::format("{} #{}", row.name, run_no);
+  run.definition_json = row.definition_json;
+  run.digest = row.digest;
+  run.status = "scheduled";  // approved with its series
+  run.approval_id = row.approval_id;
+  run.created_by = row.created_by;
+  run.created_ms = run.updated_ms = now;
+  run.start_ms = at;
+  ASSIGN_OR_RETURN(std::optional<CampaignRow> created,
+                   repo_->CreateRun(run, following.value_or(-1)));
+  if (created) {
+    Log(Severity::kInfo, "campaign run created",
+        {{"campaign", std::to_string(row.id)},
+         {"run", std::to_string(created->id)},
+         {"run_no", std::to_string(run_no)}});
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> CampaignService::RunOnce() {
   std::lock_guard lock(run_mu_);
   const int64_t now = clock_->NowMs();
@@ -662,7 +787,9 @@ absl::StatusOr<int64_t> CampaignService::RunOnce() {
     absl::StatusOr<Definition> d = ParseDefinition(json::parse(row.definition_json, ec));
     if (!d.ok()) continue;  // stored definitions were validated; never expected
     absl::Status st;
-    if (row.status == "scheduled") {
+    if (row.parent_id == 0 && d->recurrence) {
+      st = RunSeries(row, *d, now);
+    } else if (row.status == "scheduled") {
       if (row.start_ms > now) continue;
       st = Snapshot(row, *d);
     } else {
@@ -689,9 +816,87 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
   ASSIGN_OR_RETURN(rep.campaign, repo_->Get(id));
   boost::system::error_code ec;
   ASSIGN_OR_RETURN(Definition d, ParseDefinition(json::parse(rep.campaign.definition_json, ec)));
-  ASSIGN_OR_RETURN(std::vector<CampaignTally> tally, repo_->Tally(id));
   std::map<std::string, ChannelReport> channels;
   for (const ChannelStep& step : d.channels) channels[step.channel].channel = step.channel;
+  if (rep.campaign.parent_id == 0 && d.recurrence) {
+    // A series: the sums of its runs' reports.
+    int64_t after = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, repo_->List(after, 200, "", id));
+      if (runs.empty()) break;
+      after = runs.back().id;
+      for (const CampaignRow& run : runs) {
+        Report one;
+        one.campaign = run;
+        std::map<std::string, ChannelReport> run_channels;
+        RETURN_IF_ERROR(Accumulate(run, d, one, run_channels));
+        for (const auto& [name, c] : run_channels) {
+          ChannelReport& to = channels[name];
+          to.channel = name;
+          to.sent += c.sent;
+          to.delivered += c.delivered;
+          to.clicked += c.clicked;
+          to.cost_fen += c.cost_fen;
+          to.converted += c.converted;
+          to.conversion_value += c.conversion_value;
+        }
+        for (const auto& [reason, n] : one.suppressed_by_reason)
+          rep.suppressed_by_reason[reason] += n;
+        for (const auto& [path, n] : one.fallbacks) rep.fallbacks[path] += n;
+        rep.audience += one.audience;
+        rep.treated += one.treated;
+        rep.holdout += one.holdout;
+        rep.pending += one.pending;
+        rep.sent += one.sent;
+        rep.delivered += one.delivered;
+        rep.clicked += one.clicked;
+        rep.failed += one.failed;
+        rep.suppressed += one.suppressed;
+        rep.measured = rep.measured || one.measured;
+        rep.treated_converted += one.treated_converted;
+        rep.holdout_converted += one.holdout_converted;
+        rep.conversion_value += one.conversion_value;
+        rep.attributed_elsewhere += one.attributed_elsewhere;
+        int64_t run_cost = 0;
+        for (const auto& [name, c] : run_channels) run_cost += c.cost_fen;
+        rep.runs.push_back(RunSummary{.campaign = run,
+                                      .audience = one.audience,
+                                      .sent = one.sent,
+                                      .delivered = one.delivered,
+                                      .cost_fen = run_cost,
+                                      .treated_converted = one.treated_converted});
+      }
+    }
+  } else {
+    RETURN_IF_ERROR(Accumulate(rep.campaign, d, rep, channels));
+  }
+  for (auto& [name, c] : channels) {
+    rep.cost_fen += c.cost_fen;
+    if (c.cost_fen > 0) {
+      c.roi =
+          static_cast<double>(c.conversion_value - c.cost_fen) / static_cast<double>(c.cost_fen);
+    }
+    rep.channels.push_back(c);
+  }
+  if (rep.measured) {
+    const double nt = static_cast<double>(rep.treated), nh = static_cast<double>(rep.holdout);
+    rep.treated_rate = nt > 0 ? rep.treated_converted / nt : 0;
+    rep.holdout_rate = nh > 0 ? rep.holdout_converted / nh : 0;
+    rep.uplift = rep.treated_rate - rep.holdout_rate;
+    double se = 0;
+    if (nt > 0) se += rep.treated_rate * (1 - rep.treated_rate) / nt;
+    if (nh > 0) se += rep.holdout_rate * (1 - rep.holdout_rate) / nh;
+    se = std::sqrt(se);
+    rep.uplift_low = rep.uplift - 1.96 * se;
+    rep.uplift_high = rep.uplift + 1.96 * se;
+  }
+  return rep;
+}
+
+absl::Status CampaignService::Accumulate(const CampaignRow& row, const Definition& d, Report& rep,
+                                         std::map<std::string, ChannelReport>& channels) {
+  const int64_t id = row.id;
+  ASSIGN_OR_RETURN(std::vector<CampaignTally> tally, repo_->Tally(id));
   std::map<std::string, int64_t> cost_of;
   for (const ChannelStep& step : d.channels) cost_of[step.channel] = step.cost_fen;
   for (const CampaignTally& t : tally) {
@@ -721,7 +926,7 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
   }
 
   // Fallbacks and conversions need the members themselves.
-  const bool measure = !d.goal_event.empty() && events_ != nullptr && rep.campaign.snapshot_ms > 0;
+  const bool measure = !d.goal_event.empty() && events_ != nullptr && row.snapshot_ms > 0;
   rep.measured = measure;
   std::map<std::string, ChannelReport*> by_channel;
   for (auto& [name, c] : channels) by_channel[name] = &c;
@@ -736,7 +941,7 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
       }
       if (!measure || m.state == "pending") continue;
       const bool touched = m.state == "sent";
-      const int64_t from = touched ? m.done_ms : rep.campaign.snapshot_ms;
+      const int64_t from = touched ? m.done_ms : row.snapshot_ms;
       const int64_t until = from + d.goal_within_days * kDayMs;
       // The first goal event in [from, until): events come newest first.
       std::optional<int64_t> value;
@@ -781,27 +986,7 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
       }
     }
   }
-  for (auto& [name, c] : channels) {
-    rep.cost_fen += c.cost_fen;
-    if (c.cost_fen > 0) {
-      c.roi =
-          static_cast<double>(c.conversion_value - c.cost_fen) / static_cast<double>(c.cost_fen);
-    }
-    rep.channels.push_back(c);
-  }
-  if (measure) {
-    const double nt = static_cast<double>(rep.treated), nh = static_cast<double>(rep.holdout);
-    rep.treated_rate = nt > 0 ? rep.treated_converted / nt : 0;
-    rep.holdout_rate = nh > 0 ? rep.holdout_converted / nh : 0;
-    rep.uplift = rep.treated_rate - rep.holdout_rate;
-    double se = 0;
-    if (nt > 0) se += rep.treated_rate * (1 - rep.treated_rate) / nt;
-    if (nh > 0) se += rep.holdout_rate * (1 - rep.holdout_rate) / nh;
-    se = std::sqrt(se);
-    rep.uplift_low = rep.uplift - 1.96 * se;
-    rep.uplift_high = rep.uplift + 1.96 * se;
-  }
-  return rep;
+  return absl::OkStatus();
 }
 
 void CampaignService::Start() {

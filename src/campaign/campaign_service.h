@@ -13,7 +13,14 @@
 //    "start_at": "2026-11-24T09:00:00+08:00",          (optional: as soon as approved)
 //    "send_window": {"start": "09:00", "end": "20:00"}, (local time; optional: all day)
 //    "throttle_per_second": 200, "holdout_percent": 10,
-//    "goal": {"event": "purchase", "within_days": 7}}   (optional)
+//    "goal": {"event": "purchase", "within_days": 7},   (optional)
+//    "recurrence": {"every": "week", "at": "10:30", "weekdays": [1, 4]}}  (optional: recurrence.h)
+//
+// A recurring campaign is approved once as a series; at each run time the runner creates a run,
+// a campaign of its own (parent_id, run_no) with the series' definition and a fresh audience
+// snapshot, once no earlier run is still active; after downtime only the latest missed run
+// goes. Runs share the series' control group (the holdout hash takes the series' id). Pausing,
+// resuming and cancelling a series apply to its unfinished run too.
 //
 // Lifecycle: draft -> submitted (maker-checker, object type "campaign", digest of the stored
 // definition) -> scheduled (approved; a rejection goes back to draft) -> running (the audience
@@ -49,6 +56,7 @@
 
 #include "absl/status/statusor.h"
 #include "auth/approvals.h"
+#include "campaign/recurrence.h"
 #include "common/clock.h"
 #include "common/principal.h"
 #include "store/campaign_repository.h"
@@ -99,6 +107,9 @@ struct Definition {
   int32_t holdout_percent = 0;
   std::string goal_event;  // empty: no conversions measured
   int32_t goal_within_days = 7;
+  // A recurring campaign (a series): each run is a campaign of its own, created at its time
+  // (recurrence.h) with the series' approved definition and a fresh audience snapshot.
+  std::optional<Recurrence> recurrence;
 };
 
 // Parses and validates a definition; InvalidArgument names the member ("channels[1].channel:
@@ -120,6 +131,17 @@ struct ChannelReport {
   std::optional<double> roi;     // (value - cost) / cost; none without cost
 };
 
+// One run of a recurring campaign, in its series' report.
+struct RunSummary {
+  CampaignRow campaign;
+  int64_t audience = 0;
+  int64_t sent = 0;
+  int64_t delivered = 0;
+  int64_t cost_fen = 0;
+  int64_t treated_converted = 0;
+};
+
+// A recurring campaign's report (a series) holds the sums of its runs' reports, and the runs.
 struct Report {
   CampaignRow campaign;
   int64_t audience = 0;  // members of the snapshot
@@ -149,6 +171,7 @@ struct Report {
   double holdout_rate = 0;
   double uplift = 0;                       // treated_rate - holdout_rate
   double uplift_low = 0, uplift_high = 0;  // 95% confidence interval (normal approximation)
+  std::vector<RunSummary> runs;            // a series' runs, oldest first
 };
 
 struct CampaignServiceOptions {
@@ -173,8 +196,9 @@ class CampaignService {
   // Drafts only (FailedPrecondition otherwise).
   absl::StatusOr<CampaignRow> Update(int64_t id, const boost::json::value& definition);
   absl::StatusOr<CampaignRow> Get(int64_t id);
+  // `parent`: the runs of that recurring campaign; 0: campaigns that are not runs.
   absl::StatusOr<std::vector<CampaignRow>> List(int64_t after_id, int limit,
-                                                std::string_view status);
+                                                std::string_view status, int64_t parent = 0);
   absl::Status Delete(int64_t id);
 
   // Checks the templates are approved for their channel and purpose and the audience exists,
@@ -200,6 +224,14 @@ class CampaignService {
   absl::Status CheckReady(const Definition& d);
   void OnDecided(const Approval& approval);
   absl::Status Snapshot(const CampaignRow& row, const Definition& d);
+  // A series' step: plans its first run, creates a due run (when no earlier run is still
+  // active), completes it when no run is left.
+  absl::Status RunSeries(const CampaignRow& row, const Definition& d, int64_t now);
+  // Runs of a series that are not finished (scheduled, running or paused).
+  absl::StatusOr<std::vector<CampaignRow>> ActiveRuns(int64_t series_id);
+  // Adds one campaign's (or run's) figures to `rep` and `channels`; rates are the caller's.
+  absl::Status Accumulate(const CampaignRow& row, const Definition& d, Report& rep,
+                          std::map<std::string, ChannelReport>& channels);
   absl::StatusOr<int64_t> SendSlice(const CampaignRow& row, const Definition& d, int64_t now);
   // Tries the plan's channels for each member from its step first[i], batch by batch (one
   // Outreach::SendBatch per step in use); fills each member's outcome, trail and the fallback

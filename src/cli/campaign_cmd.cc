@@ -46,7 +46,7 @@ int List(CampaignRepository& repo, const std::string& status) {
   int64_t after = 0;
   std::printf("%-6s %-10s %-20s %s\n", "id", "status", "created", "name");
   while (true) {
-    auto page = repo.List(after, 200, status);
+    auto page = repo.List(after, 200, status, std::nullopt);
     if (!page.ok()) return Fail(page.status());
     if (page->empty()) break;
     after = page->back().id;

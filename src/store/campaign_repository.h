@@ -31,6 +31,11 @@ struct CampaignRow {
   int64_t start_ms = 0;
   int64_t snapshot_ms = 0;
   int64_t finished_ms = 0;
+  // Recurring campaigns: a run has its series' id and its number (1, 2, ...); a series has
+  // the time of its next run (0: not planned yet, -1: none left).
+  int64_t parent_id = 0;
+  int32_t run_no = 0;
+  int64_t next_run_ms = 0;
 };
 
 struct CampaignMember {
@@ -61,10 +66,12 @@ class CampaignRepository {
 
   virtual absl::StatusOr<CampaignRow> Create(const CampaignRow& row) = 0;
   virtual absl::StatusOr<CampaignRow> Get(int64_t id) = 0;
-  // Ascending ids after `after_id`; `status` empty: any.
+  // Ascending ids after `after_id`; `status` empty: any. `parent`: only the runs of that
+  // series (0: only campaigns that are not runs); nullopt: both.
   virtual absl::StatusOr<std::vector<CampaignRow>> List(int64_t after_id, int limit,
-                                                        std::string_view status) = 0;
-  // Campaigns in one of `statuses`, for the runner.
+                                                        std::string_view status,
+                                                        std::optional<int64_t> parent) = 0;
+  // Campaigns (runs included) in one of `statuses`, for the runner.
   virtual absl::StatusOr<std::vector<CampaignRow>> ListByStatus(
       const std::vector<std::string>& statuses) = 0;
   // Writes name, definition_json, digest and updated_ms if the campaign is still a draft;
@@ -84,6 +91,15 @@ class CampaignRepository {
     int64_t now_ms = 0;
   };
   virtual absl::StatusOr<bool> Move(int64_t id, const Transition& t) = 0;
+
+  // Recurring campaigns. CreateRun stores `run` (its parent_id and run_no set; a second run
+  // with the same number is not stored) and, in the same transaction, sets the series'
+  // next_run_ms and moves it from scheduled to running. Returns the run, or nullopt when the
+  // series is no longer scheduled or running or the run exists already. SetNextRun writes a
+  // series' next_run_ms.
+  virtual absl::StatusOr<std::optional<CampaignRow>> CreateRun(const CampaignRow& run,
+                                                               int64_t series_next_run_ms) = 0;
+  virtual absl::Status SetNextRun(int64_t id, int64_t next_run_ms) = 0;
 
   // Stores the snapshot and sets snapshot_ms in one transaction, once: returns false (and
   // stores nothing) if the campaign already has a snapshot. `members` in any order.

@@ -1,5 +1,6 @@
 #include <sqlite3.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,7 +20,7 @@ using sqlite_internal::TransactionKind;
 
 constexpr const char* kColumns =
     "id, name, definition_json, digest, status, approval_id, created_by, created_ms, "
-    "updated_ms, start_ms, snapshot_ms, finished_ms";
+    "updated_ms, start_ms, snapshot_ms, finished_ms, parent_id, run_no, next_run_ms";
 
 CampaignRow ReadCampaign(const Statement& s) {
   CampaignRow r;
@@ -35,6 +36,9 @@ CampaignRow ReadCampaign(const Statement& s) {
   r.start_ms = s.ColumnInt64(9);
   r.snapshot_ms = s.ColumnInt64(10);
   r.finished_ms = s.ColumnInt64(11);
+  r.parent_id = s.ColumnInt64(12);
+  r.run_no = static_cast<int32_t>(s.ColumnInt64(13));
+  r.next_run_ms = s.ColumnInt64(14);
   return r;
 }
 
@@ -91,14 +95,21 @@ class SqliteCampaignRepository final : public CampaignRepository {
   }
 
   absl::StatusOr<std::vector<CampaignRow>> List(int64_t after_id, int limit,
-                                                std::string_view status) override {
+                                                std::string_view status,
+                                                std::optional<int64_t> parent) override {
     Db::ReaderLease reader(db_);
     ASSIGN_OR_RETURN(Statement s,
                      reader.conn().Prepare(std::string("SELECT ") + kColumns +
                                                " FROM campaigns WHERE id > ? AND (? = '' OR "
-                                               "status = ?) ORDER BY id LIMIT ?",
+                                               "status = ?) AND (? = 0 OR parent_id = ?) "
+                                               "ORDER BY id LIMIT ?",
                                            "campaigns: listing"));
-    s.BindInt64(1, after_id).BindText(2, status).BindText(3, status).BindInt64(4, limit);
+    s.BindInt64(1, after_id)
+        .BindText(2, status)
+        .BindText(3, status)
+        .BindInt64(4, parent ? 1 : 0)
+        .BindInt64(5, parent.value_or(0))
+        .BindInt64(6, limit);
     std::vector<CampaignRow> out;
     while (true) {
       ASSIGN_OR_RETURN(bool got, s.Step());
@@ -114,7 +125,7 @@ class SqliteCampaignRepository final : public CampaignRepository {
     for (const std::string& status : statuses) {
       int64_t after = 0;
       while (true) {
-        ASSIGN_OR_RETURN(std::vector<CampaignRow> page, List(after, 500, status));
+        ASSIGN_OR_RETURN(std::vector<CampaignRow> page, List(after, 500, status, std::nullopt));
         if (page.empty()) break;
         after = page.back().id;
         for (CampaignRow& r : page) out.push_back(std::move(r));
@@ -177,6 +188,61 @@ class SqliteCampaignRepository final : public CampaignRepository {
         .BindText(12, digest);
     ASSIGN_OR_RETURN(bool got, s.Step());
     return got;
+  }
+
+  absl::StatusOr<std::optional<CampaignRow>> CreateRun(const CampaignRow& run,
+                                                       int64_t series_next_run_ms) override {
+    Db::WriterLease writer(db_);
+    auto& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    {
+      ASSIGN_OR_RETURN(
+          Statement s,
+          conn.Prepare("UPDATE campaigns SET next_run_ms = ?, updated_ms = ?, status = "
+                       "'running' WHERE id = ? AND status IN ('scheduled', "
+                       "'running') RETURNING id",
+                       "campaigns: planning the next run"));
+      s.BindInt64(1, series_next_run_ms).BindInt64(2, run.created_ms).BindInt64(3, run.parent_id);
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (!got) return std::nullopt;
+    }
+    CampaignRow out = run;
+    {
+      ASSIGN_OR_RETURN(
+          Statement s,
+          conn.Prepare("INSERT INTO campaigns (name, definition_json, digest, status, approval_id, "
+                       "created_by, created_ms, updated_ms, start_ms, parent_id, run_no) VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (parent_id, run_no) WHERE "
+                       "parent_id > 0 DO NOTHING RETURNING id",
+                       "campaigns: creating a run"));
+      s.BindText(1, run.name)
+          .BindText(2, run.definition_json)
+          .BindText(3, run.digest)
+          .BindText(4, run.status)
+          .BindInt64(5, run.approval_id)
+          .BindText(6, run.created_by)
+          .BindInt64(7, run.created_ms)
+          .BindInt64(8, run.updated_ms)
+          .BindInt64(9, run.start_ms)
+          .BindInt64(10, run.parent_id)
+          .BindInt64(11, run.run_no);
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (!got) return std::nullopt;  // `txn` rolls the series back too
+      out.id = s.ColumnInt64(0);
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return out;
+  }
+
+  absl::Status SetNextRun(int64_t id, int64_t next_run_ms) override {
+    Db::WriterLease writer(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     writer.conn().Prepare("UPDATE campaigns SET next_run_ms = ? WHERE id = ?",
+                                           "campaigns: planning the next run"));
+    s.BindInt64(1, next_run_ms).BindInt64(2, id);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    (void)got;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> StoreSnapshot(int64_t id, const std::vector<CampaignMember>& members,
