@@ -278,6 +278,12 @@ test('operator builds a journey with a preview; approver approves; it is live', 
   const saved = (await opApi('GET', `/v1/journeys/${journeyId}`)).json;
   assert.deepEqual(saved.definition.trigger, { type: 'date', tag: 'deposit_maturity', offset_days: -7 });
   assert.deepEqual(saved.definition.steps[0], { id: 'remind', type: 'action', action: 'send', channel: 'sms', template_id: String(tpl.id), purpose: 'marketing', variables: { product: '三年定期' }, next: 'wait3' });
+  // the draft's page previews the stored definition the same way before it is submitted
+  await op.click('[data-testid=journey-preview]');
+  await op.waitForSelector('[data-testid=journey-preview-card]');
+  assert.equal(Number(await op.locator('[data-testid=preview-admitted]').textContent()), total);
+  assert.equal(await op.locator('[data-testid=flow-line]').count(), 3);
+  await stack.screenshot(op, 'journey-draft-preview');
   await op.click('[data-testid=journey-submit]');
   const approval = await pendingApproval(apApi, 'journey', journeyId);
 

@@ -88,20 +88,7 @@ export function JourneyBuilder() {
     }
   };
   const stepOptions = [{ value: '', label: t('jb.end') }, ...stepIds.map((id) => ({ value: id, label: id }))];
-  const channelLabel = (c: string) => t(`campaign.channels.${c}`, { defaultValue: c });
-  const templateName = (id?: string) => templates.find((x) => String(x.id) === id)?.name ?? id ?? '—';
-
-  const describe = (l: FlowLine) => {
-    if (l.end) return t('jb.end');
-    if (l.goto) return t('jb.goto', { id: l.goto });
-    if (l.missing) return t('jb.missing', { id: l.missing });
-    const s = l.step!;
-    if (s.type === 'wait') return t('jb.wait', { d: s.duration ?? '' });
-    if (s.type === 'branch') return s.rule ? t('jb.branchRule', { rule: s.rule }) : t('jb.branchEvent', { event: t(`event.${s.event}`, { defaultValue: String(s.event ?? '') }), within: s.within ?? '' });
-    if (s.action === 'send') return t('jb.send', { channel: channelLabel(String(s.channel ?? '')), tpl: templateName(s.template_id as string | undefined) });
-    if (s.action === 'points') return t('jb.givePoints', { n: s.points ?? 0 });
-    return t('jb.task', { title: s.title ?? '' });
-  };
+  const { describe, channelLabel } = useFlowText(templates);
 
   return (
     <Space direction="vertical" style={{ width: '100%' }}>
@@ -340,6 +327,59 @@ export function JourneyBuilder() {
         </Form>
       </Card>
       {preview && <PreviewCard p={preview} describe={describe} channelLabel={channelLabel} stage={String(form.getFieldValue(['trigger', 'from']) ?? '')} />}
+    </Space>
+  );
+}
+
+// How a path line and a channel read in the operator's language.
+function useFlowText(templates: Template[]) {
+  const { t } = useTranslation();
+  const channelLabel = (c: string) => t(`campaign.channels.${c}`, { defaultValue: c });
+  const templateName = (id?: string) => templates.find((x) => String(x.id) === id)?.name ?? id ?? '—';
+
+  const describe = (l: FlowLine) => {
+    if (l.end) return t('jb.end');
+    if (l.goto) return t('jb.goto', { id: l.goto });
+    if (l.missing) return t('jb.missing', { id: l.missing });
+    const s = l.step!;
+    if (s.type === 'wait') return t('jb.wait', { d: s.duration ?? '' });
+    if (s.type === 'branch') return s.rule ? t('jb.branchRule', { rule: s.rule }) : t('jb.branchEvent', { event: t(`event.${s.event}`, { defaultValue: String(s.event ?? '') }), within: s.within ?? '' });
+    if (s.action === 'send') return t('jb.send', { channel: channelLabel(String(s.channel ?? '')), tpl: templateName(s.template_id as string | undefined) });
+    if (s.action === 'points') return t('jb.givePoints', { n: s.points ?? 0 });
+    return t('jb.task', { title: s.title ?? '' });
+  };
+  return { describe, channelLabel };
+}
+
+// The preview of a saved journey's definition, for its page (a draft before it is submitted).
+export function SavedJourneyPreview({ definition }: { definition: Record<string, unknown> }) {
+  const { t } = useTranslation();
+  const [templates, setTemplates] = useState<Template[]>([]);
+  const [preview, setPreview] = useState<JourneyPreview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const { describe, channelLabel } = useFlowText(templates);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.get('/v1/templates', { query: { status: 'approved', limit: 200 } });
+      setTemplates(((r as { templates?: Template[] }).templates ?? []) as Template[]);
+      setPreview(await previewJourney(request, definition));
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const trigger = definition.trigger as { from?: string } | undefined;
+  return (
+    <Space direction="vertical" style={{ width: '100%' }}>
+      <Button loading={busy} onClick={() => void run()} data-testid="journey-preview">
+        {t('jb.preview')}
+      </Button>
+      {error && <Alert type="error" showIcon message={error} />}
+      {preview && <PreviewCard p={preview} describe={describe} channelLabel={channelLabel} stage={trigger?.from ?? ''} />}
     </Space>
   );
 }

@@ -12,6 +12,7 @@ import { ApiError } from '../api/problem';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
 import { fmtTime } from './Audiences';
+import { SavedJourneyPreview } from './JourneyBuilder';
 
 type Journey = Schemas['Journey'];
 type JourneyStats = Schemas['JourneyStats'];
@@ -182,6 +183,9 @@ export function JourneyReport() {
             </Card>
           )}
         </>
+      )}
+      {writable && (journey.latest?.status === 'draft' || journey.latest?.status === 'rejected') && journey.definition && (
+        <SavedJourneyPreview definition={journey.definition as Record<string, unknown>} />
       )}
       <Card size="small" title={t('journey.definition')}>
         <pre style={{ margin: 0, maxHeight: 400, overflow: 'auto' }}>{JSON.stringify(journey.definition, null, 2)}</pre>
