@@ -15,10 +15,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "http/test_client.h"
 #include "server/app.h"
@@ -264,7 +266,146 @@ TEST_F(JourneysTest, EveryJourneyRouteIsDocumentedInOpenApi) {
     ASSERT_TRUE(paths.contains(r.pattern)) << r.pattern;
     EXPECT_TRUE(paths.at(r.pattern).as_object().contains(method)) << method << " " << r.pattern;
   }
-  EXPECT_EQ(routes, 12);
+  EXPECT_EQ(routes, 13);
+}
+
+// The builder's preview against a brute-force count over the customers the test imports: the
+// audience trigger's current matches, the date trigger's entrants per day of the window
+// (plain and annual), the event trigger's distinct customers in the last 7 / 30 days; a
+// sample from the counted population; field errors; and nothing written.
+TEST_F(JourneysTest, PreviewCountsWhomTheTriggerAdmitsAgainstABruteForceCount) {
+  Expect(
+      admin_->Fetch("POST", "/v1/tags",
+                    R"({"key":"maturity","name_zh":"到期日","name_en":"Maturity","type":"date"})"),
+      201);
+  Expect(admin_->Fetch("POST", "/v1/tags",
+                       R"({"key":"birthday","name_zh":"生日","name_en":"Birthday","type":"date"})"),
+         201);
+  // Today is 2026-12-10 in Beijing. Customer i matures on 12-(8 + i % 12), was born on
+  // (1980 + i % 20)-12-(9 + i % 5) and logged in (i % 9) * 4 days ago (the first 30 only).
+  struct Imported {
+    std::string id;
+    int64_t aum;
+    int maturity_day;    // of December 2026
+    int birth_day;       // of December
+    int login_days_ago;  // -1: never
+  };
+  std::vector<Imported> people;
+  std::string batch = R"({"customers":[)";
+  for (int i = 0; i < 40; ++i) {
+    Imported p{fmt::format("P{:02}", i), i * 30000, 8 + i % 12, 9 + i % 5,
+               i < 30 ? (i % 9) * 4 : -1};
+    batch += fmt::format(
+        R"({}{{"external_id":"{}","tags":{{"aum":{},"maturity":"2026-12-{:02}","birthday":"{}-12-{:02}"}}}})",
+        i ? "," : "", p.id, p.aum, p.maturity_day, 1980 + i % 20, p.birth_day);
+    people.push_back(p);
+  }
+  Expect(admin_->Fetch("POST", "/v1/customers/batch", batch + "]}"), 200);
+  std::string events = "[";
+  for (const Imported& p : people) {
+    if (p.login_days_ago < 0) continue;
+    events +=
+        fmt::format(R"({}{{"id":"login-{}","type":"login","customer":"{}","occurred_at":"{}"}})",
+                    events.size() > 1 ? "," : "", p.id, p.id,
+                    At(clock_.NowMs() - p.login_days_ago * 24 * kHour));
+  }
+  SendEvents(events + "]");
+  ASSERT_TRUE(app_->events().Tick(true).ok());  // behaviour features into the index
+
+  auto preview = [&](const std::string& trigger, const std::string& extra = "") {
+    return op_->Fetch("POST", "/v1/journeys/preview",
+                      R"({"definition": {"name": "p", "trigger": )" + trigger +
+                          R"(, "steps": [{"id": "w", "type": "wait", "duration": "1d"}],
+                             "goal": {"event": "purchase", "within": "7d"}, "holdout_percent": 20})" +
+                          extra + "}");
+  };
+  auto in = [&](const json::value& sample, const std::function<bool(const Imported&)>& pred) {
+    if (!sample.is_string()) return false;
+    for (const Imported& p : people) {
+      if (p.id == sample.as_string() && pred(p)) return true;
+    }
+    return false;
+  };
+
+  // Audience: the fixture's N2 (aum 900000) is a match too.
+  json::value a = Expect(preview(R"({"type": "audience", "rule": "aum >= 500000"})"), 200);
+  int64_t want = 1;
+  for (const Imported& p : people) want += p.aum >= 500000;
+  EXPECT_EQ(Int(a.at("trigger"), "matching_now"), want);
+  EXPECT_EQ(Int(a, "holdout_percent"), 20);
+  ASSERT_TRUE(a.at("sample").is_string());
+  EXPECT_TRUE(a.at("sample").as_string() == "N2" ||
+              in(a.at("sample"), [](const Imported& p) { return p.aum >= 500000; }))
+      << a;
+
+  // Date, 3 days before maturity, a 7-day window: entering on 12-d those maturing on 12-(d+3).
+  json::value d = Expect(
+      preview(R"({"type": "date", "tag": "maturity", "offset_days": -3})", R"(, "window_days": 7)"),
+      200);
+  const json::array& days = d.at("trigger").at("days").as_array();
+  ASSERT_EQ(days.size(), 7u);
+  int64_t total = 0;
+  for (int k = 0; k < 7; ++k) {
+    EXPECT_EQ(days[k].at("date").as_string(), fmt::format("2026-12-{:02}", 10 + k));
+    int64_t n = 0;
+    for (const Imported& p : people) n += p.maturity_day == 10 + k + 3;
+    EXPECT_EQ(Int(days[k], "entering"), n) << "day " << k;
+    total += n;
+  }
+  EXPECT_EQ(Int(d.at("trigger"), "entering_in_window"), total);
+  EXPECT_TRUE(in(d.at("sample"), [](const Imported& p) {
+    return p.maturity_day >= 13 && p.maturity_day <= 19;
+  })) << d;
+
+  // Annual birthdays over 3 days: month and day in any year.
+  json::value b = Expect(
+      preview(R"({"type": "date", "tag": "birthday", "annual": true})", R"(, "window_days": 3)"),
+      200);
+  for (int k = 0; k < 3; ++k) {
+    int64_t n = 0;
+    for (const Imported& p : people) n += p.birth_day == 10 + k;
+    EXPECT_EQ(Int(b.at("trigger").at("days").as_array()[k], "entering"), n) << "day " << k;
+  }
+
+  // Event: distinct customers with a login in the last 7 / 30 local days, today included.
+  json::value e = Expect(preview(R"({"type": "event", "event": "login"})"), 200);
+  int64_t n7 = 0, n30 = 0;
+  for (const Imported& p : people) {
+    n7 += p.login_days_ago >= 0 && p.login_days_ago <= 6;
+    n30 += p.login_days_ago >= 0 && p.login_days_ago <= 29;
+  }
+  ASSERT_GT(n30, n7);
+  EXPECT_EQ(Int(e.at("trigger"), "last_7d"), n7);
+  EXPECT_EQ(Int(e.at("trigger"), "last_30d"), n30);
+  EXPECT_TRUE(in(e.at("sample"), [](const Imported& p) {
+    return p.login_days_ago >= 0 && p.login_days_ago <= 29;
+  })) << e;
+
+  // Field errors name the field; the analyst may not build journeys; nothing was written.
+  struct Bad {
+    std::string body;
+    std::string field;
+  };
+  for (const Bad& c : {Bad{R"({})", "definition"},
+                       Bad{R"({"definition": {"name": "p", "trigger": {"type": "audience",
+                             "rule": "wealth >= 1"}, "steps": [{"id": "w", "type": "wait",
+                             "duration": "1d"}]}})",
+                           "trigger.rule"},
+                       Bad{R"({"definition": {"name": "p", "trigger": {"type": "event",
+                             "event": "login"}, "steps": [{"id": "w", "type": "wait",
+                             "duration": "1d", "next": "x"}]}})",
+                           "steps[0].next"},
+                       Bad{R"({"definition": {"name": "p", "trigger": {"type": "event",
+                             "event": "login"}, "steps": [{"id": "w", "type": "wait",
+                             "duration": "1d"}]}, "window_days": 0})",
+                           "window_days"}}) {
+    http::HttpResult r = op_->Fetch("POST", "/v1/journeys/preview", c.body);
+    EXPECT_EQ(r.status, 400) << c.body << " -> " << r.body;
+    EXPECT_NE(r.body.find("\"" + c.field), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(analyst_->Fetch("POST", "/v1/journeys/preview", R"({"definition": {}})").status, 403);
+  json::value list = Expect(op_->Fetch("GET", "/v1/journeys"), 200);
+  EXPECT_TRUE(list.at("journeys").as_array().empty());
 }
 
 TEST_F(JourneysTest, SendGoesThroughTheContactPolicyAndTaskToTheManagersInbox) {

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "api/audit_util.h"
 #include "api/json_util.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 #include "journey/journey_service.h"
 
@@ -132,6 +133,56 @@ absl::StatusOr<json::value> DefinitionOf(const http::Request& req) {
   return json::value(std::move(body));
 }
 
+const char* TriggerTypeName(journey::TriggerKind k) {
+  switch (k) {
+    case journey::TriggerKind::kEvent:
+      return "event";
+    case journey::TriggerKind::kAudience:
+      return "audience";
+    case journey::TriggerKind::kLifecycle:
+      return "lifecycle";
+    case journey::TriggerKind::kDate:
+      return "date";
+  }
+  return "event";
+}
+
+json::value Count(const std::optional<uint64_t>& n) { return n ? json::value(*n) : json::value(); }
+
+json::object PreviewJson(const journey::JourneyPreview& p, int window_days,
+                         const std::optional<std::string>& sample) {
+  json::object trigger{{"type", TriggerTypeName(p.def.trigger.kind)}};
+  switch (p.def.trigger.kind) {
+    case journey::TriggerKind::kAudience:
+      trigger["matching_now"] = Count(p.matching_now);
+      break;
+    case journey::TriggerKind::kDate: {
+      json::array days;
+      uint64_t total = 0;
+      for (const auto& [date, n] : p.days) {
+        days.push_back(json::object{{"date", date}, {"entering", n}});
+        total += n;
+      }
+      trigger["window_days"] = window_days;
+      trigger["days"] = std::move(days);
+      trigger["entering_in_window"] = total;
+      break;
+    }
+    case journey::TriggerKind::kEvent:
+      trigger["last_7d"] = Count(p.last_7d);
+      trigger["last_30d"] = Count(p.last_30d);
+      trigger["property_conditions_applied"] = false;
+      break;
+    case journey::TriggerKind::kLifecycle:
+      trigger["at_from_stage"] = Count(p.at_from_stage);
+      break;
+  }
+  return json::object{{"name", p.def.name},
+                      {"trigger", std::move(trigger)},
+                      {"holdout_percent", p.def.holdout_percent},
+                      {"sample", sample ? json::value(*sample) : json::value()}};
+}
+
 }  // namespace
 
 void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx) {
@@ -174,6 +225,37 @@ void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx) {
     r.headers["location"] = fmt::format("/v1/journeys/{}", v->record.id);
     return r;
   });
+
+  // Body: {"definition": {...}, "window_days"?: 1..31 (default 7)}. Validates the definition
+  // as a create does and estimates who the trigger would admit; nothing is written.
+  router.Add(Method::kPost, "/v1/journeys/preview", Auth::kRequired,
+             [&ctx, &svc](http::Request& req) {
+               absl::StatusOr<json::object> body = ParseObjectBody(req);
+               if (!body.ok()) return ErrorResponse(body.status());
+               const json::value* def = body->if_contains("definition");
+               if (def == nullptr || def->is_null()) {
+                 return ErrorResponse(absl::InvalidArgumentError("definition: is required"));
+               }
+               if (!def->is_object()) {
+                 return ErrorResponse(absl::InvalidArgumentError("definition: must be an object"));
+               }
+               absl::StatusOr<std::optional<int64_t>> window = OptionalInt(*body, "window_days");
+               if (!window.ok()) return ErrorResponse(window.status());
+               const int64_t days = window->value_or(7);
+               if (days < 1 || days > journey::kMaxPreviewWindowDays) {
+                 return ErrorResponse(absl::InvalidArgumentError(fmt::format(
+                     "window_days: must be between 1 and {}", journey::kMaxPreviewWindowDays)));
+               }
+               auto p = svc.Preview(*def, static_cast<int>(days));
+               if (!p.ok()) return ErrorResponse(p.status());
+               std::optional<std::string> sample;
+               if (p->population && ctx.audiences != nullptr) {
+                 auto ids = ctx.audiences->Sample(*p->population, 1, *SecureRandom::Get());
+                 if (!ids.ok()) return ErrorResponse(ids.status());
+                 if (!ids->empty()) sample = ids->front();
+               }
+               return JsonResponse(200, PreviewJson(*p, static_cast<int>(days), sample));
+             });
 
   router.Add(Method::kGet, "/v1/journeys/{id}", Auth::kRequired, [&svc](http::Request& req) {
     auto id = JourneyId(req);

@@ -37,25 +37,6 @@ std::string DateText(int64_t day) {
   return fmt::format("{:04}-{:02}-{:02}", y, m, d);
 }
 
-// Customers whose date tag is `day` (or, annual, has its month and day in any year; 29 Feb
-// birthdays are celebrated on 28 Feb in other years).
-Rule DateRule(const Trigger& t, int64_t day) {
-  if (!t.annual) return Rule::Compare(t.date_tag, CompareOp::kEq, Literal::String(DateText(day)));
-  int64_t y = 0;
-  unsigned m = 0, d = 0;
-  CivilFromDays(day, &y, &m, &d);
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  std::vector<Literal> dates;
-  for (int64_t year = 1900; year <= y; ++year) {
-    dates.push_back(Literal::String(fmt::format("{:04}-{:02}-{:02}", year, m, d)));
-    if (!leap && m == 2 && d == 28) {
-      const bool year_leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-      if (year_leap) dates.push_back(Literal::String(fmt::format("{:04}-02-29", year)));
-    }
-  }
-  return Rule::In(t.date_tag, std::move(dates));
-}
-
 std::string SerializeBitmap(const Roaring& r) {
   std::string out(r.getSizeInBytes(), '\0');
   r.write(out.data());
@@ -76,6 +57,25 @@ bool IsLifecycleMatch(const Trigger& t, const event::Event& e) {
 }
 
 }  // namespace
+
+// Customers whose date tag is `day` (or, annual, has its month and day in any year; 29 Feb
+// birthdays are celebrated on 28 Feb in other years).
+Rule DateTriggerRule(const Trigger& t, int64_t day) {
+  if (!t.annual) return Rule::Compare(t.date_tag, CompareOp::kEq, Literal::String(DateText(day)));
+  int64_t y = 0;
+  unsigned m = 0, d = 0;
+  CivilFromDays(day, &y, &m, &d);
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  std::vector<Literal> dates;
+  for (int64_t year = 1900; year <= y; ++year) {
+    dates.push_back(Literal::String(fmt::format("{:04}-{:02}-{:02}", year, m, d)));
+    if (!leap && m == 2 && d == 28) {
+      const bool year_leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+      if (year_leap) dates.push_back(Literal::String(fmt::format("{:04}-02-29", year)));
+    }
+  }
+  return Rule::In(t.date_tag, std::move(dates));
+}
 
 absl::StatusOr<std::shared_ptr<const Compiled>> Compile(int64_t journey_id, int32_t version,
                                                         const std::string& definition_json) {
@@ -324,7 +324,8 @@ absl::StatusOr<Engine::PassReport> Engine::EvaluateTriggersLocked() {
       last = std::max(last, today - kMaxDateCatchUpDays);
       for (int64_t day = last + 1; day <= today; ++day) {
         if (day == today && minute < t.at_minute) break;
-        ASSIGN_OR_RETURN(Roaring members, index_->Evaluate(DateRule(t, day - t.offset_days)));
+        ASSIGN_OR_RETURN(Roaring members,
+                         index_->Evaluate(DateTriggerRule(t, day - t.offset_days)));
         std::vector<uint32_t> uids(members.cardinality());
         members.toUint32Array(uids.data());
         IngestBatch batch;

@@ -94,6 +94,11 @@ struct Compiled {
 absl::StatusOr<std::shared_ptr<const Compiled>> Compile(int64_t journey_id, int32_t version,
                                                         const std::string& definition_json);
 
+// Customers whose date tag is `day` (local days since 1970-01-01), or, for an annual trigger,
+// has its month and day in any year (29 Feb counts on 28 Feb in other years). A date trigger
+// enters on local day D the customers of DateTriggerRule(t, D - t.offset_days).
+Rule DateTriggerRule(const Trigger& t, int64_t day);
+
 // Whether `uid` is in the holdout of `journey_id` at `percent` (deterministic).
 bool InHoldout(int64_t journey_id, uint32_t uid, int32_t percent);
 

@@ -35,7 +35,7 @@ JourneyService::JourneyService(JourneyRepository* repository, auth::ApprovalServ
   approvals_->OnDecided("journey", [this](const Approval& a) { OnDecided(a); });
 }
 
-absl::Status JourneyService::Check(const json::value& doc) {
+absl::Status JourneyService::Check(const json::value& doc) const {
   ASSIGN_OR_RETURN(std::shared_ptr<const Compiled> c, Compile(0, 0, json::serialize(doc)));
   if (index_ == nullptr) return absl::OkStatus();
   const Definition& d = c->def;
@@ -98,6 +98,67 @@ absl::StatusOr<JourneyView> JourneyService::Create(const json::value& doc, const
   ASSIGN_OR_RETURN(JourneyRecord r, repository_->Create(name, text, DefinitionDigest(text),
                                                         actor.Actor(), clock_->NowMs()));
   return Get(r.id);
+}
+
+absl::StatusOr<JourneyPreview> JourneyService::Preview(const json::value& doc,
+                                                       int window_days) const {
+  if (window_days < 1 || window_days > kMaxPreviewWindowDays) {
+    return absl::InvalidArgumentError(
+        fmt::format("window_days: must be between 1 and {}", kMaxPreviewWindowDays));
+  }
+  RETURN_IF_ERROR(Check(doc));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Compiled> c, Compile(0, 0, json::serialize(doc)));
+  JourneyPreview p;
+  p.def = c->def;
+  if (index_ == nullptr) return p;
+  const Trigger& t = p.def.trigger;
+  switch (t.kind) {
+    case TriggerKind::kAudience: {
+      const Rule& rule = c->rules.at(t.rule);
+      ASSIGN_OR_RETURN(p.matching_now, index_->Count(rule));
+      p.population = rule;
+      break;
+    }
+    case TriggerKind::kDate: {
+      const int64_t today = LocalDay(p.def, clock_->NowMs());
+      std::vector<Rule> any;
+      for (int64_t day = today; day < today + window_days; ++day) {
+        Rule rule = DateTriggerRule(t, day - t.offset_days);
+        ASSIGN_OR_RETURN(uint64_t n, index_->Count(rule));
+        int64_t y = 0;
+        unsigned m = 0, d = 0;
+        CivilFromDays(day, &y, &m, &d);
+        p.days.emplace_back(fmt::format("{:04}-{:02}-{:02}", y, m, d), n);
+        any.push_back(std::move(rule));
+      }
+      p.population = Rule::Or(std::move(any));
+      break;
+    }
+    case TriggerKind::kEvent: {
+      const std::string k7 = fmt::format("evt_{}_7d", t.event_type);
+      const std::string k30 = fmt::format("evt_{}_30d", t.event_type);
+      if (!index_->FindTag(k7) || !index_->FindTag(k30)) break;
+      Rule r7 = Rule::Compare(k7, CompareOp::kGe, Literal::Number("1"));
+      Rule r30 = Rule::Compare(k30, CompareOp::kGe, Literal::Number("1"));
+      ASSIGN_OR_RETURN(p.last_7d, index_->Count(r7));
+      ASSIGN_OR_RETURN(p.last_30d, index_->Count(r30));
+      p.population = std::move(r30);
+      break;
+    }
+    case TriggerKind::kLifecycle: {
+      if (t.from_stage.empty() || !index_->FindTag("lifecycle")) break;
+      Rule rule = Rule::Compare("lifecycle", CompareOp::kEq, Literal::String(t.from_stage));
+      absl::StatusOr<uint64_t> n = index_->Count(rule);
+      if (!n.ok()) {
+        return absl::InvalidArgumentError(
+            fmt::format("trigger.from: {}", std::string(n.status().message())));
+      }
+      p.at_from_stage = *n;
+      p.population = std::move(rule);
+      break;
+    }
+  }
+  return p;
 }
 
 absl::StatusOr<JourneyView> JourneyService::Update(int64_t id, const json::value& doc,

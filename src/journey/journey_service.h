@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,6 +42,30 @@ struct JourneyView {
   JourneyVersion latest;
   std::optional<JourneyVersion> live;
 };
+
+// What a definition would do if it went live now, for the builder's preview. Counts are the
+// audience index's as of now; nothing is written.
+struct JourneyPreview {
+  Definition def;
+  // Audience trigger: customers matching the rule now. They are the baseline and do not
+  // enter; customers who come to match it after the journey goes live do.
+  std::optional<uint64_t> matching_now;
+  // Date trigger: for each local day of the window starting today ("YYYY-MM-DD"), the
+  // customers whose date tag makes them enter that day.
+  std::vector<std::pair<std::string, uint64_t>> days;
+  // Event trigger: distinct customers with at least one event of the type in the last 7 / 30
+  // local days, today included (the behaviour features evt_<type>_7d / _30d; the trigger's
+  // property conditions are not applied, so these are upper bounds). Absent for a type
+  // without features (an internal or unknown type).
+  std::optional<uint64_t> last_7d;
+  std::optional<uint64_t> last_30d;
+  // Lifecycle trigger with `from`: customers at that stage now.
+  std::optional<uint64_t> at_from_stage;
+  // The customers the counts describe, to draw a sample member from; absent when none does.
+  std::optional<Rule> population;
+};
+
+inline constexpr int kMaxPreviewWindowDays = 31;
 
 class JourneyService {
  public:
@@ -70,12 +95,17 @@ class JourneyService {
   absl::StatusOr<JourneyView> Resume(int64_t id);
   absl::StatusOr<JourneyView> End(int64_t id);
 
+  // Validates the definition as Create does and estimates who its trigger would admit
+  // (JourneyPreview). `window_days` (1..kMaxPreviewWindowDays) is the date trigger's window.
+  absl::StatusOr<JourneyPreview> Preview(const boost::json::value& definition,
+                                         int window_days) const;
+
   absl::StatusOr<JourneyStats> Stats(int64_t id);
   // A customer's entries into the journey, newest first.
   absl::StatusOr<std::vector<JourneyEntry>> Entries(int64_t id, uint32_t uid);
 
  private:
-  absl::Status Check(const boost::json::value& definition);
+  absl::Status Check(const boost::json::value& definition) const;
   void OnDecided(const Approval& approval);
   absl::StatusOr<JourneyView> View(const JourneyRecord& record);
   void ReloadEngine();

@@ -22,6 +22,7 @@ import Calendar from './pages/Calendar';
 import Workbench from './pages/Workbench';
 import { CampaignBuilder, CampaignList, CampaignReport } from './pages/Campaigns';
 import { JourneyList, JourneyReport } from './pages/Journeys';
+import { JourneyBuilder } from './pages/JourneyBuilder';
 
 function Routed() {
   const { session, loading, can } = useAuth();
@@ -49,6 +50,7 @@ function Routed() {
         <Route path="/campaigns/new" element={<CampaignBuilder />} />
         <Route path="/campaigns/:id" element={<CampaignReport />} />
         <Route path="/journeys" element={<JourneyList />} />
+        <Route path="/journeys/new" element={<JourneyBuilder />} />
         <Route path="/journeys/:id" element={<JourneyReport />} />
         <Route path="*" element={<Navigate to="/" replace />} />
       </Routes>

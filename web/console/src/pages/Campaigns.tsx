@@ -3,6 +3,7 @@
 // report: delivery funnel, suppressions by reason, per-channel cost / conversions / ROI and
 // treated versus holdout conversion with the uplift's 95% interval.
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
+import type { FormInstance } from 'antd';
 import { Alert, App, Button, Card, Col, DatePicker, Descriptions, Form, Input, InputNumber, Popconfirm, Radio, Row, Segmented, Select, Space, Statistic, Table, Tag, TimePicker, Typography } from 'antd';
 import dayjs from 'dayjs';
 import ReactECharts from 'echarts-for-react';
@@ -13,8 +14,10 @@ import { api, request, type Schemas } from '../api/client';
 import { ApiError } from '../api/problem';
 import { formatYuan } from '../activity/cost';
 import { parseVariables, previewPlan, type PlanPreview } from '../campaign/preview';
+import { changedPaths } from '../journey/preview';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
+import { TestId } from '../components/TestId';
 import { useProblemForm } from '../components/useProblemForm';
 import { fmtTime } from './Audiences';
 
@@ -130,7 +133,7 @@ export function CampaignReport() {
         </Space>
         {w && (
           <Space>
-            {c.status === 'draft' && <Button type="primary" onClick={() => void act('submit')}>{t('activity.submit')}</Button>}
+            {c.status === 'draft' && <Button type="primary" data-testid="campaign-submit" onClick={() => void act('submit')}>{t('activity.submit')}</Button>}
             {c.status === 'running' && <Button onClick={() => void act('pause')}>{t('activity.pause')}</Button>}
             {c.status === 'paused' && <Button onClick={() => void act('resume')}>{t('activity.resume')}</Button>}
             {['draft', 'scheduled', 'running', 'paused'].includes(c.status ?? '') && (
@@ -153,7 +156,7 @@ export function CampaignReport() {
           ] as const
         ).map(([k, v]) => (
           <Col key={k} flex={1}>
-            <Card size="small">
+            <Card size="small" data-testid={`report-${k.split('.')[1]}`}>
               <Statistic title={t(k)} value={v ?? 0} />
             </Card>
           </Col>
@@ -356,6 +359,7 @@ export function CampaignBuilder() {
           form={form}
           layout="vertical"
           onFinish={save}
+          onValuesChange={(changed) => (form as FormInstance).setFields(changedPaths(changed).map((name) => ({ name, errors: [] })))}
           initialValues={{ purpose: 'marketing', scope: 'audience', audience: { rule: '' }, channels: [{ channel: 'app_push', cost_fen: 0 }, { channel: 'sms', cost_fen: 5 }], throttle_per_second: 100, holdout_percent: 10, goal: { within_days: 7 } }}
         >
           <Row gutter={16}>
@@ -371,7 +375,7 @@ export function CampaignBuilder() {
             </Col>
           </Row>
           <Form.Item name="scope" label={t('wizard.who')}>
-            <Radio.Group options={[{ value: 'audience', label: t('wizard.audience') }, { value: 'rule', label: t('wizard.rule') }]} />
+            <Radio.Group data-testid="campaign-scope" options={[{ value: 'audience', label: t('wizard.audience') }, { value: 'rule', label: t('wizard.rule') }]} />
           </Form.Item>
           {scope === 'audience' ? (
             <Form.Item name={['audience', 'audience_id']} label={t('wizard.audience')} rules={[{ required: true, message: t('form.required') }]}>
@@ -379,7 +383,7 @@ export function CampaignBuilder() {
             </Form.Item>
           ) : (
             <Form.Item name={['audience', 'rule']} label={t('wizard.rule')} rules={[{ required: true, message: t('form.required') }]}>
-              <Input style={{ fontFamily: 'monospace' }} />
+              <Input style={{ fontFamily: 'monospace' }} data-testid="campaign-rule" />
             </Form.Item>
           )}
           <Typography.Text strong>{t('campaign.plan')}</Typography.Text>
@@ -387,13 +391,15 @@ export function CampaignBuilder() {
             {(fields, { add, remove }) => (
               <div>
                 {fields.map((f, i) => (
-                  <Space key={f.key} align="baseline">
+                  <Space key={f.key} align="baseline" data-testid={`plan-step-${i}`}>
                     <span>{i + 1}.</span>
                     <Form.Item name={[f.name, 'channel']}>
                       <Select style={{ width: 150 }} options={CHANNELS.map((c) => ({ value: c, label: t(`campaign.channels.${c}`) }))} />
                     </Form.Item>
                     <Form.Item name={[f.name, 'template_id']} rules={[{ required: true, message: t('form.required') }]}>
-                      <Select style={{ width: 300 }} placeholder={t('workbench.template')} options={templates.map((x) => ({ value: x.id, label: `${x.name} · ${x.channel}` }))} />
+                      <TestId id={`plan-${i}-template`}>
+                        <Select style={{ width: 300 }} placeholder={t('workbench.template')} options={templates.map((x) => ({ value: x.id, label: `${x.name} · ${x.channel}` }))} />
+                      </TestId>
                     </Form.Item>
                     <Form.Item
                       name={[f.name, 'cost_fen']}
@@ -405,7 +411,7 @@ export function CampaignBuilder() {
                     <Form.Item name={[f.name, 'throttle_per_second']} tooltip={t('campaign.channelThrottleHelp')}>
                       <InputNumber min={0} max={1000000} placeholder={t('campaign.channelThrottle')} addonAfter={t('campaign.perSecond')} style={{ width: 190 }} />
                     </Form.Item>
-                    <Button icon={<DeleteOutlined />} onClick={() => remove(f.name)} />
+                    <Button icon={<DeleteOutlined />} onClick={() => remove(f.name)} data-testid={`plan-${i}-remove`} />
                   </Space>
                 ))}
                 <Button size="small" icon={<PlusOutlined />} onClick={() => add({ channel: 'sms', cost_fen: 0 })} disabled={fields.length >= 4}>
@@ -461,7 +467,7 @@ export function CampaignBuilder() {
           <Row gutter={16}>
             <Col span={12}>
               <Form.Item name="variables_text" label={t('campaign.variables')} tooltip={t('campaign.variablesHelp')}>
-                <Input.TextArea rows={3} placeholder="product=稳盈90天" />
+                <Input.TextArea rows={3} placeholder="product=稳盈90天" data-testid="campaign-variables" />
               </Form.Item>
             </Col>
             <Col span={12}>
@@ -471,21 +477,27 @@ export function CampaignBuilder() {
             </Col>
           </Row>
           <Space>
-            <Button type="primary" htmlType="submit">
+            <Button type="primary" htmlType="submit" data-testid="campaign-save">
               {t('wizard.saveDraft')}
             </Button>
-            <Button loading={previewing} onClick={() => void runPreview()}>
+            <Button loading={previewing} onClick={() => void runPreview()} data-testid="campaign-preview">
               {t('campaign.preview')}
             </Button>
           </Space>
         </Form>
       </Card>
       {preview && (
-        <Card size="small" title={t('campaign.preview')}>
+        <Card size="small" title={t('campaign.preview')} data-testid="campaign-preview-card">
           <Descriptions size="small" column={3}>
-            <Descriptions.Item label={t('campaign.audience')}>{preview.members}</Descriptions.Item>
-            <Descriptions.Item label={t('campaign.treated')}>{preview.treated}</Descriptions.Item>
-            <Descriptions.Item label={t('campaign.sample')}>{preview.sample ?? '—'}</Descriptions.Item>
+            <Descriptions.Item label={t('campaign.audience')}>
+              <span data-testid="preview-members">{preview.members}</span>
+            </Descriptions.Item>
+            <Descriptions.Item label={t('campaign.treated')}>
+              <span data-testid="preview-treated">{preview.treated}</span>
+            </Descriptions.Item>
+            <Descriptions.Item label={t('campaign.sample')}>
+              <span data-testid="preview-sample">{preview.sample ?? '—'}</span>
+            </Descriptions.Item>
           </Descriptions>
           {preview.steps.map((s, i) => (
             <Card key={i} size="small" type="inner" style={{ marginTop: 8 }} title={`${i + 1}. ${t(`campaign.channels.${s.channel}`, { defaultValue: s.channel })}`}>
@@ -493,7 +505,9 @@ export function CampaignBuilder() {
                 <Alert type="warning" showIcon message={s.error === 'template_id' ? t('workbench.template') + ': ' + t('form.required') : s.error} />
               ) : (
                 <>
-                  <Typography.Paragraph style={{ whiteSpace: 'pre-wrap', marginBottom: 4 }}>{s.body ?? '—'}</Typography.Paragraph>
+                  <Typography.Paragraph style={{ whiteSpace: 'pre-wrap', marginBottom: 4 }} data-testid={`preview-body-${i}`}>
+                    {s.body ?? '—'}
+                  </Typography.Paragraph>
                   {s.channel === 'sms' && s.segments !== undefined && (
                     <Typography.Text type="secondary">{t('campaign.segments', { length: s.length, segments: s.segments })}</Typography.Text>
                   )}

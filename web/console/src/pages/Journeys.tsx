@@ -1,16 +1,18 @@
 // Journeys: the list (cursor pages) and a report per journey: the funnel from entry through
 // its steps to completion and conversion, treated versus holdout conversion with the uplift,
 // and each step's action outcomes; lifecycle actions for those who may change journeys.
+import { PlusOutlined } from '@ant-design/icons';
 import { Alert, App, Button, Card, Col, Descriptions, Popconfirm, Row, Space, Statistic, Tag, Typography } from 'antd';
 import ReactECharts from 'echarts-for-react';
 import { useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, request, type Schemas } from '../api/client';
 import { ApiError } from '../api/problem';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
 import { fmtTime } from './Audiences';
+import { SavedJourneyPreview } from './JourneyBuilder';
 
 type Journey = Schemas['Journey'];
 type JourneyStats = Schemas['JourneyStats'];
@@ -19,15 +21,24 @@ const journeyColor: Record<string, string> = { draft: 'default', live: 'green', 
 
 export function JourneyList() {
   const { t } = useTranslation();
+  const { can } = useAuth();
+  const nav = useNavigate();
   const load = useCallback(async (cursor: string | undefined, limit: number) => {
     const r = await api.get('/v1/journeys', { query: { cursor, limit } });
     return { items: ((r as { journeys?: Journey[] }).journeys ?? []) as Journey[], next: (r as { next_cursor?: string | null }).next_cursor ?? null };
   }, []);
   return (
     <Space direction="vertical" style={{ width: '100%' }}>
-      <Typography.Title level={4} style={{ margin: 0 }}>
-        {t('menu.journeys')}
-      </Typography.Title>
+      <Space style={{ justifyContent: 'space-between', width: '100%' }}>
+        <Typography.Title level={4} style={{ margin: 0 }}>
+          {t('menu.journeys')}
+        </Typography.Title>
+        {can('journeys:write') && (
+          <Button type="primary" icon={<PlusOutlined />} onClick={() => nav('/journeys/new')} data-testid="journey-new">
+            {t('jb.new')}
+          </Button>
+        )}
+      </Space>
       <CursorTable<Journey>
         rowKey="id"
         load={load}
@@ -104,7 +115,7 @@ export function JourneyReport() {
         </Space>
         {writable && (
           <Space>
-            {(journey.latest?.status === 'draft' || journey.latest?.status === 'rejected') && <Button onClick={() => void act('submit')}>{t('activity.submit')}</Button>}
+            {(journey.latest?.status === 'draft' || journey.latest?.status === 'rejected') && <Button data-testid="journey-submit" onClick={() => void act('submit')}>{t('activity.submit')}</Button>}
             {state === 'live' && <Button onClick={() => void act('pause')}>{t('activity.pause')}</Button>}
             {state === 'paused' && <Button onClick={() => void act('resume')}>{t('activity.resume')}</Button>}
             {(state === 'live' || state === 'paused') && (
@@ -172,6 +183,9 @@ export function JourneyReport() {
             </Card>
           )}
         </>
+      )}
+      {writable && (journey.latest?.status === 'draft' || journey.latest?.status === 'rejected') && journey.definition && (
+        <SavedJourneyPreview definition={journey.definition as Record<string, unknown>} />
       )}
       <Card size="small" title={t('journey.definition')}>
         <pre style={{ margin: 0, maxHeight: 400, overflow: 'auto' }}>{JSON.stringify(journey.definition, null, 2)}</pre>

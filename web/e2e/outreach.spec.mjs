@@ -1,0 +1,299 @@
+// Campaigns and journeys in real Chromium against a real server with a demo bank:
+//   an operator builds a campaign (audience rule, channel plan, template variables), sees the
+//   preview's figures (checked against `mercator segment` and the holdout worked by hand) and
+//   the message for a sample member, has a bad rule refused inline by the API, saves and
+//   submits it; an approver approves it in the queue; it runs, and the report page's sent
+//   figure equals the sandbox gateway's outbox counted through the API and its delivered figure
+//   the delivered receipts the test posts as the SMS platform (signed webhook) for that outbox;
+//   an operator builds a date-triggered journey, sees its preview (customers entering on each
+//   day of the window, checked against `mercator segment` day by day; the holdout split; the
+//   path; the message for a sample member), has a bad duration refused inline, saves and
+//   submits it; an approver approves it and the journey is live.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack } from './harness.mjs';
+
+function cliCount(stack, rule) {
+  const out = stack.cli(['segment', rule]);
+  const m = /^(\d+) of (\d+) customers/.exec(out.trim());
+  assert.ok(m, `unexpected segment output: ${out}`);
+  return Number(m[1]);
+}
+
+async function signIn(page, baseUrl, { username, password }) {
+  await page.goto(`${baseUrl}/console/`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('[data-testid=login-submit]');
+  await page.waitForSelector('[data-testid=current-user]');
+}
+
+async function pick(page, select, text) {
+  await select.click();
+  const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: text }).first();
+  await option.click();
+}
+
+// Waits until fn() returns a truthy value (polling), or fails naming `what`.
+async function until(what, fn, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function approvedTemplate(opApi, apApi, body) {
+  const tpl = await opApi('POST', '/v1/templates', body);
+  assert.equal(tpl.status, 201, tpl.text);
+  const sub = await opApi('POST', `/v1/templates/${tpl.json.id}/submit`);
+  assert.ok(sub.json?.approval_id, sub.text);
+  const ok = await apApi('POST', `/v1/approvals/${sub.json.approval_id}/approve`, { comment: 'ok' });
+  assert.equal(ok.status, 200, ok.text);
+  return tpl.json;
+}
+
+// The pending approval of an object, as the approver's queue lists it.
+async function pendingApproval(apApi, type, id) {
+  return until(`a pending ${type} approval`, async () => {
+    const r = await apApi('GET', '/v1/approvals?status=pending&limit=200');
+    assert.equal(r.status, 200, r.text);
+    return (r.json.approvals ?? []).find((a) => a.object_type === type && String(a.object_id) === String(id));
+  }, 15_000);
+}
+
+async function approveInQueue(stack, page, approvalId, comment) {
+  await page.goto(`${stack.baseUrl}/console/approvals`);
+  await page.waitForSelector(`[data-testid=approve-${approvalId}]`);
+  await page.click(`[data-testid=approve-${approvalId}]`);
+  await page.fill('[data-testid=decide-comment]', comment);
+  await page.click('#decide-ok');
+  await page.waitForSelector(`[data-testid=approve-${approvalId}]`, { state: 'detached' });
+}
+
+// Waits until the form item that holds `selector` shows no error (an edit clears a stale one).
+async function noFieldError(page, selector) {
+  const item = page.locator('.ant-form-item', { has: page.locator(selector) }).last();
+  await item.locator('.ant-form-item-explain-error').first().waitFor({ state: 'detached' });
+}
+
+// The inline error of the form item that holds `selector`.
+async function fieldError(page, selector) {
+  const item = page.locator('.ant-form-item', { has: page.locator(selector) }).last();
+  const err = item.locator('.ant-form-item-explain-error');
+  await err.first().waitFor();
+  return (await err.allTextContents()).join(' ');
+}
+
+async function statistic(page, testId) {
+  const v = page.locator(`[data-testid=${testId}] .ant-statistic-content-value`);
+  return Number(((await v.textContent()) ?? '').replace(/,/g, ''));
+}
+
+// Every message the sandbox gateway received (all pages of the outbox).
+async function outbox(api) {
+  const out = [];
+  let cursor = '';
+  for (;;) {
+    const r = await api('GET', `/v1/outreach/sandbox/outbox?limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(r.status, 200, r.text);
+    out.push(...r.json.messages);
+    if (!r.json.next_cursor) return out;
+    cursor = r.json.next_cursor;
+  }
+}
+
+test('operator builds a campaign with a preview; approver approves; the report matches the outbox', async (t) => {
+  // The API client plays the SMS platform too: it posts the delivery receipts.
+  const stack = await useStack(t, { clientScopes: 'events,webhooks' });
+  const base = stack.baseUrl;
+  const opApi = await stack.staff('operator');
+  const apApi = await stack.staff('approver');
+  // No quiet hours (start = end), so the run does not depend on the hour CI runs at.
+  const policy = await opApi('PUT', '/v1/contact-policy', { quiet_hours: { start: '00:00', end: '00:00' } });
+  assert.equal(policy.status, 200, policy.text);
+  await approvedTemplate(opApi, apApi, { name: '理财新品短信', channel: 'sms', purpose: 'marketing', body: '【示例银行】{{name}}您好，{{product}}今日开售，回T退订' });
+
+  const rule = 'level = "platinum"';
+  const members = cliCount(stack, rule);
+  assert.ok(members > 20, `the audience (${members})`);
+  // The demo bank records no consent: 20 members consent to marketing SMS, the rest are
+  // suppressed (no_consent) and never reach the gateway.
+  const consenting = (await opApi('POST', '/v1/segments/sample', { rule, limit: 20 })).json.external_ids;
+  assert.equal(consenting.length, 20);
+  for (const c of consenting) {
+    const r = await opApi('POST', `/v1/customers/${encodeURIComponent(c)}/consents`, { channel: 'sms', purpose: 'marketing', granted: true, source: 'branch_form', text_version: 'v1' });
+    assert.ok(r.status < 300, r.text);
+  }
+
+  // --- operator builds the campaign ---------------------------------------------------------
+  const op = await stack.newPage();
+  await signIn(op, base, stack.users.operator);
+  await op.goto(`${base}/console/campaigns`);
+  await op.click('button:has-text("新建")');
+  await op.waitForURL(/\/campaigns\/new$/);
+  await op.fill('#name', '白金客户理财新品');
+  await op.check('input[type=radio][value=rule]');
+  await op.fill('[data-testid=campaign-rule]', 'level = ');
+  await op.click('[data-testid=plan-0-remove]'); // SMS only
+  await pick(op, op.locator('[data-testid=plan-0-template]'), '理财新品短信');
+  await op.fill('[data-testid=campaign-variables]', 'product=稳盈90天');
+  // the API refuses the rule (a value is missing), on the rule's own field
+  await op.click('[data-testid=campaign-save]');
+  assert.match(await fieldError(op, '[data-testid=campaign-rule]'), /column \d+|expected|value/i);
+  assert.match(op.url(), /\/campaigns\/new$/, 'nothing saved');
+  await op.fill('[data-testid=campaign-rule]', rule);
+  await noFieldError(op, '[data-testid=campaign-rule]');
+
+  // the preview: the audience now, the members left after the 10% holdout, the message
+  await op.click('[data-testid=campaign-preview]');
+  await op.waitForSelector('[data-testid=campaign-preview-card]');
+  assert.equal(Number(await op.locator('[data-testid=preview-members]').textContent()), members);
+  assert.equal(Number(await op.locator('[data-testid=preview-treated]').textContent()), Math.round(members * 0.9));
+  const sample = (await op.locator('[data-testid=preview-sample]').textContent()).trim();
+  assert.match(JSON.stringify((await opApi('GET', `/v1/customers/${encodeURIComponent(sample)}`)).json), /platinum/, 'the sample is a member');
+  const body = (await op.locator('[data-testid=preview-body-0]').textContent()).trim();
+  assert.match(body, /^【示例银行】\S*\*\S*您好，稳盈90天今日开售，回T退订$/, 'the name is masked, the variable filled');
+  await stack.screenshot(op, 'campaign-builder-preview');
+
+  await op.click('[data-testid=campaign-save]');
+  await op.waitForURL(/\/campaigns\/\d+$/);
+  const campaignId = Number(/\/campaigns\/(\d+)$/.exec(op.url())[1]);
+  await op.click('[data-testid=campaign-submit]');
+  const approval = await pendingApproval(apApi, 'campaign', campaignId);
+
+  // --- approver -----------------------------------------------------------------------------
+  const ap = await stack.newPage();
+  await signIn(ap, base, stack.users.approver);
+  await approveInQueue(stack, ap, approval.id, '受众、渠道与文案已核对');
+
+  // --- it runs; the report agrees with the gateway ------------------------------------------
+  const done = await until('the campaign to complete', async () => {
+    const c = (await opApi('GET', `/v1/campaigns/${campaignId}`)).json;
+    return c.status === 'completed' ? c : null;
+  }, 120_000);
+  assert.equal(done.status, 'completed');
+  const messages = await outbox(opApi);
+  assert.ok(messages.length > 0, 'some consenting members were outside the holdout');
+  assert.ok(messages.length <= 20);
+  for (const m of messages) {
+    assert.ok(consenting.includes(m.customer), `${m.customer} consented`);
+    assert.equal(m.channel, 'sms');
+    assert.match(m.body, /稳盈90天今日开售/);
+  }
+  assert.equal(new Set(messages.map((m) => m.customer)).size, messages.length, 'one message a customer');
+  // The platform reports: delivered for all but the last two, failed for one, nothing yet for
+  // the other. Delivered is what the receipts say, not what was sent.
+  const delivered = messages.slice(0, -2);
+  for (const [i, m] of messages.entries()) {
+    if (i === messages.length - 1) continue;
+    const status = i < messages.length - 2 ? 'delivered' : 'failed';
+    const r = await stack.signed('POST', '/v1/webhooks/receipts', { message_id: String(m.message_id), status, ...(status === 'failed' ? { reason: 'MK:0005 handset off' } : {}) });
+    assert.equal(r.status, 200, r.text);
+  }
+  await op.reload();
+  await op.waitForSelector('[data-testid=report-sent]');
+  await until('the report page to show the sends', async () => (await statistic(op, 'report-sent')) === messages.length, 15_000);
+  assert.equal(await statistic(op, 'report-sent'), messages.length, 'sent = the outbox');
+  assert.equal(await statistic(op, 'report-delivered'), delivered.length, 'delivered = the delivered receipts');
+  assert.equal(await statistic(op, 'report-audience'), members);
+  assert.equal(await statistic(op, 'report-treated') + (await statistic(op, 'report-holdout')), members);
+  await stack.screenshot(op, 'campaign-report');
+  const after = (await opApi('GET', `/v1/campaigns/${campaignId}/report`)).json;
+  assert.equal(after.sent, messages.length);
+  assert.equal(after.delivered, delivered.length);
+});
+
+// "YYYY-MM-DD" of the local day `k` days after today in Asia/Shanghai.
+function shanghaiDay(k) {
+  const d = new Date(Date.now() + 8 * 3600_000 + k * 86_400_000);
+  return d.toISOString().slice(0, 10);
+}
+
+test('operator builds a journey with a preview; approver approves; it is live', async (t) => {
+  const stack = await useStack(t);
+  const base = stack.baseUrl;
+  const opApi = await stack.staff('operator');
+  const apApi = await stack.staff('approver');
+  const tpl = await approvedTemplate(opApi, apApi, { name: '到期提醒短信', channel: 'sms', purpose: 'marketing', body: '【示例银行】{{name}}您好，您的{{product}}将于7天后到期，回T退订' });
+
+  // Customers enter on day D when their deposit matures on D + 7: the oracle per day.
+  const window = Array.from({ length: 7 }, (_, k) => ({ date: shanghaiDay(k), n: cliCount(stack, `deposit_maturity = "${shanghaiDay(k + 7)}"`) }));
+  const total = window.reduce((s, d) => s + d.n, 0);
+  assert.ok(total > 0, 'some deposits mature in the window');
+
+  const op = await stack.newPage();
+  await signIn(op, base, stack.users.operator);
+  await op.goto(`${base}/console/journeys`);
+  await op.click('[data-testid=journey-new]');
+  await op.waitForURL(/\/journeys\/new$/);
+  await op.fill('[data-testid=journey-name]', '定期到期提醒');
+  await op.check('input[type=radio][value=date]');
+  await pick(op, op.locator('[data-testid=journey-date-tag]'), 'deposit_maturity');
+  await op.fill('[data-testid=journey-offset]', '-7');
+  // step 0: the SMS, then a wait, then a task for the manager
+  await op.fill('[data-testid=step-0-id]', 'remind');
+  await pick(op, op.locator('[data-testid=step-0-template]'), '到期提醒短信');
+  await op.fill('[data-testid=step-0-variables]', 'product=三年定期');
+  await op.click('[data-testid=journey-add-step]');
+  await op.fill('[data-testid=step-1-id]', 'wait3');
+  await op.fill('[data-testid=step-1-duration]', '3x');
+  await pick(op, op.locator('[data-testid=step-0-next]'), 'wait3');
+  await pick(op, op.locator('[data-testid=journey-goal]'), '定期存入');
+  // the API refuses the duration, on the step's own field
+  await op.click('[data-testid=journey-preview]');
+  assert.match(await fieldError(op, '[data-testid=step-1-duration]'), /duration|\dd|unit|3x/i);
+  await op.fill('[data-testid=step-1-duration]', '3d');
+  await noFieldError(op, '[data-testid=step-1-duration]');
+
+  await op.click('[data-testid=journey-preview]');
+  await op.waitForSelector('[data-testid=journey-preview-card]');
+  assert.equal(Number(await op.locator('[data-testid=preview-admitted]').textContent()), total);
+  const tags = await op.locator('[data-testid=preview-days] .ant-tag').allTextContents();
+  assert.deepEqual(tags, window.map((d) => `${d.date.slice(5)}: ${d.n}`), 'customers entering each day');
+  // holdout 10% (the default) of the window's entrants
+  const heldOut = Math.round(total * 0.1);
+  assert.equal(Number(await op.locator('[data-testid=preview-heldout]').textContent()), heldOut);
+  assert.equal(Number(await op.locator('[data-testid=preview-treated]').textContent()), total - heldOut);
+  const flow = await op.locator('[data-testid=flow-line]').allTextContents();
+  assert.equal(flow.length, 3, flow.join(' | '));
+  assert.match(flow[0], /remind.*短信.*到期提醒短信/);
+  assert.match(flow[1], /wait3.*3d/);
+  assert.match(flow[2], /结束/);
+  const sample = (await op.locator('[data-testid=preview-sample]').textContent()).trim();
+  const inWindow = cliCount(stack, `deposit_maturity between "${shanghaiDay(7)}" and "${shanghaiDay(13)}"`);
+  assert.equal(inWindow, total, 'the window as one range');
+  const maturity = /deposit_maturity\W+(\d{4}-\d\d-\d\d)/.exec(JSON.stringify((await opApi('GET', `/v1/customers/${encodeURIComponent(sample)}`)).json));
+  assert.ok(maturity && maturity[1] >= shanghaiDay(7) && maturity[1] <= shanghaiDay(13), `the sample matures in the window (${maturity?.[1]})`);
+  const body = (await op.locator('[data-testid=preview-send-remind] [data-testid=preview-body]').textContent()).trim();
+  assert.match(body, /^【示例银行】\S*\*\S*您好，您的三年定期将于7天后到期，回T退订$/);
+  await stack.screenshot(op, 'journey-builder-preview');
+
+  await op.click('[data-testid=journey-save]');
+  await op.waitForURL(/\/journeys\/\d+$/);
+  const journeyId = Number(/\/journeys\/(\d+)$/.exec(op.url())[1]);
+  const saved = (await opApi('GET', `/v1/journeys/${journeyId}`)).json;
+  assert.deepEqual(saved.definition.trigger, { type: 'date', tag: 'deposit_maturity', offset_days: -7 });
+  assert.deepEqual(saved.definition.steps[0], { id: 'remind', type: 'action', action: 'send', channel: 'sms', template_id: String(tpl.id), purpose: 'marketing', variables: { product: '三年定期' }, next: 'wait3' });
+  // the draft's page previews the stored definition the same way before it is submitted
+  await op.click('[data-testid=journey-preview]');
+  await op.waitForSelector('[data-testid=journey-preview-card]');
+  assert.equal(Number(await op.locator('[data-testid=preview-admitted]').textContent()), total);
+  assert.equal(await op.locator('[data-testid=flow-line]').count(), 3);
+  await stack.screenshot(op, 'journey-draft-preview');
+  await op.click('[data-testid=journey-submit]');
+  const approval = await pendingApproval(apApi, 'journey', journeyId);
+
+  const ap = await stack.newPage();
+  await signIn(ap, base, stack.users.approver);
+  await approveInQueue(stack, ap, approval.id, '触发、路径与文案已核对');
+  const live = (await opApi('GET', `/v1/journeys/${journeyId}`)).json;
+  assert.equal(live.state, 'live');
+  assert.equal(live.live.version, 1);
+  await op.reload();
+  await op.waitForSelector('text=运行中');
+  await stack.screenshot(op, 'journey-live');
+});
