@@ -576,12 +576,18 @@ TEST_F(WebhookTest, SentMessagesLeftWithoutARecordAreAdoptedAtStart) {
 }
 
 TEST_F(WebhookTest, RefusesUnusableConfiguration) {
-  options_.webhook.url = "https://sms.bank.example/send";
+  options_.webhook.url = "ftp://sms.bank.example/send";
   auto app = App::Open(options_);
   ASSERT_FALSE(app.ok());
-  EXPECT_NE(std::string(app.status().message()).find("https://"), std::string::npos)
+  EXPECT_NE(std::string(app.status().message()).find("webhook.url"), std::string::npos)
       << app.status();
   options_.webhook.url = platform_.Url();
+  // An https:// platform's extra CA bundle must be readable.
+  options_.http_client.ca_file = options_.data_dir + "/no-such-ca.pem";
+  app = App::Open(options_);
+  ASSERT_FALSE(app.ok());
+  EXPECT_NE(std::string(app.status().message()).find("ca_file"), std::string::npos) << app.status();
+  options_.http_client.ca_file.clear();
   options_.webhook.secret = "short";
   EXPECT_EQ(App::Open(options_).status().code(), absl::StatusCode::kInvalidArgument);
   options_.webhook.secret = kSecret;

@@ -347,7 +347,14 @@ int main(int argc, char** argv) {
                    "(default: none, every channel goes to the sandbox)")
       ->delimiter(',');
   serve->add_option("--webhook-url", serve_options.webhook.url,
-                    "The platform's http:// URL (https:// is not built yet)");
+                    "The platform's http:// or https:// URL");
+  serve->add_option("--http-ca-file", serve_options.http_client.ca_file,
+                    "PEM CA certificates trusted for outbound https:// besides the system's "
+                    "(a bank's internal CA)");
+  serve->add_option("--http-client-cert", serve_options.http_client.client_cert_file,
+                    "PEM client certificate for outbound mutual TLS (with --http-client-key)");
+  serve->add_option("--http-client-key", serve_options.http_client.client_key_file,
+                    "PEM private key of --http-client-cert");
   serve->add_option("--webhook-secret-file", webhook_secret_file,
                     "File holding the HMAC secret shared with the platform (or "
                     "MERCATOR_WEBHOOK_SECRET)");

@@ -51,10 +51,6 @@ absl::Status ValidateWebhookOptions(const WebhookOptions& o) {
     return absl::InvalidArgumentError(
         fmt::format("webhook.url: {}", std::string(url.status().message())));
   }
-  if (url->scheme != "http") {
-    return absl::InvalidArgumentError(
-        "webhook.url: only http:// is supported by this build (https:// is not built yet)");
-  }
   if (o.secret.size() < kMinSecretBytes) {
     return absl::InvalidArgumentError(
         fmt::format("webhook.secret: at least {} bytes", kMinSecretBytes));

@@ -39,7 +39,7 @@ struct WebhookOptions {
   // The channels delivered through the webhook ("sms", "app_push", ...); empty: none (every
   // channel stays on the sandbox).
   std::vector<std::string> channels;
-  std::string url;     // http://host[:port]/path (https:// is not built yet)
+  std::string url;     // http(s)://host[:port]/path
   std::string secret;  // the HMAC key shared with the platform, at least 16 bytes
   int64_t timeout_ms = 5000;
   int32_t max_attempts = 8;

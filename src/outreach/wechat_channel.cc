@@ -47,11 +47,6 @@ absl::Status CheckBase(std::string_view option, const std::string& url) {
     return absl::InvalidArgumentError(
         fmt::format("{}: {}", option, std::string(u.status().message())));
   }
-  if (u->scheme != "http") {
-    return absl::InvalidArgumentError(fmt::format(
-        "{}: only http:// is supported by this build (put a TLS proxy in front of WeChat)",
-        option));
-  }
   return absl::OkStatus();
 }
 

@@ -126,7 +126,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   RETURN_IF_ERROR(app->risk_rules_->Load());
   app->draw_guard_ =
       std::make_unique<activity::DrawGuard>(app->risk_rules_.get(), clock, options.draw_guard);
-  app->http_client_ = http::NewHttpClient();
+  ASSIGN_OR_RETURN(app->http_client_, http::NewHttpClient(options.http_client));
   app->verifier_ =
       std::make_unique<activity::HttpEligibilityVerifier>(app->http_client_.get(), clock);
   app->activities_->SetDrawProtection(app->draw_guard_.get(), app->verifier_.get());

@@ -124,6 +124,9 @@ struct AppOptions {
   // every channel stays on the sandbox), URL, secret, timeouts, retries; interval_ms 0: no
   // dispatcher thread (tests drive webhook_dispatcher()->RunOnce()).
   outreach::WebhookOptions webhook;
+  // Outbound HTTP(S) of the webhook and WeChat channels and the eligibility hook: an extra CA
+  // bundle for https:// peers (a bank's internal CA) and a client certificate for mutual TLS.
+  http::HttpClientOptions http_client;
   // Campaigns (campaign/campaign_service.h): the runner's tick and batch; interval_ms 0: no
   // runner thread (tests drive campaigns().RunOnce()).
   campaign::CampaignServiceOptions campaigns;
