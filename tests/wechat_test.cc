@@ -3,8 +3,10 @@
 // clock) that issues access tokens with an expiry, rejects expired or revoked ones with 40001
 // as WeChat does, answers sends from a script of errcodes, keeps WeCom group-send tasks whose
 // per-customer status the test sets as the manager would, and records every request.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <deque>
 #include <map>
@@ -15,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "http/server.h"
 #include "http/test_client.h"
+#include "openssl/sha.h"
 #include "outreach/wechat_channel.h"
 #include "outreach_test_util.h"
 #include "server/app.h"
@@ -38,6 +41,20 @@ constexpr char kAppSecret[] = "app-secret-for-tests";
 constexpr char kCorpId[] = "ww0123456789";
 constexpr char kCorpSecret[] = "corp-secret-for-tests";
 constexpr int64_t kExpiresIn = 7200;  // seconds, as WeChat issues them
+constexpr char kPushToken[] = "push-token-for-tests";
+
+// WeChat's push signature computed here with OpenSSL's SHA-1: the sorted concatenation of
+// token, timestamp and nonce.
+std::string Signature(const std::string& timestamp, const std::string& nonce) {
+  std::vector<std::string> parts = {kPushToken, timestamp, nonce};
+  std::sort(parts.begin(), parts.end());
+  const std::string joined = parts[0] + parts[1] + parts[2];
+  unsigned char d[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), d);
+  std::string hex;
+  for (unsigned char c : d) hex += fmt::format("{:02x}", c);
+  return hex;
+}
 
 class FakeWechat {
  public:
@@ -236,6 +253,7 @@ class WechatTest : public ::testing::Test {
     options_.wechat.poll_interval_ms = 60'000;
     options_.wechat.confirm_window_ms = 86'400'000;
     options_.wechat.interval_ms = 0;  // the test drives RunOnce
+    options_.wechat.oa_token = kPushToken;
     auto app = App::Open(options_);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
@@ -314,6 +332,27 @@ class WechatTest : public ::testing::Test {
     }
     ADD_FAILURE() << "message " << message_id << " not in " << h;
     return nullptr;
+  }
+
+  // WeChat pushing to the account's server URL, signed for `at_ms`.
+  http::HttpResult Push(const std::string& xml, int64_t at_ms = 0,
+                        const std::string& signature = "") {
+    const std::string ts = std::to_string((at_ms > 0 ? at_ms : clock_.NowMs()) / 1000);
+    const std::string nonce = "1514257";
+    const std::string sig = signature.empty() ? Signature(ts, nonce) : signature;
+    http::TestClient client(app_->port());
+    return client.Fetch("POST",
+                        "/wechat/oa/push?signature=" + sig + "&timestamp=" + ts + "&nonce=" + nonce,
+                        xml, {{"content-type", "text/xml"}});
+  }
+  std::string JobFinished(const std::string& openid, const std::string& msgid,
+                          const std::string& status) {
+    return fmt::format(
+        "<xml><ToUserName><![CDATA[gh_bank]]></ToUserName><FromUserName><![CDATA[{}]]>"
+        "</FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>{}</MsgID>"
+        "<Status><![CDATA[{}]]></Status></xml>",
+        openid, clock_.NowMs() / 1000, msgid, status);
   }
 
   TempDir dir_;
@@ -585,6 +624,83 @@ TEST_F(WechatTest, MessagesACrashLeftWithoutARecordAreAdoptedAtStart) {
   ASSERT_EQ(sends.size(), 2u);
   EXPECT_EQ(sends[1].at("data").at("thing1").at("value").as_string(), "理财产品B已到账");
   EXPECT_EQ(Record(first.message_id).state, "sent");
+}
+
+TEST_F(WechatTest, PushUrlCheckEchoesOnlyForTheRightSignatureAndTime) {
+  const std::string ts = std::to_string(clock_.NowMs() / 1000);
+  http::TestClient client(app_->port());
+  http::HttpResult r = client.Fetch("GET", "/wechat/oa/push?signature=" + Signature(ts, "n1") +
+                                               "&timestamp=" + ts + "&nonce=n1&echostr=e-4242");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "e-4242");
+  r = client.Fetch("GET", "/wechat/oa/push?signature=" + Signature(ts, "n2") + "&timestamp=" + ts +
+                              "&nonce=n1&echostr=e-4242");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("signature"), std::string::npos) << r.body;
+  // Ten minutes old, even well signed.
+  const std::string old = std::to_string(clock_.NowMs() / 1000 - 600);
+  r = client.Fetch("GET", "/wechat/oa/push?signature=" + Signature(old, "n1") +
+                              "&timestamp=" + old + "&nonce=n1&echostr=x");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("timestamp"), std::string::npos) << r.body;
+  // A POST with a wrong signature changes nothing; malformed XML names what is wrong.
+  EXPECT_EQ(Push(JobFinished("o1", "1", "success"), 0, std::string(40, 'a')).status, 403);
+  r = Push("<xml><ToUserName>gh</ToUserName>");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("xml"), std::string::npos) << r.body;
+  r = Push(
+      "<xml><ToUserName>gh</ToUserName><CreateTime>1</CreateTime><MsgType>event</MsgType>"
+      "</xml>");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("xml.FromUserName"), std::string::npos) << r.body;
+}
+
+TEST_F(WechatTest, JobFinishedPushesBecomeReceiptsAndAnUnfollowUnbinds) {
+  const int64_t tmpl = OaTemplate();
+  Bind("C1", {{"openid", "oC1"}});
+  Bind("C2", {{"openid", "oC2"}});
+  const std::string m1 = Send("C1", "wechat_oa", tmpl, "service", "k1").message_id;
+  const std::string m2 = Send("C2", "wechat_oa", tmpl, "service", "k2").message_id;
+  EXPECT_EQ(Run().sent, 2);
+  const std::string msgid1 = Record(m1).gateway_id, msgid2 = Record(m2).gateway_id;
+  ASSERT_FALSE(msgid1.empty());
+  ASSERT_NE(msgid1, msgid2);
+
+  http::HttpResult r = Push(JobFinished("oC1", msgid1, "success"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "success");
+  json::value receipt = Receipt("C1", m1);
+  ASSERT_FALSE(receipt.is_null());
+  EXPECT_EQ(Str(receipt, "status"), "delivered") << receipt;
+  // WeChat retries a push it got no answer to: the same receipt, once.
+  EXPECT_EQ(Push(JobFinished("oC1", msgid1, "success")).status, 200);
+  EXPECT_EQ(Str(Receipt("C1", m1), "status"), "delivered");
+
+  EXPECT_EQ(Push(JobFinished("oC2", msgid2, "failed:user block")).status, 200);
+  receipt = Receipt("C2", m2);
+  ASSERT_FALSE(receipt.is_null());
+  EXPECT_EQ(Str(receipt, "status"), "failed") << receipt;
+  EXPECT_EQ(Str(receipt, "reason"), "user_block") << receipt;
+  // A msgid Mercator never sent is acknowledged (WeChat would retry otherwise) and ignored.
+  r = Push(JobFinished("oC9", "99999999", "success"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["x-mercator-push"], "unknown_message");
+
+  // C1 unfollows: the openid is unbound, so the next message fails at once, before WeChat.
+  r =
+      Push(fmt::format("<xml><ToUserName>gh_bank</ToUserName><FromUserName>oC1</FromUserName>"
+                       "<CreateTime>{}</CreateTime><MsgType>event</MsgType>"
+                       "<Event>unsubscribe</Event></xml>",
+                       clock_.NowMs() / 1000));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-mercator-push"], "unbound");
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", "/v1/customers/C1/wechat"), 200), "openid"), "");
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", "/v1/customers/C2/wechat"), 200), "openid"), "oC2");
+  const outreach::SendResult again = Send("C1", "wechat_oa", tmpl, "service", "k3");
+  EXPECT_EQ(again.outcome, outreach::SendResult::Outcome::kFailed);
+  EXPECT_NE(again.reason.find("no openid"), std::string::npos) << again.reason;
+  Run();
+  EXPECT_EQ(wechat_.sends().size(), 2u);
 }
 
 }  // namespace

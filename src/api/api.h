@@ -81,6 +81,7 @@ class WechatRepository;
 
 namespace mercator::outreach {
 class WebhookDispatcher;
+class WechatPushHandler;
 }  // namespace mercator::outreach
 
 namespace mercator::api {
@@ -149,6 +150,8 @@ struct ApiContext {
   outreach::WebhookDispatcher* webhook_dispatcher = nullptr;
   // WeChat/WeCom bindings of customers and WeChat templates (wechat_api.cc); routes when set.
   WechatRepository* wechat_repository = nullptr;
+  // WeChat's pushes to /wechat/oa/push (outreach/wechat_push.h); the route when set.
+  outreach::WechatPushHandler* wechat_push = nullptr;
   // Outreach campaigns (campaigns_api.cc); routes only when set.
   campaign::CampaignService* campaigns = nullptr;
   // In-app placements (placements_api.cc); routes only when set (with outreach).

@@ -5,7 +5,10 @@
 //   contact); audited as wechat.binding;
 // - PUT/GET /v1/templates/{id}/wechat (templates:write / templates:read): the official-account
 //   template behind a wechat_oa service template (WeChat template id, data field keys filled
-//   by the body's lines, default H5 link); audited as wechat.template.
+//   by the body's lines, default H5 link); audited as wechat.template;
+// - GET/POST /wechat/oa/push (public, verified by WeChat's signature with the configured token;
+//   outreach/wechat_push.h): the account's server URL. GET answers WeChat's URL check with
+//   echostr; POST takes a push (XML) and answers "success" as WeChat expects.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,6 +18,7 @@
 #include "api/json_util.h"
 #include "api/outreach_api.h"
 #include "outreach/templates.h"
+#include "outreach/wechat_push.h"
 #include "store/wechat_repository.h"
 
 namespace mercator::api {
@@ -67,6 +71,30 @@ void RegisterWechatRoutes(http::Router& router, ApiContext& ctx) {
   using http::Auth;
   using http::Method;
   if (ctx.wechat_repository == nullptr || ctx.templates == nullptr) return;
+
+  if (ctx.wechat_push != nullptr) {
+    outreach::WechatPushHandler& push = *ctx.wechat_push;
+    auto verify = [&push](const http::Request& req) {
+      return push.Verify(req.Query("signature").value_or(""), req.Query("timestamp").value_or(""),
+                         req.Query("nonce").value_or(""));
+    };
+    router.Add(Method::kGet, "/wechat/oa/push", Auth::kPublic, [verify](http::Request& req) {
+      if (absl::Status s = verify(req); !s.ok()) return ErrorResponse(s);
+      return http::Response::Text(200, std::string(req.Query("echostr").value_or("")),
+                                  "text/plain; charset=utf-8");
+    });
+    router.Add(
+        Method::kPost, "/wechat/oa/push", Auth::kPublic, [verify, &push](http::Request& req) {
+          if (absl::Status s = verify(req); !s.ok()) return ErrorResponse(s);
+          absl::StatusOr<outreach::WechatPush> p = outreach::ParseWechatPush(req.body);
+          if (!p.ok()) return ErrorResponse(p.status());
+          absl::StatusOr<std::string> done = push.Apply(*p);
+          if (!done.ok()) return ErrorResponse(done.status());
+          http::Response r = http::Response::Text(200, "success", "text/plain; charset=utf-8");
+          r.headers["x-mercator-push"] = *done;
+          return r;
+        });
+  }
 
   // Body: {"openid", "wecom_external_userid", "wecom_sender"} (each optional, "" clears it;
   // the external contact and its sender go together). 200 with the binding.

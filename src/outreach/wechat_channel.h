@@ -48,10 +48,14 @@ namespace mercator::outreach {
 
 struct WechatOptions {
   // The official account: enabled when oa_base_url is set ("https://api.weixin.qq.com" in
-  // production; this build's HTTP client speaks http:// only, so a TLS proxy in between).
+  // production, or an egress proxy's http:// URL).
   std::string oa_base_url;
   std::string oa_appid;
   std::string oa_appsecret;  // from a file or MERCATOR_WECHAT_APPSECRET, never a flag value
+  // The token of the account's server configuration (消息推送): pushes to /wechat/oa/push are
+  // verified with it (outreach/wechat_push.h); empty: that route is not served. From a file or
+  // MERCATOR_WECHAT_TOKEN.
+  std::string oa_token;
   // WeCom: enabled when wecom_base_url is set ("https://qyapi.weixin.qq.com").
   std::string wecom_base_url;
   std::string wecom_corpid;

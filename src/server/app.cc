@@ -249,6 +249,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
         clock, options.wechat);
     if (options.wechat.oa_enabled()) channels["wechat_oa"] = app->wechat_channel_.get();
     if (options.wechat.wecom_enabled()) channels["wecom"] = app->wechat_channel_.get();
+    if (options.wechat.oa_enabled() && !options.wechat.oa_token.empty()) {
+      app->wechat_push_ = std::make_unique<outreach::WechatPushHandler>(
+          options.wechat.oa_token, app->wechat_repository_.get(), app->webhook_repository_.get(),
+          app->audit_.get(), clock);
+    }
     ASSIGN_OR_RETURN(int64_t adopted, app->wechat_channel_->Adopt());
     if (adopted > 0) {
       Log(Severity::kWarn, "wechat: adopted messages without an outbound record",
@@ -326,6 +331,7 @@ absl::Status App::Start() {
   ctx.webhook_repository = webhook_repository_.get();
   ctx.webhook_dispatcher = webhook_dispatcher_.get();
   ctx.wechat_repository = wechat_repository_.get();
+  ctx.wechat_push = wechat_push_.get();
   api::RegisterAll(*router_, ctx);
   // API clients' signed requests (MCT-HMAC-SHA256, auth/request_signing.h).
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());

@@ -44,6 +44,7 @@
 #include "outreach/templates.h"
 #include "outreach/webhook_channel.h"
 #include "outreach/wechat_channel.h"
+#include "outreach/wechat_push.h"
 #include "placement/placement_service.h"
 #include "reward/coupons.h"
 #include "reward/fulfilment.h"
@@ -274,6 +275,7 @@ class App {
   // The WeChat channels over http_client_ and the receipts of webhook_repository_.
   std::unique_ptr<WechatRepository> wechat_repository_;
   std::unique_ptr<outreach::WechatChannel> wechat_channel_;
+  std::unique_ptr<outreach::WechatPushHandler> wechat_push_;  // with an oa_token
   std::unique_ptr<outreach::OutreachService> outreach_;
   std::unique_ptr<WorkbenchRepository> workbench_repository_;
   std::unique_ptr<workbench::WorkbenchService> workbench_;

@@ -66,6 +66,8 @@ class WechatRepository {
   // Replaces the customer's binding.
   virtual absl::Status PutBinding(const WechatBinding& binding) = 0;
   virtual absl::StatusOr<std::optional<WechatBinding>> GetBinding(std::string_view customer) = 0;
+  // Customers bound to an official-account openid (normally one).
+  virtual absl::StatusOr<std::vector<std::string>> FindByOpenid(std::string_view openid) = 0;
 
   virtual absl::Status PutTemplate(const WechatTemplateRow& row) = 0;
   virtual absl::StatusOr<std::optional<WechatTemplateRow>> GetTemplate(int64_t template_id) = 0;
@@ -86,6 +88,10 @@ class WechatRepository {
   virtual absl::StatusOr<bool> Transition(const WechatOutboundRow& row, std::string_view from_state,
                                           int64_t now_ms) = 0;
   virtual absl::StatusOr<std::optional<WechatOutboundRow>> Get(int64_t message_id) = 0;
+  // The message whose record of `channel` has WeChat's id `gateway_id` (a template message's
+  // msgid), if any.
+  virtual absl::StatusOr<std::optional<int64_t>> FindByGateway(std::string_view channel,
+                                                               std::string_view gateway_id) = 0;
   // Records per (channel, state).
   virtual absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> CountByState() = 0;
 };

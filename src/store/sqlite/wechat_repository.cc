@@ -90,6 +90,23 @@ class SqliteWechatRepository final : public WechatRepository {
     return b;
   }
 
+  absl::StatusOr<std::vector<std::string>> FindByOpenid(std::string_view openid) override {
+    std::vector<std::string> out;
+    if (openid.empty()) return out;
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare("SELECT customer FROM wechat_bindings WHERE openid = ? "
+                                           "AND openid != '' ORDER BY customer LIMIT 100",
+                                           "wechat: finding an openid"));
+    s.BindText(1, openid);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.emplace_back(s.ColumnText(0));
+    }
+    return out;
+  }
+
   absl::Status PutTemplate(const WechatTemplateRow& t) override {
     Db::WriterLease writer(db_);
     ASSIGN_OR_RETURN(
@@ -213,6 +230,20 @@ class SqliteWechatRepository final : public WechatRepository {
     ASSIGN_OR_RETURN(std::vector<WechatOutboundRow> rows, Collect(s));
     if (rows.empty()) return std::nullopt;
     return rows.front();
+  }
+
+  absl::StatusOr<std::optional<int64_t>> FindByGateway(std::string_view channel,
+                                                       std::string_view gateway_id) override {
+    if (gateway_id.empty()) return std::nullopt;
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(
+                                      "SELECT message_id FROM wechat_outbound WHERE gateway_id = "
+                                      "? AND channel = ? ORDER BY message_id DESC LIMIT 1",
+                                      "wechat: finding a msgid"));
+    s.BindText(1, gateway_id).BindText(2, channel);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::nullopt;
+    return s.ColumnInt64(0);
   }
 
   absl::StatusOr<std::map<std::pair<std::string, std::string>, int64_t>> CountByState() override {

@@ -1,0 +1,158 @@
+#include "outreach/wechat_push.h"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+#include <vector>
+
+#include "auth/audit.h"
+#include "common/status_macros.h"
+
+namespace mercator::outreach {
+
+namespace {
+
+constexpr int64_t kMaxSkewSeconds = 300;
+constexpr size_t kMaxXmlBytes = 64 * 1024;
+
+}  // namespace
+
+std::string WechatSignature(std::string_view token, std::string_view timestamp,
+                            std::string_view nonce) {
+  std::array<std::string_view, 3> parts = {token, timestamp, nonce};
+  std::sort(parts.begin(), parts.end());
+  std::string joined;
+  for (std::string_view p : parts) joined += p;
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
+  std::string hex;
+  for (unsigned char c : digest) hex += fmt::format("{:02x}", c);
+  return hex;
+}
+
+absl::StatusOr<WechatPush> ParseWechatPush(std::string_view xml) {
+  if (xml.size() > kMaxXmlBytes) {
+    return absl::InvalidArgumentError(fmt::format("xml: longer than {} bytes", kMaxXmlBytes));
+  }
+  namespace pt = boost::property_tree;
+  pt::ptree tree;
+  try {
+    std::istringstream in{std::string(xml)};
+    pt::read_xml(in, tree, pt::xml_parser::no_comments);
+  } catch (const pt::xml_parser_error& e) {
+    return absl::InvalidArgumentError(fmt::format("xml: not well-formed ({})", e.message()));
+  }
+  const auto root = tree.get_child_optional("xml");
+  if (!root) return absl::InvalidArgumentError("xml: the root element must be <xml>");
+  auto text = [&](const char* name) { return root->get<std::string>(name, ""); };
+  WechatPush p;
+  p.to_user = text("ToUserName");
+  p.from_user = text("FromUserName");
+  p.msg_type = text("MsgType");
+  p.event = text("Event");
+  p.msg_id = text("MsgID");
+  if (p.msg_id.empty()) p.msg_id = text("MsgId");
+  p.status = text("Status");
+  for (const char* required : {"ToUserName", "FromUserName", "MsgType"}) {
+    if (text(required).empty()) {
+      return absl::InvalidArgumentError(fmt::format("xml.{}: is required", required));
+    }
+  }
+  const std::string created = text("CreateTime");
+  auto [end, ec] = std::from_chars(created.data(), created.data() + created.size(), p.create_time);
+  if (created.empty() || ec != std::errc() || end != created.data() + created.size()) {
+    return absl::InvalidArgumentError("xml.CreateTime: must be Unix seconds");
+  }
+  if (p.event == "TEMPLATESENDJOBFINISH" && (p.msg_id.empty() || p.status.empty())) {
+    return absl::InvalidArgumentError(fmt::format("xml.{}: is required for TEMPLATESENDJOBFINISH",
+                                                  p.msg_id.empty() ? "MsgID" : "Status"));
+  }
+  return p;
+}
+
+WechatPushHandler::WechatPushHandler(std::string token, WechatRepository* wechat,
+                                     WebhookRepository* receipts, auth::AuditLog* audit,
+                                     const Clock* clock)
+    : token_(std::move(token)),
+      wechat_(wechat),
+      receipts_(receipts),
+      audit_(audit),
+      clock_(clock) {}
+
+absl::Status WechatPushHandler::Verify(std::string_view signature, std::string_view timestamp,
+                                       std::string_view nonce) const {
+  int64_t ts = 0;
+  auto [end, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
+  if (timestamp.empty() || ec != std::errc() || end != timestamp.data() + timestamp.size()) {
+    return absl::PermissionDeniedError("timestamp: must be Unix seconds");
+  }
+  if (std::llabs(ts - clock_->NowMs() / 1000) > kMaxSkewSeconds) {
+    return absl::PermissionDeniedError("timestamp: more than 5 minutes from the server's clock");
+  }
+  const std::string expected = WechatSignature(token_, timestamp, nonce);
+  if (signature.size() != expected.size() ||
+      CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
+    return absl::PermissionDeniedError("signature: does not match the configured token");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> WechatPushHandler::Apply(const WechatPush& push) {
+  const int64_t now = clock_->NowMs();
+  if (push.msg_type != "event") return std::string("ignored");
+  if (push.event == "TEMPLATESENDJOBFINISH") {
+    ASSIGN_OR_RETURN(std::optional<int64_t> message,
+                     wechat_->FindByGateway("wechat_oa", push.msg_id));
+    if (!message) return std::string("unknown_message");
+    ReceiptRow r;
+    r.message_id = *message;
+    if (push.status == "success") {
+      r.status = "delivered";
+    } else {
+      r.status = "failed";
+      // "failed:user block" -> "user_block", "failed: system failed" -> "system_failed".
+      std::string reason = push.status.starts_with("failed:") ? push.status.substr(7) : push.status;
+      reason.erase(0, reason.find_first_not_of(' '));
+      std::replace(reason.begin(), reason.end(), ' ', '_');
+      r.reason = reason.empty() ? "failed" : reason;
+    }
+    r.occurred_ms = push.create_time * 1000;
+    r.recorded_by = "wechat:push";
+    r.recorded_ms = now;
+    RETURN_IF_ERROR(receipts_->RecordReceipt(r).status());
+    return r.status;
+  }
+  if (push.event == "unsubscribe") {
+    // The customer unfollowed: the account can no longer reach them, so the openid is unbound
+    // and a send to wechat_oa is refused at once (a campaign falls back to its next channel)
+    // instead of failing at WeChat with 43004.
+    ASSIGN_OR_RETURN(std::vector<std::string> customers, wechat_->FindByOpenid(push.from_user));
+    for (const std::string& customer : customers) {
+      ASSIGN_OR_RETURN(std::optional<WechatBinding> b, wechat_->GetBinding(customer));
+      if (!b || b->openid != push.from_user) continue;
+      b->openid.clear();
+      b->updated_by = "wechat:push";
+      b->updated_ms = now;
+      RETURN_IF_ERROR(wechat_->PutBinding(*b));
+      auth::AuditEvent e;
+      e.actor = b->updated_by;
+      e.action = "wechat.unfollow";
+      e.object_type = "customer";
+      e.object_id = customer;
+      e.detail = R"({"channel":"wechat_oa","openid":"unbound"})";
+      RETURN_IF_ERROR(audit_->Append(e));
+    }
+    return std::string(customers.empty() ? "ignored" : "unbound");
+  }
+  return std::string("ignored");
+}
+
+}  // namespace mercator::outreach
