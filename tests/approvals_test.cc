@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <random>
 
+#include "common/clock.h"
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
@@ -25,6 +26,9 @@ class ApprovalsHttpTest : public ::testing::Test {
     options.data_dir = dir_.string();
     options.port = 0;
     options.io_threads = 2;
+    options.clock = &clock_;
+    // Sessions outlive the export approvals' day, so a test can step past it.
+    options.staff.idle_timeout_ms = options.staff.absolute_timeout_ms = 7LL * 24 * 3600 * 1000;
     auto app = App::Open(options);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
@@ -86,6 +90,7 @@ class ApprovalsHttpTest : public ::testing::Test {
     return v.is_object() ? v.at("entries").as_array() : json::array();
   }
 
+  FakeClock clock_{SystemClock::Get()->NowMs()};
   std::filesystem::path dir_;
   std::unique_ptr<App> app_;
   std::unique_ptr<SessionClient> setup_, olivia_, otto_, alex_, bo_, audrey_;
@@ -145,6 +150,25 @@ TEST_F(ApprovalsHttpTest, ExportNeedsAnotherPersonsApproval) {
   EXPECT_EQ(downloads[0].at("detail").at("approval_id"), req.at("id"));
   json::value verify = Expect(*audrey_, "GET", "/v1/audit/verify", {}, 200);
   EXPECT_EQ(verify.at("ok"), true) << verify;
+}
+
+TEST_F(ApprovalsHttpTest, ApprovedExportExpiresAfterADay) {
+  json::value req = Expect(*olivia_, "POST", exports_, {}, 201);
+  ASSERT_TRUE(req.is_object());
+  Expect(*alex_, "POST", ApprovalPath(req, "approve"), R"({"comment":"ok"})", 200);
+  clock_.Advance(24LL * 3600 * 1000 - 1);
+  EXPECT_EQ(olivia_->Fetch("GET", members_).status, 200);
+  clock_.Advance(1);
+  json::value p = Expect(*olivia_, "GET", members_, {}, 403);
+  EXPECT_NE(Detail(p).find("approval " + json::serialize(req.at("id")) + " expired at"),
+            std::string::npos)
+      << p;
+  EXPECT_EQ(AuditEntries("export.download").size(), 1u);
+  // A new request, approved again, opens the download again for another day.
+  json::value again = Expect(*olivia_, "POST", exports_, {}, 201);
+  ASSERT_TRUE(again.is_object());
+  Expect(*alex_, "POST", ApprovalPath(again, "approve"), R"({"comment":"again"})", 200);
+  EXPECT_EQ(olivia_->Fetch("GET", members_).status, 200);
 }
 
 TEST_F(ApprovalsHttpTest, SelfApprovalIsRefusedForAUserHoldingBothRoles) {

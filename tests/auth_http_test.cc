@@ -254,6 +254,39 @@ TEST_F(AuthHttpTest, SignInAttemptsAreRateLimitedPerAddress) {
   EXPECT_EQ(PostLogin("hal", pw).status, 200);
 }
 
+TEST_F(AuthHttpTest, CustomerLookupsAreRateLimitedPerCaller) {
+  AppOptions options;
+  options.lookup_rate = {0.5, 3.0, 1000};
+  ASSERT_NO_FATAL_FAILURE(Boot(options));
+  auto olga = SessionClient::SignInAs(*app_, "olga", {"operator"});
+  auto otis = SessionClient::SignInAs(*app_, "otis", {"operator"});
+  auto root = SessionClient::SignInAs(*app_, "root", {"admin"});
+  ASSERT_TRUE(olga && otis && root);
+  ASSERT_EQ(root->Fetch("POST", "/v1/customers/batch",
+                        R"({"customers":[{"external_id":"C1","phone":"13812341234"}]})")
+                .status,
+            200);
+  // Walking through numbers: the first few answer, then 429 until a token refills.
+  for (int i = 0; i < 3; ++i) {
+    http::HttpResult r = olga->Fetch("POST", "/v1/customers/lookup",
+                                     R"({"phone":"1381234123)" + std::to_string(i) + R"("})");
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  http::HttpResult limited =
+      olga->Fetch("POST", "/v1/customers/lookup", R"({"phone":"13812341234"})");
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.Header("content-type"), "application/problem+json");
+  EXPECT_EQ(limited.Header("retry-after"), "2");
+  EXPECT_EQ(limited.body.find("C1"), std::string::npos);
+  // Another caller has a budget of its own.
+  http::HttpResult other =
+      otis->Fetch("POST", "/v1/customers/lookup", R"({"phone":"13812341234"})");
+  EXPECT_EQ(other.status, 200) << other.body;
+  EXPECT_NE(other.body.find("C1"), std::string::npos) << other.body;
+  clock_.Advance(2000);
+  EXPECT_EQ(olga->Fetch("POST", "/v1/customers/lookup", R"({"phone":"13812341234"})").status, 200);
+}
+
 TEST_F(AuthHttpTest, UsersApiManagesAccountsAndAuditsEveryChange) {
   ASSERT_NO_FATAL_FAILURE(Boot());
   auto admin = SessionClient::SignInAs(*app_, "root", {"admin"});
