@@ -1,9 +1,12 @@
 // Staff sign-in over HTTP against the real App: cookies, CSRF, expiry, lock-out, the sign-in
 // rate limit, answers that do not reveal whether a user exists, the users API and its audit
-// trail.
+// trail, `mercator init` and `mercator user ...` against the running server, and the rate
+// limit of customer lookups.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 
@@ -285,6 +288,84 @@ TEST_F(AuthHttpTest, CustomerLookupsAreRateLimitedPerCaller) {
   EXPECT_NE(other.body.find("C1"), std::string::npos) << other.body;
   clock_.Advance(2000);
   EXPECT_EQ(olga->Fetch("POST", "/v1/customers/lookup", R"({"phone":"13812341234"})").status, 200);
+}
+
+// Runs `mercator --data <dir> <args>`; returns the exit code and stdout + stderr.
+std::pair<int, std::string> Cli(const std::string& data_dir, const std::string& args) {
+  const std::string command =
+      std::string("'") + MERCATOR_BINARY + "' --data '" + data_dir + "' " + args + " 2>&1";
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return {-1, out};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string PasswordIn(const std::string& out) {
+  const std::string key = "password: ";
+  const size_t at = out.rfind(key);
+  if (at == std::string::npos) return "";
+  return out.substr(at + key.size(), out.find('\n', at) - at - key.size());
+}
+
+TEST_F(AuthHttpTest, CliManagesUsersOfTheRunningServer) {
+  ASSERT_NO_FATAL_FAILURE(Boot());
+  const std::string data = dir_.path();
+  // The first admin, printed once; a second init is refused.
+  auto [rc, out] = Cli(data, "init --username boss");
+  ASSERT_EQ(rc, 0) << out;
+  const std::string boss_password = PasswordIn(out);
+  ASSERT_FALSE(boss_password.empty()) << out;
+  auto [rc2, out2] = Cli(data, "init --username other");
+  EXPECT_NE(rc2, 0) << out2;
+  EXPECT_EQ(out2.find("password: "), std::string::npos) << out2;
+  auto boss = SessionClient::Login(app_->port(), "boss", boss_password);
+  ASSERT_TRUE(boss->ok()) << boss->login_result().body;
+  EXPECT_NE(boss->login_result().body.find("\"password_change_required\":true"), std::string::npos);
+
+  auto [rc3, out3] = Cli(data, "user add --username carl --role analyst,auditor");
+  ASSERT_EQ(rc3, 0) << out3;
+  const std::string carl_password = PasswordIn(out3);
+  auto carl = SessionClient::Login(app_->port(), "carl", carl_password);
+  ASSERT_TRUE(carl->ok()) << carl->login_result().body;
+  EXPECT_EQ(carl->Fetch("GET", "/v1/audit").status, 200);
+
+  auto [rc4, list] = Cli(data, "user list");
+  ASSERT_EQ(rc4, 0) << list;
+  EXPECT_NE(list.find("boss"), std::string::npos) << list;
+  EXPECT_NE(list.find("analyst,auditor"), std::string::npos) << list;
+  EXPECT_EQ(list.find("argon2"), std::string::npos) << list;
+  EXPECT_EQ(list.find(carl_password), std::string::npos) << list;
+
+  // Disabling ends the open session at once, and sign-in fails like a wrong password.
+  ASSERT_EQ(Cli(data, "user disable carl").first, 0);
+  EXPECT_EQ(carl->Fetch("GET", "/v1/auth/me").status, 401);
+  http::HttpResult refused = PostLogin("carl", carl_password);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.body, PostLogin("nobody-at-all", carl_password).body);
+  ASSERT_EQ(Cli(data, "user enable carl").first, 0);
+  EXPECT_EQ(PostLogin("carl", carl_password).status, 200);
+
+  // A reset ends the sessions and replaces the password.
+  auto [rc5, out5] = Cli(data, "user reset-password boss");
+  ASSERT_EQ(rc5, 0) << out5;
+  const std::string fresh = PasswordIn(out5);
+  ASSERT_FALSE(fresh.empty());
+  EXPECT_NE(fresh, boss_password);
+  EXPECT_EQ(boss->Fetch("GET", "/v1/auth/me").status, 401);
+  EXPECT_EQ(PostLogin("boss", boss_password).status, 401);
+  EXPECT_EQ(PostLogin("boss", fresh).status, 200);
+  // The last admin cannot be disabled.
+  EXPECT_NE(Cli(data, "user disable boss").first, 0);
+
+  // Each change is audited with the command as the actor.
+  for (const char* action : {"user.create", "user.update", "user.password_reset"}) {
+    EXPECT_FALSE(Audit(action).empty()) << action;
+  }
+  EXPECT_EQ(Audit("user.password_reset")[0].actor, "system:cli:user-reset-password");
 }
 
 TEST_F(AuthHttpTest, UsersApiManagesAccountsAndAuditsEveryChange) {
