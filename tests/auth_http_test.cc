@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 
+#include "auth/request_signing.h"
 #include "auth/staff_service.h"
 #include "common/clock.h"
 #include "http/test_client.h"
@@ -255,6 +256,52 @@ TEST_F(AuthHttpTest, SignInAttemptsAreRateLimitedPerAddress) {
   EXPECT_EQ(limited.Header("retry-after"), "60");
   clock_.Advance(60 * 1000);
   EXPECT_EQ(PostLogin("hal", pw).status, 200);
+}
+
+TEST_F(AuthHttpTest, RefusedSignaturesAreRateLimitedPerAddress) {
+  AppOptions options;
+  options.auth_failure_rate = {1.0 / 60.0, 3.0, 1000};
+  ASSERT_NO_FATAL_FAILURE(Boot(options));
+  auto alice = SessionClient::SignInAs(*app_, "alice", {"analyst"});
+  ASSERT_TRUE(alice);
+  // Requests without credentials and stale session cookies do not count (many staff may sit
+  // behind one proxy address).
+  const http::Headers stale_cookie{{"cookie", "mct_session=" + std::string(64, 'a')}};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(anon_->Fetch("GET", "/v1/tags").status, 401);
+    EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, stale_cookie).status, 401);
+  }
+  // Forged signatures do.
+  const auto forged = [&](int i) {
+    return http::Headers{{"authorization", "MCT-HMAC-SHA256 Credential=ck_000000000000000" +
+                                               std::to_string(i) +
+                                               ", Timestamp=" + std::to_string(clock_.NowMs()) +
+                                               ", Nonce=0123456789abcdef" + std::to_string(i) +
+                                               ", Signature=" + std::string(64, '0')}};
+  };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, forged(i)).status, 401);
+  }
+  // The address is out of attempts: its signed requests are refused before the signature is
+  // checked, a right one included, until a token refills; its staff sessions go on.
+  auto created = app_->api_clients().Create("App", {"events"}, "user:test");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const auto genuine = [&] {
+    return http::Headers{
+        {"authorization",
+         auth::SignRequest(created->client.key_id, created->secret, "GET", "/v1/whoami", "",
+                           clock_.NowMs(), auth::RandomNonce())}};
+  };
+  http::HttpResult limited = anon_->Fetch("GET", "/v1/tags", {}, forged(4));
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.Header("content-type"), "application/problem+json");
+  EXPECT_EQ(limited.Header("retry-after"), "60");
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/whoami", {}, genuine()).status, 429);
+  EXPECT_EQ(alice->Fetch("GET", "/v1/tags").status, 200);
+  clock_.Advance(60 * 1000);
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/whoami", {}, genuine()).status, 200);
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, forged(5)).status, 401);
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, forged(6)).status, 429);
 }
 
 TEST_F(AuthHttpTest, CustomerLookupsAreRateLimitedPerCaller) {

@@ -97,6 +97,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock, options.staff);
   app->login_limiter_ = std::make_unique<auth::RateLimiter>(options.login_rate, clock);
   app->lookup_limiter_ = std::make_unique<auth::RateLimiter>(options.lookup_rate, clock);
+  app->auth_failure_limiter_ =
+      std::make_unique<auth::RateLimiter>(options.auth_failure_rate, clock);
   app->api_client_repository_ = NewSqliteApiClientRepository(*app->store_, clock);
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
@@ -334,7 +336,8 @@ absl::Status App::Start() {
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
   router_->SetAuthenticator(api::MakeAuthenticator(
       staff_.get(), std::move(verify_signed),
-      api::CustomerTokenVerifierFor(customer_tokens_.get(), api_clients_.get())));
+      api::CustomerTokenVerifierFor(customer_tokens_.get(), api_clients_.get()),
+      auth_failure_limiter_.get()));
 
   http::ServerOptions so;
   so.address = options_.address;
