@@ -1,11 +1,15 @@
 // Maker-checker and the audit API end to end: the real App over HTTP with staff sessions.
 // The first object that needs approval is the member export of an audience snapshot.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <mutex>
 #include <random>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "http/test_client.h"
 #include "server/app.h"
 #include "session_client.h"
@@ -25,6 +29,9 @@ class ApprovalsHttpTest : public ::testing::Test {
     options.data_dir = dir_.string();
     options.port = 0;
     options.io_threads = 2;
+    options.clock = &clock_;
+    // Sessions outlive the export approvals' day, so a test can step past it.
+    options.staff.idle_timeout_ms = options.staff.absolute_timeout_ms = 7LL * 24 * 3600 * 1000;
     auto app = App::Open(options);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
@@ -86,6 +93,7 @@ class ApprovalsHttpTest : public ::testing::Test {
     return v.is_object() ? v.at("entries").as_array() : json::array();
   }
 
+  FakeClock clock_{SystemClock::Get()->NowMs()};
   std::filesystem::path dir_;
   std::unique_ptr<App> app_;
   std::unique_ptr<SessionClient> setup_, olivia_, otto_, alex_, bo_, audrey_;
@@ -143,6 +151,70 @@ TEST_F(ApprovalsHttpTest, ExportNeedsAnotherPersonsApproval) {
   EXPECT_EQ(downloads[0].at("actor"), "user:olivia");
   EXPECT_EQ(downloads[0].at("detail").at("count"), 2);
   EXPECT_EQ(downloads[0].at("detail").at("approval_id"), req.at("id"));
+  json::value verify = Expect(*audrey_, "GET", "/v1/audit/verify", {}, 200);
+  EXPECT_EQ(verify.at("ok"), true) << verify;
+}
+
+TEST_F(ApprovalsHttpTest, ApprovedExportExpiresAfterADay) {
+  json::value req = Expect(*olivia_, "POST", exports_, {}, 201);
+  ASSERT_TRUE(req.is_object());
+  Expect(*alex_, "POST", ApprovalPath(req, "approve"), R"({"comment":"ok"})", 200);
+  clock_.Advance(24LL * 3600 * 1000 - 1);
+  EXPECT_EQ(olivia_->Fetch("GET", members_).status, 200);
+  clock_.Advance(1);
+  json::value p = Expect(*olivia_, "GET", members_, {}, 403);
+  EXPECT_NE(Detail(p).find("approval " + json::serialize(req.at("id")) + " expired at"),
+            std::string::npos)
+      << p;
+  EXPECT_EQ(AuditEntries("export.download").size(), 1u);
+  // A new request, approved again, opens the download again for another day.
+  json::value again = Expect(*olivia_, "POST", exports_, {}, 201);
+  ASSERT_TRUE(again.is_object());
+  Expect(*alex_, "POST", ApprovalPath(again, "approve"), R"({"comment":"again"})", 200);
+  EXPECT_EQ(olivia_->Fetch("GET", members_).status, 200);
+}
+
+TEST_F(ApprovalsHttpTest, AnAuditFailureIsNeverAnsweredAsSuccess) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  SetLogObserverForTest([&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  });
+  // The audit log refuses entries (a full disk, a broken table), as another process would see.
+  const auto exec = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "mercator.db").string().c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  };
+  exec(
+      "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_log "
+      "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END;");
+  // A configuration change recorded after it is committed: answered with the audit log's
+  // error, never 2xx, and the event is in the error log.
+  http::HttpResult r = setup_->Fetch(
+      "POST", "/v1/tags", R"({"key":"vip","name_zh":"贵宾","name_en":"VIP","type":"bool"})");
+  EXPECT_GE(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("audit"), std::string::npos) << r.body;
+  // Maker-checker steps are atomic with their entry: refused, and nothing is pending.
+  r = olivia_->Fetch("POST", exports_);
+  EXPECT_GE(r.status, 400) << r.body;
+  exec("DROP TRIGGER audit_log_broken;");
+  SetLogObserverForTest(nullptr);
+  json::value pending = Expect(*alex_, "GET", "/v1/approvals?status=pending", {}, 200);
+  EXPECT_TRUE(pending.at("approvals").as_array().empty()) << pending;
+  bool logged = false;
+  for (const std::string& line : lines) {
+    if (line.find("audit append failed after the action was done") != std::string::npos &&
+        line.find("\"audit.action\":\"tag.create\"") != std::string::npos &&
+        line.find("\"audit.actor\":\"user:setup\"") != std::string::npos) {
+      logged = true;
+    }
+  }
+  EXPECT_TRUE(logged);
+  // The chain is intact and goes on.
   json::value verify = Expect(*audrey_, "GET", "/v1/audit/verify", {}, 200);
   EXPECT_EQ(verify.at("ok"), true) << verify;
 }

@@ -1,12 +1,16 @@
 // Staff sign-in over HTTP against the real App: cookies, CSRF, expiry, lock-out, the sign-in
 // rate limit, answers that do not reveal whether a user exists, the users API and its audit
-// trail.
+// trail, `mercator init` and `mercator user ...` against the running server, and the rate
+// limit of customer lookups.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 
+#include "auth/request_signing.h"
 #include "auth/staff_service.h"
 #include "common/clock.h"
 #include "http/test_client.h"
@@ -252,6 +256,163 @@ TEST_F(AuthHttpTest, SignInAttemptsAreRateLimitedPerAddress) {
   EXPECT_EQ(limited.Header("retry-after"), "60");
   clock_.Advance(60 * 1000);
   EXPECT_EQ(PostLogin("hal", pw).status, 200);
+}
+
+TEST_F(AuthHttpTest, RefusedSignaturesAreRateLimitedPerAddress) {
+  AppOptions options;
+  options.auth_failure_rate = {1.0 / 60.0, 3.0, 1000};
+  ASSERT_NO_FATAL_FAILURE(Boot(options));
+  auto alice = SessionClient::SignInAs(*app_, "alice", {"analyst"});
+  ASSERT_TRUE(alice);
+  // Requests without credentials and stale session cookies do not count (many staff may sit
+  // behind one proxy address).
+  const http::Headers stale_cookie{{"cookie", "mct_session=" + std::string(64, 'a')}};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(anon_->Fetch("GET", "/v1/tags").status, 401);
+    EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, stale_cookie).status, 401);
+  }
+  // Forged signatures do.
+  const auto forged = [&](int i) {
+    return http::Headers{{"authorization", "MCT-HMAC-SHA256 Credential=ck_000000000000000" +
+                                               std::to_string(i) +
+                                               ", Timestamp=" + std::to_string(clock_.NowMs()) +
+                                               ", Nonce=0123456789abcdef" + std::to_string(i) +
+                                               ", Signature=" + std::string(64, '0')}};
+  };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, forged(i)).status, 401);
+  }
+  // The address is out of attempts: its signed requests are refused before the signature is
+  // checked, a right one included, until a token refills; its staff sessions go on.
+  auto created = app_->api_clients().Create("App", {"events"}, "user:test");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const auto genuine = [&] {
+    return http::Headers{
+        {"authorization",
+         auth::SignRequest(created->client.key_id, created->secret, "GET", "/v1/whoami", "",
+                           clock_.NowMs(), auth::RandomNonce())}};
+  };
+  http::HttpResult limited = anon_->Fetch("GET", "/v1/tags", {}, forged(4));
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.Header("content-type"), "application/problem+json");
+  EXPECT_EQ(limited.Header("retry-after"), "60");
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/whoami", {}, genuine()).status, 429);
+  EXPECT_EQ(alice->Fetch("GET", "/v1/tags").status, 200);
+  clock_.Advance(60 * 1000);
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/whoami", {}, genuine()).status, 200);
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, forged(5)).status, 401);
+  EXPECT_EQ(anon_->Fetch("GET", "/v1/tags", {}, forged(6)).status, 429);
+}
+
+TEST_F(AuthHttpTest, CustomerLookupsAreRateLimitedPerCaller) {
+  AppOptions options;
+  options.lookup_rate = {0.5, 3.0, 1000};
+  ASSERT_NO_FATAL_FAILURE(Boot(options));
+  auto olga = SessionClient::SignInAs(*app_, "olga", {"operator"});
+  auto otis = SessionClient::SignInAs(*app_, "otis", {"operator"});
+  auto root = SessionClient::SignInAs(*app_, "root", {"admin"});
+  ASSERT_TRUE(olga && otis && root);
+  ASSERT_EQ(root->Fetch("POST", "/v1/customers/batch",
+                        R"({"customers":[{"external_id":"C1","phone":"13812341234"}]})")
+                .status,
+            200);
+  // Walking through numbers: the first few answer, then 429 until a token refills.
+  for (int i = 0; i < 3; ++i) {
+    http::HttpResult r = olga->Fetch("POST", "/v1/customers/lookup",
+                                     R"({"phone":"1381234123)" + std::to_string(i) + R"("})");
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  http::HttpResult limited =
+      olga->Fetch("POST", "/v1/customers/lookup", R"({"phone":"13812341234"})");
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.Header("content-type"), "application/problem+json");
+  EXPECT_EQ(limited.Header("retry-after"), "2");
+  EXPECT_EQ(limited.body.find("C1"), std::string::npos);
+  // Another caller has a budget of its own.
+  http::HttpResult other =
+      otis->Fetch("POST", "/v1/customers/lookup", R"({"phone":"13812341234"})");
+  EXPECT_EQ(other.status, 200) << other.body;
+  EXPECT_NE(other.body.find("C1"), std::string::npos) << other.body;
+  clock_.Advance(2000);
+  EXPECT_EQ(olga->Fetch("POST", "/v1/customers/lookup", R"({"phone":"13812341234"})").status, 200);
+}
+
+// Runs `mercator --data <dir> <args>`; returns the exit code and stdout + stderr.
+std::pair<int, std::string> Cli(const std::string& data_dir, const std::string& args) {
+  const std::string command =
+      std::string("'") + MERCATOR_BINARY + "' --data '" + data_dir + "' " + args + " 2>&1";
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return {-1, out};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string PasswordIn(const std::string& out) {
+  const std::string key = "password: ";
+  const size_t at = out.rfind(key);
+  if (at == std::string::npos) return "";
+  return out.substr(at + key.size(), out.find('\n', at) - at - key.size());
+}
+
+TEST_F(AuthHttpTest, CliManagesUsersOfTheRunningServer) {
+  ASSERT_NO_FATAL_FAILURE(Boot());
+  const std::string data = dir_.path();
+  // The first admin, printed once; a second init is refused.
+  auto [rc, out] = Cli(data, "init --username boss");
+  ASSERT_EQ(rc, 0) << out;
+  const std::string boss_password = PasswordIn(out);
+  ASSERT_FALSE(boss_password.empty()) << out;
+  auto [rc2, out2] = Cli(data, "init --username other");
+  EXPECT_NE(rc2, 0) << out2;
+  EXPECT_EQ(out2.find("password: "), std::string::npos) << out2;
+  auto boss = SessionClient::Login(app_->port(), "boss", boss_password);
+  ASSERT_TRUE(boss->ok()) << boss->login_result().body;
+  EXPECT_NE(boss->login_result().body.find("\"password_change_required\":true"), std::string::npos);
+
+  auto [rc3, out3] = Cli(data, "user add --username carl --role analyst,auditor");
+  ASSERT_EQ(rc3, 0) << out3;
+  const std::string carl_password = PasswordIn(out3);
+  auto carl = SessionClient::Login(app_->port(), "carl", carl_password);
+  ASSERT_TRUE(carl->ok()) << carl->login_result().body;
+  EXPECT_EQ(carl->Fetch("GET", "/v1/audit").status, 200);
+
+  auto [rc4, list] = Cli(data, "user list");
+  ASSERT_EQ(rc4, 0) << list;
+  EXPECT_NE(list.find("boss"), std::string::npos) << list;
+  EXPECT_NE(list.find("analyst,auditor"), std::string::npos) << list;
+  EXPECT_EQ(list.find("argon2"), std::string::npos) << list;
+  EXPECT_EQ(list.find(carl_password), std::string::npos) << list;
+
+  // Disabling ends the open session at once, and sign-in fails like a wrong password.
+  ASSERT_EQ(Cli(data, "user disable carl").first, 0);
+  EXPECT_EQ(carl->Fetch("GET", "/v1/auth/me").status, 401);
+  http::HttpResult refused = PostLogin("carl", carl_password);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.body, PostLogin("nobody-at-all", carl_password).body);
+  ASSERT_EQ(Cli(data, "user enable carl").first, 0);
+  EXPECT_EQ(PostLogin("carl", carl_password).status, 200);
+
+  // A reset ends the sessions and replaces the password.
+  auto [rc5, out5] = Cli(data, "user reset-password boss");
+  ASSERT_EQ(rc5, 0) << out5;
+  const std::string fresh = PasswordIn(out5);
+  ASSERT_FALSE(fresh.empty());
+  EXPECT_NE(fresh, boss_password);
+  EXPECT_EQ(boss->Fetch("GET", "/v1/auth/me").status, 401);
+  EXPECT_EQ(PostLogin("boss", boss_password).status, 401);
+  EXPECT_EQ(PostLogin("boss", fresh).status, 200);
+  // The last admin cannot be disabled.
+  EXPECT_NE(Cli(data, "user disable boss").first, 0);
+
+  // Each change is audited with the command as the actor.
+  for (const char* action : {"user.create", "user.update", "user.password_reset"}) {
+    EXPECT_FALSE(Audit(action).empty()) << action;
+  }
+  EXPECT_EQ(Audit("user.password_reset")[0].actor, "system:cli:user-reset-password");
 }
 
 TEST_F(AuthHttpTest, UsersApiManagesAccountsAndAuditsEveryChange) {

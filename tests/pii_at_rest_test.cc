@@ -21,12 +21,16 @@
 #include <thread>
 #include <vector>
 
+#include "auth/request_signing.h"
+#include "auth/vault.h"
+#include "common/clock.h"
 #include "customer/customer.h"
 #include "customer/demo_bank.h"
 #include "customer/tag.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "session_client.h"
+#include "store/sqlite/sqlite_store.h"
 
 extern char** environ;
 
@@ -121,20 +125,22 @@ class PiiAtRestTest : public ::testing::Test {
 
   fs::path Log(const std::string& name) const { return root_ / "logs" / (name + ".log"); }
 
-  void StartServer() {
-    server_ = Spawn(data_, {"serve", "--port", "0", "--insecure-cookies"}, Log("serve"));
+  // `log` names the server's log; a later server in the same test needs another one.
+  void StartServer(const std::string& log = "serve") {
+    port_ = 0;
+    server_ = Spawn(data_, {"serve", "--port", "0", "--insecure-cookies"}, Log(log));
     ASSERT_GT(server_, 0);
     const std::string key =
         "\"server started\",\"attributes\":{\"server.address\":\"127.0.0.1\","
         "\"server.port\":\"";
     for (int i = 0; i < 600 && port_ == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      const std::string log = ReadFile(Log("serve"));
-      if (size_t at = log.find(key); at != std::string::npos) {
-        port_ = static_cast<uint16_t>(std::stoi(log.substr(at + key.size())));
+      const std::string text = ReadFile(Log(log));
+      if (size_t at = text.find(key); at != std::string::npos) {
+        port_ = static_cast<uint16_t>(std::stoi(text.substr(at + key.size())));
       }
     }
-    ASSERT_NE(port_, 0) << "the server did not start:\n" << ReadFile(Log("serve"));
+    ASSERT_NE(port_, 0) << "the server did not start:\n" << ReadFile(Log(log));
   }
 
   void StopServer() {
@@ -361,6 +367,133 @@ TEST_F(PiiAtRestTest, NoPlaintextPersonalDataInTheFilesOrLogs) {
   ExpectAbsent(bytes, people, "after stop");
   ExpectAbsent(bytes, rejected, "after stop");
   EXPECT_TRUE(fs::exists(fs::path(data_) / "vault.key"));
+}
+
+// The value after `key` on the first line that has it.
+std::string ValueAfter(const std::string& output, const std::string& key) {
+  const size_t at = output.find(key);
+  if (at == std::string::npos) return "";
+  const size_t end = output.find('\n', at);
+  return output.substr(at + key.size(), end - at - key.size());
+}
+
+TEST_F(PiiAtRestTest, RotateKeyReSealsEverythingAndLookupsKeepWorking) {
+  ASSERT_EQ(RunToEnd(data_,
+                     {"demo", "--customers", std::to_string(kDemoCustomers), "--seed",
+                      std::to_string(kDemoSeed), "--today", kDemoToday},
+                     Log("demo")),
+            0)
+      << ReadFile(Log("demo"));
+  const DemoBank bank(kDemoSeed, DaysFromCivil(2025, 6, 30));
+  const CustomerUpsert demo3 = bank.Customer(3);
+  const CustomerUpsert demo400 = bank.Customer(400);
+  ASSERT_EQ(RunToEnd(data_, {"client", "add", "--name", "App", "--scope", "events"}, Log("client")),
+            0)
+      << ReadFile(Log("client"));
+  const std::string key_id = ValueAfter(ReadFile(Log("client")), "key_id: ");
+  const std::string secret = ValueAfter(ReadFile(Log("client")), "secret: ");
+  ASSERT_FALSE(key_id.empty() || secret.empty()) << ReadFile(Log("client"));
+  const std::string manager_password = AddUser("mgr", "manager");
+  const fs::path key_file = fs::path(data_) / "vault.key";
+  std::string old_hex = ReadFile(key_file);
+  while (!old_hex.empty() && old_hex.back() == '\n') old_hex.pop_back();
+  ASSERT_EQ(old_hex.size(), 64u);
+
+  // An interrupted rotation: the new key is in the file, nothing is re-sealed yet. The server
+  // opens the old values with the old key, seals new ones under the new key, and lookups find
+  // rows hashed under either.
+  const std::string new_hex(64, 'b');
+  {
+    std::ofstream out(key_file, std::ios::trunc);
+    out << "1:" << old_hex << "\n2:" << new_hex << "\n";
+  }
+  StartServer();
+  {
+    auto manager = Login("mgr", manager_password);
+    ASSERT_TRUE(manager->ok());
+    http::HttpResult r =
+        manager->Fetch("GET", "/v1/customers/" + demo3.external_id + "?unmask=true");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Str(ParseObject(r.body), "phone"), *demo3.phone);
+    r = manager->Fetch("POST", "/v1/customers/lookup",
+                       json::serialize(json::object{{"phone", demo400.phone->c_str()}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_THAT(r.body, HasSubstr(demo400.external_id));
+  }
+  StopServer();
+
+  // The rotation continues with key 2, in batches, showing progress, and drops key 1.
+  ASSERT_EQ(RunToEnd(data_, {"vault", "rotate-key", "--batch", "100"}, Log("rotate")), 0)
+      << ReadFile(Log("rotate"));
+  const std::string rotate_log = ReadFile(Log("rotate"));
+  EXPECT_THAT(rotate_log, HasSubstr("continuing with key 2"));
+  EXPECT_THAT(rotate_log, HasSubstr("re-sealing"));
+  EXPECT_THAT(rotate_log, HasSubstr("1 client secrets re-sealed"));
+  EXPECT_EQ(rotate_log.find(old_hex), std::string::npos);
+  EXPECT_EQ(rotate_log.find(new_hex), std::string::npos);
+  EXPECT_EQ(ReadFile(key_file), "2:" + new_hex + "\n");
+  EXPECT_EQ(fs::status(key_file).permissions() & (fs::perms::group_all | fs::perms::others_all),
+            fs::perms::none);
+  ASSERT_EQ(RunToEnd(data_, {"vault", "status"}, Log("status")), 0) << ReadFile(Log("status"));
+  EXPECT_THAT(ReadFile(Log("status")),
+              HasSubstr("key ids: 2 (current 2); values sealed under an older key: 0"));
+
+  // Against independent vaults over the file: the old key alone opens nothing and finds
+  // nothing any more; the new key alone opens and finds everything.
+  {
+    auto old_keys = auth::Vault::ParseKeyring("1:" + old_hex, "old");
+    auto new_keys = auth::Vault::ParseKeyring("2:" + new_hex, "new");
+    ASSERT_TRUE(old_keys.ok() && new_keys.ok());
+    auto old_vault = std::make_unique<auth::Vault>(*old_keys);
+    auto new_vault = std::make_unique<auth::Vault>(*new_keys);
+    for (auth::Vault* vault : {old_vault.get(), new_vault.get()}) {
+      SqliteStoreOptions options;
+      options.cipher = vault;
+      auto store = OpenSqliteStore(data_, SystemClock::Get(), options);
+      ASSERT_TRUE(store.ok()) << store.status();
+      const bool is_new = vault == new_vault.get();
+      for (const CustomerUpsert* c : {&demo3, &demo400}) {
+        auto found = (*store)->customers().FindByPii(PiiLookup::kPhone, *c->phone, 10);
+        ASSERT_TRUE(found.ok()) << (is_new ? "new key: " : "old key: ") << found.status();
+        EXPECT_EQ(found->size(), is_new ? 1u : 0u) << c->external_id;
+        auto by_id = (*store)->customers().FindByPii(PiiLookup::kIdNumber, *c->id_number, 10);
+        ASSERT_TRUE(by_id.ok()) << by_id.status();
+        EXPECT_EQ(by_id->size(), is_new ? 1u : 0u) << c->external_id;
+        auto record = (*store)->customers().FindByExternalId(c->external_id);
+        if (is_new) {
+          ASSERT_TRUE(record.ok() && record->has_value()) << record.status();
+          EXPECT_EQ((*record)->phone, *c->phone);
+          EXPECT_EQ((*record)->name, *c->name);
+        } else {
+          EXPECT_EQ(record.status().code(), absl::StatusCode::kDataLoss) << record.status();
+        }
+      }
+    }
+  }
+
+  // The server with the new key alone: unmasked reads, lookups and the client's signature.
+  StartServer("serve-after-rotation");
+  auto manager = Login("mgr", manager_password);
+  ASSERT_TRUE(manager->ok());
+  http::HttpResult r =
+      manager->Fetch("GET", "/v1/customers/" + demo400.external_id + "?unmask=true");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(ParseObject(r.body), "id_number"), *demo400.id_number);
+  r = manager->Fetch("POST", "/v1/customers/lookup",
+                     json::serialize(json::object{{"id_number", demo3.id_number->c_str()}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(demo3.external_id));
+  http::TestClient app(port_);
+  const std::string auth = auth::SignRequest(key_id, secret, "GET", "/v1/whoami", "",
+                                             SystemClock::Get()->NowMs(), auth::RandomNonce());
+  r = app.Fetch("GET", "/v1/whoami", "", {{"authorization", auth}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = manager->Fetch("GET", "/v1/audit?action=vault.rotate_key");
+  EXPECT_EQ(r.status, 403);  // managers do not read the audit log; the entry is checked below
+  StopServer();
+  ASSERT_EQ(RunToEnd(data_, {"audit", "list", "--action", "vault.rotate_key"}, Log("audit")), 0);
+  EXPECT_THAT(ReadFile(Log("audit")), HasSubstr("system:cli:vault"));
+  EXPECT_THAT(ReadFile(Log("audit")), HasSubstr(R"("retired_key_ids":[1])"));
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ std::string ShellQuote(std::string_view s) {
 class SigningTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    AppOptions options;
+    AppOptions& options = options_;
     options.data_dir = (std::filesystem::path(dir_.path()) / "data").string();
     options.port = 0;
     options.io_threads = 2;
@@ -119,6 +119,7 @@ class SigningTest : public ::testing::Test {
 
   FakeClock clock_{SystemClock::Get()->NowMs()};  // starts at the real time (scripts use it)
   TempDir dir_;
+  AppOptions options_;
   std::unique_ptr<App> app_;
   std::unique_ptr<SessionClient> admin_;
   std::unique_ptr<http::TestClient> client_;
@@ -196,6 +197,24 @@ TEST_F(SigningTest, ReplayedRequestIsRefused) {
   // On a new connection too.
   client_ = std::make_unique<http::TestClient>(app_->port());
   Expect401(WithAuth(auth, "GET", "/v1/whoami"), "Nonce was already used");
+}
+
+TEST_F(SigningTest, ReplayAfterARestartOrToAnotherProcessIsRefused) {
+  const std::string auth = auth::SignRequest(key_id_, secret_, "GET", "/v1/whoami", "",
+                                             clock_.NowMs(), auth::RandomNonce());
+  EXPECT_EQ(WithAuth(auth, "GET", "/v1/whoami").status, 200);
+  // The server restarts within the replay window: its memory of nonces is gone, the store's
+  // is not.
+  admin_.reset();
+  app_->Shutdown();
+  app_.reset();
+  auto app = App::Open(options_);
+  ASSERT_TRUE(app.ok()) << app.status();
+  app_ = std::move(*app);
+  ASSERT_TRUE(app_->Start().ok());
+  client_ = std::make_unique<http::TestClient>(app_->port());
+  Expect401(WithAuth(auth, "GET", "/v1/whoami"), "Nonce was already used");
+  EXPECT_EQ(Signed("GET", "/v1/whoami").status, 200);
 }
 
 TEST_F(SigningTest, MalformedHeadersNameThePart) {

@@ -106,6 +106,10 @@ struct ApiContext {
   auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
   // Per caller address: sign-in and password-change attempts; null means no limit.
   auth::RateLimiter* login_limiter = nullptr;
+  // Per caller (Principal::Actor()): personal-data lookups; null means no limit.
+  auth::RateLimiter* lookup_limiter = nullptr;
+  // How long an approved export may be downloaded after its approval (approvals_api.cc).
+  int64_t export_approval_ttl_ms = 24LL * 60 * 60 * 1000;
   // API clients and their signed requests (clients_api.cc).
   auth::ApiClientService* api_clients = nullptr;
   // Customer tokens of the H5 pages (h5_api.cc); routes only when set (with activities).

@@ -92,6 +92,14 @@ absl::StatusOr<Approval> RequireApprovedExport(const ApiContext& ctx, const http
           "a new export",
           (*approved)->id, audience_id, version));
     }
+    // An approval lets its requester download for a bounded time: a file approved months ago
+    // is not a standing licence to take the customers out again.
+    const int64_t expires_ms = (*approved)->decided_ms + ctx.export_approval_ttl_ms;
+    if (ctx.clock != nullptr && ctx.clock->NowMs() >= expires_ms) {
+      return absl::PermissionDeniedError(
+          fmt::format("export: approval {} expired at {}; request a new export", (*approved)->id,
+                      IsoTime(expires_ms)));
+    }
     return **approved;
   }
   // Say why: nothing requested, still pending, or rejected.

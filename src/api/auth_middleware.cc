@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "api/permissions.h"
+#include "common/retry_after.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -93,12 +94,33 @@ absl::Status Authorize(const http::Request& request) {
   return absl::OkStatus();
 }
 
-std::function<absl::Status(http::Request&)> MakeAuthenticator(
-    auth::StaffService* staff, SignedRequestVerifier verify_signed,
-    CustomerTokenVerifier verify_customer) {
-  return [staff, verify = std::move(verify_signed),
-          customer = std::move(verify_customer)](http::Request& req) -> absl::Status {
-    RETURN_IF_ERROR(Authenticate(staff, verify, customer, req));
+std::function<absl::Status(http::Request&)> MakeAuthenticator(auth::StaffService* staff,
+                                                              SignedRequestVerifier verify_signed,
+                                                              CustomerTokenVerifier verify_customer,
+                                                              auth::RateLimiter* failures) {
+  return [staff, verify = std::move(verify_signed), customer = std::move(verify_customer),
+          failures](http::Request& req) -> absl::Status {
+    // Only signed requests are limited. They come from app back-ends, whose own addresses are
+    // few; a customer's expired H5 token or a stale console cookie is routine, and many
+    // customers or staff may share one address (carrier NAT, the bank's proxy).
+    const std::string_view authorization = Trim(req.Header("authorization"));
+    const bool limited =
+        failures != nullptr &&
+        EqualsIgnoreCase(authorization.substr(0, authorization.find(' ')), kSignedScheme);
+    const std::string key = limited ? Cat("signed:", req.peer.empty() ? "-" : req.peer) : "";
+    if (limited) {
+      if (auth::RateLimiter::Decision d = failures->Peek(key); !d.allowed) {
+        return WithRetryAfter(
+            absl::ResourceExhaustedError(
+                "too many refused signatures from this address; retry after the delay given"),
+            d.retry_after_seconds);
+      }
+    }
+    absl::Status authenticated = Authenticate(staff, verify, customer, req);
+    if (!authenticated.ok()) {
+      if (limited && absl::IsUnauthenticated(authenticated)) (void)failures->Take(key);
+      return authenticated;
+    }
     return Authorize(req);
   };
 }

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "auth/rate_limiter.h"
 #include "auth/staff_service.h"
 #include "common/principal.h"
 #include "http/types.h"
@@ -45,10 +46,17 @@ inline constexpr std::string_view kBearerScheme = "Bearer";
 using CustomerTokenVerifier = std::function<absl::StatusOr<Principal>(std::string_view token)>;
 
 // The authenticator for http::Router::SetAuthenticator. `staff` must outlive it;
-// `verify_signed` and `verify_customer` may be null.
+// `verify_signed` and `verify_customer` may be null. With `failures` (not owned; outlives the
+// authenticator), every signed request refused with 401 (unknown key id, wrong signature,
+// stale timestamp, replay) takes a token from its caller address's bucket, and while that
+// bucket is empty the address's requests get 429 with Retry-After before any credential is
+// checked (signed requests only; others from the address go on as usual): a flood of forged
+// signatures neither gets its guesses checked nor makes the server read the store for unknown
+// key ids. Customer tokens and session cookies are not limited here (expired ones are routine,
+// and many callers may share an address; they are 256-bit random, so guessing them is futile).
 std::function<absl::Status(http::Request&)> MakeAuthenticator(
     auth::StaffService* staff, SignedRequestVerifier verify_signed,
-    CustomerTokenVerifier verify_customer = nullptr);
+    CustomerTokenVerifier verify_customer = nullptr, auth::RateLimiter* failures = nullptr);
 
 // The route permission check alone (request.route and method set by the router).
 absl::Status Authorize(const http::Request& request);

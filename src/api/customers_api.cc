@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "api/audit_util.h"
 #include "api/json_util.h"
+#include "common/retry_after.h"
 
 namespace mercator::api {
 
@@ -150,6 +151,16 @@ void RegisterCustomerRoutes(http::Router& router, ApiContext& ctx) {
   // hash; the personal data is in the body so that it never reaches an access log. Answers
   // {"customers": [masked profiles]} (empty when nothing matches).
   router.Add(Method::kPost, "/v1/customers/lookup", Auth::kRequired, [&ctx](http::Request& req) {
+    // An exact-match lookup answers "is this number a customer?": limited per caller (staff
+    // user or API client) so that nobody walks through the number space with it.
+    if (ctx.lookup_limiter != nullptr) {
+      if (auth::RateLimiter::Decision d = ctx.lookup_limiter->Take(req.principal.Actor());
+          !d.allowed) {
+        return ErrorResponse(WithRetryAfter(
+            absl::ResourceExhaustedError("too many customer lookups; retry after the delay given"),
+            d.retry_after_seconds));
+      }
+    }
     absl::StatusOr<json::object> body = ParseObjectBody(req);
     if (!body.ok()) return ErrorResponse(body.status());
     absl::StatusOr<std::optional<std::string>> phone = OptionalString(*body, "phone");

@@ -43,7 +43,7 @@ std::string JsonString(std::string_view s) {
 
 }  // namespace
 
-absl::Status ApprovalService::Audit(const Principal& actor, std::string_view action,
+AuditEvent ApprovalService::EventOf(const Principal& actor, std::string_view action,
                                     const Approval& approval, const RequestMeta& meta) {
   std::string detail = fmt::format(
       R"({{"object_type":{},"object_id":{},"digest":{},"status":{},"submitted_by":{})",
@@ -59,7 +59,22 @@ absl::Status ApprovalService::Audit(const Principal& actor, std::string_view act
   e.detail = std::move(detail);
   e.request_id = meta.request_id;
   e.ip = meta.ip;
-  return audit_->Append(e);
+  return e;
+}
+
+absl::Status ApprovalService::Audit(const Principal& actor, std::string_view action,
+                                    const Approval& approval, const RequestMeta& meta) {
+  return audit_->Append(EventOf(actor, action, approval, meta));
+}
+
+AuditInTransaction<Approval> ApprovalService::AuditWith(const Principal& actor, std::string action,
+                                                        const RequestMeta& meta) {
+  AuditInTransaction<Approval> hook;
+  hook.entry = [this, &actor, action = std::move(action), &meta](const Approval& changed) {
+    return audit_->Prepare(EventOf(actor, action, changed, meta));
+  };
+  hook.seal = audit_->sealer();
+  return hook;
 }
 
 absl::StatusOr<Approval> ApprovalService::Submit(const Submission& submission,
@@ -78,9 +93,9 @@ absl::StatusOr<Approval> ApprovalService::Submit(const Submission& submission,
   a.digest = submission.digest;
   a.submitted_by = submitter.Actor();
   a.submitted_ms = clock_->NowMs();
-  ASSIGN_OR_RETURN(Approval stored, repository_->Insert(a));
-  RETURN_IF_ERROR(Audit(submitter, "approval.submit", stored, meta));
-  return stored;
+  // The approval and its audit entry commit together.
+  const AuditInTransaction<Approval> audit = AuditWith(submitter, "approval.submit", meta);
+  return repository_->Insert(a, &audit);
 }
 
 absl::StatusOr<Approval> ApprovalService::Approve(int64_t id, const Principal& approver,
@@ -116,11 +131,10 @@ absl::StatusOr<Approval> ApprovalService::Decide(int64_t id, ApprovalStatus to,
     return absl::FailedPreconditionError(
         Cat("approval ", id, " is already ", ApprovalStatusName(current.status)));
   }
+  const AuditInTransaction<Approval> audit = AuditWith(
+      approver, to == ApprovalStatus::kApproved ? "approval.approve" : "approval.reject", meta);
   ASSIGN_OR_RETURN(Approval decided,
-                   repository_->Decide(id, to, approver.Actor(), clock_->NowMs(), comment));
-  RETURN_IF_ERROR(Audit(approver,
-                        to == ApprovalStatus::kApproved ? "approval.approve" : "approval.reject",
-                        decided, meta));
+                   repository_->Decide(id, to, approver.Actor(), clock_->NowMs(), comment, &audit));
   Notify(decided);
   return decided;
 }
@@ -136,9 +150,10 @@ absl::StatusOr<Approval> ApprovalService::Withdraw(int64_t id, const Principal& 
     return absl::FailedPreconditionError(
         Cat("approval ", id, " is already ", ApprovalStatusName(current.status)));
   }
-  ASSIGN_OR_RETURN(Approval withdrawn, repository_->Decide(id, ApprovalStatus::kWithdrawn,
-                                                           submitter.Actor(), clock_->NowMs(), ""));
-  RETURN_IF_ERROR(Audit(submitter, "approval.withdraw", withdrawn, meta));
+  const AuditInTransaction<Approval> audit = AuditWith(submitter, "approval.withdraw", meta);
+  ASSIGN_OR_RETURN(Approval withdrawn,
+                   repository_->Decide(id, ApprovalStatus::kWithdrawn, submitter.Actor(),
+                                       clock_->NowMs(), "", &audit));
   Notify(withdrawn);
   return withdrawn;
 }

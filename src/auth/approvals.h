@@ -12,8 +12,10 @@
 //   whatever roles or permissions they hold (admin, operator+approver). The database refuses
 //   it too (a CHECK on the table).
 // - Only pending approvals can be decided or withdrawn; the first decision wins.
-// - Every step (and every refused self-decision) is appended to the audit log before the
-//   call returns; if the audit append fails, the call fails.
+// - Every step is appended to the audit log in the same database transaction as the step
+//   itself (AuditInTransaction): a submission, decision or withdrawal is stored together with
+//   its audit entry or not at all. A refused self-decision changes nothing and is appended on
+//   its own before the refusal is returned.
 // - The digest names the exact version submitted: modules compare it with their object's
 //   current digest before acting on an approval, so a change after approval is not covered.
 //
@@ -92,8 +94,14 @@ class ApprovalService {
  private:
   absl::StatusOr<Approval> Decide(int64_t id, ApprovalStatus to, const Principal& approver,
                                   const std::string& comment, const RequestMeta& meta);
+  static AuditEvent EventOf(const Principal& actor, std::string_view action,
+                            const Approval& approval, const RequestMeta& meta);
   absl::Status Audit(const Principal& actor, std::string_view action, const Approval& approval,
                      const RequestMeta& meta);
+  // The audit entry of a step, appended by the repository inside the step's transaction. The
+  // result refers to `actor` and `meta`, which must outlive it.
+  AuditInTransaction<Approval> AuditWith(const Principal& actor, std::string action,
+                                         const RequestMeta& meta);
   void Notify(const Approval& approval) ABSL_LOCKS_EXCLUDED(mu_);
 
   ApprovalRepository* const repository_;

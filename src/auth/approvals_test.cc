@@ -2,6 +2,7 @@
 #include "auth/approvals.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <random>
@@ -126,6 +127,51 @@ TEST_F(ApprovalsTest, TheDatabaseRefusesASelfDecisionToo) {
   Approval a = SubmitCampaign(olivia_);
   auto d = repo_->Decide(a.id, ApprovalStatus::kApproved, "user:olivia", 1, "");
   EXPECT_EQ(d.status().code(), absl::StatusCode::kFailedPrecondition) << d.status();
+}
+
+// Runs SQL on the store's database file through a connection of its own, as another process.
+void ExecOnFile(const std::filesystem::path& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "mercator.db").string().c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST_F(ApprovalsTest, NoStepIsStoredWithoutItsAuditEntry) {
+  Approval pending = SubmitCampaign(olivia_, "7");
+  const size_t entries_before = AuditActions().size();
+  // The audit log cannot take entries (a full disk, a broken table): every step must fail
+  // and leave nothing behind.
+  ExecOnFile(dir_,
+             "CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_log "
+             "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END;");
+  Submission s{.object_type = "campaign", .object_id = "8", .summary = "x", .digest = "d"};
+  EXPECT_FALSE(service_->Submit(s, olivia_).ok());
+  EXPECT_FALSE(service_->Approve(pending.id, alex_, "ok").ok());
+  EXPECT_FALSE(service_->Reject(pending.id, alex_, "no").ok());
+  EXPECT_FALSE(service_->Withdraw(pending.id, olivia_).ok());
+  ApprovalQuery all;
+  all.limit = 100;
+  auto listed = service_->List(all);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u) << "a submission was stored without its audit entry";
+  EXPECT_EQ((*listed)[0].status, ApprovalStatus::kPending)
+      << "a decision was stored without its audit entry";
+
+  // Once the log takes entries again, the same steps work and each is in the chain.
+  ExecOnFile(dir_, "DROP TRIGGER audit_log_broken;");
+  EXPECT_EQ(AuditActions().size(), entries_before);
+  auto approved = service_->Approve(pending.id, alex_, "ok");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  const auto actions = AuditActions();
+  ASSERT_EQ(actions.size(), entries_before + 1);
+  EXPECT_EQ(actions.back(), "approval.approve user:alex");
+  auto verified = audit_->Verify();
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->reason;
 }
 
 TEST_F(ApprovalsTest, DecidingNeedsThePermission) {

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "store/audit_repository.h"
 
 namespace mercator::auth {
 
@@ -30,6 +32,13 @@ class AuditLog {
   // Appends durably (the entry is committed before this returns). An error means the action
   // must not be reported as done: callers fail the request with it.
   virtual absl::Status Append(const AuditEvent& event) = 0;
+
+  // For a change that is audited atomically: `event` as the entry a repository appends inside
+  // the change's own transaction (store/audit_repository.h, AuditInTransaction), stamped and
+  // digested, without seq and hashes. InvalidArgument as for Append.
+  virtual absl::StatusOr<AuditEntry> Prepare(const AuditEvent& event) = 0;
+  // How such an entry is sealed into the chain (AuditInTransaction::seal).
+  virtual AuditRepository::Sealer sealer() const = 0;
 };
 
 }  // namespace mercator::auth

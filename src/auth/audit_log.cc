@@ -67,6 +67,11 @@ absl::Status HashChainAuditLog::Append(const AuditEvent& event) {
 }
 
 absl::StatusOr<AuditEntry> HashChainAuditLog::AppendEntry(const AuditEvent& event) {
+  ASSIGN_OR_RETURN(AuditEntry entry, Prepare(event));
+  return repository_->Append(std::move(entry), &HashChainAuditLog::ComputeHash);
+}
+
+absl::StatusOr<AuditEntry> HashChainAuditLog::Prepare(const AuditEvent& event) {
   if (event.actor.empty()) return absl::InvalidArgumentError("actor: is required");
   if (event.action.empty()) return absl::InvalidArgumentError("action: is required");
   AuditEntry entry;
@@ -79,7 +84,7 @@ absl::StatusOr<AuditEntry> HashChainAuditLog::AppendEntry(const AuditEvent& even
   entry.detail_sha256 = Sha256Hex(entry.detail);
   entry.request_id = event.request_id;
   entry.ip = event.ip;
-  return repository_->Append(std::move(entry), &HashChainAuditLog::ComputeHash);
+  return entry;
 }
 
 absl::StatusOr<AuditVerifyResult> HashChainAuditLog::Verify() {

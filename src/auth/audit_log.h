@@ -57,6 +57,8 @@ class HashChainAuditLog final : public AuditLog {
   absl::Status Append(const AuditEvent& event) override;
   // Like Append, returning the stored entry.
   absl::StatusOr<AuditEntry> AppendEntry(const AuditEvent& event);
+  absl::StatusOr<AuditEntry> Prepare(const AuditEvent& event) override;
+  AuditRepository::Sealer sealer() const override { return &HashChainAuditLog::ComputeHash; }
 
   // Recomputes the whole chain from one consistent snapshot of the log.
   absl::StatusOr<AuditVerifyResult> Verify();

@@ -21,15 +21,32 @@ RateLimiter::Decision RateLimiter::Take(std::string_view key) {
   }
   auto [it, inserted] = buckets_.try_emplace(k, Bucket{options_.burst, now});
   Bucket& b = it->second;
-  if (!inserted && now > b.updated_ms) {
+  if (!inserted) Refill(b, now);
+  const Decision d = Decide(b);
+  if (d.allowed) b.tokens -= 1.0;
+  return d;
+}
+
+RateLimiter::Decision RateLimiter::Peek(std::string_view key) {
+  const int64_t now = clock_->NowMs();
+  absl::MutexLock lock(&mu_);
+  auto it = buckets_.find(std::string(key));
+  if (it == buckets_.end()) return {true, 0};
+  Bucket b = it->second;
+  Refill(b, now);
+  return Decide(b);
+}
+
+void RateLimiter::Refill(Bucket& b, int64_t now) const {
+  if (now > b.updated_ms) {
     b.tokens =
         std::min(options_.burst, b.tokens + (now - b.updated_ms) / 1000.0 * options_.per_second);
     b.updated_ms = now;
   }
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
-    return {true, 0};
-  }
+}
+
+RateLimiter::Decision RateLimiter::Decide(const Bucket& b) const {
+  if (b.tokens >= 1.0) return {true, 0};
   const double wait_s = (1.0 - b.tokens) / options_.per_second;
   return {false, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_s)))};
 }

@@ -29,12 +29,17 @@ class RateLimiter {
   };
   // Takes one token from `key`'s bucket if there is one.
   Decision Take(std::string_view key);
+  // Whether Take would allow `key` now, without taking anything.
+  Decision Peek(std::string_view key);
 
  private:
   struct Bucket {
     double tokens = 0;
     int64_t updated_ms = 0;
   };
+  Decision Decide(const Bucket& b) const;
+  // `b` refilled up to `now`.
+  void Refill(Bucket& b, int64_t now) const;
   const Options options_;
   const Clock* const clock_;
   absl::Mutex mu_;

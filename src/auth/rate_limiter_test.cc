@@ -38,5 +38,23 @@ TEST(RateLimiterTest, ForgetsRefilledKeysBeyondTheLimit) {
   EXPECT_FALSE(limiter.Take("c").allowed);
 }
 
+TEST(RateLimiterTest, PeekTellsWithoutTaking) {
+  FakeClock clock(1000);
+  RateLimiter limiter({.per_second = 1, .burst = 2, .max_keys = 10}, &clock);
+  EXPECT_TRUE(limiter.Peek("a").allowed);  // an unknown key has a full bucket
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.Peek("a").allowed);
+  EXPECT_TRUE(limiter.Take("a").allowed);
+  EXPECT_TRUE(limiter.Take("a").allowed);
+  RateLimiter::Decision d = limiter.Peek("a");
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_seconds, 1);
+  EXPECT_FALSE(limiter.Take("a").allowed);
+  clock.Advance(1000);
+  EXPECT_TRUE(limiter.Peek("a").allowed);
+  EXPECT_TRUE(limiter.Peek("a").allowed);
+  EXPECT_TRUE(limiter.Take("a").allowed);
+  EXPECT_FALSE(limiter.Peek("a").allowed);
+}
+
 }  // namespace
 }  // namespace mercator::auth

@@ -409,6 +409,16 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
       return WithRetryAfter(absl::ResourceExhaustedError("too many signed requests; retry later"),
                             1);
   }
+  // The in-memory cache catches a replay to this process cheaply; the store catches one sent
+  // to another process on the same database, or to this one after a restart. If the store
+  // cannot record the nonce the request is refused: a nonce that is not remembered could be
+  // replayed.
+  ASSIGN_OR_RETURN(
+      ApiClientRepository::NonceResult stored,
+      repo_->RecordNonce(h.key_id, h.nonce, h.timestamp_ms + options_.max_clock_skew_ms, now));
+  if (stored == ApiClientRepository::NonceResult::kReplay) {
+    return Malformed("Nonce was already used (replayed request)");
+  }
 
   Principal p;
   p.kind = Principal::Kind::kClient;

@@ -36,15 +36,18 @@
 //      compared in constant time. An unknown key id, a disabled client and a wrong signature
 //      all get the same message (kBadSignatureMessage);
 //   4. the client is within its rate limit, else ResourceExhausted (429) with a Retry-After;
-//   5. the nonce has not been used by this key id within the replay window; it is recorded
-//      only now, after the signature verified, so nobody can burn a client's nonces.
+//   5. the nonce has not been used by this key id within the replay window, in this process
+//      or any other on the same store; it is recorded only now, after the signature
+//      verified, so nobody can burn a client's nonces.
 //
-// The nonce cache is in memory, per process, and bounded (`max_nonces`; when full of
-// unexpired nonces, requests are refused with 429 rather than forgetting nonces, which would
-// allow a replay). A nonce is kept until its timestamp + max_clock_skew_ms, after which its
-// request is stale anyway. A deployment of several nodes behind a load balancer needs a
-// shared nonce cache (Redis SET NX with expiry) in place of this one, or a replay sent to
-// another node would pass.
+// Nonces are remembered twice: in a bounded in-memory cache of this process (`max_nonces`;
+// when full of unexpired nonces, requests are refused with 429 rather than forgetting nonces,
+// which would allow a replay), and in the store (ApiClientRepository::RecordNonce, the
+// api_nonces table), which every process on the same database shares, so a replay sent to a
+// second `mercator serve` or after a restart inside the window is refused too. A nonce is
+// kept until its timestamp + max_clock_skew_ms, after which its request is stale anyway. If
+// the store cannot record a nonce the request fails (fail closed). Several nodes must share
+// one database (PostgreSQL) for this to hold across nodes.
 //
 // Secrets are stored sealed by the PII vault (PiiCipher, context kApiClientSecretContext),
 // returned in clear once (on creation and rotation), and never logged. Verification keeps a

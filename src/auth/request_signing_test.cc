@@ -277,6 +277,41 @@ TEST_F(ApiClientServiceTest, ReplayedNonceIsRefusedWithinTheWindow) {
   EXPECT_NE(Message(r).find("Timestamp is more than"), std::string::npos) << Message(r);
 }
 
+TEST_F(ApiClientServiceTest, ReplayToAnotherProcessOnTheSameStoreIsRefused) {
+  // A second process (another `mercator serve`, or this one restarted) opens the same file
+  // with a nonce cache of its own.
+  auto store = OpenSqliteStore(dir_.string(), &clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto repo = NewSqliteApiClientRepository(**store, &clock_);
+  auto other = std::make_unique<ApiClientService>(repo.get(), vault_.get(), &clock_);
+  const Req r;
+  const std::string header = SignRequest(client_.key_id, secret_, r.method, r.target, r.body,
+                                         clock_.NowMs(), RandomNonce());
+  ASSERT_TRUE(service_->Verify({header, r.method, r.target, r.body}).ok());
+  absl::StatusOr<Principal> replay = other->Verify({header, r.method, r.target, r.body});
+  EXPECT_NE(Message(replay).find("Nonce was already used"), std::string::npos) << replay.status();
+  // And the other way round.
+  const std::string second = SignRequest(client_.key_id, secret_, r.method, r.target, r.body,
+                                         clock_.NowMs(), RandomNonce());
+  ASSERT_TRUE(other->Verify({second, r.method, r.target, r.body}).ok());
+  EXPECT_NE(Message(service_->Verify({second, r.method, r.target, r.body}))
+                .find("Nonce was already used"),
+            std::string::npos);
+  // A nonce whose request went stale is forgotten by the store as well: the same nonce with a
+  // new timestamp after the window is a new request.
+  clock_.Advance(6 * kMinute);
+  auto fresh = std::make_unique<ApiClientService>(repo.get(), vault_.get(), &clock_);
+  const std::string nonce = "0123456789abcdef0123";
+  const std::string a =
+      SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
+  ASSERT_TRUE(fresh->Verify({a, r.method, r.target, r.body}).ok());
+  clock_.Advance(6 * kMinute);
+  auto later = std::make_unique<ApiClientService>(repo.get(), vault_.get(), &clock_);
+  const std::string b =
+      SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
+  EXPECT_TRUE(later->Verify({b, r.method, r.target, r.body}).ok());
+}
+
 TEST_F(ApiClientServiceTest, NonceIsRecordedOnlyAfterTheSignatureVerifies) {
   const std::string nonce = RandomNonce();
   const int64_t ts = clock_.NowMs();

@@ -243,5 +243,68 @@ TEST_F(VaultFileTest, EnvironmentKeyFileIsUsedAndNeverCreated) {
   EXPECT_EQ((*vault)->LookupHash(kPhone, kPhoneContext), direct.LookupHash(kPhone, kPhoneContext));
 }
 
+TEST(VaultTest, KeyringSealsWithTheNewestKeyAndOpensWithEach) {
+  Vault old_only(KeyOf(1));
+  Vault ring(std::vector<Vault::KeyEntry>{{2, KeyOf(2)}, {1, KeyOf(1)}});
+  EXPECT_EQ(ring.current_key_id(), 2);
+  EXPECT_EQ(ring.key_ids(), (std::vector<uint8_t>{1, 2}));
+  const std::string under_old = old_only.Seal(kPhone, kPhoneContext);
+  const std::string under_new = ring.Seal(kPhone, kPhoneContext);
+  EXPECT_EQ(static_cast<uint8_t>(under_new[0]), 2);
+  EXPECT_FALSE(ring.SealedUnderCurrentKey(under_old));
+  EXPECT_TRUE(ring.SealedUnderCurrentKey(under_new));
+  EXPECT_EQ(*ring.Open(under_old, kPhoneContext), kPhone);
+  EXPECT_EQ(*ring.Open(under_new, kPhoneContext), kPhone);
+  EXPECT_EQ(old_only.Open(under_new, kPhoneContext).status().code(), absl::StatusCode::kDataLoss);
+  // The lookup hash is the new key's; LookupHashes gives it first, then the old key's.
+  Vault new_only(std::vector<Vault::KeyEntry>{{2, KeyOf(2)}});
+  EXPECT_EQ(ring.LookupHash(kPhone, kPhoneContext), new_only.LookupHash(kPhone, kPhoneContext));
+  EXPECT_EQ(ring.LookupHashes(kPhone, kPhoneContext),
+            (std::vector<std::string>{new_only.LookupHash(kPhone, kPhoneContext),
+                                      old_only.LookupHash(kPhone, kPhoneContext)}));
+}
+
+TEST(VaultTest, ParseKeyringNamesTheFaultWithoutTheKey) {
+  const std::string a(64, 'a'), b(64, 'b');
+  auto ring = Vault::ParseKeyring("1:" + a + "\n 2:" + b + "\r\n", "src");
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  ASSERT_EQ(ring->size(), 2u);
+  EXPECT_EQ((*ring)[1].id, 2);
+  EXPECT_EQ((*ring)[1].key, KeyOf(0xbb));
+  auto commas = Vault::ParseKeyring("7:" + a + "," + "9:" + b, "env");
+  ASSERT_TRUE(commas.ok()) << commas.status();
+  EXPECT_EQ((*commas)[0].id, 7);
+  auto bare = Vault::ParseKeyring(a + "\n", "file");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ((*bare)[0].id, Vault::kKeyId);
+  for (const std::string& bad : {"0:" + a, "256:" + a, "x:" + a, "1:" + a + ",1:" + b, a + "," + b,
+                                 "1:" + a.substr(2), std::string("\n")}) {
+    auto r = Vault::ParseKeyring(bad, "src");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(std::string(r.status().message()).find("aaaa"), std::string::npos);
+    EXPECT_EQ(std::string(r.status().message()).rfind("src", 0), 0u) << r.status();
+  }
+}
+
+TEST_F(VaultFileTest, WriteKeyFileReplacesItWithMode0600) {
+  const std::string path = dir_ + "/vault.key";
+  Write(path, std::string(64, 'a'), 0600);
+  std::vector<Vault::KeyEntry> keys{{1, KeyOf(0xaa)}, {2, KeyOf(0x22)}};
+  ASSERT_TRUE(Vault::WriteKeyFile(path, keys).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  auto back = Vault::ReadKeyFile(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].key, KeyOf(0xaa));
+  EXPECT_EQ((*back)[1].id, 2);
+  EXPECT_EQ((*back)[1].key, KeyOf(0x22));
+  auto vault = Vault::FromKeyFile(path);
+  ASSERT_TRUE(vault.ok());
+  EXPECT_EQ((*vault)->current_key_id(), 2);
+}
+
 }  // namespace
 }  // namespace mercator::auth

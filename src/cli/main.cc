@@ -20,6 +20,7 @@
 #include "cli/events_cmd.h"
 #include "cli/progress.h"
 #include "cli/user_cmd.h"
+#include "cli/vault_cmd.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -431,6 +432,8 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<AuditCommand> audit = AddAuditCommand(cli);
 
+  std::unique_ptr<VaultCommand> vault = AddVaultCommand(cli);
+
   std::unique_ptr<ClientCommand> clients = AddClientCommands(cli);
 
   std::unique_ptr<EventsCommand> events = AddEventsCommands(cli);
@@ -508,5 +511,6 @@ int main(int argc, char** argv) {
   if (*campaigns->campaign) return RunCampaignCommand(*campaigns, data_dir);
   if (*users->init || *users->user) return RunUserCommand(*users, data_dir);
   if (*audit->audit) return RunAuditCommand(*audit, data_dir);
+  if (*vault->vault) return RunVaultCommand(*vault, data_dir);
   return 1;
 }

@@ -96,6 +96,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->staff_ =
       std::make_unique<auth::StaffService>(app->staff_repository_.get(), clock, options.staff);
   app->login_limiter_ = std::make_unique<auth::RateLimiter>(options.login_rate, clock);
+  app->lookup_limiter_ = std::make_unique<auth::RateLimiter>(options.lookup_rate, clock);
+  app->auth_failure_limiter_ =
+      std::make_unique<auth::RateLimiter>(options.auth_failure_rate, clock);
   app->api_client_repository_ = NewSqliteApiClientRepository(*app->store_, clock);
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
       app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
@@ -309,6 +312,8 @@ absl::Status App::Start() {
   ctx.staff = staff_.get();
   ctx.cookie_security = options_.cookie_security;
   ctx.login_limiter = login_limiter_.get();
+  ctx.lookup_limiter = lookup_limiter_.get();
+  ctx.export_approval_ttl_ms = options_.export_approval_ttl_ms;
   ctx.api_clients = api_clients_.get();
   ctx.customer_tokens = customer_tokens_.get();
   ctx.points = points_.get();
@@ -337,7 +342,8 @@ absl::Status App::Start() {
   api::SignedRequestVerifier verify_signed = api::SignedRequestVerifierFor(api_clients_.get());
   router_->SetAuthenticator(api::MakeAuthenticator(
       staff_.get(), std::move(verify_signed),
-      api::CustomerTokenVerifierFor(customer_tokens_.get(), api_clients_.get())));
+      api::CustomerTokenVerifierFor(customer_tokens_.get(), api_clients_.get()),
+      auth_failure_limiter_.get()));
 
   http::ServerOptions so;
   so.address = options_.address;

@@ -83,6 +83,16 @@ struct AppOptions {
   // Sign-in and password-change attempts per caller address: 10 at once, then one every 6 s
   // (more get 429 with Retry-After).
   auth::RateLimiter::Options login_rate = {10.0 / 60.0, 10.0, 100000};
+  // Signed requests refused with 401 (unknown key id, wrong signature, stale, replayed), per
+  // caller address: 100 at once, then one a second; beyond that the address gets 429 with
+  // Retry-After before its credentials are checked (api/auth_middleware.h).
+  auth::RateLimiter::Options auth_failure_rate = {1.0, 100.0, 100000};
+  // Exact-match personal-data lookups (POST /v1/customers/lookup) per caller (staff user or
+  // API client): 30 at once, then one every 2 s (429 + Retry-After), so the lookup cannot be
+  // used to walk through phone or ID numbers.
+  auth::RateLimiter::Options lookup_rate = {0.5, 30.0, 100000};
+  // How long an approved export of an audience snapshot may be downloaded after its approval.
+  int64_t export_approval_ttl_ms = 24LL * 60 * 60 * 1000;
   // Secure session cookies unless serving plain http on the local machine (--insecure-cookies).
   auth::CookieSecurity cookie_security = auth::CookieSecurity::kSecure;
   // Folder with the built web apps: console/dist served at /console/, h5/dist at /h5/
@@ -216,6 +226,8 @@ class App {
   std::unique_ptr<StaffRepository> staff_repository_;
   std::unique_ptr<auth::StaffService> staff_;
   std::unique_ptr<auth::RateLimiter> login_limiter_;
+  std::unique_ptr<auth::RateLimiter> lookup_limiter_;
+  std::unique_ptr<auth::RateLimiter> auth_failure_limiter_;
   std::unique_ptr<ApiClientRepository> api_client_repository_;
   std::unique_ptr<auth::ApiClientService> api_clients_;
   std::unique_ptr<auth::CustomerTokenService> customer_tokens_;

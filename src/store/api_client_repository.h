@@ -68,6 +68,14 @@ class ApiClientRepository {
   // client never has more than two secrets. NotFound if there is no such client.
   virtual absl::Status RotateSecret(std::string_view key_id, std::string_view sealed_secret,
                                     int64_t previous_expires_ms) = 0;
+
+  enum class NonceResult { kRecorded, kReplay };
+  // Records that `key_id` used `nonce`, remembered until `expires_ms`, unless the pair is
+  // already recorded and unexpired at `now_ms` (kReplay). Shared by every process using the
+  // same store, so a replay sent to another process or after a restart is still caught.
+  // Expired pairs are purged along the way.
+  virtual absl::StatusOr<NonceResult> RecordNonce(std::string_view key_id, std::string_view nonce,
+                                                  int64_t expires_ms, int64_t now_ms) = 0;
 };
 
 }  // namespace mercator

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "store/audit_repository.h"
 
 namespace mercator {
 
@@ -71,16 +72,21 @@ class ApprovalRepository {
 
   // Stores a pending approval and returns it with its id. AlreadyExists if the same submitter
   // already has a pending one for the same object.
-  virtual absl::StatusOr<Approval> Insert(const Approval& approval) = 0;
+  // With `audit`, its entry is appended to the audit log in the same transaction (see
+  // AuditInTransaction): the approval is stored only together with its audit entry.
+  virtual absl::StatusOr<Approval> Insert(const Approval& approval,
+                                          const AuditInTransaction<Approval>* audit = nullptr) = 0;
 
   virtual absl::StatusOr<std::optional<Approval>> Get(int64_t id) = 0;
 
   // Moves a pending approval to `to` (not kPending), recording who, when and the comment.
   // NotFound for an unknown id; FailedPrecondition if it is no longer pending (someone else
   // decided it first) or if `decided_by` is the submitter for an approval or rejection.
+  // With `audit`, the decision is stored only together with its audit entry.
   virtual absl::StatusOr<Approval> Decide(int64_t id, ApprovalStatus to,
                                           const std::string& decided_by, int64_t decided_ms,
-                                          const std::string& comment) = 0;
+                                          const std::string& comment,
+                                          const AuditInTransaction<Approval>* audit = nullptr) = 0;
 
   // Matching approvals with id > query.after_id, ascending, at most query.limit.
   virtual absl::StatusOr<std::vector<Approval>> List(const ApprovalQuery& query) = 0;

@@ -46,6 +46,17 @@ struct AuditQuery {
   std::optional<int64_t> to_ms;
 };
 
+// An audit entry a repository appends inside the write transaction of the change it records,
+// so the change and its entry commit together or not at all. `entry` is called inside that
+// transaction with whatever the change produced (e.g. the stored row and its new id) and
+// returns the entry without seq, prev_hash and hash; `seal` computes the hash as for
+// AuditRepository::Append. An error from `entry` rolls the change back.
+template <typename Changed>
+struct AuditInTransaction {
+  std::function<absl::StatusOr<AuditEntry>(const Changed& changed)> entry;
+  std::function<std::string(const AuditEntry& entry)> seal;
+};
+
 class AuditRepository {
  public:
   // Computes an entry's hash from its other fields (seq and prev_hash already filled in).

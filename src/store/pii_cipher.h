@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -24,6 +25,19 @@ class PiiCipher {
   // A keyed hash for exact-match lookup ("find the customer with this phone number") that
   // reveals nothing without the key. Deterministic for (context, value).
   virtual std::string LookupHash(std::string_view value, std::string_view context) const = 0;
+
+  // During a key rotation (auth/vault.h): the lookup hashes of `value` under every key the
+  // cipher holds, the current key's first, so rows not yet re-hashed are still found.
+  virtual std::vector<std::string> LookupHashes(std::string_view value,
+                                                std::string_view context) const {
+    return {LookupHash(value, context)};
+  }
+  // Whether `sealed` was sealed under the key Seal uses now (false: a key rotation has yet to
+  // re-seal it).
+  virtual bool SealedUnderCurrentKey(std::string_view sealed) const {
+    (void)sealed;
+    return true;
+  }
 };
 
 }  // namespace mercator

@@ -219,6 +219,38 @@ class SqliteApiClientRepository final : public ApiClientRepository {
     return tx.Commit();
   }
 
+  absl::StatusOr<NonceResult> RecordNonce(std::string_view key_id, std::string_view nonce,
+                                          int64_t expires_ms, int64_t now_ms) override {
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
+    // A pair whose time is up no longer counts: its request would be refused as stale.
+    // Purging a bounded batch per call keeps the table at about the window's traffic without
+    // a separate sweeper; the expiry index makes it cheap.
+    {
+      ASSIGN_OR_RETURN(
+          Statement stmt,
+          conn.Prepare("DELETE FROM api_nonces WHERE (key_id, nonce) IN (SELECT key_id, "
+                       "nonce FROM api_nonces WHERE expires_ms <= ? LIMIT 64)",
+                       "api nonces: purging expired ones"));
+      stmt.BindInt64(1, now_ms);
+      RETURN_IF_ERROR(stmt.Run());
+    }
+    {
+      ASSIGN_OR_RETURN(
+          Statement stmt,
+          conn.Prepare("INSERT INTO api_nonces (key_id, nonce, expires_ms) VALUES (?, ?, ?) "
+                       "ON CONFLICT (key_id, nonce) DO UPDATE SET expires_ms = excluded.expires_ms "
+                       "WHERE api_nonces.expires_ms <= ?",
+                       "api nonces: recording one"));
+      stmt.BindText(1, key_id).BindText(2, nonce).BindInt64(3, expires_ms).BindInt64(4, now_ms);
+      RETURN_IF_ERROR(stmt.Run());
+    }
+    const bool recorded = sqlite3_changes(conn.raw()) > 0;
+    RETURN_IF_ERROR(tx.Commit());
+    return recorded ? NonceResult::kRecorded : NonceResult::kReplay;
+  }
+
  private:
   Db& db_;
   const Clock& clock_;

@@ -1,9 +1,11 @@
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "store/sqlite/internal/audit_append.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
 #include "store/sqlite/sqlite_approvals.h"
@@ -54,13 +56,24 @@ absl::StatusOr<std::optional<Approval>> GetOn(Connection& conn, int64_t id) {
   return a;
 }
 
+// Appends `audit`'s entry for `changed` inside the open transaction (nothing without one).
+absl::Status AppendAudit(Connection& conn, const AuditInTransaction<Approval>* audit,
+                         const Approval& changed) {
+  if (audit == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(AuditEntry entry, audit->entry(changed));
+  return sqlite_internal::AppendAuditEntry(conn, std::move(entry), audit->seal).status();
+}
+
 class SqliteApprovalRepository final : public ApprovalRepository {
  public:
   explicit SqliteApprovalRepository(Db& db) : db_(db) {}
 
-  absl::StatusOr<Approval> Insert(const Approval& approval) override {
+  absl::StatusOr<Approval> Insert(const Approval& approval,
+                                  const AuditInTransaction<Approval>* audit) override {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
+    std::optional<sqlite_internal::FullSyncScope> full_sync;
+    if (audit != nullptr) RETURN_IF_ERROR(full_sync.emplace(conn).status());
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
     {
       ASSIGN_OR_RETURN(
@@ -85,8 +98,9 @@ class SqliteApprovalRepository final : public ApprovalRepository {
     }
     const int64_t id = sqlite3_last_insert_rowid(conn.raw());
     ASSIGN_OR_RETURN(std::optional<Approval> stored, GetOn(conn, id));
-    RETURN_IF_ERROR(txn.Commit());
     if (!stored) return absl::InternalError("approval vanished after insert");
+    RETURN_IF_ERROR(AppendAudit(conn, audit, *stored));
+    RETURN_IF_ERROR(txn.Commit());
     return *std::move(stored);
   }
 
@@ -96,12 +110,15 @@ class SqliteApprovalRepository final : public ApprovalRepository {
   }
 
   absl::StatusOr<Approval> Decide(int64_t id, ApprovalStatus to, const std::string& decided_by,
-                                  int64_t decided_ms, const std::string& comment) override {
+                                  int64_t decided_ms, const std::string& comment,
+                                  const AuditInTransaction<Approval>* audit) override {
     if (to == ApprovalStatus::kPending) {
       return absl::InvalidArgumentError("status: a decision cannot make an approval pending");
     }
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
+    std::optional<sqlite_internal::FullSyncScope> full_sync;
+    if (audit != nullptr) RETURN_IF_ERROR(full_sync.emplace(conn).status());
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
     ASSIGN_OR_RETURN(std::optional<Approval> current, GetOn(conn, id));
     if (!current) return absl::NotFoundError(Cat("approval ", id, " does not exist"));
@@ -131,8 +148,9 @@ class SqliteApprovalRepository final : public ApprovalRepository {
       }
     }
     ASSIGN_OR_RETURN(std::optional<Approval> decided, GetOn(conn, id));
-    RETURN_IF_ERROR(txn.Commit());
     if (!decided) return absl::InternalError("approval vanished after decision");
+    RETURN_IF_ERROR(AppendAudit(conn, audit, *decided));
+    RETURN_IF_ERROR(txn.Commit());
     return *std::move(decided);
   }
 

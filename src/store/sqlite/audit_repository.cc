@@ -4,6 +4,7 @@
 
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "store/sqlite/internal/audit_append.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
 #include "store/sqlite/sqlite_audit.h"
@@ -48,13 +49,14 @@ class SqliteAuditRepository final : public AuditRepository {
   absl::StatusOr<AuditEntry> Append(AuditEntry entry, const Sealer& seal) override {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
-    ASSIGN_OR_RETURN(int64_t synchronous, ReadSynchronous(conn));
-    RETURN_IF_ERROR(conn.Exec("PRAGMA synchronous=FULL", "audit append: synchronous=FULL"));
-    absl::StatusOr<AuditEntry> stored = AppendLocked(conn, std::move(entry), seal);
-    // Restoring the connection's setting can only fail if the connection is broken, and then
-    // the next statement reports it; the entry is committed either way.
-    (void)conn.Exec(synchronous >= 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                    "audit append: restoring synchronous");
+    sqlite_internal::FullSyncScope full_sync(conn);
+    RETURN_IF_ERROR(full_sync.status());
+    // BEGIN IMMEDIATE takes the database's write lock before the last entry is read, so a
+    // second process appending at the same time waits instead of forking the chain.
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    ASSIGN_OR_RETURN(AuditEntry stored,
+                     sqlite_internal::AppendAuditEntry(conn, std::move(entry), seal));
+    RETURN_IF_ERROR(txn.Commit());
     return stored;
   }
 
@@ -106,12 +108,6 @@ class SqliteAuditRepository final : public AuditRepository {
   }
 
  private:
-  static absl::StatusOr<int64_t> ReadSynchronous(Connection& conn) {
-    ASSIGN_OR_RETURN(Statement stmt, conn.Prepare("PRAGMA synchronous", "reading synchronous"));
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    return row ? stmt.ColumnInt64(0) : 1;
-  }
-
   static absl::StatusOr<int64_t> HighestAssigned(Connection& conn) {
     ASSIGN_OR_RETURN(Statement stmt,
                      conn.Prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'",
@@ -120,46 +116,66 @@ class SqliteAuditRepository final : public AuditRepository {
     return row ? stmt.ColumnInt64(0) : 0;
   }
 
-  static absl::StatusOr<AuditEntry> AppendLocked(Connection& conn, AuditEntry entry,
-                                                 const Sealer& seal) {
-    // BEGIN IMMEDIATE takes the database's write lock before the last entry is read, so a
-    // second process appending at the same time waits instead of forking the chain.
-    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
-    {
-      ASSIGN_OR_RETURN(Statement stmt,
-                       conn.Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                                    "reading the last audit entry"));
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      entry.seq = row ? stmt.ColumnInt64(0) + 1 : 1;
-      entry.prev_hash = row ? std::string(stmt.ColumnText(1)) : std::string(kGenesisHash);
-    }
-    entry.hash = seal(entry);
-    {
-      ASSIGN_OR_RETURN(Statement stmt, conn.Prepare("INSERT INTO audit_log (" AUDIT_COLUMNS
-                                                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                                    "appending an audit entry"));
-      stmt.BindInt64(1, entry.seq)
-          .BindInt64(2, entry.time_ms)
-          .BindText(3, entry.actor)
-          .BindText(4, entry.action)
-          .BindText(5, entry.object_type)
-          .BindText(6, entry.object_id)
-          .BindText(7, entry.detail)
-          .BindText(8, entry.detail_sha256)
-          .BindText(9, entry.request_id)
-          .BindText(10, entry.ip)
-          .BindText(11, entry.prev_hash)
-          .BindText(12, entry.hash);
-      RETURN_IF_ERROR(stmt.Run());
-    }
-    RETURN_IF_ERROR(txn.Commit());
-    return entry;
-  }
-
   Db& db_;
 };
 
 }  // namespace
+
+namespace sqlite_internal {
+
+absl::StatusOr<AuditEntry> AppendAuditEntry(Connection& conn, AuditEntry entry,
+                                            const AuditRepository::Sealer& seal) {
+  {
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn.Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                                  "reading the last audit entry"));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    entry.seq = row ? stmt.ColumnInt64(0) + 1 : 1;
+    entry.prev_hash = row ? std::string(stmt.ColumnText(1)) : std::string(kGenesisHash);
+  }
+  entry.hash = seal(entry);
+  ASSIGN_OR_RETURN(Statement stmt, conn.Prepare("INSERT INTO audit_log (" AUDIT_COLUMNS
+                                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                                "appending an audit entry"));
+  stmt.BindInt64(1, entry.seq)
+      .BindInt64(2, entry.time_ms)
+      .BindText(3, entry.actor)
+      .BindText(4, entry.action)
+      .BindText(5, entry.object_type)
+      .BindText(6, entry.object_id)
+      .BindText(7, entry.detail)
+      .BindText(8, entry.detail_sha256)
+      .BindText(9, entry.request_id)
+      .BindText(10, entry.ip)
+      .BindText(11, entry.prev_hash)
+      .BindText(12, entry.hash);
+  RETURN_IF_ERROR(stmt.Run());
+  return entry;
+}
+
+FullSyncScope::FullSyncScope(Connection& conn) : conn_(conn) {
+  absl::StatusOr<Statement> stmt = conn_.Prepare("PRAGMA synchronous", "reading synchronous");
+  if (!stmt.ok()) {
+    status_ = stmt.status();
+    return;
+  }
+  absl::StatusOr<bool> row = stmt->Step();
+  if (!row.ok()) {
+    status_ = row.status();
+    return;
+  }
+  if (*row) previous_ = stmt->ColumnInt64(0);
+  status_ = conn_.Exec("PRAGMA synchronous=FULL", "audit append: synchronous=FULL");
+}
+
+FullSyncScope::~FullSyncScope() {
+  // Restoring the connection's setting can only fail if the connection is broken, and then
+  // the next statement reports it; the commit is done either way.
+  (void)conn_.Exec(previous_ >= 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                   "audit append: restoring synchronous");
+}
+
+}  // namespace sqlite_internal
 
 std::unique_ptr<AuditRepository> NewSqliteAuditRepository(Store& store) {
   return std::make_unique<SqliteAuditRepository>(sqlite_internal::DbOf(store));

@@ -492,26 +492,34 @@ class SqliteCustomerRepository final : public CustomerRepository {
     std::vector<CustomerRecord> records;
     if (value.empty() || limit <= 0) return records;
     const bool phone = field == PiiLookup::kPhone;
-    const std::string hash = cipher_->LookupHash(value, phone ? kPhoneColumn : kIdNumberColumn);
+    // Every key's hash: during a key rotation some rows still carry the old key's.
+    const std::vector<std::string> hashes =
+        cipher_->LookupHashes(value, phone ? kPhoneColumn : kIdNumberColumn);
     Db::ReaderLease reader(db_);
-    ASSIGN_OR_RETURN(
-        Statement stmt,
-        reader.conn().Prepare(
-            // The bucket term selects the lookup index (see migration 0006); the test
-            // LookupsUseTheBucketedHashIndexes checks the plan of this text.
-            phone ? Cat("SELECT ", kCustomerColumns,
-                        " FROM customers WHERE substr(phone_hash, 1, 1) = substr(?1, 1, 1)"
-                        " AND phone_hash = ?1 ORDER BY uid LIMIT ?2")
-                  : Cat("SELECT ", kCustomerColumns,
-                        " FROM customers WHERE substr(id_number_hash, 1, 1) = substr(?1, 1, 1)"
-                        " AND id_number_hash = ?1 ORDER BY uid LIMIT ?2"),
-            "finding customer by personal data"));
-    stmt.BindBlob(1, hash).BindInt64(2, limit);
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt, PiiRead::kOpen, cipher_));
-      records.push_back(std::move(record));
+    // The bucket term selects the lookup index (see migration 0006); the test
+    // LookupsUseTheBucketedHashIndexes checks the plan of this text.
+    const std::string sql =
+        phone ? Cat("SELECT ", kCustomerColumns,
+                    " FROM customers WHERE substr(phone_hash, 1, 1) = substr(?1, 1, 1)"
+                    " AND phone_hash = ?1 ORDER BY uid LIMIT ?2")
+              : Cat("SELECT ", kCustomerColumns,
+                    " FROM customers WHERE substr(id_number_hash, 1, 1) = substr(?1, 1, 1)"
+                    " AND id_number_hash = ?1 ORDER BY uid LIMIT ?2");
+    for (const std::string& hash : hashes) {
+      ASSIGN_OR_RETURN(Statement stmt,
+                       reader.conn().Prepare(sql, "finding customer by personal data"));
+      stmt.BindBlob(1, hash).BindInt64(2, limit);
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomer(stmt, PiiRead::kOpen, cipher_));
+        records.push_back(std::move(record));
+      }
+    }
+    if (hashes.size() > 1) {
+      std::sort(records.begin(), records.end(),
+                [](const CustomerRecord& a, const CustomerRecord& b) { return a.uid < b.uid; });
+      if (records.size() > static_cast<size_t>(limit)) records.resize(limit);
     }
     return records;
   }
