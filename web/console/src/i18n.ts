@@ -91,6 +91,13 @@ const zh = {
     purpose: '目的', purposes: { marketing: '营销', service: '服务' }, plan: '渠道计划（按顺序降级）', perMessage: '/条', addChannel: '添加渠道',
     definition: '触达定义', windowStart: '发送时段起', windowEnd: '发送时段止', throttle: '每秒发送上限', holdoutPercent: '对照组比例', goal: '转化目标事件', withinDays: '归因天数',
   },
+  recur: {
+    schedule: '发送计划', once: '单次', recurring: '周期发送', every: '频率', everyOpts: { day: '每天', week: '每周', month: '每月' }, at: '发送时间', weekdays: '星期', monthDays: '每月日期',
+    monthDaysHelp: '当月没有的日期（如 4 月 31 日）在当月最后一天发送', until: '截止日期（含）', maxRuns: '最多次数', nextRuns: '接下来的发送时间（{{zone}}）', noRuns: '没有符合规则的发送时间',
+    firstFrom: '首次发送不早于开始时间', wd: { 1: '周一', 2: '周二', 3: '周三', 4: '周四', 5: '周五', 6: '周六', 7: '周日' }, sep: '、',
+    sumDay: '每天 {{at}}', sumWeek: '每{{days}} {{at}}', sumMonth: '每月 {{days}} 日 {{at}}', sumUntil: '，至 {{until}}', sumMax: '，最多 {{n}} 次',
+    nextRunAt: '下次发送', runs: '各次发送', runNo: '次序', runStart: '开始', series: '所属周期触达', runOf: '第 {{n}} 次', viewRuns: '查看各次发送', kind: '类型',
+  },
   workbench: {
     kpi: { tasks_due: '到期任务', tasks_done: '已完成', tasks_done_on_time: '按时完成', follow_ups: '跟进记录', customers_reached: '触达客户', customers_converted: '转化客户' },
     inbox: '任务收件箱', myCustomers: '我的客户', push: '一键推送', noTemplates: '暂无已审批的消息模板', template: '消息模板', send: '发送',
@@ -216,6 +223,13 @@ const en: Dict = {
     channels: { sms: 'SMS', app_push: 'App push', in_app: 'In-app', wechat_oa: 'WeChat OA', wecom: 'WeCom', email: 'Email' },
     purpose: 'Purpose', purposes: { marketing: 'Marketing', service: 'Service' }, plan: 'Channel plan (fallback order)', perMessage: '/msg', addChannel: 'Add channel',
     definition: 'Definition', windowStart: 'Send from', windowEnd: 'Send until', throttle: 'Messages per second', holdoutPercent: 'Holdout', goal: 'Goal event', withinDays: 'Within days',
+  },
+  recur: {
+    schedule: 'Schedule', once: 'Once', recurring: 'Recurring', every: 'Every', everyOpts: { day: 'Day', week: 'Week', month: 'Month' }, at: 'Time of day', weekdays: 'Weekdays', monthDays: 'Days of the month',
+    monthDaysHelp: "A day a month does not have (31 April) runs on that month's last day", until: 'Until (inclusive)', maxRuns: 'At most runs', nextRuns: 'Next runs ({{zone}})', noRuns: 'No run time matches the rule',
+    firstFrom: 'The first run is not before the start time', wd: { 1: 'Mon', 2: 'Tue', 3: 'Wed', 4: 'Thu', 5: 'Fri', 6: 'Sat', 7: 'Sun' }, sep: ', ',
+    sumDay: 'Every day at {{at}}', sumWeek: 'Every {{days}} at {{at}}', sumMonth: 'Monthly on day {{days}} at {{at}}', sumUntil: ', until {{until}}', sumMax: ', at most {{n}} runs',
+    nextRunAt: 'Next run', runs: 'Runs', runNo: 'Run', runStart: 'Started', series: 'Recurring series', runOf: 'Run {{n}}', viewRuns: 'See the runs', kind: 'Kind',
   },
   workbench: {
     kpi: { tasks_due: 'Tasks due', tasks_done: 'Done', tasks_done_on_time: 'Done on time', follow_ups: 'Follow-ups', customers_reached: 'Reached', customers_converted: 'Converted' },
