@@ -2,7 +2,7 @@
 // UTC+8; 2026-11-24 is a Tuesday, 2028 is a leap year), and the summary in both languages.
 import { describe, expect, it } from 'vitest';
 import i18n from '../i18n';
-import { formatRun, nextOccurrence, nextRuns, parseClock, parseDay, summarize, zoneOffsetMinutes, type Recurrence } from './recurrence';
+import { buildRecurrence, formatRun, nextOccurrence, nextRuns, parseClock, parseDay, summarize, zoneOffsetMinutes, type Recurrence } from './recurrence';
 
 const BJ = 480;
 const at = (local: string) => Date.parse(`${local}+08:00`);
@@ -74,5 +74,14 @@ describe('summary', () => {
   it('formats a run in local time with its weekday', () => {
     expect(formatRun(at('2026-11-26T10:30:00'), BJ, zh)).toBe('2026-11-26 10:30 周四');
     expect(formatRun(at('2026-11-26T10:30:00'), BJ, en)).toBe('2026-11-26 10:30 Thu');
+  });
+});
+
+describe('buildRecurrence', () => {
+  it('sends only the members the chosen frequency takes', () => {
+    const fields = { every: 'week' as const, at: '10:30', weekdays: [4, 1, 4], month_days: [31], until: null, max_runs: null };
+    expect(buildRecurrence(fields)).toEqual({ every: 'week', at: '10:30', weekdays: [1, 4] });
+    expect(buildRecurrence({ ...fields, every: 'month', until: '2027-06-30', max_runs: 12 })).toEqual({ every: 'month', at: '10:30', month_days: [31], until: '2027-06-30', max_runs: 12 });
+    expect(buildRecurrence({ ...fields, every: 'day' })).toEqual({ every: 'day', at: '10:30' });
   });
 });

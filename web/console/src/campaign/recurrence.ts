@@ -135,3 +135,25 @@ export function summarize(r: Recurrence, t: T): string {
   if (r.max_runs) s += t('recur.sumMax', { n: r.max_runs });
   return s;
 }
+
+// The builder's recurrence fields -> the definition's `recurrence` member: weekdays only every
+// week, month days only every month (the server refuses them otherwise), sorted and without
+// repeats; until and max_runs only when set.
+export interface RecurrenceFields {
+  every?: Recurrence['every'];
+  at?: string;
+  weekdays?: number[];
+  month_days?: number[];
+  until?: string | null;
+  max_runs?: number | null;
+}
+
+export function buildRecurrence(f: RecurrenceFields): Recurrence {
+  const uniq = (xs: number[] | undefined) => [...new Set(xs ?? [])].sort((a, b) => a - b);
+  const r: Recurrence = { every: f.every ?? 'day', at: f.at ?? '' };
+  if (r.every === 'week') r.weekdays = uniq(f.weekdays);
+  if (r.every === 'month') r.month_days = uniq(f.month_days);
+  if (f.until) r.until = f.until;
+  if (f.max_runs !== undefined && f.max_runs !== null) r.max_runs = f.max_runs;
+  return r;
+}

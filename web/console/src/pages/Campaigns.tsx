@@ -4,7 +4,7 @@
 // treated versus holdout conversion with the uplift's 95% interval.
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import type { FormInstance } from 'antd';
-import { Alert, App, Button, Card, Col, DatePicker, Descriptions, Form, Input, InputNumber, Popconfirm, Radio, Row, Segmented, Select, Space, Statistic, Table, Tag, TimePicker, Typography } from 'antd';
+import { Alert, App, Button, Card, Checkbox, Col, DatePicker, Descriptions, Form, Input, InputNumber, Popconfirm, Radio, Row, Segmented, Select, Space, Statistic, Table, Tag, TimePicker, Typography } from 'antd';
 import dayjs from 'dayjs';
 import ReactECharts from 'echarts-for-react';
 import { useCallback, useEffect, useState } from 'react';
@@ -14,6 +14,10 @@ import { api, request, type Schemas } from '../api/client';
 import { ApiError } from '../api/problem';
 import { formatYuan } from '../activity/cost';
 import { parseVariables, previewPlan, type PlanPreview } from '../campaign/preview';
+import { buildRecurrence, formatRun, nextRuns, zoneOffsetMinutes, type RecurrenceFields } from '../campaign/recurrence';
+import { RecurrenceSummary } from '../campaign/RecurrenceSummary';
+import { RunsTable } from '../campaign/RunsTable';
+import { recurrenceOf, statusColor, withDefinitions, type RunReport } from '../campaign/series';
 import { changedPaths } from '../journey/preview';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
@@ -24,7 +28,6 @@ import { fmtTime } from './Audiences';
 type Campaign = Schemas['Campaign'];
 type Template = Schemas['MessageTemplate'];
 
-const statusColor: Record<string, string> = { draft: 'default', submitted: 'gold', scheduled: 'cyan', running: 'green', paused: 'orange', completed: 'blue', cancelled: 'default' };
 const CHANNELS = ['sms', 'app_push', 'in_app', 'wechat_oa', 'wecom', 'email'];
 
 export function CampaignList() {
@@ -35,7 +38,7 @@ export function CampaignList() {
   const load = useCallback(
     async (cursor: string | undefined, limit: number) => {
       const r = await api.get('/v1/campaigns', { query: { cursor, limit, status: status === 'all' ? undefined : status } });
-      return { items: (r.campaigns ?? []) as Campaign[], next: r.next_cursor ?? null };
+      return { items: await withDefinitions(request, (r.campaigns ?? []) as Campaign[]), next: r.next_cursor ?? null };
     },
     [status],
   );
@@ -60,6 +63,14 @@ export function CampaignList() {
           { title: 'ID', dataIndex: 'id', width: 70 },
           { title: t('wizard.name'), dataIndex: 'name', render: (v, r) => <Link to={`/campaigns/${r.id}`}>{v}</Link> },
           { title: t('activity.state'), dataIndex: 'status', render: (s) => <Tag color={statusColor[s]}>{t(`campaign.status.${s}`)}</Tag> },
+          {
+            title: t('recur.schedule'),
+            key: 'schedule',
+            render: (_, r) => {
+              const rec = recurrenceOf(r);
+              return rec ? <RecurrenceSummary recurrence={rec} nextRunAt={r.next_run_at} fmt={fmtTime} /> : t('recur.once');
+            },
+          },
           { title: t('campaign.startAt'), dataIndex: 'start_at', render: (v) => fmtTime(v) },
           { title: t('campaign.finishedAt'), dataIndex: 'finished_at', render: (v) => fmtTime(v) },
           { title: t('common.createdBy'), dataIndex: 'created_by' },
@@ -84,6 +95,7 @@ export interface Report {
   cost_fen: number;
   channels: { channel: string; sent: number; delivered: number; cost_fen: number; converted: number; conversion_value_fen: number; roi: number | null }[];
   conversions: { treated_converted: number; holdout_converted: number; treated_rate: number; holdout_rate: number; uplift: number; uplift_ci95: [number, number]; conversion_value_fen: number; attributed_elsewhere?: number } | null;
+  runs?: RunReport[]; // a recurring campaign's runs
 }
 
 export function CampaignReport() {
@@ -122,6 +134,7 @@ export function CampaignReport() {
   const pct = (x?: number) => (x === undefined || x === null ? '—' : `${(x * 100).toFixed(2)}%`);
   const reasons = Object.entries(report.suppressed_by_reason ?? {});
   const w = can('campaigns:write');
+  const rec = recurrenceOf({ definition: (definition ?? c.definition) as Campaign['definition'] });
   return (
     <Space direction="vertical" style={{ width: '100%' }} size="middle">
       <Space style={{ justifyContent: 'space-between', width: '100%' }}>
@@ -130,6 +143,13 @@ export function CampaignReport() {
             {c.name}
           </Typography.Title>
           <Tag color={statusColor[c.status ?? '']}>{t(`campaign.status.${c.status}`)}</Tag>
+          {rec && <RecurrenceSummary recurrence={rec} nextRunAt={c.next_run_at} fmt={fmtTime} />}
+          {rec && (report.runs ?? []).length > 0 && <a href="#campaign-runs">{t('recur.viewRuns')}</a>}
+          {c.parent_id && (
+            <Typography.Text data-testid="run-of">
+              {t('recur.runOf', { n: c.run_no })} · <Link to={`/campaigns/${c.parent_id}`}>{t('recur.series')} #{c.parent_id}</Link>
+            </Typography.Text>
+          )}
         </Space>
         {w && (
           <Space>
@@ -252,6 +272,11 @@ export function CampaignReport() {
           </Descriptions>
         </Card>
       )}
+      {rec && (
+        <Card size="small" title={t('recur.runs')} id="campaign-runs" data-testid="campaign-runs">
+          <RunsTable runs={report.runs} fmt={fmtTime} />
+        </Card>
+      )}
       <Card size="small" title={t('campaign.definition')}>
         <pre style={{ margin: 0, maxHeight: 360, overflow: 'auto' }}>{JSON.stringify(definition ?? c.definition, null, 2)}</pre>
       </Card>
@@ -272,6 +297,44 @@ interface Values {
   goal: { event?: string; within_days: number };
   variables_text?: string; // name=value, one a line
   link?: string;
+  schedule: 'once' | 'recurring';
+  recurrence: RecurrenceFields;
+}
+
+// The bank's time zone (the contact policy's; Asia/Shanghai when it cannot be read).
+function useBankZone(): string {
+  const [zone, setZone] = useState('Asia/Shanghai');
+  useEffect(() => {
+    void request<{ quiet_hours?: { time_zone?: string } }>('GET', '/v1/contact-policy').then(
+      (p) => p?.quiet_hours?.time_zone && setZone(p.quiet_hours.time_zone),
+      () => {},
+    );
+  }, []);
+  return zone;
+}
+
+// The next five runs of the recurrence being built, in the bank's zone, from the later of the
+// start time and now.
+function NextRuns({ fields, startAt, zone, testId }: { fields?: RecurrenceFields; startAt?: string; zone: string; testId: string }) {
+  const { t } = useTranslation();
+  if (!fields) return null;
+  const now = Date.now();
+  const from = Math.max(now, startAt ? Date.parse(startAt) || now : now);
+  const offset = zoneOffsetMinutes(zone, from);
+  const runs = nextRuns(buildRecurrence(fields), from, offset, 5);
+  return (
+    <Card size="small" type="inner" title={t('recur.nextRuns', { zone })} data-testid={testId}>
+      {runs.length === 0 ? (
+        <Typography.Text type="secondary">{t('recur.noRuns')}</Typography.Text>
+      ) : (
+        <ol style={{ margin: 0, paddingLeft: 20 }}>
+          {runs.map((r) => (
+            <li key={r}>{formatRun(r, offset, t)}</li>
+          ))}
+        </ol>
+      )}
+    </Card>
+  );
 }
 
 export function CampaignBuilder() {
@@ -283,6 +346,11 @@ export function CampaignBuilder() {
   const [templates, setTemplates] = useState<Template[]>([]);
   const [events, setEvents] = useState<string[]>([]);
   const scope = Form.useWatch('scope', form);
+  const schedule = Form.useWatch('schedule', form);
+  const every = Form.useWatch(['recurrence', 'every'], form);
+  const recurrence = Form.useWatch('recurrence', form) as RecurrenceFields | undefined;
+  const startAt = Form.useWatch('start_at', form) as string | undefined;
+  const zone = useBankZone();
   const [preview, setPreview] = useState<PlanPreview | null>(null);
   const [previewing, setPreviewing] = useState(false);
   // The campaign's variables from their text field, or null after marking the field.
@@ -337,6 +405,7 @@ export function CampaignBuilder() {
     if (v.goal?.event) body.goal = v.goal;
     if (Object.keys(variables).length > 0) body.variables = variables;
     if (v.link) body.link = v.link;
+    if (v.schedule === 'recurring') body.recurrence = buildRecurrence(v.recurrence ?? {});
     try {
       const c = await request<{ id: number }>('POST', '/v1/campaigns', body);
       nav(`/campaigns/${c.id}`);
@@ -360,7 +429,7 @@ export function CampaignBuilder() {
           layout="vertical"
           onFinish={save}
           onValuesChange={(changed) => (form as FormInstance).setFields(changedPaths(changed).map((name) => ({ name, errors: [] })))}
-          initialValues={{ purpose: 'marketing', scope: 'audience', audience: { rule: '' }, channels: [{ channel: 'app_push', cost_fen: 0 }, { channel: 'sms', cost_fen: 5 }], throttle_per_second: 100, holdout_percent: 10, goal: { within_days: 7 } }}
+          initialValues={{ purpose: 'marketing', scope: 'audience', audience: { rule: '' }, channels: [{ channel: 'app_push', cost_fen: 0 }, { channel: 'sms', cost_fen: 5 }], throttle_per_second: 100, holdout_percent: 10, goal: { within_days: 7 }, schedule: 'once', recurrence: { every: 'week', at: '10:00', weekdays: [], month_days: [] } }}
         >
           <Row gutter={16}>
             <Col span={12}>
@@ -452,6 +521,66 @@ export function CampaignBuilder() {
               </Form.Item>
             </Col>
           </Row>
+          <Form.Item name="schedule" label={t('recur.schedule')}>
+            <Radio.Group data-testid="campaign-schedule" options={[{ value: 'once', label: t('recur.once') }, { value: 'recurring', label: t('recur.recurring') }]} />
+          </Form.Item>
+          {schedule === 'recurring' && (
+            <Row gutter={16} data-testid="campaign-recurrence">
+              <Col span={14}>
+                <Row gutter={16}>
+                  <Col span={8}>
+                    <Form.Item name={['recurrence', 'every']} label={t('recur.every')}>
+                      <Radio.Group
+                        optionType="button"
+                        data-testid="recur-every"
+                        options={(['day', 'week', 'month'] as const).map((e) => ({ value: e, label: t(`recur.everyOpts.${e}`) }))}
+                      />
+                    </Form.Item>
+                  </Col>
+                  <Col span={6}>
+                    <Form.Item name={['recurrence', 'at']} label={t('recur.at')} rules={[{ required: true, message: t('form.required') }]} {...hhmm}>
+                      <TimePicker format="HH:mm" data-testid="recur-at" />
+                    </Form.Item>
+                  </Col>
+                  <Col span={10}>
+                    {every === 'week' && (
+                      <Form.Item name={['recurrence', 'weekdays']} label={t('recur.weekdays')}>
+                        <Checkbox.Group data-testid="recur-weekdays" options={[1, 2, 3, 4, 5, 6, 7].map((d) => ({ value: d, label: t(`recur.wd.${d}`) }))} />
+                      </Form.Item>
+                    )}
+                    {every === 'month' && (
+                      <Form.Item name={['recurrence', 'month_days']} label={t('recur.monthDays')} tooltip={t('recur.monthDaysHelp')}>
+                        <Select mode="multiple" data-testid="recur-month-days" options={Array.from({ length: 31 }, (_, i) => ({ value: i + 1, label: String(i + 1) }))} />
+                      </Form.Item>
+                    )}
+                  </Col>
+                </Row>
+                <Row gutter={16}>
+                  <Col span={8}>
+                    <Form.Item
+                      name={['recurrence', 'until']}
+                      label={t('recur.until')}
+                      getValueProps={(v?: string) => ({ value: v ? dayjs(v) : null })}
+                      normalize={(d: dayjs.Dayjs | null) => (d ? d.format('YYYY-MM-DD') : undefined)}
+                    >
+                      <DatePicker style={{ width: '100%' }} data-testid="recur-until" />
+                    </Form.Item>
+                  </Col>
+                  <Col span={6}>
+                    <Form.Item name={['recurrence', 'max_runs']} label={t('recur.maxRuns')}>
+                      <InputNumber min={1} max={1000} style={{ width: '100%' }} data-testid="recur-max-runs" />
+                    </Form.Item>
+                  </Col>
+                  <Col span={10}>
+                    <Typography.Text type="secondary">{t('recur.firstFrom')}</Typography.Text>
+                  </Col>
+                </Row>
+              </Col>
+              <Col span={10}>
+                <NextRuns fields={recurrence} startAt={startAt} zone={zone} testId="recur-next-runs" />
+              </Col>
+            </Row>
+          )}
           <Row gutter={16}>
             <Col span={8}>
               <Form.Item name={['goal', 'event']} label={t('campaign.goal')}>
@@ -499,6 +628,11 @@ export function CampaignBuilder() {
               <span data-testid="preview-sample">{preview.sample ?? '—'}</span>
             </Descriptions.Item>
           </Descriptions>
+          {schedule === 'recurring' && (
+            <div style={{ marginTop: 8 }}>
+              <NextRuns fields={recurrence} startAt={startAt} zone={zone} testId="preview-next-runs" />
+            </div>
+          )}
           {preview.steps.map((s, i) => (
             <Card key={i} size="small" type="inner" style={{ marginTop: 8 }} title={`${i + 1}. ${t(`campaign.channels.${s.channel}`, { defaultValue: s.channel })}`}>
               {s.error ? (

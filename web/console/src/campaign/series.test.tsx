@@ -1,0 +1,92 @@
+// Series on the list and report pages: which campaigns the list reads in full (recorded calls),
+// the report's runs as rows, and the runs table and summary rendered to HTML (node, no browser).
+import { renderToString } from 'react-dom/server';
+import { I18nextProvider } from 'react-i18next';
+import { MemoryRouter } from 'react-router-dom';
+import { describe, expect, it } from 'vitest';
+import type { Schemas } from '../api/client';
+import i18n from '../i18n';
+import type { Requester } from './preview';
+import { RecurrenceSummary } from './RecurrenceSummary';
+import { RunsTable } from './RunsTable';
+import { recurrenceOf, runRows, withDefinitions, type RunReport } from './series';
+
+type Campaign = Schemas['Campaign'];
+
+const weekly = { every: 'week' as const, at: '10:30', weekdays: [1, 4] };
+const def = (extra: object) => ({ name: 'x', audience: { rule: 'aum >= 0' }, channels: [], ...extra }) as unknown as Campaign['definition'];
+
+function run(id: number, no: number, status: Campaign['status'], extra: Partial<RunReport> = {}): RunReport {
+  return {
+    campaign: { id, run_no: no, parent_id: 7, status, start_at: `2026-11-${25 + no}T02:30:00Z`, snapshot_at: no === 2 ? null : `2026-11-${25 + no}T02:30:01Z` },
+    audience: 100 * no,
+    sent: 90 * no,
+    delivered: 80 * no,
+    cost_fen: 450 * no,
+    treated_converted: 3 * no,
+    ...extra,
+  };
+}
+
+describe('series', () => {
+  it('tells a series by its definition', () => {
+    expect(recurrenceOf({ definition: def({ recurrence: weekly }) })).toEqual(weekly);
+    expect(recurrenceOf({ definition: def({}) })).toBeNull();
+    expect(recurrenceOf({})).toBeNull();
+  });
+
+  it('reads the definitions of listed campaigns that are not runs, keeping one that fails', async () => {
+    const calls: string[] = [];
+    const req: Requester = async <T,>(method: string, path: string): Promise<T> => {
+      calls.push(`${method} ${path}`);
+      if (path === '/v1/campaigns/7') return { id: 7, definition: def({ recurrence: weekly }) } as T;
+      if (path === '/v1/campaigns/8') return { id: 8, definition: def({}) } as T;
+      throw new Error('gone');
+    };
+    const out = await withDefinitions(req, [{ id: 7, name: 'A' }, { id: 8, name: 'B' }, { id: 9, name: 'C' }, { id: 10, parent_id: 7, run_no: 1 }]);
+    expect(calls.sort()).toEqual(['GET /v1/campaigns/7', 'GET /v1/campaigns/8', 'GET /v1/campaigns/9']);
+    expect(out.map((c) => c.id)).toEqual([7, 8, 9, 10]);
+    expect(recurrenceOf(out[0])).toEqual(weekly);
+    expect(recurrenceOf(out[1])).toBeNull();
+    expect(out[2]).toEqual({ id: 9, name: 'C' });
+  });
+
+  it("lists the report's runs newest first with their own figures", () => {
+    const rows = runRows([run(11, 1, 'completed'), run(12, 2, 'running')]);
+    expect(rows.map((r) => [r.id, r.run_no, r.status, r.start, r.audience, r.sent, r.delivered, r.cost_fen, r.converted])).toEqual([
+      [12, 2, 'running', '2026-11-27T02:30:00Z', 200, 180, 160, 900, 6], // no snapshot yet: its start time
+      [11, 1, 'completed', '2026-11-26T02:30:01Z', 100, 90, 80, 450, 3],
+    ]);
+    expect(runRows(undefined)).toEqual([]);
+  });
+
+  it('renders each run linking to its own report', async () => {
+    await i18n.changeLanguage('zh-CN');
+    const html = renderToString(
+      <I18nextProvider i18n={i18n}>
+        <MemoryRouter>
+          <RunsTable runs={[run(11, 1, 'completed'), run(12, 2, 'running')]} fmt={(v) => v ?? '—'} />
+        </MemoryRouter>
+      </I18nextProvider>,
+    );
+    expect(html).toContain('href="/campaigns/11"');
+    expect(html).toContain('href="/campaigns/12"');
+    expect(html).toContain('第 2 次');
+    expect(html).toContain('发送中');
+    expect(html).toContain('¥9.00'); // 900 fen
+    expect(html.indexOf('/campaigns/12')).toBeLessThan(html.indexOf('/campaigns/11'));
+  });
+
+  it('summarises a series with its next run', async () => {
+    await i18n.changeLanguage('zh-CN');
+    const html = renderToString(
+      <I18nextProvider i18n={i18n}>
+        <RecurrenceSummary recurrence={weekly} nextRunAt="2026-11-26T02:30:00Z" fmt={() => '2026-11-26 10:30'} />
+      </I18nextProvider>,
+    );
+    expect(html).toContain('周期发送');
+    expect(html).toContain('每周一、周四 10:30');
+    expect(html).toContain('下次发送<!-- -->: <!-- -->2026-11-26 10:30');
+    await i18n.changeLanguage('en');
+  });
+});

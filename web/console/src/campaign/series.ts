@@ -1,0 +1,69 @@
+// Recurring campaigns on the list and report pages: a series is a campaign whose definition
+// has `recurrence`; its runs are campaigns with parent_id (docs/campaigns.md).
+import type { Schemas } from '../api/client';
+import type { Requester } from './preview';
+import type { Recurrence } from './recurrence';
+
+type Campaign = Schemas['Campaign'];
+
+export const statusColor: Record<string, string> = { draft: 'default', submitted: 'gold', scheduled: 'cyan', running: 'green', paused: 'orange', completed: 'blue', cancelled: 'default' };
+
+export function recurrenceOf(c: Pick<Campaign, 'definition'> | null | undefined): Recurrence | null {
+  const r = (c?.definition as { recurrence?: Recurrence | null } | undefined)?.recurrence;
+  return r && typeof r === 'object' && r.every ? r : null;
+}
+
+// The list answers without definitions; a campaign that is not a run may be a series, so its
+// definition is read (GET /v1/campaigns/{id}, in parallel) to tell. A campaign whose read fails
+// is shown as listed.
+export async function withDefinitions(req: Requester, items: Campaign[]): Promise<Campaign[]> {
+  return Promise.all(
+    items.map(async (c) => {
+      if (c.definition || c.parent_id || c.id === undefined) return c;
+      try {
+        const full = await req<Campaign>('GET', `/v1/campaigns/${c.id}`);
+        return { ...c, definition: full.definition };
+      } catch {
+        return c;
+      }
+    }),
+  );
+}
+
+export interface RunReport {
+  campaign: Campaign;
+  audience: number;
+  sent: number;
+  delivered: number;
+  cost_fen: number;
+  treated_converted: number;
+}
+
+export interface RunRow {
+  id: number;
+  run_no: number;
+  status: string;
+  start: string | null; // when the run started: its snapshot, else its start time
+  audience: number;
+  sent: number;
+  delivered: number;
+  cost_fen: number;
+  converted: number;
+}
+
+// The report's `runs` as table rows, newest first.
+export function runRows(runs: RunReport[] | undefined): RunRow[] {
+  return (runs ?? [])
+    .map((r) => ({
+      id: r.campaign.id ?? 0,
+      run_no: r.campaign.run_no ?? 0,
+      status: r.campaign.status ?? '',
+      start: r.campaign.snapshot_at ?? r.campaign.start_at ?? null,
+      audience: r.audience ?? 0,
+      sent: r.sent ?? 0,
+      delivered: r.delivered ?? 0,
+      cost_fen: r.cost_fen ?? 0,
+      converted: r.treated_converted ?? 0,
+    }))
+    .sort((a, b) => b.run_no - a.run_no);
+}
