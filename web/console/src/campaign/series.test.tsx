@@ -9,7 +9,7 @@ import i18n from '../i18n';
 import type { Requester } from './preview';
 import { RecurrenceSummary } from './RecurrenceSummary';
 import { RunsTable } from './RunsTable';
-import { recurrenceOf, runRows, withDefinitions, type RunReport } from './series';
+import { recurrenceOf, runRows, staleFields, withDefinitions, type RunReport } from './series';
 
 type Campaign = Schemas['Campaign'];
 
@@ -77,16 +77,27 @@ describe('series', () => {
     expect(html.indexOf('/campaigns/12')).toBeLessThan(html.indexOf('/campaigns/11'));
   });
 
-  it('summarises a series with its next run', async () => {
+  it('summarises a series with its next run in the bank zone', async () => {
     await i18n.changeLanguage('zh-CN');
     const html = renderToString(
       <I18nextProvider i18n={i18n}>
-        <RecurrenceSummary recurrence={weekly} nextRunAt="2026-11-26T02:30:00Z" fmt={() => '2026-11-26 10:30'} />
+        <RecurrenceSummary recurrence={weekly} nextRunAt="2026-11-26T02:30:00Z" zone="Asia/Shanghai" />
       </I18nextProvider>,
     );
     expect(html).toContain('周期发送');
     expect(html).toContain('每周一、周四 10:30');
-    expect(html).toContain('下次发送<!-- -->: <!-- -->2026-11-26 10:30');
+    expect(html).toContain('下次发送<!-- -->: <span data-testid="recur-next-run-at">2026-11-26 10:30 周四</span>');
     await i18n.changeLanguage('en');
+  });
+});
+
+describe('staleFields', () => {
+  it('clears a leaf, a list of plain values as a whole, and an emptied list', () => {
+    expect(staleFields({ recurrence: { weekdays: [1, 4] } })).toEqual([['recurrence', 'weekdays'], ['recurrence', 'weekdays', 0], ['recurrence', 'weekdays', 1]]);
+    expect(staleFields({ recurrence: { weekdays: [] } })).toEqual([['recurrence', 'weekdays']]);
+    // a list of objects is not a field: only the changed member of its entry
+    // eslint-disable-next-line no-sparse-arrays
+    expect(staleFields({ channels: [, { template_id: 6 }] })).toEqual([['channels', 1, 'template_id']]);
+    expect(staleFields({ name: 'x' })).toEqual([['name']]);
   });
 });

@@ -67,3 +67,20 @@ export function runRows(runs: RunReport[] | undefined): RunRow[] {
     }))
     .sort((a, b) => b.run_no - a.run_no);
 }
+
+// The builder's fields whose shown API error an edit makes stale, from antd's onValuesChange
+// "changed" object: each leaf, and a list of plain values as a whole (the weekday checkboxes,
+// the month days: the API names an entry, recurrence.weekdays[0], the form shows it on the
+// list), an emptied list included.
+export function staleFields(changed: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+  if (Array.isArray(changed)) {
+    const plain = changed.every((v) => v === null || typeof v !== 'object');
+    const out: (string | number)[][] = plain && prefix.length ? [prefix] : [];
+    changed.forEach((v, i) => out.push(...staleFields(v, [...prefix, i])));
+    return out;
+  }
+  if (changed && typeof changed === 'object' && !(changed as { isValid?: unknown }).isValid) {
+    return Object.entries(changed).flatMap(([k, v]) => staleFields(v, [...prefix, k]));
+  }
+  return prefix.length ? [prefix] : [];
+}

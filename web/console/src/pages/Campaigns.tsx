@@ -15,10 +15,9 @@ import { ApiError } from '../api/problem';
 import { formatYuan } from '../activity/cost';
 import { parseVariables, previewPlan, type PlanPreview } from '../campaign/preview';
 import { buildRecurrence, formatRun, nextRuns, zoneOffsetMinutes, type RecurrenceFields } from '../campaign/recurrence';
-import { RecurrenceSummary } from '../campaign/RecurrenceSummary';
+import { RecurrenceSummary, useBankZone } from '../campaign/RecurrenceSummary';
 import { RunsTable } from '../campaign/RunsTable';
-import { recurrenceOf, statusColor, withDefinitions, type RunReport } from '../campaign/series';
-import { changedPaths } from '../journey/preview';
+import { recurrenceOf, staleFields, statusColor, withDefinitions, type RunReport } from '../campaign/series';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
 import { TestId } from '../components/TestId';
@@ -33,6 +32,7 @@ const CHANNELS = ['sms', 'app_push', 'in_app', 'wechat_oa', 'wecom', 'email'];
 export function CampaignList() {
   const { t } = useTranslation();
   const { can } = useAuth();
+  const zone = useBankZone();
   const nav = useNavigate();
   const [status, setStatus] = useState('all');
   const load = useCallback(
@@ -68,7 +68,7 @@ export function CampaignList() {
             key: 'schedule',
             render: (_, r) => {
               const rec = recurrenceOf(r);
-              return rec ? <RecurrenceSummary recurrence={rec} nextRunAt={r.next_run_at} fmt={fmtTime} /> : t('recur.once');
+              return rec ? <RecurrenceSummary recurrence={rec} nextRunAt={r.next_run_at} zone={zone} /> : t('recur.once');
             },
           },
           { title: t('campaign.startAt'), dataIndex: 'start_at', render: (v) => fmtTime(v) },
@@ -102,6 +102,7 @@ export function CampaignReport() {
   const { t } = useTranslation();
   const { id } = useParams();
   const { can } = useAuth();
+  const zone = useBankZone();
   const { message } = App.useApp();
   const [report, setReport] = useState<Report | null>(null);
   const [definition, setDefinition] = useState<unknown>(null);
@@ -143,7 +144,7 @@ export function CampaignReport() {
             {c.name}
           </Typography.Title>
           <Tag color={statusColor[c.status ?? '']}>{t(`campaign.status.${c.status}`)}</Tag>
-          {rec && <RecurrenceSummary recurrence={rec} nextRunAt={c.next_run_at} fmt={fmtTime} />}
+          {rec && <RecurrenceSummary recurrence={rec} nextRunAt={c.next_run_at} zone={zone} />}
           {rec && (report.runs ?? []).length > 0 && <a href="#campaign-runs">{t('recur.viewRuns')}</a>}
           {c.parent_id && (
             <Typography.Text data-testid="run-of">
@@ -301,18 +302,6 @@ interface Values {
   recurrence: RecurrenceFields;
 }
 
-// The bank's time zone (the contact policy's; Asia/Shanghai when it cannot be read).
-function useBankZone(): string {
-  const [zone, setZone] = useState('Asia/Shanghai');
-  useEffect(() => {
-    void request<{ quiet_hours?: { time_zone?: string } }>('GET', '/v1/contact-policy').then(
-      (p) => p?.quiet_hours?.time_zone && setZone(p.quiet_hours.time_zone),
-      () => {},
-    );
-  }, []);
-  return zone;
-}
-
 // The next five runs of the recurrence being built, in the bank's zone, from the later of the
 // start time and now.
 function NextRuns({ fields, startAt, zone, testId }: { fields?: RecurrenceFields; startAt?: string; zone: string; testId: string }) {
@@ -428,7 +417,7 @@ export function CampaignBuilder() {
           form={form}
           layout="vertical"
           onFinish={save}
-          onValuesChange={(changed) => (form as FormInstance).setFields(changedPaths(changed).map((name) => ({ name, errors: [] })))}
+          onValuesChange={(changed) => (form as FormInstance).setFields(staleFields(changed).map((name) => ({ name, errors: [] })))}
           initialValues={{ purpose: 'marketing', scope: 'audience', audience: { rule: '' }, channels: [{ channel: 'app_push', cost_fen: 0 }, { channel: 'sms', cost_fen: 5 }], throttle_per_second: 100, holdout_percent: 10, goal: { within_days: 7 }, schedule: 'once', recurrence: { every: 'week', at: '10:00', weekdays: [], month_days: [] } }}
         >
           <Row gutter={16}>
