@@ -139,10 +139,15 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
   ASSIGN_OR_RETURN(s->journal_, Journal::Open({.dir = options.dir,
                                                .file_name = "events.journal",
                                                .magic = "MCTEVNT1",
-                                               .name = "event journal"},
+                                               .name = "event journal",
+                                               .index_frames = true},
                                               [&s](std::string_view record, int64_t offset) {
                                                 return s->Replay(record, offset);
                                               }));
+  {
+    absl::MutexLock lock(&s->state_mu_);
+    s->replay_live_ = {};
+  }
   {
     absl::MutexLock lock(&s->derive_mu_);
     RETURN_IF_ERROR(s->DefineTags(s->rules_));
@@ -192,7 +197,33 @@ absl::Status EventService::DefineTags(const LifecycleRules& rules) {
 }
 
 absl::Status EventService::Replay(std::string_view record, int64_t offset) {
+  if (internal::IsErasedRecord(record)) {
+    // Destroyed with its customer: it keeps its place (and sequence number), nothing else.
+    absl::MutexLock state(&state_mu_);
+    offsets_.push_back(offset);
+    last_seq_.store(offsets_.size(), std::memory_order_release);
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(Event e, internal::DecodeEvent(record));
+  // A customer erased while the record was still to be destroyed (a crash before the tick,
+  // or an erasure by another process): destroyed now, by the first tick.
+  bool live;
+  {
+    absl::MutexLock state(&state_mu_);
+    auto known = replay_live_.find(e.uid);
+    if (known == replay_live_.end()) {
+      absl::StatusOr<std::optional<uint32_t>> uid = customers_->Resolve(e.customer);
+      if (!uid.ok()) return uid.status();
+      known = replay_live_.emplace(e.uid, *uid == e.uid).first;
+    }
+    live = known->second;
+    if (!live) {
+      offsets_.push_back(offset);
+      to_destroy_.push_back(offsets_.size());
+      last_seq_.store(offsets_.size(), std::memory_order_release);
+    }
+  }
+  if (!live) return absl::OkStatus();
   // Open runs before any other thread sees the service; the locks keep the analysis honest.
   absl::ReleasableMutexLock state(&state_mu_);
   offsets_.push_back(offset);
@@ -389,6 +420,10 @@ void EventService::WriterLoop() {
           const Entry& e = *pl.entry;
           offsets_.push_back(payload_offset + static_cast<int64_t>(pl.at) + 4);
           seen_.emplace(e.key, offsets_.size());
+          if (erased_.contains(e.uid)) {
+            to_destroy_.push_back(offsets_.size());  // accepted as the customer was erased
+            continue;
+          }
           by_customer_[e.uid].push_back(Ref{offsets_.size(), e.occurred_ms, e.type});
         }
         last_seq_.store(offsets_.size(), std::memory_order_release);
@@ -436,7 +471,44 @@ void EventService::TickLoop() {
   }
 }
 
+absl::Status EventService::EraseRecords() {
+  std::vector<uint64_t> seqs;
+  std::vector<int64_t> offsets;
+  {
+    absl::MutexLock lock(&state_mu_);
+    seqs.swap(to_destroy_);
+    for (uint64_t seq : seqs) offsets.push_back(offsets_[seq - 1]);
+  }
+  if (seqs.empty()) return absl::OkStatus();
+  std::vector<std::pair<int64_t, std::string>> edits;
+  absl::Status st;
+  for (int64_t offset : offsets) {
+    absl::StatusOr<std::string> record = journal_->ReadRecordAt(offset);
+    if (!record.ok()) {
+      st = record.status();
+      break;
+    }
+    if (internal::IsErasedRecord(*record)) continue;
+    edits.emplace_back(offset, internal::ErasedRecord(record->size()));
+  }
+  if (st.ok()) st = journal_->OverwriteRecords(edits);
+  if (!st.ok()) {
+    absl::MutexLock lock(&state_mu_);  // the next tick tries again
+    to_destroy_.insert(to_destroy_.end(), seqs.begin(), seqs.end());
+    return st;
+  }
+  if (!edits.empty()) {
+    Log(Severity::kInfo, "event log: erased customers' events destroyed",
+        {{"events", std::to_string(edits.size())}});
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EventService::Tick(bool force_lifecycle) {
+  if (absl::Status st = EraseRecords(); !st.ok()) {
+    Log(Severity::kError, "event log: destroying erased customers' events failed",
+        {{"error.message", std::string(st.message())}});
+  }
   std::vector<LifecycleTransition> transitions;
   std::vector<uint32_t> forget;
   {
@@ -547,7 +619,10 @@ void EventService::OnErased(uint32_t uid) {
   {
     absl::MutexLock lock(&state_mu_);
     erased_.insert(uid);
-    by_customer_.erase(uid);
+    if (auto it = by_customer_.find(uid); it != by_customer_.end()) {
+      for (const Ref& r : it->second) to_destroy_.push_back(r.seq);
+      by_customer_.erase(it);
+    }
   }
   // Features and the stage are forgotten by the next tick, under derive_mu_ (this runs under
   // the customer service's write lock, which must not be held while taking derive_mu_).
@@ -617,6 +692,9 @@ absl::StatusOr<Event> EventService::ReadSeq(uint64_t seq) const {
     offset = offsets_[seq - 1];
   }
   ASSIGN_OR_RETURN(std::string record, journal_->ReadRecordAt(offset));
+  if (internal::IsErasedRecord(record)) {
+    return absl::NotFoundError(fmt::format("event {} was erased with its customer", seq));
+  }
   ASSIGN_OR_RETURN(Event e, internal::DecodeEvent(record));
   e.seq = seq;
   return e;
@@ -642,6 +720,7 @@ absl::Status EventService::ReadAfter(uint64_t after, size_t max,
     ASSIGN_OR_RETURN(std::string block, journal_->ReadRange(begin, end));
     for (size_t i = 0; i < offsets.size() && passed < max; ++i) {
       ASSIGN_OR_RETURN(std::string_view record, Journal::RecordInRange(block, offsets[i] - begin));
+      if (internal::IsErasedRecord(record)) continue;
       ASSIGN_OR_RETURN(Event e, internal::DecodeEvent(record));
       e.seq = first + i;
       {
@@ -674,8 +753,10 @@ absl::Status EventService::CustomerEvents(uint32_t uid, std::string_view type, u
     }
   }
   for (uint64_t seq : seqs) {
-    ASSIGN_OR_RETURN(Event e, ReadSeq(seq));
-    if (!fn(e)) break;
+    absl::StatusOr<Event> e = ReadSeq(seq);
+    if (absl::IsNotFound(e.status())) continue;  // erased meanwhile
+    if (!e.ok()) return e.status();
+    if (!fn(*e)) break;
   }
   return absl::OkStatus();
 }

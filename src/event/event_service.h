@@ -184,6 +184,8 @@ class EventService final : public EventLog {
   absl::Status RunLifecycle(int64_t today) ABSL_EXCLUSIVE_LOCKS_REQUIRED(derive_mu_);
   absl::StatusOr<Event> ReadSeq(uint64_t seq) const;
   void OnErased(uint32_t uid);
+  // Destroys the journal records of erased customers' events (to_destroy_) in place.
+  absl::Status EraseRecords();
   absl::Status DefineTags(const LifecycleRules& rules);
 
   const EventServiceOptions options_;
@@ -198,6 +200,11 @@ class EventService final : public EventLog {
   absl::flat_hash_map<uint32_t, std::vector<Ref>> by_customer_ ABSL_GUARDED_BY(state_mu_);
   absl::flat_hash_map<absl::uint128, uint64_t> seen_ ABSL_GUARDED_BY(state_mu_);
   absl::flat_hash_set<uint32_t> erased_ ABSL_GUARDED_BY(state_mu_);
+  // Events of erased customers whose records are still to be destroyed in the journal (by
+  // the next tick: EraseRecords), and, while the journal replays, whether each customer seen
+  // is still live.
+  std::vector<uint64_t> to_destroy_ ABSL_GUARDED_BY(state_mu_);
+  absl::flat_hash_map<uint32_t, bool> replay_live_ ABSL_GUARDED_BY(state_mu_);
   std::atomic<uint64_t> last_seq_{0};
 
   // The writer's queue.

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -427,6 +429,92 @@ TEST(EventService, ConfigurableRulesAndErasure) {
   auto r = w.log->SubmitAndWait(std::move(late), "app");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)[0].status, Status::kRejected);
+}
+
+// The journal file itself, read raw: an erased customer's events are destroyed in place
+// (their external id, event ids and properties are no longer in the file), every other event
+// keeps its sequence number and content, across a reopen; a customer erased while the log was
+// closed (by another process) is destroyed when the log opens.
+TEST(EventService, ErasureDestroysTheEventsInTheJournalFile) {
+  TempDir dir;
+  World w(dir.path(), 4);
+  const std::string journal = dir.path() + "/events/events.journal";
+  auto file = [&] {
+    std::ifstream in(journal, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (int i = 0; i < 30; ++i) {
+    std::vector<EventService::Item> b;
+    for (int c : {1, 2, 3}) {
+      b.push_back(Make(fmt::format("evt-C{}-{}", c, i), "purchase", c, kStart - i * 60'000,
+                       {{"product", fmt::format("PRODUCT-OF-C{}", c)}, {"amount", int64_t{100}}}));
+    }
+    ASSERT_TRUE(w.log->SubmitAndWait(std::move(b), "app").ok());
+  }
+  ASSERT_TRUE(w.log->Tick(true).ok());
+  const uint64_t last = w.log->LastSeq();
+  // C3's events by sequence number: the oracle for "nothing else moved".
+  std::map<uint64_t, std::string> c3;
+  ASSERT_TRUE(w.log
+                  ->ReadAfter(0, 10000,
+                              [&](const Event& e) {
+                                if (e.customer == "C3") c3[e.seq] = e.id;
+                                return true;
+                              })
+                  .ok());
+  ASSERT_GE(c3.size(), 30u);  // the purchases and lifecycle changes
+  ASSERT_NE(file().find("PRODUCT-OF-C2"), std::string::npos);
+  const size_t size_before = file().size();
+
+  ASSERT_TRUE(w.customers->Erase("C2").ok());
+  ASSERT_TRUE(w.log->Tick(false).ok());
+  std::string raw = file();
+  EXPECT_EQ(raw.size(), size_before);  // in place
+  EXPECT_EQ(raw.find("PRODUCT-OF-C2"), std::string::npos);
+  EXPECT_EQ(raw.find("evt-C2-"), std::string::npos);
+  EXPECT_NE(raw.find("PRODUCT-OF-C1"), std::string::npos);
+  EXPECT_FALSE(fs::exists(journal + ".redo"));
+
+  // Reopened (every frame's CRC still holds): same sequence numbers, C3's events where they
+  // were, C2's gone from every read.
+  w.OpenLog();
+  EXPECT_EQ(w.log->LastSeq(), last);
+  std::map<uint64_t, std::string> c3_after;
+  ASSERT_TRUE(w.log
+                  ->ReadAfter(0, 10000,
+                              [&](const Event& e) {
+                                EXPECT_NE(e.customer, "C2");
+                                if (e.customer == "C3") c3_after[e.seq] = e.id;
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(c3_after, c3);
+
+  // C1 erased while the log is closed (as another process would): destroyed at open.
+  using Seen = std::map<uint64_t, std::pair<std::string, std::string>>;  // seq -> customer, id
+  auto everything = [&] {
+    Seen out;
+    EXPECT_TRUE(w.log
+                    ->ReadAfter(0, 10000,
+                                [&](const Event& e) {
+                                  out[e.seq] = {e.customer, e.id};
+                                  return true;
+                                })
+                    .ok());
+    return out;
+  };
+  Seen expected = everything();
+  const uint64_t closed_at = w.log->LastSeq();
+  std::erase_if(expected, [](const auto& kv) { return kv.second.first == "C1"; });
+  w.log.reset();
+  ASSERT_TRUE(w.customers->Erase("C1").ok());
+  ASSERT_NE(file().find("PRODUCT-OF-C1"), std::string::npos);
+  w.OpenLog();
+  EXPECT_EQ(file().find("PRODUCT-OF-C1"), std::string::npos);
+  EXPECT_NE(file().find("PRODUCT-OF-C3"), std::string::npos);
+  Seen left = everything();
+  std::erase_if(left, [&](const auto& kv) { return kv.first > closed_at; });  // new ticks
+  EXPECT_EQ(left, expected);
 }
 
 }  // namespace

@@ -132,4 +132,8 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes) {
   return e;
 }
 
+std::string ErasedRecord(size_t length) { return std::string(length, '\0'); }
+
+bool IsErasedRecord(std::string_view bytes) { return !bytes.empty() && bytes[0] == '\0'; }
+
 }  // namespace mercator::event::internal

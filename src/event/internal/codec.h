@@ -18,6 +18,12 @@ namespace mercator::event::internal {
 void EncodeEvent(const Event& event, std::string& out);
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes);
 
+// A record destroyed in place (an erased customer's event, PIPL): as long as the event's
+// record, version byte 0 and zeros, so that every other record keeps its offset and its
+// sequence number (its position).
+std::string ErasedRecord(size_t length);
+bool IsErasedRecord(std::string_view bytes);
+
 }  // namespace mercator::event::internal
 
 #endif  // MERCATOR_EVENT_INTERNAL_CODEC_H_

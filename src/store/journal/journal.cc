@@ -7,9 +7,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,7 +65,8 @@ absl::Status PreadAll(int fd, char* buf, size_t n, int64_t offset, const std::st
 // Calls `fn` for the records of each valid frame in [start, end); returns the end offset of
 // the last valid frame (where a torn tail begins).
 absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t start, int64_t end,
-                                   const Journal::RecordFn& fn, bool* stopped) {
+                                   const Journal::RecordFn& fn, bool* stopped,
+                                   std::vector<int64_t>* frames = nullptr) {
   int64_t pos = start;
   std::string payload;
   char header[kFrameHeader];
@@ -78,6 +82,7 @@ absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t star
     payload.resize(len);
     RETURN_IF_ERROR(PreadAll(fd, payload.data(), len, pos + kFrameHeader, path));
     if (Crc(payload) != crc) break;
+    if (frames != nullptr) frames->push_back(pos);
     // Records inside a frame that passed its CRC are well formed unless the writer had a bug.
     std::string_view rest = payload;
     while (!rest.empty()) {
@@ -99,14 +104,104 @@ absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t star
   return pos;
 }
 
+constexpr char kRedoMagic[] = "MCTREDO1";
+
+absl::Status PwriteAll(int fd, std::string_view bytes, int64_t offset, const std::string& path) {
+  while (!bytes.empty()) {
+    const ssize_t w = pwrite(fd, bytes.data(), bytes.size(), offset);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Errno("journal", "write", path);
+    }
+    bytes.remove_prefix(static_cast<size_t>(w));
+    offset += w;
+  }
+  return absl::OkStatus();
+}
+
+void SyncDir(const std::string& file) {
+  const std::string dir = std::filesystem::path(file).parent_path().string();
+  const int dfd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+}
+
+// The redo file: magic, then per frame [i64 offset][u32 length][frame bytes], then the CRC-32
+// of everything after the magic.
+std::string EncodeRedo(const std::vector<std::pair<int64_t, std::string>>& frames) {
+  std::string body;
+  for (const auto& [offset, bytes] : frames) {
+    body.append(reinterpret_cast<const char*>(&offset), 8);
+    Put32(body, static_cast<uint32_t>(bytes.size()));
+    body.append(bytes);
+  }
+  std::string out(kRedoMagic, 8);
+  out.append(body);
+  Put32(out, Crc(body));
+  return out;
+}
+
+// The frames of a complete redo file, or nullopt for a torn one (never applied in place).
+std::optional<std::vector<std::pair<int64_t, std::string>>> DecodeRedo(std::string_view file) {
+  if (file.size() < 12 || file.substr(0, 8) != std::string_view(kRedoMagic, 8)) {
+    return std::nullopt;
+  }
+  std::string_view body = file.substr(8, file.size() - 12);
+  if (Crc(body) != Load32(file.data() + file.size() - 4)) return std::nullopt;
+  std::vector<std::pair<int64_t, std::string>> frames;
+  while (!body.empty()) {
+    if (body.size() < 12) return std::nullopt;
+    int64_t offset;
+    std::memcpy(&offset, body.data(), 8);
+    const uint32_t len = Load32(body.data() + 8);
+    if (body.size() - 12 < len) return std::nullopt;
+    frames.emplace_back(offset, std::string(body.substr(12, len)));
+    body.remove_prefix(12 + len);
+  }
+  return frames;
+}
+
+// Re-applies the redo file a crash left behind (a torn one is dropped: nothing in place was
+// touched before it was durable).
+absl::Status ApplyRedo(int fd, const std::string& path) {
+  const std::string redo = path + ".redo";
+  std::error_code ec;
+  if (!std::filesystem::exists(redo, ec)) return absl::OkStatus();
+  const int rfd = open(redo.c_str(), O_RDONLY | O_CLOEXEC);
+  if (rfd < 0) return Errno("journal", "open", redo);
+  struct stat sb;
+  std::string bytes;
+  absl::Status st = fstat(rfd, &sb) == 0 ? absl::OkStatus() : Errno("journal", "stat", redo);
+  if (st.ok()) {
+    bytes.resize(static_cast<size_t>(sb.st_size));
+    st = PreadAll(rfd, bytes.data(), bytes.size(), 0, redo);
+  }
+  close(rfd);
+  RETURN_IF_ERROR(st);
+  if (auto frames = DecodeRedo(bytes)) {
+    for (const auto& [offset, frame] : *frames) RETURN_IF_ERROR(PwriteAll(fd, frame, offset, path));
+    if (fdatasync(fd) != 0) return Errno("journal", "fdatasync", path);
+    Log(Severity::kWarn, "journal: re-applied an interrupted overwrite",
+        {{"file.path", path}, {"frames", std::to_string(frames->size())}});
+  }
+  if (unlink(redo.c_str()) != 0) return Errno("journal", "remove", redo);
+  SyncDir(path);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-Journal::Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size)
+Journal::Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size,
+                 bool index_frames, std::vector<int64_t> frames)
     : path_(std::move(path)),
       name_(std::move(name)),
       fd_(fd),
       lock_fd_(lock_fd),
-      durable_size_(size) {}
+      durable_size_(size),
+      index_frames_(index_frames),
+      frames_(std::move(frames)) {}
 
 Journal::~Journal() {
   close(fd_);
@@ -168,8 +263,11 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const Options& options, c
       return fail(absl::DataLossError(fmt::format("{}: {} is not a {}", name, path, name)));
     }
   }
+  if (absl::Status st = ApplyRedo(fd, path); !st.ok()) return fail(st);
   bool stopped = false;
-  absl::StatusOr<int64_t> end = ScanFrames(fd, path, kFileMagicSize, size, fn, &stopped);
+  std::vector<int64_t> frames;
+  absl::StatusOr<int64_t> end = ScanFrames(fd, path, kFileMagicSize, size, fn, &stopped,
+                                           options.index_frames ? &frames : nullptr);
   if (!end.ok()) return fail(end.status());
   if (*end < size) {
     Log(Severity::kWarn, "journal: cutting off a torn tail",
@@ -177,7 +275,8 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const Options& options, c
     if (ftruncate(fd, *end) != 0 || fdatasync(fd) != 0) return fail(Errno(name, "truncate", path));
   }
   if (lseek(fd, *end, SEEK_SET) < 0) return fail(Errno(name, "seek", path));
-  return std::unique_ptr<Journal>(new Journal(path, name, fd, lock_fd, *end));
+  return std::unique_ptr<Journal>(
+      new Journal(path, name, fd, lock_fd, *end, options.index_frames, std::move(frames)));
 }
 
 void Journal::AppendRecord(std::string& payload, std::string_view record) {
@@ -217,8 +316,84 @@ absl::StatusOr<int64_t> Journal::AppendBatch(std::string_view payload) {
     done += static_cast<size_t>(w);
   }
   if (fdatasync(fd_) != 0) return Errno(name_, "fdatasync", path_);
+  if (index_frames_) {
+    std::lock_guard lock(frames_mu_);
+    frames_.push_back(start);
+  }
   durable_size_.fetch_add(static_cast<int64_t>(total), std::memory_order_release);
   return start + static_cast<int64_t>(kFrameHeader);
+}
+
+absl::StatusOr<int64_t> Journal::FrameOf(int64_t offset) const {
+  std::lock_guard lock(frames_mu_);
+  auto it = std::upper_bound(frames_.begin(), frames_.end(), offset - 4);
+  if (it == frames_.begin()) {
+    return absl::OutOfRangeError(fmt::format("{}: no record at {}", name_, offset));
+  }
+  return *(it - 1);
+}
+
+absl::Status Journal::OverwriteRecords(const std::vector<std::pair<int64_t, std::string>>& edits) {
+  if (edits.empty()) return absl::OkStatus();
+  if (!index_frames_) {
+    return absl::FailedPreconditionError(fmt::format("{}: opened without index_frames", name_));
+  }
+  // The patched frames, each read once and patched for all its edits.
+  std::map<int64_t, std::string> frames;
+  for (const auto& [offset, bytes] : edits) {
+    if (offset < FrameStart() || offset + static_cast<int64_t>(bytes.size()) > DurableSize()) {
+      return absl::OutOfRangeError(fmt::format("{}: no record at {}", name_, offset));
+    }
+    ASSIGN_OR_RETURN(int64_t start, FrameOf(offset));
+    auto [it, fresh] = frames.try_emplace(start);
+    std::string& frame = it->second;
+    if (fresh) {
+      char header[kFrameHeader];
+      RETURN_IF_ERROR(PreadAll(fd_, header, kFrameHeader, start, path_));
+      const uint32_t len = Load32(header + 4);
+      frame.assign(header, kFrameHeader);
+      frame.resize(kFrameHeader + len);
+      RETURN_IF_ERROR(PreadAll(fd_, frame.data() + kFrameHeader, len, start + kFrameHeader, path_));
+      if (Crc(std::string_view(frame).substr(kFrameHeader)) != Load32(header + 8)) {
+        return absl::DataLossError(fmt::format("{}: frame at {} fails its CRC", name_, start));
+      }
+    }
+    const int64_t pos = offset - start;
+    if (pos < static_cast<int64_t>(kFrameHeader) + 4 ||
+        pos + static_cast<int64_t>(bytes.size()) > static_cast<int64_t>(frame.size()) ||
+        Load32(frame.data() + pos - 4) != bytes.size()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: the edit at {} is not a whole record", name_, offset));
+    }
+    std::memcpy(frame.data() + pos, bytes.data(), bytes.size());
+  }
+  std::vector<std::pair<int64_t, std::string>> patched;
+  for (auto& [start, frame] : frames) {
+    const uint32_t crc = Crc(std::string_view(frame).substr(kFrameHeader));
+    std::memcpy(frame.data() + 8, &crc, 4);
+    patched.emplace_back(start, std::move(frame));
+  }
+  // 1. The redo file, durable before anything in place changes.
+  const std::string redo = path_ + ".redo";
+  const int rfd = open(redo.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (rfd < 0) return Errno(name_, "open", redo);
+  absl::Status st = PwriteAll(rfd, EncodeRedo(patched), 0, redo);
+  if (st.ok() && fdatasync(rfd) != 0) st = Errno(name_, "fdatasync", redo);
+  close(rfd);
+  RETURN_IF_ERROR(st);
+  SyncDir(path_);
+  // 2. In place, with readers held off so that none reads a half-written frame.
+  {
+    std::unique_lock lock(rewrite_mu_);
+    for (const auto& [start, frame] : patched) {
+      RETURN_IF_ERROR(PwriteAll(fd_, frame, start, path_));
+    }
+    if (fdatasync(fd_) != 0) return Errno(name_, "fdatasync", path_);
+  }
+  // 3. Done: the redo file goes.
+  if (unlink(redo.c_str()) != 0) return Errno(name_, "remove", redo);
+  SyncDir(path_);
+  return absl::OkStatus();
 }
 
 absl::Status Journal::ReadRecords(const std::function<bool(std::string_view)>& fn) const {
@@ -227,6 +402,7 @@ absl::Status Journal::ReadRecords(const std::function<bool(std::string_view)>& f
 
 absl::Status Journal::ReadRecordsFrom(
     int64_t frame_offset, const std::function<bool(std::string_view, int64_t)>& fn) const {
+  std::shared_lock rewrite(rewrite_mu_);
   bool stopped = false;
   const int64_t durable = DurableSize();
   if (frame_offset < FrameStart() || frame_offset > durable) {
@@ -247,6 +423,7 @@ absl::Status Journal::ReadRecordsFrom(
 }
 
 absl::StatusOr<std::string> Journal::ReadRecordAt(int64_t offset) const {
+  std::shared_lock rewrite(rewrite_mu_);
   const int64_t durable = DurableSize();
   if (offset < FrameStart() + static_cast<int64_t>(kFrameHeader) + 4 || offset > durable) {
     return absl::OutOfRangeError(fmt::format("{}: no record at {}", name_, offset));
@@ -267,6 +444,7 @@ absl::StatusOr<std::string> Journal::ReadRange(int64_t begin, int64_t end) const
     return absl::OutOfRangeError(fmt::format("{}: no range [{}, {})", name_, begin, end));
   }
   std::string out(static_cast<size_t>(end - begin), '\0');
+  std::shared_lock rewrite(rewrite_mu_);
   RETURN_IF_ERROR(PreadAll(fd_, out.data(), out.size(), begin, path_));
   return out;
 }

@@ -22,8 +22,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,6 +41,8 @@ class Journal {
     std::string file_name;         // "draws.journal"
     std::string magic;             // exactly 8 bytes: "MCTDRAW1"
     std::string name = "journal";  // for error messages: "draw journal"
+    // Keep the frames' offsets in memory (8 bytes a batch), which OverwriteRecords needs.
+    bool index_frames = false;
   };
   // `record` and its offset in the file.
   using RecordFn = std::function<absl::Status(std::string_view record, int64_t offset)>;
@@ -75,17 +81,35 @@ class Journal {
 
   int64_t DurableSize() const { return durable_size_.load(std::memory_order_acquire); }
 
+  // Overwrites durable records in place with bytes of the same length (a record's offset and
+  // every other record stay as they are): how an owner destroys records, e.g. an erased
+  // customer's events (PIPL), without renumbering the rest. Each edit is (offset, bytes) with
+  // bytes.size() equal to the record's length. Crash-safe: the patched frames (with their new
+  // CRC) are first written to <file>.redo and made durable, then written in place, then the
+  // redo file is removed; Open re-applies a complete redo file that a crash left behind.
+  // Safe alongside AppendBatch and reads (readers never see a half-patched frame). Needs
+  // Options::index_frames (FailedPrecondition otherwise).
+  absl::Status OverwriteRecords(const std::vector<std::pair<int64_t, std::string>>& edits);
+
   // Appends `record` with its length prefix to a batch payload.
   static void AppendRecord(std::string& payload, std::string_view record);
 
  private:
-  Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size);
+  Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size, bool index_frames,
+          std::vector<int64_t> frames);
+  // Where the frame holding the record at `offset` starts (frames_ must cover it).
+  absl::StatusOr<int64_t> FrameOf(int64_t offset) const;
 
   const std::string path_;
   const std::string name_;
   const int fd_;
   const int lock_fd_;
   std::atomic<int64_t> durable_size_;
+  const bool index_frames_;
+  mutable std::mutex frames_mu_;
+  std::vector<int64_t> frames_;  // start offsets of the durable frames, ascending
+  // Shared by reads, exclusive while frames are patched in place.
+  mutable std::shared_mutex rewrite_mu_;
 };
 
 }  // namespace mercator
