@@ -136,6 +136,8 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
                                                                  LifecycleRules rules) {
   RETURN_IF_ERROR(ValidateLifecycleRules(rules));
   std::unique_ptr<EventService> s(new EventService(options, customers, clock, std::move(rules)));
+  const Roaring in_index = customers->index().Live();
+  s->replay_in_index_ = [&in_index](uint32_t uid) { return in_index.contains(uid); };
   ASSIGN_OR_RETURN(s->journal_, Journal::Open({.dir = options.dir,
                                                .file_name = "events.journal",
                                                .magic = "MCTEVNT1",
@@ -148,6 +150,7 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
     absl::MutexLock lock(&s->state_mu_);
     s->replay_live_ = {};
   }
+  s->replay_in_index_ = nullptr;
   {
     absl::MutexLock lock(&s->derive_mu_);
     RETURN_IF_ERROR(s->DefineTags(s->rules_));
@@ -212,9 +215,13 @@ absl::Status EventService::Replay(std::string_view record, int64_t offset) {
     absl::MutexLock state(&state_mu_);
     auto known = replay_live_.find(e.uid);
     if (known == replay_live_.end()) {
-      absl::StatusOr<std::optional<uint32_t>> uid = customers_->Resolve(e.customer);
-      if (!uid.ok()) return uid.status();
-      known = replay_live_.emplace(e.uid, *uid == e.uid).first;
+      bool alive = replay_in_index_ && replay_in_index_(e.uid);
+      if (!alive) {  // the store of record decides before anything is destroyed
+        absl::StatusOr<std::optional<uint32_t>> uid = customers_->Resolve(e.customer);
+        if (!uid.ok()) return uid.status();
+        alive = *uid == e.uid;
+      }
+      known = replay_live_.emplace(e.uid, alive).first;
     }
     live = known->second;
     if (!live) {

@@ -205,6 +205,9 @@ class EventService final : public EventLog {
   // is still live.
   std::vector<uint64_t> to_destroy_ ABSL_GUARDED_BY(state_mu_);
   absl::flat_hash_map<uint32_t, bool> replay_live_ ABSL_GUARDED_BY(state_mu_);
+  // While the journal replays: whether the index holds a uid as live (a fast answer; a uid it
+  // does not hold is confirmed against the store before its events are destroyed).
+  std::function<bool(uint32_t)> replay_in_index_;
   std::atomic<uint64_t> last_seq_{0};
 
   // The writer's queue.
