@@ -875,9 +875,15 @@ TEST_F(CampaignsTest, RecurringRunsTakeAFreshAudienceAndKeepOneControlGroup) {
   EXPECT_EQ(Str(series, "next_run_at"), "2026-11-26T02:30:00.000Z");  // Thursday
   // Runs are not in the top-level list; the series is.
   const json::value top = Expect(op_->Fetch("GET", "/v1/campaigns?limit=100"), 200);
+  bool listed = false;
   for (const json::value& c : top.at("campaigns").as_array()) {
     EXPECT_TRUE(c.at("parent_id").is_null()) << c;
+    if (Int(c, "id") != id) continue;
+    listed = true;  // lists say which campaigns recur, without their definitions
+    EXPECT_EQ(Str(c.at("recurrence"), "every"), "week") << c;
+    EXPECT_FALSE(c.as_object().contains("definition")) << c;
   }
+  EXPECT_TRUE(listed);
 
   std::map<std::string, std::pair<std::string, std::string>> first = Members(run1);
   EXPECT_EQ(first.size(), 101u);

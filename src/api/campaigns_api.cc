@@ -44,11 +44,12 @@ json::object CampaignJson(const CampaignRow& c, bool with_definition) {
                  {"parent_id", c.parent_id > 0 ? json::value(c.parent_id) : json::value()},
                  {"run_no", c.run_no > 0 ? json::value(c.run_no) : json::value()},
                  {"next_run_at", Optional(c.next_run_ms)}};
-  if (with_definition) {
-    boost::system::error_code ec;
-    json::value d = json::parse(c.definition_json, ec);
-    o["definition"] = ec ? json::value() : d;
-  }
+  boost::system::error_code ec;
+  json::value d = json::parse(c.definition_json, ec);
+  // A series says so in lists too (lists carry no definitions).
+  const json::value* rec = !ec && d.is_object() ? d.as_object().if_contains("recurrence") : nullptr;
+  o["recurrence"] = rec != nullptr ? *rec : json::value();
+  if (with_definition) o["definition"] = ec ? json::value() : std::move(d);
   return o;
 }
 

@@ -283,9 +283,10 @@ test('operator builds a weekly recurring campaign; the next runs and the summary
   assert.match(await row.locator('[data-testid=recur-summary]').textContent(), /每周一、周四 10:00/);
   await stack.screenshot(op, 'campaign-list-recurring');
 
-  // a daily series due two minutes from now (through the API): its first run is a campaign of
+  // a daily series due within 90 s (through the API): its first run is a campaign of
   // its own, listed on the series' report and linking to its own report, which links back
-  const due = new Date(Date.now() + 8 * 3600_000 + 120_000); // Beijing time in UTC fields
+  // At least 30 s ahead (the minute of now + 90 s): approved before it, due within 90 s.
+  const due = new Date(Date.now() + 8 * 3600_000 + 90_000); // Beijing time in UTC fields
   const hhmm = due.toISOString().slice(11, 16);
   const daily = await opApi('POST', '/v1/campaigns', {
     name: '每日提醒', audience: { rule: 'level = "gold"' }, channels: [{ channel: 'sms', template_id: saved.definition.channels[0].template_id, cost_fen: 5 }],

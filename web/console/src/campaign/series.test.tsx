@@ -6,10 +6,9 @@ import { MemoryRouter } from 'react-router-dom';
 import { describe, expect, it } from 'vitest';
 import type { Schemas } from '../api/client';
 import i18n from '../i18n';
-import type { Requester } from './preview';
 import { RecurrenceSummary } from './RecurrenceSummary';
 import { RunsTable } from './RunsTable';
-import { recurrenceOf, runRows, staleFields, withDefinitions, type RunReport } from './series';
+import { recurrenceOf, runRows, staleFields, type RunReport } from './series';
 
 type Campaign = Schemas['Campaign'];
 
@@ -35,20 +34,9 @@ describe('series', () => {
     expect(recurrenceOf({})).toBeNull();
   });
 
-  it('reads the definitions of listed campaigns that are not runs, keeping one that fails', async () => {
-    const calls: string[] = [];
-    const req: Requester = async <T,>(method: string, path: string): Promise<T> => {
-      calls.push(`${method} ${path}`);
-      if (path === '/v1/campaigns/7') return { id: 7, definition: def({ recurrence: weekly }) } as T;
-      if (path === '/v1/campaigns/8') return { id: 8, definition: def({}) } as T;
-      throw new Error('gone');
-    };
-    const out = await withDefinitions(req, [{ id: 7, name: 'A' }, { id: 8, name: 'B' }, { id: 9, name: 'C' }, { id: 10, parent_id: 7, run_no: 1 }]);
-    expect(calls.sort()).toEqual(['GET /v1/campaigns/7', 'GET /v1/campaigns/8', 'GET /v1/campaigns/9']);
-    expect(out.map((c) => c.id)).toEqual([7, 8, 9, 10]);
-    expect(recurrenceOf(out[0])).toEqual(weekly);
-    expect(recurrenceOf(out[1])).toBeNull();
-    expect(out[2]).toEqual({ id: 9, name: 'C' });
+  it('tells a series in a list by its recurrence member', () => {
+    expect(recurrenceOf({ recurrence: weekly })).toEqual(weekly);
+    expect(recurrenceOf({ recurrence: null })).toBeNull();
   });
 
   it("lists the report's runs newest first with their own figures", () => {

@@ -1,33 +1,16 @@
 // Recurring campaigns on the list and report pages: a series is a campaign whose definition
 // has `recurrence`; its runs are campaigns with parent_id (docs/campaigns.md).
 import type { Schemas } from '../api/client';
-import type { Requester } from './preview';
 import type { Recurrence } from './recurrence';
 
 type Campaign = Schemas['Campaign'];
 
 export const statusColor: Record<string, string> = { draft: 'default', submitted: 'gold', scheduled: 'cyan', running: 'green', paused: 'orange', completed: 'blue', cancelled: 'default' };
 
-export function recurrenceOf(c: Pick<Campaign, 'definition'> | null | undefined): Recurrence | null {
-  const r = (c?.definition as { recurrence?: Recurrence | null } | undefined)?.recurrence;
+export function recurrenceOf(c: Pick<Campaign, 'definition' | 'recurrence'> | null | undefined): Recurrence | null {
+  // Lists carry the recurrence of each campaign; a single campaign also has its definition.
+  const r = (c?.recurrence ?? (c?.definition as { recurrence?: Recurrence | null } | undefined)?.recurrence) as Recurrence | null | undefined;
   return r && typeof r === 'object' && r.every ? r : null;
-}
-
-// The list answers without definitions; a campaign that is not a run may be a series, so its
-// definition is read (GET /v1/campaigns/{id}, in parallel) to tell. A campaign whose read fails
-// is shown as listed.
-export async function withDefinitions(req: Requester, items: Campaign[]): Promise<Campaign[]> {
-  return Promise.all(
-    items.map(async (c) => {
-      if (c.definition || c.parent_id || c.id === undefined) return c;
-      try {
-        const full = await req<Campaign>('GET', `/v1/campaigns/${c.id}`);
-        return { ...c, definition: full.definition };
-      } catch {
-        return c;
-      }
-    }),
-  );
 }
 
 export interface RunReport {

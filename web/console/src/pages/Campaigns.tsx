@@ -17,7 +17,7 @@ import { parseVariables, previewPlan, type PlanPreview } from '../campaign/previ
 import { buildRecurrence, formatRun, nextRuns, zoneOffsetMinutes, type RecurrenceFields } from '../campaign/recurrence';
 import { RecurrenceSummary, useBankZone } from '../campaign/RecurrenceSummary';
 import { RunsTable } from '../campaign/RunsTable';
-import { recurrenceOf, staleFields, statusColor, withDefinitions, type RunReport } from '../campaign/series';
+import { recurrenceOf, staleFields, statusColor, type RunReport } from '../campaign/series';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
 import { TestId } from '../components/TestId';
@@ -38,7 +38,7 @@ export function CampaignList() {
   const load = useCallback(
     async (cursor: string | undefined, limit: number) => {
       const r = await api.get('/v1/campaigns', { query: { cursor, limit, status: status === 'all' ? undefined : status } });
-      return { items: await withDefinitions(request, (r.campaigns ?? []) as Campaign[]), next: r.next_cursor ?? null };
+      return { items: (r.campaigns ?? []) as Campaign[], next: r.next_cursor ?? null };
     },
     [status],
   );
