@@ -702,20 +702,24 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
   return handled;
 }
 
-absl::StatusOr<std::vector<CampaignRow>> CampaignService::ActiveRuns(int64_t series_id) {
-  std::vector<CampaignRow> active;
+absl::StatusOr<std::vector<CampaignRow>> CampaignService::Runs(int64_t series_id) {
+  std::vector<CampaignRow> out;
   int64_t after = 0;
   while (true) {
-    ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, repo_->List(after, 200, "", series_id));
-    if (runs.empty()) break;
-    after = runs.back().id;
-    for (CampaignRow& r : runs) {
-      if (r.status == "scheduled" || r.status == "running" || r.status == "paused") {
-        active.push_back(std::move(r));
-      }
-    }
+    ASSIGN_OR_RETURN(std::vector<CampaignRow> page, repo_->List(after, 200, "", series_id));
+    if (page.empty()) break;
+    after = page.back().id;
+    for (CampaignRow& r : page) out.push_back(std::move(r));
   }
-  return active;
+  return out;
+}
+
+absl::StatusOr<std::vector<CampaignRow>> CampaignService::ActiveRuns(int64_t series_id) {
+  ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, Runs(series_id));
+  std::erase_if(runs, [](const CampaignRow& r) {
+    return r.status != "scheduled" && r.status != "running" && r.status != "paused";
+  });
+  return runs;
 }
 
 absl::Status CampaignService::RunSeries(const CampaignRow& row, const Definition& d, int64_t now) {
@@ -744,15 +748,8 @@ absl::Status CampaignService::RunSeries(const CampaignRow& row, const Definition
     at = *n;
   }
   int32_t run_no = 1;
-  {
-    int64_t after = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, repo_->List(after, 200, "", row.id));
-      if (runs.empty()) break;
-      after = runs.back().id;
-      for (const CampaignRow& r : runs) run_no = std::max(run_no, r.run_no + 1);
-    }
-  }
+  ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, Runs(row.id));
+  for (const CampaignRow& r : runs) run_no = std::max(run_no, r.run_no + 1);
   std::optional<int64_t> following = NextOccurrence(rec, at, tz);
   if (rec.max_runs > 0 && run_no >= rec.max_runs) following.reset();
   CampaignRow run;
@@ -819,53 +816,28 @@ absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
   std::map<std::string, ChannelReport> channels;
   for (const ChannelStep& step : d.channels) channels[step.channel].channel = step.channel;
   if (rep.campaign.parent_id == 0 && d.recurrence) {
-    // A series: the sums of its runs' reports.
-    int64_t after = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, repo_->List(after, 200, "", id));
-      if (runs.empty()) break;
-      after = runs.back().id;
-      for (const CampaignRow& run : runs) {
-        Report one;
-        one.campaign = run;
-        std::map<std::string, ChannelReport> run_channels;
-        RETURN_IF_ERROR(Accumulate(run, d, one, run_channels));
-        for (const auto& [name, c] : run_channels) {
-          ChannelReport& to = channels[name];
-          to.channel = name;
-          to.sent += c.sent;
-          to.delivered += c.delivered;
-          to.clicked += c.clicked;
-          to.cost_fen += c.cost_fen;
-          to.converted += c.converted;
-          to.conversion_value += c.conversion_value;
-        }
-        for (const auto& [reason, n] : one.suppressed_by_reason)
-          rep.suppressed_by_reason[reason] += n;
-        for (const auto& [path, n] : one.fallbacks) rep.fallbacks[path] += n;
-        rep.audience += one.audience;
-        rep.treated += one.treated;
-        rep.holdout += one.holdout;
-        rep.pending += one.pending;
-        rep.sent += one.sent;
-        rep.delivered += one.delivered;
-        rep.clicked += one.clicked;
-        rep.failed += one.failed;
-        rep.suppressed += one.suppressed;
-        rep.measured = rep.measured || one.measured;
-        rep.treated_converted += one.treated_converted;
-        rep.holdout_converted += one.holdout_converted;
-        rep.conversion_value += one.conversion_value;
-        rep.attributed_elsewhere += one.attributed_elsewhere;
-        int64_t run_cost = 0;
-        for (const auto& [name, c] : run_channels) run_cost += c.cost_fen;
-        rep.runs.push_back(RunSummary{.campaign = run,
-                                      .audience = one.audience,
-                                      .sent = one.sent,
-                                      .delivered = one.delivered,
-                                      .cost_fen = run_cost,
-                                      .treated_converted = one.treated_converted});
-      }
+    // A series: the sums of its runs' reports, and each run's own figures.
+    auto cost = [&channels] {
+      int64_t fen = 0;
+      for (const auto& [name, c] : channels) fen += c.cost_fen;
+      return fen;
+    };
+    ASSIGN_OR_RETURN(std::vector<CampaignRow> runs, Runs(id));
+    for (const CampaignRow& run : runs) {
+      const RunSummary before{.campaign = {},
+                              .audience = rep.audience,
+                              .sent = rep.sent,
+                              .delivered = rep.delivered,
+                              .cost_fen = cost(),
+                              .treated_converted = rep.treated_converted};
+      RETURN_IF_ERROR(Accumulate(run, d, rep, channels));
+      rep.runs.push_back(
+          RunSummary{.campaign = run,
+                     .audience = rep.audience - before.audience,
+                     .sent = rep.sent - before.sent,
+                     .delivered = rep.delivered - before.delivered,
+                     .cost_fen = cost() - before.cost_fen,
+                     .treated_converted = rep.treated_converted - before.treated_converted});
     }
   } else {
     RETURN_IF_ERROR(Accumulate(rep.campaign, d, rep, channels));
@@ -927,7 +899,7 @@ absl::Status CampaignService::Accumulate(const CampaignRow& row, const Definitio
 
   // Fallbacks and conversions need the members themselves.
   const bool measure = !d.goal_event.empty() && events_ != nullptr && row.snapshot_ms > 0;
-  rep.measured = measure;
+  rep.measured = rep.measured || measure;
   std::map<std::string, ChannelReport*> by_channel;
   for (auto& [name, c] : channels) by_channel[name] = &c;
   uint32_t after = 0;

@@ -227,7 +227,8 @@ class CampaignService {
   // A series' step: plans its first run, creates a due run (when no earlier run is still
   // active), completes it when no run is left.
   absl::Status RunSeries(const CampaignRow& row, const Definition& d, int64_t now);
-  // Runs of a series that are not finished (scheduled, running or paused).
+  // A series' runs, oldest first; those not finished (scheduled, running or paused).
+  absl::StatusOr<std::vector<CampaignRow>> Runs(int64_t series_id);
   absl::StatusOr<std::vector<CampaignRow>> ActiveRuns(int64_t series_id);
   // Adds one campaign's (or run's) figures to `rep` and `channels`; rates are the caller's.
   absl::Status Accumulate(const CampaignRow& row, const Definition& d, Report& rep,
