@@ -397,5 +397,47 @@ TEST_F(ActivityTemplatesTest, ACompletedTaskAddsExactlyItsExtraChances) {
   EXPECT_EQ(Int(stats, "draws"), 7) << stats;  // C1: 1 free + 1 + 2 + (1 free + 1) next day; C2: 1
 }
 
+TEST_F(ActivityTemplatesTest, CouponRewardsMustNameAnEnabledTemplate) {
+  // A sign-in reward naming a coupon template that does not exist: refused when saved, with
+  // the member named, instead of failing each customer's reward on day 7.
+  json::value bad = Expect(op_->Fetch("POST", "/v1/activities", SignInTerms(9999)), 400);
+  EXPECT_EQ(Str(bad.at("errors").at(0), "field"),
+            "display.settings.streak_rewards[3].reward.template_id")
+      << bad;
+  EXPECT_NE(Str(bad.at("errors").at(0), "reason").find("coupon template 9999 not found"),
+            std::string::npos)
+      << bad;
+  // A wheel's coupon prize: its reward_ref must be a template id, and an existing one.
+  std::string wheel = WheelWithTasks();
+  const std::string points_prize = R"("kind": "points", "weight": 1, "total_stock": 1000,
+         "reward_ref": "1")";
+  ASSERT_NE(wheel.find(points_prize), std::string::npos);
+  auto with_ref = [&](const std::string& ref) {
+    std::string t = wheel;
+    t.replace(
+        t.find(points_prize), points_prize.size(),
+        R"("kind": "coupon", "weight": 1, "total_stock": 1000, "reward_ref": ")" + ref + R"(")");
+    return t;
+  };
+  bad = Expect(op_->Fetch("POST", "/v1/activities", with_ref("VIP-GOLD")), 400);
+  EXPECT_EQ(Str(bad.at("errors").at(0), "field"), "pools[0].pool.prizes[0].reward_ref") << bad;
+  bad = Expect(op_->Fetch("POST", "/v1/activities", with_ref("4242")), 400);
+  EXPECT_NE(json::serialize(bad).find("coupon template 4242 not found"), std::string::npos) << bad;
+
+  // An existing template is accepted; disabled before submission, the submit is refused.
+  json::value tpl = Expect(op_->Fetch("POST", "/v1/coupon-templates",
+                                      R"({"name": "理财加息券", "kind": "rate_boost",
+                                          "face_value": 10, "validity_days": 30})"),
+                           201);
+  const std::string coupon = std::to_string(Int(tpl, "id"));
+  json::value created = Expect(op_->Fetch("POST", "/v1/activities", with_ref(coupon)), 201);
+  Expect(op_->Fetch("PATCH", "/v1/coupon-templates/" + coupon, R"({"disabled": true})"), 200);
+  bad = Expect(
+      op_->Fetch("POST", "/v1/activities/" + std::to_string(Int(created, "id")) + "/submit"), 400);
+  EXPECT_NE(json::serialize(bad).find("coupon template " + coupon + " is disabled"),
+            std::string::npos)
+      << bad;
+}
+
 }  // namespace
 }  // namespace mercator

@@ -304,8 +304,15 @@ absl::StatusOr<Prize> ParsePrize(const json::object& o, std::string_view path) {
     if (ec != std::errc() || end != p.reward_ref.data() + p.reward_ref.size() || points <= 0) {
       return Bad(Path(path, "reward_ref"), "must be the number of points, e.g. \"100\"");
     }
-  } else if ((p.kind == "coupon" || p.kind == "benefit") && p.reward_ref.empty()) {
-    return Bad(Path(path, "reward_ref"), "must name the coupon or benefit template");
+  } else if (p.kind == "coupon" || p.kind == "benefit") {
+    int64_t id = 0;
+    auto [end, ec] =
+        std::from_chars(p.reward_ref.data(), p.reward_ref.data() + p.reward_ref.size(), id);
+    if (p.reward_ref.empty() || ec != std::errc() ||
+        end != p.reward_ref.data() + p.reward_ref.size() || id <= 0) {
+      return Bad(Path(path, "reward_ref"),
+                 "must be the id of a coupon or benefit template, e.g. \"12\"");
+    }
   } else if (p.kind == "cash" && p.cost_fen <= 0) {
     return Bad(Path(path, "cost_fen"), "a cash prize must say its amount in fen");
   }

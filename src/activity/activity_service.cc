@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <utility>
 
 #include "absl/synchronization/notification.h"
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "reward/coupons.h"
 #include "reward/points_ledger.h"
 #include "segment/dsl.h"
 
@@ -169,6 +171,52 @@ absl::StatusOr<ActivityTerms> ActivityService::CheckTerms(const json::value& doc
     }
     return absl::OkStatus();
   };
+  if (coupons_ != nullptr) {
+    auto coupon = [this](int64_t template_id, const std::string& path) -> absl::Status {
+      absl::StatusOr<CouponTemplate> c = coupons_->GetTemplate(template_id);
+      if (absl::IsNotFound(c.status())) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}: coupon template {} not found", path, template_id));
+      }
+      RETURN_IF_ERROR(c.status());
+      if (c->disabled) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}: coupon template {} is disabled", path, template_id));
+      }
+      return absl::OkStatus();
+    };
+    for (size_t i = 0; i < t.pools.size(); ++i) {
+      for (size_t j = 0; j < t.pools[i].pool.prizes.size(); ++j) {
+        const Prize& p = t.pools[i].pool.prizes[j];
+        if (p.kind != "coupon" && p.kind != "benefit") continue;
+        RETURN_IF_ERROR(coupon(std::stoll(p.reward_ref),
+                               fmt::format("pools[{}].pool.prizes[{}].reward_ref", i, j)));
+      }
+    }
+    // Template rewards ({"kind": "coupon", "template_id": N}) anywhere in the settings: sign-in
+    // streak days, the quiz's pass reward.
+    std::function<absl::Status(const json::value&, const std::string&)> walk =
+        [&](const json::value& v, const std::string& path) -> absl::Status {
+      if (v.is_array()) {
+        for (size_t k = 0; k < v.as_array().size(); ++k) {
+          RETURN_IF_ERROR(walk(v.as_array()[k], fmt::format("{}[{}]", path, k)));
+        }
+      } else if (v.is_object()) {
+        const json::object& o = v.as_object();
+        const json::value* kind = o.if_contains("kind");
+        const json::value* id = o.if_contains("template_id");
+        if (kind != nullptr && kind->is_string() && kind->as_string() == "coupon" &&
+            id != nullptr && id->is_int64()) {
+          RETURN_IF_ERROR(coupon(id->as_int64(), path + ".template_id"));
+        }
+        for (const auto& kv : o) {
+          RETURN_IF_ERROR(walk(kv.value(), fmt::format("{}.{}", path, std::string_view(kv.key()))));
+        }
+      }
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(walk(json::value(t.display.settings), "display.settings"));
+  }
   if (t.eligibility.audience_id) {
     RETURN_IF_ERROR(audience(*t.eligibility.audience_id, "eligibility.audience_id"));
   }

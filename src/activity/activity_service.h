@@ -50,6 +50,7 @@
 #include "store/activity_repository.h"
 
 namespace mercator::reward {
+class CouponService;
 class PointsLedger;
 }  // namespace mercator::reward
 
@@ -181,6 +182,10 @@ class ActivityService {
     guard_ = guard;
     verifier_ = verifier;
   }
+  // The coupon and benefit templates that prizes and template rewards name are checked against
+  // it when terms are saved and submitted (a template that does not exist or is disabled is a
+  // 400 naming the member); nullptr: not checked. Not owned; set before serving requests.
+  void SetCoupons(reward::CouponService* coupons) { coupons_ = coupons; }
   // NotFound (activity or customer), FailedPrecondition "activity: not live (...)",
   // ResourceExhausted "draw: too many draws ..." with a Retry-After (rate limits),
   // PermissionDenied "risk: draw refused (<reason>)" (risk check),
@@ -272,6 +277,7 @@ class ActivityService {
   ExtraChanceSource* extra_chances_ = nullptr;
   DrawGuard* guard_ = nullptr;
   EligibilityVerifier* verifier_ = nullptr;
+  reward::CouponService* coupons_ = nullptr;
 
   // Lock order: mu_ and cache_mu_ are leaves, never held together or across calls out.
   absl::Mutex mu_;

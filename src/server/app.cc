@@ -133,6 +133,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->verifier_ =
       std::make_unique<activity::HttpEligibilityVerifier>(app->http_client_.get(), clock);
   app->activities_->SetDrawProtection(app->draw_guard_.get(), app->verifier_.get());
+  app->activities_->SetCoupons(app->coupons_.get());
   RETURN_IF_ERROR(app->activities_->LoadPublished());
   // Sign-in, quiz and tasks share the activities' lifecycle and eligibility; task chances
   // count in the draw's limits.
