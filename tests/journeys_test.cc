@@ -403,7 +403,16 @@ TEST_F(JourneysTest, PreviewCountsWhomTheTriggerAdmitsAgainstABruteForceCount) {
     EXPECT_EQ(r.status, 400) << c.body << " -> " << r.body;
     EXPECT_NE(r.body.find("\"" + c.field), std::string::npos) << r.body;
   }
-  EXPECT_EQ(analyst_->Fetch("POST", "/v1/journeys/preview", R"({"definition": {}})").status, 403);
+  // It writes nothing, so whoever reads journeys may preview one: an approver checks what
+  // they are asked to approve.
+  EXPECT_EQ(analyst_->Fetch("POST", "/v1/journeys/preview", R"({"definition": {}})").status, 400);
+  EXPECT_EQ(approver_
+                ->Fetch("POST", "/v1/journeys/preview",
+                        R"({"definition": {"name": "p", "trigger": {"type": "event",
+                            "event": "login"}, "steps": [{"id": "w", "type": "wait",
+                            "duration": "1d"}]}})")
+                .status,
+            200);
   json::value list = Expect(op_->Fetch("GET", "/v1/journeys"), 200);
   EXPECT_TRUE(list.at("journeys").as_array().empty());
 }

@@ -112,7 +112,7 @@ constexpr RoutePermission kTable[] = {
     // journeys_api.cc (approval through /v1/approvals)
     {Method::kGet, "/v1/journeys", "journeys:read"},
     {Method::kPost, "/v1/journeys", "journeys:write"},
-    {Method::kPost, "/v1/journeys/preview", "journeys:write"},
+    {Method::kPost, "/v1/journeys/preview", "journeys:read"},  // writes nothing: approvers too
     {Method::kGet, "/v1/journeys/{id}", "journeys:read"},
     {Method::kPut, "/v1/journeys/{id}", "journeys:write"},
     {Method::kDelete, "/v1/journeys/{id}", "journeys:write"},

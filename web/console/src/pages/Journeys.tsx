@@ -184,7 +184,7 @@ export function JourneyReport() {
           )}
         </>
       )}
-      {writable && (journey.latest?.status === 'draft' || journey.latest?.status === 'rejected') && journey.definition && (
+      {journey.definition && (journey.latest?.status === 'submitted' || (writable && (journey.latest?.status === 'draft' || journey.latest?.status === 'rejected'))) && (
         <SavedJourneyPreview definition={journey.definition as Record<string, unknown>} />
       )}
       <Card size="small" title={t('journey.definition')}>
