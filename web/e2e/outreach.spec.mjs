@@ -296,9 +296,10 @@ test('operator builds a weekly recurring campaign; the next runs and the summary
   await opApi('POST', `/v1/campaigns/${daily.json.id}/submit`);
   const dailyApproval = await pendingApproval(apApi, 'campaign', daily.json.id);
   assert.equal((await apApi('POST', `/v1/approvals/${dailyApproval.id}/approve`, { comment: 'ok' })).status, 200);
-  const firstRun = await until('the first run', async () => {
+  // The first run, once it has sent to its audience (its figures no longer change).
+  const firstRun = await until('the first run, completed', async () => {
     const r = (await opApi('GET', `/v1/campaigns?parent=${daily.json.id}`)).json;
-    return r.campaigns?.find((c) => c.run_no === 1);
+    return r.campaigns?.find((c) => c.run_no === 1 && c.status === 'completed');
   }, 200_000);
   await op.goto(`${base}/console/campaigns/${daily.json.id}`);
   await op.waitForSelector(`[data-testid=campaign-runs] [data-testid=run-link-1]`);
