@@ -71,7 +71,9 @@ class FakeWechat {
           return Issue(ok, "wc");
         });
     router_.Add(http::Method::kPost, "/cgi-bin/message/template/send", http::Auth::kPublic,
-                [this](http::Request& req) { return TemplateSend(req); });
+                [this](http::Request& req) { return TemplateSend(req, "template"); });
+    router_.Add(http::Method::kPost, "/cgi-bin/message/subscribe/bizsend", http::Auth::kPublic,
+                [this](http::Request& req) { return TemplateSend(req, "subscribe"); });
     router_.Add(http::Method::kPost, "/cgi-bin/externalcontact/add_msg_template",
                 http::Auth::kPublic, [this](http::Request& req) { return AddTask(req); });
     router_.Add(http::Method::kPost, "/cgi-bin/externalcontact/get_groupmsg_send_result",
@@ -156,19 +158,23 @@ class FakeWechat {
     return 0;
   }
 
-  http::Response TemplateSend(http::Request& req) {
+  // Template and subscribe messages share the token, the script of errcodes and the record
+  // (`_api` says which API was called); only a template message's answer carries a msgid.
+  http::Response TemplateSend(http::Request& req, const std::string& api) {
     absl::MutexLock lock(&mu_);
     if (int e = CheckToken(req); e != 0) {
       ++rejected_tokens_;
       return Answer({{"errcode", e}, {"errmsg", "invalid credential, access_token is invalid"}});
     }
     sends_.push_back(Parse(req.body).as_object());
+    sends_.back()["_api"] = api;
     int errcode = 0;
     if (!script_.empty()) {
       errcode = script_.front();
       script_.pop_front();
     }
     if (errcode != 0) return Answer({{"errcode", errcode}, {"errmsg", "scripted"}});
+    if (api == "subscribe") return Answer({{"errcode", 0}, {"errmsg", "ok"}});
     return Answer({{"errcode", 0}, {"errmsg", "ok"}, {"msgid", 200000 + sends_.size()}});
   }
 
@@ -701,6 +707,50 @@ TEST_F(WechatTest, JobFinishedPushesBecomeReceiptsAndAnUnfollowUnbinds) {
   EXPECT_NE(again.reason.find("no openid"), std::string::npos) << again.reason;
   Run();
   EXPECT_EQ(wechat_.sends().size(), 2u);
+}
+
+TEST_F(WechatTest, SubscribeMessagesGoThroughBizsendAndAnUnsubscribedCustomerIsNotRetried) {
+  const int64_t id = test::ApprovedTemplate(*op_, *approver_, "arrival-sub", "wechat_oa",
+                                            "{{product}}已到账\n{{date}}", "service");
+  const std::string path = "/v1/templates/" + std::to_string(id) + "/wechat";
+  json::value bad =
+      Expect(op_->Fetch("PUT", path,
+                        R"({"wechat_template_id":"SUB01","fields":["thing1","time2"],)"
+                        R"("kind":"broadcast"})"),
+             400);
+  EXPECT_EQ(Str(bad.at("errors").at(0), "field"), "kind") << bad;
+  json::value mapping = Expect(
+      op_->Fetch("PUT", path,
+                 R"({"wechat_template_id":"SUB01","fields":["thing1","time2"],"kind":"subscribe",)"
+                 R"("url":"https://m.bank.example/h5/arrival"})"),
+      200);
+  EXPECT_EQ(Str(mapping, "kind"), "subscribe");
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", path), 200), "kind"), "subscribe");
+  Bind("C1", {{"openid", "oC1"}});
+  Bind("C2", {{"openid", "oC2"}});
+  const std::string m1 = Send("C1", "wechat_oa", id, "service", "s1").message_id;
+  const std::string m2 = Send("C2", "wechat_oa", id, "service", "s2").message_id;
+  // Sent oldest first: C1's goes through; C2 never subscribed (or used up a one-off
+  // subscription).
+  wechat_.Script({0, 43101});
+  outreach::WechatChannel::Pass p = Run();
+  EXPECT_EQ(p.sent, 1);
+  std::vector<json::object> sends = wechat_.sends();
+  ASSERT_EQ(sends.size(), 2u);
+  for (const json::object& s : sends) {
+    EXPECT_EQ(Str(s, "_api"), "subscribe");
+    EXPECT_EQ(Str(s, "template_id"), "SUB01");
+    EXPECT_EQ(Str(s, "page"), "https://m.bank.example/h5/arrival");  // not "url"
+    EXPECT_FALSE(s.contains("url"));
+  }
+  EXPECT_EQ(sends[0].at("data").at("thing1").at("value").as_string(), "理财产品A已到账");
+  EXPECT_EQ(Record(m1).state, "sent");
+  const WechatOutboundRow failed = Record(m2);
+  EXPECT_EQ(failed.state, "failed");
+  EXPECT_NE(failed.last_error.find("43101"), std::string::npos) << failed.last_error;
+  clock_.Advance(3'600'000);
+  Run();
+  EXPECT_EQ(wechat_.sends().size(), 2u);  // not retried
 }
 
 }  // namespace

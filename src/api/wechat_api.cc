@@ -60,9 +60,13 @@ json::object BindingToJson(const WechatBinding& b) {
 json::object TemplateToJson(const WechatTemplateRow& t) {
   json::array fields;
   for (const std::string& f : t.fields) fields.emplace_back(f);
-  return json::object{{"template_id", t.template_id}, {"wechat_template_id", t.wechat_template_id},
-                      {"fields", std::move(fields)},  {"url", t.url},
-                      {"updated_by", t.updated_by},   {"updated_at", IsoTime(t.updated_ms)}};
+  return json::object{{"template_id", t.template_id},
+                      {"wechat_template_id", t.wechat_template_id},
+                      {"kind", t.kind},
+                      {"fields", std::move(fields)},
+                      {"url", t.url},
+                      {"updated_by", t.updated_by},
+                      {"updated_at", IsoTime(t.updated_ms)}};
 }
 
 }  // namespace
@@ -196,6 +200,13 @@ void RegisterWechatRoutes(http::Router& router, ApiContext& ctx) {
         if (lines != t.fields.size()) {
           return ErrorResponse(absl::InvalidArgumentError(fmt::format(
               "fields: template {} has {} body lines; give one data key per line", *id, lines)));
+        }
+        auto kind = OptionalString(*body, "kind");
+        if (!kind.ok()) return ErrorResponse(kind.status());
+        t.kind = kind->value_or("template");
+        if (t.kind != "template" && t.kind != "subscribe") {
+          return ErrorResponse(absl::InvalidArgumentError(
+              "kind: must be template (a template message) or subscribe (a subscribe message)"));
         }
         auto url = OptionalString(*body, "url");
         if (!url.ok()) return ErrorResponse(url.status());

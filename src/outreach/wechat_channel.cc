@@ -370,8 +370,12 @@ absl::Status WechatChannel::SendOa(Pass& pass) {
       absl::MutexLock lock(&mu_);
       url = fmt::format("{}/t/{}", link_base_, row.link_token);
     }
-    if (!url.empty()) msg["url"] = url;
-    Answer a = Call(*oa_token_, options_.oa_base_url + "/cgi-bin/message/template/send",
+    // A subscribe message names its H5 link "page"; a template message "url".
+    const bool subscribe = tmpl->kind == "subscribe";
+    if (!url.empty()) msg[subscribe ? "page" : "url"] = url;
+    Answer a = Call(*oa_token_,
+                    options_.oa_base_url + (subscribe ? "/cgi-bin/message/subscribe/bizsend"
+                                                      : "/cgi-bin/message/template/send"),
                     json::serialize(msg));
     bool retry = false;
     if (!a.status.ok()) {
@@ -388,6 +392,10 @@ absl::Status WechatChannel::SendOa(Pass& pass) {
       row.state = "failed";
       row.last_error =
           fmt::format("errcode 43004: the customer does not follow the account ({})", a.errmsg);
+    } else if (a.errcode == 43101) {
+      row.state = "failed";  // not retried: only the customer can subscribe again
+      row.last_error = fmt::format(
+          "errcode 43101: the customer has not subscribed to this message ({})", a.errmsg);
     } else {
       retry = IsRetryableErrcode(a.errcode);
       row.state = "failed";

@@ -1,10 +1,12 @@
 // The WeChat official-account ("wechat_oa") and WeCom ("wecom") channels
 // (docs/outreach-wechat.md), both behind configurable base URLs.
 //
-// wechat_oa: template messages (/cgi-bin/message/template/send) to the customer's openid
-// (WechatRepository bindings), with the WeChat template id and data field keys configured per
-// Mercator template (wechat_templates); the rendered body's lines fill the fields in order and
-// the message's tracked link (or the mapping's url) is the H5 link. WeChat forbids ads in
+// wechat_oa: template messages (/cgi-bin/message/template/send) or, for a mapping of kind
+// "subscribe", subscribe messages (订阅通知, /cgi-bin/message/subscribe/bizsend; the link is its
+// "page"; 43101, not subscribed: failed, no retry) to the customer's openid (WechatRepository
+// bindings), with the WeChat template id and data field keys configured per Mercator template
+// (wechat_templates); the rendered body's lines fill the fields in order and the message's
+// tracked link (or the mapping's url) is the H5 link. WeChat forbids ads in
 // template messages: Deliver refuses purpose "marketing" (and ValidateTemplate refuses such
 // templates for wechat_oa at creation). errcode 0: sent; 40001/42001/40014: the access token is
 // refreshed and the send retried once at once; 43004 (not following): failed, no retry;

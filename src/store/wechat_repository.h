@@ -34,6 +34,9 @@ struct WechatTemplateRow {
   std::string wechat_template_id;
   std::vector<std::string> fields;  // data keys filled by the body's lines, in order
   std::string url;                  // default H5 link ("" for none)
+  // "template": a template message (/cgi-bin/message/template/send); "subscribe": a subscribe
+  // message (订阅通知, /cgi-bin/message/subscribe/bizsend) the customer subscribed to.
+  std::string kind = "template";
   std::string updated_by;
   int64_t updated_ms = 0;
 };

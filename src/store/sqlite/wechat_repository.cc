@@ -113,10 +113,10 @@ class SqliteWechatRepository final : public WechatRepository {
         Statement s,
         writer.conn().Prepare(
             "INSERT INTO wechat_templates (template_id, wechat_template_id, fields, url, "
-            "updated_by, updated_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (template_id) DO "
-            "UPDATE SET wechat_template_id = excluded.wechat_template_id, fields = "
+            "updated_by, updated_ms, kind) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (template_id) "
+            "DO UPDATE SET wechat_template_id = excluded.wechat_template_id, fields = "
             "excluded.fields, url = excluded.url, updated_by = excluded.updated_by, updated_ms = "
-            "excluded.updated_ms",
+            "excluded.updated_ms, kind = excluded.kind",
             "wechat: storing a template mapping"));
     const std::string fields = absl::StrJoin(t.fields, ",");
     s.BindInt64(1, t.template_id)
@@ -124,7 +124,8 @@ class SqliteWechatRepository final : public WechatRepository {
         .BindText(3, fields)
         .BindText(4, t.url)
         .BindText(5, t.updated_by)
-        .BindInt64(6, t.updated_ms);
+        .BindInt64(6, t.updated_ms)
+        .BindText(7, t.kind);
     return s.Run();
   }
 
@@ -132,7 +133,7 @@ class SqliteWechatRepository final : public WechatRepository {
     Db::ReaderLease reader(db_);
     ASSIGN_OR_RETURN(Statement s,
                      reader.conn().Prepare("SELECT template_id, wechat_template_id, fields, url, "
-                                           "updated_by, updated_ms FROM wechat_templates "
+                                           "updated_by, updated_ms, kind FROM wechat_templates "
                                            "WHERE template_id = ?",
                                            "wechat: reading a template mapping"));
     s.BindInt64(1, template_id);
@@ -146,6 +147,7 @@ class SqliteWechatRepository final : public WechatRepository {
     t.url = std::string(s.ColumnText(3));
     t.updated_by = std::string(s.ColumnText(4));
     t.updated_ms = s.ColumnInt64(5);
+    t.kind = std::string(s.ColumnText(6));
     return t;
   }
 
