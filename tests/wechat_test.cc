@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "http/server.h"
 #include "http/test_client.h"
+#include "openssl/evp.h"
 #include "openssl/sha.h"
 #include "outreach/wechat_channel.h"
 #include "outreach_test_util.h"
@@ -42,6 +43,39 @@ constexpr char kCorpId[] = "ww0123456789";
 constexpr char kCorpSecret[] = "corp-secret-for-tests";
 constexpr int64_t kExpiresIn = 7200;  // seconds, as WeChat issues them
 constexpr char kPushToken[] = "push-token-for-tests";
+// The account's EncodingAESKey: the 32 bytes "0123456789abcdef0123456789abcdef" in base64
+// without its trailing "=".
+constexpr char kAesKey[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
+constexpr char kAesKeyBytes[] = "0123456789abcdef0123456789abcdef";
+
+// WeChat's safe-mode envelope computed here with OpenSSL: AES-256-CBC (IV = the key's first 16
+// bytes) over 16 random bytes, the message length (network order), the message and the appid,
+// PKCS#7-padded to 32 bytes, in base64.
+std::string SafeModeEncrypt(const std::string& xml, const std::string& appid) {
+  std::string plain(16, 'r');
+  const uint32_t n = static_cast<uint32_t>(xml.size());
+  for (int shift : {24, 16, 8, 0}) plain.push_back(static_cast<char>((n >> shift) & 0xff));
+  plain += xml + appid;
+  const size_t pad = 32 - plain.size() % 32;
+  plain.append(pad, static_cast<char>(pad));
+  std::string cipher(plain.size(), '\0');
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  const auto* key = reinterpret_cast<const unsigned char*>(kAesKeyBytes);
+  int n1 = 0, n2 = 0;
+  EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, key, key);
+  EVP_CIPHER_CTX_set_padding(ctx, 0);
+  EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(cipher.data()), &n1,
+                    reinterpret_cast<const unsigned char*>(plain.data()),
+                    static_cast<int>(plain.size()));
+  EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(cipher.data()) + n1, &n2);
+  EVP_CIPHER_CTX_free(ctx);
+  std::string b64(4 * ((cipher.size() + 2) / 3) + 1, '\0');
+  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                  reinterpret_cast<const unsigned char*>(cipher.data()),
+                                  static_cast<int>(cipher.size()));
+  b64.resize(static_cast<size_t>(len));
+  return b64;
+}
 
 // WeChat's push signature computed here with OpenSSL's SHA-1: the sorted concatenation of
 // token, timestamp and nonce.
@@ -260,6 +294,7 @@ class WechatTest : public ::testing::Test {
     options_.wechat.confirm_window_ms = 86'400'000;
     options_.wechat.interval_ms = 0;  // the test drives RunOnce
     options_.wechat.oa_token = kPushToken;
+    options_.wechat.oa_encoding_aes_key = kAesKey;
     auto app = App::Open(options_);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
@@ -751,6 +786,51 @@ TEST_F(WechatTest, SubscribeMessagesGoThroughBizsendAndAnUnsubscribedCustomerIsN
   clock_.Advance(3'600'000);
   Run();
   EXPECT_EQ(wechat_.sends().size(), 2u);  // not retried
+}
+
+TEST_F(WechatTest, SafeModePushesAreDecryptedAndTheirSignatureCoversTheCiphertext) {
+  const int64_t tmpl = OaTemplate();
+  Bind("C1", {{"openid", "oC1"}});
+  const std::string m1 = Send("C1", "wechat_oa", tmpl, "service", "k1").message_id;
+  ASSERT_EQ(Run().sent, 1);
+  const std::string msgid = Record(m1).gateway_id;
+  auto post = [&](const std::string& encrypt, const std::string& msg_signature) {
+    const std::string ts = std::to_string(clock_.NowMs() / 1000);
+    const std::string nonce = "88";
+    std::string sig = msg_signature;
+    if (sig.empty()) {
+      std::vector<std::string> parts = {kPushToken, ts, nonce, encrypt};
+      std::sort(parts.begin(), parts.end());
+      const std::string joined = parts[0] + parts[1] + parts[2] + parts[3];
+      unsigned char d[SHA_DIGEST_LENGTH];
+      SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), d);
+      for (unsigned char c : d) sig += fmt::format("{:02x}", c);
+    }
+    http::TestClient client(app_->port());
+    return client.Fetch("POST",
+                        "/wechat/oa/push?signature=" + Signature(ts, nonce) + "&timestamp=" + ts +
+                            "&nonce=" + nonce + "&encrypt_type=aes&msg_signature=" + sig,
+                        "<xml><ToUserName><![CDATA[gh_bank]]></ToUserName><Encrypt><![CDATA[" +
+                            encrypt + "]]></Encrypt></xml>");
+  };
+  const std::string secret = SafeModeEncrypt(JobFinished("oC1", msgid, "success"), kAppId);
+  // A signature that does not cover this ciphertext, and a message for another account.
+  EXPECT_EQ(post(secret, std::string(40, 'b')).status, 403);
+  http::HttpResult r = post(SafeModeEncrypt(JobFinished("oC1", msgid, "success"), "wxother"), "");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_TRUE(Receipt("C1", m1).is_null());
+  r = post(secret, "");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-mercator-push"], "delivered");
+  EXPECT_EQ(Str(Receipt("C1", m1), "status"), "delivered");
+
+  // A key that is not 43 base64 characters stops the server at start, naming the option.
+  app_.reset();
+  options_.wechat.oa_encoding_aes_key = "short";
+  absl::StatusOr<std::unique_ptr<App>> bad = App::Open(options_);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("oa_encoding_aes_key"), std::string::npos)
+      << bad.status();
 }
 
 }  // namespace

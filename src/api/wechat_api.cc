@@ -87,17 +87,21 @@ void RegisterWechatRoutes(http::Router& router, ApiContext& ctx) {
       return http::Response::Text(200, std::string(req.Query("echostr").value_or("")),
                                   "text/plain; charset=utf-8");
     });
-    router.Add(
-        Method::kPost, "/wechat/oa/push", Auth::kPublic, [verify, &push](http::Request& req) {
-          if (absl::Status s = verify(req); !s.ok()) return ErrorResponse(s);
-          absl::StatusOr<outreach::WechatPush> p = outreach::ParseWechatPush(req.body);
-          if (!p.ok()) return ErrorResponse(p.status());
-          absl::StatusOr<std::string> done = push.Apply(*p);
-          if (!done.ok()) return ErrorResponse(done.status());
-          http::Response r = http::Response::Text(200, "success", "text/plain; charset=utf-8");
-          r.headers["x-mercator-push"] = *done;
-          return r;
-        });
+    router.Add(Method::kPost, "/wechat/oa/push", Auth::kPublic, [&push](http::Request& req) {
+      absl::StatusOr<outreach::WechatPush> p =
+          push.Open({.signature = req.Query("signature").value_or(""),
+                     .timestamp = req.Query("timestamp").value_or(""),
+                     .nonce = req.Query("nonce").value_or(""),
+                     .encrypt_type = req.Query("encrypt_type").value_or(""),
+                     .msg_signature = req.Query("msg_signature").value_or(""),
+                     .body = req.body});
+      if (!p.ok()) return ErrorResponse(p.status());
+      absl::StatusOr<std::string> done = push.Apply(*p);
+      if (!done.ok()) return ErrorResponse(done.status());
+      http::Response r = http::Response::Text(200, "success", "text/plain; charset=utf-8");
+      r.headers["x-mercator-push"] = *done;
+      return r;
+    });
   }
 
   // Body: {"openid", "wecom_external_userid", "wecom_sender"} (each optional, "" clears it;

@@ -381,7 +381,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   // The WeChat channels (docs/outreach-wechat.md): secrets from files or the environment.
-  std::string wechat_appsecret_file, wechat_token_file, wecom_corpsecret_file;
+  std::string wechat_appsecret_file, wechat_token_file, wechat_aes_key_file, wecom_corpsecret_file;
   int64_t wecom_poll_seconds = serve_options.wechat.poll_interval_ms / 1000;
   serve->add_option("--wechat-oa-base-url", serve_options.wechat.oa_base_url,
                     "WeChat API base (http://...): wechat_oa goes out as template messages");
@@ -390,6 +390,9 @@ int main(int argc, char** argv) {
                     "File holding the token of the account's server configuration (or "
                     "MERCATOR_WECHAT_TOKEN): WeChat's pushes to /wechat/oa/push are verified "
                     "with it (delivery results, unfollows)");
+  serve->add_option("--wechat-oa-aes-key-file", wechat_aes_key_file,
+                    "File holding the account's EncodingAESKey (or MERCATOR_WECHAT_AESKEY), for "
+                    "pushes in safe mode (安全模式)");
   serve->add_option("--wechat-oa-appsecret-file", wechat_appsecret_file,
                     "File holding the appsecret (or MERCATOR_WECHAT_APPSECRET)");
   serve->add_option("--wecom-base-url", serve_options.wechat.wecom_base_url,
@@ -484,6 +487,8 @@ int main(int argc, char** argv) {
                      "MERCATOR_WECHAT_APPSECRET", &serve_options.wechat.oa_appsecret},
           std::tuple{"--wechat-oa-token-file", &wechat_token_file, "MERCATOR_WECHAT_TOKEN",
                      &serve_options.wechat.oa_token},
+          std::tuple{"--wechat-oa-aes-key-file", &wechat_aes_key_file, "MERCATOR_WECHAT_AESKEY",
+                     &serve_options.wechat.oa_encoding_aes_key},
           std::tuple{"--wecom-corpsecret-file", &wecom_corpsecret_file, "MERCATOR_WECOM_CORPSECRET",
                      &serve_options.wechat.wecom_corpsecret}}) {
       if (!file->empty()) {

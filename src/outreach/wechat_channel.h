@@ -58,6 +58,9 @@ struct WechatOptions {
   // verified with it (outreach/wechat_push.h); empty: that route is not served. From a file or
   // MERCATOR_WECHAT_TOKEN.
   std::string oa_token;
+  // The account's EncodingAESKey (43 characters) for pushes in safe mode (安全模式); empty:
+  // plaintext pushes only. From a file or MERCATOR_WECHAT_AESKEY.
+  std::string oa_encoding_aes_key;
   // WeCom: enabled when wecom_base_url is set ("https://qyapi.weixin.qq.com").
   std::string wecom_base_url;
   std::string wecom_corpid;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "auth/audit.h"
 #include "common/status_macros.h"
 
@@ -78,10 +80,27 @@ absl::StatusOr<WechatPush> ParseWechatPush(std::string_view xml) {
   return p;
 }
 
-WechatPushHandler::WechatPushHandler(std::string token, WechatRepository* wechat,
-                                     WebhookRepository* receipts, auth::AuditLog* audit,
-                                     const Clock* clock)
+absl::StatusOr<std::unique_ptr<WechatPushHandler>> WechatPushHandler::Make(
+    std::string token, std::string encoding_aes_key, std::string appid, WechatRepository* wechat,
+    WebhookRepository* receipts, auth::AuditLog* audit, const Clock* clock) {
+  std::string key;
+  if (!encoding_aes_key.empty()) {
+    if (encoding_aes_key.size() != 43 || !absl::Base64Unescape(encoding_aes_key + "=", &key) ||
+        key.size() != 32) {
+      return absl::InvalidArgumentError(
+          "wechat.oa_encoding_aes_key: must be the account's 43-character EncodingAESKey");
+    }
+  }
+  return std::unique_ptr<WechatPushHandler>(new WechatPushHandler(
+      std::move(token), std::move(key), std::move(appid), wechat, receipts, audit, clock));
+}
+
+WechatPushHandler::WechatPushHandler(std::string token, std::string aes_key, std::string appid,
+                                     WechatRepository* wechat, WebhookRepository* receipts,
+                                     auth::AuditLog* audit, const Clock* clock)
     : token_(std::move(token)),
+      aes_key_(std::move(aes_key)),
+      appid_(std::move(appid)),
       wechat_(wechat),
       receipts_(receipts),
       audit_(audit),
@@ -103,6 +122,92 @@ absl::Status WechatPushHandler::Verify(std::string_view signature, std::string_v
     return absl::PermissionDeniedError("signature: does not match the configured token");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<WechatPush> WechatPushHandler::Open(const WechatPushRequest& r) const {
+  if (r.encrypt_type.empty() || r.encrypt_type == "raw") {
+    RETURN_IF_ERROR(Verify(r.signature, r.timestamp, r.nonce));
+    return ParseWechatPush(r.body);
+  }
+  if (r.encrypt_type != "aes") {
+    return absl::InvalidArgumentError("encrypt_type: must be aes or raw");
+  }
+  if (aes_key_.empty()) {
+    return absl::PermissionDeniedError(
+        "encrypt_type: safe mode needs the account's EncodingAESKey configured");
+  }
+  // The envelope: <xml><ToUserName/><Encrypt/></xml>.
+  namespace pt = boost::property_tree;
+  pt::ptree tree;
+  try {
+    std::istringstream in{std::string(r.body.substr(0, kMaxXmlBytes))};
+    pt::read_xml(in, tree, pt::xml_parser::no_comments);
+  } catch (const pt::xml_parser_error& e) {
+    return absl::InvalidArgumentError(fmt::format("xml: not well-formed ({})", e.message()));
+  }
+  const std::string encrypted = tree.get<std::string>("xml.Encrypt", "");
+  if (encrypted.empty()) return absl::InvalidArgumentError("xml.Encrypt: is required");
+  // msg_signature covers the ciphertext too.
+  {
+    std::array<std::string_view, 4> parts = {token_, r.timestamp, r.nonce, encrypted};
+    std::sort(parts.begin(), parts.end());
+    std::string joined;
+    for (std::string_view p : parts) joined += p;
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
+    std::string hex;
+    for (unsigned char c : digest) hex += fmt::format("{:02x}", c);
+    int64_t ts = 0;
+    auto [end, ec] =
+        std::from_chars(r.timestamp.data(), r.timestamp.data() + r.timestamp.size(), ts);
+    if (r.timestamp.empty() || ec != std::errc() ||
+        end != r.timestamp.data() + r.timestamp.size()) {
+      return absl::PermissionDeniedError("timestamp: must be Unix seconds");
+    }
+    if (std::llabs(ts - clock_->NowMs() / 1000) > kMaxSkewSeconds) {
+      return absl::PermissionDeniedError("timestamp: more than 5 minutes from the server's clock");
+    }
+    if (r.msg_signature.size() != hex.size() ||
+        CRYPTO_memcmp(r.msg_signature.data(), hex.data(), hex.size()) != 0) {
+      return absl::PermissionDeniedError("msg_signature: does not match the configured token");
+    }
+  }
+  std::string cipher;
+  if (!absl::Base64Unescape(encrypted, &cipher) || cipher.empty() || cipher.size() % 16 != 0) {
+    return absl::InvalidArgumentError("xml.Encrypt: not base64 AES ciphertext");
+  }
+  std::string plain(cipher.size(), '\0');
+  {
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    int n1 = 0, n2 = 0;
+    const auto* key = reinterpret_cast<const unsigned char*>(aes_key_.data());
+    const bool ok =
+        ctx != nullptr && EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, key, key) == 1 &&
+        EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
+        EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plain.data()), &n1,
+                          reinterpret_cast<const unsigned char*>(cipher.data()),
+                          static_cast<int>(cipher.size())) == 1 &&
+        EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(plain.data()) + n1, &n2) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) return absl::InvalidArgumentError("xml.Encrypt: cannot be decrypted");
+    plain.resize(static_cast<size_t>(n1 + n2));
+  }
+  // PKCS#7 to a 32-byte block, then 16 random bytes, a 4-byte length, the message, the appid.
+  const unsigned pad = plain.empty() ? 0 : static_cast<unsigned char>(plain.back());
+  if (pad < 1 || pad > 32 || pad > plain.size()) {
+    return absl::InvalidArgumentError("xml.Encrypt: bad padding");
+  }
+  plain.resize(plain.size() - pad);
+  if (plain.size() < 20) return absl::InvalidArgumentError("xml.Encrypt: too short");
+  const auto* b = reinterpret_cast<const unsigned char*>(plain.data()) + 16;
+  const size_t len = (size_t{b[0]} << 24) | (size_t{b[1]} << 16) | (size_t{b[2]} << 8) | b[3];
+  if (len > plain.size() - 20) return absl::InvalidArgumentError("xml.Encrypt: bad length");
+  const std::string_view message = std::string_view(plain).substr(20, len);
+  const std::string_view appid = std::string_view(plain).substr(20 + len);
+  if (appid != appid_) {
+    return absl::PermissionDeniedError("xml.Encrypt: for another account (appid)");
+  }
+  return ParseWechatPush(message);
 }
 
 absl::StatusOr<std::string> WechatPushHandler::Apply(const WechatPush& push) {

@@ -254,9 +254,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     if (options.wechat.oa_enabled()) channels["wechat_oa"] = app->wechat_channel_.get();
     if (options.wechat.wecom_enabled()) channels["wecom"] = app->wechat_channel_.get();
     if (options.wechat.oa_enabled() && !options.wechat.oa_token.empty()) {
-      app->wechat_push_ = std::make_unique<outreach::WechatPushHandler>(
-          options.wechat.oa_token, app->wechat_repository_.get(), app->webhook_repository_.get(),
-          app->audit_.get(), clock);
+      ASSIGN_OR_RETURN(app->wechat_push_,
+                       outreach::WechatPushHandler::Make(
+                           options.wechat.oa_token, options.wechat.oa_encoding_aes_key,
+                           options.wechat.oa_appid, app->wechat_repository_.get(),
+                           app->webhook_repository_.get(), app->audit_.get(), clock));
     }
     ASSIGN_OR_RETURN(int64_t adopted, app->wechat_channel_->Adopt());
     if (adopted > 0) {
