@@ -10,32 +10,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cliCount, pick, signIn } from './console_page.mjs';
 import { useStack } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-// `mercator segment RULE` prints "N of M customers (...)": the independent count.
-function cliCount(stack, rule) {
-  const out = stack.cli(['segment', rule]);
-  const m = /^(\d+) of (\d+) customers/.exec(out.trim());
-  assert.ok(m, `unexpected segment output: ${out}`);
-  return Number(m[1]);
-}
-
-async function signIn(page, baseUrl, { username, password }) {
-  await page.goto(`${baseUrl}/console/`);
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('[data-testid=login-submit]');
-  await page.waitForSelector('[data-testid=current-user]');
-}
-
-// antd Select: open it and pick the option whose text contains `text`.
-async function pick(page, select, text) {
-  await select.click();
-  const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: text }).first();
-  await option.click();
-}
 
 async function searchPick(page, select, typed, text = typed) {
   await select.click();

@@ -11,40 +11,8 @@
 //   submits it; an approver approves it and the journey is live.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { cliCount, pick, signIn, until } from './console_page.mjs';
 import { useStack } from './harness.mjs';
-
-function cliCount(stack, rule) {
-  const out = stack.cli(['segment', rule]);
-  const m = /^(\d+) of (\d+) customers/.exec(out.trim());
-  assert.ok(m, `unexpected segment output: ${out}`);
-  return Number(m[1]);
-}
-
-async function signIn(page, baseUrl, { username, password }) {
-  await page.goto(`${baseUrl}/console/`);
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('[data-testid=login-submit]');
-  await page.waitForSelector('[data-testid=current-user]');
-}
-
-async function pick(page, select, text) {
-  await select.click();
-  const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: text }).first();
-  await option.click();
-}
-
-// Waits until fn() returns a truthy value (polling), or fails naming `what`.
-async function until(what, fn, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 async function approvedTemplate(opApi, apApi, body) {
   const tpl = await opApi('POST', '/v1/templates', body);

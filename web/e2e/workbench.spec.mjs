@@ -4,15 +4,8 @@
 // closes the task; the API then has the task done and the follow-up in the KPIs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { signIn } from './console_page.mjs';
 import { parsePassword, useStack } from './harness.mjs';
-
-async function signIn(page, baseUrl, { username, password }) {
-  await page.goto(`${baseUrl}/console/`);
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('[data-testid=login-submit]');
-  await page.waitForSelector('[data-testid=current-user]');
-}
 
 test('manager works a task: 360, push through the contact policy, follow-up closes the task', async (t) => {
   const stack = await useStack(t);
