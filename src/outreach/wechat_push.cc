@@ -6,7 +6,6 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <array>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <charconv>
@@ -25,11 +24,8 @@ namespace {
 constexpr int64_t kMaxSkewSeconds = 300;
 constexpr size_t kMaxXmlBytes = 64 * 1024;
 
-}  // namespace
-
-std::string WechatSignature(std::string_view token, std::string_view timestamp,
-                            std::string_view nonce) {
-  std::array<std::string_view, 3> parts = {token, timestamp, nonce};
+// WeChat's signatures: the hex SHA-1 of the sorted concatenation of the parts.
+std::string SortedSha1(std::vector<std::string_view> parts) {
   std::sort(parts.begin(), parts.end());
   std::string joined;
   for (std::string_view p : parts) joined += p;
@@ -38,6 +34,24 @@ std::string WechatSignature(std::string_view token, std::string_view timestamp,
   std::string hex;
   for (unsigned char c : digest) hex += fmt::format("{:02x}", c);
   return hex;
+}
+
+// PermissionDenied naming `field` unless `given` equals `expected` (constant time).
+absl::Status SameSignature(std::string_view given, const std::string& expected,
+                           std::string_view field) {
+  if (given.size() != expected.size() ||
+      CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+    return absl::PermissionDeniedError(
+        fmt::format("{}: does not match the configured token", field));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string WechatSignature(std::string_view token, std::string_view timestamp,
+                            std::string_view nonce) {
+  return SortedSha1({token, timestamp, nonce});
 }
 
 absl::StatusOr<WechatPush> ParseWechatPush(std::string_view xml) {
@@ -108,6 +122,11 @@ WechatPushHandler::WechatPushHandler(std::string token, std::string aes_key, std
 
 absl::Status WechatPushHandler::Verify(std::string_view signature, std::string_view timestamp,
                                        std::string_view nonce) const {
+  RETURN_IF_ERROR(CheckTimestamp(timestamp));
+  return SameSignature(signature, WechatSignature(token_, timestamp, nonce), "signature");
+}
+
+absl::Status WechatPushHandler::CheckTimestamp(std::string_view timestamp) const {
   int64_t ts = 0;
   auto [end, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
   if (timestamp.empty() || ec != std::errc() || end != timestamp.data() + timestamp.size()) {
@@ -115,11 +134,6 @@ absl::Status WechatPushHandler::Verify(std::string_view signature, std::string_v
   }
   if (std::llabs(ts - clock_->NowMs() / 1000) > kMaxSkewSeconds) {
     return absl::PermissionDeniedError("timestamp: more than 5 minutes from the server's clock");
-  }
-  const std::string expected = WechatSignature(token_, timestamp, nonce);
-  if (signature.size() != expected.size() ||
-      CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
-    return absl::PermissionDeniedError("signature: does not match the configured token");
   }
   return absl::OkStatus();
 }
@@ -148,30 +162,9 @@ absl::StatusOr<WechatPush> WechatPushHandler::Open(const WechatPushRequest& r) c
   const std::string encrypted = tree.get<std::string>("xml.Encrypt", "");
   if (encrypted.empty()) return absl::InvalidArgumentError("xml.Encrypt: is required");
   // msg_signature covers the ciphertext too.
-  {
-    std::array<std::string_view, 4> parts = {token_, r.timestamp, r.nonce, encrypted};
-    std::sort(parts.begin(), parts.end());
-    std::string joined;
-    for (std::string_view p : parts) joined += p;
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
-    std::string hex;
-    for (unsigned char c : digest) hex += fmt::format("{:02x}", c);
-    int64_t ts = 0;
-    auto [end, ec] =
-        std::from_chars(r.timestamp.data(), r.timestamp.data() + r.timestamp.size(), ts);
-    if (r.timestamp.empty() || ec != std::errc() ||
-        end != r.timestamp.data() + r.timestamp.size()) {
-      return absl::PermissionDeniedError("timestamp: must be Unix seconds");
-    }
-    if (std::llabs(ts - clock_->NowMs() / 1000) > kMaxSkewSeconds) {
-      return absl::PermissionDeniedError("timestamp: more than 5 minutes from the server's clock");
-    }
-    if (r.msg_signature.size() != hex.size() ||
-        CRYPTO_memcmp(r.msg_signature.data(), hex.data(), hex.size()) != 0) {
-      return absl::PermissionDeniedError("msg_signature: does not match the configured token");
-    }
-  }
+  RETURN_IF_ERROR(CheckTimestamp(r.timestamp));
+  RETURN_IF_ERROR(SameSignature(
+      r.msg_signature, SortedSha1({token_, r.timestamp, r.nonce, encrypted}), "msg_signature"));
   std::string cipher;
   if (!absl::Base64Unescape(encrypted, &cipher) || cipher.empty() || cipher.size() % 16 != 0) {
     return absl::InvalidArgumentError("xml.Encrypt: not base64 AES ciphertext");

@@ -90,6 +90,9 @@ class WechatPushHandler {
   absl::StatusOr<std::string> Apply(const WechatPush& push);
 
  private:
+  // PermissionDenied unless `timestamp` is Unix seconds within 5 minutes of the clock.
+  absl::Status CheckTimestamp(std::string_view timestamp) const;
+
   WechatPushHandler(std::string token, std::string aes_key, std::string appid,
                     WechatRepository* wechat, WebhookRepository* receipts, auth::AuditLog* audit,
                     const Clock* clock);
