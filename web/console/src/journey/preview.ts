@@ -6,7 +6,9 @@
 // message for one sample member with /v1/templates/{id}/preview ({{name}} masked). Nothing is
 // sent or saved.
 
-export type Requester = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+import { parseVariables, type Requester } from '../campaign/preview';
+
+export type { Requester };
 
 export type TriggerType = 'audience' | 'date' | 'event' | 'lifecycle';
 export type StepType = 'wait' | 'branch' | 'action';
@@ -42,19 +44,6 @@ export interface JourneyValues {
 }
 
 type Json = Record<string, unknown>;
-
-// "product=稳盈90天" lines to variables; throws naming the line without "name=".
-export function parseVariables(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line) return;
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw new Error(`line ${i + 1}: expected name=value`);
-    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-  });
-  return out;
-}
 
 function put(o: Json, key: string, v: unknown) {
   if (v !== undefined && v !== null && v !== '') o[key] = v;
