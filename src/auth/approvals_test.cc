@@ -2,7 +2,6 @@
 #include "auth/approvals.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <random>
@@ -10,6 +9,7 @@
 
 #include "auth/audit_log.h"
 #include "auth/roles.h"
+#include "store/sqlite/exec_on_file_for_test.h"
 #include "store/sqlite/sqlite_approvals.h"
 #include "store/sqlite/sqlite_audit.h"
 #include "store/sqlite/sqlite_store.h"
@@ -129,15 +129,8 @@ TEST_F(ApprovalsTest, TheDatabaseRefusesASelfDecisionToo) {
   EXPECT_EQ(d.status().code(), absl::StatusCode::kFailedPrecondition) << d.status();
 }
 
-// Runs SQL on the store's database file through a connection of its own, as another process.
 void ExecOnFile(const std::filesystem::path& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir / "mercator.db").string().c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
+  EXPECT_EQ(ExecOnDatabaseFile(dir, sql), "");
 }
 
 TEST_F(ApprovalsTest, NoStepIsStoredWithoutItsAuditEntry) {

@@ -280,7 +280,98 @@ ApiClientService::ApiClientService(ApiClientRepository* repo, const PiiCipher* c
       clock_(clock),
       options_(options),
       rate_limiter_(options.rate_limit, clock),
-      nonces_(options.max_nonces) {}
+      nonces_(options.max_nonces) {
+  if (options_.nonce_flush_ms > 0) flusher_ = std::thread([this] { FlushLoop(); });
+}
+
+ApiClientService::~ApiClientService() {
+  if (flusher_.joinable()) {
+    {
+      absl::MutexLock lock(&pending_mu_);
+      stopping_ = true;
+    }
+    flusher_.join();
+  }
+  if (absl::Status s = FlushNonces(); !s.ok()) {
+    Log(Severity::kError, "nonces of accepted requests could not be stored at shutdown",
+        {{"error", std::string(s.message())}});
+  }
+}
+
+void ApiClientService::FlushLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&pending_mu_);
+      pending_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                   absl::Milliseconds(options_.nonce_flush_ms));
+      if (stopping_) return;
+      if (pending_.empty()) continue;
+    }
+    // A failure is logged and remembered by FlushNonces; the next round tries again.
+    FlushNonces().IgnoreError();
+  }
+}
+
+absl::Status ApiClientService::FlushNonces() {
+  absl::MutexLock flush_lock(&flush_mu_);
+  std::vector<ApiClientRepository::NonceRecord> batch;
+  {
+    absl::MutexLock lock(&pending_mu_);
+    batch.swap(pending_);
+  }
+  if (batch.empty()) return absl::OkStatus();
+  // Expired pairs are purged along the way, a bounded number per flush (the table holds about
+  // the window's traffic).
+  absl::StatusOr<std::vector<bool>> recorded =
+      repo_->RecordNonces(batch, clock_->NowMs(), static_cast<int>(2 * batch.size() + 64));
+  absl::MutexLock lock(&pending_mu_);
+  if (!recorded.ok()) {
+    // Keep them, oldest first, and refuse new signed requests until the store takes them.
+    batch.insert(batch.end(), std::make_move_iterator(pending_.begin()),
+                 std::make_move_iterator(pending_.end()));
+    pending_.swap(batch);
+    flush_status_ = recorded.status();
+    Log(Severity::kError,
+        "nonces of accepted requests could not be stored; refusing signed requests",
+        {{"error", std::string(recorded.status().message())}, {"nonces", Cat(pending_.size())}});
+    return recorded.status();
+  }
+  flush_status_ = absl::OkStatus();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if ((*recorded)[i]) continue;
+    late_replays_.fetch_add(1, std::memory_order_relaxed);
+    Log(Severity::kWarn,
+        "a request was accepted whose nonce another process had already accepted (a replay "
+        "within the nonce flush interval)",
+        {{"client.key_id", batch[i].key_id}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApiClientService::StoreNonce(const SignatureHeader& h, int64_t now) {
+  const int64_t expires = h.timestamp_ms + options_.max_clock_skew_ms;
+  if (options_.nonce_flush_ms <= 0) {
+    ASSIGN_OR_RETURN(std::vector<bool> recorded,
+                     repo_->RecordNonces({{h.key_id, h.nonce, expires}}, now, 64));
+    if (!recorded.front()) return Malformed("Nonce was already used (replayed request)");
+    return absl::OkStatus();
+  }
+  // Another process (or this one before a restart) may have taken the nonce: its flushed
+  // nonces are in the store. What it accepted in the last flush interval is not there yet;
+  // such a replay is caught, logged and counted when this process flushes.
+  ASSIGN_OR_RETURN(bool seen, repo_->NonceRecorded(h.key_id, h.nonce, now));
+  if (seen) return Malformed("Nonce was already used (replayed request)");
+  absl::MutexLock lock(&pending_mu_);
+  if (!flush_status_.ok()) {
+    return absl::UnavailableError(
+        Cat("the nonce store is failing; retry later (", flush_status_.message(), ")"));
+  }
+  if (pending_.size() >= options_.max_pending_nonces) {
+    return WithRetryAfter(absl::UnavailableError("the nonce store is behind; retry later"), 1);
+  }
+  pending_.push_back({h.key_id, h.nonce, expires});
+  return absl::OkStatus();
+}
 
 absl::StatusOr<CreatedClient> ApiClientService::Create(std::string_view name,
                                                        std::vector<std::string> scopes,
@@ -413,12 +504,7 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
   // to another process on the same database, or to this one after a restart. If the store
   // cannot record the nonce the request is refused: a nonce that is not remembered could be
   // replayed.
-  ASSIGN_OR_RETURN(
-      ApiClientRepository::NonceResult stored,
-      repo_->RecordNonce(h.key_id, h.nonce, h.timestamp_ms + options_.max_clock_skew_ms, now));
-  if (stored == ApiClientRepository::NonceResult::kReplay) {
-    return Malformed("Nonce was already used (replayed request)");
-  }
+  RETURN_IF_ERROR(StoreNonce(h, now));
 
   Principal p;
   p.kind = Principal::Kind::kClient;

@@ -42,12 +42,23 @@
 //
 // Nonces are remembered twice: in a bounded in-memory cache of this process (`max_nonces`;
 // when full of unexpired nonces, requests are refused with 429 rather than forgetting nonces,
-// which would allow a replay), and in the store (ApiClientRepository::RecordNonce, the
-// api_nonces table), which every process on the same database shares, so a replay sent to a
-// second `mercator serve` or after a restart inside the window is refused too. A nonce is
-// kept until its timestamp + max_clock_skew_ms, after which its request is stale anyway. If
-// the store cannot record a nonce the request fails (fail closed). Several nodes must share
-// one database (PostgreSQL) for this to hold across nodes.
+// which would allow a replay), and in the store (the api_nonces table), which every process on
+// the same database shares, so a replay sent to a second `mercator serve` or after a restart
+// inside the window is refused too. A nonce is kept until its timestamp + max_clock_skew_ms,
+// after which its request is stale anyway. Several nodes must share one database (PostgreSQL)
+// for this to hold across nodes.
+//
+// Writing every nonce in its own transaction would cost more than the rest of a draw, so by
+// default a background thread writes the accepted nonces every `nonce_flush_ms` (10 ms) in one
+// transaction, and each request only reads the store (ApiClientRepository::NonceRecorded). A
+// replay to another process is then refused once the first request's nonce is flushed: one
+// that reaches the other process within the flush interval is accepted, then found when that
+// process flushes, logged as a warning and counted (late_replays()). A restart flushes first
+// (the destructor), so a replay after a restart is always refused. `nonce_flush_ms` = 0 writes
+// each nonce before its request is answered and closes that interval, at the cost of one
+// SQLite write per signed request. Either way the store failing refuses requests (fail
+// closed): a write-through write fails the request; a failed flush keeps its nonces queued and
+// answers 503 until a flush succeeds, as does a queue over `max_pending_nonces`.
 //
 // Secrets are stored sealed by the PII vault (PiiCipher, context kApiClientSecretContext),
 // returned in clear once (on creation and rotation), and never logged. Verification keeps a
@@ -64,12 +75,14 @@
 #define MERCATOR_AUTH_REQUEST_SIGNING_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -166,6 +179,14 @@ struct ApiClientOptions {
   // How long a verified client and its opened secrets are reused (machine time); 0: read the
   // store on every request.
   int64_t client_cache_ms = 1000;
+  // How often the nonces of accepted requests are written to the store, all of them in one
+  // transaction, by a background thread (machine time). 0: each request writes its own nonce
+  // before it is answered, the strictest cross-process check at one SQLite write transaction
+  // per signed request (see the header comment).
+  int64_t nonce_flush_ms = 10;
+  // Accepted nonces not yet in the store beyond which signed requests are refused (503) until
+  // a flush catches up: memory stays bounded if the store stalls.
+  size_t max_pending_nonces = 500'000;
 };
 
 struct CreatedClient {
@@ -219,9 +240,20 @@ class ApiClientService {
   absl::StatusOr<RotatedSecret> Rotate(std::string_view key_id,
                                        std::optional<int64_t> grace_ms = std::nullopt);
 
+  // Stops the nonce flusher and writes what it still holds (FlushNonces).
+  ~ApiClientService();
+
   // Verifies a signed request (see the header comment) and returns the client's principal:
   // kind kClient, id = key id, permissions of its scopes.
   absl::StatusOr<Principal> Verify(const SignedRequest& request);
+
+  // Writes the accepted nonces that are not in the store yet, now (the flusher does it every
+  // nonce_flush_ms). On failure they stay queued, signed requests are refused until a flush
+  // succeeds, and the error is returned.
+  absl::Status FlushNonces() ABSL_LOCKS_EXCLUDED(flush_mu_, pending_mu_);
+  // Nonces this process accepted that the store already held when they were flushed: a replay
+  // that reached another process within the flush interval (each one is logged as well).
+  uint64_t late_replays() const { return late_replays_.load(std::memory_order_relaxed); }
 
   const ApiClientOptions& options() const { return options_; }
 
@@ -245,6 +277,17 @@ class ApiClientService {
   const ApiClientOptions options_;
   RateLimiter rate_limiter_;
   NonceCache nonces_;
+  // Records a verified request's nonce in the store (directly, or queued for the flusher).
+  absl::Status StoreNonce(const SignatureHeader& h, int64_t now) ABSL_LOCKS_EXCLUDED(pending_mu_);
+  void FlushLoop() ABSL_LOCKS_EXCLUDED(pending_mu_);
+
+  absl::Mutex flush_mu_ ABSL_ACQUIRED_BEFORE(pending_mu_);  // one flush at a time, in order
+  absl::Mutex pending_mu_;
+  std::vector<ApiClientRepository::NonceRecord> pending_ ABSL_GUARDED_BY(pending_mu_);
+  absl::Status flush_status_ ABSL_GUARDED_BY(pending_mu_);  // the last flush's outcome
+  bool stopping_ ABSL_GUARDED_BY(pending_mu_) = false;
+  std::atomic<uint64_t> late_replays_{0};
+  std::thread flusher_;   // started last, when nonce_flush_ms > 0
   absl::Mutex cache_mu_;  // a leaf lock
   absl::flat_hash_map<std::string, std::shared_ptr<const CachedClient>> cache_
       ABSL_GUARDED_BY(cache_mu_);

@@ -6,9 +6,11 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <thread>
 
 #include "auth/vault.h"
 #include "common/retry_after.h"
+#include "store/sqlite/exec_on_file_for_test.h"
 #include "store/sqlite/sqlite_api_clients.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -277,39 +279,154 @@ TEST_F(ApiClientServiceTest, ReplayedNonceIsRefusedWithinTheWindow) {
   EXPECT_NE(Message(r).find("Timestamp is more than"), std::string::npos) << Message(r);
 }
 
-TEST_F(ApiClientServiceTest, ReplayToAnotherProcessOnTheSameStoreIsRefused) {
-  // A second process (another `mercator serve`, or this one restarted) opens the same file
-  // with a nonce cache of its own.
-  auto store = OpenSqliteStore(dir_.string(), &clock_);
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto repo = NewSqliteApiClientRepository(**store, &clock_);
-  auto other = std::make_unique<ApiClientService>(repo.get(), vault_.get(), &clock_);
+// A second process (another `mercator serve`, or this one restarted) opening the same file,
+// with a nonce cache of its own.
+struct OtherProcess {
+  OtherProcess(const std::filesystem::path& dir, const Clock* clock, const PiiCipher* cipher,
+               ApiClientOptions options = {}) {
+    auto opened = OpenSqliteStore(dir.string(), clock);
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    store = std::move(*opened);
+    repo = NewSqliteApiClientRepository(*store, clock);
+    service = std::make_unique<ApiClientService>(repo.get(), cipher, clock, options);
+  }
+  std::unique_ptr<Store> store;
+  std::unique_ptr<ApiClientRepository> repo;
+  std::unique_ptr<ApiClientService> service;
+};
+
+TEST_F(ApiClientServiceTest, WriteThroughReplayToAnotherProcessIsRefusedAtOnce) {
+  ApiClientOptions write_through;
+  write_through.nonce_flush_ms = 0;
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, write_through);
+  OtherProcess other(dir_, &clock_, vault_.get(), write_through);
   const Req r;
   const std::string header = SignRequest(client_.key_id, secret_, r.method, r.target, r.body,
                                          clock_.NowMs(), RandomNonce());
   ASSERT_TRUE(service_->Verify({header, r.method, r.target, r.body}).ok());
-  absl::StatusOr<Principal> replay = other->Verify({header, r.method, r.target, r.body});
+  absl::StatusOr<Principal> replay = other.service->Verify({header, r.method, r.target, r.body});
   EXPECT_NE(Message(replay).find("Nonce was already used"), std::string::npos) << replay.status();
   // And the other way round.
   const std::string second = SignRequest(client_.key_id, secret_, r.method, r.target, r.body,
                                          clock_.NowMs(), RandomNonce());
-  ASSERT_TRUE(other->Verify({second, r.method, r.target, r.body}).ok());
+  ASSERT_TRUE(other.service->Verify({second, r.method, r.target, r.body}).ok());
   EXPECT_NE(Message(service_->Verify({second, r.method, r.target, r.body}))
                 .find("Nonce was already used"),
             std::string::npos);
   // A nonce whose request went stale is forgotten by the store as well: the same nonce with a
   // new timestamp after the window is a new request.
   clock_.Advance(6 * kMinute);
-  auto fresh = std::make_unique<ApiClientService>(repo.get(), vault_.get(), &clock_);
+  auto fresh =
+      std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, write_through);
   const std::string nonce = "0123456789abcdef0123";
   const std::string a =
       SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
   ASSERT_TRUE(fresh->Verify({a, r.method, r.target, r.body}).ok());
   clock_.Advance(6 * kMinute);
-  auto later = std::make_unique<ApiClientService>(repo.get(), vault_.get(), &clock_);
+  auto later =
+      std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, write_through);
   const std::string b =
       SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
   EXPECT_TRUE(later->Verify({b, r.method, r.target, r.body}).ok());
+}
+
+TEST_F(ApiClientServiceTest, ReplayToAnotherProcessOnTheSameStoreIsRefusedOnceFlushed) {
+  // The default: nonces reach the store from a background flusher.
+  ASSERT_GT(service_->options().nonce_flush_ms, 0);
+  OtherProcess other(dir_, &clock_, vault_.get());
+  const Req r;
+  const std::string nonce = RandomNonce();
+  const std::string header =
+      SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
+  ASSERT_TRUE(service_->Verify({header, r.method, r.target, r.body}).ok());
+  // The flusher writes it on its own, within a few flush intervals.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool stored = false;
+  while (!stored && std::chrono::steady_clock::now() < deadline) {
+    absl::StatusOr<bool> seen = repo_->NonceRecorded(client_.key_id, nonce, clock_.NowMs());
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    stored = *seen;
+    if (!stored) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(stored) << "the flusher did not write the nonce";
+  absl::StatusOr<Principal> replay = other.service->Verify({header, r.method, r.target, r.body});
+  EXPECT_NE(Message(replay).find("Nonce was already used"), std::string::npos) << replay.status();
+  // And the other way round, flushing explicitly.
+  const std::string second = SignRequest(client_.key_id, secret_, r.method, r.target, r.body,
+                                         clock_.NowMs(), RandomNonce());
+  ASSERT_TRUE(other.service->Verify({second, r.method, r.target, r.body}).ok());
+  ASSERT_TRUE(other.service->FlushNonces().ok());
+  EXPECT_NE(Message(service_->Verify({second, r.method, r.target, r.body}))
+                .find("Nonce was already used"),
+            std::string::npos);
+  EXPECT_EQ(service_->late_replays(), 0u);
+  EXPECT_EQ(other.service->late_replays(), 0u);
+}
+
+TEST_F(ApiClientServiceTest, ReplayWithinTheFlushIntervalIsFoundAtTheFlush) {
+  ApiClientOptions slow;
+  slow.nonce_flush_ms = 1000;  // neither flushes on its own during the test's first steps
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, slow);
+  OtherProcess other(dir_, &clock_, vault_.get(), slow);
+  const Req r;
+  const std::string header = SignRequest(client_.key_id, secret_, r.method, r.target, r.body,
+                                         clock_.NowMs(), RandomNonce());
+  ASSERT_TRUE(service_->Verify({header, r.method, r.target, r.body}).ok());
+  // The replay reaches the other process before the first one flushed: accepted there ...
+  ASSERT_TRUE(other.service->Verify({header, r.method, r.target, r.body}).ok());
+  ASSERT_TRUE(service_->FlushNonces().ok());
+  EXPECT_EQ(service_->late_replays(), 0u);
+  // ... and found when the other process flushes.
+  ASSERT_TRUE(other.service->FlushNonces().ok());
+  EXPECT_EQ(other.service->late_replays(), 1u);
+  // A further replay to either is refused.
+  EXPECT_NE(Message(other.service->Verify({header, r.method, r.target, r.body}))
+                .find("Nonce was already used"),
+            std::string::npos);
+}
+
+TEST_F(ApiClientServiceTest, AFailingNonceStoreRefusesSignedRequestsUntilItRecovers) {
+  ApiClientOptions manual;
+  manual.nonce_flush_ms = 60'000;  // the test flushes
+  manual.rate_limit = {.per_second = 1000, .burst = 1000, .max_keys = 1000};
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, manual);
+  ASSERT_EQ(ExecOnDatabaseFile(dir_,
+                               "CREATE TRIGGER api_nonces_broken BEFORE INSERT ON "
+                               "api_nonces BEGIN SELECT RAISE(ABORT, 'disk full'); END;"),
+            "");
+  const Req r;
+  const std::string nonce = RandomNonce();
+  const std::string first =
+      SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
+  ASSERT_TRUE(service_->Verify({first, r.method, r.target, r.body}).ok());
+  absl::Status flushed = service_->FlushNonces();
+  EXPECT_FALSE(flushed.ok());
+  EXPECT_NE(std::string(flushed.message()).find("disk full"), std::string::npos) << flushed;
+  // Fail closed: nothing is accepted while accepted nonces cannot be stored.
+  absl::StatusOr<Principal> refused = Send(Req{});
+  EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
+  EXPECT_NE(Message(refused).find("nonce store is failing"), std::string::npos) << Message(refused);
+  // The store recovers: the queued nonce (kept, not dropped) is written, requests flow again.
+  ASSERT_EQ(ExecOnDatabaseFile(dir_, "DROP TRIGGER api_nonces_broken;"), "");
+  ASSERT_TRUE(service_->FlushNonces().ok());
+  absl::StatusOr<bool> seen = repo_->NonceRecorded(client_.key_id, nonce, clock_.NowMs());
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(*seen) << "the nonce accepted during the failure was lost";
+  EXPECT_TRUE(Send(Req{}).ok());
+}
+
+TEST_F(ApiClientServiceTest, TooManyUnflushedNoncesAreRefusedWithRetryAfter) {
+  ApiClientOptions small;
+  small.nonce_flush_ms = 60'000;  // the test flushes
+  small.max_pending_nonces = 3;
+  small.rate_limit = {.per_second = 1000, .burst = 1000, .max_keys = 1000};
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, small);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(Req{}).ok()) << i;
+  absl::StatusOr<Principal> refused = Send(Req{});
+  EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
+  EXPECT_EQ(RetryAfterOf(refused.status()), std::optional<int64_t>(1));
+  ASSERT_TRUE(service_->FlushNonces().ok());
+  EXPECT_TRUE(Send(Req{}).ok());
 }
 
 TEST_F(ApiClientServiceTest, NonceIsRecordedOnlyAfterTheSignatureVerifies) {

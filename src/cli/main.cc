@@ -315,6 +315,13 @@ int main(int argc, char** argv) {
                    "Signed requests per second per API client (the bucket holds 4 s of them)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--nonce-flush-ms", serve_options.api_clients.nonce_flush_ms,
+                   "How often signed requests' nonces are written to the database, in one "
+                   "transaction (replay protection across processes); 0: each request writes its "
+                   "own before it is answered")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   serve->add_flag("--trust-forwarded-for", serve_options.draw_guard.trust_forwarded_for,
                   "The draw guard's per-address limit counts the right-most X-Forwarded-For entry "
                   "(the app back-end's or a proxy's record of the customer's address), not the "

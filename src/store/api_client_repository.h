@@ -69,13 +69,23 @@ class ApiClientRepository {
   virtual absl::Status RotateSecret(std::string_view key_id, std::string_view sealed_secret,
                                     int64_t previous_expires_ms) = 0;
 
-  enum class NonceResult { kRecorded, kReplay };
-  // Records that `key_id` used `nonce`, remembered until `expires_ms`, unless the pair is
-  // already recorded and unexpired at `now_ms` (kReplay). Shared by every process using the
-  // same store, so a replay sent to another process or after a restart is still caught.
-  // Expired pairs are purged along the way.
-  virtual absl::StatusOr<NonceResult> RecordNonce(std::string_view key_id, std::string_view nonce,
-                                                  int64_t expires_ms, int64_t now_ms) = 0;
+  // A nonce that `key_id` used, remembered until `expires_ms` (its request's timestamp plus
+  // the allowed clock skew; after that the request is refused as stale anyway).
+  struct NonceRecord {
+    std::string key_id;
+    std::string nonce;
+    int64_t expires_ms = 0;
+  };
+  // Whether the pair is recorded and unexpired at `now_ms`. A read: cheap, and it sees what
+  // every process on the same store has recorded.
+  virtual absl::StatusOr<bool> NonceRecorded(std::string_view key_id, std::string_view nonce,
+                                             int64_t now_ms) = 0;
+  // Records `nonces` in one transaction and purges up to `purge_limit` pairs expired at
+  // `now_ms`. Returns one flag per record: true if it was recorded now, false if the pair was
+  // already recorded and unexpired (another process or an earlier call took it first: a
+  // replay). Shared by every process using the same store.
+  virtual absl::StatusOr<std::vector<bool>> RecordNonces(const std::vector<NonceRecord>& nonces,
+                                                         int64_t now_ms, int purge_limit) = 0;
 };
 
 }  // namespace mercator

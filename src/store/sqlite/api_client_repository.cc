@@ -219,8 +219,20 @@ class SqliteApiClientRepository final : public ApiClientRepository {
     return tx.Commit();
   }
 
-  absl::StatusOr<NonceResult> RecordNonce(std::string_view key_id, std::string_view nonce,
-                                          int64_t expires_ms, int64_t now_ms) override {
+  absl::StatusOr<bool> NonceRecorded(std::string_view key_id, std::string_view nonce,
+                                     int64_t now_ms) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare("SELECT 1 FROM api_nonces WHERE key_id"
+                                                           " = ? AND nonce = ? AND expires_ms > ?",
+                                                           "api nonces: checking one"));
+    stmt.BindText(1, key_id).BindText(2, nonce).BindInt64(3, now_ms);
+    return stmt.Step();
+  }
+
+  absl::StatusOr<std::vector<bool>> RecordNonces(const std::vector<NonceRecord>& nonces,
+                                                 int64_t now_ms, int purge_limit) override {
+    std::vector<bool> recorded;
+    recorded.reserve(nonces.size());
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
@@ -231,24 +243,25 @@ class SqliteApiClientRepository final : public ApiClientRepository {
       ASSIGN_OR_RETURN(
           Statement stmt,
           conn.Prepare("DELETE FROM api_nonces WHERE (key_id, nonce) IN (SELECT key_id, "
-                       "nonce FROM api_nonces WHERE expires_ms <= ? LIMIT 64)",
+                       "nonce FROM api_nonces WHERE expires_ms <= ? LIMIT ?)",
                        "api nonces: purging expired ones"));
-      stmt.BindInt64(1, now_ms);
+      stmt.BindInt64(1, now_ms).BindInt64(2, purge_limit);
       RETURN_IF_ERROR(stmt.Run());
     }
-    {
+    for (const NonceRecord& n : nonces) {
       ASSIGN_OR_RETURN(
           Statement stmt,
           conn.Prepare("INSERT INTO api_nonces (key_id, nonce, expires_ms) VALUES (?, ?, ?) "
-                       "ON CONFLICT (key_id, nonce) DO UPDATE SET expires_ms = excluded.expires_ms "
-                       "WHERE api_nonces.expires_ms <= ?",
+                       "ON CONFLICT (key_id, nonce) DO UPDATE SET expires_ms = "
+                       "excluded.expires_ms WHERE api_nonces.expires_ms <= ?",
                        "api nonces: recording one"));
-      stmt.BindText(1, key_id).BindText(2, nonce).BindInt64(3, expires_ms).BindInt64(4, now_ms);
+      stmt.BindText(1, n.key_id).BindText(2, n.nonce).BindInt64(3, n.expires_ms);
+      stmt.BindInt64(4, now_ms);
       RETURN_IF_ERROR(stmt.Run());
+      recorded.push_back(sqlite3_changes(conn.raw()) > 0);
     }
-    const bool recorded = sqlite3_changes(conn.raw()) > 0;
     RETURN_IF_ERROR(tx.Commit());
-    return recorded ? NonceResult::kRecorded : NonceResult::kReplay;
+    return recorded;
   }
 
  private:
