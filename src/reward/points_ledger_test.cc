@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "store/sqlite/internal/connection.h"
 #include "store/sqlite/sqlite_points.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -369,6 +370,24 @@ TEST_F(PointsLedgerTest, StatementPagesThroughEveryEntryOnce) {
   EXPECT_EQ(seen.size(), 25u);
   EXPECT_EQ(ledger_->Statement(7, 0, 0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ledger_->Statement(7, 0, 501).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PointsLedgerTest, LedgerOperationsReadThroughIndexesNotScans) {
+  // A ledger with history: every operation below must seek, not step through every entry
+  // (a scan per draw award made the fulfilment of a busy activity slower with every win).
+  for (uint32_t uid = 1; uid <= 300; ++uid) {
+    ASSERT_TRUE(ledger_->Earn(uid, 100, kT0 + 30 * kDay, "s", "h" + std::to_string(uid)).ok());
+  }
+  const int64_t before = sqlite_internal::FullScanSteps();
+  auto earn = ledger_->Earn(7, 50, kT0 + 30 * kDay, "s", "fresh-earn");
+  ASSERT_TRUE(earn.ok()) << earn.status();
+  auto spend = ledger_->Spend(7, 30, "s", "fresh-spend");
+  ASSERT_TRUE(spend.ok()) << spend.status();
+  ASSERT_TRUE(ledger_->Reverse(spend->id, "fresh-reverse").ok());
+  ASSERT_TRUE(ledger_->Earn(7, 50, kT0 + 30 * kDay, "s", "fresh-earn").ok());  // a retry
+  ASSERT_TRUE(ledger_->Statement(7, 0, 50).ok());
+  EXPECT_EQ(Balance(7), 150);
+  EXPECT_EQ(sqlite_internal::FullScanSteps() - before, 0);
 }
 
 TEST_F(PointsLedgerTest, BadInputIsRefused) {

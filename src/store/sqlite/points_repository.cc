@@ -49,10 +49,11 @@ using sqlite_internal::Statement;
 using sqlite_internal::Transaction;
 using sqlite_internal::TransactionKind;
 
-#define POINTS_ENTRY_COLUMNS                                                              \
-  "e.id, e.uid, e.type, e.amount, e.balance_after, e.expires_ms, e.remaining, e.reason, " \
-  "e.actor, e.reverses_id, e.idempotency_key, e.created_ms, "                             \
-  "coalesce((SELECT r.id FROM points_entries r WHERE r.reverses_id = e.id), 0)"
+#define POINTS_ENTRY_COLUMNS                                                                    \
+  "e.id, e.uid, e.type, e.amount, e.balance_after, e.expires_ms, e.remaining, e.reason, "       \
+  "e.actor, e.reverses_id, e.idempotency_key, e.created_ms, "                                   \
+  "coalesce((SELECT r.id FROM points_entries r WHERE r.reverses_id = e.id AND r.reverses_id > " \
+  "0), 0)"
 
 absl::StatusOr<PointsEntry> ReadEntry(const Statement& stmt) {
   PointsEntry e;

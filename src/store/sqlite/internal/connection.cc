@@ -1,5 +1,6 @@
 #include "store/sqlite/internal/connection.h"
 
+#include <atomic>
 #include <utility>
 
 #include "common/strings.h"
@@ -50,8 +51,17 @@ Statement::Statement(Statement&& other) noexcept
       bind_rc_(other.bind_rc_),
       bind_index_(other.bind_index_) {}
 
+namespace {
+std::atomic<int64_t> full_scan_steps{0};
+}  // namespace
+
+int64_t FullScanSteps() { return full_scan_steps.load(std::memory_order_relaxed); }
+
 Statement::~Statement() {
   if (stmt_ != nullptr) {
+    if (int n = sqlite3_stmt_status(stmt_, SQLITE_STMTSTATUS_FULLSCAN_STEP, /*reset=*/1); n > 0) {
+      full_scan_steps.fetch_add(n, std::memory_order_relaxed);
+    }
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }

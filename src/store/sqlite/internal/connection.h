@@ -29,6 +29,11 @@ absl::Status SqliteError(sqlite3* db, int rc, std::string_view op);
 
 class Connection;
 
+// Rows stepped through by full table scans, summed over every statement of this process
+// (SQLITE_STMTSTATUS_FULLSCAN_STEP, collected as each borrowed statement is returned). Tests
+// use it to show that a hot path reads through indexes: a scan's cost grows with the table.
+int64_t FullScanSteps();
+
 // A cached prepared statement, borrowed from its Connection. Binding errors are remembered and
 // reported by the next Step(). On destruction the statement is reset and its bindings cleared,
 // ready for the next borrower. Indexes are 1-based for Bind*, 0-based for columns, as in the
