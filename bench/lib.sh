@@ -10,6 +10,10 @@
 #   bench_stop_server            stops it (waits)
 #   bench_pg_start               a throwaway PostgreSQL 15 cluster (unix socket only, durable
 #                                defaults); sets pg_conninfo
+#   bench_perf_start FILE SECS   if FILE is set: `perf record` of the server for SECS seconds
+#                                into FILE, in the background (cpu-clock samples with call
+#                                graphs; BENCH_PERF_CALLGRAPH=dwarf walks libraries built
+#                                without frame pointers, e.g. SQLite); bench_perf_wait waits
 #   free_port, field KEY, json_field KEY, kv KEY, machine_line
 
 free_port() {
@@ -73,6 +77,19 @@ bench_serve() {
   done
   curl -fs "$base/readyz" >/dev/null ||
     { echo "server did not start" >&2; tail "$work/server.log"; exit 1; }
+}
+
+perf_pid=""
+bench_perf_start() {
+  [[ -n "$1" ]] || return 0
+  perf record -q -e cpu-clock -F "${BENCH_PERF_FREQ:-499}" \
+    --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -o "$1" -p "$server_pid" -- sleep "$2" \
+    >/dev/null 2>&1 &
+  perf_pid=$!
+}
+bench_perf_wait() {
+  if [[ -n "$perf_pid" ]]; then wait "$perf_pid" || true; fi
+  perf_pid=""
 }
 
 bench_stop_server() {

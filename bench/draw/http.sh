@@ -4,12 +4,9 @@
 # Redis + MySQL lottery, in one run on this machine. See bench/README.md, "bench/draw".
 #
 #   bench/draw/http.sh [--seconds S] [--connections C] [--customers N] [--wrk-threads T]
-#                      [--redis-requests R] [--no-redis] [--keep] [--profile FILE]
+#                      [--redis-requests R] [--no-redis] [--keep] [--perf FILE]
 #
-# --profile FILE: samples the server with `perf record -e cpu-clock -g` during the draw run and
-# writes `perf report --no-children` (flat, by symbol) to FILE, the samples to FILE.data
-# (BENCH_PERF_CALLGRAPH=dwarf BENCH_PERF_FREQ=199 for call graphs through libraries without frame
-# pointers).
+# --perf FILE: a perf profile (call graphs) of the server during the draw run (bench/lib.sh).
 #
 # 1. A real `mercator serve` on a fresh data dir with a demo bank of N customers, an operator,
 #    an approver, and an API client with the draw scope; a live big-wheel activity created by
@@ -32,7 +29,7 @@ wrk_threads=2
 redis_requests=300000
 redis=1
 keep=0
-profile=""
+perf_out=""
 while (($#)); do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -42,7 +39,7 @@ while (($#)); do
     --redis-requests) redis_requests=$2; shift 2 ;;
     --no-redis) redis=0; shift ;;
     --keep) keep=1; shift ;;
-    --profile) profile=$2; shift 2 ;;
+    --perf) perf_out=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -133,19 +130,9 @@ run_wrk() {  # $1 url; env REPLAY_REPEAT; prints the wrk-result line
 load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
 draw_cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 draw_wall_before=$(date +%s.%N)
-perf_pid=""
-if [[ -n "$profile" ]]; then
-  perf record -q -e cpu-clock -F "${BENCH_PERF_FREQ:-999}" --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -p "$server_pid" -o "$work/perf.data" \
-    -- sleep "$seconds" 2>/dev/null &
-  perf_pid=$!
-fi
+bench_perf_start "$perf_out" "$seconds"
 draw=$(run_wrk "$base/v1/app/activities/$activity/draw")
-if [[ -n "$perf_pid" ]]; then
-  wait "$perf_pid" || true
-  perf report -i "$work/perf.data" --no-children --stdio --percent-limit 0.5 -g none \
-    2>/dev/null >"$profile" || true
-  cp "$work/perf.data" "$profile.data"  # for perf report -i with call graphs
-fi
+bench_perf_wait
 draw_cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - draw_cpu_before ))
 draw_wall=$(echo "$(date +%s.%N) - $draw_wall_before" | bc)  # wrk's start-up included
 sleep 0.5  # draws whose answers wrk stopped waiting for still become durable

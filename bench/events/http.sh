@@ -72,11 +72,7 @@ echo "setup: $customers customers; signed $requests batches of $batch in" \
 load_run=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 wall_before=$(date +%s.%N)
-perf_pid=""
-if [[ -n "$perf_out" ]]; then
-  perf record -g -o "$perf_out" -p "$server_pid" -- sleep "$seconds" >/dev/null 2>&1 &
-  perf_pid=$!
-fi
+bench_perf_start "$perf_out" "$seconds"
 python3 "$root/bench/events/freshness.py" --base "$base" --key-id "$key_id" --secret "$secret" \
   --user analyst1 --password "$analyst_password" --probes $((seconds > 3 ? seconds - 2 : 1)) \
   --first-customer $((customers - 100)) >"$work/freshness.out" 2>&1 &
@@ -84,7 +80,7 @@ fresh_pid=$!
 res=$(REPLAY_PREFIX="$work/events" wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" \
   --timeout 10s -s "$root/bench/draw/replay.lua" "$base/v1/events" | grep '^wrk-result')
 cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - cpu_before ))
-[[ -n "$perf_pid" ]] && wait "$perf_pid"
+bench_perf_wait
 wait "$fresh_pid" || true
 freshness=$(grep '^freshness-result' "$work/freshness.out" || echo "freshness: failed: $(tail -1 "$work/freshness.out")")
 # CPU per server thread over the run (utime + stime ticks), busiest first.
