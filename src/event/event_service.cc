@@ -242,7 +242,7 @@ absl::Status EventService::Replay(std::string_view record, int64_t offset) {
   absl::MutexLock derive(&derive_mu_);
   if (std::optional<FeatureInput> in = features_->InputOf(e)) {
     features_->Add(*in);
-    dirty_[e.uid] |= uint64_t{1} << in->type;
+    MarkDirty(e.uid, in->type);
   }
   if (e.type == kLifecycleChanged) {
     auto to = e.properties.find("to");
@@ -543,7 +543,7 @@ absl::Status EventService::Tick(bool force_lifecycle) {
       for (const FeatureInput& in : pending) {
         if (forget_set.contains(in.uid)) continue;
         features_->Add(in);
-        dirty_[in.uid] |= uint64_t{1} << in.type;
+        MarkDirty(in.uid, in.type);
       }
     }
     std::vector<std::pair<uint32_t, uint64_t>> changed;
@@ -554,9 +554,17 @@ absl::Status EventService::Tick(bool force_lifecycle) {
       applied_day_ = today;
       force_lifecycle = true;
     } else {
-      changed.assign(dirty_.begin(), dirty_.end());
+      changed.reserve(dirty_.size());
+      for (uint32_t uid : dirty_order_) {
+        // Erased from dirty_ as taken: a customer forgotten and marked again is listed twice.
+        if (auto it = dirty_.find(uid); it != dirty_.end()) {
+          changed.emplace_back(uid, it->second);
+          dirty_.erase(it);
+        }
+      }
     }
     dirty_.clear();
+    dirty_order_.clear();
     RETURN_IF_ERROR(ApplyFeatures(changed, today));
     // Scheduling runs on the machine's steady time; business dates on the injected clock.
     const int64_t steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -604,16 +612,26 @@ absl::Status EventService::Tick(bool force_lifecycle) {
   return absl::OkStatus();
 }
 
+void EventService::MarkDirty(uint32_t uid, int type) {
+  // At most 64 event types (the mask's width); FeatureStore numbers them densely from 0.
+  auto [it, fresh] = dirty_.try_emplace(uid, 0);
+  if (fresh) dirty_order_.push_back(uid);
+  it->second |= uint64_t{1} << type;
+}
+
 absl::Status EventService::ApplyFeatures(const std::vector<std::pair<uint32_t, uint64_t>>& changed,
                                          int64_t today) {
   if (changed.empty()) return absl::OkStatus();
   const Roaring live = customers_->index().Live();
+  // Published in slices, in `changed`'s (arrival) order: the first customers of a busy tick
+  // show in audiences while the rest are still computed.
+  constexpr size_t kSlice = 2000;
   std::vector<std::pair<uint32_t, TagChanges>> batch;
-  batch.reserve(std::min<size_t>(changed.size(), 10000));
+  batch.reserve(std::min(changed.size(), kSlice));
   for (const auto& [uid, types] : changed) {
     if (!live.contains(uid)) continue;
     batch.emplace_back(uid, features_->Compute(uid, today, types));
-    if (batch.size() >= 10000) {
+    if (batch.size() >= kSlice) {
       RETURN_IF_ERROR(customers_->index().ApplyBatch(batch));
       batch.clear();
     }

@@ -223,8 +223,13 @@ class EventService final : public EventLog {
   std::unique_ptr<FeatureStore> features_ ABSL_GUARDED_BY(derive_mu_);
   std::unique_ptr<LifecycleEngine> lifecycle_ ABSL_GUARDED_BY(derive_mu_);
   LifecycleRules rules_ ABSL_GUARDED_BY(derive_mu_);
-  // Customers with new events since the last tick, with the mask of their event types.
+  // Customers with new events since the last tick, with the mask of their event types, and
+  // the order in which they first changed: a tick applies them first-come first-served, so an
+  // event waits for at most the tick in progress and its own place in the next, not for a
+  // pass over everyone in hash order (MarkDirty keeps both).
   absl::flat_hash_map<uint32_t, uint64_t> dirty_ ABSL_GUARDED_BY(derive_mu_);
+  std::vector<uint32_t> dirty_order_ ABSL_GUARDED_BY(derive_mu_);
+  void MarkDirty(uint32_t uid, int type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(derive_mu_);
   int64_t applied_day_ ABSL_GUARDED_BY(derive_mu_) = INT64_MIN;
   int64_t last_lifecycle_ms_ ABSL_GUARDED_BY(derive_mu_) = INT64_MIN / 2;  // steady clock
 
