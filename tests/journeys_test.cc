@@ -550,6 +550,12 @@ TEST_F(JourneysStuckTest, StuckEntriesAreListedRetriedAndExitedOverHttp) {
   EXPECT_EQ(Int(stats.at("stuck_in_step"), "hi"), 3);
   EXPECT_EQ(Int(stats, "active"), 0);
   EXPECT_TRUE(stats.at("retrying_in_step").as_object().empty());
+  const std::string metrics = client_->Fetch("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("mercator_journey_step_failures_total{outcome=\"retry\"} 3"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("mercator_journey_step_failures_total{outcome=\"stuck\"} 3"),
+            std::string::npos);
 
   // The list, two per page, read by an analyst too.
   json::value page = Expect(analyst_->Fetch("GET", base + "/stuck?limit=2"), 200);

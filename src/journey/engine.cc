@@ -613,6 +613,7 @@ absl::StatusOr<Engine::PassReport> Engine::RunOnce() {
     add(r);
     if (r.steps == 0) break;
   }
+  if (observer_) observer_(total);
   return total;
 }
 
@@ -657,8 +658,6 @@ void Engine::Loop() {
     absl::StatusOr<PassReport> r = RunOnce();
     if (!r.ok()) {
       Log(Severity::kError, "journey pass failed", {{"error", std::string(r.status().message())}});
-    } else if (observer_) {
-      observer_(*r);
     }
   }
 }

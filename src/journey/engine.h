@@ -165,8 +165,8 @@ class Engine {
   // One batch of due entries per live journey; PassReport::steps is 0 when nothing was due.
   absl::StatusOr<PassReport> RunDueBatch() ABSL_LOCKS_EXCLUDED(run_mu_);
 
-  // Called after each pass of the worker thread with what it did (metrics). Call before
-  // Start().
+  // Called after each complete pass (RunOnce, on the worker thread or the caller's) with what
+  // it did, for metrics; not for a pass that failed. Call before Start() and passes.
   void SetObserver(std::function<void(const PassReport&)> observer) {
     observer_ = std::move(observer);
   }

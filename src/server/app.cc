@@ -366,7 +366,7 @@ absl::Status App::Start() {
   }
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
-  if (options_.journeys.interval_ms > 0) {
+  {
     // Journey actions failing transiently, by outcome: retry (tried again after a back-off)
     // and stuck (attempts exhausted; alert on it rising: an operator must retry or exit them,
     // GET /v1/journeys/{id}/stuck).
@@ -380,8 +380,8 @@ absl::Status App::Start() {
       retry->Increment(static_cast<double>(r.retried));
       stuck->Increment(static_cast<double>(r.stuck));
     });
-    journey_engine_->Start();
   }
+  if (options_.journeys.interval_ms > 0) journey_engine_->Start();
   outreach_->SetLinkBase(options_.public_url.empty()
                              ? fmt::format("http://{}:{}", options_.address, server_->port())
                              : options_.public_url);
