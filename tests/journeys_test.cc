@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "http/test_client.h"
+#include "outreach/outreach.h"
 #include "server/app.h"
 #include "session_client.h"
 #include "test_util.h"
@@ -59,6 +60,7 @@ class JourneysTest : public ::testing::Test {
     options.clock = &clock_;
     options.journeys.interval_ms = 0;  // the test drives the engine
     options.journeys.trigger_interval_ms = 0;
+    options.journeys.max_attempts = max_attempts_;
     options.events.feature_interval_ms = 0;  // the test runs lifecycle rules (Tick)
     // The test moves the clock by days; sessions must outlive that.
     options.staff.idle_timeout_ms = 30LL * 24 * kHour;
@@ -128,6 +130,7 @@ class JourneysTest : public ::testing::Test {
     return id;
   }
 
+  int max_attempts_ = journey::EngineOptions{}.max_attempts;
   FakeClock clock_{kNowMs};
   TempDir dir_;
   std::unique_ptr<App> app_;
@@ -266,7 +269,7 @@ TEST_F(JourneysTest, EveryJourneyRouteIsDocumentedInOpenApi) {
     ASSERT_TRUE(paths.contains(r.pattern)) << r.pattern;
     EXPECT_TRUE(paths.at(r.pattern).as_object().contains(method)) << method << " " << r.pattern;
   }
-  EXPECT_EQ(routes, 13);
+  EXPECT_EQ(routes, 16);
 }
 
 // The builder's preview against a brute-force count over the customers the test imports: the
@@ -478,6 +481,175 @@ TEST_F(JourneysTest, ListIsPagedByCursor) {
   EXPECT_EQ(rest.at("journeys").as_array().size(), 1u);
   EXPECT_TRUE(rest.at("next_cursor").is_null());
   EXPECT_EQ(op_->Fetch("GET", "/v1/journeys?limit=0").status, 400);
+}
+
+// An SMS gateway that is down until the test brings it up: Send answers Unavailable (a
+// transient failure) while down; once up it delivers each dedupe key once.
+class SwitchableOutreach final : public outreach::Outreach {
+ public:
+  absl::StatusOr<outreach::SendResult> Send(const outreach::Message& m) override {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    if (down_) return absl::UnavailableError("sms gateway down");
+    auto [it, inserted] = delivered_.emplace(m.dedupe_key, m.customer);
+    outreach::SendResult r;
+    r.outcome = outreach::SendResult::Outcome::kSent;
+    r.message_id = it->first;
+    r.replayed = !inserted;
+    return r;
+  }
+  void SetDown(bool down) {
+    absl::MutexLock lock(&mu_);
+    down_ = down;
+  }
+  int calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  std::map<std::string, std::string> delivered() {
+    absl::MutexLock lock(&mu_);
+    return delivered_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool down_ ABSL_GUARDED_BY(mu_) = true;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::string> delivered_ ABSL_GUARDED_BY(mu_);  // key -> customer
+};
+
+class JourneysStuckTest : public JourneysTest {
+ protected:
+  JourneysStuckTest() { max_attempts_ = 2; }
+};
+
+// A send that keeps failing transiently leaves its entries stuck after two attempts; operators
+// see them in the stats and the stuck list (paged, customers by external id only), retry one
+// (it goes through once the gateway is up) and exit another; bad input is answered 400 naming
+// the field, analysts may read but not act, and each action is audited.
+TEST_F(JourneysStuckTest, StuckEntriesAreListedRetriedAndExitedOverHttp) {
+  SwitchableOutreach gateway;
+  journey::ActionPorts ports;
+  ports.outreach = &gateway;
+  app_->journey_engine().SetActionPorts(ports);
+  const int64_t id = GoLive(R"({"name": "Notify",
+    "trigger": {"type": "event", "event": "login"},
+    "steps": [{"id": "hi", "type": "action", "action": "send", "channel": "sms",
+               "template_id": "1"}]})");
+  const std::string base = "/v1/journeys/" + std::to_string(id);
+  SendEvents("[" + Ev("G1", "login") + "," + Ev("N1", "login") + "," + Ev("N2", "login") + "]");
+  Run();
+  json::value stats = Expect(op_->Fetch("GET", base + "/stats"), 200);
+  EXPECT_EQ(Int(stats.at("retrying_in_step"), "hi"), 3) << stats;
+  EXPECT_EQ(Int(stats, "stuck"), 0);
+  clock_.Advance(60'000);
+  Run();
+  EXPECT_EQ(gateway.calls(), 6);
+  stats = Expect(op_->Fetch("GET", base + "/stats"), 200);
+  EXPECT_EQ(Int(stats, "stuck"), 3) << stats;
+  EXPECT_EQ(Int(stats.at("stuck_in_step"), "hi"), 3);
+  EXPECT_EQ(Int(stats, "active"), 0);
+  EXPECT_TRUE(stats.at("retrying_in_step").as_object().empty());
+  const std::string metrics = client_->Fetch("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("mercator_journey_step_failures_total{outcome=\"retry\"} 3"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("mercator_journey_step_failures_total{outcome=\"stuck\"} 3"),
+            std::string::npos);
+
+  // The list, two per page, read by an analyst too.
+  json::value page = Expect(analyst_->Fetch("GET", base + "/stuck?limit=2"), 200);
+  ASSERT_EQ(page.at("entries").as_array().size(), 2u) << page;
+  ASSERT_TRUE(page.at("next_cursor").is_string());
+  json::value rest = Expect(op_->Fetch("GET", base + "/stuck?limit=2&cursor=" +
+                                                  std::string(page.at("next_cursor").as_string())),
+                            200);
+  ASSERT_EQ(rest.at("entries").as_array().size(), 1u);
+  EXPECT_TRUE(rest.at("next_cursor").is_null());
+  std::map<std::string, int64_t> entry_of;  // customer -> entry id
+  for (const json::value* p : {&page, &rest}) {
+    for (const json::value& e : p->at("entries").as_array()) {
+      EXPECT_EQ(e.at("state").as_string(), "stuck");
+      EXPECT_EQ(e.at("step").as_string(), "hi");
+      EXPECT_EQ(Int(e, "attempts"), 2);
+      EXPECT_EQ(e.at("last_error").as_string(), "sms gateway down");
+      EXPECT_FALSE(e.as_object().contains("phone")) << e;
+      EXPECT_FALSE(e.as_object().contains("name")) << e;
+      entry_of[std::string(e.at("customer").as_string())] = Int(e, "id");
+    }
+  }
+  ASSERT_EQ(entry_of.size(), 3u);
+  const std::string g1 = std::to_string(entry_of["G1"]);
+  const std::string n1 = std::to_string(entry_of["N1"]);
+
+  // Bad input names the field; unknown journeys are 404; analysts cannot act.
+  struct Bad {
+    std::string method, path, body, field;
+  };
+  const Bad bad[] = {
+      {"GET", base + "/stuck?limit=0", "", "limit"},
+      {"GET", base + "/stuck?cursor=x", "", "cursor"},
+      {"POST", base + "/stuck/retry", "{}", "entry_ids"},
+      {"POST", base + "/stuck/retry", R"({"entry_ids": 5})", "entry_ids"},
+      {"POST", base + "/stuck/exit", R"({"entry_ids": []})", "entry_ids"},
+      {"POST", base + "/stuck/exit", R"({"entry_ids": [)" + g1 + R"(, "x"]})", "entry_ids[1]"},
+      {"POST", base + "/stuck/retry", R"({"entry_ids": [0]})", "entry_ids[0]"},
+  };
+  for (const Bad& b : bad) {
+    http::HttpResult r = op_->Fetch(b.method, b.path, b.body);
+    EXPECT_EQ(r.status, 400) << b.path << " " << b.body << " -> " << r.body;
+    EXPECT_EQ(r.Header("content-type"), "application/problem+json") << r.body;
+    EXPECT_NE(r.body.find("\"" + b.field + "\""), std::string::npos) << r.body;
+  }
+  std::string many = "[";
+  for (int i = 1; i <= 501; ++i) many += (i > 1 ? "," : "") + std::to_string(i);
+  http::HttpResult too_many =
+      op_->Fetch("POST", base + "/stuck/retry", R"({"entry_ids": )" + many + "]}");
+  EXPECT_EQ(too_many.status, 400) << too_many.body;
+  EXPECT_NE(too_many.body.find("at most 500"), std::string::npos) << too_many.body;
+  EXPECT_EQ(op_->Fetch("GET", "/v1/journeys/99999/stuck").status, 404);
+  EXPECT_EQ(op_->Fetch("POST", "/v1/journeys/99999/stuck/retry", R"({"entry_ids": [1]})").status,
+            404);
+  EXPECT_EQ(analyst_->Fetch("POST", base + "/stuck/retry", R"({"entry_ids": [)" + g1 + "]}").status,
+            403);
+  EXPECT_EQ(Int(Expect(op_->Fetch("GET", base + "/stats"), 200), "stuck"), 3) << "nothing moved";
+
+  // The gateway is back; G1 is retried (twice: the second changes nothing), N1 exited.
+  gateway.SetDown(false);
+  json::value retried =
+      Expect(op_->Fetch("POST", base + "/stuck/retry", R"({"entry_ids": [)" + g1 + "]}"), 200);
+  EXPECT_EQ(json::serialize(retried.at("retried")), "[" + g1 + "]");
+  EXPECT_TRUE(retried.at("not_stuck").as_array().empty());
+  Run();
+  json::value again =
+      Expect(op_->Fetch("POST", base + "/stuck/retry", R"({"entry_ids": [)" + g1 + "]}"), 200);
+  EXPECT_TRUE(again.at("retried").as_array().empty());
+  EXPECT_EQ(json::serialize(again.at("not_stuck")), "[" + g1 + "]");
+  json::value exited = Expect(
+      op_->Fetch("POST", base + "/stuck/exit", R"({"entry_ids": [)" + n1 + "," + g1 + "]}"), 200);
+  EXPECT_EQ(json::serialize(exited.at("exited")), "[" + n1 + "]");
+  EXPECT_EQ(json::serialize(exited.at("not_stuck")), "[" + g1 + "]");
+  Run();
+  std::map<std::string, std::string> delivered = gateway.delivered();
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered.begin()->second, "G1");
+  EXPECT_EQ(delivered.begin()->first, fmt::format("journey:{}:1:G1:1:hi", id));
+
+  stats = Expect(op_->Fetch("GET", base + "/stats"), 200);
+  EXPECT_EQ(Int(stats, "stuck"), 1) << stats;
+  EXPECT_EQ(Int(stats, "completed"), 1);
+  EXPECT_EQ(Int(stats, "exited"), 1);
+  EXPECT_EQ(Int(stats.at("actions").at("hi"), "sent"), 1);
+  json::value left = Expect(op_->Fetch("GET", base + "/stuck"), 200);
+  ASSERT_EQ(left.at("entries").as_array().size(), 1u);
+  EXPECT_EQ(left.at("entries").as_array()[0].at("customer").as_string(), "N2");
+
+  // Every accepted request is audited, the one that changed nothing too.
+  for (const auto& [action, n] :
+       {std::pair<std::string, size_t>{"journey.stuck_retry", 2}, {"journey.stuck_exit", 1}}) {
+    json::value audit = Expect(admin_->Fetch("GET", "/v1/audit?action=" + action), 200);
+    EXPECT_EQ(audit.at("entries").as_array().size(), n) << audit;
+  }
 }
 
 TEST_F(JourneysTest, EventTriggerWithFilterWaitsThenActsUnlessTheGoalCameFirst) {

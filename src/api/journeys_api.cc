@@ -1,9 +1,13 @@
 // /v1/journeys: definitions with versions, submission for approval (decided through
-// /v1/approvals), pause / resume / end, stats, and a customer's entries. The journey module
-// holds the rules (journey/journey_service.h); this file parses, audits and renders.
+// /v1/approvals), pause / resume / end, stats, a customer's entries, and the entries stuck
+// after transient failures with what operators do about them (retry, exit). The journey
+// module holds the rules (journey/journey_service.h); this file parses, audits and renders.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <map>
+#include <vector>
 
 #include "api/api.h"
 #include "api/audit_util.h"
@@ -62,6 +66,12 @@ json::object ViewJson(const JourneyView& v, bool with_definition = true) {
   return o;
 }
 
+json::object StepCounts(const std::map<std::string, int64_t>& counts) {
+  json::object out;
+  for (const auto& [step, n] : counts) out[step] = n;
+  return out;
+}
+
 json::object StatsJson(int64_t id, const JourneyStats& s) {
   json::object in_step;
   int64_t goal_window = 0;
@@ -91,7 +101,10 @@ json::object StatsJson(int64_t id, const JourneyStats& s) {
       {"converted", s.converted},
       {"completed", s.completed},
       {"exited", s.exited},
+      {"stuck", s.stuck},
       {"in_step", std::move(in_step)},
+      {"retrying_in_step", StepCounts(s.retrying_by_step)},
+      {"stuck_in_step", StepCounts(s.stuck_by_step)},
       {"goal_window_open", goal_window},
       {"treated", json::object{{"entered", treated},
                                {"converted", treated_converted},
@@ -120,7 +133,53 @@ json::object EntryJson(const JourneyEntry& e) {
       {"due_at", e.state == EntryState::kActive ? json::value(IsoTime(e.due_ms)) : json::value()},
       {"entered_at", IsoTime(e.entered_ms)},
       {"goal_until", e.goal_until_ms > 0 ? json::value(IsoTime(e.goal_until_ms)) : json::value()},
-      {"ended_at", e.ended_ms > 0 ? json::value(IsoTime(e.ended_ms)) : json::value()}};
+      {"ended_at", e.ended_ms > 0 ? json::value(IsoTime(e.ended_ms)) : json::value()},
+      {"attempts", e.attempts},
+      {"last_error", e.last_error.empty() ? json::value() : json::value(e.last_error)}};
+}
+
+// One page of a list route: at most `limit` of `list` (which holds up to limit + 1 items,
+// the extra one only telling that more follow) under `key`, with the cursor to the next page.
+template <typename T, typename Id, typename Render>
+json::object PageJson(std::vector<T> list, int limit, const char* key, Id id_of, Render render) {
+  json::object out;
+  out["next_cursor"] = nullptr;
+  if (list.size() > static_cast<size_t>(limit)) {
+    list.pop_back();
+    out["next_cursor"] = std::to_string(id_of(list.back()));
+  }
+  json::array items;
+  for (const T& x : list) items.push_back(render(x));
+  out[key] = std::move(items);
+  return out;
+}
+
+inline constexpr size_t kMaxEntryIds = 500;
+
+// The body of a stuck-entry action: {"entry_ids": [positive integers, 1..kMaxEntryIds]}.
+absl::StatusOr<std::vector<int64_t>> EntryIdsOf(const http::Request& req) {
+  ASSIGN_OR_RETURN(json::object body, ParseObjectBody(req));
+  const json::value* ids = body.if_contains("entry_ids");
+  if (ids == nullptr || ids->is_null()) {
+    return absl::InvalidArgumentError("entry_ids: is required");
+  }
+  if (!ids->is_array()) return absl::InvalidArgumentError("entry_ids: must be an array");
+  const json::array& a = ids->as_array();
+  if (a.empty()) return absl::InvalidArgumentError("entry_ids: must not be empty");
+  if (a.size() > kMaxEntryIds) {
+    return absl::InvalidArgumentError(
+        fmt::format("entry_ids: at most {} per request", kMaxEntryIds));
+  }
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const int64_t* v = a[i].if_int64();
+    if (v == nullptr || *v <= 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("entry_ids[{}]: must be a positive integer (an entry id)", i));
+    }
+    out.push_back(*v);
+  }
+  return out;
 }
 
 // The definition of a create or edit: the body itself, or its "definition" member.
@@ -194,19 +253,12 @@ void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx) {
   router.Add(Method::kGet, "/v1/journeys", Auth::kRequired, [&svc](http::Request& req) {
     absl::StatusOr<PageQuery> page = ParsePageQuery(req);
     if (!page.ok()) return ErrorResponse(page.status());
-    const size_t limit = static_cast<size_t>(page->limit);
     auto list = svc.List(page->after, page->limit + 1);
     if (!list.ok()) return ErrorResponse(list.status());
-    json::object out;
-    out["next_cursor"] = nullptr;
-    if (list->size() > limit) {
-      list->pop_back();
-      out["next_cursor"] = std::to_string(list->back().record.id);
-    }
-    json::array items;
-    for (const JourneyView& v : *list) items.push_back(ViewJson(v, false));
-    out["journeys"] = std::move(items);
-    return JsonResponse(200, out);
+    return JsonResponse(200, PageJson(
+                                 *std::move(list), page->limit, "journeys",
+                                 [](const JourneyView& v) { return v.record.id; },
+                                 [](const JourneyView& v) { return ViewJson(v, false); }));
   });
 
   router.Add(Method::kPost, "/v1/journeys", Auth::kRequired, [&ctx, &svc](http::Request& req) {
@@ -370,6 +422,64 @@ void RegisterJourneyRoutes(http::Router& router, ApiContext& ctx) {
         return JsonResponse(
             200, json::object{{"customer", std::string(*customer)}, {"entries", std::move(items)}});
       });
+
+  // Entries stuck after transient failures, in id order (cursor pagination). Customers are
+  // named by their external id only, as in the other lists.
+  router.Add(Method::kGet, "/v1/journeys/{id}/stuck", Auth::kRequired, [&svc](http::Request& req) {
+    auto id = JourneyId(req);
+    if (!id.ok()) return ErrorResponse(id.status());
+    absl::StatusOr<PageQuery> page = ParsePageQuery(req);
+    if (!page.ok()) return ErrorResponse(page.status());
+    auto list = svc.Stuck(*id, page->after, page->limit + 1);
+    if (!list.ok()) return ErrorResponse(list.status());
+    json::object out = PageJson(
+        *std::move(list), page->limit, "entries", [](const JourneyEntry& e) { return e.id; },
+        [](const JourneyEntry& e) {
+          json::object o = EntryJson(e);
+          o["customer"] = e.customer;
+          return o;
+        });
+    out["journey_id"] = *id;
+    return JsonResponse(200, out);
+  });
+
+  // Body {"entry_ids": [...]}: retry (run the step again at the next pass, same idempotency
+  // key, attempts counted afresh) or exit those entries that are stuck; the others are listed
+  // as not_stuck and left alone, so a repeated request changes nothing more.
+  struct StuckRoute {
+    const char* path;
+    const char* action;
+    const char* done;
+    StuckAction what;
+  };
+  for (const StuckRoute& sr : {StuckRoute{"/v1/journeys/{id}/stuck/retry", "journey.stuck_retry",
+                                          "retried", StuckAction::kRetry},
+                               StuckRoute{"/v1/journeys/{id}/stuck/exit", "journey.stuck_exit",
+                                          "exited", StuckAction::kExit}}) {
+    router.Add(Method::kPost, sr.path, Auth::kRequired, [&ctx, &svc, sr](http::Request& req) {
+      auto id = JourneyId(req);
+      if (!id.ok()) return ErrorResponse(id.status());
+      absl::StatusOr<std::vector<int64_t>> ids = EntryIdsOf(req);
+      if (!ids.ok()) return ErrorResponse(ids.status());
+      auto changed = svc.ResolveStuck(*id, *ids, sr.what);
+      if (!changed.ok()) return ErrorResponse(changed.status());
+      json::array done(changed->begin(), changed->end());
+      json::array not_stuck;
+      for (int64_t e : *ids) {
+        if (std::find(changed->begin(), changed->end(), e) == changed->end()) {
+          not_stuck.push_back(e);
+        }
+      }
+      if (absl::Status s = RecordAudit(ctx, req, sr.action, "journey", std::to_string(*id),
+                                       json::serialize(json::object{{"entry_ids", done}}));
+          !s.ok()) {
+        return ErrorResponse(s);
+      }
+      return JsonResponse(200, json::object{{"journey_id", *id},
+                                            {sr.done, std::move(done)},
+                                            {"not_stuck", std::move(not_stuck)}});
+    });
+  }
 }
 
 }  // namespace mercator::api

@@ -123,6 +123,9 @@ constexpr RoutePermission kTable[] = {
     {Method::kPost, "/v1/journeys/{id}/end", "journeys:write"},
     {Method::kGet, "/v1/journeys/{id}/stats", "journeys:read"},
     {Method::kGet, "/v1/journeys/{id}/entries", "journeys:read"},
+    {Method::kGet, "/v1/journeys/{id}/stuck", "journeys:read"},
+    {Method::kPost, "/v1/journeys/{id}/stuck/retry", "journeys:write"},
+    {Method::kPost, "/v1/journeys/{id}/stuck/exit", "journeys:write"},
     // activities_api.cc
     {Method::kGet, "/v1/activities", "activities:read"},
     {Method::kPost, "/v1/activities", "activities:write"},

@@ -332,6 +332,12 @@ int main(int argc, char** argv) {
                    "Folder with the built web apps (scripts/web.sh build): console/dist is served "
                    "at /console/, h5/dist at /h5/; empty: none")
       ->capture_default_str();
+  serve
+      ->add_option("--journey-max-attempts", serve_options.journeys.max_attempts,
+                   "Transient failures of a journey action (1, 2, 4 ... 60 min apart) before its "
+                   "entry is stuck for an operator (docs/journeys.md)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve->add_option("--public-url", serve_options.public_url,
                     "Public base URL of tracked links in messages (/t/<token>), e.g. "
                     "https://m.bank.example (default: this server's http://address:port)");

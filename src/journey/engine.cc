@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cstring>
@@ -524,10 +525,25 @@ absl::StatusOr<Engine::PassReport> Engine::RunDueLocked() {
             if (absl::IsUnavailable(failed) && a.detail.empty() &&
                 failed.message().find("not configured") == std::string_view::npos) {
               // A transient failure (storage, a channel down): try this entry again later,
-              // from this step, with the same key.
+              // from this step, with the same key, or leave it stuck here for an operator.
+              // Attempts counted at another step were reset when the entry moved on.
               u.step = cur;
-              u.due_ms = now + 60'000;
-              u.state = EntryState::kActive;
+              u.attempts = (cur == e.step ? e.attempts : 0) + 1;
+              u.last_error = std::string(failed.message());
+              if (u.attempts >= options_.max_attempts) {
+                u.state = EntryState::kStuck;
+                ++report.stuck;
+                Log(Severity::kWarn, "journey entry stuck after transient failures",
+                    {{"journey.id", std::to_string(e.journey_id)},
+                     {"journey.entry_id", std::to_string(e.id)},
+                     {"journey.step", cur},
+                     {"journey.attempts", std::to_string(u.attempts)},
+                     {"error", u.last_error}});
+              } else {
+                u.state = EntryState::kActive;
+                u.due_ms = now + RetryDelayMs(options_, u.attempts);
+                ++report.retried;
+              }
               break;
             }
             a.outcome = "failed";
@@ -564,6 +580,12 @@ absl::StatusOr<Engine::PassReport> Engine::RunDueLocked() {
   return report;
 }
 
+int64_t RetryDelayMs(const EngineOptions& options, int32_t failed_attempts) {
+  int64_t delay = std::max<int64_t>(options.retry_base_ms, 1);
+  for (int32_t i = 1; i < failed_attempts && delay < options.retry_max_delay_ms; ++i) delay *= 2;
+  return std::min(delay, options.retry_max_delay_ms);
+}
+
 absl::StatusOr<Engine::PassReport> Engine::RunOnce() {
   absl::MutexLock lock(&run_mu_);
   PassReport total;
@@ -574,6 +596,8 @@ absl::StatusOr<Engine::PassReport> Engine::RunOnce() {
     total.converted += r.converted;
     total.steps += r.steps;
     total.actions += r.actions;
+    total.retried += r.retried;
+    total.stuck += r.stuck;
   };
   for (;;) {
     ASSIGN_OR_RETURN(PassReport r, IngestEventsLocked());
@@ -589,6 +613,7 @@ absl::StatusOr<Engine::PassReport> Engine::RunOnce() {
     add(r);
     if (r.steps == 0) break;
   }
+  if (observer_) observer_(total);
   return total;
 }
 

@@ -22,12 +22,23 @@
 // repeats with the same key and its receiver returns the first result, so each step takes
 // effect exactly once.
 //
+// Failed actions. A permanent failure (the receiver refused: a bad template, an unknown
+// customer or tag, a policy suppression, or a receiver that is not configured) is recorded as
+// the step's outcome and the entry moves on. A transient one (an Unavailable status from the
+// receiver: storage busy, a channel down) leaves the entry at the step with its attempts
+// counted and the reason kept (JourneyEntry::attempts, last_error); it is tried again, with
+// the same idempotency key, after EngineOptions::retry_base_ms doubling per failed attempt up
+// to retry_max_delay_ms. A success resets the count. After max_attempts failed attempts the
+// entry is stuck at the step (EntryState::kStuck, logged with the reason, counted in the stats
+// and the pass report) until an operator retries or exits it (JourneyService).
+//
 // Thread safety: safe for concurrent use; passes (RunOnce and its parts) are serialized.
 // Start() runs passes on a thread of its own, woken by new events.
 #ifndef MERCATOR_JOURNEY_ENGINE_H_
 #define MERCATOR_JOURNEY_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -80,7 +91,17 @@ struct EngineOptions {
   int event_batch = 2000;              // events per ingestion transaction
   int64_t interval_ms = 200;           // the worker's pass interval when nothing wakes it
   int64_t trigger_interval_ms = 1000;  // audience and date triggers at most this often
+  // Transient action failures: failed attempts before an entry is stuck (at least 1), and
+  // the delay before the next attempt, retry_base_ms * 2^(failed attempts - 1) capped at
+  // retry_max_delay_ms. The defaults (10; 1 min, 2, 4, ... 60 min) ride out about four hours
+  // of a channel or storage outage before an operator is needed.
+  int max_attempts = 10;
+  int64_t retry_base_ms = 60'000;
+  int64_t retry_max_delay_ms = 3'600'000;
 };
+
+// The delay before the next attempt after `failed_attempts` (>= 1) transient failures.
+int64_t RetryDelayMs(const EngineOptions& options, int32_t failed_attempts);
 
 // A definition ready to run: parsed, with its rules parsed.
 struct Compiled {
@@ -114,6 +135,8 @@ class Engine {
     int64_t converted = 0;
     int64_t steps = 0;  // steps executed (a wait ending, a branch, an action, a window closing)
     int64_t actions = 0;
+    int64_t retried = 0;  // transient action failures that will be tried again
+    int64_t stuck = 0;    // entries that became stuck
   };
 
   // Pointers are not owned and must outlive the engine; `events` may be null (no event and
@@ -141,6 +164,12 @@ class Engine {
   absl::StatusOr<PassReport> EvaluateTriggers() ABSL_LOCKS_EXCLUDED(run_mu_);
   // One batch of due entries per live journey; PassReport::steps is 0 when nothing was due.
   absl::StatusOr<PassReport> RunDueBatch() ABSL_LOCKS_EXCLUDED(run_mu_);
+
+  // Called after each complete pass (RunOnce, on the worker thread or the caller's) with what
+  // it did, for metrics; not for a pass that failed. Call before Start() and passes.
+  void SetObserver(std::function<void(const PassReport&)> observer) {
+    observer_ = std::move(observer);
+  }
 
   // Starts / stops the worker thread.
   void Start();
@@ -178,6 +207,7 @@ class Engine {
   ActionPorts ports_;  // set before passes run
   const Clock* const clock_;
   const EngineOptions options_;
+  std::function<void(const PassReport&)> observer_;  // set before Start()
 
   // Lock order: run_mu_, then mu_, then wake_mu_.
   absl::Mutex run_mu_;  // one pass at a time

@@ -39,12 +39,49 @@ constexpr int64_t kT0 = 1795392000000 - 8 * 3600'000;
 constexpr int64_t kHour = 3600'000;
 
 // Records every call; answers a repeated dedupe key with the first result, as the contract
-// says, and counts each key's deliveries.
+// says, and counts each key's deliveries. Faults: the next calls fail with a given status,
+// before delivering or (kAfterDelivery: the answer is lost) after.
 class RecordingOutreach final : public outreach::Outreach {
  public:
+  enum class Fault { kBeforeDelivery, kAfterDelivery };
+
   absl::StatusOr<outreach::SendResult> Send(const outreach::Message& m) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
+    keys_.push_back(m.dedupe_key);
+    if (!faults_.empty()) {
+      auto [status, where] = faults_.front();
+      faults_.erase(faults_.begin());
+      if (where == Fault::kAfterDelivery) DeliverLocked(m);
+      return status;
+    }
+    return DeliverLocked(m);
+  }
+  // The next `times` calls fail with `status` (after the faults already queued).
+  void Fail(absl::Status status, int times, Fault where = Fault::kBeforeDelivery) {
+    absl::MutexLock lock(&mu_);
+    for (int i = 0; i < times; ++i) faults_.emplace_back(status, where);
+  }
+  void ClearFaults() {
+    absl::MutexLock lock(&mu_);
+    faults_.clear();
+  }
+  std::vector<std::string> keys() {
+    absl::MutexLock lock(&mu_);
+    return keys_;
+  }
+  std::vector<outreach::Message> sent() {
+    absl::MutexLock lock(&mu_);
+    return sent_;
+  }
+  int calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+ private:
+  outreach::SendResult DeliverLocked(const outreach::Message& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = first_.find(m.dedupe_key);
     if (it != first_.end()) {
       outreach::SendResult r = it->second;
@@ -58,18 +95,11 @@ class RecordingOutreach final : public outreach::Outreach {
     sent_.push_back(m);
     return r;
   }
-  std::vector<outreach::Message> sent() {
-    absl::MutexLock lock(&mu_);
-    return sent_;
-  }
-  int calls() {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
 
- private:
   absl::Mutex mu_;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> keys_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<absl::Status, Fault>> faults_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, outreach::SendResult> first_ ABSL_GUARDED_BY(mu_);
   std::vector<outreach::Message> sent_ ABSL_GUARDED_BY(mu_);
 };
@@ -163,6 +193,13 @@ class CrashingRepository final : public JourneyRepository {
     return in_->CustomerEntries(id, uid);
   }
   absl::StatusOr<JourneyStats> Stats(int64_t id) override { return in_->Stats(id); }
+  absl::StatusOr<std::vector<JourneyEntry>> Stuck(int64_t id, int64_t after, int limit) override {
+    return in_->Stuck(id, after, limit);
+  }
+  absl::StatusOr<std::vector<int64_t>> ResolveStuck(int64_t id, std::span<const int64_t> ids,
+                                                    StuckAction a, int64_t now) override {
+    return in_->ResolveStuck(id, ids, a, now);
+  }
 
  private:
   JourneyRepository* in_;
@@ -203,7 +240,7 @@ class EngineTest : public ::testing::Test {
   }
 
   // A new engine over the same store: what a restart sees.
-  void NewEngine() {
+  void NewEngine(int max_attempts = EngineOptions{}.max_attempts) {
     ActionPorts ports;
     ports.outreach = &outreach_;
     ports.tasks = &tasks_;
@@ -213,6 +250,7 @@ class EngineTest : public ::testing::Test {
     o.step_batch = 7;  // several batches per pass
     o.event_batch = 5;
     o.trigger_interval_ms = 0;
+    o.max_attempts = max_attempts;
     engine_ = std::make_unique<Engine>(crashing_.get(), &events_, &index_, &store_->customers(),
                                        ports, &clock_, o);
     ASSERT_TRUE(engine_->Reload().ok());
@@ -690,6 +728,212 @@ TEST_F(EngineTest, PausedJourneyNeitherEntersNorRuns) {
   ASSERT_TRUE(service_->Resume(id).ok());
   Run();
   EXPECT_EQ(outreach_.sent().size(), 1u);
+}
+
+TEST(RetryDelay, DoublesFromOneMinuteUpToTheCap) {
+  const EngineOptions o;  // 1 min, doubling, at most 60 min
+  const int64_t kMin = 60'000;
+  const std::vector<int64_t> expected = {1, 2, 4, 8, 16, 32, 60, 60, 60};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(RetryDelayMs(o, static_cast<int32_t>(i + 1)), expected[i] * kMin) << i + 1;
+  }
+  EXPECT_EQ(RetryDelayMs(o, 1000), 60 * kMin) << "no overflow";
+}
+
+constexpr char kSendOnLogin[] = R"({"name": "Retry",
+    "trigger": {"type": "event", "event": "login"},
+    "steps": [{"id": "hi", "type": "action", "action": "send", "channel": "sms",
+               "template_id": "t"}]})";
+
+TEST_F(EngineTest, TransientFailuresAreRetriedWithBackOffAndTheActionTakesEffectOnce) {
+  AddCustomers(1);
+  const int64_t id = GoLive(kSendOnLogin);
+  // The first attempt reaches the channel but its answer is lost; the second does not reach
+  // it; the third succeeds (and must be answered with the first delivery).
+  outreach_.Fail(absl::UnavailableError("gateway timeout"), 1,
+                 RecordingOutreach::Fault::kAfterDelivery);
+  outreach_.Fail(absl::UnavailableError("sms gateway down"), 1);
+  const int64_t t0 = clock_.NowMs();
+  Event("c1", "login");
+  Run();
+  auto entry = [&] {
+    auto list = journey_repo_->CustomerEntries(id, Uid("c1"));
+    EXPECT_TRUE(list.ok() && list->size() == 1u);
+    return list->front();
+  };
+  JourneyEntry e = entry();
+  EXPECT_EQ(e.state, EntryState::kActive);
+  EXPECT_EQ(e.step, "hi");
+  EXPECT_EQ(e.attempts, 1);
+  EXPECT_EQ(e.last_error, "gateway timeout");
+  EXPECT_EQ(e.due_ms, t0 + 60'000);
+  EXPECT_EQ(Stats(id).retrying_by_step["hi"], 1);
+
+  clock_.Advance(60'000 - 1);
+  Run();
+  EXPECT_EQ(outreach_.calls(), 1) << "not before the back-off";
+  clock_.Advance(1);
+  Run();
+  EXPECT_EQ(outreach_.calls(), 2);
+  e = entry();
+  EXPECT_EQ(e.attempts, 2);
+  EXPECT_EQ(e.last_error, "sms gateway down");
+  EXPECT_EQ(e.due_ms, t0 + 60'000 + 120'000) << "the delay doubles";
+
+  clock_.Advance(120'000 - 1);
+  Run();
+  EXPECT_EQ(outreach_.calls(), 2);
+  clock_.Advance(1);
+  Run();
+  EXPECT_EQ(outreach_.calls(), 3);
+  e = entry();
+  EXPECT_EQ(e.state, EntryState::kCompleted);
+  EXPECT_EQ(e.attempts, 0) << "a success resets the count";
+  EXPECT_EQ(e.last_error, "");
+  EXPECT_EQ(outreach_.sent().size(), 1u) << "delivered once";
+  const std::vector<std::string> keys = outreach_.keys();
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[0], fmt::format("journey:{}:1:c1:1:hi", id));
+  EXPECT_EQ(keys[1], keys[0]);
+  EXPECT_EQ(keys[2], keys[0]);
+  JourneyStats s = Stats(id);
+  EXPECT_EQ(s.actions["hi:sent"], 1);
+  EXPECT_EQ(s.actions.count("hi:failed"), 0u);
+  EXPECT_EQ(s.stuck, 0);
+  EXPECT_TRUE(s.retrying_by_step.empty());
+}
+
+TEST_F(EngineTest, AlwaysFailingActionIsStuckAfterMaxAttemptsUntilRetriedOrExited) {
+  NewEngine(/*max_attempts=*/3);
+  AddCustomers(3);
+  const int64_t id = GoLive(kSendOnLogin);
+  outreach_.Fail(absl::UnavailableError("sms gateway down"), 1000);
+  for (const char* c : {"c1", "c2", "c3"}) Event(c, "login");
+  Run();  // attempt 1
+  clock_.Advance(60'000);
+  Run();  // attempt 2
+  EXPECT_EQ(Stats(id).retrying_by_step["hi"], 3);
+  clock_.Advance(120'000);
+  Run();  // attempt 3: stuck
+  EXPECT_EQ(outreach_.calls(), 9);
+  JourneyStats s = Stats(id);
+  EXPECT_EQ(s.stuck, 3);
+  EXPECT_EQ(s.stuck_by_step["hi"], 3);
+  EXPECT_EQ(s.active, 0);
+  EXPECT_TRUE(s.active_by_step.empty());
+  EXPECT_TRUE(s.actions.empty()) << "a stuck step has no outcome yet";
+
+  // Stuck entries run nothing more, however long one waits.
+  clock_.Advance(30 * 24 * kHour);
+  Run();
+  EXPECT_EQ(outreach_.calls(), 9);
+
+  auto stuck = journey_repo_->Stuck(id, 0, 2);
+  ASSERT_TRUE(stuck.ok()) << stuck.status();
+  ASSERT_EQ(stuck->size(), 2u);
+  EXPECT_LT((*stuck)[0].id, (*stuck)[1].id);
+  for (const JourneyEntry& e : *stuck) {
+    EXPECT_EQ(e.state, EntryState::kStuck);
+    EXPECT_EQ(e.step, "hi");
+    EXPECT_EQ(e.attempts, 3);
+    EXPECT_EQ(e.last_error, "sms gateway down");
+  }
+  auto rest = journey_repo_->Stuck(id, (*stuck)[1].id, 2);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 1u);
+  const int64_t e1 = (*stuck)[0].id, e2 = (*stuck)[1].id, e3 = (*rest)[0].id;
+
+  // Retry while the gateway is still down: a fresh count of attempts, the first one now.
+  const int64_t e1v[] = {e1};
+  auto retried = service_->ResolveStuck(id, e1v, StuckAction::kRetry);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, std::vector<int64_t>{e1});
+  Run();
+  EXPECT_EQ(outreach_.calls(), 10);
+  auto list = journey_repo_->CustomerEntries(id, Uid("c1"));
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->front().state, EntryState::kActive);
+  EXPECT_EQ(list->front().attempts, 1);
+  EXPECT_EQ(list->front().due_ms, clock_.NowMs() + 60'000);
+
+  // The gateway is back: c1 goes through at its next attempt; a retried c2 at once.
+  outreach_.ClearFaults();
+  const int64_t e2v[] = {e2, e2};
+  retried = service_->ResolveStuck(id, e2v, StuckAction::kRetry);
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(*retried, std::vector<int64_t>{e2});
+  Run();
+  EXPECT_EQ(outreach_.sent().size(), 1u);
+  EXPECT_EQ(outreach_.sent()[0].customer, "c2");
+  clock_.Advance(60'000);
+  Run();
+  EXPECT_EQ(outreach_.sent().size(), 2u);
+
+  // Exit c3; exiting again, or retrying an entry that is not stuck, changes nothing.
+  const int64_t e3v[] = {e3};
+  auto exited = service_->ResolveStuck(id, e3v, StuckAction::kExit);
+  ASSERT_TRUE(exited.ok());
+  EXPECT_EQ(*exited, std::vector<int64_t>{e3});
+  exited = service_->ResolveStuck(id, e3v, StuckAction::kExit);
+  ASSERT_TRUE(exited.ok());
+  EXPECT_TRUE(exited->empty());
+  const int64_t all[] = {e1, e2, e3};
+  retried = service_->ResolveStuck(id, all, StuckAction::kRetry);
+  ASSERT_TRUE(retried.ok());
+  EXPECT_TRUE(retried->empty());
+  Run();
+  EXPECT_EQ(outreach_.sent().size(), 2u) << "the exited entry sends nothing";
+  s = Stats(id);
+  EXPECT_EQ(s.stuck, 0);
+  EXPECT_EQ(s.completed, 2);
+  EXPECT_EQ(s.exited, 1);
+  EXPECT_EQ(s.actions["hi:sent"], 2);
+
+  // An unknown journey is NotFound, not an empty answer.
+  EXPECT_TRUE(absl::IsNotFound(service_->ResolveStuck(id + 1, e3v, StuckAction::kExit).status()));
+}
+
+TEST_F(EngineTest, StuckEntryBlocksReentryAndEndingTheJourneyExitsIt) {
+  NewEngine(/*max_attempts=*/1);
+  AddCustomers(1);
+  const int64_t id = GoLive(R"({"name": "Again",
+    "trigger": {"type": "event", "event": "login"},
+    "steps": [{"id": "hi", "type": "action", "action": "send", "channel": "sms",
+               "template_id": "t"}],
+    "reentry": {"policy": "after", "days": 1}})");
+  outreach_.Fail(absl::UnavailableError("down"), 1);
+  Event("c1", "login");
+  Run();
+  EXPECT_EQ(Stats(id).stuck, 1);
+  clock_.Advance(2 * 24 * kHour);
+  Event("c1", "login");
+  Engine::PassReport r = Run();
+  EXPECT_EQ(r.entered, 0);
+  EXPECT_EQ(r.refused, 1) << "the customer is still in the journey";
+  ASSERT_TRUE(service_->End(id).ok());
+  JourneyStats s = Stats(id);
+  EXPECT_EQ(s.stuck, 0);
+  EXPECT_EQ(s.exited, 1);
+}
+
+TEST_F(EngineTest, PermanentFailureIsRecordedAndMovesOnWithoutRetry) {
+  AddCustomers(1);
+  const int64_t id = GoLive(R"({"name": "Refused",
+    "trigger": {"type": "event", "event": "login"},
+    "steps": [{"id": "hi", "type": "action", "action": "send", "channel": "sms",
+               "template_id": "t", "next": "w"},
+              {"id": "w", "type": "wait", "duration": "1h"}]})");
+  outreach_.Fail(absl::FailedPreconditionError("template t is not approved"), 1);
+  Event("c1", "login");
+  Run();
+  clock_.Advance(10 * 60'000);
+  Run();
+  EXPECT_EQ(outreach_.calls(), 1) << "not retried";
+  JourneyStats s = Stats(id);
+  EXPECT_EQ(s.actions["hi:failed"], 1);
+  EXPECT_EQ(s.active_by_step["w"], 1);
+  EXPECT_TRUE(s.retrying_by_step.empty());
+  EXPECT_EQ(s.stuck, 0);
 }
 
 }  // namespace

@@ -325,4 +325,16 @@ absl::StatusOr<std::vector<JourneyEntry>> JourneyService::Entries(int64_t id, ui
   return repository_->CustomerEntries(id, uid);
 }
 
+absl::StatusOr<std::vector<JourneyEntry>> JourneyService::Stuck(int64_t id, int64_t after_id,
+                                                                int limit) {
+  RETURN_IF_ERROR(Get(id).status());
+  return repository_->Stuck(id, after_id, limit);
+}
+
+absl::StatusOr<std::vector<int64_t>> JourneyService::ResolveStuck(
+    int64_t id, std::span<const int64_t> entry_ids, StuckAction action) {
+  RETURN_IF_ERROR(Get(id).status());
+  return repository_->ResolveStuck(id, entry_ids, action, clock_->NowMs());
+}
+
 }  // namespace mercator::journey

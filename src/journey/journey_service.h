@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -103,6 +104,16 @@ class JourneyService {
   absl::StatusOr<JourneyStats> Stats(int64_t id);
   // A customer's entries into the journey, newest first.
   absl::StatusOr<std::vector<JourneyEntry>> Entries(int64_t id, uint32_t uid);
+
+  // Entries stuck after failing transiently as often as the engine allows (engine.h), in id
+  // order after `after_id`. NotFound for an unknown journey.
+  absl::StatusOr<std::vector<JourneyEntry>> Stuck(int64_t id, int64_t after_id, int limit);
+  // Retries (the step runs again at the next pass, with a fresh count of attempts and the
+  // same idempotency key) or exits those of `entry_ids` that are stuck entries of the
+  // journey; returns their ids. Entries that are not stuck are left alone, so repeating a
+  // request changes nothing more. NotFound for an unknown journey.
+  absl::StatusOr<std::vector<int64_t>> ResolveStuck(int64_t id, std::span<const int64_t> entry_ids,
+                                                    StuckAction action);
 
  private:
   absl::Status Check(const boost::json::value& definition) const;

@@ -366,6 +366,21 @@ absl::Status App::Start() {
   }
   RETURN_IF_ERROR(server_->Start());
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  {
+    // Journey actions failing transiently, by outcome: retry (tried again after a back-off)
+    // and stuck (attempts exhausted; alert on it rising: an operator must retry or exit them,
+    // GET /v1/journeys/{id}/stuck).
+    auto& failures = prometheus::BuildCounter()
+                         .Name("mercator_journey_step_failures_total")
+                         .Help("Transient journey action failures by outcome (retry, stuck)")
+                         .Register(metrics_->registry());
+    prometheus::Counter* retry = &failures.Add({{"outcome", "retry"}});
+    prometheus::Counter* stuck = &failures.Add({{"outcome", "stuck"}});
+    journey_engine_->SetObserver([retry, stuck](const journey::Engine::PassReport& r) {
+      retry->Increment(static_cast<double>(r.retried));
+      stuck->Increment(static_cast<double>(r.stuck));
+    });
+  }
   if (options_.journeys.interval_ms > 0) journey_engine_->Start();
   outreach_->SetLinkBase(options_.public_url.empty()
                              ? fmt::format("http://{}:{}", options_.address, server_->port())

@@ -64,8 +64,10 @@ struct JourneyVersion {
 
 // active (running steps, or steps done and the goal window still open), converted (the goal
 // event came within the window), completed (ended without conversion), exited (taken out:
-// the journey ended).
-enum class EntryState { kActive, kConverted, kCompleted, kExited };
+// the journey ended, or an operator exited it), stuck (an action failed transiently as many
+// times as the engine allows; it stays at that step, runs nothing and does not convert until
+// an operator retries it, which makes it active again, or exits it).
+enum class EntryState { kActive, kConverted, kCompleted, kExited, kStuck };
 std::string_view EntryStateName(EntryState state);
 
 struct JourneyEntry {
@@ -82,6 +84,10 @@ struct JourneyEntry {
   int64_t entered_ms = 0;
   int64_t goal_until_ms = 0;  // conversions count until then
   int64_t ended_ms = 0;
+  // Failed attempts of the current step's action since it last succeeded, and the reason of
+  // the last one ("" when none).
+  int32_t attempts = 0;
+  std::string last_error;
 };
 
 // An entry to create if the customer may enter: no active entry of the journey, and either no
@@ -123,6 +129,8 @@ struct EntryUpdate {
   EntryState state = EntryState::kActive;
   int64_t due_ms = 0;
   int64_t ended_ms = 0;
+  int32_t attempts = 0;    // 0 once the step succeeded or the entry moved on
+  std::string last_error;  // "" with attempts 0
 };
 
 // The outcome of an action step, recorded once per (entry, step).
@@ -143,9 +151,15 @@ struct JourneyStats {
   int64_t converted_holdout = 0;
   int64_t completed = 0;
   int64_t exited = 0;
-  std::map<std::string, int64_t> active_by_step;  // treated entries; "" = goal window open
-  std::map<std::string, int64_t> actions;         // "<step>:<outcome>" -> count
+  int64_t stuck = 0;
+  std::map<std::string, int64_t> active_by_step;    // treated entries; "" = goal window open
+  std::map<std::string, int64_t> retrying_by_step;  // active entries with attempts > 0
+  std::map<std::string, int64_t> stuck_by_step;
+  std::map<std::string, int64_t> actions;  // "<step>:<outcome>" -> count
 };
+
+// What an operator does with a stuck entry (JourneyRepository::ResolveStuck).
+enum class StuckAction { kRetry, kExit };
 
 class JourneyRepository {
  public:
@@ -201,12 +215,24 @@ class JourneyRepository {
   // Returns how many updates applied.
   virtual absl::StatusOr<int64_t> Advance(std::span<const EntryUpdate> updates,
                                           std::span<const ActionRecord> actions) = 0;
-  // Ends every active entry of the journey as exited.
+  // Ends every active or stuck entry of the journey as exited.
   virtual absl::StatusOr<int64_t> ExitAll(int64_t journey_id, int64_t now_ms) = 0;
   // A customer's entries into the journey, newest first.
   virtual absl::StatusOr<std::vector<JourneyEntry>> CustomerEntries(int64_t journey_id,
                                                                     uint32_t uid) = 0;
   virtual absl::StatusOr<JourneyStats> Stats(int64_t journey_id) = 0;
+
+  // --- stuck entries (operators) ---
+  // Stuck entries of the journey in id order after `after_id`, at most `limit`.
+  virtual absl::StatusOr<std::vector<JourneyEntry>> Stuck(int64_t journey_id, int64_t after_id,
+                                                          int limit) = 0;
+  // Applies `action` to those of `entry_ids` that are stuck entries of the journey, in one
+  // transaction, and returns their ids (the others were not stuck: already handled, or not
+  // entries of this journey). kRetry makes an entry active at its step, due at now_ms, with
+  // its attempts back to 0 (last_error kept until the step runs); kExit ends it as exited.
+  virtual absl::StatusOr<std::vector<int64_t>> ResolveStuck(int64_t journey_id,
+                                                            std::span<const int64_t> entry_ids,
+                                                            StuckAction action, int64_t now_ms) = 0;
 };
 
 }  // namespace mercator

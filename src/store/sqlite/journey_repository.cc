@@ -61,6 +61,8 @@ std::string_view EntryStateName(EntryState state) {
       return "completed";
     case EntryState::kExited:
       return "exited";
+    case EntryState::kStuck:
+      return "stuck";
   }
   return "active";
 }
@@ -83,8 +85,8 @@ std::optional<JourneyVersionStatus> ParseVersionStatus(std::string_view name) {
 }
 
 std::optional<EntryState> ParseEntryState(std::string_view name) {
-  for (EntryState s :
-       {EntryState::kActive, EntryState::kConverted, EntryState::kCompleted, EntryState::kExited}) {
+  for (EntryState s : {EntryState::kActive, EntryState::kConverted, EntryState::kCompleted,
+                       EntryState::kExited, EntryState::kStuck}) {
     if (EntryStateName(s) == name) return s;
   }
   return std::nullopt;
@@ -97,7 +99,7 @@ std::optional<EntryState> ParseEntryState(std::string_view name) {
   "decided_by, decided_ms"
 #define ENTRY_COLUMNS                                                                \
   "id, journey_id, version, uid, customer, entry_no, holdout, state, step, due_ms, " \
-  "entered_ms, goal_until_ms, ended_ms"
+  "entered_ms, goal_until_ms, ended_ms, attempts, last_error"
 
 absl::StatusOr<JourneyRecord> ReadJourney(const Statement& s) {
   JourneyRecord r;
@@ -148,6 +150,8 @@ absl::StatusOr<JourneyEntry> ReadEntry(const Statement& s) {
   e.entered_ms = s.ColumnInt64(10);
   e.goal_until_ms = s.ColumnInt64(11);
   e.ended_ms = s.ColumnInt64(12);
+  e.attempts = static_cast<int32_t>(s.ColumnInt64(13));
+  e.last_error = std::string(s.ColumnText(14));
   return e;
 }
 
@@ -437,7 +441,8 @@ class SqliteJourneyRepository final : public JourneyRepository {
         s.BindInt64(1, e.journey_id).BindInt64(2, e.uid);
         ASSIGN_OR_RETURN(bool row, s.Step());
         if (row) {
-          const bool active = s.ColumnText(2) == "active";
+          // A stuck entry is still in the journey (an operator decides what happens to it).
+          const bool active = s.ColumnText(2) == "active" || s.ColumnText(2) == "stuck";
           const bool too_soon = c.min_gap_ms <= 0 || s.ColumnInt64(1) > e.entered_ms - c.min_gap_ms;
           if (active || too_soon) {
             ++result.refused;
@@ -494,15 +499,10 @@ class SqliteJourneyRepository final : public JourneyRepository {
 
   absl::StatusOr<std::vector<JourneyEntry>> Due(int64_t journey_id, int64_t now_ms,
                                                 int limit) override {
-    Db::ReaderLease reader(db_);
-    ASSIGN_OR_RETURN(Statement s,
-                     reader.conn().Prepare("SELECT " ENTRY_COLUMNS " FROM journey_entries WHERE"
-                                           " journey_id = ? AND state = 'active'"
-                                           " AND due_ms <= ? ORDER BY due_ms"
-                                           " LIMIT ?",
-                                           "journeys: listing due entries"));
-    s.BindInt64(1, journey_id).BindInt64(2, now_ms).BindInt64(3, limit);
-    return ReadAll<JourneyEntry>(s, ReadEntry);
+    return SelectEntries(
+        "journey_id = ? AND state = 'active' AND due_ms <= ? ORDER BY due_ms LIMIT ?",
+        "journeys: listing due entries",
+        [&](Statement& s) { s.BindInt64(1, journey_id).BindInt64(2, now_ms).BindInt64(3, limit); });
   }
 
   absl::StatusOr<int64_t> Advance(std::span<const EntryUpdate> updates,
@@ -527,15 +527,17 @@ class SqliteJourneyRepository final : public JourneyRepository {
     for (const EntryUpdate& u : updates) {
       ASSIGN_OR_RETURN(Statement s,
                        conn.Prepare("UPDATE journey_entries SET step = ?, state = ?, due_ms = ?,"
-                                    " ended_ms = ? WHERE id = ? AND state = 'active'"
-                                    " AND step = ?",
+                                    " ended_ms = ?, attempts = ?, last_error = ?"
+                                    " WHERE id = ? AND state = 'active' AND step = ?",
                                     "journeys: advancing an entry"));
       s.BindText(1, u.step)
           .BindText(2, EntryStateName(u.state))
           .BindInt64(3, u.due_ms)
           .BindInt64(4, u.ended_ms)
-          .BindInt64(5, u.id)
-          .BindText(6, u.from_step);
+          .BindInt64(5, u.attempts)
+          .BindText(6, u.last_error)
+          .BindInt64(7, u.id)
+          .BindText(8, u.from_step);
       RETURN_IF_ERROR(s.Run());
       applied += sqlite3_changes(conn.raw());
     }
@@ -548,7 +550,7 @@ class SqliteJourneyRepository final : public JourneyRepository {
     Connection& conn = writer.conn();
     ASSIGN_OR_RETURN(Statement s, conn.Prepare("UPDATE journey_entries SET state = 'exited',"
                                                " ended_ms = ? WHERE journey_id = ?"
-                                               " AND state = 'active'",
+                                               " AND state IN ('active', 'stuck')",
                                                "journeys: exiting every entry"));
     s.BindInt64(1, now_ms).BindInt64(2, journey_id);
     RETURN_IF_ERROR(s.Run());
@@ -557,14 +559,9 @@ class SqliteJourneyRepository final : public JourneyRepository {
 
   absl::StatusOr<std::vector<JourneyEntry>> CustomerEntries(int64_t journey_id,
                                                             uint32_t uid) override {
-    Db::ReaderLease reader(db_);
-    ASSIGN_OR_RETURN(Statement s,
-                     reader.conn().Prepare("SELECT " ENTRY_COLUMNS " FROM journey_entries WHERE"
-                                           " journey_id = ? AND uid = ?"
-                                           " ORDER BY entry_no DESC",
-                                           "journeys: a customer's entries"));
-    s.BindInt64(1, journey_id).BindInt64(2, uid);
-    return ReadAll<JourneyEntry>(s, ReadEntry);
+    return SelectEntries("journey_id = ? AND uid = ? ORDER BY entry_no DESC",
+                         "journeys: a customer's entries",
+                         [&](Statement& s) { s.BindInt64(1, journey_id).BindInt64(2, uid); });
   }
 
   absl::StatusOr<JourneyStats> Stats(int64_t journey_id) override {
@@ -593,19 +590,29 @@ class SqliteJourneyRepository final : public JourneyRepository {
         }
         if (state == "completed") st.completed += n;
         if (state == "exited") st.exited += n;
+        if (state == "stuck") st.stuck += n;
       }
     }
     {
-      ASSIGN_OR_RETURN(Statement s,
-                       conn.Prepare("SELECT step, COUNT(*) FROM journey_entries WHERE"
-                                    " journey_id = ? AND state = 'active' AND holdout = 0"
-                                    " GROUP BY step",
-                                    "journeys: counting entries per step"));
+      // Holdout entries run no steps, so only treated ones are active at a step or stuck.
+      ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT state, step, COUNT(*), SUM(attempts > 0)"
+                                                 " FROM journey_entries WHERE journey_id = ?"
+                                                 " AND state IN ('active', 'stuck') AND holdout = 0"
+                                                 " GROUP BY state, step",
+                                                 "journeys: counting entries per step"));
       s.BindInt64(1, journey_id);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;
-        st.active_by_step[std::string(s.ColumnText(0))] = s.ColumnInt64(1);
+        std::string step(s.ColumnText(1));
+        if (s.ColumnText(0) == "stuck") {
+          st.stuck_by_step[step] = s.ColumnInt64(2);
+          continue;
+        }
+        if (const int64_t retrying = s.ColumnInt64(3); retrying > 0) {
+          st.retrying_by_step[step] = retrying;
+        }
+        st.active_by_step[std::move(step)] = s.ColumnInt64(2);
       }
     }
     {
@@ -623,7 +630,52 @@ class SqliteJourneyRepository final : public JourneyRepository {
     return st;
   }
 
+  absl::StatusOr<std::vector<JourneyEntry>> Stuck(int64_t journey_id, int64_t after_id,
+                                                  int limit) override {
+    return SelectEntries("journey_id = ? AND state = 'stuck' AND id > ? ORDER BY id LIMIT ?",
+                         "journeys: listing stuck entries", [&](Statement& s) {
+                           s.BindInt64(1, journey_id).BindInt64(2, after_id).BindInt64(3, limit);
+                         });
+  }
+
+  absl::StatusOr<std::vector<int64_t>> ResolveStuck(int64_t journey_id,
+                                                    std::span<const int64_t> entry_ids,
+                                                    StuckAction action, int64_t now_ms) override {
+    std::vector<int64_t> changed;
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const int64_t id : entry_ids) {
+      ASSIGN_OR_RETURN(
+          Statement s,
+          conn.Prepare(action == StuckAction::kRetry
+                           ? "UPDATE journey_entries SET state = 'active', due_ms = ?1,"
+                             " attempts = 0 WHERE id = ?2 AND journey_id = ?3 AND state = 'stuck'"
+                           : "UPDATE journey_entries SET state = 'exited', ended_ms = ?1"
+                             " WHERE id = ?2 AND journey_id = ?3 AND state = 'stuck'",
+                       "journeys: resolving a stuck entry"));
+      s.BindInt64(1, now_ms).BindInt64(2, id).BindInt64(3, journey_id);
+      RETURN_IF_ERROR(s.Run());
+      if (sqlite3_changes(conn.raw()) > 0) changed.push_back(id);
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return changed;
+  }
+
  private:
+  // Entries matching `where` (the SQL after WHERE, with its ORDER BY and LIMIT), with the
+  // parameters `bind` sets.
+  template <typename Bind>
+  absl::StatusOr<std::vector<JourneyEntry>> SelectEntries(std::string_view where,
+                                                          std::string_view what, Bind bind) {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare(
+                         Cat("SELECT " ENTRY_COLUMNS " FROM journey_entries WHERE ", where), what));
+    bind(s);
+    return ReadAll<JourneyEntry>(s, ReadEntry);
+  }
+
   absl::StatusOr<std::optional<JourneyRecord>> GetOn(Connection& conn, int64_t id) {
     ASSIGN_OR_RETURN(
         Statement s,

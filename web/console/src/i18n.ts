@@ -112,7 +112,7 @@ const zh = {
   },
   journeyState: { draft: '草稿', live: '运行中', paused: '已暂停', ended: '已结束' },
   journey: {
-    trigger: '触发', step: '步骤', entered: '进入', active: '进行中', completed: '完成', converted: '转化', exited: '退出', uplift: '提升（对照组）',
+    trigger: '触发', step: '步骤', entered: '进入', active: '进行中', completed: '完成', converted: '转化', exited: '退出', stuck: '卡住待处理', uplift: '提升（对照组）',
     funnel: '旅程漏斗', conversion: '转化率：实验组 vs 对照组', treated: '实验组', holdout: '对照组', actions: '各步骤动作结果', definition: '旅程定义',
     triggers: { event: '事件', audience: '进入人群', lifecycle: '生命周期变化', date: '日期' },
   },
@@ -245,7 +245,7 @@ const en: Dict = {
   },
   journeyState: { draft: 'Draft', live: 'Live', paused: 'Paused', ended: 'Ended' },
   journey: {
-    trigger: 'Trigger', step: 'Step', entered: 'Entered', active: 'Active', completed: 'Completed', converted: 'Converted', exited: 'Exited', uplift: 'Uplift vs holdout',
+    trigger: 'Trigger', step: 'Step', entered: 'Entered', active: 'Active', completed: 'Completed', converted: 'Converted', exited: 'Exited', stuck: 'Stuck', uplift: 'Uplift vs holdout',
     funnel: 'Funnel', conversion: 'Conversion: treated vs holdout', treated: 'Treated', holdout: 'Holdout', actions: 'Action outcomes per step', definition: 'Definition',
     triggers: { event: 'Event', audience: 'Joins an audience', lifecycle: 'Lifecycle change', date: 'Date' },
   },

@@ -129,7 +129,7 @@ export function JourneyReport() {
       {stats && (
         <>
           <Row gutter={16}>
-            {(['entered', 'active', 'completed', 'converted', 'exited'] as const).map((k) => (
+            {(['entered', 'active', 'completed', 'converted', 'exited', 'stuck'] as const).map((k) => (
               <Col key={k} flex={1}>
                 <Card size="small">
                   <Statistic title={t(`journey.${k}`)} value={stats[k] ?? 0} />
