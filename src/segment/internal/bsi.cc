@@ -107,12 +107,18 @@ void Bsi::Set(uint32_t uid, int64_t value) {
     }
     return;
   }
+  // Only the slices whose bit differs from the stored value change: reading a bit is cheaper
+  // than writing it, and a counter or a date moves few bits (a tick updating ~100k customers'
+  // behaviour tags spends most of its time here).
   for (int i = 0; i < n; ++i) {
     // Arithmetic shift (defined in C++20): bits at and above the width repeat the sign.
-    if ((value >> i) & 1) {
-      slices_[i].add(uid);
+    const bool bit = ((value >> i) & 1) != 0;
+    Roaring& slice = slices_[i];
+    if (slice.contains(uid) == bit) continue;
+    if (bit) {
+      slice.add(uid);
     } else {
-      slices_[i].remove(uid);
+      slice.remove(uid);
     }
   }
 }
