@@ -36,6 +36,8 @@
 //                                  are ignored, not answered);
 //                                  only session S if given, else every bound one
 //   {"cmd":"drop","session":S}     drop session S (or every connection) now
+//   {"cmd":"hold_binds","n":N}     leave the next N bind_transceiver unanswered (the connection
+//                                  stays open; recorded as bind_held)
 //   {"cmd":"stats"}                write a stats record
 'use strict';
 
@@ -76,6 +78,7 @@ function record(event, fields = {}) {
 
 const state = {
   throttle: args.throttle,
+  holdBinds: 0,
   delayMs: args.delayMs,
   nextId: 1,
   accepted: 0,
@@ -160,6 +163,11 @@ function onSubmit(session, pdu) {
 const server = smpp.createServer((session) => {
   session.id = ++state.sessions;
   session.on('bind_transceiver', (pdu) => {
+    if (state.holdBinds > 0) {
+      state.holdBinds--;
+      record('bind_held', {session: session.id, seq: pdu.sequence_number});
+      return;
+    }
     const ok = pdu.system_id === args.systemId && pdu.password === args.password;
     const status = ok ? 0 : smpp.ESME_RBINDFAIL;
     state.binds += ok ? 1 : 0;
@@ -266,6 +274,7 @@ rl.on('line', (line) => {
   switch (cmd.cmd) {
     case 'throttle': state.throttle = cmd.n; break;
     case 'delay': state.delayMs = cmd.ms; break;
+    case 'hold_binds': state.holdBinds = cmd.n; break;
     case 'receipt': sendReceipt(cmd); break;
     case 'mo': sendMo(cmd); break;
     case 'enquire_link':
