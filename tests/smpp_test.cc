@@ -744,10 +744,10 @@ TEST_F(SmppTest, ThreeConnectionsShareTheLoadAndSurviveOneDropped) {
 }
 
 TEST_F(SmppTest, ABindLeftUnansweredDoesNotHoldUpTheOtherConnection) {
-  // The SMSC never answers the first bind_transceiver: that link waits response_timeout_ms for
-  // it while the other binds and carries every message.
+  // The SMSC never answers the first bind_transceiver: that link waits (response_timeout_ms,
+  // longer than the test) while the other binds and carries every message.
   options_.smpp.connections = 2;
-  options_.smpp.response_timeout_ms = 6000;
+  options_.smpp.response_timeout_ms = 120'000;
   peer_.Command({{"cmd", "hold_binds"}, {"n", 1}});
   Boot();
   Prepare();
@@ -755,16 +755,13 @@ TEST_F(SmppTest, ABindLeftUnansweredDoesNotHoldUpTheOtherConnection) {
   std::map<std::string, std::string> bodies;
   ASSERT_NO_FATAL_FAILURE(SendMix(6, "h", &ids, &bodies));
   ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted(ids); }, 15'000));
-  // Everything went out before the held bind timed out.
-  EXPECT_EQ(app_->smpp_channel()->stats().connect_failures, 0);
   ASSERT_EQ(peer_.Events("bind_held").size(), 1u);
   const int64_t held = Int(peer_.Events("bind_held")[0], "session");
   for (const json::value& s : peer_.Accepted()) EXPECT_NE(Int(s, "session"), held);
   ExpectEachOnce(bodies);
-  // Then the held link gives up, connects again and binds.
-  ASSERT_TRUE(
-      Peer::WaitFor([&] { return app_->smpp_channel()->stats().bound_links == 2; }, 15'000));
-  EXPECT_EQ(app_->smpp_channel()->stats().connect_failures, 1);
+  // The held link is still waiting for its answer: nothing failed, one link bound.
+  EXPECT_EQ(app_->smpp_channel()->stats().connect_failures, 0);
+  EXPECT_EQ(app_->smpp_channel()->stats().bound_links, 1);
 }
 
 TEST_F(SmppTest, PendingMessagesGoOutOnceAfterARestart) {
