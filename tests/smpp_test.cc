@@ -727,6 +727,14 @@ TEST_F(SmppTest, ThreeConnectionsShareTheLoadAndSurviveOneDropped) {
     ASSERT_TRUE(receipt.ok() && receipt->has_value()) << id;
     EXPECT_EQ((*receipt)->status, "delivered") << id;
   }
+  // A reply on the last bind opts the customer out like one on the only bind.
+  peer_.Command(
+      {{"cmd", "mo"}, {"from", "13812341234"}, {"text", "T"}, {"session", *live.rbegin()}});
+  ASSERT_TRUE(
+      Peer::WaitFor([&] { return peer_.Events("deliver_sm_resp").size() >= receipts + 1; }, 5000));
+  auto opt_outs = app_->outreach_store().ListOptOuts("C1");
+  ASSERT_TRUE(opt_outs.ok());
+  EXPECT_EQ(opt_outs->size(), 1u);
 
   // /metrics counts the bound connections; shutdown unbinds every one.
   http::TestClient metrics(app_->port());
