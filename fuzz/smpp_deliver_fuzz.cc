@@ -2,7 +2,8 @@
 // input is the body of a deliver_sm (the target adds the 16-octet header), decoded as the
 // session decodes it. A body is refused with InvalidArgument or decodes to a receipt or a
 // reply whose text is valid UTF-8. The same bytes as a message text split into UCS-2 parts
-// that each fit 140 octets and join back to the text. Anything else aborts.
+// that each fit 140 octets and join back to the text, and, where the text fits the GSM 03.38
+// alphabet, into GSM-7 parts that keep escape pairs whole and join back. Anything else aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +17,11 @@
 namespace {
 
 using mercator::outreach::DecodeDeliverSm;
+using mercator::outreach::EncodeSms;
+using mercator::outreach::Gsm7Mode;
+using mercator::outreach::Gsm7ToUtf8;
+using mercator::outreach::SmsEncoding;
+using mercator::outreach::SmsSegmentCount;
 using mercator::outreach::Ucs2Segments;
 using mercator::outreach::Utf16BeToUtf8;
 using mercator::outreach::Utf8ToUtf16;
@@ -73,5 +79,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     joined += Utf16BeToUtf8(parts.size() > 1 ? p.substr(6) : p);
   }
   Check(parts.empty() || joined == text, "parts do not join back to the text");
+
+  // The same text as the channel encodes it (GSM-7 where it fits): parts of at most 160 septets
+  // alone or 6 + 153 octets with a header, no part ending in an escape, joining back.
+  const SmsEncoding e = EncodeSms(text, 7, Gsm7Mode::kAuto);
+  if (e.data_coding == mercator::outreach::kDataCodingDefault) {
+    std::string septets;
+    for (const std::string& p : e.parts) {
+      const std::string payload = e.parts.size() > 1 ? p.substr(6) : p;
+      Check(payload.size() <= (e.parts.size() > 1 ? 153u : 160u), "a GSM-7 part is too long");
+      Check(payload.empty() || payload.back() != 0x1B, "a GSM-7 part ends in an escape");
+      septets += payload;
+    }
+    Check(e.parts.empty() || Gsm7ToUtf8(septets) == text, "GSM-7 parts do not join back");
+  }
+  Check(e.parts.empty() || e.parts.size() == SmsSegmentCount(text) || text.empty(),
+        "the segment count differs from the parts sent");
   return 0;
 }

@@ -166,6 +166,8 @@ struct Received {
   std::string text;
   int parts = 0;
   std::vector<std::string> smsc_ids;
+  std::set<int64_t> data_codings;  // of its parts
+  std::vector<std::string> part_texts;
 };
 
 class SmppTest : public ::testing::Test {
@@ -268,6 +270,34 @@ class SmppTest : public ::testing::Test {
     return "";
   }
 
+  // A message recorded with `body` as its text and handed to the SMPP channel, as Outreach does
+  // after rendering a template (every SMS template carries 【…】 and 回T退订, which are not in
+  // the GSM 03.38 alphabet: texts that are need this way in). Returns the message id.
+  std::string SendText(const std::string& customer, const std::string& body,
+                       const std::string& key) {
+    MessageRow m;
+    m.dedupe_key = key;
+    m.customer = customer;
+    m.channel = "sms";
+    m.purpose = "service";
+    m.template_id = short_id_;
+    m.origin = "journey:1";
+    m.status = "sent";
+    m.body = body;
+    m.created_ms = clock_.NowMs();
+    auto recorded = app_->outreach_store().RecordMessage(m, 0, 0);
+    EXPECT_TRUE(recorded.ok()) << recorded.status();
+    if (!recorded.ok()) return "";
+    outreach::OutboundMessage out;
+    out.message_id = recorded->row.id;
+    out.customer = customer;
+    out.channel = "sms";
+    out.purpose = m.purpose;
+    out.body = body;
+    EXPECT_TRUE(app_->smpp_channel()->Deliver(out).ok());
+    return std::to_string(recorded->row.id);
+  }
+
   SmppOutboundRow Record(const std::string& message_id) {
     auto r = app_->smpp_store().Get(std::stoll(message_id));
     EXPECT_TRUE(r.ok() && r->has_value());
@@ -291,13 +321,14 @@ class SmppTest : public ::testing::Test {
     std::map<std::string, std::map<int, std::pair<std::string, std::string>>> parts;
     std::map<std::string, int> totals;
     std::map<std::string, int> seen;
+    std::map<std::string, std::set<int64_t>> codings;
     for (const json::value& s : peer_.Accepted()) {
       if (Str(s, "destination_addr") != phone) continue;
-      EXPECT_EQ(Int(s, "data_coding"), 8);
       const std::string udh = Str(s, "udh");
       if (udh.empty()) {
         EXPECT_EQ(Int(s, "esm_class") & 0x40, 0);
-        out.push_back({Str(s, "text"), 1, {Str(s, "message_id")}});
+        out.push_back(
+            {Str(s, "text"), 1, {Str(s, "message_id")}, {Int(s, "data_coding")}, {Str(s, "text")}});
         ++seen[Str(s, "text")];
         continue;
       }
@@ -311,6 +342,7 @@ class SmppTest : public ::testing::Test {
       const int total = std::stoi(udh.substr(6, 2), nullptr, 16);
       const int seq = std::stoi(udh.substr(8, 2), nullptr, 16);
       totals[ref] = total;
+      codings[ref].insert(Int(s, "data_coding"));
       ++seen[ref + ":" + std::to_string(seq)];
       parts[ref][seq] = {Str(s, "text"), Str(s, "message_id")};
     }
@@ -318,8 +350,10 @@ class SmppTest : public ::testing::Test {
       if (static_cast<int>(p.size()) != totals[ref]) continue;
       Received r;
       r.parts = totals[ref];
+      r.data_codings = codings[ref];
       for (const auto& [seq, tp] : p) {
         r.text += tp.first;
+        r.part_texts.push_back(tp.first);
         r.smsc_ids.push_back(tp.second);
       }
       out.push_back(std::move(r));
@@ -329,6 +363,35 @@ class SmppTest : public ::testing::Test {
       for (const auto& [k, n] : seen) *dup_parts += n > 1 ? 1 : 0;
     }
     return out;
+  }
+
+  // Sends n messages, every third one the long template to C2, the others the short one to
+  // C1; fills the message ids and the rendered bodies (body -> customer).
+  void SendMix(int n, const std::string& key_prefix, std::vector<std::string>* ids,
+               std::map<std::string, std::string>* bodies) {
+    for (int i = 0; i < n; ++i) {
+      const std::string customer = i % 3 == 0 ? "C2" : "C1";
+      outreach::SendResult r = Send(customer, i % 3 == 0 ? long_id_ : short_id_,
+                                    "产品" + std::to_string(i), key_prefix + std::to_string(i));
+      ASSERT_EQ(r.outcome, outreach::SendResult::Outcome::kSent) << r.reason;
+      ids->push_back(r.message_id);
+      (*bodies)[Body(customer, r.message_id)] = customer;
+    }
+  }
+
+  // What the peer accepted for C1 and C2, checked to be every body exactly once with no part
+  // accepted twice.
+  std::vector<Received> ExpectEachOnce(const std::map<std::string, std::string>& bodies) {
+    int dups1 = 0, dups2 = 0;
+    std::vector<Received> got = ReceivedBy("13812341234", &dups1);
+    for (Received& r : ReceivedBy("13900001111", &dups2)) got.push_back(std::move(r));
+    EXPECT_EQ(dups1, 0);
+    EXPECT_EQ(dups2, 0);
+    std::multiset<std::string> texts;
+    for (const Received& r : got) texts.insert(r.text);
+    EXPECT_EQ(texts.size(), bodies.size());
+    for (const auto& [body, customer] : bodies) EXPECT_EQ(texts.count(body), 1u) << body;
+    return got;
   }
 
   TempDir dir_;
@@ -362,6 +425,8 @@ TEST_F(SmppTest, BindsSubmitsAndSplitsALongChineseMessage) {
   ASSERT_EQ(c1.size(), 1u);
   EXPECT_EQ(c1[0].text, short_body);
   EXPECT_EQ(c1[0].parts, 1);
+  // Chinese with the 【】 signature is not GSM 03.38: UCS-2.
+  EXPECT_EQ(c1[0].data_codings, std::set<int64_t>{8});
 
   // The long message: ceil(units / 67) parts, each header carrying the same reference.
   const int64_t units = static_cast<int64_t>(outreach::Utf8ToUtf16(long_body).size());
@@ -371,6 +436,7 @@ TEST_F(SmppTest, BindsSubmitsAndSplitsALongChineseMessage) {
   ASSERT_EQ(c2.size(), 1u);
   EXPECT_EQ(c2[0].parts, (units + 66) / 67);
   EXPECT_EQ(c2[0].text, long_body);
+  EXPECT_EQ(c2[0].data_codings, std::set<int64_t>{8});
   EXPECT_EQ(dups, 0);
   EXPECT_EQ(Record(b.message_id).segments, c2[0].parts);
   EXPECT_EQ(Record(b.message_id).accepted.size(), static_cast<size_t>(c2[0].parts));
@@ -477,8 +543,9 @@ TEST_F(SmppTest, ThrottlingIsHonouredAndEveryMessageAcceptedExactlyOnce) {
   http::TestClient metrics(app_->port());
   auto metric = [&](const std::string& series) {
     const std::string body = metrics.Fetch("GET", "/metrics").body;
-    const size_t at = body.find(series + " ");
-    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + series.size() + 1));
+    // A sample line starts with the series (its # HELP line has the name too).
+    const size_t at = body.find("\n" + series + " ");
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + series.size() + 2));
   };
   EXPECT_TRUE(Peer::WaitFor(
       [&] { return metric(R"(mercator_smpp_outbound{state="submitted"})") == 12; }, 5000));
@@ -525,29 +592,184 @@ TEST_F(SmppTest, ReconnectsAfterTheSmscDropsWithoutLosingOrDuplicating) {
   peer_.Command({{"cmd", "drop_after"}, {"n", 5}});
   std::vector<std::string> ids;
   std::map<std::string, std::string> bodies;  // body -> customer
-  for (int i = 0; i < 30; ++i) {
-    const std::string customer = i % 3 == 0 ? "C2" : "C1";
-    outreach::SendResult r = Send(customer, i % 3 == 0 ? long_id_ : short_id_,
-                                  "产品" + std::to_string(i), "r" + std::to_string(i));
-    ASSERT_EQ(r.outcome, outreach::SendResult::Outcome::kSent) << r.reason;
-    ids.push_back(r.message_id);
-    bodies[Body(customer, r.message_id)] = customer;
-  }
+  ASSERT_NO_FATAL_FAILURE(SendMix(30, "r", &ids, &bodies));
   ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted(ids); }, 30'000));
   EXPECT_GE(peer_.Events("bind").size(), 2u);
   EXPECT_GE(app_->smpp_channel()->stats().disconnects, 1);
   // Submits were in flight when the link went: the peer received them but never answered.
   EXPECT_GE(peer_.Events("ignored").size(), 1u);
 
-  int dups1 = 0, dups2 = 0;
-  std::vector<Received> got = ReceivedBy("13812341234", &dups1);
-  for (Received& r : ReceivedBy("13900001111", &dups2)) got.push_back(std::move(r));
-  EXPECT_EQ(dups1, 0);
-  EXPECT_EQ(dups2, 0);
-  std::multiset<std::string> texts;
-  for (const Received& r : got) texts.insert(r.text);
-  EXPECT_EQ(texts.size(), 30u);
-  for (const auto& [body, customer] : bodies) EXPECT_EQ(texts.count(body), 1u) << body;
+  EXPECT_EQ(bodies.size(), 30u);
+  ExpectEachOnce(bodies);
+}
+
+TEST_F(SmppTest, GsmTextGoesAsGsm7AndThePeerDecodesIt) {
+  Boot();
+  Prepare();
+  // Every character of the default alphabet's extension table, and a few of the basic one
+  // that ASCII lacks or places elsewhere (@ is septet 0, _ is 0x11, £ ¥ è are 0x01 0x03 0x04).
+  const std::string otp = "Your code is 493817. Fee €0 ^ {ok} [x] ~ | \\ @£¥è_ Reply T to stop";
+  // 152 septets, then € whose escape pair would straddle the 153-septet boundary.
+  std::string head;
+  while (head.size() < 152) head += "Dear customer, your card ending 1234 was used. ";
+  head.resize(152);
+  const std::string tail = " 25.00 at ACME; not you? Call 95555.";
+  const std::string long_text = head + "€" + tail;
+  const std::string a = SendText("C1", otp, "g1");
+  const std::string b = SendText("C2", long_text, "g2");
+  ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted({a, b}); }, 15'000));
+
+  // The peer's own GSM 03.38 decoder (smpp's gsmCoder, unpacked septets) gives the text back.
+  std::vector<Received> c1 = ReceivedBy("13812341234");
+  ASSERT_EQ(c1.size(), 1u);
+  EXPECT_EQ(c1[0].text, otp);
+  EXPECT_EQ(c1[0].parts, 1);
+  EXPECT_EQ(c1[0].data_codings, std::set<int64_t>{0});
+
+  int dups = 0;
+  std::vector<Received> c2 = ReceivedBy("13900001111", &dups);
+  ASSERT_EQ(c2.size(), 1u);
+  EXPECT_EQ(dups, 0);
+  EXPECT_EQ(c2[0].data_codings, std::set<int64_t>{0});
+  EXPECT_EQ(c2[0].text, long_text);
+  // 152 + 2 + 36 septets: the first part ends before the escape, the second starts with €.
+  ASSERT_EQ(c2[0].parts, 2);
+  EXPECT_EQ(c2[0].part_texts[0], head);
+  EXPECT_EQ(c2[0].part_texts[1], "€" + tail);
+  EXPECT_EQ(Record(b).segments, 2);
+}
+
+TEST_F(SmppTest, Gsm7NeverSendsEveryTextAsUcs2) {
+  options_.smpp.gsm7 = outreach::Gsm7Mode::kNever;
+  Boot();
+  Prepare();
+  const std::string text = "Your code is 493817. Fee €0 {ok}";
+  const std::string a = SendText("C1", text, "n1");
+  ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted({a}); }, 15'000));
+  std::vector<Received> c1 = ReceivedBy("13812341234");
+  ASSERT_EQ(c1.size(), 1u);
+  EXPECT_EQ(c1[0].text, text);
+  EXPECT_EQ(c1[0].data_codings, std::set<int64_t>{8});
+}
+
+TEST_F(SmppTest, ThreeConnectionsShareTheLoadAndSurviveOneDropped) {
+  options_.smpp.connections = 3;
+  Boot();
+  Prepare();
+  ASSERT_TRUE(Peer::WaitFor([&] { return peer_.Events("bind").size() >= 3; }, 10'000));
+  ASSERT_TRUE(Peer::WaitFor([&] { return app_->smpp_channel()->stats().bound_links == 3; }, 5000));
+  EXPECT_EQ(peer_.Events("bind").size(), 3u);
+  std::set<int64_t> first_sessions;
+  for (const json::value& b : peer_.Events("bind")) {
+    EXPECT_EQ(Int(b, "status"), 0);
+    first_sessions.insert(Int(b, "session"));
+  }
+  ASSERT_EQ(first_sessions.size(), 3u);
+  // The SMSC drops one of the three binds after answering 5 more submits on it; submits on
+  // their way over that connection are never answered.
+  const int64_t dropped = *first_sessions.begin();
+  peer_.Command({{"cmd", "delay"}, {"ms", 5}});
+  peer_.Command({{"cmd", "drop_after"}, {"n", 5}, {"session", dropped}});
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> bodies;  // body -> customer
+  ASSERT_NO_FATAL_FAILURE(SendMix(45, "m", &ids, &bodies));
+  ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted(ids); }, 30'000));
+  EXPECT_GE(app_->smpp_channel()->stats().disconnects, 1);
+  bool closed = false;
+  for (const json::value& c : peer_.Events("close")) closed |= Int(c, "session") == dropped;
+  EXPECT_TRUE(closed);
+
+  // Every message exactly once, spread over the binds.
+  EXPECT_EQ(bodies.size(), 45u);
+  const std::vector<Received> got = ExpectEachOnce(bodies);
+  std::map<int64_t, int> by_session;
+  std::map<std::string, int64_t> session_of;  // SMSC message id -> session that accepted it
+  for (const json::value& s : peer_.Accepted()) {
+    ++by_session[Int(s, "session")];
+    session_of[Str(s, "message_id")] = Int(s, "session");
+  }
+  for (int64_t session : first_sessions) EXPECT_GT(by_session[session], 0) << session;
+  // The peer's own count of accepted submit_sm: one per part of every message.
+  int64_t parts = 0;
+  for (const std::string& id : ids) parts += Record(id).segments;
+  peer_.Command({{"cmd", "stats"}});
+  std::vector<json::value> stats = peer_.Events("stats");
+  ASSERT_FALSE(stats.empty());
+  EXPECT_EQ(Int(stats.back(), "accepted"), parts);
+
+  // Receipts come back on another bind than the one that took the part: still matched.
+  ASSERT_TRUE(Peer::WaitFor([&] { return app_->smpp_channel()->stats().bound_links == 3; }, 5000));
+  std::set<int64_t> live;
+  for (const json::value& b : peer_.Events("bind")) live.insert(Int(b, "session"));
+  for (const json::value& c : peer_.Events("close")) live.erase(Int(c, "session"));
+  ASSERT_EQ(live.size(), 3u);
+  EXPECT_GE(peer_.Events("bind").size(), 4u);  // the dropped one bound again
+  size_t receipts = 0;
+  for (const Received& r : got) {
+    for (const std::string& smsc_id : r.smsc_ids) {
+      int64_t other = 0;
+      for (int64_t s : live) {
+        if (s != session_of[smsc_id]) other = s;
+      }
+      peer_.Command({{"cmd", "receipt"},
+                     {"message_id", smsc_id},
+                     {"stat", "DELIVRD"},
+                     {"tlv", true},
+                     {"session", other}});
+      ++receipts;
+    }
+  }
+  ASSERT_TRUE(
+      Peer::WaitFor([&] { return peer_.Events("deliver_sm_resp").size() >= receipts; }, 15'000));
+  for (const json::value& r : peer_.Events("deliver_sm_resp")) EXPECT_EQ(Int(r, "status"), 0);
+  for (const std::string& id : ids) {
+    auto receipt = app_->webhook_store().GetReceipt(std::stoll(id));
+    ASSERT_TRUE(receipt.ok() && receipt->has_value()) << id;
+    EXPECT_EQ((*receipt)->status, "delivered") << id;
+  }
+  // A reply on the last bind opts the customer out like one on the only bind.
+  peer_.Command(
+      {{"cmd", "mo"}, {"from", "13812341234"}, {"text", "T"}, {"session", *live.rbegin()}});
+  ASSERT_TRUE(
+      Peer::WaitFor([&] { return peer_.Events("deliver_sm_resp").size() >= receipts + 1; }, 5000));
+  auto opt_outs = app_->outreach_store().ListOptOuts("C1");
+  ASSERT_TRUE(opt_outs.ok());
+  EXPECT_EQ(opt_outs->size(), 1u);
+
+  // /metrics counts the bound connections; shutdown unbinds every one.
+  http::TestClient metrics(app_->port());
+  auto bound = [&] {
+    const std::string body = metrics.Fetch("GET", "/metrics").body;
+    const size_t at = body.find("\nmercator_smpp_bound ");
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + 21));
+  };
+  EXPECT_TRUE(Peer::WaitFor([&] { return bound() == 3; }, 5000)) << bound();
+  app_->Shutdown();
+  ASSERT_TRUE(Peer::WaitFor([&] { return peer_.Events("unbind").size() >= 3; }, 5000));
+  std::set<int64_t> unbound;
+  for (const json::value& u : peer_.Events("unbind")) unbound.insert(Int(u, "session"));
+  EXPECT_EQ(unbound, live);
+}
+
+TEST_F(SmppTest, ABindLeftUnansweredDoesNotHoldUpTheOtherConnection) {
+  // The SMSC never answers the first bind_transceiver: that link waits (response_timeout_ms,
+  // longer than the test) while the other binds and carries every message.
+  options_.smpp.connections = 2;
+  options_.smpp.response_timeout_ms = 120'000;
+  peer_.Command({{"cmd", "hold_binds"}, {"n", 1}});
+  Boot();
+  Prepare();
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> bodies;
+  ASSERT_NO_FATAL_FAILURE(SendMix(6, "h", &ids, &bodies));
+  ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted(ids); }, 15'000));
+  ASSERT_EQ(peer_.Events("bind_held").size(), 1u);
+  const int64_t held = Int(peer_.Events("bind_held")[0], "session");
+  for (const json::value& s : peer_.Accepted()) EXPECT_NE(Int(s, "session"), held);
+  ExpectEachOnce(bodies);
+  // The held link is still waiting for its answer: nothing failed, one link bound.
+  EXPECT_EQ(app_->smpp_channel()->stats().connect_failures, 0);
+  EXPECT_EQ(app_->smpp_channel()->stats().bound_links, 1);
 }
 
 TEST_F(SmppTest, PendingMessagesGoOutOnceAfterARestart) {
@@ -642,6 +864,11 @@ TEST_F(SmppTest, RefusesUnusableConfiguration) {
   o = options_;
   o.smpp.window = 0;
   refused(o, "smpp.window:");
+  for (int32_t n : {0, 17}) {
+    o = options_;
+    o.smpp.connections = n;
+    refused(o, "smpp.connections:");
+  }
   o = options_;
   o.webhook.channels = {"sms"};
   o.webhook.url = "http://127.0.0.1:9/x";

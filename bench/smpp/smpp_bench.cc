@@ -2,10 +2,10 @@
 // recorded through Outreach::Send while the channel is not started (a backlog, as a campaign
 // leaves it), then the channel binds to the SMSC (the npm `smpp` server, tests/smpp_peer, run
 // by bench/smpp/run.sh) and submits them with the configured window. The rate is the messages
-// (and segments) accepted per second from the bind to the last accepted segment; the peer's own
-// count of accepted submit_sm is printed by run.sh next to it.
+// (and segments) accepted per second from the start (the binds) to the last accepted segment;
+// the peer's own count of accepted submit_sm is printed by run.sh next to it.
 //
-//   smpp_bench --port P --dir D [--messages N] [--window W] [--long]
+//   smpp_bench --port P --dir D [--messages N] [--window W] [--connections C] [--long]
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -31,12 +31,16 @@ int Run(int argc, char** argv) {
   int64_t messages = 20000;
   int port = 0;
   int window = 16;
+  int connections = 1;
   bool long_text = false;
   std::string dir;
   CLI::App cli{"SMPP channel submit rate against an SMSC on 127.0.0.1"};
   cli.add_option("--messages", messages, "Messages to send")->check(CLI::PositiveNumber);
   cli.add_option("--port", port, "The SMSC's port")->required();
-  cli.add_option("--window", window, "submit_sm outstanding at once")->check(CLI::PositiveNumber);
+  cli.add_option("--window", window, "submit_sm outstanding at once, per connection")
+      ->check(CLI::PositiveNumber);
+  cli.add_option("--connections", connections, "Binds to the SMSC at once")
+      ->check(CLI::Range(1, 16));
   cli.add_option("--dir", dir, "Data directory (created)")->required();
   cli.add_flag("--long", long_text,
                "Two-segment messages (a longer text) instead of one-segment ones");
@@ -55,6 +59,7 @@ int Run(int argc, char** argv) {
   options.smpp.password = "bench";
   options.smpp.source_addr = "10690001";
   options.smpp.window = window;
+  options.smpp.connections = connections;
   options.smpp.batch = 4096;
   absl::StatusOr<std::unique_ptr<App>> opened = App::Open(options);
   if (!opened.ok()) {
@@ -143,11 +148,12 @@ int Run(int argc, char** argv) {
   auto counts = app.smpp_store().CountByState();
   std::printf(
       "mercator: messages=%lld segments_accepted=%lld submits=%lld throttled=%lld failed=%lld "
-      "window=%d seconds=%.3f messages_per_s=%.0f segments_per_s=%.0f (recording the backlog "
+      "window=%d connections=%d seconds=%.3f messages_per_s=%.0f segments_per_s=%.0f (recording "
+      "the backlog "
       "through Outreach::Send took %.3f s)\n",
       static_cast<long long>(messages), static_cast<long long>(st.accepted),
       static_cast<long long>(st.submits), static_cast<long long>(st.throttled),
-      static_cast<long long>(counts.ok() ? (*counts)["failed"] : -1), window, submit_s,
+      static_cast<long long>(counts.ok() ? (*counts)["failed"] : -1), window, connections, submit_s,
       static_cast<double>(messages) / submit_s, static_cast<double>(st.accepted) / submit_s,
       record_s);
   app.Shutdown();

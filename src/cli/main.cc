@@ -390,7 +390,19 @@ int main(int argc, char** argv) {
   serve->add_option("--smpp-system-type", serve_options.smpp.system_type, "bind system_type");
   serve->add_option("--smpp-source-addr", serve_options.smpp.source_addr,
                     "The sender (short code or alphanumeric)");
-  serve->add_option("--smpp-window", serve_options.smpp.window, "submit_sm outstanding at once")
+  serve
+      ->add_option("--smpp-window", serve_options.smpp.window,
+                   "submit_sm outstanding at once, per connection")
+      ->capture_default_str();
+  // Checked by serve with the other SMPP options (smpp.connections: must be 1..16).
+  serve
+      ->add_option("--smpp-connections", serve_options.smpp.connections,
+                   "Binds to the SMSC at once, each with its own window (1..16)")
+      ->capture_default_str();
+  std::string smpp_gsm7 = "auto";
+  serve
+      ->add_option("--smpp-gsm7", smpp_gsm7,
+                   "auto: GSM-7 for texts in the GSM 03.38 alphabet; never: always UCS-2")
       ->capture_default_str();
 
   // The WeChat channels (docs/outreach-wechat.md): secrets from files or the environment.
@@ -474,6 +486,11 @@ int main(int argc, char** argv) {
     } else if (const char* env = std::getenv("MERCATOR_WEBHOOK_SECRET"); env != nullptr) {
       serve_options.webhook.secret = env;
     }
+    if (smpp_gsm7 != "auto" && smpp_gsm7 != "never") {
+      return Fail(absl::InvalidArgumentError("--smpp-gsm7: must be auto or never"));
+    }
+    serve_options.smpp.gsm7 =
+        smpp_gsm7 == "never" ? outreach::Gsm7Mode::kNever : outreach::Gsm7Mode::kAuto;
     if (!smpp_address.empty()) {
       const size_t colon = smpp_address.rfind(':');
       serve_options.smpp.host = smpp_address.substr(0, colon);

@@ -141,6 +141,9 @@ absl::Status ValidateSmppOptions(const SmppOptions& o) {
   if (o.window <= 0 || o.window > 1024) {
     return absl::InvalidArgumentError("smpp.window: must be 1..1024");
   }
+  if (o.connections < 1 || o.connections > 16) {
+    return absl::InvalidArgumentError("smpp.connections: must be 1..16");
+  }
   if (o.enquire_link_ms <= 0)
     return absl::InvalidArgumentError("smpp.enquire_link_ms: must be > 0");
   if (o.response_timeout_ms <= 0) {
@@ -163,6 +166,10 @@ absl::Status ValidateSmppOptions(const SmppOptions& o) {
 
 // The session thread and everything it owns. Lock order: mu_ only (never held across I/O or
 // storage).
+// The session thread and everything it owns: `connections` links to the SMSC, each bound on
+// its own with its own window, driven together by one poll loop so that a link connecting,
+// binding or lost never holds up the others. Lock order: mu_ only (never held across I/O or
+// storage).
 class SmppChannel::Session {
  public:
   Session(SmppRepository* repo, WebhookRepository* receipts, OutreachRepository* outreach,
@@ -175,7 +182,10 @@ class SmppChannel::Session {
         audit_(audit),
         clock_(clock),
         options_(std::move(options)),
-        wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+        wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        links_(static_cast<size_t>(std::max(1, options_.connections))) {
+    for (size_t i = 0; i < links_.size(); ++i) links_[i].index = static_cast<int32_t>(i);
+  }
 
   ~Session() {
     Stop();
@@ -216,6 +226,7 @@ class SmppChannel::Session {
   struct Job {
     int64_t message_id = 0;
     std::string dest;
+    uint8_t data_coding = kDataCodingUcs2;
     std::vector<std::string> parts;  // short_message octets per segment
     std::vector<bool> accepted;
   };
@@ -228,6 +239,26 @@ class SmppChannel::Session {
     int32_t segment = 0;
     SteadyTime sent;
   };
+  // One connection to the SMSC. kIdle waits for next_connect; kConnecting waits for a
+  // non-blocking connect; kBinding waits for bind_transceiver_resp; kBound submits.
+  enum class LinkState { kIdle, kConnecting, kBinding, kBound };
+  struct Link {
+    int32_t index = 0;
+    LinkState state = LinkState::kIdle;
+    int fd = -1;
+    std::string in;
+    uint32_t seq = 0;
+    uint32_t enquire_seq = 0;
+    SteadyTime deadline;  // kConnecting, kBinding: give up then
+    SteadyTime next_connect = SteadyClock::now();
+    int32_t connect_attempt = 0;
+    std::vector<sockaddr_storage> addrs;  // kConnecting: the addresses not tried yet
+    std::vector<socklen_t> addr_lens;
+    SteadyTime last_received = SteadyClock::now();
+    SteadyTime paused_until = SteadyClock::now();  // after a throttling answer on this bind
+    int32_t throttle_streak = 0;
+    std::map<uint32_t, InFlight> inflight;
+  };
 
   template <typename F>
   void Count(F f) {
@@ -236,70 +267,74 @@ class SmppChannel::Session {
   }
 
   void Loop() {
-    int32_t connect_attempt = 0;
-    SteadyTime next_connect = SteadyClock::now();
     SteadyTime next_load = SteadyClock::now();
-    bool load_now = true;
     while (!stop_) {
       const SteadyTime now = SteadyClock::now();
       if (now >= next_observe_) {
         next_observe_ = now + std::chrono::seconds(1);
         Observe();
       }
-      if (fd_ < 0) {
-        if (now < next_connect) {
-          WaitWake(next_connect);
-          continue;
+      bool any_bound = false;
+      for (Link& link : links_) {
+        if (link.state == LinkState::kIdle && now >= link.next_connect) {
+          absl::Status s = StartConnect(link);
+          if (!s.ok()) ConnectFailed(link, s);
+        } else if ((link.state == LinkState::kConnecting || link.state == LinkState::kBinding) &&
+                   now >= link.deadline) {
+          ConnectFailed(link, absl::DeadlineExceededError(link.state == LinkState::kConnecting
+                                                              ? "smpp: connect timed out"
+                                                              : "smpp: no bind_transceiver_resp"));
         }
-        absl::Status s = Connect();
-        if (!s.ok()) {
-          CloseSocket();
-          ++connect_attempt;
-          Count([](Stats& st) { ++st.connect_failures; });
-          const int64_t delay =
-              Backoff(options_.reconnect_base_ms, options_.reconnect_max_ms, connect_attempt);
-          Log(Severity::kWarn, "smpp: connect or bind failed",
-              {{"error", std::string(s.message())}, {"retry_ms", std::to_string(delay)}});
-          next_connect = SteadyClock::now() + milliseconds(delay);
-          continue;
-        }
-        connect_attempt = 0;
-        load_now = true;
+        any_bound = any_bound || link.state == LinkState::kBound;
       }
       // More records are read when woken, every poll interval, and whenever the queue runs
-      // low while the last read left some behind (a backlog drains at the link's pace).
-      const bool low = ready_.size() < 4 * static_cast<size_t>(options_.window);
-      if (load_now || now >= next_load || (low && more_pending_)) {
+      // low while the last read left some behind (a backlog drains at the links' pace).
+      const bool low = ready_.size() < 4 * static_cast<size_t>(options_.window) * links_.size();
+      if (any_bound && (load_now_ || now >= next_load || (low && more_pending_))) {
         LoadWork();
-        load_now = false;
+        load_now_ = false;
         next_load = SteadyClock::now() + milliseconds(options_.poll_interval_ms);
       }
-      absl::Status s = FillWindow();
-      if (s.ok()) s = MaybeEnquireLink();
-      if (s.ok()) s = CheckTimeouts();
-      if (s.ok()) {
-        const SteadyTime deadline = NextDeadline(next_load);
-        pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-        const auto wait = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
-        const int rc = poll(fds, 2, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000)));
-        if (rc < 0 && errno != EINTR) s = absl::UnavailableError("smpp: poll failed");
-        if (rc > 0 && (fds[1].revents & POLLIN) != 0) {
-          DrainWake();
-          load_now = jobs_.size() < static_cast<size_t>(options_.batch);
-        }
-        if (s.ok() && rc > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-          s = ReadAndDispatch();
-        }
+      FillWindows();
+      for (Link& link : links_) {
+        if (link.state != LinkState::kBound) continue;
+        absl::Status s = MaybeEnquireLink(link);
+        if (s.ok()) s = CheckTimeouts(link);
+        if (!s.ok()) LinkFailed(link, s);
       }
-      if (!s.ok()) {
-        Log(Severity::kWarn, "smpp: link lost", {{"error", std::string(s.message())}});
-        Disconnect();
-        // The first reconnect after a link that worked waits the base delay; failures to
-        // connect again double it (above).
-        next_connect = SteadyClock::now() + milliseconds(options_.reconnect_base_ms);
-      }
+      PollOnce(next_load);
     }
-    if (fd_ >= 0) Unbind();
+    Shutdown();
+  }
+
+  // Waits for the sockets, the wake-up or the next deadline, and handles what is ready.
+  void PollOnce(SteadyTime next_load) {
+    std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}};
+    std::vector<Link*> polled;
+    for (Link& link : links_) {
+      if (link.fd < 0) continue;
+      fds.push_back({link.fd,
+                     static_cast<short>(link.state == LinkState::kConnecting ? POLLOUT : POLLIN),
+                     0});
+      polled.push_back(&link);
+    }
+    const auto wait =
+        std::chrono::duration_cast<milliseconds>(NextDeadline(next_load) - SteadyClock::now());
+    const int rc =
+        poll(fds.data(), fds.size(), static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000)));
+    if (rc <= 0) return;  // a timeout, or EINTR: the loop looks again
+    if ((fds[0].revents & POLLIN) != 0) {
+      DrainWake();
+      load_now_ = load_now_ || jobs_.size() < static_cast<size_t>(options_.batch);
+    }
+    for (size_t i = 0; i < polled.size(); ++i) {
+      Link& link = *polled[i];
+      const short revents = fds[i + 1].revents;
+      if (revents == 0) continue;
+      absl::Status s =
+          link.state == LinkState::kConnecting ? FinishConnect(link) : ReadAndDispatch(link);
+      if (!s.ok()) LinkFailed(link, s);
+    }
   }
 
   void Observe() {
@@ -313,14 +348,6 @@ class SmppChannel::Session {
     if (observer) observer(st);
   }
 
-  void WaitWake(SteadyTime until) {
-    const auto wait = std::chrono::duration_cast<milliseconds>(until - SteadyClock::now());
-    pollfd fd = {wake_fd_, POLLIN, 0};
-    if (poll(&fd, 1, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000))) > 0) {
-      DrainWake();
-    }
-  }
-
   void DrainWake() {
     uint64_t v = 0;
     while (read(wake_fd_, &v, sizeof v) > 0) {
@@ -328,18 +355,33 @@ class SmppChannel::Session {
   }
 
   SteadyTime NextDeadline(SteadyTime next_load) const {
+    const SteadyTime now = SteadyClock::now();
     SteadyTime d = next_load;
-    if (!ready_.empty() && paused_until_ > SteadyClock::now()) d = std::min(d, paused_until_);
-    d = std::min(d, last_received_ + milliseconds(options_.enquire_link_ms));
-    for (const auto& [seq, f] : inflight_) {
-      d = std::min(d, f.sent + milliseconds(options_.response_timeout_ms));
+    for (const Link& link : links_) {
+      switch (link.state) {
+        case LinkState::kIdle:
+          d = std::min(d, link.next_connect);
+          break;
+        case LinkState::kConnecting:
+        case LinkState::kBinding:
+          d = std::min(d, link.deadline);
+          break;
+        case LinkState::kBound:
+          if (!ready_.empty() && link.paused_until > now) d = std::min(d, link.paused_until);
+          d = std::min(d, link.last_received + milliseconds(options_.enquire_link_ms));
+          for (const auto& [seq, f] : link.inflight) {
+            d = std::min(d, f.sent + milliseconds(options_.response_timeout_ms));
+          }
+          break;
+      }
     }
     return d;
   }
 
   // --- connection -------------------------------------------------------------------------
 
-  absl::Status Connect() {
+  // Resolves the SMSC and starts a non-blocking connect to its first address.
+  absl::Status StartConnect(Link& link) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -348,9 +390,27 @@ class SmppChannel::Session {
     if (getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
       return absl::UnavailableError(fmt::format("smpp: cannot resolve {}", options_.host));
     }
-    absl::Status result = absl::UnavailableError("smpp: connection refused");
+    link.addrs.clear();
+    link.addr_lens.clear();
+    // Tried from the back: keep the resolver's order.
     for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-      const int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+      sockaddr_storage ss{};
+      std::memcpy(&ss, a->ai_addr, std::min<size_t>(a->ai_addrlen, sizeof ss));
+      link.addrs.insert(link.addrs.begin(), ss);
+      link.addr_lens.insert(link.addr_lens.begin(), a->ai_addrlen);
+    }
+    freeaddrinfo(res);
+    return ConnectNext(link, absl::UnavailableError("smpp: connection refused"));
+  }
+
+  // Connects to the next address not tried yet; `last` is the error if none is left.
+  absl::Status ConnectNext(Link& link, absl::Status last) {
+    while (!link.addrs.empty()) {
+      const sockaddr_storage addr = link.addrs.back();
+      const socklen_t len = link.addr_lens.back();
+      link.addrs.pop_back();
+      link.addr_lens.pop_back();
+      const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       if (fd < 0) continue;
       timeval tv{};
       tv.tv_sec = options_.response_timeout_ms / 1000;
@@ -359,101 +419,156 @@ class SmppChannel::Session {
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       const int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-        fd_ = fd;
-        break;
+      link.fd = fd;
+      link.in.clear();
+      link.inflight.clear();
+      link.deadline = SteadyClock::now() + milliseconds(options_.response_timeout_ms);
+      if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0) return Connected(link);
+      if (errno == EINPROGRESS) {
+        link.state = LinkState::kConnecting;
+        return absl::OkStatus();
       }
-      result = absl::UnavailableError(fmt::format("smpp: connecting to {}:{}: {}", options_.host,
-                                                  options_.port, std::strerror(errno)));
+      last = ConnectError(errno);
       close(fd);
+      link.fd = -1;
     }
-    freeaddrinfo(res);
-    if (fd_ < 0) return result;
-    in_.clear();
-    inflight_.clear();
-    return Bind();
+    return last;
   }
 
-  absl::Status Bind() {
+  absl::Status ConnectError(int error) const {
+    return absl::UnavailableError(fmt::format("smpp: connecting to {}:{}: {}", options_.host,
+                                              options_.port, std::strerror(error)));
+  }
+
+  // The non-blocking connect finished (the socket is writable): on to the bind, or the next
+  // address.
+  absl::Status FinishConnect(Link& link) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (getsockopt(link.fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+    if (error == 0) return Connected(link);
+    close(link.fd);
+    link.fd = -1;
+    link.state = LinkState::kIdle;
+    return ConnectNext(link, ConnectError(error));
+  }
+
+  // Sends bind_transceiver; its answer comes through ReadAndDispatch (kBinding). The socket
+  // blocks from now on (writes wait at most response_timeout_ms, SO_SNDTIMEO).
+  absl::Status Connected(Link& link) {
+    const int flags = fcntl(link.fd, F_GETFL);
+    if (flags >= 0) fcntl(link.fd, F_SETFL, flags & ~O_NONBLOCK);
+    link.addrs.clear();
+    link.addr_lens.clear();
     bind_transceiver_t b;
     std::memset(&b, 0, sizeof b);
     b.command_id = BIND_TRANSCEIVER;
-    b.sequence_number = NextSeq();
+    b.sequence_number = NextSeq(link);
     CopyCString(b.system_id, options_.system_id);
     CopyCString(b.password, options_.password);
     CopyCString(b.system_type, options_.system_type);
     b.interface_version = SMPP_VERSION;
     ASSIGN_OR_RETURN(std::string pdu, Pack(BIND_TRANSCEIVER, b));
-    RETURN_IF_ERROR(Send(pdu));
-    // The answer comes first; anything else before it is a broken peer.
-    const SteadyTime until = SteadyClock::now() + milliseconds(options_.response_timeout_ms);
-    while (SteadyClock::now() < until && !stop_) {
-      ASSIGN_OR_RETURN(std::optional<std::string> next, NextPdu(until));
-      if (!next) continue;
-      const uint32_t id = ReadU32(*next, 4);
-      const uint32_t status = ReadU32(*next, 8);
-      if (id == GENERIC_NACK || id == BIND_TRANSCEIVER_RESP) {
-        if (status != ESME_ROK) {
-          return absl::PermissionDeniedError(
-              fmt::format("smpp: bind_transceiver refused: {}", CommandStatusName(status)));
-        }
-        {
-          absl::MutexLock lock(&mu_);
-          ++stats_.binds;
-          stats_.bound = true;
-        }
-        last_received_ = SteadyClock::now();
-        enquire_seq_ = 0;
-        Log(Severity::kInfo, "smpp: bound",
-            {{"server.address", options_.host}, {"server.port", std::to_string(options_.port)}});
-        return absl::OkStatus();
-      }
+    link.state = LinkState::kBinding;
+    link.deadline = SteadyClock::now() + milliseconds(options_.response_timeout_ms);
+    return Send(link, pdu);
+  }
+
+  // The answer to bind_transceiver; anything else before it is ignored.
+  absl::Status OnBindAnswer(Link& link, uint32_t id, uint32_t status) {
+    if (id != GENERIC_NACK && id != BIND_TRANSCEIVER_RESP) return absl::OkStatus();
+    if (status != ESME_ROK) {
+      return absl::PermissionDeniedError(
+          fmt::format("smpp: bind_transceiver refused: {}", CommandStatusName(status)));
     }
-    return absl::DeadlineExceededError("smpp: no bind_transceiver_resp");
+    link.state = LinkState::kBound;
+    link.connect_attempt = 0;
+    link.last_received = SteadyClock::now();
+    link.enquire_seq = 0;
+    link.throttle_streak = 0;
+    load_now_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.binds;
+      ++stats_.bound_links;
+      stats_.bound = true;
+    }
+    Log(Severity::kInfo, "smpp: bound",
+        {{"server.address", options_.host},
+         {"server.port", std::to_string(options_.port)},
+         {"smpp.link", std::to_string(link.index)}});
+    return absl::OkStatus();
+  }
+
+  // A link failed: a bound one is lost (reconnect after the base delay), one connecting or
+  // binding failed to come up (back-off doubling per attempt).
+  void LinkFailed(Link& link, const absl::Status& s) {
+    if (link.state != LinkState::kBound) {
+      ConnectFailed(link, s);
+      return;
+    }
+    Log(Severity::kWarn, "smpp: link lost",
+        {{"error", std::string(s.message())}, {"smpp.link", std::to_string(link.index)}});
+    Disconnect(link);
+    // The first reconnect after a link that worked waits the base delay; failures to connect
+    // again double it (ConnectFailed).
+    link.next_connect = SteadyClock::now() + milliseconds(options_.reconnect_base_ms);
+  }
+
+  void ConnectFailed(Link& link, const absl::Status& s) {
+    CloseSocket(link);
+    link.addrs.clear();
+    link.addr_lens.clear();
+    ++link.connect_attempt;
+    Count([](Stats& st) { ++st.connect_failures; });
+    const int64_t delay =
+        Backoff(options_.reconnect_base_ms, options_.reconnect_max_ms, link.connect_attempt);
+    Log(Severity::kWarn, "smpp: connect or bind failed",
+        {{"error", std::string(s.message())},
+         {"retry_ms", std::to_string(delay)},
+         {"smpp.link", std::to_string(link.index)}});
+    link.next_connect = SteadyClock::now() + milliseconds(delay);
   }
 
   // Reads until one whole PDU is buffered or `until`; nullopt on a timeout slice.
-  absl::StatusOr<std::optional<std::string>> NextPdu(SteadyTime until) {
+  absl::StatusOr<std::optional<std::string>> NextPdu(Link& link, SteadyTime until) {
     for (;;) {
-      if (in_.size() >= 4) {
-        const uint32_t len = ReadU32(in_, 0);
+      if (link.in.size() >= 4) {
+        const uint32_t len = ReadU32(link.in, 0);
         if (len < kHeaderBytes || len > kMaxPduBytes) {
           return absl::DataLossError(fmt::format("smpp: bad command_length {}", len));
         }
-        if (in_.size() >= len) {
-          std::string pdu = in_.substr(0, len);
-          in_.erase(0, len);
+        if (link.in.size() >= len) {
+          std::string pdu = link.in.substr(0, len);
+          link.in.erase(0, len);
           return std::optional<std::string>(std::move(pdu));
         }
       }
       const auto wait = std::chrono::duration_cast<milliseconds>(until - SteadyClock::now());
       if (wait.count() <= 0) return std::optional<std::string>();
-      pollfd p = {fd_, POLLIN, 0};
+      pollfd p = {link.fd, POLLIN, 0};
       const int rc = poll(&p, 1, static_cast<int>(std::min<int64_t>(wait.count(), 1000)));
       if (rc < 0 && errno != EINTR) return absl::UnavailableError("smpp: poll failed");
-      if (rc <= 0) {
-        if (stop_) return std::optional<std::string>();
-        continue;
-      }
-      RETURN_IF_ERROR(ReadSome());
+      if (rc <= 0) continue;
+      RETURN_IF_ERROR(ReadSome(link));
     }
   }
 
-  absl::Status ReadSome() {
+  absl::Status ReadSome(Link& link) {
     char buf[16384];
-    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    const ssize_t n = recv(link.fd, buf, sizeof buf, 0);
     if (n == 0) return absl::UnavailableError("smpp: the SMSC closed the connection");
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) return absl::OkStatus();
       return absl::UnavailableError(fmt::format("smpp: recv: {}", std::strerror(errno)));
     }
-    in_.append(buf, static_cast<size_t>(n));
+    link.in.append(buf, static_cast<size_t>(n));
     return absl::OkStatus();
   }
 
-  absl::Status Send(std::string_view bytes) {
+  absl::Status Send(Link& link, std::string_view bytes) {
     while (!bytes.empty()) {
-      const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      const ssize_t n = send(link.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         return absl::UnavailableError(fmt::format("smpp: send: {}", std::strerror(errno)));
@@ -463,51 +578,63 @@ class SmppChannel::Session {
     return absl::OkStatus();
   }
 
-  void CloseSocket() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    in_.clear();
-    absl::MutexLock lock(&mu_);
-    stats_.bound = false;
+  void CloseSocket(Link& link) {
+    if (link.fd >= 0) close(link.fd);
+    link.fd = -1;
+    link.in.clear();
+    if (link.state == LinkState::kBound) {
+      absl::MutexLock lock(&mu_);
+      --stats_.bound_links;
+      stats_.bound = stats_.bound_links > 0;
+    }
+    link.state = LinkState::kIdle;
   }
 
-  // Drops the link: segments in flight go back to the front of the queue (in order), to be
-  // submitted again after the reconnect.
-  void Disconnect() {
+  // Drops a bound link: its segments in flight go back to the front of the shared queue (in
+  // order), to be submitted again on any bound link.
+  void Disconnect(Link& link) {
     FlushAccepted();
     std::vector<Ready> back;
-    for (const auto& [seq, f] : inflight_) {
+    for (const auto& [seq, f] : link.inflight) {
       if (f.message_id != 0) back.push_back({f.message_id, f.segment});
     }
     std::sort(back.begin(), back.end(), [](const Ready& a, const Ready& b) {
       return a.message_id != b.message_id ? a.message_id < b.message_id : a.segment < b.segment;
     });
     ready_.insert(ready_.begin(), back.begin(), back.end());
-    inflight_.clear();
-    if (fd_ >= 0) Count([](Stats& st) { ++st.disconnects; });
-    CloseSocket();
+    link.inflight.clear();
+    if (link.fd >= 0) Count([](Stats& st) { ++st.disconnects; });
+    CloseSocket(link);
   }
 
-  void Unbind() {
-    const uint32_t seq = NextSeq();
-    if (Send(HeaderPdu(UNBIND, 0, seq)).ok()) {
-      // Answers to submits still in flight are recorded on the way to unbind_resp.
-      const SteadyTime until = SteadyClock::now() + milliseconds(kUnbindWaitMs);
+  // At Stop: unbind every bound link at once, then wait up to kUnbindWaitMs in all for the
+  // answers (answers to submits still in flight are recorded on the way).
+  void Shutdown() {
+    std::vector<Link*> unbinding;
+    for (Link& link : links_) {
+      if (link.state == LinkState::kBound && Send(link, HeaderPdu(UNBIND, 0, NextSeq(link))).ok()) {
+        unbinding.push_back(&link);
+      }
+    }
+    const SteadyTime until = SteadyClock::now() + milliseconds(kUnbindWaitMs);
+    for (Link* link : unbinding) {
       while (SteadyClock::now() < until) {
-        absl::StatusOr<std::optional<std::string>> next = NextPdu(until);
+        absl::StatusOr<std::optional<std::string>> next = NextPdu(*link, until);
         if (!next.ok() || !next->has_value()) break;
         if (ReadU32(**next, 4) == UNBIND_RESP) break;
-        if (!Dispatch(**next).ok()) break;
+        if (!Dispatch(*link, **next).ok()) break;
       }
     }
     FlushAccepted();
-    inflight_.clear();
-    CloseSocket();
+    for (Link& link : links_) {
+      link.inflight.clear();
+      CloseSocket(link);
+    }
   }
 
-  uint32_t NextSeq() {
-    if (++seq_ > kMaxSequence) seq_ = 1;
-    return seq_;
+  static uint32_t NextSeq(Link& link) {
+    if (++link.seq > kMaxSequence) link.seq = 1;
+    return link.seq;
   }
 
   // --- work ---------------------------------------------------------------------------------
@@ -546,7 +673,17 @@ class SmppChannel::Session {
       job.dest = NationalNumber((*c)->phone);
       // The concatenation reference is the message id's low byte: a segment submitted again
       // carries the same header as before.
-      job.parts = Ucs2Segments(r.body, static_cast<uint8_t>(r.message_id & 0xFF));
+      const uint8_t ref = static_cast<uint8_t>(r.message_id & 0xFF);
+      SmsEncoding enc = EncodeSms(r.body, ref, options_.gsm7);
+      if (!r.accepted.empty() && static_cast<size_t>(r.segments) != enc.parts.size()) {
+        // Parts were accepted in the other encoding (a record from before GSM-7 or before a
+        // change of smpp.gsm7): keep to it so that the remaining parts fit the accepted ones.
+        SmsEncoding other = EncodeSms(
+            r.body, ref, options_.gsm7 == Gsm7Mode::kAuto ? Gsm7Mode::kNever : Gsm7Mode::kAuto);
+        if (static_cast<size_t>(r.segments) == other.parts.size()) enc = std::move(other);
+      }
+      job.data_coding = enc.data_coding;
+      job.parts = std::move(enc.parts);
       if (job.parts.empty()) {
         FailMessage(r.message_id, "text too long (more than 255 segments)");
         continue;
@@ -613,10 +750,43 @@ class SmppChannel::Session {
     accepts_.clear();
   }
 
-  absl::Status FillWindow() {
-    if (paused_until_ > SteadyClock::now()) return absl::OkStatus();
-    std::string out;  // the PDUs of this pass, written at once
-    while (!ready_.empty() && inflight_.size() < static_cast<size_t>(options_.window)) {
+  // Hands the queued segments to the bound links with room in their window, one at a time in
+  // turn (starting one link further each pass), so that traffic spreads over every live bind;
+  // each link's PDUs of this pass are written at once.
+  void FillWindows() {
+    const SteadyTime now = SteadyClock::now();
+    std::vector<std::string> out(links_.size());
+    const size_t n = links_.size();
+    const size_t first = next_link_++ % n;
+    bool progress = true;
+    while (!ready_.empty() && progress) {
+      progress = false;
+      for (size_t k = 0; k < n && !ready_.empty(); ++k) {
+        Link& link = links_[(first + k) % n];
+        if (link.state != LinkState::kBound || link.paused_until > now ||
+            link.inflight.size() >= static_cast<size_t>(options_.window)) {
+          continue;
+        }
+        absl::StatusOr<std::string> pdu = NextSubmit(link);
+        if (!pdu.ok()) {
+          LinkFailed(link, pdu.status());
+          continue;
+        }
+        out[link.index] += *pdu;
+        progress = true;
+      }
+    }
+    for (Link& link : links_) {
+      if (out[link.index].empty() || link.state != LinkState::kBound) continue;
+      absl::Status s = Send(link, out[link.index]);
+      if (!s.ok()) LinkFailed(link, s);
+    }
+  }
+
+  // The submit_sm of the next queued segment not accepted yet, in flight on `link`; "" when the
+  // queue held only segments accepted meanwhile.
+  absl::StatusOr<std::string> NextSubmit(Link& link) {
+    while (!ready_.empty()) {
       const Ready r = ready_.front();
       ready_.pop_front();
       auto it = jobs_.find(r.message_id);
@@ -626,7 +796,7 @@ class SmppChannel::Session {
       submit_sm_t s;
       std::memset(&s, 0, sizeof s);
       s.command_id = SUBMIT_SM;
-      s.sequence_number = NextSeq();
+      s.sequence_number = NextSeq(link);
       s.source_addr_ton = options_.source_addr_ton;
       s.source_addr_npi = options_.source_addr_npi;
       CopyCString(s.source_addr, options_.source_addr);
@@ -635,31 +805,36 @@ class SmppChannel::Session {
       CopyCString(s.destination_addr, job.dest);
       s.esm_class = job.parts.size() > 1 ? kEsmClassUdhi : 0;
       s.registered_delivery = options_.registered_delivery ? SMPP34_DELIVERY_RECEIPT_ON : 0;
-      s.data_coding = kDataCodingUcs2;
+      s.data_coding = job.data_coding;
       s.sm_length = static_cast<uint8_t>(part.size());
       std::memcpy(s.short_message, part.data(), part.size());
-      ASSIGN_OR_RETURN(std::string pdu, Pack(SUBMIT_SM, s));
-      inflight_[s.sequence_number] = {r.message_id, r.segment, SteadyClock::now()};
+      absl::StatusOr<std::string> pdu = Pack(SUBMIT_SM, s);
+      if (!pdu.ok()) {
+        ready_.push_front(r);
+        return pdu.status();
+      }
+      link.inflight[s.sequence_number] = {r.message_id, r.segment, SteadyClock::now()};
       Count([](Stats& st) { ++st.submits; });
-      out += pdu;
+      return pdu;
     }
-    return out.empty() ? absl::OkStatus() : Send(out);
+    return std::string();
   }
 
-  absl::Status MaybeEnquireLink() {
+  absl::Status MaybeEnquireLink(Link& link) {
     const SteadyTime now = SteadyClock::now();
-    if (enquire_seq_ != 0 || now - last_received_ < milliseconds(options_.enquire_link_ms)) {
+    if (link.enquire_seq != 0 ||
+        now - link.last_received < milliseconds(options_.enquire_link_ms)) {
       return absl::OkStatus();
     }
-    enquire_seq_ = NextSeq();
-    inflight_[enquire_seq_] = {0, 0, now};
+    link.enquire_seq = NextSeq(link);
+    link.inflight[link.enquire_seq] = {0, 0, now};
     Count([](Stats& st) { ++st.enquire_links_sent; });
-    return Send(HeaderPdu(ENQUIRE_LINK, 0, enquire_seq_));
+    return Send(link, HeaderPdu(ENQUIRE_LINK, 0, link.enquire_seq));
   }
 
-  absl::Status CheckTimeouts() {
+  absl::Status CheckTimeouts(const Link& link) const {
     const SteadyTime now = SteadyClock::now();
-    for (const auto& [seq, f] : inflight_) {
+    for (const auto& [seq, f] : link.inflight) {
       if (now - f.sent >= milliseconds(options_.response_timeout_ms)) {
         return absl::DeadlineExceededError(fmt::format("smpp: no answer to request {} within {} ms",
                                                        seq, options_.response_timeout_ms));
@@ -668,61 +843,62 @@ class SmppChannel::Session {
     return absl::OkStatus();
   }
 
-  absl::Status ReadAndDispatch() {
-    absl::Status s = ReadSome();
+  absl::Status ReadAndDispatch(Link& link) {
+    absl::Status s = ReadSome(link);
     while (s.ok()) {
-      absl::StatusOr<std::optional<std::string>> pdu = NextPdu(SteadyClock::now());
+      absl::StatusOr<std::optional<std::string>> pdu = NextPdu(link, SteadyClock::now());
       if (!pdu.ok()) {
         s = pdu.status();
       } else if (!pdu->has_value()) {
         break;
       } else {
-        s = Dispatch(**pdu);
+        s = Dispatch(link, **pdu);
       }
     }
     FlushAccepted();  // the answers of this pass in one transaction
     return s;
   }
 
-  absl::Status Dispatch(const std::string& pdu) {
-    last_received_ = SteadyClock::now();
+  absl::Status Dispatch(Link& link, const std::string& pdu) {
+    link.last_received = SteadyClock::now();
     const uint32_t id = ReadU32(pdu, 4);
     const uint32_t status = ReadU32(pdu, 8);
     const uint32_t seq = ReadU32(pdu, 12);
+    if (link.state == LinkState::kBinding) return OnBindAnswer(link, id, status);
     switch (id) {
       case SUBMIT_SM_RESP:
-        return OnSubmitResp(pdu, status, seq);
+        return OnSubmitResp(link, pdu, status, seq);
       case GENERIC_NACK:
-        if (inflight_.count(seq) != 0 && inflight_[seq].message_id != 0) {
-          return OnSubmitResp("", status == ESME_ROK ? ESME_RUNKNOWNERR : status, seq);
+        if (link.inflight.count(seq) != 0 && link.inflight[seq].message_id != 0) {
+          return OnSubmitResp(link, "", status == ESME_ROK ? ESME_RUNKNOWNERR : status, seq);
         }
-        inflight_.erase(seq);
-        if (seq == enquire_seq_) enquire_seq_ = 0;
+        link.inflight.erase(seq);
+        if (seq == link.enquire_seq) link.enquire_seq = 0;
         return absl::OkStatus();
       case ENQUIRE_LINK_RESP:
-        inflight_.erase(seq);
-        if (seq == enquire_seq_) enquire_seq_ = 0;
+        link.inflight.erase(seq);
+        if (seq == link.enquire_seq) link.enquire_seq = 0;
         return absl::OkStatus();
       case ENQUIRE_LINK:
         Count([](Stats& st) { ++st.enquire_links_answered; });
-        return Send(HeaderPdu(ENQUIRE_LINK_RESP, ESME_ROK, seq));
+        return Send(link, HeaderPdu(ENQUIRE_LINK_RESP, ESME_ROK, seq));
       case UNBIND:
-        (void)Send(HeaderPdu(UNBIND_RESP, ESME_ROK, seq));
+        (void)Send(link, HeaderPdu(UNBIND_RESP, ESME_ROK, seq));
         return absl::UnavailableError("smpp: the SMSC unbound");
       case DELIVER_SM:
-        return OnDeliver(pdu, seq);
+        return OnDeliver(link, pdu, seq);
       case DATA_SM:
       default:
         if ((id & 0x80000000U) != 0) return absl::OkStatus();  // an unexpected response
-        return Send(HeaderPdu(GENERIC_NACK, ESME_RINVCMDID, seq));
+        return Send(link, HeaderPdu(GENERIC_NACK, ESME_RINVCMDID, seq));
     }
   }
 
-  absl::Status OnSubmitResp(const std::string& pdu, uint32_t status, uint32_t seq) {
-    auto it = inflight_.find(seq);
-    if (it == inflight_.end()) return absl::OkStatus();  // answered after a timeout: ignored
+  absl::Status OnSubmitResp(Link& link, const std::string& pdu, uint32_t status, uint32_t seq) {
+    auto it = link.inflight.find(seq);
+    if (it == link.inflight.end()) return absl::OkStatus();  // answered after a timeout: ignored
     const InFlight f = it->second;
-    inflight_.erase(it);
+    link.inflight.erase(it);
     auto job = jobs_.find(f.message_id);
     if (job == jobs_.end()) return absl::OkStatus();
     if (status == ESME_ROK) {
@@ -735,7 +911,7 @@ class SmppChannel::Session {
         smsc_id = CString(r.message_id, sizeof r.message_id);
       }
       if (smsc_id.empty()) smsc_id = fmt::format("unknown:{}:{}", f.message_id, f.segment + 1);
-      throttle_streak_ = 0;
+      link.throttle_streak = 0;
       // Recorded with the other answers of this pass in one transaction (FlushAccepted).
       accepts_.push_back(
           {f.message_id, f.segment + 1, static_cast<int32_t>(job->second.parts.size()), smsc_id});
@@ -748,11 +924,12 @@ class SmppChannel::Session {
       return absl::OkStatus();
     }
     if (IsThrottle(status)) {
-      // The SMSC asks for less: pause every submit, then resubmit this segment first.
-      ++throttle_streak_;
+      // The SMSC asks this bind for less: pause its submits; the segment goes back to the front
+      // of the queue, for the first link with room (this one after the pause).
+      ++link.throttle_streak;
       const int64_t delay =
-          Backoff(options_.throttle_base_ms, options_.throttle_max_ms, throttle_streak_);
-      paused_until_ = SteadyClock::now() + milliseconds(delay);
+          Backoff(options_.throttle_base_ms, options_.throttle_max_ms, link.throttle_streak);
+      link.paused_until = SteadyClock::now() + milliseconds(delay);
       ready_.push_front({f.message_id, f.segment});
       Count([](Stats& st) { ++st.throttled; });
       return absl::OkStatus();
@@ -761,12 +938,12 @@ class SmppChannel::Session {
     return absl::OkStatus();
   }
 
-  absl::Status OnDeliver(const std::string& pdu, uint32_t seq) {
+  absl::Status OnDeliver(Link& link, const std::string& pdu, uint32_t seq) {
     absl::StatusOr<InboundDeliver> d = DecodeDeliverSm(pdu);
     if (!d.ok()) {
       Log(Severity::kWarn, "smpp: malformed deliver_sm",
           {{"error", std::string(d.status().message())}});
-      return Send(HeaderPdu(DELIVER_SM_RESP, ESME_RSYSERR, seq));
+      return Send(link, HeaderPdu(DELIVER_SM_RESP, ESME_RSYSERR, seq));
     }
     absl::Status stored;
     if (d->receipt) {
@@ -779,14 +956,14 @@ class SmppChannel::Session {
     if (!stored.ok()) {
       Log(Severity::kError, "smpp: storing a deliver_sm failed",
           {{"error", std::string(stored.message())}});
-      return Send(HeaderPdu(DELIVER_SM_RESP, kEsmeRxTAppn, seq));
+      return Send(link, HeaderPdu(DELIVER_SM_RESP, kEsmeRxTAppn, seq));
     }
     deliver_sm_resp_t resp;
     std::memset(&resp, 0, sizeof resp);
     resp.command_id = DELIVER_SM_RESP;
     resp.sequence_number = seq;
     ASSIGN_OR_RETURN(std::string out, Pack(DELIVER_SM_RESP, resp));
-    return Send(out);
+    return Send(link, out);
   }
 
   absl::Status OnReceipt(const ReceiptText& r) {
@@ -853,20 +1030,15 @@ class SmppChannel::Session {
   Stats stats_ ABSL_GUARDED_BY(mu_);
   SmppChannel::Observer observer_ ABSL_GUARDED_BY(mu_);
 
-  // Owned by the session thread.
-  int fd_ = -1;
-  std::string in_;
-  uint32_t seq_ = 0;
-  uint32_t enquire_seq_ = 0;
-  SteadyTime last_received_ = SteadyClock::now();
-  SteadyTime paused_until_ = SteadyClock::now();
-  int32_t throttle_streak_ = 0;
-  bool more_pending_ = false;
-  SteadyTime next_observe_ =
-      SteadyClock::now();  // the last read of pending records stopped at its limit
+  // Owned by the session thread. The links share one queue of segments (ready_) and the
+  // messages in memory (jobs_); each keeps its own window (Link::inflight).
+  std::vector<Link> links_;
+  size_t next_link_ = 0;       // FillWindows starts with this link (round robin)
+  bool load_now_ = true;       // read pending records at the next pass
+  bool more_pending_ = false;  // the last read of pending records stopped at its limit
+  SteadyTime next_observe_ = SteadyClock::now();
   std::map<int64_t, Job> jobs_;
   std::deque<Ready> ready_;
-  std::map<uint32_t, InFlight> inflight_;
   std::vector<SmppRepository::Accepted> accepts_;  // not yet committed (FlushAccepted)
 };
 

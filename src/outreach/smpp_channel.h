@@ -1,24 +1,28 @@
 // The SMPP 3.4 channel: SMS through an operator's or the bank's SMSC (docs/outreach-smpp.md).
 //
 // SmppChannel::Deliver only enqueues: it writes a durable outbound record keyed by the message
-// id (idempotent) and wakes the session thread, which owns one TCP connection to the SMSC:
-// bind_transceiver with system_id/password/system_type, then submit_sm of each message's
-// UCS-2 segments (smpp_codec.h) with up to `window` requests outstanding. Each submit_sm_resp
+// id (idempotent) and wakes the session thread, which owns `connections` TCP connections to the
+// SMSC (links), each bound on its own: bind_transceiver with system_id/password/system_type,
+// then submit_sm of each message's segments (smpp_codec.h EncodeSms: GSM-7 when every
+// character fits the GSM 03.38 alphabet and `gsm7` is auto, else UCS-2), spread over the bound
+// links with up to `window` requests outstanding on each. Each submit_sm_resp
 // with a message id records the segment as accepted (never submitted again); a message whose
 // every segment is accepted is "submitted". ESME_RTHROTTLED and ESME_RMSGQFUL pause submitting
-// (exponential back-off) and resubmit the same segment; any other error status fails the
-// message with it (a failed receipt with the status name). enquire_link keeps an idle link
-// alive and detects a dead one; the SMSC's enquire_link and unbind are answered. A lost
-// connection or an unanswered request reconnects with exponential back-off and resubmits only
-// the segments that were not accepted. Stop unbinds.
+// on that link (exponential back-off) and resubmit the same segment; any other error status
+// fails the message with it (a failed receipt with the status name). enquire_link keeps an
+// idle link alive and detects a dead one; the SMSC's enquire_link and unbind are answered. A
+// lost connection or an unanswered request reconnects that link with exponential back-off
+// while the others go on, and resubmits only the segments that were not accepted, on any bound
+// link. Stop unbinds every link.
 //
-// deliver_sm: a delivery receipt (esm_class bit 2; id/stat from the receipted_message_id and
-// message_state TLVs or the "id:... stat:..." text) records the segment's receipt; when every
-// segment of a message has one, the message's receipt (outreach_receipts, as the webhook
-// channel's receipts) is delivered or failed with the reason. A mobile-originated "T", "TD",
-// "R", "N" or "退订" opts every customer with that mobile number out of marketing SMS (opt-out
-// source sms_reply, audited as contact.opt_out, as /v1/webhooks/replies does). deliver_sm is
-// answered after it was stored; a storage failure answers ESME_RX_T_APPN so the SMSC retries.
+// deliver_sm (on any link: receipts are matched by the SMSC's message id, whichever link
+// submitted the segment): a delivery receipt (esm_class bit 2; id/stat from the
+// receipted_message_id and message_state TLVs or the "id:... stat:..." text) records the segment's
+// receipt; when every segment of a message has one, the message's receipt (outreach_receipts, as
+// the webhook channel's receipts) is delivered or failed with the reason. A mobile-originated "T",
+// "TD", "R", "N" or "退订" opts every customer with that mobile number out of marketing SMS
+// (opt-out source sms_reply, audited as contact.opt_out, as /v1/webhooks/replies does). deliver_sm
+// is answered after it was stored; a storage failure answers ESME_RX_T_APPN so the SMSC retries.
 //
 // At start, Adopt enqueues sent SMS that a crash left without any outbound record.
 //
@@ -38,6 +42,7 @@
 #include "auth/audit.h"
 #include "common/clock.h"
 #include "outreach/channel.h"
+#include "outreach/smpp_codec.h"
 #include "store/outreach_repository.h"
 #include "store/repository.h"
 #include "store/smpp_repository.h"
@@ -55,8 +60,10 @@ struct SmppOptions {
   uint8_t source_addr_ton = 0;
   uint8_t source_addr_npi = 0;
   uint8_t dest_addr_ton = 0;
-  uint8_t dest_addr_npi = 1;  // E.164
-  int32_t window = 16;        // submit_sm outstanding at once
+  uint8_t dest_addr_npi = 1;        // E.164
+  int32_t window = 16;              // submit_sm outstanding at once, per connection
+  int32_t connections = 1;          // binds to the SMSC at once (1..16), each with its own window
+  Gsm7Mode gsm7 = Gsm7Mode::kAuto;  // GSM-7 for texts in the GSM 03.38 alphabet, or never
   bool registered_delivery = true;
   int64_t enquire_link_ms = 30'000;      // idle time before an enquire_link
   int64_t response_timeout_ms = 10'000;  // a request unanswered this long drops the link
@@ -86,7 +93,8 @@ class SmppChannel final : public Channel {
     int64_t receipts = 0;                // delivery receipts received
     int64_t replies = 0;                 // mobile-originated messages received
     int64_t opt_outs = 0;                // customers opted out by a reply
-    bool bound = false;
+    int32_t bound_links = 0;             // links bound now
+    bool bound = false;                  // bound_links > 0
   };
 
   // None of the pointers is owned; `options` must be valid (ValidateSmppOptions). `receipts`

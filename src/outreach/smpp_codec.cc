@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "common/strings.h"
 
@@ -30,6 +33,111 @@ void AppendUtf8(std::string& out, char32_t c) {
 
 bool IsHighSurrogate(char16_t u) { return u >= 0xD800 && u <= 0xDBFF; }
 bool IsLowSurrogate(char16_t u) { return u >= 0xDC00 && u <= 0xDFFF; }
+
+// GSM 03.38 (3GPP TS 23.038 6.2.1) default alphabet: the character of each septet. 0x1B is the
+// escape to the extension table, never a character of its own.
+constexpr char32_t kGsm7Basic[128] = {
+    U'@', U'£', U'$',  U'¥',     U'è', U'é',  U'ù', U'ì',   // 0x00
+    U'ò', U'Ç', U'\n', U'Ø',     U'ø', U'\r', U'Å', U'å',   // 0x08
+    U'Δ', U'_', U'Φ',  U'Γ',     U'Λ', U'Ω',  U'Π', U'Ψ',   // 0x10
+    U'Σ', U'Θ', U'Ξ',  0x110000, U'Æ', U'æ',  U'ß', U'É',   // 0x18
+    U' ', U'!', U'"',  U'#',     U'¤', U'%',  U'&', U'\'',  // 0x20
+    U'(', U')', U'*',  U'+',     U',', U'-',  U'.', U'/',   // 0x28
+    U'0', U'1', U'2',  U'3',     U'4', U'5',  U'6', U'7',   // 0x30
+    U'8', U'9', U':',  U';',     U'<', U'=',  U'>', U'?',   // 0x38
+    U'¡', U'A', U'B',  U'C',     U'D', U'E',  U'F', U'G',   // 0x40
+    U'H', U'I', U'J',  U'K',     U'L', U'M',  U'N', U'O',   // 0x48
+    U'P', U'Q', U'R',  U'S',     U'T', U'U',  U'V', U'W',   // 0x50
+    U'X', U'Y', U'Z',  U'Ä',     U'Ö', U'Ñ',  U'Ü', U'§',   // 0x58
+    U'¿', U'a', U'b',  U'c',     U'd', U'e',  U'f', U'g',   // 0x60
+    U'h', U'i', U'j',  U'k',     U'l', U'm',  U'n', U'o',   // 0x68
+    U'p', U'q', U'r',  U's',     U't', U'u',  U'v', U'w',   // 0x70
+    U'x', U'y', U'z',  U'ä',     U'ö', U'ñ',  U'ü', U'à',   // 0x78
+};
+// The extension table (6.2.1.1): the code after 0x1B and its character.
+constexpr std::pair<char, char32_t> kGsm7Extension[] = {
+    {0x0A, U'\f'}, {0x14, U'^'}, {0x28, U'{'}, {0x29, U'}'}, {0x2F, U'\\'},
+    {0x3C, U'['},  {0x3D, U'~'}, {0x3E, U']'}, {0x40, U'|'}, {0x65, U'€'},
+};
+
+// Code points of a UTF-8 text; nullopt if it is not valid UTF-8.
+std::optional<std::u32string> CodePoints(std::string_view utf8) {
+  const std::u16string units = Utf8ToUtf16(utf8);
+  std::u32string out;
+  out.reserve(units.size());
+  for (size_t k = 0; k < units.size(); ++k) {
+    const char16_t u = units[k];
+    if (u == 0xFFFD) return std::nullopt;  // malformed (or a real U+FFFD, not GSM either)
+    if (IsHighSurrogate(u) && k + 1 < units.size()) {
+      out += 0x10000 + ((static_cast<char32_t>(u) - 0xD800) << 10) + (units[k + 1] - 0xDC00);
+      ++k;
+    } else {
+      out += u;
+    }
+  }
+  return out;
+}
+
+// Splits `n` units into the [from, to) ranges of the segments: one range up to `single`, else
+// parts of up to `part` that end only where `can_end(to)` allows (a part that cannot end at
+// its limit ends one unit earlier: escape and surrogate pairs are two units).
+template <typename CanEnd>
+std::vector<std::pair<size_t, size_t>> SplitUnits(size_t n, size_t single, size_t part,
+                                                  CanEnd can_end) {
+  if (n <= single) return {{0, n}};
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t from = 0; from < n;) {
+    size_t to = std::min(n, from + part);
+    if (to < n && !can_end(to)) --to;
+    out.emplace_back(from, to);
+    from = to;
+  }
+  return out;
+}
+
+// The segments of `payload` split at `ranges` (in octets: `width` octets per unit), each behind
+// the concatenation header when there is more than one; empty for more than 255.
+std::vector<std::string> Frame(std::string_view payload,
+                               const std::vector<std::pair<size_t, size_t>>& ranges, size_t width,
+                               uint8_t ref) {
+  if (ranges.size() > kMaxParts) return {};
+  std::vector<std::string> out;
+  for (size_t p = 0; p < ranges.size(); ++p) {
+    std::string seg;
+    if (ranges.size() > 1) {
+      seg = {0x05,
+             0x00,
+             0x03,
+             static_cast<char>(ref),
+             static_cast<char>(ranges.size()),
+             static_cast<char>(p + 1)};
+    }
+    seg += payload.substr(width * ranges[p].first, width * (ranges[p].second - ranges[p].first));
+    out.push_back(std::move(seg));
+  }
+  return out;
+}
+
+std::string Ucs2Octets(const std::u16string& units) {
+  std::string out;
+  out.reserve(2 * units.size());
+  for (char16_t u : units) {
+    out += static_cast<char>(u >> 8);
+    out += static_cast<char>(u & 0xFF);
+  }
+  return out;
+}
+
+std::vector<std::pair<size_t, size_t>> Ucs2Ranges(const std::u16string& units) {
+  return SplitUnits(units.size(), kUcs2Single, kUcs2Part,
+                    [&](size_t to) { return !IsHighSurrogate(units[to - 1]); });
+}
+
+std::vector<std::pair<size_t, size_t>> Gsm7Ranges(std::string_view septets) {
+  // An extension code is never 0x1B, so a part ending in 0x1B would split an escape pair.
+  return SplitUnits(septets.size(), kGsm7Single, kGsm7Part,
+                    [&](size_t to) { return septets[to - 1] != kGsm7Escape; });
+}
 
 // The value of `key` (e.g. "stat:") in a receipt text: up to the next space.
 std::string Field(std::string_view text, std::string_view key) {
@@ -117,37 +225,77 @@ std::string Utf16BeToUtf8(std::string_view octets) {
 
 std::vector<std::string> Ucs2Segments(std::string_view utf8, uint8_t ref) {
   const std::u16string units = Utf8ToUtf16(utf8);
-  auto octets = [&](size_t from, size_t to) {
-    std::string out;
-    out.reserve(2 * (to - from));
-    for (size_t k = from; k < to; ++k) {
-      out += static_cast<char>(units[k] >> 8);
-      out += static_cast<char>(units[k] & 0xFF);
+  return Frame(Ucs2Octets(units), Ucs2Ranges(units), 2, ref);
+}
+
+std::optional<std::string> Utf8ToGsm7(std::string_view utf8) {
+  const std::optional<std::u32string> text = CodePoints(utf8);
+  if (!text) return std::nullopt;
+  std::string out;
+  out.reserve(text->size());
+  for (char32_t c : *text) {
+    const char32_t* basic = std::find(std::begin(kGsm7Basic), std::end(kGsm7Basic), c);
+    if (basic != std::end(kGsm7Basic)) {
+      out += static_cast<char>(basic - std::begin(kGsm7Basic));
+      continue;
     }
-    return out;
-  };
-  if (units.size() <= kUcs2Single) return {octets(0, units.size())};
-  std::vector<std::pair<size_t, size_t>> parts;
-  for (size_t from = 0; from < units.size();) {
-    size_t to = std::min(units.size(), from + kUcs2Part);
-    // A surrogate pair stays in one part.
-    if (to < units.size() && IsHighSurrogate(units[to - 1])) --to;
-    parts.emplace_back(from, to);
-    from = to;
-  }
-  if (parts.size() > kMaxParts) return {};
-  std::vector<std::string> out;
-  for (size_t p = 0; p < parts.size(); ++p) {
-    std::string seg = {0x05,
-                       0x00,
-                       0x03,
-                       static_cast<char>(ref),
-                       static_cast<char>(parts.size()),
-                       static_cast<char>(p + 1)};
-    seg += octets(parts[p].first, parts[p].second);
-    out.push_back(std::move(seg));
+    const auto* ext = std::find_if(std::begin(kGsm7Extension), std::end(kGsm7Extension),
+                                   [c](const auto& e) { return e.second == c; });
+    if (ext == std::end(kGsm7Extension)) return std::nullopt;
+    out += kGsm7Escape;
+    out += ext->first;
   }
   return out;
+}
+
+std::string Gsm7ToUtf8(std::string_view septets) {
+  std::string out;
+  for (size_t k = 0; k < septets.size(); ++k) {
+    const auto b = static_cast<unsigned char>(septets[k]);
+    if (b >= 0x80) {
+      out += '?';
+      continue;
+    }
+    if (b == static_cast<unsigned char>(kGsm7Escape)) {
+      if (k + 1 == septets.size()) break;  // a trailing escape is nothing
+      const char code = septets[++k];
+      const auto* ext = std::find_if(std::begin(kGsm7Extension), std::end(kGsm7Extension),
+                                     [code](const auto& e) { return e.first == code; });
+      if (ext != std::end(kGsm7Extension)) {
+        AppendUtf8(out, ext->second);
+      } else if (static_cast<unsigned char>(code) < 0x80 && code != kGsm7Escape) {
+        AppendUtf8(out, kGsm7Basic[static_cast<unsigned char>(code)]);
+      } else {
+        out += '?';
+      }
+      continue;
+    }
+    AppendUtf8(out, kGsm7Basic[b]);
+  }
+  return out;
+}
+
+SmsEncoding EncodeSms(std::string_view utf8, uint8_t ref, Gsm7Mode mode) {
+  SmsEncoding e;
+  if (mode == Gsm7Mode::kAuto) {
+    if (std::optional<std::string> septets = Utf8ToGsm7(utf8)) {
+      e.data_coding = kDataCodingDefault;
+      e.units = septets->size();
+      e.parts = Frame(*septets, Gsm7Ranges(*septets), 1, ref);
+      return e;
+    }
+  }
+  const std::u16string units = Utf8ToUtf16(utf8);
+  e.data_coding = kDataCodingUcs2;
+  e.units = units.size();
+  e.parts = Frame(Ucs2Octets(units), Ucs2Ranges(units), 2, ref);
+  return e;
+}
+
+size_t SmsSegmentCount(std::string_view utf8) {
+  if (utf8.empty()) return 0;
+  if (std::optional<std::string> septets = Utf8ToGsm7(utf8)) return Gsm7Ranges(*septets).size();
+  return Ucs2Ranges(Utf8ToUtf16(utf8)).size();
 }
 
 std::string DecodeShortMessage(std::string_view octets, uint8_t data_coding, uint8_t esm_class) {
@@ -162,6 +310,8 @@ std::string DecodeShortMessage(std::string_view octets, uint8_t data_coding, uin
     case kDataCodingLatin1:
       for (char c : octets) AppendUtf8(out, static_cast<unsigned char>(c));
       return out;
+    case kDataCodingDefault:
+      return Gsm7ToUtf8(octets);
     default:
       // GSM 03.38 and ASCII agree on letters and digits, which is what a reply keyword is; any
       // other octet is kept only if it is ASCII.

@@ -161,8 +161,12 @@ absl::StatusOr<InboundDeliver> DecodeDeliverSm(std::string_view pdu) {
   if (octets.empty()) octets = payload;
   if ((d.esm_class & 0x3C) == SMPP34_DELIVERY_RECEIPT) {
     out.receipt = true;
+    // A receipt's text is ASCII (SMPP 3.4 appendix B) whatever data_coding 0 says: read as GSM
+    // septets, an id's '_' or '@' would change.
+    const uint8_t coding =
+        (d.data_coding & 0x0F) == kDataCodingDefault ? kDataCodingAscii : d.data_coding;
     out.receipt_fields =
-        ParseReceiptText(DecodeShortMessage(octets, d.data_coding, 0)).value_or(ReceiptText{});
+        ParseReceiptText(DecodeShortMessage(octets, coding, 0)).value_or(ReceiptText{});
     if (!receipted_id.empty()) out.receipt_fields.id = receipted_id;
     if (has_state && !MessageStateStat(message_state).empty()) {
       out.receipt_fields.stat = std::string(MessageStateStat(message_state));

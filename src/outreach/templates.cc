@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 
 #include "common/status_macros.h"
+#include "outreach/smpp_codec.h"
 
 namespace mercator::outreach {
 namespace {
@@ -158,10 +159,8 @@ int64_t Utf16Length(std::string_view s) {
 }
 
 int64_t SmsSegments(std::string_view utf8) {
-  const int64_t n = Utf16Length(utf8);
-  if (n == 0) return 0;
-  if (n <= 70) return 1;
-  return (n + 66) / 67;
+  // The SMPP channel's own split (smpp_codec.h), so that the count shown is what it sends.
+  return static_cast<int64_t>(SmsSegmentCount(utf8));
 }
 
 std::string TemplateDigest(const TemplateSpec& spec) {

@@ -48,8 +48,11 @@ std::vector<std::string> TemplateVariables(std::string_view body);
 absl::StatusOr<std::string> RenderTemplate(std::string_view body,
                                            const std::map<std::string, std::string>& variables);
 
-// UCS-2 (UTF-16) code units of a UTF-8 text, and the SMS segments it takes: one of up to 70,
-// otherwise ceil(n / 67) (a long message's parts carry a 3-unit header). 0 for "".
+// UCS-2 (UTF-16) code units of a UTF-8 text, and the SMS segments it takes as the SMPP channel
+// sends it (smpp_codec.h EncodeSms): a text entirely in the GSM 03.38 alphabet one of up to 160
+// septets, otherwise parts of up to 153 (an extension character such as € or { is two septets,
+// never split); any other text one of up to 70 units, otherwise parts of up to 67 (a surrogate
+// pair never split). 0 for "".
 int64_t Utf16Length(std::string_view utf8);
 int64_t SmsSegments(std::string_view utf8);
 

@@ -69,6 +69,20 @@ TEST(SmsSegments, SeventyThenSixtySevenUcs2Characters) {
   EXPECT_EQ(Utf16Length("😀"), 2);  // outside the BMP: a surrogate pair
 }
 
+TEST(SmsSegments, GsmTextsCount160ThenParts153Septets) {
+  // Hand-counted GSM 03.38 septets: a letter is one, € and [ ] are two each (the escape and the
+  // code), and a pair is never split between parts.
+  EXPECT_EQ(SmsSegments(std::string(160, 'a')), 1);
+  EXPECT_EQ(SmsSegments(std::string(161, 'a')), 2);
+  EXPECT_EQ(SmsSegments(std::string(306, 'a')), 2);
+  EXPECT_EQ(SmsSegments(std::string(307, 'a')), 3);
+  EXPECT_EQ(SmsSegments(std::string(158, 'a') + "[]"), 2);  // 162 septets
+  EXPECT_EQ(SmsSegments(std::string(152, 'a') + "€" + std::string(152, 'a')), 3);
+  // One character outside the alphabet makes the whole text UCS-2: 71 units are two parts.
+  EXPECT_EQ(SmsSegments(std::string(70, 'a') + "`"), 2);
+  EXPECT_EQ(SmsSegments("【Bank】" + std::string(60, 'a')), 1);  // 66 units
+}
+
 TEST(TemplateDigest, ChangesWithEveryField) {
   TemplateSpec a{.name = "n", .channel = "sms", .purpose = "marketing", .body = "b"};
   const std::string d = TemplateDigest(a);

@@ -483,7 +483,7 @@ absl::Status App::Start() {
     // The SMPP link and its records: alert on mercator_smpp_bound 0 and on pending growing.
     prometheus::Gauge* bound = &prometheus::BuildGauge()
                                     .Name("mercator_smpp_bound")
-                                    .Help("1 while the SMPP channel is bound to the SMSC")
+                                    .Help("SMPP connections bound to the SMSC now (0: none)")
                                     .Register(metrics_->registry())
                                     .Add({});
     auto& states = prometheus::BuildGauge()
@@ -511,7 +511,7 @@ absl::Status App::Start() {
       counters.emplace_back(&pdus.Add({{"kind", kind}}), field);
     smpp_channel_->SetObserver([repo = smpp_repository_.get(), bound, gauges, counters,
                                 last = std::make_shared<Stats>()](const Stats& st) {
-      bound->Set(st.bound ? 1 : 0);
+      bound->Set(st.bound_links);
       for (const auto& [counter, field] : counters) {
         counter->Increment(static_cast<double>(st.*field - (*last).*field));
       }

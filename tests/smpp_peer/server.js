@@ -6,7 +6,8 @@
 //                  [--throttle N] [--host 127.0.0.1] [--port 0]
 //
 // Listens (port 0: a free one) and writes {"event":"listening","port":N} as the first record.
-// Records are JSON lines appended to --record FILE (default: stdout), one per event:
+// Records are JSON lines appended to --record FILE (default: stdout), one per event; each
+// record of a connection carries `session`, the connection's number (1, 2, ... in accept order):
 //   bind            {system_id, password_ok, system_type, status}
 //   submit          {seq, status, message_id, source_addr, destination_addr, data_coding,
 //                    esm_class, registered_delivery, udh (hex or ""), text (decoded by smpp)}
@@ -16,19 +17,27 @@
 //   enquire_link_resp  the client's answer to ours
 //   deliver_sm_resp {seq, status}: the client's answer to a receipt or MO we sent
 //   unbind          the client unbound (answered); close: a connection closed
-//   stats           {accepted, refused, ignored, binds}: on the "stats" command and at exit
+//   stats           {accepted, refused, ignored, binds, by_session: {session: accepted}}: on the
+//                   "stats" command and at exit
 // With --quiet only bind, stats and close are recorded (for the benchmark).
 //
 // Commands, one JSON object a line on stdin:
 //   {"cmd":"throttle","n":N}       answer the next N submits with ESME_RTHROTTLED (0x58)
 //   {"cmd":"delay","ms":N}         answer submits N ms late
-//   {"cmd":"receipt","message_id":ID,"stat":"DELIVRD","err":"000","tlv":true}
-//                                  a delivery receipt for ID (text, and TLVs if tlv is true)
-//   {"cmd":"mo","from":"13812341234","text":"T","ucs2":false}  a mobile-originated message
+//   {"cmd":"receipt","message_id":ID,"stat":"DELIVRD","err":"000","tlv":true,"session":S}
+//                                  a delivery receipt for ID (text, and TLVs if tlv is true) on
+//                                  session S, or on the bound sessions in turn
+//   {"cmd":"mo","from":"13812341234","text":"T","ucs2":false,"session":S}
+//                                  a mobile-originated message (session as for receipt)
 //   {"cmd":"enquire_link"}         an enquire_link to every bound client
-//   {"cmd":"drop_after","n":N}     answer N more submits, then drop the connection at once
-//                                  (submits still arriving on it are ignored, not answered)
-//   {"cmd":"drop"}                 drop every connection now
+//   {"cmd":"drop_after","n":N,"session":S}
+//                                  answer N more submits, then close the connection (the N
+//                                  answers are delivered first; submits still arriving on it
+//                                  are ignored, not answered);
+//                                  only session S if given, else every bound one
+//   {"cmd":"drop","session":S}     drop session S (or every connection) now
+//   {"cmd":"hold_binds","n":N}     leave the next N bind_transceiver unanswered (the connection
+//                                  stays open; recorded as bind_held)
 //   {"cmd":"stats"}                write a stats record
 'use strict';
 
@@ -69,12 +78,16 @@ function record(event, fields = {}) {
 
 const state = {
   throttle: args.throttle,
+  holdBinds: 0,
   delayMs: args.delayMs,
   nextId: 1,
   accepted: 0,
   refused: 0,
   ignored: 0,
   binds: 0,
+  sessions: 0,
+  byId: new Map(),  // session number -> accepted submits
+  turn: 0,  // the next bound session for a receipt or MO without a session
   bound: new Set(),
   // message id -> {session, source_addr, destination_addr}
   messages: new Map(),
@@ -86,19 +99,20 @@ function stats() {
     refused: state.refused,
     ignored: state.ignored,
     binds: state.binds,
+    by_session: Object.fromEntries(state.byId),
   });
 }
 
 function onSubmit(session, pdu) {
   if (session.dropping) {
     state.ignored++;
-    if (!args.quiet) record('ignored', {seq: pdu.sequence_number});
+    if (!args.quiet) record('ignored', {session: session.id, seq: pdu.sequence_number});
     return;
   }
   const answer = () => {
     if (session.dropping || session.closed) {
       state.ignored++;
-      if (!args.quiet) record('ignored', {seq: pdu.sequence_number});
+      if (!args.quiet) record('ignored', {session: session.id, seq: pdu.sequence_number});
       return;
     }
     let status = 0;
@@ -110,6 +124,7 @@ function onSubmit(session, pdu) {
     } else {
       messageId = 'smsc-' + (state.nextId++).toString(16).padStart(8, '0');
       state.accepted++;
+      state.byId.set(session.id, (state.byId.get(session.id) || 0) + 1);
       state.messages.set(messageId, {
         session,
         source_addr: pdu.source_addr,
@@ -119,6 +134,7 @@ function onSubmit(session, pdu) {
     if (!args.quiet) {
       const sm = pdu.short_message || {};
       record('submit', {
+        session: session.id,
         seq: pdu.sequence_number,
         status,
         message_id: messageId,
@@ -133,8 +149,11 @@ function onSubmit(session, pdu) {
     }
     session.send(pdu.response({command_status: status, message_id: messageId}));
     if (status === 0 && session.dropAfter !== undefined && --session.dropAfter <= 0) {
+      // end(), not destroy(): the answers already given reach the client before the FIN
+      // (destroy() may discard a write still queued, and the client would never learn that
+      // the last part was accepted: SMPP's at-least-once case, not what this command tests).
       session.dropping = true;
-      session.destroy();
+      session.close();
     }
   };
   if (state.delayMs > 0) setTimeout(answer, state.delayMs);
@@ -142,11 +161,18 @@ function onSubmit(session, pdu) {
 }
 
 const server = smpp.createServer((session) => {
+  session.id = ++state.sessions;
   session.on('bind_transceiver', (pdu) => {
+    if (state.holdBinds > 0) {
+      state.holdBinds--;
+      record('bind_held', {session: session.id, seq: pdu.sequence_number});
+      return;
+    }
     const ok = pdu.system_id === args.systemId && pdu.password === args.password;
     const status = ok ? 0 : smpp.ESME_RBINDFAIL;
     state.binds += ok ? 1 : 0;
     record('bind', {
+      session: session.id,
       system_id: pdu.system_id,
       password_ok: pdu.password === args.password,
       system_type: pdu.system_type,
@@ -158,19 +184,20 @@ const server = smpp.createServer((session) => {
   });
   session.on('submit_sm', (pdu) => onSubmit(session, pdu));
   session.on('enquire_link', (pdu) => {
-    if (!args.quiet) record('enquire_link', {seq: pdu.sequence_number});
+    if (!args.quiet) record('enquire_link', {session: session.id, seq: pdu.sequence_number});
     session.send(pdu.response());
   });
   session.on('enquire_link_resp', (pdu) => {
-    if (!args.quiet) record('enquire_link_resp', {seq: pdu.sequence_number});
+    if (!args.quiet) record('enquire_link_resp', {session: session.id, seq: pdu.sequence_number});
   });
   session.on('deliver_sm_resp', (pdu) => {
     if (!args.quiet) {
-      record('deliver_sm_resp', {seq: pdu.sequence_number, status: pdu.command_status});
+      record('deliver_sm_resp',
+             {session: session.id, seq: pdu.sequence_number, status: pdu.command_status});
     }
   });
   session.on('unbind', (pdu) => {
-    record('unbind', {seq: pdu.sequence_number});
+    record('unbind', {session: session.id, seq: pdu.sequence_number});
     session.send(pdu.response());
     state.bound.delete(session);
   });
@@ -178,21 +205,27 @@ const server = smpp.createServer((session) => {
   session.on('close', () => {
     session.closed = true;
     state.bound.delete(session);
-    record('close', {});
+    record('close', {session: session.id});
   });
 });
 
-function anyBound() {
-  for (const s of state.bound) {
-    if (!s.closed) return s;
-  }
-  return null;
+// The bound session numbered `id`, or (id undefined) the bound sessions in turn.
+function pickBound(id) {
+  const live = [...state.bound].filter((s) => !s.closed);
+  if (id !== undefined) return live.find((s) => s.id === id) || null;
+  if (live.length === 0) return null;
+  return live[state.turn++ % live.length];
+}
+
+// The bound sessions `cmd` names (cmd.session), or every bound one.
+function targets(cmd) {
+  return [...state.bound].filter((s) => cmd.session === undefined || s.id === cmd.session);
 }
 
 // The SMPP 3.4 receipt text (appendix B), and the receipted_message_id / message_state TLVs.
 function sendReceipt(cmd) {
   const msg = state.messages.get(cmd.message_id);
-  const session = anyBound();
+  const session = pickBound(cmd.session);
   if (!session) {
     record('error', {error: 'no bound session for a receipt'});
     return;
@@ -217,7 +250,7 @@ function sendReceipt(cmd) {
 }
 
 function sendMo(cmd) {
-  const session = anyBound();
+  const session = pickBound(cmd.session);
   if (!session) {
     record('error', {error: 'no bound session for an MO'});
     return;
@@ -241,16 +274,17 @@ rl.on('line', (line) => {
   switch (cmd.cmd) {
     case 'throttle': state.throttle = cmd.n; break;
     case 'delay': state.delayMs = cmd.ms; break;
+    case 'hold_binds': state.holdBinds = cmd.n; break;
     case 'receipt': sendReceipt(cmd); break;
     case 'mo': sendMo(cmd); break;
     case 'enquire_link':
       for (const s of state.bound) s.enquire_link();
       break;
     case 'drop_after':
-      for (const s of state.bound) s.dropAfter = cmd.n;
+      for (const s of targets(cmd)) s.dropAfter = cmd.n;
       break;
     case 'drop':
-      for (const s of state.bound) {
+      for (const s of targets(cmd)) {
         s.dropping = true;
         s.destroy();
       }
