@@ -225,17 +225,22 @@ class SqliteWorkbenchRepository final : public WorkbenchRepository {
                                                          std::string_view customer,
                                                          int limit) override {
     Db::ReaderLease reader(db_);
-    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(
-                                      "SELECT id, uid, customer, manager_id, channel, outcome, "
-                                      "note, next_step, task_id, created_by, created_ms FROM "
-                                      "workbench_followups WHERE (? = '' OR manager_id = ?) AND "
-                                      "(? = '' OR customer = ?) ORDER BY id DESC LIMIT ?",
-                                      "workbench: listing follow-ups"));
-    s.BindText(1, manager_id)
-        .BindText(2, manager_id)
-        .BindText(3, customer)
-        .BindText(4, customer)
-        .BindInt64(5, limit);
+    // One statement per filter, so each reads through its index (an "? = '' OR column = ?"
+    // filter cannot use one and stepped through every follow-up).
+#define FOLLOWUP_COLUMNS                                                               \
+  "SELECT id, uid, customer, manager_id, channel, outcome, note, next_step, task_id, " \
+  "created_by, created_ms FROM workbench_followups "
+    const char* sql = FOLLOWUP_COLUMNS "ORDER BY id DESC LIMIT ?3";
+    if (!customer.empty()) {
+      sql = FOLLOWUP_COLUMNS
+          "WHERE customer = ?2 AND (?1 = '' OR manager_id = ?1) "
+          "ORDER BY id DESC LIMIT ?3";
+    } else if (!manager_id.empty()) {
+      sql = FOLLOWUP_COLUMNS "WHERE manager_id = ?1 ORDER BY id DESC LIMIT ?3";
+    }
+#undef FOLLOWUP_COLUMNS
+    ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(sql, "workbench: listing follow-ups"));
+    s.BindText(1, manager_id).BindText(2, customer).BindInt64(3, limit);
     return CollectRows<FollowUpRow>(s, ReadFollowUp);
   }
 
