@@ -157,8 +157,8 @@ describe('stuck entries', () => {
   it('lists the entries with customer, step, attempts and last error', async () => {
     const server = new FakeServer(['journeys:read', 'journeys:write']);
     await mount(server);
-    // The console's tables read 20 a page: one page here, no next.
-    expect(stuckGets(server).map((c) => c.url)).toEqual(['/v1/journeys/5/stuck?limit=20']);
+    // 100 a page: one page here, no next.
+    expect(stuckGets(server).map((c) => c.url)).toEqual(['/v1/journeys/5/stuck?limit=100']);
     expect(cells().map((c) => c.slice(1, 6))).toEqual([
       ['11', 'C0011', 'push', '10', 'outreach: sms gateway unavailable'],
       ['12', 'C0012', 'push', '10', 'outreach: sms gateway unavailable'],
@@ -170,19 +170,19 @@ describe('stuck entries', () => {
 
   it('follows next_cursor forward and the cursors seen back', async () => {
     const server = new FakeServer(['journeys:read']);
-    for (let i = 14; i <= 31; i++) server.stuck.set(i, entry(i, `C00${i}`, 'push', 10, 'down'));
+    for (let i = 14; i <= 111; i++) server.stuck.set(i, entry(i, `C00${i}`, 'push', 10, 'down'));
     await mount(server);
-    expect(rows()).toHaveLength(20);
+    expect(rows()).toHaveLength(100);
     expect(button('page-next')!.disabled).toBe(false);
     await click(button('page-next'));
     await settle(() => rows().length === 1);
-    expect(stuckGets(server).map((c) => c.url)).toEqual(['/v1/journeys/5/stuck?limit=20', '/v1/journeys/5/stuck?cursor=30&limit=20']);
-    // 11..30 on the first page, 31 on the second.
-    expect(cells()[0][0]).toBe('31');
+    expect(stuckGets(server).map((c) => c.url)).toEqual(['/v1/journeys/5/stuck?limit=100', '/v1/journeys/5/stuck?cursor=110&limit=100']);
+    // 11..110 on the first page, 111 on the second.
+    expect(cells()[0][0]).toBe('111');
     expect(button('page-next')!.disabled).toBe(true);
     await click(button('page-prev'));
-    await settle(() => rows().length === 20);
-    expect(stuckGets(server).at(-1)!.url).toBe('/v1/journeys/5/stuck?limit=20');
+    await settle(() => rows().length === 100);
+    expect(stuckGets(server).at(-1)!.url).toBe('/v1/journeys/5/stuck?limit=100');
   });
 
   it('retries the selected entries after the confirmation, says what changed and reloads', async () => {
@@ -210,14 +210,15 @@ describe('stuck entries', () => {
     expect(button('stuck-retry')!.disabled).toBe(true);
   });
 
-  it('exits the selected entries', async () => {
+  it("exits the page's entries selected all at once", async () => {
     const server = new FakeServer(['journeys:read', 'journeys:write']);
     await mount(server);
-    await select(12);
+    await click(host.querySelector('thead input[type="checkbox"]'));
     await confirm('stuck-exit');
-    await settle(() => host.querySelector('[data-testid="stuck-result"]') !== null);
-    expect(server.calls.filter((c) => c.method === 'POST').map((c) => [c.url, c.body])).toEqual([['/v1/journeys/5/stuck/exit', { entry_ids: [12] }]]);
-    expect(host.querySelector('[data-testid="stuck-result"]')!.textContent).toBe('Exited 1 of 1 selected');
+    await settle(() => host.querySelector('[data-testid="stuck-result"]') !== null && rows().length === 0);
+    expect(server.calls.filter((c) => c.method === 'POST').map((c) => [c.url, c.body])).toEqual([['/v1/journeys/5/stuck/exit', { entry_ids: [11, 12, 13] }]]);
+    expect(host.querySelector('[data-testid="stuck-result"]')!.textContent).toBe('Exited 3 of 3 selected');
+    expect(host.textContent).toContain('No stuck entries');
     expect(host.querySelector('[data-testid="stuck-result"]')!.className).toContain('ant-alert-success');
   });
 

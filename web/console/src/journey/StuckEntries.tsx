@@ -23,6 +23,10 @@ export type StuckAction = 'retry' | 'exit';
 // `exited`, the others under `not_stuck`.
 type StuckAnswer = { retried?: number[]; exited?: number[]; not_stuck?: number[] };
 
+// Entries a page, and so at most selected for one request (the API takes up to 500): an outage
+// can leave many entries stuck, and an operator handles them a page at a time.
+export const kStuckPageSize = 100;
+
 export interface StuckResult {
   action: StuckAction;
   changed: number[];
@@ -114,6 +118,7 @@ export function StuckEntries({ journeyId, onChanged }: { journeyId: number | str
         <CursorTable<StuckEntry>
           rowKey="id"
           load={load}
+          pageSize={kStuckPageSize}
           deps={[load, generation]}
           rowSelection={writable ? { selectedRowKeys: selected, onChange: (keys) => setSelected(keys as number[]) } : undefined}
           locale={{ emptyText: t('stuck.empty') }}
