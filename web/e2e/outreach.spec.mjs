@@ -374,4 +374,20 @@ test('operator builds a journey with a preview; approver approves; it is live', 
   await op.reload();
   await op.waitForSelector('text=运行中');
   await stack.screenshot(op, 'journey-live');
+
+  // The live journey's report lists its stuck entries from the server: none (no action can
+  // fail transiently here; the console's own tests cover the list with entries). The operator
+  // is offered retry and exit, disabled without a selection; the approver (journeys:read only)
+  // sees the list without them. The per-step table names the definition's steps.
+  await op.waitForSelector('[data-testid=stuck-entries] >> text=没有卡住的条目');
+  assert.equal(await op.locator('[data-testid=stuck-retry]').isDisabled(), true);
+  assert.equal(await op.locator('[data-testid=stuck-exit]').isDisabled(), true);
+  for (const step of ['remind', 'wait3']) assert.equal(await op.locator(`[data-testid=step-stuck-${step}]`).textContent(), '0');
+  await ap.goto(`${base}/console/journeys/${journeyId}`);
+  await ap.waitForSelector('[data-testid=stuck-entries] >> text=没有卡住的条目');
+  assert.equal(await ap.locator('[data-testid=stuck-retry]').count(), 0);
+  // What the console reads from the answers: an id that is not stuck comes back in not_stuck.
+  const answer = await opApi('POST', `/v1/journeys/${journeyId}/stuck/retry`, { entry_ids: [987654] });
+  assert.equal(answer.status, 200, JSON.stringify(answer.json));
+  assert.deepEqual([answer.json.retried, answer.json.not_stuck], [[], [987654]]);
 });

@@ -1,6 +1,7 @@
 // Journeys: the list (cursor pages) and a report per journey: the funnel from entry through
 // its steps to completion and conversion, treated versus holdout conversion with the uplift,
-// and each step's action outcomes; lifecycle actions for those who may change journeys.
+// and each step's action outcomes and entries (in the step, retrying, stuck); the stuck entries
+// to retry or exit; lifecycle actions for those who may change journeys.
 import { PlusOutlined } from '@ant-design/icons';
 import { Alert, App, Button, Card, Col, Descriptions, Popconfirm, Row, Space, Statistic, Tag, Typography } from 'antd';
 import ReactECharts from 'echarts-for-react';
@@ -11,6 +12,7 @@ import { api, request, type Schemas } from '../api/client';
 import { ApiError } from '../api/problem';
 import { useAuth } from '../auth';
 import { CursorTable } from '../components/CursorTable';
+import { StepCounts, StuckEntries, stepRows } from '../journey/StuckEntries';
 import { fmtTime } from './Audiences';
 import { SavedJourneyPreview } from './JourneyBuilder';
 
@@ -167,6 +169,7 @@ export function JourneyReport() {
               </Card>
             </Col>
           </Row>
+          {steps.length > 0 && <StepCounts rows={stepRows(steps, stats)} />}
           {Object.keys(actions).length > 0 && (
             <Card size="small" title={t('journey.actions')}>
               <ReactECharts
@@ -184,6 +187,7 @@ export function JourneyReport() {
           )}
         </>
       )}
+      {state !== 'draft' && <StuckEntries journeyId={id!} onChanged={() => void load()} />}
       {journey.definition && (journey.latest?.status === 'submitted' || (writable && (journey.latest?.status === 'draft' || journey.latest?.status === 'rejected'))) && (
         <SavedJourneyPreview definition={journey.definition as Record<string, unknown>} />
       )}
