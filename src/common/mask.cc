@@ -38,4 +38,29 @@ std::string MaskPhone(std::string_view phone) { return KeepEnds(phone, 3, 4); }
 
 std::string MaskIdNumber(std::string_view id) { return KeepEnds(id, 4, 4); }
 
+std::string MaskNumbersInText(std::string_view text) {
+  constexpr size_t kMinRun = 7;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!digit(text[i])) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && digit(text[end])) ++end;
+    if (end < text.size() && (text[end] == 'X' || text[end] == 'x') && end - i == 17) ++end;
+    const std::string_view run = text.substr(i, end - i);
+    if (run.size() >= kMinRun) {
+      out += KeepEnds(run, 3, 4);
+    } else {
+      out.append(run);
+    }
+    i = end;
+  }
+  return out;
+}
+
 }  // namespace mercator

@@ -18,6 +18,13 @@ std::string MaskPhone(std::string_view phone);
 // Keeps the first 4 and last 4 characters of an ID number: 3301**********1234.
 std::string MaskIdNumber(std::string_view id);
 
+// For free text from outside (a channel's or a bank system's error message) that is stored or
+// shown: every run of 7 or more digits (a mobile, card, account or ID number; an ID number's
+// final X counts as a digit) keeps its first 3 and last 4 characters, the rest become '*'.
+// "user 13812341234 blocked" -> "user 138****1234 blocked". Shorter numbers (codes, counts,
+// amounts) stay.
+std::string MaskNumbersInText(std::string_view text);
+
 }  // namespace mercator
 
 #endif  // MERCATOR_COMMON_MASK_H_

@@ -22,5 +22,16 @@ TEST(Mask, IdNumberKeepsEnds) {
   EXPECT_EQ(MaskIdNumber("330106199001011234"), "3301**********1234");
 }
 
+TEST(Mask, NumbersInTextKeepShortOnesAndMaskLongRuns) {
+  EXPECT_EQ(MaskNumbersInText("errcode 43101: user 13812341234 refused"),
+            "errcode 43101: user 138****1234 refused");
+  EXPECT_EQ(MaskNumbersInText("card 6222021234567890123 / id 33010219900101123X."),
+            "card 622************0123 / id 330***********123X.");
+  EXPECT_EQ(MaskNumbersInText("1234567"), "*******");  // too short to keep both ends
+  EXPECT_EQ(MaskNumbersInText("123456 and 2026-11-24"), "123456 and 2026-11-24");
+  EXPECT_EQ(MaskNumbersInText("用户13812341234退订"), "用户138****1234退订");
+  EXPECT_EQ(MaskNumbersInText(""), "");
+}
+
 }  // namespace
 }  // namespace mercator

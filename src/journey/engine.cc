@@ -10,7 +10,9 @@
 #include <roaring/roaring.hh>
 
 #include "common/log.h"
+#include "common/mask.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "customer/customer_service.h"
 #include "customer/tag.h"
 #include "outreach/outreach.h"
@@ -529,7 +531,8 @@ absl::StatusOr<Engine::PassReport> Engine::RunDueLocked() {
               // Attempts counted at another step were reset when the entry moved on.
               u.step = cur;
               u.attempts = (cur == e.step ? e.attempts : 0) + 1;
-              u.last_error = std::string(failed.message());
+              // Shown to operators and logged: a channel's message may quote a number.
+              u.last_error = MaskNumbersInText(ToStd(failed.message()));
               if (u.attempts >= options_.max_attempts) {
                 u.state = EntryState::kStuck;
                 ++report.stuck;

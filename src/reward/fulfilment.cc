@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/mask.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -38,8 +39,9 @@ bool Manual(std::string_view kind) {
   return kind != "points" && kind != "coupon" && kind != "benefit";
 }
 
+// Stored and shown to operators: a bank system's message may quote a card or phone number.
 std::string Truncated(std::string_view s) {
-  return std::string(s.substr(0, std::min(s.size(), kMaxErrorBytes)));
+  return MaskNumbersInText(s.substr(0, std::min(s.size(), kMaxErrorBytes)));
 }
 
 }  // namespace
