@@ -195,6 +195,8 @@ class ImportRun {
       return absl::OkStatus();
     };
 
+    // At the start of the pass too, so that a caller can time each pass.
+    report_progress(reader.bytes_consumed());
     CsvRow row;
     int64_t read = 0;
     bool more = true;
