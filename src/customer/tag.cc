@@ -109,20 +109,25 @@ absl::StatusOr<int64_t> ParseDate(std::string_view s) {
     return absl::InvalidArgumentError(
         fmt::format("\"{}\" is not a date (YYYY-MM-DD or YYYYMMDD)", s));
   };
-  std::string digits;
+  // The eight digits YYYYMMDD, read in place: an import parses millions of dates.
+  size_t at[8];
   if (s.size() == 10 && s[4] == '-' && s[7] == '-') {
-    digits = fmt::format("{}{}{}", s.substr(0, 4), s.substr(5, 2), s.substr(8, 2));
+    constexpr size_t kDashed[8] = {0, 1, 2, 3, 5, 6, 8, 9};
+    std::copy(std::begin(kDashed), std::end(kDashed), at);
   } else if (s.size() == 8) {
-    digits = std::string(s);
+    for (size_t i = 0; i < 8; ++i) at[i] = i;
   } else {
     return bad();
   }
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return bad();
+  unsigned digit[8];
+  for (size_t i = 0; i < 8; ++i) {
+    const char c = s[at[i]];
+    if (c < '0' || c > '9') return bad();
+    digit[i] = static_cast<unsigned>(c - '0');
   }
-  const int64_t y = std::stoll(digits.substr(0, 4));
-  const unsigned m = std::stoul(digits.substr(4, 2));
-  const unsigned d = std::stoul(digits.substr(6, 2));
+  const int64_t y = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3];
+  const unsigned m = digit[4] * 10 + digit[5];
+  const unsigned d = digit[6] * 10 + digit[7];
   static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > kDays[m - 1] ||
