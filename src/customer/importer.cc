@@ -476,6 +476,11 @@ class ImportRun {
         auto it = p.mapping->value_map.find(absl::string_view(v.data(), v.size()));
         if (it != p.mapping->value_map.end()) v = it->second;
       }
+      if (out == nullptr) {
+        // Validating only: the check without building the value.
+        if (absl::Status st = p.parser->Check(v); !st.ok()) fail(p.mapping->column, st.message());
+        continue;
+      }
       absl::StatusOr<TagValue> value = p.parser->Parse(v);
       if (!value.ok()) {
         fail(p.mapping->column, value.status().message());

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "absl/strings/ascii.h"
+
 namespace mercator {
 
 namespace {
@@ -197,6 +199,25 @@ absl::Status ValidateTagDef(const TagDef& def) {
 namespace {
 absl::StatusOr<TagValue> ParseValue(const TagDef& def, std::string_view text,
                                     const absl::flat_hash_set<std::string>* allowed);
+
+// Calls fn(part) for each non-empty part of a multi-enum text ('|' or ',' between parts,
+// spaces around them trimmed), after checking that it is allowed; stops at the first part
+// that is not.
+template <typename Fn>
+absl::Status ForEachMultiEnumPart(const TagDef& def, std::string_view s,
+                                  const absl::flat_hash_set<std::string>* allowed, Fn fn) {
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find_first_of("|,", start);
+    if (end == std::string_view::npos) end = s.size();
+    const std::string_view part = Trim(s.substr(start, end - start));
+    start = end + 1;
+    if (part.empty()) continue;
+    if (auto st = CheckAllowed(def, part, allowed); !st.ok()) return st;
+    fn(part);
+  }
+  return absl::OkStatus();
+}
 }  // namespace
 
 absl::StatusOr<TagValue> ParseTagValue(const TagDef& def, std::string_view text) {
@@ -211,20 +232,35 @@ absl::StatusOr<TagValue> TagValueParser::Parse(std::string_view text) const {
   return ParseValue(def_, text, &allowed_);
 }
 
+absl::Status TagValueParser::Check(std::string_view text) const {
+  switch (def_.type) {
+    case TagType::kEnum: {
+      const std::string_view s = Trim(text);
+      if (s.empty()) return absl::InvalidArgumentError("empty value");
+      return CheckAllowed(def_, s, &allowed_);
+    }
+    case TagType::kMultiEnum:
+      return ForEachMultiEnumPart(def_, Trim(text), &allowed_, [](std::string_view) {});
+    default:
+      // The other types' values hold no strings: nothing is allocated to parse them.
+      return ParseValue(def_, text, &allowed_).status();
+  }
+}
+
 namespace {
 absl::StatusOr<TagValue> ParseValue(const TagDef& def, std::string_view text,
                                     const absl::flat_hash_set<std::string>* allowed) {
   const std::string_view s = Trim(text);
   switch (def.type) {
     case TagType::kBool: {
-      std::string lower(s);
-      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lower == "true" || lower == "1" || lower == "yes" || lower == "y" || s == "是") {
-        return TagValue(true);
-      }
-      if (lower == "false" || lower == "0" || lower == "no" || lower == "n" || s == "否") {
-        return TagValue(false);
-      }
+      // ASCII case-insensitive, without a lowered copy of the text.
+      auto is = [&](std::string_view word) {
+        return s.size() == word.size() &&
+               std::equal(s.begin(), s.end(), word.begin(),
+                          [](char a, char b) { return absl::ascii_tolower(a) == b; });
+      };
+      if (is("true") || is("1") || is("yes") || is("y") || s == "是") return TagValue(true);
+      if (is("false") || is("0") || is("no") || is("n") || s == "否") return TagValue(false);
       return absl::InvalidArgumentError(fmt::format("\"{}\" is not a boolean", s));
     }
     case TagType::kEnum: {
@@ -234,15 +270,10 @@ absl::StatusOr<TagValue> ParseValue(const TagDef& def, std::string_view text,
     }
     case TagType::kMultiEnum: {
       std::vector<std::string> out;
-      size_t start = 0;
-      while (start <= s.size()) {
-        size_t end = s.find_first_of("|,", start);
-        if (end == std::string_view::npos) end = s.size();
-        const std::string_view part = Trim(s.substr(start, end - start));
-        start = end + 1;
-        if (part.empty()) continue;
-        if (auto st = CheckAllowed(def, part, allowed); !st.ok()) return st;
-        out.emplace_back(part);
+      if (auto st = ForEachMultiEnumPart(def, s, allowed,
+                                         [&](std::string_view part) { out.emplace_back(part); });
+          !st.ok()) {
+        return st;
       }
       std::sort(out.begin(), out.end());
       out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "customer/customer.h"
 
@@ -80,6 +81,54 @@ TEST(TagValue, DatesAgreeWithTheCalendar) {
   }
   EXPECT_EQ(std::get<int64_t>(*ParseTagValue(d, " 2024-01-01 ")),
             std::get<int64_t>(*ParseTagValue(d, "20240101")));
+}
+
+// Check is Parse without the value: the same verdict and the same reason for every input.
+TEST(TagValue, CheckAgreesWithParse) {
+  const std::vector<TagDef> defs = {
+      Def(TagType::kBool),       Def(TagType::kEnum, 0, {"普通", "金卡"}),
+      Def(TagType::kEnum),       Def(TagType::kMultiEnum, 0, {"fund", "deposit", "wealth"}),
+      Def(TagType::kMultiEnum),  Def(TagType::kInt),
+      Def(TagType::kDecimal, 2), Def(TagType::kDate),
+  };
+  const std::vector<std::string_view> inputs = {"",
+                                                " ",
+                                                "true",
+                                                "TRUE",
+                                                " Yes ",
+                                                "y",
+                                                "N",
+                                                "0",
+                                                "1",
+                                                "是",
+                                                "否",
+                                                "maybe",
+                                                "普通",
+                                                " 金卡 ",
+                                                "钻石",
+                                                "fund",
+                                                "fund|deposit",
+                                                " wealth , fund ",
+                                                "fund||",
+                                                "|",
+                                                "fund|gold",
+                                                "gold|fund",
+                                                "12",
+                                                "-3",
+                                                "+4",
+                                                "1.5",
+                                                "1.005",
+                                                "abc",
+                                                "2024-02-29",
+                                                "20230229",
+                                                "99999999999999999999"};
+  for (const TagDef& def : defs) {
+    const TagValueParser parser(def);
+    for (std::string_view in : inputs) {
+      EXPECT_EQ(parser.Check(in), parser.Parse(in).status())
+          << TagTypeName(def.type) << " \"" << in << "\"";
+    }
+  }
 }
 
 TEST(TagValue, EnumChecksAllowedValues) {
