@@ -340,20 +340,29 @@ class KeyResolver {
   std::vector<Entry> cache_;
 };
 
+// Checks one change whose key resolved to `e`.
+absl::Status CheckChange(const KeyResolver::Entry& e, const std::string& key,
+                         const std::optional<TagValue>& value) {
+  if (e.tag == nullptr) return absl::InvalidArgumentError(fmt::format("unknown tag '{}'", key));
+  if (!value.has_value()) return absl::OkStatus();
+  if (e.prechecked) {
+    // Parsed for this definition: the type is all that could still be wrong.
+    if (TypeMatches(e.tag->def(), *value)) return absl::OkStatus();
+  }
+  return CheckValue(*e.tag, *value);
+}
+
 absl::Status CheckChanges(KeyResolver& keys, const TagChanges& changes) {
   size_t pos = 0;
   for (const auto& [key, value] : changes) {
-    const KeyResolver::Entry e = keys.Find(pos++, key);
-    if (e.tag == nullptr) return absl::InvalidArgumentError(fmt::format("unknown tag '{}'", key));
-    if (!value.has_value()) continue;
-    if (e.prechecked) {
-      // Parsed for this definition: the type is all that could still be wrong.
-      if (!TypeMatches(e.tag->def(), *value)) RETURN_IF_ERROR(CheckValue(*e.tag, *value));
-      continue;
-    }
-    RETURN_IF_ERROR(CheckValue(*e.tag, *value));
+    RETURN_IF_ERROR(CheckChange(keys.Find(pos++, key), key, value));
   }
   return absl::OkStatus();
+}
+
+// The error of a batch's entry, naming its uid.
+absl::Status BatchEntryError(uint32_t uid, const absl::Status& s) {
+  return absl::Status(s.code(), fmt::format("uid {}: {}", uid, std::string(s.message())));
 }
 
 // `changes` passed CheckChanges.
@@ -382,10 +391,11 @@ bool AppendsNewUids(const Contents& c, const std::vector<std::pair<uint32_t, Tag
   return true;
 }
 
-// ApplyChanges for each entry of a batch that AppendsNewUids, every change having passed
-// CheckChanges: the values are gathered by tag and added to each bitmap in bulk.
-void ApplyNewUids(Contents& c, KeyResolver& keys,
-                  const std::vector<std::pair<uint32_t, TagChanges>>& batch) {
+// CheckChanges then ApplyChanges for each entry of a batch that AppendsNewUids, in one
+// reading of the batch: the values are checked and gathered by tag, then, when all passed,
+// added to each bitmap in bulk. On an error nothing is applied.
+absl::Status ApplyNewUids(Contents& c, KeyResolver& keys,
+                          const std::vector<std::pair<uint32_t, TagChanges>>& batch) {
   struct Group {
     TagIndex* tag = nullptr;
     std::vector<uint32_t> uids;
@@ -401,7 +411,9 @@ void ApplyNewUids(Contents& c, KeyResolver& keys,
     uids.push_back(uid);
     size_t pos = 0;
     for (const auto& [key, value] : changes) {
-      TagIndex* tag = keys.Find(pos, key).tag;
+      const KeyResolver::Entry e = keys.Find(pos, key);
+      if (absl::Status s = CheckChange(e, key, value); !s.ok()) return BatchEntryError(uid, s);
+      TagIndex* tag = e.tag;
       if (pos >= at_pos.size()) at_pos.resize(pos + 1, groups.size());
       size_t& g = at_pos[pos++];
       if (!value.has_value()) continue;  // removing what a new uid does not hold
@@ -416,6 +428,7 @@ void ApplyNewUids(Contents& c, KeyResolver& keys,
   }
   c.live.addMany(uids.size(), uids.data());
   for (const Group& g : groups) g.tag->SetFresh(g.uids, g.values);
+  return absl::OkStatus();
 }
 
 // ---- Rule compilation -------------------------------------------------------------------
@@ -1585,14 +1598,10 @@ absl::Status SegmentIndex::ApplyBatch(const std::vector<std::pair<uint32_t, TagC
                                       const std::vector<TagDef>* checked_against) {
   absl::MutexLock lock(&state_->mu);
   KeyResolver keys(state_->data, checked_against);
+  if (AppendsNewUids(state_->data, batch)) return ApplyNewUids(state_->data, keys, batch);
   for (const auto& [uid, changes] : batch) {
     absl::Status s = CheckChanges(keys, changes);
-    if (!s.ok())
-      return absl::Status(s.code(), fmt::format("uid {}: {}", uid, std::string(s.message())));
-  }
-  if (AppendsNewUids(state_->data, batch)) {
-    ApplyNewUids(state_->data, keys, batch);
-    return absl::OkStatus();
+    if (!s.ok()) return BatchEntryError(uid, s);
   }
   for (const auto& [uid, changes] : batch) ApplyChanges(state_->data, keys, uid, changes);
   return absl::OkStatus();

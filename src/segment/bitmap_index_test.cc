@@ -515,6 +515,8 @@ TEST(SegmentIndex, ApplyBatchRejectsWholeBatchOnOneBadEntry) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("uid 2"));
   EXPECT_EQ(index.LiveCount(), 0u);
+  // Not even the good entry before the bad one (new customers take the bulk path).
+  EXPECT_EQ(*index.Count(Rule::Exists("age")), 0u);
 }
 
 TEST(SegmentIndex, ApplyBatchCheckedAgainstTheCatalogEqualsApplyOneByOne) {
