@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -134,6 +135,78 @@ TEST(BulkLoader, ValidatedBatchesLandLikeCheckedOnes) {
     EXPECT_EQ(Count(validated, rule), Count(checked, rule));
   }
   EXPECT_EQ(validated.index.LiveCount(), 3000u);
+}
+
+// The bulk import path (importer-validated batches of new customers, which the index adds in
+// bulk) against an oracle that reads the rows the test made: every customer's stored tags,
+// and the count of rules on each tag type, alone and combined.
+TEST(BulkLoader, ImportedCustomersMatchTheirRows) {
+  TempDir dir;
+  Engine e(dir.path());
+  auto defs = std::make_shared<const std::vector<TagDef>>(Catalog());
+  constexpr int kRows = 5000;
+  {
+    BulkLoader loader(e.service.get());
+    for (int from = 0; from < kRows; from += 700) {
+      std::vector<CustomerUpsert> batch = Rows(from, std::min(from + 700, kRows));
+      ASSERT_TRUE(loader.Push(batch, defs).ok());
+    }
+    ASSERT_TRUE(loader.Finish().ok());
+  }
+  for (int i = 0; i < kRows; i += 7) {
+    absl::StatusOr<CustomerRecord> got = e.service->Get("C" + std::to_string(i));
+    ASSERT_TRUE(got.ok()) << i;
+    TagMap want;
+    for (auto& [key, value] : Row(i).tags) {
+      if (value.has_value()) want.emplace(key, *value);
+    }
+    EXPECT_EQ(got->tags, want) << i;
+  }
+  auto scan = [&](auto pred) {
+    uint64_t n = 0;
+    for (int i = 0; i < kRows; ++i) n += pred(Row(i).tags) ? 1 : 0;
+    return n;
+  };
+  auto value = [](const TagChanges& tags, const std::string& key) -> const TagValue* {
+    auto it = tags.find(key);
+    return it == tags.end() || !it->second.has_value() ? nullptr : &*it->second;
+  };
+  auto age_at_least = [&](const TagChanges& t, int64_t n) {
+    return std::get<int64_t>(*value(t, "age")) >= n;
+  };
+  auto gold = [&](const TagChanges& t) {
+    const TagValue* v = value(t, "level");
+    return v != nullptr && std::get<std::string>(*v) == "gold";
+  };
+  auto has_loan = [&](const TagChanges& t) {
+    const auto& p = std::get<std::vector<std::string>>(*value(t, "products"));
+    return std::find(p.begin(), p.end(), "loan") != p.end();
+  };
+  auto vip = [&](const TagChanges& t) {
+    const TagValue* v = value(t, "vip");
+    return v != nullptr && std::get<bool>(*v);
+  };
+  const Rule age45 = Rule::Compare("age", CompareOp::kGe, Literal::Number("45"));
+  const Rule is_gold = Rule::Compare("level", CompareOp::kEq, Literal::String("gold"));
+  const Rule loan = Rule::Has("products", HasMode::kAny, {Literal::String("loan")});
+  const Rule is_vip = Rule::Compare("vip", CompareOp::kEq, Literal::Bool(true));
+  EXPECT_EQ(Count(e, Rule::All()), kRows);
+  EXPECT_EQ(Count(e, age45), scan([&](const TagChanges& t) { return age_at_least(t, 45); }));
+  EXPECT_EQ(Count(e, is_gold), scan(gold));
+  EXPECT_EQ(Count(e, loan), scan(has_loan));
+  EXPECT_EQ(Count(e, is_vip), scan(vip));
+  EXPECT_EQ(Count(e, Rule::Exists("vip")),
+            scan([&](const TagChanges& t) { return value(t, "vip") != nullptr; }));
+  EXPECT_EQ(Count(e, Rule::And({age45, Rule::Not(is_gold), loan})), scan([&](const TagChanges& t) {
+              return age_at_least(t, 45) && !gold(t) && has_loan(t);
+            }));
+  EXPECT_EQ(
+      Count(e,
+            Rule::Or({is_vip, Rule::Between("age", Literal::Number("20"), Literal::Number("22"))})),
+      scan([&](const TagChanges& t) {
+        const int64_t age = std::get<int64_t>(*value(t, "age"));
+        return vip(t) || (age >= 20 && age <= 22);
+      }));
 }
 
 TEST(BulkLoader, ValidatedAgainstOtherDefinitionsIsCheckedInFull) {

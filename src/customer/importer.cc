@@ -195,6 +195,8 @@ class ImportRun {
       return absl::OkStatus();
     };
 
+    // At the start of the pass too, so that a caller can time each pass.
+    report_progress(reader.bytes_consumed());
     CsvRow row;
     int64_t read = 0;
     bool more = true;
@@ -473,6 +475,11 @@ class ImportRun {
       if (!p.mapping->value_map.empty()) {
         auto it = p.mapping->value_map.find(absl::string_view(v.data(), v.size()));
         if (it != p.mapping->value_map.end()) v = it->second;
+      }
+      if (out == nullptr) {
+        // Validating only: the check without building the value.
+        if (absl::Status st = p.parser->Check(v); !st.ok()) fail(p.mapping->column, st.message());
+        continue;
       }
       absl::StatusOr<TagValue> value = p.parser->Parse(v);
       if (!value.ok()) {

@@ -78,7 +78,7 @@ struct ImportOptions {
   ImportPasses passes = ImportPasses::kValidateFirst;
   size_t batch_size = 10000;
   size_t max_errors = 1000;
-  // Called every progress_every_rows rows and at the end of each pass.
+  // Called at the start of each pass, every progress_every_rows rows and at its end.
   ImportProgressCallback progress;
   int64_t progress_every_rows = 65536;
   // Overrides of the mapping's csv settings (0 / kAuto: keep the mapping's).

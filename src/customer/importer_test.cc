@@ -1,5 +1,6 @@
 #include "customer/importer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -514,6 +515,12 @@ TEST(Importer, BatchesProgressTemplateIdsAndRate) {
   EXPECT_DOUBLE_EQ(r->rows_per_second, 25 * 1000.0 / 300);
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.front().pass, 1);
+  // Each pass is reported when it starts, before any row, so a caller can time it.
+  EXPECT_EQ(progress.front().rows, 0);
+  auto second = std::find_if(progress.begin(), progress.end(),
+                             [](const ImportProgress& p) { return p.pass == 2; });
+  ASSERT_NE(second, progress.end());
+  EXPECT_EQ(second->rows, 0);
   EXPECT_EQ(progress.back().pass, 2);
   EXPECT_EQ(progress.back().rows, 25);
   EXPECT_EQ(progress.back().bytes_done, data.size());

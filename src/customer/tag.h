@@ -80,6 +80,9 @@ class TagValueParser {
  public:
   explicit TagValueParser(TagDef def);
   absl::StatusOr<TagValue> Parse(std::string_view text) const;
+  // Parse's status without building the value (no strings allocated): an import's
+  // validation pass.
+  absl::Status Check(std::string_view text) const;
   const TagDef& def() const { return def_; }
 
  private:

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -111,6 +112,44 @@ class TagIndex {
     // A fresh uid (the bulk import of new customers) holds no old value to clear.
     if (!exists_.addChecked(uid)) ClearValues(uid);
     AddValue(id, uid);
+  }
+
+  // Set for each uids[k] and *values[k], for uids that hold no value of this tag,
+  // strictly increasing: one bulk add per bitmap instead of one add per uid and value.
+  void SetFresh(std::span<const uint32_t> uids, std::span<const TagValue* const> values) {
+    if (numeric()) {
+      std::vector<int64_t> numbers;
+      numbers.reserve(values.size());
+      for (const TagValue* v : values) numbers.push_back(std::get<int64_t>(*v));
+      bsi_.SetFresh(uids, numbers);
+      return;
+    }
+    std::vector<uint32_t> holders;
+    std::vector<std::vector<uint32_t>> by_id(bitmaps_.size());
+    auto add = [&](uint32_t id, uint32_t uid) {
+      if (id >= by_id.size()) by_id.resize(id + 1);
+      by_id[id].push_back(uid);
+    };
+    for (size_t k = 0; k < uids.size(); ++k) {
+      const TagValue& value = *values[k];
+      if (const auto* many = std::get_if<std::vector<std::string>>(&value)) {
+        if (many->empty()) continue;  // Set removes: nothing to remove from a fresh uid
+        for (const std::string& v : *many) add(IdFor(v), uids[k]);
+      } else if (const bool* b = std::get_if<bool>(&value)) {
+        add(IdFor(*b ? "true" : "false"), uids[k]);
+      } else {
+        add(IdFor(std::get<std::string>(value)), uids[k]);
+      }
+      holders.push_back(uids[k]);
+    }
+    exists_.addMany(holders.size(), holders.data());
+    for (size_t id = 0; id < by_id.size(); ++id) {
+      if (by_id[id].empty()) continue;
+      bitmaps_[id].addMany(by_id[id].size(), by_id[id].data());
+      if (id < dense_.size()) {
+        for (uint32_t uid : by_id[id]) dense_[id].Set(uid);
+      }
+    }
   }
 
   void Remove(uint32_t uid) {
@@ -301,20 +340,29 @@ class KeyResolver {
   std::vector<Entry> cache_;
 };
 
+// Checks one change whose key resolved to `e`.
+absl::Status CheckChange(const KeyResolver::Entry& e, const std::string& key,
+                         const std::optional<TagValue>& value) {
+  if (e.tag == nullptr) return absl::InvalidArgumentError(fmt::format("unknown tag '{}'", key));
+  if (!value.has_value()) return absl::OkStatus();
+  if (e.prechecked) {
+    // Parsed for this definition: the type is all that could still be wrong.
+    if (TypeMatches(e.tag->def(), *value)) return absl::OkStatus();
+  }
+  return CheckValue(*e.tag, *value);
+}
+
 absl::Status CheckChanges(KeyResolver& keys, const TagChanges& changes) {
   size_t pos = 0;
   for (const auto& [key, value] : changes) {
-    const KeyResolver::Entry e = keys.Find(pos++, key);
-    if (e.tag == nullptr) return absl::InvalidArgumentError(fmt::format("unknown tag '{}'", key));
-    if (!value.has_value()) continue;
-    if (e.prechecked) {
-      // Parsed for this definition: the type is all that could still be wrong.
-      if (!TypeMatches(e.tag->def(), *value)) RETURN_IF_ERROR(CheckValue(*e.tag, *value));
-      continue;
-    }
-    RETURN_IF_ERROR(CheckValue(*e.tag, *value));
+    RETURN_IF_ERROR(CheckChange(keys.Find(pos++, key), key, value));
   }
   return absl::OkStatus();
+}
+
+// The error of a batch's entry, naming its uid.
+absl::Status BatchEntryError(uint32_t uid, const absl::Status& s) {
+  return absl::Status(s.code(), fmt::format("uid {}: {}", uid, std::string(s.message())));
 }
 
 // `changes` passed CheckChanges.
@@ -329,6 +377,58 @@ void ApplyChanges(Contents& c, KeyResolver& keys, uint32_t uid, const TagChanges
       tag->Remove(uid);
     }
   }
+}
+
+// Whether every uid of `batch` is new to the index and the uids strictly increase: the
+// batches of a bulk import of new customers.
+bool AppendsNewUids(const Contents& c, const std::vector<std::pair<uint32_t, TagChanges>>& batch) {
+  if (batch.empty()) return false;
+  // Every uid holding a tag value is live (ApplyChanges adds it, Erase clears both).
+  if (!c.live.isEmpty() && batch.front().first <= c.live.maximum()) return false;
+  for (size_t i = 1; i < batch.size(); ++i) {
+    if (batch[i].first <= batch[i - 1].first) return false;
+  }
+  return true;
+}
+
+// CheckChanges then ApplyChanges for each entry of a batch that AppendsNewUids, in one
+// reading of the batch: the values are checked and gathered by tag, then, when all passed,
+// added to each bitmap in bulk. On an error nothing is applied.
+absl::Status ApplyNewUids(Contents& c, KeyResolver& keys,
+                          const std::vector<std::pair<uint32_t, TagChanges>>& batch) {
+  struct Group {
+    TagIndex* tag = nullptr;
+    std::vector<uint32_t> uids;
+    std::vector<const TagValue*> values;
+  };
+  std::vector<Group> groups;
+  absl::flat_hash_map<const TagIndex*, size_t> group_of;
+  // The group of the previous row's key at the same position: rows mostly carry the same keys.
+  std::vector<size_t> at_pos;
+  std::vector<uint32_t> uids;
+  uids.reserve(batch.size());
+  for (const auto& [uid, changes] : batch) {
+    uids.push_back(uid);
+    size_t pos = 0;
+    for (const auto& [key, value] : changes) {
+      const KeyResolver::Entry e = keys.Find(pos, key);
+      if (absl::Status s = CheckChange(e, key, value); !s.ok()) return BatchEntryError(uid, s);
+      TagIndex* tag = e.tag;
+      if (pos >= at_pos.size()) at_pos.resize(pos + 1, groups.size());
+      size_t& g = at_pos[pos++];
+      if (!value.has_value()) continue;  // removing what a new uid does not hold
+      if (g >= groups.size() || groups[g].tag != tag) {
+        auto [it, added] = group_of.try_emplace(tag, groups.size());
+        if (added) groups.push_back(Group{tag, {}, {}});
+        g = it->second;
+      }
+      groups[g].uids.push_back(uid);
+      groups[g].values.push_back(&*value);
+    }
+  }
+  c.live.addMany(uids.size(), uids.data());
+  for (const Group& g : groups) g.tag->SetFresh(g.uids, g.values);
+  return absl::OkStatus();
 }
 
 // ---- Rule compilation -------------------------------------------------------------------
@@ -1498,10 +1598,10 @@ absl::Status SegmentIndex::ApplyBatch(const std::vector<std::pair<uint32_t, TagC
                                       const std::vector<TagDef>* checked_against) {
   absl::MutexLock lock(&state_->mu);
   KeyResolver keys(state_->data, checked_against);
+  if (AppendsNewUids(state_->data, batch)) return ApplyNewUids(state_->data, keys, batch);
   for (const auto& [uid, changes] : batch) {
     absl::Status s = CheckChanges(keys, changes);
-    if (!s.ok())
-      return absl::Status(s.code(), fmt::format("uid {}: {}", uid, std::string(s.message())));
+    if (!s.ok()) return BatchEntryError(uid, s);
   }
   for (const auto& [uid, changes] : batch) ApplyChanges(state_->data, keys, uid, changes);
   return absl::OkStatus();

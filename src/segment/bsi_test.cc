@@ -124,6 +124,30 @@ TEST(Bsi, RangeEqualMinMaxMatchScan) {
   }
 }
 
+// SetFresh is Set for each new uid: the same slices, whatever the order in which the values
+// would have widened the index one by one (small, wide, negative and extreme values).
+TEST(Bsi, SetFreshEqualsSetOneByOne) {
+  std::mt19937_64 rng(5);
+  for (int regime = 0; regime < 4; ++regime) {
+    Bsi bulk, single;
+    uint32_t uid = 0;
+    for (int batch = 0; batch < 4; ++batch) {
+      std::vector<uint32_t> uids;
+      std::vector<int64_t> values;
+      for (int i = 0; i < 300; ++i) {
+        uid += 1 + static_cast<uint32_t>(rng() % 5);
+        uids.push_back(uid);
+        values.push_back(Draw(rng, (regime + i) % 4 == 3 ? 3 : regime));
+        single.Set(uids.back(), values.back());
+      }
+      bulk.SetFresh(uids, values);
+      ASSERT_EQ(bulk.exists(), single.exists());
+      ASSERT_EQ(bulk.slices(), single.slices()) << "regime " << regime << " batch " << batch;
+      for (size_t i = 0; i < uids.size(); ++i) EXPECT_EQ(bulk.Get(uids[i]), values[i]);
+    }
+  }
+}
+
 TEST(Bsi, FromPartsRejectsInconsistentSlices) {
   Roaring exists = Roaring::bitmapOf(2, 1, 2);
   EXPECT_FALSE(Bsi::FromParts(exists, {Roaring::bitmapOf(1, 3)}).has_value());

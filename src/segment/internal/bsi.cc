@@ -1,5 +1,6 @@
 #include "segment/internal/bsi.h"
 
+#include <algorithm>
 #include <bit>
 #include <limits>
 #include <utility>
@@ -120,6 +121,29 @@ void Bsi::Set(uint32_t uid, int64_t value) {
     } else {
       slice.remove(uid);
     }
+  }
+}
+
+void Bsi::SetFresh(std::span<const uint32_t> uids, std::span<const int64_t> values) {
+  if (uids.empty()) return;
+  // Widening once to the widest value gives each value the slices that Set's widening step
+  // by step would (sign extension).
+  int need = 0;
+  for (int64_t v : values) need = std::max(need, BitsFor(v));
+  if (need > slice_count()) Widen(need);
+  const int n = slice_count();
+  exists_.addMany(uids.size(), uids.data());
+  std::vector<std::vector<uint32_t>> ones(n);
+  for (size_t k = 0; k < uids.size(); ++k) {
+    uint64_t bits = static_cast<uint64_t>(values[k]);
+    if (n < 64) bits &= (uint64_t{1} << n) - 1;
+    while (bits != 0) {
+      ones[std::countr_zero(bits)].push_back(uids[k]);
+      bits &= bits - 1;
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!ones[i].empty()) slices_[i].addMany(ones[i].size(), ones[i].data());
   }
 }
 

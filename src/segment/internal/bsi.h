@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace mercator::segment_internal {
@@ -29,6 +30,9 @@ class Bsi {
 
   // Sets the value of `uid`, replacing any previous value.
   void Set(uint32_t uid, int64_t value);
+  // Sets values[i] for uids[i], for uids that hold no value yet (not in exists()), strictly
+  // increasing: the same as Set for each, with one bulk add per slice (a bulk import).
+  void SetFresh(std::span<const uint32_t> uids, std::span<const int64_t> values);
   // Removes `uid`'s value, if any.
   void Remove(uint32_t uid);
   std::optional<int64_t> Get(uint32_t uid) const;

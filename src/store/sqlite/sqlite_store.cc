@@ -324,11 +324,15 @@ class SqliteCustomerRepository final : public CustomerRepository {
   absl::StatusOr<PreparedUpserts> PrepareUpserts(std::span<const CustomerUpsert> batch) override {
     PreparedUpserts prepared;
     prepared.tag_ends.reserve(batch.size());
+    // One buffer for the batch, sized from its first row: growing it step by step copies it
+    // over and over into memory the process touches for the first time.
+    sqlite_internal::TagValuesEncoder tags(1024);
     for (const CustomerUpsert& upsert : batch) {
-      ASSIGN_OR_RETURN(std::string tags_json, sqlite_internal::EncodeTagValues(upsert.tags));
-      prepared.tags.append(tags_json);
-      prepared.tag_ends.push_back(prepared.tags.size());
+      RETURN_IF_ERROR(tags.Add(upsert.tags));
+      prepared.tag_ends.push_back(tags.size());
+      if (prepared.tag_ends.size() == 1) tags.Reserve(tags.size() * batch.size() * 5 / 4);
     }
+    prepared.tags = std::move(tags).Take();
     if (cipher_ == nullptr || batch.empty() ||
         std::none_of(batch.begin(), batch.end(), HasPersonalData)) {
       return prepared;
@@ -359,6 +363,7 @@ class SqliteCustomerRepository final : public CustomerRepository {
         prepared.sealed.append(*field);
         prepared.sealed_ends.push_back(prepared.sealed.size());
       }
+      if (row == 0) prepared.sealed.reserve(prepared.sealed.size() * batch.size() * 5 / 4);
     }
     return prepared;
   }

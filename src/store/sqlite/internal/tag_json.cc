@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -14,9 +16,10 @@
 #include "common/strings.h"
 
 namespace mercator::sqlite_internal {
-namespace {
 
 namespace json = boost::json;
+
+namespace {
 
 // Byte classes for AppendJsonString: 0 copies as is, 1 needs an escape, 2 starts a multi-byte
 // UTF-8 sequence (validated), 3 can never occur in UTF-8.
@@ -54,6 +57,8 @@ size_t Utf8SequenceLength(const unsigned char* s, size_t n) {
   }
   return len;
 }
+
+}  // namespace
 
 // Writes JSON text into a std::string through a raw pointer: the encoder appends a few bytes
 // at a time, and std::string's per-append capacity checks cost more than the bytes.
@@ -145,6 +150,8 @@ class JsonWriter {
     return true;
   }
 
+  size_t size() const { return p_ - buf_.data(); }
+
   std::string Take() && {
     buf_.resize(p_ - buf_.data());
     return std::move(buf_);
@@ -155,6 +162,8 @@ class JsonWriter {
   char* p_;
   char* end_;
 };
+
+namespace {
 
 absl::Status BadUtf8(std::string_view what, std::string_view key) {
   return absl::InvalidArgumentError(
@@ -193,8 +202,8 @@ absl::Status AppendValue(JsonWriter& out, std::string_view key, const TagValue& 
 // per upserted customer; DecodeTags (Boost.JSON) reads it back and the tests check the round
 // trip.
 template <typename Map, typename GetValue>
-absl::StatusOr<std::string> EncodeObject(const Map& map, GetValue get_value) {
-  JsonWriter out(32 * map.size() + 2);
+absl::Status AppendObject(JsonWriter& out, const Map& map, GetValue get_value) {
+  out.Reserve(32 * map.size() + 2);
   out.Put('{');
   bool first = true;
   for (const auto& [key, entry] : map) {
@@ -210,8 +219,17 @@ absl::StatusOr<std::string> EncodeObject(const Map& map, GetValue get_value) {
   }
   out.Reserve(1);
   out.Put('}');
+  return absl::OkStatus();
+}
+
+template <typename Map, typename GetValue>
+absl::StatusOr<std::string> EncodeObject(const Map& map, GetValue get_value) {
+  JsonWriter out(32 * map.size() + 2);
+  if (absl::Status s = AppendObject(out, map, get_value); !s.ok()) return s;
   return std::move(out).Take();
 }
+
+const TagValue* SetValue(const std::optional<TagValue>& v) { return v.has_value() ? &*v : nullptr; }
 
 absl::StatusOr<json::value> Parse(std::string_view text, std::string_view what) {
   try {
@@ -270,10 +288,23 @@ absl::StatusOr<std::string> EncodeTags(const TagMap& tags) {
 }
 
 absl::StatusOr<std::string> EncodeTagValues(const TagChanges& changes) {
-  return EncodeObject(changes, [](const std::optional<TagValue>& v) -> const TagValue* {
-    return v.has_value() ? &*v : nullptr;
-  });
+  return EncodeObject(changes, SetValue);
 }
+
+TagValuesEncoder::TagValuesEncoder(size_t expected_bytes)
+    : out_(std::make_unique<JsonWriter>(expected_bytes)) {}
+
+TagValuesEncoder::~TagValuesEncoder() = default;
+
+absl::Status TagValuesEncoder::Add(const TagChanges& changes) {
+  return AppendObject(*out_, changes, SetValue);
+}
+
+void TagValuesEncoder::Reserve(size_t bytes) { out_->Reserve(bytes); }
+
+size_t TagValuesEncoder::size() const { return out_->size(); }
+
+std::string TagValuesEncoder::Take() && { return std::move(*out_).Take(); }
 
 absl::StatusOr<TagMap> DecodeTags(std::string_view text) {
   absl::StatusOr<json::value> parsed = Parse(text, "tags");

@@ -7,6 +7,7 @@
 #ifndef MERCATOR_STORE_SQLITE_INTERNAL_TAG_JSON_H_
 #define MERCATOR_STORE_SQLITE_INTERNAL_TAG_JSON_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,31 @@ namespace mercator::sqlite_internal {
 absl::StatusOr<std::string> EncodeTags(const TagMap& tags);
 // The set values of `changes` (entries mapped to nullopt are skipped), encoded like EncodeTags.
 absl::StatusOr<std::string> EncodeTagValues(const TagChanges& changes);
+
+class JsonWriter;
+
+// Encodes the tag values of many customers one after another into one buffer, each exactly
+// like EncodeTagValues: a batch's `tags` column without a string allocated per row.
+// After an error the encoder holds a partial object and must not be used any further.
+class TagValuesEncoder {
+ public:
+  explicit TagValuesEncoder(size_t expected_bytes);
+  ~TagValuesEncoder();
+  TagValuesEncoder(const TagValuesEncoder&) = delete;
+  TagValuesEncoder& operator=(const TagValuesEncoder&) = delete;
+
+  // Appends the JSON object of `changes` (InvalidArgument as EncodeTagValues).
+  absl::Status Add(const TagChanges& changes);
+  // Makes room for `bytes` more.
+  void Reserve(size_t bytes);
+  // Bytes written so far: where the next object begins.
+  size_t size() const;
+  std::string Take() &&;
+
+ private:
+  std::unique_ptr<JsonWriter> out_;
+};
+
 // DataLoss if `json` is not an object of the value shapes above.
 absl::StatusOr<TagMap> DecodeTags(std::string_view json);
 

@@ -1,5 +1,9 @@
 #include "store/sqlite/internal/tag_json.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -33,6 +37,31 @@ TEST(TagJson, EscapesQuotesBackslashesAndControlCharacters) {
 TEST(TagJson, EncodeTagValuesSkipsRemovals) {
   TagChanges changes = {{"a", int64_t{1}}, {"gone", std::nullopt}};
   EXPECT_EQ(*EncodeTagValues(changes), R"({"a":1})");
+}
+
+// The batch encoder writes each row exactly as EncodeTagValues would, one after another,
+// also when its buffer has to grow many times over.
+TEST(TagJson, BatchEncoderConcatenatesEncodeTagValues) {
+  std::vector<TagChanges> rows;
+  for (int i = 0; i < 300; ++i) {
+    TagChanges row = {{"age", int64_t{i}},
+                      {"gone", std::nullopt},
+                      {"list", std::vector<std::string>(i % 4, "v\"" + std::to_string(i))},
+                      {"ok", i % 2 == 0},
+                      {"s", std::string(i % 50, 'x') + "浙江"}};
+    rows.push_back(std::move(row));
+  }
+  rows.push_back({});
+  TagValuesEncoder encoder(1);
+  std::string expected;
+  for (const TagChanges& row : rows) {
+    ASSERT_TRUE(encoder.Add(row).ok());
+    expected += *EncodeTagValues(row);
+    EXPECT_EQ(encoder.size(), expected.size());
+  }
+  EXPECT_EQ(std::move(encoder).Take(), expected);
+  TagValuesEncoder bad(16);
+  EXPECT_EQ(bad.Add({{"k", std::string("\xc3\x28")}}).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(TagJson, RejectsInvalidUtf8) {
