@@ -573,6 +573,8 @@ TEST_F(JourneysStuckTest, StuckEntriesAreListedRetriedAndExitedOverHttp) {
       EXPECT_EQ(e.at("step").as_string(), "hi");
       EXPECT_EQ(Int(e, "attempts"), 2);
       EXPECT_EQ(e.at("last_error").as_string(), "sms gateway down");
+      EXPECT_TRUE(e.at("stuck_at").is_string()) << e;
+      EXPECT_TRUE(e.at("due_at").is_null()) << e;
       EXPECT_FALSE(e.as_object().contains("phone")) << e;
       EXPECT_FALSE(e.as_object().contains("name")) << e;
       entry_of[std::string(e.at("customer").as_string())] = Int(e, "id");

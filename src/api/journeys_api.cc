@@ -131,6 +131,7 @@ json::object EntryJson(const JourneyEntry& e) {
       {"state", EntryStateName(e.state)},
       {"step", e.step.empty() ? json::value() : json::value(e.step)},
       {"due_at", e.state == EntryState::kActive ? json::value(IsoTime(e.due_ms)) : json::value()},
+      {"stuck_at", e.state == EntryState::kStuck ? json::value(IsoTime(e.due_ms)) : json::value()},
       {"entered_at", IsoTime(e.entered_ms)},
       {"goal_until", e.goal_until_ms > 0 ? json::value(IsoTime(e.goal_until_ms)) : json::value()},
       {"ended_at", e.ended_ms > 0 ? json::value(IsoTime(e.ended_ms)) : json::value()},

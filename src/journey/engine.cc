@@ -535,6 +535,9 @@ absl::StatusOr<Engine::PassReport> Engine::RunDueLocked() {
               u.last_error = MaskNumbersInText(ToStd(failed.message()));
               if (u.attempts >= options_.max_attempts) {
                 u.state = EntryState::kStuck;
+                // A stuck entry keeps the time it got stuck in due_ms (JourneyEntry): it is in
+                // no queue, the due index covers active entries only.
+                u.due_ms = now;
                 ++report.stuck;
                 Log(Severity::kWarn, "journey entry stuck after transient failures",
                     {{"journey.id", std::to_string(e.journey_id)},

@@ -815,6 +815,7 @@ TEST_F(EngineTest, AlwaysFailingActionIsStuckAfterMaxAttemptsUntilRetriedOrExite
   Run();  // attempt 2
   EXPECT_EQ(Stats(id).retrying_by_step["hi"], 3);
   clock_.Advance(120'000);
+  const int64_t stuck_at = clock_.NowMs();
   Run();  // attempt 3: stuck
   EXPECT_EQ(outreach_.calls(), 9);
   JourneyStats s = Stats(id);
@@ -838,6 +839,7 @@ TEST_F(EngineTest, AlwaysFailingActionIsStuckAfterMaxAttemptsUntilRetriedOrExite
     EXPECT_EQ(e.step, "hi");
     EXPECT_EQ(e.attempts, 3);
     EXPECT_EQ(e.last_error, "sms gateway down for 138****1234");
+    EXPECT_EQ(e.due_ms, stuck_at) << "a stuck entry keeps the time it got stuck";
   }
   auto rest = journey_repo_->Stuck(id, (*stuck)[1].id, 2);
   ASSERT_TRUE(rest.ok());

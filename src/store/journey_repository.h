@@ -80,7 +80,7 @@ struct JourneyEntry {
   bool holdout = false;
   EntryState state = EntryState::kActive;
   std::string step;  // the current step; "" once the steps are done
-  int64_t due_ms = 0;
+  int64_t due_ms = 0;  // active: when its step is due; stuck: when it got stuck
   int64_t entered_ms = 0;
   int64_t goal_until_ms = 0;  // conversions count until then
   int64_t ended_ms = 0;

@@ -131,7 +131,7 @@ const zh = {
   },
   stuck: {
     title: '卡住的旅程条目', help: '动作因暂时性故障（渠道或存储不可用）多次失败后停在该步骤，需要人工重试或退出。',
-    customer: '客户', attempts: '失败次数', lastError: '最后错误', since: '进入旅程时间', empty: '没有卡住的条目',
+    customer: '客户', attempts: '失败次数', lastError: '最后错误', since: '卡住时间', empty: '没有卡住的条目',
     retry: '重试', exit: '退出旅程', retryConfirm: '重试所选的 {{n}} 个条目？', retryHelp: '下次引擎运行时重新执行该步骤；已生效的动作不会重复。',
     exitConfirm: '让所选的 {{n}} 个条目退出旅程？', exitHelp: '条目以“退出”结束，跳过失败的动作和后续步骤。',
     retried: '已重试 {{n}} 个（共选 {{total}} 个）', exited: '已退出 {{n}} 个（共选 {{total}} 个）', notStuck: '以下条目已不再卡住（已被处理），未做改动：{{ids}}',
@@ -272,7 +272,7 @@ const en: Dict = {
   },
   stuck: {
     title: 'Stuck entries', help: 'Entries whose action failed transiently (a channel or storage unavailable) too many times wait at that step for an operator to retry or exit them.',
-    customer: 'Customer', attempts: 'Attempts', lastError: 'Last error', since: 'In journey since', empty: 'No stuck entries',
+    customer: 'Customer', attempts: 'Attempts', lastError: 'Last error', since: 'Stuck since', empty: 'No stuck entries',
     retry: 'Retry', exit: 'Exit', retryConfirm: 'Retry the {{n}} selected entries?', retryHelp: "Their step runs again at the engine's next pass; an action that already took effect is not repeated.",
     exitConfirm: 'Exit the {{n}} selected entries?', exitHelp: 'They end as exited, skipping the failed action and the rest of their steps.',
     retried: 'Retried {{n}} of {{total}} selected', exited: 'Exited {{n}} of {{total}} selected', notStuck: 'No longer stuck (already handled), left alone: {{ids}}',

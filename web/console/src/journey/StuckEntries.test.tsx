@@ -9,6 +9,7 @@ import { I18nextProvider } from 'react-i18next';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuthProvider } from '../auth';
 import i18n from '../i18n';
+import { fmtTime } from '../pages/Audiences';
 import { StepCounts, StuckEntries, stepRows, type StuckEntry } from './StuckEntries';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -31,6 +32,7 @@ const entry = (id: number, customer: string, step: string, attempts: number, las
   state: 'stuck',
   step,
   due_at: null,
+  stuck_at: '2026-11-21T03:04:00Z',
   entered_at: '2026-11-20T02:00:00Z',
   goal_until: null,
   ended_at: null,
@@ -165,6 +167,10 @@ describe('stuck entries', () => {
       ['13', 'C0013', 'points', '10', 'the points ledger is not configured'],
     ]);
     expect(host.querySelector('thead')!.textContent).toContain('Last error');
+    expect(host.querySelector('thead')!.textContent).toContain('Stuck since');
+    // The time the entry got stuck, not when it entered the journey.
+    expect(host.querySelector('tbody')!.textContent).toContain(fmtTime('2026-11-21T03:04:00Z'));
+    expect(host.querySelector('tbody')!.textContent).not.toContain(fmtTime('2026-11-20T02:00:00Z'));
     expect(button('page-next')!.disabled).toBe(true);
   });
 

@@ -128,7 +128,7 @@ export function StuckEntries({ journeyId, onChanged }: { journeyId: number | str
             { title: t('journey.step'), dataIndex: 'step' },
             { title: t('stuck.attempts'), dataIndex: 'attempts', width: 90 },
             { title: t('stuck.lastError'), dataIndex: 'last_error', render: (v) => v ?? '—' },
-            { title: t('stuck.since'), dataIndex: 'entered_at', render: (v) => fmtTime(v) },
+            { title: t('stuck.since'), dataIndex: 'stuck_at', render: (v) => fmtTime(v) },
           ]}
         />
       </Space>
