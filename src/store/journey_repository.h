@@ -79,7 +79,7 @@ struct JourneyEntry {
   int32_t entry_no = 0;  // 1 for a customer's first entry into the journey, then 2, ...
   bool holdout = false;
   EntryState state = EntryState::kActive;
-  std::string step;  // the current step; "" once the steps are done
+  std::string step;    // the current step; "" once the steps are done
   int64_t due_ms = 0;  // active: when its step is due; stuck: when it got stuck
   int64_t entered_ms = 0;
   int64_t goal_until_ms = 0;  // conversions count until then
