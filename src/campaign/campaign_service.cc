@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
+#include <future>
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
@@ -502,11 +503,42 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
   return repo_->Move(row.id, t).status();
 }
 
-absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const Definition& d,
-                                                  std::span<CampaignMember> members,
-                                                  std::span<const size_t> first,
-                                                  std::vector<int64_t>& channel_budget,
-                                                  int64_t now) {
+outreach::Message CampaignService::MessageTo(const CampaignRow& row, const Definition& d,
+                                             const ChannelStep& plan, const CampaignMember& m) {
+  outreach::Message msg;
+  msg.uid = m.uid;
+  msg.customer = m.customer;
+  msg.channel = plan.channel;
+  msg.purpose = d.purpose;
+  msg.template_id = std::to_string(plan.template_id);
+  msg.variables = d.variables;
+  msg.link_url = d.link;
+  msg.origin = fmt::format("campaign:{}", row.id);
+  msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, plan.channel);
+  // A member inside the quiet hours of their own time zone waits (stays pending or due) for a
+  // later slice.
+  msg.defer_quiet_hours = true;
+  return msg;
+}
+
+absl::StatusOr<CampaignService::PreparedPage> CampaignService::PreparePage(const CampaignRow& row,
+                                                                           const Definition& d,
+                                                                           uint32_t after_uid,
+                                                                           int limit) {
+  PreparedPage page;
+  ASSIGN_OR_RETURN(page.members, repo_->Pending(row.id, after_uid, limit));
+  if (page.members.empty() || d.channels.empty()) return page;
+  std::vector<outreach::Message> batch;
+  batch.reserve(page.members.size());
+  for (const CampaignMember& m : page.members) batch.push_back(MessageTo(row, d, d.channels[0], m));
+  ASSIGN_OR_RETURN(page.first_step, outreach_->PrepareBatch(std::move(batch)));
+  return page;
+}
+
+absl::StatusOr<bool> CampaignService::TryChannels(
+    const CampaignRow& row, const Definition& d, std::span<CampaignMember> members,
+    std::span<const size_t> first, std::vector<int64_t>& channel_budget, int64_t now,
+    std::unique_ptr<outreach::PreparedBatch> prepared) {
   // Each member's next step of the plan; every round sends one batch per step in use.
   std::vector<size_t> step(first.begin(), first.end());
   std::vector<size_t> active;
@@ -518,7 +550,6 @@ absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const 
       members[i].done_ms = now;
     }
   }
-  const std::string origin = fmt::format("campaign:{}", row.id);
   while (!active.empty()) {
     std::map<size_t, std::vector<size_t>> by_step;
     for (size_t i : active) by_step[step[i]].push_back(i);
@@ -534,25 +565,19 @@ absl::StatusOr<bool> CampaignService::TryChannels(const CampaignRow& row, const 
       }
       if (group.empty()) continue;
       channel_budget[k] -= static_cast<int64_t>(group.size());
-      std::vector<outreach::Message> batch(group.size());
-      for (size_t j = 0; j < group.size(); ++j) {
-        const CampaignMember& m = members[group[j]];
-        outreach::Message& msg = batch[j];
-        msg.uid = m.uid;
-        msg.customer = m.customer;
-        msg.channel = plan.channel;
-        msg.purpose = d.purpose;
-        msg.template_id = std::to_string(plan.template_id);
-        msg.variables = d.variables;
-        msg.link_url = d.link;
-        msg.origin = origin;
-        msg.dedupe_key = fmt::format("campaign:{}:{}:{}", row.id, m.uid, plan.channel);
-        // A member inside the quiet hours of their own time zone waits (stays pending or due)
-        // for a later slice.
-        msg.defer_quiet_hours = true;
+      // The prepared first step is every member's message, in order: usable only as a whole.
+      std::unique_ptr<outreach::PreparedBatch> ready;
+      if (prepared != nullptr && k == 0 && group.size() == members.size()) {
+        ready = std::move(prepared);
+      } else {
+        std::vector<outreach::Message> batch;
+        batch.reserve(group.size());
+        for (size_t i : group) batch.push_back(MessageTo(row, d, plan, members[i]));
+        ASSIGN_OR_RETURN(ready, outreach_->PrepareBatch(std::move(batch)));
       }
+      prepared.reset();
       ASSIGN_OR_RETURN(std::vector<absl::StatusOr<outreach::SendResult>> results,
-                       outreach_->SendBatch(batch));
+                       outreach_->SendPrepared(std::move(ready)));
       for (size_t j = 0; j < group.size(); ++j) {
         const absl::StatusOr<outreach::SendResult>& r = results[j];
         CampaignMember& m = members[group[j]];
@@ -668,10 +693,28 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
   // stopped, so members waiting for their own quiet hours to end do not hold up the others.
   uint32_t& after = cursor_[row.id];
   // Reading past what the first channel may still send this slice would only defer members.
+  auto limit_of = [&](int64_t members, int64_t first_channel) {
+    return static_cast<int>(std::clamp<int64_t>(
+        std::min<int64_t>({members, options_.batch, first_channel}), 0, INT32_MAX));
+  };
+  // Two pages are in flight: while one is recorded and handed to the channels here, the next is
+  // read, rendered and checked against consent and quiet hours on another thread (the caps are
+  // counted when a message is recorded, so they hold). A page read ahead that this slice does
+  // not send stays pending for the next.
+  std::future<absl::StatusOr<PreparedPage>> ahead;
   while (budget > 0 && channel_budget.front() > 0) {
-    const int limit =
-        static_cast<int>(std::min<int64_t>({budget, options_.batch, channel_budget.front()}));
-    ASSIGN_OR_RETURN(std::vector<CampaignMember> page, repo_->Pending(row.id, after, limit));
+    const int limit = limit_of(budget, channel_budget.front());
+    PreparedPage prepared;
+    if (ahead.valid()) {
+      ASSIGN_OR_RETURN(prepared, ahead.get());
+      if (prepared.members.size() > static_cast<size_t>(limit)) {
+        prepared.members.resize(static_cast<size_t>(limit));
+        prepared.first_step.reset();  // no longer the page it was prepared for
+      }
+    } else {
+      ASSIGN_OR_RETURN(prepared, PreparePage(row, d, after, limit));
+    }
+    std::vector<CampaignMember>& page = prepared.members;
     if (page.empty()) {
       if (after != 0) {  // the end of a pass: the next one starts at the front
         after = 0;
@@ -691,8 +734,17 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
       break;
     }
     after = page.back().uid;
+    // The next page, if this slice may send more after this one (every member of this page
+    // goes through the first channel's budget).
+    const auto n = static_cast<int64_t>(page.size());
+    if (const int next = limit_of(budget - n, channel_budget.front() - n); next > 0) {
+      ahead = std::async(std::launch::async, [this, &row, &d, from = after, next] {
+        return PreparePage(row, d, from, next);
+      });
+    }
     const std::vector<size_t> first(page.size(), 0);
-    ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, channel_budget, now));
+    ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, channel_budget, now,
+                                          std::move(prepared.first_step)));
     if (!ok) return handled;
     budget -= static_cast<int64_t>(page.size());
     std::erase_if(page, [](const CampaignMember& m) { return m.done_ms == 0; });  // waiting

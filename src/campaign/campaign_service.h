@@ -59,6 +59,7 @@
 #include "campaign/recurrence.h"
 #include "common/clock.h"
 #include "common/principal.h"
+#include "outreach/outreach.h"
 #include "store/campaign_repository.h"
 
 namespace boost::json {
@@ -73,7 +74,6 @@ class EventLog;
 }  // namespace event
 namespace outreach {
 class ContactPolicy;
-class Outreach;
 class TemplateService;
 }  // namespace outreach
 }  // namespace mercator
@@ -240,9 +240,23 @@ class CampaignService {
   // withdrawn, a channel unconfigured): the campaign is paused and no outcome counts.
   // `channel_budget[k]`: messages step k may still send in this slice (its throttle), spent
   // here; members over it wait like members in their quiet hours.
+  // `prepared`, if any: the messages of the plan's first step to every member, read and
+  // rendered ahead (Outreach::PrepareBatch) while the previous page was sent.
   absl::StatusOr<bool> TryChannels(const CampaignRow& row, const Definition& d,
                                    std::span<CampaignMember> members, std::span<const size_t> first,
-                                   std::vector<int64_t>& channel_budget, int64_t now);
+                                   std::vector<int64_t>& channel_budget, int64_t now,
+                                   std::unique_ptr<outreach::PreparedBatch> prepared = nullptr);
+  // The message of the plan's step `plan` to member `m`.
+  static outreach::Message MessageTo(const CampaignRow& row, const Definition& d,
+                                     const ChannelStep& plan, const CampaignMember& m);
+  // A page of pending members after `after_uid`, with the messages of the plan's first step
+  // prepared (SendSlice runs it on another thread for the next page).
+  struct PreparedPage {
+    std::vector<CampaignMember> members;
+    std::unique_ptr<outreach::PreparedBatch> first_step;
+  };
+  absl::StatusOr<PreparedPage> PreparePage(const CampaignRow& row, const Definition& d,
+                                           uint32_t after_uid, int limit);
   absl::StatusOr<int64_t> RunFallbacks(const CampaignRow& row, const Definition& d, int64_t now,
                                        int64_t budget, std::vector<int64_t>& channel_budget);
   bool InWindow(const Definition& d, int64_t now);

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,6 +57,12 @@ struct SendResult {
   bool replayed = false;   // the dedupe key was seen before: this is the first result
 };
 
+// A batch that Outreach::PrepareBatch read and rendered, for Outreach::SendPrepared.
+class PreparedBatch {
+ public:
+  virtual ~PreparedBatch() = default;
+};
+
 class Outreach {
  public:
   virtual ~Outreach() = default;
@@ -78,6 +85,32 @@ class Outreach {
     }
     return out;
   }
+
+  // SendBatch in two halves, for a caller sending batch after batch (a campaign), which can
+  // prepare the next batch on another thread while this one is sent. PrepareBatch reads and
+  // decides what sending does not change (templates, customers, the rendered text, consent,
+  // opt-outs, do-not-disturb, quiet hours) and records nothing; SendPrepared records the
+  // messages (the caps are counted there, in the write, so a batch prepared early cannot exceed
+  // them) and hands them to the channels. SendPrepared(PrepareBatch(m)) is SendBatch(m). A
+  // consent withdrawn between the two halves is seen by the next batch. An implementation
+  // overrides both or neither; the defaults keep the messages for SendBatch.
+  virtual absl::StatusOr<std::unique_ptr<PreparedBatch>> PrepareBatch(
+      std::vector<Message> messages) {
+    auto kept = std::make_unique<KeptMessages>();
+    kept->messages = std::move(messages);
+    return kept;
+  }
+  virtual absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> SendPrepared(
+      std::unique_ptr<PreparedBatch> batch) {
+    auto* kept = dynamic_cast<KeptMessages*>(batch.get());
+    if (kept == nullptr) return absl::InternalError("outreach: a batch prepared elsewhere");
+    return SendBatch(kept->messages);
+  }
+
+ private:
+  struct KeptMessages final : PreparedBatch {
+    std::vector<Message> messages;
+  };
 };
 
 }  // namespace mercator::outreach

@@ -136,11 +136,36 @@ absl::StatusOr<const TemplateRow*> OutreachService::CheckMessage(
 
 absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBatch(
     std::span<const Message> messages) {
-  const size_t n = messages.size();
-  std::vector<absl::StatusOr<SendResult>> results(n, absl::UnknownError("not sent"));
-  // Per message: its template (validated), then the customer, the rendered body and the link.
+  ASSIGN_OR_RETURN(std::unique_ptr<PreparedBatch> prepared,
+                   PrepareBatch(std::vector<Message>(messages.begin(), messages.end())));
+  return SendPrepared(std::move(prepared));
+}
+
+// What PrepareBatch read and decided, per message: the template (null once the message has its
+// result), the customer, the rendered body, the tracked link's token and the policy's reason.
+struct OutreachService::Prepared final : PreparedBatch {
+  std::vector<Message> messages;
+  std::vector<absl::StatusOr<SendResult>> results;
   std::map<int64_t, absl::StatusOr<TemplateRow>> templates;
-  std::vector<const TemplateRow*> tmpl(n, nullptr);
+  std::vector<const TemplateRow*> tmpl;
+  std::vector<std::optional<CustomerRecord>> customers;
+  std::vector<std::string> bodies, link_tokens, reasons;
+  PolicySettings settings;
+  int64_t now = 0;
+};
+
+absl::StatusOr<std::unique_ptr<PreparedBatch>> OutreachService::PrepareBatch(
+    std::vector<Message> in) {
+  auto p = std::make_unique<Prepared>();
+  p->messages = std::move(in);
+  const std::span<const Message> messages = p->messages;
+  const size_t n = messages.size();
+  p->results.assign(n, absl::UnknownError("not sent"));
+  auto& results = p->results;
+  // Per message: its template (validated), then the customer, the rendered body and the link.
+  auto& templates = p->templates;
+  auto& tmpl = p->tmpl;
+  tmpl.assign(n, nullptr);
   std::vector<std::string_view> ids;
   ids.reserve(n);
   for (size_t i = 0; i < n; ++i) {
@@ -168,7 +193,8 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
   // for the quiet hours.
   bool names = false;
   for (size_t i = 0; i < n && !names; ++i) names = tmpl[i] != nullptr && uses(tmpl[i], "name");
-  std::vector<std::optional<CustomerRecord>> customers(n);
+  auto& customers = p->customers;
+  customers.resize(n);
   std::vector<std::string> zones(n);
   {
     ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
@@ -181,7 +207,10 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
       zones[i] = std::move(found[i]->time_zone);
     }
   }
-  std::vector<std::string> bodies(n), link_tokens(n);
+  auto& bodies = p->bodies;
+  auto& link_tokens = p->link_tokens;
+  bodies.resize(n);
+  link_tokens.resize(n);
   for (size_t i = 0; i < n; ++i) {
     if (tmpl[i] == nullptr) continue;
     const Message& m = messages[i];
@@ -206,9 +235,12 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
   }
 
   // The policy, per channel and purpose, for the messages still going.
-  const int64_t now = clock_->NowMs();
-  ASSIGN_OR_RETURN(PolicySettings settings, policy_->Settings());
-  std::vector<std::string> reasons(n);
+  p->now = clock_->NowMs();
+  const int64_t now = p->now;
+  ASSIGN_OR_RETURN(p->settings, policy_->Settings());
+  const PolicySettings& settings = p->settings;
+  auto& reasons = p->reasons;
+  reasons.resize(n);
   std::map<std::pair<std::string_view, std::string_view>, std::vector<size_t>> groups;
   for (size_t i = 0; i < n; ++i) {
     if (tmpl[i] != nullptr) groups[{messages[i].channel, messages[i].purpose}].push_back(i);
@@ -225,7 +257,23 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
                      policy_->CheckBatch(group, group_zones, key.first, key.second, now, settings));
     for (size_t k = 0; k < members.size(); ++k) reasons[members[k]] = std::move(r[k]);
   }
+  return p;
+}
 
+absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendPrepared(
+    std::unique_ptr<PreparedBatch> batch) {
+  auto* p = dynamic_cast<Prepared*>(batch.get());
+  if (p == nullptr) return absl::InternalError("outreach: a batch prepared elsewhere");
+  const std::span<const Message> messages = p->messages;
+  const size_t n = messages.size();
+  auto& results = p->results;
+  const auto& tmpl = p->tmpl;
+  auto& customers = p->customers;
+  auto& bodies = p->bodies;
+  const auto& link_tokens = p->link_tokens;
+  const auto& reasons = p->reasons;
+  const int64_t now = p->now;
+  const PolicySettings& settings = p->settings;
   // Record (caps are counted here), in one transaction.
   std::vector<MessageRow> rows;
   std::vector<size_t> row_of;  // message index of rows[k]
@@ -256,7 +304,7 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
     row.local_week = LocalWeek(row.local_day);
     row_of.push_back(i);
   }
-  if (rows.empty()) return results;
+  if (rows.empty()) return std::move(results);
   ASSIGN_OR_RETURN(std::vector<OutreachRepository::Recorded> recorded,
                    repo_->RecordMessages(rows, settings.day_cap, settings.week_cap));
 
@@ -308,7 +356,7 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendBat
       results[row_of[members[j]]] = ResultOf(row, false);
     }
   }
-  return results;
+  return std::move(results);
 }
 
 }  // namespace mercator::outreach

@@ -43,6 +43,13 @@ class OutreachService final : public Outreach {
   // error (nothing is recorded for a message with an error).
   absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> SendBatch(
       std::span<const Message> messages) override;
+  // SendBatch in two halves (Outreach::PrepareBatch): reads, rendering and the policy's
+  // consent, opt-out, do-not-disturb and quiet-hour decisions; then the record with its caps,
+  // the tracked links and the channels.
+  absl::StatusOr<std::unique_ptr<PreparedBatch>> PrepareBatch(
+      std::vector<Message> messages) override;
+  absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> SendPrepared(
+      std::unique_ptr<PreparedBatch> batch) override;
 
   // The public base of tracked links ("https://m.bank.example"); a message's {{link}} becomes
   // <base>/t/<token>. Set once before serving.
@@ -59,6 +66,7 @@ class OutreachService final : public Outreach {
                                  const std::map<std::string, std::string>& variables);
 
  private:
+  struct Prepared;
   // The request checks of Send; returns the message's approved template (cached in `templates`
   // for the batch).
   absl::StatusOr<const TemplateRow*> CheckMessage(

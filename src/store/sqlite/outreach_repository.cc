@@ -422,28 +422,24 @@ class SqliteOutreachRepository final : public OutreachRepository {
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kRead));
     std::vector<ContactFacts> out(customers.size());
     for (size_t i = 0; i < customers.size(); ++i) {
+      // One statement a customer: consent (NULL when none is recorded), do-not-disturb, and an
+      // opt-out of this channel or of every channel ('*': two lookups, not an IN list).
+      ASSIGN_OR_RETURN(
+          Statement s,
+          conn.Prepare("SELECT (SELECT granted FROM contact_consents WHERE customer = ?1 AND "
+                       "channel = ?2 AND purpose = ?3), "
+                       "EXISTS (SELECT 1 FROM contact_dnd WHERE customer = ?1), "
+                       "EXISTS (SELECT 1 FROM contact_optouts WHERE customer = ?1 AND "
+                       "channel = ?2) OR EXISTS (SELECT 1 FROM contact_optouts WHERE "
+                       "customer = ?1 AND channel = '*')",
+                       "outreach: reading consent, do-not-disturb and opt-outs"));
+      s.BindText(1, customers[i]).BindText(2, channel).BindText(3, purpose);
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return absl::InternalError("outreach: contact facts returned no row");
       ContactFacts& f = out[i];
-      {
-        ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT granted FROM contact_consents WHERE "
-                                                   "customer = ? AND channel = ? AND purpose = ?",
-                                                   "outreach: reading consent"));
-        s.BindText(1, customers[i]).BindText(2, channel).BindText(3, purpose);
-        ASSIGN_OR_RETURN(bool row, s.Step());
-        if (row) f.consent = s.ColumnInt64(0) != 0;
-      }
-      {
-        ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT 1 FROM contact_dnd WHERE customer = ?",
-                                                   "outreach: reading the do-not-disturb list"));
-        s.BindText(1, customers[i]);
-        ASSIGN_OR_RETURN(f.do_not_disturb, s.Step());
-      }
-      {
-        ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT 1 FROM contact_optouts WHERE customer "
-                                                   "= ? AND channel IN (?, '*') LIMIT 1",
-                                                   "outreach: reading opt-outs"));
-        s.BindText(1, customers[i]).BindText(2, channel);
-        ASSIGN_OR_RETURN(f.opted_out, s.Step());
-      }
+      if (!s.ColumnIsNull(0)) f.consent = s.ColumnInt64(0) != 0;
+      f.do_not_disturb = s.ColumnInt64(1) != 0;
+      f.opted_out = s.ColumnInt64(2) != 0;
     }
     return out;
   }
