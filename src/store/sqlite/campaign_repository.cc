@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
+#include "store/sqlite/internal/rows.h"
 #include "store/sqlite/sqlite_campaigns.h"
 
 namespace mercator {
@@ -17,6 +18,7 @@ using sqlite_internal::Db;
 using sqlite_internal::Statement;
 using sqlite_internal::Transaction;
 using sqlite_internal::TransactionKind;
+using sqlite_internal::WriteRows;
 
 constexpr const char* kColumns =
     "id, name, definition_json, digest, status, approval_id, created_by, created_ms, "
@@ -259,15 +261,13 @@ class SqliteCampaignRepository final : public CampaignRepository {
       ASSIGN_OR_RETURN(bool got, mark.Step());
       if (!got) return false;
     }
-    for (const CampaignMember& m : members) {
-      // Prepared per row: the cached statement is reset when the handle goes.
-      ASSIGN_OR_RETURN(Statement ins,
-                       conn.Prepare("INSERT INTO campaign_members (campaign_id, uid, customer, "
-                                    "state) VALUES (?, ?, ?, ?)",
-                                    "campaigns: storing the snapshot"));
-      ins.BindInt64(1, id).BindInt64(2, m.uid).BindText(3, m.customer).BindText(4, m.state);
-      RETURN_IF_ERROR(ins.Run());
-    }
+    RETURN_IF_ERROR(WriteRows(
+        conn, "INSERT INTO campaign_members (campaign_id, uid, customer, state) VALUES ", 4,
+        members.size(), "", "campaigns: storing the snapshot", [&](Statement& s, int p, size_t i) {
+          const CampaignMember& m = members[i];
+          s.BindInt64(p, id).BindInt64(p + 1, m.uid).BindText(p + 2, m.customer);
+          s.BindText(p + 3, m.state);
+        }));
     RETURN_IF_ERROR(txn.Commit());
     return true;
   }

@@ -20,6 +20,7 @@ using sqlite_internal::Db;
 using sqlite_internal::Statement;
 using sqlite_internal::Transaction;
 using sqlite_internal::TransactionKind;
+using sqlite_internal::WriteRows;
 
 constexpr char kTemplateColumns[] =
     "id, name, channel, purpose, body, status, digest, approval_id, created_by, created_ms, "
@@ -574,19 +575,18 @@ class SqliteOutreachRepository final : public OutreachRepository {
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
     std::vector<int64_t> ids;
     ids.reserve(rows.size());
-    for (const OutboxRow& o : rows) {
-      ASSIGN_OR_RETURN(Statement s,
-                       conn.Prepare("INSERT INTO sandbox_outbox (message_id, channel, customer, "
-                                    "body, created_ms) VALUES (?, ?, ?, ?, ?)",
-                                    "outreach: appending to the sandbox outbox"));
-      s.BindInt64(1, o.message_id)
-          .BindText(2, o.channel)
-          .BindText(3, o.customer)
-          .BindText(4, o.body)
-          .BindInt64(5, o.created_ms);
-      RETURN_IF_ERROR(s.Run());
-      ids.push_back(sqlite3_last_insert_rowid(conn.raw()));
-    }
+    RETURN_IF_ERROR(WriteRows(
+        conn,
+        "INSERT INTO sandbox_outbox (message_id, channel, customer, body, created_ms) VALUES ", 5,
+        rows.size(), "", "outreach: appending to the sandbox outbox",
+        [&](Statement& s, int p, size_t i) {
+          const OutboxRow& o = rows[i];
+          s.BindInt64(p, o.message_id).BindText(p + 1, o.channel).BindText(p + 2, o.customer);
+          s.BindText(p + 3, o.body).BindInt64(p + 4, o.created_ms);
+        },
+        [&](int64_t first, size_t count) {
+          for (size_t k = 0; k < count; ++k) ids.push_back(first + static_cast<int64_t>(k));
+        }));
     RETURN_IF_ERROR(tx.Commit());
     return ids;
   }
