@@ -138,10 +138,17 @@ int Run(const std::string& dir, uint64_t customers, int64_t throttle, int holdou
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   t0 = std::chrono::steady_clock::now();
   int64_t handled = 0;
+  auto progress = std::chrono::steady_clock::now();  // when a member was last handled
   while (true) {
     auto n = svc.RunOnce();
     if (!n.ok()) return Fail(n.status());
     handled += *n;
+    if (*n > 0) {
+      progress = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - progress > std::chrono::seconds(10)) {
+      // A campaign step that keeps failing is logged by RunOnce, not returned.
+      return Fail(absl::DeadlineExceededError("no member handled for 10 s: see the log"));
+    }
     auto c = svc.Get(created->id);
     if (!c.ok()) return Fail(c.status());
     if (c->status == "completed") break;

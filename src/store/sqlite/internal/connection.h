@@ -50,7 +50,13 @@ class Statement {
   // row): the bytes must stay valid and unchanged until the handle is destroyed. Declaring the
   // bound strings before the handle guarantees it.
   Statement& BindText(int index, std::string_view value);
+  Statement& BindText(int index, const char* value) {
+    return BindText(index, std::string_view(value));
+  }
+  // A temporary string would be gone before the statement runs.
+  Statement& BindText(int index, std::string&& value) = delete;
   Statement& BindBlob(int index, std::string_view value);
+  Statement& BindBlob(int index, std::string&& value) = delete;
   Statement& BindNull(int index);
   // NULL for nullopt.
   Statement& BindOptionalText(int index, const std::optional<std::string>& value);
