@@ -364,6 +364,10 @@ absl::StatusOr<std::optional<uint32_t>> CustomerService::Resolve(std::string_vie
 absl::StatusOr<std::vector<std::optional<CustomerRepository::Addressee>>>
 CustomerService::Addressees(std::span<const std::string_view> external_ids, bool with_name,
                             std::string_view zone_tag) {
+  // Tags come only from the catalog (an upsert with another key is refused, and no tag is ever
+  // removed from it): a zone tag the catalog does not define is on no customer, and reading it
+  // out of every customer's tags would cost a JSON parse a message.
+  if (!zone_tag.empty() && catalog()->Find(zone_tag) == nullptr) zone_tag = {};
   return store_->customers().FindAddressees(external_ids, with_name, zone_tag);
 }
 
