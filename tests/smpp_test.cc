@@ -848,6 +848,35 @@ TEST_F(SmppTest, WrongPasswordIsRefusedAndNothingIsSent) {
   EXPECT_FALSE(app_->smpp_channel()->stats().bound);
 }
 
+// An SMSC given by name: "localhost" is looked up on the resolver thread (not as an IP literal),
+// and the link binds and submits through whichever of its addresses takes the connection (the
+// peer listens on 127.0.0.1 only; localhost may list ::1 first).
+TEST_F(SmppTest, AnSmscGivenByNameIsLookedUpAndBinds) {
+  options_.smpp.host = "localhost";
+  Boot();
+  Prepare();
+  outreach::SendResult r = Send("C1", short_id_, "理财礼包", "k1");
+  ASSERT_EQ(r.outcome, outreach::SendResult::Outcome::kSent) << r.reason;
+  ASSERT_TRUE(Peer::WaitFor([&] { return AllSubmitted({r.message_id}); }, 15'000));
+  EXPECT_EQ(ReceivedBy("13812341234").size(), 1u);
+  EXPECT_EQ(peer_.Events("bind").size(), 1u);
+}
+
+// A name that does not resolve (.invalid never does, RFC 6761) is a connect failure like any
+// other: counted, retried with back-off, the message kept pending; the server keeps answering.
+TEST_F(SmppTest, AnSmscNameThatDoesNotResolveIsRetriedAndNothingIsLost) {
+  options_.smpp.host = "smsc.mercator.invalid";
+  Boot();
+  Prepare();
+  outreach::SendResult r = Send("C1", short_id_, "x", "k");
+  ASSERT_EQ(r.outcome, outreach::SendResult::Outcome::kSent);
+  ASSERT_TRUE(
+      Peer::WaitFor([&] { return app_->smpp_channel()->stats().connect_failures >= 2; }, 10'000));
+  EXPECT_FALSE(app_->smpp_channel()->stats().bound);
+  EXPECT_TRUE(peer_.Events("bind").empty());
+  EXPECT_EQ(Record(r.message_id).state, "pending");
+}
+
 TEST_F(SmppTest, RefusesUnusableConfiguration) {
   auto refused = [&](AppOptions o, const std::string& field) {
     auto app = App::Open(o);

@@ -17,7 +17,9 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -239,9 +241,20 @@ class SmppChannel::Session {
     int32_t segment = 0;
     SteadyTime sent;
   };
-  // One connection to the SMSC. kIdle waits for next_connect; kConnecting waits for a
-  // non-blocking connect; kBinding waits for bind_transceiver_resp; kBound submits.
-  enum class LinkState { kIdle, kConnecting, kBinding, kBound };
+  // The addresses of the SMSC's host name, looked up on a thread of their own: a slow resolver
+  // must not stop the session's loop (the other links' submits, receipts and enquire_links).
+  // The thread fills this in and leaves; a link that gave up on it just drops its reference.
+  struct Resolution {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    int error ABSL_GUARDED_BY(mu) = 0;  // getaddrinfo's
+    std::vector<sockaddr_storage> addrs ABSL_GUARDED_BY(mu);
+    std::vector<socklen_t> addr_lens ABSL_GUARDED_BY(mu);
+  };
+  // One connection to the SMSC. kIdle waits for next_connect; kResolving waits for the host
+  // name's addresses; kConnecting waits for a non-blocking connect; kBinding waits for
+  // bind_transceiver_resp; kBound submits.
+  enum class LinkState { kIdle, kResolving, kConnecting, kBinding, kBound };
   struct Link {
     int32_t index = 0;
     LinkState state = LinkState::kIdle;
@@ -249,7 +262,8 @@ class SmppChannel::Session {
     std::string in;
     uint32_t seq = 0;
     uint32_t enquire_seq = 0;
-    SteadyTime deadline;  // kConnecting, kBinding: give up then
+    SteadyTime deadline;                     // kResolving, kConnecting, kBinding: give up then
+    std::shared_ptr<Resolution> resolution;  // kResolving
     SteadyTime next_connect = SteadyClock::now();
     int32_t connect_attempt = 0;
     std::vector<sockaddr_storage> addrs;  // kConnecting: the addresses not tried yet
@@ -278,6 +292,9 @@ class SmppChannel::Session {
       for (Link& link : links_) {
         if (link.state == LinkState::kIdle && now >= link.next_connect) {
           absl::Status s = StartConnect(link);
+          if (!s.ok()) ConnectFailed(link, s);
+        } else if (link.state == LinkState::kResolving) {
+          absl::Status s = ResolutionDone(link, now);
           if (!s.ok()) ConnectFailed(link, s);
         } else if ((link.state == LinkState::kConnecting || link.state == LinkState::kBinding) &&
                    now >= link.deadline) {
@@ -362,6 +379,9 @@ class SmppChannel::Session {
         case LinkState::kIdle:
           d = std::min(d, link.next_connect);
           break;
+        case LinkState::kResolving:  // the resolver thread does not wake the loop: look again
+          d = std::min({d, link.deadline, now + milliseconds(10)});
+          break;
         case LinkState::kConnecting:
         case LinkState::kBinding:
           d = std::min(d, link.deadline);
@@ -380,26 +400,74 @@ class SmppChannel::Session {
 
   // --- connection -------------------------------------------------------------------------
 
-  // Resolves the SMSC and starts a non-blocking connect to its first address.
+  // Starts a connection: an address (an IP literal) connects at once; a host name is looked up
+  // on a thread of its own (kResolving), and ResolutionDone connects once it is known.
   absl::Status StartConnect(Link& link) {
+    const std::string port = std::to_string(options_.port);
+    auto resolution = std::make_shared<Resolution>();
+    if (Resolve(options_.host, port, AI_NUMERICHOST, *resolution)) {
+      absl::MutexLock lock(&resolution->mu);
+      return ConnectTo(link, resolution->addrs, resolution->addr_lens);
+    }
+    link.state = LinkState::kResolving;
+    link.resolution = resolution;
+    link.deadline = SteadyClock::now() + milliseconds(options_.response_timeout_ms);
+    std::thread([resolution, host = options_.host, port] {
+      Resolve(host, port, 0, *resolution);
+    }).detach();
+    return absl::OkStatus();
+  }
+
+  // getaddrinfo for `host` into `out` (done, error, addresses in the resolver's order); true if
+  // it found an address.
+  static bool Resolve(const std::string& host, const std::string& port, int flags,
+                      Resolution& out) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = flags;
     addrinfo* res = nullptr;
-    const std::string port = std::to_string(options_.port);
-    if (getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
-      return absl::UnavailableError(fmt::format("smpp: cannot resolve {}", options_.host));
-    }
-    link.addrs.clear();
-    link.addr_lens.clear();
-    // Tried from the back: keep the resolver's order.
-    for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+    absl::MutexLock lock(&out.mu);
+    out.done = true;
+    out.error = rc != 0 ? rc : (res == nullptr ? EAI_NONAME : 0);
+    for (addrinfo* a = rc == 0 ? res : nullptr; a != nullptr; a = a->ai_next) {
       sockaddr_storage ss{};
       std::memcpy(&ss, a->ai_addr, std::min<size_t>(a->ai_addrlen, sizeof ss));
-      link.addrs.insert(link.addrs.begin(), ss);
-      link.addr_lens.insert(link.addr_lens.begin(), a->ai_addrlen);
+      out.addrs.push_back(ss);
+      out.addr_lens.push_back(a->ai_addrlen);
     }
-    freeaddrinfo(res);
+    if (res != nullptr) freeaddrinfo(res);
+    return out.error == 0;
+  }
+
+  // kResolving: connects once the host name's addresses are known; an error if it has none or
+  // the lookup outlasted the response timeout (its thread is left to finish on its own).
+  absl::Status ResolutionDone(Link& link, SteadyTime now) {
+    std::shared_ptr<Resolution> r = link.resolution;
+    absl::MutexLock lock(&r->mu);
+    if (!r->done) {
+      if (now < link.deadline) return absl::OkStatus();
+      link.resolution.reset();
+      link.state = LinkState::kIdle;
+      return absl::DeadlineExceededError(
+          fmt::format("smpp: resolving {} timed out", options_.host));
+    }
+    link.resolution.reset();
+    link.state = LinkState::kIdle;
+    if (r->error != 0) {
+      return absl::UnavailableError(
+          fmt::format("smpp: cannot resolve {}: {}", options_.host, gai_strerror(r->error)));
+    }
+    return ConnectTo(link, r->addrs, r->addr_lens);
+  }
+
+  // Connects to the first of `addrs` that takes a connection.
+  absl::Status ConnectTo(Link& link, const std::vector<sockaddr_storage>& addrs,
+                         const std::vector<socklen_t>& addr_lens) {
+    // Tried from the back: keep the resolver's order.
+    link.addrs.assign(addrs.rbegin(), addrs.rend());
+    link.addr_lens.assign(addr_lens.rbegin(), addr_lens.rend());
     return ConnectNext(link, absl::UnavailableError("smpp: connection refused"));
   }
 
@@ -517,6 +585,7 @@ class SmppChannel::Session {
 
   void ConnectFailed(Link& link, const absl::Status& s) {
     CloseSocket(link);
+    link.resolution.reset();
     link.addrs.clear();
     link.addr_lens.clear();
     ++link.connect_attempt;
