@@ -151,7 +151,8 @@ class FulfilmentService {
   absl::StatusOr<int64_t> TakeInActivity(int64_t activity_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   Fulfilment RowOf(const AwardDraw& d) const;
-  // Delivers one row; returns the delivered reference.
+  // Delivers one row other than points (DeliverDue batches those); returns the delivered
+  // reference.
   absl::StatusOr<std::string> Deliver(const Fulfilment& row);
   int64_t BackoffMs(int32_t attempts) const;
 
