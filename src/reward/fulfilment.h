@@ -72,7 +72,8 @@ class AwardSource {
   // source does not know the activity.
   virtual absl::StatusOr<int64_t> AwardsDecided(int64_t activity_id) = 0;
   // Calls `fn` for each durable draw of the activity with draw_id > after_draw_id, in draw_id
-  // order, until it returns false.
+  // order, until it returns false. A draw that won nothing may come with its ids only. `fn`
+  // must not keep the reference past its call.
   virtual absl::Status ForEachDraw(int64_t activity_id, int64_t after_draw_id,
                                    const std::function<bool(const AwardDraw&)>& fn) = 0;
 };
