@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "auth/request_signing.h"
@@ -168,6 +169,21 @@ TEST_F(ActivitiesTest, WheelWithTwoPoolsFromDraftToDraws) {
 
   // The gold customer draws from the 金卡 pool, the normal one from the default pool.
   json::value g1 = Expect(DrawFor(id, "G1", "k-g1-1"), 201);
+  // The answer (written without a json::object) has every field, in order, of its type.
+  {
+    const json::object& o = g1.as_object();
+    std::vector<std::string> keys;
+    for (const auto& kv : o) keys.emplace_back(kv.key());
+    EXPECT_EQ(keys, (std::vector<std::string>{"draw_id", "pool_id", "prize_id", "prize_name",
+                                              "kind", "won", "guaranteed", "at", "activity_id",
+                                              "points_spent", "replayed"}));
+    for (const char* k : {"draw_id", "pool_id", "prize_id", "prize_name", "kind", "at"}) {
+      EXPECT_TRUE(o.at(k).is_string()) << k;
+    }
+    for (const char* k : {"won", "guaranteed", "replayed"}) EXPECT_TRUE(o.at(k).is_bool()) << k;
+    EXPECT_EQ(Int(g1, "activity_id"), id);
+    EXPECT_FALSE(o.at("replayed").as_bool());
+  }
   EXPECT_EQ(Str(g1, "pool_id"), "gold") << g1;
   EXPECT_EQ(Str(g1, "prize_id").rfind("g_", 0), 0u) << g1;
   json::value n1 = Expect(DrawFor(id, "N1", "k-n1-1"), 201);

@@ -671,8 +671,7 @@ absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const
   req.channel = call.channel;
   // A key names one customer's one draw in one activity: reused for anything else, the engine
   // refuses it.
-  req.request_digest =
-      Sha256Hex(fmt::format("{}|{}|{}|{}", id, customer.uid, call.channel, p->version));
+  req.request_digest = Sha256Hex(Cat(id, "|", customer.uid, "|", call.channel, "|", p->version));
   // A retry of a draw that happened returns its outcome, whatever happened since (paused,
   // chances used up): the customer's first request was answered, perhaps lost on the way.
   ASSIGN_OR_RETURN(std::optional<DrawResult> first,
@@ -699,7 +698,7 @@ absl::StatusOr<ActivityService::PreparedDraw> ActivityService::PrepareDraw(const
     return absl::ResourceExhaustedError("chances: no chances left");
   }
   // Beyond the free draws of the day, a draw costs points (when the terms say so).
-  prepared.spend_key = fmt::format("activity:{}:draw:{}", id, call.idempotency_key);
+  prepared.spend_key = Cat("activity:", id, ":draw:", call.idempotency_key);
   if (c.points_cost > 0 && used.today >= limits.free_today) {
     if (points_ == nullptr) return absl::UnavailableError("the points ledger is not configured");
     absl::StatusOr<PointsEntry> e =

@@ -215,6 +215,13 @@ struct ActivityRt {
   // by a draw while it holds queue_mu_ (so draws never contend on it) and by Stats.
   absl::Mutex day_mu;
   std::vector<DayStats> days ABSL_GUARDED_BY(day_mu);
+  // Where ForEachDraw can start reading for this activity: every record of it below journal
+  // offset scan_end (a frame boundary) has a draw id <= scan_after. Without it, each pass of
+  // the fulfilment outbox read the whole journal to find the few draws after its cursor. A
+  // leaf lock. (Record offsets are stable for the journal's life: erasure overwrites in place.)
+  absl::Mutex scan_mu;
+  int64_t scan_after ABSL_GUARDED_BY(scan_mu) = 0;
+  int64_t scan_end ABSL_GUARDED_BY(scan_mu) = 0;
 
   void CountDay(int32_t day, bool won, int64_t cost_fen) ABSL_LOCKS_EXCLUDED(day_mu) {
     absl::MutexLock lock(&day_mu);
@@ -875,14 +882,25 @@ class DrawEngine::Impl {
     ActivityRt* act = FindActivity(activity_id);
     if (act == nullptr)
       return absl::NotFoundError(fmt::format("activity {}: not loaded", activity_id));
+    int64_t from = Journal::FrameStart();
+    {
+      absl::MutexLock lock(&act->scan_mu);
+      if (act->scan_end > 0 && after >= act->scan_after) from = act->scan_end;
+    }
+    // Read before the scan: the scan reaches at least this far, a frame boundary.
+    const int64_t end = journal_->DurableSize();
+    int64_t last_id = after;  // the highest draw id of the activity seen
+    bool stopped = false;
     absl::Status decode_status;
-    RETURN_IF_ERROR(journal_->ReadRecords([&](std::string_view r) {
+    RETURN_IF_ERROR(journal_->ReadRecordsFrom(from, [&](std::string_view r, int64_t) {
       if (r.empty() || static_cast<uint8_t>(r[0]) != kDrawRecordType) return true;
       Decoder d(r.substr(1));
       DrawRecord rec;
       rec.draw_id = d.Get<int64_t>();
       rec.activity_id = d.Get<int64_t>();
-      if (rec.activity_id != activity_id || rec.draw_id <= after) return true;
+      if (rec.activity_id != activity_id) return true;
+      last_id = std::max(last_id, rec.draw_id);
+      if (rec.draw_id <= after) return true;
       rec.terms_version = d.Get<int32_t>();
       rec.uid = d.Get<uint32_t>();
       rec.at_ms = d.Get<int64_t>();
@@ -915,9 +933,19 @@ class DrawEngine::Impl {
       }
       rec.guaranteed = (flags & kFlagGuaranteed) != 0;
       rec.all_in_stock = (flags & kFlagAllInStock) != 0;
-      return fn(rec);
+      if (!fn(rec)) stopped = true;
+      return !stopped;
     }));
-    return decode_status;
+    RETURN_IF_ERROR(decode_status);
+    if (!stopped) {
+      // Every record below `end` was seen: those of this activity have ids <= last_id.
+      absl::MutexLock lock(&act->scan_mu);
+      if (end >= act->scan_end) {
+        act->scan_after = last_id;
+        act->scan_end = end;
+      }
+    }
+    return absl::OkStatus();
   }
 
  private:

@@ -499,6 +499,74 @@ TEST_F(DrawEngineTest, FallbackForOutOfStockAndCappedPicks) {
   EXPECT_EQ((*mine)[0].prize_id, "capped");
 }
 
+// The fulfilment outbox reads on from its cursor after every pass; the engine starts those
+// reads where the previous complete one ended. Whatever the order of calls, the draws after
+// `after` are exactly those a scan of the whole journal finds (the oracle), for interleaved
+// activities, after a read stopped early, and after a restart.
+TEST_F(DrawEngineTest, ReadingOnFromACursorFindsExactlyTheLaterDraws) {
+  auto engine = Open();
+  DrawTerms seven =
+      OnePool({MakePrize("p", "points", 1, -1), MakePrize("thanks", "thanks", 1, -1)});
+  DrawTerms eight = seven;
+  eight.activity_id = 8;
+  ASSERT_TRUE(engine->Load(seven).ok()) << engine->Load(seven);
+  ASSERT_TRUE(engine->Load(eight).ok());
+  const auto ids_after = [&](int64_t activity, int64_t after, size_t stop_after = SIZE_MAX) {
+    std::vector<int64_t> ids;
+    EXPECT_TRUE(engine
+                    ->ForEachDraw(activity, after,
+                                  [&](const DrawRecord& r) {
+                                    EXPECT_EQ(r.activity_id, activity);
+                                    ids.push_back(r.draw_id);
+                                    return ids.size() < stop_after;
+                                  })
+                    .ok());
+    return ids;
+  };
+  const auto oracle = [&](int64_t activity, int64_t after) {
+    std::vector<int64_t> ids;
+    for (int64_t id : ids_after(activity, 0)) {
+      if (id > after) ids.push_back(id);
+    }
+    return ids;
+  };
+  int n = 0;
+  const auto draw = [&](int64_t activity, int count) {
+    for (int i = 0; i < count; ++i, ++n) {
+      DrawRequest r = Req(static_cast<uint32_t>(n % 5), "k" + std::to_string(n));
+      r.activity_id = activity;
+      ASSERT_TRUE(engine->Draw(r).ok());
+    }
+  };
+  int64_t cursor7 = 0, cursor8 = 0;
+  for (int round = 0; round < 6; ++round) {
+    draw(7, 3 + round);
+    draw(8, round % 2);
+    std::vector<int64_t> got = ids_after(7, cursor7);
+    EXPECT_EQ(got, oracle(7, cursor7)) << "round " << round;
+    if (!got.empty()) cursor7 = got.back();
+    got = ids_after(8, cursor8);
+    EXPECT_EQ(got, oracle(8, cursor8)) << "round " << round;
+    if (!got.empty()) cursor8 = got.back();
+    // A read that stops early, and one from an older cursor, change nothing for the next.
+    ids_after(7, 0, 1);
+    EXPECT_EQ(ids_after(7, cursor7 > 2 ? cursor7 - 2 : 0),
+              oracle(7, cursor7 > 2 ? cursor7 - 2 : 0));
+  }
+  EXPECT_TRUE(ids_after(7, cursor7).empty());
+  const std::vector<int64_t> all7 = oracle(7, 0);
+  EXPECT_EQ(all7.size(), 3u + 4 + 5 + 6 + 7 + 8);
+  engine.reset();
+  engine = Open();
+  ASSERT_TRUE(engine->Load(seven).ok());
+  ASSERT_TRUE(engine->Load(eight).ok());
+  EXPECT_EQ(ids_after(7, 0), all7);
+  draw(7, 2);
+  std::vector<int64_t> later = ids_after(7, cursor7);
+  EXPECT_EQ(later.size(), 2u);
+  EXPECT_EQ(later, oracle(7, cursor7));
+}
+
 TEST_F(DrawEngineTest, NewVersionKeepsStockUsedAndOldVersionsAreRefused) {
   auto engine = Open();
   DrawTerms t =

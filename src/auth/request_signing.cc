@@ -4,10 +4,13 @@
 #include <chrono>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <string>
 #include <tuple>
+#include <type_traits>
 
 #include "auth/roles.h"
 #include "common/log.h"
@@ -54,6 +57,31 @@ std::string_view Trim(std::string_view s) {
 
 absl::Status Malformed(std::string_view reason) {
   return absl::UnauthenticatedError(Cat("authorization: ", reason));
+}
+
+// An HMAC-SHA256 state keyed with `key`, as bytes (CachedClient::keyed).
+std::string KeyedState(std::string_view key) {
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
+                              key.size());
+  std::string out(reinterpret_cast<const char*>(&state), sizeof state);
+  sodium_memzero(&state, sizeof state);
+  return out;
+}
+
+// HMAC-SHA256 of `message` from a state made by KeyedState, raw 32 bytes.
+std::array<unsigned char, crypto_auth_hmacsha256_BYTES> HmacFrom(std::string_view keyed,
+                                                                 std::string_view message) {
+  crypto_auth_hmacsha256_state state;
+  // The state is plain data (two SHA-256 states): a copy continues where the original stood.
+  static_assert(std::is_trivially_copyable_v<crypto_auth_hmacsha256_state>);
+  std::memcpy(&state, keyed.data(), sizeof state);
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
+                                message.size());
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> out;
+  crypto_auth_hmacsha256_final(&state, out.data());
+  sodium_memzero(&state, sizeof state);
+  return out;
 }
 
 // HMAC-SHA256 with a key of any length (the secret string), raw 32 bytes.
@@ -464,8 +492,8 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
   // Every active secret is tried (no early exit), so timing does not tell which matched.
   auto matches = [&](const CachedClient& c) {
     bool match = false;
-    for (const std::string& secret : c.secrets) {
-      const auto expected = Hmac(secret, to_sign);
+    for (const std::string& keyed : c.keyed) {
+      const auto expected = HmacFrom(keyed, to_sign);
       if (sodium_memcmp(expected.data(), given, sizeof given) == 0) match = true;
     }
     if (c.secrets.empty()) {
@@ -515,6 +543,7 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
 
 ApiClientService::CachedClient::~CachedClient() {
   for (std::string& secret : secrets) sodium_memzero(secret.data(), secret.size());
+  for (std::string& state : keyed) sodium_memzero(state.data(), state.size());
 }
 
 namespace {
@@ -543,6 +572,7 @@ absl::StatusOr<std::shared_ptr<const ApiClientService::CachedClient>> ApiClientS
             {{"client.key_id", key_id}, {"error", ToStd(secret.status().message())}});
         continue;
       }
+      entry->keyed.push_back(KeyedState(*secret));
       entry->secrets.push_back(*std::move(secret));
       if (s.expires_ms != 0) entry->valid_until_ms = std::min(entry->valid_until_ms, s.expires_ms);
     }

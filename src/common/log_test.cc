@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "boost/json/parse.hpp"
@@ -95,6 +101,35 @@ TEST(Log, WritesThroughObserverAboveMinimumSeverity) {
   InitLogging(LogOptions{});
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(ParseLine(lines[0])["body"].as_string(), "kept");
+}
+
+std::vector<std::string> Bodies(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    out.emplace_back(ParseLine(line)["body"].as_string());
+  }
+  return out;
+}
+
+// Lines below WARN are written in batches: a WARN line writes them and itself at once, in
+// order; alone, they reach the file within the flush interval.
+TEST(Log, LinesReachTheFileInOrderAtAWarningOrSoonAfter) {
+  const std::string path = ::testing::TempDir() + "/log_buffer_test.jsonl";
+  std::remove(path.c_str());
+  LogOptions options;
+  options.file = path;
+  InitLogging(options);
+  Log(Severity::kInfo, "first");
+  Log(Severity::kWarn, "second");
+  EXPECT_EQ(Bodies(path), (std::vector<std::string>{"first", "second"}));
+  Log(Severity::kInfo, "third");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Bodies(path).size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Bodies(path), (std::vector<std::string>{"first", "second", "third"}));
+  InitLogging(LogOptions{});
 }
 
 }  // namespace

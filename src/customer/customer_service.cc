@@ -390,15 +390,34 @@ absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMan
   std::vector<std::string_view> missed;
   missed.reserve(misses.size());
   for (size_t i : misses) missed.push_back(external_ids[i]);
-  ASSIGN_OR_RETURN(
-      std::vector<std::optional<CustomerRepository::Addressee>> found,
-      store_->customers().FindAddressees(missed, /*with_name=*/false, /*zone_tag=*/""));
+  // The external id index gives the uid without reading the row; a uid the index holds as
+  // live is live as far as this process knows (an erasure elsewhere reaches it with CatchUp,
+  // as it reaches uids_). Others (erased, or imported by another process and not caught up
+  // yet) are read in full, which checks `erased`.
+  ASSIGN_OR_RETURN(std::vector<std::optional<uint32_t>> found,
+                   store_->customers().FindUids(missed));
+  std::vector<size_t> unsure;  // positions in `missed`
+  for (size_t k = 0; k < missed.size(); ++k) {
+    if (found[k] && !index_->IsLive(*found[k])) {
+      found[k].reset();
+      unsure.push_back(k);
+    }
+  }
+  if (!unsure.empty()) {
+    std::vector<std::string_view> ids;
+    for (size_t k : unsure) ids.push_back(missed[k]);
+    ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> read,
+                     store_->customers().FindAddressees(ids, /*with_name=*/false, /*zone_tag=*/""));
+    for (size_t j = 0; j < unsure.size(); ++j) {
+      if (read[j]) found[unsure[j]] = read[j]->uid;
+    }
+  }
   absl::MutexLock lock(&uid_mu_);
   if (uids_.size() + misses.size() >= 20'000'000) uids_.clear();  // bounded
   for (size_t k = 0; k < misses.size(); ++k) {
     if (!found[k]) continue;
-    out[misses[k]] = found[k]->uid;
-    uids_.emplace(std::string(missed[k]), found[k]->uid);
+    out[misses[k]] = *found[k];
+    uids_.emplace(std::string(missed[k]), *found[k]);
   }
   return out;
 }

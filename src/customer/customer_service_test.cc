@@ -293,5 +293,42 @@ TEST(CustomerService, UpsertStillChecksEveryValue) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("customers/2/tags/products"));
 }
 
+// Resolve answers from the external id index and the segment index, reading a row only for
+// a uid the segment index does not hold as live: a customer another process imported (not
+// caught up yet) is found, an erased one is not, an unknown one is not.
+TEST(CustomerService, ResolveFindsLiveCustomersOnly) {
+  TempDir dir;
+  Engine e(dir.path());
+  ASSERT_TRUE(e.service->Upsert(Rows(0, 5)).ok());
+  Engine other(dir.path());  // another process on the same database
+  ASSERT_TRUE(other.service->Upsert(Rows(10, 11)).ok());
+  for (const char* id : {"C1", "C10"}) {
+    absl::StatusOr<CustomerRecord> c = other.service->Get(id);
+    ASSERT_TRUE(c.ok()) << c.status();
+    absl::StatusOr<std::optional<uint32_t>> uid = e.service->Resolve(id);
+    ASSERT_TRUE(uid.ok()) << uid.status();
+    EXPECT_EQ(*uid, std::optional<uint32_t>(c->uid)) << id;
+  }
+  EXPECT_FALSE(e.index.IsLive(*e.service->Resolve("C10").value()));
+  absl::StatusOr<std::optional<uint32_t>> unknown = e.service->Resolve("C99");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
+
+  // Erased here: gone at once. Erased by the other process: gone once caught up.
+  ASSERT_TRUE(e.service->Erase("C4").ok());
+  ASSERT_TRUE(other.service->Erase("C3").ok());
+  ASSERT_TRUE(e.service->CatchUp().ok());
+  for (const char* id : {"C3", "C4"}) {
+    absl::StatusOr<std::optional<uint32_t>> uid = e.service->Resolve(id);
+    ASSERT_TRUE(uid.ok()) << uid.status();
+    EXPECT_FALSE(uid->has_value()) << id;
+  }
+  // Never looked up before its erasure: the row says so.
+  ASSERT_TRUE(other.service->Erase("C2").ok());
+  absl::StatusOr<std::optional<uint32_t>> erased = other.service->Resolve("C2");
+  ASSERT_TRUE(erased.ok());
+  EXPECT_FALSE(erased->has_value());
+}
+
 }  // namespace
 }  // namespace mercator

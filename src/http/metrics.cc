@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/strings.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -47,10 +48,34 @@ std::shared_ptr<prometheus::Registry> Metrics::shared_registry() { return regist
 
 void Metrics::ObserveRequest(std::string_view method, std::string_view route, int status,
                              double duration_seconds) {
-  const std::string m(method);
-  const std::string r(route);
-  requests_->Add({{"method", m}, {"route", r}, {"status", std::to_string(status)}}).Increment();
-  duration_->Add({{"method", m}, {"route", r}}, DurationBuckets()).Observe(duration_seconds);
+  prometheus::Counter* requests = nullptr;
+  prometheus::Histogram* duration = nullptr;
+  {
+    absl::MutexLock lock(&series_mu_);
+    auto it = series_.find(ToAbsl(route));
+    if (it != series_.end()) {
+      for (const Series& s : it->second) {
+        if (s.status == status && s.method == method) {
+          requests = s.requests;
+          duration = s.duration;
+          break;
+        }
+      }
+    }
+  }
+  if (requests == nullptr) {
+    // First of its kind: the families find or make the series (two threads may both get here;
+    // they get the same series).
+    const std::string m(method);
+    const std::string r(route);
+    requests = &requests_->Add({{"method", m}, {"route", r}, {"status", std::to_string(status)}});
+    duration = &duration_->Add({{"method", m}, {"route", r}}, DurationBuckets());
+    absl::MutexLock lock(&series_mu_);
+    series_[r].push_back(
+        {.method = m, .status = status, .requests = requests, .duration = duration});
+  }
+  requests->Increment();
+  duration->Observe(duration_seconds);
 }
 
 void Metrics::RequestStarted() { in_flight_->Increment(); }

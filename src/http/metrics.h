@@ -15,7 +15,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "http/types.h"
 
 namespace prometheus {
@@ -56,6 +60,18 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* duration_;
   prometheus::Gauge* in_flight_;
+
+  // The series of each (route, method, status) seen, so that a request costs a lookup here
+  // rather than the families' label maps (Family::Add builds and hashes a std::map of labels
+  // under the family's lock). Series are never removed, so the pointers stay valid.
+  struct Series {
+    std::string method;
+    int status = 0;
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* duration = nullptr;
+  };
+  absl::Mutex series_mu_;  // a leaf lock
+  absl::flat_hash_map<std::string, std::vector<Series>> series_ ABSL_GUARDED_BY(series_mu_);
 };
 
 // A handler serving metrics.Render() as text/plain; version=0.0.4, for GET /metrics.

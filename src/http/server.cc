@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -24,6 +25,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/asio/thread_pool.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http.hpp"
@@ -44,6 +46,8 @@ using Clock = std::chrono::steady_clock;
 // (a 413 answered before the body arrived). Bounded in time and bytes.
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr size_t kMaxLingerBytes = 16 * 1024 * 1024;
+// Bytes of an answer's body a connection keeps allocated for the next one.
+constexpr size_t kKeptBodyBytes = 64 * 1024;
 
 constexpr std::string_view kUnmatchedRoute = "unmatched";
 
@@ -215,7 +219,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   ~Session() { server_.Unregister(this); }
 
-  friend struct Exchange;  // posts the answer and the async timeout to the strand
+  friend struct Exchange;  // posts the answer to the strand
 
   void Start() {
     beast::error_code ec;
@@ -346,7 +350,16 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     head_ = request_.method == Method::kHead;
     BeginRequest();
     phase_ = Phase::kHandling;
-    asio::post(server_.workers_, [self = shared_from_this()] { self->Handle(); });
+    auto exchange = std::make_shared<Exchange>();
+    exchange->gate = server_.gate_;
+    exchange->session = weak_from_this();
+    // Armed here, on the strand, rather than by the worker when the handler returns without
+    // an answer: one hop to the strand fewer per request, and the timer is queued before any
+    // answer's Write.
+    ArmAsyncTimeout(exchange);
+    asio::post(server_.workers_, [self = shared_from_this(), exchange = std::move(exchange)] {
+      self->Handle(exchange);
+    });
   }
 
   void BeginRequest() {
@@ -357,10 +370,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   // On a worker thread.
-  void Handle() {
-    auto exchange = std::make_shared<Exchange>();
-    exchange->gate = server_.gate_;
-    exchange->session = weak_from_this();
+  void Handle(const std::shared_ptr<Exchange>& exchange) {
     {
       ScopedLogContext context(RequestLogContext(request_.request_id));
       Responder respond([exchange](Response res) { Exchange::Answer(exchange, std::move(res)); });
@@ -383,7 +393,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     Exchange::Returned(exchange);
   }
 
-  // On the strand, while an asynchronous handler has not answered.
+  // On the strand, when a request goes to a worker. An asynchronous handler that has not
+  // answered async_timeout after its return is answered 503: the timer runs from the request's
+  // start and, while the worker is still in the handler (a synchronous one that takes long),
+  // starts again, so the 503 comes between one and two periods after the handler returned.
   void ArmAsyncTimeout(std::shared_ptr<Exchange> exchange) {
     async_timer_.expires_after(server_.options_.async_timeout);
     async_timer_.async_wait(
@@ -392,6 +405,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
           {
             std::lock_guard<std::mutex> lock(exchange->mu);
             if (exchange->answered) return;  // its Write is already queued on the strand
+            if (!exchange->returned) {
+              self->ArmAsyncTimeout(exchange);
+              return;
+            }
             exchange->answered = true;
           }
           Log(Severity::kWarn, "asynchronous handler did not answer in time; answered 503",
@@ -429,24 +446,60 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     const bool keep = keep_alive_ && !server_.draining_.load();
     if (res.stream && !head_) return WriteStream(std::move(res), keep);
 
-    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(
-        static_cast<bhttp::status>(res.status), version_);
-    SetHeaders(*msg, res, keep);
+    // The head is written by hand into a buffer the connection keeps (Beast's serializer and
+    // its header container cost more than the rest of a small answer's path), then head and
+    // body go out in one gathered write. Same framing as Beast's: Content-Length for a body,
+    // none for 1xx/204/304, a HEAD answer's from the handler if it gave one.
+    head_buffer_.clear();
+    head_buffer_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head_buffer_ += std::to_string(res.status);
+    head_buffer_ += ' ';
+    head_buffer_ +=
+        std::string_view(bhttp::obsolete_reason(static_cast<bhttp::status>(res.status)));
+    head_buffer_ += "\r\n";
+    std::string_view head_length;
+    for (const auto& [name, value] : res.headers) {
+      if (name == "content-length") {
+        head_length = value;
+        continue;  // framing is the server's job
+      }
+      if (name == "transfer-encoding" || name == "connection") continue;
+      if (value.find_first_of("\r\n") != std::string::npos ||
+          name.find_first_of("\r\n:") != std::string::npos) {
+        Log(Severity::kError, "dropped a response header containing CR or LF",
+            {{"http.route", request_.route}, {"header", name}});
+        continue;
+      }
+      AppendHeader(name, value);
+    }
+    AppendHeader("x-request-id", request_.request_id);
+    if (version_ == 10 && keep) AppendHeader("connection", "keep-alive");
+    if (version_ != 10 && !keep) AppendHeader("connection", "close");
+    body_.clear();
     if (head_) {
-      auto cl = res.headers.find("content-length");
-      if (cl != res.headers.end()) msg->set(bhttp::field::content_length, cl->second);
+      if (!head_length.empty()) AppendHeader("content-length", head_length);
     } else if (res.status == 204 || res.status == 304 || res.status < 200) {
       // These never carry a body or a Content-Length of one.
     } else {
       body_bytes_ = res.body.size();
-      msg->body() = std::move(res.body);
-      msg->prepare_payload();
+      body_ = std::move(res.body);
+      AppendHeader("content-length", std::to_string(body_.size()));
     }
+    head_buffer_ += "\r\n";
     stream_.expires_after(server_.options_.write_timeout);
-    bhttp::async_write(stream_, *msg,
-                       [self = shared_from_this(), msg, keep](beast::error_code ec, size_t) {
-                         self->FinishRequest(ec, keep);
-                       });
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_buffer_),
+                                                       asio::buffer(body_)};
+    asio::async_write(stream_, buffers,
+                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+                        self->FinishRequest(ec, keep);
+                      });
+  }
+
+  void AppendHeader(std::string_view name, std::string_view value) {
+    head_buffer_ += name;
+    head_buffer_ += ": ";
+    head_buffer_ += value;
+    head_buffer_ += "\r\n";
   }
 
   void WriteStream(Response res, bool keep) {
@@ -561,6 +614,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     stream_header_.reset();
     stream_serializer_.reset();
     chunk_.clear();
+    // A large answer's memory is not kept for the next requests of an idle connection.
+    if (body_.capacity() > kKeptBodyBytes) std::string().swap(body_);
+    body_.clear();
     if (ec == bhttp::error::end_of_stream) return CloseGracefully();
     if (ec) return Abandon();
     if (!keep) return CloseGracefully();
@@ -610,6 +666,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   size_t body_bytes_ = 0;
   size_t lingered_ = 0;
 
+  // The answer being written (kept between requests for their capacity).
+  std::string head_buffer_;
+  std::string body_;
+
   // Streaming state.
   BodyWriter writer_;
   std::shared_ptr<bhttp::response<bhttp::empty_body>> stream_header_;
@@ -636,17 +696,7 @@ void Server::Impl::Exchange::Returned(const std::shared_ptr<Exchange>& ex) {
   {
     std::lock_guard<std::mutex> lock(ex->mu);
     ex->returned = true;
-    if (!ex->answered) {
-      // Armed under mu so that the timer is queued on the strand before any answer's Write.
-      std::lock_guard<std::mutex> gate(ex->gate->mu);
-      std::shared_ptr<Session> session = ex->gate->open ? ex->session.lock() : nullptr;
-      if (session) {
-        Session* raw = session.get();
-        asio::post(raw->stream_.get_executor(),
-                   [session = std::move(session), ex] { session->ArmAsyncTimeout(ex); });
-      }
-      return;
-    }
+    if (!ex->answered) return;  // the async timeout, armed at the start, is running
     ready = std::move(ex->response);
     ex->response.reset();
   }

@@ -8,8 +8,9 @@
 // logged and answered with a 500 problem+json that does not contain its message.
 // Asynchronous routes (Router::AddAsync) release the worker when their handler returns; the
 // response is written when the Responder is called, from any thread, or, if that has not
-// happened within `async_timeout`, a 503 problem+json is written and a later answer is
-// dropped. A Responder destroyed without being called answers 500. Streamed
+// happened within `async_timeout` of the request's start (and the handler has returned: a
+// handler still running gets another period), a 503 problem+json is written and a later
+// answer is dropped. A Responder destroyed without being called answers 500. Streamed
 // responses (Response::stream) are sent with chunked transfer encoding; the BodyWriter runs on
 // a worker between chunk writes. Connections are kept alive as HTTP/1.1 allows.
 //

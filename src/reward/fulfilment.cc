@@ -149,14 +149,6 @@ int64_t FulfilmentService::BackoffMs(int32_t attempts) const {
 
 absl::StatusOr<std::string> FulfilmentService::Deliver(const Fulfilment& row) {
   const std::string key = AwardKey(row.activity_id, row.draw_id);
-  if (row.kind == "points") {
-    ASSIGN_OR_RETURN(int64_t amount, PositiveInt(row.reward_ref, "a number of points"));
-    ASSIGN_OR_RETURN(
-        PointsEntry entry,
-        points_->Earn(row.uid, amount, row.points_expires_ms,
-                      fmt::format("draw:{}:{}", row.activity_id, row.draw_id), key, kActor));
-    return fmt::format("points_entry:{}", entry.id);
-  }
   if (row.kind == "coupon" || row.kind == "benefit") {
     if (coupons_ == nullptr) return absl::UnavailableError("coupons: not available here");
     ASSIGN_OR_RETURN(int64_t template_id, PositiveInt(row.reward_ref, "a coupon template id"));
@@ -172,10 +164,52 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverDue() {
   const int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(std::vector<Fulfilment> due,
                    repository_->ListDue(now, std::max(options_.delivery_batch, 1)));
-  for (Fulfilment& row : due) {
+  std::vector<absl::StatusOr<std::string>> refs(due.size(),
+                                                absl::InternalError("fulfilment: not delivered"));
+  // Points awards go to the ledger in one transaction (one commit for the batch, not one per
+  // award); the others one by one.
+  std::vector<PointsLedger::EarnRequest> earns;
+  std::vector<size_t> earn_rows;  // earns[k] is due[earn_rows[k]]
+  for (size_t i = 0; i < due.size(); ++i) {
+    const Fulfilment& row = due[i];
+    if (row.kind != "points") {
+      refs[i] = Deliver(row);
+      continue;
+    }
+    absl::StatusOr<int64_t> amount = PositiveInt(row.reward_ref, "a number of points");
+    if (!amount.ok()) {
+      refs[i] = amount.status();
+      continue;
+    }
+    earns.push_back({.uid = row.uid,
+                     .amount = *amount,
+                     .expires_ms = row.points_expires_ms,
+                     .source = fmt::format("draw:{}:{}", row.activity_id, row.draw_id),
+                     .key = AwardKey(row.activity_id, row.draw_id),
+                     .actor = std::string(kActor)});
+    earn_rows.push_back(i);
+  }
+  if (!earns.empty()) {
+    absl::StatusOr<std::vector<absl::StatusOr<PointsEntry>>> earned = points_->EarnBatch(earns);
+    for (size_t k = 0; k < earn_rows.size(); ++k) {
+      absl::StatusOr<std::string>& ref = refs[earn_rows[k]];
+      if (!earned.ok()) {
+        ref = earned.status();
+      } else if (!(*earned)[k].ok()) {
+        ref = (*earned)[k].status();
+      } else {
+        ref = fmt::format("points_entry:{}", (*earned)[k]->id);
+      }
+    }
+  }
+
+  std::vector<FulfilmentRepository::RowUpdate> updates;
+  updates.reserve(due.size());
+  for (size_t i = 0; i < due.size(); ++i) {
+    Fulfilment& row = due[i];
     const FulfilmentState was = row.state;
     const int32_t attempts = row.attempts;
-    absl::StatusOr<std::string> ref = Deliver(row);
+    const absl::StatusOr<std::string>& ref = refs[i];
     const int64_t at = clock_->NowMs();
     row.attempts = attempts + 1;
     row.updated_ms = at;
@@ -203,13 +237,13 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverDue() {
       }
       ++report.failed;
     }
-    absl::Status s = repository_->Update(row, was, attempts);
-    if (absl::IsFailedPrecondition(s)) {
-      // An operator moved the row meanwhile; their state stands (a delivery made here is
-      // replayed by its key if the row is delivered again).
-      continue;
-    }
-    RETURN_IF_ERROR(s);
+    updates.push_back({.row = &row, .expected_state = was, .expected_attempts = attempts});
+  }
+  ASSIGN_OR_RETURN(std::vector<absl::Status> updated, repository_->UpdateBatch(updates));
+  for (const absl::Status& s : updated) {
+    // FailedPrecondition: an operator moved the row meanwhile; their state stands (a
+    // delivery made here is replayed by its key if the row is delivered again).
+    if (!s.ok() && !absl::IsFailedPrecondition(s)) return s;
   }
   return report;
 }

@@ -72,7 +72,8 @@ class AwardSource {
   // source does not know the activity.
   virtual absl::StatusOr<int64_t> AwardsDecided(int64_t activity_id) = 0;
   // Calls `fn` for each durable draw of the activity with draw_id > after_draw_id, in draw_id
-  // order, until it returns false.
+  // order, until it returns false. A draw that won nothing may come with its ids only. `fn`
+  // must not keep the reference past its call.
   virtual absl::Status ForEachDraw(int64_t activity_id, int64_t after_draw_id,
                                    const std::function<bool(const AwardDraw&)>& fn) = 0;
 };
@@ -151,7 +152,8 @@ class FulfilmentService {
   absl::StatusOr<int64_t> TakeInActivity(int64_t activity_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   Fulfilment RowOf(const AwardDraw& d) const;
-  // Delivers one row; returns the delivered reference.
+  // Delivers one row other than points (DeliverDue batches those); returns the delivered
+  // reference.
   absl::StatusOr<std::string> Deliver(const Fulfilment& row);
   int64_t BackoffMs(int32_t attempts) const;
 

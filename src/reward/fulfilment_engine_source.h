@@ -46,13 +46,24 @@ class EngineAwardSource final : public AwardSource {
 
   absl::Status ForEachDraw(int64_t activity_id, int64_t after_draw_id,
                            const std::function<bool(const AwardDraw&)>& fn) override {
-    return engine_->ForEachDraw(activity_id, after_draw_id, [&fn](const activity::DrawRecord& r) {
-      AwardDraw d;
+    // One AwardDraw for the whole read: its strings keep their capacity from draw to draw.
+    // A draw that won nothing carries only its ids (intake needs no more of it).
+    AwardDraw d;
+    return engine_->ForEachDraw(activity_id, after_draw_id, [&](const activity::DrawRecord& r) {
       d.activity_id = r.activity_id;
       d.draw_id = r.draw_id;
       d.uid = r.uid;
       d.at_ms = r.at_ms;
       d.won = r.won;
+      if (!r.won) {
+        d.pool_id.clear();
+        d.prize_id.clear();
+        d.prize_name.clear();
+        d.kind.clear();
+        d.reward_ref.clear();
+        d.cost_fen = 0;
+        return fn(d);
+      }
       d.pool_id = r.pool_id;
       d.prize_id = r.prize_id;
       d.prize_name = r.prize_name;

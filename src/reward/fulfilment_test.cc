@@ -313,6 +313,38 @@ TEST_F(FulfilmentTest, ABadRewardRefIsStuckAtOnce) {
   EXPECT_NE(rows[0].last_error.find("reward_ref"), std::string::npos);
 }
 
+// Points awards of a pass go to the ledger in one transaction: a bad one among them is stuck
+// alone, an award already credited (a crash before it was marked) replays, the rest are
+// credited, each once.
+TEST_F(FulfilmentTest, APassOfManyPointsAwardsCreditsEachOnceAndFailsOnlyTheBadOne) {
+  source_.Add(6, 20, "points", "100");
+  source_.Add(6, 21, "points", "lots");
+  source_.Add(6, 20, "points", "7");
+  source_.Add(6, 22, "points", "30");
+  ASSERT_TRUE(service_->TakeIn().ok());
+  std::vector<Fulfilment> pending = All(FulfilmentState::kPending);
+  ASSERT_EQ(pending.size(), 4u);
+  auto earned = points_->Earn(22, 30, pending[3].points_expires_ms,
+                              fmt::format("draw:6:{}", pending[3].draw_id),
+                              AwardKey(6, pending[3].draw_id), "system:fulfilment");
+  ASSERT_TRUE(earned.ok()) << earned.status();
+  FulfilmentService::PassReport r = Run();
+  EXPECT_EQ(r.delivered, 3);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(Balance(20), 107);
+  EXPECT_EQ(Balance(21), 0);
+  EXPECT_EQ(Balance(22), 30);
+  std::vector<Fulfilment> stuck = All(FulfilmentState::kStuck);
+  ASSERT_EQ(stuck.size(), 1u);
+  EXPECT_EQ(stuck[0].uid, 21u);
+  auto replayed = service_->Get(pending[3].id);
+  ASSERT_TRUE(replayed.ok());
+  EXPECT_EQ(replayed->delivered_ref, fmt::format("points_entry:{}", earned->id));
+  EXPECT_EQ(All(FulfilmentState::kDelivered).size(), 3u);
+  EXPECT_EQ(Run().delivered, 0);
+  EXPECT_EQ(Balance(20), 107);
+}
+
 TEST_F(FulfilmentTest, PhysicalAndCashPrizesWaitForTheOperator) {
   source_.Add(5, 13, "physical", "SKU-AIRPODS");
   source_.Add(5, 14, "cash", "8800");

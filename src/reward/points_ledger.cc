@@ -62,11 +62,13 @@ absl::StatusOr<PointsEntry> PointsLedger::Apply(PointsWrite write) {
 
 // Fingerprints list the numbers first and the one free text last, so no two requests share
 // one.
-absl::StatusOr<PointsEntry> PointsLedger::Earn(uint32_t uid, int64_t amount, int64_t expires_ms,
-                                               std::string_view source, std::string_view key,
-                                               std::string_view actor) {
+absl::StatusOr<PointsWrite> PointsLedger::EarnWrite(uint32_t uid, int64_t amount,
+                                                    int64_t expires_ms, std::string_view source,
+                                                    std::string_view key,
+                                                    std::string_view actor) const {
   RETURN_IF_ERROR(CheckAmount(amount, "amount"));
   RETURN_IF_ERROR(CheckText(source, "source"));
+  RETURN_IF_ERROR(CheckKey(key));
   PointsWrite w;
   w.type = PointsEntryType::kEarn;
   w.uid = uid;
@@ -76,12 +78,47 @@ absl::StatusOr<PointsEntry> PointsLedger::Earn(uint32_t uid, int64_t amount, int
   w.actor = std::string(actor);
   w.idempotency_key = std::string(key);
   w.fingerprint = fmt::format("earn:{}:{}:{}:{}", uid, amount, expires_ms, source);
+  w.now_ms = clock_->NowMs();
   // Checked by the repository after the key: a retry after the date has passed still gets
   // its first result.
-  if (expires_ms <= clock_->NowMs()) {
+  if (expires_ms <= w.now_ms) {
     w.refuse_if_new = absl::InvalidArgumentError("expires_ms: must be in the future");
   }
+  return w;
+}
+
+// Fingerprints list the numbers first and the one free text last, so no two requests share
+// one.
+absl::StatusOr<PointsEntry> PointsLedger::Earn(uint32_t uid, int64_t amount, int64_t expires_ms,
+                                               std::string_view source, std::string_view key,
+                                               std::string_view actor) {
+  ASSIGN_OR_RETURN(PointsWrite w, EarnWrite(uid, amount, expires_ms, source, key, actor));
   return Apply(std::move(w));
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<PointsEntry>>> PointsLedger::EarnBatch(
+    std::span<const EarnRequest> earns) {
+  std::vector<absl::StatusOr<PointsEntry>> out(earns.size(),
+                                               absl::InternalError("points: not applied"));
+  std::vector<PointsWrite> writes;
+  std::vector<size_t> where;  // writes[k] answers out[where[k]]
+  writes.reserve(earns.size());
+  where.reserve(earns.size());
+  for (size_t i = 0; i < earns.size(); ++i) {
+    const EarnRequest& e = earns[i];
+    absl::StatusOr<PointsWrite> w =
+        EarnWrite(e.uid, e.amount, e.expires_ms, e.source, e.key, e.actor);
+    if (!w.ok()) {
+      out[i] = w.status();
+      continue;
+    }
+    writes.push_back(*std::move(w));
+    where.push_back(i);
+  }
+  ASSIGN_OR_RETURN(std::vector<absl::StatusOr<PointsEntry>> applied,
+                   repository_->ApplyBatch(writes));
+  for (size_t k = 0; k < applied.size(); ++k) out[where[k]] = std::move(applied[k]);
+  return out;
 }
 
 absl::StatusOr<PointsEntry> PointsLedger::Spend(uint32_t uid, int64_t amount,

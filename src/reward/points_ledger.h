@@ -18,6 +18,7 @@
 #define MERCATOR_REWARD_POINTS_LEDGER_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -56,6 +57,19 @@ class PointsLedger {
   absl::StatusOr<PointsEntry> Earn(uint32_t uid, int64_t amount, int64_t expires_ms,
                                    std::string_view source, std::string_view key,
                                    std::string_view actor = "system:rewards");
+  // Many Earn calls in one store transaction (a batch of awards): out[i] is what
+  // Earn(earns[i]...) would have returned. The outer status is for storage errors, when none
+  // of them is applied.
+  struct EarnRequest {
+    uint32_t uid = 0;
+    int64_t amount = 0;
+    int64_t expires_ms = 0;
+    std::string source;
+    std::string key;
+    std::string actor = "system:rewards";
+  };
+  absl::StatusOr<std::vector<absl::StatusOr<PointsEntry>>> EarnBatch(
+      std::span<const EarnRequest> earns);
   // Debits `amount` points (first-expiring lots first).
   absl::StatusOr<PointsEntry> Spend(uint32_t uid, int64_t amount, std::string_view reason,
                                     std::string_view key,
@@ -80,6 +94,10 @@ class PointsLedger {
 
  private:
   absl::StatusOr<PointsEntry> Apply(PointsWrite write);
+  // The write of an Earn, checked.
+  absl::StatusOr<PointsWrite> EarnWrite(uint32_t uid, int64_t amount, int64_t expires_ms,
+                                        std::string_view source, std::string_view key,
+                                        std::string_view actor) const;
 
   PointsRepository* const repository_;
   const Clock* const clock_;

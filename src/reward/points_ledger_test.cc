@@ -201,6 +201,62 @@ TEST_F(PointsLedgerTest, ARetryReturnsTheFirstResultAndAConflictingReuseIsRefuse
             absl::StatusCode::kInvalidArgument);
 }
 
+// A batch answers each earn as Earn alone would, in order; one that fails (bad input, a key
+// reused for another request, an expiry in the past) changes nothing and the others apply.
+TEST_F(PointsLedgerTest, ABatchOfEarnsAnswersEachAsEarnWould) {
+  ASSERT_TRUE(ledger_->Earn(7, 5, kT0 + kDay, "draw:1", "award-1").ok());
+  using Req = PointsLedger::EarnRequest;
+  const std::vector<Req> batch = {
+      {.uid = 7, .amount = 100, .expires_ms = kT0 + kDay, .source = "draw:2", .key = "award-2"},
+      {.uid = 7, .amount = 5, .expires_ms = kT0 + kDay, .source = "draw:1", .key = "award-1"},
+      {.uid = 7, .amount = 6, .expires_ms = kT0 + kDay, .source = "draw:1", .key = "award-1"},
+      {.uid = 8, .amount = 0, .expires_ms = kT0 + kDay, .source = "draw:3", .key = "award-3"},
+      {.uid = 8, .amount = 9, .expires_ms = kT0, .source = "draw:4", .key = "award-4"},
+      {.uid = 8, .amount = 30, .expires_ms = kT0 + kDay, .source = "draw:5", .key = "award-5"},
+      {.uid = 8, .amount = 30, .expires_ms = kT0 + kDay, .source = "draw:5", .key = "award-5"},
+      {.uid = 7, .amount = 1, .expires_ms = kT0 + 2 * kDay, .source = "draw:6", .key = "award-6"},
+  };
+  auto out = ledger_->EarnBatch(batch);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), batch.size());
+  const std::vector<absl::StatusCode> codes = {absl::StatusCode::kOk,
+                                               absl::StatusCode::kOk,
+                                               absl::StatusCode::kAlreadyExists,
+                                               absl::StatusCode::kInvalidArgument,
+                                               absl::StatusCode::kInvalidArgument,
+                                               absl::StatusCode::kOk,
+                                               absl::StatusCode::kOk,
+                                               absl::StatusCode::kOk};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ((*out)[i].status().code(), codes[i]) << i << ": " << (*out)[i].status();
+  }
+  EXPECT_EQ((*out)[0]->balance_after, 105);
+  EXPECT_TRUE((*out)[1]->replayed);
+  EXPECT_EQ((*out)[1]->balance_after, 5);
+  EXPECT_FALSE((*out)[5]->replayed);
+  EXPECT_TRUE((*out)[6]->replayed);
+  EXPECT_EQ((*out)[6]->id, (*out)[5]->id);
+  EXPECT_EQ((*out)[7]->balance_after, 106);
+  EXPECT_EQ(Balance(7), 106);
+  EXPECT_EQ(Balance(8), 30);
+  EXPECT_EQ(AllEntries(7).size(), 3u);
+  EXPECT_EQ(AllEntries(8).size(), 1u);
+  ExpectConsistent(7);
+  ExpectConsistent(8);
+  // Each entry is the one Earn alone answers with (a replay of the batch's result).
+  for (size_t i : {0u, 5u, 7u}) {
+    const Req& r = batch[i];
+    auto alone = ledger_->Earn(r.uid, r.amount, r.expires_ms, r.source, r.key);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_TRUE(alone->replayed);
+    EXPECT_EQ(alone->id, (*out)[i]->id);
+    EXPECT_EQ(alone->balance_after, (*out)[i]->balance_after);
+  }
+  auto empty = ledger_->EarnBatch({});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
 TEST_F(PointsLedgerTest, TheSameKeyFromManyThreadsMakesOneEntry) {
   ASSERT_TRUE(ledger_->Earn(7, 1000, kT0 + kDay, "seed", "seed").ok());
   std::vector<std::thread> threads;

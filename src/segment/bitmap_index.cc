@@ -1714,6 +1714,11 @@ Roaring SegmentIndex::Live() const {
   return state_->data.live;
 }
 
+bool SegmentIndex::IsLive(uint32_t uid) const {
+  absl::ReaderMutexLock lock(&state_->mu);
+  return state_->data.live.contains(uid);
+}
+
 uint64_t SegmentIndex::LiveCount() const {
   absl::ReaderMutexLock lock(&state_->mu);
   return state_->data.live.cardinality();

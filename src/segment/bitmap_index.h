@@ -71,6 +71,7 @@ class SegmentIndex {
 
   // All live customers.
   Roaring Live() const;
+  bool IsLive(uint32_t uid) const;
   uint64_t LiveCount() const;
   // Bytes held by bitmaps (CRoaring's size accounting).
   size_t MemoryBytes() const;

@@ -94,6 +94,16 @@ class FulfilmentRepository {
   virtual absl::Status Update(const Fulfilment& row, FulfilmentState expected_state,
                               int32_t expected_attempts) = 0;
 
+  // Update of many rows in one transaction: out[i] is what Update would have returned for
+  // updates[i]. The outer status is for storage errors (then none is written).
+  struct RowUpdate {
+    const Fulfilment* row = nullptr;  // not owned; outlives the call
+    FulfilmentState expected_state = FulfilmentState::kPending;
+    int32_t expected_attempts = 0;
+  };
+  virtual absl::StatusOr<std::vector<absl::Status>> UpdateBatch(
+      std::span<const RowUpdate> updates) = 0;
+
   // How many rows are in each state other than delivered (states without rows are absent).
   virtual absl::StatusOr<std::map<FulfilmentState, int64_t>> CountOpen() = 0;
 };

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,6 +105,13 @@ class PointsRepository {
   // balance; NotFound for reversing an unknown entry; FailedPrecondition for reversing an
   // entry that is already reversed, a reversal or an expiry.
   virtual absl::StatusOr<PointsEntry> Apply(const PointsWrite& write) = 0;
+
+  // Applies each of `writes` as Apply would, in order, in one transaction: out[i] is what
+  // Apply(writes[i]) would have returned after writes[0..i-1]. An entry that fails changes
+  // nothing (the others still apply). One commit for many entries: for a batch of awards.
+  // The outer status is for storage errors (then nothing of the batch is applied).
+  virtual absl::StatusOr<std::vector<absl::StatusOr<PointsEntry>>> ApplyBatch(
+      std::span<const PointsWrite> writes) = 0;
 
   // Expires up to `max_lots` lots past their date (expires_ms <= now_ms) with what remains in
   // them, one expire entry per lot. Returns how many lots it expired.

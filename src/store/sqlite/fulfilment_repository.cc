@@ -235,10 +235,52 @@ class SqliteFulfilmentRepository final : public FulfilmentRepository {
 
   absl::Status Update(const Fulfilment& row, FulfilmentState expected_state,
                       int32_t expected_attempts) override {
-    const std::string_view state = FulfilmentStateName(row.state);
-    const std::string_view expected = FulfilmentStateName(expected_state);
+    Db::WriterLease writer(db_);
+    return UpdateOn(writer.conn(), row, expected_state, expected_attempts);
+  }
+
+  absl::StatusOr<std::vector<absl::Status>> UpdateBatch(
+      std::span<const RowUpdate> updates) override {
+    std::vector<absl::Status> out;
+    out.reserve(updates.size());
+    if (updates.empty()) return out;
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const RowUpdate& u : updates) {
+      absl::Status s = UpdateOn(conn, *u.row, u.expected_state, u.expected_attempts);
+      // A row that moved is an answer; anything else is the store failing.
+      if (!s.ok() && !absl::IsFailedPrecondition(s) && !absl::IsNotFound(s)) return s;
+      out.push_back(std::move(s));
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return out;
+  }
+
+  absl::StatusOr<std::map<FulfilmentState, int64_t>> CountOpen() override {
+    std::map<FulfilmentState, int64_t> out;
+    Db::ReaderLease reader(db_);
+    // One count per open state: each is a range of the (state, id) index, so delivered rows,
+    // which grow without bound, are never visited.
+    for (FulfilmentState s : {FulfilmentState::kPending, FulfilmentState::kRetrying,
+                              FulfilmentState::kManual, FulfilmentState::kStuck}) {
+      const std::string_view name = FulfilmentStateName(s);
+      ASSIGN_OR_RETURN(Statement stmt,
+                       reader.conn().Prepare("SELECT count(*) FROM fulfilments WHERE state = ?",
+                                             "fulfilment: counting"));
+      stmt.BindText(1, name);
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row && stmt.ColumnInt64(0) > 0) out[s] = stmt.ColumnInt64(0);
+    }
+    return out;
+  }
+
+ private:
+  // One conditional update (a statement: atomic in or out of a transaction).
+  static absl::Status UpdateOn(Connection& conn, const Fulfilment& row,
+                               FulfilmentState expected_state, int32_t expected_attempts) {
+    const std::string_view state = FulfilmentStateName(row.state);
+    const std::string_view expected = FulfilmentStateName(expected_state);
     ASSIGN_OR_RETURN(Statement stmt,
                      conn.Prepare("UPDATE fulfilments SET state = ?, attempts = ?, last_error = ?,"
                                   " next_attempt_ms = ?, delivered_ref = ?, completed_by = ?,"
@@ -266,25 +308,6 @@ class SqliteFulfilmentRepository final : public FulfilmentRepository {
     return absl::FailedPreconditionError(Cat("fulfilment ", row.id, ": changed meanwhile"));
   }
 
-  absl::StatusOr<std::map<FulfilmentState, int64_t>> CountOpen() override {
-    std::map<FulfilmentState, int64_t> out;
-    Db::ReaderLease reader(db_);
-    // One count per open state: each is a range of the (state, id) index, so delivered rows,
-    // which grow without bound, are never visited.
-    for (FulfilmentState s : {FulfilmentState::kPending, FulfilmentState::kRetrying,
-                              FulfilmentState::kManual, FulfilmentState::kStuck}) {
-      const std::string_view name = FulfilmentStateName(s);
-      ASSIGN_OR_RETURN(Statement stmt,
-                       reader.conn().Prepare("SELECT count(*) FROM fulfilments WHERE state = ?",
-                                             "fulfilment: counting"));
-      stmt.BindText(1, name);
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (row && stmt.ColumnInt64(0) > 0) out[s] = stmt.ColumnInt64(0);
-    }
-    return out;
-  }
-
- private:
   Db& db_;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -285,6 +286,159 @@ absl::StatusOr<int64_t> ExpireLotsOn(Connection& conn, std::optional<uint32_t> u
 
 bool IsCredit(const PointsEntry& e) { return e.amount > 0; }
 
+absl::StatusOr<int64_t> ExpiredFromLot(Connection& conn, int64_t lot_id) {
+  ASSIGN_OR_RETURN(Statement stmt,
+                   conn.Prepare("SELECT coalesce(sum(a.amount), 0) FROM points_allocations a"
+                                " JOIN points_entries e ON e.id = a.debit_id"
+                                " WHERE a.lot_id = ? AND e.type = 'expire'",
+                                "points: summing a lot's expiries"));
+  stmt.BindInt64(1, lot_id);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.ColumnInt64(0) : 0;
+}
+
+// Gives back to each lot what the debit `debit_id` took from it.
+absl::Status Refill(Connection& conn, int64_t debit_id) {
+  std::vector<std::pair<int64_t, int64_t>> parts;
+  {
+    ASSIGN_OR_RETURN(Statement stmt, conn.Prepare("SELECT lot_id, amount FROM points_allocations"
+                                                  " WHERE debit_id = ?",
+                                                  "points: reading a debit's allocations"));
+    stmt.BindInt64(1, debit_id);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      parts.emplace_back(stmt.ColumnInt64(0), stmt.ColumnInt64(1));
+    }
+  }
+  for (const auto& [lot_id, amount] : parts) {
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn.Prepare("UPDATE points_entries SET remaining = remaining + ?"
+                                  " WHERE id = ?",
+                                  "points: refilling a lot"));
+    stmt.BindInt64(1, amount).BindInt64(2, lot_id);
+    RETURN_IF_ERROR(stmt.Run());
+  }
+  return absl::OkStatus();
+}
+
+// Apply's work inside the caller's write transaction. On an error the caller rolls back
+// what it did.
+absl::StatusOr<PointsEntry> ApplyOn(Connection& conn, const PointsWrite& w) {
+  // A key seen before answers with its first result, whatever has happened since.
+  {
+    ASSIGN_OR_RETURN(Statement stmt, conn.Prepare("SELECT id, fingerprint FROM points_entries"
+                                                  " WHERE idempotency_key = ?",
+                                                  "points: looking up an idempotency key"));
+    stmt.BindText(1, w.idempotency_key);
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) {
+      const int64_t id = stmt.ColumnInt64(0);
+      if (stmt.ColumnText(1) != w.fingerprint) {
+        return absl::AlreadyExistsError(
+            "idempotency_key: already used for a different points request");
+      }
+      ASSIGN_OR_RETURN(std::optional<PointsEntry> first, GetEntryOn(conn, id));
+      if (!first) return absl::InternalError("points: entry vanished during a transaction");
+      first->replayed = true;
+      return *first;
+    }
+  }
+  RETURN_IF_ERROR(w.refuse_if_new);
+
+  uint32_t uid = w.uid;
+  std::optional<PointsEntry> original;
+  if (w.type == PointsEntryType::kReverse) {
+    ASSIGN_OR_RETURN(original, GetEntryOn(conn, w.reverses_id));
+    if (!original) {
+      return absl::NotFoundError(Cat("entry_id: points entry ", w.reverses_id, " not found"));
+    }
+    if (original->type == PointsEntryType::kReverse || original->type == PointsEntryType::kExpire) {
+      return absl::FailedPreconditionError(
+          Cat("entry_id: ", PointsEntryTypeName(original->type),
+              " entries cannot be reversed; adjust the balance instead"));
+    }
+    if (original->reversed_by != 0) {
+      return absl::FailedPreconditionError(Cat("entry_id: points entry ", original->id,
+                                               " is already reversed by entry ",
+                                               original->reversed_by));
+    }
+    uid = original->uid;
+  }
+
+  // Nothing past its date may be spent.
+  ASSIGN_OR_RETURN(int64_t expired_before,
+                   ExpireLotsOn(conn, uid, w.now_ms, std::numeric_limits<int>::max()));
+  (void)expired_before;
+  ASSIGN_OR_RETURN(int64_t balance, AccountBalance(conn, uid));
+
+  NewEntry e;
+  e.uid = uid;
+  e.type = w.type;
+  e.reason = w.reason;
+  e.actor = w.actor;
+  e.reverses_id = w.reverses_id;
+  e.idempotency_key = w.idempotency_key;
+  e.fingerprint = w.fingerprint;
+  e.created_ms = w.now_ms;
+
+  // What the entry does: a credit that opens a lot, a debit (with a lot to take from
+  // first), or a refill of the lots a reversed debit took from.
+  int64_t credit = 0, debit = 0, first_lot = 0;
+  bool refill = false;
+  switch (w.type) {
+    case PointsEntryType::kEarn:
+      credit = w.amount;
+      break;
+    case PointsEntryType::kSpend:
+      debit = w.amount;
+      break;
+    case PointsEntryType::kAdjust:
+      if (w.amount > 0) credit = w.amount;
+      if (w.amount < 0) debit = -w.amount;
+      break;
+    case PointsEntryType::kReverse:
+      if (IsCredit(*original)) {
+        // Take back what was credited, less what of it has expired (already gone).
+        ASSIGN_OR_RETURN(int64_t expired, ExpiredFromLot(conn, original->id));
+        debit = std::max<int64_t>(0, original->amount - expired);
+        first_lot = original->id;
+      } else {
+        credit = -original->amount;
+        refill = true;
+      }
+      break;
+    case PointsEntryType::kExpire:
+      return absl::InvalidArgumentError("type: expire entries are made by the expiry job");
+  }
+  if (debit > balance) {
+    return absl::FailedPreconditionError(
+        Cat("insufficient points: balance ", balance, ", needed ", debit));
+  }
+  if (credit > std::numeric_limits<int64_t>::max() - balance) {
+    return absl::OutOfRangeError("amount: the balance would overflow");
+  }
+  e.amount = credit - debit;
+  e.balance_after = balance + e.amount;
+  if (credit > 0 && !refill) {
+    e.expires_ms = w.expires_ms;
+    e.remaining = credit;
+  }
+  ASSIGN_OR_RETURN(int64_t id, InsertEntry(conn, e));
+  if (debit > 0) RETURN_IF_ERROR(ConsumeLots(conn, id, uid, debit, first_lot));
+  if (refill) RETURN_IF_ERROR(Refill(conn, original->id));
+  RETURN_IF_ERROR(SetAccountBalance(conn, uid, e.balance_after, w.now_ms));
+  if (refill) {
+    // A refilled lot may be past its date: it expires now, as it would have.
+    ASSIGN_OR_RETURN(int64_t expired_after,
+                     ExpireLotsOn(conn, uid, w.now_ms, std::numeric_limits<int>::max()));
+    (void)expired_after;
+  }
+  ASSIGN_OR_RETURN(std::optional<PointsEntry> out, GetEntryOn(conn, id));
+  if (!out) return absl::InternalError("points: entry vanished during a transaction");
+  return *out;
+}
+
 class SqlitePointsRepository final : public PointsRepository {
  public:
   explicit SqlitePointsRepository(Db& db) : db_(db) {}
@@ -293,120 +447,32 @@ class SqlitePointsRepository final : public PointsRepository {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
-    // A key seen before answers with its first result, whatever has happened since.
-    {
-      ASSIGN_OR_RETURN(Statement stmt, conn.Prepare("SELECT id, fingerprint FROM points_entries"
-                                                    " WHERE idempotency_key = ?",
-                                                    "points: looking up an idempotency key"));
-      stmt.BindText(1, w.idempotency_key);
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (row) {
-        const int64_t id = stmt.ColumnInt64(0);
-        if (stmt.ColumnText(1) != w.fingerprint) {
-          return absl::AlreadyExistsError(
-              "idempotency_key: already used for a different points request");
-        }
-        ASSIGN_OR_RETURN(std::optional<PointsEntry> first, GetEntryOn(conn, id));
-        if (!first) return absl::InternalError("points: entry vanished during a transaction");
-        first->replayed = true;
-        return *first;
-      }
-    }
-    RETURN_IF_ERROR(w.refuse_if_new);
-
-    uint32_t uid = w.uid;
-    std::optional<PointsEntry> original;
-    if (w.type == PointsEntryType::kReverse) {
-      ASSIGN_OR_RETURN(original, GetEntryOn(conn, w.reverses_id));
-      if (!original) {
-        return absl::NotFoundError(Cat("entry_id: points entry ", w.reverses_id, " not found"));
-      }
-      if (original->type == PointsEntryType::kReverse ||
-          original->type == PointsEntryType::kExpire) {
-        return absl::FailedPreconditionError(
-            Cat("entry_id: ", PointsEntryTypeName(original->type),
-                " entries cannot be reversed; adjust the balance instead"));
-      }
-      if (original->reversed_by != 0) {
-        return absl::FailedPreconditionError(Cat("entry_id: points entry ", original->id,
-                                                 " is already reversed by entry ",
-                                                 original->reversed_by));
-      }
-      uid = original->uid;
-    }
-
-    // Nothing past its date may be spent.
-    ASSIGN_OR_RETURN(int64_t expired_before,
-                     ExpireLotsOn(conn, uid, w.now_ms, std::numeric_limits<int>::max()));
-    (void)expired_before;
-    ASSIGN_OR_RETURN(int64_t balance, AccountBalance(conn, uid));
-
-    NewEntry e;
-    e.uid = uid;
-    e.type = w.type;
-    e.reason = w.reason;
-    e.actor = w.actor;
-    e.reverses_id = w.reverses_id;
-    e.idempotency_key = w.idempotency_key;
-    e.fingerprint = w.fingerprint;
-    e.created_ms = w.now_ms;
-
-    // What the entry does: a credit that opens a lot, a debit (with a lot to take from
-    // first), or a refill of the lots a reversed debit took from.
-    int64_t credit = 0, debit = 0, first_lot = 0;
-    bool refill = false;
-    switch (w.type) {
-      case PointsEntryType::kEarn:
-        credit = w.amount;
-        break;
-      case PointsEntryType::kSpend:
-        debit = w.amount;
-        break;
-      case PointsEntryType::kAdjust:
-        if (w.amount > 0) credit = w.amount;
-        if (w.amount < 0) debit = -w.amount;
-        break;
-      case PointsEntryType::kReverse:
-        if (IsCredit(*original)) {
-          // Take back what was credited, less what of it has expired (already gone).
-          ASSIGN_OR_RETURN(int64_t expired, ExpiredFromLot(conn, original->id));
-          debit = std::max<int64_t>(0, original->amount - expired);
-          first_lot = original->id;
-        } else {
-          credit = -original->amount;
-          refill = true;
-        }
-        break;
-      case PointsEntryType::kExpire:
-        return absl::InvalidArgumentError("type: expire entries are made by the expiry job");
-    }
-    if (debit > balance) {
-      return absl::FailedPreconditionError(
-          Cat("insufficient points: balance ", balance, ", needed ", debit));
-    }
-    if (credit > std::numeric_limits<int64_t>::max() - balance) {
-      return absl::OutOfRangeError("amount: the balance would overflow");
-    }
-    e.amount = credit - debit;
-    e.balance_after = balance + e.amount;
-    if (credit > 0 && !refill) {
-      e.expires_ms = w.expires_ms;
-      e.remaining = credit;
-    }
-    ASSIGN_OR_RETURN(int64_t id, InsertEntry(conn, e));
-    if (debit > 0) RETURN_IF_ERROR(ConsumeLots(conn, id, uid, debit, first_lot));
-    if (refill) RETURN_IF_ERROR(Refill(conn, original->id));
-    RETURN_IF_ERROR(SetAccountBalance(conn, uid, e.balance_after, w.now_ms));
-    if (refill) {
-      // A refilled lot may be past its date: it expires now, as it would have.
-      ASSIGN_OR_RETURN(int64_t expired_after,
-                       ExpireLotsOn(conn, uid, w.now_ms, std::numeric_limits<int>::max()));
-      (void)expired_after;
-    }
-    ASSIGN_OR_RETURN(std::optional<PointsEntry> out, GetEntryOn(conn, id));
-    if (!out) return absl::InternalError("points: entry vanished during a transaction");
+    ASSIGN_OR_RETURN(PointsEntry out, ApplyOn(conn, w));
+    // A replayed key changed nothing; committing it is harmless.
     RETURN_IF_ERROR(txn.Commit());
-    return *out;
+    return out;
+  }
+
+  absl::StatusOr<std::vector<absl::StatusOr<PointsEntry>>> ApplyBatch(
+      std::span<const PointsWrite> writes) override {
+    std::vector<absl::StatusOr<PointsEntry>> out;
+    out.reserve(writes.size());
+    if (writes.empty()) return out;
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const PointsWrite& w : writes) {
+      // A savepoint per entry: one that fails takes back only its own changes.
+      RETURN_IF_ERROR(conn.Exec("SAVEPOINT points_write", "points: savepoint"));
+      absl::StatusOr<PointsEntry> r = ApplyOn(conn, w);
+      if (!r.ok()) {
+        RETURN_IF_ERROR(conn.Exec("ROLLBACK TO points_write", "points: rolling back an entry"));
+      }
+      RETURN_IF_ERROR(conn.Exec("RELEASE points_write", "points: releasing a savepoint"));
+      out.push_back(std::move(r));
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return out;
   }
 
   absl::StatusOr<int64_t> ExpireDue(int64_t now_ms, int max_lots) override {
@@ -478,42 +544,6 @@ class SqlitePointsRepository final : public PointsRepository {
   }
 
  private:
-  static absl::StatusOr<int64_t> ExpiredFromLot(Connection& conn, int64_t lot_id) {
-    ASSIGN_OR_RETURN(Statement stmt,
-                     conn.Prepare("SELECT coalesce(sum(a.amount), 0) FROM points_allocations a"
-                                  " JOIN points_entries e ON e.id = a.debit_id"
-                                  " WHERE a.lot_id = ? AND e.type = 'expire'",
-                                  "points: summing a lot's expiries"));
-    stmt.BindInt64(1, lot_id);
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    return row ? stmt.ColumnInt64(0) : 0;
-  }
-
-  // Gives back to each lot what the debit `debit_id` took from it.
-  static absl::Status Refill(Connection& conn, int64_t debit_id) {
-    std::vector<std::pair<int64_t, int64_t>> parts;
-    {
-      ASSIGN_OR_RETURN(Statement stmt, conn.Prepare("SELECT lot_id, amount FROM points_allocations"
-                                                    " WHERE debit_id = ?",
-                                                    "points: reading a debit's allocations"));
-      stmt.BindInt64(1, debit_id);
-      for (;;) {
-        ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        parts.emplace_back(stmt.ColumnInt64(0), stmt.ColumnInt64(1));
-      }
-    }
-    for (const auto& [lot_id, amount] : parts) {
-      ASSIGN_OR_RETURN(Statement stmt,
-                       conn.Prepare("UPDATE points_entries SET remaining = remaining + ?"
-                                    " WHERE id = ?",
-                                    "points: refilling a lot"));
-      stmt.BindInt64(1, amount).BindInt64(2, lot_id);
-      RETURN_IF_ERROR(stmt.Run());
-    }
-    return absl::OkStatus();
-  }
-
   Db& db_;
 };
 

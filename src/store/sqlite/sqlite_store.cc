@@ -548,6 +548,30 @@ class SqliteCustomerRepository final : public CustomerRepository {
     return ids;
   }
 
+  absl::StatusOr<std::vector<std::optional<uint32_t>>> FindUids(
+      std::span<const std::string_view> external_ids) override {
+    std::vector<std::optional<uint32_t>> out(external_ids.size());
+    Db::ReaderLease reader(db_);
+    Connection& conn = reader.conn();
+    // The uid is the rowid, so the UNIQUE index on external_id answers alone (a covering
+    // index: no row is read). One id needs no explicit transaction.
+    std::optional<Transaction> txn;
+    if (external_ids.size() > 1) {
+      ASSIGN_OR_RETURN(Transaction t, Transaction::Begin(conn, TransactionKind::kRead));
+      txn.emplace(std::move(t));
+    }
+    for (size_t i = 0; i < external_ids.size(); ++i) {
+      ASSIGN_OR_RETURN(Statement stmt,
+                       conn.Prepare("SELECT uid FROM customers WHERE external_id = ?1",
+                                    "finding uids by external id"));
+      stmt.BindText(1, external_ids[i]);
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row) out[i] = static_cast<uint32_t>(stmt.ColumnInt64(0));
+    }
+    if (txn) RETURN_IF_ERROR(txn->Commit());
+    return out;
+  }
+
   absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
       std::span<const std::string_view> external_ids, bool with_name,
       std::string_view zone_tag) override {
