@@ -396,10 +396,18 @@ class SqliteCustomerRepository final : public CustomerRepository {
                                              "reading max seq"));
     int64_t created = 0;
     // Reused across rows: sealing a batch allocates only the sealed strings' buffers, and
-    // those only grow.
+    // those only grow. Declared before `insert`, whose bindings point into them.
     SealContext context;
     Sealed sealed;
     std::string encoded;
+    // Borrowed once for the batch, reset after each row (Merge uses other statements).
+    ASSIGN_OR_RETURN(Statement insert,
+                     conn.Prepare("INSERT INTO customers (uid, external_id, tags, created_ms,"
+                                  " updated_ms, seq, name_sealed, phone_sealed, phone_hash,"
+                                  " id_number_sealed, id_number_hash) VALUES (?1, ?2, ?3,"
+                                  " ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                                  " ON CONFLICT (external_id) DO NOTHING",
+                                  "upsert: inserting customer"));
     for (size_t row = 0; row < batch.size(); ++row) {
       const CustomerUpsert& upsert = batch[row];
       if (upsert.external_id.empty()) {
@@ -431,13 +439,6 @@ class SqliteCustomerRepository final : public CustomerRepository {
         return std::string_view(prepared.sealed).substr(begin, prepared.sealed_ends[i] - begin);
       };
       {
-        ASSIGN_OR_RETURN(Statement insert,
-                         conn.Prepare("INSERT INTO customers (uid, external_id, tags, created_ms,"
-                                      " updated_ms, seq, name_sealed, phone_sealed, phone_hash,"
-                                      " id_number_sealed, id_number_hash) VALUES (?1, ?2, ?3,"
-                                      " ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                                      " ON CONFLICT (external_id) DO NOTHING",
-                                      "upsert: inserting customer"));
         insert.BindInt64(1, max_uid + 1)
             .BindText(2, upsert.external_id)
             .BindText(3, tags_json)
@@ -448,7 +449,9 @@ class SqliteCustomerRepository final : public CustomerRepository {
         BindSealed(insert, 8, field(2, sealed.phone_hash));
         BindSealed(insert, 9, field(3, sealed.id_number));
         BindSealed(insert, 10, field(4, sealed.id_number_hash));
-        RETURN_IF_ERROR(insert.Run());
+        absl::Status inserted = insert.Run();
+        insert.Reset();
+        RETURN_IF_ERROR(inserted);
       }
       if (sqlite3_changes(conn.raw()) == 1) {
         ++max_uid;
