@@ -438,8 +438,17 @@ BulkLoader::BulkLoader(CustomerService* service)
           },
           [](const CustomerService::PreparedBatch& b) { return b.upserts.size(); }) {}
 
+BulkLoader::~BulkLoader() { Finish().IgnoreError(); }
+
 absl::Status BulkLoader::Push(std::vector<CustomerUpsert>& batch,
                               std::shared_ptr<const std::vector<TagDef>> validated_against) {
+  if (!bulk_begun_) {
+    // Before the first batch reaches the store thread, which is idle until then.
+    bulk_begun_ = true;
+    absl::StatusOr<bool> dropped = service_->store().customers().BeginBulkLoad();
+    if (!dropped.ok()) return dropped.status();
+    bulk_pending_ = *dropped;
+  }
   absl::StatusOr<CustomerService::PreparedBatch> prepared =
       service_->PrepareBatch(std::move(batch), std::move(validated_against));
   batch.clear();
@@ -468,9 +477,13 @@ void BulkLoader::Recycle(CustomerService::StoredBatch& batch) {
 }
 
 absl::Status BulkLoader::Finish() {
-  absl::Status stored = store_.Finish();
-  absl::Status indexed = index_.Finish();
-  return !stored.ok() ? stored : indexed;
+  absl::Status status = store_.Finish();
+  status.Update(index_.Finish());
+  if (bulk_pending_) {
+    bulk_pending_ = false;
+    status.Update(service_->store().customers().EndBulkLoad());
+  }
+  return status;
 }
 
 }  // namespace mercator
