@@ -436,7 +436,15 @@ BulkLoader::BulkLoader(CustomerService* service)
                              service_->StoreBatch(std::move(batch)));
             return index_.Push(stored);
           },
-          [](const CustomerService::PreparedBatch& b) { return b.upserts.size(); }) {}
+          [](const CustomerService::PreparedBatch& b) { return b.upserts.size(); }),
+      prepare_(
+          [this](PendingBatch& batch) -> absl::Status {
+            ASSIGN_OR_RETURN(CustomerService::PreparedBatch prepared,
+                             service_->PrepareBatch(std::move(batch.upserts),
+                                                    std::move(batch.validated_against)));
+            return store_.Push(prepared);
+          },
+          [](const PendingBatch& b) { return b.upserts.size(); }) {}
 
 BulkLoader::~BulkLoader() { Finish().IgnoreError(); }
 
@@ -449,11 +457,9 @@ absl::Status BulkLoader::Push(std::vector<CustomerUpsert>& batch,
     if (!dropped.ok()) return dropped.status();
     bulk_pending_ = *dropped;
   }
-  absl::StatusOr<CustomerService::PreparedBatch> prepared =
-      service_->PrepareBatch(std::move(batch), std::move(validated_against));
+  PendingBatch pending{std::move(batch), std::move(validated_against)};
   batch.clear();
-  if (!prepared.ok()) return prepared.status();
-  absl::Status s = store_.Push(*prepared);
+  absl::Status s = prepare_.Push(pending);
   absl::MutexLock lock(&spare_mu_);
   if (!spare_.empty()) {
     batch = std::move(spare_.back());
@@ -477,7 +483,8 @@ void BulkLoader::Recycle(CustomerService::StoredBatch& batch) {
 }
 
 absl::Status BulkLoader::Finish() {
-  absl::Status status = store_.Finish();
+  absl::Status status = prepare_.Finish();
+  status.Update(store_.Finish());
   status.Update(index_.Finish());
   if (bulk_pending_) {
     bulk_pending_ = false;

@@ -175,8 +175,10 @@ class CustomerService {
 };
 
 // Loads batches of customers with both cores: the caller's thread produces batches (parsing
-// a file, generating a demo bank), one thread writes each batch to the store, another applies
-// the previous one to the index. Batches are applied in order. For processes with no other
+// a file, generating a demo bank), one thread checks each batch and prepares its store write
+// (CustomerService::PrepareBatch: the tags' encoding and the sealing of personal data), one
+// writes the previous batch to the store, another applies the one before to the index.
+// Batches are applied in order. For processes with no other
 // writer (`mercator import`, `mercator demo`): a concurrent Upsert in the same process could
 // see its index update overtaken. A server following the store (CatchUp) sees the result as
 // ordinary store changes. Creating one tells malloc to keep freed memory for reuse instead of
@@ -188,12 +190,13 @@ class BulkLoader {
  public:
   explicit BulkLoader(CustomerService* service);
   ~BulkLoader();
-  // Hands over a batch (moved from); returns the first error of any stage so far. `batch`
-  // comes back holding upserts of earlier batches (tag maps with their keys and values), for
-  // the caller to overwrite rather than allocate new ones; it may simply clear them.
-  // `validated_against`: see CustomerService::PrepareBatch (an importer's batches are checked
-  // once, by the importer, when the catalog holds the definitions it parsed them with). The
-  // batch is checked and its store write prepared on the caller's thread.
+  // Hands over a batch (moved from); returns the first error of any stage so far (a batch
+  // that fails its checks reports it at a later Push or at Finish, and nothing after it is
+  // applied). `batch` comes back holding upserts of earlier batches (tag maps with their keys
+  // and values), for the caller to overwrite rather than allocate new ones; it may simply
+  // clear them. `validated_against`: see CustomerService::PrepareBatch (an importer's batches
+  // are checked once, by the importer, when the catalog holds the definitions it parsed them
+  // with).
   absl::Status Push(std::vector<CustomerUpsert>& batch,
                     std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
   // Waits until everything pushed is in the store and the index, then ends the store's bulk
@@ -213,8 +216,15 @@ class BulkLoader {
   bool bulk_pending_ = false;
   absl::Mutex spare_mu_;
   std::vector<std::vector<CustomerUpsert>> spare_ ABSL_GUARDED_BY(spare_mu_);
-  OrderedStage<CustomerService::StoredBatch> index_;  // declared first: store_ feeds it
+  // A batch checked by the caller (or not: validated_against null), for prepare_.
+  struct PendingBatch {
+    std::vector<CustomerUpsert> upserts;
+    std::shared_ptr<const std::vector<TagDef>> validated_against;
+  };
+  // Each stage feeds the one declared before it.
+  OrderedStage<CustomerService::StoredBatch> index_;
   OrderedStage<CustomerService::PreparedBatch> store_;
+  OrderedStage<PendingBatch> prepare_;
 };
 
 }  // namespace mercator
