@@ -459,15 +459,30 @@ BulkLoader::BulkLoader(CustomerService* service)
                              service_->StoreBatch(std::move(batch)));
             return index_.Push(stored);
           },
-          [](const CustomerService::PreparedBatch& b) { return b.upserts.size(); }) {}
+          [](const CustomerService::PreparedBatch& b) { return b.upserts.size(); }),
+      prepare_(
+          [this](PendingBatch& batch) -> absl::Status {
+            ASSIGN_OR_RETURN(CustomerService::PreparedBatch prepared,
+                             service_->PrepareBatch(std::move(batch.upserts),
+                                                    std::move(batch.validated_against)));
+            return store_.Push(prepared);
+          },
+          [](const PendingBatch& b) { return b.upserts.size(); }) {}
+
+BulkLoader::~BulkLoader() { Finish().IgnoreError(); }
 
 absl::Status BulkLoader::Push(std::vector<CustomerUpsert>& batch,
                               std::shared_ptr<const std::vector<TagDef>> validated_against) {
-  absl::StatusOr<CustomerService::PreparedBatch> prepared =
-      service_->PrepareBatch(std::move(batch), std::move(validated_against));
+  if (!bulk_begun_) {
+    // Before the first batch reaches the store thread, which is idle until then.
+    bulk_begun_ = true;
+    absl::StatusOr<bool> dropped = service_->store().customers().BeginBulkLoad();
+    if (!dropped.ok()) return dropped.status();
+    bulk_pending_ = *dropped;
+  }
+  PendingBatch pending{std::move(batch), std::move(validated_against)};
   batch.clear();
-  if (!prepared.ok()) return prepared.status();
-  absl::Status s = store_.Push(*prepared);
+  absl::Status s = prepare_.Push(pending);
   absl::MutexLock lock(&spare_mu_);
   if (!spare_.empty()) {
     batch = std::move(spare_.back());
@@ -491,9 +506,14 @@ void BulkLoader::Recycle(CustomerService::StoredBatch& batch) {
 }
 
 absl::Status BulkLoader::Finish() {
-  absl::Status stored = store_.Finish();
-  absl::Status indexed = index_.Finish();
-  return !stored.ok() ? stored : indexed;
+  absl::Status status = prepare_.Finish();
+  status.Update(store_.Finish());
+  status.Update(index_.Finish());
+  if (bulk_pending_) {
+    bulk_pending_ = false;
+    status.Update(service_->store().customers().EndBulkLoad());
+  }
+  return status;
 }
 
 }  // namespace mercator

@@ -175,24 +175,32 @@ class CustomerService {
 };
 
 // Loads batches of customers with both cores: the caller's thread produces batches (parsing
-// a file, generating a demo bank), one thread writes each batch to the store, another applies
-// the previous one to the index. Batches are applied in order. For processes with no other
+// a file, generating a demo bank), one thread checks each batch and prepares its store write
+// (CustomerService::PrepareBatch: the tags' encoding and the sealing of personal data), one
+// writes the previous batch to the store, another applies the one before to the index.
+// Batches are applied in order. For processes with no other
 // writer (`mercator import`, `mercator demo`): a concurrent Upsert in the same process could
 // see its index update overtaken. A server following the store (CatchUp) sees the result as
 // ordinary store changes. Creating one tells malloc to keep freed memory for reuse instead of
 // returning it to the system after every batch (process-wide: meant for bulk-load processes).
+// Into a store without customers, the load runs between the store's BeginBulkLoad (at the
+// first Push) and EndBulkLoad (in Finish, or on destruction), which rebuilds the indexes the
+// store dropped for it, whether the load succeeded or not.
 class BulkLoader {
  public:
   explicit BulkLoader(CustomerService* service);
-  // Hands over a batch (moved from); returns the first error of any stage so far. `batch`
-  // comes back holding upserts of earlier batches (tag maps with their keys and values), for
-  // the caller to overwrite rather than allocate new ones; it may simply clear them.
-  // `validated_against`: see CustomerService::PrepareBatch (an importer's batches are checked
-  // once, by the importer, when the catalog holds the definitions it parsed them with). The
-  // batch is checked and its store write prepared on the caller's thread.
+  ~BulkLoader();
+  // Hands over a batch (moved from); returns the first error of any stage so far (a batch
+  // that fails its checks reports it at a later Push or at Finish, and nothing after it is
+  // applied). `batch` comes back holding upserts of earlier batches (tag maps with their keys
+  // and values), for the caller to overwrite rather than allocate new ones; it may simply
+  // clear them. `validated_against`: see CustomerService::PrepareBatch (an importer's batches
+  // are checked once, by the importer, when the catalog holds the definitions it parsed them
+  // with).
   absl::Status Push(std::vector<CustomerUpsert>& batch,
                     std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
-  // Waits until everything pushed is in the store and the index; returns the first error.
+  // Waits until everything pushed is in the store and the index, then ends the store's bulk
+  // load; returns the first error.
   absl::Status Finish();
   // Rows in the store and the index so far.
   size_t applied_rows() const { return index_.applied_rows(); }
@@ -202,10 +210,21 @@ class BulkLoader {
   void Recycle(CustomerService::StoredBatch& batch);
 
   CustomerService* service_;
+  // Whether the first Push began the store's bulk load, and whether EndBulkLoad is owed.
+  // Used on the caller's thread only.
+  bool bulk_begun_ = false;
+  bool bulk_pending_ = false;
   absl::Mutex spare_mu_;
   std::vector<std::vector<CustomerUpsert>> spare_ ABSL_GUARDED_BY(spare_mu_);
-  OrderedStage<CustomerService::StoredBatch> index_;  // declared first: store_ feeds it
+  // A batch checked by the caller (or not: validated_against null), for prepare_.
+  struct PendingBatch {
+    std::vector<CustomerUpsert> upserts;
+    std::shared_ptr<const std::vector<TagDef>> validated_against;
+  };
+  // Each stage feeds the one declared before it.
+  OrderedStage<CustomerService::StoredBatch> index_;
   OrderedStage<CustomerService::PreparedBatch> store_;
+  OrderedStage<PendingBatch> prepare_;
 };
 
 }  // namespace mercator

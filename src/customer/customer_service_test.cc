@@ -8,8 +8,12 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -137,6 +141,138 @@ TEST(BulkLoader, ValidatedBatchesLandLikeCheckedOnes) {
   EXPECT_EQ(validated.index.LiveCount(), 3000u);
 }
 
+// The SQLite store, with a count of the bulk-load calls its customer repository receives (and
+// of the indexes BeginBulkLoad dropped): what BulkLoader owes the store is seen there.
+class CountingStore final : public Store, public CustomerRepository {
+ public:
+  explicit CountingStore(Store* store) : store_(store), real_(store->customers()) {}
+  int begun = 0, ended = 0, dropped = 0;
+
+  CustomerRepository& customers() override { return *this; }
+  TagCatalogRepository& tags() override { return store_->tags(); }
+  AudienceRepository& audiences() override { return store_->audiences(); }
+  MetaRepository& meta() override { return store_->meta(); }
+  absl::Status Ping() override { return store_->Ping(); }
+
+  absl::StatusOr<bool> BeginBulkLoad() override {
+    ++begun;
+    absl::StatusOr<bool> r = real_.BeginBulkLoad();
+    if (r.ok() && *r) ++dropped;
+    return r;
+  }
+  absl::Status EndBulkLoad() override {
+    ++ended;
+    return real_.EndBulkLoad();
+  }
+  absl::StatusOr<std::vector<UpsertResult>> Upsert(std::span<const CustomerUpsert> batch,
+                                                   int64_t now_ms) override {
+    return real_.Upsert(batch, now_ms);
+  }
+  absl::StatusOr<PreparedUpserts> PrepareUpserts(std::span<const CustomerUpsert> batch) override {
+    return real_.PrepareUpserts(batch);
+  }
+  absl::StatusOr<std::vector<UpsertResult>> UpsertPrepared(std::span<const CustomerUpsert> batch,
+                                                           const PreparedUpserts& prepared,
+                                                           int64_t now_ms) override {
+    return real_.UpsertPrepared(batch, prepared, now_ms);
+  }
+  absl::StatusOr<std::optional<CustomerRecord>> FindByExternalId(std::string_view id) override {
+    return real_.FindByExternalId(id);
+  }
+  absl::StatusOr<std::optional<CustomerRecord>> FindByUid(uint32_t uid) override {
+    return real_.FindByUid(uid);
+  }
+  absl::StatusOr<std::vector<CustomerRecord>> FindByPii(PiiLookup field, std::string_view value,
+                                                        int limit) override {
+    return real_.FindByPii(field, value, limit);
+  }
+  absl::StatusOr<std::vector<std::string>> ExternalIds(std::span<const uint32_t> uids) override {
+    return real_.ExternalIds(uids);
+  }
+  absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
+      std::span<const std::string_view> ids, bool with_name, std::string_view zone_tag) override {
+    return real_.FindAddressees(ids, with_name, zone_tag);
+  }
+  absl::StatusOr<uint32_t> Erase(std::string_view external_id, int64_t now_ms) override {
+    return real_.Erase(external_id, now_ms);
+  }
+  absl::Status ScanChangedSince(
+      uint64_t after_seq, const std::function<absl::Status(const CustomerRecord&)>& fn) override {
+    return real_.ScanChangedSince(after_seq, fn);
+  }
+  absl::StatusOr<uint64_t> MaxSeq() override { return real_.MaxSeq(); }
+  absl::StatusOr<uint64_t> CountLive() override { return real_.CountLive(); }
+
+ private:
+  Store* store_;
+  CustomerRepository& real_;
+};
+
+TEST(BulkLoader, EndsTheStoresBulkLoadWhateverHappened) {
+  TempDir dir;
+  FakeClock clock{1'700'000'000'000};
+  std::unique_ptr<Store> sqlite = *OpenSqliteStore(dir.path(), &clock);
+  CountingStore store(sqlite.get());
+  SegmentIndex index;
+  CustomerService service(&store, &index, &clock);
+  for (const TagDef& def : Catalog()) ASSERT_TRUE(service.DefineTag(def).ok());
+  {
+    // Into the empty store: the indexes dropped at the first batch are built in Finish.
+    BulkLoader loader(&service);
+    EXPECT_EQ(store.begun, 0);  // nothing before the first batch
+    std::vector<CustomerUpsert> batch = Rows(0, 100);
+    ASSERT_TRUE(loader.Push(batch).ok());
+    batch = Rows(100, 200);
+    ASSERT_TRUE(loader.Push(batch).ok());
+    EXPECT_EQ(store.begun, 1);
+    EXPECT_EQ(store.dropped, 1);
+    EXPECT_EQ(store.ended, 0);
+    ASSERT_TRUE(loader.Finish().ok());
+    EXPECT_EQ(store.ended, 1);
+    ASSERT_TRUE(loader.Finish().ok());  // once only
+  }
+  EXPECT_EQ(store.ended, 1);
+  EXPECT_EQ(*store.CountLive(), 200u);
+  {
+    // A store with customers keeps its indexes: nothing to end.
+    BulkLoader loader(&service);
+    std::vector<CustomerUpsert> batch = Rows(200, 300);
+    ASSERT_TRUE(loader.Push(batch).ok());
+    ASSERT_TRUE(loader.Finish().ok());
+    EXPECT_EQ(store.begun, 2);
+    EXPECT_EQ(store.dropped, 1);
+    EXPECT_EQ(store.ended, 1);
+  }
+}
+
+TEST(BulkLoader, EndsTheStoresBulkLoadAfterAFailedBatchAndWithoutFinish) {
+  TempDir dir;
+  FakeClock clock{1'700'000'000'000};
+  std::unique_ptr<Store> sqlite = *OpenSqliteStore(dir.path(), &clock);
+  CountingStore store(sqlite.get());
+  SegmentIndex index;
+  CustomerService service(&store, &index, &clock);
+  for (const TagDef& def : Catalog()) ASSERT_TRUE(service.DefineTag(def).ok());
+  {
+    BulkLoader loader(&service);
+    std::vector<CustomerUpsert> batch = Rows(0, 10);
+    batch[3].tags.emplace("unknown_tag", TagValue(true));
+    loader.Push(batch).IgnoreError();  // the error may come now or at Finish
+    EXPECT_EQ(store.dropped, 1);
+    EXPECT_EQ(loader.Finish().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(store.ended, 1);
+  }
+  {
+    BulkLoader loader(&service);
+    std::vector<CustomerUpsert> batch = Rows(0, 10);
+    ASSERT_TRUE(loader.Push(batch).ok());
+    EXPECT_EQ(store.dropped, 2);
+    // Destroyed without Finish (an error elsewhere in the caller).
+  }
+  EXPECT_EQ(store.ended, 2);
+  EXPECT_EQ(*store.CountLive(), 10u);
+}
+
 // The bulk import path (importer-validated batches of new customers, which the index adds in
 // bulk) against an oracle that reads the rows the test made: every customer's stored tags,
 // and the count of rules on each tag type, alone and combined.
@@ -219,9 +355,9 @@ TEST(BulkLoader, ValidatedAgainstOtherDefinitionsIsCheckedInFull) {
   std::vector<CustomerUpsert> batch = Rows(0, 10);
   batch[7].tags["level"] = TagValue(std::string("diamond"));
   BulkLoader loader(e.service.get());
-  // Checked on the caller's thread: Push reports it (Finish would, had another stage failed).
+  // Checked on the loader's first stage: a later Push or Finish reports it.
   absl::Status s = loader.Push(batch, defs);
-  EXPECT_TRUE(loader.Finish().ok());
+  s.Update(loader.Finish());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("customers/7/tags/level"));
   EXPECT_EQ(e.index.LiveCount(), 0u);
@@ -236,9 +372,9 @@ TEST(BulkLoader, ValidatedBatchWithAKeyOutsideItsDefinitionsIsRefused) {
   auto defs = std::make_shared<const std::vector<TagDef>>(without_vip);
   std::vector<CustomerUpsert> batch = Rows(0, 10);  // rows 1 and 5 carry "vip"
   BulkLoader loader(e.service.get());
-  // Checked on the caller's thread: Push reports it (Finish would, had another stage failed).
+  // Checked on the loader's first stage: a later Push or Finish reports it.
   absl::Status s = loader.Push(batch, defs);
-  EXPECT_TRUE(loader.Finish().ok());
+  s.Update(loader.Finish());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("customers/0/tags/vip"));
   EXPECT_EQ(e.index.LiveCount(), 0u);

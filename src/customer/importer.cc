@@ -481,6 +481,15 @@ class ImportRun {
         if (absl::Status st = p.parser->Check(v); !st.ok()) fail(p.mapping->column, st.message());
         continue;
       }
+      if (reusing) {
+        // In place: a multi-enum keeps its vector and strings from the earlier row.
+        std::optional<TagValue>& slot = (reuse++)->second;
+        if (absl::Status st = p.parser->ParseInto(v, slot); !st.ok()) {
+          fail(p.mapping->column, st.message());
+          slot.reset();  // the row is rejected; keep the keys
+        }
+        continue;
+      }
       absl::StatusOr<TagValue> value = p.parser->Parse(v);
       if (!value.ok()) {
         fail(p.mapping->column, value.status().message());

@@ -232,6 +232,43 @@ absl::StatusOr<TagValue> TagValueParser::Parse(std::string_view text) const {
   return ParseValue(def_, text, &allowed_);
 }
 
+absl::Status TagValueParser::ParseInto(std::string_view text, std::optional<TagValue>& out) const {
+  if (def_.type == TagType::kEnum && out.has_value()) {
+    if (std::string* held = std::get_if<std::string>(&*out)) {
+      const std::string_view s = Trim(text);
+      if (s.empty()) return absl::InvalidArgumentError("empty value");
+      if (auto st = CheckAllowed(def_, s, &allowed_); !st.ok()) return st;
+      held->assign(s);
+      return absl::OkStatus();
+    }
+  }
+  if (def_.type == TagType::kMultiEnum && out.has_value()) {
+    if (auto* held = std::get_if<std::vector<std::string>>(&*out)) {
+      size_t n = 0;
+      if (auto st = ForEachMultiEnumPart(def_, Trim(text), &allowed_,
+                                         [&](std::string_view part) {
+                                           if (n < held->size()) {
+                                             (*held)[n].assign(part);
+                                           } else {
+                                             held->emplace_back(part);
+                                           }
+                                           ++n;
+                                         });
+          !st.ok()) {
+        return st;
+      }
+      held->resize(n);
+      std::sort(held->begin(), held->end());
+      held->erase(std::unique(held->begin(), held->end()), held->end());
+      return absl::OkStatus();
+    }
+  }
+  absl::StatusOr<TagValue> value = ParseValue(def_, text, &allowed_);
+  if (!value.ok()) return value.status();
+  out = *std::move(value);
+  return absl::OkStatus();
+}
+
 absl::Status TagValueParser::Check(std::string_view text) const {
   switch (def_.type) {
     case TagType::kEnum: {

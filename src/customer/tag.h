@@ -80,6 +80,9 @@ class TagValueParser {
  public:
   explicit TagValueParser(TagDef def);
   absl::StatusOr<TagValue> Parse(std::string_view text) const;
+  // The same into `out`, reusing the strings and the vector of what it holds (an importer
+  // overwrites the values of earlier rows). On error `out` is left unspecified.
+  absl::Status ParseInto(std::string_view text, std::optional<TagValue>& out) const;
   // Parse's status without building the value (no strings allocated): an import's
   // validation pass.
   absl::Status Check(std::string_view text) const;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -127,6 +128,26 @@ TEST(TagValue, CheckAgreesWithParse) {
     for (std::string_view in : inputs) {
       EXPECT_EQ(parser.Check(in), parser.Parse(in).status())
           << TagTypeName(def.type) << " \"" << in << "\"";
+      // ParseInto over whatever an earlier row left in the value gives what Parse gives.
+      const std::vector<std::optional<TagValue>> earlier = {
+          std::nullopt,
+          TagValue(true),
+          TagValue(int64_t{7}),
+          TagValue(std::string("an earlier value longer than the short-string buffer")),
+          TagValue(std::vector<std::string>{}),
+          TagValue(std::vector<std::string>{"zeta", "an earlier value longer than the buffer",
+                                            "fund", "deposit", "wealth"}),
+      };
+      for (const std::optional<TagValue>& before : earlier) {
+        std::optional<TagValue> out = before;
+        const absl::Status status = parser.ParseInto(in, out);
+        const absl::StatusOr<TagValue> expected = parser.Parse(in);
+        EXPECT_EQ(status, expected.status()) << TagTypeName(def.type) << " \"" << in << "\"";
+        if (expected.ok() && status.ok()) {
+          EXPECT_EQ(out, std::optional<TagValue>(*expected))
+              << TagTypeName(def.type) << " \"" << in << "\"";
+        }
+      }
     }
   }
 }

@@ -73,6 +73,14 @@ class CustomerRepository {
     return Upsert(batch, now_ms);
   }
 
+  // A bulk load (customer/customer_service.h: BulkLoader) into a store without customers:
+  // BeginBulkLoad may drop secondary indexes that cost less to build once at the end than to
+  // maintain row by row, and returns whether it did; EndBulkLoad builds them again. In
+  // between, everything keeps working (the lookups those indexes serve scan instead); if the
+  // process dies in between, the next open of the store builds them. The defaults do nothing.
+  virtual absl::StatusOr<bool> BeginBulkLoad() { return false; }
+  virtual absl::Status EndBulkLoad() { return absl::OkStatus(); }
+
   // nullopt if unknown. Erased customers are returned with erased = true.
   virtual absl::StatusOr<std::optional<CustomerRecord>> FindByExternalId(std::string_view id) = 0;
   virtual absl::StatusOr<std::optional<CustomerRecord>> FindByUid(uint32_t uid) = 0;

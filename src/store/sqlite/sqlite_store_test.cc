@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -584,6 +585,106 @@ TEST_F(SqliteStoreTest, LookupsUseTheBucketedHashIndexes) {
     EXPECT_THAT(plan, HasSubstr(std::string("USING INDEX customers_by_") + column)) << plan;
     EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE"))) << plan;  // no sort
   }
+}
+
+// Name -> CREATE text of the PII lookup indexes of the database at `path`, and whether the
+// bulk-load marker is in `meta`: read with a connection of its own.
+struct LookupIndexState {
+  std::map<std::string, std::string> indexes;
+  bool marker = false;
+};
+LookupIndexState ReadLookupIndexState(const std::string& path) {
+  LookupIndexState state;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND name"
+                               " IN ('customers_by_phone_hash', 'customers_by_id_number_hash')",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    state.indexes[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+  }
+  sqlite3_finalize(stmt);
+  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT 1 FROM meta WHERE key = 'pii_lookup_indexes_pending'",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  state.marker = sqlite3_step(stmt) == SQLITE_ROW;
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return state;
+}
+
+// Customers B1..Bn, customer i with phone 1380000000i (i < 10).
+std::vector<CustomerUpsert> WithPhones(int n) {
+  std::vector<CustomerUpsert> batch;
+  for (int i = 1; i <= n; ++i) {
+    CustomerUpsert u;
+    u.external_id = "B" + std::to_string(i);
+    u.phone = "1380000000" + std::to_string(i);
+    batch.push_back(u);
+  }
+  return batch;
+}
+
+TEST_F(SqliteStoreTest, BulkLoadIntoAnEmptyStoreBuildsTheLookupIndexesAtItsEnd) {
+  // The oracle: the indexes as the migrations created them.
+  const LookupIndexState migrated = ReadLookupIndexState(dir_.db());
+  ASSERT_EQ(migrated.indexes.size(), 2u);
+  ASSERT_FALSE(migrated.marker);
+
+  ASSERT_EQ(customers().BeginBulkLoad().value(), true);
+  const LookupIndexState during = ReadLookupIndexState(dir_.db());
+  EXPECT_TRUE(during.indexes.empty());
+  EXPECT_TRUE(during.marker);
+  MustUpsert(WithPhones(5));
+  // Lookups still answer meanwhile (by scanning).
+  absl::StatusOr<std::vector<CustomerRecord>> found =
+      customers().FindByPii(PiiLookup::kPhone, "13800000003", 10);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].external_id, "B3");
+
+  ASSERT_TRUE(customers().EndBulkLoad().ok());
+  const LookupIndexState after = ReadLookupIndexState(dir_.db());
+  EXPECT_EQ(after.indexes, migrated.indexes);  // same definitions, same text
+  EXPECT_FALSE(after.marker);
+  found = customers().FindByPii(PiiLookup::kPhone, "13800000004", 10);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].external_id, "B4");
+  // Ending again has nothing to do.
+  EXPECT_TRUE(customers().EndBulkLoad().ok());
+  EXPECT_EQ(ReadLookupIndexState(dir_.db()).indexes, migrated.indexes);
+}
+
+TEST_F(SqliteStoreTest, BulkLoadKeepsTheLookupIndexesOfAStoreWithCustomers) {
+  const LookupIndexState migrated = ReadLookupIndexState(dir_.db());
+  MustUpsert(WithPhones(1));
+  EXPECT_EQ(customers().BeginBulkLoad().value(), false);
+  const LookupIndexState during = ReadLookupIndexState(dir_.db());
+  EXPECT_EQ(during.indexes, migrated.indexes);
+  EXPECT_FALSE(during.marker);
+  EXPECT_TRUE(customers().EndBulkLoad().ok());
+}
+
+TEST_F(SqliteStoreTest, LookupIndexesDroppedByAnUnfinishedBulkLoadAreBuiltAtTheNextOpen) {
+  const LookupIndexState migrated = ReadLookupIndexState(dir_.db());
+  ASSERT_EQ(customers().BeginBulkLoad().value(), true);
+  MustUpsert(WithPhones(3));
+  Close();  // the loading process died before EndBulkLoad
+  ASSERT_TRUE(ReadLookupIndexState(dir_.db()).marker);
+  Open();
+  const LookupIndexState reopened = ReadLookupIndexState(dir_.db());
+  EXPECT_EQ(reopened.indexes, migrated.indexes);
+  EXPECT_FALSE(reopened.marker);
+  absl::StatusOr<std::vector<CustomerRecord>> found =
+      customers().FindByPii(PiiLookup::kPhone, "13800000002", 10);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].external_id, "B2");
 }
 
 TEST_F(SqliteStoreTest, WithoutCipherPersonalDataIsRefused) {

@@ -68,6 +68,12 @@ Statement::~Statement() {
   if (in_use_ != nullptr) *in_use_ = false;
 }
 
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  bind_rc_ = SQLITE_OK;
+  bind_index_ = 0;
+}
+
 void Statement::NoteBind(int rc, int index) {
   if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
     bind_rc_ = rc;
