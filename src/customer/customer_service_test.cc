@@ -189,6 +189,10 @@ class CountingStore final : public Store, public CustomerRepository {
   absl::StatusOr<std::vector<std::string>> ExternalIds(std::span<const uint32_t> uids) override {
     return real_.ExternalIds(uids);
   }
+  absl::StatusOr<std::vector<std::optional<uint32_t>>> FindUids(
+      std::span<const std::string_view> ids) override {
+    return real_.FindUids(ids);
+  }
   absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
       std::span<const std::string_view> ids, bool with_name, std::string_view zone_tag) override {
     return real_.FindAddressees(ids, with_name, zone_tag);
