@@ -404,11 +404,12 @@ class SmppChannel::Session {
   // on a thread of its own (kResolving), and ResolutionDone connects once it is known.
   absl::Status StartConnect(Link& link) {
     const std::string port = std::to_string(options_.port);
-    auto resolution = std::make_shared<Resolution>();
-    if (Resolve(options_.host, port, AI_NUMERICHOST, *resolution)) {
-      absl::MutexLock lock(&resolution->mu);
-      return ConnectTo(link, resolution->addrs, resolution->addr_lens);
+    if (Resolution literal; Resolve(options_.host, port, AI_NUMERICHOST, literal)) {
+      absl::MutexLock lock(&literal.mu);
+      return ConnectTo(link, literal.addrs, literal.addr_lens);
     }
+    // A fresh result for the thread: the literal attempt's failure is not the name's.
+    auto resolution = std::make_shared<Resolution>();
     link.state = LinkState::kResolving;
     link.resolution = resolution;
     link.deadline = SteadyClock::now() + milliseconds(options_.response_timeout_ms);
