@@ -199,8 +199,9 @@ class BulkLoader {
   // with).
   absl::Status Push(std::vector<CustomerUpsert>& batch,
                     std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
-  // Waits until everything pushed is in the store and the index, then ends the store's bulk
-  // load; returns the first error.
+  // Waits until everything pushed is in the store and the index, ending the store's bulk load
+  // once the store has every row (while the index applies the last batches); returns the
+  // first error.
   absl::Status Finish();
   // Rows in the store and the index so far.
   size_t applied_rows() const { return index_.applied_rows(); }

@@ -324,26 +324,62 @@ constexpr char kCreateLookupIndexes[] =
 // Present in `meta` while the lookup indexes are dropped for a bulk load.
 constexpr char kLookupIndexesPending[] = "pii_lookup_indexes_pending";
 
+// Whether a bulk load left the lookup indexes to build (the marker in `meta`).
+absl::StatusOr<bool> LookupIndexesPending(Connection& conn) {
+  ASSIGN_OR_RETURN(Statement find, conn.Prepare("SELECT 1 FROM meta WHERE key = ?",
+                                                "building lookup indexes: reading marker"));
+  find.BindText(1, kLookupIndexesPending);
+  return find.Step();
+}
+
 // Builds the lookup indexes if a bulk load dropped them (its end, or the next open of the
 // store after it died), in one write transaction with the marker's removal. One meta lookup
 // when there is nothing to do.
+//
+// The build is a sort of every key, which SQLite's sorter does in chunks written to temporary
+// files and merged, the chunks sorted by worker threads, but only when temporary storage is
+// files and the chunk size (the page cache's size) is below the data: with this store's
+// settings (temp_store=MEMORY, a 64 MiB cache) it sorts the whole 1M-key list in memory on one
+// thread. Switched for the build and back: 2.3 s -> 1.2 s for both indexes of 1M customers
+// (bench/import). The temporary files hold the keys (bucket, uid, keyed hash), not personal
+// data, and are deleted by SQLite.
 absl::Status RestoreLookupIndexes(Connection& conn) {
-  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
   {
-    ASSIGN_OR_RETURN(Statement find, conn.Prepare("SELECT 1 FROM meta WHERE key = ?",
-                                                  "building lookup indexes: reading marker"));
-    find.BindText(1, kLookupIndexesPending);
-    ASSIGN_OR_RETURN(bool pending, find.Step());
+    ASSIGN_OR_RETURN(Transaction read, Transaction::Begin(conn, TransactionKind::kRead));
+    ASSIGN_OR_RETURN(bool pending, LookupIndexesPending(conn));
+    if (!pending) return absl::OkStatus();
+  }
+  // Outside a transaction: temp_store cannot change inside one.
+  ASSIGN_OR_RETURN(int64_t cache_size,
+                   QueryInt64(conn, "PRAGMA cache_size", "building lookup indexes: cache size"));
+  ASSIGN_OR_RETURN(int64_t temp_store,
+                   QueryInt64(conn, "PRAGMA temp_store", "building lookup indexes: temp store"));
+  const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  RETURN_IF_ERROR(conn.Exec(
+      Cat("PRAGMA temp_store=FILE; PRAGMA cache_size=-2048; PRAGMA threads=", cores, ";").c_str(),
+      "building lookup indexes: sorter settings"));
+  auto build = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    ASSIGN_OR_RETURN(bool pending, LookupIndexesPending(conn));  // another process's open
     if (!pending) return absl::OkStatus();  // `txn` rolls back an empty transaction
-  }
-  RETURN_IF_ERROR(conn.Exec(kCreateLookupIndexes, "building lookup indexes"));
-  {
-    ASSIGN_OR_RETURN(Statement clear, conn.Prepare("DELETE FROM meta WHERE key = ?",
-                                                   "building lookup indexes: clearing marker"));
-    clear.BindText(1, kLookupIndexesPending);
-    RETURN_IF_ERROR(clear.Run());
-  }
-  return txn.Commit();
+    RETURN_IF_ERROR(conn.Exec(kCreateLookupIndexes, "building lookup indexes"));
+    {
+      ASSIGN_OR_RETURN(Statement clear, conn.Prepare("DELETE FROM meta WHERE key = ?",
+                                                     "building lookup indexes: clearing marker"));
+      clear.BindText(1, kLookupIndexesPending);
+      RETURN_IF_ERROR(clear.Run());
+    }
+    return txn.Commit();
+  };
+  const absl::Status fast = build();
+  RETURN_IF_ERROR(conn.Exec(Cat("PRAGMA threads=0; PRAGMA cache_size=", cache_size,
+                                "; PRAGMA temp_store=", temp_store, ";")
+                                .c_str(),
+                            "building lookup indexes: restoring settings"));
+  if (fast.ok()) return fast;
+  // The temporary files could not be written (no writable temporary directory, a full disk):
+  // the store's own settings sort in memory, slower but without them.
+  return build();
 }
 
 class SqliteCustomerRepository final : public CustomerRepository {

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -658,6 +659,44 @@ TEST_F(SqliteStoreTest, BulkLoadIntoAnEmptyStoreBuildsTheLookupIndexesAtItsEnd) 
   // Ending again has nothing to do.
   EXPECT_TRUE(customers().EndBulkLoad().ok());
   EXPECT_EQ(ReadLookupIndexState(dir_.db()).indexes, migrated.indexes);
+}
+
+TEST_F(SqliteStoreTest, LookupIndexesAreBuiltWhenTemporaryFilesCannotBeOpened) {
+  // The build sorts in temporary files when the keys exceed a few MiB (120,000 customers with
+  // a phone do). Here no file can be opened: the process is at its limit of open files.
+  const LookupIndexState migrated = ReadLookupIndexState(dir_.db());
+  ASSERT_EQ(customers().BeginBulkLoad().value(), true);
+  constexpr int kCustomers = 120'000;
+  for (int from = 0; from < kCustomers; from += 10'000) {
+    std::vector<CustomerUpsert> batch;
+    for (int i = from; i < from + 10'000; ++i) {
+      CustomerUpsert u;
+      u.external_id = "T" + std::to_string(i);
+      u.phone = std::to_string(13'900'000'000LL + i);
+      batch.push_back(std::move(u));
+    }
+    MustUpsert(batch);
+  }
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  const auto open_files =
+      static_cast<rlim_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
+  rlimit at_limit = limit;
+  at_limit.rlim_cur = open_files;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &at_limit), 0);
+  const absl::Status ended = customers().EndBulkLoad();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
+  ASSERT_TRUE(ended.ok()) << ended;
+  const LookupIndexState after = ReadLookupIndexState(dir_.db());
+  EXPECT_EQ(after.indexes, migrated.indexes);
+  EXPECT_FALSE(after.marker);
+  for (int i : {0, 77'777, kCustomers - 1}) {
+    absl::StatusOr<std::vector<CustomerRecord>> found =
+        customers().FindByPii(PiiLookup::kPhone, std::to_string(13'900'000'000LL + i), 10);
+    ASSERT_TRUE(found.ok()) << found.status();
+    ASSERT_EQ(found->size(), 1u);
+    EXPECT_EQ((*found)[0].external_id, "T" + std::to_string(i));
+  }
 }
 
 TEST_F(SqliteStoreTest, BulkLoadKeepsTheLookupIndexesOfAStoreWithCustomers) {
