@@ -128,6 +128,18 @@ class SchemaTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+// Applies the embedded migrations up to `version` as ApplyMigrations records them.
+void MigrateTo(Db& db, int version) {
+  db.Exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_ms INTEGER NOT NULL)");
+  for (const auto& m : sqlite_internal::EmbeddedMigrations()) {
+    if (m.version > version) break;
+    db.Exec(std::string("BEGIN; ") + m.sql + "; INSERT INTO schema_migrations VALUES (" +
+            std::to_string(m.version) + ", '" + m.name + "', 1); COMMIT;");
+  }
+}
+
 bool OpensEphemeralTable(const std::vector<std::string>& opcodes) {
   return std::find(opcodes.begin(), opcodes.end(), "OpenEphemeral") != opcodes.end();
 }
@@ -181,14 +193,7 @@ TEST_F(SchemaTest, TheRebuildOf0031KeepsRowsIdsIndexesTriggersAndForeignKeys) {
   {
     // A database as version 0030 left it, as ApplyMigrations records versions.
     Db db(file());
-    db.Exec(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-        "applied_ms INTEGER NOT NULL)");
-    for (const auto& m : sqlite_internal::EmbeddedMigrations()) {
-      if (m.version > 30) break;
-      db.Exec(std::string("BEGIN; ") + m.sql + "; INSERT INTO schema_migrations VALUES (" +
-              std::to_string(m.version) + ", '" + m.name + "', 1); COMMIT;");
-    }
+    MigrateTo(db, 30);
     // Rows in rebuilt tables, a parent with its children, and ids deleted at the top so that the
     // AUTOINCREMENT mark is above every id left.
     db.Exec(R"sql(
@@ -224,6 +229,11 @@ TEST_F(SchemaTest, TheRebuildOf0031KeepsRowsIdsIndexesTriggersAndForeignKeys) {
   const std::map<std::string, Rows> after = Describe(db);
   for (const auto& [what, rows] : before) {
     if (what == "rows schema_migrations") continue;  // one more: 0031
+    // 0032 adds the lookup keys to customers and redefines its lookup indexes (tested below).
+    if (what == "columns customers" || what == "indexes customers" ||
+        what == "index sql customers") {
+      continue;
+    }
     auto it = after.find(what);
     ASSERT_NE(it, after.end()) << what;
     EXPECT_EQ(it->second, rows) << what;
@@ -250,6 +260,40 @@ TEST_F(SchemaTest, TheRebuildOf0031KeepsRowsIdsIndexesTriggersAndForeignKeys) {
   EXPECT_THAT(db.TryExec("INSERT INTO campaign_members (campaign_id, uid, customer, state) "
                          "VALUES (99, 1, 'C1', 'pending')"),
               HasSubstr("FOREIGN KEY constraint failed"));
+}
+
+TEST_F(SchemaTest, Migration0032KeysTheLookupIndexesByBucketAndUid) {
+  {
+    // A database as version 0031 left it, with customers whose hashes start with the first,
+    // a middle and the last byte, one without any, and a bulk load's dropped indexes.
+    Db db(file());
+    MigrateTo(db, 31);
+    db.Exec(R"sql(
+      INSERT INTO customers (uid, external_id, created_ms, updated_ms, seq, phone_hash,
+          id_number_hash) VALUES
+        (1, 'C1', 1, 1, 1, X'00112233445566778899aabbccddeeff', X'ff000000000000000000000000000000'),
+        (2, 'C2', 1, 1, 2, X'7f0000000000000000000000000000aa', NULL),
+        (4000000000, 'C3', 1, 1, 3, X'8000000000000000000000000000000b', X'01000000000000000000000000000000'),
+        (5, 'C5', 1, 1, 4, NULL, NULL);
+      DROP INDEX customers_by_phone_hash;
+      INSERT INTO meta (key, value) VALUES ('pii_lookup_indexes_pending', '1');
+    )sql");
+  }
+  auto report = MigrateSqlite(dir_.string(), &clock_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->applied, ::testing::ElementsAre(32));
+  Db db(file());
+  constexpr int64_t k32 = int64_t{1} << 32;
+  EXPECT_EQ(db.Query("SELECT uid, phone_key, id_number_key FROM customers ORDER BY uid"),
+            (Rows{{"1", std::to_string(0 * k32 + 1), std::to_string(255 * k32 + 1)},
+                  {"2", std::to_string(127 * k32 + 2), "NULL"},
+                  {"5", "NULL", "NULL"},
+                  {"4000000000", std::to_string(128 * k32 + 4'000'000'000),
+                   std::to_string(k32 + 4'000'000'000)}}));
+  EXPECT_EQ(db.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
+                      "'customers_by_%hash' ORDER BY name"),
+            (std::vector<std::string>{"customers_by_id_number_hash", "customers_by_phone_hash"}));
+  EXPECT_EQ(db.Column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
 }  // namespace

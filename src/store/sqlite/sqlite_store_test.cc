@@ -86,6 +86,24 @@ int64_t RawQueryInt(const std::string& db_path, const std::string& sql) {
   return value;
 }
 
+// Rows whose lookup keys (migration 0032) do not match their hashes: a key must be the hash's
+// first byte times 2^32 plus the uid, NULL exactly when the hash is. The byte is read from the
+// hash's hex text, independently of the store's code.
+int64_t WrongLookupKeys(const std::string& db_path) {
+  auto expected = [](const std::string& hash) {
+    return "((instr('0123456789ABCDEF', substr(hex(" + hash +
+           "), 1, 1)) - 1) * 16 + instr('0123456789ABCDEF', substr(hex(" + hash +
+           "), 2, 1)) - 1) * 4294967296 + uid";
+  };
+  return RawQueryInt(
+      db_path,
+      "SELECT count(*) FROM customers WHERE"
+      " (phone_hash IS NULL) != (phone_key IS NULL) OR phone_key != " +
+          expected("phone_hash") +
+          " OR (id_number_hash IS NULL) != (id_number_key IS NULL) OR id_number_key != " +
+          expected("id_number_hash"));
+}
+
 auth::Vault::Key KeyOf(uint8_t fill) {
   auth::Vault::Key key;
   key.fill(fill);
@@ -409,11 +427,54 @@ TEST_F(SqliteStoreTest, EraseRemovesPersonalDataAndIsFinal) {
   // The lookup hashes went with the sealed values.
   EXPECT_TRUE(customers().FindByPii(PiiLookup::kPhone, "13911112222", 10)->empty());
   EXPECT_TRUE(customers().FindByPii(PiiLookup::kIdNumber, "11010519491231002X", 10)->empty());
-  EXPECT_EQ(RawQueryInt(dir_.db(),
-                        "SELECT count(*) FROM customers WHERE uid = 1 AND name_sealed IS NULL AND"
-                        " phone_sealed IS NULL AND phone_hash IS NULL AND id_number_sealed IS NULL"
-                        " AND id_number_hash IS NULL"),
-            1);
+  EXPECT_EQ(
+      RawQueryInt(dir_.db(),
+                  "SELECT count(*) FROM customers WHERE uid = 1 AND name_sealed IS NULL AND"
+                  " phone_sealed IS NULL AND phone_hash IS NULL AND id_number_sealed IS NULL"
+                  " AND id_number_hash IS NULL AND phone_key IS NULL AND id_number_key IS NULL"),
+      1);
+  EXPECT_EQ(WrongLookupKeys(dir_.db()), 0);
+}
+
+TEST_F(SqliteStoreTest, LookupKeysFollowTheHashesThroughInsertsMergesAndErasure) {
+  // Every path that writes a hash writes its key; the finds go through the keys' ranges.
+  std::vector<CustomerUpsert> batch;
+  for (int i = 0; i < 300; ++i) {
+    CustomerUpsert u = Upsert("K" + std::to_string(i));
+    if (i % 3 != 0) u.phone = std::to_string(13'500'000'000LL + i);
+    if (i % 2 == 0) u.id_number = std::to_string(110'105'194'912'310'000LL + i);
+    batch.push_back(std::move(u));
+  }
+  MustUpsert(batch);
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT count(*) FROM customers WHERE phone_key IS NOT NULL"),
+            200);
+  EXPECT_GT(RawQueryInt(dir_.db(), "SELECT count(DISTINCT phone_key >> 32) FROM customers"), 100);
+  // A merge that changes a phone, adds one, and leaves the id number.
+  CustomerUpsert changed = Upsert("K1");
+  changed.phone = "13600000001";
+  CustomerUpsert added = Upsert("K3");
+  added.phone = "13600000003";
+  MustUpsert({changed, added});
+  ASSERT_TRUE(customers().Erase("K4", clock_.NowMs()).ok());
+  EXPECT_EQ(WrongLookupKeys(dir_.db()), 0);
+
+  auto found = [&](PiiLookup field, const std::string& value) {
+    std::vector<std::string> ids;
+    const absl::StatusOr<std::vector<CustomerRecord>> records =
+        customers().FindByPii(field, value, 10);
+    EXPECT_TRUE(records.ok()) << records.status();
+    for (const CustomerRecord& r : records.value_or(std::vector<CustomerRecord>{})) {
+      ids.push_back(r.external_id);
+    }
+    return ids;
+  };
+  EXPECT_THAT(found(PiiLookup::kPhone, "13600000001"), ElementsAre("K1"));
+  EXPECT_THAT(found(PiiLookup::kPhone, "13500000001"), ElementsAre());
+  EXPECT_THAT(found(PiiLookup::kPhone, "13600000003"), ElementsAre("K3"));
+  EXPECT_THAT(found(PiiLookup::kPhone, "13500000299"), ElementsAre("K299"));
+  EXPECT_THAT(found(PiiLookup::kIdNumber, "110105194912310298"), ElementsAre("K298"));
+  EXPECT_THAT(found(PiiLookup::kIdNumber, "110105194912310004"), ElementsAre());  // erased
+  EXPECT_THAT(found(PiiLookup::kPhone, "13500000004"), ElementsAre());
 }
 
 TEST_F(SqliteStoreTest, ErasureLeavesNoPlaintextInTheFiles) {
@@ -566,14 +627,13 @@ TEST_F(SqliteStoreTest, FindByPiiMatchesExactValues) {
 
 TEST_F(SqliteStoreTest, LookupsUseTheBucketedHashIndexes) {
   // The query text of FindByPii: a full scan instead would cost seconds at 10M customers.
-  for (const char* column : {"phone_hash", "id_number_hash"}) {
+  for (const std::string field : {"phone", "id_number"}) {
+    const std::string column = field + "_hash", key = field + "_key";
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(dir_.db().c_str(), &db), SQLITE_OK);
-    const std::string sql = std::string(
-                                "EXPLAIN QUERY PLAN SELECT uid, name_sealed FROM customers"
-                                " WHERE substr(") +
-                            column + ", 1, 1) = substr(?1, 1, 1) AND " + column +
-                            " = ?1 ORDER BY uid LIMIT ?2";
+    const std::string sql = "EXPLAIN QUERY PLAN SELECT uid, name_sealed FROM customers WHERE " +
+                            key + " BETWEEN ?2 AND ?3 AND " + column + " = ?1 ORDER BY " + key +
+                            " LIMIT ?4";
     sqlite3_stmt* stmt = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
     std::string plan;
@@ -583,7 +643,7 @@ TEST_F(SqliteStoreTest, LookupsUseTheBucketedHashIndexes) {
     }
     sqlite3_finalize(stmt);
     sqlite3_close(db);
-    EXPECT_THAT(plan, HasSubstr(std::string("USING INDEX customers_by_") + column)) << plan;
+    EXPECT_THAT(plan, HasSubstr("USING INDEX customers_by_" + column)) << plan;
     EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE"))) << plan;  // no sort
   }
 }
@@ -867,6 +927,9 @@ TEST_F(SqliteStoreTest, PlaintextFromBeforeTheVaultIsSealedAtOpen) {
   EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT count(*) FROM customers WHERE name_sealed IS NULL"), 0);
   EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT count(*) FROM meta WHERE key = 'pii_plaintext_pending'"),
             0);
+  EXPECT_EQ(RawQueryInt(dir_.db(), "SELECT count(*) FROM customers WHERE phone_key IS NOT NULL"),
+            kRows - 1);
+  EXPECT_EQ(WrongLookupKeys(dir_.db()), 0);
   CustomerRecord c = MustFind("L4");  // uid 5
   EXPECT_EQ(c.name, "旧客户5");
   EXPECT_EQ(c.phone, "13700000005");

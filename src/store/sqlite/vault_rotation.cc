@@ -1,5 +1,6 @@
 #include <array>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -8,11 +9,13 @@
 #include "store/api_client_repository.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
+#include "store/sqlite/internal/lookup_key.h"
 #include "store/sqlite/sqlite_vault.h"
 
 namespace mercator {
 namespace {
 
+using sqlite_internal::BindLookupKey;
 using sqlite_internal::Connection;
 using sqlite_internal::Db;
 using sqlite_internal::Statement;
@@ -151,13 +154,18 @@ absl::StatusOr<ResealProgress> ResealUnderCurrentKey(
       }
       ASSIGN_OR_RETURN(Statement update,
                        conn.Prepare("UPDATE customers SET name_sealed = ?, phone_sealed = ?,"
-                                    " id_number_sealed = ?, phone_hash = ?, id_number_hash = ?"
-                                    " WHERE uid = ?",
+                                    " id_number_sealed = ?, phone_hash = ?, id_number_hash = ?,"
+                                    " phone_key = ?, id_number_key = ? WHERE uid = ?",
                                     "vault rotation: writing a customer"));
       for (int c = 0; c < 3; ++c) BindOptionalBlob(update, c + 1, r.sealed[c], r.present[c]);
       BindOptionalBlob(update, 4, hashes[0], r.present[1]);
       BindOptionalBlob(update, 5, hashes[1], r.present[2]);
-      update.BindInt64(6, r.uid);
+      // The new key's hash may fall in another bucket.
+      BindLookupKey(update, 6, r.present[1] ? std::string_view(hashes[0]) : std::string_view(),
+                    r.uid);
+      BindLookupKey(update, 7, r.present[2] ? std::string_view(hashes[1]) : std::string_view(),
+                    r.uid);
+      update.BindInt64(8, r.uid);
       RETURN_IF_ERROR(update.Run());
       ++p.customers_resealed;
     }
