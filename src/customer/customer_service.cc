@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <future>
 
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -505,16 +507,20 @@ void BulkLoader::Recycle(CustomerService::StoredBatch& batch) {
   spare_.push_back(std::move(spare));
 }
 
-absl::Status BulkLoader::Finish() {
+absl::Status BulkLoader::Finish(const std::function<absl::Status()>& indexed) {
   absl::Status status = prepare_.Finish();
   status.Update(store_.Finish());
-  // The store has every row: its indexes are built while the index thread applies the last
-  // batches (in memory, not the store).
+  // The store has every row: it builds its indexes on a thread of its own while the index
+  // applies the last batches and `indexed` runs (both in memory, not the store).
+  std::future<absl::Status> store_indexes;
   if (bulk_pending_) {
     bulk_pending_ = false;
-    status.Update(service_->store().customers().EndBulkLoad());
+    store_indexes = std::async(std::launch::async,
+                               [this] { return service_->store().customers().EndBulkLoad(); });
   }
   status.Update(index_.Finish());
+  if (status.ok() && indexed) status.Update(indexed());
+  if (store_indexes.valid()) status.Update(store_indexes.get());
   return status;
 }
 

@@ -200,9 +200,10 @@ class BulkLoader {
   absl::Status Push(std::vector<CustomerUpsert>& batch,
                     std::shared_ptr<const std::vector<TagDef>> validated_against = nullptr);
   // Waits until everything pushed is in the store and the index, ending the store's bulk load
-  // once the store has every row (while the index applies the last batches); returns the
-  // first error.
-  absl::Status Finish();
+  // once the store has every row; returns the first error. `indexed`, if given, runs once the
+  // index has every row and nothing failed, while the store may still be building the
+  // indexes it dropped (e.g. to save the index's snapshot, which does not read the store).
+  absl::Status Finish(const std::function<absl::Status()>& indexed = nullptr);
   // Rows in the store and the index so far.
   size_t applied_rows() const { return index_.applied_rows(); }
 
