@@ -177,6 +177,8 @@ class EventService final : public EventLog {
   absl::uint128 DedupeKey(std::string_view source, std::string_view id) const;
   uint16_t TypeIndex(std::string_view type) const;
   void WriterLoop();
+  // Tick(force_lifecycle) at open, logged.
+  void FirstTick();
   void TickLoop();
   // Applies the features of customers whose events of the types in the mask changed.
   absl::Status ApplyFeatures(const std::vector<std::pair<uint32_t, uint64_t>>& changed,
