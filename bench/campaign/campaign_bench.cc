@@ -15,6 +15,7 @@
 
 #include <sys/resource.h>
 
+#include "common/release_mode.h"
 #include "customer/demo_bank.h"
 #include "outreach/contact_policy.h"
 #include "server/app.h"
@@ -207,6 +208,7 @@ int Run(const std::string& dir, uint64_t customers, int64_t throttle, int holdou
 }  // namespace mercator
 
 int main(int argc, char** argv) {
+  mercator::ApplyReleaseMode();  // as mercator serve runs
   CLI::App cli{"A campaign to a demo bank through CampaignService (bench/campaign/run.sh)"};
   std::string dir;
   uint64_t customers = 100000;

@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "activity/draw_engine.h"
 #include "common/random.h"
+#include "common/release_mode.h"
 #include "fmt/format.h"
 
 namespace mercator::activity {
@@ -84,6 +85,7 @@ std::string LoadAverage() {
 }
 
 int Main(int argc, char** argv) {
+  ApplyReleaseMode();  // as mercator serve runs
   Args a;
   for (int i = 1; i < argc; ++i) {
     auto next = [&]() -> const char* {

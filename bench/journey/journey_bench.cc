@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/release_mode.h"
 #include "journey/engine.h"
 #include "journey/journey_service.h"
 #include "segment/bitmap_index.h"
@@ -74,6 +75,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 int Main(int argc, char** argv) {
+  ApplyReleaseMode();  // as mercator serve runs
   int64_t customers = 1'000'000;
   int batch = 10'000;
   std::string dir;

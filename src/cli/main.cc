@@ -22,6 +22,7 @@
 #include "cli/user_cmd.h"
 #include "cli/vault_cmd.h"
 #include "common/log.h"
+#include "common/release_mode.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "customer/demo_bank.h"
@@ -322,6 +323,7 @@ void ReexecWithHugePages(char** argv) {
 int main(int argc, char** argv) {
   using namespace mercator;
   ReexecWithHugePages(argv);
+  ApplyReleaseMode();
   CLI::App cli{"Mercator: marketing middle platform for banks"};
   cli.require_subcommand(1);
   std::string data_dir = "./data";

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -131,27 +132,56 @@ EventService::~EventService() {
   if (writer_.joinable()) writer_.join();
 }
 
+// What the replay keeps of a record until its batch is applied.
+struct EventService::ReplayBatch {
+  // Whether the index holds a uid as live: a fast answer; a uid it does not hold is confirmed
+  // against the store (once) before its events are destroyed.
+  Roaring in_index;
+  absl::flat_hash_map<uint32_t, bool> live_not_in_index;
+  struct Record {
+    int64_t offset;
+    bool erased;   // destroyed with its customer: it only keeps its place
+    bool destroy;  // its customer is gone: it keeps its place and is destroyed by a tick
+    uint32_t uid;
+    uint16_t type;
+    int64_t occurred_ms;
+    absl::uint128 key;
+    std::optional<FeatureInput> feature;
+    std::string stage;  // lifecycle_changed: the stage entered
+  };
+  std::vector<Record> records;
+};
+
 absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServiceOptions& options,
                                                                  CustomerService* customers,
                                                                  const Clock* clock,
                                                                  LifecycleRules rules) {
   RETURN_IF_ERROR(ValidateLifecycleRules(rules));
   std::unique_ptr<EventService> s(new EventService(options, customers, clock, std::move(rules)));
-  const Roaring in_index = customers->index().Live();
-  s->replay_in_index_ = [&in_index](uint32_t uid) { return in_index.contains(uid); };
-  ASSIGN_OR_RETURN(s->journal_, Journal::Open({.dir = options.dir,
-                                               .file_name = "events.journal",
-                                               .magic = "MCTEVNT1",
-                                               .name = "event journal",
-                                               .index_frames = true},
-                                              [&s](std::string_view record, int64_t offset) {
-                                                return s->Replay(record, offset);
-                                              }));
+  ReplayBatch replay;
+  replay.in_index = customers->index().Live();
   {
-    absl::MutexLock lock(&s->state_mu_);
-    s->replay_live_ = {};
+    // Room for the events the journal holds (about 120 bytes a record or more), so that the
+    // tables do not grow step by step, each step copying and page-faulting all of them.
+    std::error_code ec;
+    const uintmax_t bytes =
+        std::filesystem::file_size(std::filesystem::path(options.dir) / "events.journal", ec);
+    const size_t records = ec ? 0 : static_cast<size_t>(bytes / 120);
+    absl::MutexLock state(&s->state_mu_);
+    s->offsets_.reserve(records);
+    s->seen_.reserve(records);
+    s->timelines_.Reserve(records, replay.in_index.isEmpty() ? 0 : replay.in_index.maximum());
   }
-  s->replay_in_index_ = nullptr;
+  ASSIGN_OR_RETURN(s->journal_,
+                   Journal::Open({.dir = options.dir,
+                                  .file_name = "events.journal",
+                                  .magic = "MCTEVNT1",
+                                  .name = "event journal",
+                                  .index_frames = true},
+                                 [&s, &replay](std::string_view record, int64_t offset) {
+                                   return s->Replay(replay, record, offset);
+                                 }));
+  s->ApplyReplayed(replay);
   {
     absl::MutexLock lock(&s->derive_mu_);
     RETURN_IF_ERROR(s->DefineTags(s->rules_));
@@ -203,58 +233,78 @@ absl::Status EventService::DefineTags(const LifecycleRules& rules) {
   return absl::OkStatus();
 }
 
-absl::Status EventService::Replay(std::string_view record, int64_t offset) {
-  if (internal::IsErasedRecord(record)) {
-    // Destroyed with its customer: it keeps its place (and sequence number), nothing else.
-    absl::MutexLock state(&state_mu_);
-    offsets_.push_back(offset);
-    last_seq_.store(offsets_.size(), std::memory_order_release);
-    return absl::OkStatus();
-  }
-  ASSIGN_OR_RETURN(Event e, internal::DecodeEvent(record));
-  // A customer erased while the record was still to be destroyed (a crash before the tick,
-  // or an erasure by another process): destroyed now, by the first tick.
-  bool live;
-  {
-    absl::MutexLock state(&state_mu_);
-    auto known = replay_live_.find(e.uid);
-    if (known == replay_live_.end()) {
-      bool alive = replay_in_index_ && replay_in_index_(e.uid);
-      if (!alive) {  // the store of record decides before anything is destroyed
+absl::Status EventService::Replay(ReplayBatch& batch, std::string_view record, int64_t offset) {
+  ReplayBatch::Record& r = batch.records.emplace_back();
+  r.offset = offset;
+  r.erased = internal::IsErasedRecord(record);
+  r.destroy = false;
+  if (!r.erased) {
+    // In place: most records (lifecycle changes, events no feature uses) need no copy of
+    // their strings or properties.
+    ASSIGN_OR_RETURN(const internal::EventView e, internal::DecodeEventView(record));
+    // A customer erased while the record was still to be destroyed (a crash before the tick,
+    // or an erasure by another process): destroyed now, by the first tick.
+    bool live = batch.in_index.contains(e.uid);
+    if (!live) {  // the store of record decides before anything is destroyed
+      auto known = batch.live_not_in_index.find(e.uid);
+      if (known == batch.live_not_in_index.end()) {
         absl::StatusOr<std::optional<uint32_t>> uid = customers_->Resolve(e.customer);
         if (!uid.ok()) return uid.status();
-        alive = *uid == e.uid;
+        known = batch.live_not_in_index.emplace(e.uid, *uid == e.uid).first;
       }
-      known = replay_live_.emplace(e.uid, alive).first;
+      live = known->second;
     }
-    live = known->second;
-    if (!live) {
-      offsets_.push_back(offset);
-      to_destroy_.push_back(offsets_.size());
-      last_seq_.store(offsets_.size(), std::memory_order_release);
-    }
-  }
-  if (!live) return absl::OkStatus();
-  // Open runs before any other thread sees the service; the locks keep the analysis honest.
-  absl::ReleasableMutexLock state(&state_mu_);
-  offsets_.push_back(offset);
-  e.seq = offsets_.size();
-  seen_.emplace(DedupeKey(e.source, e.id), e.seq);
-  by_customer_[e.uid].push_back(Ref{e.seq, e.occurred_ms, TypeIndex(e.type)});
-  last_seq_.store(e.seq, std::memory_order_release);
-  state.Release();
-  absl::MutexLock derive(&derive_mu_);
-  if (std::optional<FeatureInput> in = features_->InputOf(e)) {
-    features_->Add(*in);
-    MarkDirty(e.uid, in->type);
-  }
-  if (e.type == kLifecycleChanged) {
-    auto to = e.properties.find("to");
-    if (to != e.properties.end()) {
-      lifecycle_->SetKnown(e.uid, std::get<std::string>(to->second));
+    r.uid = e.uid;
+    if (live) {
+      r.type = TypeIndex(e.type);
+      r.occurred_ms = e.occurred_ms;
+      r.key = DedupeKey(e.source, e.id);
+      if (features_->Uses(e.type)) {
+        ASSIGN_OR_RETURN(Event full, internal::DecodeEvent(record));
+        r.feature = features_->InputOf(full);
+      }
+      if (e.type == kLifecycleChanged) {
+        if (std::optional<std::string_view> to = internal::StringProperty(e, "to")) {
+          r.stage = *to;
+        }
+      }
+    } else {
+      r.destroy = true;
     }
   }
+  if (batch.records.size() >= 4096) ApplyReplayed(batch);
   return absl::OkStatus();
+}
+
+void EventService::ApplyReplayed(ReplayBatch& batch) {
+  // Open runs before any other thread sees the service; the locks keep the analysis honest,
+  // taken once a batch.
+  {
+    absl::MutexLock state(&state_mu_);
+    for (const ReplayBatch::Record& r : batch.records) {
+      offsets_.push_back(r.offset);
+      const uint64_t seq = offsets_.size();
+      if (r.erased) continue;
+      if (r.destroy) {
+        to_destroy_.push_back(seq);
+        continue;
+      }
+      seen_.emplace(r.key, seq);
+      timelines_.Add(r.uid, Ref{seq, r.occurred_ms, r.type});
+    }
+    last_seq_.store(offsets_.size(), std::memory_order_release);
+  }
+  {
+    absl::MutexLock derive(&derive_mu_);
+    for (const ReplayBatch::Record& r : batch.records) {
+      if (r.feature) {
+        features_->Add(*r.feature);
+        MarkDirty(r.uid, r.feature->type);
+      }
+      if (!r.stage.empty()) lifecycle_->SetKnown(r.uid, r.stage);
+    }
+  }
+  batch.records.clear();
 }
 
 absl::uint128 EventService::DedupeKey(std::string_view source, std::string_view id) const {
@@ -265,11 +315,17 @@ absl::uint128 EventService::DedupeKey(std::string_view source, std::string_view 
 }
 
 uint16_t EventService::TypeIndex(std::string_view type) const {
-  const std::vector<EventType>& types = Catalog::Builtin().types();
-  for (size_t i = 0; i < types.size(); ++i) {
-    if (types[i].name == type) return static_cast<uint16_t>(i);
-  }
-  return kUnknownType;
+  // Once an event (replay at start: millions); a scan of the names compared them one by one.
+  static const absl::flat_hash_map<std::string, uint16_t> kIndex = [] {
+    absl::flat_hash_map<std::string, uint16_t> index;
+    const std::vector<EventType>& types = Catalog::Builtin().types();
+    for (size_t i = 0; i < types.size(); ++i) {
+      index.emplace(types[i].name, static_cast<uint16_t>(i));
+    }
+    return index;
+  }();
+  auto it = kIndex.find(absl::string_view(type.data(), type.size()));
+  return it == kIndex.end() ? kUnknownType : it->second;
 }
 
 void EventService::Submit(std::vector<Item> items, const std::string& source, Done done) {
@@ -435,7 +491,7 @@ void EventService::WriterLoop() {
             to_destroy_.push_back(offsets_.size());  // accepted as the customer was erased
             continue;
           }
-          by_customer_[e.uid].push_back(Ref{offsets_.size(), e.occurred_ms, e.type});
+          timelines_.Add(e.uid, Ref{offsets_.size(), e.occurred_ms, e.type});
         }
         last_seq_.store(offsets_.size(), std::memory_order_release);
       }
@@ -662,10 +718,7 @@ void EventService::OnErased(uint32_t uid) {
   {
     absl::MutexLock lock(&state_mu_);
     erased_.insert(uid);
-    if (auto it = by_customer_.find(uid); it != by_customer_.end()) {
-      for (const Ref& r : it->second) to_destroy_.push_back(r.seq);
-      by_customer_.erase(it);
-    }
+    timelines_.Erase(uid, [&](const Ref& r) { to_destroy_.push_back(r.seq); });
   }
   // Features and the stage are forgotten by the next tick, under derive_mu_ (this runs under
   // the customer service's write lock, which must not be held while taking derive_mu_).
@@ -717,7 +770,7 @@ EventService::Stats EventService::stats() const {
   s.events = LastSeq();
   {
     absl::ReaderMutexLock lock(&state_mu_);
-    s.customers_with_events = by_customer_.size();
+    s.customers_with_events = timelines_.customers();
   }
   s.journal_bytes = journal_->DurableSize();
   return s;
@@ -786,14 +839,13 @@ absl::Status EventService::CustomerEvents(uint32_t uid, std::string_view type, u
   std::vector<uint64_t> seqs;
   {
     absl::ReaderMutexLock lock(&state_mu_);
-    auto it = by_customer_.find(uid);
-    if (it == by_customer_.end()) return absl::OkStatus();
-    const std::vector<Ref>& refs = it->second;
-    for (auto r = refs.rbegin(); r != refs.rend() && seqs.size() < limit; ++r) {
-      if (before_seq != 0 && r->seq >= before_seq) continue;
-      if (!type.empty() && r->type != want) continue;
-      seqs.push_back(r->seq);
-    }
+    timelines_.ForEach(uid, [&](const Ref& r) {
+      if (seqs.size() >= limit) return false;
+      if (before_seq != 0 && r.seq >= before_seq) return true;
+      if (!type.empty() && r.type != want) return true;
+      seqs.push_back(r.seq);
+      return true;
+    });
   }
   for (uint64_t seq : seqs) {
     absl::StatusOr<Event> e = ReadSeq(seq);
@@ -808,12 +860,12 @@ bool EventService::HappenedSince(uint32_t uid, std::string_view type, int64_t si
   const uint16_t want = TypeIndex(type);
   if (want == kUnknownType) return false;
   absl::ReaderMutexLock lock(&state_mu_);
-  auto it = by_customer_.find(uid);
-  if (it == by_customer_.end()) return false;
-  for (const Ref& r : it->second) {
-    if (r.type == want && r.occurred_ms >= since_ms) return true;
-  }
-  return false;
+  bool found = false;
+  timelines_.ForEach(uid, [&](const Ref& r) {
+    found = r.type == want && r.occurred_ms >= since_ms;
+    return !found;
+  });
+  return found;
 }
 
 int EventService::Subscribe(std::function<void(uint64_t)> fn) {

@@ -41,6 +41,7 @@
 #include "event/catalog.h"
 #include "event/event.h"
 #include "event/features.h"
+#include "event/internal/timelines.h"
 #include "event/lifecycle.h"
 #include "store/journal/journal.h"
 
@@ -151,11 +152,7 @@ class EventService final : public EventLog {
                LifecycleRules rules);
 
   // What the log remembers of each event in memory.
-  struct Ref {
-    uint64_t seq;
-    int64_t occurred_ms;
-    uint16_t type;
-  };
+  using Ref = internal::Timelines::Ref;
   // What the writer needs of an event that passed the checks: its record and what the log
   // remembers in memory (the full Event stays with the caller's thread).
   struct Entry {
@@ -173,7 +170,11 @@ class EventService final : public EventLog {
     Done done;
   };
 
-  absl::Status Replay(std::string_view record, int64_t offset);
+  // The journal's replay at open, on the opening thread: records are read into batches
+  // (outside the locks) and applied a batch at a time.
+  struct ReplayBatch;
+  absl::Status Replay(ReplayBatch& batch, std::string_view record, int64_t offset);
+  void ApplyReplayed(ReplayBatch& batch);
   absl::uint128 DedupeKey(std::string_view source, std::string_view id) const;
   uint16_t TypeIndex(std::string_view type) const;
   void WriterLoop();
@@ -199,17 +200,12 @@ class EventService final : public EventLog {
   // The log's memory: offsets by seq - 1, events per customer, dedupe keys.
   mutable absl::Mutex state_mu_;
   std::vector<int64_t> offsets_ ABSL_GUARDED_BY(state_mu_);
-  absl::flat_hash_map<uint32_t, std::vector<Ref>> by_customer_ ABSL_GUARDED_BY(state_mu_);
+  internal::Timelines timelines_ ABSL_GUARDED_BY(state_mu_);
   absl::flat_hash_map<absl::uint128, uint64_t> seen_ ABSL_GUARDED_BY(state_mu_);
   absl::flat_hash_set<uint32_t> erased_ ABSL_GUARDED_BY(state_mu_);
   // Events of erased customers whose records are still to be destroyed in the journal (by
-  // the next tick: EraseRecords), and, while the journal replays, whether each customer seen
-  // is still live.
+  // the next tick: EraseRecords).
   std::vector<uint64_t> to_destroy_ ABSL_GUARDED_BY(state_mu_);
-  absl::flat_hash_map<uint32_t, bool> replay_live_ ABSL_GUARDED_BY(state_mu_);
-  // While the journal replays: whether the index holds a uid as live (a fast answer; a uid it
-  // does not hold is confirmed against the store before its events are destroyed).
-  std::function<bool(uint32_t)> replay_in_index_;
   std::atomic<uint64_t> last_seq_{0};
 
   // The writer's queue.

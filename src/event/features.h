@@ -55,6 +55,10 @@ class FeatureStore {
 
   // The feature input of an event, or nullopt for internal and unknown types.
   std::optional<FeatureInput> InputOf(const Event& event) const;
+  // Whether events of `type` feed any feature (InputOf returns an input for them).
+  bool Uses(std::string_view type) const {
+    return type_index_.contains(absl::string_view(type.data(), type.size()));
+  }
   // Adds an accepted event's input.
   void Add(const FeatureInput& input);
   // The customer's feature tags as of local day `today`: the counts and sums of the types in

@@ -54,17 +54,19 @@ class Reader {
     rest_.remove_prefix(1);
     return b;
   }
-  std::string String() {
+  std::string String() { return std::string(View()); }
+  std::string_view View() {
     const uint64_t n = Varint();
     if (!ok_ || n > rest_.size()) {
       ok_ = false;
       return {};
     }
-    std::string s(rest_.substr(0, n));
+    const std::string_view s = rest_.substr(0, n);
     rest_.remove_prefix(n);
     return s;
   }
   bool AtEnd() const { return rest_.empty(); }
+  std::string_view rest() const { return rest_; }
 
  private:
   std::string_view rest_;
@@ -130,6 +132,40 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes) {
   }
   if (!r.ok() || !r.AtEnd()) return absl::DataLossError("event record: malformed");
   return e;
+}
+
+absl::StatusOr<EventView> DecodeEventView(std::string_view bytes) {
+  Reader r(bytes);
+  if (r.Byte() != kVersion) return absl::DataLossError("event record: unknown version");
+  EventView e;
+  e.id = r.View();
+  e.type = r.View();
+  e.uid = static_cast<uint32_t>(r.Varint());
+  e.customer = r.View();
+  e.occurred_ms = r.Signed();
+  e.received_ms = r.Signed();
+  e.source = r.View();
+  e.property_count = r.Varint();
+  if (!r.ok()) return absl::DataLossError("event record: malformed");
+  e.properties = r.rest();
+  return e;
+}
+
+std::optional<std::string_view> StringProperty(const EventView& view, std::string_view key) {
+  Reader r(view.properties);
+  for (uint64_t i = 0; r.ok() && i < view.property_count; ++i) {
+    const std::string_view k = r.View();
+    const uint8_t kind = r.Byte();
+    if (kind == 2) {
+      r.Signed();
+    } else if (kind == 3) {
+      const std::string_view value = r.View();
+      if (r.ok() && k == key) return value;
+    } else if (kind > 3) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 std::string ErasedRecord(size_t length) { return std::string(length, '\0'); }
