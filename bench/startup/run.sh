@@ -36,7 +36,7 @@ trap cleanup EXIT
 exec {pause}<> <(:)
 ready() {
   local status=""
-  exec {conn}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+  { exec {conn}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
   printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&"$conn"
   read -r -t 5 -u "$conn" status || true
   exec {conn}>&-
@@ -55,6 +55,11 @@ for ((i = 1; i <= repeat; i++)); do
   done
   end=$(date +%s%N)
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  # The server writes its log lines in batches (within 50 ms): wait for the line.
+  for ((w = 0; w < 100; w++)); do
+    grep -q '"body":"index ready"' "$log" && break
+    read -r -t 0.01 -u "$pause" || true
+  done
   ready=$(grep -m1 -o '"seconds":"[0-9.]*"' "$log" | grep -o '[0-9.]*' || true)
   loaded=$(grep -m1 -o '"snapshot_loaded":"[a-z]*"' "$log" | cut -d'"' -f4 || true)
   ms=$(((end - start) / 1000000))

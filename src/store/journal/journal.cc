@@ -70,7 +70,18 @@ absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t star
   int64_t pos = start;
   std::string payload;
   char header[kFrameHeader];
+  // The scan reads frame by frame, each read waiting for the disk when the file is not in the
+  // page cache (after a reboot: a 1 GB journal took 4 s more than its 1 s of sequential
+  // read). The kernel is asked to read ahead of it, a window at a time so that a journal
+  // larger than memory does not evict itself.
+  constexpr int64_t kReadAhead = int64_t{256} << 20;
+  int64_t advised = start;
   while (pos + static_cast<int64_t>(kFrameHeader) <= end) {
+    if (pos + kReadAhead / 2 >= advised && advised < end) {
+      const int64_t until = std::min(end, advised + kReadAhead);
+      (void)posix_fadvise(fd, advised, until - advised, POSIX_FADV_WILLNEED);
+      advised = until;
+    }
     RETURN_IF_ERROR(PreadAll(fd, header, kFrameHeader, pos, path));
     const uint32_t magic = Load32(header);
     const uint32_t len = Load32(header + 4);
