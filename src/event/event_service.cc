@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -150,6 +152,66 @@ struct EventService::ReplayBatch {
     std::string stage;  // lifecycle_changed: the stage entered
   };
   std::vector<Record> records;
+
+  // The dedupe keys go into a table of their own on a thread of its own (the table's random
+  // writes were the largest part of the replay), which becomes seen_ at the end.
+  class SeenBuilder {
+   public:
+    using Keys = std::vector<std::pair<absl::uint128, uint64_t>>;
+    explicit SeenBuilder(size_t expected) : thread_([this, expected] { Run(expected); }) {}
+    ~SeenBuilder() {
+      if (thread_.joinable()) {
+        Close();
+        thread_.join();
+      }
+    }
+    void Push(Keys keys) {
+      absl::MutexLock lock(&mu_);
+      // Bounded: the reader waits when the builder is 8 batches behind.
+      mu_.Await(absl::Condition(
+          +[](SeenBuilder* b)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(b->mu_) { return b->queue_.size() < 8; },
+          this));
+      queue_.push_back(std::move(keys));
+    }
+    absl::flat_hash_map<absl::uint128, uint64_t> Finish() {
+      Close();
+      thread_.join();
+      return std::move(seen_);
+    }
+
+   private:
+    void Close() {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+    }
+    void Run(size_t expected) {
+      pthread_setname_np(pthread_self(), "mct-evt-replay");
+      seen_.reserve(expected);
+      for (;;) {
+        Keys keys;
+        {
+          absl::MutexLock lock(&mu_);
+          mu_.Await(absl::Condition(
+              +[](SeenBuilder* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(b->mu_) {
+                return b->closed_ || !b->queue_.empty();
+              },
+              this));
+          if (queue_.empty()) return;
+          keys = std::move(queue_.front());
+          queue_.pop_front();
+        }
+        for (const auto& [key, seq] : keys) seen_.emplace(key, seq);
+      }
+    }
+
+    absl::Mutex mu_;
+    std::deque<Keys> queue_ ABSL_GUARDED_BY(mu_);
+    bool closed_ ABSL_GUARDED_BY(mu_) = false;
+    absl::flat_hash_map<absl::uint128, uint64_t> seen_;  // the thread's until Finish
+    std::thread thread_;  // last: starts once the members above exist
+  };
+  std::unique_ptr<SeenBuilder> seen;
 };
 
 absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServiceOptions& options,
@@ -167,9 +229,9 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
     const uintmax_t bytes =
         std::filesystem::file_size(std::filesystem::path(options.dir) / "events.journal", ec);
     const size_t records = ec ? 0 : static_cast<size_t>(bytes / 120);
+    replay.seen = std::make_unique<ReplayBatch::SeenBuilder>(records);
     absl::MutexLock state(&s->state_mu_);
     s->offsets_.reserve(records);
-    s->seen_.reserve(records);
     s->timelines_.Reserve(records, replay.in_index.isEmpty() ? 0 : replay.in_index.maximum());
   }
   ASSIGN_OR_RETURN(s->journal_,
@@ -182,6 +244,11 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
                                    return s->Replay(replay, record, offset);
                                  }));
   s->ApplyReplayed(replay);
+  {
+    absl::flat_hash_map<absl::uint128, uint64_t> seen = replay.seen->Finish();
+    absl::MutexLock state(&s->state_mu_);
+    s->seen_ = std::move(seen);
+  }
   {
     absl::MutexLock lock(&s->derive_mu_);
     RETURN_IF_ERROR(s->DefineTags(s->rules_));
@@ -279,6 +346,8 @@ absl::Status EventService::Replay(ReplayBatch& batch, std::string_view record, i
 void EventService::ApplyReplayed(ReplayBatch& batch) {
   // Open runs before any other thread sees the service; the locks keep the analysis honest,
   // taken once a batch.
+  ReplayBatch::SeenBuilder::Keys keys;
+  keys.reserve(batch.records.size());
   {
     absl::MutexLock state(&state_mu_);
     for (const ReplayBatch::Record& r : batch.records) {
@@ -289,11 +358,12 @@ void EventService::ApplyReplayed(ReplayBatch& batch) {
         to_destroy_.push_back(seq);
         continue;
       }
-      seen_.emplace(r.key, seq);
+      keys.emplace_back(r.key, seq);
       timelines_.Add(r.uid, Ref{seq, r.occurred_ms, r.type});
     }
     last_seq_.store(offsets_.size(), std::memory_order_release);
   }
+  batch.seen->Push(std::move(keys));
   {
     absl::MutexLock derive(&derive_mu_);
     for (const ReplayBatch::Record& r : batch.records) {
