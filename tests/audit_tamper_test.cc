@@ -79,8 +79,8 @@ class AuditTamperTest : public ::testing::Test {
   };
   // The real binary, as an operator would run it.
   CliResult RunCliVerify() {
-    const std::string cmd = std::string("MERCATOR_NO_HUGEPAGES=1 '") + MERCATOR_BINARY +
-                            "' --data '" + dir_.string() + "' audit verify 2>&1";
+    const std::string cmd =
+        std::string("'") + MERCATOR_BINARY + "' --data '" + dir_.string() + "' audit verify 2>&1";
     CliResult r;
     FILE* p = popen(cmd.c_str(), "r");
     if (p == nullptr) return r;

@@ -115,7 +115,6 @@ class PiiAtRestTest : public ::testing::Test {
     // The key comes from <data>/vault.key, created by the first command.
     ::unsetenv("MERCATOR_VAULT_KEY");
     ::unsetenv("MERCATOR_VAULT_KEY_FILE");
-    ::setenv("MERCATOR_NO_HUGEPAGES", "1", 1);
   }
   void TearDown() override {
     StopServer();
