@@ -296,21 +296,30 @@ int SegmentCount(const std::string& data_dir, const std::string& rule_text) {
 
 // The index is hundreds of MB of small allocations (8 KiB bitmap containers). glibc backs
 // malloc with transparent huge pages when the tunable glibc.malloc.hugetlb=1 is set, which
-// only works from the environment at exec, so with MERCATOR_HUGEPAGES=1 the process
-// re-executes itself once with it set. Opt-in: the pages are madvised, and with the kernel's
-// usual setting (defrag=madvise) a fault in them compacts memory synchronously when free
-// memory is fragmented. After other work on the host, 10M customers with 8.5M events were
-// ready in 5.5 s with them and 2.8 s without; warm, 2.5 s with them (bench/startup), and a
-// 1M import was slower with them (9.5 s against 9.0). Any failure just continues as is.
+// only works from the environment at exec, so the process re-executes itself once with it
+// set. The pages are madvised, and with the kernel's usual setting (defrag=madvise) a fault
+// in them compacts memory synchronously when free memory is fragmented. Bulk loads gain
+// (a 10M import: 178 CPU-s with them, 194 without), a server's start loses: after other
+// work on the host, 10M customers with 8.5M events were ready in 5.5 s with them and 2.8 s
+// without (bench/startup). So: on for `import` and `demo`, off otherwise;
+// MERCATOR_HUGEPAGES=1 or 0 decides for any command. Any failure just continues as is.
 void ReexecWithHugePages(char** argv) {
-  const char* opt_in = std::getenv("MERCATOR_HUGEPAGES");
-  if (opt_in == nullptr || std::string_view(opt_in) != "1") return;
+  bool wanted = false;
+  if (const char* choice = std::getenv("MERCATOR_HUGEPAGES"); choice != nullptr) {
+    wanted = std::string_view(choice) == "1";
+  } else {
+    for (char** a = argv + 1; *a != nullptr; ++a) {
+      const std::string_view arg = *a;
+      if (arg == "import" || arg == "demo") wanted = true;
+    }
+  }
+  if (!wanted) return;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   const std::string current = tunables != nullptr ? tunables : "";
   if (current.find("glibc.malloc.hugetlb") != std::string::npos) return;
-  const std::string wanted =
+  const std::string tunable =
       current.empty() ? "glibc.malloc.hugetlb=1" : current + ":glibc.malloc.hugetlb=1";
-  if (setenv("GLIBC_TUNABLES", wanted.c_str(), 1) != 0) return;
+  if (setenv("GLIBC_TUNABLES", tunable.c_str(), 1) != 0) return;
   execv("/proc/self/exe", argv);
   // Still here: exec failed (no /proc?). Run without huge pages.
   if (tunables != nullptr) {
