@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/status_macros.h"
+
 namespace mercator::event::internal {
 namespace {
 
@@ -99,19 +101,35 @@ void EncodeEvent(const Event& event, std::string& out) {
   }
 }
 
-absl::StatusOr<Event> DecodeEvent(std::string_view bytes) {
+absl::StatusOr<EventView> DecodeEventView(std::string_view bytes) {
   Reader r(bytes);
   if (r.Byte() != kVersion) return absl::DataLossError("event record: unknown version");
-  Event e;
-  e.id = r.String();
-  e.type = r.String();
+  EventView e;
+  e.id = r.View();
+  e.type = r.View();
   e.uid = static_cast<uint32_t>(r.Varint());
-  e.customer = r.String();
+  e.customer = r.View();
   e.occurred_ms = r.Signed();
   e.received_ms = r.Signed();
-  e.source = r.String();
-  const uint64_t n = r.Varint();
-  for (uint64_t i = 0; r.ok() && i < n; ++i) {
+  e.source = r.View();
+  e.property_count = r.Varint();
+  if (!r.ok()) return absl::DataLossError("event record: malformed");
+  e.properties = r.rest();
+  return e;
+}
+
+absl::StatusOr<Event> DecodeEvent(std::string_view bytes) {
+  ASSIGN_OR_RETURN(const EventView v, DecodeEventView(bytes));
+  Event e;
+  e.id = v.id;
+  e.type = v.type;
+  e.uid = v.uid;
+  e.customer = v.customer;
+  e.occurred_ms = v.occurred_ms;
+  e.received_ms = v.received_ms;
+  e.source = v.source;
+  Reader r(v.properties);
+  for (uint64_t i = 0; r.ok() && i < v.property_count; ++i) {
     std::string key = r.String();
     switch (r.Byte()) {
       case 0:
@@ -131,23 +149,6 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes) {
     }
   }
   if (!r.ok() || !r.AtEnd()) return absl::DataLossError("event record: malformed");
-  return e;
-}
-
-absl::StatusOr<EventView> DecodeEventView(std::string_view bytes) {
-  Reader r(bytes);
-  if (r.Byte() != kVersion) return absl::DataLossError("event record: unknown version");
-  EventView e;
-  e.id = r.View();
-  e.type = r.View();
-  e.uid = static_cast<uint32_t>(r.Varint());
-  e.customer = r.View();
-  e.occurred_ms = r.Signed();
-  e.received_ms = r.Signed();
-  e.source = r.View();
-  e.property_count = r.Varint();
-  if (!r.ok()) return absl::DataLossError("event record: malformed");
-  e.properties = r.rest();
   return e;
 }
 
