@@ -212,14 +212,23 @@ class CountingStore final : public Store, public CustomerRepository {
   CustomerRepository& real_;
 };
 
-TEST(BulkLoader, EndsTheStoresBulkLoadWhateverHappened) {
+// A customer service over a real SQLite store seen through CountingStore.
+struct CountingWorld {
+  CountingWorld() {
+    for (const TagDef& def : Catalog()) EXPECT_TRUE(service.DefineTag(def).ok());
+  }
   TempDir dir;
   FakeClock clock{1'700'000'000'000};
   std::unique_ptr<Store> sqlite = *OpenSqliteStore(dir.path(), &clock);
-  CountingStore store(sqlite.get());
+  CountingStore store{sqlite.get()};
   SegmentIndex index;
-  CustomerService service(&store, &index, &clock);
-  for (const TagDef& def : Catalog()) ASSERT_TRUE(service.DefineTag(def).ok());
+  CustomerService service{&store, &index, &clock};
+};
+
+TEST(BulkLoader, EndsTheStoresBulkLoadWhateverHappened) {
+  CountingWorld w;
+  CountingStore& store = w.store;
+  CustomerService& service = w.service;
   {
     // Into the empty store: the indexes dropped at the first batch are built in Finish.
     BulkLoader loader(&service);
@@ -250,13 +259,9 @@ TEST(BulkLoader, EndsTheStoresBulkLoadWhateverHappened) {
 }
 
 TEST(BulkLoader, EndsTheStoresBulkLoadAfterAFailedBatchAndWithoutFinish) {
-  TempDir dir;
-  FakeClock clock{1'700'000'000'000};
-  std::unique_ptr<Store> sqlite = *OpenSqliteStore(dir.path(), &clock);
-  CountingStore store(sqlite.get());
-  SegmentIndex index;
-  CustomerService service(&store, &index, &clock);
-  for (const TagDef& def : Catalog()) ASSERT_TRUE(service.DefineTag(def).ok());
+  CountingWorld w;
+  CountingStore& store = w.store;
+  CustomerService& service = w.service;
   {
     BulkLoader loader(&service);
     std::vector<CustomerUpsert> batch = Rows(0, 10);
