@@ -254,10 +254,13 @@ test('operator builds a weekly recurring campaign; the next runs and the summary
   // a daily series due within 90 s (through the API): its first run is a campaign of
   // its own, listed on the series' report and linking to its own report, which links back
   // At least 30 s ahead (the minute of now + 90 s): approved before it, due within 90 s.
+  // A service notice: a marketing run waits out the quiet hours (20:00-09:00 Beijing time),
+  // and this test must not depend on the time of day it runs at.
   const due = new Date(Date.now() + 8 * 3600_000 + 90_000); // Beijing time in UTC fields
   const hhmm = due.toISOString().slice(11, 16);
+  const notice = await approvedTemplate(opApi, apApi, { name: '账户服务提醒', channel: 'sms', purpose: 'service', body: '【示例银行】{{name}}您好，您的账户服务提醒已更新，回T退订' });
   const daily = await opApi('POST', '/v1/campaigns', {
-    name: '每日提醒', audience: { rule: 'level = "gold"' }, channels: [{ channel: 'sms', template_id: saved.definition.channels[0].template_id, cost_fen: 5 }],
+    name: '每日提醒', purpose: 'service', audience: { rule: 'level = "gold"' }, channels: [{ channel: 'sms', template_id: notice.id, cost_fen: 5 }],
     recurrence: { every: 'day', at: hhmm, max_runs: 3 },
   });
   assert.equal(daily.status, 201, daily.text);
