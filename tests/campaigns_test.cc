@@ -399,6 +399,41 @@ TEST_F(CampaignsTest, ARestartNeverSendsTwice) {
       << out;
 }
 
+TEST_F(CampaignsTest, AMemberErasedAfterTheSnapshotFailsAndTheOthersAreSent) {
+  const int64_t sms = ApprovedTemplate("sms", kSms);
+  for (int i = 50; i <= kCustomers; ++i) Consent(Id(i), "sms", true);
+  json::object def = Definition(0, sms);
+  def["channels"] = json::array{json::object{{"channel", "sms"}, {"template_id", sms}}};
+  def["holdout_percent"] = 0;
+  def["throttle_per_second"] = 1000;
+  const int64_t id = ApprovedCampaign(def);
+  RunOnce();  // the snapshot: C050..C300
+  // PIPL erasure of a member between the snapshot and the send.
+  Expect(admin_->Fetch("DELETE", "/v1/customers/C100"), 204);
+  for (int i = 0; i < 5 && Str(Expect(op_->Fetch("GET", Path(id)), 200), "status") != "completed";
+       ++i) {
+    RunOnce();
+    clock_.Advance(kSecond);
+  }
+  EXPECT_EQ(Str(Expect(op_->Fetch("GET", Path(id)), 200), "status"), "completed");
+  std::map<std::string, std::vector<std::string>> outbox = Outbox();
+  EXPECT_EQ(outbox.size(), 250u);
+  EXPECT_FALSE(outbox.contains("C100"));
+  for (int i = 50; i <= kCustomers; ++i) {
+    if (i == 100) continue;
+    EXPECT_EQ(outbox[Id(i)], std::vector<std::string>{"sms"}) << Id(i);
+  }
+  json::value report = Expect(analyst_->Fetch("GET", Path(id, "/report")), 200);
+  EXPECT_EQ(Int(report, "audience"), 251);
+  EXPECT_EQ(Int(report, "sent"), 250);
+  EXPECT_EQ(Int(report, "failed"), 1);
+  EXPECT_EQ(Int(report.at("progress"), "pending"), 0);
+  // The members list it as failed (erasure keeps the external id, not the personal data).
+  std::map<std::string, std::pair<std::string, std::string>> members = Members(id);
+  EXPECT_EQ(members.size(), 251u);
+  EXPECT_EQ(members["C100"], (std::pair<std::string, std::string>{"treated", "failed"}));
+}
+
 TEST_F(CampaignsTest, RefusesBadDefinitionsAndUnreadyPlansNamingTheField) {
   const int64_t sms = ApprovedTemplate("sms", kSms);
   json::object def = Definition(sms, sms);

@@ -14,6 +14,7 @@
 #include "auth/request_signing.h"
 #include "campaign/recurrence.h"
 #include "common/log.h"
+#include "common/roaring_bytes.h"
 #include "common/status_macros.h"
 #include "event/catalog.h"
 #include "event/event.h"
@@ -466,6 +467,11 @@ bool CampaignService::InWindow(const Definition& d, int64_t now) {
   return !outreach::InQuietHours(minute, settings->quiet_start_minute, settings->quiet_end_minute);
 }
 
+// A stored snapshot, read: the treated members, the control group and both.
+struct CampaignService::Audience {
+  Roaring treated, holdout, all;
+};
+
 absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition& d) {
   Roaring members;
   if (d.audience_id > 0) {
@@ -477,30 +483,102 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
     ASSIGN_OR_RETURN(Rule rule, ParseDsl(d.rule));
     ASSIGN_OR_RETURN(members, audiences_->index().Evaluate(rule));
   }
-  std::vector<uint32_t> uids;
-  uids.reserve(members.cardinality());
-  for (uint32_t uid : members) uids.push_back(uid);
-  ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(uids));
-  std::vector<CampaignMember> out;
-  out.reserve(uids.size());
-  for (size_t i = 0; i < uids.size(); ++i) {
-    if (ids[i].empty()) continue;  // erased since the index saw it
-    CampaignMember m;
-    m.uid = uids[i];
-    m.customer = std::move(ids[i]);
-    // The runs of a recurring campaign share one control group: its series' id.
-    const int64_t group_key = row.parent_id > 0 ? row.parent_id : row.id;
-    m.state = InHoldout(group_key, m.uid, d.holdout_percent) ? "holdout" : "pending";
-    out.push_back(std::move(m));
+  // The runs of a recurring campaign share one control group: its series' id.
+  const int64_t group_key = row.parent_id > 0 ? row.parent_id : row.id;
+  Roaring holdout;
+  if (d.holdout_percent > 0) {
+    std::vector<uint32_t> held;
+    for (uint32_t uid : members) {
+      if (InHoldout(group_key, uid, d.holdout_percent)) held.push_back(uid);
+    }
+    holdout.addMany(held.size(), held.data());
   }
+  Roaring treated = members - holdout;
+  treated.runOptimize();
+  holdout.runOptimize();
+  CampaignSnapshot snapshot;
+  snapshot.treated = PortableBytes(treated);
+  snapshot.holdout = PortableBytes(holdout);
+  snapshot.treated_count = static_cast<int64_t>(treated.cardinality());
+  snapshot.holdout_count = static_cast<int64_t>(holdout.cardinality());
   const int64_t now = clock_->NowMs();
-  ASSIGN_OR_RETURN(bool stored, repo_->StoreSnapshot(row.id, out, now));
+  ASSIGN_OR_RETURN(bool stored, repo_->StoreSnapshot(row.id, snapshot, now));
   if (stored) {
     Log(Severity::kInfo, "campaign audience taken",
-        {{"campaign", std::to_string(row.id)}, {"members", std::to_string(out.size())}});
+        {{"campaign", std::to_string(row.id)},
+         {"members", std::to_string(members.cardinality())},
+         {"holdout", std::to_string(snapshot.holdout_count)}});
   }
   CampaignRepository::Transition t = Change("scheduled", "running", now);
   return repo_->Move(row.id, t).status();
+}
+
+absl::StatusOr<std::shared_ptr<const CampaignService::Audience>> CampaignService::AudienceOf(
+    int64_t id) {
+  {
+    std::lock_guard lock(audience_mu_);
+    if (auto it = audiences_of_.find(id); it != audiences_of_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::optional<CampaignSnapshot> stored, repo_->GetSnapshot(id));
+  if (!stored) return nullptr;
+  auto a = std::make_shared<Audience>();
+  ASSIGN_OR_RETURN(a->treated,
+                   FromPortableBytes(stored->treated, fmt::format("campaign {}'s snapshot", id)));
+  ASSIGN_OR_RETURN(a->holdout,
+                   FromPortableBytes(stored->holdout, fmt::format("campaign {}'s snapshot", id)));
+  a->all = a->treated | a->holdout;
+  std::lock_guard lock(audience_mu_);
+  // Snapshots are few and small next to the index: every one read stays.
+  return audiences_of_.try_emplace(id, std::move(a)).first->second;
+}
+
+absl::StatusOr<Roaring*> CampaignService::PendingOf(int64_t id) {
+  if (auto it = pending_.find(id); it != pending_.end()) return it->second.get();
+  ASSIGN_OR_RETURN(std::shared_ptr<const Audience> a, AudienceOf(id));
+  auto pending = std::make_unique<Roaring>();
+  if (a != nullptr) *pending = a->treated;
+  ASSIGN_OR_RETURN(std::vector<uint32_t> done, repo_->DoneMembers(id));
+  for (uint32_t uid : done) pending->remove(uid);
+  return pending_.emplace(id, std::move(pending)).first->second.get();
+}
+
+absl::StatusOr<std::vector<CampaignMember>> CampaignService::MemberPage(int64_t id,
+                                                                        uint32_t after_uid,
+                                                                        int limit) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Audience> a, AudienceOf(id));
+  if (a == nullptr || limit <= 0) return std::vector<CampaignMember>{};
+  std::vector<uint32_t> uids;
+  uids.reserve(static_cast<size_t>(std::min<int64_t>(limit, a->all.cardinality())));
+  Roaring::const_iterator it = a->all.begin();
+  it.equalorlarger(after_uid + 1);
+  for (; it != a->all.end() && uids.size() < static_cast<size_t>(limit); ++it) {
+    if (*it > after_uid) uids.push_back(*it);
+  }
+  // Every row is a snapshot member, so the first `limit` rows cover these uids.
+  ASSIGN_OR_RETURN(std::vector<CampaignMember> rows, repo_->Members(id, after_uid, limit));
+  std::vector<uint32_t> missing;
+  size_t r = 0;
+  for (uint32_t uid : uids) {
+    while (r < rows.size() && rows[r].uid < uid) ++r;
+    if (r >= rows.size() || rows[r].uid != uid) missing.push_back(uid);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(missing));
+  std::vector<CampaignMember> out;
+  out.reserve(uids.size());
+  r = 0;
+  size_t k = 0;
+  for (uint32_t uid : uids) {
+    while (r < rows.size() && rows[r].uid < uid) ++r;
+    if (r < rows.size() && rows[r].uid == uid) {
+      out.push_back(std::move(rows[r]));
+      continue;
+    }
+    CampaignMember& m = out.emplace_back();
+    m.uid = uid;
+    m.customer = std::move(ids[k++]);
+    m.state = a->holdout.contains(uid) ? "holdout" : "pending";
+  }
+  return out;
 }
 
 outreach::Message CampaignService::MessageTo(const CampaignRow& row, const Definition& d,
@@ -521,16 +599,28 @@ outreach::Message CampaignService::MessageTo(const CampaignRow& row, const Defin
   return msg;
 }
 
-absl::StatusOr<CampaignService::PreparedPage> CampaignService::PreparePage(const CampaignRow& row,
-                                                                           const Definition& d,
-                                                                           uint32_t after_uid,
-                                                                           int limit) {
+absl::StatusOr<CampaignService::PreparedPage> CampaignService::PreparePage(
+    const CampaignRow& row, const Definition& d, std::vector<uint32_t> uids) {
   PreparedPage page;
-  ASSIGN_OR_RETURN(page.members, repo_->Pending(row.id, after_uid, limit));
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(uids));
+  page.members.resize(uids.size());
+  for (size_t i = 0; i < uids.size(); ++i) {
+    CampaignMember& m = page.members[i];
+    m.uid = uids[i];
+    // Empty only for a uid without a customer row (never expected); an erased customer keeps
+    // the external id and Send answers NotFound ("customer erased").
+    m.customer = std::move(ids[i]);
+    m.state = "pending";
+  }
   if (page.members.empty() || d.channels.empty()) return page;
   std::vector<outreach::Message> batch;
   batch.reserve(page.members.size());
-  for (const CampaignMember& m : page.members) batch.push_back(MessageTo(row, d, d.channels[0], m));
+  for (const CampaignMember& m : page.members) {
+    if (!m.customer.empty()) batch.push_back(MessageTo(row, d, d.channels[0], m));
+  }
+  // A member without an external id has no message: the batch is then not the page's
+  // (TryChannels prepares the rest again).
+  if (batch.size() < page.members.size()) return page;
   ASSIGN_OR_RETURN(page.first_step, outreach_->PrepareBatch(std::move(batch)));
   return page;
 }
@@ -701,6 +791,18 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
   // read, rendered and checked against consent and quiet hours on another thread (the caps are
   // counted when a message is recorded, so they hold). A page read ahead that this slice does
   // not send stays pending for the next.
+  ASSIGN_OR_RETURN(Roaring * pending, PendingOf(row.id));
+  // The next `limit` pending members after `from` (the pass's cursor). A page never overlaps
+  // the one before it, which is why the next can be taken before this one's outcomes are in.
+  auto take = [pending](uint32_t from, int limit) {
+    std::vector<uint32_t> uids;
+    Roaring::const_iterator it = pending->begin();
+    it.equalorlarger(from + 1);
+    for (; it != pending->end() && uids.size() < static_cast<size_t>(limit); ++it) {
+      if (*it > from) uids.push_back(*it);
+    }
+    return uids;
+  };
   std::future<absl::StatusOr<PreparedPage>> ahead;
   while (budget > 0 && channel_budget.front() > 0) {
     const int limit = limit_of(budget, channel_budget.front());
@@ -712,7 +814,7 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
         prepared.first_step.reset();  // no longer the page it was prepared for
       }
     } else {
-      ASSIGN_OR_RETURN(prepared, PreparePage(row, d, after, limit));
+      ASSIGN_OR_RETURN(prepared, PreparePage(row, d, take(after, limit)));
     }
     std::vector<CampaignMember>& page = prepared.members;
     if (page.empty()) {
@@ -727,6 +829,7 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
         RETURN_IF_ERROR(repo_->Move(row.id, Change("running", "completed", now, now)).status());
         last_slice_.erase(row.id);
         cursor_.erase(row.id);
+        pending_.erase(row.id);
         std::move(spend).Cancel();
         channel_tokens_.erase(row.id);
         Log(Severity::kInfo, "campaign completed", {{"campaign", std::to_string(row.id)}});
@@ -738,17 +841,25 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
     // goes through the first channel's budget).
     const auto n = static_cast<int64_t>(page.size());
     if (const int next = limit_of(budget - n, channel_budget.front() - n); next > 0) {
-      ahead = std::async(std::launch::async, [this, &row, &d, from = after, next] {
-        return PreparePage(row, d, from, next);
+      ahead = std::async(std::launch::async, [this, &row, &d, uids = take(after, next)] {
+        return PreparePage(row, d, uids);
       });
     }
-    const std::vector<size_t> first(page.size(), 0);
+    // A uid without a customer row has nobody to contact.
+    std::vector<size_t> first(page.size(), 0);
+    for (size_t i = 0; i < page.size(); ++i) {
+      if (!page[i].customer.empty()) continue;
+      page[i].state = "failed";
+      page[i].reason = "customer erased";
+      first[i] = d.channels.size();
+    }
     ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, channel_budget, now,
                                           std::move(prepared.first_step)));
     if (!ok) return handled;
     budget -= static_cast<int64_t>(page.size());
     std::erase_if(page, [](const CampaignMember& m) { return m.done_ms == 0; });  // waiting
     RETURN_IF_ERROR(repo_->RecordOutcomes(row.id, page));
+    for (const CampaignMember& m : page) pending->remove(m.uid);
     handled += static_cast<int64_t>(page.size());
   }
   return handled;
@@ -851,13 +962,19 @@ absl::StatusOr<int64_t> CampaignService::RunOnce() {
           {{"campaign", std::to_string(row.id)}, {"error", std::string(st.message())}});
     }
   }
+  // A campaign paused or cancelled meanwhile reads its pending members again if it resumes.
+  std::erase_if(pending_, [&rows](const auto& entry) {
+    return std::none_of(rows.begin(), rows.end(), [&](const CampaignRow& r) {
+      return r.id == entry.first && r.status == "running";
+    });
+  });
   return handled;
 }
 
 absl::StatusOr<std::vector<CampaignMember>> CampaignService::Members(int64_t id, uint32_t after_uid,
                                                                      int limit) {
   RETURN_IF_ERROR(repo_->Get(id).status());
-  return repo_->Members(id, after_uid, limit);
+  return MemberPage(id, after_uid, limit);
 }
 
 absl::StatusOr<Report> CampaignService::GetReport(int64_t id) {
@@ -956,7 +1073,7 @@ absl::Status CampaignService::Accumulate(const CampaignRow& row, const Definitio
   for (auto& [name, c] : channels) by_channel[name] = &c;
   uint32_t after = 0;
   while (true) {
-    ASSIGN_OR_RETURN(std::vector<CampaignMember> page, repo_->Members(id, after, 2000));
+    ASSIGN_OR_RETURN(std::vector<CampaignMember> page, MemberPage(id, after, 2000));
     if (page.empty()) break;
     after = page.back().uid;
     for (const CampaignMember& m : page) {

@@ -47,6 +47,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -65,6 +66,8 @@
 namespace boost::json {
 class value;
 }  // namespace boost::json
+
+class Roaring;
 
 namespace mercator {
 class AudienceService;
@@ -249,14 +252,23 @@ class CampaignService {
   // The message of the plan's step `plan` to member `m`.
   static outreach::Message MessageTo(const CampaignRow& row, const Definition& d,
                                      const ChannelStep& plan, const CampaignMember& m);
-  // A page of pending members after `after_uid`, with the messages of the plan's first step
-  // prepared (SendSlice runs it on another thread for the next page).
+  // A page of pending members (`uids`, ascending), with their external ids and the messages
+  // of the plan's first step prepared (SendSlice runs it on another thread for the next page).
   struct PreparedPage {
     std::vector<CampaignMember> members;
     std::unique_ptr<outreach::PreparedBatch> first_step;
   };
   absl::StatusOr<PreparedPage> PreparePage(const CampaignRow& row, const Definition& d,
-                                           uint32_t after_uid, int limit);
+                                           std::vector<uint32_t> uids);
+  // The snapshot of a campaign, read once and kept (it never changes); null if it has none.
+  struct Audience;
+  absl::StatusOr<std::shared_ptr<const Audience>> AudienceOf(int64_t id);
+  // The members with uid > after_uid: rows with an outcome, the rest of the snapshot pending or
+  // in the holdout.
+  absl::StatusOr<std::vector<CampaignMember>> MemberPage(int64_t id, uint32_t after_uid, int limit);
+  // The treated members of a running campaign still without an outcome (SendSlice's, built
+  // from the snapshot and the stored outcomes when a slice first needs it).
+  absl::StatusOr<Roaring*> PendingOf(int64_t id);
   absl::StatusOr<int64_t> RunFallbacks(const CampaignRow& row, const Definition& d, int64_t now,
                                        int64_t budget, std::vector<int64_t>& channel_budget);
   bool InWindow(const Definition& d, int64_t now);
@@ -276,6 +288,10 @@ class CampaignService {
   std::map<int64_t, int64_t> last_slice_;  // campaign -> ms of its last slice (throttle)
   std::map<int64_t, uint32_t> cursor_;     // campaign -> uid its current pass has reached
   std::map<int64_t, std::vector<double>> channel_tokens_;  // campaign -> per plan step
+  std::map<int64_t, std::unique_ptr<Roaring>> pending_;    // campaign -> PendingOf
+
+  std::mutex audience_mu_;
+  std::map<int64_t, std::shared_ptr<const Audience>> audiences_of_;  // AudienceOf's cache
 
   std::mutex thread_mu_;
   std::condition_variable wake_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "common/roaring_bytes.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "segment/dsl.h"
@@ -176,8 +177,7 @@ absl::StatusOr<AudienceSnapshot> AudienceService::TakeSnapshot(int64_t id, std::
   s.audience_id = id;
   s.rule_dsl = a.rule_dsl;
   s.count = members.cardinality();
-  s.members.resize(members.getSizeInBytes(/*portable=*/true));
-  members.write(s.members.data(), /*portable=*/true);
+  s.members = PortableBytes(members);
   s.created_by = std::move(actor);
   s.created_ms = clock_->NowMs();
   ASSIGN_OR_RETURN(s.version, audiences_->AddSnapshot(s));
@@ -193,11 +193,7 @@ absl::StatusOr<std::vector<AudienceSnapshot>> AudienceService::ListSnapshots(int
 absl::StatusOr<Roaring> AudienceService::SnapshotMembers(int64_t id, int32_t version) const {
   ASSIGN_OR_RETURN(std::optional<AudienceSnapshot> s, audiences_->GetSnapshot(id, version));
   if (!s) return absl::NotFoundError(fmt::format("audience {} has no version {}", id, version));
-  try {
-    return Roaring::readSafe(s->members.data(), s->members.size());
-  } catch (const std::exception& e) {
-    return absl::DataLossError(fmt::format("snapshot {} v{} is damaged", id, version));
-  }
+  return FromPortableBytes(s->members, fmt::format("snapshot {} v{}", id, version));
 }
 
 }  // namespace mercator

@@ -1,6 +1,6 @@
 // Storage of outreach campaigns (campaign/campaign_service.h): definitions and their lifecycle,
-// and the audience snapshot with each member's group and outcome. Tables of migration
-// 0020_campaigns.sql.
+// the audience snapshot (two bitmaps) and each contacted member's outcome. Tables of migrations
+// 0020_campaigns.sql and 0033_campaign_snapshots.sql.
 //
 // Thread safety: implementations are safe for concurrent use.
 #ifndef MERCATOR_STORE_CAMPAIGN_REPOSITORY_H_
@@ -48,6 +48,14 @@ struct CampaignMember {
   std::string trail;
   int64_t done_ms = 0;
   int64_t fallback_due_ms = 0;  // when the sent message's delivery is checked (0: never)
+};
+
+// A campaign's audience at its start (CampaignRepository::StoreSnapshot).
+struct CampaignSnapshot {
+  std::string treated;  // portable serialized CRoaring bitmap of uids
+  std::string holdout;  // the same, of the control group (never contacted)
+  int64_t treated_count = 0;
+  int64_t holdout_count = 0;
 };
 
 // Members counted by group and outcome, for reports.
@@ -101,18 +109,21 @@ class CampaignRepository {
                                                                int64_t series_next_run_ms) = 0;
   virtual absl::Status SetNextRun(int64_t id, int64_t next_run_ms) = 0;
 
-  // Stores the snapshot and sets snapshot_ms in one transaction, once: returns false (and
-  // stores nothing) if the campaign already has a snapshot. `members` in any order.
-  virtual absl::StatusOr<bool> StoreSnapshot(int64_t id, const std::vector<CampaignMember>& members,
+  // The audience snapshot: who was targeted, split into the treated members and the control
+  // group, as portable CRoaring bitmaps of uids (the caller builds and reads them).
+  // StoreSnapshot stores it and sets snapshot_ms in one transaction, once: returns false (and
+  // stores nothing) if the campaign already has a snapshot. GetSnapshot: nullopt if none.
+  virtual absl::StatusOr<bool> StoreSnapshot(int64_t id, const CampaignSnapshot& snapshot,
                                              int64_t now_ms) = 0;
-  // Pending members with uid > after_uid, ascending, at most `limit`.
-  virtual absl::StatusOr<std::vector<CampaignMember>> Pending(int64_t id, uint32_t after_uid,
-                                                              int limit) = 0;
-  // Members (any state) with uid > after_uid, ascending, at most `limit`.
+  virtual absl::StatusOr<std::optional<CampaignSnapshot>> GetSnapshot(int64_t id) = 0;
+  // Members with an outcome (a row: sent, suppressed, failed) and uid > after_uid, ascending,
+  // at most `limit`. Pending and holdout members have no row (see CampaignSnapshot).
   virtual absl::StatusOr<std::vector<CampaignMember>> Members(int64_t id, uint32_t after_uid,
                                                               int limit) = 0;
-  // Writes state, channel, message_id, reason, trail, done_ms and fallback_due_ms of each
-  // member (one transaction) where the member is still pending.
+  // The uids of the members with an outcome.
+  virtual absl::StatusOr<std::vector<uint32_t>> DoneMembers(int64_t id) = 0;
+  // Records each member's outcome (state, channel, message_id, reason, trail, done_ms and
+  // fallback_due_ms; one transaction) unless the member has one already.
   virtual absl::Status RecordOutcomes(int64_t id, const std::vector<CampaignMember>& outcomes) = 0;
 
   // Fallback on "not delivered within T". DueFallbacks first clears the check of members
@@ -126,6 +137,8 @@ class CampaignRepository {
   virtual absl::Status ExpireMessage(int64_t message_id, std::string_view reason) = 0;
   virtual absl::Status RecordFallbacks(int64_t id, const std::vector<CampaignMember>& outcomes) = 0;
   virtual absl::StatusOr<int64_t> AwaitingFallbacks(int64_t id) = 0;
+  // Members counted by state, channel and reason: the outcomes, and from the snapshot the
+  // members still pending (state "pending") and the control group ("holdout").
   virtual absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) = 0;
   // Last-touch attribution across everything that contacts a customer: the origin of the
   // latest message sent to `customer` after `after_ms` and at or before `until_ms` by another

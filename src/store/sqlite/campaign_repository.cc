@@ -1,11 +1,15 @@
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "common/roaring_bytes.h"
 #include "common/status_macros.h"
+#include "store/sqlite/internal/campaign_snapshots.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
 #include "store/sqlite/internal/rows.h"
@@ -14,6 +18,7 @@
 namespace mercator {
 namespace {
 
+using sqlite_internal::Connection;
 using sqlite_internal::Db;
 using sqlite_internal::Statement;
 using sqlite_internal::Transaction;
@@ -42,6 +47,19 @@ CampaignRow ReadCampaign(const Statement& s) {
   r.run_no = static_cast<int32_t>(s.ColumnInt64(13));
   r.next_run_ms = s.ColumnInt64(14);
   return r;
+}
+
+absl::Status InsertSnapshot(Connection& conn, int64_t id, const CampaignSnapshot& snapshot) {
+  ASSIGN_OR_RETURN(Statement s,
+                   conn.Prepare("INSERT INTO campaign_snapshots (campaign_id, treated, holdout, "
+                                "treated_count, holdout_count) VALUES (?, ?, ?, ?, ?)",
+                                "campaigns: storing the snapshot"));
+  s.BindInt64(1, id)
+      .BindBlob(2, snapshot.treated)
+      .BindBlob(3, snapshot.holdout)
+      .BindInt64(4, snapshot.treated_count)
+      .BindInt64(5, snapshot.holdout_count);
+  return s.Run();
 }
 
 CampaignMember ReadMember(const Statement& s) {
@@ -247,7 +265,7 @@ class SqliteCampaignRepository final : public CampaignRepository {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<bool> StoreSnapshot(int64_t id, const std::vector<CampaignMember>& members,
+  absl::StatusOr<bool> StoreSnapshot(int64_t id, const CampaignSnapshot& snapshot,
                                      int64_t now_ms) override {
     Db::WriterLease writer(db_);
     auto& conn = writer.conn();
@@ -261,25 +279,26 @@ class SqliteCampaignRepository final : public CampaignRepository {
       ASSIGN_OR_RETURN(bool got, mark.Step());
       if (!got) return false;
     }
-    RETURN_IF_ERROR(WriteRows(
-        conn, "INSERT INTO campaign_members (campaign_id, uid, customer, state) VALUES ", 4,
-        members.size(), "", "campaigns: storing the snapshot", [&](Statement& s, int p, size_t i) {
-          const CampaignMember& m = members[i];
-          s.BindInt64(p, id).BindInt64(p + 1, m.uid).BindText(p + 2, m.customer);
-          s.BindText(p + 3, m.state);
-        }));
+    RETURN_IF_ERROR(InsertSnapshot(conn, id, snapshot));
     RETURN_IF_ERROR(txn.Commit());
     return true;
   }
 
-  absl::StatusOr<std::vector<CampaignMember>> Pending(int64_t id, uint32_t after_uid,
-                                                      int limit) override {
-    return ReadMembers(
-        "SELECT uid, customer, state, channel, message_id, reason, trail, done_ms, "
-        "fallback_due_ms FROM "
-        "campaign_members WHERE campaign_id = ? AND state = 'pending' AND uid > ? ORDER BY uid "
-        "LIMIT ?",
-        id, after_uid, limit);
+  absl::StatusOr<std::optional<CampaignSnapshot>> GetSnapshot(int64_t id) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare("SELECT treated, holdout, treated_count, holdout_count "
+                                           "FROM campaign_snapshots WHERE campaign_id = ?",
+                                           "campaigns: reading the snapshot"));
+    s.BindInt64(1, id);
+    ASSIGN_OR_RETURN(bool got, s.Step());
+    if (!got) return std::nullopt;
+    CampaignSnapshot out;
+    out.treated = std::string(s.ColumnBlob(0));
+    out.holdout = std::string(s.ColumnBlob(1));
+    out.treated_count = s.ColumnInt64(2);
+    out.holdout_count = s.ColumnInt64(3);
+    return out;
   }
 
   absl::StatusOr<std::vector<CampaignMember>> Members(int64_t id, uint32_t after_uid,
@@ -291,12 +310,64 @@ class SqliteCampaignRepository final : public CampaignRepository {
         id, after_uid, limit);
   }
 
+  absl::StatusOr<std::vector<uint32_t>> DoneMembers(int64_t id) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement s,
+                     reader.conn().Prepare("SELECT uid FROM campaign_members WHERE campaign_id = "
+                                           "? ORDER BY uid",
+                                           "campaigns: reading the members with an outcome"));
+    s.BindInt64(1, id);
+    std::vector<uint32_t> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (!got) break;
+      out.push_back(static_cast<uint32_t>(s.ColumnInt64(0)));
+    }
+    return out;
+  }
+
   absl::Status RecordOutcomes(int64_t id, const std::vector<CampaignMember>& outcomes) override {
-    return Record(id, outcomes, /*pending=*/true);
+    Db::WriterLease writer(db_);
+    auto& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    RETURN_IF_ERROR(WriteRows(
+        conn,
+        "INSERT INTO campaign_members (campaign_id, uid, customer, state, channel, message_id, "
+        "reason, trail, done_ms, fallback_due_ms) VALUES ",
+        10, outcomes.size(), " ON CONFLICT (campaign_id, uid) DO NOTHING",
+        "campaigns: recording outcomes", [&](Statement& s, int p, size_t i) {
+          const CampaignMember& m = outcomes[i];
+          s.BindInt64(p, id).BindInt64(p + 1, m.uid).BindText(p + 2, m.customer);
+          s.BindText(p + 3, m.state).BindText(p + 4, m.channel).BindInt64(p + 5, m.message_id);
+          s.BindText(p + 6, m.reason).BindText(p + 7, m.trail).BindInt64(p + 8, m.done_ms);
+          s.BindInt64(p + 9, m.fallback_due_ms);
+        }));
+    return txn.Commit();
   }
 
   absl::Status RecordFallbacks(int64_t id, const std::vector<CampaignMember>& outcomes) override {
-    return Record(id, outcomes, /*pending=*/false);
+    Db::WriterLease writer(db_);
+    auto& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    for (const CampaignMember& m : outcomes) {
+      ASSIGN_OR_RETURN(
+          Statement s,
+          conn.Prepare("UPDATE campaign_members SET state = ?, channel = ?, message_id = ?, "
+                       "reason = ?, trail = ?, done_ms = ?, fallback_due_ms = ? WHERE "
+                       "campaign_id = ? AND uid = ? AND fallback_due_ms > 0",
+                       "campaigns: recording fallbacks"));
+      s.BindText(1, m.state)
+          .BindText(2, m.channel)
+          .BindInt64(3, m.message_id)
+          .BindText(4, m.reason)
+          .BindText(5, m.trail)
+          .BindInt64(6, m.done_ms)
+          .BindInt64(7, m.fallback_due_ms)
+          .BindInt64(8, id)
+          .BindInt64(9, m.uid);
+      RETURN_IF_ERROR(s.Run());
+    }
+    return txn.Commit();
   }
 
   absl::StatusOr<std::vector<CampaignMember>> DueFallbacks(int64_t id, int64_t now_ms,
@@ -351,35 +422,6 @@ class SqliteCampaignRepository final : public CampaignRepository {
     return got ? s.ColumnInt64(0) : 0;
   }
 
- private:
-  static constexpr const char* kRecordPending =
-      "UPDATE campaign_members SET state = ?, channel = ?, message_id = ?, reason = ?, trail = ?, "
-      "done_ms = ?, fallback_due_ms = ? WHERE campaign_id = ? AND uid = ? AND state = 'pending'";
-  static constexpr const char* kRecordFallback =
-      "UPDATE campaign_members SET state = ?, channel = ?, message_id = ?, reason = ?, trail = ?, "
-      "done_ms = ?, fallback_due_ms = ? WHERE campaign_id = ? AND uid = ? AND fallback_due_ms > 0";
-
-  absl::Status Record(int64_t id, const std::vector<CampaignMember>& outcomes, bool pending) {
-    Db::WriterLease writer(db_);
-    auto& conn = writer.conn();
-    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
-    for (const CampaignMember& m : outcomes) {
-      ASSIGN_OR_RETURN(Statement s, conn.Prepare(pending ? kRecordPending : kRecordFallback,
-                                                 "campaigns: recording outcomes"));
-      s.BindText(1, m.state)
-          .BindText(2, m.channel)
-          .BindInt64(3, m.message_id)
-          .BindText(4, m.reason)
-          .BindText(5, m.trail)
-          .BindInt64(6, m.done_ms)
-          .BindInt64(7, m.fallback_due_ms)
-          .BindInt64(8, id)
-          .BindInt64(9, m.uid);
-      RETURN_IF_ERROR(s.Run());
-    }
-    return txn.Commit();
-  }
-
  public:
   absl::StatusOr<std::string> LaterTouch(std::string_view customer, std::string_view origin,
                                          int64_t after_ms, int64_t until_ms) override {
@@ -397,6 +439,20 @@ class SqliteCampaignRepository final : public CampaignRepository {
 
   absl::StatusOr<std::vector<CampaignTally>> Tally(int64_t id) override {
     Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(reader.conn(), TransactionKind::kRead));
+    std::vector<CampaignTally> out;
+    {
+      // The snapshot's members without a row are pending; the holdout has no rows.
+      ASSIGN_OR_RETURN(Statement s, reader.conn().Prepare(
+                                        "SELECT treated_count - (SELECT COUNT(*) FROM "
+                                        "campaign_members WHERE campaign_id = ?1), holdout_count "
+                                        "FROM campaign_snapshots WHERE campaign_id = ?1",
+                                        "campaigns: counting pending members"));
+      s.BindInt64(1, id);
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      if (got && s.ColumnInt64(0) > 0) out.push_back({"pending", "", "", s.ColumnInt64(0), 0, 0});
+      if (got && s.ColumnInt64(1) > 0) out.push_back({"holdout", "", "", s.ColumnInt64(1), 0, 0});
+    }
     ASSIGN_OR_RETURN(
         Statement s,
         reader.conn().Prepare(
@@ -409,7 +465,6 @@ class SqliteCampaignRepository final : public CampaignRepository {
             "ORDER BY m.state, m.channel, m.reason",
             "campaigns: counting members"));
     s.BindInt64(1, id);
-    std::vector<CampaignTally> out;
     while (true) {
       ASSIGN_OR_RETURN(bool got, s.Step());
       if (!got) break;
@@ -417,6 +472,9 @@ class SqliteCampaignRepository final : public CampaignRepository {
                      std::string(s.ColumnText(2)), s.ColumnInt64(3), s.ColumnInt64(4),
                      s.ColumnInt64(5)});
     }
+    std::sort(out.begin(), out.end(), [](const CampaignTally& a, const CampaignTally& b) {
+      return std::tie(a.state, a.channel, a.reason) < std::tie(b.state, b.channel, b.reason);
+    });
     return out;
   }
 
@@ -439,6 +497,56 @@ class SqliteCampaignRepository final : public CampaignRepository {
 };
 
 }  // namespace
+
+namespace sqlite_internal {
+
+absl::Status ConvertCampaignSnapshots(Connection& conn) {
+  while (true) {
+    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
+    int64_t id = 0;
+    {
+      ASSIGN_OR_RETURN(Statement next,
+                       conn.Prepare("SELECT campaign_id FROM campaign_snapshot_conversions "
+                                    "ORDER BY campaign_id LIMIT 1",
+                                    "campaigns: finding a snapshot to convert"));
+      ASSIGN_OR_RETURN(bool got, next.Step());
+      if (!got) return absl::OkStatus();
+      id = next.ColumnInt64(0);
+    }
+    Roaring treated, holdout;
+    {
+      ASSIGN_OR_RETURN(Statement rows,
+                       conn.Prepare("SELECT uid, state FROM campaign_members WHERE campaign_id = ?",
+                                    "campaigns: reading a snapshot's rows"));
+      rows.BindInt64(1, id);
+      while (true) {
+        ASSIGN_OR_RETURN(bool got, rows.Step());
+        if (!got) break;
+        const auto uid = static_cast<uint32_t>(rows.ColumnInt64(0));
+        (rows.ColumnText(1) == "holdout" ? holdout : treated).add(uid);
+      }
+    }
+    treated.runOptimize();
+    holdout.runOptimize();
+    CampaignSnapshot snapshot;
+    snapshot.treated = PortableBytes(treated);
+    snapshot.holdout = PortableBytes(holdout);
+    snapshot.treated_count = static_cast<int64_t>(treated.cardinality());
+    snapshot.holdout_count = static_cast<int64_t>(holdout.cardinality());
+    RETURN_IF_ERROR(InsertSnapshot(conn, id, snapshot));
+    for (const char* sql :
+         {"DELETE FROM campaign_members WHERE campaign_id = ? AND (state = 'pending' OR state = "
+          "'holdout')",
+          "DELETE FROM campaign_snapshot_conversions WHERE campaign_id = ?"}) {
+      ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql, "campaigns: converting a snapshot"));
+      s.BindInt64(1, id);
+      RETURN_IF_ERROR(s.Run());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+  }
+}
+
+}  // namespace sqlite_internal
 
 std::unique_ptr<CampaignRepository> NewSqliteCampaignRepository(Store& store) {
   return std::make_unique<SqliteCampaignRepository>(sqlite_internal::DbOf(store));

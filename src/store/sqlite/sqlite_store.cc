@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "store/sqlite/internal/campaign_snapshots.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
 #include "store/sqlite/internal/lookup_key.h"
@@ -1350,6 +1351,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& data_d
   RETURN_IF_ERROR(ApplyMigrations(*writer, *clock).status());
   if (options.cipher != nullptr) RETURN_IF_ERROR(SealPlaintextPii(*writer, *options.cipher));
   RETURN_IF_ERROR(RestoreLookupIndexes(*writer));
+  RETURN_IF_ERROR(sqlite_internal::ConvertCampaignSnapshots(*writer));
   std::vector<std::unique_ptr<Connection>> readers;
   for (int i = 0; i < options.reader_connections; ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
