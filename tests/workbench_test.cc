@@ -549,6 +549,39 @@ TEST_F(WorkbenchTest, ConcurrentSendsNeverExceedTheCaps) {
   EXPECT_EQ(OutboxCount("C1"), 2u);
 }
 
+TEST_F(WorkbenchTest, AMessagePreparedBeforeAnotherIsSentStillKeepsTheCap) {
+  // A batch is prepared (its caps counted ahead, outside the write), then another message to
+  // the same customer is sent before the batch is: the write must see it. A message to another
+  // customer meanwhile changes nothing.
+  const int64_t tmpl = ApprovedTemplate();
+  Consent("C1", "sms", true);
+  Consent("C3", "sms", true);
+  auto message = [&](std::string customer, std::string key) {
+    outreach::Message m;
+    m.customer = std::move(customer);
+    m.channel = "sms";
+    m.template_id = std::to_string(tmpl);
+    m.variables = {{"date", "1日"}};
+    m.dedupe_key = std::move(key);
+    return m;
+  };
+  outreach::Outreach& out = app_->outreach();
+  auto prepared = out.PrepareBatch({message("C1", "early:C1"), message("C3", "early:C3")});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  auto between = out.Send(message("C1", "between:C1"));
+  ASSERT_TRUE(between.ok()) << between.status();
+  EXPECT_EQ(between->outcome, outreach::SendResult::Outcome::kSent) << between->reason;
+  auto results = out.SendPrepared(std::move(*prepared));
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 2u);
+  ASSERT_TRUE((*results)[0].ok() && (*results)[1].ok());
+  EXPECT_EQ((*results)[0]->outcome, outreach::SendResult::Outcome::kSuppressed);
+  EXPECT_EQ((*results)[0]->reason, "cap_day");
+  EXPECT_EQ((*results)[1]->outcome, outreach::SendResult::Outcome::kSent) << (*results)[1]->reason;
+  EXPECT_EQ(OutboxCount("C1"), 1u);
+  EXPECT_EQ(OutboxCount("C3"), 1u);
+}
+
 TEST_F(WorkbenchTest, AManagerSeesOnlyTheirOwnCustomersOnEveryWorkbenchRoute) {
   const int64_t tmpl = ApprovedTemplate();
   workbench::TaskRequest t;

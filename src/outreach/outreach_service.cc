@@ -150,6 +150,9 @@ struct OutreachService::Prepared final : PreparedBatch {
   std::vector<const TemplateRow*> tmpl;
   std::vector<std::optional<CustomerRecord>> customers;
   std::vector<std::string> bodies, link_tokens, reasons;
+  // The caps counted ahead (MessageRow::counted_*), -1 where not counted.
+  std::vector<int64_t> counted_day, counted_week;
+  int64_t counted_as_of = -1;
   PolicySettings settings;
   int64_t now = 0;
 };
@@ -257,6 +260,33 @@ absl::StatusOr<std::unique_ptr<PreparedBatch>> OutreachService::PrepareBatch(
                      policy_->CheckBatch(group, group_zones, key.first, key.second, now, settings));
     for (size_t k = 0; k < members.size(); ++k) reasons[members[k]] = std::move(r[k]);
   }
+  // The caps of the marketing messages the policy lets through, counted here so that the write
+  // only checks who was sent something since (OutreachRepository::RecordMessages).
+  p->counted_day.assign(n, -1);
+  p->counted_week.assign(n, -1);
+  if (settings.day_cap > 0 || settings.week_cap > 0) {
+    std::vector<size_t> capped;
+    std::vector<std::string> capped_customers;
+    for (size_t i = 0; i < n; ++i) {
+      if (tmpl[i] != nullptr && reasons[i].empty() && messages[i].purpose == "marketing") {
+        capped.push_back(i);
+        capped_customers.push_back(messages[i].customer);
+      }
+    }
+    if (!capped.empty()) {
+      const int64_t day = LocalDay(now, policy_->tz_offset_minutes());
+      ASSIGN_OR_RETURN(
+          OutreachRepository::SentCounts counts,
+          repo_->CountSent(capped_customers,
+                           settings.day_cap > 0 ? std::optional(day) : std::nullopt,
+                           settings.week_cap > 0 ? std::optional(LocalWeek(day)) : std::nullopt));
+      for (size_t k = 0; k < capped.size(); ++k) {
+        p->counted_day[capped[k]] = counts.day[k];
+        p->counted_week[capped[k]] = counts.week[k];
+      }
+      p->counted_as_of = counts.as_of_id;
+    }
+  }
   return p;
 }
 
@@ -302,6 +332,11 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendPre
     row.created_ms = now;
     row.local_day = LocalDay(now, policy_->tz_offset_minutes());
     row.local_week = LocalWeek(row.local_day);
+    if (p->counted_day[i] >= 0 || p->counted_week[i] >= 0) {
+      row.counted_day = p->counted_day[i];
+      row.counted_week = p->counted_week[i];
+      row.counted_as_of = p->counted_as_of;
+    }
     row_of.push_back(i);
   }
   if (rows.empty()) return std::move(results);

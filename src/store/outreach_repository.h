@@ -76,6 +76,12 @@ struct MessageRow {
   int64_t created_ms = 0;
   int64_t local_day = 0;   // days since 1970-01-01 in the policy's time zone
   int64_t local_week = 0;  // Monday-based weeks since 1969-12-29
+  // For RecordMessages, not stored: the customer's sent marketing messages of local_day and
+  // local_week as counted ahead (OutreachRepository::CountSent) when the largest message id was
+  // counted_as_of; -1: not counted ahead.
+  int64_t counted_day = -1;
+  int64_t counted_week = -1;
+  int64_t counted_as_of = -1;
 };
 
 struct DndRow {
@@ -158,10 +164,23 @@ class OutreachRepository {
   virtual absl::StatusOr<Recorded> RecordMessage(const MessageRow& row, int64_t day_cap,
                                                  int64_t week_cap) = 0;
   // RecordMessage for each row, in order, in one transaction (the caps count the batch's
-  // earlier rows too): all rows are recorded or none.
+  // earlier rows too): all rows are recorded or none. A row counted ahead (counted_as_of >= 0)
+  // is not counted again unless a marketing message to its customer was recorded after
+  // counted_as_of: the write then reads one range of the newest ids instead of each customer's
+  // messages. (A message marked failed meanwhile still counts: the caps err on the side of not
+  // sending.)
   virtual absl::StatusOr<std::vector<Recorded>> RecordMessages(std::span<const MessageRow> rows,
                                                                int64_t day_cap,
                                                                int64_t week_cap) = 0;
+  // Caps counted ahead of the write, from one snapshot: each customer's sent marketing messages
+  // of `local_day` and of `local_week` (-1 where not asked), and the largest message id then.
+  struct SentCounts {
+    std::vector<int64_t> day, week;  // per customer
+    int64_t as_of_id = 0;
+  };
+  virtual absl::StatusOr<SentCounts> CountSent(std::span<const std::string> customers,
+                                               std::optional<int64_t> local_day,
+                                               std::optional<int64_t> local_week) = 0;
   virtual absl::StatusOr<std::optional<MessageRow>> FindMessage(std::string_view dedupe_key) = 0;
   // The contact facts of each customer (out[i] for customers[i]) from one snapshot.
   virtual absl::StatusOr<std::vector<ContactFacts>> FindContactFacts(

@@ -2,8 +2,11 @@
 
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "store/sqlite/internal/connection.h"
@@ -95,8 +98,8 @@ absl::StatusOr<std::optional<MessageRow>> FindMessageOn(Connection& conn,
 }
 
 // The customer's sent marketing messages of a local day (or week).
-absl::StatusOr<int64_t> CountSent(Connection& conn, std::string_view customer, bool week,
-                                  int64_t value) {
+absl::StatusOr<int64_t> CountSentOn(Connection& conn, std::string_view customer, bool week,
+                                    int64_t value) {
   ASSIGN_OR_RETURN(Statement s,
                    conn.Prepare(week ? "SELECT count(*) FROM outreach_messages WHERE customer = ? "
                                        "AND purpose = 'marketing' AND status = 'sent' AND "
@@ -110,21 +113,53 @@ absl::StatusOr<int64_t> CountSent(Connection& conn, std::string_view customer, b
   return row ? s.ColumnInt64(0) : 0;
 }
 
-// Records one message inside the caller's write transaction (RecordMessages).
+// Message ids are never used twice: one more than the largest id ever used. SQLite gives a new
+// row one more than the table's largest id; migration 0034 kept AUTOINCREMENT's high-water mark
+// in case rows at the top were ever deleted by hand (no code deletes a message). FloorId, inside
+// the caller's write transaction: the id the next message must take if that mark is above the
+// table's ids, else 0 (SQLite's own choice is right).
+absl::StatusOr<int64_t> FloorId(Connection& conn) {
+  ASSIGN_OR_RETURN(Statement s,
+                   conn.Prepare("SELECT coalesce((SELECT value FROM meta WHERE key = "
+                                "'outreach_messages_id_floor'), 0), coalesce((SELECT max(id) FROM "
+                                "outreach_messages), 0)",
+                                "outreach: reading the largest message id"));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row || s.ColumnInt64(0) <= s.ColumnInt64(1)) return 0;
+  return s.ColumnInt64(0) + 1;
+}
+
+// Records one message inside the caller's write transaction (RecordMessages); with id
+// `floor_id` if it is not 0 (FloorId), which is then spent.
+// Sent marketing messages this transaction recorded, by customer, local day and local week.
+using RecordedBefore = absl::flat_hash_map<std::tuple<std::string, int64_t, int64_t>, int64_t>;
+
+// `counted`: the row's counts (counted_day, counted_week) are still right, plus the messages
+// this transaction recorded before it.
 absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const MessageRow& in,
-                                                      int64_t day_cap, int64_t week_cap) {
+                                                      int64_t day_cap, int64_t week_cap,
+                                                      int64_t& floor_id, bool counted,
+                                                      RecordedBefore& recorded_before) {
   using Recorded = OutreachRepository::Recorded;
   MessageRow row = in;
   if (row.status == "sent" && row.purpose == "marketing") {
+    const int64_t earlier =
+        counted ? recorded_before[{row.customer, row.local_day, row.local_week}] : 0;
     if (day_cap > 0) {
-      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, /*week=*/false, row.local_day));
+      int64_t n = row.counted_day + earlier;
+      if (!counted || row.counted_day < 0) {
+        ASSIGN_OR_RETURN(n, CountSentOn(conn, row.customer, /*week=*/false, row.local_day));
+      }
       if (n >= day_cap) {
         row.status = "suppressed";
         row.reason = "cap_day";
       }
     }
     if (week_cap > 0 && row.status == "sent") {
-      ASSIGN_OR_RETURN(int64_t n, CountSent(conn, row.customer, /*week=*/true, row.local_week));
+      int64_t n = row.counted_week + earlier;
+      if (!counted || row.counted_week < 0) {
+        ASSIGN_OR_RETURN(n, CountSentOn(conn, row.customer, /*week=*/true, row.local_week));
+      }
       if (n >= week_cap) {
         row.status = "suppressed";
         row.reason = "cap_week";
@@ -132,13 +167,19 @@ absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const Me
     }
     if (row.status != "sent") row.body.clear();
   }
-  ASSIGN_OR_RETURN(Statement s,
-                   conn.Prepare("INSERT INTO outreach_messages (dedupe_key, uid, customer, "
-                                "channel, purpose, template_id, origin, status, reason, body, "
-                                "created_ms, local_day, local_week) VALUES "
-                                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                                "ON CONFLICT (dedupe_key) DO NOTHING",
-                                "outreach: recording a message"));
+  ASSIGN_OR_RETURN(
+      Statement s,
+      conn.Prepare(floor_id == 0 ? "INSERT INTO outreach_messages (dedupe_key, uid, customer, "
+                                   "channel, purpose, template_id, origin, status, reason, "
+                                   "body, created_ms, local_day, local_week) VALUES "
+                                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                   "ON CONFLICT (dedupe_key) DO NOTHING"
+                                 : "INSERT INTO outreach_messages (dedupe_key, uid, customer, "
+                                   "channel, purpose, template_id, origin, status, reason, "
+                                   "body, created_ms, local_day, local_week, id) VALUES "
+                                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                   "ON CONFLICT (dedupe_key) DO NOTHING",
+                   "outreach: recording a message"));
   s.BindText(1, row.dedupe_key)
       .BindInt64(2, row.uid)
       .BindText(3, row.customer)
@@ -152,6 +193,7 @@ absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const Me
       .BindInt64(11, row.created_ms)
       .BindInt64(12, row.local_day)
       .BindInt64(13, row.local_week);
+  if (floor_id != 0) s.BindInt64(14, floor_id);
   RETURN_IF_ERROR(s.Run());
   if (sqlite3_changes(conn.raw()) == 0) {
     // The dedupe key was recorded before: its first result.
@@ -160,6 +202,10 @@ absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const Me
     return Recorded{*std::move(first), true};
   }
   row.id = sqlite3_last_insert_rowid(conn.raw());
+  floor_id = 0;
+  if (counted && row.status == "sent" && row.purpose == "marketing") {
+    ++recorded_before[{row.customer, row.local_day, row.local_week}];
+  }
   return Recorded{std::move(row), false};
 }
 
@@ -407,11 +453,62 @@ class SqliteOutreachRepository final : public OutreachRepository {
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
     std::vector<Recorded> out;
     out.reserve(rows.size());
+    ASSIGN_OR_RETURN(int64_t floor_id, FloorId(conn));
+    // Rows counted ahead: the customers sent a marketing message since the earliest count are
+    // counted again here.
+    int64_t as_of = INT64_MAX;
     for (const MessageRow& in : rows) {
-      ASSIGN_OR_RETURN(Recorded r, RecordOn(conn, in, day_cap, week_cap));
+      if (in.counted_as_of >= 0) as_of = std::min(as_of, in.counted_as_of);
+    }
+    absl::flat_hash_set<std::string> sent_since;
+    if (as_of != INT64_MAX) {
+      // The newest rows by id (NOT INDEXED: a scan of the caps index would read them all).
+      ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT customer FROM outreach_messages NOT "
+                                                 "INDEXED WHERE id > ? AND purpose = 'marketing' "
+                                                 "AND status = 'sent'",
+                                                 "outreach: finding messages since the count"));
+      s.BindInt64(1, as_of);
+      while (true) {
+        ASSIGN_OR_RETURN(bool got, s.Step());
+        if (!got) break;
+        sent_since.insert(std::string(s.ColumnText(0)));
+      }
+    }
+    RecordedBefore recorded_before;
+    for (const MessageRow& in : rows) {
+      const bool counted = in.counted_as_of >= 0 && !sent_since.contains(in.customer);
+      ASSIGN_OR_RETURN(Recorded r,
+                       RecordOn(conn, in, day_cap, week_cap, floor_id, counted, recorded_before));
       out.push_back(std::move(r));
     }
     RETURN_IF_ERROR(tx.Commit());
+    return out;
+  }
+
+  absl::StatusOr<SentCounts> CountSent(std::span<const std::string> customers,
+                                       std::optional<int64_t> local_day,
+                                       std::optional<int64_t> local_week) override {
+    Db::ReaderLease reader(db_);
+    Connection& conn = reader.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kRead));
+    SentCounts out;
+    {
+      ASSIGN_OR_RETURN(Statement s, conn.Prepare("SELECT coalesce(max(id), 0) FROM "
+                                                 "outreach_messages",
+                                                 "outreach: reading the largest message id"));
+      ASSIGN_OR_RETURN(bool got, s.Step());
+      out.as_of_id = got ? s.ColumnInt64(0) : 0;
+    }
+    out.day.assign(customers.size(), -1);
+    out.week.assign(customers.size(), -1);
+    for (size_t i = 0; i < customers.size(); ++i) {
+      if (local_day) {
+        ASSIGN_OR_RETURN(out.day[i], CountSentOn(conn, customers[i], false, *local_day));
+      }
+      if (local_week) {
+        ASSIGN_OR_RETURN(out.week[i], CountSentOn(conn, customers[i], true, *local_week));
+      }
+    }
     return out;
   }
 

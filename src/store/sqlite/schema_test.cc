@@ -18,6 +18,7 @@
 #include "common/roaring_bytes.h"
 #include "store/sqlite/internal/migrations.h"
 #include "store/sqlite/sqlite_campaigns.h"
+#include "store/sqlite/sqlite_outreach.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace mercator {
@@ -240,10 +241,22 @@ TEST_F(SchemaTest, TheRebuildOf0031KeepsRowsIdsIndexesTriggersAndForeignKeys) {
     }
     // 0033 drops the index of pending members (tested below).
     if (what == "indexes campaign_members" || what == "index sql campaign_members") continue;
+    // 0034 moves the outreach messages' high-water mark from sqlite_sequence to meta.
+    if (what == "sequences") {
+      Rows kept;
+      for (const auto& row : rows) {
+        if (row.at(0) != "outreach_messages") kept.push_back(row);
+      }
+      EXPECT_EQ(after.at(what), kept);
+      continue;
+    }
+    if (what == "rows meta") continue;
     auto it = after.find(what);
     ASSERT_NE(it, after.end()) << what;
     EXPECT_EQ(it->second, rows) << what;
   }
+  EXPECT_EQ(db.Query("SELECT key, value FROM meta WHERE key = 'outreach_messages_id_floor'"),
+            (Rows{{"outreach_messages_id_floor", "10"}}));
   EXPECT_EQ(db.Column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
   EXPECT_TRUE(db.Query("PRAGMA foreign_key_check").empty());
   EXPECT_TRUE(db.Column("SELECT name FROM sqlite_master WHERE name LIKE 'rebuild_%'").empty());
@@ -386,6 +399,75 @@ TEST_F(SchemaTest, Migration0033TurnsMemberRowsIntoSnapshotBitmaps) {
             (std::vector<std::string>{"5:3:sent", "5:70000:suppressed", "6:1:failed"}));
   EXPECT_EQ(db.Column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
   EXPECT_TRUE(db.Query("PRAGMA foreign_key_check").empty());
+}
+
+TEST_F(SchemaTest, Migration0034KeepsMessageIdsAndNeverUsesOneTwice) {
+  {
+    // A database as version 0033 left it: messages 1 to 3, and 7 deleted at the top (by hand:
+    // no code deletes a message), so AUTOINCREMENT's mark is above every id left.
+    Db db(file());
+    MigrateTo(db, 33);
+    db.Exec(R"sql(
+      INSERT INTO outreach_messages (id, dedupe_key, uid, customer, channel, purpose, template_id,
+          origin, status, reason, body, created_ms, local_day, local_week) VALUES
+        (1, 'k1', 1, 'C1', 'sms', 'marketing', 1, 'campaign:5', 'sent', '', 'b1', 1, 2, 3),
+        (2, 'k2', 2, 'C2', 'sms', 'service', 1, 'manager:m', 'suppressed', 'no_consent', '', 1, 2, 3),
+        (3, 'k3', 3, 'C3', 'app_push', 'marketing', 2, 'journey:1:step:a', 'failed', 'x', 'b3', 1, 2, 3),
+        (7, 'k7', 7, 'C7', 'sms', 'marketing', 1, 'campaign:5', 'sent', '', 'b7', 1, 2, 3);
+      DELETE FROM outreach_messages WHERE id = 7;
+    )sql");
+  }
+  Rows before;
+  {
+    Db db(file());
+    before = db.Query("SELECT * FROM outreach_messages ORDER BY id");
+  }
+  auto report = MigrateSqlite(dir_.string(), &clock_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->applied, ::testing::Contains(34));
+  {
+    Db db(file());
+    EXPECT_EQ(db.Query("SELECT * FROM outreach_messages ORDER BY id"), before);
+    EXPECT_THAT(db.Column("SELECT sql FROM sqlite_master WHERE name = 'outreach_messages'").at(0),
+                ::testing::Not(::testing::HasSubstr("AUTOINCREMENT")));
+    EXPECT_TRUE(db.Query("SELECT * FROM sqlite_sequence WHERE name = 'outreach_messages'").empty());
+    EXPECT_EQ(db.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                        "'outreach_messages' ORDER BY name"),
+              (std::vector<std::string>{"outreach_messages_caps",
+                                        "sqlite_autoindex_outreach_messages_1"}));
+  }
+
+  auto store = OpenSqliteStore(dir_.string(), &clock_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::unique_ptr<OutreachRepository> repo = NewSqliteOutreachRepository(**store);
+  auto message = [](std::string key, std::string customer) {
+    MessageRow m;
+    m.dedupe_key = std::move(key);
+    m.uid = 9;
+    m.customer = std::move(customer);
+    m.channel = "sms";
+    m.purpose = "marketing";
+    m.template_id = 1;
+    m.origin = "campaign:6";
+    m.status = "sent";
+    m.created_ms = 5;
+    m.local_day = 4;
+    m.local_week = 5;
+    return m;
+  };
+  // The next ids are above the deleted 7; a replayed key keeps its id.
+  const std::vector<MessageRow> rows = {message("k8", "C8"), message("k1", "C1"),
+                                        message("k9", "C9")};
+  auto recorded = repo->RecordMessages(rows, 0, 0);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  ASSERT_EQ(recorded->size(), 3u);
+  EXPECT_EQ((*recorded)[0].row.id, 8);
+  EXPECT_EQ((*recorded)[1].row.id, 1);
+  EXPECT_TRUE((*recorded)[1].replayed);
+  EXPECT_EQ((*recorded)[2].row.id, 9);
+  auto one = repo->RecordMessage(message("k10", "C10"), 0, 0);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->row.id, 10);
 }
 
 }  // namespace
