@@ -71,9 +71,9 @@ absl::StatusOr<OutreachService::Preview> OutreachService::Render(
   return RenderWith(tmpl, c, variables);
 }
 
-absl::StatusOr<OutreachService::Preview> OutreachService::RenderWith(
-    const TemplateRow& tmpl, const CustomerRecord& customer,
-    std::map<std::string, std::string> vars) {
+absl::StatusOr<std::string> OutreachService::RenderBody(const TemplateRow& tmpl,
+                                                        const CustomerRecord& customer,
+                                                        std::map<std::string, std::string> vars) {
   for (auto& [k, v] : BuiltInVariables(customer)) vars[k] = v;
   for (const auto& [k, v] : vars) {
     if (v.size() > kMaxVariableValueBytes) {
@@ -81,8 +81,14 @@ absl::StatusOr<OutreachService::Preview> OutreachService::RenderWith(
           fmt::format("variables/{}: at most {} bytes", k, kMaxVariableValueBytes));
     }
   }
+  return RenderTemplate(tmpl.body, vars);
+}
+
+absl::StatusOr<OutreachService::Preview> OutreachService::RenderWith(
+    const TemplateRow& tmpl, const CustomerRecord& customer,
+    std::map<std::string, std::string> vars) {
   Preview p;
-  ASSIGN_OR_RETURN(p.body, RenderTemplate(tmpl.body, vars));
+  ASSIGN_OR_RETURN(p.body, RenderBody(tmpl, customer, std::move(vars)));
   p.length = Utf16Length(p.body);
   p.segments = tmpl.channel == "sms" ? SmsSegments(p.body) : 0;
   return p;
@@ -228,13 +234,14 @@ absl::StatusOr<std::unique_ptr<PreparedBatch>> OutreachService::PrepareBatch(
       link_tokens[i] = NewLinkToken();
       variables["link"] = fmt::format("{}/t/{}", link_base_, link_tokens[i]);
     }
-    absl::StatusOr<Preview> rendered = RenderWith(*tmpl[i], *customers[i], std::move(variables));
+    absl::StatusOr<std::string> rendered =
+        RenderBody(*tmpl[i], *customers[i], std::move(variables));
     if (!rendered.ok()) {
       results[i] = rendered.status();
       tmpl[i] = nullptr;
       continue;
     }
-    bodies[i] = std::move(rendered->body);
+    bodies[i] = *std::move(rendered);
   }
 
   // The policy, per channel and purpose, for the messages still going.

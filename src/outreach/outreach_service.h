@@ -71,6 +71,11 @@ class OutreachService final : public Outreach {
   // for the batch).
   absl::StatusOr<const TemplateRow*> CheckMessage(
       const Message& m, std::map<int64_t, absl::StatusOr<TemplateRow>>& templates) const;
+  // The body of `tmpl` for `customer` (the built-in variables over `variables`); RenderWith
+  // adds its length and segments (a preview), RenderBody does not (sending).
+  static absl::StatusOr<std::string> RenderBody(const TemplateRow& tmpl,
+                                                const CustomerRecord& customer,
+                                                std::map<std::string, std::string> variables);
   static absl::StatusOr<Preview> RenderWith(const TemplateRow& tmpl, const CustomerRecord& customer,
                                             std::map<std::string, std::string> variables);
 
