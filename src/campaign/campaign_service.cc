@@ -556,17 +556,9 @@ absl::StatusOr<std::vector<CampaignMember>> CampaignService::MemberPage(int64_t 
   }
   // Every row is a snapshot member, so the first `limit` rows cover these uids.
   ASSIGN_OR_RETURN(std::vector<CampaignMember> rows, repo_->Members(id, after_uid, limit));
-  std::vector<uint32_t> missing;
-  size_t r = 0;
-  for (uint32_t uid : uids) {
-    while (r < rows.size() && rows[r].uid < uid) ++r;
-    if (r >= rows.size() || rows[r].uid != uid) missing.push_back(uid);
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(missing));
   std::vector<CampaignMember> out;
   out.reserve(uids.size());
-  r = 0;
-  size_t k = 0;
+  size_t r = 0;
   for (uint32_t uid : uids) {
     while (r < rows.size() && rows[r].uid < uid) ++r;
     if (r < rows.size() && rows[r].uid == uid) {
@@ -575,8 +567,17 @@ absl::StatusOr<std::vector<CampaignMember>> CampaignService::MemberPage(int64_t 
     }
     CampaignMember& m = out.emplace_back();
     m.uid = uid;
-    m.customer = std::move(ids[k++]);
     m.state = a->holdout.contains(uid) ? "holdout" : "pending";
+  }
+  // The external ids: members without a row, and rows recorded by uid alone.
+  std::vector<uint32_t> unnamed;
+  for (const CampaignMember& m : out) {
+    if (m.customer.empty()) unnamed.push_back(m.uid);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(unnamed));
+  size_t k = 0;
+  for (CampaignMember& m : out) {
+    if (m.customer.empty()) m.customer = std::move(ids[k++]);
   }
   return out;
 }
@@ -602,25 +603,17 @@ outreach::Message CampaignService::MessageTo(const CampaignRow& row, const Defin
 absl::StatusOr<CampaignService::PreparedPage> CampaignService::PreparePage(
     const CampaignRow& row, const Definition& d, std::vector<uint32_t> uids) {
   PreparedPage page;
-  ASSIGN_OR_RETURN(std::vector<std::string> ids, customers_->ExternalIds(uids));
+  // Members are uids: the outreach service finds each customer by uid and records the
+  // external id with the message (the member's row leaves it empty; MemberPage fills it in).
   page.members.resize(uids.size());
   for (size_t i = 0; i < uids.size(); ++i) {
-    CampaignMember& m = page.members[i];
-    m.uid = uids[i];
-    // Empty only for a uid without a customer row (never expected); an erased customer keeps
-    // the external id and Send answers NotFound ("customer erased").
-    m.customer = std::move(ids[i]);
-    m.state = "pending";
+    page.members[i].uid = uids[i];
+    page.members[i].state = "pending";
   }
   if (page.members.empty() || d.channels.empty()) return page;
   std::vector<outreach::Message> batch;
   batch.reserve(page.members.size());
-  for (const CampaignMember& m : page.members) {
-    if (!m.customer.empty()) batch.push_back(MessageTo(row, d, d.channels[0], m));
-  }
-  // A member without an external id has no message: the batch is then not the page's
-  // (TryChannels prepares the rest again).
-  if (batch.size() < page.members.size()) return page;
+  for (const CampaignMember& m : page.members) batch.push_back(MessageTo(row, d, d.channels[0], m));
   ASSIGN_OR_RETURN(page.first_step, outreach_->PrepareBatch(std::move(batch)));
   return page;
 }
@@ -845,14 +838,7 @@ absl::StatusOr<int64_t> CampaignService::SendSlice(const CampaignRow& row, const
         return PreparePage(row, d, uids);
       });
     }
-    // A uid without a customer row has nobody to contact.
-    std::vector<size_t> first(page.size(), 0);
-    for (size_t i = 0; i < page.size(); ++i) {
-      if (!page[i].customer.empty()) continue;
-      page[i].state = "failed";
-      page[i].reason = "customer erased";
-      first[i] = d.channels.size();
-    }
+    const std::vector<size_t> first(page.size(), 0);
     ASSIGN_OR_RETURN(bool ok, TryChannels(row, d, page, first, channel_budget, now,
                                           std::move(prepared.first_step)));
     if (!ok) return handled;

@@ -252,8 +252,8 @@ class CampaignService {
   // The message of the plan's step `plan` to member `m`.
   static outreach::Message MessageTo(const CampaignRow& row, const Definition& d,
                                      const ChannelStep& plan, const CampaignMember& m);
-  // A page of pending members (`uids`, ascending), with their external ids and the messages
-  // of the plan's first step prepared (SendSlice runs it on another thread for the next page).
+  // A page of pending members (`uids`, ascending) with the messages of the plan's first step
+  // prepared (SendSlice runs it on another thread for the next page).
   struct PreparedPage {
     std::vector<CampaignMember> members;
     std::unique_ptr<outreach::PreparedBatch> first_step;

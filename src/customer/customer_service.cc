@@ -373,6 +373,13 @@ CustomerService::Addressees(std::span<const std::string_view> external_ids, bool
   return store_->customers().FindAddressees(external_ids, with_name, zone_tag);
 }
 
+absl::StatusOr<std::vector<std::optional<CustomerRepository::Addressee>>>
+CustomerService::AddresseesByUid(std::span<const uint32_t> uids, bool with_name,
+                                 std::string_view zone_tag) {
+  if (!zone_tag.empty() && catalog()->Find(zone_tag) == nullptr) zone_tag = {};
+  return store_->customers().FindAddresseesByUid(uids, with_name, zone_tag);
+}
+
 absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMany(
     const std::vector<std::string_view>& external_ids) {
   std::vector<std::optional<uint32_t>> out(external_ids.size());

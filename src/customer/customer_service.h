@@ -125,6 +125,9 @@ class CustomerService {
   // without other tags or personal data (CustomerRepository::FindAddressees).
   absl::StatusOr<std::vector<std::optional<CustomerRepository::Addressee>>> Addressees(
       std::span<const std::string_view> external_ids, bool with_name, std::string_view zone_tag);
+  // The same by uid (out[i] for uids[i]).
+  absl::StatusOr<std::vector<std::optional<CustomerRepository::Addressee>>> AddresseesByUid(
+      std::span<const uint32_t> uids, bool with_name, std::string_view zone_tag);
   // PIPL erasure of one customer: store first, then the index. NotFound if unknown.
   absl::Status Erase(std::string_view external_id);
   // Called with the uid of each customer erased here or, seen through CatchUp, by another

@@ -197,6 +197,10 @@ class CountingStore final : public Store, public CustomerRepository {
       std::span<const std::string_view> ids, bool with_name, std::string_view zone_tag) override {
     return real_.FindAddressees(ids, with_name, zone_tag);
   }
+  absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddresseesByUid(
+      std::span<const uint32_t> uids, bool with_name, std::string_view zone_tag) override {
+    return real_.FindAddresseesByUid(uids, with_name, zone_tag);
+  }
   absl::StatusOr<uint32_t> Erase(std::string_view external_id, int64_t now_ms) override {
     return real_.Erase(external_id, now_ms);
   }

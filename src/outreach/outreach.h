@@ -28,8 +28,11 @@ namespace mercator::outreach {
 // Purposes: "marketing" (caps, quiet hours and marketing consent apply) or "service".
 struct Message {
   uint32_t uid = 0;
-  std::string customer;  // external id
-  std::string channel;   // one of the channels above
+  // The external id. May be empty when `uid` is set: the customer is then found by uid (a
+  // campaign's members are uids) and this is filled in for the record. Otherwise `uid` is
+  // ignored.
+  std::string customer;
+  std::string channel;  // one of the channels above
   std::string purpose = "marketing";
   std::string template_id;  // an approved template (no free text)
   std::map<std::string, std::string> variables;

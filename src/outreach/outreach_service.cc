@@ -118,7 +118,9 @@ absl::StatusOr<const TemplateRow*> OutreachService::CheckMessage(
         fmt::format("channel: no adapter configured for {}", m.channel));
   }
   RETURN_IF_ERROR(CheckPurpose(m.purpose));
-  if (m.customer.empty()) return absl::InvalidArgumentError("customer: is required");
+  if (m.customer.empty() && m.uid == 0) {
+    return absl::InvalidArgumentError("customer: is required");
+  }
   int64_t template_id = 0;
   if (!absl::SimpleAtoi(m.template_id, &template_id)) {
     return absl::InvalidArgumentError("template_id: must be a template id");
@@ -175,8 +177,6 @@ absl::StatusOr<std::unique_ptr<PreparedBatch>> OutreachService::PrepareBatch(
   auto& templates = p->templates;
   auto& tmpl = p->tmpl;
   tmpl.assign(n, nullptr);
-  std::vector<std::string_view> ids;
-  ids.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     absl::StatusOr<const TemplateRow*> t = CheckMessage(messages[i], templates);
     if (t.ok()) {
@@ -187,7 +187,6 @@ absl::StatusOr<std::unique_ptr<PreparedBatch>> OutreachService::PrepareBatch(
       ASSIGN_OR_RETURN(std::optional<MessageRow> first, repo_->FindMessage(messages[i].dedupe_key));
       results[i] = first ? absl::StatusOr<SendResult>(ResultOf(*first, true)) : t.status();
     }
-    ids.push_back(messages[i].customer);
   }
   // The variables each template of the batch uses.
   std::map<const TemplateRow*, std::vector<std::string>> used_by;
@@ -206,14 +205,41 @@ absl::StatusOr<std::unique_ptr<PreparedBatch>> OutreachService::PrepareBatch(
   customers.resize(n);
   std::vector<std::string> zones(n);
   {
-    ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
-                     customers_->Addressees(ids, names, policy_->time_zone_tag()));
+    // By external id, or by uid for a message that names only the uid (a campaign's): its
+    // customer is then filled in here.
+    std::vector<std::string_view> ids;
+    std::vector<uint32_t> uids;
+    std::vector<size_t> by_id, by_uid;
     for (size_t i = 0; i < n; ++i) {
-      if (!found[i]) continue;
-      customers[i].emplace();
-      customers[i]->uid = found[i]->uid;
-      customers[i]->name = std::move(found[i]->name);
-      zones[i] = std::move(found[i]->time_zone);
+      if (messages[i].customer.empty()) {
+        by_uid.push_back(i);
+        uids.push_back(messages[i].uid);
+      } else {
+        by_id.push_back(i);
+        ids.push_back(messages[i].customer);
+      }
+    }
+    auto take = [&](std::vector<std::optional<CustomerRepository::Addressee>>& found,
+                    const std::vector<size_t>& at) {
+      for (size_t k = 0; k < at.size(); ++k) {
+        if (!found[k]) continue;
+        const size_t i = at[k];
+        if (p->messages[i].customer.empty()) p->messages[i].customer = found[k]->external_id;
+        customers[i].emplace();
+        customers[i]->uid = found[k]->uid;
+        customers[i]->name = std::move(found[k]->name);
+        zones[i] = std::move(found[k]->time_zone);
+      }
+    };
+    if (!ids.empty()) {
+      ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
+                       customers_->Addressees(ids, names, policy_->time_zone_tag()));
+      take(found, by_id);
+    }
+    if (!uids.empty()) {
+      ASSIGN_OR_RETURN(std::vector<std::optional<CustomerRepository::Addressee>> found,
+                       customers_->AddresseesByUid(uids, names, policy_->time_zone_tag()));
+      take(found, by_uid);
     }
   }
   auto& bodies = p->bodies;
@@ -224,7 +250,9 @@ absl::StatusOr<std::unique_ptr<PreparedBatch>> OutreachService::PrepareBatch(
     if (tmpl[i] == nullptr) continue;
     const Message& m = messages[i];
     if (!customers[i]) {
-      results[i] = absl::NotFoundError(fmt::format("customer '{}' not found", m.customer));
+      results[i] = absl::NotFoundError(m.customer.empty()
+                                           ? fmt::format("customer with uid {} not found", m.uid)
+                                           : fmt::format("customer '{}' not found", m.customer));
       tmpl[i] = nullptr;
       continue;
     }

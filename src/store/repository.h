@@ -102,12 +102,16 @@ class CustomerRepository {
   // and no other personal data are read.
   struct Addressee {
     uint32_t uid = 0;
+    std::string external_id;
     std::string name;
     std::string time_zone;  // "" without the tag
   };
   virtual absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
       std::span<const std::string_view> external_ids, bool with_name,
       std::string_view zone_tag) = 0;
+  // The same by uid (out[i] for uids[i]), without a read of the external id index.
+  virtual absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddresseesByUid(
+      std::span<const uint32_t> uids, bool with_name, std::string_view zone_tag) = 0;
 
   // PIPL erasure: removes name, phone, ID number (sealed values and lookup hashes) and tags,
   // marks erased, keeps the uid retired.

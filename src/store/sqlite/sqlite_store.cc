@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -686,32 +687,42 @@ class SqliteCustomerRepository final : public CustomerRepository {
   absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
       std::span<const std::string_view> external_ids, bool with_name,
       std::string_view zone_tag) override {
-    std::vector<std::optional<Addressee>> out(external_ids.size());
+    return ReadAddressees(external_ids.size(), with_name, zone_tag, "external_id",
+                          [&](Statement& stmt, size_t i) { stmt.BindText(1, external_ids[i]); });
+  }
+
+  absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddresseesByUid(
+      std::span<const uint32_t> uids, bool with_name, std::string_view zone_tag) override {
+    return ReadAddressees(uids.size(), with_name, zone_tag, "uid",
+                          [&](Statement& stmt, size_t i) { stmt.BindInt64(1, uids[i]); });
+  }
+
+  // FindAddressees by `key` ("external_id" or "uid"), `bind(stmt, i)` binding key i as ?1.
+  absl::StatusOr<std::vector<std::optional<Addressee>>> ReadAddressees(
+      size_t n, bool with_name, std::string_view zone_tag, std::string_view key,
+      const std::function<void(Statement&, size_t)>& bind) {
+    std::vector<std::optional<Addressee>> out(n);
     // The tag's JSON path, quoted: tag keys are identifiers, but a quote would end the key.
     if (zone_tag.find_first_of("\"\\") != std::string_view::npos) {
       return absl::InvalidArgumentError("time zone tag: must not contain quotes");
     }
     const std::string path = Cat("$.\"", zone_tag, "\"");
+    const std::string sql = Cat("SELECT uid, erased, name_sealed, ",
+                                zone_tag.empty() ? "NULL" : "json_extract(tags, ?2)",
+                                ", external_id FROM customers WHERE ", key, " = ?1");
     Db::ReaderLease reader(db_);
     Connection& conn = reader.conn();
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kRead));
     SealContext context;
-    for (size_t i = 0; i < external_ids.size(); ++i) {
-      ASSIGN_OR_RETURN(
-          Statement stmt,
-          zone_tag.empty()
-              ? conn.Prepare("SELECT uid, erased, name_sealed, NULL FROM customers WHERE "
-                             "external_id = ?1",
-                             "finding addressees")
-              : conn.Prepare("SELECT uid, erased, name_sealed, json_extract(tags, ?2) FROM "
-                             "customers WHERE external_id = ?1",
-                             "finding addressees and their time zones"));
-      stmt.BindText(1, external_ids[i]);
+    for (size_t i = 0; i < n; ++i) {
+      ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(sql, "finding addressees"));
+      bind(stmt, i);
       if (!zone_tag.empty()) stmt.BindText(2, path);
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row || stmt.ColumnInt64(1) != 0) continue;
       Addressee& a = out[i].emplace();
       a.uid = static_cast<uint32_t>(stmt.ColumnInt64(0));
+      a.external_id = std::string(stmt.ColumnText(4));
       if (!stmt.ColumnIsNull(3)) a.time_zone = std::string(stmt.ColumnText(3));
       if (!with_name || stmt.ColumnIsNull(2)) continue;
       if (cipher_ == nullptr) return NoCipher("finding addressees");
