@@ -354,7 +354,7 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendPre
       continue;
     }
     MessageRow& row = rows.emplace_back();
-    row.dedupe_key = m.dedupe_key;
+    row.dedupe_key = std::move(p->messages[i].dedupe_key);  // not read again
     row.uid = customers[i]->uid;
     row.customer = m.customer;
     row.channel = m.channel;
@@ -376,7 +376,7 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendPre
   }
   if (rows.empty()) return std::move(results);
   ASSIGN_OR_RETURN(std::vector<OutreachRepository::Recorded> recorded,
-                   repo_->RecordMessages(rows, settings.day_cap, settings.week_cap));
+                   repo_->RecordMessages(std::move(rows), settings.day_cap, settings.week_cap));
 
   // Links of the messages recorded as sent, then the channels.
   std::vector<LinkRow> links;
@@ -400,14 +400,14 @@ absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> OutreachService::SendPre
   for (const auto& [channel, members] : outbound) {
     std::vector<OutboundMessage> out(members.size());
     for (size_t j = 0; j < members.size(); ++j) {
-      const MessageRow& row = recorded[members[j]].row;
+      MessageRow& row = recorded[members[j]].row;
       out[j].message_id = row.id;
       out[j].uid = row.uid;
       out[j].customer = row.customer;
       out[j].channel = row.channel;
       out[j].purpose = row.purpose;
       out[j].template_id = row.template_id;
-      out[j].body = row.body;
+      out[j].body = std::move(row.body);  // the results need only its status and reason
       out[j].origin = row.origin;
     }
     std::vector<absl::StatusOr<Delivery>> d = channels_.at(std::string(channel))->DeliverBatch(out);

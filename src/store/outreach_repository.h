@@ -169,7 +169,7 @@ class OutreachRepository {
   // counted_as_of: the write then reads one range of the newest ids instead of each customer's
   // messages. (A message marked failed meanwhile still counts: the caps err on the side of not
   // sending.)
-  virtual absl::StatusOr<std::vector<Recorded>> RecordMessages(std::span<const MessageRow> rows,
+  virtual absl::StatusOr<std::vector<Recorded>> RecordMessages(std::vector<MessageRow> rows,
                                                                int64_t day_cap,
                                                                int64_t week_cap) = 0;
   // Caps counted ahead of the write, from one snapshot: each customer's sent marketing messages

@@ -136,12 +136,11 @@ using RecordedBefore = absl::flat_hash_map<std::tuple<std::string, int64_t, int6
 
 // `counted`: the row's counts (counted_day, counted_week) are still right, plus the messages
 // this transaction recorded before it.
-absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const MessageRow& in,
+absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, MessageRow row,
                                                       int64_t day_cap, int64_t week_cap,
                                                       int64_t& floor_id, bool counted,
                                                       RecordedBefore& recorded_before) {
   using Recorded = OutreachRepository::Recorded;
-  MessageRow row = in;
   if (row.status == "sent" && row.purpose == "marketing") {
     const int64_t earlier =
         counted ? recorded_before[{row.customer, row.local_day, row.local_week}] : 0;
@@ -197,7 +196,7 @@ absl::StatusOr<OutreachRepository::Recorded> RecordOn(Connection& conn, const Me
   RETURN_IF_ERROR(s.Run());
   if (sqlite3_changes(conn.raw()) == 0) {
     // The dedupe key was recorded before: its first result.
-    ASSIGN_OR_RETURN(std::optional<MessageRow> first, FindMessageOn(conn, in.dedupe_key));
+    ASSIGN_OR_RETURN(std::optional<MessageRow> first, FindMessageOn(conn, row.dedupe_key));
     if (!first) return absl::InternalError("outreach: a conflicting message vanished");
     return Recorded{*std::move(first), true};
   }
@@ -442,11 +441,11 @@ class SqliteOutreachRepository final : public OutreachRepository {
 
   absl::StatusOr<Recorded> RecordMessage(const MessageRow& in, int64_t day_cap,
                                          int64_t week_cap) override {
-    ASSIGN_OR_RETURN(std::vector<Recorded> r, RecordMessages({&in, 1}, day_cap, week_cap));
+    ASSIGN_OR_RETURN(std::vector<Recorded> r, RecordMessages({in}, day_cap, week_cap));
     return std::move(r.front());
   }
 
-  absl::StatusOr<std::vector<Recorded>> RecordMessages(std::span<const MessageRow> rows,
+  absl::StatusOr<std::vector<Recorded>> RecordMessages(std::vector<MessageRow> rows,
                                                        int64_t day_cap, int64_t week_cap) override {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
@@ -475,10 +474,10 @@ class SqliteOutreachRepository final : public OutreachRepository {
       }
     }
     RecordedBefore recorded_before;
-    for (const MessageRow& in : rows) {
+    for (MessageRow& in : rows) {
       const bool counted = in.counted_as_of >= 0 && !sent_since.contains(in.customer);
-      ASSIGN_OR_RETURN(Recorded r,
-                       RecordOn(conn, in, day_cap, week_cap, floor_id, counted, recorded_before));
+      ASSIGN_OR_RETURN(Recorded r, RecordOn(conn, std::move(in), day_cap, week_cap, floor_id,
+                                            counted, recorded_before));
       out.push_back(std::move(r));
     }
     RETURN_IF_ERROR(tx.Commit());
