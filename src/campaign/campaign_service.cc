@@ -23,6 +23,7 @@
 #include "outreach/templates.h"
 #include "segment/audience_service.h"
 #include "segment/dsl.h"
+#include "store/campaign_snapshot.h"
 #include "store/repository.h"
 
 namespace mercator::campaign {
@@ -494,13 +495,7 @@ absl::Status CampaignService::Snapshot(const CampaignRow& row, const Definition&
     holdout.addMany(held.size(), held.data());
   }
   Roaring treated = members - holdout;
-  treated.runOptimize();
-  holdout.runOptimize();
-  CampaignSnapshot snapshot;
-  snapshot.treated = PortableBytes(treated);
-  snapshot.holdout = PortableBytes(holdout);
-  snapshot.treated_count = static_cast<int64_t>(treated.cardinality());
-  snapshot.holdout_count = static_cast<int64_t>(holdout.cardinality());
+  const CampaignSnapshot snapshot = MakeCampaignSnapshot(std::move(treated), std::move(holdout));
   const int64_t now = clock_->NowMs();
   ASSIGN_OR_RETURN(bool stored, repo_->StoreSnapshot(row.id, snapshot, now));
   if (stored) {

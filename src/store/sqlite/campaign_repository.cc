@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/roaring_bytes.h"
 #include "common/status_macros.h"
+#include "store/campaign_snapshot.h"
 #include "store/sqlite/internal/campaign_snapshots.h"
 #include "store/sqlite/internal/connection.h"
 #include "store/sqlite/internal/db.h"
@@ -526,14 +526,8 @@ absl::Status ConvertCampaignSnapshots(Connection& conn) {
         (rows.ColumnText(1) == "holdout" ? holdout : treated).add(uid);
       }
     }
-    treated.runOptimize();
-    holdout.runOptimize();
-    CampaignSnapshot snapshot;
-    snapshot.treated = PortableBytes(treated);
-    snapshot.holdout = PortableBytes(holdout);
-    snapshot.treated_count = static_cast<int64_t>(treated.cardinality());
-    snapshot.holdout_count = static_cast<int64_t>(holdout.cardinality());
-    RETURN_IF_ERROR(InsertSnapshot(conn, id, snapshot));
+    RETURN_IF_ERROR(
+        InsertSnapshot(conn, id, MakeCampaignSnapshot(std::move(treated), std::move(holdout))));
     for (const char* sql :
          {"DELETE FROM campaign_members WHERE campaign_id = ? AND (state = 'pending' OR state = "
           "'holdout')",
