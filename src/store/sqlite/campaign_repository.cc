@@ -317,13 +317,8 @@ class SqliteCampaignRepository final : public CampaignRepository {
                                            "? ORDER BY uid",
                                            "campaigns: reading the members with an outcome"));
     s.BindInt64(1, id);
-    std::vector<uint32_t> out;
-    while (true) {
-      ASSIGN_OR_RETURN(bool got, s.Step());
-      if (!got) break;
-      out.push_back(static_cast<uint32_t>(s.ColumnInt64(0)));
-    }
-    return out;
+    return sqlite_internal::CollectRows<uint32_t>(
+        s, [](const Statement& s) { return static_cast<uint32_t>(s.ColumnInt64(0)); });
   }
 
   absl::Status RecordOutcomes(int64_t id, const std::vector<CampaignMember>& outcomes) override {
