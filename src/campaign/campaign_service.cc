@@ -38,6 +38,7 @@ constexpr int64_t kMaxThrottle = 1'000'000;
 constexpr int32_t kMaxHoldoutPercent = 50;
 constexpr int32_t kMaxGoalDays = 90;
 constexpr int64_t kDayMs = 86'400'000;
+constexpr size_t kMaxCachedAudiences = 64;  // AudienceOf's cache
 
 absl::Status Bad(std::string_view field, std::string_view reason) {
   return absl::InvalidArgumentError(fmt::format("{}: {}", field, reason));
@@ -523,7 +524,9 @@ absl::StatusOr<std::shared_ptr<const CampaignService::Audience>> CampaignService
                    FromPortableBytes(stored->holdout, fmt::format("campaign {}'s snapshot", id)));
   a->all = a->treated | a->holdout;
   std::lock_guard lock(audience_mu_);
-  // Snapshots are few and small next to the index: every one read stays.
+  // Bounded: a server that reports on years of campaigns keeps only the recent reads (the
+  // running campaigns' are read again at their next slice or page).
+  if (audiences_of_.size() >= kMaxCachedAudiences) audiences_of_.clear();
   return audiences_of_.try_emplace(id, std::move(a)).first->second;
 }
 

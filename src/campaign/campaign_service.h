@@ -260,7 +260,7 @@ class CampaignService {
   };
   absl::StatusOr<PreparedPage> PreparePage(const CampaignRow& row, const Definition& d,
                                            std::vector<uint32_t> uids);
-  // The snapshot of a campaign, read once and kept (it never changes); null if it has none.
+  // The snapshot of a campaign (it never changes), kept in a bounded cache; null if none.
   struct Audience;
   absl::StatusOr<std::shared_ptr<const Audience>> AudienceOf(int64_t id);
   // The members with uid > after_uid: rows with an outcome, the rest of the snapshot pending or
