@@ -6,7 +6,10 @@
 #   bench/import/run.sh [--customers N]      default 1000000
 #
 # MERCATOR_BENCH_BUILD: the Release build directory to use (default build-bench at the root).
-# The data directory is left in bench/out/data-N for bench/startup.
+# The data directory is left in bench/out/data-N for bench/startup, and a copy of the import's
+# index snapshot in bench/out/import-N.snapshot for bench/segment: a `mercator serve` on the
+# data dir (bench/startup) rewrites the snapshot at exit with the lifecycle stages recomputed
+# for today's date, which no longer match the CSV's lifecycle column.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 customers=1000000
@@ -38,6 +41,7 @@ trap 'rm -f "$times"' EXIT
 /usr/bin/time -o "$times" -f "%e %U %S %M" \
   "$build/src/cli/mercator" --data "$data" import --mapping "$mapping" "$csv"
 end=$(date +%s.%N)
+cp "$data/segment.snapshot" "$out/import-$customers.snapshot"
 python3 - "$customers" "$start" "$end" "$data" "$(cat "$times")" <<'PY'
 import os, sys
 n, start, end, data = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]

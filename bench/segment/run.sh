@@ -5,8 +5,8 @@
 #   bench/segment/run.sh [--customers N] [--runs R] [--peer-runs P] [--peer-budget-s S]
 #                        [--no-postgres] [--no-sqlite] [--from-csv] [--load-only] [--explain]
 #
-# Mercator's index is the snapshot that bench/import/run.sh left in bench/out/data-N (the
-# real `mercator import` of the same CSV) when there is one, else it is built from the CSV
+# Mercator's index is the snapshot that bench/import/run.sh kept as bench/out/import-N.snapshot
+# (the real `mercator import` of the same CSV) when there is one, else it is built from the CSV
 # in the bench process (--from-csv forces that). --load-only builds the peers and stops.
 # Builds in Release (build-bench/), writes the demo bank CSV once to bench/out/ (reused),
 # starts a throwaway PostgreSQL cluster in a temp dir (unix socket only, no TCP) and deletes
@@ -44,7 +44,7 @@ if [[ ! -f "$csv" ]]; then
   "$build/bench/bench_demo_csv" --customers "$customers" --csv "$csv" --mapping "$mapping" --threads 2
 fi
 ((use_sqlite)) && args+=(--sqlite "$out/demo-$customers.sqlite")
-snapshot="$out/data-$customers/segment.snapshot"
+snapshot="$out/import-$customers.snapshot"
 if ((!from_csv)) && [[ -f "$snapshot" && "$snapshot" -nt "$csv" ]]; then
   args+=(--mercator-snapshot "$snapshot")
 fi
