@@ -115,11 +115,11 @@ std::vector<BenchRule> Rules() {
       {R"(lifecycle in ("active", "dormant") and aum between 10000 and 500000 and has_app = true )"
        R"(and last_login between "2024-07-01" and "2025-05-31" and churn_score >= 60 )"
        R"(and not has(products, "consumer_loan") and consent_sms = true and age < 60)",
-       "lifecycle IN ('silent', 'dormant') AND aum BETWEEN 1000000 AND 50000000 "
+       "lifecycle IN ('active', 'dormant') AND aum BETWEEN 1000000 AND 50000000 "
        "AND has_app = true AND last_login BETWEEN DATE '2024-07-01' AND DATE '2025-05-31' "
        "AND churn_score >= 60 AND NOT coalesce(products @> ARRAY['consumer_loan'], false) "
        "AND consent_sms = true AND age < 60",
-       "lifecycle IN ('silent', 'dormant') AND aum BETWEEN 1000000 AND 50000000 "
+       "lifecycle IN ('active', 'dormant') AND aum BETWEEN 1000000 AND 50000000 "
        "AND has_app = 1 AND last_login BETWEEN '2024-07-01' AND '2025-05-31' "
        "AND churn_score >= 60 "
        "AND uid NOT IN (SELECT uid FROM tag_products WHERE value = 'consumer_loan') "
