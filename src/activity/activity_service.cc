@@ -736,7 +736,34 @@ absl::StatusOr<ActivityService::DrawOutcome> ActivityService::FinishDraw(
   return out;
 }
 
+namespace {
+
+// Whether a draw in these terms may block its thread: a call to the bank's verification hook,
+// a points spend (a SQLite write), task chances or an audience (reads of storage, a rule
+// evaluated on a cache miss). The rest is memory: rate limits, the risk check, the uid, the
+// engine's chances and idempotency keys.
+bool DrawMayBlock(const ActivityTerms& t) {
+  const Eligibility& e = t.eligibility;
+  if (e.verification || e.audience_id || e.rule) return true;
+  if (t.chances.points_cost > 0 || !t.chances.tasks.empty()) return true;
+  return std::any_of(t.pools.begin(), t.pools.end(),
+                     [](const PoolGroup& g) { return g.kind != PoolGroup::Kind::kDefault; });
+}
+
+}  // namespace
+
 void ActivityService::DrawAsync(const DrawCall& call, DrawDone done) {
+  if (call.offload) {
+    std::shared_ptr<const Published> p = FindPublished(call.activity_id);
+    if (p != nullptr && DrawMayBlock(p->terms)) {
+      DrawCall rest = call;
+      rest.offload = nullptr;
+      call.offload([this, rest = std::move(rest), done = std::move(done)]() mutable {
+        DrawAsync(rest, std::move(done));
+      });
+      return;
+    }
+  }
   absl::StatusOr<PreparedDraw> prepared = PrepareDraw(call);
   if (!prepared.ok()) {
     done(prepared.status());

@@ -5,6 +5,7 @@
 #define MERCATOR_ACTIVITY_DRAW_CALL_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace mercator::activity {
@@ -19,6 +20,11 @@ struct DrawCall {
   // The X-Forwarded-For header as received (may be empty). Only a guard configured to trust
   // a proxy in front of the server reads it; otherwise the peer is the client.
   std::string forwarded_for;
+  // Set when the caller's thread must not block (an HTTP I/O thread): runs work on a thread
+  // that may. A draw whose terms need a blocking step (the bank's verification hook, a
+  // points spend, task chances, an audience) is moved there whole. Empty: the caller's
+  // thread may block.
+  std::function<void(std::function<void()>)> offload;
 };
 
 }  // namespace mercator::activity

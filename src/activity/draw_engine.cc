@@ -1225,6 +1225,12 @@ class DrawEngine::Impl {
     return !waiters_.empty() || stopping_;
   }
 
+  // A batch this large is written without waiting out the commit window.
+  static constexpr size_t kFullBatch = 1024;
+  bool FullOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return stopping_ || waiters_.size() >= kFullBatch;
+  }
+
   void WriterLoop() {
     std::string batch;
     std::vector<Waiter> waiters;
@@ -1234,7 +1240,7 @@ class DrawEngine::Impl {
         if (waiters_.empty() && stopping_) return;
         if (options_.commit_window_us > 0 && !stopping_) {
           // Let a few more draws join this batch, but never wait beyond the window.
-          queue_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+          queue_mu_.AwaitWithTimeout(absl::Condition(this, &Impl::FullOrStopping),
                                      absl::Microseconds(options_.commit_window_us));
         }
         batch.swap(batch_);

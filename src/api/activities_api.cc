@@ -465,9 +465,11 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
     return JsonResponse(200, json::object{{"activities", *std::move(items)}});
   });
 
-  // Asynchronous: the answer waits for the draw's group commit (an fsync of 1-15 ms) without
-  // holding a worker; the engine's writer thread calls back once the draw is durable.
-  router.AddAsync(Method::kPost, "/v1/app/activities/{id}/draw", Auth::kRequired,
+  // On the I/O thread (the checks are memory reads; a draw whose terms need a blocking step
+  // goes to a worker, DrawCall::offload), and asynchronous: the answer waits for the draw's
+  // group commit without holding a thread; the engine's writer thread calls back once the
+  // draw is durable.
+  router.AddInline(Method::kPost, "/v1/app/activities/{id}/draw", Auth::kRequired,
                   [&ctx](http::Request& req, http::Responder respond) {
                     auto id = PathId(req, "id");
                     if (!id.ok()) return respond(ErrorResponse(id.status()));
@@ -547,6 +549,7 @@ void DrawForCustomer(ApiContext& ctx, const http::Request& req, int64_t id,
   draw.device_id = *std::move(device);
   draw.peer_ip = req.peer;
   draw.forwarded_for = std::string(req.Header("x-forwarded-for"));
+  draw.offload = req.offload;
   // DrawDone is a std::function, which needs a copyable target.
   auto responder = std::make_shared<http::Responder>(std::move(respond));
   ctx.activities->DrawAsync(draw, [responder,

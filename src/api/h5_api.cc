@@ -443,7 +443,8 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
                return JsonResponse(200, PublicRules(*std::move(rules)));
              });
 
-  router.AddAsync(Method::kPost, "/v1/h5/activities/{id}/draw", Auth::kRequired,
+  // On the I/O thread, like the app's draw (activities_api.cc).
+  router.AddInline(Method::kPost, "/v1/h5/activities/{id}/draw", Auth::kRequired,
                   [&ctx](http::Request& req, http::Responder respond) {
                     auto id = AllowedActivity(req);
                     if (!id.ok()) return respond(Error(id.status()));

@@ -353,6 +353,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve
+      ->add_option("--draw-commit-window-us", serve_options.draw_commit_window_us,
+                   "Group commit of draws: how long the journal waits for more draws after the "
+                   "first of a batch before it fsyncs them together, in microseconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 2000));
+  serve
       ->add_option("--nonce-flush-ms", serve_options.api_clients.nonce_flush_ms,
                    "How often signed requests' nonces are written to the database, in one "
                    "transaction (replay protection across processes); 0: each request writes its "

@@ -89,6 +89,21 @@ struct Gate {
   bool open = true;  // guarded by mu
 };
 
+// A request id: 16 random bytes in hex, cut from a pool of this thread's that one getrandom
+// call refills every 128 ids, rather than a system call per request.
+std::string NewRequestId() {
+  constexpr size_t kHexDigits = 32;
+  thread_local std::string pool;
+  thread_local size_t used = 0;
+  if (used + kHexDigits > pool.size()) {
+    pool = SecureRandom::HexToken(kHexDigits / 2 * 128);
+    used = 0;
+  }
+  std::string id = pool.substr(used, kHexDigits);
+  used += kHexDigits;
+  return id;
+}
+
 LogContext RequestLogContext(const std::string& request_id) {
   LogContext c;
   c.request_id = request_id;
@@ -312,7 +327,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   // Answers a request that could not be read, then closes the connection.
   void RejectMalformed(int status, std::string detail) {
     request_ = Request{};
-    request_.request_id = SecureRandom::HexToken(16);
+    request_.request_id = NewRequestId();
     request_.peer = peer_;
     if (parser_ && parser_->is_header_done()) {
       request_.method = ParseMethod(std::string_view(parser_->get().method_string()));
@@ -344,7 +359,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     request_.peer = peer_;
     const std::string_view given_id = request_.Header("x-request-id");
     request_.request_id =
-        SaneRequestId(given_id) ? std::string(given_id) : SecureRandom::HexToken(16);
+        SaneRequestId(given_id) ? std::string(given_id) : NewRequestId();
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     head_ = request_.method == Method::kHead;
@@ -357,9 +372,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     // an answer: one hop to the strand fewer per request, and the timer is queued before any
     // answer's Write.
     ArmAsyncTimeout(exchange);
-    asio::post(server_.workers_, [self = shared_from_this(), exchange = std::move(exchange)] {
-      self->Handle(exchange);
-    });
+    Handle(exchange);
   }
 
   void BeginRequest() {
@@ -369,28 +382,52 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     if (server_.metrics_) server_.metrics_->RequestStarted();
   }
 
-  // On a worker thread.
+  // On the strand: routes the request. The router hands most routes (authentication and
+  // handler) to a worker; routes added with AddInline run here, to spare the hand-off, and
+  // give what may block to a worker through request_.offload.
   void Handle(const std::shared_ptr<Exchange>& exchange) {
-    {
-      ScopedLogContext context(RequestLogContext(request_.request_id));
-      Responder respond([exchange](Response res) { Exchange::Answer(exchange, std::move(res)); });
-      try {
-        if (absl::Status parsed = ParseTarget(request_); !parsed.ok()) {
-          respond(StatusResponse(parsed));
-        } else {
-          server_.router_.Dispatch(request_, std::move(respond));
-        }
-      } catch (const std::exception& e) {
-        Log(Severity::kError, "handler threw an exception",
-            {{"http.route", request_.route}, {"exception.message", e.what()}});
-        Exchange::Answer(exchange, InternalErrorResponse());
-      } catch (...) {
-        Log(Severity::kError, "handler threw a non-standard exception",
-            {{"http.route", request_.route}});
-        Exchange::Answer(exchange, InternalErrorResponse());
+    bool handed_over = false;
+    Guarded(request_.request_id, request_.route, exchange, [&] {
+      if (absl::Status parsed = ParseTarget(request_); !parsed.ok()) {
+        Exchange::Answer(exchange, StatusResponse(parsed));
+        return;
       }
+      // Called by the handler, on this thread (the session is alive); the work runs when
+      // request_ may be another request, so it takes the log fields along. Not a shared_ptr:
+      // request_ would own its own session.
+      request_.offload = [this](std::function<void()> work) {
+        asio::post(server_.workers_, [id = request_.request_id, route = request_.route,
+                                      work = std::move(work)] { Guarded(id, route, nullptr, work); });
+      };
+      Responder respond([exchange](Response res) { Exchange::Answer(exchange, std::move(res)); });
+      handed_over = server_.router_.Dispatch(
+          request_, std::move(respond), [this, &exchange](std::function<void()> work) {
+            asio::post(server_.workers_, [self = shared_from_this(), exchange,
+                                          work = std::move(work)] {
+              self->Guarded(self->request_.request_id, self->request_.route, exchange, work);
+              Exchange::Returned(exchange);
+            });
+          });
+    });
+    if (!handed_over) Exchange::Returned(exchange);
+  }
+
+  // Runs `work` with a request's log context; an exception is logged and, with an exchange,
+  // answered 500 (a Responder that `work` dropped unanswered answers 500 itself).
+  template <typename Work>
+  static void Guarded(const std::string& request_id, const std::string& route,
+                      const std::shared_ptr<Exchange>& exchange, const Work& work) {
+    ScopedLogContext context(RequestLogContext(request_id));
+    try {
+      work();
+    } catch (const std::exception& e) {
+      Log(Severity::kError, "handler threw an exception",
+          {{"http.route", route}, {"exception.message", e.what()}});
+      if (exchange) Exchange::Answer(exchange, InternalErrorResponse());
+    } catch (...) {
+      Log(Severity::kError, "handler threw a non-standard exception", {{"http.route", route}});
+      if (exchange) Exchange::Answer(exchange, InternalErrorResponse());
     }
-    Exchange::Returned(exchange);
   }
 
   // On the strand, when a request goes to a worker. An asynchronous handler that has not

@@ -244,6 +244,11 @@ void Router::AddAsync(Method method, std::string pattern, Auth auth, AsyncHandle
   routes_.push_back(std::move(route));
 }
 
+void Router::AddInline(Method method, std::string pattern, Auth auth, AsyncHandler handler) {
+  AddAsync(method, std::move(pattern), auth, std::move(handler));
+  routes_.back().on_io_thread = true;
+}
+
 void Router::SetAuthenticator(std::function<absl::Status(Request&)> authenticator) {
   authenticator_ = std::move(authenticator);
 }
@@ -278,6 +283,11 @@ Response StripForHead(Response res) {
 }  // namespace
 
 void Router::Dispatch(Request& request, Responder respond) const {
+  Dispatch(request, std::move(respond), nullptr);
+}
+
+bool Router::Dispatch(Request& request, Responder respond,
+                      const std::function<void(std::function<void()>)>& to_worker) const {
   // Split the raw path, then decode each segment, so that an encoded "/" (%2F) stays inside
   // its segment. Requests built without a target (tests) use the decoded path as is.
   std::vector<std::string> decoded;
@@ -341,7 +351,8 @@ void Router::Dispatch(Request& request, Responder respond) const {
   if (best == nullptr) {
     if (allowed.empty()) {
       request.route.clear();
-      return respond(ProblemResponse(MakeProblem(404, "No resource at this path.")));
+      respond(ProblemResponse(MakeProblem(404, "No resource at this path.")));
+      return false;
     }
     if (std::find(allowed.begin(), allowed.end(), Method::kGet) != allowed.end()) {
       allowed.push_back(Method::kHead);
@@ -363,7 +374,8 @@ void Router::Dispatch(Request& request, Responder respond) const {
     Response res =
         ProblemResponse(MakeProblem(405, "This method is not allowed on this resource."));
     res.headers["allow"] = std::move(allow);
-    return respond(std::move(res));
+    respond(std::move(res));
+    return false;
   }
 
   request.route = best->pattern;
@@ -379,7 +391,21 @@ void Router::Dispatch(Request& request, Responder respond) const {
     if (IsPlaceholder(seg)) request.path_params[PlaceholderName(seg)] = std::string(parts[i]);
   }
 
-  if (best->auth == Auth::kRequired) {
+  if (to_worker && !best->on_io_thread) {
+    // std::function needs a copyable target, hence the shared_ptr around the move-only one.
+    auto moved = std::make_shared<Responder>(std::move(respond));
+    to_worker([this, best, head_via_get, &request, moved] {
+      Run(*best, head_via_get, request, std::move(*moved));
+    });
+    return true;
+  }
+  Run(*best, head_via_get, request, std::move(respond));
+  return false;
+}
+
+void Router::Run(const Route& route, bool head_via_get, Request& request,
+                 Responder respond) const {
+  if (route.auth == Auth::kRequired) {
     if (!authenticator_) {
       return respond(ProblemResponse(MakeProblem(401, "Authentication is required.")));
     }
@@ -387,15 +413,15 @@ void Router::Dispatch(Request& request, Responder respond) const {
     if (!auth.ok()) return respond(StatusResponse(auth));
   }
 
-  if (best->async_handler) {
+  if (route.async_handler) {
     if (head_via_get) {
       // std::function needs a copyable target, hence the shared_ptr around the move-only one.
       auto inner = std::make_shared<Responder>(std::move(respond));
       respond = Responder([inner](Response res) { (*inner)(StripForHead(std::move(res))); });
     }
-    return best->async_handler(request, std::move(respond));
+    return route.async_handler(request, std::move(respond));
   }
-  Response res = best->handler(request);
+  Response res = route.handler(request);
   respond(head_via_get ? StripForHead(std::move(res)) : std::move(res));
 }
 

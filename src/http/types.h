@@ -34,6 +34,12 @@ struct Request {
   Principal principal;     // set by the auth middleware: who is calling
   std::string route;       // the matched pattern ("/v1/customers/{id}"), set by the router
   std::string peer;        // remote address ("127.0.0.1"), set by the server
+  // Set by the server for handlers added with Router::AddInline, which run on the
+  // connection's I/O thread: runs `work` on a worker thread, for a part of the request that
+  // may block (a SQLite write, a call to another system). `work` must not use this Request
+  // (the connection reuses it once the request is answered) and answers through the
+  // Responder it captured. Empty elsewhere: the handler is already on a thread that may block.
+  std::function<void(std::function<void()>)> offload;
 
   std::string_view Header(std::string_view lower_name) const;
   std::optional<std::string_view> Query(std::string_view name) const;
@@ -117,6 +123,12 @@ class Router {
   // held while it waits (a draw waiting for its group commit). Authentication, request ids,
   // the access log and metrics apply as for Add.
   void AddAsync(Method method, std::string pattern, Auth auth, AsyncHandler handler);
+  // An asynchronous route whose authentication and handler run on the connection's I/O
+  // thread, without the hand-off to a worker (a draw: a few microseconds of work, then a
+  // wait for the group commit). The handler must not block: what may (a SQLite write, a call
+  // to another system) goes to `request.offload`. Reads of memory and short SQLite reads
+  // (a nonce, a session) are fine.
+  void AddInline(Method method, std::string pattern, Auth auth, AsyncHandler handler);
   // Patterns are literal segments and "{name}" placeholders; a last segment "{name...}" takes
   // the rest of the path, slashes included (static files).
   // Unknown path -> 404 problem; known path, other method -> 405 problem with Allow header.
@@ -132,6 +144,12 @@ class Router {
   // throws, the exception propagates, and a Responder not called yet answers 500 as the
   // unwinding destroys it.
   void Dispatch(Request& request, Responder respond) const;
+  // The server's form, called on an I/O thread: routes added with AddInline run here, the
+  // others (authentication included) are handed to `to_worker`, which runs them later on a
+  // worker thread; the request must stay valid until they finished. Answers decided by the
+  // router (404, 405) are given here. Returns true if the request was handed over.
+  bool Dispatch(Request& request, Responder respond,
+                const std::function<void(std::function<void()>)>& to_worker) const;
   // The synchronous form (tests, tools): waits for an asynchronous route's answer.
   Response Dispatch(Request& request) const;
   // Called for Auth::kRequired routes; sets request.principal and returns OK, or returns the
@@ -153,7 +171,10 @@ class Router {
     Auth auth;
     Handler handler;  // exactly one of handler and async_handler is set
     AsyncHandler async_handler;
+    bool on_io_thread = false;  // AddInline
   };
+  // Authentication, then the handler.
+  void Run(const Route& route, bool head_via_get, Request& request, Responder respond) const;
   std::vector<Route> routes_;
   std::function<absl::Status(Request&)> authenticator_;
 };
