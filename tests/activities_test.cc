@@ -6,9 +6,12 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -400,6 +403,54 @@ TEST_F(ActivitiesTest, DrawsBeyondTheFreeOnesCostPoints) {
   EXPECT_EQ(balance(), 10);
   json::value visible = Expect(Signed("GET", "/v1/app/activities?customer=G1&channel=app"), 200);
   EXPECT_EQ(Int(visible.at("activities").at(0), "chances_left"), 1);
+}
+
+// The HTTP draw runs on an I/O thread, which must not block (DrawCall::offload): a draw whose
+// terms need a blocking step (a points spend; a pool by rule without the membership cache, as
+// in these tests) is moved to a thread that may, whole; a plain one is drawn where it is.
+TEST_F(ActivitiesTest, ADrawWhoseTermsMayBlockIsMovedOffTheCallersThread) {
+  json::value doc = Parse(kWheel);
+  json::array& pools = doc.as_object()["pools"].as_array();
+  pools.erase(pools.begin());  // the default pool only
+  const int64_t plain = CreateLiveWheel(json::serialize(doc));
+  doc.as_object()["chances"] = json::parse(R"({"free_per_day": 1, "points_cost": 50,
+                                               "max_per_day": 3})");
+  const int64_t paid = CreateLiveWheel(json::serialize(doc));
+  const int64_t by_rule = CreateLiveWheel();
+
+  int offloaded = 0;
+  auto draw = [&](int64_t id, const std::string& key) {
+    activity::DrawCall call;
+    call.activity_id = id;
+    call.external_id = "G1";
+    call.channel = "app";
+    call.idempotency_key = key;
+    call.offload = [&offloaded](std::function<void()> work) {
+      ++offloaded;
+      std::thread(std::move(work)).join();
+    };
+    std::promise<absl::StatusOr<activity::ActivityService::DrawOutcome>> answer;
+    app_->activities().DrawAsync(call,
+                                 [&answer](auto outcome) { answer.set_value(std::move(outcome)); });
+    return answer.get_future().get();
+  };
+  auto first = draw(plain, "inline-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(offloaded, 0);
+  auto second = draw(paid, "offloaded-1");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(offloaded, 1);
+  EXPECT_EQ(second->points_spent, 0);  // the free draw of the day, still moved: the terms decide
+  // The replay of a moved draw answers with the first result, through the same path.
+  auto again = draw(paid, "offloaded-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->result.replayed);
+  EXPECT_EQ(again->result.draw_id, second->result.draw_id);
+  EXPECT_EQ(offloaded, 2);
+  auto gold = draw(by_rule, "offloaded-2");
+  ASSERT_TRUE(gold.ok()) << gold.status();
+  EXPECT_EQ(gold->result.pool_id, "gold");
+  EXPECT_EQ(offloaded, 3);
 }
 
 TEST_F(ActivitiesTest, RejectionReturnsToDraftAndPublishedActivitiesSurviveARestart) {

@@ -739,14 +739,17 @@ absl::StatusOr<ActivityService::DrawOutcome> ActivityService::FinishDraw(
 namespace {
 
 // Whether a draw in these terms may block its thread: a call to the bank's verification hook,
-// a points spend (a SQLite write), task chances or an audience (reads of storage, a rule
-// evaluated on a cache miss). The rest is memory: rate limits, the risk check, the uid, the
-// engine's chances and idempotency keys.
-bool DrawMayBlock(const ActivityTerms& t) {
+// a points spend (a SQLite write) or task chances (SQLite reads). Audiences and rules (of the
+// eligibility or a pool's group) are evaluated on the in-memory index, at most once per
+// membership cache period; without that cache every draw evaluates them, which is too long
+// for an I/O thread. The rest is memory: rate limits, the risk check, the uid, the engine's
+// chances and idempotency keys.
+bool DrawMayBlock(const ActivityTerms& t, bool membership_cached) {
   const Eligibility& e = t.eligibility;
-  if (e.verification || e.audience_id || e.rule) return true;
-  if (t.chances.points_cost > 0 || !t.chances.tasks.empty()) return true;
-  return std::any_of(t.pools.begin(), t.pools.end(),
+  if (e.verification || t.chances.points_cost > 0 || !t.chances.tasks.empty()) return true;
+  if (membership_cached) return false;
+  return e.audience_id || e.rule ||
+         std::any_of(t.pools.begin(), t.pools.end(),
                      [](const PoolGroup& g) { return g.kind != PoolGroup::Kind::kDefault; });
 }
 
@@ -755,7 +758,7 @@ bool DrawMayBlock(const ActivityTerms& t) {
 void ActivityService::DrawAsync(const DrawCall& call, DrawDone done) {
   if (call.offload) {
     std::shared_ptr<const Published> p = FindPublished(call.activity_id);
-    if (p != nullptr && DrawMayBlock(p->terms)) {
+    if (p != nullptr && DrawMayBlock(p->terms, options_.membership_cache_ms > 0)) {
       DrawCall rest = call;
       rest.offload = nullptr;
       call.offload([this, rest = std::move(rest), done = std::move(done)]() mutable {

@@ -22,8 +22,8 @@ struct DrawCall {
   std::string forwarded_for;
   // Set when the caller's thread must not block (an HTTP I/O thread): runs work on a thread
   // that may. A draw whose terms need a blocking step (the bank's verification hook, a
-  // points spend, task chances, an audience) is moved there whole. Empty: the caller's
-  // thread may block.
+  // points spend, task chances; audiences without the membership cache) is moved there
+  // whole. Empty: the caller's thread may block.
   std::function<void(std::function<void()>)> offload;
 };
 

@@ -384,11 +384,14 @@ absl::Status ApiClientService::StoreNonce(const SignatureHeader& h, int64_t now)
     if (!recorded.front()) return Malformed("Nonce was already used (replayed request)");
     return absl::OkStatus();
   }
-  // Another process (or this one before a restart) may have taken the nonce: its flushed
-  // nonces are in the store. What it accepted in the last flush interval is not there yet;
-  // such a replay is caught, logged and counted when this process flushes.
-  ASSIGN_OR_RETURN(bool seen, repo_->NonceRecorded(h.key_id, h.nonce, now));
-  if (seen) return Malformed("Nonce was already used (replayed request)");
+  // Another process may have taken the nonce: its flushed nonces are in the store. What it
+  // accepted in the last flush interval is not there yet; such a replay is caught, logged and
+  // counted when this process flushes. (This process's own, from before a restart, are in
+  // the cache: LoadNonces.)
+  if (options_.nonce_store_shared) {
+    ASSIGN_OR_RETURN(bool seen, repo_->NonceRecorded(h.key_id, h.nonce, now));
+    if (seen) return Malformed("Nonce was already used (replayed request)");
+  }
   absl::MutexLock lock(&pending_mu_);
   if (!flush_status_.ok()) {
     return absl::UnavailableError(
@@ -398,6 +401,16 @@ absl::Status ApiClientService::StoreNonce(const SignatureHeader& h, int64_t now)
     return WithRetryAfter(absl::UnavailableError("the nonce store is behind; retry later"), 1);
   }
   pending_.push_back({h.key_id, h.nonce, expires});
+  return absl::OkStatus();
+}
+
+absl::Status ApiClientService::LoadNonces() {
+  const int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(std::vector<ApiClientRepository::NonceRecord> stored,
+                   repo_->UnexpiredNonces(now, options_.max_nonces));
+  for (const ApiClientRepository::NonceRecord& n : stored) {
+    (void)nonces_.Record(n.key_id, n.nonce, n.expires_ms, now);
+  }
   return absl::OkStatus();
 }
 

@@ -54,7 +54,10 @@
 // replay to another process is then refused once the first request's nonce is flushed: one
 // that reaches the other process within the flush interval is accepted, then found when that
 // process flushes, logged as a warning and counted (late_replays()). A restart flushes first
-// (the destructor), so a replay after a restart is always refused. `nonce_flush_ms` = 0 writes
+// (the destructor) and the new process loads the unexpired nonces into its cache
+// (LoadNonces), so a replay after a restart is always refused. A store that only one process
+// serves from (`nonce_store_shared` false: the server on its SQLite data directory) is not
+// read per request at all: the cache holds all it would. `nonce_flush_ms` = 0 writes
 // each nonce before its request is answered and closes that interval, at the cost of one
 // SQLite write per signed request. Either way the store failing refuses requests (fail
 // closed): a write-through write fails the request; a failed flush keeps its nonces queued and
@@ -187,6 +190,11 @@ struct ApiClientOptions {
   // Accepted nonces not yet in the store beyond which signed requests are refused (503) until
   // a flush catches up: memory stays bounded if the store stalls.
   size_t max_pending_nonces = 500'000;
+  // Whether other processes accept signed requests on the same store (several nodes on one
+  // database): then each request also reads the store for a nonce another process took. A
+  // store only this process serves from needs no read per request: with LoadNonces at
+  // start, the in-memory cache holds every unexpired nonce the store would.
+  bool nonce_store_shared = true;
 };
 
 struct CreatedClient {
@@ -251,6 +259,9 @@ class ApiClientService {
   // nonce_flush_ms). On failure they stay queued, signed requests are refused until a flush
   // succeeds, and the error is returned.
   absl::Status FlushNonces() ABSL_LOCKS_EXCLUDED(flush_mu_, pending_mu_);
+  // Loads the nonces the store holds unexpired into this process's cache (start-up), so a
+  // replay of a request accepted before a restart is refused from memory. Up to max_nonces.
+  absl::Status LoadNonces();
   // Nonces this process accepted that the store already held when they were flushed: a replay
   // that reached another process within the flush interval (each one is logged as well).
   uint64_t late_replays() const { return late_replays_.load(std::memory_order_relaxed); }

@@ -363,6 +363,39 @@ TEST_F(ApiClientServiceTest, ReplayToAnotherProcessOnTheSameStoreIsRefusedOnceFl
   EXPECT_EQ(other.service->late_replays(), 0u);
 }
 
+// The server on its own SQLite data directory: no store read per request; the nonces of the
+// process before a restart come back from the store at start (LoadNonces).
+TEST_F(ApiClientServiceTest, UnsharedStoreRefusesAReplayAfterARestartFromTheLoadedCache) {
+  ApiClientOptions alone;
+  alone.nonce_store_shared = false;
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, alone);
+  const Req r;
+  const std::string nonce = RandomNonce();
+  const std::string header =
+      SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
+  ASSERT_TRUE(service_->Verify({header, r.method, r.target, r.body}).ok());
+  service_.reset();  // the restart: the destructor flushes
+  clock_.Advance(kMinute);
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, alone);
+  ASSERT_TRUE(service_->LoadNonces().ok());
+  absl::StatusOr<Principal> replay = service_->Verify({header, r.method, r.target, r.body});
+  EXPECT_NE(Message(replay).find("Nonce was already used"), std::string::npos) << replay.status();
+  EXPECT_TRUE(Send(Req{}).ok());  // new nonces still pass
+
+  // Without LoadNonces, the same replay would pass: the store is not read per request (the
+  // oracle that the test above does not hold by accident).
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, alone);
+  EXPECT_TRUE(service_->Verify({header, r.method, r.target, r.body}).ok());
+  service_.reset();
+  // Expired nonces are not loaded: after the window the same nonce is a new request.
+  clock_.Advance(6 * kMinute);
+  service_ = std::make_unique<ApiClientService>(repo_.get(), vault_.get(), &clock_, alone);
+  ASSERT_TRUE(service_->LoadNonces().ok());
+  const std::string again =
+      SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
+  EXPECT_TRUE(service_->Verify({again, r.method, r.target, r.body}).ok());
+}
+
 TEST_F(ApiClientServiceTest, ReplayWithinTheFlushIntervalIsFoundAtTheFlush) {
   ApiClientOptions slow;
   slow.nonce_flush_ms = 1000;  // neither flushes on its own during the test's first steps

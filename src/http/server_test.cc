@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <future>
 #include <mutex>
@@ -640,6 +641,65 @@ TEST_F(AsyncServerTest, AnswerAfterStopIsIgnored) {
   EXPECT_FALSE(waiting.get().ok());
   pending[0].second(Response::Text(200, "nobody listens", "text/plain"));
   server_.reset();
+}
+
+// Routes added with AddInline run on the connection's I/O thread: they answer while every
+// worker is busy, and what they hand to request.offload runs on a worker.
+TEST_F(ServerTest, InlineRoutesAnswerWhileEveryWorkerIsBusyAndOffloadToAWorker) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int blocked = 0;
+  bool release = false;
+  router_.Add(Method::kGet, "/block", Auth::kPublic, [&](Request&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++blocked;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return Response::Text(200, "released", "text/plain");
+  });
+  router_.AddInline(Method::kPost, "/inline", Auth::kRequired, [](Request& r, Responder respond) {
+    respond(Response::Text(200, "inline " + r.principal.id + " " + r.body, "text/plain"));
+  });
+  std::atomic<bool> offloaded_ran{false};
+  std::thread::id handler_thread;
+  std::thread::id work_thread;
+  router_.AddInline(Method::kPost, "/offload", Auth::kPublic, [&](Request& r, Responder respond) {
+    handler_thread = std::this_thread::get_id();
+    auto moved = std::make_shared<Responder>(std::move(respond));
+    r.offload([&, moved, body = r.body] {
+      work_thread = std::this_thread::get_id();
+      offloaded_ran = true;
+      (*moved)(Response::Text(200, "offloaded " + body, "text/plain"));
+    });
+  });
+  StartServer();  // 2 worker threads
+  const uint16_t p = port();
+  auto first = std::async(std::launch::async, [p] { return Fetch(p, "GET", "/block"); });
+  auto second = std::async(std::launch::async, [p] { return Fetch(p, "GET", "/block"); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return blocked == 2; }));
+  }
+  // Both workers wait in /block: an inline route still authenticates and answers.
+  HttpResult anonymous = Fetch(p, "POST", "/inline", "x");
+  EXPECT_EQ(anonymous.status, 401);
+  HttpResult inline_answer = Fetch(p, "POST", "/inline", "x", {{"authorization", "Bearer good"}});
+  EXPECT_EQ(inline_answer.status, 200) << inline_answer.error;
+  EXPECT_EQ(inline_answer.body, "inline tester x");
+  // Its offloaded work needs a worker: it runs once one is free.
+  auto offload = std::async(std::launch::async, [p] { return Fetch(p, "POST", "/offload", "y"); });
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_EQ(first.get().body, "released");
+  EXPECT_EQ(second.get().body, "released");
+  HttpResult offloaded = offload.get();
+  EXPECT_EQ(offloaded.status, 200) << offloaded.error;
+  EXPECT_EQ(offloaded.body, "offloaded y");
+  EXPECT_TRUE(offloaded_ran);
+  EXPECT_NE(handler_thread, work_thread);
 }
 
 TEST(Server, AccessLogNamesTheSignedClient) {

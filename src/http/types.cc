@@ -301,24 +301,25 @@ bool Router::Dispatch(Request& request, Responder respond,
   }
   const std::vector<std::string_view> parts(decoded.begin(), decoded.end());
 
-  // Literal-segment mask of a route that matches the path, or nullopt. A lexicographically
-  // greater mask is more specific.
+  // Literal-segment mask of a route that matches the path, or nullopt: bit 63 for the first
+  // segment, bit 62 for the second..., so a greater mask is more specific (a literal segment
+  // earlier). Segments past the 64th do not take part in the choice.
   // A pattern ending in "{name...}" takes one or more remaining segments (the last may be
   // empty: "/console/" matches "/console/{path...}" with path "").
-  auto match = [&](const Route& r) -> std::optional<std::vector<bool>> {
+  auto match = [&](const Route& r) -> std::optional<uint64_t> {
     const bool rest = !r.segments.empty() && IsRestPlaceholder(r.segments.back());
     if (rest ? parts.size() < r.segments.size() : r.segments.size() != parts.size()) {
       return std::nullopt;
     }
-    std::vector<bool> mask(parts.size());
+    uint64_t mask = 0;
     for (size_t i = 0; i < parts.size(); ++i) {
       if (rest && i + 1 >= r.segments.size()) break;
       if (IsPlaceholder(r.segments[i])) {
         if (parts[i].empty()) return std::nullopt;
       } else if (r.segments[i] != parts[i]) {
         return std::nullopt;
-      } else {
-        mask[i] = true;
+      } else if (i < 64) {
+        mask |= uint64_t{1} << (63 - i);
       }
     }
     return mask;
@@ -327,18 +328,18 @@ bool Router::Dispatch(Request& request, Responder respond,
   const bool head = request.method == Method::kHead;
   const Route* best = nullptr;
   const Route* best_get = nullptr;  // for HEAD without its own route
-  std::vector<bool> best_mask, best_get_mask;
+  uint64_t best_mask = 0, best_get_mask = 0;
   std::vector<Method> allowed;
   for (const Route& r : routes_) {
-    std::optional<std::vector<bool>> mask = match(r);
+    std::optional<uint64_t> mask = match(r);
     if (!mask) continue;
     allowed.push_back(r.method);
     if (r.method == request.method && (best == nullptr || *mask > best_mask)) {
       best = &r;
-      best_mask = std::move(*mask);
+      best_mask = *mask;
     } else if (head && r.method == Method::kGet && (best_get == nullptr || *mask > best_get_mask)) {
       best_get = &r;
-      best_get_mask = std::move(*mask);
+      best_get_mask = *mask;
     }
   }
 
@@ -403,8 +404,7 @@ bool Router::Dispatch(Request& request, Responder respond,
   return false;
 }
 
-void Router::Run(const Route& route, bool head_via_get, Request& request,
-                 Responder respond) const {
+void Router::Run(const Route& route, bool head_via_get, Request& request, Responder respond) const {
   if (route.auth == Auth::kRequired) {
     if (!authenticator_) {
       return respond(ProblemResponse(MakeProblem(401, "Authentication is required.")));

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "boost/json/parse.hpp"
 #include "boost/json/value.hpp"
 
@@ -156,6 +160,51 @@ TEST(Router, AuthenticatorGuardsOnlyRequiredRoutes) {
   Request open = MakeRequest(Method::kGet, "/open");
   EXPECT_EQ(router.Dispatch(open).status, 200);
   EXPECT_EQ(calls, 2);
+}
+
+// The server's form: inline routes run at once; the others, authentication included, are
+// handed to the worker function; answers the router decides (404) are given at once.
+TEST(Router, ServerDispatchHandsAllButInlineRoutesToAWorker) {
+  Router router;
+  int authenticated = 0;
+  router.SetAuthenticator([&authenticated](Request&) {
+    ++authenticated;
+    return absl::OkStatus();
+  });
+  router.Add(Method::kGet, "/a/{id}", Auth::kRequired, Say("worker"));
+  router.Add(Method::kGet, "/a/count", Auth::kRequired, Say("worker count"));
+  router.AddInline(Method::kGet, "/a/{id}/inline", Auth::kRequired,
+                   [](Request& r, Responder respond) {
+                     respond(Response::Text(200, "inline " + r.path_params["id"], "text/plain"));
+                   });
+  std::vector<std::function<void()>> queued;
+  auto to_worker = [&queued](std::function<void()> work) { queued.push_back(std::move(work)); };
+  std::string answer;
+  auto respond = [&answer] {
+    return Responder([&answer](Response r) { answer = std::to_string(r.status) + " " + r.body; });
+  };
+
+  Request in = MakeRequest(Method::kGet, "/a/7/inline");
+  EXPECT_FALSE(router.Dispatch(in, respond(), to_worker));
+  EXPECT_EQ(answer, "200 inline 7");
+  EXPECT_EQ(authenticated, 1);
+  EXPECT_TRUE(queued.empty());
+
+  answer.clear();
+  Request count = MakeRequest(Method::kGet, "/a/count");
+  EXPECT_TRUE(router.Dispatch(count, respond(), to_worker));
+  EXPECT_EQ(answer, "");  // nothing ran yet, authentication included
+  EXPECT_EQ(authenticated, 1);
+  ASSERT_EQ(queued.size(), 1u);
+  queued.front()();
+  EXPECT_EQ(answer, "200 worker count");  // the literal segment still wins
+  EXPECT_EQ(authenticated, 2);
+
+  answer.clear();
+  Request unknown = MakeRequest(Method::kGet, "/b");
+  EXPECT_FALSE(router.Dispatch(unknown, respond(), to_worker));
+  EXPECT_EQ(answer.substr(0, 3), "404");
+  EXPECT_EQ(queued.size(), 1u);
 }
 
 TEST(ProblemResponse, HasRfc9457FieldsAndErrors) {

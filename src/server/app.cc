@@ -100,8 +100,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->auth_failure_limiter_ =
       std::make_unique<auth::RateLimiter>(options.auth_failure_rate, clock);
   app->api_client_repository_ = NewSqliteApiClientRepository(*app->store_, clock);
+  // The SQLite store has one serving process (the draw journal's lock below refuses a second
+  // `mercator serve` on the data directory): the nonce cache, loaded now, is the whole truth.
+  auth::ApiClientOptions api_client_options = options.api_clients;
+  api_client_options.nonce_store_shared = false;
   app->api_clients_ = std::make_unique<auth::ApiClientService>(
-      app->api_client_repository_.get(), app->cipher_.get(), clock, options.api_clients);
+      app->api_client_repository_.get(), app->cipher_.get(), clock, api_client_options);
+  RETURN_IF_ERROR(app->api_clients_->LoadNonces());
   app->customer_tokens_ = std::make_unique<auth::CustomerTokenService>(app->cipher_.get(), clock,
                                                                        options.customer_tokens);
   app->points_repository_ = NewSqlitePointsRepository(*app->store_);

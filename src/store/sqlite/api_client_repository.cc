@@ -229,6 +229,23 @@ class SqliteApiClientRepository final : public ApiClientRepository {
     return stmt.Step();
   }
 
+  absl::StatusOr<std::vector<NonceRecord>> UnexpiredNonces(int64_t now_ms, size_t limit) override {
+    Db::ReaderLease reader(db_);
+    ASSIGN_OR_RETURN(Statement stmt,
+                     reader.conn().Prepare("SELECT key_id, nonce, expires_ms FROM api_nonces "
+                                           "WHERE expires_ms > ? ORDER BY expires_ms DESC LIMIT ?",
+                                           "api nonces: loading the unexpired ones"));
+    stmt.BindInt64(1, now_ms).BindInt64(2, static_cast<int64_t>(limit));
+    std::vector<NonceRecord> out;
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      out.push_back(
+          {std::string(stmt.ColumnText(0)), std::string(stmt.ColumnText(1)), stmt.ColumnInt64(2)});
+    }
+    return out;
+  }
+
   absl::StatusOr<std::vector<bool>> RecordNonces(const std::vector<NonceRecord>& nonces,
                                                  int64_t now_ms, int purge_limit) override {
     std::vector<bool> recorded;
