@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "spdlog/details/null_mutex.h"
 #include "spdlog/logger.h"
 #include "spdlog/sinks/base_sink.h"
 
@@ -50,30 +51,48 @@ SeverityInfo Info(Severity s) {
 constexpr size_t kMaxBufferedBytes = 64 * 1024;
 constexpr auto kFlushInterval = std::chrono::milliseconds(50);
 
-class BufferedSink final : public spdlog::sinks::base_sink<std::mutex> {
+// spdlog's own sink lock is not used (null_mutex): lines are appended under buffer_mu_, and a
+// full buffer is written under write_mu_ after buffer_mu_ is released, so other threads keep
+// appending while it goes to the file. write_mu_ is taken before buffer_mu_ is released:
+// buffers reach the file in the order they were filled.
+class BufferedSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
   // `file` is stderr (not closed) or a file opened for appending (closed never: sinks live
   // as long as the process, see Flusher).
-  explicit BufferedSink(std::FILE* file) : file_(file) {}
+  explicit BufferedSink(std::FILE* file) : file_(file) { buffer_.reserve(kMaxBufferedBytes); }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::unique_lock<std::mutex> lock(buffer_mu_);
     buffer_.append(msg.payload.data(), msg.payload.size());
     buffer_ += '\n';
-    if (msg.level >= spdlog::level::warn || buffer_.size() >= kMaxBufferedBytes) WriteOut();
+    if (msg.level >= spdlog::level::warn || buffer_.size() >= kMaxBufferedBytes) {
+      WriteOut(lock);
+    }
   }
-  void flush_() override { WriteOut(); }
+  void flush_() override {
+    std::unique_lock<std::mutex> lock(buffer_mu_);
+    WriteOut(lock);
+  }
 
  private:
-  void WriteOut() {
+  // Takes the buffer, releases `lock`, writes it.
+  void WriteOut(std::unique_lock<std::mutex>& lock) {
     if (buffer_.empty()) return;
-    std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
+    std::string out;
+    out.reserve(kMaxBufferedBytes);
+    out.swap(buffer_);
+    std::lock_guard<std::mutex> writing(write_mu_);
+    lock.unlock();
+    std::fwrite(out.data(), 1, out.size(), file_);
     std::fflush(file_);
-    buffer_.clear();
   }
 
   std::FILE* const file_;
-  std::string buffer_;
+  // Lock order: buffer_mu_, then write_mu_.
+  std::mutex buffer_mu_;
+  std::string buffer_;  // guarded by buffer_mu_
+  std::mutex write_mu_;
 };
 
 // Flushes every sink made by MakeLogger every kFlushInterval and at exit. Never destroyed
@@ -139,24 +158,29 @@ std::atomic<int> g_min_severity{static_cast<int>(Severity::kInfo)};
 
 thread_local LogContext t_context;
 
-std::shared_ptr<spdlog::logger> CurrentLogger() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_logger) g_logger = MakeLogger(LogOptions{});
-  return g_logger;
-}
-
 void AppendTimestamp(std::string& out) {
   const auto now = std::chrono::system_clock::now();
   const int64_t ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  out += buf;
+  // "2026-11-24T21:30:05" is formatted once a second per thread; the milliseconds each time.
+  thread_local int64_t cached_second = -1;
+  thread_local char cached[80];
+  const int64_t second = ms / 1000;
+  if (second != cached_second) {
+    const std::time_t secs = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = second;
+  }
+  const int millis = static_cast<int>(ms % 1000);
+  out += cached;
+  out += '.';
+  out += static_cast<char>('0' + millis / 100);
+  out += static_cast<char>('0' + millis / 10 % 10);
+  out += static_cast<char>('0' + millis % 10);
+  out += 'Z';
 }
 
 void AppendField(std::string& out, std::string_view key, std::string_view value) {
@@ -300,12 +324,16 @@ void Log(Severity severity, std::string_view body, std::initializer_list<LogAttr
 void Log(Severity severity, std::string_view body, const std::vector<LogAttribute>& attributes) {
   if (!LogEnabled(severity)) return;
   const std::string line = FormatLogLine(severity, body, attributes);
-  CurrentLogger()->log(Info(severity).level, "{}", line);
+  std::shared_ptr<spdlog::logger> logger;
   std::shared_ptr<std::function<void(std::string_view)>> observer;
   {
     std::lock_guard<std::mutex> lock(g_mu);
+    if (!g_logger) g_logger = MakeLogger(LogOptions{});
+    logger = g_logger;
     observer = g_observer;
   }
+  // The line as it is (no format string: a "{" in it is text).
+  logger->log(Info(severity).level, spdlog::string_view_t(line.data(), line.size()));
   if (observer) (*observer)(line);
 }
 
