@@ -340,6 +340,16 @@ void ApiClientService::FlushLoop() {
   }
 }
 
+namespace {
+
+// AppendNonces's answer as RecordNonces's: every nonce recorded now.
+absl::StatusOr<std::vector<bool>> RecordedAll(absl::Status appended, size_t n) {
+  if (!appended.ok()) return appended;
+  return std::vector<bool>(n, true);
+}
+
+}  // namespace
+
 absl::Status ApiClientService::FlushNonces() {
   absl::MutexLock flush_lock(&flush_mu_);
   std::vector<ApiClientRepository::NonceRecord> batch;
@@ -349,9 +359,14 @@ absl::Status ApiClientService::FlushNonces() {
   }
   if (batch.empty()) return absl::OkStatus();
   // Expired pairs are purged along the way, a bounded number per flush (the table holds about
-  // the window's traffic).
+  // the window's traffic). A store only this process serves from takes them without the
+  // check between processes (the cache made it): appended, not looked up.
+  const int64_t now = clock_->NowMs();
+  const int purge_limit = static_cast<int>(2 * batch.size() + 64);
   absl::StatusOr<std::vector<bool>> recorded =
-      repo_->RecordNonces(batch, clock_->NowMs(), static_cast<int>(2 * batch.size() + 64));
+      options_.nonce_store_shared
+          ? repo_->RecordNonces(batch, now, purge_limit)
+          : RecordedAll(repo_->AppendNonces(batch, now, purge_limit), batch.size());
   absl::MutexLock lock(&pending_mu_);
   if (!recorded.ok()) {
     // Keep them, oldest first, and refuse new signed requests until the store takes them.
@@ -379,8 +394,11 @@ absl::Status ApiClientService::FlushNonces() {
 absl::Status ApiClientService::StoreNonce(const SignatureHeader& h, int64_t now) {
   const int64_t expires = h.timestamp_ms + options_.max_clock_skew_ms;
   if (options_.nonce_flush_ms <= 0) {
+    std::vector<ApiClientRepository::NonceRecord> one = {{h.key_id, h.nonce, expires}};
     ASSIGN_OR_RETURN(std::vector<bool> recorded,
-                     repo_->RecordNonces({{h.key_id, h.nonce, expires}}, now, 64));
+                     options_.nonce_store_shared
+                         ? repo_->RecordNonces(one, now, 64)
+                         : RecordedAll(repo_->AppendNonces(one, now, 64), one.size()));
     if (!recorded.front()) return Malformed("Nonce was already used (replayed request)");
     return absl::OkStatus();
   }

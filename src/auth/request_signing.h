@@ -193,7 +193,8 @@ struct ApiClientOptions {
   // Whether other processes accept signed requests on the same store (several nodes on one
   // database): then each request also reads the store for a nonce another process took. A
   // store only this process serves from needs no read per request: with LoadNonces at
-  // start, the in-memory cache holds every unexpired nonce the store would.
+  // start, the in-memory cache holds every unexpired nonce the store would, and flushes
+  // append the nonces (ApiClientRepository::AppendNonces) rather than check each one.
   bool nonce_store_shared = true;
 };
 

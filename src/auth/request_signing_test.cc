@@ -394,6 +394,19 @@ TEST_F(ApiClientServiceTest, UnsharedStoreRefusesAReplayAfterARestartFromTheLoad
   const std::string again =
       SignRequest(client_.key_id, secret_, r.method, r.target, r.body, clock_.NowMs(), nonce);
   EXPECT_TRUE(service_->Verify({again, r.method, r.target, r.body}).ok());
+  // Flushing it purges the expired rows before it: the log holds about the window's traffic.
+  service_.reset();
+  EXPECT_EQ(ExecOnDatabaseFile(dir_,
+                               // abs() of the smallest integer fails: the query's way to fail.
+                               "SELECT CASE WHEN (SELECT count(*) FROM api_nonce_log) = 1 THEN 0 "
+                               "ELSE abs(-9223372036854775807 - 1) END"),
+            "");
+  // Nor are the server's nonces checked against api_nonces (only processes sharing a
+  // database need that): they were appended.
+  absl::StatusOr<bool> in_shared_table =
+      repo_->NonceRecorded(client_.key_id, nonce, clock_.NowMs());
+  ASSERT_TRUE(in_shared_table.ok());
+  EXPECT_FALSE(*in_shared_table);
 }
 
 TEST_F(ApiClientServiceTest, ReplayWithinTheFlushIntervalIsFoundAtTheFlush) {

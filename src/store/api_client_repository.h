@@ -80,10 +80,16 @@ class ApiClientRepository {
   // every process on the same store has recorded.
   virtual absl::StatusOr<bool> NonceRecorded(std::string_view key_id, std::string_view nonce,
                                              int64_t now_ms) = 0;
-  // Up to `limit` pairs unexpired at `now_ms`, those expiring last first (a process loads them
-  // at start, so a replay after a restart is refused without reading the store per request).
+  // Up to `limit` pairs unexpired at `now_ms`, recorded by either method below, those expiring
+  // last first (a process loads them at start, so a replay after a restart is refused without
+  // reading the store per request).
   virtual absl::StatusOr<std::vector<NonceRecord>> UnexpiredNonces(int64_t now_ms,
                                                                    size_t limit) = 0;
+  // For a store only this process serves from: appends `nonces` in one transaction, without a
+  // check against those recorded (the caller's cache made it), and purges up to
+  // `purge_limit` of the oldest appended pairs expired at `now_ms`.
+  virtual absl::Status AppendNonces(const std::vector<NonceRecord>& nonces, int64_t now_ms,
+                                    int purge_limit) = 0;
   // Records `nonces` in one transaction and purges up to `purge_limit` pairs expired at
   // `now_ms`. Returns one flag per record: true if it was recorded now, false if the pair was
   // already recorded and unexpired (another process or an earlier call took it first: a

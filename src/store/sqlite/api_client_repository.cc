@@ -231,10 +231,12 @@ class SqliteApiClientRepository final : public ApiClientRepository {
 
   absl::StatusOr<std::vector<NonceRecord>> UnexpiredNonces(int64_t now_ms, size_t limit) override {
     Db::ReaderLease reader(db_);
-    ASSIGN_OR_RETURN(Statement stmt,
-                     reader.conn().Prepare("SELECT key_id, nonce, expires_ms FROM api_nonces "
-                                           "WHERE expires_ms > ? ORDER BY expires_ms DESC LIMIT ?",
-                                           "api nonces: loading the unexpired ones"));
+    ASSIGN_OR_RETURN(Statement stmt, reader.conn().Prepare(
+                                         "SELECT key_id, nonce, expires_ms FROM api_nonces "
+                                         "WHERE expires_ms > ?1 UNION ALL "
+                                         "SELECT key_id, nonce, expires_ms FROM api_nonce_log "
+                                         "WHERE expires_ms > ?1 ORDER BY expires_ms DESC LIMIT ?2",
+                                         "api nonces: loading the unexpired ones"));
     stmt.BindInt64(1, now_ms).BindInt64(2, static_cast<int64_t>(limit));
     std::vector<NonceRecord> out;
     for (;;) {
@@ -244,6 +246,33 @@ class SqliteApiClientRepository final : public ApiClientRepository {
           {std::string(stmt.ColumnText(0)), std::string(stmt.ColumnText(1)), stmt.ColumnInt64(2)});
     }
     return out;
+  }
+
+  absl::Status AppendNonces(const std::vector<NonceRecord>& nonces, int64_t now_ms,
+                            int purge_limit) override {
+    Db::WriterLease writer(db_);
+    Connection& conn = writer.conn();
+    ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
+    // The oldest rows first: they expire first (a request's timestamp is close to the time it
+    // was accepted). A row of a request stamped ahead of time holds back none but itself.
+    {
+      ASSIGN_OR_RETURN(Statement stmt,
+                       conn.Prepare("DELETE FROM api_nonce_log WHERE rowid IN (SELECT rowid FROM "
+                                    "api_nonce_log ORDER BY rowid LIMIT ?) AND expires_ms <= ?",
+                                    "api nonces: purging the oldest expired ones"));
+      stmt.BindInt64(1, purge_limit).BindInt64(2, now_ms);
+      RETURN_IF_ERROR(stmt.Run());
+    }
+    ASSIGN_OR_RETURN(Statement stmt,
+                     conn.Prepare("INSERT INTO api_nonce_log (expires_ms, key_id, nonce) "
+                                  "VALUES (?, ?, ?)",
+                                  "api nonces: appending one"));
+    for (const NonceRecord& n : nonces) {
+      stmt.BindInt64(1, n.expires_ms).BindText(2, n.key_id).BindText(3, n.nonce);
+      RETURN_IF_ERROR(stmt.Run());
+      stmt.Reset();
+    }
+    return tx.Commit();
   }
 
   absl::StatusOr<std::vector<bool>> RecordNonces(const std::vector<NonceRecord>& nonces,
