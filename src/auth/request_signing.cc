@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "auth/roles.h"
+#include "common/background.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/retry_after.h"
@@ -327,6 +328,7 @@ ApiClientService::~ApiClientService() {
 }
 
 void ApiClientService::FlushLoop() {
+  BecomeBackgroundThread("mct-nonces");
   for (;;) {
     {
       absl::MutexLock lock(&pending_mu_);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <roaring/roaring.hh>
 
+#include "common/background.h"
 #include "common/log.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
@@ -635,7 +636,10 @@ void Engine::Start() {
       wake_ = true;
     });
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    BecomeBackgroundThread("mct-journeys");
+    Loop();
+  });
 }
 
 void Engine::Stop() {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/background.h"
 #include "common/log.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
@@ -372,6 +373,7 @@ void FulfilmentWorker::Wake() {
 }
 
 void FulfilmentWorker::Run() {
+  BecomeBackgroundThread("mct-fulfilment");
   absl::MutexLock lock(&mu_);
   for (;;) {
     const auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || woken_; };

@@ -14,6 +14,7 @@
 #include "api/clients_api.h"
 #include "api/h5_api.h"
 #include "auth/vault.h"
+#include "common/background.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -371,7 +372,10 @@ absl::Status App::Start() {
     });
   }
   RETURN_IF_ERROR(server_->Start());
-  snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  snapshot_thread_ = std::thread([this] {
+    BecomeBackgroundThread("mct-snapshot");
+    SnapshotLoop();
+  });
   {
     // Journey actions failing transiently, by outcome: retry (tried again after a back-off)
     // and stuck (attempts exhausted; alert on it rising: an operator must retry or exit them,

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "common/background.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -17,7 +18,10 @@ EventFollower::EventFollower(event::EventLog* log, MetaRepository* meta, std::st
     absl::MutexLock lock(&mu_);
     wanted_ = last;
   });
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    BecomeBackgroundThread("mct-evt-follow");
+    Loop();
+  });
 }
 
 EventFollower::~EventFollower() {

@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/background.h"
 #include "common/status_macros.h"
 #include "store/repository.h"
 #include "store/sqlite/internal/connection.h"
@@ -74,6 +75,7 @@ class Checkpointer {
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return requested_ || stopping_; }
 
   void Run() {
+    BecomeBackgroundThread("mct-checkpoint");
     for (;;) {
       {
         absl::MutexLock lock(&mu_, absl::Condition(this, &Checkpointer::HasWork));
