@@ -344,22 +344,31 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   void OnRequest() {
     bhttp::request<bhttp::string_body> req = parser_->release();
     parser_.reset();
+    // The previous request's header nodes hold the next one's: a keep-alive connection's
+    // requests carry the same headers, so their strings need no new memory.
+    Headers spare;
+    spare.swap(request_.headers);
     request_ = Request{};
     request_.method = ParseMethod(std::string_view(req.method_string()));
     request_.target = std::string(req.target());
     for (const auto& field : req) {
-      std::string name = Lower(field.name_string());
-      auto [it, inserted] = request_.headers.emplace(std::move(name), std::string(field.value()));
-      if (!inserted) {
-        it->second += ", ";
-        it->second += std::string_view(field.value());
+      const std::string_view value = field.value();
+      if (spare.empty()) {
+        auto [it, inserted] = request_.headers.emplace(Lower(field.name_string()), value);
+        if (!inserted) it->second.append(", ").append(value);
+        continue;
       }
+      auto node = spare.extract(spare.begin());
+      node.key().assign(std::string_view(field.name_string()));
+      for (char& c : node.key()) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+      node.mapped().assign(value);
+      auto placed = request_.headers.insert(std::move(node));
+      if (!placed.inserted) placed.position->second.append(", ").append(value);
     }
     request_.body = std::move(req.body());
     request_.peer = peer_;
     const std::string_view given_id = request_.Header("x-request-id");
-    request_.request_id =
-        SaneRequestId(given_id) ? std::string(given_id) : NewRequestId();
+    request_.request_id = SaneRequestId(given_id) ? std::string(given_id) : NewRequestId();
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     head_ = request_.method == Method::kHead;
@@ -396,17 +405,19 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       // request_ may be another request, so it takes the log fields along. Not a shared_ptr:
       // request_ would own its own session.
       request_.offload = [this](std::function<void()> work) {
-        asio::post(server_.workers_, [id = request_.request_id, route = request_.route,
-                                      work = std::move(work)] { Guarded(id, route, nullptr, work); });
+        asio::post(server_.workers_,
+                   [id = request_.request_id, route = request_.route, work = std::move(work)] {
+                     Guarded(id, route, nullptr, work);
+                   });
       };
       Responder respond([exchange](Response res) { Exchange::Answer(exchange, std::move(res)); });
       handed_over = server_.router_.Dispatch(
           request_, std::move(respond), [this, &exchange](std::function<void()> work) {
-            asio::post(server_.workers_, [self = shared_from_this(), exchange,
-                                          work = std::move(work)] {
-              self->Guarded(self->request_.request_id, self->request_.route, exchange, work);
-              Exchange::Returned(exchange);
-            });
+            asio::post(
+                server_.workers_, [self = shared_from_this(), exchange, work = std::move(work)] {
+                  self->Guarded(self->request_.request_id, self->request_.route, exchange, work);
+                  Exchange::Returned(exchange);
+                });
           });
     });
     if (!handed_over) Exchange::Returned(exchange);

@@ -268,6 +268,30 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(client.connections_opened(), 1);
 }
 
+// Each request on a kept-alive connection sees its own headers only (the server reuses the
+// previous request's header memory), names lower-cased.
+TEST_F(ServerTest, KeptAliveRequestsSeeOnlyTheirOwnHeaders) {
+  router_.Add(Method::kGet, "/headers", Auth::kPublic, [](Request& r) {
+    std::string out;
+    for (const auto& [name, value] : r.headers) {
+      if (name.starts_with("x-")) out += name + "=" + value + ";";
+    }
+    return Response::Text(200, out, "text/plain");
+  });
+  StartServer();
+  TestClient client(port());
+  const std::string long_value(300, 'v');
+  HttpResult first =
+      client.Fetch("GET", "/headers", {}, {{"X-Alpha", "1"}, {"X-Long", long_value}});
+  EXPECT_EQ(first.body, "x-alpha=1;x-long=" + long_value + ";");
+  HttpResult second = client.Fetch("GET", "/headers", {}, {{"X-Beta", "2"}});
+  EXPECT_EQ(second.body, "x-beta=2;");
+  HttpResult third =
+      client.Fetch("GET", "/headers", {}, {{"X-Alpha", "3"}, {"X-Beta", "4"}, {"X-Gamma", "5"}});
+  EXPECT_EQ(third.body, "x-alpha=3;x-beta=4;x-gamma=5;");
+  EXPECT_EQ(client.connections_opened(), 1);
+}
+
 TEST_F(ServerTest, ConnectionCloseIsHonoured) {
   StartServer();
   TestClient client(port());
