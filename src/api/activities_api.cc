@@ -470,15 +470,15 @@ void RegisterActivityRoutes(http::Router& router, ApiContext& ctx) {
   // group commit without holding a thread; the engine's writer thread calls back once the
   // draw is durable.
   router.AddInline(Method::kPost, "/v1/app/activities/{id}/draw", Auth::kRequired,
-                  [&ctx](http::Request& req, http::Responder respond) {
-                    auto id = PathId(req, "id");
-                    if (!id.ok()) return respond(ErrorResponse(id.status()));
-                    absl::StatusOr<json::object> body = ParseObjectBody(req);
-                    if (!body.ok()) return respond(ErrorResponse(body.status()));
-                    auto call = AppCall(req, &*body);
-                    if (!call.ok()) return respond(ErrorResponse(call.status()));
-                    DrawForCustomer(ctx, req, *id, *call, *body, std::move(respond));
-                  });
+                   [&ctx](http::Request& req, http::Responder respond) {
+                     auto id = PathId(req, "id");
+                     if (!id.ok()) return respond(ErrorResponse(id.status()));
+                     absl::StatusOr<json::object> body = ParseObjectBody(req);
+                     if (!body.ok()) return respond(ErrorResponse(body.status()));
+                     auto call = AppCall(req, &*body);
+                     if (!call.ok()) return respond(ErrorResponse(call.status()));
+                     DrawForCustomer(ctx, req, *id, *call, *body, std::move(respond));
+                   });
 
   router.Add(Method::kGet, "/v1/app/activities/{id}/prizes", Auth::kRequired,
              [&ctx](http::Request& req) {

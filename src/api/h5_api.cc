@@ -445,17 +445,17 @@ void RegisterH5Routes(http::Router& router, ApiContext& ctx) {
 
   // On the I/O thread, like the app's draw (activities_api.cc).
   router.AddInline(Method::kPost, "/v1/h5/activities/{id}/draw", Auth::kRequired,
-                  [&ctx](http::Request& req, http::Responder respond) {
-                    auto id = AllowedActivity(req);
-                    if (!id.ok()) return respond(Error(id.status()));
-                    absl::StatusOr<json::object> body = ParseObjectBody(req);
-                    if (!body.ok()) return respond(Error(body.status()));
-                    auto inner = std::make_shared<http::Responder>(std::move(respond));
-                    DrawForCustomer(ctx, req, *id, H5Call(req), *body,
-                                    http::Responder([inner](http::Response r) {
-                                      (*inner)(WithCode(std::move(r)));
-                                    }));
-                  });
+                   [&ctx](http::Request& req, http::Responder respond) {
+                     auto id = AllowedActivity(req);
+                     if (!id.ok()) return respond(Error(id.status()));
+                     absl::StatusOr<json::object> body = ParseObjectBody(req);
+                     if (!body.ok()) return respond(Error(body.status()));
+                     auto inner = std::make_shared<http::Responder>(std::move(respond));
+                     DrawForCustomer(ctx, req, *id, H5Call(req), *body,
+                                     http::Responder([inner](http::Response r) {
+                                       (*inner)(WithCode(std::move(r)));
+                                     }));
+                   });
 
   router.Add(Method::kGet, "/v1/h5/activities/{id}/prizes", Auth::kRequired,
              [&ctx](http::Request& req) {
