@@ -7,12 +7,19 @@ namespace mercator::auth {
 
 RateLimiter::RateLimiter(Options options, const Clock* clock) : options_(options), clock_(clock) {}
 
+namespace {
+// Sweeps of a full limiter are at least this far apart (Options::max_keys).
+constexpr int64_t kSweepGapMs = 1000;
+}  // namespace
+
 RateLimiter::Decision RateLimiter::Take(std::string_view key) {
   const int64_t now = clock_->NowMs();
   const std::string k(key);
   absl::MutexLock lock(&mu_);
-  if (buckets_.size() >= options_.max_keys && !buckets_.contains(k)) {
+  if (buckets_.size() >= options_.max_keys &&
+      (!last_sweep_ms_ || now - *last_sweep_ms_ >= kSweepGapMs) && !buckets_.contains(k)) {
     // Drop the buckets that have refilled completely: forgetting them changes nothing.
+    last_sweep_ms_ = now;
     absl::erase_if(buckets_, [&](const auto& kv) {
       const double refilled =
           kv.second.tokens + (now - kv.second.updated_ms) / 1000.0 * options_.per_second;
@@ -25,6 +32,11 @@ RateLimiter::Decision RateLimiter::Take(std::string_view key) {
   const Decision d = Decide(b);
   if (d.allowed) b.tokens -= 1.0;
   return d;
+}
+
+size_t RateLimiter::size() {
+  absl::MutexLock lock(&mu_);
+  return buckets_.size();
 }
 
 RateLimiter::Decision RateLimiter::Peek(std::string_view key) {

@@ -4,6 +4,7 @@
 #define MERCATOR_AUTH_RATE_LIMITER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,9 +17,13 @@ namespace mercator::auth {
 class RateLimiter {
  public:
   struct Options {
-    double per_second = 1.0;   // refill rate
-    double burst = 10.0;       // bucket size: this many requests at once after a quiet period
-    size_t max_keys = 100000;  // idle full buckets are dropped beyond this many keys
+    double per_second = 1.0;  // refill rate
+    double burst = 10.0;      // bucket size: this many requests at once after a quiet period
+    // Beyond this many keys, buckets that have refilled are dropped (forgetting them changes
+    // nothing), in one sweep at most every second: a limiter full of drained buckets (a
+    // flood of new customers) does not sweep every bucket for each new key, and holds at
+    // most the keys of one more second until the next sweep.
+    size_t max_keys = 100000;
   };
   RateLimiter(Options options, const Clock* clock);
 
@@ -31,6 +36,8 @@ class RateLimiter {
   Decision Take(std::string_view key);
   // Whether Take would allow `key` now, without taking anything.
   Decision Peek(std::string_view key);
+  // Keys with a bucket now.
+  size_t size() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Bucket {
@@ -44,6 +51,7 @@ class RateLimiter {
   const Clock* const clock_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  std::optional<int64_t> last_sweep_ms_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mercator::auth

@@ -38,6 +38,27 @@ TEST(RateLimiterTest, ForgetsRefilledKeysBeyondTheLimit) {
   EXPECT_FALSE(limiter.Take("c").allowed);
 }
 
+// Full of drained buckets (many new customers at once), the limiter does not sweep every
+// bucket for each new key: new keys are taken in, and the next sweep, a second later, drops
+// what has refilled. A drained bucket is never forgotten before it refilled.
+TEST(RateLimiterTest, AFullLimiterSweepsAtMostOnceASecond) {
+  FakeClock clock(0);
+  RateLimiter limiter({.per_second = 0.5, .burst = 1, .max_keys = 2}, &clock);
+  EXPECT_TRUE(limiter.Take("a").allowed);
+  EXPECT_TRUE(limiter.Take("b").allowed);
+  EXPECT_TRUE(limiter.Take("c").allowed);  // full: a sweep, which drops nothing (all drained)
+  EXPECT_EQ(limiter.size(), 3u);
+  clock.Advance(500);
+  EXPECT_TRUE(limiter.Take("d").allowed);  // within the second: no sweep
+  EXPECT_TRUE(limiter.Take("e").allowed);
+  EXPECT_EQ(limiter.size(), 5u);
+  EXPECT_FALSE(limiter.Take("a").allowed);  // still drained, still known
+  clock.Advance(1600);                      // t = 2.1 s: a, b, c refilled; d, e not yet
+  EXPECT_TRUE(limiter.Take("f").allowed);   // the next sweep
+  EXPECT_EQ(limiter.size(), 3u);            // d, e, f
+  EXPECT_FALSE(limiter.Take("d").allowed);
+}
+
 TEST(RateLimiterTest, PeekTellsWithoutTaking) {
   FakeClock clock(1000);
   RateLimiter limiter({.per_second = 1, .burst = 2, .max_keys = 10}, &clock);
