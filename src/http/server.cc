@@ -17,13 +17,13 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "boost/asio/dispatch.hpp"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "boost/asio/steady_timer.hpp"
-#include "boost/asio/strand.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
@@ -128,8 +128,16 @@ class Server::Impl {
         router_(router),
         metrics_(metrics),
         gate_(std::make_shared<Gate>()),
-        ioc_(options_.io_threads),
-        workers_(static_cast<size_t>(options_.worker_threads)) {}
+        workers_(static_cast<size_t>(options_.worker_threads)) {
+    // One io_context per I/O thread (nginx's model, one event loop a thread), each run by its
+    // thread alone: a connection's handlers run on one thread, in order, without a strand, and
+    // a ready socket never costs a wake-up of another thread. With one io_context shared by
+    // all I/O threads, every completion went through its scheduler's mutex and could wake a
+    // second thread.
+    for (int i = 0; i < options_.io_threads; ++i) {
+      iocs_.push_back(std::make_unique<asio::io_context>(1));
+    }
+  }
 
   ~Impl() {
     Stop();
@@ -193,11 +201,13 @@ class Server::Impl {
   std::thread drain_thread_;                                       // guarded by mu_
   std::vector<std::thread> io_threads_;  // touched only by the thread that starts/stops
 
-  // Destruction order matters: pending handlers in workers_ and ioc_ own Sessions, whose
-  // destructors use mu_ and sessions_ above and their socket's io_context. So workers_ goes
-  // first, then the acceptor and signal set, then ioc_, then the members above.
-  asio::io_context ioc_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  // Destruction order matters: pending handlers in workers_ and iocs_ own Sessions, whose
+  // destructors use mu_ and sessions_ above and their socket's io_context (a Session's
+  // handlers are only ever queued on its own socket's io_context). So workers_ goes first,
+  // then the acceptor and signal set, then iocs_, then the members above.
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;  // [i] is run by io_threads_[i] alone
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  size_t next_ioc_ = 0;  // the io_context of the next accepted connection; on iocs_[0]
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::steady_timer> accept_retry_;
   std::optional<asio::signal_set> signals_;
@@ -225,8 +235,8 @@ struct Server::Impl::Exchange {
 
 // One connection. Lives as long as an asynchronous operation or a worker task holds it
 // (shared_ptr: its lifetime is that of the last pending callback). All members are used
-// on the connection's strand, except request_/writer_, which a worker uses while the strand
-// has nothing pending for this connection (phase kHandling or streaming a chunk).
+// on the connection's I/O thread, except request_/writer_, which a worker uses while that
+// thread has nothing pending for this connection (phase kHandling or streaming a chunk).
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Impl& server)
@@ -234,7 +244,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   ~Session() { server_.Unregister(this); }
 
-  friend struct Exchange;  // posts the answer to the strand
+  friend struct Exchange;  // posts the answer to the connection's thread
 
   void Start() {
     beast::error_code ec;
@@ -377,9 +387,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     auto exchange = std::make_shared<Exchange>();
     exchange->gate = server_.gate_;
     exchange->session = weak_from_this();
-    // Armed here, on the strand, rather than by the worker when the handler returns without
-    // an answer: one hop to the strand fewer per request, and the timer is queued before any
-    // answer's Write.
+    // Armed here, on the connection's thread, rather than by the worker when the handler returns
+    // without an answer: one hop to that thread fewer per request, and the timer is queued before
+    // any answer's Write.
     ArmAsyncTimeout(exchange);
     Handle(exchange);
   }
@@ -391,9 +401,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     if (server_.metrics_) server_.metrics_->RequestStarted();
   }
 
-  // On the strand: routes the request. The router hands most routes (authentication and
-  // handler) to a worker; routes added with AddInline run here, to spare the hand-off, and
-  // give what may block to a worker through request_.offload.
+  // On the connection's thread: routes the request. The router hands most routes (authentication
+  // and handler) to a worker; routes added with AddInline run here, to spare the hand-off, and give
+  // what may block to a worker through request_.offload.
   void Handle(const std::shared_ptr<Exchange>& exchange) {
     bool handed_over = false;
     Guarded(request_.request_id, request_.route, exchange, [&] {
@@ -441,8 +451,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // On the strand, when a request goes to a worker. An asynchronous handler that has not
-  // answered async_timeout after its return is answered 503: the timer runs from the request's
+  // On the connection's thread, when a request goes to a worker. An asynchronous handler that has
+  // not answered async_timeout after its return is answered 503: the timer runs from the request's
   // start and, while the worker is still in the handler (a synchronous one that takes long),
   // starts again, so the 503 comes between one and two periods after the handler returned.
   void ArmAsyncTimeout(std::shared_ptr<Exchange> exchange) {
@@ -452,7 +462,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
           if (ec) return;  // answered in time (cancelled) or shutting down
           {
             std::lock_guard<std::mutex> lock(exchange->mu);
-            if (exchange->answered) return;  // its Write is already queued on the strand
+            if (exchange->answered) return;  // its Write is already queued
             if (!exchange->returned) {
               self->ArmAsyncTimeout(exchange);
               return;
@@ -465,7 +475,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  // On the strand: the exchange's answer.
+  // On the connection's thread: the exchange's answer.
   void WriteAnswer(Response res) {
     async_timer_.cancel();
     Write(std::move(res));
@@ -770,7 +780,7 @@ absl::Status Server::Impl::Start() {
   const asio::ip::address address = asio::ip::make_address(options_.address, ec);
   if (ec) return absl::InvalidArgumentError("bad bind address: " + options_.address);
   const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.emplace(asio::make_strand(ioc_));
+  acceptor_.emplace(*iocs_[0]);
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_->bind(endpoint, ec);
@@ -783,11 +793,11 @@ absl::Status Server::Impl::Start() {
   port_ = acceptor_->local_endpoint().port();
   accept_retry_.emplace(acceptor_->get_executor());
   Accept();
-  work_.emplace(ioc_.get_executor());
-  for (int i = 0; i < options_.io_threads; ++i) {
-    io_threads_.emplace_back([this] {
+  for (const auto& ioc : iocs_) {
+    work_.push_back(asio::make_work_guard(*ioc));
+    io_threads_.emplace_back([ioc = ioc.get()] {
       pthread_setname_np(pthread_self(), "mct-http-io");  // in top, perf and /proc
-      ioc_.run();
+      ioc->run();
     });
   }
   state_ = State::kRunning;
@@ -800,22 +810,23 @@ absl::Status Server::Impl::Start() {
 }
 
 void Server::Impl::Accept() {
-  acceptor_->async_accept(
-      asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-        if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-        if (ec) {
-          // Typically out of file descriptors: back off instead of spinning.
-          Log(Severity::kWarn, "accept failed", {{"error.message", ec.message()}});
-          accept_retry_->expires_after(std::chrono::milliseconds(100));
-          accept_retry_->async_wait([this](beast::error_code wait_ec) {
-            if (!wait_ec && acceptor_->is_open()) Accept();
-          });
-          return;
-        }
-        auto session = std::make_shared<Session>(std::move(socket), *this);
-        if (Register(session.get(), session)) session->Start();
-        Accept();
+  // Connections go to the I/O threads' io_contexts in turn.
+  asio::io_context& ioc = *iocs_[next_ioc_++ % iocs_.size()];
+  acceptor_->async_accept(ioc.get_executor(), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+    if (ec) {
+      // Typically out of file descriptors: back off instead of spinning.
+      Log(Severity::kWarn, "accept failed", {{"error.message", ec.message()}});
+      accept_retry_->expires_after(std::chrono::milliseconds(100));
+      accept_retry_->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor_->is_open()) Accept();
       });
+      return;
+    }
+    auto session = std::make_shared<Session>(std::move(socket), *this);
+    if (Register(session.get(), session)) session->Start();
+    Accept();
+  });
 }
 
 bool Server::Impl::Register(Session* session, std::weak_ptr<Session> weak) {
@@ -866,8 +877,8 @@ void Server::Impl::StopThreads() {
     std::lock_guard<std::mutex> lock(gate_->mu);
     gate_->open = false;
   }
-  work_.reset();
-  ioc_.stop();
+  work_.clear();
+  for (const auto& ioc : iocs_) ioc->stop();
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
   // Connections still open (past the drain deadline, or on Stop) are cut now rather than
@@ -924,7 +935,7 @@ void Server::Impl::Stop() {
 }
 
 void Server::Impl::DrainOnSignals() {
-  signals_.emplace(ioc_, SIGINT, SIGTERM);
+  signals_.emplace(*iocs_[0], SIGINT, SIGTERM);
   signals_->async_wait([this](beast::error_code ec, int signal) {
     if (ec) return;
     Log(Severity::kInfo, "signal received; draining", {{"signal", std::to_string(signal)}});
