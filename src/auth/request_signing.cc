@@ -234,40 +234,61 @@ absl::StatusOr<SignatureHeader> ParseSignatureHeader(std::string_view value) {
 
 // ---- NonceCache ----
 
-NonceCache::NonceCache(size_t max_entries) : max_entries_(max_entries) {
+NonceCache::NonceCache(size_t max_entries, int64_t bucket_ms)
+    : max_entries_(max_entries), bucket_ms_(std::max<int64_t>(bucket_ms, 1)) {
+  static_assert(crypto_shorthash_KEYBYTES == 16 && crypto_shorthash_BYTES == 8);
   randombytes_buf(hash_key_.data(), hash_key_.size());
 }
 
-NonceCache::Digest NonceCache::DigestOf(std::string_view key_id, std::string_view nonce) const {
+uint64_t NonceCache::DigestOf(std::string_view key_id, std::string_view nonce) const {
   // Length-prefixed so ("ab", "c...") and ("a", "bc...") differ.
   const std::string input = Cat(key_id.size(), ":", key_id, nonce);
-  unsigned char out[16];
-  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(input.data()),
-                     input.size(), hash_key_.data(), hash_key_.size());
-  uint64_t a, b;
-  std::memcpy(&a, out, 8);
-  std::memcpy(&b, out + 8, 8);
-  return {a, b};
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                   hash_key_.data());
+  uint64_t d;
+  std::memcpy(&d, out, sizeof d);
+  return d;
 }
 
 NonceCache::Result NonceCache::Record(std::string_view key_id, std::string_view nonce,
                                       int64_t expires_ms, int64_t now_ms) {
-  const Digest d = DigestOf(key_id, nonce);
+  const uint64_t d = DigestOf(key_id, nonce);
+  // Floor division: a bucket's span starts at a multiple of bucket_ms, negative times included.
+  const int64_t index = expires_ms / bucket_ms_ - (expires_ms % bucket_ms_ < 0 ? 1 : 0);
+  std::vector<Bucket> dropped;  // freed after the lock is released
   absl::MutexLock lock(&mu_);
-  while (!expiries_.empty() && expiries_.top().first <= now_ms) {
-    seen_.erase(expiries_.top().second);
-    expiries_.pop();
+  size_t live = 0;
+  while (live < buckets_.size() && (buckets_[live].index + 1) * bucket_ms_ <= now_ms) ++live;
+  if (live > 0) {
+    for (size_t i = 0; i < live; ++i) {
+      size_ -= buckets_[i].digests.size();
+      dropped.push_back(std::move(buckets_[i]));
+    }
+    buckets_.erase(buckets_.begin(), buckets_.begin() + static_cast<ptrdiff_t>(live));
   }
-  if (seen_.contains(d)) return Result::kReplay;
-  if (seen_.size() >= max_entries_) return Result::kFull;
-  seen_.insert(d);
-  expiries_.push({expires_ms, d});
+  for (const Bucket& b : buckets_) {
+    if (b.digests.contains(d)) return Result::kReplay;
+  }
+  if (size_ >= max_entries_) return Result::kFull;
+  auto it = std::lower_bound(buckets_.begin(), buckets_.end(), index,
+                             [](const Bucket& b, int64_t i) { return b.index < i; });
+  if (it == buckets_.end() || it->index != index) {
+    // Sized like the largest bucket so far: under a steady load the new one never rehashes
+    // (a rehash of millions of digests would stall the caller's I/O thread).
+    size_t expected = 0;
+    for (const Bucket& b : buckets_) expected = std::max(expected, b.digests.size());
+    it = buckets_.insert(it, Bucket{.index = index, .digests = {}});
+    it->digests.reserve(std::min(expected, max_entries_ - size_));
+  }
+  it->digests.insert(d);
+  ++size_;
   return Result::kRecorded;
 }
 
 size_t NonceCache::size() const {
   absl::MutexLock lock(&mu_);
-  return seen_.size();
+  return size_;
 }
 
 // ---- Validation ----
@@ -309,7 +330,9 @@ ApiClientService::ApiClientService(ApiClientRepository* repo, const PiiCipher* c
       clock_(clock),
       options_(options),
       rate_limiter_(options.rate_limit, clock),
-      nonces_(options.max_nonces) {
+      // A quarter of the window a bucket: a nonce is kept at most a quarter longer than needed,
+      // and a request looks in about five buckets.
+      nonces_(options.max_nonces, std::max<int64_t>(options.max_clock_skew_ms / 4, 1)) {
   if (options_.nonce_flush_ms > 0) flusher_ = std::thread([this] { FlushLoop(); });
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -120,20 +121,72 @@ TEST(RequestSigningTest, MalformedHeadersNameThePart) {
 }
 
 TEST(NonceCacheTest, RefusesReplaysUntilExpiryAndStaysBounded) {
-  NonceCache cache(3);
-  EXPECT_EQ(cache.Record("ck_a", "n1", 100, 0), NonceCache::Result::kRecorded);
+  NonceCache cache(3, /*bucket_ms=*/100);
+  EXPECT_EQ(cache.Record("ck_a", "n1", 100, 0), NonceCache::Result::kRecorded);  // [100, 200)
   EXPECT_EQ(cache.Record("ck_a", "n1", 100, 50), NonceCache::Result::kReplay);
   // Another client may use the same nonce.
   EXPECT_EQ(cache.Record("ck_b", "n1", 100, 50), NonceCache::Result::kRecorded);
   // Length-prefixing: ("ck_a", "bn1") is not ("ck_ab", "n1").
-  EXPECT_EQ(cache.Record("ck_ab", "n1", 200, 50), NonceCache::Result::kRecorded);
+  EXPECT_EQ(cache.Record("ck_ab", "n1", 200, 50), NonceCache::Result::kRecorded);  // [200, 300)
   EXPECT_EQ(cache.Record("ck_a", "bn1", 200, 50), NonceCache::Result::kFull);
   EXPECT_EQ(cache.size(), 3u);
-  // At 100 the first two expire and make room.
-  EXPECT_EQ(cache.Record("ck_a", "n2", 300, 100), NonceCache::Result::kRecorded);
+  // Past its expiry but inside its bucket's span a pair is still refused: kept at most one
+  // bucket longer, never shorter.
+  EXPECT_EQ(cache.Record("ck_a", "n1", 300, 199), NonceCache::Result::kReplay);
+  // At 200 the first bucket's span has passed: its two pairs go and make room.
+  EXPECT_EQ(cache.Record("ck_a", "n2", 300, 200), NonceCache::Result::kRecorded);
   EXPECT_EQ(cache.size(), 2u);
-  EXPECT_EQ(cache.Record("ck_a", "n1", 300, 100), NonceCache::Result::kRecorded);
-  EXPECT_EQ(cache.Record("ck_ab", "n1", 300, 100), NonceCache::Result::kReplay);
+  EXPECT_EQ(cache.Record("ck_a", "n1", 300, 200), NonceCache::Result::kRecorded);
+  EXPECT_EQ(cache.Record("ck_ab", "n1", 300, 200), NonceCache::Result::kReplay);
+}
+
+// Against a brute-force oracle (every pair with its expiry): over a long run with expiries
+// spread across many buckets, a pair recorded and unexpired is always a replay, a fresh pair is
+// recorded, and the cache never holds a pair more than one bucket past its expiry.
+TEST(NonceCacheTest, MatchesAnExactOracleAcrossManyBuckets) {
+  constexpr int64_t kBucket = 1000;
+  NonceCache cache(1'000'000, kBucket);
+  std::map<std::pair<std::string, std::string>, int64_t> oracle;  // pair -> expiry
+  std::mt19937_64 rng(7);
+  int64_t now = 0;
+  int fresh = 0;
+  int replays = 0;
+  int forgotten = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    now += static_cast<int64_t>(rng() % 20);
+    const std::string key = "ck_" + std::to_string(rng() % 3);
+    // Half the time a pair seen before (a replay, or a reuse once it expired), else a new one.
+    const bool reuse = !oracle.empty() && rng() % 2 == 0;
+    // A reuse picks one of the last thousand nonces: some still live, some long expired.
+    const int back = static_cast<int>(rng() % static_cast<uint64_t>(std::min(fresh, 1000) + 1));
+    const std::string nonce = "n" + std::to_string(reuse ? std::max(fresh - back, 0) : fresh++);
+    const int64_t expires = now + 1 + static_cast<int64_t>(rng() % (4 * kBucket));
+    auto it = oracle.find({key, nonce});
+    const NonceCache::Result got = cache.Record(key, nonce, expires, now);
+    if (it != oracle.end() && it->second > now) {
+      ASSERT_EQ(got, NonceCache::Result::kReplay) << i;  // unexpired: always refused
+      ++replays;
+      continue;
+    }
+    if (it != oracle.end() && it->second + kBucket <= now) {
+      ASSERT_EQ(got, NonceCache::Result::kRecorded) << i;  // a bucket past expiry: forgotten
+      ++forgotten;
+    } else if (it == oracle.end()) {
+      ASSERT_EQ(got, NonceCache::Result::kRecorded) << i;  // never seen
+    }
+    if (got == NonceCache::Result::kRecorded) oracle[{key, nonce}] = expires;
+  }
+  EXPECT_GT(replays, 5'000);
+  EXPECT_GT(forgotten, 5'000) << forgotten;
+  // What the cache holds: the pairs the oracle has unexpired, plus at most a bucket's slack.
+  size_t unexpired = 0;
+  size_t within_slack = 0;
+  for (const auto& [pair, expires] : oracle) {
+    if (expires > now) ++unexpired;
+    if (expires + kBucket > now) ++within_slack;
+  }
+  EXPECT_GE(cache.size(), unexpired);
+  EXPECT_LE(cache.size(), within_slack);
 }
 
 // ---- ApiClientService over a real SQLite store and the real vault ----
