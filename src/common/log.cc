@@ -338,12 +338,17 @@ void Log(Severity severity, std::string_view body, const std::vector<LogAttribut
 }
 
 void SetLogObserverForTest(std::function<void(std::string_view line)> observer) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (observer) {
-    g_observer = std::make_shared<std::function<void(std::string_view)>>(std::move(observer));
-  } else {
-    g_observer.reset();
+  std::shared_ptr<std::function<void(std::string_view)>> previous;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    previous = std::move(g_observer);
+    if (observer) {
+      g_observer = std::make_shared<std::function<void(std::string_view)>>(std::move(observer));
+    }
   }
+  // A line being logged on another thread holds its own copy of the previous observer: wait it
+  // out, so the caller may destroy what that observer refers to (nobody takes a new copy).
+  while (previous && previous.use_count() > 1) std::this_thread::yield();
 }
 
 ScopedLogContext::ScopedLogContext(LogContext context) : previous_(std::move(t_context)) {

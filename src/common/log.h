@@ -80,7 +80,8 @@ std::string FormatLogLine(Severity severity, std::string_view body,
 void AppendJsonEscaped(std::string& out, std::string_view s);
 
 // Test hook: while set, every written line is also passed to `observer` (pass nullptr to
-// remove). The observer runs on the logging thread and must be thread-safe.
+// remove). The observer runs on the logging thread and must be thread-safe. Returns once no
+// thread is still in the observer it replaces, which may then be destroyed.
 void SetLogObserverForTest(std::function<void(std::string_view line)> observer);
 
 }  // namespace mercator
