@@ -292,16 +292,16 @@ struct Fingerprint {
   bool operator==(const Fingerprint& o) const { return size == o.size && bytes == o.bytes; }
 };
 
+// (activity, uid, Idempotency-Key) as a 128-bit keyed digest (SipHash-1-3-128 with a key
+// drawn at random per process): 16 bytes a record whatever the key's length, and no
+// allocation. Two names share a digest with probability 2^-128.
 struct IdemKey {
-  int64_t activity_id = 0;
-  uint32_t uid = 0;
-  std::string key;
-  bool operator==(const IdemKey& o) const {
-    return activity_id == o.activity_id && uid == o.uid && key == o.key;
-  }
+  uint64_t a = 0;
+  uint64_t b = 0;
+  bool operator==(const IdemKey& o) const { return a == o.a && b == o.b; }
   template <typename H>
   friend H AbslHashValue(H h, const IdemKey& k) {
-    return H::combine(std::move(h), k.activity_id, k.uid, k.key);
+    return H::combine(std::move(h), k.a);  // already uniform
   }
 };
 
@@ -341,11 +341,41 @@ struct CustomerState {
   }
 };
 
+using IdemTable = absl::flat_hash_map<IdemKey, IdemEntry>;
+
 struct Shard {
   absl::Mutex mu;
   absl::flat_hash_map<std::pair<int64_t, uint32_t>, CustomerState> customers ABSL_GUARDED_BY(mu);
-  // Idempotency records of the shard's customers (one table per shard, not per customer).
-  absl::flat_hash_map<IdemKey, IdemEntry> idem ABSL_GUARDED_BY(mu);
+  // Idempotency records of the shard's customers (one table per shard, not per customer), in
+  // two generations of the retention period (DrawEngineOptions::idempotency_retention_ms):
+  // `idem` holds the draws of generation `generation` (now / retention), `idem_previous` those
+  // of the one before; older ones are dropped. So a record is kept at least the retention
+  // period and at most twice that.
+  int64_t generation ABSL_GUARDED_BY(mu) = 0;
+  IdemTable idem ABSL_GUARDED_BY(mu);
+  IdemTable idem_previous ABSL_GUARDED_BY(mu);
+
+  // Moves to generation `g` (>= generation): the tables too old for it go to `drop`, to be
+  // freed once the lock is released.
+  void Advance(int64_t g, std::vector<IdemTable>& drop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (g <= generation) return;
+    drop.push_back(std::move(idem_previous));
+    if (g == generation + 1) {
+      idem_previous = std::move(idem);
+    } else {
+      idem_previous = {};
+      drop.push_back(std::move(idem));
+    }
+    idem = {};
+    generation = g;
+  }
+  // The record named `k` in either generation, or null.
+  IdemEntry* FindIdem(const IdemKey& k) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = idem.find(k);
+    if (it != idem.end()) return &it->second;
+    auto old = idem_previous.find(k);
+    return old != idem_previous.end() ? &old->second : nullptr;
+  }
 };
 
 DrawResult MakeResult(const DrawBrief& b, bool replayed) {
@@ -541,7 +571,10 @@ double ChiSquarePValue(double x, int32_t k) {
 
 class DrawEngine::Impl {
  public:
-  explicit Impl(const DrawEngineOptions& options) : options_(options) {}
+  explicit Impl(const DrawEngineOptions& options)
+      : options_(options), retention_ms_(std::max<int64_t>(options.idempotency_retention_ms, 1)) {
+    randombytes_buf(idem_hash_key_.data(), idem_hash_key_.size());
+  }
 
   ~Impl() {
     if (writer_.joinable()) {
@@ -555,6 +588,7 @@ class DrawEngine::Impl {
 
   absl::Status OpenJournal() {
     if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+    replay_generation_ = IdemGeneration(options_.clock->NowMs());
     ASSIGN_OR_RETURN(journal_, Journal::Open({.dir = options_.dir,
                                               .file_name = "draws.journal",
                                               .magic = "MCTDRAW1",
@@ -640,17 +674,18 @@ class DrawEngine::Impl {
     const int32_t day = LocalDay(now, v->tz_offset_minutes);
 
     Shard& shard = ShardOf(req.activity_id, req.uid);
-    absl::MutexLock lock(&shard.mu);
+    const IdemKey idem_key = IdemKeyOf(req.activity_id, req.uid, req.idempotency_key);
     const Fingerprint fingerprint = Fingerprint::Of(req.request_digest);
-    auto [idem, fresh] =
-        shard.idem.try_emplace(IdemKey{req.activity_id, req.uid, req.idempotency_key});
-    if (!fresh) {
-      if (!(idem->second.digest == fingerprint)) {
+    std::vector<IdemTable> expired;  // freed after the lock is released (declared first)
+    absl::MutexLock lock(&shard.mu);
+    shard.Advance(IdemGeneration(now), expired);
+    if (const IdemEntry* first = shard.FindIdem(idem_key)) {
+      if (!(first->digest == fingerprint)) {
         return absl::FailedPreconditionError("Idempotency-Key reused with a different request");
       }
       // The first draw is queued or durable; a barrier behind it completes once it is.
       Waiter w;
-      w.brief = idem->second.brief;
+      w.brief = first->brief;
       w.replayed = true;
       w.done = std::move(done);
       absl::MutexLock qlock(&queue_mu_);
@@ -661,7 +696,6 @@ class DrawEngine::Impl {
     const int32_t today = cs.day == day ? cs.today : 0;
     if ((req.max_draws_today > 0 && today >= req.max_draws_today) ||
         (req.max_draws_total > 0 && cs.total >= req.max_draws_total)) {
-      shard.idem.erase(idem);
       return absl::ResourceExhaustedError("no chances left");
     }
 
@@ -739,8 +773,9 @@ class DrawEngine::Impl {
       waiters_.push_back(std::move(w));
       act->CountDay(day, won, awarded >= 0 ? pool->prizes[awarded].prize.cost_fen : 0);
     }
-    idem->second.digest = fingerprint;
-    idem->second.brief = brief;
+    IdemEntry& entry = shard.idem[idem_key];
+    entry.digest = fingerprint;
+    entry.brief = brief;
     if (won) cs.won.push_back(brief);
     return absl::OkStatus();
   }
@@ -749,12 +784,15 @@ class DrawEngine::Impl {
   absl::StatusOr<std::optional<DrawResult>> Find(int64_t activity_id, uint32_t uid,
                                                  const std::string& key) {
     Shard& shard = ShardOf(activity_id, uid);
+    const IdemKey idem_key = IdemKeyOf(activity_id, uid, key);
     DrawBrief brief;
     {
+      std::vector<IdemTable> expired;  // freed after the lock is released (declared first)
       absl::MutexLock lock(&shard.mu);
-      auto e = shard.idem.find(IdemKey{activity_id, uid, key});
-      if (e == shard.idem.end()) return std::nullopt;
-      brief = e->second.brief;
+      shard.Advance(IdemGeneration(options_.clock->NowMs()), expired);
+      const IdemEntry* e = shard.FindIdem(idem_key);
+      if (e == nullptr) return std::nullopt;
+      brief = e->brief;
     }
     RETURN_IF_ERROR(WaitDurable());
     return MakeResult(brief, /*replayed=*/true);
@@ -1131,6 +1169,26 @@ class DrawEngine::Impl {
     return true;
   }
 
+  // The generation of idempotency records a draw at `ms` belongs to (floor division).
+  int64_t IdemGeneration(int64_t ms) const {
+    return ms / retention_ms_ - (ms % retention_ms_ < 0 ? 1 : 0);
+  }
+
+  IdemKey IdemKeyOf(int64_t activity_id, uint32_t uid, std::string_view key) const {
+    // Fixed-width ids first, then the key: no two names give the same input.
+    unsigned char input[12 + 128];
+    const size_t n = std::min(key.size(), sizeof input - 12);  // keys are at most 128 bytes
+    std::memcpy(input, &activity_id, 8);
+    std::memcpy(input + 8, &uid, 4);
+    std::memcpy(input + 12, key.data(), n);
+    unsigned char out[crypto_shorthash_siphashx24_BYTES];
+    crypto_shorthash_siphashx24(out, input, 12 + n, idem_hash_key_.data());
+    IdemKey k;
+    std::memcpy(&k.a, out, 8);
+    std::memcpy(&k.b, out + 8, 8);
+    return k;
+  }
+
   // Replays one journal record at start-up (single-threaded: no draw runs yet).
   absl::Status Replay(std::string_view r) {
     if (r.empty()) return absl::DataLossError("draw journal: empty record");
@@ -1196,9 +1254,19 @@ class DrawEngine::Impl {
     }
     act->CountChannel(channel);
     act->CountDay(day, won, brief.prize != kNone ? pool.prizes[brief.prize].prize.cost_fen : 0);
-    IdemEntry& entry = shard.idem[IdemKey{activity_id, uid, std::string(key)}];
-    entry.digest = Fingerprint::Of(digest);
-    entry.brief = brief;
+    // Records of draws older than the previous generation are not kept (Advance would drop
+    // them at the next draw anyway).
+    const int64_t g = IdemGeneration(brief.at_ms);
+    if (g >= replay_generation_ - 1) {
+      std::vector<IdemTable> dropped;
+      shard.Advance(g, dropped);
+      if (g >= shard.generation - 1) {  // else the clock went back: a generation already gone
+        IdemTable& table = g == shard.generation ? shard.idem : shard.idem_previous;
+        IdemEntry& entry = table[IdemKeyOf(activity_id, uid, key)];
+        entry.digest = Fingerprint::Of(digest);
+        entry.brief = brief;
+      }
+    }
     if (won) cs.won.push_back(brief);
     return absl::OkStatus();
   }
@@ -1280,6 +1348,9 @@ class DrawEngine::Impl {
   absl::Mutex acts_mu_;
   absl::flat_hash_map<int64_t, std::unique_ptr<ActivityRt>> activities_ ABSL_GUARDED_BY(acts_mu_);
   Shard shards_[kShards];
+  const int64_t retention_ms_;  // of idempotency records
+  std::array<unsigned char, crypto_shorthash_siphashx24_KEYBYTES> idem_hash_key_;
+  int64_t replay_generation_ = 0;  // IdemGeneration at start-up
 
   absl::Mutex queue_mu_;
   std::string batch_ ABSL_GUARDED_BY(queue_mu_);

@@ -7,6 +7,8 @@
 //   1. Idempotency: (activity, uid, idempotency_key) names a draw. A retry with the same
 //      request_digest returns the first result with replayed = true (after it is durable);
 //      another digest is FailedPrecondition "Idempotency-Key reused with a different request".
+//      A key is remembered for DrawEngineOptions::idempotency_retention_ms (24 h) to twice
+//      that; a retry after it is a new draw.
 //   2. Chances: a draw consumes one chance. With max_draws_today > 0 and that many draws
 //      already today (local day of tz_offset_minutes), or max_draws_total > 0 and that many in
 //      total, the draw is ResourceExhausted "no chances left" and nothing is recorded.
@@ -35,7 +37,8 @@
 // was in flight at a crash may be in it too (its retry then replays it).
 //
 // Start-up: Open replays the journal to rebuild stock used (per pool and prize id), budget
-// spent, chance counters, per-customer wins and guarantee counters, and idempotency records.
+// spent, chance counters, per-customer wins and guarantee counters, and the idempotency
+// records still in their retention period.
 // Load then installs an activity's terms; a new version keeps everything used so far (by pool
 // and prize id).
 //
@@ -187,6 +190,10 @@ struct DrawEngineOptions {
   // writes and fsyncs a batch (the fsync itself lets later draws queue up meanwhile); a batch
   // of 1024 draws is written at once.
   int32_t commit_window_us = 0;
+  // How long a draw's Idempotency-Key is remembered (a retry within it replays the draw):
+  // at least this long and at most twice (records are dropped a generation at a time), here
+  // and after a restart. A retry after that is a new draw. 24 h, as payment APIs keep theirs.
+  int64_t idempotency_retention_ms = 24LL * 3600 * 1000;
 };
 
 class DrawEngine {

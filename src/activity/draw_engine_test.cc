@@ -88,11 +88,12 @@ DrawRequest Req(uint32_t uid, std::string key, std::string digest = "d") {
 
 class DrawEngineTest : public ::testing::Test {
  protected:
-  std::unique_ptr<DrawEngine> Open(Random* random = nullptr) {
+  std::unique_ptr<DrawEngine> Open(Random* random = nullptr, int64_t retention_ms = 0) {
     DrawEngineOptions o;
     o.dir = dir_.path();
     o.clock = &clock_;
     o.random = random != nullptr ? random : &random_;
+    if (retention_ms > 0) o.idempotency_retention_ms = retention_ms;
     auto e = DrawEngine::Open(o);
     EXPECT_TRUE(e.ok()) << e.status();
     return e.ok() ? std::move(*e) : nullptr;
@@ -211,6 +212,63 @@ TEST_F(DrawEngineTest, RetryReturnsTheFirstResultAndConflictingReuseIsRejected) 
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->draw_id, first->draw_id);
+}
+
+// Idempotency records are kept for the retention period (at least, at most twice), in memory
+// and across a restart; a retry after that is a new draw. Memory does not grow with every draw
+// ever made.
+TEST_F(DrawEngineTest, IdempotencyKeysAreRememberedForTheRetentionPeriod) {
+  constexpr int64_t kRetention = 60'000;
+  auto engine = Open(nullptr, kRetention);
+  DrawTerms t = OnePool({MakePrize("p", "points", 1, -1), MakePrize("thanks", "thanks", 1, -1)});
+  ASSERT_TRUE(engine->Load(t).ok());
+  auto first = engine->Draw(Req(1, "key-1"));
+  ASSERT_TRUE(first.ok());
+  // Within the retention period, also after a restart: the first result.
+  clock_.Advance(kRetention - 1);
+  auto retry = engine->Draw(Req(1, "key-1"));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->replayed);
+  EXPECT_EQ(retry->draw_id, first->draw_id);
+  engine.reset();
+  engine = Open(nullptr, kRetention);
+  auto after_restart = engine->Draw(Req(1, "key-1"));
+  ASSERT_TRUE(after_restart.ok());
+  EXPECT_TRUE(after_restart->replayed);
+  EXPECT_EQ(after_restart->draw_id, first->draw_id);
+  // A different body under the key is still a conflict while the key is remembered.
+  EXPECT_EQ(engine->Draw(Req(1, "key-1", "other")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // Twice the period later the key is forgotten: the same key is a new draw, which uses a
+  // chance, and is itself remembered from then on.
+  clock_.Advance(kRetention + 1);
+  auto later = engine->Draw(Req(1, "key-1"));
+  ASSERT_TRUE(later.ok());
+  EXPECT_FALSE(later->replayed);
+  EXPECT_GT(later->draw_id, first->draw_id);
+  EXPECT_EQ(engine->UsedChances(7, 1)->total, 2);
+  auto found = engine->Find(7, 1, "key-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->draw_id, later->draw_id);
+
+  // A restart rebuilds only the records still in their period: the old draw is not found
+  // again (the later one is), while the chances and prizes of both stay counted.
+  engine.reset();
+  clock_.Advance(1);
+  engine = Open(nullptr, kRetention);
+  auto again = engine->Draw(Req(1, "key-1"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->draw_id, later->draw_id);
+  EXPECT_EQ(engine->UsedChances(7, 1)->total, 2);
+  clock_.Advance(2 * kRetention);
+  engine.reset();
+  engine = Open(nullptr, kRetention);
+  auto fresh = engine->Draw(Req(1, "key-1"));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->replayed);
+  EXPECT_EQ(engine->UsedChances(7, 1)->total, 3);
 }
 
 // Pearson's statistic of observed counts against weights.

@@ -359,6 +359,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 2000));
   serve
+      ->add_option("--draw-idempotency-hours", serve_options.draw_idempotency_hours,
+                   "How long a draw's Idempotency-Key is remembered: a retry within it replays "
+                   "the draw (kept up to twice as long)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 30));
+  serve
       ->add_option("--nonce-flush-ms", serve_options.api_clients.nonce_flush_ms,
                    "How often signed requests' nonces are written to the database, in one "
                    "transaction (replay protection across processes); 0: each request writes its "

@@ -125,6 +125,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   draw_options.dir = (std::filesystem::path(options.data_dir) / "draw").string();
   draw_options.clock = clock;
   draw_options.commit_window_us = options.draw_commit_window_us;
+  draw_options.idempotency_retention_ms = int64_t{options.draw_idempotency_hours} * 3'600'000;
   ASSIGN_OR_RETURN(app->draw_engine_, activity::DrawEngine::Open(draw_options));
   app->draw_ = std::make_unique<activity::EngineDrawPort>(app->draw_engine_.get());
   app->activities_ = std::make_unique<activity::ActivityService>(

@@ -123,6 +123,9 @@ struct AppOptions {
   // the journal's writer waits for more before it writes and fsyncs them together (at most
   // 2 ms). Longer batches fewer fsyncs (less CPU a draw under load) for a little latency.
   int32_t draw_commit_window_us = 1000;
+  // How long a draw's Idempotency-Key is remembered, in hours (to twice that; memory is about
+  // 150 bytes a draw for that time).
+  int32_t draw_idempotency_hours = 24;
   // The event log (event/event_service.h): commit window, how often features and lifecycle
   // stages reach the index (tests: 0, they call events().Tick()); dir is <data_dir>/events.
   event::EventServiceOptions events;
