@@ -120,6 +120,13 @@ class CustomerService {
   // The same for many ids under one lock (a batch of events): out[i] for external_ids[i].
   absl::StatusOr<std::vector<std::optional<uint32_t>>> ResolveMany(
       const std::vector<std::string_view>& external_ids);
+  // Puts the live customers' external ids into the memory Resolve answers from, by uid, until
+  // it holds `max` entries (about 70 bytes each), so that no customer's first draw or event
+  // at a peak reads the store: under a busy writer each such read starts with a cold SQLite
+  // page cache (WAL mode drops it on every commit) and costs more than the rest of a draw.
+  // For a background thread at start: reads the store in chunks and stops early when `stop`
+  // returns true (checked between chunks). Returns the number of ids added.
+  absl::StatusOr<size_t> WarmResolve(size_t max, const std::function<bool()>& stop);
   // Who a message goes to (out[i] for external_ids[i]; nullopt for an unknown or erased one):
   // uid, name if `with_name`, time zone from tag `zone_tag` if not empty, read in one snapshot
   // without other tags or personal data (CustomerRepository::FindAddressees).

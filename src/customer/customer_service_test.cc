@@ -147,6 +147,7 @@ class CountingStore final : public Store, public CustomerRepository {
  public:
   explicit CountingStore(Store* store) : store_(store), real_(store->customers()) {}
   int begun = 0, ended = 0, dropped = 0;
+  int find_uids = 0;  // external ids looked up in the store
 
   CustomerRepository& customers() override { return *this; }
   TagCatalogRepository& tags() override { return store_->tags(); }
@@ -191,6 +192,7 @@ class CountingStore final : public Store, public CustomerRepository {
   }
   absl::StatusOr<std::vector<std::optional<uint32_t>>> FindUids(
       std::span<const std::string_view> ids) override {
+    find_uids += static_cast<int>(ids.size());
     return real_.FindUids(ids);
   }
   absl::StatusOr<std::vector<std::optional<Addressee>>> FindAddressees(
@@ -477,6 +479,44 @@ TEST(CustomerService, ResolveFindsLiveCustomersOnly) {
   absl::StatusOr<std::optional<uint32_t>> erased = other.service->Resolve("C2");
   ASSERT_TRUE(erased.ok());
   EXPECT_FALSE(erased->has_value());
+}
+
+// WarmResolve puts the live customers into Resolve's memory: afterwards resolving each of them
+// reads nothing from the store and gives the uid the row holds; an erased customer is not put
+// in; `max` bounds the entries; a stop request ends it early.
+TEST(CustomerService, WarmResolveAnswersLiveCustomersWithoutReadingTheStore) {
+  CountingWorld w;
+  constexpr int kCustomers = 10'000;  // more than two chunks
+  for (int from = 0; from < kCustomers; from += 1000) {
+    ASSERT_TRUE(w.service.Upsert(Rows(from, from + 1000)).ok());
+  }
+  ASSERT_TRUE(w.service.Erase("C17").ok());
+  // Stopped at once: nothing is read.
+  absl::StatusOr<size_t> none = w.service.WarmResolve(1'000'000, [] { return true; });
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0u);
+
+  absl::StatusOr<size_t> added = w.service.WarmResolve(1'000'000, [] { return false; });
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(*added, static_cast<size_t>(kCustomers - 1));
+  for (int i = 0; i < kCustomers; ++i) {
+    const std::string id = "C" + std::to_string(i);
+    absl::StatusOr<std::optional<uint32_t>> uid = w.service.Resolve(id);
+    ASSERT_TRUE(uid.ok()) << uid.status();
+    if (i == 17) {
+      EXPECT_FALSE(uid->has_value());
+      continue;
+    }
+    absl::StatusOr<std::optional<CustomerRecord>> row = w.sqlite->customers().FindByExternalId(id);
+    ASSERT_TRUE(row.ok() && row->has_value()) << id;
+    EXPECT_EQ(*uid, std::optional<uint32_t>((*row)->uid)) << id;
+  }
+  EXPECT_EQ(w.store.find_uids, 1);  // C17 only, which the warm-up left out
+  // Again: nothing new. A bound below what is held adds nothing either.
+  EXPECT_EQ(*w.service.WarmResolve(1'000'000, [] { return false; }), 0u);
+  ASSERT_TRUE(w.service.Upsert(Rows(kCustomers, kCustomers + 10)).ok());
+  EXPECT_EQ(*w.service.WarmResolve(kCustomers - 1, [] { return false; }), 0u);  // held
+  EXPECT_EQ(*w.service.WarmResolve(kCustomers + 4, [] { return false; }), 5u);
 }
 
 }  // namespace

@@ -373,6 +373,24 @@ absl::Status App::Start() {
     });
   }
   RETURN_IF_ERROR(server_->Start());
+  if (options_.warm_customer_ids > 0) {
+    warm_thread_ = std::thread([this] {
+      BecomeBackgroundThread("mct-warm-ids");
+      const auto started = std::chrono::steady_clock::now();
+      absl::StatusOr<size_t> added =
+          customers_->WarmResolve(options_.warm_customer_ids, [this] { return warm_stop_.load(); });
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+      if (!added.ok()) {
+        Log(Severity::kWarn, "warming customer ids failed; lookups read the store",
+            {{"error", ToStd(added.status().message())}});
+      } else {
+        Log(Severity::kInfo, "customer ids warmed",
+            {{"ids", std::to_string(*added)}, {"duration_ms", std::to_string(ms)}});
+      }
+    });
+  }
   snapshot_thread_ = std::thread([this] {
     BecomeBackgroundThread("mct-snapshot");
     SnapshotLoop();
@@ -620,6 +638,10 @@ void App::Shutdown() {
   if (smpp_channel_) smpp_channel_->Stop();
   if (wechat_channel_) wechat_channel_->Stop();
   task_events_.reset();
+  if (warm_thread_.joinable()) {
+    warm_stop_ = true;
+    warm_thread_.join();
+  }
   if (snapshot_thread_.joinable()) {
     {
       absl::MutexLock lock(&snapshot_mu_);

@@ -126,6 +126,10 @@ struct AppOptions {
   // How long a draw's Idempotency-Key is remembered, in hours (to twice that; memory is about
   // 150 bytes a draw for that time).
   int32_t draw_idempotency_hours = 24;
+  // At start, a background thread puts up to this many live customers' external ids into the
+  // memory draws and events resolve customers from (CustomerService::WarmResolve; about 70
+  // bytes each): a peak's first draw of each customer then reads no store. 0: off.
+  size_t warm_customer_ids = 5'000'000;
   // The event log (event/event_service.h): commit window, how often features and lifecycle
   // stages reach the index (tests: 0, they call events().Tick()); dir is <data_dir>/events.
   event::EventServiceOptions events;
@@ -320,6 +324,8 @@ class App {
   bool snapshot_stop_ ABSL_GUARDED_BY(snapshot_mu_) = false;
   uint64_t snapshot_seq_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   std::thread snapshot_thread_;
+  std::atomic<bool> warm_stop_{false};
+  std::thread warm_thread_;  // CustomerService::WarmResolve, once at start
 };
 
 // Opens the store of a data directory and the index, recovering from the snapshot: the
