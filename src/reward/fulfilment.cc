@@ -113,6 +113,9 @@ absl::StatusOr<int64_t> FulfilmentService::TakeInActivity(int64_t activity_id) {
       const int64_t now = clock_->NowMs();
       ASSIGN_OR_RETURN(int64_t n, repository_->TakeIn(activity_id, batch_last, batch, now));
       inserted += n;
+      for (Fulfilment& f : batch) {
+        if (f.id > 0 && f.state == FulfilmentState::kPending) fresh_.push_back(std::move(f));
+      }
       cursor = batch_last;
     }
     progress.scanned_to = batch_last;
@@ -159,12 +162,30 @@ absl::StatusOr<std::string> FulfilmentService::Deliver(const Fulfilment& row) {
   return absl::InternalError(fmt::format("kind: {} is delivered by an operator", row.kind));
 }
 
+std::vector<Fulfilment> FulfilmentService::TakeFresh() {
+  const size_t n =
+      std::min(fresh_.size(), static_cast<size_t>(std::max(options_.delivery_batch, 1)));
+  std::vector<Fulfilment> due(std::make_move_iterator(fresh_.begin()),
+                              std::make_move_iterator(fresh_.begin() + static_cast<ptrdiff_t>(n)));
+  fresh_.erase(fresh_.begin(), fresh_.begin() + static_cast<ptrdiff_t>(n));
+  return due;
+}
+
 absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverDue() {
   absl::MutexLock lock(&run_mu_);
-  PassReport report;
-  const int64_t now = clock_->NowMs();
+  if (!fresh_.empty()) return DeliverRows(TakeFresh());
+  return DeliverListed();
+}
+
+absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverListed() {
   ASSIGN_OR_RETURN(std::vector<Fulfilment> due,
-                   repository_->ListDue(now, std::max(options_.delivery_batch, 1)));
+                   repository_->ListDue(clock_->NowMs(), std::max(options_.delivery_batch, 1)));
+  return DeliverRows(std::move(due));
+}
+
+absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverRows(
+    std::vector<Fulfilment> due) {
+  PassReport report;
   std::vector<absl::StatusOr<std::string>> refs(due.size(),
                                                 absl::InternalError("fulfilment: not delivered"));
   // Points awards go to the ledger in one transaction (one commit for the batch, not one per
@@ -252,10 +273,20 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverDue() {
 absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::RunOnce() {
   PassReport total;
   ASSIGN_OR_RETURN(total.taken_in, TakeIn());
-  for (int i = 0; i < kMaxBatchesPerRun; ++i) {
-    ASSIGN_OR_RETURN(PassReport r, DeliverDue());
+  absl::MutexLock lock(&run_mu_);
+  const auto add = [&total](const PassReport& r) {
     total.delivered += r.delivered;
     total.failed += r.failed;
+  };
+  // What was just taken in, whole (it is in memory already), then the store's due rows: at
+  // least one listing a pass, so retries come due under any load of new awards.
+  while (!fresh_.empty()) {
+    ASSIGN_OR_RETURN(PassReport r, DeliverRows(TakeFresh()));
+    add(r);
+  }
+  for (int i = 0; i < kMaxBatchesPerRun; ++i) {
+    ASSIGN_OR_RETURN(PassReport r, DeliverListed());
+    add(r);
     if (r.delivered + r.failed < std::max(options_.delivery_batch, 1)) break;
   }
   return total;

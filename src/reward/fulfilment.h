@@ -113,10 +113,13 @@ class FulfilmentService {
 
   // Takes new awards of every activity into the outbox. Returns how many rows it inserted.
   absl::StatusOr<int64_t> TakeIn();
-  // Delivers due rows (one batch). Failures of single deliveries are recorded on their rows,
-  // not returned; the status is for storage errors.
+  // Delivers due rows (one batch): the awards this process took in and has not delivered yet,
+  // as TakeIn left them (not read back from the store), else the due rows the store lists
+  // (retries, rows an earlier process took in). Failures of single deliveries are recorded on
+  // their rows, not returned; the status is for storage errors.
   absl::StatusOr<PassReport> DeliverDue();
-  // TakeIn then DeliverDue until nothing more is due now (bounded by a few batches).
+  // TakeIn, then the awards it took in, then DeliverDue of the store's due rows until nothing
+  // more is due now (bounded by a few batches).
   absl::StatusOr<PassReport> RunOnce();
 
   // Operator side. NotFound "fulfilment <id> not found".
@@ -155,6 +158,12 @@ class FulfilmentService {
   // Delivers one row other than points (DeliverDue batches those); returns the delivered
   // reference.
   absl::StatusOr<std::string> Deliver(const Fulfilment& row);
+  // Up to a batch of the awards taken in and not delivered yet (moved out of fresh_).
+  std::vector<Fulfilment> TakeFresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  // Delivers `due` and records each outcome on its row.
+  absl::StatusOr<PassReport> DeliverRows(std::vector<Fulfilment> due)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::StatusOr<PassReport> DeliverListed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   int64_t BackoffMs(int32_t attempts) const;
 
   FulfilmentRepository* const repository_;
@@ -169,6 +178,9 @@ class FulfilmentService {
   // call back).
   absl::Mutex run_mu_;
   std::map<int64_t, Progress> progress_ ABSL_GUARDED_BY(run_mu_);
+  // Rows TakeIn inserted (pending, as stored) that no pass has delivered yet: delivered from
+  // here rather than read back from the store, which costs as much as the delivery itself.
+  std::vector<Fulfilment> fresh_ ABSL_GUARDED_BY(run_mu_);
   absl::Mutex hook_mu_;
   std::function<void()> wake_ ABSL_GUARDED_BY(hook_mu_);
 };

@@ -71,9 +71,11 @@ class FulfilmentRepository {
 
   // In one transaction: inserts those of `awards` (all of `activity_id`, with id, created_ms
   // and updated_ms ignored) whose draw_id is above the stored cursor and not present yet, and
-  // sets the cursor to max(cursor, last_draw_id). Returns how many rows it inserted.
+  // sets the cursor to max(cursor, last_draw_id). Returns how many rows it inserted. Each
+  // award comes back as its row now is: id, created_ms and updated_ms set for an inserted one,
+  // id 0 for one not inserted.
   virtual absl::StatusOr<int64_t> TakeIn(int64_t activity_id, int64_t last_draw_id,
-                                         std::span<const Fulfilment> awards, int64_t now_ms) = 0;
+                                         std::span<Fulfilment> awards, int64_t now_ms) = 0;
 
   // Pending and retrying rows with next_attempt_ms <= now_ms, soonest first, at most `limit`.
   virtual absl::StatusOr<std::vector<Fulfilment>> ListDue(int64_t now_ms, int limit) = 0;

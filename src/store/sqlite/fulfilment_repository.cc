@@ -110,13 +110,14 @@ class SqliteFulfilmentRepository final : public FulfilmentRepository {
   }
 
   absl::StatusOr<int64_t> TakeIn(int64_t activity_id, int64_t last_draw_id,
-                                 std::span<const Fulfilment> awards, int64_t now_ms) override {
+                                 std::span<Fulfilment> awards, int64_t now_ms) override {
     Db::WriterLease writer(db_);
     Connection& conn = writer.conn();
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
     ASSIGN_OR_RETURN(int64_t cursor, CursorOn(conn, activity_id));
     int64_t inserted = 0;
-    for (const Fulfilment& f : awards) {
+    for (Fulfilment& f : awards) {
+      f.id = 0;
       if (f.activity_id != activity_id) {
         return absl::InvalidArgumentError(
             Cat("fulfilment: award of activity ", f.activity_id, " offered for ", activity_id));
@@ -146,7 +147,12 @@ class SqliteFulfilmentRepository final : public FulfilmentRepository {
           .BindInt64(14, now_ms)
           .BindInt64(15, now_ms);
       RETURN_IF_ERROR(stmt.Run());
-      inserted += sqlite3_changes(conn.raw());
+      if (sqlite3_changes(conn.raw()) == 1) {
+        f.id = sqlite3_last_insert_rowid(conn.raw());
+        f.created_ms = now_ms;
+        f.updated_ms = now_ms;
+        ++inserted;
+      }
     }
     if (last_draw_id > cursor) {
       ASSIGN_OR_RETURN(
