@@ -139,6 +139,21 @@ sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
 stats=$(as_admin "$base/v1/activities/$activity/stats")
 engine_draws=$(json_field draws <<<"$stats")
 sample_status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/v1/app/activities/$activity/draw")
+# Fulfilment: the points awards the run made against those the worker's passes delivered (its
+# log lines), at the end of the run and until all are (at most 60 s more).
+points_awards=$(grep -o '"prize_id":"points"[^}]*' <<<"$stats" | json_field awarded)
+delivered_points() {
+  grep '"body":"fulfilment pass"' "$work/server.log" | grep -o '"delivered":"[0-9]*' |
+    awk -F'"' '{s += $4} END {print s + 0}'
+}
+delivered_at_end=$(delivered_points)
+fulfil_wait_start=$(date +%s.%N)
+for _ in $(seq 600); do
+  (($(delivered_points) >= points_awards)) && break
+  sleep 0.1
+done
+delivered_after=$(delivered_points)
+fulfil_wait=$(echo "$(date +%s.%N) - $fulfil_wait_start" | bc)
 bench_stop_server
 errors_logged=$(grep -c '"severity_text":"ERROR"' "$work/server.log" || true)
 
@@ -210,4 +225,5 @@ fi
 echo "draw responses: $draw_total, of which non-2xx $draw_non2xx; socket errors $(kv socket_errors <<<"$draw"), timeouts $(kv timeouts <<<"$draw"); ran out of signed requests: $(kv exhausted_threads <<<"$draw") threads; server errors logged: $errors_logged; unsigned request answered $sample_status"
 durable=$( ((engine_draws >= draw_ok)) && echo "yes, every acknowledged draw is recorded" || echo "NO: acknowledged draws are missing")
 echo "durable: wrk saw $draw_ok draws answered 2xx; the engine counts $engine_draws draws ($((engine_draws - draw_ok)) drawn but not seen answered); $durable"
+echo "fulfilment: $points_awards points awards; delivered by the end of the run: $delivered_at_end; $delivered_after delivered $(printf '%.1f' "$fulfil_wait") s later"
 echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$draw_wall" -v n="$draw_total" 'BEGIN {printf "%.2f cores (%.0f us a draw)", t / h / s, 1e6 * t / h / n}'); load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"
