@@ -84,9 +84,12 @@ struct FulfilmentOptions {
   int64_t max_backoff_ms = 15 * 60'000;
   // Awarded points are a lot expiring this many days after the draw (>= 1).
   int32_t points_validity_days = 365;
-  // Awards inserted per intake transaction, and deliveries per pass.
+  // Awards inserted per intake transaction, and deliveries per transaction of the ledger. A
+  // batch of 1000 points awards holds the store's writer for about 20 ms; it costs a quarter
+  // less per award than batches of 200 (fewer commits, each account page written once for
+  // more of its awards): bench/draw/http.sh, 8.4 -> 6.1 us of fulfilment a draw.
   int32_t intake_batch = 1000;
-  int32_t delivery_batch = 200;
+  int32_t delivery_batch = 1000;
 };
 
 // The customer-facing and operator-facing name of the delivery key.
