@@ -21,6 +21,7 @@ constexpr size_t kMaxReferenceBytes = 200;
 constexpr size_t kMaxErrorBytes = 500;
 // Delivery batches per RunOnce: a backlog drains over several ticks without starving intake.
 constexpr int kMaxBatchesPerRun = 10;
+constexpr size_t kMaxFresh = 100'000;
 
 absl::StatusOr<int64_t> PositiveInt(std::string_view text, std::string_view what) {
   int64_t v = 0;
@@ -114,7 +115,11 @@ absl::StatusOr<int64_t> FulfilmentService::TakeInActivity(int64_t activity_id) {
       ASSIGN_OR_RETURN(int64_t n, repository_->TakeIn(activity_id, batch_last, batch, now));
       inserted += n;
       for (Fulfilment& f : batch) {
-        if (f.id > 0 && f.state == FulfilmentState::kPending) fresh_.push_back(std::move(f));
+        // Bounded: past it (deliveries failing pass after pass) rows wait in the store, which
+        // ListDue reads, rather than in memory.
+        if (f.id > 0 && f.state == FulfilmentState::kPending && fresh_.size() < kMaxFresh) {
+          fresh_.push_back(std::move(f));
+        }
       }
       cursor = batch_last;
     }
