@@ -292,6 +292,9 @@ struct Fingerprint {
   bool operator==(const Fingerprint& o) const { return size == o.size && bytes == o.bytes; }
 };
 
+// The longest Idempotency-Key a draw accepts.
+constexpr size_t kMaxIdempotencyKeyBytes = 128;
+
 // (activity, uid, Idempotency-Key) as a 128-bit keyed digest (SipHash-1-3-128 with a key
 // drawn at random per process): 16 bytes a record whatever the key's length, and no
 // allocation. Two names share a digest with probability 2^-128.
@@ -651,7 +654,7 @@ class DrawEngine::Impl {
   // why not.
   absl::Status Enqueue(const DrawRequest& req, DrawCallback& done) {
     if (failed_.load(std::memory_order_relaxed)) return JournalFailed();
-    if (req.idempotency_key.empty() || req.idempotency_key.size() > 128) {
+    if (req.idempotency_key.empty() || req.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
       return (absl::InvalidArgumentError("idempotency_key: 1 to 128 bytes are required"));
     }
     if (req.request_digest.size() > 64) {
@@ -784,6 +787,8 @@ class DrawEngine::Impl {
   absl::StatusOr<std::optional<DrawResult>> Find(int64_t activity_id, uint32_t uid,
                                                  const std::string& key) {
     Shard& shard = ShardOf(activity_id, uid);
+    // No record has a key a draw would refuse; IdemKeyOf reads only the first 128 bytes.
+    if (key.empty() || key.size() > kMaxIdempotencyKeyBytes) return std::nullopt;
     const IdemKey idem_key = IdemKeyOf(activity_id, uid, key);
     DrawBrief brief;
     {
@@ -1176,8 +1181,8 @@ class DrawEngine::Impl {
 
   IdemKey IdemKeyOf(int64_t activity_id, uint32_t uid, std::string_view key) const {
     // Fixed-width ids first, then the key: no two names give the same input.
-    unsigned char input[12 + 128];
-    const size_t n = std::min(key.size(), sizeof input - 12);  // keys are at most 128 bytes
+    unsigned char input[12 + kMaxIdempotencyKeyBytes];
+    const size_t n = std::min(key.size(), kMaxIdempotencyKeyBytes);  // callers refuse longer
     std::memcpy(input, &activity_id, 8);
     std::memcpy(input + 8, &uid, 4);
     std::memcpy(input + 12, key.data(), n);

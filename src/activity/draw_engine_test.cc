@@ -212,6 +212,19 @@ TEST_F(DrawEngineTest, RetryReturnsTheFirstResultAndConflictingReuseIsRejected) 
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->draw_id, first->draw_id);
+  // A key longer than any a draw accepts names no record, not even one whose key is its
+  // first 128 bytes.
+  const std::string key128(128, 'k');
+  auto long_first = engine->Draw(Req(1, key128, "digest-a"));
+  ASSERT_TRUE(long_first.ok()) << long_first.status();
+  auto long_found = engine->Find(7, 1, key128);
+  ASSERT_TRUE(long_found.ok() && long_found->has_value());
+  EXPECT_EQ((*long_found)->draw_id, long_first->draw_id);
+  auto longer = engine->Find(7, 1, key128 + "x");
+  ASSERT_TRUE(longer.ok());
+  EXPECT_FALSE(longer->has_value());
+  EXPECT_EQ(engine->Draw(Req(1, key128 + "x", "digest-a")).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Idempotency records are kept for the retention period (at least, at most twice), in memory

@@ -61,7 +61,7 @@ absl::StatusOr<uint64_t> CustomerService::ReplayLocked(uint64_t after_seq,
         if (c.erased) {
           RETURN_IF_ERROR(flush());
           index_->Erase(c.uid);
-          NotifyErased(c.uid);
+          NotifyErased(c.uid, c.external_id);
           return absl::OkStatus();
         }
         // The stored tags replace whatever the index had for that uid.
@@ -328,7 +328,7 @@ absl::Status CustomerService::Erase(std::string_view external_id) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(uint32_t uid, store_->customers().Erase(external_id, clock_->NowMs()));
   index_->Erase(uid);
-  NotifyErased(uid);
+  NotifyErased(uid, external_id);
   return absl::OkStatus();
 }
 
@@ -344,16 +344,14 @@ void CustomerService::RemoveErasureListener(int handle) {
   std::erase_if(erasure_listeners_, [handle](const auto& l) { return l.first == handle; });
 }
 
-void CustomerService::NotifyErased(uint32_t uid) {
+void CustomerService::NotifyErased(uint32_t uid, std::string_view external_id) {
   {
+    // An external id names one uid for good (the store keeps it on the erased row), so the
+    // customer's one entry is found by its key: no scan of the map under the lock that every
+    // draw and event resolves through.
     absl::MutexLock lock(&uid_mu_);
-    for (auto it = uids_.begin(); it != uids_.end();) {
-      if (it->second == uid) {
-        uids_.erase(it++);
-      } else {
-        ++it;
-      }
-    }
+    auto it = uids_.find(ToAbsl(external_id));
+    if (it != uids_.end() && it->second == uid) uids_.erase(it);
   }
   for (const auto& [handle, listener] : erasure_listeners_) listener(uid);
 }

@@ -172,7 +172,9 @@ class CustomerService {
                                   const std::vector<TagDef>& validated) const;
   // Rebuilds the catalog view from the index's catalog.
   void PublishCatalog();
-  void NotifyErased(uint32_t uid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Drops the erased customer from Resolve's memory and tells the erasure listeners.
+  void NotifyErased(uint32_t uid, std::string_view external_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // External id -> uid of customers looked up (Resolve); erasure removes the entry. A leaf lock.
   absl::Mutex uid_mu_;
   absl::flat_hash_map<std::string, uint32_t> uids_ ABSL_GUARDED_BY(uid_mu_);

@@ -465,7 +465,9 @@ TEST(CustomerService, ResolveFindsLiveCustomersOnly) {
   ASSERT_TRUE(unknown.ok());
   EXPECT_FALSE(unknown->has_value());
 
-  // Erased here: gone at once. Erased by the other process: gone once caught up.
+  // Erased here: gone at once. Erased by the other process: gone once caught up. Both were
+  // resolved before, so their entries are in Resolve's memory until the erasure drops them.
+  for (const char* id : {"C3", "C4"}) ASSERT_TRUE(e.service->Resolve(id).value().has_value());
   ASSERT_TRUE(e.service->Erase("C4").ok());
   ASSERT_TRUE(other.service->Erase("C3").ok());
   ASSERT_TRUE(e.service->CatchUp().ok());
@@ -517,6 +519,10 @@ TEST(CustomerService, WarmResolveAnswersLiveCustomersWithoutReadingTheStore) {
   ASSERT_TRUE(w.service.Upsert(Rows(kCustomers, kCustomers + 10)).ok());
   EXPECT_EQ(*w.service.WarmResolve(kCustomers - 1, [] { return false; }), 0u);  // held
   EXPECT_EQ(*w.service.WarmResolve(kCustomers + 4, [] { return false; }), 5u);
+  // A warmed customer erased afterwards is not resolved from memory any more; the others are.
+  ASSERT_TRUE(w.service.Erase("C42").ok());
+  EXPECT_FALSE(w.service.Resolve("C42").value().has_value());
+  EXPECT_TRUE(w.service.Resolve("C43").value().has_value());
 }
 
 }  // namespace
