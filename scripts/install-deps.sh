@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git tzdata
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libroaring-dev libsqlite3-dev sqlite3 libabsl-dev libspdlog-dev libfmt-dev libcli11-dev
-  prometheus-cpp-dev libsodium-dev libssl-dev openssl ca-certificates
+  prometheus-cpp-dev libsodium-dev libssl-dev openssl ca-certificates libjemalloc-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libsmpp34-dev
   curl python3 python3-yaml
