@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "activity/quiz_terms.h"
 #include "activity/signin_terms.h"
+#include "common/digest.h"
 #include "common/status_macros.h"
 #include "segment/dsl.h"
 
@@ -636,13 +637,7 @@ json::object ActivityTermsToJson(const ActivityTerms& t) {
 }
 
 std::string TermsDigest(const ActivityTerms& terms) {
-  const std::string text = json::serialize(ActivityTermsToJson(terms));
-  unsigned char hash[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  std::string hex;
-  hex.reserve(2 * sizeof hash);
-  for (unsigned char c : hash) hex += fmt::format("{:02x}", c);
-  return hex;
+  return Sha256Hex(json::serialize(ActivityTermsToJson(terms)));
 }
 
 }  // namespace mercator::activity

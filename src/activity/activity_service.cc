@@ -12,6 +12,7 @@
 #include "activity/draw_guard.h"
 #include "activity/signin_terms.h"
 #include "activity/verification.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -48,14 +49,6 @@ absl::StatusOr<ActivityTerms> TermsOf(const ActivityVersion& v) {
                                            std::string(t.status().message())));
   }
   return t;
-}
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char hash[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  std::string hex;
-  for (unsigned char c : hash) hex += fmt::format("{:02x}", c);
-  return hex;
 }
 
 bool Contains(const std::vector<std::string>& sorted, const std::string& s) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "reward/points_ledger.h"
@@ -16,14 +17,6 @@ namespace mercator::activity {
 namespace json = boost::json;
 
 namespace {
-
-std::string Sha256Hex(std::string_view text) {
-  unsigned char hash[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  std::string hex;
-  for (unsigned char c : hash) hex += fmt::format("{:02x}", c);
-  return hex;
-}
 
 json::value RewardOf(const std::string& reward_json) {
   if (reward_json.empty()) return nullptr;

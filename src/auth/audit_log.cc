@@ -5,6 +5,7 @@
 #include <array>
 #include <string_view>
 
+#include "common/digest.h"
 #include "common/status_macros.h"
 
 namespace mercator::auth {
@@ -26,19 +27,10 @@ void Update(crypto_hash_sha256_state& state, std::string_view field) {
                             field.size());
 }
 
-std::string Hex(const unsigned char* bytes, size_t n) {
-  std::string hex(n * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), bytes, n);
-  hex.pop_back();
-  return hex;
-}
-
 }  // namespace
 
 std::string HashChainAuditLog::Sha256Hex(std::string_view data) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  return Hex(out, sizeof out);
+  return mercator::Sha256Hex(data);
 }
 
 std::string HashChainAuditLog::ComputeHash(const AuditEntry& e) {
@@ -59,7 +51,7 @@ std::string HashChainAuditLog::ComputeHash(const AuditEntry& e) {
   Update(state, e.prev_hash);
   unsigned char out[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&state, out);
-  return Hex(out, sizeof out);
+  return HexEncode(out, sizeof out);
 }
 
 absl::Status HashChainAuditLog::Append(const AuditEvent& event) {

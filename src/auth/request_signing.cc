@@ -28,13 +28,6 @@ constexpr size_t kMaxNonce = 64;
 constexpr size_t kMaxKeyId = 64;
 constexpr size_t kMaxName = 100;
 
-std::string Hex(const unsigned char* bytes, size_t n) {
-  std::string out(n * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), bytes, n);
-  out.pop_back();
-  return out;
-}
-
 bool IsTokenChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-';
@@ -106,12 +99,6 @@ std::string NewSecret() { return "cs_" + SecureRandom::HexToken(32); }
 
 // ---- The canonical request ----
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  return Hex(out, sizeof out);
-}
-
 std::string CanonicalQuery(std::string_view raw_query) {
   struct Piece {
     std::string_view name, value, whole;
@@ -151,7 +138,7 @@ std::string StringToSign(std::string_view method, std::string_view target, std::
 
 std::string SignatureHex(std::string_view secret, std::string_view string_to_sign) {
   const auto mac = Hmac(secret, string_to_sign);
-  return Hex(mac.data(), mac.size());
+  return HexEncode(mac.data(), mac.size());
 }
 
 std::string SignRequest(std::string_view key_id, std::string_view secret, std::string_view method,

@@ -95,6 +95,7 @@
 #include "absl/synchronization/mutex.h"
 #include "auth/rate_limiter.h"
 #include "common/clock.h"
+#include "common/digest.h"
 #include "common/principal.h"
 #include "store/api_client_repository.h"
 #include "store/pii_cipher.h"
@@ -108,8 +109,8 @@ inline constexpr std::string_view kBadSignatureMessage =
 
 // ---- The canonical request (client and server side) ----
 
-// Lower-case hex SHA-256.
-std::string Sha256Hex(std::string_view data);
+// Lower-case hex SHA-256 (common/digest.h).
+using ::mercator::Sha256Hex;
 // See the header comment; `raw_query` is what follows "?" in the target (without the "?").
 std::string CanonicalQuery(std::string_view raw_query);
 // `target` is the request target as sent: path and optional "?query".

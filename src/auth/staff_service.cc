@@ -8,6 +8,7 @@
 
 #include "auth/password.h"
 #include "auth/roles.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/retry_after.h"
@@ -19,14 +20,6 @@ namespace {
 
 constexpr size_t kTokenBytes = 32;
 constexpr size_t kMaxPhantoms = 10000;
-
-std::string Sha256Hex(std::string_view s) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-  return hex;
-}
 
 bool IsHexToken(std::string_view s) {
   return s.size() == kTokenBytes * 2 && std::all_of(s.begin(), s.end(), [](char c) {

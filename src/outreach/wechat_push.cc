@@ -15,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "auth/audit.h"
+#include "common/digest.h"
 #include "common/status_macros.h"
 
 namespace mercator::outreach {
@@ -31,9 +32,7 @@ std::string SortedSha1(std::vector<std::string_view> parts) {
   for (std::string_view p : parts) joined += p;
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
-  std::string hex;
-  for (unsigned char c : digest) hex += fmt::format("{:02x}", c);
-  return hex;
+  return HexEncode(digest, sizeof digest);
 }
 
 // PermissionDenied naming `field` unless `given` equals `expected` (constant time).
