@@ -26,30 +26,22 @@ std::string_view Trim(std::string_view s) {
 bool LocalRiskRules::Velocity::Admit(const std::string& key, const std::string& customer,
                                      int64_t now_ms) {
   if (rule_.max_customers <= 0 || key.empty()) return true;
+  const uint64_t k = digest_(key);
+  const uint64_t who = digest_(customer);
   absl::MutexLock lock(&mu_);
-  if (keys_.size() >= rule_.max_keys && !keys_.contains(key)) {
-    // Forget keys not seen within the window: they count nobody any more.
-    absl::erase_if(keys_,
-                   [&](const auto& kv) { return now_ms - kv.second.last_ms >= rule_.window_ms; });
-    if (keys_.size() >= rule_.max_keys) {
-      // Still full of live keys: drop the stalest one, so memory stays bounded.
-      auto stalest = std::min_element(keys_.begin(), keys_.end(), [](const auto& a, const auto& b) {
-        return a.second.last_ms < b.second.last_ms;
-      });
-      keys_.erase(stalest);
+  bool fresh;
+  Seen& seen = keys_.Touch(k, now_ms, fresh);
+  seen.erase(std::remove_if(seen.begin(), seen.end(),
+                            [&](const auto& c) { return now_ms - c.second >= rule_.window_ms; }),
+             seen.end());
+  for (auto& [c, last_ms] : seen) {
+    if (c == who) {
+      last_ms = now_ms;
+      return true;
     }
   }
-  Seen& seen = keys_[key];
-  std::erase_if(seen.customers,
-                [&](const auto& kv) { return now_ms - kv.second >= rule_.window_ms; });
-  seen.last_ms = now_ms;
-  auto it = seen.customers.find(customer);
-  if (it != seen.customers.end()) {
-    it->second = now_ms;
-    return true;
-  }
-  if (static_cast<int64_t>(seen.customers.size()) >= rule_.max_customers) return false;
-  seen.customers.emplace(customer, now_ms);
+  if (static_cast<int64_t>(seen.size()) >= rule_.max_customers) return false;
+  seen.emplace_back(who, now_ms);
   return true;
 }
 

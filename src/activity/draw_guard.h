@@ -25,21 +25,23 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "activity/draw_call.h"
 #include "auth/rate_limiter.h"
 #include "common/clock.h"
+#include "common/digest.h"
+#include "common/two_generations.h"
 #include "store/risk_repository.h"
 
 namespace mercator::activity {
@@ -77,7 +79,11 @@ struct VelocityRule {
   // are refused (those already seen keep drawing). 0: the rule is off.
   int32_t max_customers = 0;
   int64_t window_ms = 24LL * 3600 * 1000;
-  size_t max_keys = 100000;  // keys tracked; beyond this, the stalest are forgotten
+  // Keys are kept in two generations of one window each: a key unseen for a window counts
+  // nobody and is dropped with its generation, with no sweep. A generation that reaches this
+  // many keys ends early, so memory stays bounded (about 60 bytes a key, two generations at
+  // most); the rule then remembers at least the last max_keys keys rather than a whole window.
+  size_t max_keys = 100000;
 };
 
 struct LocalRiskOptions {
@@ -109,18 +115,17 @@ class LocalRiskRules final : public RiskCheck {
   // Customers seen per key (device or IP) with the last time each was seen.
   class Velocity {
    public:
-    explicit Velocity(VelocityRule rule) : rule_(rule) {}
+    explicit Velocity(VelocityRule rule) : rule_(rule), keys_(rule.window_ms, rule.max_keys) {}
     // Records `customer` on `key` at `now_ms` unless that makes too many: false then.
     bool Admit(const std::string& key, const std::string& customer, int64_t now_ms);
 
    private:
     const VelocityRule rule_;
+    const KeyedDigest64 digest_;  // keys and customers are kept as their digests
     absl::Mutex mu_;
-    struct Seen {
-      std::map<std::string, int64_t> customers;  // external id -> last seen
-      int64_t last_ms = 0;
-    };
-    absl::flat_hash_map<std::string, Seen> keys_ ABSL_GUARDED_BY(mu_);
+    // Per key: (customer, last seen) pairs, at most max_customers live ones.
+    using Seen = absl::InlinedVector<std::pair<uint64_t, int64_t>, 2>;
+    TwoGenerations<Seen> keys_ ABSL_GUARDED_BY(mu_);
   };
 
   bool IsBlocked(BlockKind kind, const std::string& value) ABSL_LOCKS_EXCLUDED(mu_);

@@ -5,30 +5,30 @@
 
 namespace mercator::auth {
 
-RateLimiter::RateLimiter(Options options, const Clock* clock) : options_(options), clock_(clock) {}
-
 namespace {
-// Sweeps of a full limiter are at least this far apart (Options::max_keys).
-constexpr int64_t kSweepGapMs = 1000;
+
+// How long an empty bucket takes to refill: the generation length.
+int64_t RefillMs(const RateLimiter::Options& o) {
+  if (!(o.per_second > 0)) return 3'600'000;
+  return std::max<int64_t>(1000, static_cast<int64_t>(std::ceil(o.burst / o.per_second * 1000)));
+}
+
 }  // namespace
 
+RateLimiter::RateLimiter(Options options, const Clock* clock)
+    : options_(options), clock_(clock), buckets_(RefillMs(options), options.max_keys) {}
+
 RateLimiter::Decision RateLimiter::Take(std::string_view key) {
+  const uint64_t k = digest_(key);
   const int64_t now = clock_->NowMs();
-  const std::string k(key);
   absl::MutexLock lock(&mu_);
-  if (buckets_.size() >= options_.max_keys &&
-      (!last_sweep_ms_ || now - *last_sweep_ms_ >= kSweepGapMs) && !buckets_.contains(k)) {
-    // Drop the buckets that have refilled completely: forgetting them changes nothing.
-    last_sweep_ms_ = now;
-    absl::erase_if(buckets_, [&](const auto& kv) {
-      const double refilled =
-          kv.second.tokens + (now - kv.second.updated_ms) / 1000.0 * options_.per_second;
-      return refilled >= options_.burst;
-    });
+  bool fresh;
+  Bucket& b = buckets_.Touch(k, now, fresh);
+  if (fresh) {
+    b = Bucket{options_.burst, now};
+  } else {
+    Refill(b, now);
   }
-  auto [it, inserted] = buckets_.try_emplace(k, Bucket{options_.burst, now});
-  Bucket& b = it->second;
-  if (!inserted) Refill(b, now);
   const Decision d = Decide(b);
   if (d.allowed) b.tokens -= 1.0;
   return d;
@@ -40,11 +40,12 @@ size_t RateLimiter::size() {
 }
 
 RateLimiter::Decision RateLimiter::Peek(std::string_view key) {
+  const uint64_t k = digest_(key);
   const int64_t now = clock_->NowMs();
   absl::MutexLock lock(&mu_);
-  auto it = buckets_.find(std::string(key));
-  if (it == buckets_.end()) return {true, 0};
-  Bucket b = it->second;
+  const Bucket* found = buckets_.Find(k, now);
+  if (found == nullptr) return {true, 0};
+  Bucket b = *found;
   Refill(b, now);
   return Decide(b);
 }

@@ -4,13 +4,12 @@
 #define MERCATOR_AUTH_RATE_LIMITER_H_
 
 #include <cstdint>
-#include <optional>
-#include <string>
 #include <string_view>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/digest.h"
+#include "common/two_generations.h"
 
 namespace mercator::auth {
 
@@ -19,10 +18,12 @@ class RateLimiter {
   struct Options {
     double per_second = 1.0;  // refill rate
     double burst = 10.0;      // bucket size: this many requests at once after a quiet period
-    // Beyond this many keys, buckets that have refilled are dropped (forgetting them changes
-    // nothing), in one sweep at most every second: a limiter full of drained buckets (a
-    // flood of new customers) does not sweep every bucket for each new key, and holds at
-    // most the keys of one more second until the next sweep.
+    // Buckets are kept in two generations, each as long as an empty bucket takes to refill
+    // (burst / per_second, at least a second): a bucket untouched for a generation is full
+    // again and is dropped with it (forgetting it changes nothing), with no sweep. A
+    // generation that reaches this many keys ends early, so memory stays bounded (about 30
+    // bytes a key, two generations at most); only a flood of that many new keys within one
+    // refill time can then forget a drained bucket before it refilled.
     size_t max_keys = 100000;
   };
   RateLimiter(Options options, const Clock* clock);
@@ -49,9 +50,9 @@ class RateLimiter {
   void Refill(Bucket& b, int64_t now) const;
   const Options options_;
   const Clock* const clock_;
+  const KeyedDigest64 digest_;  // keys are kept as their digests
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
-  std::optional<int64_t> last_sweep_ms_ ABSL_GUARDED_BY(mu_);
+  TwoGenerations<Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mercator::auth

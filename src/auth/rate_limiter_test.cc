@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <string>
+
 namespace mercator::auth {
 namespace {
 
@@ -28,35 +32,77 @@ TEST(RateLimiterTest, RefillIsCappedAtBurst) {
   EXPECT_FALSE(limiter.Take("k").allowed);
 }
 
-TEST(RateLimiterTest, ForgetsRefilledKeysBeyondTheLimit) {
+// A bucket untouched for an empty bucket's refill time is forgotten (it is full again: nothing
+// changes), one touched within it is kept.
+TEST(RateLimiterTest, ForgetsBucketsThatHaveRefilled) {
   FakeClock clock(0);
-  RateLimiter limiter({.per_second = 1, .burst = 1, .max_keys = 2}, &clock);
+  RateLimiter limiter({.per_second = 1, .burst = 2, .max_keys = 100}, &clock);  // refill: 2 s
+  EXPECT_TRUE(limiter.Take("a").allowed);
   EXPECT_TRUE(limiter.Take("a").allowed);
   EXPECT_TRUE(limiter.Take("b").allowed);
-  clock.Advance(5000);
-  EXPECT_TRUE(limiter.Take("c").allowed);  // a and b refilled: dropped, c admitted
-  EXPECT_FALSE(limiter.Take("c").allowed);
+  EXPECT_EQ(limiter.size(), 2u);
+  clock.Advance(2500);
+  EXPECT_TRUE(limiter.Take("c").allowed);  // a new generation: a and b wait in the old one
+  EXPECT_EQ(limiter.size(), 3u);
+  clock.Advance(2000);
+  EXPECT_TRUE(limiter.Take("c").allowed);  // the generation of a and b is dropped
+  EXPECT_EQ(limiter.size(), 1u);
+  // Forgotten or not, a and b were full again: two draws each, then refused.
+  for (const char* k : {"a", "b"}) {
+    EXPECT_TRUE(limiter.Take(k).allowed) << k;
+    EXPECT_TRUE(limiter.Take(k).allowed) << k;
+    EXPECT_FALSE(limiter.Take(k).allowed) << k;
+  }
 }
 
-// Full of drained buckets (many new customers at once), the limiter does not sweep every
-// bucket for each new key: new keys are taken in, and the next sweep, a second later, drops
-// what has refilled. A drained bucket is never forgotten before it refilled.
-TEST(RateLimiterTest, AFullLimiterSweepsAtMostOnceASecond) {
+// Against a brute-force oracle (a map of every bucket ever made, never forgetting), over many
+// keys touched at random times: the limiter decides exactly as the oracle does while the
+// keys fit, so forgetting buckets never frees a drained one early.
+TEST(RateLimiterTest, MatchesAnOracleThatForgetsNothing) {
   FakeClock clock(0);
-  RateLimiter limiter({.per_second = 0.5, .burst = 1, .max_keys = 2}, &clock);
-  EXPECT_TRUE(limiter.Take("a").allowed);
-  EXPECT_TRUE(limiter.Take("b").allowed);
-  EXPECT_TRUE(limiter.Take("c").allowed);  // full: a sweep, which drops nothing (all drained)
-  EXPECT_EQ(limiter.size(), 3u);
-  clock.Advance(500);
-  EXPECT_TRUE(limiter.Take("d").allowed);  // within the second: no sweep
-  EXPECT_TRUE(limiter.Take("e").allowed);
-  EXPECT_EQ(limiter.size(), 5u);
-  EXPECT_FALSE(limiter.Take("a").allowed);  // still drained, still known
-  clock.Advance(1600);                      // t = 2.1 s: a, b, c refilled; d, e not yet
-  EXPECT_TRUE(limiter.Take("f").allowed);   // the next sweep
-  EXPECT_EQ(limiter.size(), 3u);            // d, e, f
-  EXPECT_FALSE(limiter.Take("d").allowed);
+  const RateLimiter::Options options{.per_second = 2, .burst = 3, .max_keys = 1'000'000};
+  RateLimiter limiter(options, &clock);
+  struct Bucket {
+    double tokens;
+    int64_t updated_ms;
+  };
+  std::map<std::string, Bucket> oracle;
+  uint64_t x = 42;
+  const auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  size_t refused = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    clock.Advance(static_cast<int64_t>(next() % 3));  // about 1 ms a call: generations turn
+    const std::string key = "k" + std::to_string(next() % 500);
+    const int64_t now = clock.NowMs();
+    auto [it, inserted] = oracle.try_emplace(key, Bucket{options.burst, now});
+    Bucket& b = it->second;
+    if (!inserted && now > b.updated_ms) {
+      b.tokens = std::min(options.burst, b.tokens + (now - b.updated_ms) / 1000.0 * 2);
+      b.updated_ms = now;
+    }
+    const bool want = b.tokens >= 1.0;
+    if (want) b.tokens -= 1.0;
+    ASSERT_EQ(limiter.Take(key).allowed, want) << "call " << i << " key " << key;
+    if (!want) ++refused;
+  }
+  EXPECT_GT(refused, 10'000u);  // the oracle was exercised on both answers
+  EXPECT_LE(limiter.size(), 500u);
+}
+
+// A flood of new keys beyond max_keys within one refill time ends generations early: memory
+// stays at most two generations of max_keys.
+TEST(RateLimiterTest, AFloodOfKeysStaysWithinTheBound) {
+  FakeClock clock(0);
+  RateLimiter limiter({.per_second = 0.001, .burst = 1, .max_keys = 1000}, &clock);
+  for (int i = 0; i < 100'000; ++i) {
+    EXPECT_TRUE(limiter.Take("flood" + std::to_string(i)).allowed);
+    ASSERT_LE(limiter.size(), 2000u) << i;
+  }
 }
 
 TEST(RateLimiterTest, PeekTellsWithoutTaking) {

@@ -3,7 +3,9 @@
 #ifndef MERCATOR_COMMON_DIGEST_H_
 #define MERCATOR_COMMON_DIGEST_H_
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,18 @@ namespace mercator {
 std::string HexEncode(const unsigned char* bytes, size_t n);
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
+
+// A 64-bit keyed digest (SipHash-2-4) with a key drawn at random per instance: names in memory
+// (rate-limit keys, devices, customers) as fixed-width integers, without the string. Two names
+// share a digest with probability 2^-64; nobody without the key can make them.
+class KeyedDigest64 {
+ public:
+  KeyedDigest64();
+  uint64_t operator()(std::string_view name) const;
+
+ private:
+  std::array<unsigned char, 16> key_;
+};
 
 }  // namespace mercator
 
