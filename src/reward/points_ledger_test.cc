@@ -361,6 +361,42 @@ TEST_F(PointsLedgerTest, ReversalsUndoEntriesOnce) {
   ExpectConsistent(7);
 }
 
+// What a write answers is the entry as stored (it is not read back): each kind of entry,
+// compared field by field with GetEntry afterwards.
+TEST_F(PointsLedgerTest, EachWriteAnswersTheEntryAsStored) {
+  std::vector<absl::StatusOr<PointsEntry>> answers;
+  answers.push_back(ledger_->Earn(7, 100, kT0 + 10 * kDay, "draw:1", "w-e1"));
+  answers.push_back(ledger_->Earn(7, 50, kT0 + 20 * kDay, "task:bind_card", "w-e2"));
+  answers.push_back(ledger_->Spend(7, 120, "draw cost", "w-s"));
+  answers.push_back(ledger_->Adjust(7, 5, "goodwill", "staff:ops", "w-a"));
+  answers.push_back(ledger_->Adjust(7, -3, "correction", "staff:ops", "w-a2"));
+  ASSERT_TRUE(answers[2].ok()) << answers[2].status();
+  answers.push_back(ledger_->Reverse(answers[2]->id, "w-r1"));
+  ASSERT_TRUE(answers[1].ok()) << answers[1].status();
+  answers.push_back(ledger_->Reverse(answers[1]->id, "w-r2"));
+  for (const absl::StatusOr<PointsEntry>& a : answers) {
+    ASSERT_TRUE(a.ok()) << a.status();
+    absl::StatusOr<PointsEntry> stored = ledger_->GetEntry(a->id);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    if (stored->reversed_by != 0) continue;  // reversed later: that field moved on
+    EXPECT_EQ(a->uid, stored->uid) << a->id;
+    EXPECT_EQ(a->type, stored->type) << a->id;
+    EXPECT_EQ(a->amount, stored->amount) << a->id;
+    EXPECT_EQ(a->balance_after, stored->balance_after) << a->id;
+    EXPECT_EQ(a->expires_ms, stored->expires_ms) << a->id;
+    EXPECT_EQ(a->reason, stored->reason) << a->id;
+    EXPECT_EQ(a->actor, stored->actor) << a->id;
+    EXPECT_EQ(a->reverses_id, stored->reverses_id) << a->id;
+    EXPECT_EQ(a->idempotency_key, stored->idempotency_key) << a->id;
+    EXPECT_EQ(a->created_ms, stored->created_ms) << a->id;
+    EXPECT_EQ(a->reversed_by, 0);
+  }
+  // The positive adjustment's lot was not taken from (-3 came from an older lot): as answered.
+  EXPECT_EQ(ledger_->GetEntry(answers[3]->id)->remaining, answers[3]->remaining);
+  EXPECT_EQ(answers[3]->remaining, 5);
+  ExpectConsistent(7);
+}
+
 TEST_F(PointsLedgerTest, ReversingASpentEarnNeedsTheBalance) {
   auto earn = ledger_->Earn(7, 100, kT0 + 10 * kDay, "draw:1", "e");
   ASSERT_TRUE(ledger_->Spend(7, 80, "x", "s").ok());

@@ -434,9 +434,28 @@ absl::StatusOr<PointsEntry> ApplyOn(Connection& conn, const PointsWrite& w) {
                      ExpireLotsOn(conn, uid, w.now_ms, std::numeric_limits<int>::max()));
     (void)expired_after;
   }
-  ASSIGN_OR_RETURN(std::optional<PointsEntry> out, GetEntryOn(conn, id));
-  if (!out) return absl::InternalError("points: entry vanished during a transaction");
-  return *out;
+  // The entry as inserted, without reading it back: nothing above changes it (lots taken or
+  // refilled and expired are other entries), and nothing reverses it yet.
+  PointsEntry out;
+  out.id = id;
+  out.uid = e.uid;
+  out.type = e.type;
+  out.amount = e.amount;
+  out.balance_after = e.balance_after;
+  out.expires_ms = e.expires_ms;
+  out.remaining = e.remaining;
+  out.reason = std::string(e.reason);
+  out.actor = std::string(e.actor);
+  out.reverses_id = e.reverses_id;
+  out.idempotency_key = std::string(e.idempotency_key);
+  out.created_ms = e.created_ms;
+  return out;
+}
+
+// Runs a statement without parameters or rows through the connection's statement cache.
+absl::Status RunCached(Connection& conn, std::string_view sql, std::string_view op) {
+  ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(sql, op));
+  return stmt.Run();
 }
 
 class SqlitePointsRepository final : public PointsRepository {
@@ -463,12 +482,14 @@ class SqlitePointsRepository final : public PointsRepository {
     ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, TransactionKind::kWrite));
     for (const PointsWrite& w : writes) {
       // A savepoint per entry: one that fails takes back only its own changes.
-      RETURN_IF_ERROR(conn.Exec("SAVEPOINT points_write", "points: savepoint"));
+      // (Prepared once and kept, as every statement here: parsing them was a share of a batch.)
+      RETURN_IF_ERROR(RunCached(conn, "SAVEPOINT points_write", "points: savepoint"));
       absl::StatusOr<PointsEntry> r = ApplyOn(conn, w);
       if (!r.ok()) {
-        RETURN_IF_ERROR(conn.Exec("ROLLBACK TO points_write", "points: rolling back an entry"));
+        RETURN_IF_ERROR(
+            RunCached(conn, "ROLLBACK TO points_write", "points: rolling back an entry"));
       }
-      RETURN_IF_ERROR(conn.Exec("RELEASE points_write", "points: releasing a savepoint"));
+      RETURN_IF_ERROR(RunCached(conn, "RELEASE points_write", "points: releasing a savepoint"));
       out.push_back(std::move(r));
     }
     RETURN_IF_ERROR(txn.Commit());
