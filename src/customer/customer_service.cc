@@ -429,9 +429,13 @@ absl::StatusOr<std::vector<std::optional<uint32_t>>> CustomerService::ResolveMan
   return out;
 }
 
-absl::StatusOr<size_t> CustomerService::WarmResolve(size_t max, const std::function<bool()>& stop) {
+absl::StatusOr<size_t> CustomerService::WarmResolve(
+    size_t max, const std::function<bool()>& stop,
+    const std::function<void(size_t done, size_t total)>& progress) {
   constexpr size_t kChunk = 4096;  // about a millisecond under uid_mu_
   const Roaring live = index_->Live();
+  const size_t total = std::min<size_t>(max, live.cardinality());
+  size_t done = 0;
   std::vector<uint32_t> chunk;
   chunk.reserve(kChunk);
   size_t added = 0;
@@ -449,7 +453,9 @@ absl::StatusOr<size_t> CustomerService::WarmResolve(size_t max, const std::funct
       if (ids[i].empty() || !index_->IsLive(chunk[i])) continue;
       if (uids_.try_emplace(std::move(ids[i]), chunk[i]).second) ++added;
     }
+    done = std::min(total, done + chunk.size());
     chunk.clear();
+    if (progress) progress(full ? total : done, total);
     return absl::OkStatus();
   };
   for (uint32_t uid : live) {

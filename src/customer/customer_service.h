@@ -125,8 +125,12 @@ class CustomerService {
   // at a peak reads the store: under a busy writer each such read starts with a cold SQLite
   // page cache (WAL mode drops it on every commit) and costs more than the rest of a draw.
   // For a background thread at start: reads the store in chunks and stops early when `stop`
-  // returns true (checked between chunks). Returns the number of ids added.
-  absl::StatusOr<size_t> WarmResolve(size_t max, const std::function<bool()>& stop);
+  // returns true (checked between chunks). Returns the number of ids added. `progress`, if
+  // given, is told after each chunk how many live customers were gone through, of how many
+  // (the live customers, or `max` if fewer).
+  absl::StatusOr<size_t> WarmResolve(
+      size_t max, const std::function<bool()>& stop,
+      const std::function<void(size_t done, size_t total)>& progress = nullptr);
   // Who a message goes to (out[i] for external_ids[i]; nullopt for an unknown or erased one):
   // uid, name if `with_name`, time zone from tag `zone_tag` if not empty, read in one snapshot
   // without other tags or personal data (CustomerRepository::FindAddressees).

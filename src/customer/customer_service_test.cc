@@ -498,8 +498,16 @@ TEST(CustomerService, WarmResolveAnswersLiveCustomersWithoutReadingTheStore) {
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(*none, 0u);
 
-  absl::StatusOr<size_t> added = w.service.WarmResolve(1'000'000, [] { return false; });
+  std::vector<std::pair<size_t, size_t>> reports;
+  absl::StatusOr<size_t> added = w.service.WarmResolve(
+      1'000'000, [] { return false; },
+      [&](size_t done, size_t total) { reports.emplace_back(done, total); });
   ASSERT_TRUE(added.ok()) << added.status();
+  // Progress after each chunk of 4096, rising to all of the live customers.
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[0], std::make_pair(size_t{4096}, size_t{kCustomers - 1}));
+  EXPECT_EQ(reports[1], std::make_pair(size_t{8192}, size_t{kCustomers - 1}));
+  EXPECT_EQ(reports[2], std::make_pair(size_t{kCustomers - 1}, size_t{kCustomers - 1}));
   EXPECT_EQ(*added, static_cast<size_t>(kCustomers - 1));
   for (int i = 0; i < kCustomers; ++i) {
     const std::string id = "C" + std::to_string(i);

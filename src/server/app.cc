@@ -377,8 +377,19 @@ absl::Status App::Start() {
     warm_thread_ = std::thread([this] {
       BecomeBackgroundThread("mct-warm-ids");
       const auto started = std::chrono::steady_clock::now();
-      absl::StatusOr<size_t> added =
-          customers_->WarmResolve(options_.warm_customer_ids, [this] { return warm_stop_.load(); });
+      auto reported = started;
+      // A line every 5 s while it runs (10M ids take about a minute), and the last one below.
+      const auto progress = [&](size_t done, size_t total) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - reported < std::chrono::seconds(5) || done >= total) return;
+        reported = now;
+        Log(Severity::kInfo, "warming customer ids",
+            {{"done", std::to_string(done)},
+             {"total", std::to_string(total)},
+             {"percent", std::to_string(total == 0 ? 100 : done * 100 / total)}});
+      };
+      absl::StatusOr<size_t> added = customers_->WarmResolve(
+          options_.warm_customer_ids, [this] { return warm_stop_.load(); }, progress);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
