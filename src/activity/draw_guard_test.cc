@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "common/random.h"
 namespace mercator::activity {
 namespace {
 
@@ -20,13 +21,8 @@ TEST(LocalRiskRulesTest, DeviceVelocityMatchesAnOracleThatForgetsNothing) {
   options.device = VelocityRule{kMax, kWindow, 1'000'000};
   LocalRiskRules rules(/*repository=*/nullptr, &clock, options);  // no black list is read
   std::map<std::string, std::map<std::string, int64_t>> oracle;   // device -> customer -> last
-  uint64_t x = 7;
-  const auto next = [&x] {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return x;
-  };
+  SeededRandom random(7);
+  const auto next = [&random] { return random.Next(); };
   int refused = 0;
   for (int i = 0; i < 100'000; ++i) {
     clock.Advance(static_cast<int64_t>(next() % 4));  // windows and generations turn often

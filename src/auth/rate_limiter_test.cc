@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "common/random.h"
 namespace mercator::auth {
 namespace {
 
@@ -67,13 +68,8 @@ TEST(RateLimiterTest, MatchesAnOracleThatForgetsNothing) {
     int64_t updated_ms;
   };
   std::map<std::string, Bucket> oracle;
-  uint64_t x = 42;
-  const auto next = [&x] {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return x;
-  };
+  SeededRandom random(42);
+  const auto next = [&random] { return random.Next(); };
   size_t refused = 0;
   for (int i = 0; i < 200'000; ++i) {
     clock.Advance(static_cast<int64_t>(next() % 3));  // about 1 ms a call: generations turn

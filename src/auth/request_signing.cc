@@ -222,20 +222,11 @@ absl::StatusOr<SignatureHeader> ParseSignatureHeader(std::string_view value) {
 // ---- NonceCache ----
 
 NonceCache::NonceCache(size_t max_entries, int64_t bucket_ms)
-    : max_entries_(max_entries), bucket_ms_(std::max<int64_t>(bucket_ms, 1)) {
-  static_assert(crypto_shorthash_KEYBYTES == 16 && crypto_shorthash_BYTES == 8);
-  randombytes_buf(hash_key_.data(), hash_key_.size());
-}
+    : max_entries_(max_entries), bucket_ms_(std::max<int64_t>(bucket_ms, 1)) {}
 
 uint64_t NonceCache::DigestOf(std::string_view key_id, std::string_view nonce) const {
   // Length-prefixed so ("ab", "c...") and ("a", "bc...") differ.
-  const std::string input = Cat(key_id.size(), ":", key_id, nonce);
-  unsigned char out[crypto_shorthash_BYTES];
-  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-                   hash_key_.data());
-  uint64_t d;
-  std::memcpy(&d, out, sizeof d);
-  return d;
+  return digest_(Cat(key_id.size(), ":", key_id, nonce));
 }
 
 NonceCache::Result NonceCache::Record(std::string_view key_id, std::string_view nonce,

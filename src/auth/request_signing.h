@@ -173,7 +173,7 @@ class NonceCache {
 
   const size_t max_entries_;
   const int64_t bucket_ms_;
-  std::array<unsigned char, 16> hash_key_;  // random per process: digests are not guessable
+  const KeyedDigest64 digest_;  // keyed at random per process: digests are not guessable
   mutable absl::Mutex mu_;
   std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);  // by index, ascending; a handful
   size_t size_ ABSL_GUARDED_BY(mu_) = 0;
