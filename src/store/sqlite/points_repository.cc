@@ -108,22 +108,9 @@ absl::Status SetAccountBalance(Connection& conn, uint32_t uid, int64_t balance, 
   return stmt.Run();
 }
 
-struct NewEntry {
-  uint32_t uid = 0;
-  PointsEntryType type = PointsEntryType::kEarn;
-  int64_t amount = 0;
-  int64_t balance_after = 0;
-  int64_t expires_ms = kPointsNeverExpire;
-  int64_t remaining = 0;
-  std::string_view reason;
-  std::string_view actor;
-  int64_t reverses_id = 0;
-  std::string_view idempotency_key;
-  std::string_view fingerprint;
-  int64_t created_ms = 0;
-};
-
-absl::StatusOr<int64_t> InsertEntry(Connection& conn, const NewEntry& e) {
+// Inserts `e` (its id is not read) with the request's fingerprint; returns the new id.
+absl::StatusOr<int64_t> InsertEntry(Connection& conn, const PointsEntry& e,
+                                    std::string_view fingerprint) {
   const std::string_view type = PointsEntryTypeName(e.type);
   ASSIGN_OR_RETURN(
       Statement stmt,
@@ -141,7 +128,7 @@ absl::StatusOr<int64_t> InsertEntry(Connection& conn, const NewEntry& e) {
       .BindText(8, e.actor)
       .BindInt64(9, e.reverses_id)
       .BindText(10, e.idempotency_key)
-      .BindText(11, e.fingerprint)
+      .BindText(11, fingerprint)
       .BindInt64(12, e.created_ms);
   RETURN_IF_ERROR(stmt.Run());
   return sqlite3_last_insert_rowid(conn.raw());
@@ -265,19 +252,16 @@ absl::StatusOr<int64_t> ExpireLotsOn(Connection& conn, std::optional<uint32_t> u
       return absl::DataLossError(
           Cat("points of customer ", lot.uid, ": balance below lot ", lot.id, "'s remainder"));
     }
-    const std::string key = Cat("expire:", lot.id, ":", earlier + 1);
-    const std::string reason = Cat("lot ", lot.id);
-    NewEntry e;
+    PointsEntry e;
     e.uid = lot.uid;
     e.type = PointsEntryType::kExpire;
     e.amount = -lot.remaining;
     e.balance_after = balance - lot.remaining;
-    e.reason = reason;
+    e.reason = Cat("lot ", lot.id);
     e.actor = "system:points-expiry";
-    e.idempotency_key = key;
-    e.fingerprint = "expire";
+    e.idempotency_key = Cat("expire:", lot.id, ":", earlier + 1);
     e.created_ms = now_ms;
-    ASSIGN_OR_RETURN(int64_t id, InsertEntry(conn, e));
+    ASSIGN_OR_RETURN(int64_t id, InsertEntry(conn, e, "expire"));
     RETURN_IF_ERROR(TakeFromLot(conn, id, lot.id, lot.remaining));
     RETURN_IF_ERROR(SetAccountBalance(conn, lot.uid, e.balance_after, now_ms));
   }
@@ -372,14 +356,13 @@ absl::StatusOr<PointsEntry> ApplyOn(Connection& conn, const PointsWrite& w) {
   (void)expired_before;
   ASSIGN_OR_RETURN(int64_t balance, AccountBalance(conn, uid));
 
-  NewEntry e;
+  PointsEntry e;
   e.uid = uid;
   e.type = w.type;
   e.reason = w.reason;
   e.actor = w.actor;
   e.reverses_id = w.reverses_id;
   e.idempotency_key = w.idempotency_key;
-  e.fingerprint = w.fingerprint;
   e.created_ms = w.now_ms;
 
   // What the entry does: a credit that opens a lot, a debit (with a lot to take from
@@ -424,7 +407,8 @@ absl::StatusOr<PointsEntry> ApplyOn(Connection& conn, const PointsWrite& w) {
     e.expires_ms = w.expires_ms;
     e.remaining = credit;
   }
-  ASSIGN_OR_RETURN(int64_t id, InsertEntry(conn, e));
+  ASSIGN_OR_RETURN(e.id, InsertEntry(conn, e, w.fingerprint));
+  const int64_t id = e.id;
   if (debit > 0) RETURN_IF_ERROR(ConsumeLots(conn, id, uid, debit, first_lot));
   if (refill) RETURN_IF_ERROR(Refill(conn, original->id));
   RETURN_IF_ERROR(SetAccountBalance(conn, uid, e.balance_after, w.now_ms));
@@ -436,20 +420,7 @@ absl::StatusOr<PointsEntry> ApplyOn(Connection& conn, const PointsWrite& w) {
   }
   // The entry as inserted, without reading it back: nothing above changes it (lots taken or
   // refilled and expired are other entries), and nothing reverses it yet.
-  PointsEntry out;
-  out.id = id;
-  out.uid = e.uid;
-  out.type = e.type;
-  out.amount = e.amount;
-  out.balance_after = e.balance_after;
-  out.expires_ms = e.expires_ms;
-  out.remaining = e.remaining;
-  out.reason = std::string(e.reason);
-  out.actor = std::string(e.actor);
-  out.reverses_id = e.reverses_id;
-  out.idempotency_key = std::string(e.idempotency_key);
-  out.created_ms = e.created_ms;
-  return out;
+  return e;
 }
 
 // Runs a statement without parameters or rows through the connection's statement cache.
