@@ -7,10 +7,11 @@ namespace mercator::auth {
 
 namespace {
 
-// How long an empty bucket takes to refill: the generation length.
+// How long an empty bucket takes to refill: the generation length, from a second to a year.
 int64_t RefillMs(const RateLimiter::Options& o) {
-  if (!(o.per_second > 0)) return 3'600'000;
-  return std::max<int64_t>(1000, static_cast<int64_t>(std::ceil(o.burst / o.per_second * 1000)));
+  constexpr double kYearMs = 365.0 * 24 * 3600 * 1000;
+  const double ms = o.per_second > 0 ? std::ceil(o.burst / o.per_second * 1000) : kYearMs;
+  return static_cast<int64_t>(std::clamp(ms, 1000.0, kYearMs));  // NaN-free: per_second > 0
 }
 
 }  // namespace
@@ -60,8 +61,9 @@ void RateLimiter::Refill(Bucket& b, int64_t now) const {
 
 RateLimiter::Decision RateLimiter::Decide(const Bucket& b) const {
   if (b.tokens >= 1.0) return {true, 0};
-  const double wait_s = (1.0 - b.tokens) / options_.per_second;
-  return {false, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_s)))};
+  // Held to a day: a rate of 0 (never refills) or a tiny one would not fit the integer.
+  const double wait_s = options_.per_second > 0 ? (1.0 - b.tokens) / options_.per_second : 86400.0;
+  return {false, static_cast<int64_t>(std::clamp(std::ceil(wait_s), 1.0, 86400.0))};
 }
 
 }  // namespace mercator::auth

@@ -101,6 +101,22 @@ TEST(RateLimiterTest, AFloodOfKeysStaysWithinTheBound) {
   }
 }
 
+// Rates that make an empty bucket's refill time absurd (or infinite) still work: the
+// generation length is held to at most a year.
+TEST(RateLimiterTest, ExtremeRatesStillDecide) {
+  FakeClock clock(0);
+  RateLimiter slow({.per_second = 1e-300, .burst = 1e300}, &clock);
+  EXPECT_TRUE(slow.Take("k").allowed);
+  RateLimiter never({.per_second = 0, .burst = 1}, &clock);
+  EXPECT_TRUE(never.Take("k").allowed);
+  RateLimiter::Decision d = never.Take("k");
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_seconds, 86400);
+  // Untouched for two generations (two years), the bucket is forgotten: a full one again.
+  clock.Advance(2LL * 365 * 24 * 3600 * 1000);
+  EXPECT_TRUE(never.Take("k").allowed);
+}
+
 TEST(RateLimiterTest, PeekTellsWithoutTaking) {
   FakeClock clock(1000);
   RateLimiter limiter({.per_second = 1, .burst = 2, .max_keys = 10}, &clock);
