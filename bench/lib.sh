@@ -13,7 +13,9 @@
 #   bench_perf_start FILE SECS   if FILE is set: `perf record` of the server for SECS seconds
 #                                into FILE, in the background (cpu-clock samples with call
 #                                graphs; BENCH_PERF_CALLGRAPH=dwarf walks libraries built
-#                                without frame pointers, e.g. SQLite); bench_perf_wait waits
+#                                without frame pointers, e.g. SQLite; BENCH_PERF_EVENT=page-faults
+#                                with BENCH_PERF_PERIOD=1 records where every fresh page is
+#                                touched); bench_perf_wait waits
 #   free_port, field KEY, json_field KEY, kv KEY, machine_line
 
 free_port() {
@@ -82,7 +84,8 @@ bench_serve() {
 perf_pid=""
 bench_perf_start() {
   [[ -n "$1" ]] || return 0
-  perf record -q -e cpu-clock -F "${BENCH_PERF_FREQ:-499}" \
+  perf record -q -e "${BENCH_PERF_EVENT:-cpu-clock}" \
+    $([[ -n "${BENCH_PERF_PERIOD:-}" ]] && echo "-c $BENCH_PERF_PERIOD" || echo "-F ${BENCH_PERF_FREQ:-499}") \
     --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -o "$1" -p "$server_pid" -- sleep "$2" \
     >/dev/null 2>&1 &
   perf_pid=$!

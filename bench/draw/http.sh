@@ -129,12 +129,12 @@ run_wrk() {  # $1 url; env REPLAY_REPEAT; prints the wrk-result line
 # ---- 3. the draw over HTTP ----
 load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
 draw_cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
-draw_wall_before=$(date +%s.%N)
+draw_faults_before=$(awk '{print $10}' "/proc/$server_pid/stat")
 bench_perf_start "$perf_out" "$seconds"
 draw=$(run_wrk "$base/v1/app/activities/$activity/draw")
 bench_perf_wait
 draw_cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - draw_cpu_before ))
-draw_wall=$(echo "$(date +%s.%N) - $draw_wall_before" | bc)  # wrk's start-up included
+draw_faults=$(( $(awk '{print $10}' "/proc/$server_pid/stat") - draw_faults_before ))
 sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
 stats=$(as_admin "$base/v1/activities/$activity/stats")
 engine_draws=$(json_field draws <<<"$stats")
@@ -226,4 +226,6 @@ echo "draw responses: $draw_total, of which non-2xx $draw_non2xx; socket errors 
 durable=$( ((engine_draws >= draw_ok)) && echo "yes, every acknowledged draw is recorded" || echo "NO: acknowledged draws are missing")
 echo "durable: wrk saw $draw_ok draws answered 2xx; the engine counts $engine_draws draws ($((engine_draws - draw_ok)) drawn but not seen answered); $durable"
 echo "fulfilment: $points_awards points awards; delivered by the end of the run: $delivered_at_end; $delivered_after delivered $(printf '%.1f' "$fulfil_wait") s later"
-echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$draw_wall" -v n="$draw_total" 'BEGIN {printf "%.2f cores (%.0f us a draw)", t / h / s, 1e6 * t / h / n}'); load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Cores over the run's own seconds: the server is idle while wrk starts (loading the signed
+# requests), so the wall time around wrk would understate them.
+echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$seconds" -v n="$draw_total" -v f="$draw_faults" 'BEGIN {printf "%.2f cores (%.0f us a draw), %d page faults (%.2f a draw)", t / h / s, 1e6 * t / h / n, f, f / n}'); load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"

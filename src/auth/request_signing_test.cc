@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -460,6 +461,64 @@ TEST_F(ApiClientServiceTest, UnsharedStoreRefusesAReplayAfterARestartFromTheLoad
       repo_->NonceRecorded(client_.key_id, nonce, clock_.NowMs());
   ASSERT_TRUE(in_shared_table.ok());
   EXPECT_FALSE(*in_shared_table);
+}
+
+// AppendNonces purges, of its oldest `purge_limit` rows, those expired; a row stamped ahead
+// of time stays without holding back the expired rows after it. Checked against a plain list
+// of the rows appended (the oracle), through UnexpiredNonces at time 0 (which lists them all).
+TEST_F(ApiClientServiceTest, AppendingPurgesTheExpiredAmongTheOldestRowsUpToTheLimit) {
+  using Record = ApiClientRepository::NonceRecord;
+  std::vector<Record> appended;
+  std::vector<Record> batch;
+  for (int i = 0; i < 40; ++i) {
+    // Every seventh stamped ahead: it expires after the purges below.
+    batch.push_back({"k", "n" + std::to_string(i), i % 7 == 3 ? 1'000'000 : 100 + i});
+  }
+  ASSERT_TRUE(repo_->AppendNonces(batch, /*now_ms=*/0, /*purge_limit=*/10).ok());
+  appended = batch;
+  const auto remaining = [&] {
+    absl::StatusOr<std::vector<Record>> rows = repo_->UnexpiredNonces(0, 1000);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    std::vector<std::string> nonces;
+    for (const Record& r : rows.value_or(std::vector<Record>{})) nonces.push_back(r.nonce);
+    std::sort(nonces.begin(), nonces.end());
+    return nonces;
+  };
+  // The oracle: of the oldest `limit` rows still there, drop those expired at `now`.
+  const auto purge = [&](int64_t now, size_t limit) {
+    std::vector<Record> kept;
+    for (size_t i = 0; i < appended.size(); ++i) {
+      if (i < limit && appended[i].expires_ms <= now) continue;
+      kept.push_back(appended[i]);
+    }
+    appended = kept;
+  };
+  const auto expected = [&] {
+    std::vector<std::string> nonces;
+    for (const Record& r : appended) nonces.push_back(r.nonce);
+    std::sort(nonces.begin(), nonces.end());
+    return nonces;
+  };
+  EXPECT_EQ(remaining(), expected());  // nothing had expired at 0
+  EXPECT_EQ(remaining().size(), 40u);
+
+  // Each append purges first, then appends its rows after the older ones.
+  struct Step {
+    int64_t now;
+    int limit;
+  };
+  int next = 40;
+  for (const Step step : {Step{120, 10}, Step{120, 0}, Step{130, 5}, Step{10'000, 12},
+                          Step{10'000, 1000}, Step{2'000'000, 3}, Step{2'000'000, 1000}}) {
+    purge(step.now, static_cast<size_t>(step.limit));
+    const Record fresh{"k", "n" + std::to_string(next++), step.now + 50};
+    ASSERT_TRUE(repo_->AppendNonces({fresh}, step.now, step.limit).ok());
+    appended.push_back(fresh);
+    EXPECT_EQ(remaining(), expected())
+        << "after the purge at " << step.now << " of up to " << step.limit;
+  }
+  // The last two appended: the one before the last purge had not yet expired at it.
+  EXPECT_EQ(remaining().size(), 2u);
 }
 
 TEST_F(ApiClientServiceTest, ReplayWithinTheFlushIntervalIsFoundAtTheFlush) {

@@ -255,12 +255,16 @@ class SqliteApiClientRepository final : public ApiClientRepository {
     ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn, TransactionKind::kWrite));
     // The oldest rows first: they expire first (a request's timestamp is close to the time it
     // was accepted). A row of a request stamped ahead of time holds back none but itself.
+    // The first purge_limit rows are those below the rowid of the next one (all rows if there
+    // is none). Not `rowid IN (SELECT ... LIMIT ?)`: that builds a temporary b-tree on each
+    // flush, and its page cache was a third of the server's page faults under draw load.
     {
       ASSIGN_OR_RETURN(Statement stmt,
-                       conn.Prepare("DELETE FROM api_nonce_log WHERE rowid IN (SELECT rowid FROM "
-                                    "api_nonce_log ORDER BY rowid LIMIT ?) AND expires_ms <= ?",
+                       conn.Prepare("DELETE FROM api_nonce_log WHERE rowid < coalesce((SELECT "
+                                    "rowid FROM api_nonce_log ORDER BY rowid LIMIT 1 OFFSET ?), "
+                                    "9223372036854775807) AND expires_ms <= ?",
                                     "api nonces: purging the oldest expired ones"));
-      stmt.BindInt64(1, purge_limit).BindInt64(2, now_ms);
+      stmt.BindInt64(1, std::max(purge_limit, 0)).BindInt64(2, now_ms);
       RETURN_IF_ERROR(stmt.Run());
     }
     ASSIGN_OR_RETURN(Statement stmt,
