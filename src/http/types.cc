@@ -232,6 +232,7 @@ void Router::Add(Method method, std::string pattern, Auth auth, Handler handler)
   route.auth = auth;
   route.handler = std::move(handler);
   routes_.push_back(std::move(route));
+  Index(routes_.size() - 1);
 }
 
 void Router::AddAsync(Method method, std::string pattern, Auth auth, AsyncHandler handler) {
@@ -242,6 +243,17 @@ void Router::AddAsync(Method method, std::string pattern, Auth auth, AsyncHandle
   route.auth = auth;
   route.async_handler = std::move(handler);
   routes_.push_back(std::move(route));
+  Index(routes_.size() - 1);
+}
+
+void Router::Index(size_t ix) {
+  const Route& r = routes_[ix];
+  if (!r.segments.empty() && IsRestPlaceholder(r.segments.back())) {
+    with_rest_.push_back(static_cast<uint32_t>(ix));
+    return;
+  }
+  if (by_count_.size() <= r.segments.size()) by_count_.resize(r.segments.size() + 1);
+  by_count_[r.segments.size()].push_back(static_cast<uint32_t>(ix));
 }
 
 void Router::AddInline(Method method, std::string pattern, Auth auth, AsyncHandler handler) {
@@ -325,12 +337,27 @@ bool Router::Dispatch(Request& request, Responder respond,
     return mask;
   };
 
+  // The candidates in registration order (ties go to the first registered).
+  static const std::vector<uint32_t> kNone;
+  const std::vector<uint32_t>& exact =
+      parts.size() < by_count_.size() ? by_count_[parts.size()] : kNone;
+  std::vector<const Route*> candidates;
+  candidates.reserve(exact.size() + with_rest_.size());
+  {
+    auto a = exact.begin(), b = with_rest_.begin();
+    while (a != exact.end() || b != with_rest_.end()) {
+      const bool take_a = b == with_rest_.end() || (a != exact.end() && *a < *b);
+      candidates.push_back(&routes_[take_a ? *a++ : *b++]);
+    }
+  }
+
   const bool head = request.method == Method::kHead;
   const Route* best = nullptr;
   const Route* best_get = nullptr;  // for HEAD without its own route
   uint64_t best_mask = 0, best_get_mask = 0;
   std::vector<Method> allowed;
-  for (const Route& r : routes_) {
+  for (const Route* candidate : candidates) {
+    const Route& r = *candidate;
     std::optional<uint64_t> mask = match(r);
     if (!mask) continue;
     allowed.push_back(r.method);
@@ -366,9 +393,9 @@ bool Router::Dispatch(Request& request, Responder respond,
       allow += MethodName(m);
     }
     // Any matching pattern names the resource for metrics; pick the first registered.
-    for (const Route& r : routes_) {
-      if (match(r)) {
-        request.route = r.pattern;
+    for (const Route* r : candidates) {
+      if (match(*r)) {
+        request.route = r->pattern;
         break;
       }
     }

@@ -175,7 +175,13 @@ class Router {
   };
   // Authentication, then the handler.
   void Run(const Route& route, bool head_via_get, Request& request, Responder respond) const;
+  void Index(size_t ix);
   std::vector<Route> routes_;
+  // The routes a path of n segments can match, as indexes into routes_ in registration order:
+  // by_count_[n] (patterns of exactly n segments) merged with with_rest_ (patterns ending in
+  // "{name...}", which match longer paths). A request looks at these, not at every route.
+  std::vector<std::vector<uint32_t>> by_count_;
+  std::vector<uint32_t> with_rest_;
   std::function<absl::Status(Request&)> authenticator_;
 };
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +113,98 @@ TEST(Router, RestPlaceholderTakesTheRemainingSegments) {
   EXPECT_EQ(router.Dispatch(bare).status, 404);
   Request other = MakeRequest(Method::kGet, "/application/x");
   EXPECT_EQ(router.Dispatch(other).status, 404);
+}
+
+// Routes are looked up among those of the path's length and those ending in "{name...}";
+// the answer must be what a scan of every pattern gives (the oracle below): the most specific
+// match (a literal segment earlier wins), the first registered among equals, 405 with the
+// methods of all matches, 404 without one. Random patterns and paths over a small alphabet,
+// so that many overlap.
+TEST(Router, PicksWhatAScanOfEveryPatternPicks) {
+  std::mt19937 rng(20261125);
+  const std::vector<std::string> words = {"a", "b", "{x}", "{y}"};
+  struct Pattern {
+    Method method;
+    std::vector<std::string> segments;
+    bool rest = false;
+  };
+  std::vector<Pattern> patterns;
+  Router router;
+  for (int i = 0; i < 40; ++i) {
+    Pattern p;
+    p.method = rng() % 2 ? Method::kGet : Method::kPost;
+    const int n = static_cast<int>(rng() % 5);
+    // The first segment literal: paths starting with "c" match nothing.
+    for (int j = 0; j < n; ++j) p.segments.push_back(words[rng() % (j == 0 ? 2 : words.size())]);
+    p.rest = n > 1 && rng() % 4 == 0;
+    if (p.rest) p.segments.back() = "{rest...}";
+    std::string pattern;
+    for (const std::string& s : p.segments) pattern += "/" + s;
+    if (pattern.empty()) pattern = "/";
+    router.Add(p.method, pattern, Auth::kPublic, Say(std::to_string(i)));
+    patterns.push_back(p);
+  }
+  const auto oracle = [&](Method method, const std::vector<std::string>& parts) {
+    int best = -1;
+    uint64_t best_mask = 0;
+    std::set<Method> allowed;
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      const Pattern& p = patterns[i];
+      if (p.rest ? parts.size() < p.segments.size() : parts.size() != p.segments.size()) continue;
+      uint64_t mask = 0;
+      bool ok = true;
+      for (size_t k = 0; k < parts.size() && ok; ++k) {
+        if (p.rest && k + 1 >= p.segments.size()) break;
+        if (p.segments[k][0] == '{') {
+          ok = !parts[k].empty();
+        } else if (p.segments[k] != parts[k]) {
+          ok = false;
+        } else {
+          mask |= uint64_t{1} << (63 - k);
+        }
+      }
+      if (!ok) continue;
+      allowed.insert(p.method);
+      if (p.method == method && (best < 0 || mask > best_mask)) {
+        best = static_cast<int>(i);
+        best_mask = mask;
+      }
+    }
+    return std::make_pair(best, allowed);
+  };
+  const std::vector<std::string> path_words = {"a", "b", "c"};
+  int answered = 0, refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::vector<std::string> parts;
+    const int n = static_cast<int>(rng() % 7);
+    for (int j = 0; j < n; ++j) parts.push_back(path_words[rng() % path_words.size()]);
+    std::string target;
+    for (const std::string& s : parts) target += "/" + s;
+    if (target.empty()) target = "/";
+    const Method method = rng() % 2 ? Method::kGet : Method::kPost;
+    Request req = MakeRequest(method, target);
+    Response res = router.Dispatch(req);
+    const auto [best, allowed] = oracle(method, parts);
+    if (best >= 0) {
+      ++answered;
+      EXPECT_EQ(res.status, 200) << target;
+      EXPECT_EQ(res.body, std::to_string(best)) << MethodName(method) << " " << target;
+    } else if (!allowed.empty()) {
+      ++refused;
+      EXPECT_EQ(res.status, 405) << target;
+      std::string allow;
+      std::set<Method> with_head = allowed;
+      if (allowed.count(Method::kGet)) with_head.insert(Method::kHead);
+      for (Method m : with_head) allow += (allow.empty() ? "" : ", ") + std::string(MethodName(m));
+      EXPECT_EQ(res.headers["allow"], allow) << target;
+    } else {
+      EXPECT_EQ(res.status, 404) << target;
+    }
+  }
+  // The cases are not all of one kind.
+  EXPECT_GT(answered, 300);
+  EXPECT_GT(refused, 100);
+  EXPECT_GT(3000 - answered - refused, 100);  // 404
 }
 
 TEST(Router, HeadIsServedByGetWithoutBody) {
