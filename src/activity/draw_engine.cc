@@ -935,10 +935,13 @@ class DrawEngine::Impl {
     int64_t last_id = after;  // the highest draw id of the activity seen
     bool stopped = false;
     absl::Status decode_status;
+    // One record for the whole read, its strings keeping their capacity from draw to draw, and
+    // the version looked up only when it changes: a read covers every draw since the last.
+    DrawRecord rec;
+    std::shared_ptr<const VersionRt> v;
     RETURN_IF_ERROR(journal_->ReadRecordsFrom(from, [&](std::string_view r, int64_t) {
       if (r.empty() || static_cast<uint8_t>(r[0]) != kDrawRecordType) return true;
       Decoder d(r.substr(1));
-      DrawRecord rec;
       rec.draw_id = d.Get<int64_t>();
       rec.activity_id = d.Get<int64_t>();
       if (rec.activity_id != activity_id) return true;
@@ -953,18 +956,24 @@ class DrawEngine::Impl {
       const uint16_t prize = d.Get<uint16_t>();
       const uint8_t flags = d.Get<uint8_t>();
       rec.random_value = d.Get<uint64_t>();
-      rec.idempotency_key = std::string(d.Str());
+      rec.idempotency_key.assign(d.Str());
       d.Str();
-      rec.channel = std::string(d.Str());
-      std::shared_ptr<const VersionRt> v = act->Version(rec.terms_version);
+      rec.channel.assign(d.Str());
+      if (v == nullptr || v->version != rec.terms_version) v = act->Version(rec.terms_version);
       if (!d.ok() || v == nullptr || pool >= v->pools.size()) {
         decode_status = absl::DataLossError("draw journal: malformed draw record");
         return false;
       }
       const PoolRt& p = *v->pools[pool];
       rec.pool_id = p.id;
+      rec.picked_prize_id.clear();
       if (picked < p.prizes.size()) rec.picked_prize_id = p.prizes[picked].prize.id;
+      rec.prize_id.clear();
+      rec.prize_name.clear();
       rec.kind = "thanks";
+      rec.reward_ref.clear();
+      rec.cost_fen = 0;
+      rec.won = false;
       if (prize < p.prizes.size()) {
         const Prize& pz = p.prizes[prize].prize;
         rec.prize_id = pz.id;
