@@ -224,7 +224,21 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 void AppendJsonEscaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size());
   for (size_t i = 0; i < s.size();) {
+    // A run of printable ASCII other than '"' and '\\' (nearly every byte of a log line) is
+    // copied whole, not a byte at a time.
+    size_t plain = i;
+    while (plain < s.size()) {
+      const unsigned char p = static_cast<unsigned char>(s[plain]);
+      if (p < 0x20 || p >= 0x7F || p == '"' || p == '\\') break;
+      ++plain;
+    }
+    if (plain > i) {
+      out.append(s.data() + i, plain - i);
+      i = plain;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -49,6 +50,33 @@ TEST(Log, EscapesEverythingIntoOneValidLine) {
   EXPECT_NE(body.find("中文"), std::string::npos);
   EXPECT_NE(body.find("bad\xEF\xBF\xBD\xEF\xBF\xBD end"), std::string::npos);  // U+FFFD x2
   EXPECT_EQ(o["attributes"].as_object().size(), 1u);
+}
+
+// Escaping copies runs of plain bytes whole: random strings of plain bytes, every control
+// byte, quotes, backslashes and valid UTF-8 must come back unchanged from a JSON parser (the
+// oracle), and the escaped form must hold no raw control byte.
+TEST(Log, EscapedTextParsesBackToTheSameString) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> pieces = {
+      "\"",         "\\", "/", "\x7f", "\xC2\xA9", "\xE4\xB8\xAD", "\xF0\x9F\x8E\x81",
+      "plain text", "a",  " "};
+  for (int round = 0; round < 2000; ++round) {
+    std::string in;
+    const int n = static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) {
+      if (rng() % 3 == 0) {
+        in += static_cast<char>(rng() % 0x20);  // a control byte, NUL included
+      } else {
+        in += pieces[rng() % pieces.size()];
+      }
+    }
+    std::string out = "prefix:";
+    AppendJsonEscaped(out, in);
+    ASSERT_EQ(out.compare(0, 7, "prefix:"), 0);
+    for (char c : out) ASSERT_GE(static_cast<unsigned char>(c), 0x20) << round;
+    boost::json::value v = boost::json::parse("\"" + out.substr(7) + "\"");
+    ASSERT_EQ(std::string(v.as_string()), in) << round;
+  }
 }
 
 TEST(Log, RejectsOverlongAndSurrogateUtf8) {
