@@ -130,11 +130,13 @@ run_wrk() {  # $1 url; env REPLAY_REPEAT; prints the wrk-result line
 load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
 draw_cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 draw_faults_before=$(awk '{print $10}' "/proc/$server_pid/stat")
+draw_rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
 bench_perf_start "$perf_out" "$seconds"
 draw=$(run_wrk "$base/v1/app/activities/$activity/draw")
 bench_perf_wait
 draw_cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - draw_cpu_before ))
 draw_faults=$(( $(awk '{print $10}' "/proc/$server_pid/stat") - draw_faults_before ))
+draw_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
 sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
 stats=$(as_admin "$base/v1/activities/$activity/stats")
 engine_draws=$(json_field draws <<<"$stats")
@@ -228,4 +230,4 @@ echo "durable: wrk saw $draw_ok draws answered 2xx; the engine counts $engine_dr
 echo "fulfilment: $points_awards points awards; delivered by the end of the run: $delivered_at_end; $delivered_after delivered $(printf '%.1f' "$fulfil_wait") s later"
 # Cores over the run's own seconds: the server is idle while wrk starts (loading the signed
 # requests), so the wall time around wrk would understate them.
-echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$seconds" -v n="$draw_total" -v f="$draw_faults" 'BEGIN {printf "%.2f cores (%.0f us a draw), %d page faults (%.2f a draw)", t / h / s, 1e6 * t / h / n, f, f / n}'); load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$seconds" -v n="$draw_total" -v f="$draw_faults" 'BEGIN {printf "%.2f cores (%.0f us a draw), %d page faults (%.2f a draw)", t / h / s, 1e6 * t / h / n, f, f / n}'), resident memory $((draw_rss_before / 1024)) MB before, $((draw_rss / 1024)) MB after; load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"
