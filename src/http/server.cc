@@ -293,10 +293,35 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<size_t>(server_.options_.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(server_.options_.max_body_bytes);
+    if (ParseBuffered()) return;
+    if (parser_->is_header_done()) return OnHeader({});
     stream_.expires_after(server_.options_.read_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // Parses what is already in buffer_ (a small request usually arrives whole, in the read that
+  // woke WaitForRequest) and, if that is a whole request or an error, takes it from here: true.
+  // Otherwise the parser keeps its state and the rest is read asynchronously. This spares a
+  // request the asynchronous header and body reads (each a posted completion and a timer armed
+  // and cancelled) when there is nothing left to wait for.
+  bool ParseBuffered() {
+    parser_->eager(true);
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      const size_t n = parser_->put(buffer_.data(), ec);
+      buffer_.consume(n);
+      if (ec == bhttp::error::need_more) break;
+      if (ec) {
+        OnReadError(ec);
+        return true;
+      }
+      if (n == 0) break;
+    }
+    if (!parser_->is_done()) return false;
+    OnRequest();
+    return true;
   }
 
   void OnHeader(beast::error_code ec) {

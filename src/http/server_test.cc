@@ -1,6 +1,10 @@
 #include "http/server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -311,6 +315,127 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   // The second response is already on its way; read it with an empty write.
   HttpResult second = client.SendRaw("");
   EXPECT_EQ(second.body, "{\"id\":\"b\"}");
+}
+
+// A raw connection that writes exactly what it is given, when it is given: for requests that
+// arrive in pieces.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval tv{.tv_sec = 10, .tv_usec = 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawConnection() { close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  // Reads until `needle` has been received `count` times past what earlier calls returned
+  // (or the peer closes, or 10 s pass); returns what arrived.
+  std::string ReadUntil(std::string_view needle, int count = 1) {
+    std::string got;
+    for (;;) {
+      int seen = 0;
+      for (size_t at = got.find(needle); at != std::string::npos;
+           at = got.find(needle, at + needle.size())) {
+        ++seen;
+      }
+      if (seen >= count) return got;
+      char buf[4096];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return got;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// The server parses what a read brought and waits for the rest only if something is missing:
+// a request cut anywhere (in the request line, a header, between header and body, inside the
+// body) is answered as if it had come whole.
+TEST_F(ServerTest, RequestsArrivingInPiecesAreAnsweredAsIfWhole) {
+  StartServer();
+  const std::string body = "hello, pieces";
+  const std::string request =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  for (size_t cut = 1; cut < request.size(); cut += 3) {
+    RawConnection conn(port());
+    ASSERT_TRUE(conn.connected());
+    conn.Send(request.substr(0, cut));
+    std::this_thread::sleep_for(milliseconds(2));
+    conn.Send(request.substr(cut));
+    const std::string got = conn.ReadUntil(body);
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << "cut at " << cut << ": " << got;
+    EXPECT_NE(got.find("\r\n\r\n" + body), std::string::npos) << "cut at " << cut;
+  }
+
+  // Three requests with bodies in one write, the last cut short and finished later: answered
+  // in order on the one connection.
+  RawConnection conn(port());
+  const auto post = [](std::string_view b) {
+    return "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(b.size()) +
+           "\r\n\r\n" + std::string(b);
+  };
+  const std::string three = post("one") + post("two") + post("three");
+  conn.Send(three.substr(0, three.size() - 2));
+  std::this_thread::sleep_for(milliseconds(2));
+  conn.Send(three.substr(three.size() - 2));
+  const std::string got = conn.ReadUntil("\r\n\r\nthree");  // answers come in order
+  const size_t one = got.find("\r\n\r\none"), two = got.find("\r\n\r\ntwo"),
+               three_at = got.find("\r\n\r\nthree");
+  ASSERT_NE(one, std::string::npos) << got;
+  ASSERT_NE(two, std::string::npos) << got;
+  ASSERT_NE(three_at, std::string::npos) << got;
+  EXPECT_LT(one, two);
+  EXPECT_LT(two, three_at);
+}
+
+// Expect: 100-continue gets the interim answer when the body is still to come, and none is
+// needed when the body came with the header (RFC 9110 10.1.1).
+TEST_F(ServerTest, ExpectContinueIsAnsweredOnlyWhileTheBodyIsAwaited) {
+  StartServer();
+  const std::string head =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  {
+    RawConnection conn(port());
+    conn.Send(head);
+    EXPECT_EQ(conn.ReadUntil("\r\n\r\n").rfind("HTTP/1.1 100 Continue\r\n", 0), 0u);
+    conn.Send("ping");
+    const std::string got = conn.ReadUntil("ping");
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  }
+  {
+    RawConnection conn(port());
+    conn.Send(head + "pong");
+    const std::string got = conn.ReadUntil("pong");
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  }
+  // Oversized ones are refused whole or cut: 413 either way.
+  for (size_t cut : {size_t{0}, size_t{20}}) {
+    RawConnection conn(port());
+    const std::string big =
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x');
+    if (cut > 0) {
+      conn.Send(big.substr(0, cut));
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    conn.Send(big.substr(cut, 2000));
+    EXPECT_EQ(conn.ReadUntil("\r\n").rfind("HTTP/1.1 413 ", 0), 0u) << "cut at " << cut;
+  }
 }
 
 TEST_F(ServerTest, StreamsWithChunkedEncoding) {
