@@ -249,6 +249,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   void Start() {
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
+    // Write sends small answers at once, so the socket must not block on a full send buffer;
+    // if it cannot be made so, every answer is written asynchronously.
+    stream_.socket().non_blocking(true, ec);
+    send_now_ = !ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string();
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
@@ -569,11 +573,22 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       AppendHeader("content-length", std::to_string(body_.size()));
     }
     head_buffer_ += "\r\n";
-    stream_.expires_after(server_.options_.write_timeout);
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_buffer_),
                                                        asio::buffer(body_)};
-    asio::async_write(stream_, buffers,
-                      [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+    // A small answer fits the socket's send buffer: it is sent here (the socket does not
+    // block), without an asynchronous write (a posted completion and a timer armed and
+    // cancelled). What does not fit goes out asynchronously, under the write timeout.
+    beast::error_code ec = asio::error::would_block;
+    const size_t sent = send_now_ ? stream_.socket().send(buffers, 0, ec) : 0;
+    if (!ec && sent == asio::buffer_size(buffers)) return FinishRequest(ec, keep);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      return FinishRequest(ec, keep);
+    }
+    auto rest = std::make_shared<beast::buffers_suffix<std::array<asio::const_buffer, 2>>>(buffers);
+    rest->consume(ec ? 0 : sent);
+    stream_.expires_after(server_.options_.write_timeout);
+    asio::async_write(stream_, *rest,
+                      [self = shared_from_this(), keep, rest](beast::error_code ec, size_t) {
                         self->FinishRequest(ec, keep);
                       });
   }
@@ -734,6 +749,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   Impl& server_;
   asio::steady_timer async_timer_;  // the async timeout of the request being handled
+  bool send_now_ = false;           // the socket does not block: Write tries a send first
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string peer_;

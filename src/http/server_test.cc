@@ -438,6 +438,30 @@ TEST_F(ServerTest, ExpectContinueIsAnsweredOnlyWhileTheBodyIsAwaited) {
   }
 }
 
+// An answer larger than the socket's send buffer is sent partly at once and the rest
+// asynchronously, to a client that starts reading late: it arrives whole and in order, and
+// the connection serves the next request.
+TEST_F(ServerTest, AnswerLargerThanTheSendBufferArrivesWhole) {
+  std::string big(16 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919) % 26);
+  big.replace(big.size() - 5, 5, "#END#");  // nowhere else in it
+  router_.Add(Method::kGet, "/big", Auth::kPublic,
+              [&big](Request&) { return Response::Text(200, big, "text/plain"); });
+  StartServer();
+  RawConnection conn(port());
+  conn.Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(milliseconds(200));  // the server's send buffer fills meanwhile
+  const std::string head = conn.ReadUntil("\r\n\r\n");
+  ASSERT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head.substr(0, 200);
+  std::string got = head.substr(head.find("\r\n\r\n") + 4);
+  if (got.find("#END#") == std::string::npos) got += conn.ReadUntil("#END#");
+  ASSERT_EQ(got.size(), big.size());
+  EXPECT_TRUE(got == big);
+  conn.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string next = conn.ReadUntil("hi");
+  EXPECT_EQ(next.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << next;
+}
+
 TEST_F(ServerTest, StreamsWithChunkedEncoding) {
   StartServer();
   TestClient client(port());
