@@ -249,10 +249,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   void Start() {
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
-    // Write sends small answers at once, so the socket must not block on a full send buffer;
-    // if it cannot be made so, every answer is written asynchronously.
+    // Write sends small answers at once and WaitForRequest reads what a readable socket holds,
+    // so the socket must not block; if it cannot be made so, both go asynchronously.
     stream_.socket().non_blocking(true, ec);
-    send_now_ = !ec;
+    non_blocking_ = !ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string();
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
@@ -282,13 +282,41 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kIdle;
     if (server_.draining_.load()) return CloseGracefully();
     if (buffer_.size() > 0) return ReadHeader();  // pipelined bytes already here
-    stream_.expires_after(server_.options_.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec || self->phase_ == Phase::kClosed) return self->Abandon();
-                              self->buffer_.commit(n);
-                              self->ReadHeader();
-                            });
+    // Waits for the socket to be readable, then reads what is there. An asynchronous read
+    // would first try a receive at once, and just after an answer went out that nearly always
+    // finds nothing: one system call wasted a request. The idle timeout runs on the session's
+    // timer, which no request uses meanwhile; `idle_wait_` tells a stale expiry from this one.
+    if (!non_blocking_) {
+      stream_.expires_after(server_.options_.idle_timeout);
+      stream_.async_read_some(buffer_.prepare(4096),
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                if (ec || self->phase_ == Phase::kClosed) return self->Abandon();
+                                self->buffer_.commit(n);
+                                self->ReadHeader();
+                              });
+      return;
+    }
+    const uint64_t wait = ++idle_wait_;
+    async_timer_.expires_after(server_.options_.idle_timeout);
+    async_timer_.async_wait([self = shared_from_this(), wait](beast::error_code ec) {
+      if (ec || wait != self->idle_wait_ || self->phase_ != Phase::kIdle) return;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);  // the wait below ends: the connection closes
+    });
+    stream_.socket().async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+          ++self->idle_wait_;
+          self->async_timer_.cancel();
+          if (ec || self->phase_ == Phase::kClosed) return self->Abandon();
+          beast::error_code read_ec;
+          const size_t n = self->stream_.socket().read_some(self->buffer_.prepare(4096), read_ec);
+          if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
+            return self->WaitForRequest();  // woken without data after all
+          }
+          if (read_ec) return self->Abandon();  // the peer closed, or the connection broke
+          self->buffer_.commit(n);
+          self->ReadHeader();
+        });
   }
 
   void ReadHeader() {
@@ -579,7 +607,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     // block), without an asynchronous write (a posted completion and a timer armed and
     // cancelled). What does not fit goes out asynchronously, under the write timeout.
     beast::error_code ec = asio::error::would_block;
-    const size_t sent = send_now_ ? stream_.socket().send(buffers, 0, ec) : 0;
+    const size_t sent = non_blocking_ ? stream_.socket().send(buffers, 0, ec) : 0;
     if (!ec && sent == asio::buffer_size(buffers)) return FinishRequest(ec, keep);
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
       return FinishRequest(ec, keep);
@@ -749,7 +777,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   Impl& server_;
   asio::steady_timer async_timer_;  // the async timeout of the request being handled
-  bool send_now_ = false;           // the socket does not block: Write tries a send first
+  bool non_blocking_ = false;       // the socket does not block: sends and reads are tried at once
+  uint64_t idle_wait_ = 0;          // which wait for a request the idle timer belongs to
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string peer_;

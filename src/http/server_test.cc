@@ -462,6 +462,30 @@ TEST_F(ServerTest, AnswerLargerThanTheSendBufferArrivesWhole) {
   EXPECT_EQ(next.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << next;
 }
 
+// A connection waiting for its next request is closed after the idle timeout, and only then:
+// one that speaks within it is served on the same connection.
+TEST_F(ServerTest, IdleConnectionsCloseAfterTheIdleTimeoutOnly) {
+  ServerOptions options;
+  options.idle_timeout = milliseconds(300);
+  StartServer(options);
+  {
+    RawConnection silent(port());
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(silent.ReadUntil("never"), "");  // the server closed it
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, milliseconds(250));
+    EXPECT_LT(waited, milliseconds(5000));
+  }
+  TestClient client(port());
+  EXPECT_EQ(client.Fetch("GET", "/hello").status, 200);
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(client.Fetch("GET", "/hello").status, 200);
+  EXPECT_EQ(client.connections_opened(), 1);
+  std::this_thread::sleep_for(milliseconds(700));
+  EXPECT_EQ(client.Fetch("GET", "/hello").status, 200);  // on a new connection
+  EXPECT_EQ(client.connections_opened(), 2);
+}
+
 TEST_F(ServerTest, StreamsWithChunkedEncoding) {
   StartServer();
   TestClient client(port());
