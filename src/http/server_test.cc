@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,11 +9,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <future>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -402,6 +405,109 @@ TEST_F(ServerTest, RequestsArrivingInPiecesAreAnsweredAsIfWhole) {
   ASSERT_NE(three_at, std::string::npos) << got;
   EXPECT_LT(one, two);
   EXPECT_LT(two, three_at);
+}
+
+// What a connection is answered must not depend on how its bytes arrive: random streams of
+// pipelined requests (plain, with bodies, chunked), ending in one that closes the connection
+// or in a bad one, sent whole and cut at random places, get the answers the requests call for
+// (the oracle: 200 and the body for each good one, the bad one's status), in order, both ways.
+TEST_F(ServerTest, AnswersDoNotDependOnHowTheBytesArrive) {
+  StartServer();  // bodies up to 1024 bytes, headers up to 2048
+  std::mt19937 rng(20261125);
+  const auto body_of = [&](size_t n) {
+    std::string b(n, ' ');
+    for (char& c : b) c = static_cast<char>('a' + rng() % 26);
+    return b;
+  };
+  // The answers in a stream of bytes: "status" or, for a 200, "200:body".
+  const auto answers = [](const std::string& raw) {
+    std::vector<std::string> out;
+    size_t at = 0;
+    while (at < raw.size()) {
+      const size_t end = raw.find("\r\n\r\n", at);
+      if (end == std::string::npos || raw.compare(at, 9, "HTTP/1.1 ") != 0) {
+        out.push_back("unparsable: " + raw.substr(at, 40));
+        break;
+      }
+      const std::string status = raw.substr(at + 9, 3);
+      std::string head = raw.substr(at, end - at);
+      for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      size_t length = 0;
+      if (const size_t cl = head.find("\r\ncontent-length: "); cl != std::string::npos) {
+        length = std::stoul(head.substr(cl + 18));
+      }
+      const std::string body = raw.substr(end + 4, length);
+      out.push_back(status == "200" ? status + ":" + body : status);
+      at = end + 4 + length;
+    }
+    return out;
+  };
+  const auto exchange = [&](const std::string& stream, bool cut) {
+    RawConnection conn(port());
+    if (!cut) {
+      conn.Send(stream);
+    } else {
+      size_t at = 0;
+      while (at < stream.size()) {
+        const size_t n = std::min(stream.size() - at, 1 + static_cast<size_t>(rng() % 300));
+        conn.Send(stream.substr(at, n));
+        at += n;
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+      }
+    }
+    return answers(conn.ReadUntil("\x01never\x01"));  // until the server closes
+  };
+  for (int round = 0; round < 40; ++round) {
+    std::string stream;
+    std::vector<std::string> expected;
+    const int good = static_cast<int>(rng() % 4);
+    for (int i = 0; i < good; ++i) {
+      switch (rng() % 3) {
+        case 0:
+          stream += "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+          expected.push_back("200:hi");
+          break;
+        case 1: {
+          const std::string b = body_of(rng() % 1025);
+          stream +=
+              "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(b.size()) +
+              "\r\n\r\n" + b;
+          expected.push_back("200:" + b);
+          break;
+        }
+        default: {
+          stream += "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+          std::string all;
+          for (int c = static_cast<int>(rng() % 4); c > 0; --c) {
+            const std::string chunk = body_of(1 + rng() % 200);
+            stream += fmt::format("{:x}\r\n{}\r\n", chunk.size(), chunk);
+            all += chunk;
+          }
+          stream += "0\r\n\r\n";
+          expected.push_back("200:" + all);
+        }
+      }
+    }
+    switch (rng() % 4) {
+      case 0:
+        stream += "THIS IS NOT HTTP\r\n\r\n";
+        expected.push_back("400");
+        break;
+      case 1:
+        stream += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n" + body_of(1500);
+        expected.push_back("413");
+        break;
+      case 2:
+        stream += "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + body_of(3000) + "\r\n\r\n";
+        expected.push_back("431");
+        break;
+      default:
+        stream += "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        expected.push_back("200:hi");
+    }
+    EXPECT_EQ(exchange(stream, false), expected) << "round " << round << ", sent whole";
+    EXPECT_EQ(exchange(stream, true), expected) << "round " << round << ", sent in pieces";
+  }
 }
 
 // Expect: 100-continue gets the interim answer when the body is still to come, and none is
