@@ -250,9 +250,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
     // Write sends small answers at once and WaitForRequest reads what a readable socket holds,
-    // so the socket must not block; if it cannot be made so, both go asynchronously.
+    // so the socket must not block. One that cannot be made so is closed (and this session
+    // ends with its last reference, the caller's).
     stream_.socket().non_blocking(true, ec);
-    non_blocking_ = !ec;
+    if (ec) return ForceClose();
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string();
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
@@ -286,16 +287,6 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     // would first try a receive at once, and just after an answer went out that nearly always
     // finds nothing: one system call wasted a request. The idle timeout runs on the session's
     // timer, which no request uses meanwhile; `idle_wait_` tells a stale expiry from this one.
-    if (!non_blocking_) {
-      stream_.expires_after(server_.options_.idle_timeout);
-      stream_.async_read_some(buffer_.prepare(4096),
-                              [self = shared_from_this()](beast::error_code ec, size_t n) {
-                                if (ec || self->phase_ == Phase::kClosed) return self->Abandon();
-                                self->buffer_.commit(n);
-                                self->ReadHeader();
-                              });
-      return;
-    }
     const uint64_t wait = ++idle_wait_;
     async_timer_.expires_after(server_.options_.idle_timeout);
     async_timer_.async_wait([self = shared_from_this(), wait](beast::error_code ec) {
@@ -606,8 +597,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     // A small answer fits the socket's send buffer: it is sent here (the socket does not
     // block), without an asynchronous write (a posted completion and a timer armed and
     // cancelled). What does not fit goes out asynchronously, under the write timeout.
-    beast::error_code ec = asio::error::would_block;
-    const size_t sent = non_blocking_ ? stream_.socket().send(buffers, 0, ec) : 0;
+    beast::error_code ec;
+    const size_t sent = stream_.socket().send(buffers, 0, ec);
     if (!ec && sent == asio::buffer_size(buffers)) return FinishRequest(ec, keep);
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
       return FinishRequest(ec, keep);
@@ -776,9 +767,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Impl& server_;
-  asio::steady_timer async_timer_;  // the async timeout of the request being handled
-  bool non_blocking_ = false;       // the socket does not block: sends and reads are tried at once
-  uint64_t idle_wait_ = 0;          // which wait for a request the idle timer belongs to
+  // The idle timeout while waiting for a request, the async timeout while one is handled.
+  asio::steady_timer async_timer_;
+  uint64_t idle_wait_ = 0;  // which wait for a request the idle timer belongs to
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string peer_;

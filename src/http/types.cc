@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <utility>
 
@@ -341,23 +342,18 @@ bool Router::Dispatch(Request& request, Responder respond,
   static const std::vector<uint32_t> kNone;
   const std::vector<uint32_t>& exact =
       parts.size() < by_count_.size() ? by_count_[parts.size()] : kNone;
-  std::vector<const Route*> candidates;
+  std::vector<uint32_t> candidates;
   candidates.reserve(exact.size() + with_rest_.size());
-  {
-    auto a = exact.begin(), b = with_rest_.begin();
-    while (a != exact.end() || b != with_rest_.end()) {
-      const bool take_a = b == with_rest_.end() || (a != exact.end() && *a < *b);
-      candidates.push_back(&routes_[take_a ? *a++ : *b++]);
-    }
-  }
+  std::merge(exact.begin(), exact.end(), with_rest_.begin(), with_rest_.end(),
+             std::back_inserter(candidates));
 
   const bool head = request.method == Method::kHead;
   const Route* best = nullptr;
   const Route* best_get = nullptr;  // for HEAD without its own route
   uint64_t best_mask = 0, best_get_mask = 0;
   std::vector<Method> allowed;
-  for (const Route* candidate : candidates) {
-    const Route& r = *candidate;
+  for (uint32_t ix : candidates) {
+    const Route& r = routes_[ix];
     std::optional<uint64_t> mask = match(r);
     if (!mask) continue;
     allowed.push_back(r.method);
@@ -393,9 +389,9 @@ bool Router::Dispatch(Request& request, Responder respond,
       allow += MethodName(m);
     }
     // Any matching pattern names the resource for metrics; pick the first registered.
-    for (const Route* r : candidates) {
-      if (match(*r)) {
-        request.route = r->pattern;
+    for (uint32_t ix : candidates) {
+      if (match(routes_[ix])) {
+        request.route = routes_[ix].pattern;
         break;
       }
     }
