@@ -240,7 +240,7 @@ struct Server::Impl::Exchange {
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Impl& server)
-      : stream_(std::move(socket)), server_(server), async_timer_(stream_.get_executor()) {}
+      : stream_(std::move(socket)), server_(server), timer_(stream_.get_executor()) {}
 
   ~Session() { server_.Unregister(this); }
 
@@ -285,19 +285,11 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return ReadHeader();  // pipelined bytes already here
     // Waits for the socket to be readable, then reads what is there. An asynchronous read
     // would first try a receive at once, and just after an answer went out that nearly always
-    // finds nothing: one system call wasted a request. The idle timeout runs on the session's
-    // timer, which no request uses meanwhile; `idle_wait_` tells a stale expiry from this one.
-    const uint64_t wait = ++idle_wait_;
-    async_timer_.expires_after(server_.options_.idle_timeout);
-    async_timer_.async_wait([self = shared_from_this(), wait](beast::error_code ec) {
-      if (ec || wait != self->idle_wait_ || self->phase_ != Phase::kIdle) return;
-      beast::error_code ignored;
-      self->stream_.socket().cancel(ignored);  // the wait below ends: the connection closes
-    });
+    // finds nothing: one system call wasted a request. (The idle timeout: Tick.)
+    SetDeadline(server_.options_.idle_timeout);
     stream_.socket().async_wait(
         tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-          ++self->idle_wait_;
-          self->async_timer_.cancel();
+          self->deadline_ = Clock::time_point::max();
           if (ec || self->phase_ == Phase::kClosed) return self->Abandon();
           beast::error_code read_ec;
           const size_t n = self->stream_.socket().read_some(self->buffer_.prepare(4096), read_ec);
@@ -435,10 +427,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     auto exchange = std::make_shared<Exchange>();
     exchange->gate = server_.gate_;
     exchange->session = weak_from_this();
-    // Armed here, on the connection's thread, rather than by the worker when the handler returns
-    // without an answer: one hop to that thread fewer per request, and the timer is queued before
-    // any answer's Write.
-    ArmAsyncTimeout(exchange);
+    // Set here, on the connection's thread, rather than by the worker when the handler returns
+    // without an answer: one hop to that thread fewer per request.
+    exchange_ = exchange;
+    SetDeadline(server_.options_.async_timeout);
     Handle(exchange);
   }
 
@@ -499,33 +491,61 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // On the connection's thread, when a request goes to a worker. An asynchronous handler that has
-  // not answered async_timeout after its return is answered 503: the timer runs from the request's
-  // start and, while the worker is still in the handler (a synchronous one that takes long),
-  // starts again, so the 503 comes between one and two periods after the handler returned.
-  void ArmAsyncTimeout(std::shared_ptr<Exchange> exchange) {
-    async_timer_.expires_after(server_.options_.async_timeout);
-    async_timer_.async_wait(
-        [self = shared_from_this(), exchange = std::move(exchange)](beast::error_code ec) {
-          if (ec) return;  // answered in time (cancelled) or shutting down
-          {
-            std::lock_guard<std::mutex> lock(exchange->mu);
-            if (exchange->answered) return;  // its Write is already queued
-            if (!exchange->returned) {
-              self->ArmAsyncTimeout(exchange);
-              return;
-            }
-            exchange->answered = true;
-          }
-          Log(Severity::kWarn, "asynchronous handler did not answer in time; answered 503",
-              {{"http.route", self->request_.route}, {"request_id", self->request_.request_id}});
-          self->Write(AsyncTimeoutResponse());
-        });
+  // The session's one timer serves the idle timeout (waiting for a request) and the async
+  // timeout (a request handled): a phase sets deadline_, and the timer, once started, fires at
+  // least every min(idle, async timeout) and acts when the deadline has passed. Setting a
+  // deadline a request does not arm and cancel a timer (a queue insert, a removal and a
+  // cancelled completion each). Every later deadline is at least that period away, so the timer
+  // is never armed past it. It holds the session while it runs and stops on close (Abandon).
+  void SetDeadline(std::chrono::milliseconds after) {
+    deadline_ = Clock::now() + after;
+    if (!ticking_) StartTicking();
+  }
+
+  void StartTicking() {
+    const auto period = std::min(server_.options_.idle_timeout, server_.options_.async_timeout);
+    ticking_ = true;
+    timer_.expires_at(std::min(deadline_, Clock::now() + period));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      self->ticking_ = false;
+      if (!ec) self->Tick();
+    });
+  }
+
+  void Tick() {
+    if (phase_ == Phase::kClosed || deadline_ == Clock::time_point::max()) return;  // stops
+    const Clock::time_point now = Clock::now();
+    if (now < deadline_) return StartTicking();
+    deadline_ = Clock::time_point::max();
+    if (phase_ == Phase::kIdle) {
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);  // the wait for a request ends: the connection closes
+      return;
+    }
+    if (phase_ == Phase::kHandling && exchange_) OnAsyncTimeout();
+  }
+
+  // An asynchronous handler that has not answered async_timeout after its return is answered
+  // 503: the deadline runs from the request's start and, while the worker is still in the
+  // handler (a synchronous one that takes long), starts again, so the 503 comes between one and
+  // two periods after the handler returned.
+  void OnAsyncTimeout() {
+    {
+      std::lock_guard<std::mutex> lock(exchange_->mu);
+      if (exchange_->answered) return;  // its Write is already queued
+      if (!exchange_->returned) return SetDeadline(server_.options_.async_timeout);
+      exchange_->answered = true;
+    }
+    exchange_.reset();
+    Log(Severity::kWarn, "asynchronous handler did not answer in time; answered 503",
+        {{"http.route", request_.route}, {"request_id", request_.request_id}});
+    Write(AsyncTimeoutResponse());
   }
 
   // On the connection's thread: the exchange's answer.
   void WriteAnswer(Response res) {
-    async_timer_.cancel();
+    exchange_.reset();
+    deadline_ = Clock::time_point::max();
     Write(std::move(res));
   }
 
@@ -763,13 +783,16 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kClosed;
     beast::error_code ec;
     stream_.socket().close(ec);
+    timer_.cancel();  // it holds the session
   }
 
   beast::tcp_stream stream_;
   Impl& server_;
-  // The idle timeout while waiting for a request, the async timeout while one is handled.
-  asio::steady_timer async_timer_;
-  uint64_t idle_wait_ = 0;  // which wait for a request the idle timer belongs to
+  // The idle and async timeouts: SetDeadline.
+  asio::steady_timer timer_;
+  Clock::time_point deadline_ = Clock::time_point::max();  // none
+  bool ticking_ = false;                                   // timer_ has a wait pending
+  std::shared_ptr<Exchange> exchange_;                     // the request being handled
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string peer_;

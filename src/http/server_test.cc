@@ -905,6 +905,32 @@ TEST_F(AsyncServerTest, UnansweredRequestTimesOutWith503AndALateAnswerIsDropped)
   EXPECT_TRUE(InFlightBecomes(0)) << server_->InFlight();
 }
 
+// The async timeout counts from the request's start, and again while a worker is still inside
+// the handler: an unanswered asynchronous request gets its 503 after one to two periods, and a
+// synchronous handler that takes longer than a period is answered by itself, never 503.
+TEST_F(AsyncServerTest, The503ComesAfterOneToTwoPeriodsAndNeverCutsARunningHandler) {
+  ServerOptions options;
+  options.async_timeout = milliseconds(300);
+  StartServer(options);
+  TestClient client(port());
+  const auto start = std::chrono::steady_clock::now();
+  auto waiting = std::async(std::launch::async, [&] { return client.Fetch("POST", "/async"); });
+  auto pending = TakePending(1);
+  EXPECT_EQ(waiting.get().status, 503);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, milliseconds(300));
+  EXPECT_LT(waited, milliseconds(1500));
+  // /slow sleeps 800 ms in the handler, more than two periods.
+  HttpResult slow = client.Fetch("GET", "/slow");
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body, "slow done");
+  // Kept alive through it all, and answering at once.
+  EXPECT_EQ(client.Fetch("GET", "/hello").body, "hi");
+  EXPECT_EQ(client.connections_opened(), 1);
+  ASSERT_EQ(pending.size(), 1u);
+  pending[0].second(Response::Text(200, "too late", "text/plain"));
+}
+
 TEST_F(AsyncServerTest, DroppedResponderOrThrowingHandlerIs500) {
   StartServer();
   TestClient client(port());
