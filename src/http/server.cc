@@ -493,10 +493,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   // The session's one timer serves the idle timeout (waiting for a request) and the async
   // timeout (a request handled): a phase sets deadline_, and the timer, once started, fires at
-  // least every min(idle, async timeout) and acts when the deadline has passed. Setting a
-  // deadline a request does not arm and cancel a timer (a queue insert, a removal and a
-  // cancelled completion each). Every later deadline is at least that period away, so the timer
-  // is never armed past it. It holds the session while it runs and stops on close (Abandon).
+  // least every min(idle, async timeout) and acts when the deadline has passed. A request's
+  // deadlines arm and cancel no timer (each was a queue insert, a removal and a cancelled
+  // completion). Every later deadline is at least that period away, so the timer is never armed
+  // past it. It holds the session while it runs and stops on close (Abandon).
   void SetDeadline(std::chrono::milliseconds after) {
     deadline_ = Clock::now() + after;
     if (!ticking_) StartTicking();
