@@ -256,8 +256,8 @@ class SqliteApiClientRepository final : public ApiClientRepository {
     // The oldest rows first: they expire first (a request's timestamp is close to the time it
     // was accepted). A row of a request stamped ahead of time holds back none but itself.
     // The first purge_limit rows are those below the rowid of the next one (all rows if there
-    // is none). Not `rowid IN (SELECT ... LIMIT ?)`: that builds a temporary b-tree on each
-    // flush, and its page cache was a third of the server's page faults under draw load.
+    // is none). Not `rowid IN (SELECT ... LIMIT ?)`: that builds a temporary b-tree, with its
+    // own page cache, on each flush.
     {
       ASSIGN_OR_RETURN(Statement stmt,
                        conn.Prepare("DELETE FROM api_nonce_log WHERE rowid < coalesce((SELECT "
