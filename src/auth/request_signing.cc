@@ -4,13 +4,11 @@
 #include <chrono>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <charconv>
-#include <cstring>
+#include <memory>
 #include <string>
 #include <tuple>
-#include <type_traits>
 
 #include "auth/roles.h"
 #include "common/background.h"
@@ -51,45 +49,6 @@ std::string_view Trim(std::string_view s) {
 
 absl::Status Malformed(std::string_view reason) {
   return absl::UnauthenticatedError(Cat("authorization: ", reason));
-}
-
-// An HMAC-SHA256 state keyed with `key`, as bytes (CachedClient::keyed).
-std::string KeyedState(std::string_view key) {
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
-                              key.size());
-  std::string out(reinterpret_cast<const char*>(&state), sizeof state);
-  sodium_memzero(&state, sizeof state);
-  return out;
-}
-
-// HMAC-SHA256 of `message` from a state made by KeyedState, raw 32 bytes.
-std::array<unsigned char, crypto_auth_hmacsha256_BYTES> HmacFrom(std::string_view keyed,
-                                                                 std::string_view message) {
-  crypto_auth_hmacsha256_state state;
-  // The state is plain data (two SHA-256 states): a copy continues where the original stood.
-  static_assert(std::is_trivially_copyable_v<crypto_auth_hmacsha256_state>);
-  std::memcpy(&state, keyed.data(), sizeof state);
-  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
-                                message.size());
-  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> out;
-  crypto_auth_hmacsha256_final(&state, out.data());
-  sodium_memzero(&state, sizeof state);
-  return out;
-}
-
-// HMAC-SHA256 with a key of any length (the secret string), raw 32 bytes.
-std::array<unsigned char, crypto_auth_hmacsha256_BYTES> Hmac(std::string_view key,
-                                                             std::string_view message) {
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
-                              key.size());
-  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
-                                message.size());
-  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> out;
-  crypto_auth_hmacsha256_final(&state, out.data());
-  sodium_memzero(&state, sizeof state);
-  return out;
 }
 
 std::string NewKeyId() { return "ck_" + SecureRandom::HexToken(8); }
@@ -137,7 +96,7 @@ std::string StringToSign(std::string_view method, std::string_view target, std::
 }
 
 std::string SignatureHex(std::string_view secret, std::string_view string_to_sign) {
-  const auto mac = Hmac(secret, string_to_sign);
+  const Sha256Digest mac = HmacSha256(secret).Mac(string_to_sign);
   return HexEncode(mac.data(), mac.size());
 }
 
@@ -526,13 +485,14 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
   // Every active secret is tried (no early exit), so timing does not tell which matched.
   auto matches = [&](const CachedClient& c) {
     bool match = false;
-    for (const std::string& keyed : c.keyed) {
-      const auto expected = HmacFrom(keyed, to_sign);
+    for (const std::unique_ptr<const HmacSha256>& keyed : c.keyed) {
+      const Sha256Digest expected = keyed->Mac(to_sign);
       if (sodium_memcmp(expected.data(), given, sizeof given) == 0) match = true;
     }
     if (c.secrets.empty()) {
       // Unknown or disabled: do the work of one check anyway, so the answer's timing matches.
-      const auto unused = Hmac("cs_unknown", to_sign);
+      static const HmacSha256 unknown("cs_unknown");
+      const Sha256Digest unused = unknown.Mac(to_sign);
       if (sodium_memcmp(unused.data(), given, sizeof given) == 0) match = false;
     }
     return match;
@@ -577,7 +537,6 @@ absl::StatusOr<Principal> ApiClientService::Verify(const SignedRequest& request)
 
 ApiClientService::CachedClient::~CachedClient() {
   for (std::string& secret : secrets) sodium_memzero(secret.data(), secret.size());
-  for (std::string& state : keyed) sodium_memzero(state.data(), state.size());
 }
 
 namespace {
@@ -606,7 +565,7 @@ absl::StatusOr<std::shared_ptr<const ApiClientService::CachedClient>> ApiClientS
             {{"client.key_id", key_id}, {"error", ToStd(secret.status().message())}});
         continue;
       }
-      entry->keyed.push_back(KeyedState(*secret));
+      entry->keyed.push_back(std::make_unique<const HmacSha256>(*secret));
       entry->secrets.push_back(*std::move(secret));
       if (s.expires_ms != 0) entry->valid_until_ms = std::min(entry->valid_until_ms, s.expires_ms);
     }

@@ -285,9 +285,9 @@ class ApiClientService {
   struct CachedClient {
     ApiClient client;
     std::vector<std::string> secrets;
-    // For each secret, the bytes of a crypto_auth_hmacsha256_state keyed with it: a request's
-    // HMAC starts from a copy instead of hashing the key's pads again.
-    std::vector<std::string> keyed;
+    // For each secret, its HMAC key (wiped with it): a request's HMAC starts from the key's
+    // hashed pads instead of hashing them again.
+    std::vector<std::unique_ptr<const HmacSha256>> keyed;
     int64_t valid_until_ms = 0;    // clock time: the earliest end of a secret's grace
     int64_t loaded_steady_ms = 0;  // machine time of the read
     ~CachedClient();
