@@ -83,38 +83,56 @@ Fulfilment FulfilmentService::RowOf(const AwardDraw& d) const {
 }
 
 absl::StatusOr<int64_t> FulfilmentService::TakeIn() {
-  ASSIGN_OR_RETURN(std::vector<int64_t> activities, source_->Activities());
   absl::MutexLock lock(&run_mu_);
-  int64_t inserted = 0;
-  for (int64_t id : activities) {
-    ASSIGN_OR_RETURN(int64_t n, TakeInActivity(id));
-    inserted += n;
-  }
-  return inserted;
+  ASSIGN_OR_RETURN(PassReport r, TakeInAll(/*deliver=*/false));
+  return r.taken_in;
 }
 
-absl::StatusOr<int64_t> FulfilmentService::TakeInActivity(int64_t activity_id) {
+absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::TakeInAll(bool deliver) {
+  ASSIGN_OR_RETURN(std::vector<int64_t> activities, source_->Activities());
+  PassReport total;
+  for (int64_t id : activities) {
+    ASSIGN_OR_RETURN(PassReport r, TakeInActivity(id, deliver));
+    total.taken_in += r.taken_in;
+    total.delivered += r.delivered;
+    total.failed += r.failed;
+  }
+  return total;
+}
+
+absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::TakeInActivity(int64_t activity_id,
+                                                                                bool deliver) {
+  PassReport report;
   absl::StatusOr<int64_t> decided = source_->AwardsDecided(activity_id);
-  if (absl::IsNotFound(decided.status())) return 0;  // never drawn in (or not loaded yet)
+  if (absl::IsNotFound(decided.status())) return report;  // never drawn in (or not loaded yet)
   RETURN_IF_ERROR(decided.status());
   auto [it, first] = progress_.try_emplace(activity_id);
   Progress& progress = it->second;
   // Awards decided == awards durable and seen: nothing new (the journal is not read). The
   // first pass in a process always reads, to count what is already in the journal.
-  if (!first && *decided == progress.durable_awards) return 0;
+  if (!first && *decided == progress.durable_awards) return report;
 
   ASSIGN_OR_RETURN(int64_t cursor, repository_->Cursor(activity_id));
   std::vector<Fulfilment> batch;
   int64_t batch_last = progress.scanned_to;  // last draw id looked at, not yet committed
   int64_t batch_awards = 0;
-  int64_t inserted = 0;
   absl::Status failed;
   const auto flush = [&]() -> absl::Status {
     if (batch_last > cursor) {
+      if (deliver) {
+        // Delivered before the row is written, so a delivered award is written once, as
+        // delivered, instead of pending and then again. A crash between the delivery and the
+        // write leaves the cursor where it was: the award is read from the journal again and
+        // its delivery replays by its key (AwardKey), as a retry's would.
+        const PassReport attempted = Attempt(batch);
+        report.delivered += attempted.delivered;
+        report.failed += attempted.failed;
+      }
       const int64_t now = clock_->NowMs();
       ASSIGN_OR_RETURN(int64_t n, repository_->TakeIn(activity_id, batch_last, batch, now));
-      inserted += n;
+      report.taken_in += n;
       for (Fulfilment& f : batch) {
+        if (f.id > 0 && f.state == FulfilmentState::kStuck) LogStuck(f);
         // Bounded: past it (deliveries failing pass after pass) rows wait in the store, which
         // ListDue reads, rather than in memory.
         if (f.id > 0 && f.state == FulfilmentState::kPending && fresh_.size() < kMaxFresh) {
@@ -143,11 +161,13 @@ absl::StatusOr<int64_t> FulfilmentService::TakeInActivity(int64_t activity_id) {
   }));
   RETURN_IF_ERROR(failed);
   RETURN_IF_ERROR(flush());
-  if (inserted > 0) {
+  if (report.taken_in > 0) {
     Log(Severity::kInfo, "awards taken in for fulfilment",
-        {{"activity_id", std::to_string(activity_id)}, {"rows", std::to_string(inserted)}});
+        {{"activity_id", std::to_string(activity_id)},
+         {"rows", std::to_string(report.taken_in)},
+         {"delivered", std::to_string(report.delivered)}});
   }
-  return inserted;
+  return report;
 }
 
 int64_t FulfilmentService::BackoffMs(int32_t attempts) const {
@@ -188,17 +208,17 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverListed()
   return DeliverRows(std::move(due));
 }
 
-absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverRows(
-    std::vector<Fulfilment> due) {
+FulfilmentService::PassReport FulfilmentService::Attempt(std::span<Fulfilment> rows) {
   PassReport report;
-  std::vector<absl::StatusOr<std::string>> refs(due.size(),
+  std::vector<absl::StatusOr<std::string>> refs(rows.size(),
                                                 absl::InternalError("fulfilment: not delivered"));
   // Points awards go to the ledger in one transaction (one commit for the batch, not one per
   // award); the others one by one.
   std::vector<PointsLedger::EarnRequest> earns;
-  std::vector<size_t> earn_rows;  // earns[k] is due[earn_rows[k]]
-  for (size_t i = 0; i < due.size(); ++i) {
-    const Fulfilment& row = due[i];
+  std::vector<size_t> earn_rows;  // earns[k] is rows[earn_rows[k]]
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Fulfilment& row = rows[i];
+    if (row.state == FulfilmentState::kManual) continue;
     if (row.kind != "points") {
       refs[i] = Deliver(row);
       continue;
@@ -230,15 +250,12 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverRows(
     }
   }
 
-  std::vector<FulfilmentRepository::RowUpdate> updates;
-  updates.reserve(due.size());
-  for (size_t i = 0; i < due.size(); ++i) {
-    Fulfilment& row = due[i];
-    const FulfilmentState was = row.state;
-    const int32_t attempts = row.attempts;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Fulfilment& row = rows[i];
+    if (row.state == FulfilmentState::kManual) continue;
     const absl::StatusOr<std::string>& ref = refs[i];
     const int64_t at = clock_->NowMs();
-    row.attempts = attempts + 1;
+    row.attempts += 1;
     row.updated_ms = at;
     if (ref.ok()) {
       row.state = FulfilmentState::kDelivered;
@@ -252,19 +269,43 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverRows(
       if (Permanent(ref.status()) || row.attempts >= options_.max_attempts) {
         row.state = FulfilmentState::kStuck;
         row.next_attempt_ms = 0;
-        Log(Severity::kError, "fulfilment stuck",
-            {{"fulfilment_id", std::to_string(row.id)},
-             {"activity_id", std::to_string(row.activity_id)},
-             {"draw_id", std::to_string(row.draw_id)},
-             {"attempts", std::to_string(row.attempts)},
-             {"error", row.last_error}});
       } else {
         row.state = FulfilmentState::kRetrying;
         row.next_attempt_ms = at + BackoffMs(row.attempts);
       }
       ++report.failed;
     }
-    updates.push_back({.row = &row, .expected_state = was, .expected_attempts = attempts});
+  }
+  return report;
+}
+
+void FulfilmentService::LogStuck(const Fulfilment& row) {
+  Log(Severity::kError, "fulfilment stuck",
+      {{"fulfilment_id", std::to_string(row.id)},
+       {"activity_id", std::to_string(row.activity_id)},
+       {"draw_id", std::to_string(row.draw_id)},
+       {"attempts", std::to_string(row.attempts)},
+       {"error", row.last_error}});
+}
+
+absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverRows(
+    std::vector<Fulfilment> due) {
+  struct Before {
+    FulfilmentState state;
+    int32_t attempts;
+  };
+  std::vector<Before> before;
+  before.reserve(due.size());
+  for (const Fulfilment& row : due) before.push_back({row.state, row.attempts});
+  const PassReport report = Attempt(due);
+
+  std::vector<FulfilmentRepository::RowUpdate> updates;
+  updates.reserve(due.size());
+  for (size_t i = 0; i < due.size(); ++i) {
+    if (due[i].state == FulfilmentState::kStuck) LogStuck(due[i]);
+    updates.push_back({.row = &due[i],
+                       .expected_state = before[i].state,
+                       .expected_attempts = before[i].attempts});
   }
   ASSIGN_OR_RETURN(std::vector<absl::Status> updated, repository_->UpdateBatch(updates));
   for (const absl::Status& s : updated) {
@@ -276,9 +317,8 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::DeliverRows(
 }
 
 absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::RunOnce() {
-  PassReport total;
-  ASSIGN_OR_RETURN(total.taken_in, TakeIn());
   absl::MutexLock lock(&run_mu_);
+  ASSIGN_OR_RETURN(PassReport total, TakeInAll(/*deliver=*/true));
   const auto add = [&total](const PassReport& r) {
     total.delivered += r.delivered;
     total.failed += r.failed;

@@ -121,8 +121,9 @@ class FulfilmentService {
   // (retries, rows an earlier process took in). Failures of single deliveries are recorded on
   // their rows, not returned; the status is for storage errors.
   absl::StatusOr<PassReport> DeliverDue();
-  // TakeIn, then the awards it took in, then DeliverDue of the store's due rows until nothing
-  // more is due now (bounded by a few batches).
+  // Takes new awards in and delivers them as it goes (each row is written once, with its
+  // outcome), then delivers what is still in memory, then DeliverDue of the store's due rows
+  // until nothing more is due now (bounded by a few batches).
   absl::StatusOr<PassReport> RunOnce();
 
   // Operator side. NotFound "fulfilment <id> not found".
@@ -155,7 +156,10 @@ class FulfilmentService {
     int64_t durable_awards = 0;
   };
 
-  absl::StatusOr<int64_t> TakeInActivity(int64_t activity_id)
+  // New awards of every activity, or of one, into the outbox: written pending, or with
+  // `deliver` delivered first and written with the outcome.
+  absl::StatusOr<PassReport> TakeInAll(bool deliver) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::StatusOr<PassReport> TakeInActivity(int64_t activity_id, bool deliver)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   Fulfilment RowOf(const AwardDraw& d) const;
   // Delivers one row other than points (DeliverDue batches those); returns the delivered
@@ -163,6 +167,10 @@ class FulfilmentService {
   absl::StatusOr<std::string> Deliver(const Fulfilment& row);
   // Up to a batch of the awards taken in and not delivered yet (moved out of fresh_).
   std::vector<Fulfilment> TakeFresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  // Delivers the rows that are not manual and sets each one's outcome on it (delivered, or
+  // retrying or stuck with the error); writes nothing.
+  PassReport Attempt(std::span<Fulfilment> rows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  static void LogStuck(const Fulfilment& row);
   // Delivers `due` and records each outcome on its row.
   absl::StatusOr<PassReport> DeliverRows(std::vector<Fulfilment> due)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);

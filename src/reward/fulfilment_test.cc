@@ -5,6 +5,7 @@
 #include "reward/fulfilment.h"
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -98,6 +99,56 @@ class FakeSource final : public AwardSource {
   int scans_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// The SQLite repository, with a record of what the service writes through it: the state of
+// each row inserted, and how many rows were updated afterwards.
+class RecordingRepository final : public FulfilmentRepository {
+ public:
+  explicit RecordingRepository(FulfilmentRepository* inner) : inner_(inner) {}
+
+  std::vector<FulfilmentState> inserted_states;
+  size_t updated_rows = 0;
+
+  absl::StatusOr<int64_t> Cursor(int64_t activity_id) override {
+    return inner_->Cursor(activity_id);
+  }
+  absl::StatusOr<int64_t> TakeIn(int64_t activity_id, int64_t last_draw_id,
+                                 std::span<Fulfilment> awards, int64_t now_ms) override {
+    absl::StatusOr<int64_t> n = inner_->TakeIn(activity_id, last_draw_id, awards, now_ms);
+    for (const Fulfilment& f : awards) {
+      if (f.id > 0) inserted_states.push_back(f.state);
+    }
+    return n;
+  }
+  absl::StatusOr<std::vector<Fulfilment>> ListDue(int64_t now_ms, int limit) override {
+    return inner_->ListDue(now_ms, limit);
+  }
+  absl::StatusOr<std::optional<Fulfilment>> Get(int64_t id) override { return inner_->Get(id); }
+  absl::StatusOr<std::vector<Fulfilment>> List(const FulfilmentFilter& filter, int64_t after_id,
+                                               int limit) override {
+    return inner_->List(filter, after_id, limit);
+  }
+  absl::StatusOr<std::vector<Fulfilment>> ForDraws(int64_t activity_id,
+                                                   std::span<const int64_t> draw_ids) override {
+    return inner_->ForDraws(activity_id, draw_ids);
+  }
+  absl::Status Update(const Fulfilment& row, FulfilmentState expected_state,
+                      int32_t expected_attempts) override {
+    ++updated_rows;
+    return inner_->Update(row, expected_state, expected_attempts);
+  }
+  absl::StatusOr<std::vector<absl::Status>> UpdateBatch(
+      std::span<const RowUpdate> updates) override {
+    updated_rows += updates.size();
+    return inner_->UpdateBatch(updates);
+  }
+  absl::StatusOr<std::map<FulfilmentState, int64_t>> CountOpen() override {
+    return inner_->CountOpen();
+  }
+
+ private:
+  FulfilmentRepository* const inner_;
+};
+
 class FulfilmentTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -123,14 +174,14 @@ class FulfilmentTest : public ::testing::Test {
     coupons_ = std::make_unique<CouponService>(coupon_repo_.get(), &clock_, &random_);
     NewService();
   }
-  void NewService() {
+  void NewService(FulfilmentRepository* repo = nullptr) {
     FulfilmentOptions o;
     o.max_attempts = 3;
     o.first_backoff_ms = 1000;
     o.max_backoff_ms = 60'000;
     o.intake_batch = 2;  // several intake transactions per pass
-    service_ = std::make_unique<FulfilmentService>(repo_.get(), &source_, points_.get(),
-                                                   coupons_.get(), &clock_, o);
+    service_ = std::make_unique<FulfilmentService>(repo ? repo : repo_.get(), &source_,
+                                                   points_.get(), coupons_.get(), &clock_, o);
   }
   void Close() {
     service_.reset();
@@ -236,6 +287,87 @@ TEST_F(FulfilmentTest, DeliveryMadeButNotMarkedIsReplayedNotRepeated) {
   auto row = service_->Get(rows[0].id);
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(row->delivered_ref, fmt::format("points_entry:{}", earned->id));
+}
+
+// A pass delivers each new award before writing its row, so the row is written once, with
+// the outcome: delivered, stuck, or manual (never pending, then updated).
+TEST_F(FulfilmentTest, NewAwardsAreWrittenOnceWithTheirOutcome) {
+  const int64_t tpl = Template(1);
+  source_.Add(1, 7, "points", "100");
+  source_.Add(1, 8, "points", "lots");
+  source_.Add(1, 9, "coupon", std::to_string(tpl));
+  source_.Add(1, 10, "physical", "SKU-AIRPODS");
+  source_.Add(1, 7, "points", "20");
+  RecordingRepository recording(repo_.get());
+  NewService(&recording);
+  FulfilmentService::PassReport r = Run();
+  EXPECT_EQ(r.taken_in, 5);
+  EXPECT_EQ(r.delivered, 3);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(recording.inserted_states,
+            (std::vector<FulfilmentState>{FulfilmentState::kDelivered, FulfilmentState::kStuck,
+                                          FulfilmentState::kDelivered, FulfilmentState::kManual,
+                                          FulfilmentState::kDelivered}));
+  EXPECT_EQ(recording.updated_rows, 0u);
+
+  EXPECT_EQ(Balance(7), 120);
+  EXPECT_EQ(Balance(8), 0);
+  auto codes = coupons_->CustomerCoupons(9, 100);
+  ASSERT_TRUE(codes.ok());
+  ASSERT_EQ(codes->size(), 1u);
+  auto statement = points_->Statement(7, 0, 10);
+  ASSERT_TRUE(statement.ok()) << statement.status();
+  std::vector<Fulfilment> rows = All();
+  ASSERT_EQ(rows.size(), 5u);
+  for (const Fulfilment& row : rows) {
+    SCOPED_TRACE(row.prize_id);
+    EXPECT_EQ(row.attempts, row.state == FulfilmentState::kManual ? 0 : 1);
+    EXPECT_EQ(row.updated_ms, kStart);
+  }
+  EXPECT_EQ(rows[0].delivered_ms, kStart);
+  EXPECT_THAT(rows[1].last_error, ::testing::HasSubstr("reward_ref"));
+  EXPECT_EQ(rows[2].delivered_ref, fmt::format("coupon_code:{}", (*codes)[0].id));
+  EXPECT_EQ(rows[3].delivered_ref, "");
+  // Each points row names its own ledger entry.
+  std::vector<std::string> entries;
+  for (const PointsEntry& e : statement->entries) {
+    entries.push_back(fmt::format("points_entry:{}", e.id));
+  }
+  EXPECT_THAT(entries,
+              ::testing::UnorderedElementsAre(rows[0].delivered_ref, rows[4].delivered_ref));
+
+  // Nothing is left to deliver: a later pass writes nothing.
+  clock_.Advance(kDay);
+  Run();
+  EXPECT_EQ(recording.inserted_states.size(), 5u);
+  EXPECT_EQ(recording.updated_rows, 0u);
+}
+
+// A crash after an award reached the ledger and the coupon inventory but before its row was
+// written: the cursor did not move, so the next pass reads the awards again, and their
+// deliveries replay by their keys instead of crediting twice.
+TEST_F(FulfilmentTest, DeliveryMadeBeforeTheRowWasWrittenIsReplayedNotRepeated) {
+  const int64_t tpl = Template(3);
+  source_.Add(4, 7, "points", "100");
+  source_.Add(4, 9, "coupon", std::to_string(tpl));
+  auto earned =
+      points_->Earn(7, 100, kStart + 365 * kDay, "draw:4:1", AwardKey(4, 1), "system:fulfilment");
+  ASSERT_TRUE(earned.ok()) << earned.status();
+  auto granted = coupons_->Grant(tpl, 9, AwardKey(4, 2));
+  ASSERT_TRUE(granted.ok()) << granted.status();
+  Close();
+  Open();
+  FulfilmentService::PassReport r = Run();
+  EXPECT_EQ(r.delivered, 2);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(Balance(7), 100);
+  auto codes = coupons_->CustomerCoupons(9, 100);
+  ASSERT_TRUE(codes.ok());
+  EXPECT_EQ(codes->size(), 1u);
+  std::vector<Fulfilment> rows = All(FulfilmentState::kDelivered);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].delivered_ref, fmt::format("points_entry:{}", earned->id));
+  EXPECT_EQ(rows[1].delivered_ref, fmt::format("coupon_code:{}", granted->id));
 }
 
 TEST_F(FulfilmentTest, CouponPrizeGrantsExactlyOneCode) {

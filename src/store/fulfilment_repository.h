@@ -70,7 +70,8 @@ class FulfilmentRepository {
   virtual absl::StatusOr<int64_t> Cursor(int64_t activity_id) = 0;
 
   // In one transaction: inserts those of `awards` (all of `activity_id`, with id, created_ms
-  // and updated_ms ignored) whose draw_id is above the stored cursor and not present yet, and
+  // and updated_ms ignored; state, attempts and outcome as given: pending, or already tried)
+  // whose draw_id is above the stored cursor and not present yet, and
   // sets the cursor to max(cursor, last_draw_id). Returns how many rows it inserted. Each
   // award comes back as its row now is: id, created_ms and updated_ms set for an inserted one,
   // id 0 for one not inserted.

@@ -128,8 +128,9 @@ class SqliteFulfilmentRepository final : public FulfilmentRepository {
           Statement stmt,
           conn.Prepare("INSERT OR IGNORE INTO fulfilments (activity_id, draw_id, uid, pool_id,"
                        " prize_id, prize_name, kind, reward_ref, cost_fen, won_ms,"
-                       " points_expires_ms, state, next_attempt_ms, created_ms, updated_ms)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       " points_expires_ms, state, next_attempt_ms, created_ms, updated_ms,"
+                       " attempts, last_error, delivered_ref, delivered_ms)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        "fulfilment: taking in an award"));
       stmt.BindInt64(1, activity_id)
           .BindInt64(2, f.draw_id)
@@ -145,7 +146,11 @@ class SqliteFulfilmentRepository final : public FulfilmentRepository {
           .BindText(12, state)
           .BindInt64(13, f.next_attempt_ms)
           .BindInt64(14, now_ms)
-          .BindInt64(15, now_ms);
+          .BindInt64(15, now_ms)
+          .BindInt64(16, f.attempts)
+          .BindText(17, f.last_error)
+          .BindText(18, f.delivered_ref)
+          .BindInt64(19, f.delivered_ms);
       RETURN_IF_ERROR(stmt.Run());
       if (sqlite3_changes(conn.raw()) == 1) {
         f.id = sqlite3_last_insert_rowid(conn.raw());
