@@ -14,6 +14,16 @@ function setup(thread)
   counter = counter + 1
 end
 
+-- REPLAY_DELAY_MS set: each connection waits that long after an answer before its next request
+-- (a paced load, below saturation). Defined only then: wrk takes a slower path for every
+-- request when the script has a delay function at all.
+local delay_ms = tonumber(os.getenv("REPLAY_DELAY_MS") or "")
+if delay_ms ~= nil then
+  function delay()
+    return delay_ms
+  end
+end
+
 local requests = {}
 local next_index = 1
 local repeat_first = false
