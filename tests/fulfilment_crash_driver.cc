@@ -123,6 +123,7 @@ int Main(int argc, char** argv) {
   options.snapshot_interval_seconds = 0;
   options.points_expiry_interval_ms = 0;
   options.fulfilment_interval_ms = 10;
+  options.journal_preallocate_mb = 1;  // as `mercator serve` runs, with a smaller reserve
   options.api_clients.rate_limit.per_second = 1e6;
   options.api_clients.rate_limit.burst = 1e6;
   auto app = App::Open(options);

@@ -592,13 +592,14 @@ class DrawEngine::Impl {
   absl::Status OpenJournal() {
     if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
     replay_generation_ = IdemGeneration(options_.clock->NowMs());
-    ASSIGN_OR_RETURN(journal_, Journal::Open({.dir = options_.dir,
-                                              .file_name = "draws.journal",
-                                              .magic = "MCTDRAW1",
-                                              .name = "draw journal"},
-                                             [this](std::string_view r, int64_t /*offset*/) {
-                                               return Replay(r);
-                                             }));
+    ASSIGN_OR_RETURN(
+        journal_,
+        Journal::Open({.dir = options_.dir,
+                       .file_name = "draws.journal",
+                       .magic = "MCTDRAW1",
+                       .name = "draw journal",
+                       .preallocate_bytes = options_.journal_preallocate_bytes},
+                      [this](std::string_view r, int64_t /*offset*/) { return Replay(r); }));
     writer_ = std::thread([this] { WriterLoop(); });
     return absl::OkStatus();
   }

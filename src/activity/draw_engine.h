@@ -190,6 +190,9 @@ struct DrawEngineOptions {
   // writes and fsyncs a batch (the fsync itself lets later draws queue up meanwhile); a batch
   // of 1024 draws is written at once.
   int32_t commit_window_us = 0;
+  // Zeros kept ready at the end of the journal file so that an append does not grow it
+  // (Journal::Options::preallocate_bytes): the fsync of a batch then waits for the batch only.
+  int64_t journal_preallocate_bytes = 0;
   // How long a draw's Idempotency-Key is remembered (a retry within it replays the draw):
   // at least this long and at most twice (records are dropped a generation at a time), here
   // and after a restart. A retry after that is a new draw. 24 h, as payment APIs keep theirs.

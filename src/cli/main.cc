@@ -358,6 +358,14 @@ int main(int argc, char** argv) {
                    "first of a batch before it fsyncs them together, in microseconds")
       ->capture_default_str()
       ->check(CLI::Range(0, 2000));
+  serve_options.journal_preallocate_mb = 32;
+  serve
+      ->add_option("--journal-preallocate-mb", serve_options.journal_preallocate_mb,
+                   "Zeros kept ready at the end of the draw and event journals, in MB: an append "
+                   "then overwrites them instead of growing the file, and its fsync waits for "
+                   "that batch only (0: the files grow with each append)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   serve
       ->add_option("--draw-idempotency-hours", serve_options.draw_idempotency_hours,
                    "How long a draw's Idempotency-Key is remembered: a retry within it replays "

@@ -239,7 +239,8 @@ absl::StatusOr<std::unique_ptr<EventService>> EventService::Open(const EventServ
                                   .file_name = "events.journal",
                                   .magic = "MCTEVNT1",
                                   .name = "event journal",
-                                  .index_frames = true},
+                                  .index_frames = true,
+                                  .preallocate_bytes = options.journal_preallocate_bytes},
                                  [&s, &replay](std::string_view record, int64_t offset) {
                                    return s->Replay(replay, record, offset);
                                  }));

@@ -55,6 +55,8 @@ struct EventServiceOptions {
   std::string dir;  // <data>/events
   // How long the writer lets more events join a batch before its fsync.
   int64_t commit_window_us = 1000;
+  // Zeros kept ready at the end of the journal file (Journal::Options::preallocate_bytes).
+  int64_t journal_preallocate_bytes = 0;
   // How often features of customers with new events reach the index (ticks start this far
   // apart, or back to back when one takes longer), and how often the lifecycle rules run; 0:
   // no background thread (tests call Tick()).

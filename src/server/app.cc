@@ -125,6 +125,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   draw_options.dir = (std::filesystem::path(options.data_dir) / "draw").string();
   draw_options.clock = clock;
   draw_options.commit_window_us = options.draw_commit_window_us;
+  draw_options.journal_preallocate_bytes = int64_t{options.journal_preallocate_mb} << 20;
   draw_options.idempotency_retention_ms = int64_t{options.draw_idempotency_hours} * 3'600'000;
   ASSIGN_OR_RETURN(app->draw_engine_, activity::DrawEngine::Open(draw_options));
   app->draw_ = std::make_unique<activity::EngineDrawPort>(app->draw_engine_.get());
@@ -171,6 +172,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Open(const AppOptions& options) {
                    event::LoadLifecycleRules(*app->lifecycle_repository_));
   event::EventServiceOptions event_options = options.events;
   event_options.dir = (std::filesystem::path(options.data_dir) / "events").string();
+  event_options.journal_preallocate_bytes = int64_t{options.journal_preallocate_mb} << 20;
   ASSIGN_OR_RETURN(app->events_, event::EventService::Open(event_options, app->customers_.get(),
                                                            clock, std::move(rules)));
   // Journeys: the engine enters customers and runs due steps; the service is what operators

@@ -123,6 +123,10 @@ struct AppOptions {
   // the journal's writer waits for more before it writes and fsyncs them together (at most
   // 2 ms). Longer batches fewer fsyncs (less CPU a draw under load) for a little latency.
   int32_t draw_commit_window_us = 1000;
+  // Zeros kept ready at the end of the draw and event journals, in MB, so that their appends
+  // do not grow the files and each fsync waits for its own batch only (store/journal/journal.h).
+  // `mercator serve` keeps 32 MB for each; 0 (here, for embedded uses and tests) grows them.
+  int32_t journal_preallocate_mb = 0;
   // How long a draw's Idempotency-Key is remembered, in hours (to twice that; memory is about
   // 150 bytes a draw for that time).
   int32_t draw_idempotency_hours = 24;

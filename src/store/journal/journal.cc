@@ -62,6 +62,22 @@ absl::Status PreadAll(int fd, char* buf, size_t n, int64_t offset, const std::st
   return absl::OkStatus();
 }
 
+// Where the bytes of [from, end) stop being zeros for good: `from` if they are all zeros, else
+// just past the last byte that is not. (A torn batch may reach the disk out of order, with
+// zeros between its pieces; all of it must go.)
+absl::StatusOr<int64_t> EndOfNonZero(int fd, int64_t from, int64_t end, const std::string& path) {
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  std::string buf;
+  int64_t last = from;
+  for (int64_t pos = from; pos < end; pos += kChunk) {
+    buf.resize(static_cast<size_t>(std::min(kChunk, end - pos)));
+    RETURN_IF_ERROR(PreadAll(fd, buf.data(), buf.size(), pos, path));
+    const size_t nz = buf.find_last_not_of('\0');
+    if (nz != std::string::npos) last = pos + static_cast<int64_t>(nz) + 1;
+  }
+  return last;
+}
+
 // Calls `fn` for the records of each valid frame in [start, end); returns the end offset of
 // the last valid frame (where a torn tail begins).
 absl::StatusOr<int64_t> ScanFrames(int fd, const std::string& path, int64_t start, int64_t end,
@@ -205,18 +221,83 @@ absl::Status ApplyRedo(int fd, const std::string& path) {
 }  // namespace
 
 Journal::Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size,
-                 bool index_frames, std::vector<int64_t> frames)
+                 bool index_frames, std::vector<int64_t> frames, int64_t preallocate_bytes,
+                 int64_t file_size)
     : path_(std::move(path)),
       name_(std::move(name)),
       fd_(fd),
       lock_fd_(lock_fd),
       durable_size_(size),
       index_frames_(index_frames),
-      frames_(std::move(frames)) {}
+      frames_(std::move(frames)),
+      preallocate_(std::max<int64_t>(preallocate_bytes, 0)),
+      allocated_(file_size) {
+  if (preallocate_ > 0) {
+    wanted_ = allocated_ - size < preallocate_ / 2;
+    preallocator_ = std::thread([this] { Preallocate(); });
+  }
+}
 
 Journal::~Journal() {
+  if (preallocator_.joinable()) {
+    {
+      std::lock_guard lock(alloc_mu_);
+      stop_ = true;
+    }
+    alloc_cv_.notify_all();
+    preallocator_.join();
+  }
   close(fd_);
   close(lock_fd_);  // releases the flock
+}
+
+void Journal::Reserve(int64_t end) {
+  std::unique_lock lock(alloc_mu_);
+  // Zeros being written start at allocated_: an append that reaches past it waits for them
+  // rather than have them land on its bytes (only if the top-up fell half a reserve behind).
+  alloc_cv_.wait(lock, [&] { return !extending_ || end <= allocated_; });
+  if (end > allocated_) allocated_ = end;  // past the zeros: this append grows the file
+  if (allocated_ - end < preallocate_ / 2 && !wanted_) {
+    wanted_ = true;
+    alloc_cv_.notify_all();
+  }
+}
+
+void Journal::Preallocate() {
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  const std::string zeros(static_cast<size_t>(std::min(kChunk, preallocate_)), '\0');
+  for (;;) {
+    int64_t from, to;
+    {
+      std::unique_lock lock(alloc_mu_);
+      alloc_cv_.wait(lock, [&] { return stop_ || wanted_; });
+      if (stop_) return;
+      wanted_ = false;
+      from = allocated_;
+      to = from + preallocate_;
+      extending_ = true;
+    }
+    absl::Status st;
+    for (int64_t pos = from; st.ok() && pos < to; pos += kChunk) {
+      st = PwriteAll(
+          fd_, std::string_view(zeros).substr(0, static_cast<size_t>(std::min(kChunk, to - pos))),
+          pos, path_);
+    }
+    if (st.ok() && fdatasync(fd_) != 0) st = Errno(name_, "fdatasync", path_);
+    {
+      std::lock_guard lock(alloc_mu_);
+      extending_ = false;
+      if (st.ok()) allocated_ = std::max(allocated_, to);
+    }
+    alloc_cv_.notify_all();
+    if (!st.ok()) {
+      // Appends still work, growing the file as they would without preallocation. The zeros
+      // that did land read as the end of the frames.
+      Log(Severity::kWarn, "journal: preallocation failed; appends grow the file from now on",
+          {{"file.path", path_}, {"error.message", std::string(st.message())}});
+      return;
+    }
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const Options& options, const RecordFn& fn) {
@@ -281,13 +362,34 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const Options& options, c
                                            options.index_frames ? &frames : nullptr);
   if (!end.ok()) return fail(end.status());
   if (*end < size) {
-    Log(Severity::kWarn, "journal: cutting off a torn tail",
-        {{"file.path", path}, {"bytes", std::to_string(size - *end)}});
-    if (ftruncate(fd, *end) != 0 || fdatasync(fd) != 0) return fail(Errno(name, "truncate", path));
+    // Zeros after the frames were preallocated; anything else is a batch that was being
+    // written when the process stopped (never acknowledged).
+    absl::StatusOr<int64_t> torn = EndOfNonZero(fd, *end, size, path);
+    if (!torn.ok()) return fail(torn.status());
+    if (*torn > *end) {
+      Log(Severity::kWarn, "journal: cutting off a torn tail",
+          {{"file.path", path}, {"bytes", std::to_string(*torn - *end)}});
+    }
+    if (options.preallocate_bytes > 0) {
+      // Zeroed in place: the zeros after it stay, as preallocated.
+      if (*torn > *end) {
+        if (absl::Status st =
+                PwriteAll(fd, std::string(static_cast<size_t>(*torn - *end), '\0'), *end, path);
+            !st.ok()) {
+          return fail(st);
+        }
+        if (fdatasync(fd) != 0) return fail(Errno(name, "zero the torn tail of", path));
+      }
+    } else {
+      if (ftruncate(fd, *end) != 0 || fdatasync(fd) != 0) {
+        return fail(Errno(name, "truncate", path));
+      }
+      size = *end;
+    }
   }
   if (lseek(fd, *end, SEEK_SET) < 0) return fail(Errno(name, "seek", path));
-  return std::unique_ptr<Journal>(
-      new Journal(path, name, fd, lock_fd, *end, options.index_frames, std::move(frames)));
+  return std::unique_ptr<Journal>(new Journal(path, name, fd, lock_fd, *end, options.index_frames,
+                                              std::move(frames), options.preallocate_bytes, size));
 }
 
 void Journal::AppendRecord(std::string& payload, std::string_view record) {
@@ -304,6 +406,7 @@ absl::StatusOr<int64_t> Journal::AppendBatch(std::string_view payload) {
   std::memcpy(header, &kFrameMagic, 4);
   std::memcpy(header + 4, &len, 4);
   std::memcpy(header + 8, &crc, 4);
+  if (preallocate_ > 0) Reserve(start + static_cast<int64_t>(kFrameHeader + payload.size()));
   struct iovec iov[2];
   iov[0].iov_base = header;
   iov[0].iov_len = kFrameHeader;

@@ -13,12 +13,21 @@
 // file: owners keep offsets to read single records back (ReadRecordAt) or to read on from a
 // point (ReadRecordsFrom).
 //
+// Preallocation (Options::preallocate_bytes): the file keeps that much of zeros, written and
+// made durable, beyond its last frame, topped up by a thread of the journal's own before it
+// runs out. An append then overwrites blocks the file already has, so its fdatasync writes
+// the data and nothing else. An append that grows the file changes its size and blocks too,
+// and on ext4 (data=ordered) making that durable commits the file system's journal, which
+// first writes out every other file's pending data (SQLite's pages, say): the draw's fsync
+// waited for them. The zeros read as the end of the frames (no frame starts with a zero magic).
+//
 // Thread safety: AppendBatch from one thread (the writer); reads from any thread, for the
 // bytes below DurableSize(). The directory is locked (flock) for the journal's lifetime.
 #ifndef MERCATOR_STORE_JOURNAL_JOURNAL_H_
 #define MERCATOR_STORE_JOURNAL_JOURNAL_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +35,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -43,13 +53,17 @@ class Journal {
     std::string name = "journal";  // for error messages: "draw journal"
     // Keep the frames' offsets in memory (8 bytes a batch), which OverwriteRecords needs.
     bool index_frames = false;
+    // Zeros kept ready beyond the last frame (see above); topped up when half is used. 0: the
+    // file grows with each append.
+    int64_t preallocate_bytes = 0;
   };
   // `record` and its offset in the file.
   using RecordFn = std::function<absl::Status(std::string_view record, int64_t offset)>;
 
   // Opens (creating) <dir>/<file_name>, locks <dir>/LOCK, and calls `fn` for every record of
-  // every complete batch in order, then truncates a torn tail. FailedPrecondition if the
-  // directory is locked by another journal; DataLoss for a file that is not this journal.
+  // every complete batch in order, then cuts off a torn tail (zeroes it when preallocating;
+  // zeros after the last frame are not torn). FailedPrecondition if the directory is locked by
+  // another journal; DataLoss for a file that is not this journal.
   static absl::StatusOr<std::unique_ptr<Journal>> Open(const Options& options, const RecordFn& fn);
   ~Journal();
   Journal(const Journal&) = delete;
@@ -96,9 +110,14 @@ class Journal {
 
  private:
   Journal(std::string path, std::string name, int fd, int lock_fd, int64_t size, bool index_frames,
-          std::vector<int64_t> frames);
+          std::vector<int64_t> frames, int64_t preallocate_bytes, int64_t file_size);
   // Where the frame holding the record at `offset` starts (frames_ must cover it).
   absl::StatusOr<int64_t> FrameOf(int64_t offset) const;
+  // Before an append that ends at `end`: waits while zeros are being written where it would
+  // write, and asks for more once less than half of preallocate_ is left.
+  void Reserve(int64_t end);
+  // The thread that writes the zeros.
+  void Preallocate();
 
   const std::string path_;
   const std::string name_;
@@ -110,6 +129,15 @@ class Journal {
   std::vector<int64_t> frames_;  // start offsets of the durable frames, ascending
   // Shared by reads, exclusive while frames are patched in place.
   mutable std::shared_mutex rewrite_mu_;
+
+  const int64_t preallocate_;
+  std::mutex alloc_mu_;
+  std::condition_variable alloc_cv_;
+  int64_t allocated_;       // the file's size: frames, then zeros (guarded by alloc_mu_)
+  bool extending_ = false;  // zeros are being written from allocated_ on
+  bool wanted_ = false;     // more zeros are wanted
+  bool stop_ = false;
+  std::thread preallocator_;  // only with preallocate_ > 0
 };
 
 }  // namespace mercator
