@@ -4,11 +4,12 @@
 # Redis + MySQL lottery, in one run on this machine. See bench/README.md, "bench/draw".
 #
 #   bench/draw/http.sh [--seconds S] [--connections C] [--customers N] [--wrk-threads T]
-#                      [--paced-delay-ms D] [--commit-window-us W] [--redis-requests R]
-#                      [--no-redis] [--keep] [--perf FILE]
+#                      [--paced-delay-ms D] [--commit-window-us W] [--preallocate-mb M]
+#                      [--redis-requests R] [--no-redis] [--keep] [--perf FILE]
 #
-# --commit-window-us W: the server's --draw-commit-window-us (group commit; its default if
-# not given).
+# --commit-window-us W, --preallocate-mb M: the server's --draw-commit-window-us (group
+# commit) and --journal-preallocate-mb (zeros kept ready at the journals' ends); its defaults
+# if not given.
 # --perf FILE: a perf profile (call graphs) of the server during the draw run (bench/lib.sh).
 #
 # 1. A real `mercator serve` on a fresh data dir with a demo bank of N customers, an operator,
@@ -47,6 +48,7 @@ while (($#)); do
     --wrk-threads) wrk_threads=$2; shift 2 ;;
     --paced-delay-ms) paced_delay_ms=$2; shift 2 ;;
     --commit-window-us) serve_extra+=(--draw-commit-window-us "$2"); shift 2 ;;
+    --preallocate-mb) serve_extra+=(--journal-preallocate-mb "$2"); shift 2 ;;
     --redis-requests) redis_requests=$2; shift 2 ;;
     --no-redis) redis=0; shift ;;
     --keep) keep=1; shift ;;
