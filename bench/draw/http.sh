@@ -145,19 +145,36 @@ run_wrk() {  # $1 url; env REPLAY_REPEAT, REPLAY_PREFIX, REPLAY_DELAY_MS; prints
     --timeout 10s -s "$root/bench/draw/replay.lua" "$1" | grep '^wrk-result'
 }
 
+# Time the server's threads spent runnable but waiting for a CPU (the run queue,
+# /proc/<pid>/task/*/schedstat): "<I/O threads ns> <draw journal writer ns> <all threads ns>".
+run_queue_ns() {
+  local io=0 writer=0 all=0 t on wait rest comm
+  for t in "/proc/$server_pid/task/"*; do
+    read -r on wait rest <"$t/schedstat" 2>/dev/null || continue
+    comm=$(cat "$t/comm" 2>/dev/null || true)
+    all=$((all + wait))
+    [[ $comm == mct-http-io ]] && io=$((io + wait))
+    [[ $comm == mct-draw-writer ]] && writer=$((writer + wait))
+  done
+  echo "$io $writer $all"
+}
+
 # ---- 3. the draw over HTTP ----
 load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
 draw_cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 draw_faults_before=$(awk '{print $10}' "/proc/$server_pid/stat")
 draw_rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+queue_before=$(run_queue_ns)
 bench_perf_start "$perf_out" "$seconds"
 draw=$(run_wrk "$base/v1/app/activities/$activity/draw")
 bench_perf_wait
 draw_cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - draw_cpu_before ))
 draw_faults=$(( $(awk '{print $10}' "/proc/$server_pid/stat") - draw_faults_before ))
 draw_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+queue_draw=$(run_queue_ns)
 paced=$(REPLAY_PREFIX="$work/paced" REPLAY_DELAY_MS=$paced_delay_ms \
   run_wrk "$base/v1/app/activities/$activity/draw")
+queue_paced=$(run_queue_ns)
 sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
 stats=$(as_admin "$base/v1/activities/$activity/stats")
 engine_draws=$(json_field draws <<<"$stats")
@@ -258,6 +275,12 @@ echo "draw responses: $draw_total, of which non-2xx $draw_non2xx (paced: $paced_
 durable=$( ((engine_draws >= draw_ok + paced_ok)) && echo "yes, every acknowledged draw is recorded" || echo "NO: acknowledged draws are missing")
 echo "durable: wrk saw $draw_ok + $paced_ok (paced) draws answered 2xx; the engine counts $engine_draws draws ($((engine_draws - draw_ok - paced_ok)) drawn but not seen answered); $durable"
 echo "fulfilment: $points_awards points awards; delivered by the end of the run: $delivered_at_end; $delivered_after delivered $(printf '%.1f' "$fulfil_wait") s later"
+queue_line() {  # $1 before, $2 after, $3 draws, $4 seconds
+  awk -v b="$1" -v a="$2" -v n="$3" -v s="$4" 'BEGIN {split(b, x, " "); split(a, y, " ");
+    printf "I/O threads %.1f us a draw, the draw journal writer %.0f ms a second, all threads %.1f us a draw",
+      (y[1] - x[1]) / 1000 / n, (y[2] - x[2]) / 1e6 / s, (y[3] - x[3]) / 1000 / n}'
+}
+echo "waiting for a CPU (run queue): at saturation $(queue_line "$queue_before" "$queue_draw" "$draw_total" "$seconds"); paced $(queue_line "$queue_draw" "$queue_paced" "$paced_total" "$seconds")"
 # Cores over the run's own seconds: the server is idle while wrk starts (loading the signed
 # requests), so the wall time around wrk would understate them.
 echo "server cpu during the draw run: $(awk -v t="$draw_cpu" -v h="$(getconf CLK_TCK)" -v s="$seconds" -v n="$draw_total" -v f="$draw_faults" 'BEGIN {printf "%.2f cores (%.0f us a draw), %d page faults (%.2f a draw)", t / h / s, 1e6 * t / h / n, f, f / n}'), resident memory $((draw_rss_before / 1024)) MB before, $((draw_rss / 1024)) MB after; load average at the draw run: $load_draw, at nginx: $load_nginx, after: $(cut -d' ' -f1-3 /proc/loadavg)"

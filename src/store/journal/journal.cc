@@ -1,6 +1,7 @@
 #include "store/journal/journal.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -264,6 +265,7 @@ void Journal::Reserve(int64_t end) {
 }
 
 void Journal::Preallocate() {
+  pthread_setname_np(pthread_self(), "mct-prealloc");
   constexpr int64_t kChunk = int64_t{1} << 20;
   const std::string zeros(static_cast<size_t>(std::min(kChunk, preallocate_)), '\0');
   for (;;) {
