@@ -119,18 +119,34 @@ absl::StatusOr<FulfilmentService::PassReport> FulfilmentService::TakeInActivity(
   absl::Status failed;
   const auto flush = [&]() -> absl::Status {
     if (batch_last > cursor) {
-      if (deliver) {
-        // Delivered before the row is written, so a delivered award is written once, as
-        // delivered, instead of pending and then again. A crash between the delivery and the
-        // write leaves the cursor where it was: the award is read from the journal again and
-        // its delivery replays by its key (AwardKey), as a retry's would.
-        const PassReport attempted = Attempt(batch);
-        report.delivered += attempted.delivered;
-        report.failed += attempted.failed;
-      }
-      const int64_t now = clock_->NowMs();
-      ASSIGN_OR_RETURN(int64_t n, repository_->TakeIn(activity_id, batch_last, batch, now));
-      report.taken_in += n;
+      // In customer order, so that each transaction below touches the pages of one range of
+      // customers (their ledger account, their entries in the ledger's per-customer indexes)
+      // and a page is written about once per round rather than once per transaction: the
+      // ledger's awards arrive at random customers.
+      std::stable_sort(batch.begin(), batch.end(),
+                       [](const Fulfilment& a, const Fulfilment& b) { return a.uid < b.uid; });
+      const size_t per_txn = static_cast<size_t>(std::max(options_.intake_transaction, 1));
+      size_t at = 0;
+      do {
+        const size_t end = std::min(batch.size(), at + per_txn);
+        const std::span<Fulfilment> part(batch.data() + at, end - at);
+        if (deliver) {
+          // Delivered before the row is written, so a delivered award is written once, as
+          // delivered, instead of pending and then again. A crash between the delivery and
+          // the write leaves the cursor where it was: the award is read from the journal
+          // again and its delivery replays by its key (AwardKey), as a retry's would.
+          const PassReport attempted = Attempt(part);
+          report.delivered += attempted.delivered;
+          report.failed += attempted.failed;
+        }
+        // The cursor moves with the round's last transaction only: a crash before it reads
+        // the whole round again, and the rows already written are kept (TakeIn inserts a
+        // draw's row once).
+        const int64_t last = end == batch.size() ? batch_last : cursor;
+        ASSIGN_OR_RETURN(int64_t n, repository_->TakeIn(activity_id, last, part, clock_->NowMs()));
+        report.taken_in += n;
+        at = end;
+      } while (at < batch.size());
       for (Fulfilment& f : batch) {
         if (f.id > 0 && f.state == FulfilmentState::kStuck) LogStuck(f);
         // Bounded: past it (deliveries failing pass after pass) rows wait in the store, which

@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -105,14 +107,25 @@ class RecordingRepository final : public FulfilmentRepository {
  public:
   explicit RecordingRepository(FulfilmentRepository* inner) : inner_(inner) {}
 
+  struct TakeInCall {
+    int64_t last_draw_id;
+    std::vector<uint32_t> uids;
+  };
   std::vector<FulfilmentState> inserted_states;
   size_t updated_rows = 0;
+  std::vector<TakeInCall> take_ins;  // every call, in order
+  int fail_take_in = 0;              // > 0: that call (1-based) fails, as a crash would stop it
 
   absl::StatusOr<int64_t> Cursor(int64_t activity_id) override {
     return inner_->Cursor(activity_id);
   }
   absl::StatusOr<int64_t> TakeIn(int64_t activity_id, int64_t last_draw_id,
                                  std::span<Fulfilment> awards, int64_t now_ms) override {
+    TakeInCall& call = take_ins.emplace_back(TakeInCall{last_draw_id, {}});
+    for (const Fulfilment& f : awards) call.uids.push_back(f.uid);
+    if (static_cast<int>(take_ins.size()) == fail_take_in) {
+      return absl::UnavailableError("store: gone (test)");
+    }
     absl::StatusOr<int64_t> n = inner_->TakeIn(activity_id, last_draw_id, awards, now_ms);
     for (const Fulfilment& f : awards) {
       if (f.id > 0) inserted_states.push_back(f.state);
@@ -174,12 +187,16 @@ class FulfilmentTest : public ::testing::Test {
     coupons_ = std::make_unique<CouponService>(coupon_repo_.get(), &clock_, &random_);
     NewService();
   }
-  void NewService(FulfilmentRepository* repo = nullptr) {
+  void NewService(FulfilmentRepository* repo = nullptr, int intake_transaction = 1000) {
     FulfilmentOptions o;
     o.max_attempts = 3;
     o.first_backoff_ms = 1000;
     o.max_backoff_ms = 60'000;
-    o.intake_batch = 2;  // several intake transactions per pass
+    o.intake_batch = 2;  // several intake rounds per pass
+    if (intake_transaction < 1000) {
+      o.intake_batch = 12;
+      o.intake_transaction = intake_transaction;
+    }
     service_ = std::make_unique<FulfilmentService>(repo ? repo : repo_.get(), &source_,
                                                    points_.get(), coupons_.get(), &clock_, o);
   }
@@ -291,6 +308,81 @@ TEST_F(FulfilmentTest, DeliveryMadeButNotMarkedIsReplayedNotRepeated) {
 
 // A pass delivers each new award before writing its row, so the row is written once, with
 // the outcome: delivered, stuck, or manual (never pending, then updated).
+// Points awards to customers in random order, as draws make them: `n` awards of 1 to 9 points
+// each, and the balance each customer must end with (the oracle: a sum over what was added).
+std::map<uint32_t, int64_t> AddRandomPointsAwards(FakeSource& source, int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::map<uint32_t, int64_t> expected;
+  for (int i = 0; i < n; ++i) {
+    const auto uid = static_cast<uint32_t>(1 + rng() % 40);
+    const int64_t amount = 1 + static_cast<int64_t>(rng() % 9);
+    source.Add(1, uid, "points", std::to_string(amount));
+    expected[uid] += amount;
+  }
+  return expected;
+}
+
+TEST_F(FulfilmentTest, ARoundIsWrittenInCustomerOrderAndTheCursorMovesWithItsLastTransaction) {
+  const std::map<uint32_t, int64_t> expected = AddRandomPointsAwards(source_, 30, 11);
+  RecordingRepository recording(repo_.get());
+  NewService(&recording, /*intake_transaction=*/5);  // rounds of 12 awards, 5 a transaction
+  FulfilmentService::PassReport r = Run();
+  EXPECT_EQ(r.taken_in, 30);
+  EXPECT_EQ(r.delivered, 30);
+
+  // Rounds of 12, 12 and 6 awards: transactions of 5, 5, 2 | 5, 5, 2 | 5, 1.
+  ASSERT_EQ(recording.take_ins.size(), 8u);
+  const std::vector<size_t> sizes = {5, 5, 2, 5, 5, 2, 5, 1};
+  const std::vector<int64_t> cursors = {0, 0, 12, 12, 12, 24, 24, 30};  // draw ids
+  std::vector<uint32_t> round;
+  for (size_t i = 0; i < recording.take_ins.size(); ++i) {
+    SCOPED_TRACE(i);
+    const auto& call = recording.take_ins[i];
+    EXPECT_EQ(call.uids.size(), sizes[i]);
+    EXPECT_EQ(call.last_draw_id, cursors[i]);
+    round.insert(round.end(), call.uids.begin(), call.uids.end());
+    if (i == 2 || i == 5 || i == 7) {  // a round's transactions together: by customer
+      EXPECT_TRUE(std::is_sorted(round.begin(), round.end()));
+      round.clear();
+    }
+  }
+  for (const auto& [uid, balance] : expected) EXPECT_EQ(Balance(uid), balance) << uid;
+  EXPECT_EQ(All().size(), 30u);
+  auto cursor = repo_->Cursor(1);
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(*cursor, 30);
+}
+
+TEST_F(FulfilmentTest, AFailureWithinARoundReadsTheRoundAgainAndCreditsOnce) {
+  const std::map<uint32_t, int64_t> expected = AddRandomPointsAwards(source_, 30, 12);
+  RecordingRepository recording(repo_.get());
+  recording.fail_take_in = 5;  // the second round's second transaction
+  NewService(&recording, 5);
+  EXPECT_FALSE(service_->RunOnce().ok());
+  // The first round is in; of the second, one transaction's rows are written and two
+  // transactions' points were credited (delivery comes first), and the cursor is at 12.
+  auto cursor = repo_->Cursor(1);
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(*cursor, 12);
+  EXPECT_EQ(All().size(), 17u);
+
+  Close();  // a restart
+  Open();
+  Run();
+  for (const auto& [uid, balance] : expected) EXPECT_EQ(Balance(uid), balance) << uid;
+  std::vector<Fulfilment> rows = All();
+  ASSERT_EQ(rows.size(), 30u);
+  std::set<int64_t> draws;
+  for (const Fulfilment& row : rows) {
+    EXPECT_EQ(row.state, FulfilmentState::kDelivered) << row.draw_id;
+    draws.insert(row.draw_id);
+  }
+  EXPECT_EQ(draws.size(), 30u);
+  cursor = repo_->Cursor(1);
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(*cursor, 30);
+}
+
 TEST_F(FulfilmentTest, NewAwardsAreWrittenOnceWithTheirOutcome) {
   const int64_t tpl = Template(1);
   source_.Add(1, 7, "points", "100");
