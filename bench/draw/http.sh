@@ -139,6 +139,12 @@ paced_requests=$((seconds * connections * 1000 / paced_delay_ms + connections))
 requests=$((requests + paced_requests))
 echo "setup: activity $activity live, $customers customers; signed $requests requests in" \
   "$(echo "$(date +%s.%N) - $sign_start" | bc) s ($(du -sh "$work" | cut -f1) in $work)"
+# The signed files (about 1 GB) are dirty pages until the kernel writes them back, 30 s later:
+# during the runs, where every journal fdatasync would wait behind that write-back. Written
+# out now, so that the runs measure the server's own I/O.
+sync_start=$(date +%s.%N)
+sync -f "$work/draws.0"
+echo "setup: the signed files written to disk in $(echo "$(date +%s.%N) - $sync_start" | bc) s"
 
 run_wrk() {  # $1 url; env REPLAY_REPEAT, REPLAY_PREFIX, REPLAY_DELAY_MS; prints the wrk-result line
   REPLAY_PREFIX="${REPLAY_PREFIX:-$work/draws}" wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" \
@@ -194,6 +200,13 @@ for _ in $(seq 600); do
 done
 delivered_after=$(delivered_points)
 fulfil_wait=$(echo "$(date +%s.%N) - $fulfil_wait_start" | bc)
+# What each of the server's threads wrote over the whole run, by thread name, largest first:
+# the bytes its write system calls passed (/proc "wchar"; sockets send with sendmsg, which it
+# does not count), so the files: journals, SQLite's WAL and checkpoints, the log.
+thread_writes=$(for t in /proc/"$server_pid"/task/*; do
+  printf '%s %s\n' "$(cat "$t/comm")" "$(awk '/^wchar/ {print $2}' "$t/io" 2>/dev/null)"
+done | awk '{w[$1] += $2} END {for (n in w) if (w[n] > 0) printf "%s %.0f MB\n", n, w[n] / 1e6}' |
+  sort -k2 -n -r | paste -sd, - | sed 's/,/, /g')
 bench_stop_server
 errors_logged=$(grep -c '"severity_text":"ERROR"' "$work/server.log" || true)
 
@@ -274,6 +287,7 @@ fi
 echo "draw responses: $draw_total, of which non-2xx $draw_non2xx (paced: $paced_total, non-2xx $(kv non2xx <<<"$paced"), ran out: $(kv exhausted_threads <<<"$paced") threads); socket errors $(kv socket_errors <<<"$draw"), timeouts $(kv timeouts <<<"$draw"); ran out of signed requests: $(kv exhausted_threads <<<"$draw") threads; server errors logged: $errors_logged; unsigned request answered $sample_status"
 durable=$( ((engine_draws >= draw_ok + paced_ok)) && echo "yes, every acknowledged draw is recorded" || echo "NO: acknowledged draws are missing")
 echo "durable: wrk saw $draw_ok + $paced_ok (paced) draws answered 2xx; the engine counts $engine_draws draws ($((engine_draws - draw_ok - paced_ok)) drawn but not seen answered); $durable"
+echo "file writes by thread over the run: $thread_writes"
 echo "fulfilment: $points_awards points awards; delivered by the end of the run: $delivered_at_end; $delivered_after delivered $(printf '%.1f' "$fulfil_wait") s later"
 queue_line() {  # $1 before, $2 after, $3 draws, $4 seconds
   awk -v b="$1" -v a="$2" -v n="$3" -v s="$4" 'BEGIN {split(b, x, " "); split(a, y, " ");
