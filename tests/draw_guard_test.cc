@@ -143,13 +143,16 @@ class DrawGuardTest : public ::testing::Test {
     return id;
   }
 
-  // The value of mercator_draw_denials_total{reason="<reason>"} in /metrics (0 if absent).
-  double Denials(const std::string& reason) {
+  // The value of a series in /metrics, named with its labels (0 if absent).
+  double Metric(const std::string& series) {
     http::HttpResult m = client_->Fetch("GET", "/metrics");
-    const std::string needle = "mercator_draw_denials_total{reason=\"" + reason + "\"} ";
+    const std::string needle = "\n" + series + " ";
     const size_t at = m.body.find(needle);
     if (at == std::string::npos) return 0;
     return std::stod(m.body.substr(at + needle.size()));
+  }
+  double Denials(const std::string& reason) {
+    return Metric("mercator_draw_denials_total{reason=\"" + reason + "\"}");
   }
 
   TempDir dir_;
@@ -175,6 +178,11 @@ TEST_F(DrawGuardTest, PerCustomerLimitAnswers429WithRetryAfterThenRecovers) {
   // Another customer is not affected.
   Expect(Draw(id, "N1"), 201);
   EXPECT_EQ(Denials("rate_customer"), 1);
+  // The 4 draws made are in the journal's commit metrics; the refused one is not.
+  EXPECT_EQ(Metric("mercator_draw_commit_seconds_count"), 4);
+  EXPECT_EQ(Metric("mercator_draw_commit_batch_draws_sum"), 4);
+  EXPECT_GT(Metric("mercator_draw_commit_seconds_sum"), 0);
+  EXPECT_GE(Metric("mercator_draw_journal_write_seconds_count"), 1);
   // A second later the bucket has a token again.
   clock_.Advance(1000);
   Expect(Draw(id, "G1"), 201);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -34,6 +35,13 @@ constexpr int64_t kDayMs = 86'400'000;
 constexpr size_t kShards = 256;
 constexpr uint8_t kFlagGuaranteed = 1;
 constexpr uint8_t kFlagAllInStock = 2;
+
+// For the commit report's waits (the engine's clock may be a test's fake one).
+int64_t MonotonicNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 int32_t LocalDay(int64_t ms, int32_t tz_minutes) {
   const int64_t local = ms + int64_t{tz_minutes} * 60'000;
@@ -1009,6 +1017,7 @@ class DrawEngine::Impl {
     bool replayed = false;
     DrawCallback done;
     std::function<void(const absl::Status&)> control;
+    int64_t queued_ns = MonotonicNs();  // for the commit report
   };
 
   // The CSPRNG value of a draw. With the default SecureRandom, values come from a per-thread
@@ -1315,10 +1324,24 @@ class DrawEngine::Impl {
     return stopping_ || waiters_.size() >= kFullBatch;
   }
 
+ public:
+  void SetCommitObserver(CommitObserver observer) {
+    auto shared = observer ? std::make_shared<const CommitObserver>(std::move(observer)) : nullptr;
+    absl::MutexLock lock(&queue_mu_);
+    observer_ = std::move(shared);
+    // A batch being written reports to the observer it took: wait it out, so that the caller
+    // may free what the previous observer used.
+    queue_mu_.Await(absl::Condition(
+        +[](bool* writing) { return !*writing; }, &writing_));
+  }
+
+ private:
   void WriterLoop() {
     pthread_setname_np(pthread_self(), "mct-draw-writer");  // in top, perf and /proc
     std::string batch;
     std::vector<Waiter> waiters;
+    std::vector<double> waits;
+    std::shared_ptr<const CommitObserver> observer;
     for (;;) {
       {
         absl::MutexLock lock(&queue_mu_, absl::Condition(this, &Impl::HasWork));
@@ -1331,8 +1354,11 @@ class DrawEngine::Impl {
         batch.swap(batch_);
         waiters.swap(waiters_);
         writing_ = true;
+        observer = observer_;
       }
+      const int64_t write_start = MonotonicNs();
       absl::Status st = failed_.load() ? JournalFailed() : journal_->AppendBatch(batch).status();
+      const int64_t durable_at = MonotonicNs();
       if (!st.ok() && !failed_.exchange(true)) {
         Log(Severity::kError, "draw journal write failed; refusing draws until restart",
             {{"error.message", std::string(st.message())}});
@@ -1345,6 +1371,19 @@ class DrawEngine::Impl {
         } else {
           w.done(JournalFailed());
         }
+      }
+      if (observer != nullptr && st.ok()) {
+        waits.clear();
+        int32_t draws = 0;
+        for (const Waiter& w : waiters) {
+          if (w.control) continue;  // terms and barriers are not draws
+          ++draws;
+          waits.push_back(static_cast<double>(durable_at - w.queued_ns) * 1e-9);
+        }
+        (*observer)({.draws = draws,
+                     .bytes = static_cast<int64_t>(batch.size()),
+                     .write_seconds = static_cast<double>(durable_at - write_start) * 1e-9,
+                     .waits = waits});
       }
       waiters.clear();
       batch.clear();
@@ -1375,6 +1414,7 @@ class DrawEngine::Impl {
   int64_t last_draw_id_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool writing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::shared_ptr<const CommitObserver> observer_ ABSL_GUARDED_BY(queue_mu_);
   std::thread writer_;
 };
 
@@ -1448,6 +1488,10 @@ absl::StatusOr<std::vector<PoolFairness>> DrawEngine::Fairness(int64_t activity_
 absl::Status DrawEngine::ForEachDraw(int64_t activity_id, int64_t after_draw_id,
                                      const std::function<bool(const DrawRecord&)>& fn) {
   return impl_->ForEachDraw(activity_id, after_draw_id, fn);
+}
+
+void DrawEngine::SetCommitObserver(CommitObserver observer) {
+  impl_->SetCommitObserver(std::move(observer));
 }
 
 absl::StatusOr<std::string> DrawEngine::DrawLogCsv(int64_t activity_id) {

@@ -52,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,16 @@ struct PoolFairness {
   double p_value = 1;  // chance of a statistic at least this large if the odds hold
 };
 
+// What one group commit did, for metrics: reported on the journal writer's thread after the
+// batch's draws were answered.
+struct CommitReport {
+  int32_t draws = 0;              // draws answered by the batch (retries of a queued draw too)
+  int64_t bytes = 0;              // journal bytes written
+  double write_seconds = 0;       // the journal write and its fdatasync
+  std::span<const double> waits;  // each draw's time from being queued to durable, in seconds
+};
+using CommitObserver = std::function<void(const CommitReport&)>;
+
 struct DrawEngineOptions {
   std::string dir;  // journal directory, created if missing
   const Clock* clock = SystemClock::Get();
@@ -251,6 +262,10 @@ class DrawEngine {
 
   // Every durable draw of the activity as CSV with a header line.
   absl::StatusOr<std::string> DrawLogCsv(int64_t activity_id);
+
+  // Installs (empty: removes) what is told of each group commit from the next batch on;
+  // returns once no batch reports to the previous one any more.
+  void SetCommitObserver(CommitObserver observer);
 
   class Impl;
 

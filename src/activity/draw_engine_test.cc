@@ -349,6 +349,53 @@ TEST_F(DrawEngineTest, HundredThousandSeededDrawsMatchTheConfiguredOdds) {
   for (size_t k = 0; k < f.rows.size(); ++k) EXPECT_EQ(f.rows[k].observed, observed[k]);
 }
 
+TEST_F(DrawEngineTest, CommitReportsAccountForEveryDrawAndJournalByte) {
+  auto engine = Open();
+  ASSERT_TRUE(
+      engine->Load(OnePool({MakePrize("p", "points", 1, -1), MakePrize("thanks", "thanks", 1, -1)}))
+          .ok());
+  const std::string journal = dir_.path() + "/draws.journal";
+  const auto size_before = std::filesystem::file_size(journal);
+
+  std::mutex mu;
+  std::vector<CommitReport> reports;
+  std::vector<std::vector<double>> waits;
+  engine->SetCommitObserver([&](const CommitReport& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    reports.push_back(r);
+    waits.emplace_back(r.waits.begin(), r.waits.end());
+  });
+  constexpr int kDraws = 3000;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < kDraws; ++i) {
+    engine->DrawAsync(Req(static_cast<uint32_t>(i), "k"), [&](absl::StatusOr<DrawResult> r) {
+      EXPECT_TRUE(r.ok()) << r.status();
+      answered.fetch_add(1);
+    });
+  }
+  engine.reset();  // commits what is queued and stops the writer: every report is in
+  ASSERT_EQ(answered.load(), kDraws);
+
+  int64_t draws = 0;
+  int64_t bytes = 0;
+  for (size_t b = 0; b < reports.size(); ++b) {
+    SCOPED_TRACE(b);
+    draws += reports[b].draws;
+    bytes += reports[b].bytes;
+    ASSERT_EQ(waits[b].size(), static_cast<size_t>(reports[b].draws));
+    EXPECT_GT(reports[b].write_seconds, 0);
+    // Each draw was queued before its batch was taken: it waited at least for the write.
+    for (double w : waits[b]) EXPECT_GE(w, reports[b].write_seconds);
+  }
+  EXPECT_EQ(draws, kDraws);
+  // The oracle for bytes: the journal file grew by them plus one frame header a batch.
+  const auto grown = static_cast<int64_t>(std::filesystem::file_size(journal) - size_before);
+  const auto batches = static_cast<int64_t>(reports.size());
+  ASSERT_GT(grown, bytes);
+  EXPECT_EQ((grown - bytes) % batches, 0) << grown << " " << bytes << " " << batches;
+  EXPECT_LE((grown - bytes) / batches, 64);
+}
+
 TEST(ChiSquarePValue, MatchesTables) {
   EXPECT_NEAR(ChiSquarePValue(3.841, 1), 0.05, 1e-4);
   EXPECT_NEAR(ChiSquarePValue(20.515, 5), 0.001, 1e-5);
