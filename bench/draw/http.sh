@@ -28,6 +28,9 @@
 # answer is in), then paced (each connection waits D ms after an answer, default 10: at most
 # C * 1000 / D requests/s), for the latency below saturation. Under saturation the latency is
 # mostly queueing: by Little's law the mean alone is C / rate (256 / 45k = 5.7 ms).
+# Each run's latency is also split from the server's side (its /metrics before and after): the
+# request as the server timed it, and within it the draw journal's group commit; what wrk saw
+# beyond the request is the kernel, the wait for an I/O thread to read it, and wrk itself.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=10
@@ -170,6 +173,49 @@ load_draw=$(cut -d' ' -f1-3 /proc/loadavg)
 draw_cpu_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 draw_faults_before=$(awk '{print $10}' "/proc/$server_pid/stat")
 draw_rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+# The server's own view of a run, from /metrics taken before and after it: the draw route's
+# request durations (last request byte read to last answer byte written) and the draw
+# journal's group commits. Quantiles are interpolated within histogram buckets, as
+# Prometheus's histogram_quantile does.
+metrics_snapshot() { curl -fsS "$base/metrics" >"$1"; }
+metric_quantile() {  # $1 before, $2 after, $3 series name and labels up to le (a prefix), $4 q
+  awk -v series="$3" -v q="$4" '
+    index($0, series) == 1 && /le="/ {
+      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+      v = $NF + 0
+      if (FILENAME == ARGV[1]) before[le] = v; else { after[le] = v; order[++n] = le }
+    }
+    END {
+      total = after["+Inf"] - before["+Inf"]
+      if (total <= 0) { print "-"; exit }
+      prev_le = 0; prev_c = 0
+      for (i = 1; i <= n; i++) {
+        le = order[i]; c = after[le] - before[le]
+        if (c >= q * total) {
+          if (le == "+Inf") { printf ">%.3g\n", prev_le * 1000; exit }
+          frac = c > prev_c ? (q * total - prev_c) / (c - prev_c) : 1
+          printf "%.2f\n", (prev_le + (le - prev_le) * frac) * 1000; exit
+        }
+        prev_le = le; prev_c = c
+      }
+    }' "$1" "$2"
+}
+metric_mean() {  # $1 before, $2 after, $3 histogram name: sum/count over the run
+  awk -v name="$3" '
+    $1 == name "_sum" { if (FILENAME == ARGV[1]) s0 = $2; else s1 = $2 }
+    $1 == name "_count" { if (FILENAME == ARGV[1]) c0 = $2; else c1 = $2 }
+    END { if (c1 > c0) printf "%.1f\n", (s1 - s0) / (c1 - c0); else print "-" }' "$1" "$2"
+}
+server_view() {  # $1 before, $2 after: one line
+  local route='http_server_request_duration_seconds_bucket{method="POST",route="/v1/app/activities/{id}/draw",'
+  local c='mercator_draw_commit_seconds_bucket{' w='mercator_draw_journal_write_seconds_bucket{'
+  echo "request $(metric_quantile "$1" "$2" "$route" 0.5)/$(metric_quantile "$1" "$2" "$route" 0.99) ms," \
+    "of which the durable commit (queued, then the batch's write and fdatasync)" \
+    "$(metric_quantile "$1" "$2" "$c" 0.5)/$(metric_quantile "$1" "$2" "$c" 0.99) ms;" \
+    "a batch's write and fdatasync $(metric_quantile "$1" "$2" "$w" 0.5)/$(metric_quantile "$1" "$2" "$w" 0.99) ms," \
+    "$(metric_mean "$1" "$2" mercator_draw_commit_batch_draws) draws a batch"
+}
+metrics_snapshot "$work/metrics.0"
 queue_before=$(run_queue_ns)
 bench_perf_start "$perf_out" "$seconds"
 draw=$(run_wrk "$base/v1/app/activities/$activity/draw")
@@ -178,9 +224,11 @@ draw_cpu=$(( $(awk '{print $14 + $15}' "/proc/$server_pid/stat") - draw_cpu_befo
 draw_faults=$(( $(awk '{print $10}' "/proc/$server_pid/stat") - draw_faults_before ))
 draw_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
 queue_draw=$(run_queue_ns)
+metrics_snapshot "$work/metrics.1"
 paced=$(REPLAY_PREFIX="$work/paced" REPLAY_DELAY_MS=$paced_delay_ms \
   run_wrk "$base/v1/app/activities/$activity/draw")
 queue_paced=$(run_queue_ns)
+metrics_snapshot "$work/metrics.2"
 sleep 0.5  # draws whose answers wrk stopped waiting for still become durable
 stats=$(as_admin "$base/v1/activities/$activity/stats")
 engine_draws=$(json_field draws <<<"$stats")
@@ -287,6 +335,8 @@ fi
 echo "draw responses: $draw_total, of which non-2xx $draw_non2xx (paced: $paced_total, non-2xx $(kv non2xx <<<"$paced"), ran out: $(kv exhausted_threads <<<"$paced") threads); socket errors $(kv socket_errors <<<"$draw"), timeouts $(kv timeouts <<<"$draw"); ran out of signed requests: $(kv exhausted_threads <<<"$draw") threads; server errors logged: $errors_logged; unsigned request answered $sample_status"
 durable=$( ((engine_draws >= draw_ok + paced_ok)) && echo "yes, every acknowledged draw is recorded" || echo "NO: acknowledged draws are missing")
 echo "durable: wrk saw $draw_ok + $paced_ok (paced) draws answered 2xx; the engine counts $engine_draws draws ($((engine_draws - draw_ok - paced_ok)) drawn but not seen answered); $durable"
+echo "server side, p50/p99 (/metrics): at saturation $(server_view "$work/metrics.0" "$work/metrics.1")"
+echo "server side, p50/p99 (/metrics): paced $(server_view "$work/metrics.1" "$work/metrics.2")"
 echo "file writes by thread over the run: $thread_writes"
 echo "fulfilment: $points_awards points awards; delivered by the end of the run: $delivered_at_end; $delivered_after delivered $(printf '%.1f' "$fulfil_wait") s later"
 queue_line() {  # $1 before, $2 after, $3 draws, $4 seconds
