@@ -383,24 +383,23 @@ absl::Status App::Start() {
     const prometheus::Histogram::BucketBoundaries seconds = {
         0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005,
         0.0075, 0.01,    0.015,  0.02,    0.03,  0.05,   0.1,   0.25,  1};
+    const auto histogram = [this](const char* name, const char* help,
+                                  const prometheus::Histogram::BucketBoundaries& buckets) {
+      return &prometheus::BuildHistogram()
+                  .Name(name)
+                  .Help(help)
+                  .Register(metrics_->registry())
+                  .Add({}, buckets);
+    };
     prometheus::Histogram* wait =
-        &prometheus::BuildHistogram()
-             .Name("mercator_draw_commit_seconds")
-             .Help("Time from a draw queued to its journal record durable")
-             .Register(metrics_->registry())
-             .Add({}, seconds);
+        histogram("mercator_draw_commit_seconds",
+                  "Time from a draw queued to its journal record durable", seconds);
     prometheus::Histogram* write =
-        &prometheus::BuildHistogram()
-             .Name("mercator_draw_journal_write_seconds")
-             .Help("Time to write and fdatasync one group commit of the draw journal")
-             .Register(metrics_->registry())
-             .Add({}, seconds);
-    prometheus::Histogram* size = &prometheus::BuildHistogram()
-                                       .Name("mercator_draw_commit_batch_draws")
-                                       .Help("Draws made durable by one group commit")
-                                       .Register(metrics_->registry())
-                                       .Add({}, prometheus::Histogram::BucketBoundaries{
-                                                    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+        histogram("mercator_draw_journal_write_seconds",
+                  "Time to write and fdatasync one group commit of the draw journal", seconds);
+    prometheus::Histogram* size =
+        histogram("mercator_draw_commit_batch_draws", "Draws made durable by one group commit",
+                  {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
     draw_engine_->SetCommitObserver([wait, write, size](const activity::CommitReport& r) {
       for (double w : r.waits) wait->Observe(w);
       write->Observe(r.write_seconds);
