@@ -1374,14 +1374,11 @@ class DrawEngine::Impl {
       }
       if (observer != nullptr && st.ok()) {
         waits.clear();
-        int32_t draws = 0;
         for (const Waiter& w : waiters) {
           if (w.control) continue;  // terms and barriers are not draws
-          ++draws;
           waits.push_back(static_cast<double>(durable_at - w.queued_ns) * 1e-9);
         }
-        (*observer)({.draws = draws,
-                     .bytes = static_cast<int64_t>(batch.size()),
+        (*observer)({.bytes = static_cast<int64_t>(batch.size()),
                      .write_seconds = static_cast<double>(durable_at - write_start) * 1e-9,
                      .waits = waits});
       }

@@ -184,10 +184,11 @@ struct PoolFairness {
 // What one group commit did, for metrics: reported on the journal writer's thread after the
 // batch's draws were answered.
 struct CommitReport {
-  int32_t draws = 0;              // draws answered by the batch (retries of a queued draw too)
-  int64_t bytes = 0;              // journal bytes written
-  double write_seconds = 0;       // the journal write and its fdatasync
-  std::span<const double> waits;  // each draw's time from being queued to durable, in seconds
+  int64_t bytes = 0;         // journal bytes written
+  double write_seconds = 0;  // the journal write and its fdatasync
+  // Each draw the batch answered (retries of a queued draw too): its time from being queued
+  // to durable, in seconds.
+  std::span<const double> waits;
 };
 using CommitObserver = std::function<void(const CommitReport&)>;
 

@@ -403,7 +403,7 @@ absl::Status App::Start() {
     draw_engine_->SetCommitObserver([wait, write, size](const activity::CommitReport& r) {
       for (double w : r.waits) wait->Observe(w);
       write->Observe(r.write_seconds);
-      size->Observe(r.draws);
+      size->Observe(static_cast<double>(r.waits.size()));
     });
   }
   RETURN_IF_ERROR(server_->Start());
