@@ -1236,7 +1236,8 @@ class DrawEngine::Impl {
     int32_t day = 0;
     uint16_t picked = 0;
     uint8_t flags = 0;
-    uint8_t channel = 0;  // index into ActivityRt::channel_draws
+    uint8_t channel = 0;     // index into ActivityRt::channel_draws
+    bool keep_idem = false;  // its idempotency record is still within the retention
     IdemKey idem_key;
     Fingerprint digest;
   };
@@ -1300,8 +1301,13 @@ class DrawEngine::Impl {
     brief.guaranteed = (d.flags & kFlagGuaranteed) != 0;
     last_draw_id_ = std::max(last_draw_id_, brief.draw_id);
     d.channel = static_cast<uint8_t>(ChannelIndex(channel));
-    d.idem_key = IdemKeyOf(d.activity_id, d.uid, key);
-    d.digest = Fingerprint::Of(digest);
+    // Records of draws older than the previous generation are not kept (Advance would drop
+    // them at the next draw anyway): an old journal's draws need no key hashed.
+    d.keep_idem = IdemGeneration(brief.at_ms) >= replay_generation_ - 1;
+    if (d.keep_idem) {
+      d.idem_key = IdemKeyOf(d.activity_id, d.uid, key);
+      d.digest = Fingerprint::Of(digest);
+    }
     d.shard = &ShardOf(d.activity_id, d.uid);
     Prefetch(d);
     ++replay_pending_;
@@ -1313,7 +1319,7 @@ class DrawEngine::Impl {
   // quarter of a record's decoding).
   static void Prefetch(const ReplayDraw& d) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     d.shard->customers.prefetch(std::pair<int64_t, uint32_t>{d.activity_id, d.uid});
-    d.shard->idem.prefetch(d.idem_key);
+    if (d.keep_idem) d.shard->idem.prefetch(d.idem_key);
   }
 
   // Applies the draws Replay left pending, in journal order.
@@ -1353,10 +1359,8 @@ class DrawEngine::Impl {
     }
     act->channel_draws[d.channel].fetch_add(1, std::memory_order_relaxed);
     act->CountDay(d.day, won, brief.prize != kNone ? pool.prizes[brief.prize].prize.cost_fen : 0);
-    // Records of draws older than the previous generation are not kept (Advance would drop
-    // them at the next draw anyway).
-    const int64_t g = IdemGeneration(brief.at_ms);
-    if (g >= replay_generation_ - 1) {
+    if (d.keep_idem) {
+      const int64_t g = IdemGeneration(brief.at_ms);
       std::vector<IdemTable> dropped;
       shard.Advance(g, dropped);
       if (g >= shard.generation - 1) {  // else the clock went back: a generation already gone
