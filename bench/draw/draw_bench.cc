@@ -239,15 +239,17 @@ int Main(int argc, char** argv) {
   bool same = false;
   if (reload.ok()) {
     auto after = (*reopened)->Stats(1);
-    same = after.ok() && stats.ok() && after->draws == completed.load() &&
-           after->wins == stats->wins;
+    same =
+        after.ok() && stats.ok() && after->draws == completed.load() && after->wins == stats->wins;
   }
   std::printf(
       "\n  restart: open and load read back %s draws in %.2f s (%s draws/s); counts as "
       "acknowledged: %s\n",
       fmt::format("{:L}", completed.load()).c_str(), reopen_s,
       fmt::format("{:.0f}", reopen_s > 0 ? completed.load() / reopen_s : 0).c_str(),
-      !reload.ok() ? std::string(reload.message()).c_str() : same ? "yes" : "NO");
+      !reload.ok() ? std::string(reload.message()).c_str()
+      : same       ? "yes"
+                   : "NO");
   if (reopened.ok()) reopened->reset();
   if (remove_dir) std::filesystem::remove_all(a.dir);
   return errors.load() == 0 && same ? 0 : 1;

@@ -5,7 +5,9 @@
 #   bench/draw/run.sh [--seconds S] [--threads N] [--in-flight M] [--window-us W]
 #                     [--redis-requests R] [--no-redis]
 #
-# Mercator: bench/draw/draw_bench (durable: each draw's record is fsynced before it counts).
+# Mercator: bench/draw/draw_bench (durable: each draw's record is fsynced before it counts),
+# then a restart of the engine on the journal it wrote (the time to read it back, and whether
+# the reopened engine counts what was acknowledged).
 # Redis 7: redis-benchmark running EVALSHA of the decrement script against one stock key,
 # first in memory only (the design's usual setting: MySQL gets the award later), then with
 # appendfsync always (durable per command, the like-for-like setting).
