@@ -16,12 +16,20 @@ size_t SetsFor(size_t max_keys, size_t ways) {
   return std::bit_ceil(want);
 }
 
+// Rates that are not numbers (a flag given "nan") limit as hard as they can instead of
+// deciding on NaN: no refill, an empty bucket.
+RateLimiter::Options Sane(RateLimiter::Options o) {
+  if (std::isnan(o.per_second) || o.per_second < 0) o.per_second = 0;
+  if (std::isnan(o.burst)) o.burst = 0;
+  return o;
+}
+
 }  // namespace
 
 void RateLimiter::FreeSlots::operator()(Slot* p) const { std::free(p); }
 
 RateLimiter::RateLimiter(Options options, const Clock* clock)
-    : options_(options), clock_(clock), set_mask_(SetsFor(options.max_keys, kWays) - 1) {
+    : options_(Sane(options)), clock_(clock), set_mask_(SetsFor(options.max_keys, kWays) - 1) {
   // calloc: the allocator maps fresh zero pages for a large table, so a page costs memory only
   // once a key lands on it. A zero slot is unused.
   void* p = std::calloc((set_mask_ + 1) * kWays, sizeof(Slot));
@@ -45,6 +53,7 @@ RateLimiter::Slot* RateLimiter::Lookup(uint64_t key, int64_t now, Slot** victim)
     // the set with more of them (keys spread over both sets: no set fills while the other has
     // room), else the bucket with the most tokens (the least harm in forgetting it).
     double best = -1;
+    *victim = sets[0];
     for (Slot* set : sets) {
       double tokens[kWays];
       int free = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <string>
 #include <thread>
@@ -149,6 +150,13 @@ TEST(RateLimiterTest, ExtremeRatesStillDecide) {
   RateLimiter::Decision d = never.Take("k");
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.retry_after_seconds, 86400);
+  // Rates that are not numbers limit as hard as they can: an empty bucket, no refill.
+  const double nan = std::nan("");
+  RateLimiter unknown({.per_second = nan, .burst = nan}, &clock);
+  RateLimiter::Decision refused = unknown.Take("k");
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after_seconds, 86400);
+  EXPECT_FALSE(unknown.Peek("k").allowed);
   // A bucket that never refills is never forgotten: it holds its slot.
   clock.Advance(2LL * 365 * 24 * 3600 * 1000);
   EXPECT_FALSE(never.Take("k").allowed);
