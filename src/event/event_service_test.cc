@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -13,6 +14,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -66,7 +68,8 @@ TagDef Def(std::string key, TagType type) {
 // A store with `n` customers C0..C{n-1}, an index, the customer service and the event log.
 class World {
  public:
-  World(const std::string& dir, int n, LifecycleRules rules = DefaultLifecycleRules())
+  World(const std::string& dir, int n, LifecycleRules rules = DefaultLifecycleRules(),
+        bool open_log = true)
       : dir_(dir), rules_(std::move(rules)) {
     auto store = OpenSqliteStore(dir, &clock);
     EXPECT_TRUE(store.ok()) << store.status();
@@ -89,14 +92,16 @@ class World {
     if (!batch.empty()) {
       EXPECT_TRUE(customers->Upsert(batch).ok());
     }
-    OpenLog();
+    if (open_log) OpenLog();
   }
 
-  void OpenLog() {
+  // interval_ms 0: no ticker, the first tick runs within Open and the test ticks. Otherwise
+  // the ticker thread runs the first tick while Open returns.
+  void OpenLog(int64_t interval_ms = 0) {
     log.reset();
     EventServiceOptions o;
     o.dir = dir_ + "/events";
-    o.feature_interval_ms = 0;  // the test ticks
+    o.feature_interval_ms = interval_ms;
     auto opened = EventService::Open(o, customers.get(), &clock, rules_);
     ASSERT_TRUE(opened.ok()) << opened.status();
     log = *std::move(opened);
@@ -490,6 +495,38 @@ TEST(EventService, LifecycleTransitionsOverAFakeClockEmitEvents) {
   ASSERT_TRUE(w.log->Tick(true).ok());
   EXPECT_EQ(w.log->LastSeq(), after);
   EXPECT_EQ(w.log->LifecycleCounts().at("churned"), 3u);
+}
+
+// A service closed while its ticker runs the first tick: wherever the closes land, every
+// customer's stage change is in the log exactly once in the end (the oracle: one change each,
+// read back over the whole log). Closing waits for the tick's changes to be recorded: the
+// tick has already put the new stages in the index, which the next start takes as known, so a
+// change not recorded then would never be (a tick stopped between chunks lost 12,000 here).
+TEST(EventService, ClosingDuringTheFirstTickLosesNoStageChangeAndRecordsNoneTwice) {
+  TempDir dir;
+  constexpr int kCustomers = 12000;  // more stage changes than one chunk (5000)
+  World w(dir.path(), kCustomers, DefaultLifecycleRules(), /*open_log=*/false);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    w.OpenLog(/*interval_ms=*/3'600'000);  // the ticker's first tick, then an hour's wait
+    std::this_thread::sleep_for(std::chrono::milliseconds(25 * attempt));
+    w.log.reset();  // closes, perhaps in the middle of the first tick
+  }
+  w.OpenLog();  // the first tick within Open: whatever is left
+  std::map<std::string, int> changes;
+  ASSERT_TRUE(w.log
+                  ->ReadAfter(0, kCustomers * 2,
+                              [&](const Event& e) {
+                                if (e.type == kLifecycleChanged) ++changes[e.customer];
+                                return true;
+                              })
+                  .ok());
+  EXPECT_EQ(changes.size(), static_cast<size_t>(kCustomers));
+  for (const auto& [customer, n] : changes) ASSERT_EQ(n, 1) << customer;
+  EXPECT_EQ(w.log->LifecycleCounts().at("dormant"), static_cast<uint64_t>(kCustomers));
+  // A restart records nothing more.
+  const uint64_t last = w.log->LastSeq();
+  w.OpenLog();
+  EXPECT_EQ(w.log->LastSeq(), last);
 }
 
 TEST(EventService, ConfigurableRulesAndErasure) {
