@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/random.h"
 #include "fmt/format.h"
 
@@ -807,7 +808,19 @@ TEST_F(DrawEngineTest, ARestartRebuildsExactlyWhatTheDrawsLeft) {
   ASSERT_GT(before.lines.size(), 2u * (kCustomers + 10));
 
   engine.reset();
+  std::mutex log_mu;
+  std::vector<std::string> read_back;  // the start's summary lines
+  SetLogObserverForTest([&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    if (line.find("\"draw journal read back\"") != std::string_view::npos) {
+      read_back.emplace_back(line);
+    }
+  });
   engine = Open();
+  SetLogObserverForTest(nullptr);
+  // The start says what it read: 900 draws and 3 terms records (two activities, a version).
+  ASSERT_EQ(read_back.size(), 1u);
+  EXPECT_THAT(read_back[0], HasSubstr("\"records\":\"903\""));
   const EngineView after = ViewOf(*engine, {7, 8}, kCustomers, keys);
   EXPECT_EQ(after.lines, before.lines);
   // Each customer's losses in a row came back too: in activity 8, the next draw is guaranteed
